@@ -1,0 +1,213 @@
+// Package protocol defines Parley's wire protocol: the JSON frames that
+// widget, agent app, signaling server and relay exchange, whatever transport
+// carries them (WebSocket or WebRTC data channel).
+//
+// Every frame is one JSON object with a "type" field. The Go types here are
+// the single definition; the TypeScript types used by the widget and the
+// agent app are generated from them (see ts.go and protocol.ts), and a test
+// fails when the generated file is stale.
+package protocol
+
+import "time"
+
+// Version is the protocol version a client announces in Hello. A server
+// answers a Hello with a higher version with ErrCodeVersion.
+const Version = 1
+
+// Limits. A frame larger than MaxFrameBytes closes the WebSocket with 1009
+// (message too big); a body larger than MaxBodyBytes is refused with an error
+// frame and the connection stays open.
+const (
+	MaxFrameBytes   = 32 << 10
+	MaxBodyBytes    = 8 << 10
+	MaxClientIDLen  = 64
+	MaxResumeTopics = 200
+)
+
+// Frame types.
+const (
+	TypeHello        = "hello"        // client → server: first frame
+	TypeWelcome      = "welcome"      // server → client: answer to hello
+	TypeResume       = "resume"       // client → server: send me what I missed
+	TypeSynced       = "synced"       // server → client: resume of one conversation done
+	TypeStart        = "start"        // visitor → server: open (or return) my conversation
+	TypeSend         = "send"         // client → server: a chat message
+	TypeAck          = "ack"          // server → client: message committed
+	TypeMessage      = "message"      // server → client: a stored chat message
+	TypeTyping       = "typing"       // both ways: typing indicator (not stored)
+	TypeConversation = "conversation" // server → client: a conversation's state changed
+	TypeQueue        = "queue"        // server → visitor: position in queue
+	TypeStatus       = "status"       // agent → server: online / away
+	TypeClose        = "close"        // client → server: close a conversation
+	TypeError        = "error"        // server → client: something failed
+	TypePing         = "ping"         // client → server: keepalive
+	TypePong         = "pong"         // server → client: answer to ping
+)
+
+// Author kinds.
+const (
+	AuthorVisitor = "visitor"
+	AuthorAgent   = "agent"
+	AuthorSystem  = "system"
+)
+
+// Conversation states.
+const (
+	ConversationQueued = "queued" // waiting for an agent
+	ConversationOpen   = "open"   // assigned to an agent
+	ConversationClosed = "closed" // ended; history stays
+)
+
+// Agent statuses.
+const (
+	StatusOnline  = "online"
+	StatusAway    = "away"
+	StatusOffline = "offline"
+)
+
+// Envelope is what every frame has in common: its type and an optional
+// client-chosen reference that the server copies into the answer (welcome,
+// conversation, error) so the client can match answer to request.
+type Envelope struct {
+	Type string `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+}
+
+// Hello opens a session. Resume lists, per conversation id, the highest seq
+// the client already has; the server then sends everything after it.
+type Hello struct {
+	Envelope
+	V      int              `json:"v"`
+	Resume map[string]int64 `json:"resume,omitempty"`
+}
+
+// Author says who wrote a message.
+type Author struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ConversationInfo is the state of one conversation as clients see it.
+type ConversationInfo struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	VisitorID   string    `json:"visitor_id"`
+	VisitorName string    `json:"visitor_name"`
+	AgentID     string    `json:"agent_id,omitempty"`
+	AgentName   string    `json:"agent_name,omitempty"`
+	LastSeq     int64     `json:"last_seq"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	LastBody    string    `json:"last_body,omitempty"`
+}
+
+// Welcome answers Hello: who the client is and the conversations it may see
+// (a visitor's own; an agent's assigned ones plus the workspace queue).
+type Welcome struct {
+	Envelope
+	V             int                `json:"v"`
+	Session       string             `json:"session"`
+	Self          Author             `json:"self"`
+	Status        string             `json:"status,omitempty"`
+	Conversations []ConversationInfo `json:"conversations"`
+}
+
+// Resume asks for every message after the given seq, per conversation.
+type Resume struct {
+	Envelope
+	Conversations map[string]int64 `json:"conversations"`
+}
+
+// Synced says a resume of one conversation is complete up to Seq.
+type Synced struct {
+	Envelope
+	Conversation string `json:"conversation"`
+	Seq          int64  `json:"seq"`
+}
+
+// Start asks the server to open a conversation for the visitor, or to return
+// the one already open. It is idempotent per visitor.
+type Start struct {
+	Envelope
+}
+
+// Send carries a chat message from a client. ClientID (a UUID chosen by the
+// client) makes resends idempotent: the server stores a ClientID once per
+// conversation and answers a resend with the original Ack.
+type Send struct {
+	Envelope
+	ClientID     string `json:"client_id"`
+	Conversation string `json:"conversation"`
+	Body         string `json:"body"`
+}
+
+// Ack confirms that a Send was committed with sequence number Seq.
+type Ack struct {
+	Envelope
+	ClientID     string `json:"client_id"`
+	Conversation string `json:"conversation"`
+	Seq          int64  `json:"seq"`
+}
+
+// Message is a stored chat message, delivered to every participant.
+type Message struct {
+	Envelope
+	Conversation string    `json:"conversation"`
+	Seq          int64     `json:"seq"`
+	ClientID     string    `json:"client_id"`
+	Author       Author    `json:"author"`
+	Body         string    `json:"body"`
+	SentAt       time.Time `json:"sent_at"`
+}
+
+// Typing tells the other side that someone is (or stopped) typing. Author is
+// filled in by the server.
+type Typing struct {
+	Envelope
+	Conversation string  `json:"conversation"`
+	On           bool    `json:"on"`
+	Author       *Author `json:"author,omitempty"`
+}
+
+// Conversation tells a client that a conversation it may see changed.
+type Conversation struct {
+	Envelope
+	Conversation ConversationInfo `json:"conversation"`
+}
+
+// Queue tells a waiting visitor its place in the queue.
+type Queue struct {
+	Envelope
+	Conversation         string `json:"conversation"`
+	Position             int    `json:"position"`
+	EstimatedWaitSeconds int    `json:"estimated_wait_seconds"`
+}
+
+// Status sets an agent's availability.
+type Status struct {
+	Envelope
+	Status string `json:"status"`
+}
+
+// Close ends a conversation.
+type Close struct {
+	Envelope
+	Conversation string `json:"conversation"`
+}
+
+// Error reports a failed request. Retryable errors (a store outage, a rate
+// limit) may be retried with the same client_id after RetryAfterMs.
+type Error struct {
+	Envelope
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	Retryable    bool   `json:"retryable,omitempty"`
+	RetryAfterMs int    `json:"retry_after_ms,omitempty"`
+}
+
+// Ping and Pong keep a connection alive through proxies.
+type Ping struct{ Envelope }
+
+// Pong answers Ping.
+type Pong struct{ Envelope }

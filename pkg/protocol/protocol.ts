@@ -1,0 +1,172 @@
+// Code generated from pkg/protocol by TestTypeScriptIsFresh -update. DO NOT EDIT.
+
+export const VERSION = 1;
+export const MAX_FRAME_BYTES = 32768;
+export const MAX_BODY_BYTES = 8192;
+
+export interface Author {
+  kind: string;
+  id: string;
+  name: string;
+}
+
+export interface ConversationInfo {
+  id: string;
+  status: string;
+  visitor_id: string;
+  visitor_name: string;
+  agent_id?: string;
+  agent_name?: string;
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+  last_body?: string;
+}
+
+export interface HelloFrame {
+  type: "hello";
+  ref?: string;
+  v: number;
+  resume?: Record<string, number>;
+}
+
+export interface WelcomeFrame {
+  type: "welcome";
+  ref?: string;
+  v: number;
+  session: string;
+  self: Author;
+  status?: string;
+  conversations: ConversationInfo[];
+}
+
+export interface ResumeFrame {
+  type: "resume";
+  ref?: string;
+  conversations: Record<string, number>;
+}
+
+export interface SyncedFrame {
+  type: "synced";
+  ref?: string;
+  conversation: string;
+  seq: number;
+}
+
+export interface StartFrame {
+  type: "start";
+  ref?: string;
+}
+
+export interface SendFrame {
+  type: "send";
+  ref?: string;
+  client_id: string;
+  conversation: string;
+  body: string;
+}
+
+export interface AckFrame {
+  type: "ack";
+  ref?: string;
+  client_id: string;
+  conversation: string;
+  seq: number;
+}
+
+export interface MessageFrame {
+  type: "message";
+  ref?: string;
+  conversation: string;
+  seq: number;
+  client_id: string;
+  author: Author;
+  body: string;
+  sent_at: string;
+}
+
+export interface TypingFrame {
+  type: "typing";
+  ref?: string;
+  conversation: string;
+  on: boolean;
+  author?: Author;
+}
+
+export interface ConversationFrame {
+  type: "conversation";
+  ref?: string;
+  conversation: ConversationInfo;
+}
+
+export interface QueueFrame {
+  type: "queue";
+  ref?: string;
+  conversation: string;
+  position: number;
+  estimated_wait_seconds: number;
+}
+
+export interface StatusFrame {
+  type: "status";
+  ref?: string;
+  status: string;
+}
+
+export interface CloseFrame {
+  type: "close";
+  ref?: string;
+  conversation: string;
+}
+
+export interface ErrorFrame {
+  type: "error";
+  ref?: string;
+  code: string;
+  message: string;
+  retryable?: boolean;
+  retry_after_ms?: number;
+}
+
+export interface PingFrame {
+  type: "ping";
+  ref?: string;
+}
+
+export interface PongFrame {
+  type: "pong";
+  ref?: string;
+}
+
+export type Frame =
+  | HelloFrame
+  | WelcomeFrame
+  | ResumeFrame
+  | SyncedFrame
+  | StartFrame
+  | SendFrame
+  | AckFrame
+  | MessageFrame
+  | TypingFrame
+  | ConversationFrame
+  | QueueFrame
+  | StatusFrame
+  | CloseFrame
+  | ErrorFrame
+  | PingFrame
+  | PongFrame;
+
+export const ErrorCodes = {
+  BadJSON: "bad_json",
+  Closed: "closed",
+  Forbidden: "forbidden",
+  Internal: "internal",
+  Invalid: "invalid",
+  NoHello: "no_hello",
+  NotFound: "not_found",
+  RateLimited: "rate_limited",
+  TooBig: "too_big",
+  Unavailable: "unavailable",
+  UnknownType: "unknown_type",
+  Version: "version",
+} as const;
