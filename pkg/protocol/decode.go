@@ -64,6 +64,11 @@ var clientFrames = map[string]func() any{
 	TypeStatus: func() any { return &Status{} },
 	TypeClose:  func() any { return &Close{} },
 	TypePing:   func() any { return &Ping{} },
+
+	TypeRTCStart:     func() any { return &RTCStart{} },
+	TypeRTCAnswer:    func() any { return &RTCAnswer{} },
+	TypeRTCCandidate: func() any { return &RTCCandidate{} },
+	TypeRTCStop:      func() any { return &RTCStop{} },
 }
 
 // Decode parses one client frame and validates it. It returns a pointer to
@@ -130,6 +135,10 @@ func validate(f any) error {
 	case *Status:
 		if f.Status != StatusOnline && f.Status != StatusAway {
 			return fmt.Errorf("%w: status must be %q or %q", ErrInvalid, StatusOnline, StatusAway)
+		}
+	case *RTCAnswer:
+		if f.SDP == "" {
+			return fmt.Errorf("%w: sdp is required", ErrInvalid)
 		}
 	case *Close:
 		if f.Conversation == "" {

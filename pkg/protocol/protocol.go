@@ -42,6 +42,15 @@ const (
 	TypeError        = "error"        // server → client: something failed
 	TypePing         = "ping"         // client → server: keepalive
 	TypePong         = "pong"         // server → client: answer to ping
+
+	// WebRTC negotiation between a client and its relay, carried over the
+	// client's WebSocket. The relay always offers (also on renegotiation),
+	// browsers always answer, so offers never collide.
+	TypeRTCStart     = "rtc_start"     // client → server: I want a data channel
+	TypeRTCOffer     = "rtc_offer"     // server → client: the relay's offer
+	TypeRTCAnswer    = "rtc_answer"    // client → server: the browser's answer
+	TypeRTCCandidate = "rtc_candidate" // both ways: a trickled ICE candidate
+	TypeRTCStop      = "rtc_stop"      // both ways: give up WebRTC, use the WebSocket
 )
 
 // Author kinds.
@@ -211,3 +220,44 @@ type Ping struct{ Envelope }
 
 // Pong answers Ping.
 type Pong struct{ Envelope }
+
+// ICEServer is one STUN or TURN server for RTCPeerConnection's iceServers.
+// TURN credentials are time-limited (TURN REST scheme).
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// RTCStart asks for a peer connection to a relay.
+type RTCStart struct{ Envelope }
+
+// RTCOffer carries the relay's SDP offer and the ICE servers to use.
+type RTCOffer struct {
+	Envelope
+	SDP        string      `json:"sdp"`
+	ICEServers []ICEServer `json:"ice_servers"`
+}
+
+// RTCAnswer carries the browser's SDP answer.
+type RTCAnswer struct {
+	Envelope
+	SDP string `json:"sdp"`
+}
+
+// RTCCandidate carries one trickled ICE candidate (RTCIceCandidateInit).
+// An empty Candidate means end of candidates.
+type RTCCandidate struct {
+	Envelope
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// RTCStop says WebRTC is given up (failed, closed, or refused); chat goes on
+// over the WebSocket. Reason is for diagnostics.
+type RTCStop struct {
+	Envelope
+	Reason string `json:"reason,omitempty"`
+}

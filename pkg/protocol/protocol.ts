@@ -23,6 +23,12 @@ export interface ConversationInfo {
   last_body?: string;
 }
 
+export interface ICEServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
 export interface HelloFrame {
   type: "hello";
   ref?: string;
@@ -138,6 +144,39 @@ export interface PongFrame {
   ref?: string;
 }
 
+export interface RTCStartFrame {
+  type: "rtc_start";
+  ref?: string;
+}
+
+export interface RTCOfferFrame {
+  type: "rtc_offer";
+  ref?: string;
+  sdp: string;
+  ice_servers: ICEServer[];
+}
+
+export interface RTCAnswerFrame {
+  type: "rtc_answer";
+  ref?: string;
+  sdp: string;
+}
+
+export interface RTCCandidateFrame {
+  type: "rtc_candidate";
+  ref?: string;
+  candidate: string;
+  sdpMid?: string;
+  sdpMLineIndex?: number;
+  usernameFragment?: string;
+}
+
+export interface RTCStopFrame {
+  type: "rtc_stop";
+  ref?: string;
+  reason?: string;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -154,7 +193,12 @@ export type Frame =
   | CloseFrame
   | ErrorFrame
   | PingFrame
-  | PongFrame;
+  | PongFrame
+  | RTCStartFrame
+  | RTCOfferFrame
+  | RTCAnswerFrame
+  | RTCCandidateFrame
+  | RTCStopFrame;
 
 export const ErrorCodes = {
   BadJSON: "bad_json",

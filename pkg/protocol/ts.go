@@ -20,9 +20,11 @@ var tsFrames = []struct {
 	{TypeConversation, Conversation{}}, {TypeQueue, Queue{}},
 	{TypeStatus, Status{}}, {TypeClose, Close{}}, {TypeError, Error{}},
 	{TypePing, Ping{}}, {TypePong, Pong{}},
+	{TypeRTCStart, RTCStart{}}, {TypeRTCOffer, RTCOffer{}}, {TypeRTCAnswer, RTCAnswer{}},
+	{TypeRTCCandidate, RTCCandidate{}}, {TypeRTCStop, RTCStop{}},
 }
 
-var tsStructs = []any{Author{}, ConversationInfo{}}
+var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}}
 
 // TypeScript renders the protocol as a TypeScript module. The committed file
 // pkg/protocol/protocol.ts must equal it (TestTypeScriptIsFresh); run
@@ -108,7 +110,7 @@ func tsType(t reflect.Type) string {
 		return "string"
 	case reflect.Bool:
 		return "boolean"
-	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint32, reflect.Uint64, reflect.Float64:
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float64:
 		return "number"
 	case reflect.Slice:
 		return tsType(t.Elem()) + "[]"
