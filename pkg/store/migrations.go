@@ -1,0 +1,104 @@
+package store
+
+import (
+	"time"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// migrations lists every schema change in order. Each one is frozen once it
+// has shipped: it declares the tables as they were at that version (not the
+// current models), so an old install upgrades through the same steps a new
+// one runs. Add a new migration for every change; never edit an old one.
+var migrations = []*gormigrate.Migration{
+	{ID: "2026112501_initial", Migrate: migrateInitial},
+}
+
+func migrate(db *gorm.DB) error {
+	m := gormigrate.New(db, &gormigrate.Options{TableName: "schema_migrations", IDColumnSize: 100, UseTransaction: true}, migrations)
+	return m.Migrate()
+}
+
+// The schema of 2026112501_initial.
+type (
+	v1Workspace struct {
+		ID        string `gorm:"primaryKey;size:36"`
+		Name      string `gorm:"size:200;not null"`
+		CreatedAt time.Time
+	}
+	v1Site struct {
+		ID             string `gorm:"primaryKey;size:36"`
+		WorkspaceID    string `gorm:"size:36;not null;index"`
+		Name           string `gorm:"size:200;not null"`
+		AllowedOrigins string `gorm:"size:2000;not null;default:''"`
+		Secret         string `gorm:"size:100;not null"`
+		CreatedAt      time.Time
+	}
+	v1Agent struct {
+		ID           string `gorm:"primaryKey;size:36"`
+		WorkspaceID  string `gorm:"size:36;not null;index"`
+		Email        string `gorm:"size:320;not null;uniqueIndex"`
+		Name         string `gorm:"size:200;not null"`
+		Role         string `gorm:"size:20;not null"`
+		PasswordHash string `gorm:"size:200;not null"`
+		Status       string `gorm:"size:20;not null;default:'away'"`
+		Capacity     int    `gorm:"not null;default:5"`
+		CreatedAt    time.Time
+	}
+	v1Session struct {
+		TokenHash   string `gorm:"primaryKey;size:64"`
+		AgentID     string `gorm:"size:36;not null;index"`
+		WorkspaceID string `gorm:"size:36;not null"`
+		CSRFToken   string `gorm:"size:64;not null"`
+		ExpiresAt   time.Time
+		CreatedAt   time.Time
+	}
+	v1Visitor struct {
+		ID          string `gorm:"primaryKey;size:36"`
+		WorkspaceID string `gorm:"size:36;not null;index"`
+		SiteID      string `gorm:"size:36;not null;index"`
+		Name        string `gorm:"size:200;not null"`
+		Locale      string `gorm:"size:35;not null;default:''"`
+		CreatedAt   time.Time
+		LastSeenAt  time.Time
+	}
+	v1Conversation struct {
+		ID          string  `gorm:"primaryKey;size:36"`
+		WorkspaceID string  `gorm:"size:36;not null;index:idx_conv_ws_status"`
+		SiteID      string  `gorm:"size:36;not null"`
+		VisitorID   string  `gorm:"size:36;not null;index"`
+		AgentID     *string `gorm:"size:36;index"`
+		Status      string  `gorm:"size:20;not null;index:idx_conv_ws_status"`
+		Language    string  `gorm:"size:35;not null;default:''"`
+		LastSeq     int64   `gorm:"not null;default:0"`
+		LastBody    string  `gorm:"size:300;not null;default:''"`
+		CreatedAt   time.Time
+		UpdatedAt   time.Time
+		ClosedAt    *time.Time
+	}
+	v1Message struct {
+		ID             int64  `gorm:"primaryKey;autoIncrement"`
+		WorkspaceID    string `gorm:"size:36;not null"`
+		ConversationID string `gorm:"size:36;not null;uniqueIndex:idx_msg_conv_seq,priority:1;uniqueIndex:idx_msg_conv_client,priority:1"`
+		Seq            int64  `gorm:"not null;uniqueIndex:idx_msg_conv_seq,priority:2"`
+		ClientID       string `gorm:"size:64;not null;uniqueIndex:idx_msg_conv_client,priority:2"`
+		AuthorKind     string `gorm:"size:20;not null"`
+		AuthorID       string `gorm:"size:36;not null"`
+		AuthorName     string `gorm:"size:200;not null"`
+		Body           string `gorm:"type:text;not null"`
+		CreatedAt      time.Time
+	}
+)
+
+func (v1Workspace) TableName() string    { return "workspaces" }
+func (v1Site) TableName() string         { return "sites" }
+func (v1Agent) TableName() string        { return "agents" }
+func (v1Session) TableName() string      { return "sessions" }
+func (v1Visitor) TableName() string      { return "visitors" }
+func (v1Conversation) TableName() string { return "conversations" }
+func (v1Message) TableName() string      { return "messages" }
+
+func migrateInitial(tx *gorm.DB) error {
+	return tx.AutoMigrate(&v1Workspace{}, &v1Site{}, &v1Agent{}, &v1Session{}, &v1Visitor{}, &v1Conversation{}, &v1Message{})
+}

@@ -1,0 +1,99 @@
+package store
+
+import "time"
+
+// The gorm models. Every row but Workspace carries WorkspaceID, and every
+// query goes through a Scoped store that adds it (see scoped.go), so a query
+// cannot forget it.
+
+// Workspace is one customer account: its agents, sites and conversations.
+type Workspace struct {
+	ID        string `gorm:"primaryKey;size:36"`
+	Name      string `gorm:"size:200;not null"`
+	CreatedAt time.Time
+}
+
+// Site is a website that embeds the widget.
+type Site struct {
+	ID          string `gorm:"primaryKey;size:36"`
+	WorkspaceID string `gorm:"size:36;not null;index"`
+	Name        string `gorm:"size:200;not null"`
+	// AllowedOrigins lists, space-separated, the origins (scheme://host[:port])
+	// whose pages may embed the widget.
+	AllowedOrigins string `gorm:"size:2000;not null;default:''"`
+	// Secret signs identity verification hashes and JWTs of this site's
+	// backend. Never sent to the widget.
+	Secret    string `gorm:"size:100;not null"`
+	CreatedAt time.Time
+}
+
+// Agent is a person who answers chats.
+type Agent struct {
+	ID           string `gorm:"primaryKey;size:36"`
+	WorkspaceID  string `gorm:"size:36;not null;index"`
+	Email        string `gorm:"size:320;not null;uniqueIndex"`
+	Name         string `gorm:"size:200;not null"`
+	Role         string `gorm:"size:20;not null"`
+	PasswordHash string `gorm:"size:200;not null"`
+	// Status is what the agent chose (online or away); whether they are
+	// connected at all is presence, kept by the server.
+	Status    string `gorm:"size:20;not null;default:'away'"`
+	Capacity  int    `gorm:"not null;default:5"`
+	CreatedAt time.Time
+}
+
+// Session is a signed-in agent's browser session. Only a hash of the cookie
+// value is stored, so a leaked database does not leak sessions.
+type Session struct {
+	TokenHash   string `gorm:"primaryKey;size:64"`
+	AgentID     string `gorm:"size:36;not null;index"`
+	WorkspaceID string `gorm:"size:36;not null"`
+	CSRFToken   string `gorm:"size:64;not null"`
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+}
+
+// Visitor is a person on a customer's site.
+type Visitor struct {
+	ID          string `gorm:"primaryKey;size:36"`
+	WorkspaceID string `gorm:"size:36;not null;index"`
+	SiteID      string `gorm:"size:36;not null;index"`
+	Name        string `gorm:"size:200;not null"`
+	Locale      string `gorm:"size:35;not null;default:''"`
+	CreatedAt   time.Time
+	LastSeenAt  time.Time
+}
+
+// Conversation is one chat between a visitor and the agents of a workspace.
+// LastSeq is the seq of its newest message: messages are numbered 1, 2, 3…
+// with no gaps (see AppendMessage).
+type Conversation struct {
+	ID          string  `gorm:"primaryKey;size:36"`
+	WorkspaceID string  `gorm:"size:36;not null;index:idx_conv_ws_status"`
+	SiteID      string  `gorm:"size:36;not null"`
+	VisitorID   string  `gorm:"size:36;not null;index"`
+	AgentID     *string `gorm:"size:36;index"`
+	Status      string  `gorm:"size:20;not null;index:idx_conv_ws_status"`
+	Language    string  `gorm:"size:35;not null;default:''"`
+	LastSeq     int64   `gorm:"not null;default:0"`
+	LastBody    string  `gorm:"size:300;not null;default:''"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ClosedAt    *time.Time
+}
+
+// Message is one stored chat message. (ConversationID, Seq) and
+// (ConversationID, ClientID) are unique: the first orders, the second makes
+// resends idempotent.
+type Message struct {
+	ID             int64  `gorm:"primaryKey;autoIncrement"`
+	WorkspaceID    string `gorm:"size:36;not null"`
+	ConversationID string `gorm:"size:36;not null;uniqueIndex:idx_msg_conv_seq,priority:1;uniqueIndex:idx_msg_conv_client,priority:1"`
+	Seq            int64  `gorm:"not null;uniqueIndex:idx_msg_conv_seq,priority:2"`
+	ClientID       string `gorm:"size:64;not null;uniqueIndex:idx_msg_conv_client,priority:2"`
+	AuthorKind     string `gorm:"size:20;not null"`
+	AuthorID       string `gorm:"size:36;not null"`
+	AuthorName     string `gorm:"size:200;not null"`
+	Body           string `gorm:"type:text;not null"`
+	CreatedAt      time.Time
+}

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// Scoped is the store seen from one workspace: every query it runs is limited
+// to that workspace, so another workspace's rows are simply not found.
+type Scoped struct {
+	s  *Store
+	ws string
+}
+
+// WorkspaceID is the workspace this store is scoped to.
+func (s *Scoped) WorkspaceID() string { return s.ws }
+
+func (s *Scoped) q(ctx context.Context) *gorm.DB {
+	return s.s.db.WithContext(ctx).Where("workspace_id = ?", s.ws)
+}
+
+// Agent returns one agent.
+func (s *Scoped) Agent(ctx context.Context, id string) (Agent, error) {
+	var a Agent
+	return a, notFound(s.q(ctx).Where("id = ?", id).Take(&a).Error)
+}
+
+// Agents lists the workspace's agents by name.
+func (s *Scoped) Agents(ctx context.Context) ([]Agent, error) {
+	var as []Agent
+	return as, s.q(ctx).Order("name, id").Find(&as).Error
+}
+
+// SetAgentStatus stores the status an agent chose.
+func (s *Scoped) SetAgentStatus(ctx context.Context, id, status string) error {
+	res := s.q(ctx).Model(&Agent{}).Where("id = ?", id).Update("status", status)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// Site returns one site.
+func (s *Scoped) Site(ctx context.Context, id string) (Site, error) {
+	var site Site
+	return site, notFound(s.q(ctx).Where("id = ?", id).Take(&site).Error)
+}
+
+// CreateVisitor stores a new visitor.
+func (s *Scoped) CreateVisitor(ctx context.Context, v Visitor) (Visitor, error) {
+	v.WorkspaceID = s.ws
+	return v, s.s.db.WithContext(ctx).Create(&v).Error
+}
+
+// Visitor returns one visitor.
+func (s *Scoped) Visitor(ctx context.Context, id string) (Visitor, error) {
+	var v Visitor
+	return v, notFound(s.q(ctx).Where("id = ?", id).Take(&v).Error)
+}
+
+// TouchVisitor records that the visitor was seen now.
+func (s *Scoped) TouchVisitor(ctx context.Context, id string, now time.Time) error {
+	return s.q(ctx).Model(&Visitor{}).Where("id = ?", id).Update("last_seen_at", now).Error
+}
+
+// Conversation returns one conversation.
+func (s *Scoped) Conversation(ctx context.Context, id string) (Conversation, error) {
+	var c Conversation
+	return c, notFound(s.q(ctx).Where("id = ?", id).Take(&c).Error)
+}
+
+// OpenConversationOf returns the visitor's conversation that is not closed.
+func (s *Scoped) OpenConversationOf(ctx context.Context, visitorID string) (Conversation, error) {
+	var c Conversation
+	err := s.q(ctx).Where("visitor_id = ? AND status <> ?", visitorID, "closed").Order("created_at DESC").Take(&c).Error
+	return c, notFound(err)
+}
+
+// ConversationsOfVisitor lists a visitor's conversations, newest first.
+func (s *Scoped) ConversationsOfVisitor(ctx context.Context, visitorID string, limit int) ([]Conversation, error) {
+	var cs []Conversation
+	return cs, s.q(ctx).Where("visitor_id = ?", visitorID).Order("created_at DESC").Limit(limit).Find(&cs).Error
+}
+
+// CreateConversation stores a new conversation.
+func (s *Scoped) CreateConversation(ctx context.Context, c Conversation) (Conversation, error) {
+	c.WorkspaceID = s.ws
+	return c, s.s.db.WithContext(ctx).Create(&c).Error
+}
+
+// Inbox lists what an agent's dashboard shows: the agent's open
+// conversations, every queued one, and the agent's recently closed ones.
+func (s *Scoped) Inbox(ctx context.Context, agentID string, closedSince time.Time) ([]Conversation, error) {
+	var cs []Conversation
+	err := s.q(ctx).
+		Where("(status = ?) OR (status = ? AND agent_id = ?) OR (status = ? AND agent_id = ? AND closed_at > ?)",
+			"queued", "open", agentID, "closed", agentID, closedSince).
+		Order("updated_at DESC").Limit(500).Find(&cs).Error
+	return cs, err
+}
+
+// Queued lists queued conversations, oldest first.
+func (s *Scoped) Queued(ctx context.Context) ([]Conversation, error) {
+	var cs []Conversation
+	return cs, s.q(ctx).Where("status = ?", "queued").Order("created_at, id").Find(&cs).Error
+}
+
+// OpenLoads counts each agent's open conversations.
+func (s *Scoped) OpenLoads(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		AgentID string
+		N       int
+	}
+	err := s.q(ctx).Model(&Conversation{}).Select("agent_id, count(*) AS n").
+		Where("status = ? AND agent_id IS NOT NULL", "open").Group("agent_id").Scan(&rows).Error
+	loads := make(map[string]int, len(rows))
+	for _, r := range rows {
+		loads[r.AgentID] = r.N
+	}
+	return loads, err
+}
+
+// Assign gives a queued (or, with reassign, an open) conversation to an
+// agent. It is a compare-and-set: it returns ErrConflict when the
+// conversation was not in the expected state (another node assigned it).
+func (s *Scoped) Assign(ctx context.Context, convID, agentID string, reassign bool) error {
+	states := []string{"queued"}
+	if reassign {
+		states = append(states, "open")
+	}
+	res := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status IN ?", convID, states).
+		Updates(map[string]any{"agent_id": agentID, "status": "open", "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// CloseConversation ends a conversation. Closing a closed one is a no-op.
+func (s *Scoped) CloseConversation(ctx context.Context, convID string, now time.Time) error {
+	res := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status <> ?", convID, "closed").
+		Updates(map[string]any{"status": "closed", "closed_at": now, "updated_at": now})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		_, err := s.Conversation(ctx, convID)
+		return err
+	}
+	return nil
+}
+
+// AppendMessage stores a message as the next of its conversation. In one
+// transaction it advances the conversation's LastSeq and inserts the message
+// with that seq, so seqs have no gaps: a failed insert rolls the increment
+// back. It is idempotent on (conversation, ClientID): a resend stores nothing
+// and returns the original message with duplicate = true. It returns
+// ErrNotFound for a conversation not in this workspace and ErrClosed for a
+// closed one.
+func (s *Scoped) AppendMessage(ctx context.Context, m Message) (stored Message, duplicate bool, err error) {
+	m.WorkspaceID = s.ws
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now().UTC()
+	}
+	// Two attempts: a concurrent resend of the same ClientID may win the race
+	// between our check and our insert; the second attempt then finds it.
+	for attempt := 0; attempt < 2; attempt++ {
+		var existing *Message
+		err = s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var prev Message
+			err := tx.Where("conversation_id = ? AND client_id = ? AND workspace_id = ?", m.ConversationID, m.ClientID, s.ws).Take(&prev).Error
+			if err == nil {
+				existing = &prev
+				return nil
+			}
+			if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
+			var seq []int64
+			err = tx.Raw(`UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
+				WHERE id = ? AND workspace_id = ? AND status <> 'closed' RETURNING last_seq`,
+				preview(m.Body), m.CreatedAt, m.ConversationID, s.ws).Scan(&seq).Error
+			if err != nil {
+				return err
+			}
+			if len(seq) == 0 {
+				// Not updated: tell a missing conversation from a closed one.
+				var c Conversation
+				if err := tx.Where("id = ? AND workspace_id = ?", m.ConversationID, s.ws).Take(&c).Error; err != nil {
+					return notFound(err)
+				}
+				return ErrClosed
+			}
+			m.Seq = seq[0]
+			return tx.Create(&m).Error
+		})
+		if existing != nil {
+			return *existing, true, nil
+		}
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			continue
+		}
+		return m, false, err
+	}
+	return m, false, err
+}
+
+// preview is the start of a body kept on the conversation for inbox lists.
+func preview(body string) string {
+	const max = 300
+	if len(body) <= max {
+		return body
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(body[cut]) {
+		cut--
+	}
+	return body[:cut]
+}
+
+// MessagesAfter returns up to limit messages of a conversation with seq >
+// after, in seq order.
+func (s *Scoped) MessagesAfter(ctx context.Context, convID string, after int64, limit int) ([]Message, error) {
+	var ms []Message
+	err := s.q(ctx).Where("conversation_id = ? AND seq > ?", convID, after).Order("seq").Limit(limit).Find(&ms).Error
+	return ms, err
+}

@@ -1,0 +1,171 @@
+// Package store keeps Parley's state and message archive with gorm: SQLite
+// (a pure-Go driver, no cgo) by default, PostgreSQL in production.
+//
+// Reads and writes of workspace data go through Scoped, which adds the
+// workspace to every query; the few lookups that find a workspace in the
+// first place (a site by id, an agent by email, a session by token) are on
+// Store itself.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Sentinel errors. Any other error from the store means the store could not
+// be reached or failed: callers treat it as retryable.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrClosed   = errors.New("conversation is closed")
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	dialect string
+}
+
+// Open connects to the database named by url: "postgres://…" or
+// "postgresql://…" for PostgreSQL, "sqlite://PATH" or a plain file path for
+// SQLite. It applies pending migrations before returning.
+func Open(ctx context.Context, url string) (*Store, error) {
+	var (
+		dial    gorm.Dialector
+		dialect string
+	)
+	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true, NowFunc: func() time.Time { return time.Now().UTC() }}
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		dial, dialect = postgres.Open(url), "postgres"
+	default:
+		path := strings.TrimPrefix(url, "sqlite://")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("store: create data dir: %w", err)
+		}
+		// WAL lets readers go on while one writer commits; synchronous=NORMAL
+		// is durable against a process crash (not a power cut) and much faster.
+		dsn := path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		dial, dialect = sqlite.Open(dsn), "sqlite"
+	}
+	db, err := gorm.Open(dial, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if dialect == "sqlite" {
+		// SQLite has one writer at a time; one connection queues writers in
+		// Go instead of in SQLite's busy loop.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(16)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("store: reach %s: %w", dialect, err)
+	}
+	if err := migrate(db.WithContext(ctx)); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	return &Store{db: db, dialect: dialect}, nil
+}
+
+// Dialect is "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Workspace returns the store scoped to one workspace.
+func (s *Store) Workspace(id string) *Scoped { return &Scoped{s: s, ws: id} }
+
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// SiteByID finds a site by its public id (the widget's data-site).
+func (s *Store) SiteByID(ctx context.Context, id string) (Site, error) {
+	var site Site
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&site).Error
+	return site, notFound(err)
+}
+
+// AgentByEmail finds an agent for sign-in. Emails are stored lower-case.
+func (s *Store) AgentByEmail(ctx context.Context, email string) (Agent, error) {
+	var a Agent
+	err := s.db.WithContext(ctx).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).Take(&a).Error
+	return a, notFound(err)
+}
+
+// CreateSession stores a new agent session.
+func (s *Store) CreateSession(ctx context.Context, sess Session) error {
+	return s.db.WithContext(ctx).Create(&sess).Error
+}
+
+// SessionByTokenHash returns an unexpired session.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash string, now time.Time) (Session, error) {
+	var sess Session
+	err := s.db.WithContext(ctx).Where("token_hash = ? AND expires_at > ?", hash, now).Take(&sess).Error
+	return sess, notFound(err)
+}
+
+// DeleteSession ends a session.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	return s.db.WithContext(ctx).Where("token_hash = ?", hash).Delete(&Session{}).Error
+}
+
+// HasWorkspace reports whether any workspace exists (first run or not).
+func (s *Store) HasWorkspace(ctx context.Context) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Workspace{}).Limit(1).Count(&n).Error
+	return n > 0, err
+}
+
+// CreateWorkspace stores a workspace with its first site and agent in one
+// transaction.
+func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, site Site, admin Agent) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		site.WorkspaceID, admin.WorkspaceID = w.ID, w.ID
+		admin.Email = strings.ToLower(strings.TrimSpace(admin.Email))
+		for _, v := range []any{&w, &site, &admin} {
+			if err := tx.Create(v).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
