@@ -1,0 +1,371 @@
+// The chat UI inside the widget's iframe (/widget/frame?site=SITE_ID).
+// It gets or refreshes the visitor's token, opens the live connection and
+// shows the visitor's current conversation.
+
+import { render } from "preact";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ChatItem, LiveClient, exposeDebug } from "./shared/client";
+import type { ConversationLog } from "./shared/conversation";
+import { queueText, shortTime, utf8Length } from "./shared/format";
+import { ApiError, api, liveURL } from "./shared/http";
+import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
+
+interface Session {
+  token: string;
+  visitor: { id: string; name: string };
+  expires_at: string;
+}
+
+const params = new URLSearchParams(location.search);
+const site = params.get("site") ?? "";
+const tokenKey = `parley:${site}:token`;
+
+function readToken(): string {
+  try {
+    return localStorage.getItem(tokenKey) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+function saveToken(token: string): void {
+  try {
+    localStorage.setItem(tokenKey, token);
+  } catch {
+    // Storage blocked: the visitor is new on every load; chat still works.
+  }
+}
+
+let memoryToken = "";
+
+async function openSession(): Promise<Session> {
+  const s = await api<Session>("POST", "/api/widget/session", {
+    site_id: site,
+    token: readToken() || memoryToken || undefined,
+    locale: navigator.language,
+  });
+  memoryToken = s.token;
+  saveToken(s.token);
+  return s;
+}
+
+/** useClient re-renders the component whenever the client's state changes. */
+function useClientVersion(client: LiveClient | null): number {
+  const [version, setVersion] = useState(0);
+  useEffect(() => client?.subscribe(() => setVersion((v) => v + 1)), [client]);
+  return version;
+}
+
+function App() {
+  const [client, setClient] = useState<LiveClient | null>(null);
+  const [fatal, setFatal] = useState("");
+  const [retrying, setRetrying] = useState(false);
+
+  useEffect(() => {
+    let cancelled = false;
+    let started: LiveClient | null = null;
+    const boot = async (attempt: number) => {
+      try {
+        const s = await openSession();
+        if (cancelled) return;
+        let token = s.token;
+        const c = new LiveClient({
+          role: "visitor",
+          owner: s.visitor.id,
+          outboxKey: `parley:${site}:outbox`,
+          url: async (failures) => {
+            // A plain reconnect reuses the token; when that keeps failing
+            // the token may have expired, so refresh it first.
+            if (failures >= 2) {
+              try {
+                token = (await openSession()).token;
+              } catch {
+                // Keep the old token; the next attempt tries again.
+              }
+            }
+            return liveURL("/ws/visitor?token=" + encodeURIComponent(token));
+          },
+        });
+        started = c;
+        exposeDebug(c);
+        c.start();
+        setRetrying(false);
+        setClient(c);
+      } catch (e) {
+        if (cancelled) return;
+        if (e instanceof ApiError && e.status === 404) {
+          setFatal("This chat is not available on this site.");
+          return;
+        }
+        setRetrying(true);
+        setTimeout(() => boot(attempt + 1), Math.min(10_000, 500 * 2 ** attempt));
+      }
+    };
+    if (!site) setFatal("This chat is not set up correctly (no site id).");
+    else void boot(0);
+    return () => {
+      cancelled = true;
+      started?.stop();
+    };
+  }, []);
+
+  return (
+    <div class="pw">
+      <header class="pw-head">
+        <div class="pw-head-text">
+          <h1 class="pw-title">Chat with us</h1>
+          <ConnState client={client} />
+        </div>
+        <button
+          type="button"
+          class="pw-close"
+          aria-label="Minimize chat"
+          title="Minimize"
+          onClick={() => window.parent !== window && window.parent.postMessage("parley:close", "*")}
+        >
+          <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" aria-hidden="true">
+            <path d="M6 9l6 6 6-6" />
+          </svg>
+        </button>
+      </header>
+      {fatal ? (
+        <div class="pw-fatal" role="alert">
+          {fatal}
+        </div>
+      ) : client ? (
+        <Chat client={client} />
+      ) : (
+        <div class="pw-loading" aria-live="polite">
+          {retrying ? "Cannot reach the chat server. Retrying…" : "Connecting…"}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function ConnState({ client }: { client: LiveClient | null }) {
+  useClientVersion(client);
+  const state = client?.state ?? "connecting";
+  const label = state === "online" ? "Online" : state === "reconnecting" ? "Reconnecting…" : "Connecting…";
+  return (
+    <span
+      class={"pw-conn pw-conn-" + state}
+      data-testid="conn-state"
+      data-state={state}
+      data-transport={client?.transportKind ?? "websocket"}
+      title={label}
+    >
+      <span class="pw-conn-dot" aria-hidden="true" />
+      {label}
+    </span>
+  );
+}
+
+/** current picks the conversation to show: the open or queued one, else the
+ * most recent closed one (so the visitor sees that the chat ended). */
+function current(client: LiveClient): ConversationLog | null {
+  let best: ConversationLog | null = null;
+  for (const c of client.conversations.values()) {
+    if (!best) best = c;
+    else {
+      const a = c.info.status !== "closed";
+      const b = best.info.status !== "closed";
+      if (a !== b ? a : c.info.created_at > best.info.created_at) best = c;
+    }
+  }
+  return best;
+}
+
+function Chat({ client }: { client: LiveClient }) {
+  useClientVersion(client);
+  // After "Start a new chat" the closed conversation is left behind.
+  const [leftBehind, setLeftBehind] = useState<string | null>(null);
+  let conv = current(client);
+  if (conv && conv.info.id === leftBehind && conv.info.status === "closed") conv = null;
+  const convID = conv?.info.id ?? null;
+  const status = conv?.info.status ?? "";
+  const items = [...(convID ? client.items(convID) : []), ...client.items(null)];
+  const typing = convID ? client.typingIn(convID) : null;
+  const closed = status === "closed";
+
+  return (
+    <>
+      <StatusLine client={client} conv={conv} />
+      <MessageList items={items} typingName={typing?.name ?? null} client={client} />
+      {closed ? (
+        <div class="pw-ended">
+          <p>This chat has ended</p>
+          <button type="button" class="pw-btn" data-testid="new-chat" onClick={() => setLeftBehind(convID)}>
+            Start a new chat
+          </button>
+        </div>
+      ) : (
+        <Composer
+          onSend={(body) => client.send(convID, body)}
+          onTyping={() => convID && status === "open" && client.noteTyping(convID)}
+        />
+      )}
+    </>
+  );
+}
+
+function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLog | null }) {
+  if (!conv) {
+    return <div class="pw-status">We usually reply in a few minutes.</div>;
+  }
+  const { status, agent_name } = conv.info;
+  if (status === "queued") {
+    const q = client.queue.get(conv.info.id);
+    return (
+      <div class="pw-status pw-status-queued" data-testid="queue-status" aria-live="polite">
+        {q ? queueText(q.position, q.estimated_wait_seconds) : "Waiting for an agent…"}
+      </div>
+    );
+  }
+  if (status === "open") {
+    return (
+      <div class="pw-status pw-status-open" aria-live="polite">
+        You are chatting with <strong data-testid="agent-name">{agent_name || "an agent"}</strong>
+      </div>
+    );
+  }
+  return <div class="pw-status">This chat has ended</div>;
+}
+
+function MessageList({ items, typingName, client }: { items: ChatItem[]; typingName: string | null; client: LiveClient }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  });
+  return (
+    <div
+      class="pw-list"
+      ref={ref}
+      role="log"
+      aria-live="polite"
+      aria-label="Messages"
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+      }}
+    >
+      {items.length === 0 && (
+        <div class="pw-greeting">
+          <strong>Hi there 👋</strong>
+          <span>Ask us anything — we'll reply here as soon as we can.</span>
+        </div>
+      )}
+      {items.map((m) => (
+        <Message key={m.key} item={m} client={client} />
+      ))}
+      {typingName && (
+        <div class="pw-typing" data-testid="typing">
+          <span class="pw-dots" aria-hidden="true">
+            <i />
+            <i />
+            <i />
+          </span>
+          {typingName} is typing…
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Message({ item, client }: { item: ChatItem; client: LiveClient }) {
+  const kind = item.author.kind;
+  const side = kind === "visitor" ? "own" : kind === "system" ? "system" : "other";
+  return (
+    <div
+      class={`pw-msg pw-msg-${side}${item.pending ? " pw-msg-pending" : ""}${item.failed ? " pw-msg-failed" : ""}`}
+      data-testid="message"
+      data-seq={item.seq === null ? "" : String(item.seq)}
+      data-pending={item.pending ? "true" : "false"}
+      data-author-kind={kind}
+    >
+      {side === "other" && <div class="pw-msg-author">{item.author.name}</div>}
+      <div class="pw-bubble" data-testid="message-body">
+        {item.body}
+      </div>
+      <div class="pw-msg-meta">
+        {item.failed ? (
+          <>
+            <span>Not sent: {item.failed}</span>{" "}
+            <button type="button" class="pw-link" onClick={() => client.retry(item.client_id)}>
+              Retry
+            </button>
+          </>
+        ) : item.pending ? (
+          "sending…"
+        ) : (
+          shortTime(item.sent_at)
+        )}
+      </div>
+    </div>
+  );
+}
+
+function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: () => void }) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState("");
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const tooLong = useMemo(() => utf8Length(text) > MAX_BODY_BYTES, [text]);
+
+  const submit = () => {
+    const body = text.trim();
+    if (!body) return;
+    if (utf8Length(body) > MAX_BODY_BYTES) {
+      setError("This message is too long. Please shorten it.");
+      return;
+    }
+    onSend(body);
+    setText("");
+    setError("");
+    ref.current?.focus();
+  };
+
+  return (
+    <form
+      class="pw-composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      {(error || tooLong) && (
+        <div class="pw-error" role="alert">
+          {error || "This message is too long. Please shorten it."}
+        </div>
+      )}
+      <div class="pw-composer-row">
+        <textarea
+          ref={ref}
+          data-testid="composer"
+          aria-label="Message"
+          placeholder="Type your message…"
+          rows={1}
+          value={text}
+          onInput={(e) => {
+            setText(e.currentTarget.value);
+            onTyping();
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              submit();
+            }
+          }}
+        />
+        <button type="submit" class="pw-send" data-testid="send" aria-label="Send" title="Send" disabled={!text.trim()}>
+          <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+            <path d="M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z" />
+          </svg>
+        </button>
+      </div>
+    </form>
+  );
+}
+
+render(<App />, document.getElementById("app")!);

@@ -1,0 +1,87 @@
+// The loader runs on the customer's page:
+//
+//   <script src="https://CHAT_HOST/widget.js" data-site="SITE_ID" async></script>
+//
+// It adds one launcher button and, on the first click, one iframe with the
+// chat UI served by CHAT_HOST. Nothing else touches the host page: no
+// framework, no globals besides a guard against double loading, styles set
+// inline so the page's CSS cannot leak in (and ours cannot leak out).
+
+interface LoaderWindow extends Window {
+  __parleyLoaded?: boolean;
+}
+
+(() => {
+  const w = window as LoaderWindow;
+  if (w.__parleyLoaded) return;
+  const d = document;
+  const script = (d.currentScript as HTMLScriptElement | null) || d.querySelector<HTMLScriptElement>("script[data-site]");
+  if (!script || !script.src) return;
+  w.__parleyLoaded = true;
+  const site = script.getAttribute("data-site") || "";
+  const host = new URL(script.src, location.href).origin;
+
+  const chatIcon =
+    '<svg width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
+  const closeIcon =
+    '<svg width="24" height="24" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg>';
+
+  const css = (el: HTMLElement, styles: string) => el.setAttribute("style", styles);
+  const base = "position:fixed;right:20px;z-index:2147483647;margin:0;";
+
+  const button = d.createElement("button");
+  button.id = "parley-launcher";
+  button.type = "button";
+  button.setAttribute("aria-label", "Chat with us");
+  button.setAttribute("aria-expanded", "false");
+  button.setAttribute("aria-controls", "parley-frame");
+  button.title = "Chat with us";
+  button.innerHTML = chatIcon;
+  css(
+    button,
+    base +
+      "bottom:20px;width:56px;height:56px;padding:0;border:0;border-radius:50%;background:#2563eb;color:#fff;" +
+      "cursor:pointer;display:flex;align-items:center;justify-content:center;" +
+      "box-shadow:0 6px 20px rgba(15,23,42,.25);transition:transform .15s ease;",
+  );
+
+  let frame: HTMLIFrameElement | null = null;
+  let open = false;
+
+  const setOpen = (next: boolean) => {
+    open = next;
+    if (!frame && open) {
+      frame = d.createElement("iframe");
+      frame.id = "parley-frame";
+      frame.title = "Chat";
+      frame.allow = "microphone; autoplay; display-capture";
+      const q = new URLSearchParams({ site, page: location.href.slice(0, 1000), title: d.title.slice(0, 200) });
+      frame.src = host + "/widget/frame?" + q.toString();
+      css(
+        frame,
+        base +
+          "bottom:88px;width:370px;height:560px;max-width:calc(100vw - 40px);max-height:calc(100vh - 108px);" +
+          "border:0;border-radius:14px;background:#fff;box-shadow:0 12px 40px rgba(15,23,42,.28);color-scheme:normal;",
+      );
+      d.body.appendChild(frame);
+    }
+    if (frame) frame.style.display = open ? "block" : "none";
+    button.innerHTML = open ? closeIcon : chatIcon;
+    button.setAttribute("aria-expanded", String(open));
+    // The label stays "Chat with us"; aria-expanded tells open from closed.
+    button.title = open ? "Close chat" : "Chat with us";
+  };
+
+  button.addEventListener("click", () => setOpen(!open));
+  // The frame's own close button asks us to hide it.
+  w.addEventListener("message", (ev: MessageEvent) => {
+    if (ev.origin === host && frame && ev.source === frame.contentWindow && ev.data === "parley:close") {
+      setOpen(false);
+      button.focus();
+    }
+  });
+
+  const mount = () => d.body.appendChild(button);
+  if (d.body) mount();
+  else d.addEventListener("DOMContentLoaded", mount);
+})();

@@ -1,0 +1,705 @@
+// LiveClient is the browser side of Parley's delivery promise, shared by the
+// widget and the agent app (docs/API.md, "Live protocol in one page"):
+//
+//   - every send gets a client_id (UUID) and stays in the outbox, shown as
+//     pending, until the server acks it; unacked sends are sent again with the
+//     same client_id after a reconnect, a retryable error or a lost ack, and
+//     the outbox survives a page reload (localStorage);
+//   - received messages are kept per conversation by seq, duplicates dropped;
+//     a gap, a reconnect or a first sight of a conversation asks the server
+//     to resume from the highest contiguous seq;
+//   - a lost connection is retried with exponential back-off and jitter,
+//     promptly when the server said it is going away (1001).
+
+import type {
+  AckFrame,
+  Author,
+  ConversationInfo,
+  ErrorFrame,
+  Frame,
+  MessageFrame,
+  WelcomeFrame,
+} from "../../../pkg/protocol/protocol";
+import { VERSION } from "../../../pkg/protocol/protocol";
+import { ConversationLog } from "./conversation";
+import { WebSocketTransport, type CloseInfo, type Transport, type TransportKind } from "./transport";
+import { newClientID } from "./uuid";
+
+export type ConnState = "connecting" | "online" | "reconnecting";
+
+/** A message the user sent that the server has not acked yet. */
+export interface OutboxItem {
+  client_id: string;
+  /** null while a visitor's first message waits for its conversation. */
+  conversation: string | null;
+  body: string;
+  created_at: string;
+  /** Set when the server refused the message for good (not retryable). */
+  failed?: string;
+}
+
+/** One line of a conversation as the UI shows it. */
+export interface ChatItem {
+  key: string;
+  seq: number | null;
+  pending: boolean;
+  failed: string | null;
+  client_id: string;
+  author: Author;
+  body: string;
+  sent_at: string;
+}
+
+export interface QueueState {
+  position: number;
+  estimated_wait_seconds: number;
+}
+
+export interface ClientOptions {
+  role: "visitor" | "agent";
+  /** The live endpoint's URL, asked before every connection attempt.
+   * failures counts consecutive failed attempts, so a caller can refresh
+   * its credentials once the plain retry does not work. */
+  url: (failures: number) => string | Promise<string>;
+  /** localStorage key that keeps the outbox across reloads. */
+  outboxKey?: string;
+  /** Whose outbox it is (visitor or agent id); a stored outbox of another
+   * owner is dropped, never sent under the wrong identity. */
+  owner?: string;
+  /** Makes the transport for a URL; WebSocket by default. */
+  transport?: (url: string) => Transport;
+}
+
+// Timings. Back-off doubles from BACKOFF_MIN_MS up to BACKOFF_MAX_MS, with
+// jitter so that a restarted server is not hit by every client at once.
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+const GOING_AWAY_MAX_MS = 250;
+const CONNECT_TIMEOUT_MS = 10_000;
+const PING_EVERY_MS = 25_000;
+const SILENCE_LIMIT_MS = 60_000;
+const ACK_TIMEOUT_MS = 20_000;
+const TYPING_SHOW_MS = 8_000;
+const TYPING_RESEND_MS = 3_000;
+const TYPING_IDLE_MS = 4_000;
+const MAX_RESUME_TOPICS = 200;
+
+/** backoffDelay is how long to wait before connection attempt number
+ * failures+1: exponential, capped, with the upper half jittered. */
+export function backoffDelay(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(failures, 16));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+export class LiveClient {
+  state: ConnState = "connecting";
+  /** Times the client came back online after having been online. */
+  reconnects = 0;
+  self: Author | null = null;
+  /** The agent's status as the server last reported it. */
+  status = "";
+  readonly conversations = new Map<string, ConversationLog>();
+  readonly queue = new Map<string, QueueState>();
+  readonly typing = new Map<string, { author: Author; until: number }>();
+  outbox: OutboxItem[] = [];
+  /** The last error the server sent that no request handles by itself. */
+  lastError: ErrorFrame | null = null;
+
+  private opts: ClientOptions;
+  private listeners = new Set<() => void>();
+  private transport: Transport | null = null;
+  private online = false;
+  private everOnline = false;
+  private stopped = true;
+  private failures = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private lastFrameAt = 0;
+  private lastPingAt = 0;
+  private sentAt = new Map<string, number>();
+  private retryTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private retryCount = new Map<string, number>();
+  private resuming = new Set<string>();
+  private startRef: string | null = null;
+  private typingSentAt = new Map<string, number>();
+  private typingKeyAt = new Map<string, number>();
+  private notifyQueued = false;
+
+  constructor(opts: ClientOptions) {
+    this.opts = opts;
+    this.outbox = loadOutbox(opts.outboxKey, opts.owner);
+  }
+
+  /** subscribe calls fn (batched, asynchronously) after any change of state. */
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** The transport that carries chat now. */
+  get transportKind(): TransportKind {
+    return this.transport?.kind ?? "websocket";
+  }
+
+  /** start connects and keeps reconnecting until stop. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.ticker = setInterval(() => this.tick(), 1000);
+    if (typeof window !== "undefined") window.addEventListener("online", this.onNetworkBack);
+    void this.connect();
+  }
+
+  /** stop closes the connection for good (sign-out, page teardown). */
+  stop(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.ticker) clearInterval(this.ticker);
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retryTimers.clear();
+    if (typeof window !== "undefined") window.removeEventListener("online", this.onNetworkBack);
+    const t = this.transport;
+    this.transport = null;
+    t?.close(1000, "client stopped");
+  }
+
+  /** drop closes the connection as if the network failed; the client
+   * reconnects by itself. For tests and diagnostics. */
+  drop(): void {
+    this.transport?.close(4000, "dropped");
+  }
+
+  /**
+   * send queues a chat message and sends it as soon as the client is online.
+   * conversation null (visitor only) starts a conversation first. Returns
+   * the message's client_id.
+   */
+  send(conversation: string | null, body: string): string {
+    const item: OutboxItem = {
+      client_id: newClientID(),
+      conversation,
+      body,
+      created_at: new Date().toISOString(),
+    };
+    this.outbox.push(item);
+    this.saveOutbox();
+    if (conversation) this.stopTyping(conversation);
+    this.transmit(item);
+    this.notify();
+    return item.client_id;
+  }
+
+  /** retry sends a refused message again (same client_id). */
+  retry(clientID: string): void {
+    const item = this.outbox.find((i) => i.client_id === clientID);
+    if (!item) return;
+    delete item.failed;
+    this.retryCount.delete(clientID);
+    this.saveOutbox();
+    this.transmit(item);
+    this.notify();
+  }
+
+  /** discard removes an unsent message from the outbox. */
+  discard(clientID: string): void {
+    this.outbox = this.outbox.filter((i) => i.client_id !== clientID);
+    this.saveOutbox();
+    this.notify();
+  }
+
+  /** close ends a conversation. */
+  close(conversation: string): void {
+    this.write({ type: "close", ref: newClientID(), conversation });
+  }
+
+  /** setStatus sets the agent's availability (online, away). */
+  setStatus(status: string): void {
+    this.status = status;
+    this.write({ type: "status", ref: newClientID(), status });
+    this.notify();
+  }
+
+  /** noteTyping is called on every keystroke; it sends typing on at most
+   * every few seconds and typing off once the user pauses. */
+  noteTyping(conversation: string): void {
+    const now = Date.now();
+    this.typingKeyAt.set(conversation, now);
+    const last = this.typingSentAt.get(conversation) ?? 0;
+    if (now - last >= TYPING_RESEND_MS && this.write({ type: "typing", conversation, on: true })) {
+      this.typingSentAt.set(conversation, now);
+    }
+  }
+
+  /** stopTyping tells the other side the user stopped typing. */
+  stopTyping(conversation: string): void {
+    this.typingKeyAt.delete(conversation);
+    if (this.typingSentAt.delete(conversation)) this.write({ type: "typing", conversation, on: false });
+  }
+
+  /** items is the conversation as shown: stored messages in seq order, then
+   * the pending ones in the order they were sent. null lists a visitor's
+   * messages that wait for a conversation to be started. */
+  items(conversation: string | null): ChatItem[] {
+    const out: ChatItem[] = [];
+    const log = conversation ? this.conversations.get(conversation) : undefined;
+    for (const m of log?.messages() ?? []) {
+      out.push({
+        key: "s" + m.seq,
+        seq: m.seq,
+        pending: false,
+        failed: null,
+        client_id: m.client_id,
+        author: m.author,
+        body: m.body,
+        sent_at: m.sent_at,
+      });
+    }
+    const me: Author = this.self ?? { kind: this.opts.role, id: "", name: "" };
+    for (const i of this.outbox) {
+      if (i.conversation !== conversation) continue;
+      out.push({
+        key: "c" + i.client_id,
+        seq: null,
+        pending: true,
+        failed: i.failed ?? null,
+        client_id: i.client_id,
+        author: me,
+        body: i.body,
+        sent_at: i.created_at,
+      });
+    }
+    return out;
+  }
+
+  /** typingIn returns who is typing in a conversation, if anyone. */
+  typingIn(conversation: string): Author | null {
+    const t = this.typing.get(conversation);
+    return t && t.until > Date.now() ? t.author : null;
+  }
+
+  // --- connection ---
+
+  private onNetworkBack = (): void => {
+    if (this.stopped || this.transport || !this.reconnectTimer) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    void this.connect();
+  };
+
+  private async connect(): Promise<void> {
+    this.reconnectTimer = null;
+    if (this.stopped) return;
+    let url: string;
+    try {
+      url = await this.opts.url(this.failures);
+    } catch {
+      this.failures++;
+      this.scheduleReconnect(backoffDelay(this.failures));
+      return;
+    }
+    if (this.stopped) return;
+    let t: Transport;
+    try {
+      t = (this.opts.transport ?? ((u: string) => new WebSocketTransport(u)))(url);
+    } catch {
+      this.failures++;
+      this.scheduleReconnect(backoffDelay(this.failures));
+      return;
+    }
+    this.transport = t;
+    const timeout = setTimeout(() => {
+      if (this.transport === t && !this.online) t.close(4000, "connect timeout");
+    }, CONNECT_TIMEOUT_MS);
+    const sentResume = new Set<string>();
+    t.onopen = () => {
+      const resume: Record<string, number> = {};
+      for (const [id, log] of this.conversations) {
+        if (sentResume.size >= MAX_RESUME_TOPICS) break;
+        resume[id] = log.lastContiguous;
+        sentResume.add(id);
+      }
+      this.lastFrameAt = Date.now();
+      t.send({ type: "hello", v: VERSION, resume: sentResume.size ? resume : undefined });
+    };
+    t.onframe = (f) => {
+      if (this.transport !== t) return;
+      this.lastFrameAt = Date.now();
+      if (f.type === "welcome") {
+        clearTimeout(timeout);
+        this.onWelcome(f, sentResume);
+      } else {
+        this.handle(f);
+      }
+      this.notify();
+    };
+    t.onclose = (info) => {
+      clearTimeout(timeout);
+      if (this.transport !== t) return;
+      this.transport = null;
+      this.onLost(info);
+    };
+  }
+
+  private onLost(info: CloseInfo): void {
+    const wasOnline = this.online;
+    this.online = false;
+    this.state = this.everOnline ? "reconnecting" : "connecting";
+    this.resuming.clear();
+    this.sentAt.clear();
+    this.startRef = null;
+    this.typingSentAt.clear();
+    this.notify();
+    if (this.stopped) return;
+    if (!wasOnline) this.failures++;
+    // A server that is shutting down says so (1001); another node can take
+    // us at once, so only a little jitter spreads the herd.
+    const delay =
+      info.code === 1001 && this.failures === 0 ? Math.round(Math.random() * GOING_AWAY_MAX_MS) : backoffDelay(this.failures);
+    this.scheduleReconnect(delay);
+  }
+
+  private scheduleReconnect(delay: number): void {
+    if (this.stopped) return;
+    this.state = this.everOnline ? "reconnecting" : "connecting";
+    this.notify();
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private onWelcome(w: WelcomeFrame, resumed: Set<string>): void {
+    this.online = true;
+    if (this.everOnline) this.reconnects++;
+    this.everOnline = true;
+    this.failures = 0;
+    this.state = "online";
+    this.self = w.self;
+    this.status = w.status ?? this.status;
+    this.lastPingAt = Date.now();
+    const want: Record<string, number> = {};
+    for (const info of w.conversations ?? []) {
+      this.upsert(info);
+    }
+    for (const [id, log] of this.conversations) {
+      if (!resumed.has(id)) want[id] = log.lastContiguous;
+      else this.resuming.add(id);
+    }
+    this.resume(want);
+    this.flush();
+  }
+
+  // --- frames ---
+
+  private handle(f: Frame): void {
+    switch (f.type) {
+      case "message":
+        this.onMessage(f);
+        break;
+      case "ack":
+        this.onAck(f);
+        break;
+      case "synced": {
+        this.resuming.delete(f.conversation);
+        const log = this.conversations.get(f.conversation);
+        // Still short of what the server says it has: ask once more.
+        if (log && log.lastContiguous < f.seq) this.resume({ [f.conversation]: log.lastContiguous });
+        break;
+      }
+      case "conversation":
+        if (f.ref && f.ref === this.startRef) this.startRef = null;
+        this.upsert(f.conversation, true);
+        break;
+      case "queue":
+        this.queue.set(f.conversation, { position: f.position, estimated_wait_seconds: f.estimated_wait_seconds });
+        break;
+      case "typing": {
+        if (!f.author || (this.self && f.author.id === this.self.id && f.author.kind === this.self.kind)) break;
+        if (f.on) this.typing.set(f.conversation, { author: f.author, until: Date.now() + TYPING_SHOW_MS });
+        else this.typing.delete(f.conversation);
+        break;
+      }
+      case "error":
+        this.onError(f);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private upsert(info: ConversationInfo, fromFrame = false): void {
+    const log = this.conversations.get(info.id);
+    if (log) {
+      log.info = { ...info, last_seq: Math.max(info.last_seq ?? 0, log.info.last_seq) };
+    } else {
+      this.conversations.set(info.id, new ConversationLog({ ...info, last_seq: info.last_seq ?? 0 }));
+      // First sight of a conversation: load its history.
+      if (fromFrame) this.resume({ [info.id]: 0 });
+    }
+    if (info.status === "closed") {
+      this.queue.delete(info.id);
+      this.typing.delete(info.id);
+    }
+    if (info.status !== "queued") this.queue.delete(info.id);
+    if (this.opts.role === "visitor" && info.status !== "closed") {
+      // The conversation the visitor's first messages were waiting for.
+      let changed = false;
+      for (const item of this.outbox) {
+        if (item.conversation === null && !item.failed) {
+          item.conversation = info.id;
+          changed = true;
+        }
+      }
+      if (changed) {
+        this.saveOutbox();
+        this.flush();
+      }
+    }
+  }
+
+  private onMessage(m: MessageFrame): void {
+    let log = this.conversations.get(m.conversation);
+    if (!log) {
+      const now = new Date().toISOString();
+      log = new ConversationLog({
+        id: m.conversation,
+        status: "open",
+        visitor_id: "",
+        visitor_name: "",
+        last_seq: 0,
+        created_at: now,
+        updated_at: now,
+      });
+      this.conversations.set(m.conversation, log);
+    }
+    const result = log.add(m);
+    if (result === "gap" && !this.resuming.has(m.conversation)) {
+      this.resume({ [m.conversation]: log.lastContiguous });
+    }
+    if (m.client_id) this.settle(m.client_id);
+    const t = this.typing.get(m.conversation);
+    if (t && t.author.id === m.author.id) this.typing.delete(m.conversation);
+  }
+
+  private onAck(a: AckFrame): void {
+    const item = this.outbox.find((i) => i.client_id === a.client_id);
+    if (!item) return;
+    const log = this.conversations.get(a.conversation);
+    // Show the message as sent right away; the server's own message frame
+    // for this seq replaces this copy when it arrives.
+    if (log && !log.has(a.seq) && this.self) {
+      log.add({
+        type: "message",
+        conversation: a.conversation,
+        seq: a.seq,
+        client_id: a.client_id,
+        author: this.self,
+        body: item.body,
+        sent_at: item.created_at,
+      });
+    }
+    this.settle(a.client_id);
+  }
+
+  /** settle removes a message the server has stored from the outbox. */
+  private settle(clientID: string): void {
+    const before = this.outbox.length;
+    this.outbox = this.outbox.filter((i) => i.client_id !== clientID);
+    this.sentAt.delete(clientID);
+    this.retryCount.delete(clientID);
+    const t = this.retryTimers.get(clientID);
+    if (t) clearTimeout(t);
+    this.retryTimers.delete(clientID);
+    if (this.outbox.length !== before) this.saveOutbox();
+  }
+
+  private onError(e: ErrorFrame): void {
+    const item = e.ref ? this.outbox.find((i) => i.client_id === e.ref) : undefined;
+    if (item) {
+      this.sentAt.delete(item.client_id);
+      if (e.retryable) {
+        const n = (this.retryCount.get(item.client_id) ?? 0) + 1;
+        this.retryCount.set(item.client_id, n);
+        const wait = e.retry_after_ms && e.retry_after_ms > 0 ? e.retry_after_ms : backoffDelay(n);
+        this.retryLater(item.client_id, wait);
+      } else {
+        item.failed = e.message || e.code;
+        this.saveOutbox();
+      }
+      return;
+    }
+    if (e.ref && e.ref === this.startRef) {
+      this.startRef = null;
+      if (e.retryable) {
+        setTimeout(() => this.flush(), e.retry_after_ms && e.retry_after_ms > 0 ? e.retry_after_ms : 1000);
+        return;
+      }
+    }
+    this.lastError = e;
+  }
+
+  private retryLater(clientID: string, wait: number): void {
+    const old = this.retryTimers.get(clientID);
+    if (old) clearTimeout(old);
+    this.retryTimers.set(
+      clientID,
+      setTimeout(() => {
+        this.retryTimers.delete(clientID);
+        const item = this.outbox.find((i) => i.client_id === clientID);
+        if (item && !item.failed) this.transmit(item);
+      }, wait),
+    );
+  }
+
+  // --- sending ---
+
+  private write(f: Frame): boolean {
+    if (!this.online || !this.transport) return false;
+    return this.transport.send(f);
+  }
+
+  private resume(want: Record<string, number>): void {
+    let batch: Record<string, number> = {};
+    let n = 0;
+    for (const [id, seq] of Object.entries(want)) {
+      batch[id] = seq;
+      this.resuming.add(id);
+      if (++n === MAX_RESUME_TOPICS) {
+        this.write({ type: "resume", conversations: batch });
+        batch = {};
+        n = 0;
+      }
+    }
+    if (n > 0) this.write({ type: "resume", conversations: batch });
+  }
+
+  /** flush sends everything in the outbox that is not in flight. */
+  private flush(): void {
+    for (const item of this.outbox) {
+      if (!item.failed && !this.sentAt.has(item.client_id) && !this.retryTimers.has(item.client_id)) this.transmit(item);
+    }
+  }
+
+  private transmit(item: OutboxItem): void {
+    if (!this.online || item.failed) return;
+    if (item.conversation === null) {
+      this.startConversation();
+      return;
+    }
+    const ok = this.write({
+      type: "send",
+      ref: item.client_id,
+      client_id: item.client_id,
+      conversation: item.conversation,
+      body: item.body,
+    });
+    if (ok) this.sentAt.set(item.client_id, Date.now());
+  }
+
+  private startConversation(): void {
+    if (this.startRef) return;
+    const active = [...this.conversations.values()].find((c) => c.info.status !== "closed");
+    if (active) {
+      this.upsert(active.info);
+      return;
+    }
+    const ref = "start-" + newClientID();
+    if (this.write({ type: "start", ref })) this.startRef = ref;
+  }
+
+  // --- housekeeping ---
+
+  private tick(): void {
+    const now = Date.now();
+    let changed = false;
+    if (this.online && this.transport) {
+      if (now - this.lastFrameAt > SILENCE_LIMIT_MS) {
+        // No pong for a long time: the connection is dead without knowing.
+        this.drop();
+        return;
+      }
+      if (now - this.lastPingAt >= PING_EVERY_MS) {
+        this.lastPingAt = now;
+        this.write({ type: "ping" });
+      }
+      for (const [id, at] of this.sentAt) {
+        if (now - at < ACK_TIMEOUT_MS) continue;
+        const item = this.outbox.find((i) => i.client_id === id);
+        this.sentAt.delete(id);
+        if (item) this.transmit(item);
+      }
+    }
+    for (const [conv, at] of this.typingKeyAt) {
+      if (now - at >= TYPING_IDLE_MS) this.stopTyping(conv);
+    }
+    for (const [conv, t] of this.typing) {
+      if (t.until <= now) {
+        this.typing.delete(conv);
+        changed = true;
+      }
+    }
+    if (changed) this.notify();
+  }
+
+  private saveOutbox(): void {
+    const key = this.opts.outboxKey;
+    if (!key) return;
+    try {
+      if (this.outbox.length === 0) localStorage.removeItem(key);
+      else localStorage.setItem(key, JSON.stringify({ owner: this.opts.owner ?? "", items: this.outbox }));
+    } catch {
+      // Storage may be blocked (third-party iframe, private mode): the
+      // outbox still lives in memory for this page.
+    }
+  }
+
+  private notify(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const fn of this.listeners) fn();
+    });
+  }
+}
+
+function loadOutbox(key: string | undefined, owner: string | undefined): OutboxItem[] {
+  if (!key) return [];
+  try {
+    const raw = localStorage.getItem(key);
+    if (!raw) return [];
+    const data = JSON.parse(raw) as { owner?: string; items?: OutboxItem[] };
+    if (owner !== undefined && (data.owner ?? "") !== owner) return [];
+    if (owner === undefined) return [];
+    return (data.items ?? []).filter(
+      (i) => typeof i.client_id === "string" && typeof i.body === "string" && (i.conversation === null || typeof i.conversation === "string"),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** The debug surface that browser tests and support staff read. */
+export interface ParleyDebug {
+  readonly state: ConnState;
+  readonly transport: TransportKind;
+  readonly reconnects: number;
+  drop(): void;
+}
+
+/** exposeDebug publishes window.parleyDebug for the client. */
+export function exposeDebug(client: LiveClient): ParleyDebug {
+  const debug: ParleyDebug = {
+    get state() {
+      return client.state;
+    },
+    get transport() {
+      return client.transportKind;
+    },
+    get reconnects() {
+      return client.reconnects;
+    },
+    drop() {
+      client.drop();
+    },
+  };
+  (window as unknown as { parleyDebug: ParleyDebug }).parleyDebug = debug;
+  return debug;
+}

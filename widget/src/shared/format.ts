@@ -1,0 +1,32 @@
+// Small text helpers shared by the widget and the agent app.
+
+/** queueText is the visitor's queue status line. */
+export function queueText(position: number, waitSeconds: number): string {
+  const minutes = Math.max(1, Math.ceil(waitSeconds / 60));
+  return `Waiting for an agent — you are number ${position}, about ${minutes} min`;
+}
+
+/** shortTime shows a time of day for today, a short date otherwise. */
+export function shortTime(iso: string, now: Date = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const sameDay =
+    d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return sameDay
+    ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+}
+
+/** initials makes a two-letter avatar from a name. */
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0) return "?";
+  const first = parts[0][0] ?? "";
+  const last = parts.length > 1 ? parts[parts.length - 1][0] ?? "" : "";
+  return (first + last).toUpperCase();
+}
+
+/** utf8Length is a string's size on the wire (the server limits bytes). */
+export function utf8Length(s: string): number {
+  return new TextEncoder().encode(s).length;
+}
