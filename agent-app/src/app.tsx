@@ -1,0 +1,545 @@
+// The agent dashboard (/app/): sign-in, then an inbox of the agent's open
+// conversations and the workspace queue beside the selected conversation.
+// Live state comes from the same client the widget uses.
+
+import { render } from "preact";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ChatItem, LiveClient, exposeDebug } from "../../widget/src/shared/client";
+import type { ConversationLog } from "../../widget/src/shared/conversation";
+import { initials, shortTime, utf8Length } from "../../widget/src/shared/format";
+import { ApiError, api, liveURL } from "../../widget/src/shared/http";
+import type { Author } from "../../pkg/protocol/protocol";
+import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
+
+interface Agent {
+  id: string;
+  name: string;
+  email: string;
+  role: string;
+  status: string;
+}
+
+interface Me {
+  agent: Agent;
+  workspace: { id: string; name: string };
+}
+
+type Phase = { kind: "loading" } | { kind: "offline"; message: string } | { kind: "signed-out" } | { kind: "signed-in"; me: Me };
+
+function App() {
+  const [phase, setPhase] = useState<Phase>({ kind: "loading" });
+
+  const loadMe = async () => {
+    try {
+      setPhase({ kind: "signed-in", me: await api<Me>("GET", "/api/me") });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) setPhase({ kind: "signed-out" });
+      else setPhase({ kind: "offline", message: e instanceof Error ? e.message : String(e) });
+    }
+  };
+
+  useEffect(() => {
+    void loadMe();
+  }, []);
+
+  switch (phase.kind) {
+    case "loading":
+      return <div class="pa-center pa-muted">Loading…</div>;
+    case "offline":
+      return (
+        <div class="pa-center">
+          <div class="pa-card">
+            <p role="alert">{phase.message}</p>
+            <button type="button" class="pa-btn" onClick={() => void loadMe()}>
+              Try again
+            </button>
+          </div>
+        </div>
+      );
+    case "signed-out":
+      return <Login onSignedIn={loadMe} />;
+    case "signed-in":
+      return <Dashboard me={phase.me} onSignedOut={() => setPhase({ kind: "signed-out" })} />;
+  }
+}
+
+function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      await api("POST", "/api/auth/login", { email: email.trim(), password });
+      await onSignedIn();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) setError("Wrong email or password.");
+      else setError(err instanceof Error ? err.message : String(err));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="pa-center pa-login-bg">
+      <form class="pa-card pa-login" onSubmit={submit} aria-labelledby="login-title">
+        <div class="pa-brand pa-brand-lg">
+          <span class="pa-logo" aria-hidden="true">
+            P
+          </span>
+          Parley
+        </div>
+        <h1 id="login-title">Sign in to your inbox</h1>
+        <label>
+          Email
+          <input
+            type="email"
+            data-testid="email"
+            autocomplete="username"
+            required
+            value={email}
+            onInput={(e) => setEmail(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Password
+          <input
+            type="password"
+            data-testid="password"
+            autocomplete="current-password"
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </label>
+        {error && (
+          <div class="pa-error" role="alert" data-testid="login-error">
+            {error}
+          </div>
+        )}
+        <button type="submit" class="pa-btn pa-btn-block" data-testid="login" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+    </div>
+  );
+}
+
+function useClientVersion(client: LiveClient | null): number {
+  const [version, setVersion] = useState(0);
+  useEffect(() => client?.subscribe(() => setVersion((v) => v + 1)), [client]);
+  return version;
+}
+
+const READ_KEY = "parley:agent:read";
+
+function loadRead(): Record<string, number> {
+  try {
+    return JSON.parse(localStorage.getItem(READ_KEY) ?? "{}") as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+  const client = useMemo(
+    () =>
+      new LiveClient({
+        role: "agent",
+        owner: me.agent.id,
+        outboxKey: "parley:agent:outbox",
+        url: async (failures) => {
+          // Repeated failures may mean the session ended: check, and go
+          // back to the sign-in form instead of retrying for ever.
+          if (failures >= 3) {
+            try {
+              await api("GET", "/api/me");
+            } catch (e) {
+              if (e instanceof ApiError && e.status === 401) {
+                setTimeout(onSignedOut, 0);
+                throw e;
+              }
+            }
+          }
+          return liveURL("/ws/agent");
+        },
+      }),
+    [me.agent.id],
+  );
+  useEffect(() => {
+    exposeDebug(client);
+    client.start();
+    return () => client.stop();
+  }, [client]);
+  useClientVersion(client);
+
+  const [selected, setSelected] = useState<string | null>(() => new URLSearchParams(location.hash.slice(1)).get("c"));
+  const [read, setRead] = useState<Record<string, number>>(loadRead);
+  const [visible, setVisible] = useState(document.visibilityState === "visible");
+  useEffect(() => {
+    const on = () => setVisible(document.visibilityState === "visible");
+    document.addEventListener("visibilitychange", on);
+    return () => document.removeEventListener("visibilitychange", on);
+  }, []);
+
+  const self = client.self ?? { kind: "agent", id: me.agent.id, name: me.agent.name };
+  const all = [...client.conversations.values()];
+  const mine = all
+    .filter((c) => c.info.status === "open" && c.info.agent_id === self.id)
+    .sort((a, b) => activity(b).localeCompare(activity(a)));
+  const queued = all.filter((c) => c.info.status === "queued").sort((a, b) => a.info.created_at.localeCompare(b.info.created_at));
+  const closed = all
+    .filter((c) => c.info.status === "closed" && (c.info.agent_id === self.id || c.info.id === selected))
+    .sort((a, b) => activity(b).localeCompare(activity(a)))
+    .slice(0, 20);
+  const current = selected ? client.conversations.get(selected) ?? null : null;
+
+  const unread = (c: ConversationLog) =>
+    c.messages().filter((m) => m.seq > (read[c.info.id] ?? 0) && !(m.author.kind === "agent" && m.author.id === self.id)).length;
+
+  // Reading the selected conversation marks it read.
+  const currentSeq = current?.lastContiguous ?? 0;
+  useEffect(() => {
+    if (!current || !visible || (read[current.info.id] ?? 0) >= currentSeq) return;
+    const next = { ...read, [current.info.id]: currentSeq };
+    setRead(next);
+    try {
+      localStorage.setItem(READ_KEY, JSON.stringify(next));
+    } catch {
+      // Unread counts fall back to this page's memory.
+    }
+  }, [current?.info.id, currentSeq, visible]);
+
+  const totalUnread = [...mine, ...queued].reduce((n, c) => n + unread(c), 0);
+  useEffect(() => {
+    document.title = (totalUnread ? `(${totalUnread}) ` : "") + "Parley";
+  }, [totalUnread]);
+
+  const select = (id: string) => {
+    setSelected(id);
+    history.replaceState(null, "", "#c=" + encodeURIComponent(id));
+  };
+
+  const signOut = async () => {
+    try {
+      await api("POST", "/api/auth/logout");
+    } catch {
+      // Signed out locally either way; the session cookie expires on its own.
+    }
+    client.stop();
+    onSignedOut();
+  };
+
+  const section = (title: string, list: ConversationLog[], empty: string) => (
+    <section class="pa-section" aria-label={title}>
+      <h2 class="pa-section-title">
+        {title} <span class="pa-count">{list.length}</span>
+      </h2>
+      {list.length === 0 ? (
+        <p class="pa-empty-line">{empty}</p>
+      ) : (
+        <ul class="pa-list">
+          {list.map((c) => (
+            <InboxItem key={c.info.id} conv={c} self={self} unread={unread(c)} selected={c.info.id === selected} onSelect={select} />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+
+  return (
+    <div class="pa">
+      <aside class="pa-side" aria-label="Account">
+        <div class="pa-brand">
+          <span class="pa-logo" aria-hidden="true">
+            P
+          </span>
+          Parley
+        </div>
+        <div class="pa-workspace">{me.workspace.name}</div>
+        <div class="pa-me">
+          <span class={"pa-avatar pa-avatar-" + (client.status || me.agent.status)} aria-hidden="true">
+            {initials(me.agent.name)}
+          </span>
+          <div class="pa-me-text">
+            <div class="pa-me-name" data-testid="agent-self">
+              {me.agent.name}
+            </div>
+            <div class="pa-me-email">{me.agent.email}</div>
+          </div>
+        </div>
+        <label class="pa-field">
+          Status
+          <select
+            data-testid="status"
+            value={client.status === "away" ? "away" : "online"}
+            onChange={(e) => client.setStatus(e.currentTarget.value)}
+          >
+            <option value="online">Online</option>
+            <option value="away">Away</option>
+          </select>
+        </label>
+        <div class="pa-side-foot">
+          <ConnState client={client} />
+          <button type="button" class="pa-btn-ghost" data-testid="logout" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </div>
+      </aside>
+      <nav class="pa-inbox" aria-label="Inbox">
+        <div class="pa-inbox-head">
+          <h1>Inbox</h1>
+        </div>
+        <div class="pa-inbox-scroll">
+          {section("Mine", mine, "No open conversations.")}
+          {section("Queue", queued, "Nobody is waiting.")}
+          {closed.length > 0 && section("Closed", closed, "")}
+        </div>
+      </nav>
+      <main class="pa-main">
+        {client.state !== "online" && (
+          <div class="pa-banner" role="status">
+            {client.state === "reconnecting" ? "Connection lost — reconnecting…" : "Connecting…"}
+          </div>
+        )}
+        {current ? (
+          <ConversationView key={current.info.id} client={client} conv={current} self={self} />
+        ) : (
+          <div class="pa-center pa-muted">
+            <div class="pa-empty">
+              <strong>No conversation selected</strong>
+              <span>Pick a conversation from the inbox to read and reply.</span>
+            </div>
+          </div>
+        )}
+      </main>
+    </div>
+  );
+}
+
+function activity(c: ConversationLog): string {
+  return c.last()?.sent_at ?? c.info.updated_at ?? c.info.created_at;
+}
+
+function ConnState({ client }: { client: LiveClient }) {
+  const state = client.state;
+  const label = state === "online" ? "Connected" : state === "reconnecting" ? "Reconnecting…" : "Connecting…";
+  return (
+    <span class={"pa-conn pa-conn-" + state} data-testid="conn-state" data-state={state} data-transport={client.transportKind}>
+      <span class="pa-conn-dot" aria-hidden="true" />
+      {label}
+    </span>
+  );
+}
+
+function InboxItem(props: { conv: ConversationLog; self: Author; unread: number; selected: boolean; onSelect: (id: string) => void }) {
+  const { conv, self, unread, selected, onSelect } = props;
+  const info = conv.info;
+  const last = conv.last();
+  const own = last && last.author.kind === "agent" && last.author.id === self.id;
+  const preview = last ? (own ? "You: " : "") + last.body : info.last_body ?? "";
+  const name = info.visitor_name || "Visitor";
+  return (
+    <li>
+      <button
+        type="button"
+        class={"pa-item" + (selected ? " pa-item-selected" : "") + (unread ? " pa-item-unread" : "")}
+        data-testid="inbox-item"
+        data-conversation={info.id}
+        data-status={info.status}
+        aria-current={selected ? "true" : undefined}
+        onClick={() => onSelect(info.id)}
+      >
+        <span class="pa-avatar pa-avatar-visitor" aria-hidden="true">
+          {initials(name)}
+        </span>
+        <span class="pa-item-body">
+          <span class="pa-item-top">
+            <span class="pa-item-name">{name}</span>
+            <span class="pa-item-time">{shortTime(activity(conv))}</span>
+          </span>
+          <span class="pa-item-bottom">
+            <span class="pa-item-preview">{preview || "No messages yet"}</span>
+            {unread > 0 && (
+              <span class="pa-badge" data-testid="unread" aria-label={`${unread} unread`}>
+                {unread}
+              </span>
+            )}
+          </span>
+        </span>
+      </button>
+    </li>
+  );
+}
+
+const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed" };
+
+function ConversationView({ client, conv, self }: { client: LiveClient; conv: ConversationLog; self: Author }) {
+  const info = conv.info;
+  const items = client.items(info.id);
+  const typing = client.typingIn(info.id);
+  const name = info.visitor_name || "Visitor";
+  const mineOpen = info.status === "open" && (!info.agent_id || info.agent_id === self.id);
+  return (
+    <section class="pa-conv" aria-label={`Conversation with ${name}`}>
+      <header class="pa-conv-head">
+        <span class="pa-avatar pa-avatar-visitor" aria-hidden="true">
+          {initials(name)}
+        </span>
+        <div class="pa-conv-title">
+          <h2 data-testid="conversation-title">{name}</h2>
+          <div class="pa-conv-sub">
+            <span class={"pa-pill pa-pill-" + info.status} data-testid="conversation-status">
+              {statusLabel[info.status] ?? info.status}
+            </span>
+            {info.agent_name && info.agent_id !== self.id && <span>Assigned to {info.agent_name}</span>}
+            <span>Started {shortTime(info.created_at)}</span>
+          </div>
+        </div>
+        {info.status !== "closed" && (
+          <button type="button" class="pa-btn-outline" data-testid="close-conversation" onClick={() => client.close(info.id)}>
+            Close
+          </button>
+        )}
+      </header>
+      <MessageList items={items} self={self} typing={typing} client={client} />
+      {mineOpen ? (
+        <Composer onSend={(body) => client.send(info.id, body)} onTyping={() => client.noteTyping(info.id)} />
+      ) : (
+        <div class="pa-conv-note">
+          {info.status === "queued"
+            ? "This visitor is waiting in the queue; the conversation goes to the next available agent."
+            : info.status === "closed"
+              ? "This conversation is closed."
+              : `This conversation is assigned to ${info.agent_name || "another agent"}.`}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function MessageList({ items, self, typing, client }: { items: ChatItem[]; self: Author; typing: Author | null; client: LiveClient }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  });
+  return (
+    <div
+      class="pa-messages"
+      ref={ref}
+      role="log"
+      aria-live="polite"
+      aria-label="Messages"
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+      }}
+    >
+      {items.length === 0 && <p class="pa-empty-line pa-center-text">No messages yet.</p>}
+      {items.map((m) => {
+        const kind = m.author.kind;
+        const side = kind === "system" ? "system" : kind === "agent" && (m.author.id === self.id || m.pending) ? "own" : "other";
+        return (
+          <div
+            key={m.key}
+            class={`pa-msg pa-msg-${side}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}`}
+            data-testid="message"
+            data-seq={m.seq === null ? "" : String(m.seq)}
+            data-pending={m.pending ? "true" : "false"}
+            data-author-kind={kind}
+          >
+            {side !== "system" && <div class="pa-msg-author">{side === "own" ? "You" : m.author.name}</div>}
+            <div class="pa-bubble" data-testid="message-body">
+              {m.body}
+            </div>
+            <div class="pa-msg-meta">
+              {m.failed ? (
+                <>
+                  Not sent: {m.failed}{" "}
+                  <button type="button" class="pa-link" onClick={() => client.retry(m.client_id)}>
+                    Retry
+                  </button>
+                </>
+              ) : m.pending ? (
+                "sending…"
+              ) : (
+                shortTime(m.sent_at)
+              )}
+            </div>
+          </div>
+        );
+      })}
+      {typing && (
+        <div class="pa-typing" data-testid="typing">
+          <span class="pa-dots" aria-hidden="true">
+            <i />
+            <i />
+            <i />
+          </span>
+          {typing.name} is typing…
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: () => void }) {
+  const [text, setText] = useState("");
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const tooLong = utf8Length(text) > MAX_BODY_BYTES;
+  useEffect(() => ref.current?.focus(), []);
+  const submit = () => {
+    const body = text.trim();
+    if (!body || utf8Length(body) > MAX_BODY_BYTES) return;
+    onSend(body);
+    setText("");
+    ref.current?.focus();
+  };
+  return (
+    <form
+      class="pa-composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      {tooLong && (
+        <div class="pa-error" role="alert">
+          This message is too long ({MAX_BODY_BYTES} bytes at most).
+        </div>
+      )}
+      <div class="pa-composer-box">
+        <textarea
+          ref={ref}
+          data-testid="composer"
+          aria-label="Reply"
+          placeholder="Write a reply…  (Enter to send, Shift+Enter for a new line)"
+          rows={3}
+          value={text}
+          onInput={(e) => {
+            setText(e.currentTarget.value);
+            onTyping();
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              submit();
+            }
+          }}
+        />
+        <div class="pa-composer-actions">
+          <button type="submit" class="pa-btn" data-testid="send" disabled={!text.trim() || tooLong}>
+            Send
+          </button>
+        </div>
+      </div>
+    </form>
+  );
+}
+
+render(<App />, document.getElementById("app")!);
