@@ -1,0 +1,32 @@
+// Package routing decides which agent gets which conversation.
+//
+// It is pure Go with no I/O of its own: the signaling server feeds it facts
+// (agents, their status and presence, site rules, conversations that want an
+// agent, conversations that ended) and it answers with events (Assigned,
+// Offered, QueuePositions, Offline, ...). Time comes from an injected clock,
+// so every rule is testable without sleeping.
+//
+// The pieces, from the bottom up:
+//
+//   - Match is a pure function: one Request, the agents, the site's Rules and
+//     the current time in; a Decision (agent, relaxation Level, Translate flag
+//     and a human-readable reason) out.
+//   - Schedule says whether a site is inside its business hours, in the
+//     site's own time zone.
+//   - Queue is the waiting line of one workspace: fair order (priority, then
+//     arrival), positions and estimated waits, recomputed per eligibility
+//     class so that an event touches only the visitors it affects.
+//   - Assigner is the atomic compare-and-set the Engine calls before it
+//     commits an assignment. MemoryAssigner is the in-process one; the
+//     PostgreSQL and Redis recipes are in assigner.go.
+//   - Engine ties them together per workspace, behind one mutex per
+//     workspace: Enqueue, SetAgent, SetStatus, Connected/Disconnected,
+//     Release, Transfer, Accept/Decline, Tick.
+//
+// Correctness promises (tested under -race with concurrent arrivals and
+// agents changing status): a conversation has at most one owner, it is never
+// assigned twice, and no agent is ever given more conversations than its
+// capacity. The in-memory state is a cache of the store; the Assigner is the
+// authority, so two engines on two nodes racing for the same agent cannot
+// both win.
+package routing
