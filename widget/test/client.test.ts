@@ -1,0 +1,295 @@
+// The client's delivery rules, driven frame by frame through the Transport
+// seam: the test plays the server's side of the protocol (docs/API.md) and
+// checks what the client sends back. End-to-end behaviour against the real
+// Go server is covered by the browser tests in e2e/.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { LiveClient } from "../src/shared/client";
+import type { CloseInfo, Transport } from "../src/shared/transport";
+import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
+
+// Browser storage for the outbox, kept in memory.
+const store = new Map<string, string>();
+(globalThis as unknown as { localStorage: Storage }).localStorage = {
+  getItem: (k: string) => store.get(k) ?? null,
+  setItem: (k: string, v: string) => void store.set(k, v),
+  removeItem: (k: string) => void store.delete(k),
+  clear: () => store.clear(),
+  key: () => null,
+  length: 0,
+};
+
+/** ScriptedPeer is the server end of one connection, driven by the test. */
+class ScriptedPeer implements Transport {
+  readonly kind = "websocket" as const;
+  onopen: () => void = () => {};
+  onframe: (frame: Frame) => void = () => {};
+  onclose: (info: CloseInfo) => void = () => {};
+  sent: Frame[] = [];
+  private state: "new" | "open" | "closed" = "new";
+
+  open(): void {
+    this.state = "open";
+    this.onopen();
+  }
+  deliver(f: Frame): void {
+    this.onframe(f);
+  }
+  send(f: Frame): boolean {
+    if (this.state !== "open") return false;
+    this.sent.push(f);
+    return true;
+  }
+  close(code = 1006, reason = ""): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.onclose({ code, reason });
+  }
+  /** The server ends the connection (code 1001: going away). */
+  serverClose(code: number): void {
+    this.close(code);
+  }
+  of<T extends Frame["type"]>(type: T): Extract<Frame, { type: T }>[] {
+    return this.sent.filter((f) => f.type === type) as Extract<Frame, { type: T }>[];
+  }
+}
+
+const visitor = { kind: "visitor", id: "v1", name: "Visitor 1" };
+const agent = { kind: "agent", id: "a1", name: "Ada" };
+
+function conv(id: string, status = "open", last_seq = 0): ConversationInfo {
+  return {
+    id,
+    status,
+    visitor_id: "v1",
+    visitor_name: "Visitor 1",
+    agent_id: "a1",
+    agent_name: "Ada",
+    last_seq,
+    created_at: "2026-01-01T00:00:00Z",
+    updated_at: "2026-01-01T00:00:00Z",
+  };
+}
+
+function harness(opts: { role?: "visitor" | "agent"; outboxKey?: string; owner?: string } = {}) {
+  const peers: ScriptedPeer[] = [];
+  const client = new LiveClient({
+    role: opts.role ?? "visitor",
+    outboxKey: opts.outboxKey,
+    owner: opts.owner,
+    url: () => "ws://test/ws",
+    transport: () => {
+      const p = new ScriptedPeer();
+      peers.push(p);
+      return p;
+    },
+  });
+  return { client, peers };
+}
+
+async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting for " + what);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function welcome(p: ScriptedPeer, conversations: ConversationInfo[], self = visitor): void {
+  p.deliver({ type: "welcome", v: 1, session: "s", self, conversations });
+}
+
+function message(conversation: string, seq: number, client_id = "x" + seq, author = agent, body = "m" + seq): Frame {
+  return { type: "message", conversation, seq, client_id, author, body, sent_at: "2026-01-01T00:00:00Z" };
+}
+
+test("hello first, then history of every conversation in welcome is loaded from 0", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  assert.deepEqual(p.sent[0], { type: "hello", v: 1, resume: undefined });
+  assert.equal(client.state, "connecting");
+  welcome(p, [conv("c1", "open", 2)]);
+  assert.equal(client.state, "online");
+  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c1: 0 } }]);
+  client.stop();
+});
+
+test("a send is pending until acked, and the ack shows its seq", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")]);
+  const id = client.send("c1", "hello");
+  const [send] = p.of("send");
+  assert.equal(send.client_id, id);
+  assert.equal(send.ref, id, "ref echoes client_id so errors can be matched");
+  assert.deepEqual(
+    client.items("c1").map((i) => [i.body, i.pending, i.seq]),
+    [["hello", true, null]],
+  );
+  p.deliver({ type: "ack", client_id: id, conversation: "c1", seq: 1 });
+  assert.deepEqual(
+    client.items("c1").map((i) => [i.body, i.pending, i.seq]),
+    [["hello", false, 1]],
+  );
+  // The server's own message frame for that seq does not duplicate it.
+  p.deliver(message("c1", 1, id, visitor, "hello"));
+  assert.equal(client.items("c1").length, 1);
+  assert.equal(client.outbox.length, 0);
+  client.stop();
+});
+
+test("duplicates are dropped and a gap asks to resume from the last contiguous seq", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")]);
+  p.deliver({ type: "synced", conversation: "c1", seq: 0 });
+  p.sent = [];
+  p.deliver(message("c1", 1));
+  p.deliver(message("c1", 1));
+  assert.equal(client.items("c1").length, 1);
+  p.deliver(message("c1", 3));
+  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c1: 1 } }]);
+  p.deliver(message("c1", 4));
+  assert.equal(p.of("resume").length, 1, "one resume in flight at a time");
+  p.deliver(message("c1", 2));
+  p.deliver({ type: "synced", conversation: "c1", seq: 4 });
+  assert.deepEqual(
+    client.items("c1").map((i) => i.seq),
+    [1, 2, 3, 4],
+  );
+  client.stop();
+});
+
+test("after a dropped connection the client reconnects, resumes and resends unacked sends with the same client_id", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p1 = peers[0];
+  p1.open();
+  welcome(p1, [conv("c1")]);
+  p1.deliver(message("c1", 1));
+  p1.deliver(message("c1", 2));
+  const id = client.send("c1", "are you there?");
+  client.drop();
+  assert.equal(client.state, "reconnecting");
+  // Sent while offline: waits in the outbox.
+  const id2 = client.send("c1", "second");
+  await until("reconnect", () => peers.length === 2);
+  const p2 = peers[1];
+  p2.open();
+  assert.deepEqual(p2.sent[0], { type: "hello", v: 1, resume: { c1: 2 } });
+  welcome(p2, [conv("c1", "open", 2)]);
+  assert.equal(client.state, "online");
+  assert.equal(client.reconnects, 1);
+  assert.deepEqual(
+    p2.of("send").map((s) => s.client_id),
+    [id, id2],
+  );
+  client.stop();
+});
+
+test("going away (1001) reconnects within a quarter second", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  peers[0].open();
+  welcome(peers[0], []);
+  const t0 = Date.now();
+  peers[0].serverClose(1001);
+  await until("reconnect", () => peers.length === 2, 1000);
+  assert.ok(Date.now() - t0 <= 400, `reconnected after ${Date.now() - t0} ms`);
+  client.stop();
+});
+
+test("a retryable error resends after retry_after_ms; a final one marks the message failed", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")]);
+  const id = client.send("c1", "busy?");
+  p.deliver({ type: "error", ref: id, code: "rate_limited", message: "slow down", retryable: true, retry_after_ms: 50 });
+  await until("resend", () => p.of("send").length === 2);
+  assert.equal(p.of("send")[1].client_id, id);
+  const bad = client.send("c1", "nope");
+  p.deliver({ type: "error", ref: bad, code: "forbidden", message: "not your conversation" });
+  const failed = client.items("c1").find((i) => i.client_id === bad);
+  assert.equal(failed?.failed, "not your conversation");
+  client.stop();
+});
+
+test("a visitor's first message starts a conversation, then is sent to it", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, []);
+  const id = client.send(null, "hi");
+  const [start] = p.of("start");
+  assert.ok(start, "start sent");
+  assert.equal(p.of("send").length, 0);
+  p.deliver({ type: "conversation", ref: start.ref, conversation: conv("c9", "queued") });
+  const [send] = p.of("send");
+  assert.deepEqual([send.client_id, send.conversation, send.body], [id, "c9", "hi"]);
+  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c9: 0 } }]);
+  p.deliver({ type: "queue", conversation: "c9", position: 2, estimated_wait_seconds: 90 });
+  assert.deepEqual(client.queue.get("c9"), { position: 2, estimated_wait_seconds: 90 });
+  client.stop();
+});
+
+test("the outbox survives a reload for the same visitor, never for another", async () => {
+  const key = "parley:site1:outbox";
+  const first = harness({ outboxKey: key, owner: "v1" });
+  const id = first.client.send("c1", "written before reload");
+  first.client.stop();
+
+  const other = harness({ outboxKey: key, owner: "v2" });
+  assert.equal(other.client.outbox.length, 0);
+
+  const again = harness({ outboxKey: key, owner: "v1" });
+  again.client.start();
+  await until("connect", () => again.peers.length === 1);
+  const p = again.peers[0];
+  p.open();
+  welcome(p, [conv("c1")]);
+  assert.deepEqual(
+    p.of("send").map((s) => s.client_id),
+    [id],
+  );
+  p.deliver({ type: "ack", client_id: id, conversation: "c1", seq: 1 });
+  assert.equal(store.has(key), false, "acked: nothing left to persist");
+  again.client.stop();
+});
+
+test("typing from others shows, own typing echo is ignored, and typing is throttled", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")]);
+  p.deliver({ type: "typing", conversation: "c1", on: true, author: visitor });
+  assert.equal(client.typingIn("c1"), null);
+  p.deliver({ type: "typing", conversation: "c1", on: true, author: agent });
+  assert.equal(client.typingIn("c1")?.name, "Ada");
+  p.deliver(message("c1", 1));
+  assert.equal(client.typingIn("c1"), null, "a message from the typist ends the indicator");
+  client.noteTyping("c1");
+  client.noteTyping("c1");
+  client.noteTyping("c1");
+  assert.equal(p.of("typing").length, 1);
+  client.stopTyping("c1");
+  assert.deepEqual(p.of("typing")[1], { type: "typing", conversation: "c1", on: false });
+  client.stop();
+});
