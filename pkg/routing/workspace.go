@@ -195,7 +195,8 @@ func (s *supply) value() Supply {
 // computed (lines appear when the first conversation with a new Need waits).
 func (w *workspace) ensureSupply(it *waiting) {
 	need := it.line.need
-	if _, ok := w.supply[need]; ok {
+	if s, ok := w.supply[need]; ok {
+		w.queue.SetSupply(need, s.value()) // the line may be new, the supply not
 		return
 	}
 	s := &supply{}
