@@ -185,7 +185,8 @@ type Conversation struct {
 	Conversation ConversationInfo `json:"conversation"`
 }
 
-// Queue tells a waiting visitor its place in the queue.
+// Queue tells a waiting visitor its place in the queue (1 = next).
+// EstimatedWaitSeconds is -1 when no agent is available to estimate from.
 type Queue struct {
 	Envelope
 	Conversation         string `json:"conversation"`

@@ -169,3 +169,8 @@ func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, site Site, adm
 		return nil
 	})
 }
+
+// Gorm exposes the underlying gorm handle for tests that inject faults
+// (a callback that fails writes stands in for a database outage) and for
+// maintenance commands. Application code uses the typed methods.
+func (s *Store) Gorm() *gorm.DB { return s.db }

@@ -1,0 +1,380 @@
+// Package conversation is the life of a conversation: starting one, storing
+// its messages under the delivery promise, fanning them out, resuming, and
+// closing. Transports (WebSocket connections, relay data channels) call it;
+// it does not know which one a participant uses.
+//
+// The delivery promise: Send stores a message in one transaction that assigns
+// the next gap-free seq of its conversation and is idempotent on the client
+// id; it returns the ack only after the commit; then it publishes the message
+// on the bus. Receivers that miss a publication recover it from the store
+// with History.
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
+)
+
+// Sentinel errors. Anything else a method returns means the store failed and
+// the request may be retried (the client resends with the same client id).
+var (
+	ErrNotFound  = errors.New("conversation not found")
+	ErrClosed    = errors.New("conversation is closed")
+	ErrForbidden = errors.New("not allowed")
+)
+
+// Participant is who acts: a visitor or an agent of a workspace.
+type Participant struct {
+	Kind        string // protocol.AuthorVisitor or protocol.AuthorAgent
+	ID          string
+	Name        string
+	WorkspaceID string
+	SiteID      string // visitors only
+	Role        string // agents only
+}
+
+// Author returns the protocol author for p.
+func (p Participant) Author() protocol.Author {
+	return protocol.Author{Kind: p.Kind, ID: p.ID, Name: p.Name}
+}
+
+// Service runs conversations. It is safe for concurrent use.
+type Service struct {
+	store  *store.Store
+	bus    bus.Bus
+	router Router
+	log    *slog.Logger
+	now    func() time.Time
+
+	// order serializes commit+publish per conversation, so a node publishes
+	// a conversation's messages in seq order.
+	presence Presence
+
+	seed  maphash.Seed
+	order [256]sync.Mutex
+}
+
+// Options configure a Service.
+type Options struct {
+	Store  *store.Store
+	Bus    bus.Bus
+	Router Router // nil: LeastBusy
+	Logger *slog.Logger
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, bus: o.Bus, router: o.Router, log: o.Logger, now: func() time.Time { return time.Now().UTC() }, seed: maphash.MakeSeed()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.router == nil {
+		s.router = NewLeastBusy(s)
+	}
+	return s
+}
+
+// Router returns the router the service assigns conversations with.
+func (s *Service) Router() Router { return s.router }
+
+func (s *Service) lockConversation(id string) func() {
+	m := &s.order[maphash.String(s.seed, id)%uint64(len(s.order))]
+	m.Lock()
+	return m.Unlock
+}
+
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, store.ErrClosed):
+		return ErrClosed
+	}
+	return err
+}
+
+// conversation loads a conversation the participant may see.
+func (s *Service) conversation(ctx context.Context, p Participant, id string) (store.Conversation, error) {
+	c, err := s.store.Workspace(p.WorkspaceID).Conversation(ctx, id)
+	if err != nil {
+		return c, mapErr(err)
+	}
+	if p.Kind == protocol.AuthorVisitor && c.VisitorID != p.ID {
+		// Another visitor's conversation is reported as missing, not as
+		// forbidden, so ids cannot be probed.
+		return store.Conversation{}, ErrNotFound
+	}
+	return c, nil
+}
+
+// Visible lists the conversations a participant's client should know at
+// hello: a visitor's recent ones, an agent's inbox.
+func (s *Service) Visible(ctx context.Context, p Participant) ([]protocol.ConversationInfo, error) {
+	sc := s.store.Workspace(p.WorkspaceID)
+	var (
+		cs  []store.Conversation
+		err error
+	)
+	if p.Kind == protocol.AuthorVisitor {
+		cs, err = sc.ConversationsOfVisitor(ctx, p.ID, 20)
+	} else {
+		cs, err = sc.Inbox(ctx, p.ID, s.now().Add(-24*time.Hour))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.infos(ctx, sc, cs)
+}
+
+// CanSee reports whether p may see the conversation (for resume and typing).
+func (s *Service) CanSee(ctx context.Context, p Participant, id string) error {
+	_, err := s.conversation(ctx, p, id)
+	return err
+}
+
+// Start returns the visitor's open conversation, creating (and routing) one
+// when there is none. It is idempotent: a visitor has at most one conversation
+// that is not closed.
+func (s *Service) Start(ctx context.Context, p Participant, language string) (protocol.ConversationInfo, error) {
+	if p.Kind != protocol.AuthorVisitor {
+		return protocol.ConversationInfo{}, ErrForbidden
+	}
+	sc := s.store.Workspace(p.WorkspaceID)
+	unlock := s.lockConversation("visitor:" + p.ID)
+	c, err := sc.OpenConversationOf(ctx, p.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		now := s.now()
+		c, err = sc.CreateConversation(ctx, store.Conversation{
+			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: protocol.ConversationQueued,
+			Language: language, CreatedAt: now, UpdatedAt: now,
+		})
+		unlock()
+		if err != nil {
+			return protocol.ConversationInfo{}, err
+		}
+		info, err := s.info(ctx, sc, c)
+		if err != nil {
+			return info, err
+		}
+		s.announce(ctx, info, c.WorkspaceID)
+		s.router.Queued(ctx, p.WorkspaceID, c.ID)
+		// Routing may have assigned it already: answer with the latest state.
+		if c2, err := sc.Conversation(ctx, c.ID); err == nil {
+			return s.info(ctx, sc, c2)
+		}
+		return info, nil
+	}
+	unlock()
+	if err != nil {
+		return protocol.ConversationInfo{}, err
+	}
+	return s.info(ctx, sc, c)
+}
+
+// Send stores a chat message and, after the commit, publishes it. The
+// returned ack is the client's proof that the message is stored. A resend
+// of a stored client id returns the original ack and publishes nothing.
+func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (protocol.Ack, error) {
+	c, err := s.conversation(ctx, p, f.Conversation)
+	if err != nil {
+		return protocol.Ack{}, err
+	}
+	if p.Kind == protocol.AuthorAgent && c.Status == protocol.ConversationQueued {
+		// An agent who answers a queued visitor takes the conversation.
+		if err := s.router.Claim(ctx, p, c.ID); err != nil && !errors.Is(err, store.ErrConflict) {
+			return protocol.Ack{}, mapErr(err)
+		}
+	}
+	return s.append(ctx, p.WorkspaceID, store.Message{
+		ConversationID: c.ID, ClientID: f.ClientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: f.Body,
+	})
+}
+
+// System stores a system message (joins, transfers, closes) in the
+// conversation, with the same promise as a chat message.
+func (s *Service) System(ctx context.Context, workspaceID, convID, clientID, body string) error {
+	_, err := s.append(ctx, workspaceID, store.Message{
+		ConversationID: convID, ClientID: clientID, AuthorKind: protocol.AuthorSystem, AuthorID: "", AuthorName: "", Body: body,
+	})
+	return err
+}
+
+func (s *Service) append(ctx context.Context, workspaceID string, m store.Message) (protocol.Ack, error) {
+	unlock := s.lockConversation(m.ConversationID)
+	defer unlock()
+	stored, dup, err := s.store.Workspace(workspaceID).AppendMessage(ctx, m)
+	if err != nil {
+		return protocol.Ack{}, mapErr(err)
+	}
+	ack := protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: m.ClientID}, ClientID: m.ClientID, Conversation: m.ConversationID, Seq: stored.Seq}
+	if !dup {
+		c, err := s.store.Workspace(workspaceID).Conversation(ctx, m.ConversationID)
+		frame := mustJSON(MessageFrame(stored))
+		// The message is committed: a failed publish costs only latency,
+		// receivers resume from the store.
+		if err == nil {
+			s.publish(ctx, bus.ConversationTopic(c.ID), frame)
+		}
+		s.publish(ctx, bus.AgentsTopic(workspaceID), frame)
+	}
+	return ack, nil
+}
+
+// MessageFrame renders a stored message as a protocol frame.
+func MessageFrame(m store.Message) protocol.Message {
+	return protocol.Message{
+		Envelope:     protocol.Envelope{Type: protocol.TypeMessage},
+		Conversation: m.ConversationID, Seq: m.Seq, ClientID: m.ClientID,
+		Author: protocol.Author{Kind: m.AuthorKind, ID: m.AuthorID, Name: m.AuthorName},
+		Body:   m.Body, SentAt: m.CreatedAt,
+	}
+}
+
+// HistoryPage is how many messages History returns at most per call.
+const HistoryPage = 200
+
+// History returns up to HistoryPage messages after seq `after`, in order.
+func (s *Service) History(ctx context.Context, p Participant, convID string, after int64) ([]protocol.Message, error) {
+	if _, err := s.conversation(ctx, p, convID); err != nil {
+		return nil, err
+	}
+	ms, err := s.store.Workspace(p.WorkspaceID).MessagesAfter(ctx, convID, after, HistoryPage)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]protocol.Message, len(ms))
+	for i, m := range ms {
+		out[i] = MessageFrame(m)
+	}
+	return out, nil
+}
+
+// Typing relays a typing indicator to the other participants.
+func (s *Service) Typing(ctx context.Context, p Participant, f protocol.Typing) error {
+	c, err := s.conversation(ctx, p, f.Conversation)
+	if err != nil {
+		return err
+	}
+	a := p.Author()
+	frame := mustJSON(protocol.Typing{Envelope: protocol.Envelope{Type: protocol.TypeTyping}, Conversation: c.ID, On: f.On, Author: &a})
+	s.publish(ctx, bus.ConversationTopic(c.ID), frame)
+	s.publish(ctx, bus.AgentsTopic(p.WorkspaceID), frame)
+	return nil
+}
+
+// Close ends a conversation and frees its agent's capacity.
+func (s *Service) Close(ctx context.Context, p Participant, convID string) error {
+	c, err := s.conversation(ctx, p, convID)
+	if err != nil {
+		return err
+	}
+	if c.Status == protocol.ConversationClosed {
+		return nil
+	}
+	who := "the visitor"
+	if p.Kind == protocol.AuthorAgent {
+		who = p.Name
+	}
+	// The notice goes in before the close: a closed conversation takes no
+	// messages. Its client id makes a retried close store it once.
+	if err := s.System(ctx, p.WorkspaceID, c.ID, "sys:close", fmt.Sprintf("%s ended the chat", who)); err != nil && !errors.Is(err, ErrClosed) {
+		return err
+	}
+	sc := s.store.Workspace(p.WorkspaceID)
+	if err := sc.CloseConversation(ctx, c.ID, s.now()); err != nil {
+		return mapErr(err)
+	}
+	s.Changed(ctx, p.WorkspaceID, c.ID)
+	s.router.Released(ctx, p.WorkspaceID, c.ID)
+	return nil
+}
+
+// Changed announces a conversation's current state to its visitor and the
+// workspace's agents.
+func (s *Service) Changed(ctx context.Context, workspaceID, convID string) {
+	sc := s.store.Workspace(workspaceID)
+	c, err := sc.Conversation(ctx, convID)
+	if err != nil {
+		s.log.Warn("announce conversation", "conversation", convID, "err", err)
+		return
+	}
+	info, err := s.info(ctx, sc, c)
+	if err != nil {
+		s.log.Warn("announce conversation", "conversation", convID, "err", err)
+		return
+	}
+	s.announce(ctx, info, workspaceID)
+}
+
+func (s *Service) announce(ctx context.Context, info protocol.ConversationInfo, workspaceID string) {
+	frame := mustJSON(protocol.Conversation{Envelope: protocol.Envelope{Type: protocol.TypeConversation}, Conversation: info})
+	s.publish(ctx, bus.VisitorTopic(info.VisitorID), frame)
+	s.publish(ctx, bus.AgentsTopic(workspaceID), frame)
+}
+
+func (s *Service) publish(ctx context.Context, topic string, frame []byte) {
+	if err := s.bus.Publish(ctx, topic, frame); err != nil {
+		s.log.Warn("bus publish failed; clients will resume from the store", "topic", topic, "err", err)
+	}
+}
+
+// info renders a conversation for clients, with visitor and agent names.
+func (s *Service) info(ctx context.Context, sc *store.Scoped, c store.Conversation) (protocol.ConversationInfo, error) {
+	infos, err := s.infos(ctx, sc, []store.Conversation{c})
+	if err != nil {
+		return protocol.ConversationInfo{}, err
+	}
+	return infos[0], nil
+}
+
+func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conversation) ([]protocol.ConversationInfo, error) {
+	names := map[string]string{}
+	out := make([]protocol.ConversationInfo, 0, len(cs))
+	for _, c := range cs {
+		info := protocol.ConversationInfo{
+			ID: c.ID, Status: c.Status, VisitorID: c.VisitorID, LastSeq: c.LastSeq,
+			CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastBody: c.LastBody,
+		}
+		if n, ok := names["v:"+c.VisitorID]; ok {
+			info.VisitorName = n
+		} else if v, err := sc.Visitor(ctx, c.VisitorID); err == nil {
+			info.VisitorName, names["v:"+c.VisitorID] = v.Name, v.Name
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if c.AgentID != nil {
+			info.AgentID = *c.AgentID
+			if n, ok := names["a:"+*c.AgentID]; ok {
+				info.AgentName = n
+			} else if a, err := sc.Agent(ctx, *c.AgentID); err == nil {
+				info.AgentName, names["a:"+a.ID] = a.Name, a.Name
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("conversation: encode %T: %v", v, err))
+	}
+	return b
+}

@@ -1,0 +1,197 @@
+package conversation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+type fixture struct {
+	svc     *conversation.Service
+	st      *store.Store
+	bus     *bus.Memory
+	visitor conversation.Participant
+	agent   conversation.Participant
+}
+
+func setup(t *testing.T, st *store.Store) *fixture {
+	ctx := context.Background()
+	ws := store.Workspace{ID: uuid.NewString(), Name: "Acme"}
+	site := store.Site{ID: uuid.NewString(), Name: "acme", Secret: "x"}
+	ag := store.Agent{ID: uuid.NewString(), Email: uuid.NewString() + "@a.test", Name: "Ann", Role: "agent", PasswordHash: "x", Status: "online", Capacity: 2}
+	if err := st.CreateWorkspace(ctx, ws, site, ag); err != nil {
+		t.Fatal(err)
+	}
+	v, err := st.Workspace(ws.ID).CreateVisitor(ctx, store.Visitor{ID: uuid.NewString(), SiteID: site.ID, Name: "Vic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.NewMemory()
+	return &fixture{
+		svc: conversation.New(conversation.Options{Store: st, Bus: b}), st: st, bus: b,
+		visitor: conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: ws.ID, SiteID: site.ID},
+		agent:   conversation.Participant{Kind: protocol.AuthorAgent, ID: ag.ID, Name: ag.Name, WorkspaceID: ws.ID, Role: "agent"},
+	}
+}
+
+func each(t *testing.T, f func(t *testing.T, fx *fixture)) {
+	for name, st := range storetest.Stores(t) {
+		t.Run(name, func(t *testing.T) { f(t, setup(t, st)) })
+	}
+}
+
+func TestSendAcksAfterCommitAndPublishes(t *testing.T) {
+	each(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		conv, err := fx.svc.Start(ctx, fx.visitor, "en")
+		if err != nil || conv.Status != protocol.ConversationQueued {
+			t.Fatalf("start: %+v %v", conv, err)
+		}
+		var got []protocol.Message
+		var mu sync.Mutex
+		fx.bus.Subscribe(bus.ConversationTopic(conv.ID), func(_ string, p []byte) {
+			var m protocol.Message
+			json.Unmarshal(p, &m)
+			if m.Type == protocol.TypeMessage {
+				mu.Lock()
+				got = append(got, m)
+				mu.Unlock()
+			}
+		})
+		ack, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "c1", Conversation: conv.ID, Body: "hello"})
+		if err != nil || ack.Seq != 1 || ack.ClientID != "c1" {
+			t.Fatalf("ack %+v %v", ack, err)
+		}
+		again, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "c1", Conversation: conv.ID, Body: "hello"})
+		if err != nil || again != ack {
+			t.Fatalf("resend ack %+v %v, want %+v", again, err, ack)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 1 || got[0].Seq != 1 || got[0].Body != "hello" || got[0].Author.Kind != protocol.AuthorVisitor {
+			t.Fatalf("published %+v", got)
+		}
+		// Starting again returns the same open conversation.
+		again2, _ := fx.svc.Start(ctx, fx.visitor, "en")
+		if again2.ID != conv.ID {
+			t.Fatal("second start made a second conversation")
+		}
+	})
+}
+
+func TestAgentIsAssignedWhenOnline(t *testing.T) {
+	each(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		conv, _ := fx.svc.Start(ctx, fx.visitor, "en")
+		var queued atomic.Int32
+		fx.bus.Subscribe(bus.VisitorTopic(fx.visitor.ID), func(_ string, p []byte) {
+			var e protocol.Envelope
+			json.Unmarshal(p, &e)
+			if e.Type == protocol.TypeQueue {
+				queued.Add(1)
+			}
+		})
+		if _, err := fx.svc.AgentConnected(ctx, fx.agent); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := fx.st.Workspace(fx.agent.WorkspaceID).Conversation(ctx, conv.ID)
+		if c.Status != protocol.ConversationOpen || c.AgentID == nil || *c.AgentID != fx.agent.ID {
+			t.Fatalf("not assigned: %+v", c)
+		}
+		hist, _ := fx.svc.History(ctx, fx.visitor, conv.ID, 0)
+		if len(hist) != 1 || hist[0].Author.Kind != protocol.AuthorSystem {
+			t.Fatalf("want a join notice, got %+v", hist)
+		}
+	})
+}
+
+func TestVisitorCannotReachAnotherVisitorsConversation(t *testing.T) {
+	each(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		conv, _ := fx.svc.Start(ctx, fx.visitor, "en")
+		intruder := fx.visitor
+		intruder.ID = uuid.NewString()
+		if _, err := fx.svc.Send(ctx, intruder, protocol.Send{ClientID: "x", Conversation: conv.ID, Body: "hi"}); !errors.Is(err, conversation.ErrNotFound) {
+			t.Fatalf("send: %v", err)
+		}
+		if _, err := fx.svc.History(ctx, intruder, conv.ID, 0); !errors.Is(err, conversation.ErrNotFound) {
+			t.Fatalf("history: %v", err)
+		}
+		other := fx.agent
+		other.WorkspaceID = uuid.NewString()
+		if _, err := fx.svc.History(ctx, other, conv.ID, 0); !errors.Is(err, conversation.ErrNotFound) {
+			t.Fatalf("other workspace: %v", err)
+		}
+	})
+}
+
+// A store outage: writes fail, the sender gets no ack but a retryable error;
+// after recovery the resend is stored exactly once.
+func TestStoreOutageThenRecovery(t *testing.T) {
+	each(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		conv, _ := fx.svc.Start(ctx, fx.visitor, "en")
+		var down atomic.Bool
+		outage := errors.New("injected outage: database unreachable")
+		cb := fx.st.Gorm().Callback()
+		fail := func(db *gorm.DB) {
+			if down.Load() {
+				db.AddError(outage)
+			}
+		}
+		cb.Create().Before("gorm:create").Register("test:outage", fail)
+		cb.Raw().Before("gorm:raw").Register("test:outage", fail)
+		cb.Query().Before("gorm:query").Register("test:outage", fail)
+
+		down.Store(true)
+		for i := 0; i < 3; i++ {
+			_, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "during", Conversation: conv.ID, Body: "are you there?"})
+			if err == nil || errors.Is(err, conversation.ErrNotFound) || errors.Is(err, conversation.ErrClosed) {
+				t.Fatalf("send during outage: %v (want a retryable error)", err)
+			}
+		}
+		down.Store(false)
+		ack, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "during", Conversation: conv.ID, Body: "are you there?"})
+		if err != nil || ack.Seq != 1 {
+			t.Fatalf("after recovery: %+v %v", ack, err)
+		}
+		again, _ := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "during", Conversation: conv.ID, Body: "are you there?"})
+		hist, _ := fx.svc.History(ctx, fx.visitor, conv.ID, 0)
+		if again.Seq != 1 || len(hist) != 1 {
+			t.Fatalf("stored %d times", len(hist))
+		}
+	})
+}
+
+func TestCloseFreesCapacityAndRefusesMessages(t *testing.T) {
+	each(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		fx.svc.AgentConnected(ctx, fx.agent)
+		conv, _ := fx.svc.Start(ctx, fx.visitor, "en")
+		if conv.Status != protocol.ConversationOpen {
+			t.Fatalf("want open with an online agent, got %s", conv.Status)
+		}
+		if err := fx.svc.Close(ctx, fx.agent, conv.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "late", Conversation: conv.ID, Body: "wait"}); !errors.Is(err, conversation.ErrClosed) {
+			t.Fatalf("send after close: %v", err)
+		}
+		next, _ := fx.svc.Start(ctx, fx.visitor, "en")
+		if next.ID == conv.ID {
+			t.Fatal("start after close must open a new conversation")
+		}
+	})
+}
