@@ -441,19 +441,22 @@ function MessageList({ items, self, typing, client }: { items: ChatItem[]; self:
       }}
     >
       {items.length === 0 && <p class="pa-empty-line pa-center-text">No messages yet.</p>}
-      {items.map((m) => {
+      {items.map((m, i) => {
         const kind = m.author.kind;
         const side = kind === "system" ? "system" : kind === "agent" && (m.author.id === self.id || m.pending) ? "own" : "other";
+        const prev = items[i - 1];
+        // Consecutive messages of one author are grouped under one name.
+        const first = !prev || prev.author.kind !== kind || prev.author.id !== m.author.id || kind === "system";
         return (
           <div
             key={m.key}
-            class={`pa-msg pa-msg-${side}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}`}
+            class={`pa-msg pa-msg-${side}${first ? "" : " pa-msg-cont"}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}`}
             data-testid="message"
             data-seq={m.seq === null ? "" : String(m.seq)}
             data-pending={m.pending ? "true" : "false"}
             data-author-kind={kind}
           >
-            {side !== "system" && <div class="pa-msg-author">{side === "own" ? "You" : m.author.name}</div>}
+            {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? "You" : m.author.name}</div>}
             <div class="pa-bubble" data-testid="message-body">
               {m.body}
             </div>

@@ -229,7 +229,8 @@ function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLo
       </div>
     );
   }
-  return <div class="pw-status">This chat has ended</div>;
+  // Closed: the footer says so, with the button to start again.
+  return null;
 }
 
 function MessageList({ items, typingName, client }: { items: ChatItem[]; typingName: string | null; client: LiveClient }) {
@@ -257,8 +258,8 @@ function MessageList({ items, typingName, client }: { items: ChatItem[]; typingN
           <span>Ask us anything — we'll reply here as soon as we can.</span>
         </div>
       )}
-      {items.map((m) => (
-        <Message key={m.key} item={m} client={client} />
+      {items.map((m, i) => (
+        <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} />
       ))}
       {typingName && (
         <div class="pw-typing" data-testid="typing">
@@ -274,18 +275,23 @@ function MessageList({ items, typingName, client }: { items: ChatItem[]; typingN
   );
 }
 
-function Message({ item, client }: { item: ChatItem; client: LiveClient }) {
+/** Consecutive messages of one author are grouped under one name. */
+function sameAuthor(a: ChatItem, b: ChatItem): boolean {
+  return a.author.kind === b.author.kind && a.author.id === b.author.id && a.author.kind !== "system";
+}
+
+function Message({ item, client, first }: { item: ChatItem; client: LiveClient; first: boolean }) {
   const kind = item.author.kind;
   const side = kind === "visitor" ? "own" : kind === "system" ? "system" : "other";
   return (
     <div
-      class={`pw-msg pw-msg-${side}${item.pending ? " pw-msg-pending" : ""}${item.failed ? " pw-msg-failed" : ""}`}
+      class={`pw-msg pw-msg-${side}${first ? "" : " pw-msg-cont"}${item.pending ? " pw-msg-pending" : ""}${item.failed ? " pw-msg-failed" : ""}`}
       data-testid="message"
       data-seq={item.seq === null ? "" : String(item.seq)}
       data-pending={item.pending ? "true" : "false"}
       data-author-kind={kind}
     >
-      {side === "other" && <div class="pw-msg-author">{item.author.name}</div>}
+      {side === "other" && first && <div class="pw-msg-author">{item.author.name}</div>}
       <div class="pw-bubble" data-testid="message-body">
         {item.body}
       </div>

@@ -21,12 +21,36 @@ interface LoaderWindow extends Window {
   const site = script.getAttribute("data-site") || "";
   const host = new URL(script.src, location.href).origin;
 
-  const chatIcon =
-    '<svg width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
-  const closeIcon =
-    '<svg width="24" height="24" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg>';
+  // Icons are built with DOM calls, not innerHTML, so a host page that
+  // enforces Trusted Types does not break the launcher.
+  const svgNS = "http://www.w3.org/2000/svg";
+  const icon = (path: string, size: string) => {
+    const svg = d.createElementNS(svgNS, "svg");
+    const p = d.createElementNS(svgNS, "path");
+    for (const [k, v] of [
+      ["width", size],
+      ["height", size],
+      ["viewBox", "0 0 24 24"],
+      ["fill", "none"],
+      ["stroke", "currentColor"],
+      ["stroke-width", "2"],
+      ["stroke-linecap", "round"],
+      ["stroke-linejoin", "round"],
+      ["aria-hidden", "true"],
+    ])
+      svg.setAttribute(k, v);
+    p.setAttribute("d", path);
+    svg.appendChild(p);
+    return svg;
+  };
+  const chatIcon = icon("M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z", "26");
+  const closeIcon = icon("M18 6 6 18M6 6l12 12", "24");
 
-  const css = (el: HTMLElement, styles: string) => el.setAttribute("style", styles);
+  // cssText rather than a style attribute: a host page's CSP may forbid
+  // inline style attributes but never styles set through the CSSOM.
+  const css = (el: HTMLElement, styles: string) => {
+    el.style.cssText = styles;
+  };
   const base = "position:fixed;right:20px;z-index:2147483647;margin:0;";
 
   const button = d.createElement("button");
@@ -36,7 +60,7 @@ interface LoaderWindow extends Window {
   button.setAttribute("aria-expanded", "false");
   button.setAttribute("aria-controls", "parley-frame");
   button.title = "Chat with us";
-  button.innerHTML = chatIcon;
+  button.appendChild(chatIcon);
   css(
     button,
     base +
@@ -66,7 +90,7 @@ interface LoaderWindow extends Window {
       d.body.appendChild(frame);
     }
     if (frame) frame.style.display = open ? "block" : "none";
-    button.innerHTML = open ? closeIcon : chatIcon;
+    button.replaceChildren(open ? closeIcon : chatIcon);
     button.setAttribute("aria-expanded", String(open));
     // The label stays "Chat with us"; aria-expanded tells open from closed.
     button.title = open ? "Close chat" : "Chat with us";
