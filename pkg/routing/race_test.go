@@ -39,7 +39,9 @@ func newLedger(t *testing.T) *ledger {
 		toAccept: make(chan Offered, 100000), toClose: make(chan string, 100000)}
 }
 
-func (l *ledger) failf(format string, args ...any) { l.bad = append(l.bad, fmt.Sprintf(format, args...)) }
+func (l *ledger) failf(format string, args ...any) {
+	l.bad = append(l.bad, fmt.Sprintf(format, args...))
+}
 
 func (l *ledger) up(agent string) {
 	l.load[agent]++
