@@ -261,7 +261,7 @@ func (e *Engine) Adopt(workspaceID string, req Request, agentID string, since ti
 		}
 		req.Language = primaryLanguage(req.Language)
 		w.owned[req.ConversationID] = &assignment{req: req, agent: agentID, since: since}
-		w.change(st, now, func() { st.convs[req.ConversationID] = struct{}{} })
+		w.change(st, func() { st.convs[req.ConversationID] = struct{}{} })
 		return nil
 	})
 }

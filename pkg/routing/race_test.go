@@ -71,7 +71,10 @@ func (l *ledger) on(ev Event) {
 		}
 		l.offered[e.ConversationID] = e.AgentID
 		l.up(e.AgentID)
-		l.toAccept <- e
+		select {
+		case l.toAccept <- e:
+		default: // never block the engine; the offer just expires
+		}
 	case OfferEnded:
 		if l.offered[e.ConversationID] != e.AgentID {
 			l.failf("offer of %s to %s ended but was not out", e.ConversationID, e.AgentID)
@@ -94,7 +97,10 @@ func (l *ledger) on(ev Event) {
 		l.owner[e.ConversationID] = e.AgentID
 		l.assigned[e.ConversationID]++
 		delete(l.position, e.ConversationID)
-		l.toClose <- e.ConversationID
+		select {
+		case l.toClose <- e.ConversationID:
+		default:
+		}
 	case Released:
 		if l.owner[e.ConversationID] != e.AgentID {
 			l.failf("%s released by %s, owner %s", e.ConversationID, e.AgentID, l.owner[e.ConversationID])

@@ -120,7 +120,7 @@ func (w *workspace) setAgent(ctx context.Context, a Agent, now time.Time) {
 		i, _ := slices.BinarySearchFunc(w.list, a.ID, func(x *Agent, id string) int { return strings.Compare(x.ID, id) })
 		w.list = slices.Insert(w.list, i, &st.Agent)
 	}
-	w.change(st, now, func() {
+	w.change(st, func() {
 		st.Capacity = a.Capacity
 		st.Languages = normalizeLanguages(a.Languages)
 		st.Skills = slices.Clone(a.Skills)
@@ -143,24 +143,21 @@ func normalizeLanguages(ls []string) []string {
 }
 
 func (w *workspace) removeAgent(st *agentState) {
-	w.change(st, time.Time{}, func() { st.Capacity = 0 })
+	w.change(st, func() { st.Capacity = 0 })
 	delete(w.agents, st.ID)
 	w.list = slices.DeleteFunc(w.list, func(a *Agent) bool { return a == &st.Agent })
 }
 
 // change applies mutate to an agent and keeps everything derived from it in
 // step: its load and effective status, and the supply of every line.
-func (w *workspace) change(st *agentState, now time.Time, mutate func()) {
+//
+// It never changes the agent's status by itself: only refresh does, so that
+// every status change carries out its consequences.
+func (w *workspace) change(st *agentState, mutate func()) {
 	before := st.Agent
 	beforeHandle := st.avgHandle(w.cfg.DefaultHandleTime)
 	mutate()
 	st.Load = len(st.convs) + st.phantom
-	if !now.IsZero() {
-		st.Status = st.effective(now, w.cfg.PresenceGrace)
-		if st.Status == StatusOnline && before.Status != StatusOnline {
-			st.IdleSince = now
-		}
-	}
 	afterHandle := st.avgHandle(w.cfg.DefaultHandleTime)
 	for need, s := range w.supply {
 		was, is := before.qualifies(need), st.qualifies(need)
@@ -215,7 +212,12 @@ func (w *workspace) ensureSupply(it *waiting) {
 // when nobody is left.
 func (w *workspace) refresh(ctx context.Context, st *agentState, now time.Time, why string) {
 	old := st.Status
-	w.change(st, now, func() {})
+	w.change(st, func() {
+		st.Status = st.effective(now, w.cfg.PresenceGrace)
+		if st.Status == StatusOnline && old != StatusOnline {
+			st.IdleSince = now
+		}
+	})
 	if st.Status == old {
 		return
 	}
@@ -260,7 +262,7 @@ func (w *workspace) requeueAll(ctx context.Context, st *agentState, now time.Tim
 			w.emit(AssignFailed{WorkspaceID: w.id, ConversationID: c, AgentID: st.ID, Err: err})
 		}
 		delete(w.owned, c)
-		w.change(st, now, func() { delete(st.convs, c); st.phantom = 0 })
+		w.change(st, func() { delete(st.convs, c); st.phantom = 0 })
 		_ = w.queue.Push(as.req, w.rulesFor(as.req.SiteID).Level(as.req.EnqueuedAt, now))
 		w.ensureSupply(w.queue.items[c])
 		w.emit(Requeued{WorkspaceID: w.id, ConversationID: c, AgentID: st.ID, Reason: "agent went offline"})
@@ -347,7 +349,7 @@ func (w *workspace) release(ctx context.Context, conv string, now time.Time) err
 		delete(w.owned, conv)
 		handled := now.Sub(as.since)
 		if st != nil {
-			w.change(st, now, func() {
+			w.change(st, func() {
 				delete(st.convs, conv)
 				st.phantom = 0
 				if handled > 0 {
@@ -382,7 +384,7 @@ func (w *workspace) accept(conv, agent string, now time.Time) error {
 	req, _ := w.queue.Remove(conv)
 	w.owned[conv] = &assignment{req: req, agent: agent, since: now}
 	st := w.agents[agent]
-	w.change(st, now, func() { st.MissedOffers = 0; st.IdleSince = now })
+	w.change(st, func() { st.MissedOffers = 0; st.IdleSince = now })
 	d := of.decision
 	w.emit(Assigned{WorkspaceID: w.id, ConversationID: conv, AgentID: agent, Level: d.Level,
 		Translate: d.Translate, Reason: d.Reason + "; offer accepted"})
@@ -403,7 +405,7 @@ func (w *workspace) endOffer(ctx context.Context, of *offer, why string) {
 	}
 	of.it.tried[of.agent] = struct{}{}
 	if st, ok := w.agents[of.agent]; ok {
-		w.change(st, time.Time{}, func() { delete(st.convs, conv) })
+		w.change(st, func() { delete(st.convs, conv) })
 	}
 	w.emit(OfferEnded{WorkspaceID: w.id, ConversationID: conv, AgentID: of.agent, Why: why})
 }
@@ -446,20 +448,20 @@ func (w *workspace) transfer(ctx context.Context, t Transfer, now time.Time) err
 		}
 		switch res {
 		case AgentFull:
-			w.change(to, now, func() { to.phantom = to.Capacity - len(to.convs) })
+			w.change(to, func() { to.phantom = to.Capacity - len(to.convs) })
 			continue
 		case ConversationTaken:
 			delete(w.owned, t.ConversationID)
 			if from != nil {
-				w.change(from, now, func() { delete(from.convs, t.ConversationID) })
+				w.change(from, func() { delete(from.convs, t.ConversationID) })
 			}
 			w.emit(Lost{WorkspaceID: w.id, ConversationID: t.ConversationID})
 			return fmt.Errorf("%w: the store says %s no longer owns %s", ErrNotOwner, as.agent, t.ConversationID)
 		}
 		if from != nil {
-			w.change(from, now, func() { delete(from.convs, t.ConversationID); from.phantom = 0 })
+			w.change(from, func() { delete(from.convs, t.ConversationID); from.phantom = 0 })
 		}
-		w.change(to, now, func() { to.convs[t.ConversationID] = struct{}{}; to.IdleSince = now })
+		w.change(to, func() { to.convs[t.ConversationID] = struct{}{}; to.IdleSince = now })
 		if t.ToTeam != "" {
 			as.req.Team, as.req.Skill = t.ToTeam, ""
 		}
@@ -493,6 +495,9 @@ func (w *workspace) tick(ctx context.Context, now time.Time) {
 	}
 	sort.Slice(expired, func(i, j int) bool { return expired[i].it.before(expired[j].it) })
 	for _, of := range expired {
+		if w.offers[of.it.req.ConversationID] != of {
+			continue // withdrawn meanwhile: its agent went away after an earlier miss
+		}
 		w.endOffer(ctx, of, "expired")
 		st, ok := w.agents[of.agent]
 		if !ok {
@@ -619,7 +624,7 @@ func (w *workspace) commit(ctx context.Context, it *waiting, d Decision, now tim
 	}
 	switch res {
 	case AgentFull:
-		w.change(st, now, func() { st.phantom = st.Capacity - len(st.convs) })
+		w.change(st, func() { st.phantom = st.Capacity - len(st.convs) })
 		return true
 	case ConversationTaken:
 		if _, ok := w.offers[conv]; !ok {
@@ -633,14 +638,14 @@ func (w *workspace) commit(ctx context.Context, it *waiting, d Decision, now tim
 		of := &offer{it: it, agent: st.ID, expires: now.Add(rules.offerTimeout()), decision: d}
 		w.offers[conv] = of
 		it.offered = true
-		w.change(st, now, func() { st.convs[conv] = struct{}{} })
+		w.change(st, func() { st.convs[conv] = struct{}{} })
 		w.emit(Offered{WorkspaceID: w.id, ConversationID: conv, AgentID: st.ID, Expires: of.expires,
 			Level: d.Level, Translate: d.Translate, Reason: d.Reason})
 		return true
 	}
 	w.queue.Remove(conv)
 	w.owned[conv] = &assignment{req: it.req, agent: st.ID, since: now}
-	w.change(st, now, func() { st.convs[conv] = struct{}{}; st.IdleSince = now })
+	w.change(st, func() { st.convs[conv] = struct{}{}; st.IdleSince = now })
 	w.emit(Assigned{WorkspaceID: w.id, ConversationID: conv, AgentID: st.ID, Level: d.Level,
 		Translate: d.Translate, Reason: d.Reason})
 	return true
