@@ -10,6 +10,7 @@ import { queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 
+/** The answer of POST /api/widget/session. */
 interface Session {
   token: string;
   visitor: { id: string; name: string };
@@ -19,37 +20,53 @@ interface Session {
 const params = new URLSearchParams(location.search);
 const site = params.get("site") ?? "";
 const tokenKey = `parley:${site}:token`;
+const visitorKey = `parley:${site}:visitor`;
 
-function readToken(): string {
+// Storage may be blocked in a third-party iframe; then the visitor is new on
+// every load, and chat still works for the page's lifetime.
+function load(key: string): string {
   try {
-    return localStorage.getItem(tokenKey) ?? "";
+    return localStorage.getItem(key) ?? "";
   } catch {
     return "";
   }
 }
 
-function saveToken(token: string): void {
+function keep(key: string, value: string): void {
   try {
-    localStorage.setItem(tokenKey, token);
+    localStorage.setItem(key, value);
   } catch {
-    // Storage blocked: the visitor is new on every load; chat still works.
+    // See load.
   }
 }
 
-let memoryToken = "";
+/** NoSuchSite means the site id is unknown: retrying cannot help. */
+class NoSuchSite extends Error {}
 
-async function openSession(): Promise<Session> {
-  const s = await api<Session>("POST", "/api/widget/session", {
-    site_id: site,
-    token: readToken() || memoryToken || undefined,
-    locale: navigator.language,
-  });
-  memoryToken = s.token;
-  saveToken(s.token);
-  return s;
+/** VisitorSession gets and refreshes the visitor's token. */
+class VisitorSession {
+  token = load(tokenKey);
+  visitorID = load(visitorKey);
+
+  async refresh(): Promise<void> {
+    try {
+      const s = await api<Session>("POST", "/api/widget/session", {
+        site_id: site,
+        token: this.token || undefined,
+        locale: navigator.language,
+      });
+      this.token = s.token;
+      this.visitorID = s.visitor.id;
+      keep(tokenKey, s.token);
+      keep(visitorKey, s.visitor.id);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) throw new NoSuchSite(e.message);
+      throw e;
+    }
+  }
 }
 
-/** useClient re-renders the component whenever the client's state changes. */
+/** useClientVersion re-renders the component whenever the client changes. */
 function useClientVersion(client: LiveClient | null): number {
   const [version, setVersion] = useState(0);
   useEffect(() => client?.subscribe(() => setVersion((v) => v + 1)), [client]);
@@ -57,57 +74,46 @@ function useClientVersion(client: LiveClient | null): number {
 }
 
 function App() {
-  const [client, setClient] = useState<LiveClient | null>(null);
-  const [fatal, setFatal] = useState("");
-  const [retrying, setRetrying] = useState(false);
+  const [fatal, setFatal] = useState(site ? "" : "This chat is not set up correctly (no site id).");
+  // The client starts at once with the outbox of the visitor last seen in
+  // this browser, so messages written before a reload show (and are sent)
+  // even while the server is still unreachable.
+  const client = useMemo(() => {
+    if (!site) return null;
+    const session = new VisitorSession();
+    let fresh = false;
+    const c: LiveClient = new LiveClient({
+      role: "visitor",
+      owner: session.visitorID || undefined,
+      outboxKey: `parley:${site}:outbox`,
+      url: async (failures) => {
+        // Refresh the token once per page, and again when plain reconnects
+        // keep failing (it may have expired).
+        if (!fresh || failures >= 2) {
+          try {
+            await session.refresh();
+          } catch (e) {
+            if (e instanceof NoSuchSite) {
+              setFatal("This chat is not available on this site.");
+              setTimeout(() => c.stop(), 0);
+            }
+            throw e;
+          }
+          fresh = true;
+          c.setOwner(session.visitorID);
+        }
+        return liveURL("/ws/visitor?token=" + encodeURIComponent(session.token));
+      },
+    });
+    return c;
+  }, []);
 
   useEffect(() => {
-    let cancelled = false;
-    let started: LiveClient | null = null;
-    const boot = async (attempt: number) => {
-      try {
-        const s = await openSession();
-        if (cancelled) return;
-        let token = s.token;
-        const c = new LiveClient({
-          role: "visitor",
-          owner: s.visitor.id,
-          outboxKey: `parley:${site}:outbox`,
-          url: async (failures) => {
-            // A plain reconnect reuses the token; when that keeps failing
-            // the token may have expired, so refresh it first.
-            if (failures >= 2) {
-              try {
-                token = (await openSession()).token;
-              } catch {
-                // Keep the old token; the next attempt tries again.
-              }
-            }
-            return liveURL("/ws/visitor?token=" + encodeURIComponent(token));
-          },
-        });
-        started = c;
-        exposeDebug(c);
-        c.start();
-        setRetrying(false);
-        setClient(c);
-      } catch (e) {
-        if (cancelled) return;
-        if (e instanceof ApiError && e.status === 404) {
-          setFatal("This chat is not available on this site.");
-          return;
-        }
-        setRetrying(true);
-        setTimeout(() => boot(attempt + 1), Math.min(10_000, 500 * 2 ** attempt));
-      }
-    };
-    if (!site) setFatal("This chat is not set up correctly (no site id).");
-    else void boot(0);
-    return () => {
-      cancelled = true;
-      started?.stop();
-    };
-  }, []);
+    if (!client) return;
+    exposeDebug(client);
+    client.start();
+    return () => client.stop();
+  }, [client]);
 
   return (
     <div class="pw">
@@ -128,16 +134,12 @@ function App() {
           </svg>
         </button>
       </header>
-      {fatal ? (
+      {fatal || !client ? (
         <div class="pw-fatal" role="alert">
           {fatal}
         </div>
-      ) : client ? (
-        <Chat client={client} />
       ) : (
-        <div class="pw-loading" aria-live="polite">
-          {retrying ? "Cannot reach the chat server. Retrying…" : "Connecting…"}
-        </div>
+        <Chat client={client} />
       )}
     </div>
   );
@@ -211,7 +213,7 @@ function Chat({ client }: { client: LiveClient }) {
 
 function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLog | null }) {
   if (!conv) {
-    return <div class="pw-status">We usually reply in a few minutes.</div>;
+    return <div class="pw-status">Send us a message and the team will answer here.</div>;
   }
   const { status, agent_name } = conv.info;
   if (status === "queued") {
@@ -255,7 +257,7 @@ function MessageList({ items, typingName, client }: { items: ChatItem[]; typingN
       {items.length === 0 && (
         <div class="pw-greeting">
           <strong>Hi there 👋</strong>
-          <span>Ask us anything — we'll reply here as soon as we can.</span>
+          <span>How can we help you today?</span>
         </div>
       )}
       {items.map((m, i) => (

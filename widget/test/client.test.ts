@@ -293,3 +293,22 @@ test("typing from others shows, own typing echo is ignored, and typing is thrott
   assert.deepEqual(p.of("typing")[1], { type: "typing", conversation: "c1", on: false });
   client.stop();
 });
+
+test("messages waiting for a visitor whose token expired go to a new conversation of the new visitor", async () => {
+  const key = "parley:site2:outbox";
+  const first = harness({ outboxKey: key, owner: "v1" });
+  first.client.send("c1", "still there?");
+  first.client.stop();
+
+  const again = harness({ outboxKey: key, owner: "v1" });
+  again.client.setOwner("v7");
+  again.client.start();
+  await until("connect", () => again.peers.length === 1);
+  const p = again.peers[0];
+  p.open();
+  welcome(p, [], { kind: "visitor", id: "v7", name: "Visitor 7" });
+  assert.equal(p.of("send").length, 0);
+  assert.equal(p.of("start").length, 1, "a new conversation is started for the waiting message");
+  again.client.stop();
+  assert.equal(JSON.parse(store.get(key) ?? "{}").owner, "v7");
+});

@@ -189,6 +189,25 @@ export class LiveClient {
     return item.client_id;
   }
 
+  /**
+   * setOwner says whose outbox this is once the server has told (a visitor
+   * learns its id from the session). When the identity changed (an expired
+   * token made a new visitor), the waiting messages cannot go to the old
+   * visitor's conversations; they start a new one instead of being lost.
+   */
+  setOwner(id: string): void {
+    if (this.opts.owner === id) return;
+    if (this.opts.owner) {
+      for (const item of this.outbox) {
+        item.conversation = null;
+        delete item.failed;
+      }
+    }
+    this.opts.owner = id;
+    this.saveOutbox();
+    this.notify();
+  }
+
   /** retry sends a refused message again (same client_id). */
   retry(clientID: string): void {
     const item = this.outbox.find((i) => i.client_id === clientID);
@@ -666,8 +685,7 @@ function loadOutbox(key: string | undefined, owner: string | undefined): OutboxI
     const raw = localStorage.getItem(key);
     if (!raw) return [];
     const data = JSON.parse(raw) as { owner?: string; items?: OutboxItem[] };
-    if (owner !== undefined && (data.owner ?? "") !== owner) return [];
-    if (owner === undefined) return [];
+    if ((data.owner ?? "") !== (owner ?? "")) return [];
     return (data.items ?? []).filter(
       (i) => typeof i.client_id === "string" && typeof i.body === "string" && (i.conversation === null || typeof i.conversation === "string"),
     );
