@@ -189,6 +189,7 @@ function Chat({ client }: { client: LiveClient }) {
   const items = [...(convID ? client.items(convID) : []), ...client.items(null)];
   const typing = convID ? client.typingIn(convID) : null;
   const closed = status === "closed";
+  useUnreadBadge(items);
 
   return (
     <>
@@ -209,6 +210,38 @@ function Chat({ client }: { client: LiveClient }) {
       )}
     </>
   );
+}
+
+/** The frame is created when the visitor opens the chat; the loader says
+ * when it is hidden and shown again. */
+let shownInHost = true;
+const hostListeners = new Set<() => void>();
+window.addEventListener("message", (ev: MessageEvent) => {
+  if (ev.source !== window.parent || (ev.data !== "parley:shown" && ev.data !== "parley:hidden")) return;
+  shownInHost = ev.data === "parley:shown";
+  for (const fn of hostListeners) fn();
+});
+
+/** useUnreadBadge tells the loader how many replies arrived while the chat
+ * was hidden, for the badge on the launcher. */
+function useUnreadBadge(items: ChatItem[]): void {
+  const [shown, setShown] = useState(shownInHost);
+  useEffect(() => {
+    const fn = () => setShown(shownInHost);
+    hostListeners.add(fn);
+    return () => void hostListeners.delete(fn);
+  }, []);
+  const seen = useRef(-1);
+  const sent = useRef(0);
+  let newest = 0;
+  for (const m of items) if (m.seq !== null && m.author.kind !== "visitor" && m.seq > newest) newest = m.seq;
+  if (shown || seen.current < 0) seen.current = Math.max(seen.current, newest);
+  const unread = items.filter((m) => m.seq !== null && m.author.kind !== "visitor" && m.seq > seen.current).length;
+  useEffect(() => {
+    if (unread === sent.current || window.parent === window) return;
+    sent.current = unread;
+    window.parent.postMessage("parley:unread:" + unread, "*");
+  }, [unread]);
 }
 
 function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLog | null }) {

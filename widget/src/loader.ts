@@ -69,6 +69,21 @@ interface LoaderWindow extends Window {
       "box-shadow:0 6px 20px rgba(15,23,42,.25);transition:transform .15s ease;",
   );
 
+  // Unread replies while the chat is hidden, as the frame reports them.
+  const badge = d.createElement("span");
+  badge.setAttribute("aria-hidden", "true");
+  css(
+    badge,
+    "position:absolute;top:-3px;right:-3px;min-width:20px;height:20px;padding:0 6px;box-sizing:border-box;" +
+      "border-radius:10px;background:#dc2626;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center;display:none",
+  );
+  const showUnread = (n: number) => {
+    badge.textContent = String(n);
+    badge.style.display = n > 0 ? "block" : "none";
+    button.title = n > 0 ? `Chat with us (${n} new)` : open ? "Close chat" : "Chat with us";
+  };
+  button.appendChild(badge);
+
   let frame: HTMLIFrameElement | null = null;
   let open = false;
 
@@ -90,18 +105,25 @@ interface LoaderWindow extends Window {
       d.body.appendChild(frame);
     }
     if (frame) frame.style.display = open ? "block" : "none";
-    button.replaceChildren(open ? closeIcon : chatIcon);
+    button.replaceChildren(open ? closeIcon : chatIcon, badge);
     button.setAttribute("aria-expanded", String(open));
+    if (open) showUnread(0);
+    // The frame counts replies that arrive while it is hidden.
+    frame?.contentWindow?.postMessage(open ? "parley:shown" : "parley:hidden", host);
     // The label stays "Chat with us"; aria-expanded tells open from closed.
     button.title = open ? "Close chat" : "Chat with us";
   };
 
   button.addEventListener("click", () => setOpen(!open));
-  // The frame's own close button asks us to hide it.
+  // The frame's own close button asks us to hide it; the frame also tells
+  // how many replies came while it was hidden.
   w.addEventListener("message", (ev: MessageEvent) => {
-    if (ev.origin === host && frame && ev.source === frame.contentWindow && ev.data === "parley:close") {
+    if (ev.origin !== host || !frame || ev.source !== frame.contentWindow || typeof ev.data !== "string") return;
+    if (ev.data === "parley:close") {
       setOpen(false);
       button.focus();
+    } else if (ev.data.startsWith("parley:unread:") && !open) {
+      showUnread(parseInt(ev.data.slice(14), 10) || 0);
     }
   });
 
