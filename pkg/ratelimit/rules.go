@@ -1,0 +1,76 @@
+package ratelimit
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Rule is a named limit: what is limited (Name, the key namespace) and how
+// much (Limit). Keys are "rl:<Name>:<subject>".
+type Rule struct {
+	Name  string
+	Limit Limit
+}
+
+// Key is the Limiter key for subject (an account id, a visitor id, an
+// IPSubject, …).
+func (r Rule) Key(subject string) string { return "rl:" + r.Name + ":" + subject }
+
+// Allow asks l whether subject may act once more under this rule.
+func (r Rule) Allow(ctx context.Context, l Limiter, subject string) (Result, error) {
+	return l.Allow(ctx, r.Key(subject), r.Limit)
+}
+
+// Rules are the limits the server applies. Start from DefaultRules and
+// override fields from configuration.
+type Rules struct {
+	// SignInPerAccount: agent sign-in attempts per account, against password
+	// guessing on one account from many addresses.
+	SignInPerAccount Rule
+	// SignInPerIP: sign-in attempts per client address, against one address
+	// trying many accounts.
+	SignInPerIP Rule
+	// VisitorSessionPerIP: new visitor sessions per client address.
+	VisitorSessionPerIP Rule
+	// VisitorSessionPerSite: new visitor sessions per site, a ceiling that
+	// protects the workspace when a site's widget is abused from many
+	// addresses.
+	VisitorSessionPerSite Rule
+	// MessagePerVisitor: messages a visitor may send, across connections.
+	MessagePerVisitor Rule
+	// MessagePerConnection: frames one WebSocket connection may send, agent
+	// or visitor, so one socket cannot flood the node.
+	MessagePerConnection Rule
+	// OfflineFormPerIP: offline-form (leave a message) posts per address.
+	OfflineFormPerIP Rule
+}
+
+// DefaultRules returns the limits Parley ships with.
+func DefaultRules() Rules {
+	return Rules{
+		SignInPerAccount:      Rule{Name: "signin:acct", Limit: PerMinute(5)},
+		SignInPerIP:           Rule{Name: "signin:ip", Limit: PerMinute(20)},
+		VisitorSessionPerIP:   Rule{Name: "visitor:ip", Limit: PerMinute(30)},
+		VisitorSessionPerSite: Rule{Name: "visitor:site", Limit: PerMinute(600)},
+		MessagePerVisitor:     Rule{Name: "msg:visitor", Limit: Limit{Rate: 20, Burst: 20, Period: 10 * time.Second}},
+		MessagePerConnection:  Rule{Name: "msg:conn", Limit: Limit{Rate: 10, Burst: 20, Period: time.Second}},
+		OfflineFormPerIP:      Rule{Name: "offline:ip", Limit: PerHour(5)},
+	}
+}
+
+// IPSubject is the subject for per-address rules: an IPv4 address as is
+// (also when IPv4-mapped in IPv6), an IPv6 address as its /64, since one
+// client usually controls a whole /64 and could otherwise rotate through
+// 2^64 addresses. The zero Addr gives "invalid".
+func IPSubject(addr netip.Addr) string {
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.WithZone("").Prefix(64)
+		return p.String()
+	}
+	if !addr.IsValid() {
+		return "invalid"
+	}
+	return addr.String()
+}
