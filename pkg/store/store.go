@@ -174,3 +174,10 @@ func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, site Site, adm
 // (a callback that fails writes stands in for a database outage) and for
 // maintenance commands. Application code uses the typed methods.
 func (s *Store) Gorm() *gorm.DB { return s.db }
+
+// FirstSite returns the oldest site: the demo site of a first-run install.
+func (s *Store) FirstSite(ctx context.Context) (Site, error) {
+	var site Site
+	err := s.db.WithContext(ctx).Order("created_at, id").Take(&site).Error
+	return site, notFound(err)
+}

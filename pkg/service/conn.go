@@ -1,0 +1,230 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+)
+
+const (
+	writeWait    = 10 * time.Second
+	pongWait     = 60 * time.Second
+	pingInterval = 25 * time.Second
+	// sendQueue bounds the frames waiting for a slow client. A client that
+	// falls this far behind is disconnected and resumes from the store: the
+	// node's memory stays bounded and nothing is lost.
+	sendQueue = 256
+)
+
+// conn is one live client connection: a participant's WebSocket. It turns
+// protocol frames into conversation service calls and delivers bus
+// publications. Frames from one connection are handled one at a time, in
+// order, so a client's acks come in the order of its sends.
+type conn struct {
+	srv  *Server
+	ws   *websocket.Conn
+	p    conversation.Participant
+	log  *slog.Logger
+	send chan []byte
+
+	closeOnce sync.Once
+	done      chan struct{}
+
+	handling sync.Mutex // held while a frame is handled; drain waits on it
+	mu       sync.Mutex
+	draining bool
+	helloed  bool
+	subs     map[string]func()
+}
+
+func newConn(srv *Server, ws *websocket.Conn, p conversation.Participant) *conn {
+	return &conn{
+		srv: srv, ws: ws, p: p, send: make(chan []byte, sendQueue), done: make(chan struct{}),
+		subs: map[string]func(){},
+		log:  srv.log.With("kind", p.Kind, "participant", p.ID),
+	}
+}
+
+// run serves the connection until it closes.
+func (c *conn) run() {
+	c.srv.track(c, true)
+	defer c.srv.track(c, false)
+	go c.writeLoop()
+	c.readLoop()
+	c.close()
+	c.mu.Lock()
+	for _, un := range c.subs {
+		un()
+	}
+	c.subs = nil // later subscribe calls undo themselves
+	helloed := c.helloed
+	c.mu.Unlock()
+	if helloed && c.p.Kind == protocol.AuthorAgent {
+		c.srv.conv.AgentDisconnected(context.Background(), c.p)
+	}
+}
+
+func (c *conn) readLoop() {
+	c.ws.SetReadLimit(protocol.MaxFrameBytes)
+	c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			// gorilla answers an oversize frame with close 1009 itself.
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, websocket.ErrReadLimit) {
+				c.log.Debug("connection read ended", "err", err)
+			}
+			return
+		}
+		c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		c.handling.Lock()
+		c.mu.Lock()
+		draining := c.draining
+		c.mu.Unlock()
+		if draining {
+			c.handling.Unlock()
+			return
+		}
+		if typ != websocket.TextMessage {
+			c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeBadJSON, Message: "frames are JSON text messages"})
+		} else {
+			c.handle(data)
+		}
+		c.handling.Unlock()
+	}
+}
+
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	defer c.ws.Close()
+	for {
+		select {
+		case frame, ok := <-c.send:
+			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if !ok {
+				// Closed by drain: tell the client to come back elsewhere.
+				c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting; reconnect"))
+				return
+			}
+			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+				c.close()
+				return
+			}
+		case <-ping.C:
+			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
+				c.close()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// close ends the connection at once (without flushing queued frames).
+func (c *conn) close() {
+	c.closeOnce.Do(func() { close(c.done) })
+}
+
+// drain finishes the frame being handled, flushes what is queued and closes
+// with 1001 (going away) so the client reconnects and resumes.
+func (c *conn) drain() {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	c.handling.Lock() // wait for an in-flight frame (e.g. a commit) to finish
+	c.mu.Lock()
+	select {
+	case <-c.done:
+	default:
+		close(c.send)
+	}
+	c.mu.Unlock()
+	c.handling.Unlock()
+	c.ws.SetReadDeadline(time.Now()) // unblock the reader
+}
+
+// deliver queues a frame; a client too slow to take it is disconnected.
+func (c *conn) deliver(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining {
+		return
+	}
+	select {
+	case <-c.done:
+	case c.send <- frame:
+	default:
+		c.log.Warn("client too slow; disconnecting it to resume later", "queued", sendQueue)
+		c.srv.metrics.slowClients.Inc()
+		c.close()
+	}
+}
+
+// reply sends an answer to the frame being handled. Unlike deliver it waits
+// for room in the queue (a long resume is paced by the client, not dropped).
+// It must only be called by the reader while it holds c.handling: drain
+// closes c.send only while holding it too.
+func (c *conn) reply(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.log.Error("encode frame", "err", err)
+		return
+	}
+	if f, ok := v.(protocol.Error); ok {
+		c.srv.metrics.errors.WithLabelValues(f.Code).Inc()
+	}
+	select {
+	case c.send <- b:
+	case <-c.done:
+	}
+}
+
+// subscribe delivers a topic's publications to this connection.
+func (c *conn) subscribe(topic string) error {
+	c.mu.Lock()
+	_, have := c.subs[topic]
+	gone := c.subs == nil
+	c.mu.Unlock()
+	if have || gone {
+		return nil
+	}
+	un, err := c.srv.bus.Subscribe(topic, func(_ string, payload []byte) { c.onPublication(topic, payload) })
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if _, have := c.subs[topic]; have || c.subs == nil {
+		c.mu.Unlock()
+		un()
+		return nil
+	}
+	c.subs[topic] = un
+	c.mu.Unlock()
+	return nil
+}
+
+// onPublication delivers a publication. A visitor learns of a conversation
+// that started on another of its tabs through its visitor topic: subscribe
+// to it then.
+func (c *conn) onPublication(topic string, payload []byte) {
+	if c.p.Kind == protocol.AuthorVisitor && topic == bus.VisitorTopic(c.p.ID) {
+		var f protocol.Conversation
+		if json.Unmarshal(payload, &f) == nil && f.Type == protocol.TypeConversation {
+			go c.subscribe(bus.ConversationTopic(f.Conversation.ID))
+		}
+	}
+	c.deliver(payload)
+}

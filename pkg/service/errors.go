@@ -1,0 +1,53 @@
+package service
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+)
+
+// HTTP-only error codes; the others are protocol codes.
+const (
+	codeUnauthorized = "unauthorized"
+	codeCSRF         = "csrf"
+	codeOrigin       = "origin"
+)
+
+// apiError answers with the JSON error body every endpoint uses.
+func apiError(c *gin.Context, status int, code, msg string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": msg, "code": code})
+}
+
+// errorFrame turns a service error into the protocol error frame the client
+// gets. Store failures are retryable: the client resends with its client id.
+func errorFrame(err error, ref string) protocol.Error {
+	f := protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}}
+	switch {
+	case errors.Is(err, conversation.ErrNotFound):
+		f.Code, f.Message = protocol.CodeNotFound, "no such conversation"
+	case errors.Is(err, conversation.ErrClosed):
+		f.Code, f.Message = protocol.CodeClosed, "this conversation is closed"
+	case errors.Is(err, conversation.ErrForbidden):
+		f.Code, f.Message = protocol.CodeForbidden, "not allowed"
+	default:
+		f.Code, f.Message, f.Retryable, f.RetryAfterMs = protocol.CodeUnavailable, "the server cannot store this right now; retry", true, 1000
+	}
+	return f
+}
+
+// httpStatus maps a service error to an HTTP status and code.
+func httpStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, conversation.ErrNotFound):
+		return http.StatusNotFound, protocol.CodeNotFound
+	case errors.Is(err, conversation.ErrClosed):
+		return http.StatusConflict, protocol.CodeClosed
+	case errors.Is(err, conversation.ErrForbidden):
+		return http.StatusForbidden, protocol.CodeForbidden
+	}
+	return http.StatusServiceUnavailable, protocol.CodeUnavailable
+}

@@ -1,0 +1,206 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+)
+
+// handleTimeout bounds one frame's work (a store commit) so a stuck database
+// cannot hold a connection forever; the client gets a retryable error.
+const handleTimeout = 15 * time.Second
+
+// handle decodes and serves one client frame.
+func (c *conn) handle(data []byte) {
+	f, err := protocol.Decode(data)
+	if err != nil {
+		var de *protocol.DecodeError
+		if errors.As(err, &de) {
+			c.reply(de.Frame())
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
+	defer cancel()
+	c.mu.Lock()
+	helloed := c.helloed
+	c.mu.Unlock()
+	if h, ok := f.(*protocol.Hello); ok {
+		c.hello(ctx, h)
+		return
+	}
+	if !helloed {
+		c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeNoHello, Message: "send hello first"})
+		return
+	}
+	c.srv.metrics.frames.WithLabelValues(frameType(f)).Inc()
+	switch f := f.(type) {
+	case *protocol.Resume:
+		for id, after := range f.Conversations {
+			if err := c.resume(ctx, id, after); err != nil {
+				c.reply(errorFrame(err, f.Ref))
+			}
+		}
+	case *protocol.Start:
+		info, err := c.srv.conv.Start(ctx, c.p, c.locale())
+		if err != nil {
+			c.reply(errorFrame(err, f.Ref))
+			return
+		}
+		if err := c.subscribe(bus.ConversationTopic(info.ID)); err != nil {
+			c.reply(errorFrame(err, f.Ref))
+			return
+		}
+		c.reply(protocol.Conversation{Envelope: protocol.Envelope{Type: protocol.TypeConversation, Ref: f.Ref}, Conversation: info})
+		if q, ok := c.srv.conv.Router().Position(info.ID); ok && info.Status == protocol.ConversationQueued {
+			c.reply(q)
+		}
+	case *protocol.Send:
+		start := time.Now()
+		ref := f.Ref
+		if ref == "" {
+			ref = f.ClientID
+		}
+		ack, err := c.srv.conv.Send(ctx, c.p, *f)
+		if err != nil {
+			c.reply(errorFrame(err, ref))
+			return
+		}
+		ack.Ref = ref
+		c.srv.metrics.ackSeconds.Observe(time.Since(start).Seconds())
+		c.reply(ack)
+	case *protocol.Typing:
+		if err := c.srv.conv.Typing(ctx, c.p, *f); err != nil {
+			c.reply(errorFrame(err, f.Ref))
+		}
+	case *protocol.Status:
+		if err := c.srv.conv.SetStatus(ctx, c.p, f.Status); err != nil {
+			c.reply(errorFrame(err, f.Ref))
+		}
+	case *protocol.Close:
+		if err := c.srv.conv.Close(ctx, c.p, f.Conversation); err != nil {
+			c.reply(errorFrame(err, f.Ref))
+		}
+	case *protocol.Ping:
+		c.reply(protocol.Pong{Envelope: protocol.Envelope{Type: protocol.TypePong, Ref: f.Ref}})
+	case *protocol.RTCStart, *protocol.RTCAnswer, *protocol.RTCCandidate, *protocol.RTCStop:
+		// No relay on this node: the client stays on the WebSocket.
+		c.reply(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop}, Reason: "webrtc is not enabled on this server"})
+	}
+}
+
+func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
+	if h.V > protocol.Version {
+		c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: h.Ref}, Code: protocol.CodeVersion,
+			Message: "this server speaks protocol version 1"})
+		return
+	}
+	c.mu.Lock()
+	again := c.helloed
+	c.mu.Unlock()
+	topic := bus.AgentsTopic(c.p.WorkspaceID)
+	if c.p.Kind == protocol.AuthorVisitor {
+		topic = bus.VisitorTopic(c.p.ID)
+	}
+	// Subscribe before reading the store: a message committed in between is
+	// then delivered twice (clients drop the duplicate) rather than never.
+	if err := c.subscribe(topic); err != nil {
+		c.reply(errorFrame(err, h.Ref))
+		return
+	}
+	convs, err := c.srv.conv.Visible(ctx, c.p)
+	if err != nil {
+		c.reply(errorFrame(err, h.Ref))
+		return
+	}
+	if c.p.Kind == protocol.AuthorVisitor {
+		for _, cv := range convs {
+			if err := c.subscribe(bus.ConversationTopic(cv.ID)); err != nil {
+				c.reply(errorFrame(err, h.Ref))
+				return
+			}
+		}
+	}
+	status := ""
+	if c.p.Kind == protocol.AuthorAgent && !again {
+		if status, err = c.srv.conv.AgentConnected(ctx, c.p); err != nil {
+			c.reply(errorFrame(err, h.Ref))
+			return
+		}
+	}
+	c.mu.Lock()
+	c.helloed = true
+	c.mu.Unlock()
+	c.reply(protocol.Welcome{
+		Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: h.Ref}, V: protocol.Version,
+		Session: c.p.ID, Self: c.p.Author(), Status: status, Conversations: convs,
+	})
+	for id, after := range h.Resume {
+		if err := c.resume(ctx, id, after); err != nil {
+			c.reply(errorFrame(err, h.Ref))
+		}
+	}
+	for _, cv := range convs {
+		if cv.Status != protocol.ConversationQueued {
+			continue
+		}
+		if q, ok := c.srv.conv.Router().Position(cv.ID); ok {
+			c.reply(q)
+		}
+	}
+}
+
+// resume sends every message after `after`, page by page, then synced.
+func (c *conn) resume(ctx context.Context, convID string, after int64) error {
+	if c.p.Kind == protocol.AuthorVisitor {
+		if err := c.srv.conv.CanSee(ctx, c.p, convID); err != nil {
+			return err
+		}
+		if err := c.subscribe(bus.ConversationTopic(convID)); err != nil {
+			return err
+		}
+	}
+	for {
+		ms, err := c.srv.conv.History(ctx, c.p, convID, after)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			c.reply(m)
+			after = m.Seq
+		}
+		if len(ms) < conversation.HistoryPage {
+			break
+		}
+	}
+	c.reply(protocol.Synced{Envelope: protocol.Envelope{Type: protocol.TypeSynced}, Conversation: convID, Seq: after})
+	return nil
+}
+
+func (c *conn) locale() string {
+	return c.srv.visitorLocale(c.p)
+}
+
+func frameType(f any) string {
+	switch f.(type) {
+	case *protocol.Resume:
+		return protocol.TypeResume
+	case *protocol.Start:
+		return protocol.TypeStart
+	case *protocol.Send:
+		return protocol.TypeSend
+	case *protocol.Typing:
+		return protocol.TypeTyping
+	case *protocol.Status:
+		return protocol.TypeStatus
+	case *protocol.Close:
+		return protocol.TypeClose
+	case *protocol.Ping:
+		return protocol.TypePing
+	}
+	return "rtc"
+}

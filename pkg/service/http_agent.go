@@ -1,0 +1,184 @@
+package service
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
+)
+
+const (
+	sessionCookie = "parley_session"
+	csrfCookie    = "parley_csrf"
+	csrfHeader    = "X-CSRF-Token"
+	sessionTTL    = 14 * 24 * time.Hour
+)
+
+type agentJSON struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Email  string `json:"email"`
+	Role   string `json:"role"`
+	Status string `json:"status"`
+}
+
+func toAgentJSON(a store.Agent) agentJSON {
+	return agentJSON{ID: a.ID, Name: a.Name, Email: a.Email, Role: a.Role, Status: a.Status}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Server) login(c *gin.Context) {
+	var req struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	a, err := s.store.AgentByEmail(c.Request.Context(), req.Email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
+		return
+	}
+	if err != nil {
+		auth.BurnPasswordCheck(req.Password) // same time as a wrong password
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
+		return
+	}
+	if !auth.CheckPassword(a.PasswordHash, req.Password) {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
+		return
+	}
+	token, csrf := randomToken(), randomToken()
+	now := time.Now().UTC()
+	if err := s.store.CreateSession(c.Request.Context(), store.Session{
+		TokenHash: hashToken(token), AgentID: a.ID, WorkspaceID: a.WorkspaceID, CSRFToken: csrf,
+		ExpiresAt: now.Add(sessionTTL), CreatedAt: now,
+	}); err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
+		return
+	}
+	s.setCookie(c, sessionCookie, token, true, sessionTTL)
+	s.setCookie(c, csrfCookie, csrf, false, sessionTTL)
+	s.log.Info("agent signed in", "agent", a.ID, "workspace", a.WorkspaceID)
+	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a)})
+}
+
+func (s *Server) setCookie(c *gin.Context, name, value string, httpOnly bool, ttl time.Duration) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: int(ttl.Seconds()),
+		HttpOnly: httpOnly, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) logout(c *gin.Context) {
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		s.store.DeleteSession(c.Request.Context(), hashToken(ck))
+	}
+	s.setCookie(c, sessionCookie, "", true, -time.Second)
+	s.setCookie(c, csrfCookie, "", false, -time.Second)
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+// requireAgent authenticates the session cookie and puts the agent and the
+// session in the context.
+func (s *Server) requireAgent(c *gin.Context) {
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil || len(ck) != 64 {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "sign in first")
+		return
+	}
+	sess, err := s.store.SessionByTokenHash(c.Request.Context(), hashToken(ck), time.Now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "your session has ended; sign in again")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot check your session right now")
+		return
+	}
+	a, err := s.store.Workspace(sess.WorkspaceID).Agent(c.Request.Context(), sess.AgentID)
+	if err != nil {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "sign in first")
+		return
+	}
+	c.Set("session", sess)
+	c.Set("agent", a)
+	c.Next()
+}
+
+// requireCSRF checks the double-submit token on cookie-authenticated writes.
+func (s *Server) requireCSRF(c *gin.Context) {
+	sess := c.MustGet("session").(store.Session)
+	got := c.GetHeader(csrfHeader)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
+		apiError(c, http.StatusForbidden, codeCSRF, "missing or wrong "+csrfHeader+" header")
+		return
+	}
+	c.Next()
+}
+
+func agentOf(c *gin.Context) store.Agent { return c.MustGet("agent").(store.Agent) }
+
+func agentParticipant(a store.Agent) conversation.Participant {
+	return conversation.Participant{Kind: protocol.AuthorAgent, ID: a.ID, Name: a.Name, WorkspaceID: a.WorkspaceID, Role: a.Role}
+}
+
+func (s *Server) me(c *gin.Context) {
+	a := agentOf(c)
+	ws := gin.H{"id": a.WorkspaceID}
+	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a), "workspace": ws})
+}
+
+func (s *Server) listConversations(c *gin.Context) {
+	convs, err := s.conv.Visible(c.Request.Context(), agentParticipant(agentOf(c)))
+	if err != nil {
+		code, name := httpStatus(err)
+		apiError(c, code, name, "cannot list conversations right now")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"conversations": convs})
+}
+
+func (s *Server) listMessages(c *gin.Context) {
+	after, _ := strconv.ParseInt(c.DefaultQuery("after", "0"), 10, 64)
+	if after < 0 {
+		after = 0
+	}
+	ms, err := s.conv.History(c.Request.Context(), agentParticipant(agentOf(c)), c.Param("id"), after)
+	if err != nil {
+		code, name := httpStatus(err)
+		apiError(c, code, name, "cannot read this conversation")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"messages": ms})
+}
+
+func (s *Server) agentSocket(c *gin.Context) {
+	if !s.sameOrigin(c.Request) {
+		apiError(c, http.StatusForbidden, codeOrigin, "the agent app connects only from its own origin")
+		return
+	}
+	s.upgrade(c, agentParticipant(agentOf(c)))
+}

@@ -1,0 +1,289 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	agentapp "github.com/parleychat/parley/agent-app"
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/widget"
+)
+
+// visitorTokenTTL is how long a visitor token lives; the widget renews it on
+// every page load, so a returning visitor keeps their conversation.
+const visitorTokenTTL = 30 * 24 * time.Hour
+
+var (
+	widgetFS = widget.Dist()
+	appFS    = agentapp.Dist()
+)
+
+func serveFile(c *gin.Context, fsys fs.FS, name, contentType, cache string) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		apiError(c, http.StatusNotFound, "not_found", "no such file")
+		return
+	}
+	c.Header("Cache-Control", cache)
+	c.Data(http.StatusOK, contentType, b)
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	}
+	return "application/octet-stream"
+}
+
+func (s *Server) widgetLoader(c *gin.Context) {
+	serveFile(c, widgetFS, "widget.js", contentType(".js"), "public, max-age=300")
+}
+
+func (s *Server) widgetAsset(c *gin.Context) {
+	name := c.Param("file")
+	if name == "frame.html" || name == "widget.js" {
+		apiError(c, http.StatusNotFound, "not_found", "no such file")
+		return
+	}
+	serveFile(c, widgetFS, name, contentType(name), "public, max-age=300")
+}
+
+// widgetFrame serves the chat UI that the loader opens in an iframe. Only
+// the site's allowed origins may frame it.
+func (s *Server) widgetFrame(c *gin.Context) {
+	site, err := s.store.SiteByID(c.Request.Context(), c.Query("site"))
+	if err != nil {
+		apiError(c, http.StatusNotFound, "not_found", "unknown site")
+		return
+	}
+	ancestors := []string{"'self'"}
+	for _, o := range strings.Fields(site.AllowedOrigins) {
+		ancestors = append(ancestors, o)
+	}
+	c.Header("Content-Security-Policy", "frame-ancestors "+strings.Join(ancestors, " ")+
+		"; default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'")
+	serveFile(c, widgetFS, "frame.html", contentType(".html"), "no-cache")
+}
+
+func wsOrigin(origin string) string {
+	if strings.HasPrefix(origin, "https://") {
+		return "wss://" + strings.TrimPrefix(origin, "https://")
+	}
+	return "ws://" + strings.TrimPrefix(origin, "http://")
+}
+
+func (s *Server) agentApp(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("file"), "/")
+	if name == "" || path.Ext(name) == "" {
+		name = "index.html" // client-side routes
+	}
+	cache := "public, max-age=300"
+	if name == "index.html" {
+		cache = "no-cache"
+		c.Header("Content-Security-Policy", "default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+
+			"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		c.Header("X-Frame-Options", "DENY")
+	}
+	serveFile(c, appFS, name, contentType(name), cache)
+}
+
+// sameOrigin reports whether a browser request comes from this server's own
+// pages. A request without Origin (not a browser page) is not.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	if o == s.cfg.PublicOrigin() {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+// siteOrigin reports whether a visitor request may act for the site: from
+// the widget frame (this server's origin) or from one of the site's pages.
+func (s *Server) siteOrigin(r *http.Request, site store.Site) bool {
+	if s.sameOrigin(r) {
+		return true
+	}
+	o := r.Header.Get("Origin")
+	for _, allowed := range strings.Fields(site.AllowedOrigins) {
+		if o == allowed {
+			return true
+		}
+	}
+	return false
+}
+
+type widgetSessionReq struct {
+	SiteID string `json:"site_id"`
+	Token  string `json:"token"`
+	Locale string `json:"locale"`
+}
+
+// widgetSession gives the widget a visitor token: the same visitor again for
+// a valid token of the same site, else a new visitor.
+func (s *Server) widgetSession(c *gin.Context) {
+	var req widgetSessionReq
+	if !bindJSON(c, &req) {
+		return
+	}
+	ctx := c.Request.Context()
+	site, err := s.store.SiteByID(ctx, req.SiteID)
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "unknown site")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
+		return
+	}
+	if !s.siteOrigin(c.Request, site) {
+		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
+		return
+	}
+	sc := s.store.Workspace(site.WorkspaceID)
+	now := time.Now().UTC()
+	var v store.Visitor
+	if claims, err := s.tokens.Verify(req.Token, now); err == nil && claims.Site == site.ID {
+		v, err = sc.Visitor(ctx, claims.Visitor)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
+			return
+		}
+		if err == nil {
+			sc.TouchVisitor(ctx, v.ID, now)
+		}
+	}
+	if v.ID == "" {
+		v, err = sc.CreateVisitor(ctx, store.Visitor{
+			ID: uuid.NewString(), SiteID: site.ID, Name: fmt.Sprintf("Visitor %04d", rand.IntN(10000)),
+			Locale: truncate(req.Locale, 35), CreatedAt: now, LastSeenAt: now,
+		})
+		if err != nil {
+			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
+			return
+		}
+	}
+	exp := now.Add(visitorTokenTTL)
+	token := s.tokens.Sign(auth.VisitorClaims{Workspace: site.WorkspaceID, Site: site.ID, Visitor: v.ID, Expires: exp})
+	c.JSON(http.StatusOK, gin.H{
+		"token":      token,
+		"visitor":    gin.H{"id": v.ID, "name": v.Name},
+		"expires_at": exp.Format(time.RFC3339),
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (s *Server) visitorSocket(c *gin.Context) {
+	claims, err := s.tokens.Verify(c.Query("token"), time.Now().UTC())
+	if err != nil {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
+		return
+	}
+	ctx := c.Request.Context()
+	site, err := s.store.SiteByID(ctx, claims.Site)
+	if err != nil || site.WorkspaceID != claims.Workspace {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown site")
+		return
+	}
+	if !s.siteOrigin(c.Request, site) {
+		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
+		return
+	}
+	v, err := s.store.Workspace(site.WorkspaceID).Visitor(ctx, claims.Visitor)
+	if err != nil {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown visitor; start a new session")
+		return
+	}
+	s.locales.Store(v.ID, v.Locale)
+	s.upgrade(c, conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID})
+}
+
+func (s *Server) visitorLocale(p conversation.Participant) string {
+	if l, ok := s.locales.Load(p.ID); ok {
+		return l.(string)
+	}
+	return ""
+}
+
+// upgrade turns the request into a live connection for p.
+func (s *Server) upgrade(c *gin.Context, p conversation.Participant) {
+	if s.isDraining() {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "server is restarting; reconnect shortly")
+		return
+	}
+	ws, err := s.up.Upgrade(c.Writer, c.Request, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		newConn(s, ws, p).run()
+	}()
+}
+
+var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Acme Outdoor — demo shop</title>
+<style>
+body{font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7f9}
+header{background:#1f4d3a;color:#fff;padding:18px 32px;font-weight:600;font-size:20px}
+main{max-width:860px;margin:32px auto;padding:0 24px}
+.card{background:#fff;border-radius:10px;padding:24px;margin-bottom:20px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+code{background:#eef1f4;padding:2px 6px;border-radius:4px}
+</style></head><body>
+<header>Acme Outdoor</header>
+<main>
+<div class="card"><h1>Trail Runner 2 — €129</h1>
+<p>This is a demo customer page. It embeds the Parley widget with one script tag, exactly as a customer's site would. Click the chat button at the bottom right and write; answer from the <a href="/app/" target="_blank">agent dashboard</a>.</p></div>
+<div class="card"><p>The tag on this page:</p><code>&lt;script src="{{.Origin}}/widget.js" data-site="{{.Site}}" async&gt;&lt;/script&gt;</code></div>
+</main>
+<script src="{{.Origin}}/widget.js" data-site="{{.Site}}" async></script>
+</body></html>`))
+
+func (s *Server) demoPage(c *gin.Context) {
+	if !s.cfg.Demo {
+		apiError(c, http.StatusNotFound, "not_found", "the demo page is off")
+		return
+	}
+	site, err := s.store.FirstSite(c.Request.Context())
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "no site yet")
+		return
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(http.StatusOK)
+	demoPage.Execute(c.Writer, struct{ Origin, Site string }{s.cfg.PublicOrigin(), site.ID})
+}
+
+func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }

@@ -1,0 +1,55 @@
+package service
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// accessLog logs each request without its query string: visitor tokens
+// travel in the WebSocket URL and must never reach a log.
+func (s *Server) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		s.log.Debug("http", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+	}
+}
+
+func securityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		c.Next()
+	}
+}
+
+// limitBody caps request bodies; a larger one fails to decode with 413.
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
+
+func (s *Server) metricsHandler(c *gin.Context) {
+	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
+}
+
+// bindJSON decodes a JSON body or answers 400/413.
+func bindJSON(c *gin.Context, v any) bool {
+	if err := c.ShouldBindJSON(v); err != nil {
+		var mbe *http.MaxBytesError
+		if asMaxBytes(err, &mbe) {
+			apiError(c, http.StatusRequestEntityTooLarge, "too_big", "request body too large")
+			return false
+		}
+		apiError(c, http.StatusBadRequest, "invalid", "request body must be JSON: "+err.Error())
+		return false
+	}
+	return true
+}

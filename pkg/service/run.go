@@ -1,0 +1,150 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
+)
+
+// Run starts the whole signaling node on cfg and serves until ctx ends, then
+// drains. It prints the sign-in URL (and, on first run, the admin password)
+// to out.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	secret, err := loadSecret(cfg, log)
+	if err != nil {
+		return err
+	}
+	b := bus.NewMemory()
+	defer b.Close()
+	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
+	password, err := bootstrap(ctx, st, cfg)
+	if err != nil {
+		return err
+	}
+	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+
+	log.Info("parley signaling is up", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "store", st.Dialect())
+	fmt.Fprintf(out, "\nParley is running.\n  Agent dashboard: %s/app/\n", cfg.PublicURL)
+	if cfg.Demo {
+		fmt.Fprintf(out, "  Demo site page:  %s/demo\n", cfg.PublicURL)
+	}
+	if password != "" {
+		fmt.Fprintf(out, "  First run: sign in as %s with password %s\n  (shown once; set PARLEY_ADMIN_PASSWORD to choose it)\n", cfg.AdminEmail, password)
+	}
+	fmt.Fprintln(out)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining connections", "grace", cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	httpSrv.Shutdown(sctx) // stops accepting; WebSockets are hijacked and drained below
+	srv.Shutdown(sctx)
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrap creates the first workspace, demo site and admin on an empty
+// store. It returns the admin password when it generated one (to print once).
+func bootstrap(ctx context.Context, st *store.Store, cfg config.Config) (string, error) {
+	has, err := st.HasWorkspace(ctx)
+	if err != nil || has {
+		return "", err
+	}
+	password, generated := cfg.AdminPassword, false
+	if password == "" {
+		b := make([]byte, 12)
+		rand.Read(b)
+		password, generated = base64.RawURLEncoding.EncodeToString(b), true
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return "", fmt.Errorf("PARLEY_ADMIN_PASSWORD: %w", err)
+	}
+	site := store.Site{ID: uuid.NewString(), Name: "Demo site", AllowedOrigins: cfg.PublicOrigin(), Secret: randomToken()}
+	admin := store.Agent{
+		ID: uuid.NewString(), Email: cfg.AdminEmail, Name: nameFromEmail(cfg.AdminEmail), Role: "admin",
+		PasswordHash: hash, Status: protocol.StatusOnline, Capacity: 5,
+	}
+	if err := st.CreateWorkspace(ctx, store.Workspace{ID: uuid.NewString(), Name: "My workspace"}, site, admin); err != nil {
+		return "", fmt.Errorf("first run: %w", err)
+	}
+	if !generated {
+		return "", nil
+	}
+	return password, nil
+}
+
+func nameFromEmail(email string) string {
+	name, _, _ := strings.Cut(email, "@")
+	if name == "" {
+		return "Admin"
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+// loadSecret returns the visitor-token key: PARLEY_SECRET, or a key
+// generated once into the data dir (0600). Every node of a fleet must share
+// it, so on PostgreSQL set PARLEY_SECRET.
+func loadSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.Secret != "" {
+		return []byte(cfg.Secret), nil
+	}
+	path := filepath.Join(cfg.DataDir, "secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if cfg.Postgres() {
+		log.Warn("PARLEY_SECRET is not set: generated a key in the data dir; every signaling node must share one key", "path", path)
+	} else {
+		log.Info("generated the visitor token key", "path", path)
+	}
+	return b, nil
+}

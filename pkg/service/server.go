@@ -1,0 +1,187 @@
+// Package service is the signaling server's HTTP and WebSocket surface: the
+// routes (all listed in routes), the handlers, and the live connections. It
+// is built from a store, a bus and a conversation service; the binary in
+// signaling/ only reads configuration and calls New.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
+
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/store"
+)
+
+// Server serves Parley's HTTP API, WebSockets, widget and dashboard.
+type Server struct {
+	cfg     config.Config
+	store   *store.Store
+	bus     bus.Bus
+	conv    *conversation.Service
+	tokens  *auth.TokenSigner
+	log     *slog.Logger
+	metrics *metrics
+	engine  *gin.Engine
+	up      websocket.Upgrader
+	secure  bool // served over TLS: cookies get Secure
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	draining bool
+	wg       sync.WaitGroup
+	locales  sync.Map // visitor id → widget locale
+}
+
+// Deps are what a Server is built from.
+type Deps struct {
+	Store  *store.Store
+	Bus    bus.Bus
+	Conv   *conversation.Service
+	Tokens *auth.TokenSigner
+	Logger *slog.Logger
+}
+
+// New builds a Server.
+func New(cfg config.Config, d Deps) *Server {
+	s := &Server{
+		cfg: cfg, store: d.Store, bus: d.Bus, conv: d.Conv, tokens: d.Tokens, log: d.Logger,
+		metrics: newMetrics(), conns: map[*conn]struct{}{},
+		secure: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
+	}
+	s.up = websocket.Upgrader{
+		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
+		HandshakeTimeout: 10 * time.Second,
+		// Origins are checked by the handlers, which know who is connecting.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s.engine = gin.New()
+	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders())
+	s.engine.MaxMultipartMemory = 1 << 20
+	for _, r := range s.routes() {
+		s.engine.Handle(r.Method, r.Path, r.Handlers...)
+	}
+	s.engine.NoRoute(func(c *gin.Context) { apiError(c, http.StatusNotFound, "not_found", "no such page") })
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// route is one entry of the server's HTTP surface.
+type route struct {
+	Method   string
+	Path     string
+	Handlers []gin.HandlerFunc
+}
+
+// routes lists every route in one place, so the whole HTTP surface (and
+// what guards each route) can be read, and tested, at a glance.
+func (s *Server) routes() []route {
+	r := func(m, p string, h ...gin.HandlerFunc) route { return route{m, p, h} }
+	agent := s.requireAgent
+	csrf := s.requireCSRF
+	body := limitBody(64 << 10)
+	return []route{
+		r("GET", "/healthz", s.healthz),
+		r("GET", "/readyz", s.readyz),
+		r("GET", "/metrics", s.metricsHandler),
+		r("GET", "/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/app/") }),
+
+		// Visitor side.
+		r("GET", "/widget.js", s.widgetLoader),
+		r("GET", "/widget/frame", s.widgetFrame),
+		r("GET", "/widget/:file", s.widgetAsset),
+		r("POST", "/api/widget/session", body, s.widgetSession),
+		r("GET", "/ws/visitor", s.visitorSocket),
+		r("GET", "/demo", s.demoPage),
+
+		// Agent side.
+		r("GET", "/app", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/app/") }),
+		r("GET", "/app/*file", s.agentApp),
+		r("POST", "/api/auth/login", body, s.login),
+		r("POST", "/api/auth/logout", agent, csrf, s.logout),
+		r("GET", "/api/me", agent, s.me),
+		r("GET", "/api/conversations", agent, s.listConversations),
+		r("GET", "/api/conversations/:id/messages", agent, s.listMessages),
+		r("GET", "/ws/agent", agent, s.agentSocket),
+	}
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "store unreachable")
+		return
+	}
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "draining")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// track counts live connections, and refuses none: Upgrade handlers check
+// draining before they upgrade.
+func (s *Server) track(c *conn, open bool) {
+	transport := "websocket"
+	s.mu.Lock()
+	if open {
+		s.conns[c] = struct{}{}
+		s.metrics.connections.WithLabelValues(c.p.Kind, transport).Inc()
+	} else {
+		delete(s.conns, c)
+		s.metrics.connections.WithLabelValues(c.p.Kind, transport).Dec()
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown drains live connections: new upgrades are refused, each
+// connection finishes the frame it is handling (a commit in flight gets its
+// ack), flushes what is queued and closes with 1001 so the client
+// reconnects, to this node after a restart or to another. It returns when
+// all connections are gone or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.draining = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		go c.drain()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.close()
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
