@@ -90,6 +90,12 @@ func New(cfg Config) (*Relay, error) {
 		se.SetNAT1To1IPs(ips, webrtc.ICECandidateTypeHost)
 	}
 	se.SetICETimeouts(cfg.DisconnectedTimeout, cfg.FailedTimeout, cfg.KeepaliveInterval)
+	// Browsers hide their host addresses behind mDNS names, so the direct
+	// path to a browser always shows up as a peer-reflexive candidate. Pion
+	// waits 1s by default before accepting one, hoping for better: there
+	// is nothing better than the direct path, and the wait delays every
+	// chat (measured: data channel open 1.3s → 0.3s with Chromium).
+	se.SetPrflxAcceptanceMinWait(0)
 	se.SetSCTPMaxMessageSize(uint32(cfg.MaxMessageSize))
 	if cfg.PortMin != 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
