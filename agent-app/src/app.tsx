@@ -21,7 +21,7 @@ interface Agent {
 
 interface Me {
   agent: Agent;
-  workspace: { id: string; name: string };
+  workspace: { id: string; name?: string };
 }
 
 type Phase = { kind: "loading" } | { kind: "offline"; message: string } | { kind: "signed-out" } | { kind: "signed-in"; me: Me };
@@ -259,7 +259,7 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
           </span>
           Parley
         </div>
-        <div class="pa-workspace">{me.workspace.name}</div>
+        {me.workspace.name && <div class="pa-workspace">{me.workspace.name}</div>}
         <div class="pa-me">
           <span class={"pa-avatar pa-avatar-" + (client.status || me.agent.status)} aria-hidden="true">
             {initials(me.agent.name)}

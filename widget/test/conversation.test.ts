@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConversationLog } from "../src/shared/conversation";
 import { backoffDelay } from "../src/shared/client";
-import { queueText } from "../src/shared/format";
+import { initials, queueText } from "../src/shared/format";
 import type { MessageFrame } from "../../pkg/protocol/protocol";
 
 function msg(seq: number, body = "m" + seq): MessageFrame {
@@ -79,4 +79,11 @@ test("back-off grows, is capped at 10 s and jittered", () => {
 test("queue text says the position and rounds the wait up to minutes", () => {
   assert.equal(queueText(2, 61), "Waiting for an agent — you are number 2, about 2 min");
   assert.equal(queueText(1, 0), "Waiting for an agent — you are number 1, about 1 min");
+});
+
+test("avatar initials skip number-only words", () => {
+  assert.equal(initials("Ada Lovelace"), "AL");
+  assert.equal(initials("Visitor 1234"), "V");
+  assert.equal(initials("  "), "?");
+  assert.equal(initials("42"), "4");
 });

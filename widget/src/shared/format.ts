@@ -17,12 +17,16 @@ export function shortTime(iso: string, now: Date = new Date()): string {
     : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
-/** initials makes a two-letter avatar from a name. */
+/** initials makes a two-letter avatar from a name ("Ada Lovelace" → "AL");
+ * number-only words ("Visitor 1234") add nothing. */
 export function initials(name: string): string {
-  const parts = name.trim().split(/\s+/).filter(Boolean);
-  if (parts.length === 0) return "?";
-  const first = parts[0][0] ?? "";
-  const last = parts.length > 1 ? parts[parts.length - 1][0] ?? "" : "";
+  const parts = name
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p && !/^[0-9#]/.test(p));
+  if (parts.length === 0) return name.trim().charAt(0).toUpperCase() || "?";
+  const first = parts[0].charAt(0);
+  const last = parts.length > 1 ? parts[parts.length - 1].charAt(0) : "";
   return (first + last).toUpperCase();
 }
 
