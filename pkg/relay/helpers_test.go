@@ -73,6 +73,8 @@ type clientOptions struct {
 	disconnected, failed, keepalive time.Duration
 	// maxMessageSize the client announces (0: Pion's 1 GiB default).
 	maxMessageSize uint32
+	// tcpOnly: the client uses ICE over TCP only.
+	tcpOnly bool
 	// noCleanup: the test closes peer and client itself.
 	noCleanup bool
 }
@@ -102,6 +104,9 @@ func clientAPI(o clientOptions) *webrtc.API {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if o.tcpOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
 	if o.maxMessageSize != 0 {
 		se.SetSCTPMaxMessageSize(o.maxMessageSize)
 	}
@@ -335,6 +340,8 @@ func (c *testClient) send(t *testing.T, s string) {
 		t.Fatalf("client send: %v", err)
 	}
 }
+
+func nowForTURN() time.Time { return time.Now() }
 
 func freeUDPPort(t *testing.T) int {
 	t.Helper()

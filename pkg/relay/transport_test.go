@@ -1,0 +1,73 @@
+package relay
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/parleychat/parley/pkg/turn"
+	"github.com/parleychat/parley/pkg/turn/turntest"
+	"github.com/pion/webrtc/v4"
+)
+
+// A client that may only use TURN (iceTransportPolicy "relay") reaches the
+// relay through a real coturn, with credentials minted by package turn.
+func TestRelayOnlyClientThroughCoturn(t *testing.T) {
+	srv := turntest.Start(t, "relay-test-secret")
+	r := newTestRelay(t, loopbackConfig())
+
+	cfg := turn.Config{TURNURLs: []string{"turn:" + srv.Addr + "?transport=udp"}, Secret: srv.Secret}
+	var servers []webrtc.ICEServer
+	for _, s := range turn.ICEServers(cfg, "visitor-7", nowForTURN()) {
+		servers = append(servers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	end, c := connect(t, r, clientOptions{relayOnly: true, iceServers: servers})
+
+	c.send(t, "via turn")
+	if got := recv(t, end.frames, "frame through TURN"); got != "via turn" {
+		t.Fatalf("got %q", got)
+	}
+	if err := end.peer.Send([]byte("back via turn")); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, c.frames, "frame back through TURN"); got != "back via turn" {
+		t.Fatalf("got %q", got)
+	}
+	// The client really used its TURN allocation.
+	if typ := selectedLocalType(t, c.pc); typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("client's selected candidate type = %v, want relay", typ)
+	}
+}
+
+// ICE over TCP on a fixed port, for networks that block UDP.
+func TestICEOverTCP(t *testing.T) {
+	cfg := loopbackConfig()
+	cfg.TCPPort = freeTCPPort(t)
+	cfg.ListenIP = "127.0.0.1"
+	r := newTestRelay(t, cfg)
+	end, c := startPair(t, r, clientOptions{tcpOnly: true})
+	waitOpen(t, end, c)
+	c.send(t, "over tcp")
+	if got := recv(t, end.frames, "frame over ICE-TCP"); got != "over tcp" {
+		t.Fatalf("got %q", got)
+	}
+	offer := c.pc.RemoteDescription().SDP
+	if !strings.Contains(offer, " tcp ") || !strings.Contains(offer, "tcptype passive") {
+		t.Fatalf("offer has no passive TCP candidate:\n%s", offer)
+	}
+}
+
+func selectedLocalType(t *testing.T, pc *webrtc.PeerConnection) webrtc.ICECandidateType {
+	t.Helper()
+	stats := pc.GetStats()
+	for _, s := range stats {
+		pair, ok := s.(webrtc.ICECandidatePairStats)
+		if !ok || !pair.Nominated {
+			continue
+		}
+		if lc, ok := stats[pair.LocalCandidateID].(webrtc.ICECandidateStats); ok {
+			return lc.CandidateType
+		}
+	}
+	t.Fatal("no nominated candidate pair in stats")
+	return 0
+}
