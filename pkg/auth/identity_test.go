@@ -1,11 +1,14 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +232,54 @@ func flipB64(c byte) string {
 		return "B"
 	}
 	return "A"
+}
+
+// The customer-backend snippets shown in the README (testdata/snippets) must
+// produce proofs this package accepts. Each runs where its interpreter is
+// installed and is skipped otherwise.
+func TestCustomerSnippets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs interpreters; skipped in -short mode")
+	}
+	secret := "site-secret-from-parley-settings-4f9a"
+	want := Identity{UserID: "user-42", Email: "zoë@example.com", Name: "Zoë O'Brien / \"Zo\" 🙂"}
+	snippets := []struct {
+		lang string
+		cmd  []string
+	}{
+		{"node", []string{"node", "testdata/snippets/identity.mjs"}},
+		{"python", []string{"python3", "testdata/snippets/identity.py"}},
+		{"php", []string{"php", "testdata/snippets/identity.php"}},
+		{"go", []string{"go", "run", "./testdata/snippets/go"}},
+	}
+	for _, s := range snippets {
+		t.Run(s.lang, func(t *testing.T) {
+			if _, err := exec.LookPath(s.cmd[0]); err != nil {
+				t.Skipf("%s not installed; cannot check the %s snippet", s.cmd[0], s.lang)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, s.cmd[0], s.cmd[1:]...)
+			cmd.Env = append(os.Environ(), "PARLEY_IDENTITY_SECRET="+secret,
+				"USER_ID="+want.UserID, "USER_EMAIL="+want.Email, "USER_NAME="+want.Name)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%v: %v", s.cmd, err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("want hash and token lines, got %q", out)
+			}
+			if err := VerifyUserHash([]byte(secret), want.UserID, lines[0]); err != nil {
+				t.Fatalf("user hash %q: %v", lines[0], err)
+			}
+			id, err := VerifyIdentityJWT([]byte(secret), lines[1], time.Now())
+			if err != nil {
+				t.Fatalf("token: %v", err)
+			}
+			if id != want {
+				t.Fatalf("identity %+v, want %+v", id, want)
+			}
+		})
+	}
 }
