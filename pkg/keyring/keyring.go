@@ -172,15 +172,28 @@ func checkKeyID(id string) error {
 }
 
 // PrimaryID is the id of the key that seals new values.
-func (k *Keyring) PrimaryID() string { return k.primary }
+func (k *Keyring) PrimaryID() string {
+	if k == nil {
+		return ""
+	}
+	return k.primary
+}
 
 // KeyIDs lists the ids in the ring, primary first.
-func (k *Keyring) KeyIDs() []string { return append([]string(nil), k.ids...) }
+func (k *Keyring) KeyIDs() []string {
+	if k == nil {
+		return nil
+	}
+	return append([]string(nil), k.ids...)
+}
 
 // Seal encrypts plaintext with the primary key, bound to aad, and returns
 // the sealed text. aad may be nil but should identify the row (see the
 // package documentation). An error means the system's random source failed.
 func (k *Keyring) Seal(plaintext, aad []byte) (string, error) {
+	if err := k.usable(); err != nil {
+		return "", err
+	}
 	id := k.primary
 	aead := k.aeads[id]
 	header := sealedPrefix + id + ":"
@@ -197,6 +210,9 @@ func (k *Keyring) Seal(plaintext, aad []byte) (string, error) {
 // its key is not in the ring, ErrDecrypt when it is malformed, altered, or
 // sealed with other aad.
 func (k *Keyring) Open(sealed string, aad []byte) ([]byte, error) {
+	if err := k.usable(); err != nil {
+		return nil, err
+	}
 	id, body, err := split(sealed)
 	if err != nil {
 		return nil, err
@@ -220,12 +236,20 @@ func (k *Keyring) Open(sealed string, aad []byte) ([]byte, error) {
 	return out, nil
 }
 
+// usable turns a nil or zero Keyring into an error instead of a panic.
+func (k *Keyring) usable() error {
+	if k == nil || len(k.aeads) == 0 {
+		return fmt.Errorf("%w: the key ring is empty (build it with New, Parse or Load)", ErrBadKey)
+	}
+	return nil
+}
+
 // NeedsRotation reports whether sealed was not sealed with the primary key
 // (including when it is not a sealed value at all), i.e. whether the
 // re-encryption job should Reseal it.
 func (k *Keyring) NeedsRotation(sealed string) bool {
 	id, _, err := split(sealed)
-	return err != nil || id != k.primary
+	return err != nil || k == nil || id != k.primary
 }
 
 // Reseal opens sealed and, when it was not sealed with the primary key,

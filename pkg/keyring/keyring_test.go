@@ -388,3 +388,20 @@ func TestNoKeyMaterialInOutput(t *testing.T) {
 		t.Fatalf("String() = %q", got)
 	}
 }
+
+func TestZeroKeyringIsAnError(t *testing.T) {
+	for _, kr := range []*Keyring{nil, {}} {
+		if _, err := kr.Seal([]byte("x"), nil); !errors.Is(err, ErrBadKey) {
+			t.Fatalf("Seal on %v: %v", kr, err)
+		}
+		if _, err := kr.Open("enc1:k1:AAAA", nil); !errors.Is(err, ErrBadKey) {
+			t.Fatalf("Open on %v: %v", kr, err)
+		}
+		if !kr.NeedsRotation("enc1:k1:AAAA") || kr.PrimaryID() != "" || kr.KeyIDs() != nil {
+			t.Fatal("accessors on an empty ring")
+		}
+	}
+	if _, err := New(Key{}); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("New(zero Key): %v", err)
+	}
+}
