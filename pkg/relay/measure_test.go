@@ -22,9 +22,9 @@ import (
 // binary again, running TestHelperClientProcess), so the relay's heap holds
 // only relay peers.
 const (
-	measureEnv      = "PARLEY_RELAY_MEASURE"
-	clientProcEnv   = "PARLEY_RELAY_CLIENT_PROCESS"
-	measurePeers    = 200
+	measureEnv       = "PARLEY_RELAY_MEASURE"
+	clientProcEnv    = "PARLEY_RELAY_CLIENT_PROCESS"
+	measurePeers     = 200
 	memBudgetPerPeer = 256 << 10 // fail beyond this: something regressed
 )
 
