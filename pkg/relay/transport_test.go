@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -70,4 +72,63 @@ func selectedLocalType(t *testing.T, pc *webrtc.PeerConnection) webrtc.ICECandid
 	}
 	t.Fatal("no nominated candidate pair in stats")
 	return 0
+}
+
+// One UDP port bound to one address: every candidate is that address and
+// port, and peers connect through it.
+func TestSingleUDPPortOnListenIP(t *testing.T) {
+	cfg := loopbackConfig()
+	cfg.UDPPort = freeUDPPort(t)
+	cfg.ListenIP = "127.0.0.1"
+	r := newTestRelay(t, cfg)
+	end, c := connect(t, r, clientOptions{})
+	c.send(t, "one port")
+	if got := recv(t, end.frames, "frame"); got != "one port" {
+		t.Fatalf("got %q", got)
+	}
+	lines := candidateLinesOf(c.pc.RemoteDescription().SDP)
+	if len(lines) == 0 {
+		t.Fatal("offer carries no candidates")
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, fmt.Sprintf("127.0.0.1 %d typ host", cfg.UDPPort)) {
+			t.Errorf("candidate not on 127.0.0.1:%d: %s", cfg.UDPPort, l)
+		}
+	}
+}
+
+// Behind 1:1 NAT the offer announces the public address instead of the
+// local one.
+func TestPublicIPsReplaceHostAddresses(t *testing.T) {
+	cfg := loopbackConfig()
+	cfg.PublicIPs = []string{"192.0.2.10"}
+	r := newTestRelay(t, cfg)
+	p, err := r.NewPeer(PeerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close(); <-p.Done() }()
+	sdp, err := p.Offer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := candidateLinesOf(sdp)
+	if len(lines) == 0 {
+		t.Fatal("offer carries no candidates")
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, " 192.0.2.10 ") || strings.Contains(l, "127.0.0.1") {
+			t.Errorf("candidate does not announce the public IP only: %s", l)
+		}
+	}
+}
+
+func candidateLinesOf(sdp string) []string {
+	var out []string
+	for _, l := range strings.Split(sdp, "\n") {
+		if strings.HasPrefix(l, "a=candidate:") {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return out
 }
