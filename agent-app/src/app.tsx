@@ -382,7 +382,9 @@ function ConversationView({ client, conv, self }: { client: LiveClient; conv: Co
   const items = client.items(info.id);
   const typing = client.typingIn(info.id);
   const name = info.visitor_name || "Visitor";
-  const mineOpen = info.status === "open" && (!info.agent_id || info.agent_id === self.id);
+  // Answering a queued conversation claims it (the server assigns it to
+  // whoever replies first); another agent's conversation is read-only.
+  const canReply = info.status === "queued" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
   return (
     <section class="pa-conv" aria-label={`Conversation with ${name}`}>
       <header class="pa-conv-head">
@@ -406,15 +408,18 @@ function ConversationView({ client, conv, self }: { client: LiveClient; conv: Co
         )}
       </header>
       <MessageList items={items} self={self} typing={typing} client={client} />
-      {mineOpen ? (
-        <Composer onSend={(body) => client.send(info.id, body)} onTyping={() => client.noteTyping(info.id)} />
+      {canReply ? (
+        <>
+          {info.status === "queued" && (
+            <div class="pa-conv-hint" data-testid="claim-hint">
+              This visitor is waiting in the queue. Your reply assigns the conversation to you.
+            </div>
+          )}
+          <Composer onSend={(body) => client.send(info.id, body)} onTyping={() => client.noteTyping(info.id)} />
+        </>
       ) : (
         <div class="pa-conv-note">
-          {info.status === "queued"
-            ? "This visitor is waiting in the queue; the conversation goes to the next available agent."
-            : info.status === "closed"
-              ? "This conversation is closed."
-              : `This conversation is assigned to ${info.agent_name || "another agent"}.`}
+          {info.status === "closed" ? "This conversation is closed." : `This conversation is assigned to ${info.agent_name || "another agent"}.`}
         </div>
       )}
     </section>

@@ -312,3 +312,19 @@ test("messages waiting for a visitor whose token expired go to a new conversatio
   again.client.stop();
   assert.equal(JSON.parse(store.get(key) ?? "{}").owner, "v7");
 });
+
+test("frames that arrive before welcome are applied after it; an older snapshot never rolls state back", async () => {
+  const { client, peers } = harness({ role: "agent" });
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  const assigned = { ...conv("c1", "open", 1), updated_at: "2026-01-01T00:00:05Z" };
+  p.deliver({ type: "conversation", conversation: assigned });
+  const queuedEarlier = { ...conv("c1", "queued", 1), agent_id: undefined, updated_at: "2026-01-01T00:00:01Z" };
+  welcome(p, [queuedEarlier], agent);
+  assert.equal(client.conversations.get("c1")?.info.status, "open");
+  p.deliver({ type: "conversation", conversation: queuedEarlier });
+  assert.equal(client.conversations.get("c1")?.info.status, "open");
+  client.stop();
+});

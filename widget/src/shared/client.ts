@@ -340,12 +340,21 @@ export class LiveClient {
       this.lastFrameAt = Date.now();
       t.send({ type: "hello", v: VERSION, resume: sentResume.size ? resume : undefined });
     };
+    // Frames that arrive before welcome (a server that subscribes the
+    // connection before it writes welcome) are applied after it, so a stale
+    // welcome snapshot cannot undo them.
+    let early: Frame[] | null = [];
     t.onframe = (f) => {
       if (this.transport !== t) return;
       this.lastFrameAt = Date.now();
       if (f.type === "welcome") {
         clearTimeout(timeout);
         this.onWelcome(f, sentResume);
+        const pending = early ?? [];
+        early = null;
+        for (const e of pending) this.handle(e);
+      } else if (early && f.type !== "error" && f.type !== "pong") {
+        early.push(f);
       } else {
         this.handle(f);
       }
@@ -446,6 +455,9 @@ export class LiveClient {
   private upsert(info: ConversationInfo, fromFrame = false): void {
     const log = this.conversations.get(info.id);
     if (log) {
+      // An older snapshot (say, a welcome taken before an assignment whose
+      // frame already arrived) must not roll the state back.
+      if (Date.parse(info.updated_at) < Date.parse(log.info.updated_at)) return;
       log.info = { ...info, last_seq: Math.max(info.last_seq ?? 0, log.info.last_seq) };
     } else {
       this.conversations.set(info.id, new ConversationLog({ ...info, last_seq: info.last_seq ?? 0 }));
@@ -476,15 +488,16 @@ export class LiveClient {
   private onMessage(m: MessageFrame): void {
     let log = this.conversations.get(m.conversation);
     if (!log) {
-      const now = new Date().toISOString();
+      // A placeholder until the conversation's own frame tells its state;
+      // no updated_at, so that frame is never taken for an older one.
       log = new ConversationLog({
         id: m.conversation,
         status: "open",
         visitor_id: "",
         visitor_name: "",
         last_seq: 0,
-        created_at: now,
-        updated_at: now,
+        created_at: "",
+        updated_at: "",
       });
       this.conversations.set(m.conversation, log);
     }
