@@ -1,0 +1,165 @@
+// Test harness: builds the real signaling binary, starts it on a free
+// loopback port with a temporary data dir, and launches Debian's headless
+// Chromium through playwright-core. Nothing here downloads a browser.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const ADMIN_EMAIL = "admin@parley.local";
+export const ADMIN_PASSWORD = "e2e-admin-password";
+const CHROMIUM = process.env.PARLEY_CHROMIUM || "/usr/bin/chromium";
+
+let binary;
+/** Builds ./signaling once per test process (Go's build cache makes it quick). */
+export function buildSignaling() {
+  if (binary) return binary;
+  const dir = mkdtempSync(join(tmpdir(), "parley-e2e-bin-"));
+  binary = join(dir, "signaling");
+  execFileSync("go", ["build", "-o", binary, "./signaling"], { cwd: root, stdio: "inherit" });
+  return binary;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+/**
+ * Starts the signaling binary. Returns {url, proc, dataDir, stop(), kill(),
+ * restart()}; output is kept in `logs` for failure messages.
+ */
+export async function startServer({ env = {}, dataDir, port } = {}) {
+  const bin = buildSignaling();
+  dataDir ??= mkdtempSync(join(tmpdir(), "parley-e2e-data-"));
+  port ??= await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const logs = [];
+  const proc = spawn(bin, [], {
+    env: {
+      ...process.env,
+      PARLEY_ADDR: `127.0.0.1:${port}`,
+      PARLEY_PUBLIC_URL: url,
+      PARLEY_DATA_DIR: dataDir,
+      PARLEY_ADMIN_EMAIL: ADMIN_EMAIL,
+      PARLEY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      PARLEY_SHUTDOWN_GRACE: "3s",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  proc.stdout.on("data", (d) => logs.push(String(d)));
+  proc.stderr.on("data", (d) => logs.push(String(d)));
+  const exited = new Promise((r) => proc.on("exit", r));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`signaling exited early:\n${logs.join("")}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`signaling not ready in 30 s:\n${logs.join("")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const server = {
+    url, port, proc, dataDir, logs,
+    /** SIGTERM and wait for exit. */
+    async stop() {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+    /** kill -9. */
+    async kill() {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+    /** Start again on the same port and data dir. */
+    restart() {
+      return startServer({ env, dataDir, port });
+    },
+    cleanup() {
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+export async function demoSiteId(url) {
+  const html = await (await fetch(`${url}/demo`)).text();
+  const m = html.match(/data-site="([^"]+)"/);
+  if (!m) throw new Error("no data-site on /demo");
+  return m[1];
+}
+
+export async function launchBrowser(extraArgs = []) {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: make test installs Debian's chromium`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      ...extraArgs,
+    ],
+  });
+}
+
+/** Signs in to the agent app in a new context; returns the page. */
+export async function signInAgent(browser, url, email = ADMIN_EMAIL, password = ADMIN_PASSWORD) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${url}/app/`);
+  await page.fill("[data-testid=email]", email);
+  await page.fill("[data-testid=password]", password);
+  await page.click("[data-testid=login]");
+  await page.waitForSelector("[data-testid=agent-self]");
+  return page;
+}
+
+/** Opens the demo page and the widget in a new context; returns {page, frame}. */
+export async function openWidget(browser, url) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${url}/demo`);
+  await page.click("#parley-launcher");
+  const frame = page.frameLocator("#parley-frame");
+  await frame.locator("[data-testid=composer]").waitFor();
+  return { ctx, page, frame };
+}
+
+/** Types and sends a message through a composer. */
+export async function send(scope, text) {
+  await scope.locator("[data-testid=composer]").fill(text);
+  await scope.locator("[data-testid=send]").click();
+}
+
+/** The texts of all messages shown in a scope, in order. */
+export async function bodies(scope) {
+  return scope.locator("[data-testid=message-body]").allInnerTexts();
+}
+
+/** Polls fn until it returns truthy or times out. */
+export async function eventually(fn, { timeout = 15_000, interval = 100, what = "condition" } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last?.stack ?? JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
