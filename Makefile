@@ -1,0 +1,72 @@
+# Parley. `make run` starts the whole product; `make test` installs what the
+# tests need (Debian's chromium and coturn, npm packages) when missing and
+# runs every test. See README.md.
+
+SHELL := /bin/bash
+GO    ?= go
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+WEB   := widget agent-app e2e
+
+# Test against local PostgreSQL and Redis when they answer (CI starts them).
+PARLEY_TEST_POSTGRES ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable')
+PARLEY_TEST_REDIS    ?= $(shell (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && echo 127.0.0.1:6379)
+export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
+
+# Fuzz targets run briefly in `make test` (corpora in testdata/fuzz).
+FUZZTIME ?= 8s
+FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT
+
+.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e lint web bench bench-quick
+
+run:
+	$(GO) run ./signaling
+
+build:
+	$(GO) build -o bin/signaling ./signaling
+
+# What the tests need, installed only when missing.
+test-deps:
+	@if ! command -v chromium >/dev/null || ! command -v turnserver >/dev/null; then \
+		echo "installing Debian packages chromium and coturn"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium coturn >/dev/null; \
+	fi
+	@for d in $(WEB); do \
+		if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+			(cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+		fi; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-go:
+	@echo "PostgreSQL: $${PARLEY_TEST_POSTGRES:-not tested}; Redis: $${PARLEY_TEST_REDIS:-not tested}"
+	$(GO) test -race -timeout 15m ./...
+
+test-fuzz:
+	@for t in $(FUZZ); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+# Front ends: type checks, unit tests, and committed dist/ equal to a fresh build.
+test-web:
+	cd widget && npm run --silent check && npm test && npm run --silent check-dist
+	cd agent-app && npm run --silent check && npm run --silent check-dist
+
+test-e2e:
+	cd e2e && npm test
+
+test: test-deps lint test-go test-fuzz test-web test-e2e
+
+# Rebuild both front ends into dist/ (commit the result).
+web:
+	cd widget && npm run build
+	cd agent-app && npm run build
+
+bench:
+	bash bench/run.sh full
+
+bench-quick:
+	bash bench/run.sh quick
