@@ -46,6 +46,41 @@ func (s *Server) Log() string { return s.out.String() }
 // coturn is not installed.
 func Start(t testing.TB, secret string) *Server {
 	t.Helper()
+	return start(t, secret, func(port int, dir string) []string {
+		return []string{
+			"-n", // no configuration file: everything is on the command line
+			"--listening-ip=127.0.0.1",
+			"--relay-ip=127.0.0.1",
+			fmt.Sprintf("--listening-port=%d", port),
+			"--min-port=49152", "--max-port=65535",
+			"--use-auth-secret",
+			"--static-auth-secret=" + secret,
+			"--realm=" + Realm,
+			"--allow-loopback-peers",
+			"--no-cli", "--no-tls", "--no-dtls",
+			"--log-file=stdout", "--simple-log",
+			"--pidfile=" + filepath.Join(dir, "turnserver.pid"),
+			"--db=" + filepath.Join(dir, "turndb"),
+		}
+	})
+}
+
+// StartConfig runs coturn with a configuration file: config receives the
+// free port and a private directory and returns the file's text. secret
+// must be the file's static-auth-secret.
+func StartConfig(t testing.TB, secret string, config func(port int, dir string) string) *Server {
+	t.Helper()
+	return start(t, secret, func(port int, dir string) []string {
+		path := filepath.Join(dir, "turnserver.conf")
+		if err := os.WriteFile(path, []byte(config(port, dir)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"-c", path}
+	})
+}
+
+func start(t testing.TB, secret string, args func(port int, dir string) []string) *Server {
+	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		t.Skipf("coturn is not installed (%s missing): apt-get install coturn to run this test", Binary)
 	}
@@ -53,21 +88,7 @@ func Start(t testing.TB, secret string) *Server {
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
-	cmd := exec.CommandContext(ctx, Binary,
-		"-n", // no configuration file: everything is on the command line
-		"--listening-ip=127.0.0.1",
-		"--relay-ip=127.0.0.1",
-		fmt.Sprintf("--listening-port=%d", port),
-		"--min-port=49152", "--max-port=65535",
-		"--use-auth-secret",
-		"--static-auth-secret="+secret,
-		"--realm="+Realm,
-		"--allow-loopback-peers",
-		"--no-cli", "--no-tls", "--no-dtls",
-		"--log-file=stdout", "--simple-log",
-		"--pidfile="+filepath.Join(dir, "turnserver.pid"),
-		"--db="+filepath.Join(dir, "turndb"),
-	)
+	cmd := exec.CommandContext(ctx, Binary, args(port, dir)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
