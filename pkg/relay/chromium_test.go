@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/turn"
+	"github.com/parleychat/parley/pkg/turn/turntest"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -33,7 +35,8 @@ const post = (path, body) => fetch(path, {method: 'POST', body: JSON.stringify(b
 (async () => {
   try {
     const offer = await (await fetch('/offer')).json();
-    const pc = new RTCPeerConnection({iceServers: []});
+    const policy = new URLSearchParams(location.search).get('policy') || 'all';
+    const pc = new RTCPeerConnection({iceServers: offer.ice_servers, iceTransportPolicy: policy});
     window.pc = pc;
     pc.onicecandidate = (e) => { note('candidate ' + (e.candidate ? e.candidate.candidate : 'end')); post('/candidate', e.candidate ? e.candidate.toJSON() : {candidate: ''}); };
     pc.onconnectionstatechange = () => note('pc ' + pc.connectionState);
@@ -41,7 +44,16 @@ const post = (path, body) => fetch(path, {method: 'POST', body: JSON.stringify(b
       const dc = e.channel;
       note('channel ' + dc.label + ' ordered=' + dc.ordered + ' maxRetransmits=' + dc.maxRetransmits);
       if (dc.label !== 'chat') return;
-      dc.onopen = () => { note('chat open'); dc.send(JSON.stringify({type: 'ping', ref: 'hello from chromium'})); };
+      dc.onopen = async () => {
+        note('chat open');
+        dc.send(JSON.stringify({type: 'ping', ref: 'hello from chromium'}));
+        const stats = await pc.getStats();
+        stats.forEach((s) => {
+          if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+            note('selected local candidate ' + stats.get(s.localCandidateId).candidateType);
+          }
+        });
+      };
       dc.onmessage = (m) => {
         if (typeof m.data !== 'string') { note('binary frame!'); return; }
         const f = JSON.parse(m.data);
@@ -67,8 +79,33 @@ const post = (path, body) => fetch(path, {method: 'POST', body: JSON.stringify(b
 </script>`
 
 func TestChromiumDataChannel(t *testing.T) {
+	log := chromiumSession(t, nil, "all")
+	if !strings.Contains(log, "selected local candidate host") && !strings.Contains(log, "selected local candidate prflx") {
+		t.Errorf("Chromium did not connect directly:\n%s", log)
+	}
+}
+
+// The TURN recipe: Chromium limited to relay candidates
+// (iceTransportPolicy "relay") reaches the relay through a real coturn with
+// credentials minted by package turn, as signaling will hand them out.
+func TestChromiumRelayOnlyThroughCoturn(t *testing.T) {
+	srv := turntest.Start(t, "chromium-turn-secret")
+	servers := turn.ICEServers(turn.Config{TURNURLs: []string{"turn:" + srv.Addr + "?transport=udp"}, Secret: srv.Secret}, "visitor-chromium", time.Now())
+	log := chromiumSession(t, servers, "relay")
+	if !strings.Contains(log, "selected local candidate relay") {
+		t.Errorf("Chromium did not go through TURN:\n%s", log)
+	}
+}
+
+// chromiumSession runs the page in headless Chromium against a relay peer,
+// exchanges frames both ways, and returns the page's log.
+func chromiumSession(t *testing.T, iceServers []protocol.ICEServer, policy string) string {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("Chromium is not installed (%s missing): apt-get install chromium to run this test", chromiumPath)
+	}
+	if iceServers == nil {
+		iceServers = []protocol.ICEServer{}
 	}
 	r := newTestRelay(t, loopbackConfig())
 
@@ -114,7 +151,7 @@ func TestChromiumDataChannel(t *testing.T) {
 		_, _ = io.WriteString(w, chromiumPage)
 	})
 	mux.HandleFunc("GET /offer", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer}, SDP: offer, ICEServers: []protocol.ICEServer{}})
+		_ = json.NewEncoder(w).Encode(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer}, SDP: offer, ICEServers: iceServers})
 	})
 	mux.HandleFunc("POST /answer", func(w http.ResponseWriter, req *http.Request) {
 		var a protocol.RTCAnswer
@@ -178,7 +215,7 @@ func TestChromiumDataChannel(t *testing.T) {
 	}
 
 	start := time.Now()
-	if _, err := chromedp.Run(browserCtx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if _, err := chromedp.Run(browserCtx, chromedp.Navigate(srv.URL+"/?policy="+policy)); err != nil {
 		t.Fatalf("Chromium navigate: %v", err)
 	}
 	select {
@@ -221,4 +258,5 @@ func TestChromiumDataChannel(t *testing.T) {
 	if strings.Contains(log, "error") || strings.Contains(log, "binary") {
 		t.Errorf("page reported a problem:\n%s", log)
 	}
+	return log
 }
