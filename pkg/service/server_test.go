@@ -66,7 +66,9 @@ func eachServer(t *testing.T, f func(t *testing.T, ts *testServer)) {
 
 func (ts *testServer) origin() string { return ts.URL }
 
-func (ts *testServer) wsURL(path string) string { return "ws" + strings.TrimPrefix(ts.URL, "http") + path }
+func (ts *testServer) wsURL(path string) string {
+	return "ws" + strings.TrimPrefix(ts.URL, "http") + path
+}
 
 // visitorToken opens a widget session as the widget frame would.
 func (ts *testServer) visitorToken(t *testing.T) string {
