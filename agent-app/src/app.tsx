@@ -198,7 +198,7 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const current = selected ? client.conversations.get(selected) ?? null : null;
 
   const unread = (c: ConversationLog) =>
-    c.messages().filter((m) => m.seq > (read[c.info.id] ?? 0) && !(m.author.kind === "agent" && m.author.id === self.id)).length;
+    c.messages().filter((m) => m.seq > (read[c.info.id] ?? 0) && m.author.kind !== "system" && m.author.id !== self.id).length;
 
   // Reading the selected conversation marks it read.
   const currentSeq = current?.lastContiguous ?? 0;

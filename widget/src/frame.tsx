@@ -205,7 +205,7 @@ function Chat({ client }: { client: LiveClient }) {
       ) : (
         <Composer
           onSend={(body) => client.send(convID, body)}
-          onTyping={() => convID && status === "open" && client.noteTyping(convID)}
+          onTyping={() => convID && client.noteTyping(convID)}
         />
       )}
     </>
@@ -234,9 +234,10 @@ function useUnreadBadge(items: ChatItem[]): void {
   const seen = useRef(-1);
   const sent = useRef(0);
   let newest = 0;
-  for (const m of items) if (m.seq !== null && m.author.kind !== "visitor" && m.seq > newest) newest = m.seq;
+  const reply = (m: ChatItem) => m.seq !== null && m.author.kind === "agent";
+  for (const m of items) if (reply(m) && m.seq! > newest) newest = m.seq!;
   if (shown || seen.current < 0) seen.current = Math.max(seen.current, newest);
-  const unread = items.filter((m) => m.seq !== null && m.author.kind !== "visitor" && m.seq > seen.current).length;
+  const unread = items.filter((m) => reply(m) && m.seq! > seen.current).length;
   useEffect(() => {
     if (unread === sent.current || window.parent === window) return;
     sent.current = unread;

@@ -85,6 +85,7 @@ interface LoaderWindow extends Window {
   button.appendChild(badge);
 
   let frame: HTMLIFrameElement | null = null;
+  let loaded = false;
   let open = false;
 
   const setOpen = (next: boolean) => {
@@ -96,6 +97,10 @@ interface LoaderWindow extends Window {
       frame.allow = "microphone; autoplay; display-capture";
       const q = new URLSearchParams({ site, page: location.href.slice(0, 1000), title: d.title.slice(0, 200) });
       frame.src = host + "/widget/frame?" + q.toString();
+      frame.addEventListener("load", () => {
+        loaded = true;
+        if (!open) frame?.contentWindow?.postMessage("parley:hidden", host);
+      });
       css(
         frame,
         base +
@@ -108,8 +113,9 @@ interface LoaderWindow extends Window {
     button.replaceChildren(open ? closeIcon : chatIcon, badge);
     button.setAttribute("aria-expanded", String(open));
     if (open) showUnread(0);
-    // The frame counts replies that arrive while it is hidden.
-    frame?.contentWindow?.postMessage(open ? "parley:shown" : "parley:hidden", host);
+    // The frame counts replies that arrive while it is hidden. Before its
+    // page loaded it is about:blank of another origin, and starts shown.
+    if (loaded) frame?.contentWindow?.postMessage(open ? "parley:shown" : "parley:hidden", host);
     // The label stays "Chat with us"; aria-expanded tells open from closed.
     button.title = open ? "Close chat" : "Chat with us";
   };
