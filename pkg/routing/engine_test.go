@@ -514,6 +514,7 @@ func TestEngineWaitEstimates(t *testing.T) {
 	// Bob leaves: half the capacity, twice the wait for everyone.
 	f.rec.take()
 	_ = f.e.SetStatus(f.ctx, "w", "bob", StatusAway)
+	f.e.Tick(f.ctx) // waits follow supply changes once per tick
 	last := map[string]Position{}
 	for _, qp := range find[QueuePositions](f.rec.take()) {
 		for _, p := range qp.Positions {

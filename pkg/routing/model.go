@@ -47,11 +47,21 @@ func (a *Agent) speaks(lang string) bool {
 		return true
 	}
 	for _, l := range a.Languages {
-		if primaryLanguage(l) == lang {
+		if l == lang || sameLanguage(l, lang) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameLanguage reports whether tag (as given, e.g. "fr-CA") has the primary
+// subtag lang (already lowered, e.g. "fr"), without allocating: it runs for
+// every agent of every decision.
+func sameLanguage(tag, lang string) bool {
+	if len(tag) < len(lang) || !strings.EqualFold(tag[:len(lang)], lang) {
+		return false
+	}
+	return len(tag) == len(lang) || tag[len(lang)] == '-' || tag[len(lang)] == '_'
 }
 
 func (a *Agent) hasSkill(s string) bool { return s == "" || slices.Contains(a.Skills, s) }
@@ -60,7 +70,7 @@ func (a *Agent) free() bool             { return a.Status == StatusOnline && a.L
 
 // qualifies reports whether the agent meets need, capacity aside.
 func (a *Agent) qualifies(n Need) bool {
-	return a.Status == StatusOnline && a.speaks(n.Language) && a.hasSkill(n.Skill) && a.inTeam(n.Team)
+	return a.Status == StatusOnline && a.hasSkill(n.Skill) && a.inTeam(n.Team) && a.speaks(n.Language)
 }
 
 // primaryLanguage lowers a BCP 47 tag to its primary subtag: "pt-BR" → "pt".

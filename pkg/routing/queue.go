@@ -48,9 +48,10 @@ func (s Supply) wait(p int, step time.Duration) time.Duration {
 // Queue is the waiting line of one workspace, in fair order: higher priority
 // first, then earlier EnqueuedAt, then earlier Push. It is split into lines,
 // one per Need, because only conversations with the same Need compete for
-// the same agents; an event (a push, a removal, an agent's capacity change)
-// recomputes the positions of the one line it touches, from the place it
-// touched, and Changes reports only positions that actually changed.
+// the same agents; a push or a removal recomputes the positions of the one
+// line it touches, from the place it touched, and Changes reports only
+// positions (and waits) that actually changed. Supply changes are batched
+// until RefreshWaits.
 //
 // A Queue is not safe for concurrent use; the Engine guards it.
 type Queue struct {
@@ -59,6 +60,7 @@ type Queue struct {
 	seq   uint64
 	step  time.Duration
 	dirty map[*line]struct{}
+	stale map[*line]struct{} // supply changed since the last RefreshWaits
 }
 
 type waiting struct {
@@ -99,7 +101,7 @@ type line struct {
 // NewQueue returns an empty queue whose waits are rounded up to step (so a
 // visitor is not told a new number every second; 0 means no rounding).
 func NewQueue(step time.Duration) *Queue {
-	return &Queue{lines: map[Need]*line{}, items: map[string]*waiting{}, step: step, dirty: map[*line]struct{}{}}
+	return &Queue{lines: map[Need]*line{}, items: map[string]*waiting{}, step: step, dirty: map[*line]struct{}{}, stale: map[*line]struct{}{}}
 }
 
 // Len returns how many conversations wait.
@@ -183,15 +185,27 @@ func (q *Queue) Position(id string) (Position, bool) {
 	return Position{ConversationID: id, Position: p, Wait: w.line.supply.wait(p, q.step)}, true
 }
 
-// SetSupply sets the agent capacity serving need; the waits of its line are
-// recomputed by the next Changes if it differs.
+// SetSupply sets the agent capacity serving need. Waits computed from now on
+// use it; the waits of visitors whose position did not move are recomputed
+// by the next RefreshWaits, so a burst of supply changes (every ended chat
+// moves an agent's average handling time) costs one pass per line, not one
+// per change.
 func (q *Queue) SetSupply(need Need, s Supply) {
 	ln, ok := q.lines[need]
 	if !ok || ln.supply == s {
 		return
 	}
 	ln.supply = s
-	q.markDirty(ln, 0)
+	q.stale[ln] = struct{}{}
+}
+
+// RefreshWaits marks every line whose supply changed since the last call
+// for a full recomputation by the next Changes. The Engine calls it on Tick.
+func (q *Queue) RefreshWaits() {
+	for ln := range q.stale {
+		q.markDirty(ln, 0)
+	}
+	clear(q.stale)
 }
 
 // Needs returns the Need of every non-empty line.
@@ -263,6 +277,7 @@ func (q *Queue) detach(w *waiting) {
 	if len(ln.items) == 0 {
 		delete(q.lines, ln.need)
 		delete(q.dirty, ln)
+		delete(q.stale, ln)
 		return
 	}
 	q.markDirty(ln, i)

@@ -70,6 +70,10 @@ func TestQueueFairOrderAndPositions(t *testing.T) {
 
 	// Supply gives waits: 4 slots, 4 minutes each → one slot a minute.
 	q.SetSupply(Need{Language: "en"}, Supply{Capacity: 4, AvgHandle: 4 * time.Minute})
+	if ch := q.Changes(); len(ch) != 0 {
+		t.Errorf("supply changes wait for RefreshWaits, got %v", ch)
+	}
+	q.RefreshWaits()
 	got = positions(q.Changes())
 	if got["vip"].Wait != time.Minute || got["same-time"].Wait != 2*time.Minute || got["b"].Wait != 3*time.Minute {
 		t.Errorf("waits: %v", got)
@@ -108,6 +112,7 @@ func TestQueueWaitRoundsUpToStep(t *testing.T) {
 	}
 	// A supply change too small to move any rounded wait reports nothing.
 	q.SetSupply(Need{}, Supply{Capacity: 3, AvgHandle: 101 * time.Second})
+	q.RefreshWaits()
 	if ch := q.Changes(); len(ch) != 0 {
 		t.Errorf("sub-step change reported: %v", ch)
 	}

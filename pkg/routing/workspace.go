@@ -318,9 +318,22 @@ func (w *workspace) offlineReason(req Request, rules Rules, now time.Time, cache
 // event.
 func (w *workspace) sweepOffline(ctx context.Context, now time.Time) {
 	cache := map[Need]bool{}
+	closed := map[string]bool{} // site → outside hours; one time-zone conversion per site
+	for site, r := range w.rules {
+		closed[site] = !r.Hours.Open(now)
+	}
 	var gone []*waiting
 	for _, it := range w.queue.items {
-		if w.offlineReason(it.req, w.rulesFor(it.req.SiteID), now, cache) != nil {
+		if closed[it.req.SiteID] {
+			gone = append(gone, it)
+			continue
+		}
+		rules := w.rulesFor(it.req.SiteID)
+		reachable, ok := cache[it.req.Need(Level(len(rules.RelaxAfter)))]
+		if ok && reachable {
+			continue
+		}
+		if w.offlineReason(it.req, rules, now, cache) != nil {
 			gone = append(gone, it)
 		}
 	}
@@ -525,6 +538,7 @@ func (w *workspace) tick(ctx context.Context, now time.Time) {
 			Reason: fmt.Sprintf("nobody %s answered within %v", describe(it.req.Need(from)), now.Sub(it.req.EnqueuedAt).Round(time.Second))})
 	}
 	w.sweepOffline(ctx, now)
+	w.queue.RefreshWaits()
 	for need := range w.supply {
 		if _, ok := w.queue.lines[need]; !ok {
 			delete(w.supply, need)
