@@ -338,7 +338,16 @@ function ConnState({ client }: { client: LiveClient }) {
 function InboxItem(props: { conv: ConversationLog; self: Author; unread: number; selected: boolean; onSelect: (id: string) => void }) {
   const { conv, self, unread, selected, onSelect } = props;
   const info = conv.info;
-  const last = conv.last();
+  // The preview is the last thing a person said; "Admin joined the chat"
+  // only when nobody has said anything yet.
+  const all = conv.messages();
+  let last = all[all.length - 1];
+  for (let i = all.length - 1; i >= 0; i--) {
+    if (all[i].author.kind !== "system") {
+      last = all[i];
+      break;
+    }
+  }
   const own = last && last.author.kind === "agent" && last.author.id === self.id;
   const preview = last ? (own ? "You: " : "") + last.body : info.last_body ?? "";
   const name = info.visitor_name || "Visitor";
