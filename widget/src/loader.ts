@@ -4,20 +4,16 @@
 //
 // It adds one launcher button and, on the first click, one iframe with the
 // chat UI served by CHAT_HOST. Nothing else touches the host page: no
-// framework, no globals besides a guard against double loading, styles set
-// inline so the page's CSS cannot leak in (and ours cannot leak out).
-
-interface LoaderWindow extends Window {
-  __parleyLoaded?: boolean;
-}
+// framework, no globals, styles set inline so the page's CSS cannot leak in
+// (and ours cannot leak out).
 
 (() => {
-  const w = window as LoaderWindow;
-  if (w.__parleyLoaded) return;
+  const w = window;
   const d = document;
+  // Loaded twice (two tags, a SPA re-inserting it): keep the first launcher.
+  if (d.getElementById("parley-launcher")) return;
   const script = (d.currentScript as HTMLScriptElement | null) || d.querySelector<HTMLScriptElement>("script[data-site]");
   if (!script || !script.src) return;
-  w.__parleyLoaded = true;
   const site = script.getAttribute("data-site") || "";
   const host = new URL(script.src, location.href).origin;
 
