@@ -153,7 +153,8 @@ func (c *conn) drain() {
 	}
 	c.mu.Unlock()
 	c.handling.Unlock()
-	c.ws.SetReadDeadline(time.Now()) // unblock the reader
+	// The writer sends the close frame after the queued frames and then
+	// closes the socket, which ends the reader.
 }
 
 // deliver queues a frame; a client too slow to take it is disconnected.
