@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/pkg/protocol"
 )
