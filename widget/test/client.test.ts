@@ -21,7 +21,7 @@ const store = new Map<string, string>();
 
 /** ScriptedPeer is the server end of one connection, driven by the test. */
 class ScriptedPeer implements Transport {
-  readonly kind = "websocket" as const;
+  constructor(readonly kind: "websocket" | "datachannel" = "websocket") {}
   onopen: () => void = () => {};
   onframe: (frame: Frame) => void = () => {};
   onclose: (info: CloseInfo) => void = () => {};
@@ -326,5 +326,48 @@ test("frames that arrive before welcome are applied after it; an older snapshot 
   assert.equal(client.conversations.get("c1")?.info.status, "open");
   p.deliver({ type: "conversation", conversation: queuedEarlier });
   assert.equal(client.conversations.get("c1")?.info.status, "open");
+  client.stop();
+});
+
+test("an attached data channel carries chat; when it closes, chat falls back to the WebSocket without loss", async () => {
+  const { client, peers } = harness();
+  const seen: string[] = [];
+  client.listen((f) => seen.push(f.type));
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const ws = peers[0];
+  ws.open();
+  welcome(ws, [conv("c1")]);
+  ws.deliver(message("c1", 1));
+  ws.sent = [];
+
+  const dc = new ScriptedPeer("datachannel");
+  dc.open();
+  client.attachChatTransport(dc);
+  assert.equal(client.transportKind, "datachannel");
+  const id = client.send("c1", "over the data channel");
+  assert.deepEqual(
+    dc.of("send").map((f) => f.client_id),
+    [id],
+  );
+  assert.equal(ws.of("send").length, 0, "chat does not also go over the WebSocket");
+  assert.ok(client.sendControl({ type: "rtc_answer", sdp: "v=0" }));
+  assert.equal(ws.of("rtc_answer").length, 1, "negotiation stays on the WebSocket");
+  dc.deliver(message("c1", 2));
+  assert.deepEqual(
+    client.items("c1").map((i) => i.seq),
+    [1, 2, null],
+  );
+  assert.ok(seen.includes("message"), "listeners see frames from the data channel");
+
+  // The channel dies before the ack: the send goes again over the WebSocket
+  // with the same client_id, and the conversation is resumed.
+  dc.close(1006);
+  assert.equal(client.transportKind, "websocket");
+  assert.deepEqual(
+    ws.of("send").map((f) => f.client_id),
+    [id],
+  );
+  assert.deepEqual(ws.of("resume"), [{ type: "resume", conversations: { c1: 2 } }]);
   client.stop();
 });

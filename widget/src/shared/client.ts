@@ -108,6 +108,9 @@ export class LiveClient {
   private opts: ClientOptions;
   private listeners = new Set<() => void>();
   private transport: Transport | null = null;
+  /** The data channel while it carries chat; null means the WebSocket does. */
+  private chat: Transport | null = null;
+  private frameListeners = new Set<(frame: Frame) => void>();
   private online = false;
   private everOnline = false;
   private stopped = true;
@@ -138,7 +141,57 @@ export class LiveClient {
 
   /** The transport that carries chat now. */
   get transportKind(): TransportKind {
-    return this.transport?.kind ?? "websocket";
+    return this.chat ? this.chat.kind : (this.transport?.kind ?? "websocket");
+  }
+
+  /**
+   * listen calls fn for every frame received, on any transport, after the
+   * client has applied it. The WebRTC negotiation (rtc_offer, rtc_candidate,
+   * rtc_stop) is read here. Returns a function that stops listening.
+   */
+  listen(fn: (frame: Frame) => void): () => void {
+    this.frameListeners.add(fn);
+    return () => this.frameListeners.delete(fn);
+  }
+
+  /** sendControl sends a frame over the WebSocket (rtc_start, rtc_answer,
+   * rtc_candidate, rtc_stop). False when not connected. */
+  sendControl(frame: Frame): boolean {
+    if (!this.online || !this.transport) return false;
+    return this.transport.send(frame);
+  }
+
+  /**
+   * attachChatTransport makes an open transport (the WebRTC data channel)
+   * carry the chat: send, typing and resume frames go over it, and what it
+   * receives is applied like WebSocket frames. Everything else stays on the
+   * WebSocket. When it closes, chat falls back to the WebSocket: sends not
+   * yet acked are sent again there (same client_id) and every conversation
+   * is resumed from its last contiguous seq, so nothing is lost in between.
+   */
+  attachChatTransport(t: Transport): void {
+    const old = this.chat;
+    this.chat = t;
+    if (old) old.close(1000, "replaced");
+    t.onframe = (f) => {
+      if (this.chat !== t) return;
+      // lastFrameAt is left alone: it measures the WebSocket's liveness.
+      this.handle(f);
+      this.notify();
+    };
+    t.onclose = () => {
+      if (this.chat !== t) return;
+      this.chat = null;
+      this.sentAt.clear();
+      this.resuming.clear();
+      const want: Record<string, number> = {};
+      for (const [id, log] of this.conversations) want[id] = log.lastContiguous;
+      this.resume(want);
+      this.flush();
+      this.notify();
+    };
+    this.flush();
+    this.notify();
   }
 
   /** start connects and keeps reconnecting until stop. */
@@ -161,6 +214,9 @@ export class LiveClient {
     const t = this.transport;
     this.transport = null;
     t?.close(1000, "client stopped");
+    const chat = this.chat;
+    this.chat = null;
+    chat?.close(1000, "client stopped");
   }
 
   /** drop closes the connection as if the network failed; the client
@@ -350,6 +406,7 @@ export class LiveClient {
       if (f.type === "welcome") {
         clearTimeout(timeout);
         this.onWelcome(f, sentResume);
+        for (const fn of this.frameListeners) fn(f);
         const pending = early ?? [];
         early = null;
         for (const e of pending) this.handle(e);
@@ -417,6 +474,17 @@ export class LiveClient {
   // --- frames ---
 
   private handle(f: Frame): void {
+    this.apply(f);
+    for (const fn of this.frameListeners) {
+      try {
+        fn(f);
+      } catch {
+        // A listener's bug must not stop delivery.
+      }
+    }
+  }
+
+  private apply(f: Frame): void {
     switch (f.type) {
       case "message":
         this.onMessage(f);
@@ -583,6 +651,7 @@ export class LiveClient {
   // --- sending ---
 
   private write(f: Frame): boolean {
+    if (this.chat && (f.type === "send" || f.type === "typing" || f.type === "resume") && this.chat.send(f)) return true;
     if (!this.online || !this.transport) return false;
     return this.transport.send(f);
   }
@@ -610,7 +679,7 @@ export class LiveClient {
   }
 
   private transmit(item: OutboxItem): void {
-    if (!this.online || item.failed) return;
+    if ((!this.online && !this.chat) || item.failed) return;
     if (item.conversation === null) {
       this.startConversation();
       return;
