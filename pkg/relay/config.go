@@ -71,10 +71,12 @@ type Config struct {
 	// connection (NAT bindings expire otherwise). Default 2s.
 	KeepaliveInterval time.Duration
 
-	// MaxMessageSize is the largest data-channel message the relay accepts,
-	// announced to browsers as SCTP max-message-size; browsers refuse to
-	// send more. At least protocol.MaxFrameBytes. Default
-	// protocol.MaxFrameBytes.
+	// MaxMessageSize is announced to browsers as SCTP max-message-size;
+	// browsers refuse to send more (RTCDataChannel.send throws). At least
+	// protocol.MaxFrameBytes, default protocol.MaxFrameBytes. Frames over
+	// protocol.MaxFrameBytes are dropped and reported (OnOversize)
+	// whatever this says, so raising it only lets browsers send frames the
+	// relay will drop: useful in tests, not in production.
 	MaxMessageSize int
 
 	// ReadBufferSize is the per-channel read buffer. Chat frames are

@@ -14,6 +14,21 @@
 // The relay always makes the offer (also for an ICE restart and, later, for
 // voice and screen), browsers always answer: offers never collide.
 //
+// Mapping to the protocol frames (package protocol):
+//
+//	rtc_start  (client)  → NewPeer, then Offer; send rtc_offer with the SDP
+//	                       and turn.ICEServers for this client
+//	rtc_answer (client)  → SetAnswer
+//	rtc_candidate (client) → AddCandidate; OnCandidate → rtc_candidate
+//	OnState(StateFailed) → Restart and a new rtc_offer while the WebSocket
+//	                       lives (or Close and rtc_stop)
+//	OnState(StateClosed) → rtc_stop; chat goes on over the WebSocket
+//	rtc_stop (client), WebSocket gone → Close
+//
+// Errors from SetAnswer and AddCandidate (ErrBadSDP, ErrBadCandidate, …)
+// concern that one input: answer the client with an error frame; the peer
+// is unaffected.
+//
 // A Relay runs inside the signaling process by default; the standalone
 // relay binary builds the same Relay from its flags.
 package relay
