@@ -113,6 +113,9 @@ func (e *Engine) SetRules(workspaceID, siteID string, r Rules) error {
 	r.RelaxAfter = slices.Clone(r.RelaxAfter)
 	return e.with(workspaceID, func(w *workspace, now time.Time) error {
 		w.rules[siteID] = r
+		// Re-check hours and relaxation of everyone at the next Tick.
+		delete(w.siteOpen, siteID)
+		w.relaxDue = now
 		return nil
 	})
 }
@@ -237,8 +240,7 @@ func (e *Engine) Update(ctx context.Context, req Request) error {
 		if !w.queue.Update(req) {
 			return fmt.Errorf("%w: %s", ErrUnknownConversation, req.ConversationID)
 		}
-		it := w.queue.items[req.ConversationID]
-		w.ensureSupply(it)
+		w.queued(w.queue.items[req.ConversationID])
 		w.pump(ctx, now)
 		return nil
 	})

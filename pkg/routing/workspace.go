@@ -24,6 +24,12 @@ type workspace struct {
 	offers map[string]*offer      // conversation → its offer
 	owned  map[string]*assignment // conversation → its assignment
 	events []Event
+
+	// Tick does O(queue) work only when it may matter: relaxDue is the
+	// earliest time any waiting conversation relaxes (zero: none), and
+	// siteOpen is each site's business-hours state at the last tick.
+	relaxDue time.Time
+	siteOpen map[string]bool
 }
 
 type agentState struct {
@@ -62,12 +68,23 @@ type supply struct {
 func newWorkspace(id string, cfg *Config) *workspace {
 	return &workspace{
 		id: id, cfg: cfg,
-		rules:  map[string]Rules{},
-		agents: map[string]*agentState{},
-		queue:  NewQueue(cfg.WaitStep),
-		supply: map[Need]*supply{},
-		offers: map[string]*offer{},
-		owned:  map[string]*assignment{},
+		rules:    map[string]Rules{},
+		agents:   map[string]*agentState{},
+		queue:    NewQueue(cfg.WaitStep),
+		supply:   map[Need]*supply{},
+		offers:   map[string]*offer{},
+		owned:    map[string]*assignment{},
+		siteOpen: map[string]bool{},
+	}
+}
+
+// queued is called whenever a conversation enters the queue or changes
+// level, so Tick knows when the next relaxation is due.
+func (w *workspace) queued(it *waiting) {
+	w.ensureSupply(it)
+	due := w.rulesFor(it.req.SiteID).nextRelax(it.req.EnqueuedAt, it.level)
+	if !due.IsZero() && (w.relaxDue.IsZero() || due.Before(w.relaxDue)) {
+		w.relaxDue = due
 	}
 }
 
@@ -128,7 +145,13 @@ func (w *workspace) setAgent(ctx context.Context, a Agent, now time.Time) {
 		st.phantom = 0
 	})
 	st.chosen = a.Status
+	wasOnline := st.Status == StatusOnline
 	w.refresh(ctx, st, now, "set by server")
+	if wasOnline && st.Status == StatusOnline {
+		// Languages, skills or teams may have changed: someone waiting may
+		// have lost the only agent who could ever take them.
+		w.sweepOffline(ctx, now)
+	}
 	w.pump(ctx, now)
 }
 
@@ -264,7 +287,7 @@ func (w *workspace) requeueAll(ctx context.Context, st *agentState, now time.Tim
 		delete(w.owned, c)
 		w.change(st, func() { delete(st.convs, c); st.phantom = 0 })
 		_ = w.queue.Push(as.req, w.rulesFor(as.req.SiteID).Level(as.req.EnqueuedAt, now))
-		w.ensureSupply(w.queue.items[c])
+		w.queued(w.queue.items[c])
 		w.emit(Requeued{WorkspaceID: w.id, ConversationID: c, AgentID: st.ID, Reason: "agent went offline"})
 	}
 }
@@ -283,7 +306,7 @@ func (w *workspace) enqueue(ctx context.Context, req Request, now time.Time) err
 	if err := w.queue.Push(req, rules.Level(req.EnqueuedAt, now)); err != nil {
 		return err
 	}
-	w.ensureSupply(w.queue.items[req.ConversationID])
+	w.queued(w.queue.items[req.ConversationID])
 	w.pump(ctx, now)
 	return nil
 }
@@ -522,22 +545,20 @@ func (w *workspace) tick(ctx context.Context, now time.Time) {
 			w.refresh(ctx, st, now, fmt.Sprintf("missed %d offers in a row", st.MissedOffers))
 		}
 	}
-	var relaxed []*waiting
-	for _, it := range w.queue.items {
-		if w.rulesFor(it.req.SiteID).Level(it.req.EnqueuedAt, now) > it.level {
-			relaxed = append(relaxed, it)
+	if !w.relaxDue.IsZero() && !now.Before(w.relaxDue) {
+		w.relax(now)
+	}
+	hoursChanged := false
+	for site, r := range w.rules {
+		open := r.Hours.Open(now)
+		if was, ok := w.siteOpen[site]; !ok || was != open {
+			hoursChanged = true
 		}
+		w.siteOpen[site] = open
 	}
-	sort.Slice(relaxed, func(i, j int) bool { return relaxed[i].before(relaxed[j]) })
-	for _, it := range relaxed {
-		from, to := it.level, w.rulesFor(it.req.SiteID).Level(it.req.EnqueuedAt, now)
-		w.queue.Relax(it.req.ConversationID, to)
-		it.tried = nil
-		w.ensureSupply(it)
-		w.emit(Relaxed{WorkspaceID: w.id, ConversationID: it.req.ConversationID, From: from, To: to,
-			Reason: fmt.Sprintf("nobody %s answered within %v", describe(it.req.Need(from)), now.Sub(it.req.EnqueuedAt).Round(time.Second))})
+	if hoursChanged {
+		w.sweepOffline(ctx, now)
 	}
-	w.sweepOffline(ctx, now)
 	w.queue.RefreshWaits()
 	for need := range w.supply {
 		if _, ok := w.queue.lines[need]; !ok {
@@ -545,6 +566,31 @@ func (w *workspace) tick(ctx context.Context, now time.Time) {
 		}
 	}
 	w.pump(ctx, now)
+}
+
+// relax widens every conversation whose next step is due and finds the
+// next due time.
+func (w *workspace) relax(now time.Time) {
+	var relaxed []*waiting
+	w.relaxDue = time.Time{}
+	for _, it := range w.queue.items {
+		if w.rulesFor(it.req.SiteID).Level(it.req.EnqueuedAt, now) > it.level {
+			relaxed = append(relaxed, it)
+			continue
+		}
+		if due := w.rulesFor(it.req.SiteID).nextRelax(it.req.EnqueuedAt, it.level); !due.IsZero() && (w.relaxDue.IsZero() || due.Before(w.relaxDue)) {
+			w.relaxDue = due
+		}
+	}
+	sort.Slice(relaxed, func(i, j int) bool { return relaxed[i].before(relaxed[j]) })
+	for _, it := range relaxed {
+		from, to := it.level, w.rulesFor(it.req.SiteID).Level(it.req.EnqueuedAt, now)
+		w.queue.Relax(it.req.ConversationID, to)
+		it.tried = nil
+		w.queued(it)
+		w.emit(Relaxed{WorkspaceID: w.id, ConversationID: it.req.ConversationID, From: from, To: to,
+			Reason: fmt.Sprintf("nobody %s answered within %v", describe(it.req.Need(from)), now.Sub(it.req.EnqueuedAt).Round(time.Second))})
+	}
 }
 
 func describe(n Need) string {
