@@ -305,6 +305,14 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
             {client.state === "reconnecting" ? "Connection lost — reconnecting…" : "Connecting…"}
           </div>
         )}
+        {client.lastError && (
+          <div class="pa-toast" role="alert" data-testid="error">
+            <span>{client.lastError.message || client.lastError.code}</span>
+            <button type="button" class="pa-link" onClick={() => client.clearError()}>
+              Dismiss
+            </button>
+          </div>
+        )}
         {current ? (
           <ConversationView key={current.info.id} client={client} conv={current} self={self} />
         ) : (

@@ -282,6 +282,12 @@ export class LiveClient {
     this.notify();
   }
 
+  /** clearError forgets lastError (the user dismissed it). */
+  clearError(): void {
+    this.lastError = null;
+    this.notify();
+  }
+
   /** close ends a conversation. */
   close(conversation: string): void {
     this.write({ type: "close", ref: newClientID(), conversation });
