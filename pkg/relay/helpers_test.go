@@ -92,6 +92,10 @@ type testClient struct {
 	frames      chan string
 	sigFrames   chan string
 	answers     atomic.Int32
+	// relay candidates received by trickle, and whether the last one
+	// (end of candidates) came
+	candidates      atomic.Int32
+	endOfCandidates atomic.Bool
 	pumpsDone   sync.WaitGroup
 	stopPumps   context.CancelFunc
 	sentAnswers chan string
@@ -255,6 +259,10 @@ func startPair(t *testing.T, r *Relay, o clientOptions) (*relayEnd, *testClient)
 					c.sentAnswers <- answer
 					c.toRelay <- protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: answer}
 				case protocol.RTCCandidate:
+					c.candidates.Add(1)
+					if f.Candidate == "" {
+						c.endOfCandidates.Store(true)
+					}
 					err := pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: f.Candidate, SDPMid: f.SDPMid, SDPMLineIndex: f.SDPMLineIndex, UsernameFragment: f.UsernameFragment})
 					if err != nil && pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
 						t.Errorf("client AddICECandidate(%q): %v", f.Candidate, err)

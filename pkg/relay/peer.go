@@ -280,9 +280,12 @@ func (p *Peer) offer(ctx context.Context, restart bool) (string, error) {
 		timer.Stop()
 	}
 
-	local := p.pc.LocalDescription()
+	local := p.pc.LocalDescription() // with the candidates gathered so far
 	if local == nil {
 		return "", p.errClosed()
+	}
+	if p.relay.cfg.GatherWait < 0 {
+		local = &offer // none at all: every candidate trickles
 	}
 
 	p.mu.Lock()

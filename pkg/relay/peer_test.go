@@ -429,3 +429,56 @@ func TestCloseReleasesEverything(t *testing.T) {
 		c.close()
 	}
 }
+
+// With GatherWait < 0 the offer carries no candidates: all of them trickle
+// through OnCandidate, only after the answer, and end with an empty
+// candidate (end of candidates).
+func TestRelayCandidatesTrickleAfterAnswer(t *testing.T) {
+	cfg := loopbackConfig()
+	cfg.GatherWait = -1
+	r := newTestRelay(t, cfg)
+	end, c := startPair(t, r, clientOptions{})
+	offer := c.pc.RemoteDescription()
+	deadline := time.Now().Add(10 * time.Second)
+	for offer == nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		offer = c.pc.RemoteDescription()
+	}
+	if offer == nil {
+		t.Fatal("client never got the offer")
+	}
+	if strings.Contains(offer.SDP, "a=candidate:") {
+		t.Fatalf("offer carries candidates although GatherWait < 0:\n%s", offer.SDP)
+	}
+	waitOpen(t, end, c)
+	for !c.endOfCandidates.Load() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !c.endOfCandidates.Load() {
+		t.Fatal("no end-of-candidates trickled")
+	}
+	if n := c.candidates.Load(); n < 2 {
+		t.Fatalf("client got %d trickled candidates, want the loopback one and end of candidates", n)
+	}
+}
+
+// Candidates are held while an offer waits for its answer.
+func TestNoRelayCandidateBeforeAnswer(t *testing.T) {
+	cfg := loopbackConfig()
+	cfg.GatherWait = -1
+	r := newTestRelay(t, cfg)
+	got := make(chan protocol.RTCCandidate, 8)
+	p, err := r.NewPeer(PeerOptions{OnCandidate: func(c protocol.RTCCandidate) { got <- c }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close(); <-p.Done() }()
+	if _, err := p.Offer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-got:
+		t.Fatalf("candidate %q handed out before the answer", c.Candidate)
+	case <-time.After(300 * time.Millisecond): // loopback gathering takes ~1ms
+	}
+}
