@@ -83,22 +83,22 @@ type clientOptions struct {
 // offers and trickles its candidates. Signaling travels over two Go
 // channels standing in for the client's WebSocket.
 type testClient struct {
-	pc          *webrtc.PeerConnection
-	toClient    chan any // frames from "signaling" to the client
-	toRelay     chan any // frames from the client to "signaling"
-	chat        atomic.Pointer[webrtc.DataChannel]
-	signals     atomic.Pointer[webrtc.DataChannel]
-	chatOpen    chan struct{}
-	frames      chan string
-	sigFrames   chan string
-	answers     atomic.Int32
+	pc        *webrtc.PeerConnection
+	toClient  chan any // frames from "signaling" to the client
+	toRelay   chan any // frames from the client to "signaling"
+	chat      atomic.Pointer[webrtc.DataChannel]
+	signals   atomic.Pointer[webrtc.DataChannel]
+	chatOpen  chan struct{}
+	frames    chan string
+	sigFrames chan string
+	answers   atomic.Int32
 	// relay candidates received by trickle, and whether the last one
 	// (end of candidates) came
 	candidates      atomic.Int32
 	endOfCandidates atomic.Bool
-	pumpsDone   sync.WaitGroup
-	stopPumps   context.CancelFunc
-	sentAnswers chan string
+	pumpsDone       sync.WaitGroup
+	stopPumps       context.CancelFunc
+	sentAnswers     chan string
 }
 
 func clientAPI(o clientOptions) *webrtc.API {
