@@ -2,6 +2,9 @@
 // product on one machine (SQLite, in-process bus, embedded widget and agent
 // app, demo page). Configuration: flags or PARLEY_* environment variables;
 // see -help and README.md.
+//
+//	signaling [serve] [flags]   run the server (the default)
+//	signaling reencrypt [flags] re-seal stored messages under the newest key
 package main
 
 import (
@@ -17,7 +20,12 @@ import (
 )
 
 func main() {
-	cfg, err := config.FromEnv()
+	args := os.Args[1:]
+	command := "serve"
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "reencrypt") {
+		command, args = args[0], args[1:]
+	}
+	cfg, err := config.Load(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signaling:", err)
 		os.Exit(2)
@@ -25,6 +33,15 @@ func main() {
 	log := newLogger(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if command == "reencrypt" {
+		n, err := service.Reencrypt(ctx, cfg, log)
+		if err != nil {
+			log.Error("reencrypt failed", "err", err)
+			os.Exit(1)
+		}
+		log.Info("reencrypted stored values under the primary key", "rewritten", n)
+		return
+	}
 	if err := service.Run(ctx, cfg, log, os.Stdout); err != nil {
 		log.Error("signaling stopped", "err", err)
 		os.Exit(1)

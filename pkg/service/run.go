@@ -21,6 +21,7 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
 )
@@ -29,7 +30,7 @@ import (
 // drains. It prints the sign-in URL (and, on first run, the admin password)
 // to out.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -77,6 +78,37 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	srv.Shutdown(sctx)
 	log.Info("stopped")
 	return nil
+}
+
+// OpenStore opens the configured store with encryption at rest: keys from
+// PARLEY_ENCRYPTION_KEYS, or a key generated once into the data dir (0600).
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	kr, source, created, err := keyring.Load(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("encryption keys: %w", err)
+	}
+	if created {
+		log.Warn("generated a new encryption key for message bodies; back it up: without it stored messages cannot be read", "path", source)
+	}
+	if created && cfg.Postgres() {
+		log.Warn("on PostgreSQL every node must share the keys: set PARLEY_ENCRYPTION_KEYS")
+	}
+	return store.Open(ctx, cfg.DatabaseURL, store.WithSealer(kr))
+}
+
+// Reencrypt rewrites stored values sealed with an older key under the
+// primary key (after a rotation), while the server may keep running.
+func Reencrypt(ctx context.Context, cfg config.Config, log *slog.Logger) (int, error) {
+	kr, _, _, err := keyring.Load(cfg.DataDir)
+	if err != nil {
+		return 0, fmt.Errorf("encryption keys: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithSealer(kr))
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return st.Reencrypt(ctx, kr)
 }
 
 // bootstrap creates the first workspace, demo site and admin on an empty

@@ -72,7 +72,7 @@ type (
 		Status      string  `gorm:"size:20;not null;index:idx_conv_ws_status"`
 		Language    string  `gorm:"size:35;not null;default:''"`
 		LastSeq     int64   `gorm:"not null;default:0"`
-		LastBody    string  `gorm:"size:300;not null;default:''"`
+		LastBody    string  `gorm:"type:text;not null;default:''"`
 		CreatedAt   time.Time
 		UpdatedAt   time.Time
 		ClosedAt    *time.Time

@@ -76,7 +76,7 @@ type Conversation struct {
 	Status      string  `gorm:"size:20;not null;index:idx_conv_ws_status"`
 	Language    string  `gorm:"size:35;not null;default:''"`
 	LastSeq     int64   `gorm:"not null;default:0"`
-	LastBody    string  `gorm:"size:300;not null;default:''"`
+	LastBody    string  `gorm:"type:text;not null;default:''"` // sealed when encryption is on
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ClosedAt    *time.Time
@@ -94,6 +94,6 @@ type Message struct {
 	AuthorKind     string `gorm:"size:20;not null"`
 	AuthorID       string `gorm:"size:36;not null"`
 	AuthorName     string `gorm:"size:200;not null"`
-	Body           string `gorm:"type:text;not null"`
+	Body           string `gorm:"type:text;not null"` // sealed when encryption is on
 	CreatedAt      time.Time
 }

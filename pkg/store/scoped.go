@@ -70,20 +70,37 @@ func (s *Scoped) TouchVisitor(ctx context.Context, id string, now time.Time) err
 // Conversation returns one conversation.
 func (s *Scoped) Conversation(ctx context.Context, id string) (Conversation, error) {
 	var c Conversation
-	return c, notFound(s.q(ctx).Where("id = ?", id).Take(&c).Error)
+	if err := s.q(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+		return c, notFound(err)
+	}
+	return c, s.s.openConversation(&c)
+}
+
+func (s *Scoped) openAll(cs []Conversation, err error) ([]Conversation, error) {
+	if err != nil {
+		return nil, err
+	}
+	for i := range cs {
+		if err := s.s.openConversation(&cs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return cs, nil
 }
 
 // OpenConversationOf returns the visitor's conversation that is not closed.
 func (s *Scoped) OpenConversationOf(ctx context.Context, visitorID string) (Conversation, error) {
 	var c Conversation
-	err := s.q(ctx).Where("visitor_id = ? AND status <> ?", visitorID, "closed").Order("created_at DESC").Take(&c).Error
-	return c, notFound(err)
+	if err := s.q(ctx).Where("visitor_id = ? AND status <> ?", visitorID, "closed").Order("created_at DESC").Take(&c).Error; err != nil {
+		return c, notFound(err)
+	}
+	return c, s.s.openConversation(&c)
 }
 
 // ConversationsOfVisitor lists a visitor's conversations, newest first.
 func (s *Scoped) ConversationsOfVisitor(ctx context.Context, visitorID string, limit int) ([]Conversation, error) {
 	var cs []Conversation
-	return cs, s.q(ctx).Where("visitor_id = ?", visitorID).Order("created_at DESC").Limit(limit).Find(&cs).Error
+	return s.openAll(cs, s.q(ctx).Where("visitor_id = ?", visitorID).Order("created_at DESC").Limit(limit).Find(&cs).Error)
 }
 
 // CreateConversation stores a new conversation.
@@ -100,13 +117,13 @@ func (s *Scoped) Inbox(ctx context.Context, agentID string, closedSince time.Tim
 		Where("(status = ?) OR (status = ? AND agent_id = ?) OR (status = ? AND agent_id = ? AND closed_at > ?)",
 			"queued", "open", agentID, "closed", agentID, closedSince).
 		Order("updated_at DESC").Limit(500).Find(&cs).Error
-	return cs, err
+	return s.openAll(cs, err)
 }
 
 // Queued lists queued conversations, oldest first.
 func (s *Scoped) Queued(ctx context.Context) ([]Conversation, error) {
 	var cs []Conversation
-	return cs, s.q(ctx).Where("status = ?", "queued").Order("created_at, id").Find(&cs).Error
+	return s.openAll(cs, s.q(ctx).Where("status = ?", "queued").Order("created_at, id").Find(&cs).Error)
 }
 
 // OpenLoads counts each agent's open conversations.
@@ -169,6 +186,14 @@ func (s *Scoped) AppendMessage(ctx context.Context, m Message) (stored Message, 
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now().UTC()
 	}
+	plain := m.Body
+	if m.Body, err = s.s.seal(plain, bodyAAD(m.ConversationID, m.ClientID)); err != nil {
+		return m, false, err
+	}
+	sealedPreview, err := s.s.seal(preview(plain), previewAAD(m.ConversationID))
+	if err != nil {
+		return m, false, err
+	}
 	// Two attempts: a concurrent resend of the same ClientID may win the race
 	// between our check and our insert; the second attempt then finds it.
 	for attempt := 0; attempt < 2; attempt++ {
@@ -186,7 +211,7 @@ func (s *Scoped) AppendMessage(ctx context.Context, m Message) (stored Message, 
 			var seq []int64
 			err = tx.Raw(`UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
 				WHERE id = ? AND workspace_id = ? AND status <> 'closed' RETURNING last_seq`,
-				preview(m.Body), m.CreatedAt, m.ConversationID, s.ws).Scan(&seq).Error
+				sealedPreview, m.CreatedAt, m.ConversationID, s.ws).Scan(&seq).Error
 			if err != nil {
 				return err
 			}
@@ -202,13 +227,15 @@ func (s *Scoped) AppendMessage(ctx context.Context, m Message) (stored Message, 
 			return tx.Create(&m).Error
 		})
 		if existing != nil {
-			return *existing, true, nil
+			return *existing, true, s.s.openMessage(existing)
 		}
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			continue
 		}
+		m.Body = plain
 		return m, false, err
 	}
+	m.Body = plain
 	return m, false, err
 }
 
@@ -229,6 +256,13 @@ func preview(body string) string {
 // after, in seq order.
 func (s *Scoped) MessagesAfter(ctx context.Context, convID string, after int64, limit int) ([]Message, error) {
 	var ms []Message
-	err := s.q(ctx).Where("conversation_id = ? AND seq > ?", convID, after).Order("seq").Limit(limit).Find(&ms).Error
-	return ms, err
+	if err := s.q(ctx).Where("conversation_id = ? AND seq > ?", convID, after).Order("seq").Limit(limit).Find(&ms).Error; err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		if err := s.s.openMessage(&ms[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ms, nil
 }

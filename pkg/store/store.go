@@ -34,12 +34,27 @@ var (
 type Store struct {
 	db      *gorm.DB
 	dialect string
+	sealer  Sealer
 }
+
+// Sealer encrypts values before they reach the database and decrypts them
+// after (keyring.Keyring). aad binds a value to its row, so a value copied
+// into another row does not open.
+type Sealer interface {
+	Seal(plaintext, aad []byte) (string, error)
+	Open(sealed string, aad []byte) ([]byte, error)
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithSealer encrypts message bodies and conversation previews at rest.
+func WithSealer(k Sealer) Option { return func(s *Store) { s.sealer = k } }
 
 // Open connects to the database named by url: "postgres://…" or
 // "postgresql://…" for PostgreSQL, "sqlite://PATH" or a plain file path for
 // SQLite. It applies pending migrations before returning.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	var (
 		dial    gorm.Dialector
 		dialect string
@@ -52,6 +67,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		path := strings.TrimPrefix(url, "sqlite://")
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("store: create data dir: %w", err)
+		}
+		// Chat logs are personal data: only the server's user may read them.
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600); err == nil {
+			f.Close()
 		}
 		// WAL lets readers go on while one writer commits; synchronous=NORMAL
 		// is durable against a process crash (not a power cut) and much faster.
@@ -83,7 +102,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	return &Store{db: db, dialect: dialect}, nil
+	st := &Store{db: db, dialect: dialect}
+	for _, o := range opts {
+		o(st)
+	}
+	return st, nil
 }
 
 // Dialect is "sqlite" or "postgres".

@@ -15,8 +15,24 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for schema set-up
 
+	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/store"
 )
+
+// Keyring returns a fresh key ring with one generated key. Test stores
+// encrypt at rest with one, as the server does by default.
+func Keyring(t testing.TB) *keyring.Keyring {
+	t.Helper()
+	k, err := keyring.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.New(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
 
 // Stores returns one fresh store per available backend, keyed "sqlite" and
 // "postgres". They are closed (and the schema dropped) when the test ends.
@@ -34,7 +50,7 @@ func Stores(t testing.TB) map[string]*store.Store {
 // SQLite opens a store on a file in a temporary directory.
 func SQLite(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "parley.db"))
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "parley.db"), store.WithSealer(Keyring(t)))
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -49,7 +65,7 @@ func Postgres(t testing.TB, base string) *store.Store {
 	if err != nil {
 		t.Fatalf("postgres test schema: %v", err)
 	}
-	s, err := store.Open(context.Background(), dsn)
+	s, err := store.Open(context.Background(), dsn, store.WithSealer(Keyring(t)))
 	if err != nil {
 		drop()
 		t.Fatalf("open postgres: %v", err)
