@@ -15,11 +15,13 @@ import (
 // relay through a real coturn, with credentials minted by package turn.
 func TestRelayOnlyClientThroughCoturn(t *testing.T) {
 	srv := turntest.Start(t, "relay-test-secret")
-	r := newTestRelay(t, loopbackConfig())
+	cfg := loopbackConfig()
+	cfg.TURNPathWait = -1 // accept the TURN path at once
+	r := newTestRelay(t, cfg)
 
-	cfg := turn.Config{TURNURLs: []string{"turn:" + srv.Addr + "?transport=udp"}, Secret: srv.Secret}
+	turnCfg := turn.Config{TURNURLs: []string{"turn:" + srv.Addr + "?transport=udp"}, Secret: srv.Secret}
 	var servers []webrtc.ICEServer
-	for _, s := range turn.ICEServers(cfg, "visitor-7", nowForTURN()) {
+	for _, s := range turn.ICEServers(turnCfg, "visitor-7", nowForTURN()) {
 		servers = append(servers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	end, c := connect(t, r, clientOptions{relayOnly: true, iceServers: servers})
