@@ -194,6 +194,14 @@ function Chat({ client }: { client: LiveClient }) {
   return (
     <>
       <StatusLine client={client} conv={conv} />
+      {client.lastError && (
+        <div class="pw-alert" role="alert" data-testid="error">
+          <span>{client.lastError.message || "Something went wrong."}</span>
+          <button type="button" class="pw-link" onClick={() => client.clearError()}>
+            Dismiss
+          </button>
+        </div>
+      )}
       <MessageList items={items} typingName={typing?.name ?? null} client={client} />
       {closed ? (
         <div class="pw-ended">
