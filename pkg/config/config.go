@@ -29,6 +29,8 @@ type Config struct {
 	LogFormat     string        // text or json (PARLEY_LOG_FORMAT)
 	ShutdownGrace time.Duration // time to drain connections on SIGTERM (PARLEY_SHUTDOWN_GRACE)
 	Demo          bool          // serve /demo (PARLEY_DEMO)
+	RedisURL      string        // redis://… for shared rate limits (PARLEY_REDIS_URL); empty: in process
+	RateLimits    bool          // enforce rate limits (PARLEY_RATE_LIMITS); off only for benchmarks
 }
 
 // Load parses args (without the program name) over the environment.
@@ -55,11 +57,17 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("PARLEY_SHUTDOWN_GRACE: %w", err)
 	}
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", grace, "time to drain connections on SIGTERM [PARLEY_SHUTDOWN_GRACE]")
-	demo, err := strconv.ParseBool(env("PARLEY_DEMO", "true"))
+	demo, err := parseBool(env("PARLEY_DEMO", "true"))
 	if err != nil {
 		return c, fmt.Errorf("PARLEY_DEMO: %w", err)
 	}
 	fs.BoolVar(&c.Demo, "demo", demo, "serve the demo page at /demo [PARLEY_DEMO]")
+	fs.StringVar(&c.RedisURL, "redis-url", env("PARLEY_REDIS_URL", ""), "redis://host:6379/0 to share rate limits across nodes; default in process [PARLEY_REDIS_URL]")
+	limits, err := parseBool(env("PARLEY_RATE_LIMITS", "on"))
+	if err != nil {
+		return c, fmt.Errorf("PARLEY_RATE_LIMITS: %w", err)
+	}
+	fs.BoolVar(&c.RateLimits, "rate-limits", limits, "enforce rate limits on sign-in, visitor sessions and messages; turn off only to benchmark [PARLEY_RATE_LIMITS]")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -109,3 +117,13 @@ func (c Config) Postgres() bool {
 
 // FromEnv loads from os.Args and os.Getenv.
 func FromEnv() (Config, error) { return Load(os.Args[1:], os.Getenv) }
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on", "yes":
+		return true, nil
+	case "off", "no":
+		return false, nil
+	}
+	return strconv.ParseBool(s)
+}

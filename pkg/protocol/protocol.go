@@ -82,6 +82,9 @@ type Envelope struct {
 	Ref  string `json:"ref,omitempty"`
 }
 
+// GetRef returns the frame's ref (every frame embeds Envelope).
+func (e Envelope) GetRef() string { return e.Ref }
+
 // Hello opens a session. Resume lists, per conversation id, the highest seq
 // the client already has; the server then sends everything after it.
 type Hello struct {

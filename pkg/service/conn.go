@@ -31,6 +31,7 @@ const (
 // order, so a client's acks come in the order of its sends.
 type conn struct {
 	srv  *Server
+	id   string // random, names the connection for per-connection limits
 	ws   *websocket.Conn
 	p    conversation.Participant
 	log  *slog.Logger
@@ -48,7 +49,7 @@ type conn struct {
 
 func newConn(srv *Server, ws *websocket.Conn, p conversation.Participant) *conn {
 	return &conn{
-		srv: srv, ws: ws, p: p, send: make(chan []byte, sendQueue), done: make(chan struct{}),
+		srv: srv, id: randomToken()[:16], ws: ws, p: p, send: make(chan []byte, sendQueue), done: make(chan struct{}),
 		subs: map[string]func(){},
 		log:  srv.log.With("kind", p.Kind, "participant", p.ID),
 	}

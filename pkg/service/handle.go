@@ -38,6 +38,10 @@ func (c *conn) handle(data []byte) {
 		return
 	}
 	c.srv.metrics.frames.WithLabelValues(frameType(f)).Inc()
+	if ok, retry := c.srv.allow(ctx, c.srv.rules.MessagePerConnection, c.id); !ok {
+		c.reply(rateLimited(refOf(f), retry))
+		return
+	}
 	switch f := f.(type) {
 	case *protocol.Resume:
 		for id, after := range f.Conversations {
@@ -64,6 +68,12 @@ func (c *conn) handle(data []byte) {
 		ref := f.Ref
 		if ref == "" {
 			ref = f.ClientID
+		}
+		if c.p.Kind == protocol.AuthorVisitor {
+			if ok, retry := c.srv.allow(ctx, c.srv.rules.MessagePerVisitor, c.p.ID); !ok {
+				c.reply(rateLimited(ref, retry))
+				return
+			}
 		}
 		ack, err := c.srv.conv.Send(ctx, c.p, *f)
 		if err != nil {
@@ -203,4 +213,23 @@ func frameType(f any) string {
 		return protocol.TypePing
 	}
 	return "rtc"
+}
+
+func rateLimited(ref string, retry time.Duration) protocol.Error {
+	return protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: protocol.CodeRateLimited,
+		Message: "too many messages; slow down", Retryable: true, RetryAfterMs: int(max(retry.Milliseconds(), 1))}
+}
+
+// refOf is the ref to answer a frame with (a send's client id by default).
+func refOf(f any) string {
+	switch f := f.(type) {
+	case *protocol.Send:
+		if f.Ref == "" {
+			return f.ClientID
+		}
+		return f.Ref
+	case interface{ GetRef() string }:
+		return f.GetRef()
+	}
+	return ""
 }

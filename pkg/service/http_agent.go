@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -54,6 +55,10 @@ func (s *Server) login(c *gin.Context) {
 		Password string `json:"password"`
 	}
 	if !bindJSON(c, &req) {
+		return
+	}
+	if !s.allowHTTP(c, s.rules.SignInPerIP, c.ClientIP()) ||
+		!s.allowHTTP(c, s.rules.SignInPerAccount, strings.ToLower(strings.TrimSpace(req.Email))) {
 		return
 	}
 	a, err := s.store.AgentByEmail(c.Request.Context(), req.Email)

@@ -178,6 +178,9 @@ func (s *Server) widgetSession(c *gin.Context) {
 		}
 	}
 	if v.ID == "" {
+		if !s.allowHTTP(c, s.rules.VisitorSessionPerIP, c.ClientIP()) || !s.allowHTTP(c, s.rules.VisitorSessionPerSite, site.ID) {
+			return
+		}
 		v, err = sc.CreateVisitor(ctx, store.Visitor{
 			ID: uuid.NewString(), SiteID: site.ID, Name: fmt.Sprintf("Visitor %04d", rand.IntN(10000)),
 			Locale: truncate(req.Locale, 35), CreatedAt: now, LastSeenAt: now,

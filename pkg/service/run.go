@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/bus"
@@ -23,6 +24,7 @@ import (
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/store"
 )
 
@@ -46,7 +48,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
-	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log})
+	limiter, err := newLimiter(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log,
+		Limiter: limiter, Rules: ratelimit.DefaultRules()})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -78,6 +85,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	srv.Shutdown(sctx)
 	log.Info("stopped")
 	return nil
+}
+
+// newLimiter returns the rate limiter: Redis (shared by every node, with an
+// in-process fallback while Redis is down) when configured, else in process.
+func newLimiter(cfg config.Config, log *slog.Logger) (ratelimit.Limiter, error) {
+	if !cfg.RateLimits {
+		log.Warn("rate limits are OFF (PARLEY_RATE_LIMITS=off): use this only for benchmarks")
+		return nil, nil
+	}
+	if cfg.RedisURL == "" {
+		return ratelimit.NewMemory(), nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("PARLEY_REDIS_URL: %w", err)
+	}
+	return ratelimit.FallbackWithLogger(ratelimit.NewRedis(redis.NewClient(opts)), ratelimit.NewMemory(), log), nil
 }
 
 // OpenStore opens the configured store with encryption at rest: keys from

@@ -18,6 +18,7 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/store"
 )
 
@@ -33,6 +34,8 @@ type Server struct {
 	engine  *gin.Engine
 	up      websocket.Upgrader
 	secure  bool // served over TLS: cookies get Secure
+	limiter ratelimit.Limiter
+	rules   ratelimit.Rules
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -48,13 +51,16 @@ type Deps struct {
 	Conv   *conversation.Service
 	Tokens *auth.TokenSigner
 	Logger *slog.Logger
+	// Limiter enforces Rules; nil turns rate limits off.
+	Limiter ratelimit.Limiter
+	Rules   ratelimit.Rules
 }
 
 // New builds a Server.
 func New(cfg config.Config, d Deps) *Server {
 	s := &Server{
 		cfg: cfg, store: d.Store, bus: d.Bus, conv: d.Conv, tokens: d.Tokens, log: d.Logger,
-		metrics: newMetrics(), conns: map[*conn]struct{}{},
+		metrics: newMetrics(), conns: map[*conn]struct{}{}, limiter: d.Limiter, rules: d.Rules,
 		secure: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	}
 	s.up = websocket.Upgrader{
@@ -65,6 +71,9 @@ func New(cfg config.Config, d Deps) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s.engine = gin.New()
+	// Client addresses (rate limits) come from the TCP peer, never from
+	// spoofable X-Forwarded-For headers.
+	s.engine.SetTrustedProxies(nil)
 	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders())
 	s.engine.MaxMultipartMemory = 1 << 20
 	for _, r := range s.routes() {

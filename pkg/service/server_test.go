@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
@@ -34,6 +35,10 @@ type testServer struct {
 }
 
 func newTestServer(t *testing.T, st *store.Store) *testServer {
+	return newTestServerWith(t, st, nil, ratelimit.Rules{})
+}
+
+func newTestServerWith(t *testing.T, st *store.Store, limiter ratelimit.Limiter, rules ratelimit.Rules) *testServer {
 	t.Helper()
 	ts := &testServer{st: st}
 	ts.Server = httptest.NewUnstartedServer(nil)
@@ -48,7 +53,7 @@ func newTestServer(t *testing.T, st *store.Store) *testServer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b := bus.NewMemory()
 	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
-		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log})
+		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, Limiter: limiter, Rules: rules})
 	ts.Config.Handler = ts.srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)

@@ -1,0 +1,78 @@
+package service
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/ratelimit"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+// The same rate-limit behaviour through the real server, with the
+// in-process limiter and with Redis.
+func TestRateLimits(t *testing.T) {
+	limiters := map[string]ratelimit.Limiter{"memory": ratelimit.NewMemory()}
+	if addr := os.Getenv("PARLEY_TEST_REDIS"); addr != "" {
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { rc.Close() })
+		limiters["redis"] = ratelimit.NewRedis(rc)
+	} else {
+		t.Log("PARLEY_TEST_REDIS is not set: Redis limiter not tested here")
+	}
+	for name, l := range limiters {
+		t.Run(name, func(t *testing.T) {
+			b := make([]byte, 4)
+			rand.Read(b)
+			run := hex.EncodeToString(b) // keys of this run only
+			rules := ratelimit.DefaultRules()
+			rules.MessagePerVisitor = ratelimit.Rule{Name: "t" + run + ":msg", Limit: ratelimit.Limit{Rate: 3, Burst: 3, Period: time.Minute}}
+			rules.SignInPerAccount.Name = "t" + run + ":acct"
+			rules.SignInPerIP.Name = "t" + run + ":ip"
+			rules.MessagePerConnection.Name = "t" + run + ":conn"
+			rules.VisitorSessionPerIP.Name = "t" + run + ":vip"
+			rules.VisitorSessionPerSite.Name = "t" + run + ":vsite"
+			ts := newTestServerWith(t, storetest.SQLite(t), l, rules)
+
+			v := ts.visitor(t)
+			v.hello(nil)
+			conv := v.start()
+			for i := 0; i < 3; i++ {
+				v.sendMsg(conv.ID, "ok"+string(rune('a'+i)), "hi")
+			}
+			v.send(protocol.Send{Envelope: protocol.Envelope{Type: protocol.TypeSend}, ClientID: "over", Conversation: conv.ID, Body: "one too many"})
+			e := v.expectError(protocol.CodeRateLimited)
+			if !e.Retryable || e.RetryAfterMs <= 0 || e.Ref != "over" {
+				t.Fatalf("rate limit error must be retryable with a delay and the client id: %+v", e)
+			}
+			v.ping() // the connection stays open
+			other := ts.visitor(t)
+			other.hello(nil)
+			oc := other.start()
+			if a := other.sendMsg(oc.ID, "x", "another visitor is not limited"); a.Seq == 0 {
+				t.Fatal("other visitor limited")
+			}
+
+			// Sign-in: 5 attempts per account per minute, then 429.
+			var last *http.Response
+			for i := 0; i < 6; i++ {
+				res, err := http.Post(ts.URL+"/api/auth/login", "application/json", strings.NewReader(`{"email":"admin@parley.local","password":"guess guess guess"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				last = res
+			}
+			if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+				t.Fatalf("6th sign-in: %d, Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+			}
+		})
+	}
+}
