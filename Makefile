@@ -14,7 +14,7 @@ export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
 
 # Fuzz targets run briefly in `make test` (corpora in testdata/fuzz).
 FUZZTIME ?= 8s
-FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT
+FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT ./pkg/keyring:FuzzOpen
 
 .PHONY: run build test test-deps test-go test-fuzz test-web test-e2e lint web bench bench-quick
 
