@@ -26,7 +26,9 @@ func FuzzNegotiationInput(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	r, err := New(loopbackConfig())
+	cfg := loopbackConfig()
+	cfg.LogLevel = "disabled"
+	r, err := New(cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
