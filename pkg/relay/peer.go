@@ -468,7 +468,8 @@ func (p *Peer) AddCandidate(c protocol.RTCCandidate) error {
 }
 
 // Send sends one frame on the chat channel, as a text message (browsers
-// receive a string, ready for JSON.parse). It returns ErrNotOpen before the
+// receive a string, ready for JSON.parse; so data must be UTF-8, as JSON
+// frames are). It returns ErrNotOpen before the
 // channel opens and after it closes, ErrFrameTooBig when data exceeds the
 // browser's max-message-size, and ErrSendBufferFull when the browser is not
 // reading. Frames are delivered in order, reliably, also across an ICE
