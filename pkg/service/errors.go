@@ -15,6 +15,7 @@ const (
 	codeUnauthorized = "unauthorized"
 	codeCSRF         = "csrf"
 	codeOrigin       = "origin"
+	codeIdentity     = "identity"
 )
 
 // apiError answers with the JSON error body every endpoint uses.

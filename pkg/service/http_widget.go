@@ -141,6 +141,12 @@ type widgetSessionReq struct {
 	SiteID string `json:"site_id"`
 	Token  string `json:"token"`
 	Locale string `json:"locale"`
+	// Identity verification (either form): the customer's backend computed
+	// UserHash = hex(HMAC-SHA256(site secret, UserID)), or signed an HS256
+	// JWT (IdentityToken) with the site secret.
+	UserID        string `json:"user_id"`
+	UserHash      string `json:"user_hash"`
+	IdentityToken string `json:"identity_token"`
 }
 
 // widgetSession gives the widget a visitor token: the same visitor again for
@@ -166,8 +172,26 @@ func (s *Server) widgetSession(c *gin.Context) {
 	}
 	sc := s.store.Workspace(site.WorkspaceID)
 	now := time.Now().UTC()
+	ident, err := verifyIdentity(site, req, now)
+	if err != nil {
+		apiError(c, http.StatusForbidden, codeIdentity, err.Error())
+		return
+	}
+	if site.IdentityRequired && ident == nil {
+		apiError(c, http.StatusForbidden, codeIdentity, "this site requires identity verification (user_id + user_hash, or identity_token)")
+		return
+	}
 	var v store.Visitor
-	if claims, err := s.tokens.Verify(req.Token, now); err == nil && claims.Site == site.ID {
+	if ident != nil {
+		// A verified user is the same visitor on every device.
+		v, err = sc.VisitorByUser(ctx, site.ID, ident.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
+			return
+		}
+	} else if claims, err := s.tokens.Verify(req.Token, now); err == nil && claims.Site == site.ID && claims.UserID == "" {
+		// An anonymous visitor keeps their visitor; a token of a verified
+		// user does not let an unverified page act as that user.
 		v, err = sc.Visitor(ctx, claims.Visitor)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
@@ -181,22 +205,49 @@ func (s *Server) widgetSession(c *gin.Context) {
 		if !s.allowHTTP(c, s.rules.VisitorSessionPerIP, c.ClientIP()) || !s.allowHTTP(c, s.rules.VisitorSessionPerSite, site.ID) {
 			return
 		}
-		v, err = sc.CreateVisitor(ctx, store.Visitor{
+		nv := store.Visitor{
 			ID: uuid.NewString(), SiteID: site.ID, Name: fmt.Sprintf("Visitor %04d", rand.IntN(10000)),
 			Locale: truncate(req.Locale, 35), CreatedAt: now, LastSeenAt: now,
-		})
+		}
+		if ident != nil {
+			nv.UserID = ident.UserID
+			if ident.Name != "" {
+				nv.Name = truncate(ident.Name, 200)
+			}
+		}
+		v, err = sc.CreateVisitor(ctx, nv)
 		if err != nil {
 			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
 			return
 		}
 	}
 	exp := now.Add(visitorTokenTTL)
-	token := s.tokens.Sign(auth.VisitorClaims{Workspace: site.WorkspaceID, Site: site.ID, Visitor: v.ID, Expires: exp})
+	token := s.tokens.Sign(auth.VisitorClaims{Workspace: site.WorkspaceID, Site: site.ID, Visitor: v.ID, UserID: v.UserID, Expires: exp})
 	c.JSON(http.StatusOK, gin.H{
 		"token":      token,
-		"visitor":    gin.H{"id": v.ID, "name": v.Name},
+		"visitor":    gin.H{"id": v.ID, "name": v.Name, "verified": v.UserID != ""},
 		"expires_at": exp.Format(time.RFC3339),
 	})
+}
+
+// verifyIdentity checks the identity proof of a widget session request, if
+// any. A request that claims a user without valid proof is refused.
+func verifyIdentity(site store.Site, req widgetSessionReq, now time.Time) (*auth.Identity, error) {
+	secret := []byte(site.Secret)
+	switch {
+	case req.IdentityToken != "":
+		id, err := auth.VerifyIdentityJWT(secret, req.IdentityToken, now)
+		if err != nil {
+			return nil, fmt.Errorf("identity token refused: %w", err)
+		}
+		return &id, nil
+	case req.UserID != "" || req.UserHash != "":
+		if err := auth.VerifyUserHash(secret, req.UserID, req.UserHash); err != nil {
+			return nil, fmt.Errorf("user hash refused: %w", err)
+		}
+		return &auth.Identity{UserID: req.UserID}, nil
+	}
+	return nil, nil
 }
 
 func truncate(s string, n int) string {

@@ -123,6 +123,10 @@ func (s *Server) routes() []route {
 		r("GET", "/api/conversations", agent, s.listConversations),
 		r("GET", "/api/conversations/:id/messages", agent, s.listMessages),
 		r("GET", "/ws/agent", agent, s.agentSocket),
+
+		// Administration.
+		r("GET", "/api/sites", agent, requireRole("admin"), s.listSites),
+		r("PATCH", "/api/sites/:id", agent, csrf, requireRole("admin"), body, s.updateSite),
 	}
 }
 

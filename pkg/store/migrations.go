@@ -13,6 +13,7 @@ import (
 // one runs. Add a new migration for every change; never edit an old one.
 var migrations = []*gormigrate.Migration{
 	{ID: "2026112501_initial", Migrate: migrateInitial},
+	{ID: "2026112502_verified_visitors", Migrate: migrateVerifiedVisitors},
 }
 
 func migrate(db *gorm.DB) error {
@@ -101,4 +102,30 @@ func (v1Message) TableName() string      { return "messages" }
 
 func migrateInitial(tx *gorm.DB) error {
 	return tx.AutoMigrate(&v1Workspace{}, &v1Site{}, &v1Agent{}, &v1Session{}, &v1Visitor{}, &v1Conversation{}, &v1Message{})
+}
+
+// 2026112502_verified_visitors: a visitor may be a verified user of the
+// customer's site (identity verification); a site may require it.
+type (
+	v2Visitor struct {
+		UserID string `gorm:"size:256;not null;default:'';index:idx_visitor_user"`
+		SiteID string `gorm:"size:36;not null;index;index:idx_visitor_user"`
+	}
+	v2Site struct {
+		IdentityRequired bool `gorm:"not null;default:false"`
+	}
+)
+
+func (v2Visitor) TableName() string { return "visitors" }
+func (v2Site) TableName() string    { return "sites" }
+
+func migrateVerifiedVisitors(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if err := m.AddColumn(&v2Visitor{}, "UserID"); err != nil {
+		return err
+	}
+	if err := m.CreateIndex(&v2Visitor{}, "idx_visitor_user"); err != nil {
+		return err
+	}
+	return m.AddColumn(&v2Site{}, "IdentityRequired")
 }

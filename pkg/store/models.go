@@ -23,8 +23,11 @@ type Site struct {
 	AllowedOrigins string `gorm:"size:2000;not null;default:''"`
 	// Secret signs identity verification hashes and JWTs of this site's
 	// backend. Never sent to the widget.
-	Secret    string `gorm:"size:100;not null"`
-	CreatedAt time.Time
+	Secret string `gorm:"size:100;not null"`
+	// IdentityRequired: visitors must prove who they are (a user hash or
+	// JWT from the site's backend) before they may chat.
+	IdentityRequired bool `gorm:"not null;default:false"`
+	CreatedAt        time.Time
 }
 
 // Agent is a person who answers chats.
@@ -57,11 +60,14 @@ type Session struct {
 type Visitor struct {
 	ID          string `gorm:"primaryKey;size:36"`
 	WorkspaceID string `gorm:"size:36;not null;index"`
-	SiteID      string `gorm:"size:36;not null;index"`
-	Name        string `gorm:"size:200;not null"`
-	Locale      string `gorm:"size:35;not null;default:''"`
-	CreatedAt   time.Time
-	LastSeenAt  time.Time
+	SiteID      string `gorm:"size:36;not null;index;index:idx_visitor_user"`
+	// UserID is the customer's own id for this person, set only when the
+	// site's backend vouched for it (identity verification).
+	UserID     string `gorm:"size:256;not null;default:'';index:idx_visitor_user"`
+	Name       string `gorm:"size:200;not null"`
+	Locale     string `gorm:"size:35;not null;default:''"`
+	CreatedAt  time.Time
+	LastSeenAt time.Time
 }
 
 // Conversation is one chat between a visitor and the agents of a workspace.

@@ -50,6 +50,22 @@ func (s *Scoped) Site(ctx context.Context, id string) (Site, error) {
 	return site, notFound(s.q(ctx).Where("id = ?", id).Take(&site).Error)
 }
 
+// Sites lists the workspace's sites.
+func (s *Scoped) Sites(ctx context.Context) ([]Site, error) {
+	var sites []Site
+	return sites, s.q(ctx).Order("created_at, id").Find(&sites).Error
+}
+
+// UpdateSite changes a site's allowed origins and identity requirement.
+func (s *Scoped) UpdateSite(ctx context.Context, id, allowedOrigins string, identityRequired bool) error {
+	res := s.q(ctx).Model(&Site{}).Where("id = ?", id).
+		Updates(map[string]any{"allowed_origins": allowedOrigins, "identity_required": identityRequired})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
 // CreateVisitor stores a new visitor.
 func (s *Scoped) CreateVisitor(ctx context.Context, v Visitor) (Visitor, error) {
 	v.WorkspaceID = s.ws
@@ -60,6 +76,12 @@ func (s *Scoped) CreateVisitor(ctx context.Context, v Visitor) (Visitor, error) 
 func (s *Scoped) Visitor(ctx context.Context, id string) (Visitor, error) {
 	var v Visitor
 	return v, notFound(s.q(ctx).Where("id = ?", id).Take(&v).Error)
+}
+
+// VisitorByUser returns the site's visitor who is the verified user userID.
+func (s *Scoped) VisitorByUser(ctx context.Context, siteID, userID string) (Visitor, error) {
+	var v Visitor
+	return v, notFound(s.q(ctx).Where("site_id = ? AND user_id = ?", siteID, userID).Order("created_at").Take(&v).Error)
 }
 
 // TouchVisitor records that the visitor was seen now.

@@ -1,0 +1,98 @@
+package service
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/pkg/store"
+)
+
+// requireRole lets only agents with one of the roles through.
+func requireRole(roles ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a := agentOf(c)
+		for _, r := range roles {
+			if a.Role == r {
+				c.Next()
+				return
+			}
+		}
+		apiError(c, http.StatusForbidden, "forbidden", "only "+strings.Join(roles, " or ")+" may do this")
+	}
+}
+
+type siteJSON struct {
+	ID               string   `json:"id"`
+	Name             string   `json:"name"`
+	AllowedOrigins   []string `json:"allowed_origins"`
+	IdentityRequired bool     `json:"identity_required"`
+	// IdentitySecret is what the site's backend signs identities with.
+	// Only admins see it.
+	IdentitySecret string `json:"identity_secret"`
+	EmbedCode      string `json:"embed_code"`
+}
+
+func (s *Server) siteJSON(site store.Site) siteJSON {
+	return siteJSON{
+		ID: site.ID, Name: site.Name, AllowedOrigins: strings.Fields(site.AllowedOrigins),
+		IdentityRequired: site.IdentityRequired, IdentitySecret: site.Secret,
+		EmbedCode: `<script src="` + s.cfg.PublicOrigin() + `/widget.js" data-site="` + site.ID + `" async></script>`,
+	}
+}
+
+func (s *Server) listSites(c *gin.Context) {
+	sites, err := s.store.Workspace(agentOf(c).WorkspaceID).Sites(c.Request.Context())
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot list sites right now")
+		return
+	}
+	out := make([]siteJSON, len(sites))
+	for i, site := range sites {
+		out[i] = s.siteJSON(site)
+	}
+	c.JSON(http.StatusOK, gin.H{"sites": out})
+}
+
+func (s *Server) updateSite(c *gin.Context) {
+	var req struct {
+		AllowedOrigins   []string `json:"allowed_origins"`
+		IdentityRequired bool     `json:"identity_required"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	origins := make([]string, 0, len(req.AllowedOrigins))
+	for _, o := range req.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			apiError(c, http.StatusBadRequest, "invalid", "allowed origins are scheme://host[:port], got "+truncate(o, 100))
+			return
+		}
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	if len(origins) > 50 {
+		apiError(c, http.StatusBadRequest, "too_big", "at most 50 allowed origins")
+		return
+	}
+	sc := s.store.Workspace(agentOf(c).WorkspaceID)
+	err := sc.UpdateSite(c.Request.Context(), c.Param("id"), strings.Join(origins, " "), req.IdentityRequired)
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, "not_found", "no such site")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot update the site right now")
+		return
+	}
+	site, err := sc.Site(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot read the site right now")
+		return
+	}
+	s.log.Info("site updated", "site", site.ID, "by", agentOf(c).ID)
+	c.JSON(http.StatusOK, gin.H{"site": s.siteJSON(site)})
+}
