@@ -93,6 +93,14 @@ type Assigner interface {
 	Release(ctx context.Context, workspaceID, conversationID, agentID string) error
 }
 
+// Restorer is an Assigner that keeps its own state and must be told about
+// assignments that already exist when the engine starts (MemoryAssigner).
+// Engine.Adopt calls Restore when the Assigner implements it; an Assigner
+// backed by the store needs nothing, the store already knows.
+type Restorer interface {
+	Restore(workspaceID, conversationID, agentID string)
+}
+
 // MemoryAssigner is the in-process Assigner: the default for one node and
 // what tests use. It also records the highest load each agent ever reached,
 // so tests can prove no agent went above capacity at any time. Safe for
@@ -163,6 +171,21 @@ func (m *MemoryAssigner) add(agent string, d int) {
 	if m.load[agent] > m.maxLoad[agent] {
 		m.maxLoad[agent] = m.load[agent]
 	}
+}
+
+// Restore implements Restorer: it records an existing assignment, without
+// a capacity check (it already exists).
+func (m *MemoryAssigner) Restore(ws, conv, agent string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.owner[key(ws, conv)]; ok {
+		if old == agent {
+			return
+		}
+		m.add(key(ws, old), -1)
+	}
+	m.owner[key(ws, conv)] = agent
+	m.add(key(ws, agent), 1)
 }
 
 // Owner returns the conversation's owner, or "".

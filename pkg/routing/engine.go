@@ -247,7 +247,10 @@ func (e *Engine) Update(ctx context.Context, req Request) error {
 }
 
 // Adopt tells the engine about an assignment that already exists in the
-// store (at start-up, or one made by another node), without claiming it.
+// store (at start-up, or one made by another node), without claiming it;
+// an Assigner that is a Restorer (MemoryAssigner) is told too. Adopt agents
+// (SetAgent) first. The conversation counts against the agent's capacity
+// even if that puts it above (it already is).
 func (e *Engine) Adopt(workspaceID string, req Request, agentID string, since time.Time) error {
 	req.WorkspaceID = workspaceID
 	if err := req.validate(); err != nil {
@@ -262,6 +265,9 @@ func (e *Engine) Adopt(workspaceID string, req Request, agentID string, since ti
 			return fmt.Errorf("%w: %s", ErrAlreadyRouted, req.ConversationID)
 		}
 		req.Language = primaryLanguage(req.Language)
+		if r, ok := w.cfg.Assigner.(Restorer); ok {
+			r.Restore(workspaceID, req.ConversationID, agentID)
+		}
 		w.owned[req.ConversationID] = &assignment{req: req, agent: agentID, since: since}
 		w.change(st, func() { st.convs[req.ConversationID] = struct{}{} })
 		return nil

@@ -550,3 +550,35 @@ func TestEngineRejectsBadInput(t *testing.T) {
 		t.Errorf("transfer unknown: %v", err)
 	}
 }
+
+// After a restart the server adopts the assignments it finds in the store;
+// they count against capacity and can be transferred and released.
+func TestEngineAdoptAfterRestart(t *testing.T) {
+	f := newFixture(t)
+	f.agent(Agent{ID: "ana", Capacity: 1})
+	f.agent(Agent{ID: "bob", Capacity: 1})
+	old := Request{ConversationID: "c0", WorkspaceID: "w", EnqueuedAt: t0.Add(-time.Hour)}
+	if err := f.e.Adopt("w", old, "ana", t0.Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.e.Adopt("w", old, "bob", t0); !errors.Is(err, ErrAlreadyRouted) {
+		t.Fatalf("adopting twice: %v", err)
+	}
+	if f.as.Owner("w", "c0") != "ana" || f.as.Load("w", "ana") != 1 {
+		t.Fatal("the MemoryAssigner must learn adopted assignments")
+	}
+	f.mustEnqueue("c1", Request{})
+	if f.owner("c1") != "bob" {
+		t.Fatalf("ana is full with her adopted chat; c1 went to %q", f.owner("c1"))
+	}
+	if err := f.e.Transfer(f.ctx, Transfer{WorkspaceID: "w", ConversationID: "c0", From: "ana", ToAgent: "bob"}); !errors.Is(err, ErrNoAgentAvailable) {
+		t.Fatalf("transfer to full bob: %v", err)
+	}
+	_ = f.e.Release(f.ctx, "w", "c1")
+	if err := f.e.Transfer(f.ctx, Transfer{WorkspaceID: "w", ConversationID: "c0", From: "ana", ToAgent: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.as.Owner("w", "c0") != "bob" || f.as.Load("w", "ana") != 0 {
+		t.Fatal("transfer of an adopted chat")
+	}
+}
