@@ -45,6 +45,10 @@ type conn struct {
 	draining bool
 	helloed  bool
 	subs     map[string]func()
+	// early holds publications that arrive between subscribing and sending
+	// welcome: welcome is always a client's first frame.
+	early    [][]byte
+	welcomed bool
 }
 
 func newConn(srv *Server, ws *websocket.Conn, p conversation.Participant) *conn {
@@ -165,6 +169,14 @@ func (c *conn) deliver(frame []byte) {
 	if c.draining {
 		return
 	}
+	if !c.welcomed {
+		if len(c.early) >= sendQueue {
+			c.close()
+			return
+		}
+		c.early = append(c.early, frame)
+		return
+	}
 	select {
 	case <-c.done:
 	case c.send <- frame:
@@ -191,6 +203,22 @@ func (c *conn) reply(v any) {
 	select {
 	case c.send <- b:
 	case <-c.done:
+	}
+}
+
+// welcomed sends welcome, then what was published before it.
+func (c *conn) welcome(w any) {
+	c.reply(w)
+	c.mu.Lock()
+	early := c.early
+	c.early, c.welcomed = nil, true
+	c.mu.Unlock()
+	for _, f := range early {
+		select {
+		case c.send <- f:
+		case <-c.done:
+			return
+		}
 	}
 }
 

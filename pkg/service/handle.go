@@ -145,7 +145,7 @@ func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
 	c.mu.Lock()
 	c.helloed = true
 	c.mu.Unlock()
-	c.reply(protocol.Welcome{
+	c.welcome(protocol.Welcome{
 		Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: h.Ref}, V: protocol.Version,
 		Session: c.p.ID, Self: c.p.Author(), Status: status, Conversations: convs,
 	})

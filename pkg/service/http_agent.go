@@ -153,6 +153,9 @@ func agentParticipant(a store.Agent) conversation.Participant {
 func (s *Server) me(c *gin.Context) {
 	a := agentOf(c)
 	ws := gin.H{"id": a.WorkspaceID}
+	if w, err := s.store.Workspace(a.WorkspaceID).Workspace(c.Request.Context()); err == nil {
+		ws["name"] = w.Name
+	}
 	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a), "workspace": ws})
 }
 

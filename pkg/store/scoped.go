@@ -23,6 +23,12 @@ func (s *Scoped) q(ctx context.Context) *gorm.DB {
 	return s.s.db.WithContext(ctx).Where("workspace_id = ?", s.ws)
 }
 
+// Workspace returns the workspace itself.
+func (s *Scoped) Workspace(ctx context.Context) (Workspace, error) {
+	var w Workspace
+	return w, notFound(s.s.db.WithContext(ctx).Where("id = ?", s.ws).Take(&w).Error)
+}
+
 // Agent returns one agent.
 func (s *Scoped) Agent(ctx context.Context, id string) (Agent, error) {
 	var a Agent
