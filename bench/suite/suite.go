@@ -1,0 +1,320 @@
+// Package suite runs every benchmark scenario against fresh servers (Parley's
+// real binary, and the baseline forwarder in the same run) and writes one
+// JSON result per scenario and target into a run directory.
+package suite
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/bench/loadgen"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+// Plan sizes the scenarios.
+type Plan struct {
+	Mode        string
+	Chat        loadgen.ChatOptions
+	Burst       loadgen.ChatOptions
+	IdleSteps   []int
+	IdlePer     int
+	IdleSettle  time.Duration // wait before reading RSS at each step
+	StoreLevels []int
+	StoreFor    time.Duration
+	Resume      loadgen.ResumeOptions
+}
+
+// Plans are the quick (about a minute) and full (15–25 minutes) sizes.
+var Plans = map[string]Plan{
+	"quick": {
+		Mode: "quick",
+		Chat: loadgen.ChatOptions{Conversations: 100, Levels: []loadgen.Level{
+			{Rate: 1, Duration: 3 * time.Second, Drain: 10 * time.Second},
+			{Rate: 10, Duration: 2 * time.Second, Drain: 5 * time.Second},
+		}},
+		Burst:       loadgen.ChatOptions{Conversations: 50, Levels: []loadgen.Level{{Rate: 20, Duration: time.Second, Drain: 20 * time.Second}}},
+		IdleSteps:   []int{250, 500, 1000},
+		IdlePer:     500,
+		StoreLevels: []int{1, 16},
+		StoreFor:    2 * time.Second,
+		Resume:      loadgen.ResumeOptions{Conversations: 50, Rate: 4, Before: 2 * time.Second, After: 2 * time.Second, Drain: 15 * time.Second},
+		IdleSettle:  time.Second,
+	},
+	"full": {
+		Mode: "full",
+		// 2,000 conversations at a live-chat pace (one message per 10 s
+		// and per 4 s), then the 10 msgs/s each as an overload
+		// level: the figures say where Parley saturates.
+		Chat: loadgen.ChatOptions{Conversations: 2000, Levels: []loadgen.Level{
+			{Rate: 0.1, Duration: 60 * time.Second, Drain: 30 * time.Second},
+			{Rate: 0.25, Duration: 60 * time.Second, Drain: 30 * time.Second},
+			{Rate: 10, Duration: 10 * time.Second, Drain: 20 * time.Second},
+		}},
+		// A one-second spike of 500 conversations × 50 msgs/s (25,000
+		// messages): how long until absorbed, and nothing lost.
+		Burst:       loadgen.ChatOptions{Conversations: 500, Levels: []loadgen.Level{{Rate: 50, Duration: time.Second, Drain: 150 * time.Second}}},
+		IdleSteps:   []int{1000, 5000, 10000, 15000, 19000},
+		IdlePer:     5000,
+		StoreLevels: []int{1, 8, 64, 512},
+		StoreFor:    10 * time.Second,
+		Resume:      loadgen.ResumeOptions{Conversations: 500, Rate: 5, Before: 15 * time.Second, After: 15 * time.Second, Drain: 60 * time.Second},
+		IdleSettle:  3 * time.Second,
+	},
+}
+
+// Config is one suite run.
+type Config struct {
+	Plan      Plan
+	ServerBin string // the built signaling binary
+	Self      string // this program's binary (baseline forwarder, idle clients)
+	OutDir    string // JSON results
+	Postgres  string // PARLEY_BENCH_POSTGRES: also run chat on PostgreSQL
+	Only      map[string]bool
+	Perf      bool // profile the server with perf during the store scenario's top level
+}
+
+// Run runs the selected scenarios in order; a failing scenario is recorded
+// with its error and the suite goes on.
+func Run(ctx context.Context, c Config) error {
+	type step struct {
+		name string
+		run  func() []loadgen.Result
+	}
+	steps := []step{
+		{"chat", func() []loadgen.Result {
+			out := c.baselineN(ctx, func(tg loadgen.Target) []loadgen.Result { return loadgen.RunChat(ctx, tg, c.Plan.Chat) })
+			out = append(out, c.parleyN(ctx, "", c.Plan.Chat.Conversations, func(tg loadgen.Target, _ *loadgen.Process) []loadgen.Result {
+				return loadgen.RunChat(ctx, tg, c.Plan.Chat)
+			})...)
+			if c.Postgres != "" {
+				out = append(out, c.parleyN(ctx, c.Postgres, c.Plan.Chat.Conversations, func(tg loadgen.Target, _ *loadgen.Process) []loadgen.Result {
+					return loadgen.RunChat(ctx, tg, c.Plan.Chat)
+				})...)
+			}
+			return out
+		}},
+		{"burst", func() []loadgen.Result {
+			out := c.baselineN(ctx, func(tg loadgen.Target) []loadgen.Result { return loadgen.RunChat(ctx, tg, c.Plan.Burst) })
+			return append(out, c.parleyN(ctx, "", c.Plan.Burst.Conversations, func(tg loadgen.Target, _ *loadgen.Process) []loadgen.Result {
+				return loadgen.RunChat(ctx, tg, c.Plan.Burst)
+			})...)
+		}},
+		{"store", func() []loadgen.Result {
+			maxC := 0
+			for _, l := range c.Plan.StoreLevels {
+				maxC = max(maxC, l)
+			}
+			out := []loadgen.Result{c.parley(ctx, "", maxC, func(tg loadgen.Target, _ *loadgen.Process) loadgen.Result {
+				// Profile the top concurrency level.
+				n := time.Duration(len(c.Plan.StoreLevels))
+				return c.withPerf(&tg, "store", (n-1)*c.Plan.StoreFor+c.Plan.StoreFor/4, c.Plan.StoreFor/2, func() []loadgen.Result {
+					return []loadgen.Result{loadgen.RunStore(ctx, tg, c.Plan.StoreLevels, c.Plan.StoreFor)}
+				})[0]
+			})}
+			if c.Postgres != "" {
+				out = append(out, c.parley(ctx, c.Postgres, maxC, func(tg loadgen.Target, _ *loadgen.Process) loadgen.Result {
+					return loadgen.RunStore(ctx, tg, c.Plan.StoreLevels, c.Plan.StoreFor)
+				}))
+			}
+			return out
+		}},
+		{"resume", func() []loadgen.Result {
+			return []loadgen.Result{c.parley(ctx, "", c.Plan.Resume.Conversations, func(tg loadgen.Target, p *loadgen.Process) loadgen.Result {
+				return loadgen.RunResume(ctx, p, tg, c.Plan.Resume)
+			})}
+		}},
+		{"idle", func() []loadgen.Result {
+			return []loadgen.Result{c.idleBaseline(ctx), c.idleParley(ctx)}
+		}},
+	}
+	meta := loadgen.Machine(c.Plan.Mode)
+	for _, st := range steps {
+		if len(c.Only) > 0 && !c.Only[st.name] {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		began := time.Now()
+		log.Printf("scenario %s: starting", st.name)
+		for i, r := range st.run() {
+			r.Scenario = st.name
+			r.LoadAvg = loadgen.LoadAvg()
+			if err := loadgen.WriteJSON(filepath.Join(c.OutDir, fmt.Sprintf("%s-%02d-%s.json", st.name, i, r.Target)), r); err != nil {
+				return err
+			}
+			log.Printf("scenario %s on %s: %s", st.name, r.Target, oneLine(r))
+		}
+		log.Printf("scenario %s: done in %s", st.name, time.Since(began).Round(time.Second))
+	}
+	meta.Finish()
+	return loadgen.WriteJSON(filepath.Join(c.OutDir, "meta.json"), meta)
+}
+
+func oneLine(r loadgen.Result) string {
+	if r.Error != "" {
+		return "ERROR " + r.Error
+	}
+	return fmt.Sprintf("rate %g/s: sent %d delivered %d (%.0f/s) lost %d dup %d p50 %.1fms p99 %.1fms max %.1fms errors %v",
+		r.RatePerConv, r.Sent, r.Delivered, r.DeliveredPerSec, r.Lost, r.Duplicated,
+		float64(r.Latency.P50Us)/1000, float64(r.Latency.P99Us)/1000, float64(r.Latency.MaxUs)/1000, r.ErrorFrames)
+}
+
+func (c Config) baselineN(ctx context.Context, f func(loadgen.Target) []loadgen.Result) []loadgen.Result {
+	var out []loadgen.Result
+	r := c.baseline(ctx, func(tg loadgen.Target) loadgen.Result {
+		out = f(tg)
+		return loadgen.Result{}
+	})
+	if r.Error != "" {
+		return []loadgen.Result{r}
+	}
+	for i := range out {
+		out[i].Target = "baseline"
+	}
+	return out
+}
+
+func (c Config) parleyN(ctx context.Context, pg string, pairs int, f func(loadgen.Target, *loadgen.Process) []loadgen.Result) []loadgen.Result {
+	var out []loadgen.Result
+	r := c.parley(ctx, pg, pairs, func(tg loadgen.Target, p *loadgen.Process) loadgen.Result {
+		out = f(tg, p)
+		return loadgen.Result{}
+	})
+	if r.Error != "" || len(out) == 0 {
+		return []loadgen.Result{r}
+	}
+	for i := range out {
+		out[i].Target, out[i].ServerLog, out[i].LogLines = r.Target, r.ServerLog, r.LogLines
+	}
+	return out
+}
+
+// baseline starts a fresh forwarder, runs f against it and stops it.
+func (c Config) baseline(ctx context.Context, f func(loadgen.Target) loadgen.Result) loadgen.Result {
+	port, err := loadgen.FreePort()
+	if err != nil {
+		return loadgen.Result{Target: "baseline", Error: err.Error()}
+	}
+	p := loadgen.NewBaseline(c.Self, c.OutDir, port)
+	if err := p.Start(ctx); err != nil {
+		return loadgen.Result{Target: "baseline", Error: err.Error()}
+	}
+	defer p.Stop()
+	r := f(loadgen.Target{Baseline: true, URL: p.URL(), PID: p.PID()})
+	r.Target = "baseline"
+	return r
+}
+
+// parley seeds a fresh store (SQLite in a temp dir, or a new PostgreSQL
+// schema), starts the real binary on it, runs f and stops the server.
+func (c Config) parley(ctx context.Context, pgBase string, pairs int, f func(loadgen.Target, *loadgen.Process) loadgen.Result) loadgen.Result {
+	name := "parley-sqlite"
+	if pgBase != "" {
+		name = "parley-postgres"
+	}
+	fail := func(err error) loadgen.Result { return loadgen.Result{Target: name, Error: err.Error()} }
+	dir, err := os.MkdirTemp("", "parley-bench-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	dbURL := filepath.Join(dir, "parley.db")
+	if pgBase != "" {
+		dsn, drop, err := storetest.Schema(pgBase)
+		if err != nil {
+			return fail(fmt.Errorf("postgres schema: %w", err))
+		}
+		defer drop()
+		dbURL = dsn
+	}
+	seed := loadgen.Seed{DatabaseURL: dbURL, Secret: loadgen.NewSecret()}
+	pairsSeeded, _, err := seed.Pairs(ctx, pairs, 1)
+	if err != nil {
+		return fail(err)
+	}
+	port, err := loadgen.FreePort()
+	if err != nil {
+		return fail(err)
+	}
+	opts := loadgen.ParleyOptions{Bin: c.ServerBin, DataDir: dir, Secret: seed.Secret, Port: port}
+	if pgBase != "" {
+		opts.DatabaseURL = dbURL
+	}
+	p := loadgen.NewParley(opts)
+	if err := p.Start(ctx); err != nil {
+		return fail(err)
+	}
+	r := f(loadgen.Target{URL: p.URL(), PID: p.PID(), Pairs: pairsSeeded}, p)
+	p.Stop()
+	r.Target = name
+	r.ServerLog, r.LogLines = loadgen.LogSummary(p.Log)
+	keepLog(p.Log, filepath.Join(c.OutDir, "server-"+name+"-"+time.Now().Format("150405")+".log"))
+	return r
+}
+
+func keepLog(from, to string) {
+	if b, err := os.ReadFile(from); err == nil && len(b) > 0 {
+		os.WriteFile(to, b, 0o644)
+	}
+}
+
+func (c Config) withPerf(tg *loadgen.Target, name string, delay, length time.Duration, f func() []loadgen.Result) []loadgen.Result {
+	if !c.Perf {
+		return f()
+	}
+	var prof *loadgen.Perf
+	tg.OnLoad = func() {
+		prof = loadgen.StartPerf(tg.PID, filepath.Join(c.OutDir, "perf-"+name+".data"), delay, max(length, time.Second))
+	}
+	r := f()
+	if prof != nil && len(r) > 0 {
+		r[0].Profile = prof.Wait()
+	}
+	return r
+}
+
+func (c Config) idleBaseline(ctx context.Context) loadgen.Result {
+	return c.baseline(ctx, func(tg loadgen.Target) loadgen.Result {
+		return loadgen.RunIdle(ctx, tg, loadgen.IdleOptions{Self: c.Self, Steps: c.Plan.IdleSteps, PerClient: c.Plan.IdlePer, Settle: c.Plan.IdleSettle, Hold: 10 * time.Minute})
+	})
+}
+
+func (c Config) idleParley(ctx context.Context) loadgen.Result {
+	maxN := c.Plan.IdleSteps[len(c.Plan.IdleSteps)-1]
+	name := "parley-sqlite"
+	dir, err := os.MkdirTemp("", "parley-bench-idle-")
+	if err != nil {
+		return loadgen.Result{Target: name, Error: err.Error()}
+	}
+	defer os.RemoveAll(dir)
+	seed := loadgen.Seed{DatabaseURL: filepath.Join(dir, "parley.db"), Secret: loadgen.NewSecret()}
+	tokens, err := seed.Visitors(ctx, maxN)
+	if err != nil {
+		return loadgen.Result{Target: name, Error: err.Error()}
+	}
+	tf := filepath.Join(dir, "tokens.txt")
+	if err := os.WriteFile(tf, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
+		return loadgen.Result{Target: name, Error: err.Error()}
+	}
+	port, err := loadgen.FreePort()
+	if err != nil {
+		return loadgen.Result{Target: name, Error: err.Error()}
+	}
+	p := loadgen.NewParley(loadgen.ParleyOptions{Bin: c.ServerBin, DataDir: dir, Secret: seed.Secret, Port: port})
+	if err := p.Start(ctx); err != nil {
+		return loadgen.Result{Target: name, Error: err.Error()}
+	}
+	r := loadgen.RunIdle(ctx, loadgen.Target{URL: p.URL(), PID: p.PID()},
+		loadgen.IdleOptions{Self: c.Self, TokensFile: tf, Steps: c.Plan.IdleSteps, PerClient: c.Plan.IdlePer, Settle: c.Plan.IdleSettle, Hold: 10 * time.Minute})
+	p.Stop()
+	r.Target = name
+	r.ServerLog, r.LogLines = loadgen.LogSummary(p.Log)
+	keepLog(p.Log, filepath.Join(c.OutDir, "server-idle.log"))
+	return r
+}
