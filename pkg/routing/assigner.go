@@ -49,35 +49,30 @@ func (r ClaimResult) String() string {
 //
 // # PostgreSQL
 //
-// Keep a load counter on the agent row and the owner on the conversation
-// row, and change both in one transaction; each UPDATE re-checks its WHERE
-// after taking the row lock, so concurrent claims serialise per row even at
-// READ COMMITTED:
+// Package pgassign implements it on the store's agents and conversations
+// tables. Each operation is one transaction at READ COMMITTED:
 //
 //	BEGIN;
-//	UPDATE agents SET load = load + 1
-//	  WHERE id = $agent AND workspace_id = $ws AND load < $capacity;
-//	  -- 0 rows: ROLLBACK, AgentFull
+//	SELECT id FROM agents WHERE workspace_id = $ws AND id = ANY($agents)
+//	  ORDER BY id FOR UPDATE;                 -- serialises claims per agent
+//	SELECT count(*) FROM conversations
+//	  WHERE workspace_id = $ws AND agent_id = $agent AND status = 'open';
+//	  -- ≥ $capacity: ROLLBACK, AgentFull
 //	UPDATE conversations SET agent_id = $agent, status = 'open'
-//	  WHERE id = $conv AND workspace_id = $ws AND agent_id IS NULL AND status = 'queued';
+//	  WHERE id = $conv AND workspace_id = $ws AND status = 'queued' AND agent_id IS NULL;
 //	  -- 0 rows: ROLLBACK, ConversationTaken
-//	COMMIT; -- Claimed
+//	COMMIT;                                   -- Claimed
 //
-// Release: UPDATE conversations SET agent_id = NULL ... WHERE id = $conv AND
-// agent_id = $agent (closing a conversation may set status = 'closed'
-// instead), and when that touched a row, UPDATE agents SET load = load - 1
-// WHERE id = $agent, in the same transaction. Move: decrement the old agent,
-// increment the new one with "AND load < $capacity", and UPDATE the
-// conversation "WHERE agent_id = $from", all in one transaction. Use $capacity
-// from the Engine (the agent's capacity as it knows it), or the column
-// agents.capacity if the store keeps it: either way the check and the write
-// are one statement.
+// Move locks both agents (in id order, so opposite moves cannot deadlock),
+// counts the target's load, and updates "WHERE agent_id = $from AND status =
+// 'open'". Release is one UPDATE back to 'queued' "WHERE agent_id = $agent
+// AND status = 'open'", so it never reopens a closed conversation.
 //
 // # Redis
 //
-// One Lua script per operation (EVAL is atomic): for Claim,
-// if HGET conv:$c owner exists → taken; if tonumber(GET load:$a) >= capacity
-// → full; else HSET owner and INCR load.
+// One Lua script per operation (EVAL is atomic): for Claim, if HGET
+// conv:$c owner exists → taken; if SCARD agent:$a:convs >= capacity → full;
+// else HSET owner and SADD. Not implemented yet.
 type Assigner interface {
 	// Claim makes agentID the owner of conversationID if and only if, in one
 	// atomic step, the conversation has no owner and the agent owns fewer

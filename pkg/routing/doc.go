@@ -29,4 +29,30 @@
 // capacity. The in-memory state is a cache of the store; the Assigner is the
 // authority, so two engines on two nodes racing for the same agent cannot
 // both win.
+//
+// # Wiring it into the signaling server
+//
+// One Engine per process, built with routing.New(Config{Assigner: ...,
+// OnEvent: ...}): MemoryAssigner for the single-node default,
+// pgassign.New(sqlDB) when several nodes share PostgreSQL. Then:
+//
+//   - at start: SetRules for every site, SetAgent for every agent, Adopt
+//     every open conversation, Enqueue every queued one (with its original
+//     EnqueuedAt);
+//   - agent signs in / opens a tab / closes a tab: SetAgent (profile and
+//     chosen status), Connected, Disconnected; status frame: SetStatus;
+//   - visitor starts a conversation: Enqueue; ErrOffline → offline form;
+//     language detected or pre-chat skill chosen: Update;
+//   - conversation closed (close it in the store first) or visitor gone:
+//     Release;
+//   - agent answers an offer: Accept / Decline; transfer or supervisor
+//     reassignment: Transfer;
+//   - a ticker calls Tick about once a second;
+//   - OnEvent hands events to a goroutine (a buffered channel) that turns
+//     them into frames and store updates: Assigned → conversation frame
+//     (status open, agent) to visitor and agents; Offered / OfferEnded →
+//     the agent; QueuePositions → a queue frame per visitor; Offline → the
+//     widget's offline form; AgentStatusChanged → persist the agent's status
+//     if Reason says the engine set it (missed offers) and tell the
+//     dashboard; Relaxed, Transferred, Requeued → system messages and logs.
 package routing
