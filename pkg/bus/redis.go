@@ -1,0 +1,204 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is the Bus for several nodes: a publication goes to Redis PUBLISH,
+// and each node keeps one subscription connection (go-redis PubSub) on which
+// it subscribes to the topics its local connections need, and hands
+// publications to them through an in-process Memory bus.
+//
+// Redis Pub/Sub is at most once: a node disconnected from Redis misses what
+// was published meanwhile. That is allowed by the Bus contract (clients
+// resume from the store), but clients must be told to resume: Redis calls
+// OnReconnect after it has resubscribed, and the server makes every
+// connection resume then.
+type Redis struct {
+	client *redis.Client
+	local  *Memory
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	refs     map[string]int // topic → local subscriptions
+	pubsub   *redis.PubSub
+	closed   bool
+	onResync []func()
+	done     chan struct{}
+}
+
+// RedisOptions configure NewRedis.
+type RedisOptions struct {
+	// Logger receives connection losses and recoveries; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// NewRedis starts a Redis bus on client.
+func NewRedis(client *redis.Client, o RedisOptions) *Redis {
+	r := &Redis{client: client, local: NewMemory(), log: o.Logger, refs: map[string]int{}, done: make(chan struct{})}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	r.pubsub = client.Subscribe(context.Background())
+	go r.receive()
+	return r
+}
+
+// OnResync registers f to run after the bus reconnected to Redis and
+// resubscribed: publications may have been missed, so local clients should
+// resume from the store.
+func (r *Redis) OnResync(f func()) {
+	r.mu.Lock()
+	r.onResync = append(r.onResync, f)
+	r.mu.Unlock()
+}
+
+// Publish sends payload to every node's subscribers of topic.
+func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return r.client.Publish(ctx, topic, payload).Err()
+}
+
+// Subscribe registers h for topic on this node, subscribing the node to the
+// topic in Redis for its first local subscriber.
+func (r *Redis) Subscribe(topic string, h Handler) (func(), error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	first := r.refs[topic] == 0
+	r.refs[topic]++
+	r.mu.Unlock()
+	un, err := r.local.Subscribe(topic, h)
+	if err != nil {
+		return nil, err
+	}
+	if first {
+		// If Redis is down this fails; the topic is in refs, so the
+		// reconnect path subscribes it again.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := r.pubsub.Subscribe(ctx, topic); err != nil {
+			r.log.Warn("bus: redis subscribe failed; will resubscribe on reconnect", "topic", topic, "err", err)
+		}
+		cancel()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			un()
+			r.mu.Lock()
+			r.refs[topic]--
+			last := r.refs[topic] <= 0
+			if last {
+				delete(r.refs, topic)
+			}
+			closed := r.closed
+			r.mu.Unlock()
+			if last && !closed {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				r.pubsub.Unsubscribe(ctx, topic)
+				cancel()
+			}
+		})
+	}, nil
+}
+
+// receive reads publications and hands them to local subscribers. go-redis
+// reconnects the PubSub connection by itself and resubscribes the channels
+// it knows; after any receive error we also resubscribe every topic we hold
+// and ask clients to resume, since publications may have been missed.
+func (r *Redis) receive() {
+	defer close(r.done)
+	ctx := context.Background()
+	broken := false
+	for {
+		msg, err := r.pubsub.ReceiveTimeout(ctx, 30*time.Second)
+		if err != nil {
+			r.mu.Lock()
+			closed := r.closed
+			r.mu.Unlock()
+			if closed || errors.Is(err, redis.ErrClosed) {
+				return
+			}
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Idle: check the connection is alive.
+				if perr := r.pubsub.Ping(ctx); perr == nil {
+					continue
+				}
+			}
+			if !broken {
+				r.log.Warn("bus: lost the redis subscription; publications may be missed until it is back", "err", err)
+				broken = true
+			}
+			time.Sleep(250 * time.Millisecond)
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			r.local.Publish(ctx, m.Channel, []byte(m.Payload))
+		case *redis.Subscription:
+			if broken {
+				broken = false
+				r.resync()
+			}
+		case *redis.Pong:
+			if broken {
+				broken = false
+				r.resync()
+			}
+		}
+	}
+}
+
+// resync resubscribes every held topic and tells the server to resume.
+func (r *Redis) resync() {
+	r.mu.Lock()
+	topics := make([]string, 0, len(r.refs))
+	for t := range r.refs {
+		topics = append(topics, t)
+	}
+	hooks := append([]func(){}, r.onResync...)
+	r.mu.Unlock()
+	if len(topics) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := r.pubsub.Subscribe(ctx, topics...); err != nil {
+			r.log.Warn("bus: resubscribe failed", "err", err)
+		}
+		cancel()
+	}
+	r.log.Info("bus: redis subscription is back; clients resume from the store", "topics", len(topics))
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// Healthy reports whether Redis answers (for /readyz).
+func (r *Redis) Healthy(ctx context.Context) error { return r.client.Ping(ctx).Err() }
+
+// Close stops the bus (the client stays open; its owner closes it).
+func (r *Redis) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.mu.Unlock()
+	err := r.pubsub.Close()
+	<-r.done
+	r.local.Close()
+	return err
+}

@@ -1,0 +1,143 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// privateRedis starts a redis-server of this test's own on a free loopback
+// port, so it can be restarted without disturbing other tests.
+func privateRedis(t *testing.T, port int) func() {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed")
+	}
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitPort(t, port, true)
+	stop := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		waitPort(t, port, false)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			stop()
+		}
+	})
+	return stop
+}
+
+func waitPort(t *testing.T, port int, up bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		if (err == nil) == up {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("redis on port %d: want up=%v", port, up)
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func recv(t *testing.T, ch <-chan string, want string) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %q within 10 s", want)
+	}
+}
+
+// Two nodes share a topic through Redis; Redis restarts; both resubscribe,
+// tell their clients to resume, and publications flow again.
+func TestRedisBusAcrossNodesAndRestart(t *testing.T) {
+	port := freePort(t)
+	stop := privateRedis(t, port)
+	opts := &redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: 1, DialTimeout: time.Second}
+	ca, cb := redis.NewClient(opts), redis.NewClient(opts)
+	defer ca.Close()
+	defer cb.Close()
+	a, b := NewRedis(ca, RedisOptions{}), NewRedis(cb, RedisOptions{})
+	defer a.Close()
+	defer b.Close()
+
+	got := make(chan string, 10)
+	resynced := make(chan struct{}, 10)
+	b.OnResync(func() { resynced <- struct{}{} })
+	un, err := b.Subscribe(ConversationTopic("c1"), func(_ string, p []byte) { got <- string(p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Subscribe(ConversationTopic("c2"), func(string, []byte) { t.Error("c2 got c1's publication") })
+	ctx := context.Background()
+	if err := a.Publish(ctx, ConversationTopic("c1"), []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, got, "before")
+
+	stop()
+	if err := a.Publish(ctx, ConversationTopic("c1"), []byte("lost")); err == nil {
+		t.Log("publish while Redis is down did not fail (buffered by the client)")
+	}
+	privateRedis(t, port)
+	select {
+	case <-resynced:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node b did not resync after the Redis restart")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := a.Publish(ctx, ConversationTopic("c1"), []byte("after")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("publish never worked again")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		select {
+		case m := <-got:
+			if m == "after" {
+				goto unsub
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no publication after the restart")
+		}
+	}
+unsub:
+	un()
+	a.Publish(ctx, ConversationTopic("c1"), []byte("after unsubscribe"))
+	select {
+	case m := <-got:
+		t.Fatalf("got %q after unsubscribe", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
