@@ -17,8 +17,8 @@
 //     arrival), positions and estimated waits, recomputed per eligibility
 //     class so that an event touches only the visitors it affects.
 //   - Assigner is the atomic compare-and-set the Engine calls before it
-//     commits an assignment. MemoryAssigner is the in-process one; the
-//     PostgreSQL and Redis recipes are in assigner.go.
+//     commits an assignment. MemoryAssigner is the in-process one;
+//     package pgassign is the PostgreSQL one, on the store's own tables.
 //   - Engine ties them together per workspace, behind one mutex per
 //     workspace: Enqueue, SetAgent, SetStatus, Connected/Disconnected,
 //     Release, Transfer, Accept/Decline, Tick.
@@ -55,4 +55,9 @@
 //     widget's offline form; AgentStatusChanged → persist the agent's status
 //     if Reason says the engine set it (missed offers) and tell the
 //     dashboard; Relaxed, Transferred, Requeued → system messages and logs.
+//
+// With MemoryAssigner the store is not touched by routing, so the event
+// goroutine persists: Assigned and Transferred → the conversation's agent
+// and status 'open'; Requeued → back to 'queued'. With pgassign those rows
+// are already written by the time the event arrives.
 package routing
