@@ -41,8 +41,9 @@ type agentState struct {
 	handle  time.Duration
 	convs   map[string]struct{} // owned and offered conversations
 	// phantom is load the store knows and this engine does not (the
-	// Assigner answered AgentFull). It is forgotten at the agent's next
-	// release or profile update, when the store is asked again.
+	// Assigner answered AgentFull, or failed for this agent). It is
+	// forgotten at the agent's next release, profile update or Tick, when
+	// the store is asked again.
 	phantom int
 }
 
@@ -519,6 +520,11 @@ func orSupervisor(agent string) string {
 
 func (w *workspace) tick(ctx context.Context, now time.Time) {
 	for _, st := range w.sortedAgents() {
+		if st.phantom > 0 { // ask the store again
+			w.change(st, func() { st.phantom = 0 })
+		}
+	}
+	for _, st := range w.sortedAgents() {
 		if st.tracked && st.conns == 0 {
 			w.refresh(ctx, st, now, fmt.Sprintf("no connection for %v", w.cfg.PresenceGrace))
 		}
@@ -622,15 +628,24 @@ func (w *workspace) sortedAgents() []*agentState {
 
 // pump assigns (or offers) waiting conversations while some line has a free
 // agent, always serving the conversation first in fair order among those
-// that can be served. It stops at the first Assigner error; Tick retries.
+// that can be served. After a few Assigner errors it stops; Tick retries.
 func (w *workspace) pump(ctx context.Context, now time.Time) {
-	for {
+	failures := 0
+	for failures < maxAssignFailures {
 		it, d, ok := w.next(now)
-		if !ok || !w.commit(ctx, it, d, now) {
+		if !ok {
 			return
+		}
+		if !w.commit(ctx, it, d, now) {
+			failures++
 		}
 	}
 }
+
+// maxAssignFailures bounds the Assigner errors one pump accepts before it
+// gives up until the next Tick: enough to route around one broken agent,
+// few enough not to hammer a store that is down.
+const maxAssignFailures = 3
 
 func (w *workspace) next(now time.Time) (*waiting, Decision, bool) {
 	var best *waiting
@@ -679,7 +694,10 @@ func (w *workspace) commit(ctx context.Context, it *waiting, d Decision, now tim
 	conv := it.req.ConversationID
 	res, err := w.cfg.Assigner.Claim(ctx, w.id, conv, st.ID, st.Capacity)
 	if err != nil {
+		// Leave this agent out until the next Tick asks the store again, so
+		// one agent the store rejects cannot stall the whole queue.
 		w.emit(AssignFailed{WorkspaceID: w.id, ConversationID: conv, AgentID: st.ID, Err: err})
+		w.change(st, func() { st.phantom = st.Capacity - len(st.convs) })
 		return false
 	}
 	switch res {
