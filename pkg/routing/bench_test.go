@@ -180,3 +180,39 @@ func BenchmarkTick(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEngineAssign is a whole routing decision through the Engine with
+// 500 agents and an empty queue: Enqueue (match, claim through the
+// MemoryAssigner, Assigned event) and then Release of the chat.
+func BenchmarkEngineAssign(b *testing.B) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 5))
+	now := t0
+	assigned := 0
+	e, _ := New(Config{Now: func() time.Time { return now }, OnEvent: func(ev Event) {
+		if _, ok := ev.(Assigned); ok {
+			assigned++
+		}
+	}})
+	for _, a := range benchAgents(500, r) {
+		a.Capacity = 1000
+		_ = e.SetAgent(ctx, "w", a)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		now = now.Add(time.Second)
+		req := benchRequest(i, r, now)
+		if err := e.Enqueue(ctx, req); err != nil {
+			if errors.Is(err, ErrOffline) {
+				continue
+			}
+			b.Fatal(err)
+		}
+		if err := e.Release(ctx, "w", req.ConversationID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if assigned == 0 {
+		b.Fatal("nothing assigned")
+	}
+}
