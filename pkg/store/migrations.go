@@ -14,6 +14,7 @@ import (
 var migrations = []*gormigrate.Migration{
 	{ID: "2026112501_initial", Migrate: migrateInitial},
 	{ID: "2026112502_verified_visitors", Migrate: migrateVerifiedVisitors},
+	{ID: "2026112503_routing", Migrate: migrateRouting},
 }
 
 func migrate(db *gorm.DB) error {
@@ -128,4 +129,54 @@ func migrateVerifiedVisitors(tx *gorm.DB) error {
 		return err
 	}
 	return m.AddColumn(&v2Site{}, "IdentityRequired")
+}
+
+// 2026112503_routing: agents' languages, skills and teams; what a
+// conversation needs and why it was routed; each site's routing rules.
+type (
+	v3Agent struct {
+		Languages string `gorm:"size:500;not null;default:''"`
+		Skills    string `gorm:"size:1000;not null;default:''"`
+		Teams     string `gorm:"size:1000;not null;default:''"`
+	}
+	v3Conversation struct {
+		Skill         string `gorm:"size:100;not null;default:''"`
+		Team          string `gorm:"size:100;not null;default:''"`
+		Priority      int    `gorm:"not null;default:0"`
+		RoutingReason string `gorm:"size:1000;not null;default:''"`
+		TransferNote  string `gorm:"size:1000;not null;default:''"`
+		ContactName   string `gorm:"size:200;not null;default:''"`
+		ContactEmail  string `gorm:"size:320;not null;default:''"`
+	}
+	v3Site struct {
+		RoutingMode         string `gorm:"size:10;not null;default:'auto'"`
+		OfferTimeoutSeconds int    `gorm:"not null;default:30"`
+		MaxMisses           int    `gorm:"not null;default:3"`
+		RelaxAfter          string `gorm:"size:100;not null;default:''"`
+		BusinessHours       string `gorm:"type:text;not null;default:''"`
+		TimeZone            string `gorm:"size:64;not null;default:''"`
+	}
+)
+
+func (v3Agent) TableName() string        { return "agents" }
+func (v3Conversation) TableName() string { return "conversations" }
+func (v3Site) TableName() string         { return "sites" }
+
+func migrateRouting(tx *gorm.DB) error {
+	m := tx.Migrator()
+	for _, step := range []struct {
+		model  any
+		fields []string
+	}{
+		{&v3Agent{}, []string{"Languages", "Skills", "Teams"}},
+		{&v3Conversation{}, []string{"Skill", "Team", "Priority", "RoutingReason", "TransferNote", "ContactName", "ContactEmail"}},
+		{&v3Site{}, []string{"RoutingMode", "OfferTimeoutSeconds", "MaxMisses", "RelaxAfter", "BusinessHours", "TimeZone"}},
+	} {
+		for _, f := range step.fields {
+			if err := m.AddColumn(step.model, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -27,7 +27,17 @@ type Site struct {
 	// IdentityRequired: visitors must prove who they are (a user hash or
 	// JWT from the site's backend) before they may chat.
 	IdentityRequired bool `gorm:"not null;default:false"`
-	CreatedAt        time.Time
+	// Routing rules (see pkg/routing.Rules). RoutingMode is "auto" or
+	// "offer"; RelaxAfter lists seconds, comma-separated ("30,60,120");
+	// BusinessHours is JSON {"mon":["09:00-17:00"],...} in TimeZone (IANA),
+	// empty for always open.
+	RoutingMode         string `gorm:"size:10;not null;default:'auto'"`
+	OfferTimeoutSeconds int    `gorm:"not null;default:30"`
+	MaxMisses           int    `gorm:"not null;default:3"`
+	RelaxAfter          string `gorm:"size:100;not null;default:''"`
+	BusinessHours       string `gorm:"type:text;not null;default:''"`
+	TimeZone            string `gorm:"size:64;not null;default:''"`
+	CreatedAt           time.Time
 }
 
 // Agent is a person who answers chats.
@@ -40,8 +50,12 @@ type Agent struct {
 	PasswordHash string `gorm:"size:200;not null"`
 	// Status is what the agent chose (online or away); whether they are
 	// connected at all is presence, kept by the server.
-	Status    string `gorm:"size:20;not null;default:'away'"`
-	Capacity  int    `gorm:"not null;default:5"`
+	Status   string `gorm:"size:20;not null;default:'away'"`
+	Capacity int    `gorm:"not null;default:5"`
+	// Languages, Skills and Teams are comma-separated lists ("en,fr").
+	Languages string `gorm:"size:500;not null;default:''"`
+	Skills    string `gorm:"size:1000;not null;default:''"`
+	Teams     string `gorm:"size:1000;not null;default:''"`
 	CreatedAt time.Time
 }
 
@@ -81,11 +95,22 @@ type Conversation struct {
 	AgentID     *string `gorm:"size:36;index"`
 	Status      string  `gorm:"size:20;not null;index:idx_conv_ws_status"`
 	Language    string  `gorm:"size:35;not null;default:''"`
-	LastSeq     int64   `gorm:"not null;default:0"`
-	LastBody    string  `gorm:"type:text;not null;default:''"` // sealed when encryption is on
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	ClosedAt    *time.Time
+	// Routing: what the conversation needs (empty: any), its priority
+	// (higher first), the reason routing gave for its latest decision, the
+	// note of its latest transfer, and, for an offline message, the
+	// contact the visitor left.
+	Skill         string `gorm:"size:100;not null;default:''"`
+	Team          string `gorm:"size:100;not null;default:''"`
+	Priority      int    `gorm:"not null;default:0"`
+	RoutingReason string `gorm:"size:1000;not null;default:''"`
+	TransferNote  string `gorm:"size:1000;not null;default:''"`
+	ContactName   string `gorm:"size:200;not null;default:''"`
+	ContactEmail  string `gorm:"size:320;not null;default:''"`
+	LastSeq       int64  `gorm:"not null;default:0"`
+	LastBody      string `gorm:"type:text;not null;default:''"` // sealed when encryption is on
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ClosedAt      *time.Time
 }
 
 // Message is one stored chat message. (ConversationID, Seq) and

@@ -138,12 +138,13 @@ func (s *Scoped) CreateConversation(ctx context.Context, c Conversation) (Conver
 }
 
 // Inbox lists what an agent's dashboard shows: the agent's open
-// conversations, every queued one, and the agent's recently closed ones.
+// conversations, every queued and offline one (offline messages wait for
+// an agent to read them), and the agent's recently closed ones.
 func (s *Scoped) Inbox(ctx context.Context, agentID string, closedSince time.Time) ([]Conversation, error) {
 	var cs []Conversation
 	err := s.q(ctx).
-		Where("(status = ?) OR (status = ? AND agent_id = ?) OR (status = ? AND agent_id = ? AND closed_at > ?)",
-			"queued", "open", agentID, "closed", agentID, closedSince).
+		Where("(status IN ?) OR (status = ? AND agent_id = ?) OR (status = ? AND agent_id = ? AND closed_at > ?)",
+			[]string{"queued", StatusOffline}, "open", agentID, "closed", agentID, closedSince).
 		Order("updated_at DESC").Limit(500).Find(&cs).Error
 	return s.openAll(cs, err)
 }

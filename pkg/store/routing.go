@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// ErrAgentFull: a claim or move found the agent already at its capacity of
+// open conversations.
+var ErrAgentFull = errors.New("agent is at capacity")
+
+// Conversation statuses the store knows besides queued, open and closed:
+// offline is a conversation nobody could take (no agent online, or outside
+// business hours) that agents read later, such as an offline message.
+const StatusOffline = "offline"
+
+// lockAgents locks the agents' rows in id order for the rest of the
+// transaction, so claims for one agent are serialised (PostgreSQL: SELECT …
+// FOR UPDATE; SQLite already has a single writer, and the transaction is
+// BEGIN IMMEDIATE). It reports ErrNotFound if one of them is not in ws.
+func (s *Store) lockAgents(tx *gorm.DB, ws string, ids ...string) error {
+	q := tx.Model(&Agent{}).Where("workspace_id = ? AND id IN ?", ws, ids).Order("id")
+	if s.dialect == "postgres" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var found []string
+	if err := q.Pluck("id", &found).Error; err != nil {
+		return err
+	}
+	for _, id := range ids {
+		ok := false
+		for _, f := range found {
+			ok = ok || f == id
+		}
+		if !ok {
+			return ErrNotFound
+		}
+	}
+	return nil
+}
+
+func atCapacity(tx *gorm.DB, ws, agent string, capacity int) (bool, error) {
+	var n int64
+	err := tx.Model(&Conversation{}).Where("workspace_id = ? AND agent_id = ? AND status = ?", ws, agent, "open").Count(&n).Error
+	return n >= int64(capacity), err
+}
+
+// Claim makes agentID the owner of a queued (or offline) conversation, if
+// and only if, in one transaction, the conversation still has no owner and
+// the agent owns fewer than capacity open conversations. It returns
+// ErrConflict when the conversation is taken (or closed), ErrAgentFull when
+// the agent is full. This is the compare-and-set routing relies on: two
+// nodes racing for one conversation or one agent's last slot cannot both
+// win.
+func (s *Scoped) Claim(ctx context.Context, convID, agentID string, capacity int) error {
+	return s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.s.lockAgents(tx, s.ws, agentID); err != nil {
+			return err
+		}
+		full, err := atCapacity(tx, s.ws, agentID, capacity)
+		if err != nil {
+			return err
+		}
+		if full {
+			return ErrAgentFull
+		}
+		res := tx.Model(&Conversation{}).
+			Where("id = ? AND workspace_id = ? AND status IN ? AND agent_id IS NULL", convID, s.ws, []string{"queued", StatusOffline}).
+			Updates(map[string]any{"agent_id": agentID, "status": "open", "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrConflict
+		}
+		return nil
+	})
+}
+
+// Move hands an open conversation from one agent to another, if and only
+// if, in one transaction, from still owns it and to owns fewer than
+// capacity open conversations (ErrConflict, ErrAgentFull otherwise). Both
+// agents' rows are locked in id order, so opposite moves cannot deadlock.
+func (s *Scoped) Move(ctx context.Context, convID, from, to string, capacity int, note string) error {
+	return s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		ids := []string{from, to}
+		if to < from {
+			ids = []string{to, from}
+		}
+		if from == to {
+			ids = ids[:1]
+		}
+		if err := s.s.lockAgents(tx, s.ws, ids...); err != nil {
+			return err
+		}
+		if from != to {
+			full, err := atCapacity(tx, s.ws, to, capacity)
+			if err != nil {
+				return err
+			}
+			if full {
+				return ErrAgentFull
+			}
+		}
+		res := tx.Model(&Conversation{}).
+			Where("id = ? AND workspace_id = ? AND status = ? AND agent_id = ?", convID, s.ws, "open", from).
+			Updates(map[string]any{"agent_id": to, "updated_at": time.Now().UTC(), "transfer_note": truncate(note, 1000)})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrConflict
+		}
+		return nil
+	})
+}
+
+// Unassign puts an open conversation of agentID back in the queue without
+// an owner. A closed conversation, or one owned by someone else, is left
+// alone (no error): release after close is harmless.
+func (s *Scoped) Unassign(ctx context.Context, convID, agentID string) error {
+	return s.q(ctx).Model(&Conversation{}).Where("id = ? AND agent_id = ? AND status = ?", convID, agentID, "open").
+		Updates(map[string]any{"agent_id": nil, "status": "queued", "updated_at": time.Now().UTC()}).Error
+}
+
+// SetOffline marks a queued conversation offline (nobody could take it).
+// It reports whether the conversation was queued.
+func (s *Scoped) SetOffline(ctx context.Context, convID, reason string) (bool, error) {
+	res := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status = ?", convID, "queued").
+		Updates(map[string]any{"status": StatusOffline, "routing_reason": truncate(reason, 1000), "updated_at": time.Now().UTC()})
+	return res.RowsAffected > 0, res.Error
+}
+
+// Requeue puts an offline conversation back to queued, to be routed again
+// (its visitor came back while agents are online).
+func (s *Scoped) Requeue(ctx context.Context, convID string) (bool, error) {
+	res := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status = ? AND agent_id IS NULL", convID, StatusOffline).
+		Updates(map[string]any{"status": "queued", "updated_at": time.Now().UTC()})
+	return res.RowsAffected > 0, res.Error
+}
+
+// ConversationRouting is what an agent may change about how a conversation
+// is routed. Nil fields stay as they are.
+type ConversationRouting struct {
+	Language, Skill, Team *string
+	Priority              *int
+}
+
+// UpdateConversationRouting changes a conversation's routing needs.
+func (s *Scoped) UpdateConversationRouting(ctx context.Context, convID string, r ConversationRouting) error {
+	up := map[string]any{}
+	if r.Language != nil {
+		up["language"] = truncate(*r.Language, 35)
+	}
+	if r.Skill != nil {
+		up["skill"] = truncate(*r.Skill, 100)
+	}
+	if r.Team != nil {
+		up["team"] = truncate(*r.Team, 100)
+	}
+	if r.Priority != nil {
+		up["priority"] = *r.Priority
+	}
+	if len(up) == 0 {
+		_, err := s.Conversation(ctx, convID)
+		return err
+	}
+	res := s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).Updates(up)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// SetRoutingReason stores why routing made its latest decision.
+func (s *Scoped) SetRoutingReason(ctx context.Context, convID, reason string) error {
+	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).Update("routing_reason", truncate(reason, 1000)).Error
+}
+
+// SetContact stores the name and email an offline visitor left.
+func (s *Scoped) SetContact(ctx context.Context, convID, name, email string) error {
+	res := s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).
+		Updates(map[string]any{"contact_name": truncate(name, 200), "contact_email": truncate(email, 320)})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// OpenAssignments lists every open conversation with an owner.
+func (s *Scoped) OpenAssignments(ctx context.Context) ([]Conversation, error) {
+	var cs []Conversation
+	return cs, s.q(ctx).Select("id, workspace_id, site_id, visitor_id, agent_id, status, language, skill, team, priority, created_at, updated_at").
+		Where("status = ? AND agent_id IS NOT NULL", "open").Order("created_at, id").Find(&cs).Error
+}
+
+// AgentProfile is what an admin may change about an agent. Nil fields stay.
+type AgentProfile struct {
+	Name                     *string
+	Role                     *string
+	Capacity                 *int
+	Languages, Skills, Teams *[]string
+}
+
+// UpdateAgentProfile changes an agent's profile.
+func (s *Scoped) UpdateAgentProfile(ctx context.Context, id string, p AgentProfile) error {
+	up := map[string]any{}
+	if p.Name != nil {
+		up["name"] = truncate(*p.Name, 200)
+	}
+	if p.Role != nil {
+		up["role"] = *p.Role
+	}
+	if p.Capacity != nil {
+		up["capacity"] = *p.Capacity
+	}
+	if p.Languages != nil {
+		up["languages"] = JoinList(*p.Languages)
+	}
+	if p.Skills != nil {
+		up["skills"] = JoinList(*p.Skills)
+	}
+	if p.Teams != nil {
+		up["teams"] = JoinList(*p.Teams)
+	}
+	if len(up) == 0 {
+		_, err := s.Agent(ctx, id)
+		return err
+	}
+	res := s.q(ctx).Model(&Agent{}).Where("id = ?", id).Updates(up)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// CreateAgent stores a new agent of the workspace (email lower-cased).
+// A taken email gives ErrConflict.
+func (s *Scoped) CreateAgent(ctx context.Context, a Agent) (Agent, error) {
+	a.WorkspaceID = s.ws
+	a.Email = strings.ToLower(strings.TrimSpace(a.Email))
+	err := s.s.db.WithContext(ctx).Create(&a).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return a, ErrConflict
+	}
+	return a, err
+}
+
+// SiteRouting is a site's routing settings as stored.
+type SiteRouting struct {
+	Mode                string
+	OfferTimeoutSeconds int
+	MaxMisses           int
+	RelaxAfter          string
+	BusinessHours       string
+	TimeZone            string
+}
+
+// UpdateSiteRouting replaces a site's routing settings.
+func (s *Scoped) UpdateSiteRouting(ctx context.Context, id string, r SiteRouting) error {
+	res := s.q(ctx).Model(&Site{}).Where("id = ?", id).Updates(map[string]any{
+		"routing_mode": r.Mode, "offer_timeout_seconds": r.OfferTimeoutSeconds, "max_misses": r.MaxMisses,
+		"relax_after": r.RelaxAfter, "business_hours": r.BusinessHours, "time_zone": r.TimeZone,
+	})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// SplitList reads a comma-separated list, trimmed, without empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// JoinList writes a list as SplitList reads it.
+func JoinList(l []string) string {
+	var out []string
+	for _, p := range l {
+		if p = strings.TrimSpace(strings.ReplaceAll(p, ",", " ")); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
