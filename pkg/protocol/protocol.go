@@ -42,6 +42,8 @@ const (
 	TypeError        = "error"        // server → client: something failed
 	TypePing         = "ping"         // client → server: keepalive
 	TypePong         = "pong"         // server → client: answer to ping
+	TypeOffer        = "offer"        // server → agents: a conversation offered to one agent (offer mode)
+	TypeOffline      = "offline"      // server → visitor: nobody can take the chat now; leave a message
 
 	// WebRTC negotiation between a client and its relay, carried over the
 	// client's WebSocket. The relay always offers (also on renegotiation),
@@ -65,6 +67,9 @@ const (
 	ConversationQueued = "queued" // waiting for an agent
 	ConversationOpen   = "open"   // assigned to an agent
 	ConversationClosed = "closed" // ended; history stays
+	// ConversationOffline: nobody could take it (no agent online, or
+	// outside business hours); agents read it later (an offline message).
+	ConversationOffline = "offline"
 )
 
 // Agent statuses.
@@ -112,6 +117,16 @@ type ConversationInfo struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	LastBody    string    `json:"last_body,omitempty"`
+	// Routing: the visitor's language, what the conversation needs, its
+	// priority, the note of its latest transfer, and the contact an
+	// offline visitor left.
+	Language     string `json:"language,omitempty"`
+	Skill        string `json:"skill,omitempty"`
+	Team         string `json:"team,omitempty"`
+	Priority     int    `json:"priority,omitempty"`
+	TransferNote string `json:"transfer_note,omitempty"`
+	ContactName  string `json:"contact_name,omitempty"`
+	ContactEmail string `json:"contact_email,omitempty"`
 }
 
 // Welcome answers Hello: who the client is and the conversations it may see
@@ -195,6 +210,29 @@ type Queue struct {
 	Conversation         string `json:"conversation"`
 	Position             int    `json:"position"`
 	EstimatedWaitSeconds int    `json:"estimated_wait_seconds"`
+}
+
+// Offer tells the workspace's agents that a conversation is offered to
+// Agent until ExpiresAt (offer mode); the agent accepts or declines with
+// POST /api/conversations/:id/accept or /decline. Ended is set when the
+// offer is over without an accept (Why: declined, expired, ...).
+type Offer struct {
+	Envelope
+	Conversation string    `json:"conversation"`
+	Agent        string    `json:"agent"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	Ended        bool      `json:"ended,omitempty"`
+	Why          string    `json:"why,omitempty"`
+}
+
+// Offline tells a visitor that nobody can take the chat now (Reason:
+// "no_agent" or "outside_hours"); the widget offers its offline message
+// form. ReopensAt is when business hours start again, if known.
+type Offline struct {
+	Envelope
+	Conversation string     `json:"conversation,omitempty"`
+	Reason       string     `json:"reason"`
+	ReopensAt    *time.Time `json:"reopens_at,omitempty"`
 }
 
 // Status sets an agent's availability.

@@ -21,6 +21,13 @@ export interface ConversationInfo {
   created_at: string;
   updated_at: string;
   last_body?: string;
+  language?: string;
+  skill?: string;
+  team?: string;
+  priority?: number;
+  transfer_note?: string;
+  contact_name?: string;
+  contact_email?: string;
 }
 
 export interface ICEServer {
@@ -177,6 +184,24 @@ export interface RTCStopFrame {
   reason?: string;
 }
 
+export interface OfferFrame {
+  type: "offer";
+  ref?: string;
+  conversation: string;
+  agent: string;
+  expires_at: string;
+  ended?: boolean;
+  why?: string;
+}
+
+export interface OfflineFrame {
+  type: "offline";
+  ref?: string;
+  conversation?: string;
+  reason: string;
+  reopens_at?: string;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -198,7 +223,9 @@ export type Frame =
   | RTCOfferFrame
   | RTCAnswerFrame
   | RTCCandidateFrame
-  | RTCStopFrame;
+  | RTCStopFrame
+  | OfferFrame
+  | OfflineFrame;
 
 export const ErrorCodes = {
   BadJSON: "bad_json",

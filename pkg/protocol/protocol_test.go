@@ -38,6 +38,8 @@ func TestDecode(t *testing.T) {
 		{"array", `[1,2]`, CodeBadJSON, ""},
 		{"unknown type", `{"type":"launch","ref":"r1"}`, CodeUnknownType, "r1"},
 		{"server-only type", `{"type":"ack"}`, CodeUnknownType, ""},
+		{"server-only offer", `{"type":"offer","conversation":"c","ref":"o"}`, CodeUnknownType, "o"},
+		{"server-only offline", `{"type":"offline","reason":"no_agent"}`, CodeUnknownType, ""},
 		{"send without client id", `{"type":"send","conversation":"c","body":"hi"}`, CodeInvalid, ""},
 		{"send without conversation", `{"type":"send","client_id":"a","body":"hi"}`, CodeInvalid, ""},
 		{"send blank body", `{"type":"send","client_id":"a","conversation":"c","body":"  \n"}`, CodeInvalid, ""},

@@ -22,6 +22,7 @@ var tsFrames = []struct {
 	{TypePing, Ping{}}, {TypePong, Pong{}},
 	{TypeRTCStart, RTCStart{}}, {TypeRTCOffer, RTCOffer{}}, {TypeRTCAnswer, RTCAnswer{}},
 	{TypeRTCCandidate, RTCCandidate{}}, {TypeRTCStop, RTCStop{}},
+	{TypeOffer, Offer{}}, {TypeOffline, Offline{}},
 }
 
 var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}}
