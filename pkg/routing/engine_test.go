@@ -582,3 +582,46 @@ func TestEngineAdoptAfterRestart(t *testing.T) {
 		t.Fatal("transfer of an adopted chat")
 	}
 }
+
+func TestEngineProfileChangesAndRemoval(t *testing.T) {
+	f := newFixture(t)
+	f.agent(Agent{ID: "ana", Capacity: 1, Languages: []string{"fr", "en"}})
+	f.agent(Agent{ID: "bob", Capacity: 1, Languages: []string{"en"}})
+	f.mustEnqueue("c1", Request{Language: "en"})
+	f.mustEnqueue("c2", Request{Language: "en"})
+	f.mustEnqueue("fr", Request{Language: "fr"}) // waits for ana
+	f.rec.take()
+
+	// Ana no longer lists French and the site never relaxes: the French
+	// visitor would wait forever, so it gets the offline answer now.
+	f.agent(Agent{ID: "ana", Capacity: 1, Languages: []string{"en"}})
+	off := find[Offline](f.rec.take())
+	if len(off) != 1 || off[0].ConversationID != "fr" || !errors.Is(off[0].Err, ErrNoAgentOnline) {
+		t.Fatalf("offline %+v", off)
+	}
+
+	// Raising capacity takes the next visitor at once.
+	f.mustEnqueue("c3", Request{Language: "en"})
+	f.agent(Agent{ID: "bob", Capacity: 3, Languages: []string{"en"}})
+	if f.owner("c3") != "bob" {
+		t.Fatalf("c3 owner %q", f.owner("c3"))
+	}
+
+	// Removing an agent hands its chats to the others.
+	c1 := f.owner("c1")
+	other := map[string]string{"ana": "bob", "bob": "ana"}[c1]
+	if err := f.e.RemoveAgent(f.ctx, "w", c1); err != nil {
+		t.Fatal(err)
+	}
+	if f.owner("c1") != other || f.as.Owner("w", "c1") != other {
+		t.Fatalf("c1 after removing %s: %q", c1, f.owner("c1"))
+	}
+	if err := f.e.SetStatus(f.ctx, "w", c1, StatusOnline); !errors.Is(err, ErrUnknownAgent) {
+		t.Fatalf("removed agent: %v", err)
+	}
+	for _, a := range f.e.Snapshot("w").Agents {
+		if a.Load != f.as.Load("w", a.ID) {
+			t.Errorf("%s load %d, store %d", a.ID, a.Load, f.as.Load("w", a.ID))
+		}
+	}
+}
