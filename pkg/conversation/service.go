@@ -54,40 +54,40 @@ func (p Participant) Author() protocol.Author {
 type Service struct {
 	store  *store.Store
 	bus    bus.Bus
-	router Router
+	router *Router
 	log    *slog.Logger
 	now    func() time.Time
 
 	// order serializes commit+publish per conversation, so a node publishes
 	// a conversation's messages in seq order.
-	presence Presence
-
 	seed  maphash.Seed
 	order [256]sync.Mutex
 }
 
 // Options configure a Service.
 type Options struct {
-	Store  *store.Store
-	Bus    bus.Bus
-	Router Router // nil: LeastBusy
-	Logger *slog.Logger
+	Store   *store.Store
+	Bus     bus.Bus
+	Logger  *slog.Logger
+	Routing RoutingOptions
 }
 
-// New returns a Service.
+// New returns a Service. It routes with pkg/routing's engine, which ticks
+// in a goroutine until Stop.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, bus: o.Bus, router: o.Router, log: o.Logger, now: func() time.Time { return time.Now().UTC() }, seed: maphash.MakeSeed()}
+	s := &Service{store: o.Store, bus: o.Bus, log: o.Logger, now: func() time.Time { return time.Now().UTC() }, seed: maphash.MakeSeed()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.router == nil {
-		s.router = NewLeastBusy(s)
-	}
+	s.router = newRouter(s, o.Routing)
 	return s
 }
 
 // Router returns the router the service assigns conversations with.
-func (s *Service) Router() Router { return s.router }
+func (s *Service) Router() *Router { return s.router }
+
+// Stop stops the router's ticker.
+func (s *Service) Stop() { s.router.close() }
 
 func (s *Service) lockConversation(id string) func() {
 	m := &s.order[maphash.String(s.seed, id)%uint64(len(s.order))]
@@ -182,7 +182,57 @@ func (s *Service) Start(ctx context.Context, p Participant, language string) (pr
 	if err != nil {
 		return protocol.ConversationInfo{}, err
 	}
+	if c.Status == protocol.ConversationOffline {
+		// The visitor is back: try the agents again.
+		if ok, err := sc.Requeue(ctx, c.ID); err == nil && ok {
+			s.router.Queued(ctx, p.WorkspaceID, c.ID)
+			if c2, err := sc.Conversation(ctx, c.ID); err == nil {
+				c = c2
+			}
+			s.Changed(ctx, p.WorkspaceID, c.ID)
+		}
+	}
 	return s.info(ctx, sc, c)
+}
+
+// LeaveMessage stores a message a visitor left while nobody could chat (the
+// widget's offline form), with the contact to answer: in the visitor's
+// current conversation, or in a new offline one that agents see later. The
+// message is stored under the delivery promise (idempotent on clientID).
+func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, name, email, body string) (protocol.ConversationInfo, error) {
+	if p.Kind != protocol.AuthorVisitor {
+		return protocol.ConversationInfo{}, ErrForbidden
+	}
+	sc := s.store.Workspace(p.WorkspaceID)
+	unlock := s.lockConversation("visitor:" + p.ID)
+	c, err := sc.OpenConversationOf(ctx, p.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		now := s.now()
+		c, err = sc.CreateConversation(ctx, store.Conversation{
+			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: protocol.ConversationOffline,
+			Language: "", CreatedAt: now, UpdatedAt: now, RoutingReason: "offline message",
+		})
+	}
+	unlock()
+	if err != nil {
+		return protocol.ConversationInfo{}, err
+	}
+	if err := sc.SetContact(ctx, c.ID, name, email); err != nil {
+		return protocol.ConversationInfo{}, mapErr(err)
+	}
+	if _, err := s.append(ctx, p.WorkspaceID, store.Message{
+		ConversationID: c.ID, ClientID: clientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: body,
+	}); err != nil {
+		return protocol.ConversationInfo{}, err
+	}
+	if c, err = sc.Conversation(ctx, c.ID); err != nil {
+		return protocol.ConversationInfo{}, mapErr(err)
+	}
+	info, err := s.info(ctx, sc, c)
+	if err == nil {
+		s.announce(ctx, info, p.WorkspaceID)
+	}
+	return info, err
 }
 
 // Send stores a chat message and, after the commit, publishes it. The
@@ -193,8 +243,9 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 	if err != nil {
 		return protocol.Ack{}, err
 	}
-	if p.Kind == protocol.AuthorAgent && c.Status == protocol.ConversationQueued {
-		// An agent who answers a queued visitor takes the conversation.
+	if p.Kind == protocol.AuthorAgent && (c.Status == protocol.ConversationQueued || c.Status == protocol.ConversationOffline) {
+		// An agent who answers a waiting visitor (or an offline message)
+		// takes the conversation.
 		if err := s.router.Claim(ctx, p, c.ID); err != nil && !errors.Is(err, store.ErrConflict) {
 			return protocol.Ack{}, mapErr(err)
 		}
@@ -348,6 +399,14 @@ func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conver
 		info := protocol.ConversationInfo{
 			ID: c.ID, Status: c.Status, VisitorID: c.VisitorID, LastSeq: c.LastSeq,
 			CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastBody: c.LastBody,
+			Language: c.Language, Skill: c.Skill, Team: c.Team, Priority: c.Priority,
+			TransferNote: c.TransferNote, ContactName: c.ContactName, ContactEmail: c.ContactEmail,
+		}
+		if c.Status == protocol.ConversationOpen && c.AgentID != nil && s.router.offeredTo(c.ID) == *c.AgentID {
+			// Offered, not yet accepted: still waiting as far as clients
+			// are concerned (the store counts it against the agent).
+			info.Status = protocol.ConversationQueued
+			c.AgentID = nil
 		}
 		if n, ok := names["v:"+c.VisitorID]; ok {
 			info.VisitorName = n

@@ -39,11 +39,24 @@ func setup(t *testing.T, st *store.Store) *fixture {
 		t.Fatal(err)
 	}
 	b := bus.NewMemory()
+	svc := conversation.New(conversation.Options{Store: st, Bus: b})
+	t.Cleanup(svc.Stop)
 	return &fixture{
-		svc: conversation.New(conversation.Options{Store: st, Bus: b}), st: st, bus: b,
+		svc: svc, st: st, bus: b,
 		visitor: conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: ws.ID, SiteID: site.ID},
 		agent:   conversation.Participant{Kind: protocol.AuthorAgent, ID: ag.ID, Name: ag.Name, WorkspaceID: ws.ID, Role: "agent"},
 	}
+}
+
+func (fx *fixture) newVisitor(t *testing.T) conversation.Participant {
+	t.Helper()
+	v, err := fx.st.Workspace(fx.visitor.WorkspaceID).CreateVisitor(context.Background(), store.Visitor{ID: uuid.NewString(), SiteID: fx.visitor.SiteID, Name: "V"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := fx.visitor
+	p.ID = v.ID
+	return p
 }
 
 func each(t *testing.T, f func(t *testing.T, fx *fixture)) {
@@ -55,8 +68,10 @@ func each(t *testing.T, f func(t *testing.T, fx *fixture)) {
 func TestSendAcksAfterCommitAndPublishes(t *testing.T) {
 	each(t, func(t *testing.T, fx *fixture) {
 		ctx := context.Background()
+		// Nobody is connected: the conversation is offline, and the
+		// visitor may still write (an offline message).
 		conv, err := fx.svc.Start(ctx, fx.visitor, "en")
-		if err != nil || conv.Status != protocol.ConversationQueued {
+		if err != nil || conv.Status != protocol.ConversationOffline {
 			t.Fatalf("start: %+v %v", conv, err)
 		}
 		var got []protocol.Message
@@ -91,26 +106,45 @@ func TestSendAcksAfterCommitAndPublishes(t *testing.T) {
 	})
 }
 
-func TestAgentIsAssignedWhenOnline(t *testing.T) {
+func TestQueueWhileFullThenAssignedWhenCapacityFrees(t *testing.T) {
 	each(t, func(t *testing.T, fx *fixture) {
 		ctx := context.Background()
-		conv, _ := fx.svc.Start(ctx, fx.visitor, "en")
-		var queued atomic.Int32
-		fx.bus.Subscribe(bus.VisitorTopic(fx.visitor.ID), func(_ string, p []byte) {
-			var e protocol.Envelope
-			json.Unmarshal(p, &e)
-			if e.Type == protocol.TypeQueue {
-				queued.Add(1)
-			}
-		})
 		if _, err := fx.svc.AgentConnected(ctx, fx.agent); err != nil {
 			t.Fatal(err)
 		}
-		c, _ := fx.st.Workspace(fx.agent.WorkspaceID).Conversation(ctx, conv.ID)
-		if c.Status != protocol.ConversationOpen || c.AgentID == nil || *c.AgentID != fx.agent.ID {
-			t.Fatalf("not assigned: %+v", c)
+		var convs []protocol.ConversationInfo
+		var third conversation.Participant
+		for i := 0; i < 3; i++ {
+			v := fx.newVisitor(t)
+			c, err := fx.svc.Start(ctx, v, "en")
+			if err != nil {
+				t.Fatal(err)
+			}
+			convs, third = append(convs, c), v
 		}
-		hist, _ := fx.svc.History(ctx, fx.visitor, conv.ID, 0)
+		if convs[0].Status != protocol.ConversationOpen || convs[1].Status != protocol.ConversationOpen || convs[2].Status != protocol.ConversationQueued {
+			t.Fatalf("capacity 2: want open, open, queued; got %s %s %s", convs[0].Status, convs[1].Status, convs[2].Status)
+		}
+		q, ok := fx.svc.Router().Position(convs[2].ID)
+		if !ok || q.Position != 1 || q.EstimatedWaitSeconds <= 0 {
+			t.Fatalf("queue position %+v %v", q, ok)
+		}
+		var frames atomic.Int32
+		fx.bus.Subscribe(bus.VisitorTopic(third.ID), func(_ string, p []byte) {
+			var e protocol.Envelope
+			json.Unmarshal(p, &e)
+			if e.Type == protocol.TypeConversation {
+				frames.Add(1)
+			}
+		})
+		if err := fx.svc.Close(ctx, fx.agent, convs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := fx.st.Workspace(fx.agent.WorkspaceID).Conversation(ctx, convs[2].ID)
+		if c.Status != protocol.ConversationOpen || c.AgentID == nil || *c.AgentID != fx.agent.ID || frames.Load() == 0 {
+			t.Fatalf("not assigned after a close: %+v (frames %d)", c, frames.Load())
+		}
+		hist, _ := fx.svc.History(ctx, third, convs[2].ID, 0)
 		if len(hist) != 1 || hist[0].Author.Kind != protocol.AuthorSystem {
 			t.Fatalf("want a join notice, got %+v", hist)
 		}

@@ -301,3 +301,10 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// UpdateTransferNote stores the note of a conversation's latest transfer
+// and the routing reason that came with it.
+func (s *Scoped) UpdateTransferNote(ctx context.Context, convID, note, reason string) error {
+	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).
+		Updates(map[string]any{"transfer_note": truncate(note, 1000), "routing_reason": truncate(reason, 1000)}).Error
+}

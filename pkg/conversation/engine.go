@@ -1,0 +1,794 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/routing"
+	"github.com/parleychat/parley/pkg/store"
+)
+
+// Router errors, besides ErrNotFound and ErrForbidden.
+var (
+	// ErrAtCapacity: the agent already has as many conversations as its
+	// capacity allows.
+	ErrAtCapacity = errors.New("agent is at capacity")
+	// ErrNoAgentAvailable: a transfer found nobody online with free
+	// capacity (in the team, or the agent named). Nothing changed.
+	ErrNoAgentAvailable = errors.New("no agent available")
+	// ErrNoOffer: accept or decline of an offer that is not (any more)
+	// this agent's.
+	ErrNoOffer = errors.New("no such offer")
+	// ErrInvalid: bad routing settings or transfer request; the message
+	// says what.
+	ErrInvalid = errors.New("invalid")
+)
+
+// RoutingOptions tune the router. The zero value is production's.
+type RoutingOptions struct {
+	// PresenceGrace is how long an agent whose last connection closed keeps
+	// its status (a page reload) before it is offline (default 30s).
+	PresenceGrace time.Duration
+	// TickEvery is how often offers expire, relaxations apply and business
+	// hours are checked (default 1s).
+	TickEvery time.Duration
+}
+
+// Router routes conversations with pkg/routing's Engine. The engine decides
+// in memory; every assignment is made true by the store's compare-and-set
+// (store.Scoped.Claim / Move: conversation still queued, agent below
+// capacity, in one transaction), so the store stays the authority on who
+// owns what.
+//
+// Engine events are collected while the engine holds its lock and carried
+// out (frames, system messages, store updates) right after, by the caller
+// that produced them, in order; so when a Router method returns, what it
+// caused has been announced.
+type Router struct {
+	svc *Service
+	eng *routing.Engine
+	log *slog.Logger
+
+	pendMu  sync.Mutex
+	pending []routing.Event
+	drainMu sync.Mutex
+
+	mu        sync.Mutex
+	loading   map[string]*sync.Mutex // workspace → held while it loads
+	loaded    map[string]bool
+	conns     map[string]int  // workspace/agent → connections on this node
+	seen      map[string]bool // workspace/agent → has connected on this node
+	positions map[string]protocol.Queue
+	offers    map[string]string // conversation → agent holding its offer
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func newRouter(s *Service, o RoutingOptions) *Router {
+	r := &Router{
+		svc: s, log: s.log,
+		loading: map[string]*sync.Mutex{}, loaded: map[string]bool{},
+		conns: map[string]int{}, seen: map[string]bool{},
+		positions: map[string]protocol.Queue{}, offers: map[string]string{},
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	eng, err := routing.New(routing.Config{
+		Assigner:      storeAssigner{s.store},
+		OnEvent:       r.collect,
+		PresenceGrace: o.PresenceGrace,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("conversation: routing config: %v", err)) // only negative durations can fail
+	}
+	r.eng = eng
+	every := o.TickEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	go r.ticker(every)
+	return r
+}
+
+func (r *Router) ticker(every time.Duration) {
+	defer close(r.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			r.eng.Tick(ctx)
+			r.drain(ctx)
+			cancel()
+		}
+	}
+}
+
+// close stops the ticker.
+func (r *Router) close() {
+	r.once.Do(func() { close(r.stop); <-r.done })
+}
+
+func akey(ws, agent string) string { return ws + "/" + agent }
+
+// collect is the engine's OnEvent: it runs under the engine's lock, so it
+// only queues.
+func (r *Router) collect(ev routing.Event) {
+	r.pendMu.Lock()
+	r.pending = append(r.pending, ev)
+	r.pendMu.Unlock()
+}
+
+// drain carries out pending events in order. One drainer at a time; a
+// caller that finds another draining waits, and then its own events have
+// been handled.
+func (r *Router) drain(ctx context.Context) {
+	r.drainMu.Lock()
+	defer r.drainMu.Unlock()
+	for {
+		r.pendMu.Lock()
+		evs := r.pending
+		r.pending = nil
+		r.pendMu.Unlock()
+		if len(evs) == 0 {
+			return
+		}
+		for _, ev := range evs {
+			r.handle(ctx, ev)
+		}
+	}
+}
+
+// --- loading ------------------------------------------------------------------
+
+// ensure loads a workspace into the engine once: site rules, agents (online
+// only once they connect here), existing assignments, and the queue.
+func (r *Router) ensure(ctx context.Context, ws string) error {
+	r.mu.Lock()
+	if r.loaded[ws] {
+		r.mu.Unlock()
+		return nil
+	}
+	l := r.loading[ws]
+	if l == nil {
+		l = &sync.Mutex{}
+		r.loading[ws] = l
+	}
+	r.mu.Unlock()
+	l.Lock()
+	defer l.Unlock()
+	r.mu.Lock()
+	done := r.loaded[ws]
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	sc := r.svc.store.Workspace(ws)
+	sites, err := sc.Sites(ctx)
+	if err != nil {
+		return err
+	}
+	for _, site := range sites {
+		rules, err := RulesOf(site)
+		if err != nil {
+			r.log.Warn("site routing rules are invalid; using the defaults", "site", site.ID, "err", err)
+		}
+		if err := r.eng.SetRules(ws, site.ID, rules); err != nil {
+			r.log.Warn("site routing rules refused", "site", site.ID, "err", err)
+		}
+	}
+	agents, err := sc.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range agents {
+		if err := r.eng.SetAgent(ctx, ws, r.agentOf(a)); err != nil {
+			r.log.Warn("agent not routable", "agent", a.ID, "err", err)
+		}
+	}
+	open, err := sc.OpenAssignments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range open {
+		if err := r.eng.Adopt(ws, requestOf(c), *c.AgentID, c.UpdatedAt); err != nil && !errors.Is(err, routing.ErrAlreadyRouted) {
+			r.log.Warn("cannot adopt an assignment", "conversation", c.ID, "err", err)
+		}
+	}
+	r.mu.Lock()
+	r.loaded[ws] = true
+	r.mu.Unlock()
+	queued, err := sc.Queued(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range queued {
+		r.enqueue(ctx, c)
+	}
+	return nil
+}
+
+// agentOf is the engine's view of a stored agent: offline until it has
+// connected to this node.
+func (r *Router) agentOf(a store.Agent) routing.Agent {
+	r.mu.Lock()
+	seen := r.seen[akey(a.WorkspaceID, a.ID)]
+	r.mu.Unlock()
+	st := routing.StatusOffline
+	if seen && routing.Status(a.Status).Valid() {
+		st = routing.Status(a.Status)
+	}
+	return routing.Agent{ID: a.ID, Status: st, Capacity: max(a.Capacity, 0),
+		Languages: store.SplitList(a.Languages), Skills: store.SplitList(a.Skills), Teams: store.SplitList(a.Teams)}
+}
+
+func requestOf(c store.Conversation) routing.Request {
+	return routing.Request{
+		ConversationID: c.ID, WorkspaceID: c.WorkspaceID, SiteID: c.SiteID,
+		Language: c.Language, Skill: c.Skill, Team: c.Team, Priority: max(c.Priority, 0),
+		EnqueuedAt: c.CreatedAt,
+	}
+}
+
+// RulesOf reads a site's stored routing settings.
+func RulesOf(site store.Site) (routing.Rules, error) {
+	rules := routing.Rules{Mode: routing.Mode(site.RoutingMode), MaxMisses: max(site.MaxMisses, 0),
+		OfferTimeout: time.Duration(max(site.OfferTimeoutSeconds, 0)) * time.Second}
+	if rules.Mode == "" {
+		rules.Mode = routing.ModeAuto
+	}
+	for _, p := range store.SplitList(site.RelaxAfter) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return routing.Rules{}, fmt.Errorf("%w: relax_after %q is not a list of seconds", ErrInvalid, site.RelaxAfter)
+		}
+		rules.RelaxAfter = append(rules.RelaxAfter, time.Duration(n)*time.Second)
+	}
+	if strings.TrimSpace(site.BusinessHours) != "" {
+		h, err := ParseHours(site.BusinessHours, site.TimeZone)
+		if err != nil {
+			return routing.Rules{}, err
+		}
+		rules.Hours = h
+	}
+	if err := rules.Validate(); err != nil {
+		return routing.Rules{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return rules, nil
+}
+
+// Weekdays are the keys of a business-hours JSON object, by time.Weekday.
+var Weekdays = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// ParseHours reads business hours: a JSON object from weekday ("mon") to a
+// list of "HH:MM-HH:MM" intervals, local time in zone (IANA, "" = UTC). A
+// day that is missing is closed.
+func ParseHours(js, zone string) (*routing.Schedule, error) {
+	var days map[string][]string
+	if err := json.Unmarshal([]byte(js), &days); err != nil {
+		return nil, fmt.Errorf("%w: business hours must be a JSON object like {\"mon\":[\"09:00-17:00\"]}: %v", ErrInvalid, err)
+	}
+	var week [7][]routing.Interval
+	for day, ivs := range days {
+		d := slices.Index(Weekdays[:], strings.ToLower(day))
+		if d < 0 {
+			return nil, fmt.Errorf("%w: business hours: unknown day %q (use sun, mon, ..., sat)", ErrInvalid, day)
+		}
+		for _, s := range ivs {
+			iv, err := routing.ParseInterval(s)
+			if err != nil {
+				return nil, fmt.Errorf("%w: business hours %s: %v", ErrInvalid, day, err)
+			}
+			week[d] = append(week[d], iv)
+		}
+	}
+	h, err := routing.NewSchedule(zone, week)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return h, nil
+}
+
+// --- what the service tells the router ------------------------------------------
+
+// languageSpoken reports whether some agent of the workspace declares the
+// visitor's language. A language nobody declares is not a requirement:
+// agents without languages take every conversation.
+func (r *Router) languageSpoken(ws, lang string) bool {
+	if lang == "" {
+		return false
+	}
+	for _, a := range r.eng.Snapshot(ws).Agents {
+		if slices.ContainsFunc(a.Languages, func(l string) bool { return routingLanguage(l) == routingLanguage(lang) }) {
+			return true
+		}
+	}
+	return false
+}
+
+func routingLanguage(tag string) string {
+	tag = strings.TrimSpace(tag)
+	if i := strings.IndexAny(tag, "-_"); i >= 0 {
+		tag = tag[:i]
+	}
+	return strings.ToLower(tag)
+}
+
+func (r *Router) request(c store.Conversation) routing.Request {
+	req := requestOf(c)
+	if !r.languageSpoken(c.WorkspaceID, c.Language) {
+		req.Language = ""
+	}
+	return req
+}
+
+// enqueue asks the engine for an agent; when nobody can take the
+// conversation it becomes offline and the visitor is told.
+func (r *Router) enqueue(ctx context.Context, c store.Conversation) {
+	err := r.eng.Enqueue(ctx, r.request(c))
+	switch {
+	case err == nil, errors.Is(err, routing.ErrAlreadyRouted):
+	case errors.Is(err, routing.ErrOffline):
+		r.offline(ctx, c.WorkspaceID, c.ID, err, time.Time{})
+	default:
+		r.log.Warn("cannot route conversation", "conversation", c.ID, "err", err)
+	}
+}
+
+// Queued routes a conversation that waits for an agent (new, or an
+// offline one whose visitor came back).
+func (r *Router) Queued(ctx context.Context, ws, convID string) {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		r.log.Warn("routing cannot load the workspace", "workspace", ws, "err", err)
+		return
+	}
+	c, err := r.svc.store.Workspace(ws).Conversation(ctx, convID)
+	if err != nil || c.Status != protocol.ConversationQueued {
+		return
+	}
+	r.enqueue(ctx, c)
+}
+
+// Released says a conversation ended: its agent has capacity again.
+func (r *Router) Released(ctx context.Context, ws, convID string) {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return
+	}
+	if err := r.eng.Release(ctx, ws, convID); err != nil && !errors.Is(err, routing.ErrUnknownConversation) {
+		r.log.Warn("routing release", "conversation", convID, "err", err)
+	}
+}
+
+// Claim gives a queued or offline conversation to the agent who answers
+// it, within the agent's capacity (ErrAtCapacity otherwise).
+func (r *Router) Claim(ctx context.Context, agent Participant, convID string) error {
+	ws := agent.WorkspaceID
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return err
+	}
+	sc := r.svc.store.Workspace(ws)
+	a, err := sc.Agent(ctx, agent.ID)
+	if err != nil {
+		return mapErr(err)
+	}
+	// Out of the engine's queue first, so the engine does not claim it
+	// for someone else meanwhile; the store decides who wins.
+	_ = r.eng.Release(ctx, ws, convID)
+	err = sc.Claim(ctx, convID, agent.ID, a.Capacity)
+	c, cerr := sc.Conversation(ctx, convID)
+	if err != nil {
+		if cerr == nil && c.Status == protocol.ConversationQueued {
+			r.enqueue(ctx, c) // still waiting: back in line with its time
+		}
+		if errors.Is(err, store.ErrAgentFull) {
+			return fmt.Errorf("%w: %w", ErrForbidden, ErrAtCapacity)
+		}
+		return err
+	}
+	if cerr == nil {
+		if err := r.eng.Adopt(ws, r.request(c), agent.ID, time.Now()); err != nil {
+			r.log.Warn("routing adopt after claim", "conversation", convID, "err", err)
+		}
+	}
+	r.forgetQueued(convID)
+	r.joined(ctx, ws, convID, agent.ID, "answered by "+agent.Name)
+	return nil
+}
+
+func (r *Router) agentConnected(ctx context.Context, a store.Agent) {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, a.WorkspaceID); err != nil {
+		r.log.Warn("routing cannot load the workspace", "workspace", a.WorkspaceID, "err", err)
+		return
+	}
+	k := akey(a.WorkspaceID, a.ID)
+	r.mu.Lock()
+	first := !r.seen[k]
+	r.seen[k] = true
+	r.conns[k]++
+	r.mu.Unlock()
+	if first {
+		if err := r.eng.SetAgent(ctx, a.WorkspaceID, r.agentOf(a)); err != nil {
+			r.log.Warn("agent not routable", "agent", a.ID, "err", err)
+			return
+		}
+	}
+	if err := r.eng.Connected(ctx, a.WorkspaceID, a.ID); err != nil {
+		r.log.Warn("routing presence", "agent", a.ID, "err", err)
+	}
+}
+
+func (r *Router) agentDisconnected(ctx context.Context, ws, agentID string) {
+	defer r.drain(ctx)
+	k := akey(ws, agentID)
+	r.mu.Lock()
+	if r.conns[k] > 0 {
+		r.conns[k]--
+	}
+	r.mu.Unlock()
+	if err := r.eng.Disconnected(ctx, ws, agentID); err != nil && !errors.Is(err, routing.ErrUnknownAgent) {
+		r.log.Warn("routing presence", "agent", agentID, "err", err)
+	}
+}
+
+func (r *Router) setStatus(ctx context.Context, ws, agentID, status string) {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return
+	}
+	if err := r.eng.SetStatus(ctx, ws, agentID, routing.Status(status)); err != nil {
+		r.log.Warn("routing status", "agent", agentID, "err", err)
+	}
+}
+
+// AgentChanged re-reads an agent's profile (capacity, languages, skills,
+// teams) after an edit.
+func (r *Router) AgentChanged(ctx context.Context, ws, agentID string) error {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return err
+	}
+	a, err := r.svc.store.Workspace(ws).Agent(ctx, agentID)
+	if err != nil {
+		return mapErr(err)
+	}
+	return r.eng.SetAgent(ctx, ws, r.agentOf(a))
+}
+
+// SiteChanged re-reads a site's routing rules after an edit.
+func (r *Router) SiteChanged(ctx context.Context, ws, siteID string) error {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return err
+	}
+	site, err := r.svc.store.Workspace(ws).Site(ctx, siteID)
+	if err != nil {
+		return mapErr(err)
+	}
+	rules, err := RulesOf(site)
+	if err != nil {
+		return err
+	}
+	return r.eng.SetRules(ws, siteID, rules)
+}
+
+// ConversationChanged re-reads what a conversation needs (language,
+// skill, team, priority) after an agent set it.
+func (r *Router) ConversationChanged(ctx context.Context, ws, convID string) error {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return err
+	}
+	c, err := r.svc.store.Workspace(ws).Conversation(ctx, convID)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := r.eng.Update(ctx, r.request(c)); err != nil && !errors.Is(err, routing.ErrUnknownConversation) {
+		return err
+	}
+	return nil
+}
+
+// Availability says whether a new conversation on a site could reach an
+// agent now.
+type Availability struct {
+	Online bool
+	// Reason, when not Online: "no_agent" or "outside_hours".
+	Reason string
+	// Reopens is when business hours start again (zero if unknown).
+	Reopens time.Time
+}
+
+// Availability reports whether a new conversation on the site could reach
+// an agent now (business hours, and some agent online).
+func (r *Router) Availability(ctx context.Context, ws, siteID string) (Availability, error) {
+	if err := r.ensure(ctx, ws); err != nil {
+		return Availability{}, err
+	}
+	site, err := r.svc.store.Workspace(ws).Site(ctx, siteID)
+	if err != nil {
+		return Availability{}, mapErr(err)
+	}
+	rules, _ := RulesOf(site)
+	now := time.Now()
+	if rules.Hours != nil && !rules.Hours.Open(now) {
+		return Availability{Reason: "outside_hours", Reopens: rules.Hours.NextOpen(now)}, nil
+	}
+	for _, a := range r.eng.Snapshot(ws).Agents {
+		if a.Status == routing.StatusOnline {
+			return Availability{Online: true}, nil
+		}
+	}
+	return Availability{Reason: "no_agent"}, nil
+}
+
+// Transfer moves an open conversation to another agent (toAgent) or to the
+// best available agent of a team (toTeam). from is the agent handing over;
+// empty for a supervisor's reassignment.
+func (r *Router) Transfer(ctx context.Context, ws, convID, from, toAgent, toTeam, note string) error {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return err
+	}
+	err := r.eng.Transfer(ctx, routing.Transfer{WorkspaceID: ws, ConversationID: convID, From: from, ToAgent: toAgent, ToTeam: toTeam, Note: note})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, routing.ErrNotOwner):
+		return fmt.Errorf("%w: %v", ErrForbidden, err)
+	case errors.Is(err, routing.ErrUnknownConversation):
+		return fmt.Errorf("%w: the conversation is not assigned", ErrNotFound)
+	case errors.Is(err, routing.ErrUnknownAgent):
+		return fmt.Errorf("%w: no such agent", ErrNotFound)
+	case errors.Is(err, routing.ErrNoAgentAvailable):
+		return fmt.Errorf("%w: %v", ErrNoAgentAvailable, err)
+	case errors.Is(err, routing.ErrInvalidRequest):
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return err
+}
+
+// Accept takes an offer.
+func (r *Router) Accept(ctx context.Context, ws, convID, agentID string) error {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return err
+	}
+	if err := r.eng.Accept(ctx, ws, convID, agentID); errors.Is(err, routing.ErrNoOffer) {
+		return fmt.Errorf("%w: %v", ErrNoOffer, err)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// Decline refuses an offer; the conversation goes to the next agent.
+func (r *Router) Decline(ctx context.Context, ws, convID, agentID string) error {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, ws); err != nil {
+		return err
+	}
+	if err := r.eng.Decline(ctx, ws, convID, agentID); errors.Is(err, routing.ErrNoOffer) {
+		return fmt.Errorf("%w: %v", ErrNoOffer, err)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// Snapshot is the workspace's routing state, for the dashboard.
+func (r *Router) Snapshot(ctx context.Context, ws string) (routing.Snapshot, error) {
+	if err := r.ensure(ctx, ws); err != nil {
+		return routing.Snapshot{}, err
+	}
+	defer r.drain(ctx)
+	return r.eng.Snapshot(ws), nil
+}
+
+// Position returns the last queue frame sent for a waiting conversation.
+func (r *Router) Position(convID string) (protocol.Queue, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q, ok := r.positions[convID]
+	return q, ok
+}
+
+// offeredTo returns the agent holding the conversation's offer, if any.
+func (r *Router) offeredTo(convID string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.offers[convID]
+}
+
+func (r *Router) forgetQueued(convID string) {
+	r.mu.Lock()
+	delete(r.positions, convID)
+	r.mu.Unlock()
+}
+
+// --- events → frames, messages, store ------------------------------------------
+
+func (r *Router) handle(ctx context.Context, ev routing.Event) {
+	switch ev := ev.(type) {
+	case routing.Assigned:
+		r.mu.Lock()
+		delete(r.offers, ev.ConversationID)
+		r.mu.Unlock()
+		r.forgetQueued(ev.ConversationID)
+		reason := ev.Reason
+		if ev.Translate {
+			reason += " (needs translation)"
+		}
+		r.log.Info("routing: assigned", "conversation", ev.ConversationID, "agent", ev.AgentID, "level", ev.Level.String(), "reason", reason)
+		r.joined(ctx, ev.WorkspaceID, ev.ConversationID, ev.AgentID, reason)
+	case routing.Offered:
+		r.mu.Lock()
+		r.offers[ev.ConversationID] = ev.AgentID
+		r.mu.Unlock()
+		r.log.Info("routing: offered", "conversation", ev.ConversationID, "agent", ev.AgentID, "expires", ev.Expires, "reason", ev.Reason)
+		r.svc.publish(ctx, bus.AgentsTopic(ev.WorkspaceID), mustJSON(protocol.Offer{Envelope: protocol.Envelope{Type: protocol.TypeOffer},
+			Conversation: ev.ConversationID, Agent: ev.AgentID, ExpiresAt: ev.Expires.UTC()}))
+	case routing.OfferEnded:
+		r.mu.Lock()
+		if r.offers[ev.ConversationID] == ev.AgentID {
+			delete(r.offers, ev.ConversationID)
+		}
+		r.mu.Unlock()
+		r.log.Info("routing: offer ended", "conversation", ev.ConversationID, "agent", ev.AgentID, "why", ev.Why)
+		r.svc.publish(ctx, bus.AgentsTopic(ev.WorkspaceID), mustJSON(protocol.Offer{Envelope: protocol.Envelope{Type: protocol.TypeOffer},
+			Conversation: ev.ConversationID, Agent: ev.AgentID, Ended: true, Why: ev.Why}))
+	case routing.QueuePositions:
+		r.positionsChanged(ctx, ev)
+	case routing.Offline:
+		r.offline(ctx, ev.WorkspaceID, ev.ConversationID, ev.Err, ev.Reopens)
+	case routing.Relaxed:
+		r.log.Info("routing: relaxed", "conversation", ev.ConversationID, "from", ev.From.String(), "to", ev.To.String(), "reason", ev.Reason)
+		r.reason(ctx, ev.WorkspaceID, ev.ConversationID, "relaxed to "+ev.To.String()+": "+ev.Reason)
+	case routing.Requeued:
+		r.log.Info("routing: requeued", "conversation", ev.ConversationID, "agent", ev.AgentID, "reason", ev.Reason)
+		r.reason(ctx, ev.WorkspaceID, ev.ConversationID, "back in the queue: "+ev.Reason)
+		r.svc.Changed(ctx, ev.WorkspaceID, ev.ConversationID)
+	case routing.Transferred:
+		r.transferred(ctx, ev)
+	case routing.AgentStatusChanged:
+		r.log.Info("routing: agent status", "agent", ev.AgentID, "status", string(ev.Status), "reason", ev.Reason)
+		if strings.HasPrefix(ev.Reason, "missed") {
+			if err := r.svc.store.Workspace(ev.WorkspaceID).SetAgentStatus(ctx, ev.AgentID, string(ev.Status)); err != nil {
+				r.log.Warn("cannot store the agent's status", "agent", ev.AgentID, "err", err)
+			}
+		}
+	case routing.Lost:
+		r.log.Info("routing: conversation taken elsewhere", "conversation", ev.ConversationID)
+	case routing.AssignFailed:
+		r.log.Warn("routing: the store refused an assignment; will retry", "conversation", ev.ConversationID, "agent", ev.AgentID, "err", ev.Err)
+	}
+}
+
+func (r *Router) reason(ctx context.Context, ws, convID, reason string) {
+	if err := r.svc.store.Workspace(ws).SetRoutingReason(ctx, convID, reason); err != nil {
+		r.log.Warn("cannot store the routing reason", "conversation", convID, "err", err)
+	}
+}
+
+// joined announces a new owner: the reason is stored, the visitor and the
+// agents see the conversation open, and a system message says who joined.
+func (r *Router) joined(ctx context.Context, ws, convID, agentID, reason string) {
+	r.reason(ctx, ws, convID, reason)
+	r.svc.Changed(ctx, ws, convID)
+	name := "An agent"
+	if a, err := r.svc.store.Workspace(ws).Agent(ctx, agentID); err == nil {
+		name = a.Name
+	}
+	if err := r.svc.System(ctx, ws, convID, "sys:join:"+agentID, name+" joined the chat"); err != nil {
+		r.log.Warn("join notice", "conversation", convID, "err", err)
+	}
+}
+
+func (r *Router) transferred(ctx context.Context, ev routing.Transferred) {
+	sc := r.svc.store.Workspace(ev.WorkspaceID)
+	r.log.Info("routing: transferred", "conversation", ev.ConversationID, "from", ev.From, "to", ev.To, "reason", ev.Reason)
+	if err := sc.UpdateTransferNote(ctx, ev.ConversationID, ev.Note, "transferred: "+ev.Reason); err != nil {
+		r.log.Warn("cannot store the transfer note", "conversation", ev.ConversationID, "err", err)
+	}
+	name := "another agent"
+	if a, err := sc.Agent(ctx, ev.To); err == nil {
+		name = a.Name
+	}
+	r.svc.Changed(ctx, ev.WorkspaceID, ev.ConversationID)
+	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer:"+uuid.NewString(), "You are now chatting with "+name+"."); err != nil {
+		r.log.Warn("transfer notice", "conversation", ev.ConversationID, "err", err)
+	}
+}
+
+func (r *Router) positionsChanged(ctx context.Context, ev routing.QueuePositions) {
+	sc := r.svc.store.Workspace(ev.WorkspaceID)
+	for _, p := range ev.Positions {
+		q := protocol.Queue{Envelope: protocol.Envelope{Type: protocol.TypeQueue}, Conversation: p.ConversationID,
+			Position: p.Position, EstimatedWaitSeconds: -1}
+		if p.Wait != routing.UnknownWait {
+			q.EstimatedWaitSeconds = int(p.Wait.Seconds())
+		}
+		r.mu.Lock()
+		r.positions[p.ConversationID] = q
+		r.mu.Unlock()
+		c, err := sc.Conversation(ctx, p.ConversationID)
+		if err != nil {
+			continue
+		}
+		r.svc.publish(ctx, bus.VisitorTopic(c.VisitorID), mustJSON(q))
+	}
+}
+
+// offline turns a queued conversation that nobody can take into an
+// offline one and tells its visitor, whose widget offers the offline form.
+func (r *Router) offline(ctx context.Context, ws, convID string, why error, reopens time.Time) {
+	r.forgetQueued(convID)
+	sc := r.svc.store.Workspace(ws)
+	reason := "no_agent"
+	if errors.Is(why, routing.ErrOutsideHours) {
+		reason = "outside_hours"
+	}
+	r.log.Info("routing: offline", "conversation", convID, "reason", why)
+	if _, err := sc.SetOffline(ctx, convID, why.Error()); err != nil {
+		r.log.Warn("cannot mark the conversation offline", "conversation", convID, "err", err)
+	}
+	c, err := sc.Conversation(ctx, convID)
+	if err != nil {
+		return
+	}
+	f := protocol.Offline{Envelope: protocol.Envelope{Type: protocol.TypeOffline}, Conversation: convID, Reason: reason}
+	if !reopens.IsZero() {
+		t := reopens.UTC()
+		f.ReopensAt = &t
+	}
+	r.svc.publish(ctx, bus.VisitorTopic(c.VisitorID), mustJSON(f))
+	r.svc.Changed(ctx, ws, convID)
+}
+
+// storeAssigner is the routing.Assigner on the store's tables: each
+// operation is one transaction (see store.Scoped.Claim), on SQLite and on
+// PostgreSQL alike.
+type storeAssigner struct{ st *store.Store }
+
+func claimResult(err error) (routing.ClaimResult, error) {
+	switch {
+	case err == nil:
+		return routing.Claimed, nil
+	case errors.Is(err, store.ErrAgentFull):
+		return routing.AgentFull, nil
+	case errors.Is(err, store.ErrConflict):
+		return routing.ConversationTaken, nil
+	}
+	return routing.AgentFull, err
+}
+
+func (a storeAssigner) Claim(ctx context.Context, ws, conv, agent string, capacity int) (routing.ClaimResult, error) {
+	return claimResult(a.st.Workspace(ws).Claim(ctx, conv, agent, capacity))
+}
+
+func (a storeAssigner) Move(ctx context.Context, ws, conv, from, to string, capacity int) (routing.ClaimResult, error) {
+	return claimResult(a.st.Workspace(ws).Move(ctx, conv, from, to, capacity, ""))
+}
+
+func (a storeAssigner) Release(ctx context.Context, ws, conv, agent string) error {
+	return a.st.Workspace(ws).Unassign(ctx, conv, agent)
+}
