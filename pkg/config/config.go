@@ -31,6 +31,22 @@ type Config struct {
 	Demo          bool          // serve /demo (PARLEY_DEMO)
 	RedisURL      string        // redis://… for shared rate limits (PARLEY_REDIS_URL); empty: in process
 	RateLimits    bool          // enforce rate limits (PARLEY_RATE_LIMITS); off only for benchmarks
+
+	// WebRTC: the in-process relay (pkg/relay) and the ICE servers handed
+	// to browsers (pkg/turn). See README, "WebRTC, relay and TURN".
+	RTC           bool          // run the relay and offer data channels (PARLEY_RTC)
+	RTCUDPPort    int           // one UDP port for every peer (ICE UDP mux); 0: ephemeral ports (PARLEY_RTC_UDP_PORT)
+	RTCTCPPort    int           // ICE over TCP on this port; 0: off (PARLEY_RTC_TCP_PORT)
+	RTCPublicIPs  []string      // this host's public IPs behind a 1:1 NAT (PARLEY_RTC_PUBLIC_IPS)
+	RTCAllowedIPs []string      // local IPs/CIDRs the relay may offer as candidates (PARLEY_RTC_ALLOWED_IPS)
+	RTCLoopback   bool          // offer loopback candidates (PARLEY_RTC_LOOPBACK: auto = when PublicURL is loopback)
+	RTCTimeout    time.Duration // a data channel not open by then is given up (PARLEY_RTC_TIMEOUT)
+	STUNURLs      []string      // stun: URLs for browsers (PARLEY_STUN_URLS)
+	TURNURLs      []string      // turn:/turns: URLs for browsers (PARLEY_TURN_URLS)
+	TURNSecret    string        // coturn's static-auth-secret (PARLEY_TURN_SECRET)
+	TURNTTL       time.Duration // lifetime of minted TURN credentials (PARLEY_TURN_TTL)
+
+	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
 }
 
 // Load parses args (without the program name) over the environment.
@@ -68,6 +84,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("PARLEY_RATE_LIMITS: %w", err)
 	}
 	fs.BoolVar(&c.RateLimits, "rate-limits", limits, "enforce rate limits on sign-in, visitor sessions and messages; turn off only to benchmark [PARLEY_RATE_LIMITS]")
+	if err := c.rtcFlags(fs, env); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -101,7 +120,90 @@ func (c *Config) complete() error {
 	default:
 		return fmt.Errorf("log format %q: want text or json", c.LogFormat)
 	}
+	return c.completeRTC(u)
+}
+
+// rtcFlags declares the WebRTC settings.
+func (c *Config) rtcFlags(fs *flag.FlagSet, env func(k, def string) string) error {
+	on, err := parseBool(env("PARLEY_RTC", "on"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC: %w", err)
+	}
+	fs.BoolVar(&c.RTC, "rtc", on, "run the in-process WebRTC relay so chat can use data channels (falls back to the WebSocket) [PARLEY_RTC]")
+	udp, err := strconv.Atoi(env("PARLEY_RTC_UDP_PORT", "0"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC_UDP_PORT: %w", err)
+	}
+	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", udp, "one UDP port for all WebRTC peers (open it in the firewall); 0: an ephemeral port per peer [PARLEY_RTC_UDP_PORT]")
+	tcp, err := strconv.Atoi(env("PARLEY_RTC_TCP_PORT", "0"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC_TCP_PORT: %w", err)
+	}
+	fs.IntVar(&c.RTCTCPPort, "rtc-tcp-port", tcp, "also offer ICE over TCP on this port, for networks that block UDP; 0: off [PARLEY_RTC_TCP_PORT]")
+	list := func(name, key, help string, dst *[]string) {
+		*dst = splitList(env(key, ""))
+		fs.Func(name, help+" (comma-separated) ["+key+"]", func(v string) error { *dst = splitList(v); return nil })
+	}
+	list("rtc-public-ips", "PARLEY_RTC_PUBLIC_IPS", "this host's public IPs when behind a 1:1 NAT", &c.RTCPublicIPs)
+	list("rtc-allowed-ips", "PARLEY_RTC_ALLOWED_IPS", "local IPs or CIDRs the relay may offer as ICE candidates; default all", &c.RTCAllowedIPs)
+	list("stun-urls", "PARLEY_STUN_URLS", "STUN servers for browsers, e.g. stun:turn.example.com:3478", &c.STUNURLs)
+	list("turn-urls", "PARLEY_TURN_URLS", "TURN servers for browsers, e.g. turn:turn.example.com:3478?transport=udp", &c.TURNURLs)
+	fs.StringVar(&c.rtcLoopback, "rtc-loopback", env("PARLEY_RTC_LOOPBACK", "auto"), "offer loopback ICE candidates: true, false, or auto (when the public URL is localhost/127.0.0.1) [PARLEY_RTC_LOOPBACK]")
+	timeout, err := time.ParseDuration(env("PARLEY_RTC_TIMEOUT", "10s"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC_TIMEOUT: %w", err)
+	}
+	fs.DurationVar(&c.RTCTimeout, "rtc-timeout", timeout, "a data channel not open this long after the offer is given up; chat stays on the WebSocket [PARLEY_RTC_TIMEOUT]")
+	fs.StringVar(&c.TURNSecret, "turn-secret", env("PARLEY_TURN_SECRET", ""), "coturn's static-auth-secret; signaling mints time-limited TURN credentials with it [PARLEY_TURN_SECRET]")
+	ttl, err := time.ParseDuration(env("PARLEY_TURN_TTL", "24h"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_TURN_TTL: %w", err)
+	}
+	fs.DurationVar(&c.TURNTTL, "turn-ttl", ttl, "lifetime of minted TURN credentials [PARLEY_TURN_TTL]")
 	return nil
+}
+
+// completeRTC resolves PARLEY_RTC_LOOPBACK=auto: a server whose public URL
+// is on this machine only is reached by browsers on this machine, over
+// loopback, so it offers loopback candidates (and, unless told otherwise,
+// only those).
+func (c *Config) completeRTC(public *url.URL) error {
+	if c.RTCUDPPort < 0 || c.RTCUDPPort > 65535 {
+		return fmt.Errorf("PARLEY_RTC_UDP_PORT %d is not a port", c.RTCUDPPort)
+	}
+	if c.RTCTCPPort < 0 || c.RTCTCPPort > 65535 {
+		return fmt.Errorf("PARLEY_RTC_TCP_PORT %d is not a port", c.RTCTCPPort)
+	}
+	if c.RTCTimeout <= 0 {
+		return errors.New("PARLEY_RTC_TIMEOUT must be positive")
+	}
+	host := public.Hostname()
+	ip := net.ParseIP(host)
+	local := host == "localhost" || (ip != nil && ip.IsLoopback())
+	switch strings.ToLower(c.rtcLoopback) {
+	case "auto", "":
+		c.RTCLoopback = local
+		if local && len(c.RTCAllowedIPs) == 0 {
+			c.RTCAllowedIPs = []string{"127.0.0.0/8", "::1"}
+		}
+	default:
+		v, err := parseBool(c.rtcLoopback)
+		if err != nil {
+			return fmt.Errorf("PARLEY_RTC_LOOPBACK %q: want true, false or auto", c.rtcLoopback)
+		}
+		c.RTCLoopback = v
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // PublicOrigin is the scheme://host[:port] of PublicURL.

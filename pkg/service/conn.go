@@ -35,7 +35,7 @@ type conn struct {
 	ws   *websocket.Conn
 	p    conversation.Participant
 	log  *slog.Logger
-	send chan []byte
+	send chan outFrame
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -47,13 +47,26 @@ type conn struct {
 	subs     map[string]func()
 	// early holds publications that arrive between subscribing and sending
 	// welcome: welcome is always a client's first frame.
-	early    [][]byte
+	early    []outFrame
 	welcomed bool
+
+	// WebRTC (rtc.go).
+	rtc      *rtcLink // the relay peer, nil without one; guarded by mu
+	rtcEnded bool     // the connection ended: no new peer; guarded by mu
+	via      string   // transport of the frame being handled; held with handling
+	counted  string   // transport label in the connections gauge; guarded by srv.mu
+}
+
+// outFrame is one frame for the client. Frames go over the data channel
+// while it is open, unless wsOnly.
+type outFrame struct {
+	data   []byte
+	wsOnly bool
 }
 
 func newConn(srv *Server, ws *websocket.Conn, p conversation.Participant) *conn {
 	return &conn{
-		srv: srv, id: randomToken()[:16], ws: ws, p: p, send: make(chan []byte, sendQueue), done: make(chan struct{}),
+		srv: srv, id: randomToken()[:16], ws: ws, p: p, send: make(chan outFrame, sendQueue), via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
 		subs: map[string]func(){},
 		log:  srv.log.With("kind", p.Kind, "participant", p.ID),
 	}
@@ -66,6 +79,7 @@ func (c *conn) run() {
 	go c.writeLoop()
 	c.readLoop()
 	c.close()
+	c.endRTCWithConn()
 	c.mu.Lock()
 	for _, un := range c.subs {
 		un()
@@ -122,10 +136,14 @@ func (c *conn) writeLoop() {
 				c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting; reconnect"))
 				return
 			}
-			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+			if !frame.wsOnly && c.sendRTC(frame.data) {
+				continue
+			}
+			if err := c.ws.WriteMessage(websocket.TextMessage, frame.data); err != nil {
 				c.close()
 				return
 			}
+			c.srv.rtcMetrics.frames.WithLabelValues(transportWebSocket, "out", "").Inc()
 		case <-ping.C:
 			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
@@ -162,8 +180,14 @@ func (c *conn) drain() {
 	// closes the socket, which ends the reader.
 }
 
-// deliver queues a frame; a client too slow to take it is disconnected.
-func (c *conn) deliver(frame []byte) {
+// deliver queues a publication; a client too slow to take it is
+// disconnected.
+func (c *conn) deliver(payload []byte) {
+	c.enqueue(outFrame{data: payload, wsOnly: !chatPublication(payload)})
+}
+
+// enqueue queues a frame that answers no request.
+func (c *conn) enqueue(frame outFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.draining {
@@ -200,8 +224,9 @@ func (c *conn) reply(v any) {
 	if f, ok := v.(protocol.Error); ok {
 		c.srv.metrics.errors.WithLabelValues(f.Code).Inc()
 	}
+	// The answer goes back the way the frame came.
 	select {
-	case c.send <- b:
+	case c.send <- outFrame{data: b, wsOnly: c.via != transportDataChannel}:
 	case <-c.done:
 	}
 }

@@ -24,6 +24,10 @@ func (c *conn) handle(data []byte) {
 		}
 		return
 	}
+	c.srv.rtcMetrics.frames.WithLabelValues(c.via, "in", frameType(f)).Inc()
+	if !c.allowedHere(f) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
 	defer cancel()
 	c.mu.Lock()
@@ -98,8 +102,7 @@ func (c *conn) handle(data []byte) {
 	case *protocol.Ping:
 		c.reply(protocol.Pong{Envelope: protocol.Envelope{Type: protocol.TypePong, Ref: f.Ref}})
 	case *protocol.RTCStart, *protocol.RTCAnswer, *protocol.RTCCandidate, *protocol.RTCStop:
-		// No relay on this node: the client stays on the WebSocket.
-		c.reply(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop}, Reason: "webrtc is not enabled on this server"})
+		c.handleRTC(f) // rtc.go
 	}
 }
 
@@ -211,6 +214,8 @@ func frameType(f any) string {
 		return protocol.TypeClose
 	case *protocol.Ping:
 		return protocol.TypePing
+	case *protocol.Hello:
+		return protocol.TypeHello
 	}
 	return "rtc"
 }

@@ -52,8 +52,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
+	ice := ICEConfig(cfg)
+	if err := ice.Validate(); err != nil {
+		return fmt.Errorf("ICE servers (PARLEY_STUN_URLS, PARLEY_TURN_URLS, PARLEY_TURN_SECRET): %w", err)
+	}
+	rel, err := NewRelay(cfg, log)
+	if err != nil {
+		return err
+	}
+	if rel != nil {
+		defer rel.Close() // after the drain below: connections close their peers first
+	}
 	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log,
-		Limiter: limiter, Rules: ratelimit.DefaultRules()})
+		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, ICE: ice})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

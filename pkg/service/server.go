@@ -19,7 +19,9 @@ import (
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/ratelimit"
+	"github.com/parleychat/parley/pkg/relay"
 	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/turn"
 )
 
 // Server serves Parley's HTTP API, WebSockets, widget and dashboard.
@@ -36,6 +38,10 @@ type Server struct {
 	secure  bool // served over TLS: cookies get Secure
 	limiter ratelimit.Limiter
 	rules   ratelimit.Rules
+	relay   *relay.Relay // nil: WebRTC off
+	ice     turn.Config
+
+	rtcMetrics *rtcMetrics
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -54,6 +60,12 @@ type Deps struct {
 	// Limiter enforces Rules; nil turns rate limits off.
 	Limiter ratelimit.Limiter
 	Rules   ratelimit.Rules
+	// Relay carries chat over WebRTC data channels; nil turns WebRTC off
+	// (clients get rtc_stop and stay on the WebSocket). The caller closes
+	// it after Shutdown.
+	Relay *relay.Relay
+	// ICE lists the STUN/TURN servers handed to browsers with each offer.
+	ICE turn.Config
 }
 
 // New builds a Server.
@@ -62,7 +74,9 @@ func New(cfg config.Config, d Deps) *Server {
 		cfg: cfg, store: d.Store, bus: d.Bus, conv: d.Conv, tokens: d.Tokens, log: d.Logger,
 		metrics: newMetrics(), conns: map[*conn]struct{}{}, limiter: d.Limiter, rules: d.Rules,
 		secure: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
+		relay:  d.Relay, ice: d.ICE,
 	}
+	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
 	s.up = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -127,6 +141,21 @@ func (s *Server) routes() []route {
 		// Administration.
 		r("GET", "/api/sites", agent, requireRole("admin"), s.listSites),
 		r("PATCH", "/api/sites/:id", agent, csrf, requireRole("admin"), body, s.updateSite),
+
+		// Routing (http_routing.go).
+		r("GET", "/api/agents", agent, s.listAgents),
+		r("POST", "/api/agents", agent, csrf, requireRole("admin"), body, s.createAgent),
+		r("GET", "/api/agents/:id", agent, s.getAgent),
+		r("PATCH", "/api/agents/:id", agent, csrf, requireRole("admin"), body, s.updateAgent),
+		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), s.getSiteRouting),
+		r("PATCH", "/api/sites/:id/routing", agent, csrf, requireRole("admin", "supervisor"), body, s.updateSiteRouting),
+		r("GET", "/api/routing/queue", agent, s.routingQueue),
+		r("POST", "/api/conversations/:id/transfer", agent, csrf, body, s.transferConversation),
+		r("POST", "/api/conversations/:id/accept", agent, csrf, s.acceptOffer),
+		r("POST", "/api/conversations/:id/decline", agent, csrf, s.declineOffer),
+		r("PATCH", "/api/conversations/:id/routing", agent, csrf, body, s.updateConversationRouting),
+		r("GET", "/api/widget/availability", s.widgetAvailability),
+		r("POST", "/api/widget/offline", body, s.widgetOffline),
 	}
 }
 
@@ -152,14 +181,13 @@ func (s *Server) readyz(c *gin.Context) {
 // track counts live connections, and refuses none: Upgrade handlers check
 // draining before they upgrade.
 func (s *Server) track(c *conn, open bool) {
-	transport := "websocket"
 	s.mu.Lock()
 	if open {
 		s.conns[c] = struct{}{}
-		s.metrics.connections.WithLabelValues(c.p.Kind, transport).Inc()
-	} else {
+		s.metrics.connections.WithLabelValues(c.p.Kind, c.counted).Inc()
+	} else if _, live := s.conns[c]; live {
 		delete(s.conns, c)
-		s.metrics.connections.WithLabelValues(c.p.Kind, transport).Dec()
+		s.metrics.connections.WithLabelValues(c.p.Kind, c.counted).Dec()
 	}
 	s.mu.Unlock()
 }

@@ -1,0 +1,426 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/turn"
+)
+
+// WebRTC data channels for chat. A client that wants one sends rtc_start
+// over its WebSocket; the connection then owns one relay peer (at most),
+// negotiated over the same WebSocket (rtc_offer, rtc_answer,
+// rtc_candidate). While the peer's chat channel is open:
+//
+//   - frames the browser sends on it go through the same handler as
+//     WebSocket frames, one at a time with them (c.handling), so a client's
+//     acks keep the order of its sends whatever carried them;
+//   - replies go back the way their frame came; chat publications
+//     (messages, typing) go over the data channel; everything whose loss a
+//     resume cannot repair (conversation and queue updates, welcome,
+//     negotiation) stays on the WebSocket.
+//
+// When the peer fails, closes or does not open within the timeout, the
+// connection sends rtc_stop and goes back to the WebSocket alone. Nothing
+// is lost: the client resends unacked sends by client_id (the conversation
+// service acks a resend with the original seq) and resumes every
+// conversation from its last contiguous seq.
+
+// Transport labels (metrics, logs).
+const (
+	transportWebSocket   = "websocket"
+	transportDataChannel = "datachannel"
+)
+
+// rtcOfferWait bounds Offer (candidate gathering) so a stuck gatherer
+// cannot hold the connection's reader.
+const rtcOfferWait = 5 * time.Second
+
+// rtcLink is a connection's relay peer. Its fields are guarded by conn.mu.
+type rtcLink struct {
+	peer   *relay.Peer
+	open   bool        // the chat channel is open: chat frames use it
+	reason string      // why we ended it, for rtc_stop
+	quiet  bool        // ended by the client or with the connection: no rtc_stop
+	timer  *time.Timer // gives up when the channel does not open in time
+}
+
+// rtcMetrics count frames by transport: the proof, for operators and
+// tests, of what carried the chat.
+type rtcMetrics struct {
+	frames *prometheus.CounterVec
+	peers  prometheus.Counter
+	stops  *prometheus.CounterVec
+}
+
+func newRTCMetrics(reg *prometheus.Registry) *rtcMetrics {
+	m := &rtcMetrics{
+		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_transport_frames_total",
+			Help: "Frames by transport (websocket, datachannel), direction (in: from clients, out: to clients) and, for in, frame type.",
+		}, []string{"transport", "direction", "type"}),
+		peers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_rtc_peers_total", Help: "WebRTC peers created (rtc_start).",
+		}),
+		stops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_rtc_fallbacks_total", Help: "Data channels given up by the server, by reason (chat went back to the WebSocket).",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(m.frames, m.peers, m.stops)
+	return m
+}
+
+// NewRelay builds the in-process relay from the configuration, or returns
+// nil when WebRTC is off (PARLEY_RTC=off). Close it after the server has
+// drained.
+func NewRelay(cfg config.Config, log *slog.Logger) (*relay.Relay, error) {
+	if !cfg.RTC {
+		log.Info("WebRTC is off (PARLEY_RTC=off): chat uses WebSockets only")
+		return nil, nil
+	}
+	r, err := relay.New(RelayConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("WebRTC relay (PARLEY_RTC_*): %w", err)
+	}
+	log.Info("WebRTC relay is up", "udp_port", cfg.RTCUDPPort, "tcp_port", cfg.RTCTCPPort, "loopback", cfg.RTCLoopback,
+		"allowed_ips", cfg.RTCAllowedIPs, "public_ips", cfg.RTCPublicIPs)
+	return r, nil
+}
+
+// RelayConfig maps the signaling configuration onto the relay's.
+func RelayConfig(cfg config.Config) relay.Config {
+	return relay.Config{
+		PublicIPs:       cfg.RTCPublicIPs,
+		UDPPort:         cfg.RTCUDPPort,
+		TCPPort:         cfg.RTCTCPPort,
+		AllowedIPs:      cfg.RTCAllowedIPs,
+		IncludeLoopback: cfg.RTCLoopback,
+		LogLevel:        "error",
+	}
+}
+
+// ICEConfig is the ICE server list configuration handed to browsers.
+func ICEConfig(cfg config.Config) turn.Config {
+	return turn.Config{STUNURLs: cfg.STUNURLs, TURNURLs: cfg.TURNURLs, Secret: cfg.TURNSecret, TTL: cfg.TURNTTL}
+}
+
+// handleRTC serves the negotiation frames (from the WebSocket reader,
+// holding c.handling).
+func (c *conn) handleRTC(f any) {
+	if c.srv.relay == nil {
+		// No relay on this node: the client stays on the WebSocket.
+		c.reply(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop}, Reason: "webrtc is not enabled on this server"})
+		return
+	}
+	switch f := f.(type) {
+	case *protocol.RTCStart:
+		c.rtcStart(f.Ref)
+	case *protocol.RTCAnswer:
+		l := c.currentRTC()
+		if l == nil {
+			return // ended meanwhile (timeout, failure): rtc_stop is on its way
+		}
+		if err := l.peer.SetAnswer(f.SDP); err != nil {
+			c.rtcInputError(err, f.Ref, "rtc_answer")
+		}
+	case *protocol.RTCCandidate:
+		l := c.currentRTC()
+		if l == nil {
+			return
+		}
+		if err := l.peer.AddCandidate(*f); err != nil {
+			c.rtcInputError(err, f.Ref, "rtc_candidate")
+		}
+	case *protocol.RTCStop:
+		c.mu.Lock()
+		l := c.rtc
+		if l != nil {
+			l.quiet = true
+		}
+		c.mu.Unlock()
+		if l != nil {
+			c.endRTC(l, "stopped by the client")
+		}
+	}
+}
+
+// rtcInputError answers bad negotiation input with an error frame; benign
+// races (the peer ended, no offer pending) are not the client's fault and
+// get none.
+func (c *conn) rtcInputError(err error, ref, what string) {
+	if errors.Is(err, relay.ErrClosed) || errors.Is(err, relay.ErrNoOffer) {
+		c.log.Debug("late WebRTC input ignored", "frame", what, "err", err)
+		return
+	}
+	c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: protocol.CodeInvalid,
+		Message: what + ": " + err.Error()})
+}
+
+func (c *conn) currentRTC() *rtcLink {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rtc
+}
+
+// rtcStart creates the connection's peer (replacing an earlier one) and
+// sends the relay's offer with this client's ICE servers.
+func (c *conn) rtcStart(ref string) {
+	if old := c.currentRTC(); old != nil {
+		c.mu.Lock()
+		old.quiet = true
+		c.mu.Unlock()
+		c.endRTC(old, "replaced by a new rtc_start")
+	}
+	l := &rtcLink{}
+	peer, err := c.srv.relay.NewPeer(relay.PeerOptions{
+		ID:          c.id,
+		OnCandidate: func(rc protocol.RTCCandidate) { c.queueFrame(rc, true) },
+		OnFrame:     func(_ string, data []byte) { c.onRTCFrame(l, data) },
+		OnOversize: func(_ string, size int) {
+			c.queueFrame(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeTooBig,
+				Message: fmt.Sprintf("data channel message is %d bytes; the limit is %d", size, protocol.MaxFrameBytes)}, false)
+		},
+		OnState: func(s relay.State) { c.onRTCState(l, s) },
+	})
+	if err != nil {
+		c.log.Warn("cannot create a WebRTC peer", "err", err)
+		c.reply(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop, Ref: ref}, Reason: "relay unavailable"})
+		return
+	}
+	l.peer = peer
+	c.mu.Lock()
+	if c.rtcEnded {
+		c.mu.Unlock()
+		_ = peer.Close()
+		return
+	}
+	c.rtc = l
+	c.mu.Unlock()
+	c.srv.rtcMetrics.peers.Inc()
+
+	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
+	sdp, err := peer.Offer(ctx)
+	cancel()
+	if err != nil {
+		c.log.Warn("WebRTC offer failed", "err", err)
+		c.endRTC(l, "offer failed")
+		return
+	}
+	timeout := c.srv.cfg.RTCTimeout
+	c.mu.Lock()
+	if !l.open && c.rtc == l {
+		l.timer = time.AfterFunc(timeout, func() {
+			c.mu.Lock()
+			open := l.open
+			c.mu.Unlock()
+			if !open {
+				c.endRTC(l, fmt.Sprintf("data channel not open after %v", timeout))
+			}
+		})
+	}
+	c.mu.Unlock()
+	c.reply(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer, Ref: ref}, SDP: sdp,
+		ICEServers: turn.ICEServers(c.srv.ice, c.p.ID, time.Now())})
+}
+
+// endRTC closes a peer for reason; its StateClosed report then sends
+// rtc_stop (unless quiet) and returns chat to the WebSocket.
+func (c *conn) endRTC(l *rtcLink, reason string) {
+	c.mu.Lock()
+	if l.reason == "" {
+		l.reason = reason
+	}
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	c.mu.Unlock()
+	if err := l.peer.Close(); err != nil {
+		c.log.Debug("close WebRTC peer", "err", err)
+	}
+}
+
+// onRTCState follows the peer: open → chat frames use the data channel;
+// failed → give up; closed → back to the WebSocket, tell the client.
+func (c *conn) onRTCState(l *rtcLink, s relay.State) {
+	switch s {
+	case relay.StateOpen:
+		c.mu.Lock()
+		current := c.rtc == l && !c.rtcEnded
+		if current {
+			l.open = true
+			if l.timer != nil {
+				l.timer.Stop()
+			}
+		}
+		c.mu.Unlock()
+		if current {
+			c.srv.countTransport(c, transportDataChannel)
+			c.log.Debug("chat over the WebRTC data channel")
+		}
+	case relay.StateFailed:
+		c.endRTC(l, "connection failed")
+	case relay.StateClosed:
+		c.mu.Lock()
+		current := c.rtc == l
+		if current {
+			c.rtc = nil
+		}
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+		wasOpen := l.open
+		l.open = false
+		reason, quiet := l.reason, l.quiet || c.rtcEnded
+		c.mu.Unlock()
+		if wasOpen {
+			c.srv.countTransport(c, transportWebSocket)
+		}
+		if reason == "" {
+			reason = "data channel closed"
+		}
+		if current && !quiet {
+			c.srv.rtcMetrics.stops.WithLabelValues(stopLabel(reason)).Inc()
+			c.log.Debug("chat back on the WebSocket", "reason", reason)
+			c.queueFrame(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop}, Reason: reason}, true)
+		}
+	}
+}
+
+// stopLabel keeps the fallback reasons a small, fixed set of label values.
+func stopLabel(reason string) string {
+	switch {
+	case reason == "connection failed", reason == "offer failed", reason == "data channel closed":
+		return reason
+	case strings.HasPrefix(reason, "data channel not open"):
+		return "timeout"
+	}
+	return "other"
+}
+
+// onRTCFrame handles a frame from the data channel like one from the
+// WebSocket, in turn with them.
+func (c *conn) onRTCFrame(l *rtcLink, data []byte) {
+	c.handling.Lock()
+	defer c.handling.Unlock()
+	c.mu.Lock()
+	skip := c.draining || c.rtc != l
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		skip = true
+	default:
+	}
+	if skip {
+		return
+	}
+	c.via = transportDataChannel
+	defer func() { c.via = transportWebSocket }()
+	c.handle(data)
+}
+
+// allowedHere reports whether frame f may arrive on the transport being
+// read; the data channel carries chat frames only (hello and the WebRTC
+// negotiation belong to the WebSocket).
+func (c *conn) allowedHere(f any) bool {
+	if c.via != transportDataChannel {
+		return true
+	}
+	switch f.(type) {
+	case *protocol.Hello, *protocol.RTCStart, *protocol.RTCAnswer, *protocol.RTCCandidate, *protocol.RTCStop:
+		c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: refOf(f)}, Code: protocol.CodeInvalid,
+			Message: "only chat frames travel on the data channel; send this one over the WebSocket"})
+		return false
+	}
+	return true
+}
+
+// endRTCWithConn closes the peer when the connection ends, and keeps a
+// late rtc_start from making a new one.
+func (c *conn) endRTCWithConn() {
+	c.mu.Lock()
+	c.rtcEnded = true
+	l := c.rtc
+	if l != nil {
+		l.quiet = true
+	}
+	c.mu.Unlock()
+	if l != nil {
+		c.endRTC(l, "connection closed")
+		<-l.peer.Done() // its callbacks may still touch the connection
+	}
+}
+
+// queueFrame queues a frame that answers no request (a trickled
+// candidate, rtc_stop, an oversize report): like a publication, a client
+// too slow to take it is disconnected.
+func (c *conn) queueFrame(v any, wsOnly bool) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.log.Error("encode frame", "err", err)
+		return
+	}
+	if f, ok := v.(protocol.Error); ok {
+		c.srv.metrics.errors.WithLabelValues(f.Code).Inc()
+	}
+	c.enqueue(outFrame{data: b, wsOnly: wsOnly})
+}
+
+// sendRTC writes a frame on the data channel when it is open. False: use
+// the WebSocket.
+func (c *conn) sendRTC(data []byte) bool {
+	c.mu.Lock()
+	l := c.rtc
+	open := l != nil && l.open
+	c.mu.Unlock()
+	if !open {
+		return false
+	}
+	if err := l.peer.Send(data); err != nil {
+		if errors.Is(err, relay.ErrSendBufferFull) {
+			// The browser does not read its channel: give it up, the
+			// client resumes over the WebSocket.
+			go c.endRTC(l, "data channel send buffer full")
+		}
+		c.log.Debug("data channel send failed; using the WebSocket", "err", err)
+		return false
+	}
+	c.srv.rtcMetrics.frames.WithLabelValues(transportDataChannel, "out", "").Inc()
+	return true
+}
+
+// chatPublication reports whether a publication may travel on the data
+// channel: messages and typing, whose loss (the channel dying with frames
+// in flight) resume repairs or nobody minds. Conversation and queue
+// updates stay on the WebSocket.
+func chatPublication(payload []byte) bool {
+	var env struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(payload, &env) != nil {
+		return false
+	}
+	return env.Type == protocol.TypeMessage || env.Type == protocol.TypeTyping
+}
+
+// countTransport moves a live connection in the connections gauge to the
+// transport that now carries its chat.
+func (s *Server) countTransport(c *conn, transport string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, live := s.conns[c]; !live || c.counted == transport {
+		return
+	}
+	s.metrics.connections.WithLabelValues(c.p.Kind, c.counted).Dec()
+	s.metrics.connections.WithLabelValues(c.p.Kind, transport).Inc()
+	c.counted = transport
+}

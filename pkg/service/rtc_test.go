@@ -1,0 +1,759 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+// newRTCServer is a test server with an in-process relay on loopback.
+// close shuts it down in the order Run does: drain, relay, HTTP.
+func newRTCServer(t testing.TB, st *store.Store, args ...string) (ts *testServer, close func()) {
+	t.Helper()
+	ts = &testServer{st: st}
+	ts.Server = httptest.NewUnstartedServer(nil)
+	args = append([]string{"-addr", ts.Listener.Addr().String(), "-admin-password", adminPassword, "-data-dir", t.TempDir()}, args...)
+	cfg, err := config.Load(args, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.RTCLoopback {
+		t.Fatalf("a server on %s must offer loopback candidates by default", cfg.PublicURL)
+	}
+	ctx := context.Background()
+	if _, err := bootstrap(ctx, st, cfg); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rc := RelayConfig(cfg)
+	rc.LogLevel = "disabled"
+	rel, err := relay.New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.NewMemory()
+	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
+		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, Relay: rel, ICE: ICEConfig(cfg)})
+	ts.Config.Handler = ts.srv.Handler()
+	ts.Start()
+	if ts.site, err = st.FirstSite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	close = func() {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ts.srv.Shutdown(sctx)
+			rel.Close()
+			ts.Close()
+			b.Close()
+		})
+	}
+	t.Cleanup(close)
+	return ts, close
+}
+
+// frameIn is a frame a test client received, and what carried it.
+type frameIn struct {
+	via  string
+	typ  string
+	data []byte
+}
+
+// rtcClient plays a browser: a WebSocket and, after negotiate, a Pion peer
+// connection whose "chat" data channel carries chat frames, as the widget
+// does it.
+type rtcClient struct {
+	t   testing.TB
+	ws  *websocket.Conn
+	wmu sync.Mutex
+
+	mu   sync.Mutex
+	pc   *webrtc.PeerConnection
+	chat *webrtc.DataChannel
+
+	opened  chan struct{}
+	stopped chan string
+	in      chan frameIn
+	wsDone  chan struct{}
+	// silent: do not answer offers (a browser that never gets through).
+	silent bool
+}
+
+func dialRTC(t testing.TB, url string, h http.Header) *rtcClient {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url, h)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c := &rtcClient{t: t, ws: ws, opened: make(chan struct{}), stopped: make(chan string, 4), in: make(chan frameIn, 8192), wsDone: make(chan struct{})}
+	go c.readWS()
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *rtcClient) close() {
+	c.mu.Lock()
+	pc := c.pc
+	c.mu.Unlock()
+	if pc != nil {
+		pc.Close()
+	}
+	c.ws.Close()
+	<-c.wsDone
+}
+
+func (c *rtcClient) readWS() {
+	defer close(c.wsDone)
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var env protocol.Envelope
+		json.Unmarshal(data, &env)
+		switch env.Type {
+		case protocol.TypeRTCOffer:
+			var o protocol.RTCOffer
+			json.Unmarshal(data, &o)
+			if !c.silent {
+				c.answer(o)
+			}
+		case protocol.TypeRTCCandidate:
+			var rc protocol.RTCCandidate
+			json.Unmarshal(data, &rc)
+			c.mu.Lock()
+			pc := c.pc
+			c.mu.Unlock()
+			if pc != nil && rc.Candidate != "" {
+				pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
+			}
+		case protocol.TypeRTCStop:
+			var s protocol.RTCStop
+			json.Unmarshal(data, &s)
+			select {
+			case c.stopped <- s.Reason:
+			default:
+			}
+		default:
+			c.in <- frameIn{via: transportWebSocket, typ: env.Type, data: data}
+		}
+	}
+}
+
+var quietPion = func() logging.LoggerFactory {
+	f := logging.NewDefaultLoggerFactory()
+	f.DefaultLogLevel = logging.LogLevelDisabled
+	return f
+}()
+
+// answer does what the widget does with rtc_offer.
+func (c *rtcClient) answer(o protocol.RTCOffer) {
+	var se webrtc.SettingEngine
+	se.LoggerFactory = quietPion
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		c.t.Errorf("browser peer: %v", err)
+		return
+	}
+	c.mu.Lock()
+	old := c.pc
+	c.pc = pc
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
+		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
+		if ic != nil {
+			init := ic.ToJSON()
+			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
+		}
+		c.send(rc)
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() != relay.ChannelChat {
+			return
+		}
+		dc.OnOpen(func() {
+			c.mu.Lock()
+			c.chat = dc
+			c.mu.Unlock()
+			select {
+			case <-c.opened:
+			default:
+				close(c.opened)
+			}
+		})
+		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+			var env protocol.Envelope
+			json.Unmarshal(m.Data, &env)
+			c.in <- frameIn{via: transportDataChannel, typ: env.Type, data: append([]byte(nil), m.Data...)}
+		})
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+		c.t.Errorf("set offer: %v", err)
+		return
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		c.t.Errorf("answer: %v", err)
+		return
+	}
+	if err := pc.SetLocalDescription(ans); err != nil {
+		c.t.Errorf("set answer: %v", err)
+		return
+	}
+	c.send(protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: ans.SDP})
+}
+
+func (c *rtcClient) send(v any) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.ws.WriteJSON(v); err != nil {
+		c.t.Logf("ws write: %v", err)
+	}
+}
+
+// sendDC sends a frame on the data channel.
+func (c *rtcClient) sendDC(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	c.rawDC(string(b))
+}
+
+func (c *rtcClient) rawDC(s string) {
+	c.t.Helper()
+	c.mu.Lock()
+	dc := c.chat
+	c.mu.Unlock()
+	if dc == nil {
+		c.t.Fatal("no data channel")
+	}
+	if err := dc.SendText(s); err != nil {
+		c.t.Fatalf("data channel send: %v", err)
+	}
+}
+
+// next returns the next frame of type typ (others are skipped).
+func (c *rtcClient) next(typ string) frameIn {
+	c.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case f := <-c.in:
+			if f.typ == typ {
+				return f
+			}
+		case <-timeout:
+			c.t.Fatalf("no %s frame in 10s", typ)
+		}
+	}
+}
+
+func (c *rtcClient) hello() {
+	c.t.Helper()
+	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
+	c.next(protocol.TypeWelcome)
+}
+
+// negotiate asks for a data channel and waits until it is open.
+func (c *rtcClient) negotiate() {
+	c.t.Helper()
+	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	select {
+	case <-c.opened:
+	case r := <-c.stopped:
+		c.t.Fatalf("rtc_stop instead of a data channel: %s", r)
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("data channel not open in 10s")
+	}
+}
+
+func (c *rtcClient) start() protocol.ConversationInfo {
+	c.t.Helper()
+	c.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
+	for {
+		f := c.next(protocol.TypeConversation)
+		var cf protocol.Conversation
+		json.Unmarshal(f.data, &cf)
+		if cf.Ref == "s" {
+			return cf.Conversation
+		}
+	}
+}
+
+func sendFrame(conv, id, body string) protocol.Send {
+	return protocol.Send{Envelope: protocol.Envelope{Type: protocol.TypeSend, Ref: id}, ClientID: id, Conversation: conv, Body: body}
+}
+
+func (ts *testServer) rtcVisitor(t testing.TB, token string) *rtcClient {
+	return dialRTC(t, ts.wsURL("/ws/visitor?token="+token), http.Header{"Origin": {ts.origin()}})
+}
+
+func (ts *testServer) rtcAgent(t *testing.T) (*rtcClient, *http.Client) {
+	ag, hc := ts.agent(t) // signs in; its own socket is not used further
+	ag.ws.Close()
+	h := http.Header{"Origin": {ts.origin()}}
+	u, _ := http.NewRequest("GET", ts.URL, nil)
+	for _, ck := range hc.Jar.Cookies(u.URL) {
+		h.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	return dialRTC(t, ts.wsURL("/ws/agent"), h), hc
+}
+
+func storedBodies(t *testing.T, hc *http.Client, url, conv string) []string {
+	t.Helper()
+	res, err := hc.Get(url + "/api/conversations/" + conv + "/messages")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("messages: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	var out struct{ Messages []protocol.Message }
+	json.NewDecoder(res.Body).Decode(&out)
+	var bodies []string
+	for i, m := range out.Messages {
+		if m.Seq != int64(i+1) {
+			t.Fatalf("stored seqs not 1..n: %d at %d", m.Seq, i)
+		}
+		if m.Author.Kind != protocol.AuthorSystem {
+			bodies = append(bodies, m.Body)
+		}
+	}
+	return bodies
+}
+
+// metric reads one sample of the server's /metrics.
+func metric(t testing.TB, url, series string) float64 {
+	t.Helper()
+	res, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, value, ok := strings.Cut(line, " "); ok && name == series {
+			var v float64
+			fmt.Sscan(value, &v)
+			return v
+		}
+	}
+	return 0
+}
+
+// noLeaks checks, after every other cleanup (store, server, clients), that
+// no goroutine the test started is left.
+func noLeaks(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// A visitor and an agent chat over data channels: every message is
+// stored once, in order, acked over the channel it came on, and delivered
+// to the other side over its channel. No goroutine outlives the server.
+func TestChatOverDataChannel(t *testing.T) {
+	noLeaks(t)
+	st := storetest.SQLite(t)
+	ts, shutdown := newRTCServer(t, st)
+	ag, hc := ts.rtcAgent(t)
+	ag.hello()
+	ag.negotiate()
+	v := ts.rtcVisitor(t, ts.visitorToken(t))
+	v.hello()
+	v.negotiate()
+	if got := metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`); got != 1 {
+		t.Fatalf("connections gauge for visitors on data channels: %v", got)
+	}
+	conv := v.start()
+
+	const n = 30
+	var want []string
+	for i := range n {
+		body := fmt.Sprintf("visitor message %d", i)
+		want = append(want, body)
+		v.sendDC(sendFrame(conv.ID, fmt.Sprintf("v%d", i), body))
+	}
+	var last int64
+	for i := range n {
+		f := v.next(protocol.TypeAck)
+		var a protocol.Ack
+		json.Unmarshal(f.data, &a)
+		if f.via != transportDataChannel || a.ClientID != fmt.Sprintf("v%d", i) || a.Seq <= last {
+			t.Fatalf("ack %d: %+v over %s (last seq %d)", i, a, f.via, last)
+		}
+		last = a.Seq
+	}
+	var got []string
+	for len(got) < n {
+		f := ag.next(protocol.TypeMessage)
+		var m protocol.Message
+		json.Unmarshal(f.data, &m)
+		if m.Author.Kind != protocol.AuthorVisitor {
+			continue
+		}
+		if f.via != transportDataChannel {
+			t.Fatalf("agent got a message over %s", f.via)
+		}
+		got = append(got, m.Body)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("agent got %v", got)
+	}
+	// A resend (lost ack) is acked with the original seq, not stored again.
+	v.sendDC(sendFrame(conv.ID, "v0", "visitor message 0"))
+	var again protocol.Ack
+	json.Unmarshal(v.next(protocol.TypeAck).data, &again)
+	ag.sendDC(sendFrame(conv.ID, "a1", "agent reply"))
+	for {
+		f := v.next(protocol.TypeMessage)
+		var m protocol.Message
+		json.Unmarshal(f.data, &m)
+		if m.Body == "agent reply" {
+			if f.via != transportDataChannel {
+				t.Fatalf("visitor got the reply over %s", f.via)
+			}
+			break
+		}
+	}
+	if stored := storedBodies(t, hc, ts.URL, conv.ID); strings.Join(stored, "|") != strings.Join(append(want, "agent reply"), "|") {
+		t.Fatalf("stored %v", stored)
+	}
+	if got := metric(t, ts.URL, `parley_transport_frames_total{direction="in",transport="datachannel",type="send"}`); got != n+2 {
+		t.Fatalf("sends counted on the data channel: %v, want %d", got, n+2)
+	}
+
+	v.close()
+	ag.close()
+	shutdown()
+}
+
+// Twenty conversations negotiate and chat at once.
+func TestManyConversationsOverDataChannel(t *testing.T) {
+	noLeaks(t)
+	st := storetest.SQLite(t)
+	ts, shutdown := newRTCServer(t, st)
+	_, hc := ts.agent(t)
+	const convs, msgs = 20, 10
+	var wg sync.WaitGroup
+	ids := make([]string, convs)
+	clients := make([]*rtcClient, convs)
+	for i := range convs {
+		clients[i] = ts.rtcVisitor(t, ts.visitorToken(t))
+	}
+	errs := make(chan string, convs)
+	for i := range convs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := clients[i]
+			v.hello()
+			v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+			select {
+			case <-v.opened:
+			case <-time.After(15 * time.Second):
+				errs <- fmt.Sprintf("conversation %d: no data channel", i)
+				return
+			}
+			conv := v.start()
+			ids[i] = conv.ID
+			for j := range msgs {
+				v.sendDC(sendFrame(conv.ID, fmt.Sprintf("c%d-%d", i, j), fmt.Sprintf("%d-%d", i, j)))
+			}
+			for j := range msgs {
+				f := v.next(protocol.TypeAck)
+				var a protocol.Ack
+				json.Unmarshal(f.data, &a)
+				if a.ClientID != fmt.Sprintf("c%d-%d", i, j) || f.via != transportDataChannel {
+					errs <- fmt.Sprintf("conversation %d: ack %+v over %s", i, a, f.via)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if t.Failed() {
+		return
+	}
+	for i, id := range ids {
+		stored := storedBodies(t, hc, ts.URL, id)
+		if len(stored) != msgs {
+			t.Fatalf("conversation %d stored %d messages", i, len(stored))
+		}
+		for j, b := range stored {
+			if b != fmt.Sprintf("%d-%d", i, j) {
+				t.Fatalf("conversation %d stored %v", i, stored)
+			}
+		}
+	}
+	for _, c := range clients {
+		c.close()
+	}
+	shutdown()
+}
+
+// Bad input on the negotiation or the data channel gets an error frame;
+// the channel, the connection and everyone else carry on.
+func TestDataChannelBadInput(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts, _ := newRTCServer(t, st)
+	bystander := ts.rtcVisitor(t, ts.visitorToken(t))
+	bystander.hello()
+	bystander.negotiate()
+	bconv := bystander.start()
+
+	v := ts.rtcVisitor(t, ts.visitorToken(t))
+	v.hello()
+	// Before any rtc_start there is nothing to answer: ignored quietly.
+	v.send(protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: "v=0"})
+	v.negotiate()
+	conv := v.start()
+
+	expectErr := func(code, via string) protocol.Error {
+		t.Helper()
+		f := v.next(protocol.TypeError)
+		var e protocol.Error
+		json.Unmarshal(f.data, &e)
+		if e.Code != code || f.via != via {
+			t.Fatalf("error %+v over %s, want %s over %s", e, f.via, code, via)
+		}
+		return e
+	}
+	v.send(protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate, Ref: "c1"}, Candidate: "candidate:garbage here"})
+	if e := expectErr(protocol.CodeInvalid, transportWebSocket); e.Ref != "c1" || !strings.Contains(e.Message, "candidate") {
+		t.Fatalf("bad candidate: %+v", e)
+	}
+	v.rawDC(`{not json`)
+	expectErr(protocol.CodeBadJSON, transportDataChannel)
+	v.rawDC(`{"type":"launch_missiles","ref":"r9"}`)
+	expectErr(protocol.CodeUnknownType, transportDataChannel)
+	v.rawDC(`{"type":"hello","v":1}`)
+	expectErr(protocol.CodeInvalid, transportDataChannel)
+	v.rawDC(`{"type":"send","client_id":"x","conversation":"` + conv.ID + `","body":"` + strings.Repeat("b", protocol.MaxBodyBytes+1) + `"}`)
+	expectErr(protocol.CodeTooBig, transportDataChannel)
+	// A frame over protocol.MaxFrameBytes cannot even be sent: the relay
+	// announces that as the channel's max-message-size, and browsers (and
+	// Pion) refuse to send more.
+	v.mu.Lock()
+	err := v.chat.SendText(`{"type":"ping","pad":"` + strings.Repeat("p", protocol.MaxFrameBytes) + `"}`)
+	v.mu.Unlock()
+	if err == nil {
+		t.Fatal("an oversize data channel message was accepted for sending")
+	}
+
+	// The channel still works.
+	v.sendDC(sendFrame(conv.ID, "ok", "still here"))
+	if f := v.next(protocol.TypeAck); f.via != transportDataChannel {
+		t.Fatalf("ack over %s", f.via)
+	}
+	// A malformed answer to a new offer is refused; the old channel is
+	// replaced only by a good one.
+	v.silent = true
+	v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	time.Sleep(200 * time.Millisecond) // the offer arrives (and is not answered)
+	v.send(protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer, Ref: "a1"}, SDP: "v=0\r\nthis is not SDP"})
+	if e := expectErr(protocol.CodeInvalid, transportWebSocket); e.Ref != "a1" || !strings.Contains(e.Message, "SDP") {
+		t.Fatalf("bad answer: %+v", e)
+	}
+	// The WebSocket carries on meanwhile.
+	v.send(sendFrame(conv.ID, "ws1", "over the websocket"))
+	if f := v.next(protocol.TypeAck); f.via != transportWebSocket {
+		t.Fatalf("ack over %s", f.via)
+	}
+
+	bystander.sendDC(sendFrame(bconv.ID, "b1", "unaffected"))
+	if f := bystander.next(protocol.TypeAck); f.via != transportDataChannel {
+		t.Fatalf("bystander ack over %s", f.via)
+	}
+}
+
+// A data channel that dies mid-chat: the server says rtc_stop, chat goes
+// on over the WebSocket, resent sends are stored once. A channel that does
+// not open in time is given up the same way.
+func TestDataChannelFallback(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts, _ := newRTCServer(t, st, "-rtc-timeout", "1s")
+	ag, hc := ts.rtcAgent(t)
+	ag.hello()
+	ag.negotiate()
+	v := ts.rtcVisitor(t, ts.visitorToken(t))
+	v.hello()
+	v.negotiate()
+	conv := v.start()
+	v.sendDC(sendFrame(conv.ID, "m1", "one"))
+	v.next(protocol.TypeAck)
+
+	// The browser closes its peer connection.
+	v.mu.Lock()
+	v.pc.Close()
+	v.mu.Unlock()
+	select {
+	case r := <-v.stopped:
+		t.Logf("rtc_stop: %s", r)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no rtc_stop after the browser closed its peer")
+	}
+	// The client resends what it had in flight over the WebSocket.
+	v.send(sendFrame(conv.ID, "m1", "one"))
+	v.send(sendFrame(conv.ID, "m2", "two"))
+	for _, id := range []string{"m1", "m2"} {
+		f := v.next(protocol.TypeAck)
+		var a protocol.Ack
+		json.Unmarshal(f.data, &a)
+		if a.ClientID != id || f.via != transportWebSocket {
+			t.Fatalf("ack %+v over %s", a, f.via)
+		}
+	}
+	// The agent, still on its data channel, replies; the visitor gets it
+	// over the WebSocket.
+	ag.sendDC(sendFrame(conv.ID, "r1", "reply"))
+	for {
+		f := v.next(protocol.TypeMessage)
+		var m protocol.Message
+		json.Unmarshal(f.data, &m)
+		if m.Body == "reply" {
+			if f.via != transportWebSocket {
+				t.Fatalf("reply over %s", f.via)
+			}
+			break
+		}
+	}
+	if stored := storedBodies(t, hc, ts.URL, conv.ID); strings.Join(stored, "|") != "one|two|reply" {
+		t.Fatalf("stored %v", stored)
+	}
+	if got := metric(t, ts.URL, `parley_connections{kind="visitor",transport="websocket"}`); got != 1 {
+		t.Fatalf("visitor counted on the websocket again: %v", got)
+	}
+
+	// A browser that never answers: rtc_stop after the timeout.
+	w := ts.rtcVisitor(t, ts.visitorToken(t))
+	w.silent = true
+	w.hello()
+	w.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	select {
+	case r := <-w.stopped:
+		if !strings.Contains(r, "not open") {
+			t.Fatalf("rtc_stop reason %q", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no rtc_stop after the timeout")
+	}
+}
+
+// TestDeliveryLatency measures chat delivery (a send on one tab to the
+// message on another tab of the same visitor, through the store and the
+// bus) over data channels and over WebSockets, same load, same run.
+// PARLEY_RTC_LATENCY=1 runs it (50 conversations × 10 msg/s × 20 s).
+func TestDeliveryLatency(t *testing.T) {
+	if os.Getenv("PARLEY_RTC_LATENCY") == "" {
+		t.Skip("set PARLEY_RTC_LATENCY=1 to measure delivery latency")
+	}
+	convs, rate, dur := 50, 10, 20*time.Second
+	for _, via := range []string{transportWebSocket, transportDataChannel} {
+		st := storetest.SQLite(t)
+		ts, shutdown := newRTCServer(t, st)
+		var mu sync.Mutex
+		var lat []time.Duration
+		var wg sync.WaitGroup
+		for i := range convs {
+			token := ts.visitorToken(t)
+			a, b := ts.rtcVisitor(t, token), ts.rtcVisitor(t, token)
+			a.hello()
+			b.hello()
+			if via == transportDataChannel {
+				a.negotiate()
+				b.negotiate()
+			}
+			conv := a.start()
+			b.send(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume}, Conversations: map[string]int64{conv.ID: 0}})
+			b.next(protocol.TypeSynced)
+			wg.Add(2)
+			sent := sync.Map{}
+			n := int(dur.Seconds()) * rate
+			go func() {
+				defer wg.Done()
+				tick := time.NewTicker(time.Second / time.Duration(rate))
+				defer tick.Stop()
+				for j := range n {
+					<-tick.C
+					id := fmt.Sprintf("%d-%d", i, j)
+					sent.Store(id, time.Now())
+					if via == transportDataChannel {
+						a.sendDC(sendFrame(conv.ID, id, "latency probe "+id))
+					} else {
+						a.send(sendFrame(conv.ID, id, "latency probe "+id))
+					}
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for got := 0; got < n; {
+					select {
+					case f := <-b.in:
+						if f.typ != protocol.TypeMessage {
+							continue
+						}
+						var m protocol.Message
+						json.Unmarshal(f.data, &m)
+						if at, ok := sent.Load(m.ClientID); ok {
+							d := time.Since(at.(time.Time))
+							if f.via != via {
+								t.Errorf("message over %s in the %s run", f.via, via)
+							}
+							mu.Lock()
+							lat = append(lat, d)
+							mu.Unlock()
+							got++
+						}
+					case <-time.After(30 * time.Second):
+						t.Errorf("conversation %d: only %d of %d delivered", i, got, n)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+		var buf bytes.Buffer
+		fmt.Fprintf(&buf, "%s: %d messages, p50 %v, p99 %v, max %v", via, len(lat), q(0.5), q(0.99), lat[len(lat)-1])
+		t.Log(buf.String())
+		shutdown()
+	}
+}
