@@ -5,6 +5,7 @@
 import { render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatItem, LiveClient, exposeDebug } from "../../widget/src/shared/client";
+import { WebRTCLink } from "../../widget/src/shared/rtc";
 import type { ConversationLog } from "../../widget/src/shared/conversation";
 import { initials, shortTime, utf8Length } from "../../widget/src/shared/format";
 import { ApiError, api, liveURL } from "../../widget/src/shared/http";
@@ -170,9 +171,15 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
     [me.agent.id],
   );
   useEffect(() => {
-    exposeDebug(client);
     client.start();
-    return () => client.stop();
+    // Chat moves to a WebRTC data channel when one opens (see rtc.ts).
+    const rtc = new WebRTCLink(client);
+    rtc.start();
+    exposeDebug(client, rtc);
+    return () => {
+      rtc.stop();
+      client.stop();
+    };
   }, [client]);
   useClientVersion(client);
 

@@ -5,6 +5,7 @@
 import { render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatItem, LiveClient, exposeDebug } from "./shared/client";
+import { WebRTCLink } from "./shared/rtc";
 import type { ConversationLog } from "./shared/conversation";
 import { queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
@@ -110,9 +111,16 @@ function App() {
 
   useEffect(() => {
     if (!client) return;
-    exposeDebug(client);
     client.start();
-    return () => client.stop();
+    // Chat moves to a WebRTC data channel when one opens; the WebSocket
+    // stays for everything else and takes chat back when it breaks.
+    const rtc = new WebRTCLink(client);
+    rtc.start();
+    exposeDebug(client, rtc);
+    return () => {
+      rtc.stop();
+      client.stop();
+    };
   }, [client]);
 
   return (

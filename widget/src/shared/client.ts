@@ -788,10 +788,20 @@ export interface ParleyDebug {
   readonly transport: TransportKind;
   readonly reconnects: number;
   drop(): void;
+  /** Why the last WebRTC attempt ended ("" if none did). */
+  readonly rtcStop: string;
+  /** Breaks the WebRTC peer connection as a failing network would. */
+  dropDataChannel(): void;
+}
+
+/** The WebRTC side as the debug surface sees it (rtc.ts WebRTCLink). */
+export interface DebugRTC {
+  readonly lastStop: string;
+  drop(): void;
 }
 
 /** exposeDebug publishes window.parleyDebug for the client. */
-export function exposeDebug(client: LiveClient): ParleyDebug {
+export function exposeDebug(client: LiveClient, rtc?: DebugRTC): ParleyDebug {
   const debug: ParleyDebug = {
     get state() {
       return client.state;
@@ -804,6 +814,12 @@ export function exposeDebug(client: LiveClient): ParleyDebug {
     },
     drop() {
       client.drop();
+    },
+    get rtcStop() {
+      return rtc?.lastStop ?? "";
+    },
+    dropDataChannel() {
+      rtc?.drop();
     },
   };
   (window as unknown as { parleyDebug: ParleyDebug }).parleyDebug = debug;

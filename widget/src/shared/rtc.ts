@@ -1,0 +1,322 @@
+// WebRTC data channel for chat, beside the WebSocket (docs/API.md, rtc_*).
+//
+// After each welcome the client asks the server for a peer connection
+// (rtc_start); the server's relay offers, this browser answers, candidates
+// trickle both ways over the WebSocket. When the relay's "chat" channel
+// opens it is attached to the LiveClient (attachChatTransport): sends,
+// typing and resume go over it. Until then, and whenever it fails, chat
+// stays on the WebSocket; LiveClient resends unacked messages and resumes
+// when the channel closes, so nothing is lost or doubled.
+//
+// Retries: a channel that never opened (blocked UDP, no route) is retried
+// after RETRY_FAILED_MS, doubling up to RETRY_MAX_MS; a channel that was
+// open and broke is retried sooner (RETRY_BROKEN_MS, doubling). A server
+// without WebRTC (rtc_stop "not enabled") is not asked again until reload.
+
+import type { Frame, ICEServer, RTCCandidateFrame, RTCOfferFrame } from "../../../pkg/protocol/protocol";
+import type { LiveClient } from "./client";
+import type { CloseInfo, Transport } from "./transport";
+
+export interface WebRTCOptions {
+  /** Give up (and stay on the WebSocket) when the channel is not open this
+   * long after rtc_start. Default 5 s. */
+  openTimeoutMs?: number;
+  /** First retry after a failed attempt; doubles. Default 30 s. */
+  retryFailedMs?: number;
+  /** First retry after an open channel broke; doubles. Default 2 s. */
+  retryBrokenMs?: number;
+}
+
+const OPEN_TIMEOUT_MS = 5_000;
+const RETRY_FAILED_MS = 30_000;
+const RETRY_BROKEN_MS = 2_000;
+const RETRY_MAX_MS = 300_000;
+
+/** DataChannelTransport is a Transport over an open RTCDataChannel. It
+ * owns the peer connection: closing one closes the other. */
+export class DataChannelTransport implements Transport {
+  readonly kind = "datachannel" as const;
+  onopen: () => void = () => {};
+  onframe: (frame: Frame) => void = () => {};
+  onclose: (info: CloseInfo) => void = () => {};
+  /** onended fires with onclose; the negotiator's own hook (LiveClient
+   * takes onclose). */
+  onended: () => void = () => {};
+  private closed = false;
+
+  constructor(
+    private pc: RTCPeerConnection,
+    private dc: RTCDataChannel,
+  ) {
+    dc.onmessage = (ev: MessageEvent) => {
+      if (this.closed || typeof ev.data !== "string") return;
+      let frame: unknown;
+      try {
+        frame = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (frame && typeof frame === "object" && typeof (frame as { type?: unknown }).type === "string") {
+        this.onframe(frame as Frame);
+      }
+    };
+    dc.onclose = () => this.finish({ code: 1006, reason: "data channel closed" });
+    dc.onerror = () => {};
+  }
+
+  /** failed ends the transport because the connection under it failed. */
+  failed(reason: string): void {
+    this.finish({ code: 1006, reason });
+  }
+
+  send(frame: Frame): boolean {
+    if (this.closed || this.dc.readyState !== "open") return false;
+    try {
+      this.dc.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      // Too big for the channel, or closing: the caller uses the WebSocket.
+      return false;
+    }
+  }
+
+  close(_code = 1000, reason = "closed by client"): void {
+    this.finish({ code: 1000, reason });
+  }
+
+  private finish(info: CloseInfo): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.dc.close();
+      this.pc.close();
+    } catch {
+      // Already closed.
+    }
+    this.onended();
+    this.onclose(info);
+  }
+}
+
+/** WebRTCLink negotiates data channels for a LiveClient, for its lifetime. */
+export class WebRTCLink {
+  private opts: Required<WebRTCOptions>;
+  private pc: RTCPeerConnection | null = null;
+  private transport: DataChannelTransport | null = null;
+  private pending: RTCIceCandidateInit[] = [];
+  private openTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private failures = 0;
+  private breaks = 0;
+  private disabled = false;
+  private stopped = true;
+  private unlisten: (() => void) | null = null;
+  private unsubscribe: (() => void) | null = null;
+  /** Why the last attempt ended; for diagnostics (parleyDebug.rtc). */
+  lastStop = "";
+
+  constructor(
+    private client: LiveClient,
+    opts: WebRTCOptions = {},
+  ) {
+    this.opts = {
+      openTimeoutMs: opts.openTimeoutMs ?? OPEN_TIMEOUT_MS,
+      retryFailedMs: opts.retryFailedMs ?? RETRY_FAILED_MS,
+      retryBrokenMs: opts.retryBrokenMs ?? RETRY_BROKEN_MS,
+    };
+  }
+
+  /** Supported says whether this browser can do WebRTC at all. */
+  static supported(): boolean {
+    return typeof RTCPeerConnection !== "undefined";
+  }
+
+  start(): void {
+    if (!this.stopped || !WebRTCLink.supported()) return;
+    this.stopped = false;
+    this.unlisten = this.client.listen((f) => this.onFrame(f));
+    this.unsubscribe = this.client.subscribe(() => {
+      // The WebSocket is gone: its server closed our peer; the next
+      // welcome starts over.
+      if (this.client.state !== "online" && this.pc) this.teardown();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unlisten?.();
+    this.unsubscribe?.();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.teardown();
+  }
+
+  /** drop closes the peer connection as a failing network would: chat
+   * falls back to the WebSocket and WebRTC is retried later. For tests and
+   * diagnostics. */
+  drop(): void {
+    const t = this.transport;
+    if (t) t.failed("dropped");
+    else if (this.pc) this.giveUp("dropped", true);
+  }
+
+  private onFrame(f: Frame): void {
+    switch (f.type) {
+      case "welcome":
+        // A new WebSocket connection: whatever peer we had belonged to the
+        // old one.
+        this.teardown();
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+        this.attempt();
+        break;
+      case "rtc_offer":
+        void this.onOffer(f);
+        break;
+      case "rtc_candidate":
+        this.onCandidate(f);
+        break;
+      case "rtc_stop": {
+        const reason = f.reason ?? "";
+        this.lastStop = reason;
+        if (reason.includes("not enabled")) {
+          this.disabled = true;
+          this.teardown();
+          return;
+        }
+        this.giveUp(reason, false, this.transport !== null);
+        break;
+      }
+    }
+  }
+
+  private attempt(): void {
+    if (this.stopped || this.disabled || this.pc) return;
+    if (!this.client.sendControl({ type: "rtc_start" })) return; // welcome retries
+    this.openTimer = setTimeout(() => this.giveUp("data channel not open in time", true), this.opts.openTimeoutMs);
+  }
+
+  private async onOffer(o: RTCOfferFrame): Promise<void> {
+    if (this.stopped || this.disabled) return;
+    this.teardown(true);
+    let pc: RTCPeerConnection;
+    try {
+      pc = new RTCPeerConnection({ iceServers: (o.ice_servers ?? []).map(iceServer) });
+    } catch {
+      this.giveUp("cannot create a peer connection", true);
+      return;
+    }
+    this.pc = pc;
+    this.pending = [];
+    pc.onicecandidate = (ev) => {
+      if (this.pc !== pc) return;
+      const c = ev.candidate;
+      const frame: RTCCandidateFrame = c
+        ? { type: "rtc_candidate", candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined, usernameFragment: c.usernameFragment ?? undefined }
+        : { type: "rtc_candidate", candidate: "" };
+      this.client.sendControl(frame);
+    };
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
+      if (pc.connectionState === "failed" || pc.connectionState === "closed") this.giveUp("connection " + pc.connectionState, true);
+    };
+    pc.ondatachannel = (ev) => {
+      const dc = ev.channel;
+      if (dc.label !== "chat") return;
+      dc.onopen = () => {
+        if (this.pc !== pc) return;
+        if (this.openTimer) clearTimeout(this.openTimer);
+        this.openTimer = null;
+        const t = new DataChannelTransport(pc, dc);
+        this.transport = t;
+        this.failures = 0;
+        const opened = Date.now();
+        t.onended = () => {
+          if (this.transport !== t) return;
+          this.transport = null;
+          // Worked for a minute: the next break starts the back-off anew.
+          if (Date.now() - opened > 60_000) this.breaks = 0;
+          this.giveUp("data channel closed", true, true);
+        };
+        this.client.attachChatTransport(t);
+      };
+    };
+    try {
+      await pc.setRemoteDescription({ type: "offer", sdp: o.sdp });
+      for (const c of this.pending) await pc.addIceCandidate(c).catch(() => {});
+      this.pending = [];
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      if (this.pc !== pc) return;
+      this.client.sendControl({ type: "rtc_answer", sdp: pc.localDescription?.sdp ?? answer.sdp ?? "" });
+    } catch {
+      if (this.pc === pc) this.giveUp("negotiation failed", true);
+    }
+  }
+
+  private onCandidate(f: RTCCandidateFrame): void {
+    const pc = this.pc;
+    if (!pc) return;
+    const init: RTCIceCandidateInit = {
+      candidate: f.candidate,
+      sdpMid: f.sdpMid ?? "0",
+      sdpMLineIndex: f.sdpMLineIndex ?? 0,
+      usernameFragment: f.usernameFragment,
+    };
+    // Candidates that arrive before the offer is applied wait for it.
+    if (!pc.remoteDescription) {
+      this.pending.push(init);
+      return;
+    }
+    void pc.addIceCandidate(f.candidate ? init : undefined).catch(() => {});
+  }
+
+  /** giveUp ends the current attempt, tells the server (tell), and
+   * schedules the next one. */
+  private giveUp(reason: string, tell: boolean, broke = false): void {
+    const had = this.pc !== null;
+    this.lastStop = reason;
+    this.teardown();
+    if (!had && !broke) return;
+    if (tell) this.client.sendControl({ type: "rtc_stop", reason });
+    if (this.stopped || this.disabled) return;
+    let delay: number;
+    if (broke) {
+      delay = Math.min(RETRY_MAX_MS, this.opts.retryBrokenMs * 2 ** Math.min(this.breaks, 16));
+      this.breaks++;
+    } else {
+      delay = Math.min(RETRY_MAX_MS, this.opts.retryFailedMs * 2 ** Math.min(this.failures, 16));
+      this.failures++;
+    }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.client.state === "online") this.attempt();
+    }, delay);
+  }
+
+  /** teardown closes the peer; an attached channel closes with it, and
+   * LiveClient falls back to the WebSocket. keepTimer keeps the open
+   * timeout of the attempt under way (a new offer for it). */
+  private teardown(keepTimer = false): void {
+    if (this.openTimer && !keepTimer) {
+      clearTimeout(this.openTimer);
+      this.openTimer = null;
+    }
+    const pc = this.pc;
+    const t = this.transport;
+    this.pc = null;
+    this.transport = null;
+    this.pending = [];
+    if (t) t.close(1000, "webrtc stopped");
+    try {
+      pc?.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+function iceServer(s: ICEServer): RTCIceServer {
+  return { urls: s.urls, username: s.username, credential: s.credential };
+}
