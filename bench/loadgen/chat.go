@@ -21,6 +21,9 @@ type Target struct {
 	URL      string // http://127.0.0.1:PORT
 	PID      int    // for RSS and CPU; 0 when unknown
 	Pairs    []Pair // Parley only: seeded credentials
+	// Watchers are, per pair, the session cookies of more agents of its
+	// workspace (the fan-out scenario).
+	Watchers [][]string
 	// OnLoad, when set, is called as the measured load starts (after the
 	// connections are set up), e.g. to start a profiler.
 	OnLoad func()

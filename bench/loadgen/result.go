@@ -19,6 +19,10 @@ type Result struct {
 	DurationS     float64 `json:"duration_s,omitempty"`
 	SetupS        float64 `json:"setup_s,omitempty"`
 	DrainS        float64 `json:"drain_s,omitempty"`
+	// DrainTimedOut: the drain limit ran out with messages outstanding
+	// (overload); acked but undelivered ones are then AckedInFlight, not Lost.
+	DrainTimedOut bool  `json:"drain_timed_out,omitempty"`
+	AckedInFlight int64 `json:"acked_in_flight,omitempty"`
 
 	Offered         int64            `json:"offered,omitempty"`
 	Sent            int64            `json:"sent"`
@@ -33,6 +37,8 @@ type Result struct {
 	Gaps            int64            `json:"gaps"`
 	GapResumes      int64            `json:"gap_resumes"`
 	Disconnects     int64            `json:"disconnects"`
+	Watchers        int              `json:"watchers,omitempty"`       // fan-out: extra agents per workspace
+	WatcherFrames   int64            `json:"watcher_frames,omitempty"` // fan-out: frames they received
 	Resent          int64            `json:"resent"`
 	LateSends       int64            `json:"late_sends"`
 	ConnectErrors   int64            `json:"connect_errors"`

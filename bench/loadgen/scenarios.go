@@ -69,6 +69,7 @@ func RunChat(ctx context.Context, tg Target, o ChatOptions) []Result {
 		r.LateSends = s.drive(s.pairs, l.Rate, t0, end)
 		r.DeliveredPerSec = float64(<-inWindow) / l.Duration.Seconds()
 		r.DrainS = s.drain(l.Drain).Seconds()
+		r.DrainTimedOut = r.DrainS >= l.Drain.Seconds()
 		if sm != nil {
 			r.ServerPeakRSSKB, r.ServerCPUS = sm.finish()
 		}
@@ -87,6 +88,12 @@ func (s *session) fill(r *Result) {
 	r.ConnectErrors, r.WriteErrors = t.connectErrors.Load(), t.writeErrors.Load()
 	r.GapResumes = t.gapResumes.Load()
 	r.Lost, r.Unfinished, r.Unacked = s.audit()
+	if r.DrainTimedOut {
+		// The level ended with work still queued (overload): an acked
+		// message not delivered yet may still be on its way, so it is not
+		// counted as lost.
+		r.AckedInFlight, r.Lost = r.Lost, 0
+	}
 	t.errMu.Lock()
 	if len(t.errors) > 0 {
 		r.ErrorFrames = map[string]int64{}
@@ -220,6 +227,7 @@ func RunResume(ctx context.Context, proc *Process, tg Target, o ResumeOptions) R
 	}
 	r.LateSends = <-driven
 	r.DrainS = s.drain(o.Drain).Seconds()
+	r.DrainTimedOut = r.DrainS >= o.Drain.Seconds()
 	s.fill(&r)
 	r.Resume = rr
 	if rr.SidesResumed < rr.Sides {

@@ -24,6 +24,7 @@ type Plan struct {
 	IdleSteps   []int
 	IdlePer     int
 	IdleSettle  time.Duration // wait before reading RSS at each step
+	Fanout      loadgen.FanoutOptions
 	StoreLevels []int
 	StoreFor    time.Duration
 	Resume      loadgen.ResumeOptions
@@ -44,15 +45,17 @@ var Plans = map[string]Plan{
 		StoreFor:    2 * time.Second,
 		Resume:      loadgen.ResumeOptions{Conversations: 50, Rate: 4, Before: 2 * time.Second, After: 2 * time.Second, Drain: 15 * time.Second},
 		IdleSettle:  time.Second,
+		Fanout:      loadgen.FanoutOptions{Conversations: 10, Rate: 2, Duration: 3 * time.Second, Watchers: []int{0, 5}},
 	},
 	"full": {
 		Mode: "full",
-		// 2,000 conversations at a live-chat pace (one message per 10 s
-		// and per 4 s), then the 10 msgs/s each as an overload
-		// level: the figures say where Parley saturates.
+		// 2,000 conversations at a live-chat pace (one message per 20 s
+		// and per 10 s: 100 and 200 msgs/s, under the store's ceiling), then
+		// the 10 msgs/s each (20,000 msgs/s) as an overload level:
+		// the figures say where Parley saturates.
 		Chat: loadgen.ChatOptions{Conversations: 2000, Levels: []loadgen.Level{
+			{Rate: 0.05, Duration: 60 * time.Second, Drain: 30 * time.Second},
 			{Rate: 0.1, Duration: 60 * time.Second, Drain: 30 * time.Second},
-			{Rate: 0.25, Duration: 60 * time.Second, Drain: 30 * time.Second},
 			{Rate: 10, Duration: 10 * time.Second, Drain: 20 * time.Second},
 		}},
 		// A one-second spike of 500 conversations × 50 msgs/s (25,000
@@ -62,8 +65,11 @@ var Plans = map[string]Plan{
 		IdlePer:     5000,
 		StoreLevels: []int{1, 8, 64, 512},
 		StoreFor:    10 * time.Second,
-		Resume:      loadgen.ResumeOptions{Conversations: 500, Rate: 5, Before: 15 * time.Second, After: 15 * time.Second, Drain: 60 * time.Second},
+		Resume:      loadgen.ResumeOptions{Conversations: 500, Rate: 0.2, Before: 15 * time.Second, After: 15 * time.Second, Drain: 60 * time.Second},
 		IdleSettle:  3 * time.Second,
+		// 50 conversations × 2 msgs/s with 0, 10 and 50 more agents online
+		// in each conversation's workspace (up to 2,500 agent connections).
+		Fanout: loadgen.FanoutOptions{Conversations: 50, Rate: 2, Duration: 20 * time.Second, Watchers: []int{0, 10, 50}},
 	},
 }
 
@@ -123,6 +129,12 @@ func Run(ctx context.Context, c Config) error {
 			}
 			return out
 		}},
+		{"fanout", func() []loadgen.Result {
+			f := c.Plan.Fanout
+			return c.parleyW(ctx, "", f.Conversations, 1+f.Watchers[len(f.Watchers)-1], func(tg loadgen.Target, _ *loadgen.Process) []loadgen.Result {
+				return loadgen.RunFanout(ctx, tg, f)
+			})
+		}},
 		{"resume", func() []loadgen.Result {
 			return []loadgen.Result{c.parley(ctx, "", c.Plan.Resume.Conversations, func(tg loadgen.Target, p *loadgen.Process) loadgen.Result {
 				return loadgen.RunResume(ctx, p, tg, c.Plan.Resume)
@@ -181,8 +193,12 @@ func (c Config) baselineN(ctx context.Context, f func(loadgen.Target) []loadgen.
 }
 
 func (c Config) parleyN(ctx context.Context, pg string, pairs int, f func(loadgen.Target, *loadgen.Process) []loadgen.Result) []loadgen.Result {
+	return c.parleyW(ctx, pg, pairs, 1, f)
+}
+
+func (c Config) parleyW(ctx context.Context, pg string, pairs, agentsPerWorkspace int, f func(loadgen.Target, *loadgen.Process) []loadgen.Result) []loadgen.Result {
 	var out []loadgen.Result
-	r := c.parley(ctx, pg, pairs, func(tg loadgen.Target, p *loadgen.Process) loadgen.Result {
+	r := c.parleyA(ctx, pg, pairs, agentsPerWorkspace, func(tg loadgen.Target, p *loadgen.Process) loadgen.Result {
 		out = f(tg, p)
 		return loadgen.Result{}
 	})
@@ -214,6 +230,10 @@ func (c Config) baseline(ctx context.Context, f func(loadgen.Target) loadgen.Res
 // parley seeds a fresh store (SQLite in a temp dir, or a new PostgreSQL
 // schema), starts the real binary on it, runs f and stops the server.
 func (c Config) parley(ctx context.Context, pgBase string, pairs int, f func(loadgen.Target, *loadgen.Process) loadgen.Result) loadgen.Result {
+	return c.parleyA(ctx, pgBase, pairs, 1, f)
+}
+
+func (c Config) parleyA(ctx context.Context, pgBase string, pairs, agentsPerWorkspace int, f func(loadgen.Target, *loadgen.Process) loadgen.Result) loadgen.Result {
 	name := "parley-sqlite"
 	if pgBase != "" {
 		name = "parley-postgres"
@@ -234,7 +254,7 @@ func (c Config) parley(ctx context.Context, pgBase string, pairs int, f func(loa
 		dbURL = dsn
 	}
 	seed := loadgen.Seed{DatabaseURL: dbURL, Secret: loadgen.NewSecret()}
-	pairsSeeded, _, err := seed.Pairs(ctx, pairs, 1)
+	pairsSeeded, watchers, err := seed.Pairs(ctx, pairs, agentsPerWorkspace)
 	if err != nil {
 		return fail(err)
 	}
@@ -250,7 +270,7 @@ func (c Config) parley(ctx context.Context, pgBase string, pairs int, f func(loa
 	if err := p.Start(ctx); err != nil {
 		return fail(err)
 	}
-	r := f(loadgen.Target{URL: p.URL(), PID: p.PID(), Pairs: pairsSeeded}, p)
+	r := f(loadgen.Target{URL: p.URL(), PID: p.PID(), Pairs: pairsSeeded, Watchers: watchers}, p)
 	p.Stop()
 	r.Target = name
 	r.ServerLog, r.LogLines = loadgen.LogSummary(p.Log)
