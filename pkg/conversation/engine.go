@@ -73,9 +73,10 @@ type Router struct {
 	positions map[string]protocol.Queue
 	offers    map[string]string // conversation → agent holding its offer
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	every   time.Duration
+	timerMu sync.Mutex
+	timer   *time.Timer // the next tick; nil until a workspace loads
+	stopped bool
 }
 
 func newRouter(s *Service, o RoutingOptions) *Router {
@@ -84,7 +85,10 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		loading: map[string]*sync.Mutex{}, loaded: map[string]bool{},
 		conns: map[string]int{}, seen: map[string]bool{},
 		positions: map[string]protocol.Queue{}, offers: map[string]string{},
-		stop: make(chan struct{}), done: make(chan struct{}),
+		every: o.TickEvery,
+	}
+	if r.every <= 0 {
+		r.every = time.Second
 	}
 	eng, err := routing.New(routing.Config{
 		Assigner:      storeAssigner{s.store},
@@ -95,34 +99,40 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		panic(fmt.Sprintf("conversation: routing config: %v", err)) // only negative durations can fail
 	}
 	r.eng = eng
-	every := o.TickEvery
-	if every <= 0 {
-		every = time.Second
-	}
-	go r.ticker(every)
 	return r
 }
 
-func (r *Router) ticker(every time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			r.eng.Tick(ctx)
-			r.drain(ctx)
-			cancel()
-		}
+// startTicking schedules the engine's Tick every r.every once a workspace
+// is loaded: offers expire, relaxations apply, presence grace ends. A timer
+// rather than a goroutine, so nothing runs between ticks.
+func (r *Router) startTicking() {
+	r.timerMu.Lock()
+	defer r.timerMu.Unlock()
+	if r.timer == nil && !r.stopped {
+		r.timer = time.AfterFunc(r.every, r.tick)
 	}
 }
 
-// close stops the ticker.
+func (r *Router) tick() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	r.eng.Tick(ctx)
+	r.drain(ctx)
+	cancel()
+	r.timerMu.Lock()
+	defer r.timerMu.Unlock()
+	if !r.stopped {
+		r.timer.Reset(r.every)
+	}
+}
+
+// close stops the ticks.
 func (r *Router) close() {
-	r.once.Do(func() { close(r.stop); <-r.done })
+	r.timerMu.Lock()
+	defer r.timerMu.Unlock()
+	r.stopped = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 }
 
 func akey(ws, agent string) string { return ws + "/" + agent }
@@ -214,6 +224,7 @@ func (r *Router) ensure(ctx context.Context, ws string) error {
 	r.mu.Lock()
 	r.loaded[ws] = true
 	r.mu.Unlock()
+	r.startTicking()
 	queued, err := sc.Queued(ctx)
 	if err != nil {
 		return err
@@ -345,7 +356,15 @@ func (r *Router) enqueue(ctx context.Context, c store.Conversation) {
 	switch {
 	case err == nil, errors.Is(err, routing.ErrAlreadyRouted):
 	case errors.Is(err, routing.ErrOffline):
-		r.offline(ctx, c.WorkspaceID, c.ID, err, time.Time{})
+		var reopens time.Time
+		if errors.Is(err, routing.ErrOutsideHours) {
+			if site, err := r.svc.store.Workspace(c.WorkspaceID).Site(ctx, c.SiteID); err == nil {
+				if rules, err := RulesOf(site); err == nil && rules.Hours != nil {
+					reopens = rules.Hours.NextOpen(time.Now())
+				}
+			}
+		}
+		r.offline(ctx, c.WorkspaceID, c.ID, err, reopens)
 	default:
 		r.log.Warn("cannot route conversation", "conversation", c.ID, "err", err)
 	}

@@ -1,0 +1,639 @@
+package service
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/routing"
+	"github.com/parleychat/parley/pkg/store"
+)
+
+// Routing's HTTP surface: agent profiles, site routing settings, the queue,
+// transfers, offers, and the widget's availability check and offline form.
+
+// agentProfileJSON is an agent with what routing knows of it.
+type agentProfileJSON struct {
+	agentJSON
+	Capacity  int      `json:"capacity"`
+	Languages []string `json:"languages"`
+	Skills    []string `json:"skills"`
+	Teams     []string `json:"teams"`
+	// Routing is the status routing uses now (offline when not connected)
+	// and Load the conversations the agent holds.
+	Routing string `json:"routing_status"`
+	Load    int    `json:"load"`
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func profileJSON(a store.Agent, snap map[string]routing.Agent) agentProfileJSON {
+	p := agentProfileJSON{agentJSON: toAgentJSON(a), Capacity: a.Capacity,
+		Languages: nonNil(store.SplitList(a.Languages)), Skills: nonNil(store.SplitList(a.Skills)), Teams: nonNil(store.SplitList(a.Teams)),
+		Routing: string(routing.StatusOffline)}
+	if ra, ok := snap[a.ID]; ok {
+		p.Routing, p.Load = string(ra.Status), ra.Load
+	}
+	return p
+}
+
+func (s *Server) routingAgents(c *gin.Context, ws string) map[string]routing.Agent {
+	out := map[string]routing.Agent{}
+	snap, err := s.conv.Router().Snapshot(c.Request.Context(), ws)
+	if err != nil {
+		return out
+	}
+	for _, a := range snap.Agents {
+		out[a.ID] = a
+	}
+	return out
+}
+
+func isSupervisor(a store.Agent) bool { return a.Role == "admin" || a.Role == "supervisor" }
+
+func (s *Server) listAgents(c *gin.Context) {
+	me := agentOf(c)
+	agents, err := s.store.Workspace(me.WorkspaceID).Agents(c.Request.Context())
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot list agents right now")
+		return
+	}
+	snap := s.routingAgents(c, me.WorkspaceID)
+	out := make([]agentProfileJSON, len(agents))
+	for i, a := range agents {
+		out[i] = profileJSON(a, snap)
+	}
+	c.JSON(http.StatusOK, gin.H{"agents": out})
+}
+
+func (s *Server) getAgent(c *gin.Context) {
+	me := agentOf(c)
+	id := c.Param("id")
+	if id == "me" {
+		id = me.ID
+	}
+	if id != me.ID && !isSupervisor(me) {
+		apiError(c, http.StatusForbidden, protocol.CodeForbidden, "you may see only your own profile")
+		return
+	}
+	a, err := s.store.Workspace(me.WorkspaceID).Agent(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such agent")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the agent right now")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"agent": profileJSON(a, s.routingAgents(c, me.WorkspaceID))})
+}
+
+// profileReq is the body of POST /api/agents and PATCH /api/agents/:id.
+type profileReq struct {
+	Email     string    `json:"email"`
+	Password  string    `json:"password"`
+	Name      *string   `json:"name"`
+	Role      *string   `json:"role"`
+	Capacity  *int      `json:"capacity"`
+	Languages *[]string `json:"languages"`
+	Skills    *[]string `json:"skills"`
+	Teams     *[]string `json:"teams"`
+}
+
+// check validates the profile fields; it answers 400 and returns false on
+// bad input.
+func (req *profileReq) check(c *gin.Context) bool {
+	bad := func(msg string) bool {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, msg)
+		return false
+	}
+	if req.Name != nil && (strings.TrimSpace(*req.Name) == "" || utf8.RuneCountInString(*req.Name) > 200) {
+		return bad("name must be 1..200 characters")
+	}
+	if req.Role != nil && !slices.Contains([]string{"admin", "supervisor", "agent"}, *req.Role) {
+		return bad("role must be admin, supervisor or agent")
+	}
+	if req.Capacity != nil && (*req.Capacity < 0 || *req.Capacity > 100) {
+		return bad("capacity must be 0..100")
+	}
+	for _, l := range []*[]string{req.Languages, req.Skills, req.Teams} {
+		if l == nil {
+			continue
+		}
+		if len(*l) > 30 {
+			return bad("at most 30 languages, skills or teams")
+		}
+		for _, v := range *l {
+			if strings.TrimSpace(v) == "" || len(v) > 60 || strings.Contains(v, ",") {
+				return bad("languages, skills and teams are 1..60 characters without commas, got " + strconv.Quote(truncate(v, 60)))
+			}
+		}
+	}
+	if req.Languages != nil {
+		for _, l := range *req.Languages {
+			if !isLanguageTag(l) {
+				return bad("languages are BCP 47 tags such as en, fr or pt-BR, got " + strconv.Quote(truncate(l, 60)))
+			}
+		}
+	}
+	return true
+}
+
+func isLanguageTag(s string) bool {
+	if len(s) < 2 || len(s) > 35 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (req *profileReq) profile() store.AgentProfile {
+	p := store.AgentProfile{Role: req.Role, Capacity: req.Capacity, Languages: req.Languages, Skills: req.Skills, Teams: req.Teams}
+	if req.Name != nil {
+		n := strings.TrimSpace(*req.Name)
+		p.Name = &n
+	}
+	return p
+}
+
+func (s *Server) createAgent(c *gin.Context) {
+	me := agentOf(c)
+	var req profileReq
+	if !bindJSON(c, &req) || !req.check(c) {
+		return
+	}
+	if _, err := mail.ParseAddress(req.Email); err != nil || len(req.Email) > 320 {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "email is not a valid address")
+		return
+	}
+	if req.Name == nil {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "name is required")
+		return
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if err != nil {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, err.Error())
+		return
+	}
+	a := store.Agent{ID: uuid.NewString(), Email: req.Email, PasswordHash: hash, Role: "agent", Status: protocol.StatusOnline, Capacity: 5, CreatedAt: time.Now().UTC()}
+	if req.Role != nil {
+		a.Role = *req.Role
+	}
+	p := req.profile()
+	a.Name = *p.Name
+	if req.Capacity != nil {
+		a.Capacity = *req.Capacity
+	}
+	if req.Languages != nil {
+		a.Languages = store.JoinList(*req.Languages)
+	}
+	if req.Skills != nil {
+		a.Skills = store.JoinList(*req.Skills)
+	}
+	if req.Teams != nil {
+		a.Teams = store.JoinList(*req.Teams)
+	}
+	sc := s.store.Workspace(me.WorkspaceID)
+	a, err = sc.CreateAgent(c.Request.Context(), a)
+	if errors.Is(err, store.ErrConflict) {
+		apiError(c, http.StatusConflict, "conflict", "an agent with this email exists")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot create the agent right now")
+		return
+	}
+	if err := s.conv.Router().AgentChanged(c.Request.Context(), me.WorkspaceID, a.ID); err != nil {
+		s.log.Warn("new agent not routable", "agent", a.ID, "err", err)
+	}
+	s.log.Info("agent created", "agent", a.ID, "by", me.ID)
+	c.JSON(http.StatusCreated, gin.H{"agent": profileJSON(a, nil)})
+}
+
+func (s *Server) updateAgent(c *gin.Context) {
+	me := agentOf(c)
+	var req profileReq
+	if !bindJSON(c, &req) || !req.check(c) {
+		return
+	}
+	if req.Email != "" || req.Password != "" {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "email and password cannot be changed here")
+		return
+	}
+	ctx := c.Request.Context()
+	sc := s.store.Workspace(me.WorkspaceID)
+	err := sc.UpdateAgentProfile(ctx, c.Param("id"), req.profile())
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such agent")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot update the agent right now")
+		return
+	}
+	if err := s.conv.Router().AgentChanged(ctx, me.WorkspaceID, c.Param("id")); err != nil {
+		s.log.Warn("agent profile not applied to routing", "agent", c.Param("id"), "err", err)
+	}
+	a, err := sc.Agent(ctx, c.Param("id"))
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the agent right now")
+		return
+	}
+	s.log.Info("agent profile updated", "agent", a.ID, "by", me.ID)
+	c.JSON(http.StatusOK, gin.H{"agent": profileJSON(a, s.routingAgents(c, me.WorkspaceID))})
+}
+
+// siteRoutingJSON is a site's routing settings.
+type siteRoutingJSON struct {
+	Mode                string              `json:"mode"`
+	OfferTimeoutSeconds int                 `json:"offer_timeout_seconds"`
+	MaxMisses           int                 `json:"max_misses"`
+	RelaxAfterSeconds   []int               `json:"relax_after_seconds"`
+	BusinessHours       map[string][]string `json:"business_hours"`
+	TimeZone            string              `json:"time_zone"`
+}
+
+func routingJSON(site store.Site) siteRoutingJSON {
+	out := siteRoutingJSON{Mode: site.RoutingMode, OfferTimeoutSeconds: site.OfferTimeoutSeconds, MaxMisses: site.MaxMisses,
+		RelaxAfterSeconds: []int{}, BusinessHours: map[string][]string{}, TimeZone: site.TimeZone}
+	if out.Mode == "" {
+		out.Mode = string(routing.ModeAuto)
+	}
+	for _, p := range store.SplitList(site.RelaxAfter) {
+		if n, err := strconv.Atoi(p); err == nil {
+			out.RelaxAfterSeconds = append(out.RelaxAfterSeconds, n)
+		}
+	}
+	if site.BusinessHours != "" {
+		json.Unmarshal([]byte(site.BusinessHours), &out.BusinessHours)
+	}
+	return out
+}
+
+func (s *Server) getSiteRouting(c *gin.Context) {
+	site, err := s.store.Workspace(agentOf(c).WorkspaceID).Site(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such site")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the site right now")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"routing": routingJSON(site)})
+}
+
+func (s *Server) updateSiteRouting(c *gin.Context) {
+	me := agentOf(c)
+	var req siteRoutingJSON
+	if !bindJSON(c, &req) {
+		return
+	}
+	bad := func(msg string) { apiError(c, http.StatusBadRequest, protocol.CodeInvalid, msg) }
+	if req.Mode == "" {
+		req.Mode = string(routing.ModeAuto)
+	}
+	if req.OfferTimeoutSeconds < 0 || req.OfferTimeoutSeconds > 3600 || req.MaxMisses < 0 || req.MaxMisses > 100 {
+		bad("offer_timeout_seconds must be 0..3600 and max_misses 0..100")
+		return
+	}
+	relax := make([]string, len(req.RelaxAfterSeconds))
+	for i, n := range req.RelaxAfterSeconds {
+		relax[i] = strconv.Itoa(n)
+	}
+	hours := ""
+	if len(req.BusinessHours) > 0 {
+		b, _ := json.Marshal(req.BusinessHours)
+		hours = string(b)
+	}
+	stored := store.SiteRouting{Mode: req.Mode, OfferTimeoutSeconds: req.OfferTimeoutSeconds, MaxMisses: req.MaxMisses,
+		RelaxAfter: strings.Join(relax, ","), BusinessHours: hours, TimeZone: strings.TrimSpace(req.TimeZone)}
+	// Check the rules as routing will read them before storing anything.
+	if _, err := conversation.RulesOf(store.Site{RoutingMode: stored.Mode, OfferTimeoutSeconds: stored.OfferTimeoutSeconds,
+		MaxMisses: stored.MaxMisses, RelaxAfter: stored.RelaxAfter, BusinessHours: stored.BusinessHours, TimeZone: stored.TimeZone}); err != nil {
+		bad(strings.TrimPrefix(err.Error(), "invalid: "))
+		return
+	}
+	if stored.BusinessHours == "" && stored.TimeZone != "" {
+		if _, err := time.LoadLocation(stored.TimeZone); err != nil {
+			bad("unknown time zone " + strconv.Quote(truncate(stored.TimeZone, 64)))
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	sc := s.store.Workspace(me.WorkspaceID)
+	err := sc.UpdateSiteRouting(ctx, c.Param("id"), stored)
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such site")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot update the site right now")
+		return
+	}
+	if err := s.conv.Router().SiteChanged(ctx, me.WorkspaceID, c.Param("id")); err != nil {
+		s.log.Warn("site routing not applied", "site", c.Param("id"), "err", err)
+	}
+	site, err := sc.Site(ctx, c.Param("id"))
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the site right now")
+		return
+	}
+	s.log.Info("site routing updated", "site", site.ID, "by", me.ID, "mode", site.RoutingMode)
+	c.JSON(http.StatusOK, gin.H{"routing": routingJSON(site)})
+}
+
+// queueEntryJSON is one waiting conversation on the dashboard.
+type queueEntryJSON struct {
+	Conversation         string `json:"conversation"`
+	Position             int    `json:"position"`
+	EstimatedWaitSeconds int    `json:"estimated_wait_seconds"`
+	WaitingSeconds       int    `json:"waiting_seconds"`
+	Language             string `json:"language,omitempty"`
+	Skill                string `json:"skill,omitempty"`
+	Team                 string `json:"team,omitempty"`
+	Priority             int    `json:"priority"`
+	Level                string `json:"level"`
+	OfferedTo            string `json:"offered_to,omitempty"`
+}
+
+func (s *Server) routingQueue(c *gin.Context) {
+	me := agentOf(c)
+	snap, err := s.conv.Router().Snapshot(c.Request.Context(), me.WorkspaceID)
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the queue right now")
+		return
+	}
+	now := time.Now()
+	out := make([]queueEntryJSON, 0, len(snap.Queue))
+	for _, w := range snap.Queue {
+		e := queueEntryJSON{Conversation: w.ConversationID, Position: w.Position.Position, EstimatedWaitSeconds: -1,
+			WaitingSeconds: int(now.Sub(w.EnqueuedAt).Seconds()), Language: w.Language, Skill: w.Skill, Team: w.Team,
+			Priority: w.Priority, Level: w.Level.String(), OfferedTo: w.OfferedTo}
+		if w.Position.Wait != routing.UnknownWait {
+			e.EstimatedWaitSeconds = int(w.Position.Wait.Seconds())
+		}
+		out = append(out, e)
+	}
+	c.JSON(http.StatusOK, gin.H{"queue": out})
+}
+
+// routingError answers a router error.
+func routingError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, conversation.ErrNoAgentAvailable):
+		apiError(c, http.StatusConflict, "no_agent", err.Error())
+	case errors.Is(err, conversation.ErrNoOffer):
+		apiError(c, http.StatusConflict, "no_offer", "this offer is over (expired, declined or taken)")
+	case errors.Is(err, conversation.ErrInvalid):
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, err.Error())
+	default:
+		code, name := httpStatus(err)
+		msg := "cannot do this right now"
+		if code != http.StatusServiceUnavailable {
+			msg = err.Error()
+		}
+		apiError(c, code, name, msg)
+	}
+}
+
+func (s *Server) transferConversation(c *gin.Context) {
+	me := agentOf(c)
+	var req struct {
+		ToAgent string `json:"to_agent"`
+		ToTeam  string `json:"to_team"`
+		Note    string `json:"note"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	if (req.ToAgent == "") == (req.ToTeam == "") {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "give exactly one of to_agent and to_team")
+		return
+	}
+	if utf8.RuneCountInString(req.Note) > 500 {
+		apiError(c, http.StatusBadRequest, protocol.CodeTooBig, "the note is at most 500 characters")
+		return
+	}
+	ctx := c.Request.Context()
+	conv, err := s.store.Workspace(me.WorkspaceID).Conversation(ctx, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the conversation right now")
+		return
+	}
+	from := me.ID
+	if conv.AgentID == nil || *conv.AgentID != me.ID {
+		if !isSupervisor(me) {
+			apiError(c, http.StatusForbidden, protocol.CodeForbidden, "only the conversation's agent, a supervisor or an admin may transfer it")
+			return
+		}
+		from = "" // a supervisor's reassignment
+	}
+	if err := s.conv.Router().Transfer(ctx, me.WorkspaceID, conv.ID, from, req.ToAgent, req.ToTeam, strings.TrimSpace(req.Note)); err != nil {
+		routingError(c, err)
+		return
+	}
+	s.log.Info("conversation transferred", "conversation", conv.ID, "by", me.ID, "to_agent", req.ToAgent, "to_team", req.ToTeam)
+	s.conversationAnswer(c, me.WorkspaceID, conv.ID)
+}
+
+func (s *Server) conversationAnswer(c *gin.Context, ws, id string) {
+	infos, err := s.conv.Visible(c.Request.Context(), agentParticipant(agentOf(c)))
+	if err == nil {
+		for _, info := range infos {
+			if info.ID == id {
+				c.JSON(http.StatusOK, gin.H{"conversation": info})
+				return
+			}
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+func (s *Server) acceptOffer(c *gin.Context) {
+	me := agentOf(c)
+	if err := s.conv.Router().Accept(c.Request.Context(), me.WorkspaceID, c.Param("id"), me.ID); err != nil {
+		routingError(c, err)
+		return
+	}
+	s.conversationAnswer(c, me.WorkspaceID, c.Param("id"))
+}
+
+func (s *Server) declineOffer(c *gin.Context) {
+	me := agentOf(c)
+	if err := s.conv.Router().Decline(c.Request.Context(), me.WorkspaceID, c.Param("id"), me.ID); err != nil {
+		routingError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+func (s *Server) updateConversationRouting(c *gin.Context) {
+	me := agentOf(c)
+	var req struct {
+		Language *string `json:"language"`
+		Skill    *string `json:"skill"`
+		Team     *string `json:"team"`
+		Priority *int    `json:"priority"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	if req.Priority != nil && (*req.Priority < 0 || *req.Priority > 100) {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "priority must be 0..100")
+		return
+	}
+	if req.Language != nil && *req.Language != "" && !isLanguageTag(*req.Language) {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "language must be a BCP 47 tag such as fr")
+		return
+	}
+	for _, v := range []*string{req.Skill, req.Team} {
+		if v != nil && len(*v) > 60 {
+			apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "skill and team are at most 60 characters")
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	err := s.store.Workspace(me.WorkspaceID).UpdateConversationRouting(ctx, c.Param("id"),
+		store.ConversationRouting{Language: req.Language, Skill: req.Skill, Team: req.Team, Priority: req.Priority})
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot update the conversation right now")
+		return
+	}
+	if err := s.conv.Router().ConversationChanged(ctx, me.WorkspaceID, c.Param("id")); err != nil {
+		s.log.Warn("conversation routing not applied", "conversation", c.Param("id"), "err", err)
+	}
+	s.conv.Changed(ctx, me.WorkspaceID, c.Param("id"))
+	s.conversationAnswer(c, me.WorkspaceID, c.Param("id"))
+}
+
+// widgetAvailability tells the widget whether anyone can chat now, so it
+// can show its offline form at once.
+func (s *Server) widgetAvailability(c *gin.Context) {
+	site, err := s.store.SiteByID(c.Request.Context(), c.Query("site"))
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "unknown site")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
+		return
+	}
+	if !s.siteOrigin(c.Request, site) {
+		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
+		return
+	}
+	av, err := s.conv.Router().Availability(c.Request.Context(), site.WorkspaceID, site.ID)
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
+		return
+	}
+	out := gin.H{"online": av.Online}
+	if !av.Online {
+		out["reason"] = av.Reason
+		if !av.Reopens.IsZero() {
+			out["reopens_at"] = av.Reopens.UTC().Format(time.RFC3339)
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// widgetOffline takes the offline form: a message with a name and an email
+// to answer, stored as (or in) the visitor's conversation for agents to read
+// later. Rate limited per client address.
+func (s *Server) widgetOffline(c *gin.Context) {
+	var req struct {
+		Token    string `json:"token"`
+		ClientID string `json:"client_id"`
+		Name     string `json:"name"`
+		Email    string `json:"email"`
+		Message  string `json:"message"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	claims, err := s.tokens.Verify(req.Token, time.Now().UTC())
+	if err != nil {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
+		return
+	}
+	ctx := c.Request.Context()
+	site, err := s.store.SiteByID(ctx, claims.Site)
+	if err != nil || site.WorkspaceID != claims.Workspace {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown site")
+		return
+	}
+	if !s.siteOrigin(c.Request, site) {
+		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
+		return
+	}
+	name, email, body := strings.TrimSpace(req.Name), strings.TrimSpace(req.Email), strings.TrimSpace(req.Message)
+	switch {
+	case name == "" || utf8.RuneCountInString(name) > 200:
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "please give your name (at most 200 characters)")
+		return
+	case len(email) > 320 || !validEmail(email):
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "please give an email address we can answer to")
+		return
+	case body == "":
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "please write a message")
+		return
+	case len(body) > protocol.MaxBodyBytes || !utf8.ValidString(body):
+		apiError(c, http.StatusBadRequest, protocol.CodeTooBig, "the message is too long")
+		return
+	}
+	if req.ClientID == "" || len(req.ClientID) > protocol.MaxClientIDLen {
+		req.ClientID = "offline:" + uuid.NewString()[:20]
+	}
+	if !s.allowHTTP(c, s.rules.OfflineFormPerIP, c.ClientIP()) {
+		return
+	}
+	v, err := s.store.Workspace(site.WorkspaceID).Visitor(ctx, claims.Visitor)
+	if err != nil {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown visitor; start a new session")
+		return
+	}
+	p := conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID}
+	info, err := s.conv.LeaveMessage(ctx, p, req.ClientID, name, email, body)
+	if err != nil {
+		code, name := httpStatus(err)
+		apiError(c, code, name, "cannot store your message right now; please try again")
+		return
+	}
+	s.log.Info("offline message left", "conversation", info.ID, "site", site.ID)
+	c.JSON(http.StatusOK, gin.H{"conversation": info})
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndex(s, "@")+1:], ".")
+}
