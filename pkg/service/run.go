@@ -44,6 +44,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	b := bus.NewMemory()
 	defer b.Close()
 	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
+	defer conv.Stop() // the routing engine's ticker
 	password, err := bootstrap(ctx, st, cfg)
 	if err != nil {
 		return err
