@@ -47,12 +47,17 @@ const post = (path, body) => fetch(path, {method: 'POST', body: JSON.stringify(b
       dc.onopen = async () => {
         note('chat open');
         dc.send(JSON.stringify({type: 'ping', ref: 'hello from chromium'}));
-        const stats = await pc.getStats();
-        stats.forEach((s) => {
-          if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
-            note('selected local candidate ' + stats.get(s.localCandidateId).candidateType);
-          }
-        });
+        for (let tries = 0; tries < 50; tries++) { // stats lag a little behind
+          const stats = await pc.getStats();
+          let found = '';
+          stats.forEach((s) => {
+            if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+              found = stats.get(s.localCandidateId).candidateType;
+            }
+          });
+          if (found) { note('selected local candidate ' + found); break; }
+          await new Promise((r) => setTimeout(r, 100));
+        }
       };
       dc.onmessage = (m) => {
         if (typeof m.data !== 'string') { note('binary frame!'); return; }
@@ -249,6 +254,10 @@ func chromiumSession(t *testing.T, iceServers []protocol.ICEServer, policy strin
 
 	// Chromium saw the channels as the relay made them.
 	log := pageLog()
+	for deadline := time.Now().Add(6 * time.Second); !strings.Contains(log, "selected local candidate") && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		log = pageLog()
+	}
 	t.Logf("page log:\n%s", log)
 	for _, want := range []string{"channel chat ordered=true maxRetransmits=null", "channel signals ordered=false maxRetransmits=0"} {
 		if !strings.Contains(log, want) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,6 +76,9 @@ type clientOptions struct {
 	maxMessageSize uint32
 	// tcpOnly: the client uses ICE over TCP only.
 	tcpOnly bool
+	// beforeAnswer runs on the client's signaling goroutine just before
+	// its answer goes to the relay.
+	beforeAnswer func()
 	// noCleanup: the test closes peer and client itself.
 	noCleanup bool
 }
@@ -256,6 +260,9 @@ func startPair(t *testing.T, r *Relay, o clientOptions) (*relayEnd, *testClient)
 						heldMu.Unlock()
 						holdCandidates.Store(false)
 					}
+					if o.beforeAnswer != nil {
+						o.beforeAnswer()
+					}
 					c.sentAnswers <- answer
 					c.toRelay <- protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: answer}
 				case protocol.RTCCandidate:
@@ -351,6 +358,41 @@ func (c *testClient) send(t *testing.T, s string) {
 
 func nowForTURN() time.Time { return time.Now() }
 
+// onFreePorts opens a relay with UDPPort and/or TCPPort set to free
+// ports, retrying when another process takes a port between our probe and
+// the relay's bind (other tests run on this machine too). The caller
+// closes the relay; cfg is returned with the ports used.
+func onFreePorts(t *testing.T, cfg Config, udp, tcp bool) (*Relay, Config) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		if udp {
+			cfg.UDPPort = freeUDPPort(t)
+		}
+		if tcp {
+			cfg.TCPPort = freeTCPPort(t)
+		}
+		r, err := New(cfg)
+		if err == nil {
+			return r, cfg
+		}
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 9 {
+			t.Fatalf("New: %v", err)
+		}
+	}
+}
+
+// newTestRelayOnFreePorts is onFreePorts, closed when the test ends.
+func newTestRelayOnFreePorts(t *testing.T, cfg Config, udp, tcp bool) (*Relay, Config) {
+	t.Helper()
+	r, cfg := onFreePorts(t, cfg, udp, tcp)
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("relay Close: %v", err)
+		}
+	})
+	return r, cfg
+}
+
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -388,11 +430,16 @@ func waitState(t *testing.T, end *relayEnd, want State) {
 
 func recv(t *testing.T, ch <-chan string, what string) string {
 	t.Helper()
+	return recvWithin(t, ch, what, 10*time.Second)
+}
+
+func recvWithin(t *testing.T, ch <-chan string, what string, d time.Duration) string {
+	t.Helper()
 	select {
 	case s := <-ch:
 		return s
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no %s within 10s", what)
+	case <-time.After(d):
+		t.Fatalf("no %s within %v", what, d)
 		return ""
 	}
 }

@@ -73,9 +73,7 @@ func TestPeerFootprint(t *testing.T) {
 		_ = enc.Encode(m)
 	}
 
-	cfg := loopbackConfig()
-	cfg.UDPPort = freeUDPPort(t)
-	r := newTestRelay(t, cfg)
+	r, _ := newTestRelayOnFreePorts(t, loopbackConfig(), true, false)
 
 	// Answers and candidates from the clients, by peer id.
 	var peers sync.Map // int → *Peer

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/parleychat/parley/pkg/protocol"
-	"github.com/pion/datachannel"
-	"github.com/pion/ice/v4"
-	"github.com/pion/sctp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -135,21 +131,6 @@ type gathering struct {
 	eocSent  bool                    // end of candidates in the offer or trickled
 	released bool                    // the answer is in: trickle directly
 	ufrag    string
-}
-
-// channel is one data channel and, once open, its detached stream.
-type channel struct {
-	label string
-	dc    *webrtc.DataChannel
-
-	mu  sync.Mutex
-	raw *datachannel.DataChannel // nil until open and after close
-}
-
-func (c *channel) stream() *datachannel.DataChannel {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.raw
 }
 
 // NewPeer creates a peer with its two data channels. Negotiation starts
@@ -300,22 +281,6 @@ func (p *Peer) offer(ctx context.Context, restart bool) (string, error) {
 	return local.SDP, nil
 }
 
-// candidateLines returns the candidates an SDP carries ("candidate:..."
-// form, as trickled) and its ICE username fragment.
-func candidateLines(s string) (map[string]bool, string) {
-	lines := map[string]bool{}
-	ufrag := ""
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if c, ok := strings.CutPrefix(line, "a=candidate:"); ok {
-			lines["candidate:"+c] = true
-		} else if u, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok && ufrag == "" {
-			ufrag = u
-		}
-	}
-	return lines, ufrag
-}
-
 // SetAnswer applies the browser's answer to the pending offer, then the
 // remote candidates that arrived before it. A malformed or unusable answer
 // returns an error wrapping ErrBadSDP and leaves the peer waiting for a
@@ -417,90 +382,12 @@ func checkAnswer(s *sdp.SessionDescription) error {
 	return errors.New("no application (data channel) section")
 }
 
-// AddCandidate adds a candidate trickled by the browser. Before the answer
-// to the current offer it is checked and queued, then applied by
-// SetAnswer. A malformed candidate returns an error wrapping
-// ErrBadCandidate; the peer is unaffected. An empty Candidate (end of
-// candidates) is accepted. Candidates Pion cannot use (unknown type,
-// unresolvable *.local names while mDNS is off) are ignored without error.
-func (p *Peer) AddCandidate(c protocol.RTCCandidate) error {
-	if len(c.Candidate) > maxCandidateLen {
-		return fmt.Errorf("%w: peer %s: candidate is %d bytes, the limit is %d", ErrBadCandidate, p.id, len(c.Candidate), maxCandidateLen)
-	}
-	value := strings.TrimPrefix(c.Candidate, "candidate:")
-	if value != "" {
-		if _, err := ice.UnmarshalCandidate(value); err != nil {
-			if errors.Is(err, ice.ErrUnknownCandidateTyp) || errors.Is(err, ice.ErrDetermineNetworkType) {
-				return nil
-			}
-			return fmt.Errorf("%w: peer %s: %q: %v", ErrBadCandidate, p.id, c.Candidate, err)
-		}
-	}
-	init := webrtc.ICECandidateInit{
-		Candidate:        c.Candidate,
-		SDPMid:           c.SDPMid,
-		SDPMLineIndex:    c.SDPMLineIndex,
-		UsernameFragment: c.UsernameFragment,
-	}
-
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return p.errClosed()
-	}
-	if p.awaitingAnswer || !p.haveRemote {
-		defer p.mu.Unlock()
-		if len(p.queued) >= maxQueuedCandidates {
-			return fmt.Errorf("relay: peer %s: %w (limit %d)", p.id, ErrTooManyCandidates, maxQueuedCandidates)
-		}
-		p.queued = append(p.queued, init)
-		return nil
-	}
-	p.mu.Unlock()
-
-	if err := p.pc.AddICECandidate(init); err != nil {
-		if p.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
-			return p.errClosed()
-		}
-		return fmt.Errorf("%w: peer %s: %q: %v", ErrBadCandidate, p.id, c.Candidate, err)
-	}
-	return nil
-}
-
-// Send sends one frame on the chat channel, as a text message (browsers
-// receive a string, ready for JSON.parse; so data must be UTF-8, as JSON
-// frames are). It returns ErrNotOpen before the
-// channel opens and after it closes, ErrFrameTooBig when data exceeds the
-// browser's max-message-size, and ErrSendBufferFull when the browser is not
-// reading. Frames are delivered in order, reliably, also across an ICE
-// restart.
-func (p *Peer) Send(data []byte) error { return p.send(p.chat, data) }
-
-// SendSignal sends one message on the signals channel (unordered, never
-// retransmitted: it may be lost). Errors as for Send.
-func (p *Peer) SendSignal(data []byte) error { return p.send(p.sig, data) }
-
-func (p *Peer) send(ch *channel, data []byte) error {
-	raw := ch.stream()
-	if raw == nil {
-		return fmt.Errorf("relay: peer %s: channel %s: %w", p.id, ch.label, ErrNotOpen)
-	}
-	if limit := p.relay.cfg.MaxBufferedBytes; raw.BufferedAmount() > uint64(limit) {
-		return fmt.Errorf("relay: peer %s: channel %s: %w (%d bytes queued)", p.id, ch.label, ErrSendBufferFull, raw.BufferedAmount())
-	}
-	if _, err := raw.WriteDataChannel(data, true); err != nil {
-		if errors.Is(err, sctp.ErrOutboundPacketTooLarge) {
-			return fmt.Errorf("relay: peer %s: channel %s: %w: %d bytes: %v", p.id, ch.label, ErrFrameTooBig, len(data), err)
-		}
-		return fmt.Errorf("relay: peer %s: channel %s: %w: %v", p.id, ch.label, ErrNotOpen, err)
-	}
-	return nil
-}
-
 // Close closes the peer connection and its channels and reports
 // StateClosed. It may be called from any callback. It returns once the
 // connection is closed; Done tells when the last callback has returned.
-// Calling it again returns nil.
+// It returns nil, also when called again: Pion's teardown errors (a stream
+// reset on an association the browser already closed, say) change
+// nothing for the caller, so they are only logged at debug level.
 func (p *Peer) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -530,7 +417,7 @@ func (p *Peer) Close() error {
 		close(p.done)
 	}()
 	if err != nil {
-		return fmt.Errorf("relay: peer %s: close: %w", p.id, err)
+		p.relay.logs.NewLogger("relay").Debugf("peer %s: close: %v", p.id, err)
 	}
 	return nil
 }
@@ -548,72 +435,6 @@ func (p *Peer) wrapClosed(err error) error {
 		return p.errClosed()
 	}
 	return err
-}
-
-// onLocalCandidate runs on Pion's gatherer goroutine; c == nil means
-// gathering is complete.
-func (p *Peer) onLocalCandidate(c *webrtc.ICECandidate) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	g := p.gen
-	if c == nil {
-		if !g.complete {
-			g.complete = true
-			close(g.done)
-		}
-		if g.released && !g.eocSent {
-			g.eocSent = true
-			p.postCandidateLocked(p.endOfCandidatesLocked(g))
-		}
-		return
-	}
-	init := c.ToJSON()
-	rc := protocol.RTCCandidate{
-		Envelope:      protocol.Envelope{Type: protocol.TypeRTCCandidate},
-		Candidate:     init.Candidate,
-		SDPMid:        init.SDPMid,
-		SDPMLineIndex: init.SDPMLineIndex,
-	}
-	p.fillMidLocked(&rc, g)
-	if !g.released {
-		g.pending = append(g.pending, rc)
-		return
-	}
-	if !g.inOffer[rc.Candidate] {
-		p.postCandidateLocked(rc)
-	}
-}
-
-func (p *Peer) endOfCandidatesLocked(g *gathering) protocol.RTCCandidate {
-	rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
-	p.fillMidLocked(&rc, g)
-	return rc
-}
-
-// fillMidLocked names the m-line: with max-bundle there is one, the
-// application section, mid "0".
-func (p *Peer) fillMidLocked(rc *protocol.RTCCandidate, g *gathering) {
-	if rc.SDPMid == nil || *rc.SDPMid == "" {
-		mid := "0"
-		rc.SDPMid = &mid
-	}
-	if rc.SDPMLineIndex == nil {
-		var idx uint16
-		rc.SDPMLineIndex = &idx
-	}
-	if g.ufrag != "" {
-		u := g.ufrag
-		rc.UsernameFragment = &u
-	}
-}
-
-func (p *Peer) postCandidateLocked(rc protocol.RTCCandidate) {
-	if f := p.opts.OnCandidate; f != nil {
-		p.events.post(func() { f(rc) })
-	}
 }
 
 func (p *Peer) onConnectionState(s webrtc.PeerConnectionState) {
@@ -644,143 +465,5 @@ func (p *Peer) forceStateLocked(s State) {
 	p.state = s
 	if f := p.opts.OnState; f != nil {
 		p.events.post(func() { f(s) })
-	}
-}
-
-// onChannelOpen runs on a Pion goroutine when a channel opens: detach it
-// and start our read loop.
-func (p *Peer) onChannelOpen(ch *channel) {
-	raw, err := ch.dc.Detach()
-	if err != nil {
-		p.relay.logs.NewLogger("relay").Errorf("peer %s: detach %s: %v", p.id, ch.label, err)
-		return
-	}
-	stream, ok := raw.(*datachannel.DataChannel)
-	if !ok {
-		_ = raw.Close()
-		return
-	}
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	ch.mu.Lock()
-	ch.raw = stream
-	ch.mu.Unlock()
-	p.wg.Add(1)
-	go p.readLoop(ch, stream)
-	if ch == p.chat {
-		p.setStateLocked(StateOpen)
-	}
-}
-
-// readLoop delivers each message of one channel until it closes. The
-// buffer is small; a bigger message stays at the head of the SCTP queue
-// (Pion reports io.ErrShortBuffer with its size) and is read again into a
-// buffer of exactly that size.
-func (p *Peer) readLoop(ch *channel, stream *datachannel.DataChannel) {
-	defer p.wg.Done()
-	buf := make([]byte, p.relay.cfg.ReadBufferSize)
-	for {
-		n, _, err := stream.ReadDataChannel(buf)
-		msg, fresh := buf, false
-		// The message stays queued until read whole, and Pion does not
-		// say its size: retry with bigger one-off buffers. A legal frame
-		// fits the first; the others only to drain an oversize message.
-		for _, size := range p.retrySizes {
-			if !errors.Is(err, io.ErrShortBuffer) {
-				break
-			}
-			msg, fresh = make([]byte, size), true
-			n, _, err = stream.ReadDataChannel(msg)
-		}
-		if errors.Is(err, io.ErrShortBuffer) {
-			// Larger than anything we announced or can hold: the
-			// channel cannot move past it.
-			p.relay.logs.NewLogger("relay").Warnf("peer %s: %s: message over %d bytes, closing", p.id, ch.label, maxSCTPMessageSize)
-			if f := p.opts.OnOversize; f != nil && !p.isClosed() {
-				f(ch.label, maxSCTPMessageSize+1)
-			}
-			p.channelClosed(ch)
-			_ = p.Close()
-			return
-		}
-		if err != nil {
-			p.channelClosed(ch)
-			return
-		}
-		if n > protocol.MaxFrameBytes {
-			if f := p.opts.OnOversize; f != nil && !p.isClosed() {
-				f(ch.label, n)
-			}
-			continue
-		}
-		if f := p.opts.OnFrame; f != nil && !p.isClosed() {
-			data := msg[:n]
-			if !fresh { // buf is reused: hand over a copy
-				data = append([]byte(nil), data...)
-			}
-			f(ch.label, data)
-		}
-	}
-}
-
-func (p *Peer) isClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed
-}
-
-// channelClosed handles a channel's end: the chat channel is the reason
-// the peer exists, so its end closes the peer.
-func (p *Peer) channelClosed(ch *channel) {
-	ch.mu.Lock()
-	ch.raw = nil
-	ch.mu.Unlock()
-	if ch == p.chat {
-		_ = p.Close()
-	}
-}
-
-// notifier runs callbacks one at a time, in the order posted, on a
-// goroutine that exists only while there is something to deliver: no
-// goroutine per idle peer, and callbacks never run on Pion's goroutines or
-// under our locks.
-type notifier struct {
-	wg      *sync.WaitGroup
-	mu      sync.Mutex
-	queue   []func()
-	running bool
-}
-
-func (n *notifier) post(f func()) {
-	n.mu.Lock()
-	n.queue = append(n.queue, f)
-	if n.running {
-		n.mu.Unlock()
-		return
-	}
-	n.running = true
-	n.wg.Add(1)
-	n.mu.Unlock()
-	go n.drain()
-}
-
-func (n *notifier) drain() {
-	defer n.wg.Done()
-	for {
-		n.mu.Lock()
-		if len(n.queue) == 0 {
-			n.running = false
-			n.queue = nil
-			n.mu.Unlock()
-			return
-		}
-		f := n.queue[0]
-		n.queue = n.queue[1:]
-		n.mu.Unlock()
-		f()
 	}
 }

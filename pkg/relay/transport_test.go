@@ -45,9 +45,8 @@ func TestRelayOnlyClientThroughCoturn(t *testing.T) {
 // ICE over TCP on a fixed port, for networks that block UDP.
 func TestICEOverTCP(t *testing.T) {
 	cfg := loopbackConfig()
-	cfg.TCPPort = freeTCPPort(t)
 	cfg.ListenIP = "127.0.0.1"
-	r := newTestRelay(t, cfg)
+	r, _ := newTestRelayOnFreePorts(t, cfg, false, true)
 	end, c := startPair(t, r, clientOptions{tcpOnly: true})
 	waitOpen(t, end, c)
 	c.send(t, "over tcp")
@@ -80,9 +79,8 @@ func selectedLocalType(t *testing.T, pc *webrtc.PeerConnection) webrtc.ICECandid
 // port, and peers connect through it.
 func TestSingleUDPPortOnListenIP(t *testing.T) {
 	cfg := loopbackConfig()
-	cfg.UDPPort = freeUDPPort(t)
 	cfg.ListenIP = "127.0.0.1"
-	r := newTestRelay(t, cfg)
+	r, cfg := newTestRelayOnFreePorts(t, cfg, true, false)
 	end, c := connect(t, r, clientOptions{})
 	c.send(t, "one port")
 	if got := recv(t, end.frames, "frame"); got != "one port" {
