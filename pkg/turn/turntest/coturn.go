@@ -84,6 +84,21 @@ func start(t testing.TB, secret string, args func(port int, dir string) []string
 	if _, err := os.Stat(Binary); err != nil {
 		t.Skipf("coturn is not installed (%s missing): apt-get install coturn to run this test", Binary)
 	}
+	// A free port can be taken by another process before coturn binds it
+	// (other tests share this machine): then try another.
+	var lastErr error
+	for range 3 {
+		s, err := startOnce(t, secret, args)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+	}
+	t.Fatal(lastErr)
+	return nil
+}
+
+func startOnce(t testing.TB, secret string, args func(port int, dir string) []string) (*Server, error) {
 	dir := t.TempDir()
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,28 +108,33 @@ func start(t testing.TB, secret string, args func(port int, dir string) []string
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("start coturn: %v", err)
+		return nil, fmt.Errorf("start coturn: %w", err)
 	}
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Secret: secret, cmd: cmd, out: out}
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		_ = cmd.Wait()
+	}
+	if err := s.waitReady(); err != nil {
+		stop()
+		return nil, err
+	}
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("coturn log:\n%s", s.Log())
 		}
 	})
-	s.waitReady(t)
-	return s
+	return s, nil
 }
 
 // waitReady polls with STUN binding requests until coturn answers.
-func (s *Server) waitReady(t testing.TB) {
-	t.Helper()
+func (s *Server) waitReady() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		c, err := turn.NewClient(&turn.ClientConfig{
 			STUNServerAddr: s.Addr,
@@ -132,10 +152,10 @@ func (s *Server) waitReady(t testing.TB) {
 		}
 		_ = conn.Close()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("coturn did not answer STUN on %s within 10s: %v\n%s", s.Addr, err, s.Log())
+			return fmt.Errorf("coturn did not answer STUN on %s within 10s: %v\n%s", s.Addr, err, s.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
