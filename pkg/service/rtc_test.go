@@ -685,8 +685,22 @@ func TestDeliveryLatency(t *testing.T) {
 		t.Skip("set PARLEY_RTC_LATENCY=1 to measure delivery latency")
 	}
 	convs, rate, dur := 50, 10, 20*time.Second
+	if spec := os.Getenv("PARLEY_RTC_LATENCY"); spec != "1" {
+		// conversations x msg/s x duration, e.g. 50x10x20s
+		var d string
+		if n, _ := fmt.Sscanf(strings.ReplaceAll(spec, "x", " "), "%d %d %s", &convs, &rate, &d); n != 3 {
+			t.Fatalf("PARLEY_RTC_LATENCY=%q: want 1 or CONVSxRATExDURATION", spec)
+		}
+		var err error
+		if dur, err = time.ParseDuration(d); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, via := range []string{transportWebSocket, transportDataChannel} {
 		st := storetest.SQLite(t)
+		if pg := os.Getenv("PARLEY_TEST_POSTGRES"); pg != "" {
+			st = storetest.Postgres(t, pg)
+		}
 		ts, shutdown := newRTCServer(t, st)
 		var mu sync.Mutex
 		var lat []time.Duration
@@ -752,7 +766,7 @@ func TestDeliveryLatency(t *testing.T) {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 		var buf bytes.Buffer
-		fmt.Fprintf(&buf, "%s: %d messages, p50 %v, p99 %v, max %v", via, len(lat), q(0.5), q(0.99), lat[len(lat)-1])
+		fmt.Fprintf(&buf, "%s (%s): %d messages, p50 %v, p99 %v, max %v", via, st.Dialect(), len(lat), q(0.5), q(0.99), lat[len(lat)-1])
 		t.Log(buf.String())
 		shutdown()
 	}
