@@ -11,6 +11,7 @@ import { initials, shortTime, utf8Length } from "../../widget/src/shared/format"
 import { ApiError, api, liveURL } from "../../widget/src/shared/http";
 import type { Author } from "../../pkg/protocol/protocol";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
+import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 
 interface Agent {
   id: string;
@@ -198,6 +199,7 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
     .filter((c) => c.info.status === "open" && c.info.agent_id === self.id)
     .sort((a, b) => activity(b).localeCompare(activity(a)));
   const queued = all.filter((c) => c.info.status === "queued").sort((a, b) => a.info.created_at.localeCompare(b.info.created_at));
+  const offline = all.filter((c) => c.info.status === "offline").sort((a, b) => activity(b).localeCompare(activity(a)));
   const closed = all
     .filter((c) => c.info.status === "closed" && (c.info.agent_id === self.id || c.info.id === selected))
     .sort((a, b) => activity(b).localeCompare(activity(a)))
@@ -289,6 +291,7 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
             <option value="away">Away</option>
           </select>
         </label>
+        <RoutingSide self={self.id} role={me.agent.role} client={client} onOpen={select} />
         <div class="pa-side-foot">
           <ConnState client={client} />
           <button type="button" class="pa-btn-ghost" data-testid="logout" onClick={() => void signOut()}>
@@ -303,6 +306,7 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         <div class="pa-inbox-scroll">
           {section("Mine", mine, "No open conversations.")}
           {section("Queue", queued, "Nobody is waiting.")}
+          {offline.length > 0 && section("Offline messages", offline, "")}
           {closed.length > 0 && section("Closed", closed, "")}
         </div>
       </nav>
@@ -399,7 +403,7 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
   );
 }
 
-const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed" };
+const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed", offline: "Offline message" };
 
 function ConversationView({ client, conv, self }: { client: LiveClient; conv: ConversationLog; self: Author }) {
   const info = conv.info;
@@ -408,7 +412,7 @@ function ConversationView({ client, conv, self }: { client: LiveClient; conv: Co
   const name = info.visitor_name || "Visitor";
   // Answering a queued conversation claims it (the server assigns it to
   // whoever replies first); another agent's conversation is read-only.
-  const canReply = info.status === "queued" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
+  const canReply = info.status === "queued" || info.status === "offline" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
   return (
     <section class="pa-conv" aria-label={`Conversation with ${name}`}>
       <header class="pa-conv-head">
@@ -425,12 +429,14 @@ function ConversationView({ client, conv, self }: { client: LiveClient; conv: Co
             <span>Started {shortTime(info.created_at)}</span>
           </div>
         </div>
+        <TransferButton info={info} self={self.id} />
         {info.status !== "closed" && (
           <button type="button" class="pa-btn-outline" data-testid="close-conversation" onClick={() => client.close(info.id)}>
             Close
           </button>
         )}
       </header>
+      <ConversationRouting info={info} />
       <MessageList items={items} self={self} typing={typing} client={client} />
       {canReply ? (
         <>

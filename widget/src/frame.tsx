@@ -10,6 +10,7 @@ import type { ConversationLog } from "./shared/conversation";
 import { queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
+import { OfflineForm, useAvailability } from "./offline";
 
 /** The answer of POST /api/widget/session. */
 interface Session {
@@ -198,6 +199,9 @@ function Chat({ client }: { client: LiveClient }) {
   const typing = convID ? client.typingIn(convID) : null;
   const closed = status === "closed";
   useUnreadBadge(items);
+  // Nobody can chat (no agent online, outside hours): leave a message.
+  const avail = useAvailability(site);
+  const offline = status === "offline" || (!conv && avail !== null && !avail.online);
 
   return (
     <>
@@ -218,6 +222,8 @@ function Chat({ client }: { client: LiveClient }) {
             Start a new chat
           </button>
         </div>
+      ) : offline ? (
+        <OfflineForm site={site} reason={avail?.reason} reopensAt={avail?.reopens_at} />
       ) : (
         <Composer
           onSend={(body) => client.send(convID, body)}

@@ -1,0 +1,602 @@
+// Routing in the agent dashboard: the live queue, offers (offer mode),
+// transfers, the agent's profile (languages, skills, teams, capacity) and,
+// for admins and supervisors, agents and site routing settings. The APIs are
+// in pkg/service/http_routing.go.
+
+import { useEffect, useState } from "preact/hooks";
+import type { LiveClient } from "../../widget/src/shared/client";
+import { api } from "../../widget/src/shared/http";
+import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
+
+export interface AgentProfile {
+  id: string;
+  name: string;
+  email: string;
+  role: string;
+  status: string;
+  capacity: number;
+  languages: string[];
+  skills: string[];
+  teams: string[];
+  routing_status: string;
+  load: number;
+}
+
+interface QueueEntry {
+  conversation: string;
+  position: number;
+  estimated_wait_seconds: number;
+  waiting_seconds: number;
+  language?: string;
+  skill?: string;
+  team?: string;
+  priority: number;
+  level: string;
+  offered_to?: string;
+}
+
+interface SiteRouting {
+  mode: string;
+  offer_timeout_seconds: number;
+  max_misses: number;
+  relax_after_seconds: number[];
+  business_hours: Record<string, string[]>;
+  time_zone: string;
+}
+
+interface Site {
+  id: string;
+  name: string;
+}
+
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function waitText(s: number): string {
+  if (s < 0) return "unknown";
+  if (s < 60) return `${s}s`;
+  return `${Math.round(s / 60)} min`;
+}
+
+/** usePoll calls load now and every ms while mounted. */
+function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] = []): [T | null, () => void] {
+  const [value, setValue] = useState<T | null>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    const run = () =>
+      load().then(
+        (v) => live && setValue(v),
+        () => undefined,
+      );
+    void run();
+    const t = setInterval(run, ms);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [...deps, tick]);
+  return [value, () => setTick((n) => n + 1)];
+}
+
+// --- side panel: queue, offers, dialogs ----------------------------------------------
+
+export function RoutingSide({ self, role, client, onOpen }: { self: string; role: string; client: LiveClient; onOpen: (id: string) => void }) {
+  const [dialog, setDialog] = useState<"" | "profile" | "agents" | "settings">("");
+  const supervisor = role === "admin" || role === "supervisor";
+  return (
+    <div class="pa-routing">
+      <Offers self={self} client={client} onOpen={onOpen} />
+      <QueuePanel onOpen={onOpen} />
+      <div class="pa-routing-links">
+        <button type="button" class="pa-btn-ghost" data-testid="open-profile" onClick={() => setDialog("profile")}>
+          My profile
+        </button>
+        {role === "admin" && (
+          <button type="button" class="pa-btn-ghost" data-testid="open-agents" onClick={() => setDialog("agents")}>
+            Agents
+          </button>
+        )}
+        {supervisor && (
+          <button type="button" class="pa-btn-ghost" data-testid="open-settings" onClick={() => setDialog("settings")}>
+            Routing settings
+          </button>
+        )}
+      </div>
+      {dialog && (
+        <Dialog title={dialog === "profile" ? "My profile" : dialog === "agents" ? "Agents" : "Routing settings"} onClose={() => setDialog("")}>
+          {dialog === "profile" && <ProfileView />}
+          {dialog === "agents" && <AgentsAdmin />}
+          {dialog === "settings" && <SettingsForm />}
+        </Dialog>
+      )}
+    </div>
+  );
+}
+
+function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: preact.ComponentChildren }) {
+  return (
+    <div class="pa-dialog-bg" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="pa-dialog pa-card" role="dialog" aria-label={title} data-testid="dialog">
+        <div class="pa-dialog-head">
+          <h2>{title}</h2>
+          <button type="button" class="pa-btn-ghost" data-testid="dialog-close" onClick={onClose}>
+            Close
+          </button>
+        </div>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+/** Offers lists the conversations offered to this agent (offer mode). */
+function Offers({ self, client, onOpen }: { self: string; client: LiveClient; onOpen: (id: string) => void }) {
+  const [offers, setOffers] = useState<Record<string, string>>({});
+  const [error, setError] = useState("");
+  useEffect(
+    () =>
+      client.listen((f: Frame) => {
+        if (f.type !== "offer" || f.agent !== self) return;
+        setOffers((o) => {
+          const next = { ...o };
+          if (f.ended) delete next[f.conversation];
+          else next[f.conversation] = f.expires_at;
+          return next;
+        });
+      }),
+    [client, self],
+  );
+  const [, setNow] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  const answer = async (conv: string, verb: "accept" | "decline") => {
+    setError("");
+    try {
+      await api("POST", `/api/conversations/${encodeURIComponent(conv)}/${verb}`);
+      if (verb === "accept") onOpen(conv);
+    } catch (e) {
+      setError(message(e));
+    }
+    setOffers((o) => {
+      const next = { ...o };
+      delete next[conv];
+      return next;
+    });
+  };
+  const ids = Object.keys(offers);
+  if (ids.length === 0 && !error) return null;
+  return (
+    <section class="pa-offers" aria-label="Offers">
+      <h2 class="pa-section-title">Offered to you</h2>
+      {error && (
+        <div class="pa-error" role="alert">
+          {error}
+        </div>
+      )}
+      {ids.map((id) => {
+        const conv = client.conversations.get(id)?.info;
+        const left = Math.max(0, Math.round((Date.parse(offers[id]) - Date.now()) / 1000));
+        return (
+          <div class="pa-offer" key={id} data-testid="offer" data-conversation={id}>
+            <span>
+              {conv?.visitor_name || "A visitor"} · {left}s
+            </span>
+            <button type="button" class="pa-btn" data-testid="offer-accept" onClick={() => void answer(id, "accept")}>
+              Accept
+            </button>
+            <button type="button" class="pa-btn-outline" data-testid="offer-decline" onClick={() => void answer(id, "decline")}>
+              Decline
+            </button>
+          </div>
+        );
+      })}
+    </section>
+  );
+}
+
+/** QueuePanel shows who waits, in order, with the estimated waits. */
+function QueuePanel({ onOpen }: { onOpen: (id: string) => void }) {
+  const [queue] = usePoll(() => api<{ queue: QueueEntry[] }>("GET", "/api/routing/queue").then((r) => r.queue), 2000);
+  return (
+    <section class="pa-queue" aria-label="Routing queue" data-testid="routing-queue">
+      <h2 class="pa-section-title">
+        Waiting <span class="pa-count">{queue?.length ?? 0}</span>
+      </h2>
+      {queue && queue.length > 0 && (
+        <ol class="pa-queue-list">
+          {queue.map((q) => (
+            <li key={q.conversation} data-testid="queue-entry" data-conversation={q.conversation} data-position={q.position}>
+              <button type="button" class="pa-link" onClick={() => onOpen(q.conversation)}>
+                #{q.position} · waiting {waitText(q.waiting_seconds)} · est. {waitText(q.estimated_wait_seconds)}
+              </button>
+              <span class="pa-muted">
+                {[q.language, q.team, q.skill].filter(Boolean).join(" · ")}
+                {q.level !== "exact" ? ` · relaxed: ${q.level}` : ""}
+                {q.offered_to ? " · offered" : ""}
+              </span>
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}
+
+// --- profile and agents ----------------------------------------------------------------
+
+function ProfileView() {
+  const [me, setMe] = useState<AgentProfile | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    api<{ agent: AgentProfile }>("GET", "/api/agents/me").then(
+      (r) => setMe(r.agent),
+      (e) => setError(message(e)),
+    );
+  }, []);
+  if (error) return <div class="pa-error">{error}</div>;
+  if (!me) return <div class="pa-muted">Loading…</div>;
+  return (
+    <dl class="pa-profile" data-testid="profile">
+      <dt>Name</dt>
+      <dd>{me.name}</dd>
+      <dt>Role</dt>
+      <dd>{me.role}</dd>
+      <dt>Capacity</dt>
+      <dd data-testid="profile-capacity">{me.capacity} conversations at once</dd>
+      <dt>Languages</dt>
+      <dd data-testid="profile-languages">{me.languages.join(", ") || "any"}</dd>
+      <dt>Skills</dt>
+      <dd>{me.skills.join(", ") || "—"}</dd>
+      <dt>Teams</dt>
+      <dd>{me.teams.join(", ") || "—"}</dd>
+      <dt>Now</dt>
+      <dd>
+        {me.routing_status}, {me.load} of {me.capacity}
+      </dd>
+    </dl>
+  );
+}
+
+function AgentsAdmin() {
+  const [agents, reload] = usePoll(() => api<{ agents: AgentProfile[] }>("GET", "/api/agents").then((r) => r.agents), 5000);
+  return (
+    <div class="pa-agents">
+      <table class="pa-table">
+        <thead>
+          <tr>
+            <th>Agent</th>
+            <th>Status</th>
+            <th>Capacity</th>
+            <th>Languages</th>
+            <th>Skills</th>
+            <th>Teams</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>{agents?.map((a) => <AgentRow key={a.id} agent={a} onSaved={reload} />)}</tbody>
+      </table>
+      <NewAgentForm onCreated={reload} />
+    </div>
+  );
+}
+
+function AgentRow({ agent, onSaved }: { agent: AgentProfile; onSaved: () => void }) {
+  const [capacity, setCapacity] = useState(String(agent.capacity));
+  const [languages, setLanguages] = useState(agent.languages.join(", "));
+  const [skills, setSkills] = useState(agent.skills.join(", "));
+  const [teams, setTeams] = useState(agent.teams.join(", "));
+  const [note, setNote] = useState("");
+  const save = async () => {
+    setNote("");
+    try {
+      await api("PATCH", `/api/agents/${encodeURIComponent(agent.id)}`, {
+        capacity: Number(capacity),
+        languages: list(languages),
+        skills: list(skills),
+        teams: list(teams),
+      });
+      setNote("Saved");
+      onSaved();
+    } catch (e) {
+      setNote(message(e));
+    }
+  };
+  return (
+    <tr data-testid="agent-row" data-agent={agent.id}>
+      <td>
+        {agent.name}
+        <div class="pa-muted">{agent.email}</div>
+      </td>
+      <td>
+        {agent.routing_status} ({agent.load})
+      </td>
+      <td>
+        <input type="number" min={0} max={100} value={capacity} data-testid="agent-capacity" onInput={(e) => setCapacity(e.currentTarget.value)} />
+      </td>
+      <td>
+        <input value={languages} data-testid="agent-languages" onInput={(e) => setLanguages(e.currentTarget.value)} />
+      </td>
+      <td>
+        <input value={skills} onInput={(e) => setSkills(e.currentTarget.value)} />
+      </td>
+      <td>
+        <input value={teams} data-testid="agent-teams" onInput={(e) => setTeams(e.currentTarget.value)} />
+      </td>
+      <td>
+        <button type="button" class="pa-btn-outline" data-testid="agent-save" onClick={() => void save()}>
+          Save
+        </button>
+        {note && <div role="status">{note}</div>}
+      </td>
+    </tr>
+  );
+}
+
+function NewAgentForm({ onCreated }: { onCreated: () => void }) {
+  const [f, setF] = useState({ name: "", email: "", password: "", role: "agent", capacity: "5", languages: "", teams: "" });
+  const [note, setNote] = useState("");
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setNote("");
+    try {
+      await api("POST", "/api/agents", {
+        name: f.name,
+        email: f.email,
+        password: f.password,
+        role: f.role,
+        capacity: Number(f.capacity),
+        languages: list(f.languages),
+        teams: list(f.teams),
+      });
+      setNote("Agent created");
+      setF({ ...f, name: "", email: "", password: "" });
+      onCreated();
+    } catch (err) {
+      setNote(message(err));
+    }
+  };
+  return (
+    <form class="pa-form-grid" onSubmit={submit} data-testid="new-agent">
+      <h3>Add an agent</h3>
+      <label>
+        Name <input required value={f.name} onInput={set("name")} />
+      </label>
+      <label>
+        Email <input type="email" required value={f.email} onInput={set("email")} />
+      </label>
+      <label>
+        Password <input type="password" required minLength={10} value={f.password} onInput={set("password")} />
+      </label>
+      <label>
+        Role
+        <select value={f.role} onChange={set("role")}>
+          <option value="agent">Agent</option>
+          <option value="supervisor">Supervisor</option>
+          <option value="admin">Admin</option>
+        </select>
+      </label>
+      <label>
+        Capacity <input type="number" min={0} max={100} value={f.capacity} onInput={set("capacity")} />
+      </label>
+      <label>
+        Languages <input placeholder="en, fr" value={f.languages} onInput={set("languages")} />
+      </label>
+      <label>
+        Teams <input placeholder="billing" value={f.teams} onInput={set("teams")} />
+      </label>
+      <button type="submit" class="pa-btn">
+        Create
+      </button>
+      {note && <div role="status">{note}</div>}
+    </form>
+  );
+}
+
+// --- site routing settings ---------------------------------------------------------------
+
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+function SettingsForm() {
+  const [sites, setSites] = useState<Site[]>([]);
+  const [site, setSite] = useState("");
+  const [r, setR] = useState<SiteRouting | null>(null);
+  const [hours, setHours] = useState<Record<string, string>>({});
+  const [relax, setRelax] = useState("");
+  const [note, setNote] = useState("");
+  useEffect(() => {
+    api<{ sites: Site[] }>("GET", "/api/sites").then(
+      (x) => {
+        setSites(x.sites);
+        if (x.sites[0]) setSite(x.sites[0].id);
+      },
+      (e) => setNote(message(e)),
+    );
+  }, []);
+  useEffect(() => {
+    if (!site) return;
+    api<{ routing: SiteRouting }>("GET", `/api/sites/${encodeURIComponent(site)}/routing`).then(
+      (x) => {
+        setR(x.routing);
+        setRelax(x.routing.relax_after_seconds.join(", "));
+        const h: Record<string, string> = {};
+        for (const d of DAYS) h[d] = (x.routing.business_hours[d] ?? []).join(", ");
+        setHours(h);
+      },
+      (e) => setNote(message(e)),
+    );
+  }, [site]);
+  if (!r) return <div class="pa-muted">{note || "Loading…"}</div>;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setNote("");
+    const business_hours: Record<string, string[]> = {};
+    for (const d of DAYS) if (list(hours[d] ?? "").length) business_hours[d] = list(hours[d]);
+    try {
+      const x = await api<{ routing: SiteRouting }>("PATCH", `/api/sites/${encodeURIComponent(site)}/routing`, {
+        ...r,
+        relax_after_seconds: list(relax).map(Number),
+        business_hours,
+      });
+      setR(x.routing);
+      setNote("Saved");
+    } catch (err) {
+      setNote(message(err));
+    }
+  };
+  return (
+    <form class="pa-form-grid" onSubmit={submit} data-testid="routing-settings">
+      {sites.length > 1 && (
+        <label>
+          Site
+          <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>
+            {sites.map((s) => (
+              <option value={s.id}>{s.name}</option>
+            ))}
+          </select>
+        </label>
+      )}
+      <label>
+        Mode
+        <select data-testid="routing-mode" value={r.mode} onChange={(e) => setR({ ...r, mode: e.currentTarget.value })}>
+          <option value="auto">Automatic assignment</option>
+          <option value="offer">Offer and accept</option>
+        </select>
+      </label>
+      <label>
+        Offer timeout (seconds)
+        <input type="number" min={0} value={r.offer_timeout_seconds} onInput={(e) => setR({ ...r, offer_timeout_seconds: Number(e.currentTarget.value) })} />
+      </label>
+      <label>
+        Missed offers before away
+        <input type="number" min={0} value={r.max_misses} onInput={(e) => setR({ ...r, max_misses: Number(e.currentTarget.value) })} />
+      </label>
+      <label>
+        Relax after (seconds, up to 3 steps: skill, language, team)
+        <input placeholder="60, 120, 300" value={relax} onInput={(e) => setRelax(e.currentTarget.value)} />
+      </label>
+      <label>
+        Time zone
+        <input placeholder="Europe/Paris" data-testid="routing-tz" value={r.time_zone} onInput={(e) => setR({ ...r, time_zone: e.currentTarget.value })} />
+      </label>
+      <fieldset>
+        <legend>Business hours (empty everywhere: always open)</legend>
+        {DAYS.map((d) => (
+          <label key={d}>
+            {d}
+            <input placeholder="09:00-17:00" value={hours[d] ?? ""} onInput={(e) => setHours({ ...hours, [d]: e.currentTarget.value })} />
+          </label>
+        ))}
+      </fieldset>
+      <button type="submit" class="pa-btn" data-testid="routing-save">
+        Save
+      </button>
+      {note && (
+        <div role="status" data-testid="routing-note">
+          {note}
+        </div>
+      )}
+    </form>
+  );
+}
+
+// --- conversation: details and transfer --------------------------------------------------
+
+/** ConversationRouting shows what routing knows of a conversation: the
+ * offline contact, the language and needs, the latest transfer note. */
+export function ConversationRouting({ info }: { info: ConversationInfo }) {
+  const bits = [info.language && `language ${info.language}`, info.team && `team ${info.team}`, info.skill && `skill ${info.skill}`].filter(Boolean);
+  if (!bits.length && !info.contact_email && !info.transfer_note) return null;
+  return (
+    <div class="pa-conv-routing" data-testid="conversation-routing">
+      {info.contact_email && (
+        <div data-testid="offline-contact">
+          Offline message from {info.contact_name} &lt;{info.contact_email}&gt;
+        </div>
+      )}
+      {info.transfer_note && <div data-testid="transfer-note">Transfer note: {info.transfer_note}</div>}
+      {bits.length > 0 && <div class="pa-muted">{bits.join(" · ")}</div>}
+    </div>
+  );
+}
+
+/** TransferButton hands the conversation to another agent or a team. */
+export function TransferButton({ info, self }: { info: ConversationInfo; self: string }) {
+  const [open, setOpen] = useState(false);
+  const [agents, setAgents] = useState<AgentProfile[]>([]);
+  const [target, setTarget] = useState("");
+  const [note, setNote] = useState("");
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (!open) return;
+    api<{ agents: AgentProfile[] }>("GET", "/api/agents").then(
+      (r) => setAgents(r.agents.filter((a) => a.id !== info.agent_id)),
+      (e) => setError(message(e)),
+    );
+  }, [open]);
+  if (info.status !== "open") return null;
+  const teams = [...new Set(agents.flatMap((a) => a.teams))];
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError("");
+    const [kind, id] = target.split(":", 2);
+    try {
+      await api("POST", `/api/conversations/${encodeURIComponent(info.id)}/transfer`, {
+        to_agent: kind === "agent" ? id : undefined,
+        to_team: kind === "team" ? id : undefined,
+        note,
+      });
+      setOpen(false);
+      setNote("");
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <>
+      <button type="button" class="pa-btn-outline" data-testid="transfer" onClick={() => setOpen(!open)}>
+        {info.agent_id === self ? "Transfer" : "Reassign"}
+      </button>
+      {open && (
+        <form class="pa-transfer pa-card" onSubmit={submit} data-testid="transfer-form">
+          <label>
+            To
+            <select data-testid="transfer-target" required value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
+              <option value="">Choose…</option>
+              {agents.map((a) => (
+                <option value={"agent:" + a.id} disabled={a.routing_status !== "online"}>
+                  {a.name} ({a.routing_status}, {a.load}/{a.capacity})
+                </option>
+              ))}
+              {teams.map((t) => (
+                <option value={"team:" + t}>Team {t}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Note for the next agent
+            <textarea data-testid="transfer-note-input" rows={2} maxLength={500} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
+          </label>
+          {error && (
+            <div class="pa-error" role="alert" data-testid="transfer-error">
+              {error}
+            </div>
+          )}
+          <button type="submit" class="pa-btn" data-testid="transfer-submit">
+            Transfer
+          </button>
+        </form>
+      )}
+    </>
+  );
+}

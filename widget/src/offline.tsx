@@ -1,0 +1,96 @@
+// The widget's offline side: whether anyone can chat now
+// (GET /api/widget/availability), and the form that leaves a message with a
+// name and an email when nobody can (POST /api/widget/offline). The message
+// becomes an "offline" conversation agents read later.
+
+import { useEffect, useState } from "preact/hooks";
+import { api } from "./shared/http";
+import { newClientID } from "./shared/uuid";
+
+export interface Availability {
+  online: boolean;
+  reason?: string;
+  reopens_at?: string;
+}
+
+/** useAvailability asks the server whether anyone can chat now, and again
+ * every 20 s while the chat is shown. null until the first answer. */
+export function useAvailability(site: string): Availability | null {
+  const [av, setAv] = useState<Availability | null>(null);
+  useEffect(() => {
+    if (!site) return;
+    let live = true;
+    const check = () =>
+      api<Availability>("GET", "/api/widget/availability?site=" + encodeURIComponent(site)).then(
+        (a) => live && setAv(a),
+        () => undefined, // unknown: keep chatting, the server decides at start
+      );
+    void check();
+    const t = setInterval(check, 20000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [site]);
+  return av;
+}
+
+function token(site: string): string {
+  try {
+    return localStorage.getItem(`parley:${site}:token`) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+export function OfflineForm({ site, reason, reopensAt }: { site: string; reason?: string; reopensAt?: string }) {
+  const [name, setName] = useState("");
+  const [email, setEmail] = useState("");
+  const [body, setBody] = useState("");
+  const [state, setState] = useState<"" | "sending" | "sent">("");
+  const [error, setError] = useState("");
+  const [clientID] = useState(newClientID);
+
+  const reopens = reopensAt ? new Date(reopensAt) : null;
+  const notice =
+    reason === "outside_hours"
+      ? "We are closed right now" + (reopens ? ` (back ${reopens.toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" })})` : "") + "."
+      : "Nobody is available to chat right now.";
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setState("sending");
+    setError("");
+    try {
+      await api("POST", "/api/widget/offline", { token: token(site), client_id: clientID, name, email, message: body });
+      setState("sent");
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+      setState("");
+    }
+  };
+
+  if (state === "sent") {
+    return (
+      <div class="pw-offline" data-testid="offline-thanks" role="status">
+        Thank you, {name}. We will answer at {email}.
+      </div>
+    );
+  }
+  return (
+    <form class="pw-offline" data-testid="offline-form" onSubmit={submit}>
+      <p data-testid="offline-notice">{notice} Leave us a message and we will get back to you by email.</p>
+      <input data-testid="offline-name" aria-label="Your name" placeholder="Your name" required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      <input data-testid="offline-email" aria-label="Your email" type="email" placeholder="Your email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+      <textarea data-testid="offline-message" aria-label="Your message" placeholder="Your message" required rows={3} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
+      {error && (
+        <div class="pw-error" role="alert">
+          {error}
+        </div>
+      )}
+      <button type="submit" class="pw-btn" data-testid="offline-submit" disabled={state === "sending"}>
+        {state === "sending" ? "Sending…" : "Send message"}
+      </button>
+    </form>
+  );
+}
