@@ -65,7 +65,9 @@ async function assertExactlyOnce(scope, expected, what) {
 }
 
 test("visitor and agent chat over data channels (client state and server metrics agree)", async () => {
-  const server = await rtcServer();
+  // The defaults, as `go run ./signaling` has them: the public URL is on
+  // loopback, so PARLEY_RTC_LOOPBACK=auto offers 127.0.0.1.
+  const server = await startServer();
   try {
     const { agent, visitor } = await chatting(server);
     await eventually(async () => (await transportOf(visitor.frame)) === "datachannel", { what: "visitor on the data channel" });
