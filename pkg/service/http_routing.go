@@ -548,10 +548,8 @@ func (s *Server) widgetAvailability(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
 		return
 	}
-	if !s.siteOrigin(c.Request, site) {
-		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
-		return
-	}
+	// No origin check: browsers send no Origin on a same-origin GET (the
+	// widget frame), and whether anyone is online is no secret.
 	av, err := s.conv.Router().Availability(c.Request.Context(), site.WorkspaceID, site.ID)
 	if err != nil {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
