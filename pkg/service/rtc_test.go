@@ -771,3 +771,88 @@ func TestDeliveryLatency(t *testing.T) {
 		shutdown()
 	}
 }
+
+// The offer carries the configured STUN server and TURN credentials minted
+// for this client (TURN REST scheme: "<expiry>:<visitor id>").
+func TestOfferCarriesICEServers(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts, _ := newRTCServer(t, st, "-stun-urls", "stun:stun.example.com:3478",
+		"-turn-urls", "turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp", "-turn-secret", "s3cret", "-turn-ttl", "1h")
+	raw := dial(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
+	raw.hello(nil)
+	raw.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart, Ref: "r"}})
+	var o protocol.RTCOffer
+	raw.next(protocol.TypeRTCOffer, &o)
+	if o.Ref != "r" || !strings.Contains(o.SDP, "m=application") {
+		t.Fatalf("offer: ref %q, sdp %q", o.Ref, o.SDP)
+	}
+	if len(o.ICEServers) != 2 || o.ICEServers[0].URLs[0] != "stun:stun.example.com:3478" || len(o.ICEServers[1].URLs) != 2 {
+		t.Fatalf("ice servers %+v", o.ICEServers)
+	}
+	turnServer := o.ICEServers[1]
+	expiry, user, _ := strings.Cut(turnServer.Username, ":")
+	var exp int64
+	fmt.Sscan(expiry, &exp)
+	if left := time.Until(time.Unix(exp, 0)); left < 50*time.Minute || left > 61*time.Minute || user == "" || turnServer.Credential == "" {
+		t.Fatalf("turn credentials %+v (expire in %v)", turnServer, left)
+	}
+	if !strings.Contains(o.SDP, "127.0.0.1") {
+		t.Fatalf("the offer has no loopback candidate:\n%s", o.SDP)
+	}
+}
+
+// A server without a relay says so, and the client stays on the WebSocket.
+func TestRTCOffWithoutRelay(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite(t))
+	v := ts.visitor(t)
+	v.hello(nil)
+	v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	var s protocol.RTCStop
+	v.next(protocol.TypeRTCStop, &s)
+	if !strings.Contains(s.Reason, "not enabled") {
+		t.Fatalf("rtc_stop %+v", s)
+	}
+	conv := v.start()
+	if a := v.sendMsg(conv.ID, "m", "hi"); a.Seq == 0 {
+		t.Fatal("no ack")
+	}
+}
+
+// The WebRTC settings from the environment, and the loopback default.
+func TestRTCConfig(t *testing.T) {
+	env := map[string]string{
+		"PARLEY_PUBLIC_URL": "https://chat.example.com", "PARLEY_RTC_UDP_PORT": "3478", "PARLEY_RTC_TCP_PORT": "3479",
+		"PARLEY_RTC_PUBLIC_IPS": "203.0.113.7, 203.0.113.8", "PARLEY_RTC_TIMEOUT": "3s",
+		"PARLEY_TURN_URLS": "turn:turn.example.com:3478", "PARLEY_TURN_SECRET": "x",
+	}
+	cfg, err := config.Load(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := RelayConfig(cfg)
+	if !cfg.RTC || rc.UDPPort != 3478 || rc.TCPPort != 3479 || len(rc.PublicIPs) != 2 || rc.PublicIPs[1] != "203.0.113.8" ||
+		rc.IncludeLoopback || len(rc.AllowedIPs) != 0 || cfg.RTCTimeout != 3*time.Second {
+		t.Fatalf("relay config %+v from %+v", rc, cfg)
+	}
+	if err := ICEConfig(cfg).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	local, err := config.Load([]string{"-addr", "127.0.0.1:9999"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !local.RTCLoopback || strings.Join(local.RTCAllowedIPs, ",") != "127.0.0.0/8,::1" {
+		t.Fatalf("a server on loopback offers loopback only: %+v", local)
+	}
+	off, err := config.Load([]string{"-rtc=false", "-rtc-loopback", "false"}, func(string) string { return "" })
+	if err != nil || off.RTC || off.RTCLoopback {
+		t.Fatalf("off: %+v %v", off, err)
+	}
+	for _, bad := range []map[string]string{
+		{"PARLEY_RTC": "maybe"}, {"PARLEY_RTC_UDP_PORT": "70000"}, {"PARLEY_RTC_LOOPBACK": "sometimes"}, {"PARLEY_RTC_TIMEOUT": "0s"},
+	} {
+		if _, err := config.Load(nil, func(k string) string { return bad[k] }); err == nil {
+			t.Fatalf("%v accepted", bad)
+		}
+	}
+}
