@@ -168,3 +168,22 @@ test("data channel dies mid-chat: messages continue over the WebSocket exactly o
     server.cleanup();
   }
 });
+
+test("a server with WebRTC off: the clients stay on the WebSocket and do not ask again", async () => {
+  const server = await startServer({ env: { PARLEY_RTC: "off" } });
+  try {
+    const { agent, visitor } = await chatting(server);
+    const frame = widgetFrame(visitor.page);
+    await eventually(async () => (await frame.evaluate(() => window.parleyDebug.rtcStop)).includes("not enabled"), { what: "visitor told WebRTC is off" });
+    await eventually(async () => (await agent.evaluate(() => window.parleyDebug.rtcStop)).includes("not enabled"), { what: "agent told WebRTC is off" });
+    await send(agent, "over the websocket");
+    await eventually(async () => (await bodies(visitor.frame)).includes("over the websocket"), { what: "visitor sees the reply" });
+    assert.equal(await transportOf(visitor.frame), "websocket");
+    assert.equal(await transportOf(agent), "websocket");
+    // One rtc_start per client, no retries.
+    assert.equal(await metric(server.url, `parley_transport_frames_total{direction="in",transport="websocket",type="rtc"}`), 2);
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});

@@ -217,6 +217,9 @@ func (c *conn) rtcStart(ref string) {
 		return
 	}
 	timeout := c.srv.cfg.RTCTimeout
+	if timeout <= 0 { // a Config not made by config.Load
+		timeout = 10 * time.Second
+	}
 	c.mu.Lock()
 	if !l.open && c.rtc == l {
 		l.timer = time.AfterFunc(timeout, func() {
