@@ -71,7 +71,9 @@ type Router struct {
 	conns     map[string]int  // workspace/agent → connections on this node
 	seen      map[string]bool // workspace/agent → has connected on this node
 	positions map[string]protocol.Queue
-	offers    map[string]string // conversation → agent holding its offer
+	offers    map[string]string              // conversation → agent holding its offer
+	languages map[string]map[string][]string // workspace → agent → declared languages (primary subtags)
+	online    map[string]map[string]bool     // workspace → agents routing sees online (from its events)
 
 	every   time.Duration
 	timerMu sync.Mutex
@@ -85,6 +87,7 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		loading: map[string]*sync.Mutex{}, loaded: map[string]bool{},
 		conns: map[string]int{}, seen: map[string]bool{},
 		positions: map[string]protocol.Queue{}, offers: map[string]string{},
+		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{},
 		every: o.TickEvery,
 	}
 	if r.every <= 0 {
@@ -238,8 +241,16 @@ func (r *Router) ensure(ctx context.Context, ws string) error {
 // agentOf is the engine's view of a stored agent: offline until it has
 // connected to this node.
 func (r *Router) agentOf(a store.Agent) routing.Agent {
+	var langs []string
+	for _, l := range store.SplitList(a.Languages) {
+		langs = append(langs, routingLanguage(l))
+	}
 	r.mu.Lock()
 	seen := r.seen[akey(a.WorkspaceID, a.ID)]
+	if r.languages[a.WorkspaceID] == nil {
+		r.languages[a.WorkspaceID] = map[string][]string{}
+	}
+	r.languages[a.WorkspaceID][a.ID] = langs
 	r.mu.Unlock()
 	st := routing.StatusOffline
 	if seen && routing.Status(a.Status).Valid() {
@@ -325,8 +336,11 @@ func (r *Router) languageSpoken(ws, lang string) bool {
 	if lang == "" {
 		return false
 	}
-	for _, a := range r.eng.Snapshot(ws).Agents {
-		if slices.ContainsFunc(a.Languages, func(l string) bool { return routingLanguage(l) == routingLanguage(lang) }) {
+	lang = routingLanguage(lang)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, langs := range r.languages[ws] {
+		if slices.Contains(langs, lang) {
 			return true
 		}
 	}
@@ -552,10 +566,11 @@ func (r *Router) Availability(ctx context.Context, ws, siteID string) (Availabil
 	if rules.Hours != nil && !rules.Hours.Open(now) {
 		return Availability{Reason: "outside_hours", Reopens: rules.Hours.NextOpen(now)}, nil
 	}
-	for _, a := range r.eng.Snapshot(ws).Agents {
-		if a.Status == routing.StatusOnline {
-			return Availability{Online: true}, nil
-		}
+	r.mu.Lock()
+	n := len(r.online[ws])
+	r.mu.Unlock()
+	if n > 0 {
+		return Availability{Online: true}, nil
 	}
 	return Availability{Reason: "no_agent"}, nil
 }
@@ -690,6 +705,16 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 		r.transferred(ctx, ev)
 	case routing.AgentStatusChanged:
 		r.log.Info("routing: agent status", "agent", ev.AgentID, "status", string(ev.Status), "reason", ev.Reason)
+		r.mu.Lock()
+		if r.online[ev.WorkspaceID] == nil {
+			r.online[ev.WorkspaceID] = map[string]bool{}
+		}
+		if ev.Status == routing.StatusOnline {
+			r.online[ev.WorkspaceID][ev.AgentID] = true
+		} else {
+			delete(r.online[ev.WorkspaceID], ev.AgentID)
+		}
+		r.mu.Unlock()
 		if strings.HasPrefix(ev.Reason, "missed") {
 			if err := r.svc.store.Workspace(ev.WorkspaceID).SetAgentStatus(ctx, ev.AgentID, string(ev.Status)); err != nil {
 				r.log.Warn("cannot store the agent's status", "agent", ev.AgentID, "err", err)

@@ -14,9 +14,12 @@ export interface Availability {
 }
 
 /** useAvailability asks the server whether anyone can chat now, and again
- * every 20 s while the chat is shown. null until the first answer. */
+ * while the chat is shown: every 3 s while nobody is there (so the chat
+ * comes back as soon as an agent does), every 30 s otherwise. null until
+ * the first answer. */
 export function useAvailability(site: string): Availability | null {
   const [av, setAv] = useState<Availability | null>(null);
+  const online = av?.online ?? true;
   useEffect(() => {
     if (!site) return;
     let live = true;
@@ -25,13 +28,13 @@ export function useAvailability(site: string): Availability | null {
         (a) => live && setAv(a),
         () => undefined, // unknown: keep chatting, the server decides at start
       );
-    void check();
-    const t = setInterval(check, 20000);
+    if (av === null) void check();
+    const t = setInterval(check, online ? 30000 : 3000);
     return () => {
       live = false;
       clearInterval(t);
     };
-  }, [site]);
+  }, [site, online]);
   return av;
 }
 

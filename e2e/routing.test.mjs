@@ -1,0 +1,126 @@
+// Routing as people meet it, in real Chromium against the real binary: a
+// French-speaking visitor reaches the French-speaking agent; a visitor who
+// waits sees the queue and is served when capacity frees; with nobody online
+// the widget takes an offline message; a transfer between two agents is seen
+// by all three browsers (those two in routing-transfer.test.mjs).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
+
+let browser;
+const servers = [];
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  for (const s of servers) {
+    await s.stop();
+    s.cleanup();
+  }
+});
+
+async function server() {
+  const s = await startServer();
+  servers.push(s);
+  return s;
+}
+
+/** Calls the JSON API from a signed-in dashboard page (cookie + CSRF). */
+async function call(page, method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const csrf = decodeURIComponent(document.cookie.match(/(?:^|; )parley_csrf=([^;]*)/)?.[1] ?? "");
+      const res = await fetch(path, {
+        method,
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, json: await res.json().catch(() => null) };
+    },
+    { method, path, body },
+  );
+}
+
+/** Creates an agent through the admin API and signs it in. */
+async function newAgent(admin, url, name, profile) {
+  const email = `${name.toLowerCase()}@e2e.test`;
+  const password = "a long enough password";
+  const res = await call(admin, "POST", "/api/agents", { email, name, password, ...profile });
+  assert.equal(res.status, 201, JSON.stringify(res.json));
+  const page = await signInAgent(browser, url, email, password);
+  await online(page);
+  return { page, id: res.json.agent.id };
+}
+
+async function online(page) {
+  await page.locator("[data-testid=conn-state][data-state=online]").waitFor();
+}
+
+/** Opens the demo page's widget in a browser with the given locale. */
+async function widget(url, locale = "en-US") {
+  const ctx = await browser.newContext({ locale });
+  const page = await ctx.newPage();
+  await page.goto(`${url}/demo`);
+  await page.click("#parley-launcher");
+  return { ctx, page, frame: page.frameLocator("#parley-frame") };
+}
+
+async function meId(page) {
+  return (await call(page, "GET", "/api/me")).json.agent.id;
+}
+
+test("a visitor whose browser speaks French reaches the French-speaking agent, not the English one", async () => {
+  const s = await server();
+  const admin = await signInAgent(browser, s.url);
+  await online(admin);
+  assert.equal((await call(admin, "PATCH", `/api/agents/${await meId(admin)}`, { languages: ["en"] })).status, 200);
+  const fleur = await newAgent(admin, s.url, "Fleur", { languages: ["fr"], capacity: 3 });
+
+  const fr = await widget(s.url, "fr-FR");
+  assert.equal(await fr.page.evaluate(() => navigator.language), "fr-FR");
+  await fr.frame.locator("[data-testid=composer]").waitFor();
+  await send(fr.frame, "Bonjour, avez-vous cette chaussure en 42 ?");
+  await eventually(async () => (await fr.frame.locator("[data-testid=agent-name]").innerText()) === "Fleur", { what: "French visitor served by Fleur" });
+  await fleur.page.locator("[data-testid=inbox-item][data-status=open]").first().click();
+  await eventually(async () => (await bodies(fleur.page)).includes("Bonjour, avez-vous cette chaussure en 42 ?"), { what: "Fleur sees the message" });
+
+  const en = await widget(s.url, "en-US");
+  await en.frame.locator("[data-testid=composer]").waitFor();
+  await send(en.frame, "Hello, do you ship to Norway?");
+  await eventually(async () => (await en.frame.locator("[data-testid=agent-name]").innerText()) === "Admin", { what: "English visitor served by the admin" });
+  assert.equal(await admin.locator("[data-testid=inbox-item][data-status=open]").count(), 1, "the admin has only the English chat");
+  await fr.ctx.close();
+  await en.ctx.close();
+});
+
+test("a second visitor sees position 1 and an estimate, then is assigned when capacity frees", async () => {
+  const s = await server();
+  const admin = await signInAgent(browser, s.url);
+  await online(admin);
+  assert.equal((await call(admin, "PATCH", `/api/agents/${await meId(admin)}`, { capacity: 1 })).status, 200);
+
+  const v1 = await widget(s.url);
+  await v1.frame.locator("[data-testid=composer]").waitFor();
+  await send(v1.frame, "First visitor here");
+  await v1.frame.locator("[data-testid=agent-name]").waitFor();
+
+  const v2 = await widget(s.url);
+  await v2.frame.locator("[data-testid=composer]").waitFor();
+  await send(v2.frame, "Second visitor, waiting");
+  const status = v2.frame.locator("[data-testid=queue-status]");
+  await eventually(async () => /number 1, about \d+ min/.test(await status.innerText()), { what: "position 1 and an estimate in the widget" });
+  // The dashboard shows the queue.
+  await admin.locator("[data-testid=queue-entry][data-position='1']").waitFor();
+
+  // The admin ends the first chat: the second visitor gets the admin.
+  await admin.locator("[data-testid=inbox-item][data-status=open]").first().click();
+  await eventually(async () => (await bodies(admin)).includes("First visitor here"), { what: "first chat open" });
+  await admin.locator("[data-testid=close-conversation]").click();
+  await eventually(async () => (await v2.frame.locator("[data-testid=agent-name]").count()) === 1, { what: "second visitor assigned" });
+  assert.equal(await v2.frame.locator("[data-testid=queue-status]").count(), 0);
+  await admin.locator("[data-testid=queue-entry]").waitFor({ state: "detached" });
+  await v1.ctx.close();
+  await v2.ctx.close();
+});
+
