@@ -471,3 +471,47 @@ func TestRoutingAPIsAreWorkspaceScoped(t *testing.T) {
 		}
 	})
 }
+
+// In offer mode a missed offer goes to the next agent, and after max_misses
+// missed offers the agent is set away, in routing and in the store.
+func TestRoutingMissedOfferGoesToTheNextAgentAndSetsAway(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		if code := admin.call(t, "PATCH", "/api/sites/"+ts.site.ID+"/routing", map[string]any{"mode": "offer", "offer_timeout_seconds": 2, "max_misses": 1}, nil); code != 200 {
+			t.Fatalf("offer mode: %d", code)
+		}
+		ag := admin.socket(t)
+		bob := admin.newAgent(t, "Bob", nil)
+		bobWS := bob.socket(t)
+		v, _ := ts.visitorWithLocale(t, "en-US")
+		conv, _ := startSeeing(v)
+		// Whoever gets the first offer lets it expire; the other gets it next.
+		var first protocol.Offer
+		ag.next(protocol.TypeOffer, &first)
+		second := first
+		for second.Agent == first.Agent || second.Ended {
+			second = protocol.Offer{}
+			ag.next(protocol.TypeOffer, &second)
+		}
+		if first.Conversation != conv.ID || second.Conversation != conv.ID {
+			t.Fatalf("offers %+v then %+v", first, second)
+		}
+		missed := map[string]*session{admin.id: admin, bob.id: bob}[first.Agent]
+		var me struct{ Agent agentProfileJSON }
+		missed.call(t, "GET", "/api/agents/me", nil, &me)
+		if me.Agent.Status != protocol.StatusAway || me.Agent.Routing != "away" {
+			t.Fatalf("after a missed offer (max 1): %+v", me.Agent)
+		}
+		next := map[string]*session{admin.id: admin, bob.id: bob}[second.Agent]
+		if code := next.call(t, "POST", "/api/conversations/"+conv.ID+"/accept", nil, nil); code != 200 {
+			t.Fatalf("accept by the next agent: %d", code)
+		}
+		var f protocol.Conversation
+		for f.Conversation.ID != conv.ID || f.Conversation.Status != protocol.ConversationOpen {
+			bobWS.next(protocol.TypeConversation, &f)
+		}
+		if f.Conversation.AgentID != second.Agent {
+			t.Fatalf("accepted conversation %+v", f.Conversation)
+		}
+	})
+}
