@@ -512,11 +512,34 @@ function SettingsForm() {
 
 // --- conversation: details and transfer --------------------------------------------------
 
-/** ConversationRouting shows what routing knows of a conversation: the
- * offline contact, the language and needs, the latest transfer note. */
+/** ConversationRouting shows what routing knows of a conversation (the
+ * offline contact, the latest transfer note) and lets an agent set what it
+ * needs: language, team, skill, priority. */
 export function ConversationRouting({ info }: { info: ConversationInfo }) {
-  const bits = [info.language && `language ${info.language}`, info.team && `team ${info.team}`, info.skill && `skill ${info.skill}`].filter(Boolean);
-  if (!bits.length && !info.contact_email && !info.transfer_note) return null;
+  const [edit, setEdit] = useState(false);
+  const [f, setF] = useState({ language: "", team: "", skill: "", priority: "0" });
+  const [error, setError] = useState("");
+  const bits = [info.language && `language ${info.language}`, info.team && `team ${info.team}`, info.skill && `skill ${info.skill}`, info.priority ? `priority ${info.priority}` : ""].filter(Boolean);
+  const open = () => {
+    setF({ language: info.language ?? "", team: info.team ?? "", skill: info.skill ?? "", priority: String(info.priority ?? 0) });
+    setError("");
+    setEdit(true);
+  };
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api("PATCH", `/api/conversations/${encodeURIComponent(info.id)}/routing`, {
+        language: f.language.trim(),
+        team: f.team.trim(),
+        skill: f.skill.trim(),
+        priority: Number(f.priority) || 0,
+      });
+      setEdit(false);
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
   return (
     <div class="pa-conv-routing" data-testid="conversation-routing">
       {info.contact_email && (
@@ -525,7 +548,41 @@ export function ConversationRouting({ info }: { info: ConversationInfo }) {
         </div>
       )}
       {info.transfer_note && <div data-testid="transfer-note">Transfer note: {info.transfer_note}</div>}
-      {bits.length > 0 && <div class="pa-muted">{bits.join(" · ")}</div>}
+      <div class="pa-muted">
+        {bits.join(" · ") || "Any agent"}{" "}
+        {info.status !== "closed" && !edit && (
+          <button type="button" class="pa-link" data-testid="edit-needs" onClick={open}>
+            Change
+          </button>
+        )}
+      </div>
+      {edit && (
+        <form class="pa-form-grid" onSubmit={save} data-testid="needs-form">
+          <label>
+            Language <input placeholder="fr" value={f.language} onInput={set("language")} />
+          </label>
+          <label>
+            Team <input placeholder="billing" value={f.team} onInput={set("team")} />
+          </label>
+          <label>
+            Skill <input value={f.skill} onInput={set("skill")} />
+          </label>
+          <label>
+            Priority <input type="number" min={0} max={100} value={f.priority} onInput={set("priority")} />
+          </label>
+          <button type="submit" class="pa-btn">
+            Save
+          </button>
+          <button type="button" class="pa-btn-ghost" onClick={() => setEdit(false)}>
+            Cancel
+          </button>
+          {error && (
+            <div class="pa-error" role="alert">
+              {error}
+            </div>
+          )}
+        </form>
+      )}
     </div>
   );
 }
