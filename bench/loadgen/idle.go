@@ -46,6 +46,9 @@ func RunIdle(ctx context.Context, tg Target, o IdleOptions) Result {
 	}
 	settle()
 	ir.BaseRSSKB, _ = RSSKB(tg.PID)
+	if !tg.Baseline {
+		ir.BaseRuntime = goRuntime(tg.URL)
+	}
 	var (
 		children []*exec.Cmd
 		stdins   []io.WriteCloser
@@ -106,7 +109,11 @@ func RunIdle(ctx context.Context, tg Target, o IdleOptions) Result {
 		}
 		settle()
 		kb, _ := RSSKB(tg.PID)
-		ir.Points = append(ir.Points, IdlePoint{Conns: have, RSSKB: kb, FDs: OpenFDs(tg.PID)})
+		pt := IdlePoint{Conns: have, RSSKB: kb, FDs: OpenFDs(tg.PID)}
+		if !tg.Baseline {
+			pt.Runtime = goRuntime(tg.URL)
+		}
+		ir.Points = append(ir.Points, pt)
 		ir.MaxConns = have
 		if have < step {
 			break
@@ -137,6 +144,40 @@ func RunIdle(ctx context.Context, tg Target, o IdleOptions) Result {
 		ir.At100kMB = (float64(ir.BaseRSSKB) + ir.KBPerConn*100000) / 1024
 	}
 	return r
+}
+
+// goRuntime reads the Go runtime's gauges from the server's /metrics
+// (Prometheus Go collector): where an idle connection's memory goes.
+func goRuntime(base string) *GoRuntime {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	g := &GoRuntime{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "go_goroutines":
+			g.Goroutines = int64(v)
+		case "go_memstats_stack_inuse_bytes":
+			g.StackKB = int64(v) / 1024
+		case "go_memstats_heap_inuse_bytes":
+			g.HeapInuseKB = int64(v) / 1024
+		case "go_memstats_sys_bytes":
+			g.SysKB = int64(v) / 1024
+		}
+	}
+	return g
 }
 
 func readLine(r io.Reader, timeout time.Duration) (string, error) {

@@ -65,6 +65,7 @@ type Result struct {
 type IdleResult struct {
 	Points        []IdlePoint `json:"points"`
 	BaseRSSKB     int64       `json:"base_rss_kb"`
+	BaseRuntime   *GoRuntime  `json:"base_runtime,omitempty"`
 	KBPerConn     float64     `json:"kb_per_conn"`   // least-squares slope
 	At100kMB      float64     `json:"at_100k_mb"`    // extrapolated RSS at 100k
 	MaxConns      int         `json:"max_conns"`     // the most held at once
@@ -75,9 +76,18 @@ type IdleResult struct {
 
 // IdlePoint is the server's RSS with Conns idle connections open.
 type IdlePoint struct {
-	Conns int   `json:"conns"`
-	RSSKB int64 `json:"rss_kb"`
-	FDs   int   `json:"fds"`
+	Conns   int        `json:"conns"`
+	RSSKB   int64      `json:"rss_kb"`
+	FDs     int        `json:"fds"`
+	Runtime *GoRuntime `json:"runtime,omitempty"` // Parley only (from /metrics)
+}
+
+// GoRuntime is the server's Go runtime memory at one point.
+type GoRuntime struct {
+	Goroutines  int64 `json:"goroutines"`
+	StackKB     int64 `json:"stack_kb"`
+	HeapInuseKB int64 `json:"heap_inuse_kb"`
+	SysKB       int64 `json:"sys_kb"`
 }
 
 // StoreLevel is closed-loop store throughput at one concurrency.

@@ -484,6 +484,19 @@ func idle(b *strings.Builder, rs []loadgen.Result) {
 		w("| %s | %s | %.1f%s | %.2f GB | %.0f | %d |\n", r.Target, strings.Join(pts, "; "), r.Idle.KBPerConn, rat, r.Idle.At100kMB/1024, r.Idle.ConnectPerSec, r.Idle.Failed)
 	}
 	w("\n")
+	for _, r := range xs {
+		if r.Idle == nil || r.Idle.BaseRuntime == nil || len(r.Idle.Points) == 0 {
+			continue
+		}
+		last := r.Idle.Points[len(r.Idle.Points)-1]
+		if last.Runtime == nil || last.Conns == 0 {
+			continue
+		}
+		b0, b1, n := r.Idle.BaseRuntime, last.Runtime, float64(last.Conns)
+		w("Where %s's memory per idle connection goes (Go runtime gauges from its `/metrics`, 0 → %d connections): ", r.Target, last.Conns)
+		w("%.1f goroutines, %.1f KB of goroutine stacks, %.1f KB of heap in use, %.1f KB obtained from the OS in all.\n\n",
+			float64(b1.Goroutines-b0.Goroutines)/n, float64(b1.StackKB-b0.StackKB)/n, float64(b1.HeapInuseKB-b0.HeapInuseKB)/n, float64(b1.SysKB-b0.SysKB)/n)
+	}
 	notes(b, xs)
 }
 
