@@ -74,6 +74,7 @@ type Router struct {
 	offers    map[string]string              // conversation → agent holding its offer
 	languages map[string]map[string][]string // workspace → agent → declared languages (primary subtags)
 	online    map[string]map[string]bool     // workspace → agents routing sees online (from its events)
+	visitors  map[string]string              // queued conversation → its visitor, for queue frames
 
 	every   time.Duration
 	timerMu sync.Mutex
@@ -87,7 +88,7 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		loading: map[string]*sync.Mutex{}, loaded: map[string]bool{},
 		conns: map[string]int{}, seen: map[string]bool{},
 		positions: map[string]protocol.Queue{}, offers: map[string]string{},
-		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{},
+		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{}, visitors: map[string]string{},
 		every: o.TickEvery,
 	}
 	if r.every <= 0 {
@@ -366,6 +367,9 @@ func (r *Router) request(c store.Conversation) routing.Request {
 // enqueue asks the engine for an agent; when nobody can take the
 // conversation it becomes offline and the visitor is told.
 func (r *Router) enqueue(ctx context.Context, c store.Conversation) {
+	r.mu.Lock()
+	r.visitors[c.ID] = c.VisitorID
+	r.mu.Unlock()
 	err := r.eng.Enqueue(ctx, r.request(c))
 	switch {
 	case err == nil, errors.Is(err, routing.ErrAlreadyRouted):
@@ -405,6 +409,7 @@ func (r *Router) Released(ctx context.Context, ws, convID string) {
 	if err := r.ensure(ctx, ws); err != nil {
 		return
 	}
+	r.forgetQueued(convID)
 	if err := r.eng.Release(ctx, ws, convID); err != nil && !errors.Is(err, routing.ErrUnknownConversation) {
 		r.log.Warn("routing release", "conversation", convID, "err", err)
 	}
@@ -656,6 +661,7 @@ func (r *Router) offeredTo(convID string) string {
 func (r *Router) forgetQueued(convID string) {
 	r.mu.Lock()
 	delete(r.positions, convID)
+	delete(r.visitors, convID)
 	r.mu.Unlock()
 }
 
@@ -721,6 +727,7 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 			}
 		}
 	case routing.Lost:
+		r.forgetQueued(ev.ConversationID)
 		r.log.Info("routing: conversation taken elsewhere", "conversation", ev.ConversationID)
 	case routing.AssignFailed:
 		r.log.Warn("routing: the store refused an assignment; will retry", "conversation", ev.ConversationID, "agent", ev.AgentID, "err", ev.Err)
@@ -773,12 +780,19 @@ func (r *Router) positionsChanged(ctx context.Context, ev routing.QueuePositions
 		}
 		r.mu.Lock()
 		r.positions[p.ConversationID] = q
+		visitor, ok := r.visitors[p.ConversationID]
 		r.mu.Unlock()
-		c, err := sc.Conversation(ctx, p.ConversationID)
-		if err != nil {
-			continue
+		if !ok { // requeued: not seen since it was assigned
+			c, err := sc.Conversation(ctx, p.ConversationID)
+			if err != nil {
+				continue
+			}
+			visitor = c.VisitorID
+			r.mu.Lock()
+			r.visitors[p.ConversationID] = visitor
+			r.mu.Unlock()
 		}
-		r.svc.publish(ctx, bus.VisitorTopic(c.VisitorID), mustJSON(q))
+		r.svc.publish(ctx, bus.VisitorTopic(visitor), mustJSON(q))
 	}
 }
 
