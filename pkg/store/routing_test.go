@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
 // Twenty claims race for one agent of capacity 3 and for the same
@@ -100,4 +101,35 @@ func TestClaimNeverExceedsCapacityOrAssignsTwice(t *testing.T) {
 			t.Fatalf("after unassign %+v", c)
 		}
 	})
+}
+
+// BenchmarkClaim is the store's side of one routing decision: the
+// compare-and-set transaction (agent row lock, load count, conditional
+// update) plus the release that frees the slot again.
+func BenchmarkClaim(b *testing.B) {
+	for name, s := range storetest.Stores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			ws := store.Workspace{ID: uuid.NewString(), Name: "Bench"}
+			site := store.Site{ID: uuid.NewString(), Name: "bench", Secret: "s"}
+			agent := store.Agent{ID: uuid.NewString(), Email: uuid.NewString() + "@bench.test", Name: "A", Role: "agent", PasswordHash: "x", Capacity: 5}
+			if err := s.CreateWorkspace(ctx, ws, site, agent); err != nil {
+				b.Fatal(err)
+			}
+			sc := s.Workspace(ws.ID)
+			c, err := sc.CreateConversation(ctx, store.Conversation{ID: uuid.NewString(), SiteID: site.ID, VisitorID: "v", Status: "queued"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := sc.Claim(ctx, c.ID, agent.ID, 5); err != nil {
+					b.Fatal(err)
+				}
+				if err := sc.Unassign(ctx, c.ID, agent.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
