@@ -679,7 +679,10 @@ func TestDataChannelFallback(t *testing.T) {
 // TestDeliveryLatency measures chat delivery (a send on one tab to the
 // message on another tab of the same visitor, through the store and the
 // bus) over data channels and over WebSockets, same load, same run.
-// PARLEY_RTC_LATENCY=1 runs it (50 conversations × 10 msg/s × 20 s).
+// PARLEY_RTC_LATENCY=1 runs it (50 conversations × 10 msg/s × 20 s);
+// PARLEY_RTC_LATENCY_FRAME=typing sends typing frames instead of messages:
+// the same path without the store commit, so the transports' own cost
+// shows.
 func TestDeliveryLatency(t *testing.T) {
 	if os.Getenv("PARLEY_RTC_LATENCY") == "" {
 		t.Skip("set PARLEY_RTC_LATENCY=1 to measure delivery latency")
@@ -720,6 +723,8 @@ func TestDeliveryLatency(t *testing.T) {
 			wg.Add(2)
 			sent := sync.Map{}
 			n := int(dur.Seconds()) * rate
+			typing := os.Getenv("PARLEY_RTC_LATENCY_FRAME") == "typing"
+			sentTimes := make(chan time.Time, n)
 			go func() {
 				defer wg.Done()
 				tick := time.NewTicker(time.Second / time.Duration(rate))
@@ -727,11 +732,17 @@ func TestDeliveryLatency(t *testing.T) {
 				for j := range n {
 					<-tick.C
 					id := fmt.Sprintf("%d-%d", i, j)
-					sent.Store(id, time.Now())
-					if via == transportDataChannel {
-						a.sendDC(sendFrame(conv.ID, id, "latency probe "+id))
+					var f any = sendFrame(conv.ID, id, "latency probe "+id)
+					if typing {
+						f = protocol.Typing{Envelope: protocol.Envelope{Type: protocol.TypeTyping}, Conversation: conv.ID, On: j%2 == 0}
+						sentTimes <- time.Now()
 					} else {
-						a.send(sendFrame(conv.ID, id, "latency probe "+id))
+						sent.Store(id, time.Now())
+					}
+					if via == transportDataChannel {
+						a.sendDC(f)
+					} else {
+						a.send(f)
 					}
 				}
 			}()
@@ -740,6 +751,14 @@ func TestDeliveryLatency(t *testing.T) {
 				for got := 0; got < n; {
 					select {
 					case f := <-b.in:
+						if typing && f.typ == protocol.TypeTyping {
+							d := time.Since(<-sentTimes)
+							mu.Lock()
+							lat = append(lat, d)
+							mu.Unlock()
+							got++
+							continue
+						}
 						if f.typ != protocol.TypeMessage {
 							continue
 						}
@@ -766,7 +785,11 @@ func TestDeliveryLatency(t *testing.T) {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 		var buf bytes.Buffer
-		fmt.Fprintf(&buf, "%s (%s): %d messages, p50 %v, p99 %v, max %v", via, st.Dialect(), len(lat), q(0.5), q(0.99), lat[len(lat)-1])
+		what := "messages"
+		if os.Getenv("PARLEY_RTC_LATENCY_FRAME") == "typing" {
+			what = "typing frames"
+		}
+		fmt.Fprintf(&buf, "%s (%s): %d %s, p50 %v, p99 %v, max %v", via, st.Dialect(), len(lat), what, q(0.5), q(0.99), lat[len(lat)-1])
 		t.Log(buf.String())
 		shutdown()
 	}
