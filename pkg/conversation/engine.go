@@ -75,6 +75,7 @@ type Router struct {
 	languages map[string]map[string][]string // workspace → agent → declared languages (primary subtags)
 	online    map[string]map[string]bool     // workspace → agents routing sees online (from its events)
 	visitors  map[string]string              // queued conversation → its visitor, for queue frames
+	prechat   map[string]prechat             // visitor → team chosen before the first message
 
 	every   time.Duration
 	timerMu sync.Mutex
@@ -89,7 +90,8 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		conns: map[string]int{}, seen: map[string]bool{},
 		positions: map[string]protocol.Queue{}, offers: map[string]string{},
 		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{}, visitors: map[string]string{},
-		every: o.TickEvery,
+		prechat: map[string]prechat{},
+		every:   o.TickEvery,
 	}
 	if r.every <= 0 {
 		r.every = time.Second
@@ -641,6 +643,76 @@ func (r *Router) Snapshot(ctx context.Context, ws string) (routing.Snapshot, err
 	}
 	defer r.drain(ctx)
 	return r.eng.Snapshot(ws), nil
+}
+
+type prechat struct {
+	team string
+	at   time.Time
+}
+
+// prechatTTL bounds how long a pre-chat choice waits for the visitor's
+// first message.
+const prechatTTL = time.Hour
+
+// Prechat records the team a visitor chose in the widget before writing:
+// the conversation their first message starts needs that team. A choice on
+// a conversation already started changes what it needs (ErrNotFound if the
+// visitor has none that is not closed).
+func (r *Router) Prechat(ctx context.Context, p Participant, team string) error {
+	c, err := r.svc.store.Workspace(p.WorkspaceID).OpenConversationOf(ctx, p.ID)
+	if err == nil {
+		if err := r.svc.store.Workspace(p.WorkspaceID).UpdateConversationRouting(ctx, c.ID, store.ConversationRouting{Team: &team}); err != nil {
+			return mapErr(err)
+		}
+		if err := r.ConversationChanged(ctx, p.WorkspaceID, c.ID); err != nil {
+			return err
+		}
+		r.svc.Changed(ctx, p.WorkspaceID, c.ID)
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for v, pc := range r.prechat {
+		if now.Sub(pc.at) > prechatTTL {
+			delete(r.prechat, v)
+		}
+	}
+	r.prechat[p.ID] = prechat{team: team, at: now}
+	return nil
+}
+
+func (r *Router) takePrechat(visitor string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pc, ok := r.prechat[visitor]
+	delete(r.prechat, visitor)
+	if !ok || time.Since(pc.at) > prechatTTL {
+		return ""
+	}
+	return pc.team
+}
+
+// Teams lists the teams agents of the workspace belong to (for the
+// widget's pre-chat choice).
+func (r *Router) Teams(ctx context.Context, ws string) ([]string, error) {
+	agents, err := r.svc.store.Workspace(ws).Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range agents {
+		for _, t := range store.SplitList(a.Teams) {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Position returns the last queue frame sent for a waiting conversation.

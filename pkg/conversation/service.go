@@ -160,7 +160,7 @@ func (s *Service) Start(ctx context.Context, p Participant, language string) (pr
 		now := s.now()
 		c, err = sc.CreateConversation(ctx, store.Conversation{
 			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: protocol.ConversationQueued,
-			Language: language, CreatedAt: now, UpdatedAt: now,
+			Language: language, Team: s.router.takePrechat(p.ID), CreatedAt: now, UpdatedAt: now,
 		})
 		unlock()
 		if err != nil {

@@ -555,7 +555,12 @@ func (s *Server) widgetAvailability(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
 		return
 	}
-	out := gin.H{"online": av.Online}
+	teams, err := s.conv.Router().Teams(c.Request.Context(), site.WorkspaceID)
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
+		return
+	}
+	out := gin.H{"online": av.Online, "teams": nonNil(teams)}
 	if !av.Online {
 		out["reason"] = av.Reason
 		if !av.Reopens.IsZero() {
@@ -634,4 +639,47 @@ func (s *Server) widgetOffline(c *gin.Context) {
 func validEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndex(s, "@")+1:], ".")
+}
+
+// widgetPrechat records the team the visitor chose before writing (the
+// widget's pre-chat choice); their conversation is routed to that team.
+func (s *Server) widgetPrechat(c *gin.Context) {
+	var req struct {
+		Token string `json:"token"`
+		Team  string `json:"team"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	claims, err := s.tokens.Verify(req.Token, time.Now().UTC())
+	if err != nil {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
+		return
+	}
+	ctx := c.Request.Context()
+	site, err := s.store.SiteByID(ctx, claims.Site)
+	if err != nil || site.WorkspaceID != claims.Workspace {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown site")
+		return
+	}
+	if !s.siteOrigin(c.Request, site) {
+		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
+		return
+	}
+	teams, err := s.conv.Router().Teams(ctx, site.WorkspaceID)
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot do this right now")
+		return
+	}
+	if req.Team != "" && !slices.Contains(teams, req.Team) {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "no such team")
+		return
+	}
+	p := conversation.Participant{Kind: protocol.AuthorVisitor, ID: claims.Visitor, WorkspaceID: site.WorkspaceID, SiteID: site.ID}
+	if err := s.conv.Router().Prechat(ctx, p, req.Team); err != nil {
+		code, name := httpStatus(err)
+		apiError(c, code, name, "cannot do this right now")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"team": req.Team})
 }

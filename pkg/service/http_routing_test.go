@@ -515,3 +515,39 @@ func TestRoutingMissedOfferGoesToTheNextAgentAndSetsAway(t *testing.T) {
 		}
 	})
 }
+
+// A team chosen in the widget before the first message routes the
+// conversation to that team.
+func TestRoutingPrechatTeam(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		admin.socket(t)
+		bob := admin.newAgent(t, "Bob", map[string]any{"teams": []string{"billing"}})
+		bob.socket(t)
+		post := func(body map[string]any) int {
+			b, _ := json.Marshal(body)
+			req, _ := http.NewRequest("POST", ts.URL+"/api/widget/prechat", bytes.NewReader(b))
+			req.Header.Set("Origin", ts.origin())
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		for i := 0; i < 3; i++ { // whoever is idle longest, the team decides
+			v, token := ts.visitorWithLocale(t, "en-US")
+			if code := post(map[string]any{"token": token, "team": "sales"}); code != 400 {
+				t.Fatalf("unknown team: %d", code)
+			}
+			if code := post(map[string]any{"token": token, "team": "billing"}); code != 200 {
+				t.Fatalf("prechat: %d", code)
+			}
+			conv, _ := startSeeing(v)
+			if conv.AgentID != bob.id || conv.Team != "billing" {
+				t.Fatalf("visitor %d with team billing: %+v", i, conv)
+			}
+		}
+	})
+}

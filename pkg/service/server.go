@@ -156,6 +156,7 @@ func (s *Server) routes() []route {
 		r("PATCH", "/api/conversations/:id/routing", agent, csrf, body, s.updateConversationRouting),
 		r("GET", "/api/widget/availability", s.widgetAvailability),
 		r("POST", "/api/widget/offline", body, s.widgetOffline),
+		r("POST", "/api/widget/prechat", body, s.widgetPrechat),
 	}
 }
 

@@ -11,6 +11,7 @@ import { queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { OfflineForm, useAvailability } from "./offline";
+import { PrechatChoice } from "./prechat";
 
 /** The answer of POST /api/widget/session. */
 interface Session {
@@ -225,10 +226,13 @@ function Chat({ client }: { client: LiveClient }) {
       ) : offline ? (
         <OfflineForm site={site} reason={avail?.reason} reopensAt={avail?.reopens_at} />
       ) : (
-        <Composer
-          onSend={(body) => client.send(convID, body)}
-          onTyping={() => convID && client.noteTyping(convID)}
-        />
+        <>
+          {!conv && avail?.teams?.length ? <PrechatChoice site={site} teams={avail.teams} /> : null}
+          <Composer
+            onSend={(body) => client.send(convID, body)}
+            onTyping={() => convID && client.noteTyping(convID)}
+          />
+        </>
       )}
     </>
   );

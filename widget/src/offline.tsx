@@ -11,6 +11,8 @@ export interface Availability {
   online: boolean;
   reason?: string;
   reopens_at?: string;
+  /** Teams the visitor may choose before writing (pre-chat). */
+  teams?: string[];
 }
 
 /** useAvailability asks the server whether anyone can chat now, and again
