@@ -551,3 +551,35 @@ func TestRoutingPrechatTeam(t *testing.T) {
 		}
 	})
 }
+
+// Relaxation step by step: a French visitor whose French agent is offline
+// waits, then after the site's limits reaches the English agent, marked for
+// translation; the reason is stored with the conversation.
+func TestRoutingRelaxesToAnyLanguageWithAReason(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		admin.call(t, "PATCH", "/api/agents/"+admin.id, map[string]any{"languages": []string{"en"}}, nil)
+		admin.newAgent(t, "Fleur", map[string]any{"languages": []string{"fr"}}) // never connects
+		if code := admin.call(t, "PATCH", "/api/sites/"+ts.site.ID+"/routing", map[string]any{"relax_after_seconds": []int{1, 2}}, nil); code != 200 {
+			t.Fatalf("relax settings: %d", code)
+		}
+		admin.socket(t)
+		v, _ := ts.visitorWithLocale(t, "fr-CA")
+		conv, _ := startSeeing(v)
+		if conv.Status != protocol.ConversationQueued {
+			t.Fatalf("French visitor with only an English agent online waits first: %+v", conv)
+		}
+		var f protocol.Conversation
+		for f.Conversation.ID != conv.ID || f.Conversation.Status != protocol.ConversationOpen {
+			v.next(protocol.TypeConversation, &f)
+		}
+		waited := time.Since(conv.CreatedAt)
+		if f.Conversation.AgentID != admin.id || waited < 2*time.Second {
+			t.Fatalf("assigned to %s after %v", f.Conversation.AgentName, waited)
+		}
+		c, _ := ts.st.Workspace(ts.site.WorkspaceID).Conversation(context.Background(), conv.ID)
+		if !strings.Contains(c.RoutingReason, "relaxed to any language") || !strings.Contains(c.RoutingReason, "translat") {
+			t.Fatalf("stored reason %q", c.RoutingReason)
+		}
+	})
+}
