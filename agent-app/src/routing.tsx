@@ -93,6 +93,7 @@ export function RoutingSide({ self, role, client, onOpen }: { self: string; role
   const supervisor = role === "admin" || role === "supervisor";
   return (
     <div class="pa-routing">
+      <SetAway client={client} />
       <Offers self={self} client={client} onOpen={onOpen} />
       <QueuePanel onOpen={onOpen} />
       <div class="pa-routing-links">
@@ -133,6 +134,35 @@ function Dialog({ title, onClose, children }: { title: string; onClose: () => vo
         </div>
         {children}
       </div>
+    </div>
+  );
+}
+
+/** SetAway tells the agent when routing set them away (too many missed
+ * offers) while their status menu still says online. */
+function SetAway({ client }: { client: LiveClient }) {
+  const [me, reload] = usePoll(() => api<{ agent: AgentProfile }>("GET", "/api/agents/me").then((r) => r.agent), 10000);
+  useEffect(
+    () =>
+      client.listen((f: Frame) => {
+        if (f.type === "offer" && f.ended && f.why === "expired") reload();
+      }),
+    [client],
+  );
+  if (!me || me.status !== "away" || client.status === "away") return null;
+  return (
+    <div class="pa-offers" role="alert" data-testid="away-banner">
+      You missed several offers, so new chats stopped coming to you.{" "}
+      <button
+        type="button"
+        class="pa-btn"
+        onClick={() => {
+          client.setStatus("online");
+          setTimeout(reload, 500);
+        }}
+      >
+        I'm back
+      </button>
     </div>
   );
 }
