@@ -43,6 +43,9 @@ export class DataChannelTransport implements Transport {
    * takes onclose). */
   onended: () => void = () => {};
   private closed = false;
+  /** Frames that arrived before release(): the relay may send as soon as
+   * its side is open, before this side has attached the channel. */
+  private early: Frame[] | null = [];
 
   constructor(
     private pc: RTCPeerConnection,
@@ -57,11 +60,23 @@ export class DataChannelTransport implements Transport {
         return;
       }
       if (frame && typeof frame === "object" && typeof (frame as { type?: unknown }).type === "string") {
-        this.onframe(frame as Frame);
+        if (this.early) this.early.push(frame as Frame);
+        else this.onframe(frame as Frame);
       }
     };
     dc.onclose = () => this.finish({ code: 1006, reason: "data channel closed" });
     dc.onerror = () => {};
+  }
+
+  /** release delivers the frames that arrived before the channel was
+   * attached, then every frame as it comes. */
+  release(): void {
+    const early = this.early ?? [];
+    this.early = null;
+    for (const f of early) {
+      if (this.closed) return;
+      this.onframe(f);
+    }
   }
 
   /** failed ends the transport because the connection under it failed. */
@@ -223,11 +238,14 @@ export class WebRTCLink {
     pc.ondatachannel = (ev) => {
       const dc = ev.channel;
       if (dc.label !== "chat") return;
-      dc.onopen = () => {
-        if (this.pc !== pc) return;
+      // Listen at once: frames may arrive before the open event.
+      const t = new DataChannelTransport(pc, dc);
+      let attached = false;
+      const attach = () => {
+        if (attached || this.pc !== pc) return;
+        attached = true;
         if (this.openTimer) clearTimeout(this.openTimer);
         this.openTimer = null;
-        const t = new DataChannelTransport(pc, dc);
         this.transport = t;
         this.failures = 0;
         const opened = Date.now();
@@ -239,7 +257,10 @@ export class WebRTCLink {
           this.giveUp("data channel closed", true, true);
         };
         this.client.attachChatTransport(t);
+        t.release();
       };
+      if (dc.readyState === "open") attach();
+      else dc.onopen = attach;
     };
     try {
       await pc.setRemoteDescription({ type: "offer", sdp: o.sdp });
