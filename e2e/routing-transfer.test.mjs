@@ -123,20 +123,3 @@ test("a transfer between two agents is seen by the visitor and both agents", asy
   await eventually(async () => (await bodies(admin)).includes("Hi, Bob from billing here."), { what: "admin still sees the conversation live" });
   await v.ctx.close();
 });
-
-test("a visitor who picks a team before writing reaches that team's agent", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
-  await online(admin);
-  await newAgent(admin, s.url, "Bea", { teams: ["billing"] });
-  const v = await widget(s.url);
-  const pick = v.frame.locator("[data-testid=prechat-team]");
-  await pick.waitFor();
-  await pick.selectOption("billing");
-  await eventually(async () => (await pick.inputValue()) === "billing", { what: "team chosen" });
-  // The choice is posted on change; give it a moment before writing.
-  await new Promise((r) => setTimeout(r, 500));
-  await send(v.frame, "A question about my invoice");
-  await eventually(async () => (await v.frame.locator("[data-testid=agent-name]").innerText()) === "Bea", { what: "visitor served by the billing team" });
-  await v.ctx.close();
-});

@@ -2,7 +2,8 @@
 // French-speaking visitor reaches the French-speaking agent; a visitor who
 // waits sees the queue and is served when capacity frees; with nobody online
 // the widget takes an offline message; a transfer between two agents is seen
-// by all three browsers (those two in routing-transfer.test.mjs).
+// by all three browsers (those two in routing-transfer.test.mjs; offers and
+// the pre-chat choice in routing-offer.test.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
