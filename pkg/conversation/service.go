@@ -273,14 +273,13 @@ func (s *Service) append(ctx context.Context, workspaceID string, m store.Messag
 	}
 	ack := protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: m.ClientID}, ClientID: m.ClientID, Conversation: m.ConversationID, Seq: stored.Seq}
 	if !dup {
-		c, err := s.store.Workspace(workspaceID).Conversation(ctx, m.ConversationID)
-		frame := mustJSON(MessageFrame(stored))
 		// The message is committed: a failed publish costs only latency,
-		// receivers resume from the store.
-		if err == nil {
-			s.publish(ctx, bus.ConversationTopic(c.ID), frame)
-		}
-		s.publish(ctx, bus.AgentsTopic(workspaceID), frame)
+		// receivers resume from the store. The publish must not depend on
+		// the request's remaining time, nor on another read.
+		frame := mustJSON(MessageFrame(stored))
+		pctx := context.WithoutCancel(ctx)
+		s.publish(pctx, bus.ConversationTopic(m.ConversationID), frame)
+		s.publish(pctx, bus.AgentsTopic(workspaceID), frame)
 	}
 	return ack, nil
 }

@@ -59,7 +59,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		dial    gorm.Dialector
 		dialect string
 	)
-	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true, NowFunc: func() time.Time { return time.Now().UTC() }}
+	// PrepareStmt keeps prepared statements per connection: preparing every
+	// statement anew was a large part of each message's cost (see
+	// docs/benchmarks.md).
+	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true, PrepareStmt: true, NowFunc: func() time.Time { return time.Now().UTC() }}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		dial, dialect = postgres.Open(url), "postgres"
