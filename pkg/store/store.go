@@ -62,7 +62,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	// PrepareStmt keeps prepared statements per connection: preparing every
 	// statement anew was a large part of each message's cost (see
 	// docs/benchmarks.md).
-	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true, PrepareStmt: true, NowFunc: func() time.Time { return time.Now().UTC() }}
+	// PrepareStmtTTL is gorm's "no eviction by age" value: with any other
+	// TTL gorm starts an expiry goroutine per store that never stops (a
+	// leak per Open, caught by goleak); statements are still evicted by
+	// count (PrepareStmtMaxSize).
+	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true, PrepareStmt: true, PrepareStmtTTL: 24 * 365 * 10 * time.Hour,
+		NowFunc: func() time.Time { return time.Now().UTC() }}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		dial, dialect = postgres.Open(url), "postgres"
