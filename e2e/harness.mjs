@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
+import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -162,4 +163,51 @@ export async function eventually(fn, { timeout = 15_000, interval = 100, what = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last?.stack ?? JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, interval));
   }
+}
+
+// Helpers of the routing tests (dashboard API calls, extra agents, widgets
+// in a given locale).
+
+/** Calls the JSON API from a signed-in dashboard page (cookie + CSRF). */
+export async function call(page, method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const csrf = decodeURIComponent(document.cookie.match(/(?:^|; )parley_csrf=([^;]*)/)?.[1] ?? "");
+      const res = await fetch(path, {
+        method,
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, json: await res.json().catch(() => null) };
+    },
+    { method, path, body },
+  );
+}
+
+/** Creates an agent through the admin API and signs it in. */
+export async function newAgent(browser, admin, url, name, profile) {
+  const email = `${name.toLowerCase()}@e2e.test`;
+  const password = "a long enough password";
+  const res = await call(admin, "POST", "/api/agents", { email, name, password, ...profile });
+  assert.equal(res.status, 201, JSON.stringify(res.json));
+  const page = await signInAgent(browser, url, email, password);
+  await online(page);
+  return { page, id: res.json.agent.id };
+}
+
+export async function online(page) {
+  await page.locator("[data-testid=conn-state][data-state=online]").waitFor();
+}
+
+/** Opens the demo page's widget in a browser with the given locale. */
+export async function widget(browser, url, locale = "en-US") {
+  const ctx = await browser.newContext({ locale });
+  const page = await ctx.newPage();
+  await page.goto(`${url}/demo`);
+  await page.click("#parley-launcher");
+  return { ctx, page, frame: page.frameLocator("#parley-frame") };
+}
+
+export async function meId(page) {
+  return (await call(page, "GET", "/api/me")).json.agent.id;
 }

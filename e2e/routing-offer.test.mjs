@@ -3,7 +3,9 @@
 // inbox, and the widget's pre-chat team choice.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
+import {
+  startServer, launchBrowser, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
+} from "./harness.mjs";
 
 let browser;
 const servers = [];
@@ -24,49 +26,6 @@ async function server() {
   return s;
 }
 
-/** Calls the JSON API from a signed-in dashboard page (cookie + CSRF). */
-async function call(page, method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const csrf = decodeURIComponent(document.cookie.match(/(?:^|; )parley_csrf=([^;]*)/)?.[1] ?? "");
-      const res = await fetch(path, {
-        method,
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, json: await res.json().catch(() => null) };
-    },
-    { method, path, body },
-  );
-}
-
-/** Creates an agent through the admin API and signs it in. */
-async function newAgent(admin, url, name, profile) {
-  const email = `${name.toLowerCase()}@e2e.test`;
-  const password = "a long enough password";
-  const res = await call(admin, "POST", "/api/agents", { email, name, password, ...profile });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
-  const page = await signInAgent(browser, url, email, password);
-  await online(page);
-  return { page, id: res.json.agent.id };
-}
-
-async function online(page) {
-  await page.locator("[data-testid=conn-state][data-state=online]").waitFor();
-}
-
-/** Opens the demo page's widget in a browser with the given locale. */
-async function widget(url, locale = "en-US") {
-  const ctx = await browser.newContext({ locale });
-  const page = await ctx.newPage();
-  await page.goto(`${url}/demo`);
-  await page.click("#parley-launcher");
-  return { ctx, page, frame: page.frameLocator("#parley-frame") };
-}
-
-async function meId(page) {
-  return (await call(page, "GET", "/api/me")).json.agent.id;
-}
 
 test("in offer mode the agent accepts the offer from the inbox", async () => {
   const s = await server();
@@ -75,7 +34,7 @@ test("in offer mode the agent accepts the offer from the inbox", async () => {
   const sites = (await call(admin, "GET", "/api/sites")).json.sites;
   const set = await call(admin, "PATCH", `/api/sites/${sites[0].id}/routing`, { mode: "offer", offer_timeout_seconds: 60, max_misses: 3 });
   assert.equal(set.status, 200, JSON.stringify(set.json));
-  const v = await widget(s.url);
+  const v = await widget(browser, s.url);
   await v.frame.locator("[data-testid=composer]").waitFor();
   await send(v.frame, "Anyone there?");
   const offer = admin.locator("[data-testid=offer]");
@@ -92,8 +51,8 @@ test("a visitor who picks a team before writing reaches that team's agent", asyn
   const s = await server();
   const admin = await signInAgent(browser, s.url);
   await online(admin);
-  await newAgent(admin, s.url, "Bea", { teams: ["billing"] });
-  const v = await widget(s.url);
+  await newAgent(browser, admin, s.url, "Bea", { teams: ["billing"] });
+  const v = await widget(browser, s.url);
   const pick = v.frame.locator("[data-testid=prechat-team]");
   await pick.waitFor();
   await pick.selectOption("billing");

@@ -4,7 +4,9 @@
 // by all three browsers.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
+import {
+  startServer, launchBrowser, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
+} from "./harness.mjs";
 
 let browser;
 const servers = [];
@@ -25,53 +27,10 @@ async function server() {
   return s;
 }
 
-/** Calls the JSON API from a signed-in dashboard page (cookie + CSRF). */
-async function call(page, method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const csrf = decodeURIComponent(document.cookie.match(/(?:^|; )parley_csrf=([^;]*)/)?.[1] ?? "");
-      const res = await fetch(path, {
-        method,
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, json: await res.json().catch(() => null) };
-    },
-    { method, path, body },
-  );
-}
-
-/** Creates an agent through the admin API and signs it in. */
-async function newAgent(admin, url, name, profile) {
-  const email = `${name.toLowerCase()}@e2e.test`;
-  const password = "a long enough password";
-  const res = await call(admin, "POST", "/api/agents", { email, name, password, ...profile });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
-  const page = await signInAgent(browser, url, email, password);
-  await online(page);
-  return { page, id: res.json.agent.id };
-}
-
-async function online(page) {
-  await page.locator("[data-testid=conn-state][data-state=online]").waitFor();
-}
-
-/** Opens the demo page's widget in a browser with the given locale. */
-async function widget(url, locale = "en-US") {
-  const ctx = await browser.newContext({ locale });
-  const page = await ctx.newPage();
-  await page.goto(`${url}/demo`);
-  await page.click("#parley-launcher");
-  return { ctx, page, frame: page.frameLocator("#parley-frame") };
-}
-
-async function meId(page) {
-  return (await call(page, "GET", "/api/me")).json.agent.id;
-}
 
 test("with nobody online the widget takes an offline message that agents read later", async () => {
   const s = await server();
-  const v = await widget(s.url);
+  const v = await widget(browser, s.url);
   await v.frame.locator("[data-testid=offline-form]").waitFor();
   assert.match(await v.frame.locator("[data-testid=offline-notice]").innerText(), /Nobody is available/);
   assert.equal(await v.frame.locator("[data-testid=composer]").count(), 0);
@@ -94,12 +53,12 @@ test("a transfer between two agents is seen by the visitor and both agents", asy
   const s = await server();
   const admin = await signInAgent(browser, s.url);
   await online(admin);
-  const v = await widget(s.url);
+  const v = await widget(browser, s.url);
   await v.frame.locator("[data-testid=composer]").waitFor();
   await send(v.frame, "I need help with a refund");
   await eventually(async () => (await v.frame.locator("[data-testid=agent-name]").innerText()) === "Admin", { what: "admin serves first" });
 
-  const bob = await newAgent(admin, s.url, "Bob", { teams: ["billing"] });
+  const bob = await newAgent(browser, admin, s.url, "Bob", { teams: ["billing"] });
   await admin.locator("[data-testid=inbox-item][data-status=open]").first().click();
   await admin.locator("[data-testid=transfer]").click();
   await admin.locator(`[data-testid=transfer-target] option[value="agent:${bob.id}"]:not([disabled])`).waitFor({ state: "attached" });

@@ -6,7 +6,9 @@
 // the pre-chat choice in routing-offer.test.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
+import {
+  startServer, launchBrowser, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
+} from "./harness.mjs";
 
 let browser;
 const servers = [];
@@ -27,58 +29,15 @@ async function server() {
   return s;
 }
 
-/** Calls the JSON API from a signed-in dashboard page (cookie + CSRF). */
-async function call(page, method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const csrf = decodeURIComponent(document.cookie.match(/(?:^|; )parley_csrf=([^;]*)/)?.[1] ?? "");
-      const res = await fetch(path, {
-        method,
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, json: await res.json().catch(() => null) };
-    },
-    { method, path, body },
-  );
-}
-
-/** Creates an agent through the admin API and signs it in. */
-async function newAgent(admin, url, name, profile) {
-  const email = `${name.toLowerCase()}@e2e.test`;
-  const password = "a long enough password";
-  const res = await call(admin, "POST", "/api/agents", { email, name, password, ...profile });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
-  const page = await signInAgent(browser, url, email, password);
-  await online(page);
-  return { page, id: res.json.agent.id };
-}
-
-async function online(page) {
-  await page.locator("[data-testid=conn-state][data-state=online]").waitFor();
-}
-
-/** Opens the demo page's widget in a browser with the given locale. */
-async function widget(url, locale = "en-US") {
-  const ctx = await browser.newContext({ locale });
-  const page = await ctx.newPage();
-  await page.goto(`${url}/demo`);
-  await page.click("#parley-launcher");
-  return { ctx, page, frame: page.frameLocator("#parley-frame") };
-}
-
-async function meId(page) {
-  return (await call(page, "GET", "/api/me")).json.agent.id;
-}
 
 test("a visitor whose browser speaks French reaches the French-speaking agent, not the English one", async () => {
   const s = await server();
   const admin = await signInAgent(browser, s.url);
   await online(admin);
   assert.equal((await call(admin, "PATCH", `/api/agents/${await meId(admin)}`, { languages: ["en"] })).status, 200);
-  const fleur = await newAgent(admin, s.url, "Fleur", { languages: ["fr"], capacity: 3 });
+  const fleur = await newAgent(browser, admin, s.url, "Fleur", { languages: ["fr"], capacity: 3 });
 
-  const fr = await widget(s.url, "fr-FR");
+  const fr = await widget(browser, s.url, "fr-FR");
   assert.equal(await fr.page.evaluate(() => navigator.language), "fr-FR");
   await fr.frame.locator("[data-testid=composer]").waitFor();
   await send(fr.frame, "Bonjour, avez-vous cette chaussure en 42 ?");
@@ -86,7 +45,7 @@ test("a visitor whose browser speaks French reaches the French-speaking agent, n
   await fleur.page.locator("[data-testid=inbox-item][data-status=open]").first().click();
   await eventually(async () => (await bodies(fleur.page)).includes("Bonjour, avez-vous cette chaussure en 42 ?"), { what: "Fleur sees the message" });
 
-  const en = await widget(s.url, "en-US");
+  const en = await widget(browser, s.url, "en-US");
   await en.frame.locator("[data-testid=composer]").waitFor();
   await send(en.frame, "Hello, do you ship to Norway?");
   await eventually(async () => (await en.frame.locator("[data-testid=agent-name]").innerText()) === "Admin", { what: "English visitor served by the admin" });
@@ -101,12 +60,12 @@ test("a second visitor sees position 1 and an estimate, then is assigned when ca
   await online(admin);
   assert.equal((await call(admin, "PATCH", `/api/agents/${await meId(admin)}`, { capacity: 1 })).status, 200);
 
-  const v1 = await widget(s.url);
+  const v1 = await widget(browser, s.url);
   await v1.frame.locator("[data-testid=composer]").waitFor();
   await send(v1.frame, "First visitor here");
   await v1.frame.locator("[data-testid=agent-name]").waitFor();
 
-  const v2 = await widget(s.url);
+  const v2 = await widget(browser, s.url);
   await v2.frame.locator("[data-testid=composer]").waitFor();
   await send(v2.frame, "Second visitor, waiting");
   const status = v2.frame.locator("[data-testid=queue-status]");
