@@ -584,21 +584,11 @@ func (s *Server) widgetOffline(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	claims, err := s.tokens.Verify(req.Token, time.Now().UTC())
-	if err != nil {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
+	p, _, ok := s.visitorFromToken(c, req.Token)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
-	site, err := s.store.SiteByID(ctx, claims.Site)
-	if err != nil || site.WorkspaceID != claims.Workspace {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown site")
-		return
-	}
-	if !s.siteOrigin(c.Request, site) {
-		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
-		return
-	}
 	name, email, body := strings.TrimSpace(req.Name), strings.TrimSpace(req.Email), strings.TrimSpace(req.Message)
 	switch {
 	case name == "" || utf8.RuneCountInString(name) > 200:
@@ -620,19 +610,13 @@ func (s *Server) widgetOffline(c *gin.Context) {
 	if !s.allowHTTP(c, s.rules.OfflineFormPerIP, c.ClientIP()) {
 		return
 	}
-	v, err := s.store.Workspace(site.WorkspaceID).Visitor(ctx, claims.Visitor)
-	if err != nil {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown visitor; start a new session")
-		return
-	}
-	p := conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID}
 	info, err := s.conv.LeaveMessage(ctx, p, req.ClientID, name, email, body)
 	if err != nil {
 		code, name := httpStatus(err)
 		apiError(c, code, name, "cannot store your message right now; please try again")
 		return
 	}
-	s.log.Info("offline message left", "conversation", info.ID, "site", site.ID)
+	s.log.Info("offline message left", "conversation", info.ID, "site", p.SiteID)
 	c.JSON(http.StatusOK, gin.H{"conversation": info})
 }
 
@@ -651,22 +635,12 @@ func (s *Server) widgetPrechat(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	claims, err := s.tokens.Verify(req.Token, time.Now().UTC())
-	if err != nil {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
+	p, _, ok := s.visitorFromToken(c, req.Token)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
-	site, err := s.store.SiteByID(ctx, claims.Site)
-	if err != nil || site.WorkspaceID != claims.Workspace {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown site")
-		return
-	}
-	if !s.siteOrigin(c.Request, site) {
-		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
-		return
-	}
-	teams, err := s.conv.Router().Teams(ctx, site.WorkspaceID)
+	teams, err := s.conv.Router().Teams(ctx, p.WorkspaceID)
 	if err != nil {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot do this right now")
 		return
@@ -675,7 +649,6 @@ func (s *Server) widgetPrechat(c *gin.Context) {
 		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "no such team")
 		return
 	}
-	p := conversation.Participant{Kind: protocol.AuthorVisitor, ID: claims.Visitor, WorkspaceID: site.WorkspaceID, SiteID: site.ID}
 	if err := s.conv.Router().Prechat(ctx, p, req.Team); err != nil {
 		code, name := httpStatus(err)
 		apiError(c, code, name, "cannot do this right now")

@@ -258,28 +258,39 @@ func truncate(s string, n int) string {
 }
 
 func (s *Server) visitorSocket(c *gin.Context) {
-	claims, err := s.tokens.Verify(c.Query("token"), time.Now().UTC())
+	p, v, ok := s.visitorFromToken(c, c.Query("token"))
+	if !ok {
+		return
+	}
+	s.locales.Store(v.ID, v.Locale)
+	s.upgrade(c, p)
+}
+
+// visitorFromToken authenticates a widget request by its visitor token: a
+// valid token, a known site of the token's workspace, an allowed origin and
+// a known visitor. Otherwise it answers the error itself and returns false.
+func (s *Server) visitorFromToken(c *gin.Context, token string) (conversation.Participant, store.Visitor, bool) {
+	claims, err := s.tokens.Verify(token, time.Now().UTC())
 	if err != nil {
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
-		return
+		return conversation.Participant{}, store.Visitor{}, false
 	}
 	ctx := c.Request.Context()
 	site, err := s.store.SiteByID(ctx, claims.Site)
 	if err != nil || site.WorkspaceID != claims.Workspace {
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown site")
-		return
+		return conversation.Participant{}, store.Visitor{}, false
 	}
 	if !s.siteOrigin(c.Request, site) {
 		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
-		return
+		return conversation.Participant{}, store.Visitor{}, false
 	}
 	v, err := s.store.Workspace(site.WorkspaceID).Visitor(ctx, claims.Visitor)
 	if err != nil {
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown visitor; start a new session")
-		return
+		return conversation.Participant{}, store.Visitor{}, false
 	}
-	s.locales.Store(v.ID, v.Locale)
-	s.upgrade(c, conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID})
+	return conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID}, v, true
 }
 
 func (s *Server) visitorLocale(p conversation.Participant) string {
