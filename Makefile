@@ -13,7 +13,9 @@ PARLEY_TEST_REDIS    ?= $(shell (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null &&
 export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
 
 # Fuzz targets run briefly in `make test` (corpora in testdata/fuzz).
-FUZZTIME ?= 8s
+# Bounded by executions, not seconds: a time limit that expires while Go
+# minimizes a new input fails the run with "context deadline exceeded".
+FUZZTIME ?= 150000x
 FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT ./pkg/keyring:FuzzOpen
 
 .PHONY: run build test test-deps test-go test-fuzz test-web test-e2e lint web bench bench-quick
@@ -47,7 +49,7 @@ test-go:
 test-fuzz:
 	@for t in $(FUZZ); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg || exit 1; \
 	done
 
 # Front ends: type checks, unit tests, and committed dist/ equal to a fresh build.
