@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
@@ -15,6 +16,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026112501_initial", Migrate: migrateInitial},
 	{ID: "2026112502_verified_visitors", Migrate: migrateVerifiedVisitors},
 	{ID: "2026112503_routing", Migrate: migrateRouting},
+	{ID: "2026112504_security", Migrate: migrateSecurity},
 }
 
 func migrate(db *gorm.DB) error {
@@ -176,6 +178,67 @@ func migrateRouting(tx *gorm.DB) error {
 			if err := m.AddColumn(step.model, f); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// 2026112504_security: agent invites, the audit log, visitors' refresh
+// secrets (a hash, the current and the one before it, for a widget whose
+// short-lived token expired), and room for sealed personal fields (a sealed
+// value is longer than the plaintext limit; SQLite does not enforce sizes).
+type (
+	v4Invite struct {
+		ID          string `gorm:"primaryKey;size:36"`
+		WorkspaceID string `gorm:"size:36;not null;index"`
+		Email       string `gorm:"size:320;not null"`
+		Role        string `gorm:"size:20;not null"`
+		TokenHash   string `gorm:"size:64;not null;uniqueIndex"`
+		CreatedBy   string `gorm:"size:36;not null"`
+		ExpiresAt   time.Time
+		AcceptedAt  *time.Time
+		AgentID     *string `gorm:"size:36"`
+		CreatedAt   time.Time
+	}
+	v4AuditEntry struct {
+		ID          int64  `gorm:"primaryKey;autoIncrement"`
+		WorkspaceID string `gorm:"size:36;not null;index:idx_audit_ws_id,priority:1"`
+		ActorID     string `gorm:"size:36;not null;default:''"`
+		ActorName   string `gorm:"size:200;not null;default:''"`
+		Action      string `gorm:"size:50;not null"`
+		Target      string `gorm:"size:200;not null;default:''"`
+		Detail      string `gorm:"type:text;not null;default:''"`
+		IP          string `gorm:"size:64;not null;default:''"`
+		CreatedAt   time.Time
+	}
+	v4Visitor struct {
+		RefreshHash     string `gorm:"size:64;not null;default:''"`
+		PrevRefreshHash string `gorm:"size:64;not null;default:''"`
+		RefreshedAt     *time.Time
+	}
+)
+
+func (v4Invite) TableName() string     { return "invites" }
+func (v4AuditEntry) TableName() string { return "audit_entries" }
+func (v4Visitor) TableName() string    { return "visitors" }
+
+func migrateSecurity(tx *gorm.DB) error {
+	if err := tx.AutoMigrate(&v4Invite{}, &v4AuditEntry{}); err != nil {
+		return err
+	}
+	m := tx.Migrator()
+	for _, f := range []string{"RefreshHash", "PrevRefreshHash", "RefreshedAt"} {
+		if err := m.AddColumn(&v4Visitor{}, f); err != nil {
+			return err
+		}
+	}
+	if tx.Dialector.Name() != "postgres" {
+		return nil
+	}
+	for _, col := range []string{"visitors.name", "conversations.contact_name", "conversations.contact_email"} {
+		table, column, _ := strings.Cut(col, ".")
+		if err := tx.Exec("ALTER TABLE " + table + " ALTER COLUMN " + column + " TYPE text").Error; err != nil {
+			return err
 		}
 	}
 	return nil
