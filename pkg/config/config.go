@@ -45,6 +45,10 @@ type Config struct {
 	TURNURLs      []string      // turn:/turns: URLs for browsers (PARLEY_TURN_URLS)
 	TURNSecret    string        // coturn's static-auth-secret (PARLEY_TURN_SECRET)
 	TURNTTL       time.Duration // lifetime of minted TURN credentials (PARLEY_TURN_TTL)
+	// RelaySecret, when set, makes signaling use standalone relays (go run
+	// ./relay) that register with it using this secret, instead of the
+	// in-process relay (PARLEY_RELAY_SECRET). See relay.go.
+	RelaySecret string
 
 	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
 }
@@ -87,6 +91,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if err := c.rtcFlags(fs, env); err != nil {
 		return c, err
 	}
+	fs.StringVar(&c.RelaySecret, "relay-secret", env("PARLEY_RELAY_SECRET", ""), "shared secret of standalone relays (go run ./relay); when set, chat data channels go through registered relays instead of the in-process one [PARLEY_RELAY_SECRET]")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -112,6 +117,9 @@ func (c *Config) complete() error {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "parley.db")
 	}
+	if c.RelaySecret != "" && len(c.RelaySecret) < MinRelaySecret {
+		return fmt.Errorf("PARLEY_RELAY_SECRET must be at least %d characters", MinRelaySecret)
+	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		return errors.New("PARLEY_SECRET must be at least 32 characters")
 	}
@@ -119,6 +127,9 @@ func (c *Config) complete() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	}
+	if c.RTCTimeout <= 0 {
+		return errors.New("PARLEY_RTC_TIMEOUT must be positive")
 	}
 	return c.completeRTC(u)
 }
@@ -130,25 +141,11 @@ func (c *Config) rtcFlags(fs *flag.FlagSet, env func(k, def string) string) erro
 		return fmt.Errorf("PARLEY_RTC: %w", err)
 	}
 	fs.BoolVar(&c.RTC, "rtc", on, "run the in-process WebRTC relay so chat can use data channels (falls back to the WebSocket) [PARLEY_RTC]")
-	udp, err := strconv.Atoi(env("PARLEY_RTC_UDP_PORT", "0"))
-	if err != nil {
-		return fmt.Errorf("PARLEY_RTC_UDP_PORT: %w", err)
+	if err := c.relayFlags(fs, env); err != nil {
+		return err
 	}
-	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", udp, "one UDP port for all WebRTC peers (open it in the firewall); 0: an ephemeral port per peer [PARLEY_RTC_UDP_PORT]")
-	tcp, err := strconv.Atoi(env("PARLEY_RTC_TCP_PORT", "0"))
-	if err != nil {
-		return fmt.Errorf("PARLEY_RTC_TCP_PORT: %w", err)
-	}
-	fs.IntVar(&c.RTCTCPPort, "rtc-tcp-port", tcp, "also offer ICE over TCP on this port, for networks that block UDP; 0: off [PARLEY_RTC_TCP_PORT]")
-	list := func(name, key, help string, dst *[]string) {
-		*dst = splitList(env(key, ""))
-		fs.Func(name, help+" (comma-separated) ["+key+"]", func(v string) error { *dst = splitList(v); return nil })
-	}
-	list("rtc-public-ips", "PARLEY_RTC_PUBLIC_IPS", "this host's public IPs when behind a 1:1 NAT", &c.RTCPublicIPs)
-	list("rtc-allowed-ips", "PARLEY_RTC_ALLOWED_IPS", "local IPs or CIDRs the relay may offer as ICE candidates; default all", &c.RTCAllowedIPs)
-	list("stun-urls", "PARLEY_STUN_URLS", "STUN servers for browsers, e.g. stun:turn.example.com:3478", &c.STUNURLs)
-	list("turn-urls", "PARLEY_TURN_URLS", "TURN servers for browsers, e.g. turn:turn.example.com:3478?transport=udp", &c.TURNURLs)
-	fs.StringVar(&c.rtcLoopback, "rtc-loopback", env("PARLEY_RTC_LOOPBACK", "auto"), "offer loopback ICE candidates: true, false, or auto (when the public URL is localhost/127.0.0.1) [PARLEY_RTC_LOOPBACK]")
+	listFlag(fs, env, "stun-urls", "PARLEY_STUN_URLS", "STUN servers for browsers, e.g. stun:turn.example.com:3478", &c.STUNURLs)
+	listFlag(fs, env, "turn-urls", "PARLEY_TURN_URLS", "TURN servers for browsers, e.g. turn:turn.example.com:3478?transport=udp", &c.TURNURLs)
 	timeout, err := time.ParseDuration(env("PARLEY_RTC_TIMEOUT", "10s"))
 	if err != nil {
 		return fmt.Errorf("PARLEY_RTC_TIMEOUT: %w", err)
@@ -163,6 +160,25 @@ func (c *Config) rtcFlags(fs *flag.FlagSet, env func(k, def string) string) erro
 	return nil
 }
 
+// relayFlags declares the relay's own knobs (ports, addresses), shared by
+// the in-process relay and the standalone one (LoadRelay).
+func (c *Config) relayFlags(fs *flag.FlagSet, env func(k, def string) string) error {
+	udp, err := strconv.Atoi(env("PARLEY_RTC_UDP_PORT", "0"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC_UDP_PORT: %w", err)
+	}
+	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", udp, "one UDP port for all WebRTC peers (open it in the firewall); 0: an ephemeral port per peer [PARLEY_RTC_UDP_PORT]")
+	tcp, err := strconv.Atoi(env("PARLEY_RTC_TCP_PORT", "0"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC_TCP_PORT: %w", err)
+	}
+	fs.IntVar(&c.RTCTCPPort, "rtc-tcp-port", tcp, "also offer ICE over TCP on this port, for networks that block UDP; 0: off [PARLEY_RTC_TCP_PORT]")
+	listFlag(fs, env, "rtc-public-ips", "PARLEY_RTC_PUBLIC_IPS", "this host's public IPs when behind a 1:1 NAT", &c.RTCPublicIPs)
+	listFlag(fs, env, "rtc-allowed-ips", "PARLEY_RTC_ALLOWED_IPS", "local IPs or CIDRs the relay may offer as ICE candidates; default all", &c.RTCAllowedIPs)
+	fs.StringVar(&c.rtcLoopback, "rtc-loopback", env("PARLEY_RTC_LOOPBACK", "auto"), "offer loopback ICE candidates: true, false, or auto (when the public URL is localhost/127.0.0.1) [PARLEY_RTC_LOOPBACK]")
+	return nil
+}
+
 // completeRTC resolves PARLEY_RTC_LOOPBACK=auto: a server whose public URL
 // is on this machine only is reached by browsers on this machine, over
 // loopback, so it offers loopback candidates (and, unless told otherwise,
@@ -173,9 +189,6 @@ func (c *Config) completeRTC(public *url.URL) error {
 	}
 	if c.RTCTCPPort < 0 || c.RTCTCPPort > 65535 {
 		return fmt.Errorf("PARLEY_RTC_TCP_PORT %d is not a port", c.RTCTCPPort)
-	}
-	if c.RTCTimeout <= 0 {
-		return errors.New("PARLEY_RTC_TIMEOUT must be positive")
 	}
 	host := public.Hostname()
 	ip := net.ParseIP(host)
@@ -194,6 +207,12 @@ func (c *Config) completeRTC(public *url.URL) error {
 		c.RTCLoopback = v
 	}
 	return nil
+}
+
+// listFlag declares a comma-separated list setting.
+func listFlag(fs *flag.FlagSet, env func(k, def string) string, name, key, help string, dst *[]string) {
+	*dst = splitList(env(key, ""))
+	fs.Func(name, help+" (comma-separated) ["+key+"]", func(v string) error { *dst = splitList(v); return nil })
 }
 
 func splitList(s string) []string {

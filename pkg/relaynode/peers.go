@@ -1,0 +1,100 @@
+package relaynode
+
+import (
+	"context"
+	"errors"
+
+	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
+)
+
+// Peer is one browser's peer connection as signaling drives it: a
+// *relay.Peer in process, or a peer on a standalone relay behind a control
+// link. Methods and callbacks (relay.PeerOptions) keep relay.Peer's
+// contracts: errors wrap relay's sentinel errors, StateClosed is the last
+// state reported, Done closes after the last callback.
+type Peer interface {
+	Offer(ctx context.Context) (string, error)
+	SetAnswer(sdp string) error
+	AddCandidate(c protocol.RTCCandidate) error
+	Send(frame []byte) error
+	Close() error
+	Done() <-chan struct{}
+}
+
+// Peers makes peers. conversation names the conversation the connection
+// chats in, when it has exactly one (a visitor), so that a conversation's
+// participants land on the same relay; "" lets the relay be any.
+type Peers interface {
+	NewPeer(ctx context.Context, conversation string, opts relay.PeerOptions) (Peer, error)
+}
+
+// Local serves peers from the in-process relay.
+func Local(r *relay.Relay) Peers { return local{r} }
+
+type local struct{ r *relay.Relay }
+
+func (l local) NewPeer(_ context.Context, _ string, opts relay.PeerOptions) (Peer, error) {
+	p, err := l.r.NewPeer(opts)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// PionConfig maps the WebRTC settings (PARLEY_RTC_*) onto the relay's.
+func PionConfig(cfg config.Config) relay.Config {
+	return relay.Config{
+		PublicIPs:       cfg.RTCPublicIPs,
+		UDPPort:         cfg.RTCUDPPort,
+		TCPPort:         cfg.RTCTCPPort,
+		AllowedIPs:      cfg.RTCAllowedIPs,
+		IncludeLoopback: cfg.RTCLoopback,
+		LogLevel:        "error",
+	}
+}
+
+// ErrNoRelay: no live relay is registered (or none could be reached).
+// Signaling answers rtc_stop; the client stays on the WebSocket.
+var ErrNoRelay = errors.New("relaynode: no relay available")
+
+// errorCodes carry relay's sentinel errors across the control link, so
+// signaling can tell bad client input from a benign race as in process.
+var errorCodes = map[string]error{
+	"closed":         relay.ErrClosed,
+	"bad_sdp":        relay.ErrBadSDP,
+	"bad_candidate":  relay.ErrBadCandidate,
+	"too_many":       relay.ErrTooManyCandidates,
+	"no_offer":       relay.ErrNoOffer,
+	"not_open":       relay.ErrNotOpen,
+	"too_big":        relay.ErrFrameTooBig,
+	"buffer_full":    relay.ErrSendBufferFull,
+	"invalid_config": relay.ErrInvalidConfig,
+}
+
+func codeOf(err error) string {
+	for code, e := range errorCodes {
+		if errors.Is(err, e) {
+			return code
+		}
+	}
+	return ""
+}
+
+// remoteError is an error reported by the relay, wrapping the sentinel
+// its code names.
+type remoteError struct {
+	msg  string
+	base error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.base }
+
+func errorFrom(m msg) error {
+	if m.Error == "" {
+		return nil
+	}
+	return &remoteError{msg: m.Error, base: errorCodes[m.Code]}
+}

@@ -1,0 +1,65 @@
+// Package relaynode runs Parley's relay as its own process and connects
+// signaling to it. Three parts:
+//
+//   - Node (node.go) is the standalone relay (go run ./relay): a
+//     relay.Relay whose peers are driven over control links, an HTTP
+//     server (/control, /healthz, /readyz, /metrics), and a heartbeat that
+//     registers the relay and its load with signaling.
+//   - Registry (registry.go) is signaling's list of live relays and of the
+//     relay each conversation uses: in process (Memory) or shared by every
+//     signaling node (Redis).
+//   - Pool (pool.go) is signaling's side: it picks a relay, keeps one
+//     control link (a WebSocket) per relay, and hands pkg/service a Peer
+//     that behaves like an in-process relay.Peer.
+//
+// pkg/service talks to "a relay" only through Peers: Local (the in-process
+// relay, the default) or a Pool.
+//
+// Chat on a standalone relay: the relay terminates the browser's peer
+// connection and forwards every data channel frame to the signaling node
+// that created the peer over the control link, and the frames signaling
+// sends back to the browser; signaling handles them exactly as frames of an
+// in-process peer (same conversation service, same acks after commit).
+// The relay itself does not store messages (see docs/DESIGN.md,
+// "Transports", for why and what is left).
+package relaynode
+
+import "github.com/parleychat/parley/pkg/protocol"
+
+// Control link messages, one JSON object per WebSocket text message. Every
+// message but reply names a peer; signaling makes peer ids unique per link.
+// The ops are generic (offer / answer / candidate / state / close per peer)
+// so relay-initiated renegotiation (voice) can travel the same way.
+const (
+	// signaling → relay
+	opCreate    = "create"    // make peer (req): reply empty or error
+	opOffer     = "offer"     // relay offers (req): reply sdp; restart=true for an ICE restart
+	opAnswer    = "answer"    // the browser's answer (req): reply empty or error
+	opCandidate = "candidate" // both ways: a trickled candidate (signaling → relay is a req)
+	opSend      = "send"      // a frame for the browser on the chat channel
+	opClose     = "close"     // close the peer (no reply; the relay reports state closed)
+
+	// relay → signaling
+	opReply    = "reply"    // answers req
+	opFrame    = "frame"    // a frame from the browser
+	opOversize = "oversize" // the browser sent a frame over the limit (dropped)
+	opState    = "state"    // the peer's state changed (relay.State string)
+)
+
+// msg is one control link message.
+type msg struct {
+	Op        string                 `json:"op"`
+	Peer      string                 `json:"peer,omitempty"`
+	Req       uint64                 `json:"req,omitempty"`
+	SDP       string                 `json:"sdp,omitempty"`
+	Restart   bool                   `json:"restart,omitempty"`
+	Candidate *protocol.RTCCandidate `json:"candidate,omitempty"`
+	Channel   string                 `json:"channel,omitempty"`
+	Data      string                 `json:"data,omitempty"`
+	Size      int                    `json:"size,omitempty"`
+	State     string                 `json:"state,omitempty"`
+	// Error and Code describe a failed request; Code maps back to the
+	// relay package's sentinel errors (errorCodes).
+	Error string `json:"error,omitempty"`
+	Code  string `json:"code,omitempty"`
+}
