@@ -38,4 +38,7 @@ var (
 	// ErrSendBufferFull: the peer does not read fast enough and more than
 	// Config.MaxBufferedBytes wait to be sent on the channel.
 	ErrSendBufferFull = errors.New("relay: send buffer full")
+
+	// ErrNoMedia: a call needs peers made with PeerOptions.Media.
+	ErrNoMedia = errors.New("relay: peer cannot carry media")
 )

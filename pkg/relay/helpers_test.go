@@ -81,6 +81,11 @@ type clientOptions struct {
 	beforeAnswer func()
 	// noCleanup: the test closes peer and client itself.
 	noCleanup bool
+	// media: both ends can carry calls (the client with Pion's default
+	// codecs); onOffer runs after each offer is applied, before the
+	// answer is made (a call's tracks are attached there).
+	media   bool
+	onOffer func(pc *webrtc.PeerConnection)
 }
 
 // testClient is a Pion peer playing the browser: it answers the relay's
@@ -103,6 +108,7 @@ type testClient struct {
 	pumpsDone       sync.WaitGroup
 	stopPumps       context.CancelFunc
 	sentAnswers     chan string
+	onOffer         func(pc *webrtc.PeerConnection)
 }
 
 func clientAPI(o clientOptions) *webrtc.API {
@@ -124,8 +130,14 @@ func clientAPI(o clientOptions) *webrtc.API {
 	if o.disconnected != 0 {
 		se.SetICETimeouts(o.disconnected, o.failed, o.keepalive)
 	}
+	m := &webrtc.MediaEngine{}
+	if o.media {
+		if err := m.RegisterDefaultCodecs(); err != nil {
+			panic(err)
+		}
+	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se),
-		webrtc.WithMediaEngine(&webrtc.MediaEngine{}),
+		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 }
 
@@ -165,6 +177,7 @@ func startPair(t *testing.T, r *Relay, o clientOptions) (*relayEnd, *testClient)
 		frames:      make(chan string, 1024),
 		sigFrames:   make(chan string, 1024),
 		sentAnswers: make(chan string, 4),
+		onOffer:     o.onOffer,
 	}
 	peer, err := r.NewPeer(PeerOptions{
 		ID:          t.Name(),
@@ -186,6 +199,7 @@ func startPair(t *testing.T, r *Relay, o clientOptions) (*relayEnd, *testClient)
 				(*h)(s)
 			}
 		},
+		Media: o.media,
 	})
 	if err != nil {
 		t.Fatalf("NewPeer: %v", err)
@@ -331,6 +345,9 @@ func offerAgain(t *testing.T, end *relayEnd, c *testClient, restart bool) {
 func (c *testClient) answer(offer string) (string, error) {
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", err
+	}
+	if c.onOffer != nil {
+		c.onOffer(c.pc)
 	}
 	answer, err := c.pc.CreateAnswer(nil)
 	if err != nil {

@@ -91,6 +91,10 @@ type PeerOptions struct {
 	// a row). StateClosed is the last call of all callbacks but OnFrame
 	// and OnOversize, which may finish a delivery already under way.
 	OnState func(State)
+
+	// Media makes a peer that can carry calls (Relay.Connect): Opus and
+	// VP8 are negotiable on it. Without it the peer is data-only.
+	Media bool
 }
 
 // Peer is the relay's end of one browser's peer connection. All methods
@@ -115,6 +119,11 @@ type Peer struct {
 	gen            *gathering
 
 	retrySizes []int // read buffer sizes to try after io.ErrShortBuffer
+
+	// Calls (media.go); guarded by mu.
+	media    bool
+	mids     int                          // transceivers added by calls
+	incoming map[*webrtc.RTPReceiver]*leg // receivers of calls' tracks
 
 	events notifier
 	wg     sync.WaitGroup // read loops and event delivery
@@ -144,14 +153,22 @@ func (r *Relay) NewPeer(opts PeerOptions) (*Peer, error) {
 	}
 	r.mu.Unlock()
 
-	pc, err := r.api.NewPeerConnection(webrtc.Configuration{
+	api := r.api
+	if opts.Media {
+		api = r.mediaAPI
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relay: new peer connection: %w", err)
 	}
-	p := &Peer{relay: r, id: opts.ID, opts: opts, pc: pc, done: make(chan struct{})}
+	p := &Peer{relay: r, id: opts.ID, opts: opts, pc: pc, done: make(chan struct{}), media: opts.Media}
+	if opts.Media {
+		p.incoming = make(map[*webrtc.RTPReceiver]*leg)
+		pc.OnTrack(p.onTrack)
+	}
 	p.events.wg = &p.wg
 	p.retrySizes = []int{protocol.MaxFrameBytes + 1, r.cfg.MaxMessageSize + 1, maxSCTPMessageSize}
 

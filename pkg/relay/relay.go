@@ -51,13 +51,14 @@ import (
 // data channels only, no codecs, no RTP interceptors) and, when configured,
 // one UDP port and one ICE-TCP port. It is safe for concurrent use.
 type Relay struct {
-	cfg     Config
-	api     *webrtc.API
-	udpMux  ice.UDPMux // nil without UDPPort
-	tcpMux  ice.TCPMux // nil without TCPPort
-	tcpLn   net.Listener
-	logs    logging.LoggerFactory
-	network []webrtc.NetworkType
+	cfg      Config
+	api      *webrtc.API
+	mediaAPI *webrtc.API // for peers that may carry calls (media.go)
+	udpMux   ice.UDPMux  // nil without UDPPort
+	tcpMux   ice.TCPMux  // nil without TCPPort
+	tcpLn    net.Listener
+	logs     logging.LoggerFactory
+	network  []webrtc.NetworkType
 
 	mu     sync.Mutex
 	peers  map[*Peer]struct{}
@@ -153,6 +154,12 @@ func New(cfg Config) (*Relay, error) {
 		webrtc.WithMediaEngine(&webrtc.MediaEngine{}),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 	)
+	media, err := newMediaAPI(se)
+	if err != nil {
+		r.closePorts()
+		return nil, err
+	}
+	r.mediaAPI = media
 	return r, nil
 }
 
