@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relaynode"
 	"github.com/parleychat/parley/pkg/turn"
 )
 
@@ -46,9 +50,10 @@ const (
 // cannot hold the connection's reader.
 const rtcOfferWait = 5 * time.Second
 
-// rtcLink is a connection's relay peer. Its fields are guarded by conn.mu.
+// rtcLink is a connection's relay peer: in process or on a standalone
+// relay (relaynode.Peers). Its fields are guarded by conn.mu.
 type rtcLink struct {
-	peer   *relay.Peer
+	peer   relaynode.Peer
 	open   bool        // the chat channel is open: chat frames use it
 	reason string      // why we ended it, for rtc_stop
 	quiet  bool        // ended by the client or with the connection: no rtc_stop
@@ -88,7 +93,11 @@ func NewRelay(cfg config.Config, log *slog.Logger) (*relay.Relay, error) {
 		log.Info("WebRTC is off (PARLEY_RTC=off): chat uses WebSockets only")
 		return nil, nil
 	}
-	r, err := relay.New(RelayConfig(cfg))
+	if cfg.RelaySecret != "" {
+		log.Info("WebRTC through standalone relays (PARLEY_RELAY_SECRET is set): no in-process relay")
+		return nil, nil
+	}
+	r, err := relay.New(relaynode.PionConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("WebRTC relay (PARLEY_RTC_*): %w", err)
 	}
@@ -97,16 +106,28 @@ func NewRelay(cfg config.Config, log *slog.Logger) (*relay.Relay, error) {
 	return r, nil
 }
 
-// RelayConfig maps the signaling configuration onto the relay's.
-func RelayConfig(cfg config.Config) relay.Config {
-	return relay.Config{
-		PublicIPs:       cfg.RTCPublicIPs,
-		UDPPort:         cfg.RTCUDPPort,
-		TCPPort:         cfg.RTCTCPPort,
-		AllowedIPs:      cfg.RTCAllowedIPs,
-		IncludeLoopback: cfg.RTCLoopback,
-		LogLevel:        "error",
+// NewRelayPool returns signaling's pool of standalone relays when
+// PARLEY_RELAY_SECRET is set (and WebRTC is on), else nil. Relays register
+// through its heartbeat route; with Redis (rdb not nil) every signaling
+// node shares the registry. Close it after the server has drained.
+func NewRelayPool(cfg config.Config, rdb *redis.Client, log *slog.Logger) *relaynode.Pool {
+	if !cfg.RTC || cfg.RelaySecret == "" {
+		return nil
 	}
+	var reg relaynode.Registry = relaynode.NewMemory()
+	if rdb != nil {
+		reg = relaynode.NewRedis(rdb, "")
+	}
+	return relaynode.NewPool(reg, cfg.RelaySecret, log)
+}
+
+// relayHeartbeat takes standalone relays' heartbeats (relaynode.Pool).
+func (s *Server) relayHeartbeat(c *gin.Context) {
+	if s.relayPool == nil {
+		apiError(c, http.StatusNotFound, "not_found", "this server takes no relays (set PARLEY_RELAY_SECRET)")
+		return
+	}
+	s.relayPool.HandleHeartbeat(c.Writer, c.Request)
 }
 
 // ICEConfig is the ICE server list configuration handed to browsers.
@@ -117,7 +138,7 @@ func ICEConfig(cfg config.Config) turn.Config {
 // handleRTC serves the negotiation frames (from the WebSocket reader,
 // holding c.handling).
 func (c *conn) handleRTC(f any) {
-	if c.srv.relay == nil {
+	if c.srv.peers == nil {
 		// No relay on this node: the client stays on the WebSocket.
 		c.reply(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop}, Reason: "webrtc is not enabled on this server"})
 		return
@@ -182,7 +203,9 @@ func (c *conn) rtcStart(ref string) {
 		c.endRTC(old, "replaced by a new rtc_start")
 	}
 	l := &rtcLink{}
-	peer, err := c.srv.relay.NewPeer(relay.PeerOptions{
+	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
+	defer cancel()
+	peer, err := c.srv.peers.NewPeer(ctx, c.rtcConversation(ctx), relay.PeerOptions{
 		ID:          c.id,
 		OnCandidate: func(rc protocol.RTCCandidate) { c.queueFrame(rc, true) },
 		OnFrame:     func(_ string, data []byte) { c.onRTCFrame(l, data) },
@@ -208,7 +231,7 @@ func (c *conn) rtcStart(ref string) {
 	c.mu.Unlock()
 	c.srv.rtcMetrics.peers.Inc()
 
-	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
+	ctx, cancel = context.WithTimeout(context.Background(), rtcOfferWait)
 	sdp, err := peer.Offer(ctx)
 	cancel()
 	if err != nil {
@@ -234,6 +257,25 @@ func (c *conn) rtcStart(ref string) {
 	c.mu.Unlock()
 	c.reply(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer, Ref: ref}, SDP: sdp,
 		ICEServers: turn.ICEServers(c.srv.ice, c.p.ID, time.Now())})
+}
+
+// rtcConversation is the conversation a visitor chats in (its open one),
+// so that its peer lands on the relay of the agent's side of it; "" for
+// agents, who chat in many, and when there is none.
+func (c *conn) rtcConversation(ctx context.Context) string {
+	if c.p.Kind != protocol.AuthorVisitor {
+		return ""
+	}
+	convs, err := c.srv.conv.Visible(ctx, c.p)
+	if err != nil {
+		return ""
+	}
+	for _, cv := range convs {
+		if cv.Status != protocol.ConversationClosed {
+			return cv.ID
+		}
+	}
+	return ""
 }
 
 // endRTC closes a peer for reason; its StateClosed report then sends

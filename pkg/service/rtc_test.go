@@ -29,6 +29,7 @@ import (
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relaynode"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
@@ -52,7 +53,7 @@ func newRTCServer(t testing.TB, st *store.Store, args ...string) (ts *testServer
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rc := RelayConfig(cfg)
+	rc := relaynode.PionConfig(cfg)
 	rc.LogLevel = "disabled"
 	rel, err := relay.New(rc)
 	if err != nil {
@@ -852,7 +853,7 @@ func TestRTCConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := RelayConfig(cfg)
+	rc := relaynode.PionConfig(cfg)
 	if !cfg.RTC || rc.UDPPort != 3478 || rc.TCPPort != 3479 || len(rc.PublicIPs) != 2 || rc.PublicIPs[1] != "203.0.113.8" ||
 		rc.IncludeLoopback || len(rc.AllowedIPs) != 0 || cfg.RTCTimeout != 3*time.Second {
 		t.Fatalf("relay config %+v from %+v", rc, cfg)

@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relaynode"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/turn"
 )
@@ -38,8 +39,12 @@ type Server struct {
 	secure  bool // served over TLS: cookies get Secure
 	limiter ratelimit.Limiter
 	rules   ratelimit.Rules
-	relay   *relay.Relay // nil: WebRTC off
-	ice     turn.Config
+	relay   *relay.Relay // the in-process relay, nil without one
+	// peers makes the connections' relay peers: the in-process relay or
+	// the standalone relays of relayPool; nil: WebRTC off.
+	peers     relaynode.Peers
+	relayPool *relaynode.Pool
+	ice       turn.Config
 
 	rtcMetrics *rtcMetrics
 
@@ -64,6 +69,9 @@ type Deps struct {
 	// (clients get rtc_stop and stay on the WebSocket). The caller closes
 	// it after Shutdown.
 	Relay *relay.Relay
+	// RelayPool, when not nil, puts peers on standalone relays instead
+	// (PARLEY_RELAY_SECRET); the caller closes it after Shutdown.
+	RelayPool *relaynode.Pool
 	// ICE lists the STUN/TURN servers handed to browsers with each offer.
 	ICE turn.Config
 }
@@ -74,7 +82,13 @@ func New(cfg config.Config, d Deps) *Server {
 		cfg: cfg, store: d.Store, bus: d.Bus, conv: d.Conv, tokens: d.Tokens, log: d.Logger,
 		metrics: newMetrics(), conns: map[*conn]struct{}{}, limiter: d.Limiter, rules: d.Rules,
 		secure: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
-		relay:  d.Relay, ice: d.ICE,
+		relay:  d.Relay, ice: d.ICE, relayPool: d.RelayPool,
+	}
+	switch {
+	case d.RelayPool != nil:
+		s.peers = d.RelayPool
+	case d.Relay != nil:
+		s.peers = relaynode.Local(d.Relay)
 	}
 	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
 	s.up = websocket.Upgrader{
@@ -118,6 +132,7 @@ func (s *Server) routes() []route {
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
 		r("GET", "/metrics", s.metricsHandler),
+		r("POST", relaynode.HeartbeatPath, s.relayHeartbeat), // standalone relays (rtc.go)
 		r("GET", "/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/app/") }),
 
 		// Visitor side.
