@@ -65,7 +65,7 @@ var (
 	vp8Capability  = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 )
 
-// Call forwards media between two peers of one relay. Connect adds the
+// Call forwards media between two peers of one relay. Peer.Connect adds the
 // call's transceivers to both peers; the caller then renegotiates each
 // peer (Offer → rtc_offer, SetAnswer) and the browsers attach their
 // microphone or screen to the transceivers named by SendMids. RTP is
@@ -113,17 +113,18 @@ type LegStats struct {
 	KeyframeRequests, NACKs uint64
 }
 
-// Connect starts a call between peers a and b of this relay: voice (audio
-// both ways) or screen (video from a to b). Both peers must have been
-// created with PeerOptions.Media. It only adds transceivers: renegotiate
-// both peers afterwards. A peer may be in several calls (voice and a
-// screen share at once).
-func (r *Relay) Connect(a, b *Peer, m Media) (*Call, error) {
+// Connect starts a call between p and peer b of the same relay: voice
+// (audio both ways) or screen (video from p to b). Both peers must have
+// been created with PeerOptions.Media. It only adds transceivers:
+// renegotiate both peers afterwards. A peer may be in several calls (voice
+// and a screen share at once).
+func (p *Peer) Connect(b *Peer, m Media) (*Call, error) {
+	a := p
 	switch {
-	case a == nil || b == nil || a == b:
+	case b == nil || a == b:
 		return nil, errors.New("relay: a call needs two different peers")
-	case a.relay != r || b.relay != r:
-		return nil, errors.New("relay: both peers of a call must belong to this relay")
+	case a.relay != b.relay:
+		return nil, errors.New("relay: both peers of a call must belong to the same relay")
 	case !a.media || !b.media:
 		return nil, ErrNoMedia
 	case m != MediaVoice && m != MediaScreen:

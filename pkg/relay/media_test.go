@@ -160,7 +160,7 @@ func TestVoiceCallForwardsBothWaysAndHangUpRemovesTracks(t *testing.T) {
 	alice := newMediaClient(t, r, webrtc.RTPCodecTypeAudio, "alice")
 	bob := newMediaClient(t, r, webrtc.RTPCodecTypeAudio, "bob")
 
-	call, err := r.Connect(alice.end.peer, bob.end.peer, MediaVoice)
+	call, err := alice.end.peer.Connect(bob.end.peer, MediaVoice)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -237,7 +237,7 @@ func TestScreenShareForwardsVideoAndKeyframeRequests(t *testing.T) {
 	sharer := newMediaClient(t, r, webrtc.RTPCodecTypeVideo, "sharer")
 	viewer := newMediaClient(t, r, webrtc.RTPCodecTypeVideo, "viewer")
 
-	call, err := r.Connect(sharer.end.peer, viewer.end.peer, MediaScreen)
+	call, err := sharer.end.peer.Connect(viewer.end.peer, MediaScreen)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -274,13 +274,14 @@ func TestConnectRefusesDataOnlyPeers(t *testing.T) {
 	r := newTestRelay(t, loopbackConfig())
 	a, _ := connect(t, r, clientOptions{})
 	b, _ := connect(t, r, clientOptions{media: true})
-	if _, err := r.Connect(a.peer, b.peer, MediaVoice); !errors.Is(err, ErrNoMedia) {
+	if _, err := a.peer.Connect(b.peer, MediaVoice); !errors.Is(err, ErrNoMedia) {
 		t.Fatalf("Connect with a data-only peer: err = %v, want ErrNoMedia", err)
 	}
-	if _, err := r.Connect(b.peer, b.peer, MediaVoice); err == nil {
+	if _, err := b.peer.Connect(b.peer, MediaVoice); err == nil {
 		t.Fatal("Connect of a peer with itself: no error")
 	}
-	if _, err := r.Connect(b.peer, b.peer, Media("video-call")); err == nil {
+	b2, _ := connect(t, r, clientOptions{media: true})
+	if _, err := b.peer.Connect(b2.peer, Media("video-call")); err == nil {
 		t.Fatal("Connect with unknown media: no error")
 	}
 }
