@@ -72,9 +72,23 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	if !auth.CheckPassword(a.PasswordHash, req.Password) {
+		// Only known accounts are audited: an unknown email has no workspace.
+		s.audit(c, a.WorkspaceID, "sign_in_failed", a.Email, "wrong password")
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
 		return
 	}
+	c.Set("agent", a)
+	if !s.startSession(c, a) {
+		return
+	}
+	s.audit(c, a.WorkspaceID, "sign_in", a.Email, "")
+	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a)})
+}
+
+// startSession signs the agent in: a new session (a fresh token, so a
+// session id planted before sign-in is never reused) in the cookies. It
+// answers the error itself and returns false when the store fails.
+func (s *Server) startSession(c *gin.Context, a store.Agent) bool {
 	token, csrf := randomToken(), randomToken()
 	now := time.Now().UTC()
 	if err := s.store.CreateSession(c.Request.Context(), store.Session{
@@ -82,12 +96,12 @@ func (s *Server) login(c *gin.Context) {
 		ExpiresAt: now.Add(sessionTTL), CreatedAt: now,
 	}); err != nil {
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
-		return
+		return false
 	}
 	s.setCookie(c, sessionCookie, token, true, sessionTTL)
 	s.setCookie(c, csrfCookie, csrf, false, sessionTTL)
 	s.log.Info("agent signed in", "agent", a.ID, "workspace", a.WorkspaceID)
-	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a)})
+	return true
 }
 
 func (s *Server) setCookie(c *gin.Context, name, value string, httpOnly bool, ttl time.Duration) {

@@ -228,6 +228,7 @@ func (s *Server) createAgent(c *gin.Context) {
 		s.log.Warn("new agent not routable", "agent", a.ID, "err", err)
 	}
 	s.log.Info("agent created", "agent", a.ID, "by", me.ID)
+	s.audit(c, me.WorkspaceID, "agent_created", a.Email, req.changes())
 	c.JSON(http.StatusCreated, gin.H{"agent": profileJSON(a, nil)})
 }
 
@@ -261,6 +262,7 @@ func (s *Server) updateAgent(c *gin.Context) {
 		return
 	}
 	s.log.Info("agent profile updated", "agent", a.ID, "by", me.ID)
+	s.audit(c, me.WorkspaceID, "agent_updated", a.Email, req.changes())
 	c.JSON(http.StatusOK, gin.H{"agent": profileJSON(a, s.routingAgents(c, me.WorkspaceID))})
 }
 
@@ -361,6 +363,9 @@ func (s *Server) updateSiteRouting(c *gin.Context) {
 		return
 	}
 	s.log.Info("site routing updated", "site", site.ID, "by", me.ID, "mode", site.RoutingMode)
+	if b, err := json.Marshal(routingJSON(site)); err == nil {
+		s.audit(c, me.WorkspaceID, "site_routing_updated", site.Name, string(b))
+	}
 	c.JSON(http.StatusOK, gin.H{"routing": routingJSON(site)})
 }
 

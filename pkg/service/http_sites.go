@@ -2,6 +2,7 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,5 +95,32 @@ func (s *Server) updateSite(c *gin.Context) {
 		return
 	}
 	s.log.Info("site updated", "site", site.ID, "by", agentOf(c).ID)
+	s.audit(c, site.WorkspaceID, "site_updated", site.Name,
+		fmt.Sprintf("allowed_origins=%q identity_required=%t", site.AllowedOrigins, site.IdentityRequired))
+	c.JSON(http.StatusOK, gin.H{"site": s.siteJSON(site)})
+}
+
+// rotateSiteSecret replaces a site's identity secret (after a leak, or on a
+// schedule). User hashes and JWTs signed with the old one stop working at
+// once, so the customer's backend must switch to the new secret.
+func (s *Server) rotateSiteSecret(c *gin.Context) {
+	me := agentOf(c)
+	sc := s.store.Workspace(me.WorkspaceID)
+	ctx := c.Request.Context()
+	err := sc.SetSiteSecret(ctx, c.Param("id"), randomToken())
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, "not_found", "no such site")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot update the site right now")
+		return
+	}
+	site, err := sc.Site(ctx, c.Param("id"))
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot read the site right now")
+		return
+	}
+	s.audit(c, me.WorkspaceID, "site_secret_rotated", site.Name, "") // never the secret itself
 	c.JSON(http.StatusOK, gin.H{"site": s.siteJSON(site)})
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,7 +15,11 @@ func (s *Server) accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		s.log.Debug("http", "method", c.Request.Method, "path", c.Request.URL.Path,
+		path := c.Request.URL.Path
+		if strings.HasPrefix(path, invitePathPrefix) {
+			path = c.FullPath() // an invite link's token is a credential
+		}
+		s.log.Debug("http", "method", c.Request.Method, "path", path,
 			"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
 	}
 }

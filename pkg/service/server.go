@@ -47,6 +47,7 @@ type Server struct {
 	ice       turn.Config
 
 	rtcMetrics *rtcMetrics
+	resync     resyncState // resync.go
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -91,6 +92,7 @@ func New(cfg config.Config, d Deps) *Server {
 		s.peers = relaynode.Local(d.Relay)
 	}
 	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
+	s.metrics.watch(s)
 	s.up = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -153,9 +155,20 @@ func (s *Server) routes() []route {
 		r("GET", "/api/conversations/:id/messages", agent, s.listMessages),
 		r("GET", "/ws/agent", agent, s.agentSocket),
 
+		// Security (http_invites.go, http_audit.go).
+		r("DELETE", "/api/agents/:id/sessions", agent, csrf, s.revokeSessions),
+		r("GET", "/api/invites", agent, requireRole("admin"), s.listInvites),
+		r("POST", "/api/invites", agent, csrf, requireRole("admin"), body, s.createInvite),
+		r("DELETE", "/api/invites/:id", agent, csrf, requireRole("admin"), s.revokeInvite),
+		r("POST", "/api/invites/check", body, s.checkInvite),
+		r("POST", "/api/invites/accept", body, s.acceptInvite),
+		r("GET", invitePathPrefix+":token", s.invitePage),
+		r("GET", "/api/audit", agent, requireRole("admin"), s.listAudit),
+
 		// Administration.
 		r("GET", "/api/sites", agent, requireRole("admin"), s.listSites),
 		r("PATCH", "/api/sites/:id", agent, csrf, requireRole("admin"), body, s.updateSite),
+		r("POST", "/api/sites/:id/secret", agent, csrf, requireRole("admin"), s.rotateSiteSecret),
 
 		// Routing (http_routing.go).
 		r("GET", "/api/agents", agent, s.listAgents),
@@ -183,6 +196,12 @@ func (s *Server) readyz(c *gin.Context) {
 	if err := s.store.Ping(ctx); err != nil {
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "store unreachable")
 		return
+	}
+	if b, ok := s.bus.(bus.Checker); ok {
+		if err := b.Healthy(ctx); err != nil {
+			apiError(c, http.StatusServiceUnavailable, "unavailable", "bus (redis) unreachable")
+			return
+		}
 	}
 	s.mu.Lock()
 	draining := s.draining

@@ -161,3 +161,12 @@ func (s *Scoped) AuditEntries(ctx context.Context, before int64, limit int) ([]A
 	var out []AuditEntry
 	return out, q.Order("id DESC").Limit(limit).Find(&out).Error
 }
+
+// SetSiteSecret replaces a site's identity verification secret.
+func (s *Scoped) SetSiteSecret(ctx context.Context, id, secret string) error {
+	res := s.q(ctx).Model(&Site{}).Where("id = ?", id).Update("secret", secret)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
