@@ -36,6 +36,20 @@ type Bus interface {
 	Close() error
 }
 
+// Checker is implemented by a Bus that depends on a remote service (Redis):
+// Healthy says whether publications can go out now. /readyz uses it.
+type Checker interface {
+	Healthy(ctx context.Context) error
+}
+
+// Resyncer is implemented by a Bus that can miss publications while its
+// link to other nodes is down (Redis): f runs after the link is back and
+// the node's topics are subscribed again, so the server can make its
+// clients resume from the store.
+type Resyncer interface {
+	OnResync(f func())
+}
+
 // Topic names. Keeping them here lets every implementation and caller agree.
 
 // ConversationTopic carries a conversation's messages and typing to its

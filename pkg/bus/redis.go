@@ -30,8 +30,22 @@ type Redis struct {
 	pubsub   *redis.PubSub
 	closed   bool
 	onResync []func()
-	done     chan struct{}
+	// repairing is set while a failed publication waits to be announced
+	// on resyncTopic (one announcer at a time).
+	repairing bool
+	done      chan struct{}
 }
+
+// resyncTopic is the Redis channel on which a node that failed to publish
+// asks every node (itself included) to make its clients resume: the
+// subscribers' own link may never have broken, so they would not know.
+const resyncTopic = "parley:bus:resync"
+
+var _ interface {
+	Bus
+	Checker
+	Resyncer
+} = (*Redis)(nil)
 
 // RedisOptions configure NewRedis.
 type RedisOptions struct {
@@ -45,14 +59,17 @@ func NewRedis(client *redis.Client, o RedisOptions) *Redis {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	r.pubsub = client.Subscribe(context.Background())
+	// The control channel is subscribed for the bus's whole life; go-redis
+	// resubscribes it after every reconnect, like the topics.
+	r.pubsub = client.Subscribe(context.Background(), resyncTopic)
 	go r.receive()
 	return r
 }
 
 // OnResync registers f to run after the bus reconnected to Redis and
-// resubscribed: publications may have been missed, so local clients should
-// resume from the store.
+// resubscribed, or after any node announced that one of its publications
+// failed: publications may have been missed, so local clients should resume
+// from the store. f runs on the bus's receive goroutine and must not block.
 func (r *Redis) OnResync(f func()) {
 	r.mu.Lock()
 	r.onResync = append(r.onResync, f)
@@ -67,7 +84,49 @@ func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 	if closed {
 		return ErrClosed
 	}
-	return r.client.Publish(ctx, topic, payload).Err()
+	err := r.client.Publish(ctx, topic, payload).Err()
+	if err != nil {
+		r.repairLater()
+	}
+	return err
+}
+
+// repairLater announces on resyncTopic, once Redis takes publications
+// again, that a publication was lost, so every node's clients resume.
+func (r *Redis) repairLater() {
+	r.mu.Lock()
+	if r.repairing || r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.repairing = true
+	r.mu.Unlock()
+	go func() {
+		wait := 100 * time.Millisecond
+		for {
+			r.mu.Lock()
+			closed := r.closed
+			r.mu.Unlock()
+			if closed {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := r.client.Publish(ctx, resyncTopic, "lost").Err()
+			cancel()
+			if err == nil {
+				r.mu.Lock()
+				r.repairing = false
+				r.mu.Unlock()
+				return
+			}
+			select {
+			case <-r.done:
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 2*time.Second)
+		}
+	}()
 }
 
 // Subscribe registers h for topic on this node, subscribing the node to the
@@ -148,6 +207,11 @@ func (r *Redis) receive() {
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
+			if m.Channel == resyncTopic {
+				r.log.Info("bus: another node lost a publication; clients resume from the store")
+				r.runHooks()
+				continue
+			}
 			r.local.Publish(ctx, m.Channel, []byte(m.Payload))
 		case *redis.Subscription:
 			if broken {
@@ -170,7 +234,6 @@ func (r *Redis) resync() {
 	for t := range r.refs {
 		topics = append(topics, t)
 	}
-	hooks := append([]func(){}, r.onResync...)
 	r.mu.Unlock()
 	if len(topics) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -180,6 +243,13 @@ func (r *Redis) resync() {
 		cancel()
 	}
 	r.log.Info("bus: redis subscription is back; clients resume from the store", "topics", len(topics))
+	r.runHooks()
+}
+
+func (r *Redis) runHooks() {
+	r.mu.Lock()
+	hooks := append([]func(){}, r.onResync...)
+	r.mu.Unlock()
 	for _, f := range hooks {
 		f()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -140,4 +141,63 @@ unsub:
 		t.Fatalf("got %q after unsubscribe", m)
 	case <-time.After(300 * time.Millisecond):
 	}
+}
+
+// A node whose publication failed announces it on the control channel once
+// Redis takes publications again; every node, the announcer included, then
+// tells its clients to resume (their own subscription never broke).
+func TestRedisBusResyncAnnouncement(t *testing.T) {
+	addr := testRedisAddr(t)
+	ca, cb := redis.NewClient(&redis.Options{Addr: addr}), redis.NewClient(&redis.Options{Addr: addr})
+	defer ca.Close()
+	defer cb.Close()
+	a, b := NewRedis(ca, RedisOptions{}), NewRedis(cb, RedisOptions{})
+	defer a.Close()
+	defer b.Close()
+	resynced := make(chan string, 10)
+	a.OnResync(func() { resynced <- "a" })
+	b.OnResync(func() { resynced <- "b" })
+	// Wait until both control subscriptions are live: a round trip through
+	// a topic subscribed after them on the same connections.
+	got := make(chan string, 100)
+	for name, n := range map[string]*Redis{"a": a, "b": b} {
+		if _, err := n.Subscribe("probe:"+t.Name(), func(string, []byte) { got <- name }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	live := map[string]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(live) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("subscriptions not live: %v", live)
+		}
+		if err := a.Publish(ctx, "probe:"+t.Name(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case n := <-got:
+			live[n] = true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	a.repairLater() // what a failed Publish does
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case n := <-resynced:
+			seen[n] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %v resynced after the announcement", seen)
+		}
+	}
+}
+
+// testRedisAddr is the shared test Redis (PARLEY_TEST_REDIS), or a skip.
+func testRedisAddr(t *testing.T) string {
+	addr := os.Getenv("PARLEY_TEST_REDIS")
+	if addr == "" {
+		t.Skip("PARLEY_TEST_REDIS not set")
+	}
+	return addr
 }

@@ -44,6 +44,7 @@ const (
 	TypePong         = "pong"         // server → client: answer to ping
 	TypeOffer        = "offer"        // server → agents: a conversation offered to one agent (offer mode)
 	TypeOffline      = "offline"      // server → visitor: nobody can take the chat now; leave a message
+	TypeResync       = "resync"       // server → client: publications may have been missed; resume everything
 
 	// WebRTC negotiation between a client and its relay, carried over the
 	// client's WebSocket. The relay always offers (also on renegotiation),
@@ -53,6 +54,43 @@ const (
 	TypeRTCAnswer    = "rtc_answer"    // client → server: the browser's answer
 	TypeRTCCandidate = "rtc_candidate" // both ways: a trickled ICE candidate
 	TypeRTCStop      = "rtc_stop"      // both ways: give up WebRTC, use the WebSocket
+
+	// Calls (voice, screen share) in a conversation, through the relay.
+	// Media travels on the peers negotiated above: the relay renegotiates
+	// them (a new rtc_offer) when a call starts and ends.
+	TypeCall      = "call"       // client → server: start, accept, decline, mute, unmute, hang up
+	TypeCallState = "call_state" // server → client: a call rings, starts, changes or ends
+)
+
+// Call kinds: voice (both microphones) or screen (the caller shares its
+// screen with the other side).
+const (
+	CallVoice  = "voice"
+	CallScreen = "screen"
+)
+
+// Call actions (Call.Action).
+const (
+	CallStart   = "start"
+	CallAccept  = "accept"
+	CallDecline = "decline"
+	CallHangUp  = "hangup"
+	CallMute    = "mute"
+	CallUnmute  = "unmute"
+)
+
+// Call states (CallState.State) and why a call ended (CallState.Reason).
+const (
+	CallRinging = "ringing"
+	CallActive  = "active"
+	CallEnded   = "ended"
+
+	CallReasonDeclined  = "declined"  // the callee said no
+	CallReasonMissed    = "missed"    // nobody answered in time
+	CallReasonCancelled = "cancelled" // the caller hung up before an answer
+	CallReasonHungUp    = "hung_up"   // either side ended an active call
+	CallReasonDropped   = "dropped"   // a side's connection went away
+	CallReasonElsewhere = "elsewhere" // answered or declined on another device
 )
 
 // Author kinds.
@@ -137,6 +175,16 @@ type Welcome struct {
 	Session       string             `json:"session"`
 	Self          Author             `json:"self"`
 	Status        string             `json:"status,omitempty"`
+	Conversations []ConversationInfo `json:"conversations"`
+}
+
+// Resync tells a client that its node may have missed publications for it
+// (the node lost the bus to the other nodes for a while): the client resumes
+// every conversation it holds from its last contiguous seq, as after a
+// reconnect, on the same connection. Conversations lists what the client
+// may see now (as in Welcome), so one started meanwhile is not missed.
+type Resync struct {
+	Envelope
 	Conversations []ConversationInfo `json:"conversations"`
 }
 
@@ -295,6 +343,39 @@ type RTCCandidate struct {
 	SDPMid           *string `json:"sdpMid,omitempty"`
 	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
 	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// Call acts on the conversation's call. Start needs Kind; the other
+// actions apply to the conversation's current call (ID, when given, must
+// name it).
+type Call struct {
+	Envelope
+	Conversation string `json:"conversation"`
+	Action       string `json:"action"`
+	Kind         string `json:"kind,omitempty"`
+	ID           string `json:"id,omitempty"`
+}
+
+// CallState tells one client where a call of its conversation stands.
+// Incoming: this client is the one being called (show accept / decline).
+// Send lists the mids of this client's transceivers on which it sends its
+// microphone or screen; the rtc_offer that adds them follows. Muted lists
+// the ids of the participants who muted themselves.
+type CallState struct {
+	Envelope
+	Conversation    string     `json:"conversation"`
+	ID              string     `json:"id"`
+	Kind            string     `json:"kind"`
+	State           string     `json:"state"`
+	Caller          Author     `json:"caller"`
+	Incoming        bool       `json:"incoming,omitempty"`
+	Send            []string   `json:"send,omitempty"`
+	Muted           []string   `json:"muted,omitempty"`
+	Reason          string     `json:"reason,omitempty"`
+	By              *Author    `json:"by,omitempty"`
+	ExpiresAt       *time.Time `json:"expires_at,omitempty"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	DurationSeconds int        `json:"duration_seconds,omitempty"`
 }
 
 // RTCStop says WebRTC is given up (failed, closed, or refused); chat goes on

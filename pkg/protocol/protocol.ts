@@ -202,6 +202,39 @@ export interface OfflineFrame {
   reopens_at?: string;
 }
 
+export interface ResyncFrame {
+  type: "resync";
+  ref?: string;
+  conversations: ConversationInfo[];
+}
+
+export interface CallFrame {
+  type: "call";
+  ref?: string;
+  conversation: string;
+  action: string;
+  kind?: string;
+  id?: string;
+}
+
+export interface CallStateFrame {
+  type: "call_state";
+  ref?: string;
+  conversation: string;
+  id: string;
+  kind: string;
+  state: string;
+  caller: Author;
+  incoming?: boolean;
+  send?: string[];
+  muted?: string[];
+  reason?: string;
+  by?: Author;
+  expires_at?: string;
+  started_at?: string;
+  duration_seconds?: number;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -225,10 +258,14 @@ export type Frame =
   | RTCCandidateFrame
   | RTCStopFrame
   | OfferFrame
-  | OfflineFrame;
+  | OfflineFrame
+  | ResyncFrame
+  | CallFrame
+  | CallStateFrame;
 
 export const ErrorCodes = {
   BadJSON: "bad_json",
+  CallUnavailable: "call_unavailable",
   Closed: "closed",
   Forbidden: "forbidden",
   Internal: "internal",

@@ -22,7 +22,8 @@ var tsFrames = []struct {
 	{TypePing, Ping{}}, {TypePong, Pong{}},
 	{TypeRTCStart, RTCStart{}}, {TypeRTCOffer, RTCOffer{}}, {TypeRTCAnswer, RTCAnswer{}},
 	{TypeRTCCandidate, RTCCandidate{}}, {TypeRTCStop, RTCStop{}},
-	{TypeOffer, Offer{}}, {TypeOffline, Offline{}},
+	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}},
+	{TypeCall, Call{}}, {TypeCallState, CallState{}},
 }
 
 var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}}
@@ -61,6 +62,7 @@ func errorCodes() [][2]string {
 		"TooBig": CodeTooBig, "NotFound": CodeNotFound, "Forbidden": CodeForbidden,
 		"Closed": CodeClosed, "Unavailable": CodeUnavailable, "RateLimited": CodeRateLimited,
 		"Version": CodeVersion, "NoHello": CodeNoHello, "Internal": CodeInternal,
+		"CallUnavailable": CodeCallUnavailable,
 	}
 	var out [][2]string
 	for k, v := range m {

@@ -11,6 +11,7 @@ type metrics struct {
 	errors      *prometheus.CounterVec
 	ackSeconds  prometheus.Histogram
 	slowClients prometheus.Counter
+	resyncs     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -32,8 +33,27 @@ func newMetrics() *metrics {
 		slowClients: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_slow_client_disconnects_total", Help: "Connections closed because the client could not keep up.",
 		}),
+		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_bus_resyncs_total", Help: "Times this node told all its clients to resume from the store because the bus (Redis) may have lost publications.",
+		}),
 	}
-	m.reg.MustRegister(m.connections, m.frames, m.errors, m.ackSeconds, m.slowClients,
+	m.reg.MustRegister(m.connections, m.frames, m.errors, m.ackSeconds, m.slowClients, m.resyncs,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// watch registers the series read from the server's live state at scrape
+// time (nothing to keep up to date on the hot path).
+func (m *metrics) watch(s *Server) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_send_queue_frames", Help: "Frames waiting in the connections' send queues (a client is dropped when its queue is full).",
+	}, func() float64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		n := 0
+		for c := range s.conns {
+			n += len(c.send)
+		}
+		return float64(n)
+	}))
 }

@@ -41,7 +41,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
-	b := bus.NewMemory()
+	rdb, err := redisClient(cfg)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close() // after the bus and the limiter, deferred below
+	}
+	b := newBus(rdb, log)
 	defer b.Close()
 	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
 	defer conv.Stop() // the routing engine's ticker
@@ -49,10 +56,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
-	limiter, err := newLimiter(cfg, log)
-	if err != nil {
-		return err
-	}
+	limiter := newLimiter(cfg, rdb, log)
 	ice := ICEConfig(cfg)
 	if err := ice.Validate(); err != nil {
 		return fmt.Errorf("ICE servers (PARLEY_STUN_URLS, PARLEY_TURN_URLS, PARLEY_TURN_SECRET): %w", err)
@@ -64,8 +68,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if rel != nil {
 		defer rel.Close() // after the drain below: connections close their peers first
 	}
+	pool := NewRelayPool(cfg, rdb, log)
+	if pool != nil {
+		defer pool.Close() // likewise
+	}
 	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log,
-		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, ICE: ice})
+		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice})
+	if r, ok := b.(bus.Resyncer); ok {
+		r.OnResync(srv.Resync)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -75,7 +86,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 
-	log.Info("parley signaling is up", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "store", st.Dialect())
+	log.Info("parley signaling is up", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "store", st.Dialect(), "bus", busKind(rdb))
 	fmt.Fprintf(out, "\nParley is running.\n  Agent dashboard: %s/app/\n", cfg.PublicURL)
 	if cfg.Demo {
 		fmt.Fprintf(out, "  Demo site page:  %s/demo\n", cfg.PublicURL)
@@ -99,21 +110,51 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	return nil
 }
 
-// newLimiter returns the rate limiter: Redis (shared by every node, with an
-// in-process fallback while Redis is down) when configured, else in process.
-func newLimiter(cfg config.Config, log *slog.Logger) (ratelimit.Limiter, error) {
-	if !cfg.RateLimits {
-		log.Warn("rate limits are OFF (PARLEY_RATE_LIMITS=off): use this only for benchmarks")
-		return nil, nil
-	}
+// redisClient connects to PARLEY_REDIS_URL; nil when it is not set (one
+// node: in-process bus and limiter). The client reconnects by itself.
+func redisClient(cfg config.Config) (*redis.Client, error) {
 	if cfg.RedisURL == "" {
-		return ratelimit.NewMemory(), nil
+		return nil, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("PARLEY_REDIS_URL: %w", err)
 	}
-	return ratelimit.FallbackWithLogger(ratelimit.NewRedis(redis.NewClient(opts)), ratelimit.NewMemory(), log), nil
+	// Fail fast while Redis is away (the bus may drop, the limiter falls
+	// back to memory) instead of holding a sender for the default 5 s ×
+	// retries.
+	opts.DialTimeout = time.Second
+	opts.MaxRetries = 1
+	return redis.NewClient(opts), nil
+}
+
+// newBus returns the bus: Redis, shared by every node, when configured, else
+// in process.
+func newBus(rdb *redis.Client, log *slog.Logger) bus.Bus {
+	if rdb == nil {
+		return bus.NewMemory()
+	}
+	return bus.NewRedis(rdb, bus.RedisOptions{Logger: log})
+}
+
+func busKind(rdb *redis.Client) string {
+	if rdb == nil {
+		return "memory"
+	}
+	return "redis"
+}
+
+// newLimiter returns the rate limiter: Redis (shared by every node, with an
+// in-process fallback while Redis is down) when configured, else in process.
+func newLimiter(cfg config.Config, rdb *redis.Client, log *slog.Logger) ratelimit.Limiter {
+	if !cfg.RateLimits {
+		log.Warn("rate limits are OFF (PARLEY_RATE_LIMITS=off): use this only for benchmarks")
+		return nil
+	}
+	if rdb == nil {
+		return ratelimit.NewMemory()
+	}
+	return ratelimit.FallbackWithLogger(ratelimit.NewRedis(rdb), ratelimit.NewMemory(), log)
 }
 
 // OpenStore opens the configured store with encryption at rest: keys from
