@@ -394,9 +394,9 @@ func explainProfile(b *strings.Builder, prof []string) {
 	all := strings.Join(prof, "\n")
 	if strings.Contains(all, "modernc.org/memory") || strings.Contains(all, "pvm_irq_enable") || strings.Contains(all, "native_set_pmd") {
 		fmt.Fprint(b, "Reading it: the kernel symbols (`pvm_irq_enable`, `native_set_pmd`, `*_tlb_*`) and `modernc.org/memory.(*Allocator).mmap` are one cost: ")
-		fmt.Fprint(b, "the pure-Go SQLite driver (modernc.org/sqlite v1.23 through glebarez/sqlite) allocates SQLite's statement journal and prepared statements with ")
+		fmt.Fprint(b, "the pure-Go SQLite driver (modernc.org/sqlite) allocates SQLite's memory (statement journal, statements) with ")
 		fmt.Fprint(b, "its own allocator, which maps and unmaps pages with mmap/munmap; every munmap flushes TLBs on all CPUs (an IPI, slow in this VM). ")
-		fmt.Fprint(b, "gorm also prepares every statement anew (no `PrepareStmt`). See the Findings section.\n\n")
+		fmt.Fprint(b, "See the Findings section.\n\n")
 	}
 }
 

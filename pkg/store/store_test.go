@@ -15,7 +15,7 @@ import (
 )
 
 // seed makes a workspace with a site, an agent and one queued conversation.
-func seed(t *testing.T, s *store.Store) (*store.Scoped, store.Conversation) {
+func seed(t testing.TB, s *store.Store) (*store.Scoped, store.Conversation) {
 	t.Helper()
 	ctx := context.Background()
 	ws := store.Workspace{ID: uuid.NewString(), Name: "Acme"}

@@ -1,0 +1,59 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+// BenchmarkAppendMessage is the store's side of a chat message under load:
+// C senders, each in its own conversation, append one message after the
+// other (each waits for its commit, as a client waits for its ack). ns/op is
+// per stored message across all senders, so 1e9/ns_per_op is messages/s.
+func BenchmarkAppendMessage(b *testing.B) {
+	for name, s := range storetest.Stores(b) {
+		for _, senders := range []int{1, 16, 128} {
+			b.Run(fmt.Sprintf("%s/senders=%d", name, senders), func(b *testing.B) {
+				ctx := context.Background()
+				sc, first := seed(b, s)
+				convs := []string{first.ID}
+				for len(convs) < senders {
+					c, err := sc.CreateConversation(ctx, store.Conversation{ID: uuid.NewString(), SiteID: first.SiteID, VisitorID: first.VisitorID, Status: "open"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					convs = append(convs, c.ID)
+				}
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				errs := make(chan error, senders)
+				b.ResetTimer()
+				for _, conv := range convs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+							if _, _, err := sc.AppendMessage(ctx, msg(conv, fmt.Sprintf("m-%d", i), "a message of a typical length for a chat")); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}
