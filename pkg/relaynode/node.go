@@ -156,6 +156,11 @@ func (n *Node) Run(ctx context.Context) error {
 		n.relay.Close()
 		return fmt.Errorf("listen on %s: %w", n.cfg.Addr, err)
 	}
+	return n.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener of the caller's.
+func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,269 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relaynode"
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+const testRelaySecret = "relay-secret-0123456789abcdef0123456789"
+
+// newRemoteRTCServer is a test server whose peers live on standalone
+// relays (relaynode.Pool with an in-process registry).
+func newRemoteRTCServer(t *testing.T, st *store.Store) (ts *testServer, pool *relaynode.Pool, close func()) {
+	t.Helper()
+	ts = &testServer{st: st}
+	ts.Server = httptest.NewUnstartedServer(nil)
+	cfg, err := config.Load([]string{"-addr", ts.Listener.Addr().String(), "-admin-password", adminPassword,
+		"-data-dir", t.TempDir(), "-relay-secret", testRelaySecret}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := bootstrap(ctx, st, cfg); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if rel, err := NewRelay(cfg, log); rel != nil || err != nil {
+		t.Fatalf("with a relay secret signaling must not run its own relay: %v %v", rel, err)
+	}
+	pool = NewRelayPool(cfg, nil, log)
+	b := bus.NewMemory()
+	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
+		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, RelayPool: pool, ICE: ICEConfig(cfg)})
+	ts.Config.Handler = ts.srv.Handler()
+	ts.Start()
+	if ts.site, err = st.FirstSite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	close = func() {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ts.srv.Shutdown(sctx)
+			pool.Close()
+			ts.Close()
+			b.Close()
+		})
+	}
+	t.Cleanup(close)
+	return ts, pool, close
+}
+
+// testRelay is a standalone relay node served in the test process.
+type testRelay struct {
+	id   string
+	url  string
+	stop func() // drains, as on SIGTERM
+}
+
+func startRelay(t *testing.T, id, signalingURL string) *testRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadRelay([]string{"-id", id, "-addr", ln.Addr().String(), "-signaling-urls", signalingURL,
+		"-secret", testRelaySecret, "-heartbeat", "200ms", "-shutdown-grace", "2s"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := relaynode.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.Serve(ctx, ln) }()
+	var once sync.Once
+	r := &testRelay{id: id, url: cfg.ControlURL, stop: func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("relay %s: %v", id, err)
+			}
+		})
+	}}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func waitRelays(t *testing.T, pool *relaynode.Pool, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		live, _ := pool.Registry().Live(context.Background())
+		if len(live) == n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not %d live relays after 10s", n)
+}
+
+// Chat through standalone relays: both sides get data channels on relays
+// registered by heartbeat, messages are stored once and acked over the
+// channel; a second peer for the same conversation lands on the same
+// relay; a draining relay sends its clients back to the WebSocket (nothing
+// lost) and they renegotiate on the other relay.
+func TestChatThroughStandaloneRelays(t *testing.T) {
+	noLeaks(t)
+	st := storetest.SQLite(t)
+	ts, pool, shutdown := newRemoteRTCServer(t, st)
+	r1 := startRelay(t, "relay-one", ts.URL)
+	r2 := startRelay(t, "relay-two", ts.URL)
+	waitRelays(t, pool, 2)
+
+	ag, hc := ts.rtcAgent(t)
+	ag.hello()
+	ag.negotiate()
+	token := ts.visitorToken(t)
+	v := ts.rtcVisitor(t, token)
+	v.hello()
+	conv := v.start()
+	v.negotiate()
+	mine, err := pool.Registry().RelayOf(context.Background(), conv.ID)
+	if err != nil || (mine != r1.id && mine != r2.id) {
+		t.Fatalf("conversation's relay: %q %v", mine, err)
+	}
+	serving, other := r1, r2
+	if mine == r2.id {
+		serving, other = r2, r1
+	}
+
+	const n = 10
+	var want []string
+	for i := range n {
+		body := fmt.Sprintf("over the relay %d", i)
+		want = append(want, body)
+		v.sendDC(sendFrame(conv.ID, fmt.Sprintf("v%d", i), body))
+	}
+	for i := range n {
+		f := v.next(protocol.TypeAck)
+		var a protocol.Ack
+		json.Unmarshal(f.data, &a)
+		if f.via != transportDataChannel || a.ClientID != fmt.Sprintf("v%d", i) {
+			t.Fatalf("ack %d: %+v over %s", i, a, f.via)
+		}
+	}
+	for got := 0; got < n; {
+		f := ag.next(protocol.TypeMessage)
+		var m protocol.Message
+		json.Unmarshal(f.data, &m)
+		if m.Author.Kind != protocol.AuthorVisitor {
+			continue
+		}
+		if f.via != transportDataChannel || m.Body != want[got] {
+			t.Fatalf("agent got %q over %s, want %q", m.Body, f.via, want[got])
+		}
+		got++
+	}
+	if in := metric(t, serving.url, `parley_relay_frames_total{direction="in"}`); in < n {
+		t.Fatalf("relay %s forwarded %v frames from browsers, want ≥ %d", serving.id, in, n)
+	}
+
+	// The visitor's second tab joins the same relay: the conversation's.
+	v2 := ts.rtcVisitor(t, token)
+	v2.hello()
+	v2.negotiate()
+	if peers := metric(t, serving.url, "parley_relay_peers"); peers < 2 {
+		t.Fatalf("second tab not on the conversation's relay %s (peers %v)", serving.id, peers)
+	}
+	v2.close()
+
+	// The serving relay drains: rtc_stop, chat goes on over the WebSocket.
+	serving.stop()
+	select {
+	case <-v.stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no rtc_stop after the relay went away")
+	}
+	v.send(sendFrame(conv.ID, "after", "after the relay left"))
+	if f := v.next(protocol.TypeAck); f.via != transportWebSocket {
+		t.Fatalf("ack over %s after rtc_stop", f.via)
+	}
+	// It renegotiates on the other relay.
+	v.opened = make(chan struct{})
+	v.negotiate()
+	if peers := metric(t, other.url, "parley_relay_peers"); peers < 1 {
+		t.Fatalf("visitor not renegotiated on %s", other.id)
+	}
+	v.sendDC(sendFrame(conv.ID, "again", "on the other relay"))
+	if f := v.next(protocol.TypeAck); f.via != transportDataChannel {
+		t.Fatalf("ack over %s on the other relay", f.via)
+	}
+	stored := storedBodies(t, hc, ts.URL, conv.ID)
+	if strings.Join(stored, "|") != strings.Join(append(want, "after the relay left", "on the other relay"), "|") {
+		t.Fatalf("stored %v", stored)
+	}
+	v.close()
+	ag.close()
+	shutdown()
+	other.stop()
+}
+
+// Relays and signaling authenticate each other with the shared secret:
+// a heartbeat or a control link without it is refused with a JSON error.
+func TestRelaySecretRequired(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts, pool, _ := newRemoteRTCServer(t, st)
+	r := startRelay(t, "relay-auth", ts.URL)
+	waitRelays(t, pool, 1)
+
+	for _, h := range []string{"", "Bearer wrong", "Bearer " + testRelaySecret + "x"} {
+		req, _ := http.NewRequest("POST", ts.URL+relaynode.HeartbeatPath,
+			strings.NewReader(`{"id":"intruder","control_url":"http://127.0.0.1:1","interval_ms":1000}`))
+		if h != "" {
+			req.Header.Set("Authorization", h)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Error, Code string }
+		json.NewDecoder(res.Body).Decode(&e)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized || e.Code != "unauthorized" {
+			t.Fatalf("heartbeat with %q: %d %+v", h, res.StatusCode, e)
+		}
+		_, res, err = websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(r.url, "http")+relaynode.ControlPath, http.Header{"Authorization": {h}})
+		if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("control link with %q: %v %v", h, err, res)
+		}
+	}
+	// A heartbeat with the secret but a bad body is a 400.
+	req, _ := http.NewRequest("POST", ts.URL+relaynode.HeartbeatPath, strings.NewReader(`{"id":""}`))
+	req.Header.Set("Authorization", "Bearer "+testRelaySecret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad heartbeat body: %d", res.StatusCode)
+	}
+	if live, _ := pool.Registry().Live(context.Background()); len(live) != 1 || live[0].ID != "relay-auth" {
+		t.Fatalf("registry after refused heartbeats: %+v", live)
+	}
+}
