@@ -197,6 +197,35 @@ test("after a dropped connection the client reconnects, resumes and resends unac
   client.stop();
 });
 
+test("a resync frame resumes every conversation on the same connection, new ones from 0", async () => {
+  const { client, peers } = harness({ role: "agent" });
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")], agent);
+  p.deliver(message("c1", 1));
+  p.deliver(message("c1", 2));
+  p.deliver({ type: "synced", conversation: "c1", seq: 2 });
+  p.sent = [];
+  // c2 started while the server's node had lost the bus.
+  p.deliver({ type: "resync", conversations: [conv("c1", "open", 3), conv("c2", "queued", 1)] });
+  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c1: 2, c2: 0 } }]);
+  assert.equal(p.of("hello").length, 0, "no new session");
+  assert.equal(peers.length, 1, "no reconnect");
+  p.deliver(message("c1", 3));
+  p.deliver(message("c2", 1));
+  assert.deepEqual(
+    client.items("c1").map((i) => i.seq),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    client.items("c2").map((i) => i.seq),
+    [1],
+  );
+  client.stop();
+});
+
 test("going away (1001) reconnects within a quarter second", async () => {
   const { client, peers } = harness();
   client.start();

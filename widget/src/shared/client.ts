@@ -6,8 +6,9 @@
 //     same client_id after a reconnect, a retryable error or a lost ack, and
 //     the outbox survives a page reload (localStorage);
 //   - received messages are kept per conversation by seq, duplicates dropped;
-//     a gap, a reconnect or a first sight of a conversation asks the server
-//     to resume from the highest contiguous seq;
+//     a gap, a reconnect, a server's resync frame (its node lost the bus
+//     for a while) or a first sight of a conversation asks the server to
+//     resume from the highest contiguous seq;
 //   - a lost connection is retried with exponential back-off and jitter,
 //     promptly when the server said it is going away (1001).
 
@@ -503,6 +504,16 @@ export class LiveClient {
         const log = this.conversations.get(f.conversation);
         // Still short of what the server says it has: ask once more.
         if (log && log.lastContiguous < f.seq) this.resume({ [f.conversation]: log.lastContiguous });
+        break;
+      }
+      case "resync": {
+        // The server's node lost the bus for a while and may have dropped
+        // publications for us: resume everything from the store, as after
+        // a reconnect, but on this connection (the data channel stays).
+        for (const info of f.conversations ?? []) this.upsert(info);
+        const want: Record<string, number> = {};
+        for (const [id, log] of this.conversations) want[id] = log.lastContiguous;
+        this.resume(want);
         break;
       }
       case "conversation":
