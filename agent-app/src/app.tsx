@@ -12,6 +12,7 @@ import { ApiError, api, liveURL } from "../../widget/src/shared/http";
 import type { Author } from "../../pkg/protocol/protocol";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
+import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 
 interface Agent {
   id: string;
@@ -30,6 +31,9 @@ type Phase = { kind: "loading" } | { kind: "offline"; message: string } | { kind
 
 function App() {
   const [phase, setPhase] = useState<Phase>({ kind: "loading" });
+  const [inviteToken, setInviteToken] = useState(() =>
+    location.pathname.startsWith(INVITE_PATH) ? location.pathname.slice(INVITE_PATH.length) : "",
+  );
 
   const loadMe = async () => {
     try {
@@ -41,9 +45,20 @@ function App() {
   };
 
   useEffect(() => {
-    void loadMe();
+    if (!inviteToken) void loadMe();
   }, []);
 
+  if (inviteToken) {
+    return (
+      <InviteAccept
+        token={inviteToken}
+        onSignedIn={async () => {
+          setInviteToken("");
+          await loadMe();
+        }}
+      />
+    );
+  }
   switch (phase.kind) {
     case "loading":
       return <div class="pa-center pa-muted">Loading…</div>;
@@ -292,6 +307,13 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
           </select>
         </label>
         <RoutingSide self={self.id} role={me.agent.role} client={client} onOpen={select} />
+        <SecuritySide
+          role={me.agent.role}
+          onSignedOut={() => {
+            client.stop();
+            onSignedOut();
+          }}
+        />
         <div class="pa-side-foot">
           <ConnState client={client} />
           <button type="button" class="pa-btn-ghost" data-testid="logout" onClick={() => void signOut()}>

@@ -66,7 +66,7 @@ function waitText(s: number): string {
 }
 
 /** usePoll calls load now and every ms while mounted. */
-function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] = []): [T | null, () => void] {
+export function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] = []): [T | null, () => void] {
   const [value, setValue] = useState<T | null>(null);
   const [tick, setTick] = useState(0);
   useEffect(() => {
@@ -122,7 +122,7 @@ export function RoutingSide({ self, role, client, onOpen }: { self: string; role
   );
 }
 
-function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: preact.ComponentChildren }) {
+export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: preact.ComponentChildren }) {
   return (
     <div class="pa-dialog-bg" onClick={(e) => e.target === e.currentTarget && onClose()}>
       <div class="pa-dialog pa-card" role="dialog" aria-label={title} data-testid="dialog">

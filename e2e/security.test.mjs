@@ -1,0 +1,68 @@
+// Account security as people meet it: an admin invites someone by link, the
+// link signs them in once; sign out everywhere ends every session; the
+// audit log shows what happened.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, signInAgent, eventually } from "./harness.mjs";
+
+let browser;
+const servers = [];
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  for (const s of servers) {
+    await s.stop();
+    s.cleanup();
+  }
+});
+
+test("an invite link signs the invited agent in once; sign out everywhere; audit log", async () => {
+  const s = await startServer();
+  servers.push(s);
+  const admin = await signInAgent(browser, s.url);
+
+  await admin.click("[data-testid=open-access]");
+  await admin.fill("[data-testid=invite-email]", "nia@e2e.test");
+  await admin.selectOption("[data-testid=invite-role]", "supervisor");
+  await admin.click("[data-testid=invite-create]");
+  const link = await admin.locator("[data-testid=invite-link]").inputValue();
+  assert.match(link, new RegExp(`^${s.url}/agent/invite/[0-9a-f]{64}$`));
+  await admin.locator("[data-testid=invite-row]").waitFor();
+  await admin.click("[data-testid=dialog-close]");
+
+  // The invited person opens the link in their own browser.
+  const ctx = await browser.newContext();
+  const nia = await ctx.newPage();
+  await nia.goto(link);
+  await eventually(async () => (await nia.locator("[data-testid=invite-for]").innerText()).includes("nia@e2e.test"), { what: "invite shown" });
+  await nia.fill("[data-testid=invite-name]", "Nia");
+  await nia.fill("[data-testid=invite-password]", "a long enough password");
+  await nia.click("[data-testid=invite-submit]");
+  await eventually(async () => (await nia.locator("[data-testid=agent-self]").innerText()) === "Nia", { what: "signed in as Nia" });
+  assert.equal(new URL(nia.url()).pathname, "/app/", "the spent link left the address bar");
+
+  // The link works once.
+  const again = await (await browser.newContext()).newPage();
+  await again.goto(link);
+  await eventually(async () => /already been used/.test(await again.locator("[data-testid=invite-error]").innerText()), { what: "used link refused" });
+  assert.equal(await again.locator("[data-testid=invite-submit]").count(), 0);
+
+  // Nia signs out everywhere: this browser and a second one.
+  const niaPhone = await signInAgent(browser, s.url, "nia@e2e.test", "a long enough password");
+  nia.once("dialog", (d) => d.accept());
+  await nia.click("[data-testid=sign-out-everywhere]");
+  await nia.locator("[data-testid=login]").waitFor();
+  await niaPhone.reload();
+  await niaPhone.locator("[data-testid=login]").waitFor();
+
+  // The admin sees all of it in the audit log.
+  await admin.click("[data-testid=open-audit]");
+  await admin.locator("[data-testid=audit-row]").first().waitFor();
+  const actions = await admin.locator("[data-testid=audit-row]").evaluateAll((rows) => rows.map((r) => r.dataset.action));
+  for (const a of ["invite_created", "invite_accepted", "sign_in", "sessions_revoked"]) {
+    assert.ok(actions.includes(a), `${a} in ${actions}`);
+  }
+  await ctx.close();
+});
