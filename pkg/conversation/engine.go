@@ -11,10 +11,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/langdetect"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/routing"
 	"github.com/parleychat/parley/pkg/store"
@@ -76,6 +78,8 @@ type Router struct {
 	online    map[string]map[string]bool     // workspace → agents routing sees online (from its events)
 	visitors  map[string]string              // queued conversation → its visitor, for queue frames
 	prechat   map[string]prechat             // visitor → team chosen before the first message
+	detecting map[string]*detection          // conversation → its language detection so far
+	held      map[string]held                // new conversation → waiting for its first message to tell the language
 
 	every   time.Duration
 	timerMu sync.Mutex
@@ -90,7 +94,7 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		conns: map[string]int{}, seen: map[string]bool{},
 		positions: map[string]protocol.Queue{}, offers: map[string]string{},
 		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{}, visitors: map[string]string{},
-		prechat: map[string]prechat{},
+		prechat: map[string]prechat{}, detecting: map[string]*detection{}, held: map[string]held{},
 		every:   o.TickEvery,
 	}
 	if r.every <= 0 {
@@ -122,6 +126,7 @@ func (r *Router) startTicking() {
 func (r *Router) tick() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	r.eng.Tick(ctx)
+	r.releaseHeld(ctx, time.Now().Add(-holdFor))
 	r.drain(ctx)
 	cancel()
 	r.timerMu.Lock()
@@ -402,7 +407,69 @@ func (r *Router) Queued(ctx context.Context, ws, convID string) {
 	if err != nil || c.Status != protocol.ConversationQueued {
 		return
 	}
+	if c.LastSeq == 0 && r.needsWords(ws, c.Language) {
+		// The widget starts a conversation with the visitor's first
+		// message right behind: route after reading it, with its language.
+		r.mu.Lock()
+		r.held[c.ID] = held{ws: ws, since: time.Now()}
+		r.mu.Unlock()
+		return
+	}
 	r.enqueue(ctx, c)
+}
+
+// held is a new conversation whose routing waits for its first message.
+type held struct {
+	ws    string
+	since time.Time
+}
+
+// holdFor bounds how long a new conversation waits for its first message
+// before it is routed without a language.
+const holdFor = 10 * time.Second
+
+// needsWords reports whether a conversation with the widget locale lang
+// should wait for the visitor's words before routing: agents of the
+// workspace declare languages, but none speaks lang.
+func (r *Router) needsWords(ws, lang string) bool {
+	if r.languageSpoken(ws, lang) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, langs := range r.languages[ws] {
+		if len(langs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// unhold takes a conversation off hold; false if it was not held.
+func (r *Router) unhold(convID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.held[convID]
+	delete(r.held, convID)
+	return ok
+}
+
+// releaseHeld routes conversations held since before cutoff: their first
+// message did not come.
+func (r *Router) releaseHeld(ctx context.Context, cutoff time.Time) {
+	r.mu.Lock()
+	var due []held
+	var ids []string
+	for id, h := range r.held {
+		if h.since.Before(cutoff) {
+			due, ids = append(due, h), append(ids, id)
+			delete(r.held, id)
+		}
+	}
+	r.mu.Unlock()
+	for i, h := range due {
+		r.Queued(ctx, h.ws, ids[i])
+	}
 }
 
 // Released says a conversation ended: its agent has capacity again.
@@ -412,6 +479,9 @@ func (r *Router) Released(ctx context.Context, ws, convID string) {
 		return
 	}
 	r.forgetQueued(convID)
+	r.mu.Lock()
+	delete(r.detecting, convID)
+	r.mu.Unlock()
 	if err := r.eng.Release(ctx, ws, convID); err != nil && !errors.Is(err, routing.ErrUnknownConversation) {
 		r.log.Warn("routing release", "conversation", convID, "err", err)
 	}
@@ -732,6 +802,7 @@ func (r *Router) offeredTo(convID string) string {
 
 func (r *Router) forgetQueued(convID string) {
 	r.mu.Lock()
+	delete(r.held, convID)
 	delete(r.positions, convID)
 	delete(r.visitors, convID)
 	r.mu.Unlock()
@@ -921,4 +992,97 @@ func (a storeAssigner) Move(ctx context.Context, ws, conv, from, to string, capa
 
 func (a storeAssigner) Release(ctx context.Context, ws, conv, agent string) error {
 	return a.st.Workspace(ws).Unassign(ctx, conv, agent)
+}
+
+// detection is what the first visitor messages of a conversation say about
+// its language, while the widget's locale cannot route it.
+type detection struct {
+	text     string
+	messages int
+	done     bool
+}
+
+// Language detection reads at most detectMessages visitor messages (the
+// first detectBytes of them) of a conversation, and watches at most
+// maxDetecting conversations at once per node.
+const (
+	detectMessages = 5
+	detectBytes    = 2000
+	maxDetecting   = 10000
+)
+
+// visitorWrote reads a visitor's message for the conversation's language
+// while the widget's locale does not route it (none, or no agent speaks
+// it): once langdetect is confident, the language is stored, the reason
+// logged and kept with the conversation, and a waiting conversation is
+// routed again with it; a new one held for its first message (see Queued)
+// is routed now. c is the conversation as it was before the message.
+func (r *Router) visitorWrote(ctx context.Context, c store.Conversation, body string) {
+	if r.unhold(c.ID) {
+		defer r.Queued(ctx, c.WorkspaceID, c.ID) // routed once the language is known, or known to be unknown
+	}
+	if c.Status == protocol.ConversationClosed || c.Status == protocol.ConversationOffline {
+		return
+	}
+	if err := r.ensure(ctx, c.WorkspaceID); err != nil || r.languageSpoken(c.WorkspaceID, c.Language) {
+		return
+	}
+	r.mu.Lock()
+	d := r.detecting[c.ID]
+	if d == nil && len(r.detecting) < maxDetecting {
+		d = &detection{}
+		r.detecting[c.ID] = d
+	}
+	if d == nil || d.done {
+		r.mu.Unlock()
+		return
+	}
+	d.messages++
+	if len(d.text) < detectBytes {
+		d.text = truncateUTF8(d.text+"\n"+body, detectBytes)
+	}
+	res, ok := langdetect.Detect(d.text)
+	if ok || d.messages >= detectMessages {
+		d.done, d.text = true, "" // decided (or given up) for good: later messages cost nothing
+	}
+	n := d.messages
+	r.mu.Unlock()
+	if !ok {
+		if n >= detectMessages {
+			r.log.Info("routing: language not detected; routing without one", "conversation", c.ID, "messages", n)
+		}
+		return
+	}
+	if res.Language == routingLanguage(c.Language) {
+		return
+	}
+	locale := "the widget gave no locale"
+	if c.Language != "" {
+		locale = "no agent speaks the widget locale " + c.Language
+	}
+	why := fmt.Sprintf("language %s detected from the first %d visitor message(s), as %s: %s", res.Language, n, locale, res.Reason)
+	r.log.Info("routing: language detected", "conversation", c.ID, "language", res.Language, "reason", why)
+	sc := r.svc.store.Workspace(c.WorkspaceID)
+	if err := sc.UpdateConversationRouting(ctx, c.ID, store.ConversationRouting{Language: &res.Language}); err != nil {
+		r.log.Warn("cannot store the detected language", "conversation", c.ID, "err", err)
+		return
+	}
+	r.reason(ctx, c.WorkspaceID, c.ID, why)
+	// A waiting conversation is routed again (an assigned one keeps its
+	// agent; the engine only records the new language).
+	if err := r.ConversationChanged(ctx, c.WorkspaceID, c.ID); err != nil {
+		r.log.Warn("detected language not applied to routing", "conversation", c.ID, "err", err)
+	}
+	r.svc.Changed(ctx, c.WorkspaceID, c.ID)
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

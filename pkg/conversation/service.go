@@ -250,9 +250,16 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 			return protocol.Ack{}, mapErr(err)
 		}
 	}
-	return s.append(ctx, p.WorkspaceID, store.Message{
+	ack, err := s.append(ctx, p.WorkspaceID, store.Message{
 		ConversationID: c.ID, ClientID: f.ClientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: f.Body,
 	})
+	if err == nil && p.Kind == protocol.AuthorVisitor {
+		// The first messages may tell the visitor's language when the
+		// widget's locale does not (after the ack is decided: it is cheap,
+		// and costs a store write only when a language is found).
+		s.router.visitorWrote(ctx, c, f.Body)
+	}
+	return ack, err
 }
 
 // System stores a system message (joins, transfers, closes) in the

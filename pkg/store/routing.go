@@ -177,9 +177,14 @@ func (s *Scoped) UpdateConversationRouting(ctx context.Context, convID string, r
 	return res.Error
 }
 
-// SetRoutingReason stores why routing made its latest decision.
+// SetRoutingReason records why routing made its latest decision, above the
+// earlier reasons (one per line, newest first, the oldest cut off at 1000
+// characters), so agents can read why a conversation went where it went.
+// One statement, so concurrent decisions do not lose each other's lines.
 func (s *Scoped) SetRoutingReason(ctx context.Context, convID, reason string) error {
-	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).Update("routing_reason", truncate(reason, 1000)).Error
+	reason = strings.ReplaceAll(truncate(reason, 1000), "\n", " ")
+	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).Update("routing_reason",
+		gorm.Expr("CASE WHEN routing_reason = '' THEN ? ELSE substr(? || routing_reason, 1, 1000) END", reason, reason+"\n")).Error
 }
 
 // SetContact stores the name and email an offline visitor left.
