@@ -95,7 +95,7 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		positions: map[string]protocol.Queue{}, offers: map[string]string{},
 		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{}, visitors: map[string]string{},
 		prechat: map[string]prechat{}, detecting: map[string]*detection{}, held: map[string]held{},
-		every:   o.TickEvery,
+		every: o.TickEvery,
 	}
 	if r.every <= 0 {
 		r.every = time.Second
