@@ -1,0 +1,813 @@
+package main
+
+// The relay failover test with real processes: signaling and two
+// standalone relays on loopback, sharing PostgreSQL and Redis; Pion clients
+// chat over data channels; the relay serving some of them is killed with
+// SIGKILL. Its clients must get rtc_stop at once, go on over the WebSocket
+// (resending unacked sends by client id, resuming by seq), and get a data
+// channel again on the other relay; in the end every acked message is
+// stored once and every client holds every message once, in seq order.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+const (
+	secret      = "failover-relay-secret-0123456789abcdef"
+	adminPass   = "failover-admin-password"
+	visitors    = 4
+	sendEvery   = 25 * time.Millisecond
+	redisTestDB = 14 // the registry's keys stay out of other tests' way
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build %s: %v", pkg, err)
+	}
+	return out
+}
+
+// proc is a started binary; its output goes to a log file shown on failure.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func start(t *testing.T, dir, bin, name string, env ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { cmd.Wait(); f.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("--- %s log ---\n%s", name, tail(string(b), 4000))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func waitHTTP(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(url); err == nil {
+			res.Body.Close()
+			if res.StatusCode == want {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer %d within 30s", url, want)
+}
+
+func metric(t *testing.T, base, series string) float64 {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, value, ok := strings.Cut(line, " "); ok && name == series {
+			var v float64
+			fmt.Sscan(value, &v)
+			return v
+		}
+	}
+	return 0
+}
+
+func TestRelayKilledClientsMoveOn(t *testing.T) {
+	pg, rd := os.Getenv("PARLEY_TEST_POSTGRES"), os.Getenv("PARLEY_TEST_REDIS")
+	if pg == "" || rd == "" {
+		t.Skip("needs PARLEY_TEST_POSTGRES and PARLEY_TEST_REDIS (make test sets them when the servers run)")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	dir := t.TempDir()
+	sigBin := build(t, dir, "github.com/parleychat/parley/signaling")
+	relBin := build(t, dir, "github.com/parleychat/parley/relay")
+	dsn, drop, err := storetest.Schema(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+
+	sigAddr := freeAddr(t)
+	sigURL := "http://" + sigAddr
+	start(t, dir, sigBin, "signaling",
+		"PARLEY_ADDR="+sigAddr, "PARLEY_DATA_DIR="+filepath.Join(dir, "data"), "PARLEY_DATABASE_URL="+dsn,
+		fmt.Sprintf("PARLEY_REDIS_URL=redis://%s/%d", rd, redisTestDB), "PARLEY_RELAY_SECRET="+secret,
+		"PARLEY_SECRET=failover-visitor-token-key-0123456789", "PARLEY_ADMIN_PASSWORD="+adminPass,
+		"PARLEY_RATE_LIMITS=off", "PARLEY_LOG_LEVEL=debug")
+	waitHTTP(t, sigURL+"/readyz", 200)
+	relays := map[string]string{} // id → base URL
+	procs := map[string]*proc{}
+	for _, id := range []string{"relay-a", "relay-b"} {
+		addr := freeAddr(t)
+		relays[id] = "http://" + addr
+		procs[id] = start(t, dir, relBin, id, "PARLEY_RELAY_ID="+id, "PARLEY_RELAY_ADDR="+addr,
+			"PARLEY_RELAY_SIGNALING_URLS="+sigURL, "PARLEY_RELAY_SECRET="+secret, "PARLEY_RELAY_HEARTBEAT=500ms")
+	}
+	for _, base := range relays {
+		waitHTTP(t, base+"/readyz", 200) // registered
+	}
+
+	hc := login(t, sigURL)
+	site := firstSite(t, hc, sigURL)
+	agent := dialAgent(t, sigURL, hc)
+	agent.hello(t)
+	agent.negotiate(t)
+	clients := []*client{agent}
+	var vs []*client
+	for i := range visitors {
+		v := dialVisitor(t, sigURL, site, fmt.Sprintf("v%d", i))
+		v.hello(t)
+		v.startConversation(t)
+		v.negotiate(t)
+		vs = append(vs, v)
+		clients = append(clients, v)
+	}
+	waitAssigned(t, hc, sigURL, vs)
+	for _, v := range vs {
+		agent.convs = append(agent.convs, v.convs[0])
+	}
+
+	// Which relay serves whom: peers per relay.
+	victim, survivor := "relay-a", "relay-b"
+	if metric(t, relays["relay-b"], "parley_relay_peers") > metric(t, relays["relay-a"], "parley_relay_peers") {
+		victim, survivor = survivor, victim
+	}
+	if n := metric(t, relays[victim], "parley_relay_peers"); n < 1 {
+		t.Fatalf("no peer on %s", victim)
+	}
+	onVictim := int(metric(t, relays[victim], "parley_relay_peers"))
+	t.Logf("peers: %s %d, %s %v", victim, onVictim, survivor, metric(t, relays[survivor], "parley_relay_peers"))
+
+	ctx, stopSending := context.WithCancel(context.Background())
+	var senders sync.WaitGroup
+	for _, c := range clients {
+		senders.Add(1)
+		go func() { defer senders.Done(); c.sendLoop(ctx) }()
+	}
+	time.Sleep(2 * time.Second)
+
+	killed := time.Now()
+	procs[victim].cmd.Process.Signal(syscall.SIGKILL)
+	<-procs[victim].done
+	// Every client of the victim must hear rtc_stop within seconds.
+	var moved []*client
+	var worst time.Duration
+	for deadline := time.Now().Add(5 * time.Second); len(moved) < onVictim && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		moved, worst = moved[:0], 0
+		for _, c := range clients {
+			if s := c.stoppedAt(); !s.IsZero() {
+				moved = append(moved, c)
+				worst = max(worst, s.Sub(killed))
+			}
+		}
+	}
+	if len(moved) != onVictim {
+		t.Fatalf("%d clients got rtc_stop within 5s of killing %s, which served %d", len(moved), victim, onVictim)
+	}
+	t.Logf("killed %s: %d clients got rtc_stop, worst after %v", victim, len(moved), worst)
+	time.Sleep(time.Second) // chat goes on over the WebSocket
+
+	// They renegotiate: the dead relay is out of the registry, the other
+	// takes them.
+	for _, c := range moved {
+		if c.onDC() {
+			t.Fatalf("%s still thinks its data channel is open", c.name)
+		}
+		c.negotiate(t)
+	}
+	if got := metric(t, relays[survivor], "parley_relay_peers"); int(got) != len(clients) {
+		t.Fatalf("%s has %v peers, want all %d clients", survivor, got, len(clients))
+	}
+	time.Sleep(time.Second) // chat goes on over the new data channels
+	stopSending()
+	senders.Wait()
+
+	for _, c := range clients {
+		c.flush(t)
+		if len(c.problems) > 0 {
+			t.Fatalf("%s: %v", c.name, c.problems)
+		}
+	}
+	var acked, checked, wireDups int
+	for _, v := range vs {
+		conv := v.convs[0]
+		stored := storedMessages(t, hc, sigURL, conv)
+		byClientID := map[string]int64{}
+		for i, m := range stored {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("%s: stored seqs not 1..n: %d at %d", conv, m.Seq, i)
+			}
+			if m.ClientID != "" {
+				if _, dup := byClientID[m.ClientID]; dup {
+					t.Fatalf("%s: client id %s stored twice", conv, m.ClientID)
+				}
+				byClientID[m.ClientID] = m.Seq
+			}
+		}
+		for _, c := range []*client{v, agent} {
+			for id, seq := range c.ackedIn(conv) {
+				acked++
+				if byClientID[id] != seq {
+					t.Fatalf("%s: %s acked %s at seq %d, stored at %d", conv, c.name, id, seq, byClientID[id])
+				}
+			}
+			got := c.received(conv)
+			if len(got) != len(stored) {
+				t.Fatalf("%s: %s holds %d messages, stored %d", conv, c.name, len(got), len(stored))
+			}
+			for i, m := range stored {
+				if got[i].Seq != m.Seq || got[i].ClientID != m.ClientID || got[i].Body != m.Body {
+					t.Fatalf("%s: %s message %d is %+v, stored %+v", conv, c.name, i, got[i], m)
+				}
+			}
+			checked += len(got)
+			wireDups += c.dups(conv)
+		}
+	}
+	var overDC, overWS int
+	for _, c := range clients {
+		overDC += c.count(transportDC)
+		overWS += c.count(transportWS)
+	}
+	if overDC == 0 || overWS == 0 {
+		t.Fatalf("frames over data channels %d, over WebSockets %d: both should carry chat", overDC, overWS)
+	}
+	t.Logf("acked sends %d (all stored once at their acked seq); messages checked at receivers %d (lost 0, out of order 0); "+
+		"duplicates on the wire dropped by seq %d; frames received over data channels %d, WebSockets %d; worst rtc_stop %v after kill",
+		acked, checked, wireDups, overDC, overWS, worst)
+}
+
+func login(t *testing.T, base string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	res, err := hc.Post(base+"/api/auth/login", "application/json", strings.NewReader(`{"email":"admin@parley.local","password":"`+adminPass+`"}`))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("login: %v %v", err, res)
+	}
+	res.Body.Close()
+	return hc
+}
+
+func firstSite(t *testing.T, hc *http.Client, base string) string {
+	t.Helper()
+	res, err := hc.Get(base + "/api/sites")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("sites: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	var out struct{ Sites []struct{ ID string } }
+	json.NewDecoder(res.Body).Decode(&out)
+	if len(out.Sites) == 0 {
+		t.Fatal("no site")
+	}
+	return out.Sites[0].ID
+}
+
+// waitAssigned waits until the agent owns every visitor's conversation.
+func waitAssigned(t *testing.T, hc *http.Client, base string, vs []*client) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := hc.Get(base + "/api/conversations")
+		if err == nil {
+			var out struct{ Conversations []protocol.ConversationInfo }
+			json.NewDecoder(res.Body).Decode(&out)
+			res.Body.Close()
+			open := map[string]bool{}
+			for _, c := range out.Conversations {
+				open[c.ID] = c.Status == protocol.ConversationOpen
+			}
+			all := true
+			for _, v := range vs {
+				all = all && open[v.convs[0]]
+			}
+			if all {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("conversations not assigned to the agent within 15s")
+}
+
+func storedMessages(t *testing.T, hc *http.Client, base, conv string) []protocol.Message {
+	t.Helper()
+	var all []protocol.Message
+	after := int64(0)
+	for {
+		res, err := hc.Get(fmt.Sprintf("%s/api/conversations/%s/messages?after=%d", base, conv, after))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("messages: %v %v", err, res)
+		}
+		var out struct{ Messages []protocol.Message }
+		json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if len(out.Messages) == 0 {
+			break
+		}
+		all = append(all, out.Messages...)
+		after = out.Messages[len(out.Messages)-1].Seq
+	}
+	return all
+}
+
+const (
+	transportDC = "datachannel"
+	transportWS = "websocket"
+)
+
+// client plays a browser as the widget and the agent app do it: a
+// WebSocket, a data channel when negotiated, sends with client ids kept
+// until acked and resent after a switch, and messages kept by seq.
+type client struct {
+	name string
+	ws   *websocket.Conn
+	wmu  sync.Mutex
+
+	mu       sync.Mutex
+	pc       *webrtc.PeerConnection
+	dc       *webrtc.DataChannel
+	dcOpen   bool
+	opened   chan struct{}
+	stopped  time.Time
+	convs    []string
+	unacked  map[string]protocol.Send
+	order    []string // unacked client ids in send order
+	acks     map[string]protocol.Ack
+	msgs     map[string]map[int64]protocol.Message
+	dupCount map[string]int
+	via      map[string]int
+	next     int
+	replies  chan []byte // frames with a ref the test waits for
+	problems []string    // broken promises seen by the reader
+}
+
+func dialClient(t *testing.T, name, url string, h http.Header) *client {
+	t.Helper()
+	ws, res, err := websocket.DefaultDialer.Dial(url, h)
+	if err != nil {
+		t.Fatalf("%s dial: %v %v", name, err, res)
+	}
+	c := &client{name: name, ws: ws, opened: make(chan struct{}), unacked: map[string]protocol.Send{},
+		acks: map[string]protocol.Ack{}, msgs: map[string]map[int64]protocol.Message{}, dupCount: map[string]int{},
+		via: map[string]int{}, replies: make(chan []byte, 64)}
+	done := make(chan struct{})
+	go func() { defer close(done); c.readWS() }()
+	t.Cleanup(func() {
+		c.mu.Lock()
+		pc := c.pc
+		c.mu.Unlock()
+		if pc != nil {
+			pc.Close()
+		}
+		ws.Close()
+		<-done
+	})
+	return c
+}
+
+func dialAgent(t *testing.T, base string, hc *http.Client) *client {
+	h := http.Header{"Origin": {base}}
+	u, _ := http.NewRequest("GET", base, nil)
+	for _, ck := range hc.Jar.Cookies(u.URL) {
+		h.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	return dialClient(t, "agent", "ws"+strings.TrimPrefix(base, "http")+"/ws/agent", h)
+}
+
+func dialVisitor(t *testing.T, base, site, name string) *client {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"site_id": site, "locale": "en-US"})
+	req, _ := http.NewRequest("POST", base+"/api/widget/session", bytes.NewReader(body))
+	req.Header.Set("Origin", base)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("widget session: %v %v", err, res)
+	}
+	var out struct{ Token string }
+	json.NewDecoder(res.Body).Decode(&out)
+	res.Body.Close()
+	return dialClient(t, name, "ws"+strings.TrimPrefix(base, "http")+"/ws/visitor?token="+out.Token, http.Header{"Origin": {base}})
+}
+
+func (c *client) write(v any) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.ws.WriteJSON(v)
+}
+
+func (c *client) hello(t *testing.T) {
+	t.Helper()
+	c.write(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello, Ref: "hello"}, V: 1})
+	if c.waitRef("hello") == nil {
+		t.Fatalf("%s: no welcome", c.name)
+	}
+}
+
+// waitRef returns the reply to ref, nil after 15s.
+func (c *client) waitRef(ref string) []byte {
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case b := <-c.replies:
+			var env protocol.Envelope
+			json.Unmarshal(b, &env)
+			if env.Ref == ref {
+				return b
+			}
+		case <-timeout:
+			return nil
+		}
+	}
+}
+
+func (c *client) startConversation(t *testing.T) {
+	c.write(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "start"}})
+	var f protocol.Conversation
+	json.Unmarshal(c.waitRef("start"), &f)
+	if f.Conversation.ID == "" {
+		t.Fatalf("%s: no conversation", c.name)
+	}
+	c.mu.Lock()
+	c.convs = []string{f.Conversation.ID}
+	c.mu.Unlock()
+}
+
+// negotiate asks for a data channel and waits until it is open.
+func (c *client) negotiate(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	c.opened = make(chan struct{})
+	c.stopped = time.Time{}
+	opened := c.opened
+	c.mu.Unlock()
+	c.write(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	select {
+	case <-opened:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s: data channel not open in 15s", c.name)
+	}
+}
+
+func (c *client) onDC() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dcOpen
+}
+
+func (c *client) stoppedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+func (c *client) readWS() {
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var env protocol.Envelope
+		json.Unmarshal(data, &env)
+		switch env.Type {
+		case protocol.TypeRTCOffer:
+			var o protocol.RTCOffer
+			json.Unmarshal(data, &o)
+			c.answer(o)
+		case protocol.TypeRTCCandidate:
+			var rc protocol.RTCCandidate
+			json.Unmarshal(data, &rc)
+			c.mu.Lock()
+			pc := c.pc
+			c.mu.Unlock()
+			if pc != nil && rc.Candidate != "" {
+				pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
+			}
+		case protocol.TypeRTCStop:
+			c.fallBack()
+		default:
+			c.frame(data, transportWS)
+		}
+	}
+}
+
+// fallBack is the widget's rtc_stop: back to the WebSocket, resend what is
+// unacked, resume every conversation from its last contiguous seq.
+func (c *client) fallBack() {
+	c.mu.Lock()
+	c.dcOpen = false
+	c.stopped = time.Now()
+	dc, pc := c.dc, c.pc
+	c.dc, c.pc = nil, nil
+	var resend []protocol.Send
+	for _, id := range c.order {
+		if s, ok := c.unacked[id]; ok {
+			resend = append(resend, s)
+		}
+	}
+	resume := map[string]int64{}
+	for _, conv := range c.convs {
+		resume[conv] = c.contiguous(conv)
+	}
+	c.mu.Unlock()
+	if dc != nil {
+		dc.Close()
+	}
+	if pc != nil {
+		pc.Close()
+	}
+	for _, s := range resend {
+		c.write(s)
+	}
+	c.write(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume}, Conversations: resume})
+}
+
+func (c *client) contiguous(conv string) int64 {
+	n := int64(0)
+	for {
+		if _, ok := c.msgs[conv][n+1]; !ok {
+			return n
+		}
+		n++
+	}
+}
+
+var quietPion = func() logging.LoggerFactory {
+	f := logging.NewDefaultLoggerFactory()
+	f.DefaultLogLevel = logging.LogLevelDisabled
+	return f
+}()
+
+func (c *client) answer(o protocol.RTCOffer) {
+	var se webrtc.SettingEngine
+	se.LoggerFactory = quietPion
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	old := c.pc
+	c.pc = pc
+	opened := c.opened
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
+		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
+		if ic != nil {
+			init := ic.ToJSON()
+			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
+		}
+		c.write(rc)
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() != relay.ChannelChat {
+			return
+		}
+		dc.OnOpen(func() {
+			c.mu.Lock()
+			if c.pc == pc {
+				c.dc, c.dcOpen = dc, true
+			}
+			c.mu.Unlock()
+			select {
+			case <-opened:
+			default:
+				close(opened)
+			}
+		})
+		dc.OnMessage(func(m webrtc.DataChannelMessage) { c.frame(append([]byte(nil), m.Data...), transportDC) })
+	})
+	if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}) != nil {
+		return
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil || pc.SetLocalDescription(ans) != nil {
+		return
+	}
+	c.write(protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: ans.SDP})
+}
+
+// frame takes a frame from either transport.
+func (c *client) frame(data []byte, via string) {
+	var env protocol.Envelope
+	json.Unmarshal(data, &env)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.via[via]++
+	switch env.Type {
+	case protocol.TypeAck:
+		var a protocol.Ack
+		json.Unmarshal(data, &a)
+		if prev, ok := c.acks[a.ClientID]; ok && prev.Seq != a.Seq {
+			c.problems = append(c.problems, fmt.Sprintf("%s acked at seq %d and at %d", a.ClientID, prev.Seq, a.Seq))
+		}
+		c.acks[a.ClientID] = a
+		delete(c.unacked, a.ClientID)
+	case protocol.TypeMessage:
+		var m protocol.Message
+		json.Unmarshal(data, &m)
+		if c.msgs[m.Conversation] == nil {
+			c.msgs[m.Conversation] = map[int64]protocol.Message{}
+		}
+		if prev, ok := c.msgs[m.Conversation][m.Seq]; ok {
+			if prev.ClientID != m.ClientID {
+				c.problems = append(c.problems, fmt.Sprintf("seq %d of %s is %s and %s", m.Seq, m.Conversation, prev.ClientID, m.ClientID))
+			}
+			c.dupCount[m.Conversation]++
+			return
+		}
+		c.msgs[m.Conversation][m.Seq] = m
+	case protocol.TypeError:
+		// Retryable errors leave the send unacked: it is resent.
+	default:
+		if env.Ref != "" {
+			select {
+			case c.replies <- data:
+			default:
+			}
+		}
+	}
+}
+
+// sendLoop sends a message every sendEvery, round robin over the client's
+// conversations, over the data channel when open.
+func (c *client) sendLoop(ctx context.Context) {
+	t := time.NewTicker(sendEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		conv := c.convs[c.next%len(c.convs)]
+		id := fmt.Sprintf("%s-%d", c.name, c.next)
+		c.next++
+		s := protocol.Send{Envelope: protocol.Envelope{Type: protocol.TypeSend, Ref: id}, ClientID: id, Conversation: conv, Body: "message " + id}
+		c.unacked[id] = s
+		c.order = append(c.order, id)
+		dc := c.dc
+		if !c.dcOpen {
+			dc = nil
+		}
+		c.mu.Unlock()
+		if dc != nil {
+			b, _ := json.Marshal(s)
+			if dc.SendText(string(b)) == nil {
+				continue
+			}
+		}
+		c.write(s)
+	}
+}
+
+// flush resends what is still unacked and resumes every conversation over
+// the WebSocket until everything is acked and the client is synced.
+func (c *client) flush(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		var resend []protocol.Send
+		for _, id := range c.order {
+			if s, ok := c.unacked[id]; ok {
+				resend = append(resend, s)
+			}
+		}
+		resume := map[string]int64{}
+		for _, conv := range c.convs {
+			resume[conv] = c.contiguous(conv)
+		}
+		c.mu.Unlock()
+		for _, s := range resend {
+			c.write(s)
+		}
+		c.write(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume, Ref: "flush"}, Conversations: resume})
+		time.Sleep(500 * time.Millisecond)
+		if len(resend) == 0 {
+			return
+		}
+	}
+	t.Fatalf("%s: sends still unacked after 20s", c.name)
+}
+
+func (c *client) ackedIn(conv string) map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int64{}
+	for id, a := range c.acks {
+		if a.Conversation == conv {
+			out[id] = a.Seq
+		}
+	}
+	return out
+}
+
+func (c *client) received(conv string) []protocol.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]protocol.Message, 0, len(c.msgs[conv]))
+	for _, m := range c.msgs[conv] {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}
+
+func (c *client) dups(conv string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dupCount[conv]
+}
+
+func (c *client) count(via string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.via[via]
+}
