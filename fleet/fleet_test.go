@@ -1,0 +1,430 @@
+package fleet
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleychat/parley/pkg/protocol"
+)
+
+const (
+	adminEmail    = "admin@fleet.test"
+	adminPassword = "fleet test password 1"
+	sendEvery     = 700 * time.Millisecond // under the per-visitor message limit (20 per 10 s)
+	chatBetween   = 6 * time.Second        // chatting before each failure
+	backWithin    = 30 * time.Second       // the test fails if a client is not back by then
+)
+
+// Three signaling nodes on PostgreSQL and Redis of the test's own, six
+// visitors and three agents spread across them, chatting continuously.
+// In turn: kill -9 one node, restart Redis, restart PostgreSQL. After each,
+// every client must be chatting again (a send made after the failure
+// acked); at the end every acked message is stored once and every
+// participant has every message of its conversation once, in seq order.
+func TestFleetSurvivesFailures(t *testing.T) {
+	if os.Getenv("PARLEY_TEST_POSTGRES") == "" || os.Getenv("PARLEY_TEST_REDIS") == "" {
+		t.Skip("PARLEY_TEST_POSTGRES and PARLEY_TEST_REDIS not set (the fleet test runs its own, but only where both are installed)")
+	}
+	if testing.Short() {
+		t.Skip("the fleet test takes a minute or two")
+	}
+	began := time.Now()
+	pg := startPostgres(t)
+	rd := startRedis(t)
+	bin := buildSignaling(t)
+
+	// What every node shares: the store, the bus, the visitor-token secret
+	// and the encryption keys; the public URL is the load balancer's, the
+	// origin browsers send whichever node they reach.
+	secret, key := make([]byte, 32), make([]byte, 32)
+	rand.Read(secret)
+	rand.Read(key)
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	public := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	shared := []string{
+		"PARLEY_DATABASE_URL=" + pg.url(), "PARLEY_REDIS_URL=" + rd.url(),
+		"PARLEY_SECRET=" + hex.EncodeToString(secret), "PARLEY_ENCRYPTION_KEYS=k1:" + base64.StdEncoding.EncodeToString(key),
+		"PARLEY_PUBLIC_URL=" + public, "PARLEY_ADMIN_EMAIL=" + adminEmail, "PARLEY_ADMIN_PASSWORD=" + adminPassword,
+		"PARLEY_RTC=off", "PARLEY_SHUTDOWN_GRACE=2s",
+	}
+	logs := t.TempDir()
+	var nodes []*node
+	for i, port := range ports {
+		n := &node{t: t, name: fmt.Sprintf("node%d", i+1), bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", port),
+			log: fmt.Sprintf("%s/node%d.log", logs, i+1)}
+		n.env = append(slices.Clone(shared), "PARLEY_ADDR="+n.addr, fmt.Sprintf("PARLEY_DATA_DIR=%s/data%d", logs, i+1))
+		nodes = append(nodes, n)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n.cmd != nil && !n.dead {
+				n.kill()
+			}
+			if t.Failed() {
+				t.Logf("--- %s log (tail) ---\n%s", n.name, n.tail())
+			}
+		}
+	})
+	// The first node alone creates the workspace on the empty database.
+	nodes[0].start()
+	nodes[1].start()
+	nodes[2].start()
+	var nodesMu sync.Mutex
+	live := func() []string {
+		nodesMu.Lock()
+		defer nodesMu.Unlock()
+		var out []string
+		for _, n := range nodes {
+			if !n.dead {
+				out = append(out, n.addr)
+			}
+		}
+		return out
+	}
+
+	// Accounts: the admin creates two agents; everyone signs in on some
+	// node and uses the session on every node.
+	admin := signIn(t, nodes[0], public, adminEmail, adminPassword)
+	for i := 2; i <= 3; i++ {
+		admin.call(t, nodes[1], "POST", "/api/agents", map[string]any{
+			"email": fmt.Sprintf("agent%d@fleet.test", i), "name": fmt.Sprintf("Agent %d", i),
+			"password": adminPassword, "capacity": 10,
+		}, http.StatusCreated, nil)
+	}
+	agentSessions := []*session{admin,
+		signIn(t, nodes[1], public, "agent2@fleet.test", adminPassword),
+		signIn(t, nodes[2], public, "agent3@fleet.test", adminPassword)}
+	var sites struct{ Sites []struct{ ID string } }
+	admin.call(t, nodes[2], "GET", "/api/sites", nil, http.StatusOK, &sites)
+	siteID := sites.Sites[0].ID
+
+	// Six visitors, each paired with one agent on another node.
+	var chatters []*chatter
+	agents := make([]*chatter, 3)
+	for j, s := range agentSessions {
+		h := http.Header{"Origin": {public}, "Cookie": {s.cookie}}
+		agents[j] = newChatter(fmt.Sprintf("agent%d", j+1), "/ws/agent", h, live, j)
+	}
+	convs := map[string][2]*chatter{}
+	for i := range 6 {
+		token := visitorToken(t, nodes[i%3], public, siteID)
+		h := http.Header{"Origin": {public}}
+		v := newChatter(fmt.Sprintf("visitor%d", i+1), "/ws/visitor?token="+token, h, live, (i+1)%3)
+		conv := startConversation(t, nodes[(i+1)%3], v)
+		v.follow(conv)
+		a := agents[i%3]
+		a.follow(conv)
+		convs[conv] = [2]*chatter{v, a}
+		chatters = append(chatters, v)
+	}
+	chatters = append(chatters, agents...)
+
+	var sending atomic.Bool
+	sending.Store(true)
+	stop := make(chan struct{})
+	var running sync.WaitGroup
+	for _, c := range chatters {
+		running.Add(1)
+		go c.run(stop, sendEvery, sending.Load, &running)
+	}
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		running.Wait()
+	}()
+	waitFor(t, "every client online", 30*time.Second, func() bool {
+		for _, c := range chatters {
+			if !c.isOnline() {
+				return false
+			}
+		}
+		return true
+	})
+
+	type outcome struct {
+		name  string
+		worst time.Duration
+		who   string
+	}
+	var outcomes []outcome
+	// failure runs act while everyone chats and waits until every client
+	// had a send made after the failure began acked.
+	failure := func(name string, act func()) {
+		t.Helper()
+		time.Sleep(chatBetween)
+		t0 := time.Now()
+		act()
+		var worst time.Duration
+		var who string
+		waitFor(t, "every client back after "+name, backWithin, func() bool {
+			for _, c := range chatters {
+				if _, ok := c.backAfter(t0); !ok {
+					return false
+				}
+			}
+			return true
+		})
+		for _, c := range chatters {
+			d, _ := c.backAfter(t0)
+			if d > worst {
+				worst, who = d, c.name
+			}
+		}
+		outcomes = append(outcomes, outcome{name, worst, who})
+		t.Logf("%s: every client chatting again; slowest %s after %s", name, who, worst.Round(time.Millisecond))
+	}
+
+	failure("kill -9 node2", func() {
+		nodesMu.Lock()
+		nodes[1].kill()
+		nodesMu.Unlock()
+	})
+	var worstReconnect time.Duration
+	reconnects := 0
+	for _, c := range chatters {
+		c.mu.Lock()
+		for _, d := range c.reconns {
+			reconnects++
+			worstReconnect = max(worstReconnect, d)
+		}
+		c.mu.Unlock()
+	}
+	if reconnects == 0 {
+		t.Fatal("no client was connected to the killed node: the test proves nothing about reconnects")
+	}
+	failure("restart Redis", rd.restart)
+	failure("restart PostgreSQL", pg.restart)
+	time.Sleep(chatBetween)
+
+	// Stop sending; every send must get its ack, every log must fill up.
+	sending.Store(false)
+	for _, c := range chatters {
+		c.catchUp()
+	}
+	waitFor(t, "every send acked", backWithin, func() bool {
+		for _, c := range chatters {
+			if c.unacked() > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	stored := map[string][]protocol.Message{}
+	waitFor(t, "every participant to have every stored message", backWithin, func() bool {
+		for conv, p := range convs {
+			ms := admin.messages(t, live()[0], conv)
+			stored[conv] = ms
+			last := int64(len(ms))
+			if p[0].contiguousOf(conv) < last || p[1].contiguousOf(conv) < last {
+				return false
+			}
+		}
+		return true
+	})
+	close(stop)
+	running.Wait()
+
+	// The promise, message by message.
+	checked, lost, duplicated, acked := 0, 0, 0, 0
+	for conv, p := range convs {
+		ms := stored[conv]
+		byClient := map[string]int64{}
+		for i, m := range ms {
+			checked++
+			if m.Seq != int64(i+1) {
+				t.Errorf("conversation %s: stored seq %d at position %d (gap)", conv, m.Seq, i+1)
+			}
+			if _, dup := byClient[m.ClientID]; dup && m.ClientID != "" {
+				duplicated++
+				t.Errorf("conversation %s: client id %s stored twice", conv, m.ClientID)
+			}
+			byClient[m.ClientID] = m.Seq
+		}
+		for _, c := range p {
+			c.mu.Lock()
+			for id, seq := range c.acked {
+				if c.sentTo[id] != conv {
+					continue
+				}
+				if s, ok := byClient[id]; ok && s == seq {
+					acked++
+				} else {
+					lost++
+					t.Errorf("%s: acked %s (seq %d) is not stored with that seq (stored: %d)", c.name, id, seq, s)
+				}
+			}
+			c.mu.Unlock()
+			got := c.logOf(conv)
+			if len(got) != len(ms) {
+				t.Errorf("%s has %d messages of %s, the store %d", c.name, len(got), conv, len(ms))
+			}
+			for i := range min(len(got), len(ms)) {
+				if got[i].Seq != ms[i].Seq || got[i].ClientID != ms[i].ClientID || got[i].Body != ms[i].Body {
+					lost++
+					t.Errorf("%s: message %d of %s is %+v, stored %+v", c.name, i+1, conv, got[i], ms[i])
+					break
+				}
+			}
+		}
+	}
+	var wireDups, resyncs int
+	for _, c := range chatters {
+		wireDups += c.dups
+		resyncs += c.resyncs
+		for _, f := range c.failures {
+			t.Error(f)
+		}
+	}
+	if acked == 0 {
+		t.Fatal("no acked message was checked")
+	}
+	t.Logf("fleet: 3 signaling nodes, %d clients, %d conversations; %d client reconnects, worst reconnect %s",
+		len(chatters), len(convs), reconnects, worstReconnect.Round(time.Millisecond))
+	for _, o := range outcomes {
+		t.Logf("  %-20s all clients back; slowest %s after %s", o.name, o.who, o.worst.Round(time.Millisecond))
+	}
+	t.Logf("checked %d stored messages (%d acked sends): lost %d, duplicated %d; %d duplicate deliveries dropped by clients, %d resync frames; %s in all",
+		checked, acked, lost, duplicated, wireDups, resyncs, time.Since(began).Round(time.Second))
+}
+
+// session is a signed-in agent: its cookie header and CSRF token.
+type session struct {
+	cookie, csrf, origin string
+}
+
+func signIn(t *testing.T, n *node, origin, email, password string) *session {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	req, _ := http.NewRequest("POST", n.url()+"/api/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", origin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("sign in %s on %s: %d %s", email, n.name, res.StatusCode, b)
+	}
+	s := &session{origin: origin}
+	var parts []string
+	for _, c := range res.Cookies() {
+		parts = append(parts, c.Name+"="+c.Value)
+		if c.Name == "parley_csrf" {
+			s.csrf = c.Value
+		}
+	}
+	s.cookie = strings.Join(parts, "; ")
+	return s
+}
+
+func (s *session) call(t *testing.T, n *node, method, path string, in any, want int, out any) {
+	t.Helper()
+	if err := s.do(n.addr, method, path, in, want, out); err != nil {
+		t.Fatalf("%s %s on %s: %v", method, path, n.name, err)
+	}
+}
+
+func (s *session) do(addr, method, path string, in any, want int, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "http://"+addr+path, body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", s.origin)
+	req.Header.Set("Cookie", s.cookie)
+	req.Header.Set("X-CSRF-Token", s.csrf)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		return fmt.Errorf("HTTP %d: %s", res.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// messages reads a conversation's stored messages through the agent API,
+// page by page.
+func (s *session) messages(t *testing.T, addr, conv string) []protocol.Message {
+	t.Helper()
+	var all []protocol.Message
+	for {
+		var page struct{ Messages []protocol.Message }
+		if err := s.do(addr, "GET", fmt.Sprintf("/api/conversations/%s/messages?after=%d", conv, len(all)), nil, http.StatusOK, &page); err != nil {
+			t.Fatalf("read the stored messages of %s: %v", conv, err)
+		}
+		all = append(all, page.Messages...)
+		if len(page.Messages) == 0 {
+			return all
+		}
+	}
+}
+
+func visitorToken(t *testing.T, n *node, origin, siteID string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"site_id": siteID, "locale": "en"})
+	req, _ := http.NewRequest("POST", n.url()+"/api/widget/session", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", origin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct{ Token string }
+	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&out) != nil || out.Token == "" {
+		t.Fatalf("visitor session on %s: HTTP %d", n.name, res.StatusCode)
+	}
+	return out.Token
+}
+
+// startConversation opens the visitor's conversation (hello, start) on a
+// connection of its own and returns its id.
+func startConversation(t *testing.T, n *node, v *chatter) string {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+n.addr+v.path, v.header)
+	if err != nil {
+		t.Fatalf("visitor socket on %s: %v", n.name, err)
+	}
+	defer ws.Close()
+	ws.WriteJSON(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: protocol.Version})
+	ws.WriteJSON(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "start"}})
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("start on %s: %v", n.name, err)
+		}
+		var f protocol.Conversation
+		if json.Unmarshal(data, &f) == nil && f.Type == protocol.TypeConversation && f.Ref == "start" {
+			return f.Conversation.ID
+		}
+	}
+}
