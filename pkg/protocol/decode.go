@@ -71,6 +71,17 @@ var clientFrames = map[string]func() any{
 	TypeRTCStop:      func() any { return &RTCStop{} },
 }
 
+// ClientFrames returns an empty value of each frame type a client may send,
+// by type. Tests walk it, so a new frame type cannot escape them (see the
+// cross-workspace test in pkg/service).
+func ClientFrames() map[string]any {
+	out := make(map[string]any, len(clientFrames))
+	for t, mk := range clientFrames {
+		out[t] = mk()
+	}
+	return out
+}
+
 // Decode parses one client frame and validates it. It returns a pointer to
 // the frame's struct (*Hello, *Send, …) or a *DecodeError. It never panics,
 // whatever the input (see FuzzDecode).

@@ -482,6 +482,9 @@ func (s *Server) conversationAnswer(c *gin.Context, ws, id string) {
 
 func (s *Server) acceptOffer(c *gin.Context) {
 	me := agentOf(c)
+	if !s.conversationInWorkspace(c, me.WorkspaceID, c.Param("id")) {
+		return
+	}
 	if err := s.conv.Router().Accept(c.Request.Context(), me.WorkspaceID, c.Param("id"), me.ID); err != nil {
 		routingError(c, err)
 		return
@@ -491,6 +494,9 @@ func (s *Server) acceptOffer(c *gin.Context) {
 
 func (s *Server) declineOffer(c *gin.Context) {
 	me := agentOf(c)
+	if !s.conversationInWorkspace(c, me.WorkspaceID, c.Param("id")) {
+		return
+	}
 	if err := s.conv.Router().Decline(c.Request.Context(), me.WorkspaceID, c.Param("id"), me.ID); err != nil {
 		routingError(c, err)
 		return

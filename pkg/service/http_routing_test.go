@@ -79,14 +79,20 @@ func (s *session) callCSRF(t *testing.T, method, path string, body, out any, csr
 // socket opens the agent's live connection and says hello.
 func (s *session) socket(t *testing.T) *client {
 	t.Helper()
+	c := s.socketRaw(t)
+	c.hello(nil)
+	return c
+}
+
+// socketRaw opens the agent's live connection.
+func (s *session) socketRaw(t *testing.T) *client {
+	t.Helper()
 	h := http.Header{"Origin": {s.ts.origin()}}
 	u, _ := url.Parse(s.ts.URL)
 	for _, c := range s.hc.Jar.Cookies(u) {
 		h.Add("Cookie", c.Name+"="+c.Value)
 	}
-	c := dial(t, s.ts.wsURL("/ws/agent"), h)
-	c.hello(nil)
-	return c
+	return dial(t, s.ts.wsURL("/ws/agent"), h)
 }
 
 // newAgent creates an agent through the admin API and signs it in.

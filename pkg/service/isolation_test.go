@@ -1,0 +1,202 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
+)
+
+// Workspace isolation, generated from the server's own lists: every route
+// with a path parameter (Server.routes) and every client frame that names a
+// conversation (protocol.ClientFrames) is called by a second workspace's
+// admin with the first workspace's ids, and must answer 404 / not_found —
+// never 403, which would reveal that the id exists. A new route or frame
+// that is not covered here fails the test until it is added below.
+
+// idRoutes says which of the first workspace's ids each id-bearing route is
+// called with, by "METHOD path"; body is a valid request body.
+var idRoutes = map[string]struct {
+	id   string // conversation, agent, site or invite
+	body map[string]any
+}{
+	"GET /api/conversations/:id/messages":  {id: "conversation"},
+	"GET /api/conversations/:id/routing":   {id: "conversation"},
+	"POST /api/conversations/:id/transfer": {id: "conversation", body: map[string]any{"to_team": "billing"}},
+	"POST /api/conversations/:id/accept":   {id: "conversation"},
+	"POST /api/conversations/:id/decline":  {id: "conversation"},
+	"PATCH /api/conversations/:id/routing": {id: "conversation", body: map[string]any{"priority": 1}},
+	"GET /api/agents/:id":                  {id: "agent"},
+	"PATCH /api/agents/:id":                {id: "agent", body: map[string]any{"capacity": 1}},
+	"DELETE /api/agents/:id/sessions":      {id: "agent"},
+	"PATCH /api/sites/:id":                 {id: "site", body: map[string]any{"allowed_origins": []string{}}},
+	"POST /api/sites/:id/secret":           {id: "site"},
+	"GET /api/sites/:id/routing":           {id: "site"},
+	"PATCH /api/sites/:id/routing":         {id: "site", body: map[string]any{"mode": "auto"}},
+	"PUT /api/sites/:id/calls":             {id: "site", body: map[string]any{"visitor_calls": true}},
+	"DELETE /api/invites/:id":              {id: "invite"},
+}
+
+// notIDBearing lists the routes whose path parameter is not a workspace's
+// id, and why.
+var notIDBearing = map[string]string{
+	"GET /widget/:file":                  "a static file of the widget",
+	"GET /app/*file":                     "a static file of the agent app",
+	"GET " + invitePathPrefix + ":token": "an invite token (the token itself is the credential; tested in security_test.go)",
+}
+
+// conversationFrames builds a valid frame of each client frame type that
+// names a conversation, for conversation id conv.
+var conversationFrames = map[string]func(conv string) any{
+	protocol.TypeHello: func(conv string) any {
+		return protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello, Ref: "x"}, V: 1, Resume: map[string]int64{conv: 0}}
+	},
+	protocol.TypeResume: func(conv string) any {
+		return protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume, Ref: "x"}, Conversations: map[string]int64{conv: 0}}
+	},
+	protocol.TypeSend: func(conv string) any {
+		return protocol.Send{Envelope: protocol.Envelope{Type: protocol.TypeSend, Ref: "x"}, ClientID: "x", Conversation: conv, Body: "intruder"}
+	},
+	protocol.TypeTyping: func(conv string) any {
+		return protocol.Typing{Envelope: protocol.Envelope{Type: protocol.TypeTyping, Ref: "x"}, Conversation: conv}
+	},
+	protocol.TypeClose: func(conv string) any {
+		return protocol.Close{Envelope: protocol.Envelope{Type: protocol.TypeClose, Ref: "x"}, Conversation: conv}
+	},
+	"call": func(conv string) any {
+		return map[string]any{"type": "call", "ref": "x", "conversation": conv, "action": "hangup"}
+	},
+}
+
+// namesConversation reports whether a frame struct has a conversation id
+// field (a string or a map keyed by conversation id).
+func namesConversation(f any) bool {
+	t := reflect.TypeOf(f).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
+		if tag == "conversation" || tag == "conversations" || tag == "resume" {
+			return true
+		}
+	}
+	return false
+}
+
+// withParam puts id in place of the path's parameter.
+func withParam(path, id string) string {
+	i := strings.Index(path, ":")
+	j := strings.IndexByte(path[i:], '/')
+	if j < 0 {
+		return path[:i] + id
+	}
+	return path[:i] + id + path[i+j:]
+}
+
+func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		// The first workspace (the test server's): a conversation with a
+		// message, its admin, its site, a pending invite.
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		v := ts.visitor(t)
+		v.hello(nil)
+		conv := v.start()
+		v.sendMsg(conv.ID, "m1", "private")
+		var inv struct{ Invite inviteJSON }
+		if code := admin.call(t, "POST", "/api/invites", map[string]string{"email": "someone@example.com", "role": "agent"}, &inv); code != http.StatusCreated {
+			t.Fatalf("invite: %d", code)
+		}
+		ids := map[string]string{"conversation": conv.ID, "agent": admin.id, "site": ts.site.ID, "invite": inv.Invite.ID}
+
+		// The second workspace, with its own admin and site.
+		hash, _ := auth.HashPassword("intruder password")
+		otherSite := store.Site{ID: uuid.NewString(), Name: "other", Secret: "s", AllowedOrigins: ts.origin()}
+		intruder := store.Agent{ID: uuid.NewString(), Email: "intruder@other.test", Name: "Intruder", Role: "admin", PasswordHash: hash, Status: "online", Capacity: 5}
+		if err := ts.st.CreateWorkspace(ctx, store.Workspace{ID: uuid.NewString(), Name: "Other"}, otherSite, intruder); err != nil {
+			t.Fatal(err)
+		}
+		other := ts.signIn(t, intruder.Email, "intruder password")
+
+		covered := map[string]bool{}
+		for _, r := range ts.srv.routes() {
+			key := r.Method + " " + r.Path
+			if !strings.ContainsAny(r.Path, ":*") {
+				continue
+			}
+			if _, ok := notIDBearing[key]; ok {
+				covered[key] = true
+				continue
+			}
+			spec, ok := idRoutes[key]
+			if !ok {
+				t.Errorf("%s takes an id but is not in idRoutes (or notIDBearing): add it to the cross-workspace test", key)
+				continue
+			}
+			covered[key] = true
+			path := withParam(r.Path, ids[spec.id])
+			var e struct{ Code string }
+			code := other.call(t, r.Method, path, spec.body, &e)
+			if code != http.StatusNotFound || e.Code != protocol.CodeNotFound {
+				t.Errorf("%s with another workspace's %s id: %d %q, want 404 not_found", key, spec.id, code, e.Code)
+			}
+		}
+		for key := range idRoutes {
+			if !covered[key] {
+				t.Errorf("idRoutes lists %s, which is no longer a route", key)
+			}
+		}
+
+		// Every client frame that names a conversation, from the other
+		// workspace's agent and visitor.
+		otherVisitor := func() *client {
+			body, _ := json.Marshal(widgetSessionReq{SiteID: otherSite.ID})
+			req, _ := http.NewRequest("POST", ts.URL+"/api/widget/session", strings.NewReader(string(body)))
+			req.Header.Set("Origin", ts.origin())
+			res, err := http.DefaultClient.Do(req)
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("other visitor: %v %v", err, res)
+			}
+			defer res.Body.Close()
+			var out struct{ Token string }
+			json.NewDecoder(res.Body).Decode(&out)
+			return dial(t, ts.wsURL("/ws/visitor?token="+out.Token), http.Header{"Origin": {ts.origin()}})
+		}
+		for typ, f := range protocol.ClientFrames() {
+			if !namesConversation(f) {
+				continue
+			}
+			example, ok := conversationFrames[typ]
+			if !ok {
+				t.Errorf("client frame %q names a conversation but is not in conversationFrames: add it to the cross-workspace test", typ)
+				continue
+			}
+			for who, open := range map[string]func() *client{"agent": func() *client { return other.socketRaw(t) }, "visitor": otherVisitor} {
+				c := open()
+				if typ != protocol.TypeHello {
+					c.hello(nil)
+				}
+				c.send(example(conv.ID))
+				if e := c.expectError(protocol.CodeNotFound); e.Ref != "x" {
+					t.Errorf("%s frame from the other workspace's %s: error ref %q", typ, who, e.Ref)
+				}
+				c.ws.Close()
+			}
+		}
+
+		// Nothing reached the first workspace's conversation.
+		var msgs struct{ Messages []protocol.Message }
+		if code := admin.call(t, "GET", "/api/conversations/"+conv.ID+"/messages", nil, &msgs); code != 200 || len(msgs.Messages) != 1 {
+			t.Fatalf("first workspace's conversation: %d, %d messages, want 1", code, len(msgs.Messages))
+		}
+		if c, err := ts.st.Workspace(ts.site.WorkspaceID).Conversation(ctx, conv.ID); err != nil || c.Status == "closed" {
+			t.Fatalf("first workspace's conversation: %+v %v, want still open", c, err)
+		}
+	})
+}
