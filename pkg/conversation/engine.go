@@ -77,7 +77,7 @@ type Router struct {
 	languages map[string]map[string][]string // workspace → agent → declared languages (primary subtags)
 	online    map[string]map[string]bool     // workspace → agents routing sees online (from its events)
 	visitors  map[string]string              // queued conversation → its visitor, for queue frames
-	prechat   map[string]prechat             // visitor → team chosen before the first message
+	prechat   map[string]prechat             // visitor → what they chose before the first message
 	detecting map[string]*detection          // conversation → its language detection so far
 	held      map[string]held                // new conversation → waiting for its first message to tell the language
 
@@ -716,24 +716,26 @@ func (r *Router) Snapshot(ctx context.Context, ws string) (routing.Snapshot, err
 }
 
 type prechat struct {
-	team string
-	at   time.Time
+	skill, team, reason string
+	at                  time.Time
 }
 
 // prechatTTL bounds how long a pre-chat choice waits for the visitor's
 // first message.
 const prechatTTL = time.Hour
 
-// Prechat records the team a visitor chose in the widget before writing:
-// the conversation their first message starts needs that team. A choice on
-// a conversation already started changes what it needs (ErrNotFound if the
-// visitor has none that is not closed).
-func (r *Router) Prechat(ctx context.Context, p Participant, team string) error {
+// Prechat records what a visitor chose in the widget before writing
+// (label, and the skill and/or team it needs): the conversation their first
+// message starts needs that. A choice on a conversation already started
+// changes what it needs.
+func (r *Router) Prechat(ctx context.Context, p Participant, label, skill, team string) error {
+	reason := fmt.Sprintf("pre-chat choice %q → %s", label, needText(skill, team))
 	c, err := r.svc.store.Workspace(p.WorkspaceID).OpenConversationOf(ctx, p.ID)
 	if err == nil {
-		if err := r.svc.store.Workspace(p.WorkspaceID).UpdateConversationRouting(ctx, c.ID, store.ConversationRouting{Team: &team}); err != nil {
+		if err := r.svc.store.Workspace(p.WorkspaceID).UpdateConversationRouting(ctx, c.ID, store.ConversationRouting{Skill: &skill, Team: &team}); err != nil {
 			return mapErr(err)
 		}
+		r.reason(ctx, p.WorkspaceID, c.ID, reason)
 		if err := r.ConversationChanged(ctx, p.WorkspaceID, c.ID); err != nil {
 			return err
 		}
@@ -751,19 +753,94 @@ func (r *Router) Prechat(ctx context.Context, p Participant, team string) error 
 			delete(r.prechat, v)
 		}
 	}
-	r.prechat[p.ID] = prechat{team: team, at: now}
+	r.prechat[p.ID] = prechat{skill: skill, team: team, reason: reason, at: now}
 	return nil
 }
 
-func (r *Router) takePrechat(visitor string) string {
+func (r *Router) takePrechat(visitor string) (prechat, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	pc, ok := r.prechat[visitor]
 	delete(r.prechat, visitor)
-	if !ok || time.Since(pc.at) > prechatTTL {
-		return ""
+	return pc, ok && time.Since(pc.at) <= prechatTTL
+}
+
+// entry is what a conversation needs from where it starts, and why.
+type entry struct {
+	Skill, Team string
+	// Reason is empty when nothing applies.
+	Reason string
+}
+
+// entryNeed is what a new conversation of visitor p needs: the pre-chat
+// choice if the visitor made one, else the first of the site's page rules
+// that matches the page the widget was opened on.
+func (r *Router) entryNeed(ctx context.Context, p Participant) entry {
+	if pc, ok := r.takePrechat(p.ID); ok {
+		return entry{Skill: pc.skill, Team: pc.team, Reason: pc.reason}
 	}
-	return pc.team
+	sc := r.svc.store.Workspace(p.WorkspaceID)
+	v, err := sc.Visitor(ctx, p.ID)
+	if err != nil || v.PageURL == "" {
+		return entry{}
+	}
+	site, err := sc.Site(ctx, p.SiteID)
+	if err != nil {
+		return entry{}
+	}
+	rules, err := PageRulesOf(site)
+	if err != nil {
+		r.log.Warn("site page rules are invalid; ignored", "site", site.ID, "err", err)
+		return entry{}
+	}
+	rule, ok := routing.MatchPage(rules, v.PageURL)
+	if !ok {
+		return entry{}
+	}
+	return entry{Skill: rule.Skill, Team: rule.Team,
+		Reason: fmt.Sprintf("page %s matches rule %s → %s", v.PageURL, rule.Pattern, needText(rule.Skill, rule.Team))}
+}
+
+func needText(skill, team string) string {
+	var parts []string
+	if skill != "" {
+		parts = append(parts, "skill "+skill)
+	}
+	if team != "" {
+		parts = append(parts, "team "+team)
+	}
+	if len(parts) == 0 {
+		return "anyone"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// PageRulesOf reads a site's stored page rules.
+func PageRulesOf(site store.Site) ([]routing.PageRule, error) {
+	var rules []routing.PageRule
+	if strings.TrimSpace(site.PageRules) != "" {
+		if err := json.Unmarshal([]byte(site.PageRules), &rules); err != nil {
+			return nil, fmt.Errorf("%w: page rules: %v", ErrInvalid, err)
+		}
+	}
+	if err := routing.ValidatePageRules(rules); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return rules, nil
+}
+
+// ChoicesOf reads a site's stored pre-chat choices.
+func ChoicesOf(site store.Site) ([]routing.Choice, error) {
+	var choices []routing.Choice
+	if strings.TrimSpace(site.PrechatChoices) != "" {
+		if err := json.Unmarshal([]byte(site.PrechatChoices), &choices); err != nil {
+			return nil, fmt.Errorf("%w: pre-chat choices: %v", ErrInvalid, err)
+		}
+	}
+	if err := routing.ValidateChoices(choices); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return choices, nil
 }
 
 // Teams lists the teams agents of the workspace belong to (for the

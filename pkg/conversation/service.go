@@ -158,9 +158,10 @@ func (s *Service) Start(ctx context.Context, p Participant, language string) (pr
 	c, err := sc.OpenConversationOf(ctx, p.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		now := s.now()
+		need := s.router.entryNeed(ctx, p)
 		c, err = sc.CreateConversation(ctx, store.Conversation{
 			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: protocol.ConversationQueued,
-			Language: language, Team: s.router.takePrechat(p.ID), CreatedAt: now, UpdatedAt: now,
+			Language: language, Skill: need.Skill, Team: need.Team, RoutingReason: need.Reason, CreatedAt: now, UpdatedAt: now,
 		})
 		unlock()
 		if err != nil {

@@ -37,9 +37,9 @@ type agentProfileJSON struct {
 	Load    int    `json:"load"`
 }
 
-func nonNil(l []string) []string {
+func nonNil[T any](l []T) []T {
 	if l == nil {
-		return []string{}
+		return []T{}
 	}
 	return l
 }
@@ -274,6 +274,9 @@ type siteRoutingJSON struct {
 	RelaxAfterSeconds   []int               `json:"relax_after_seconds"`
 	BusinessHours       map[string][]string `json:"business_hours"`
 	TimeZone            string              `json:"time_zone"`
+	// Entry rules; absent in a PATCH: unchanged.
+	PageRules      *[]routing.PageRule `json:"page_rules,omitempty"`
+	PrechatChoices *[]routing.Choice   `json:"prechat_choices,omitempty"`
 }
 
 func routingJSON(site store.Site) siteRoutingJSON {
@@ -290,6 +293,11 @@ func routingJSON(site store.Site) siteRoutingJSON {
 	if site.BusinessHours != "" {
 		json.Unmarshal([]byte(site.BusinessHours), &out.BusinessHours)
 	}
+	// Stored rules were checked when saved; unreadable ones show as none.
+	rules, _ := conversation.PageRulesOf(site)
+	choices, _ := conversation.ChoicesOf(site)
+	rules, choices = nonNil(rules), nonNil(choices)
+	out.PageRules, out.PrechatChoices = &rules, &choices
 	return out
 }
 
@@ -343,9 +351,25 @@ func (s *Server) updateSiteRouting(c *gin.Context) {
 			return
 		}
 	}
+	entry, ok := siteEntry(c, req)
+	if !ok {
+		return
+	}
 	ctx := c.Request.Context()
 	sc := s.store.Workspace(me.WorkspaceID)
-	err := sc.UpdateSiteRouting(ctx, c.Param("id"), stored)
+	site, err := sc.Site(ctx, c.Param("id"))
+	if err == nil {
+		if entry.PageRules == nil {
+			entry.PageRules = &site.PageRules
+		}
+		if entry.PrechatChoices == nil {
+			entry.PrechatChoices = &site.PrechatChoices
+		}
+		err = sc.UpdateSiteRouting(ctx, site.ID, stored)
+	}
+	if err == nil {
+		err = sc.UpdateSiteEntry(ctx, site.ID, store.SiteEntry{PageRules: *entry.PageRules, PrechatChoices: *entry.PrechatChoices})
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such site")
 		return
@@ -357,7 +381,7 @@ func (s *Server) updateSiteRouting(c *gin.Context) {
 	if err := s.conv.Router().SiteChanged(ctx, me.WorkspaceID, c.Param("id")); err != nil {
 		s.log.Warn("site routing not applied", "site", c.Param("id"), "err", err)
 	}
-	site, err := sc.Site(ctx, c.Param("id"))
+	site, err = sc.Site(ctx, c.Param("id"))
 	if err != nil {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the site right now")
 		return
@@ -367,6 +391,73 @@ func (s *Server) updateSiteRouting(c *gin.Context) {
 		s.audit(c, me.WorkspaceID, "site_routing_updated", site.Name, string(b))
 	}
 	c.JSON(http.StatusOK, gin.H{"routing": routingJSON(site)})
+}
+
+// storedEntry is a site's entry rules as JSON to store; nil: unchanged.
+type storedEntry struct{ PageRules, PrechatChoices *string }
+
+// siteEntry checks the page rules and pre-chat choices of a PATCH; it
+// answers 400 and returns false on bad input.
+func siteEntry(c *gin.Context, req siteRoutingJSON) (storedEntry, bool) {
+	var out storedEntry
+	bad := func(err error) (storedEntry, bool) {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, strings.TrimPrefix(err.Error(), routing.ErrInvalidRules.Error()+": "))
+		return storedEntry{}, false
+	}
+	if req.PageRules != nil {
+		rules := *req.PageRules
+		for i := range rules {
+			rules[i].Pattern = strings.TrimSpace(rules[i].Pattern)
+		}
+		if err := routing.ValidatePageRules(rules); err != nil {
+			return bad(err)
+		}
+		js := ""
+		if len(rules) > 0 {
+			b, _ := json.Marshal(rules)
+			js = string(b)
+		}
+		out.PageRules = &js
+	}
+	if req.PrechatChoices != nil {
+		choices := *req.PrechatChoices
+		for i := range choices {
+			choices[i].Label = strings.TrimSpace(choices[i].Label)
+		}
+		if err := routing.ValidateChoices(choices); err != nil {
+			return bad(err)
+		}
+		js := ""
+		if len(choices) > 0 {
+			b, _ := json.Marshal(choices)
+			js = string(b)
+		}
+		out.PrechatChoices = &js
+	}
+	return out, true
+}
+
+// conversationRouting shows agents why a conversation went where it went:
+// the routing decisions, newest first, with what it needs.
+func (s *Server) conversationRouting(c *gin.Context) {
+	me := agentOf(c)
+	conv, err := s.store.Workspace(me.WorkspaceID).Conversation(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the conversation right now")
+		return
+	}
+	history := []string{}
+	for _, l := range strings.Split(conv.RoutingReason, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			history = append(history, l)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"routing": gin.H{"language": conv.Language, "skill": conv.Skill, "team": conv.Team,
+		"priority": conv.Priority, "reasons": history, "transfer_note": conv.TransferNote}})
 }
 
 // queueEntryJSON is one waiting conversation on the dashboard.
@@ -571,7 +662,12 @@ func (s *Server) widgetAvailability(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
 		return
 	}
-	out := gin.H{"online": av.Online, "teams": nonNil(teams)}
+	choices, _ := conversation.ChoicesOf(site) // checked when saved
+	labels := make([]string, len(choices))
+	for i, ch := range choices {
+		labels[i] = ch.Label
+	}
+	out := gin.H{"online": av.Online, "teams": nonNil(teams), "choices": labels}
 	if !av.Online {
 		out["reason"] = av.Reason
 		if !av.Reopens.IsZero() {
@@ -636,12 +732,14 @@ func validEmail(s string) bool {
 	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndex(s, "@")+1:], ".")
 }
 
-// widgetPrechat records the team the visitor chose before writing (the
-// widget's pre-chat choice); their conversation is routed to that team.
+// widgetPrechat records what the visitor chose before writing (the
+// widget's pre-chat form): one of the site's pre-chat choices by label, or,
+// on a site without choices, a team of the workspace.
 func (s *Server) widgetPrechat(c *gin.Context) {
 	var req struct {
-		Token string `json:"token"`
-		Team  string `json:"team"`
+		Token  string `json:"token"`
+		Choice string `json:"choice"`
+		Team   string `json:"team"`
 	}
 	if !bindJSON(c, &req) {
 		return
@@ -651,19 +749,40 @@ func (s *Server) widgetPrechat(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	teams, err := s.conv.Router().Teams(ctx, p.WorkspaceID)
+	unavailable := func() { apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot do this right now") }
+	site, err := s.store.Workspace(p.WorkspaceID).Site(ctx, p.SiteID)
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot do this right now")
+		unavailable()
 		return
 	}
-	if req.Team != "" && !slices.Contains(teams, req.Team) {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "no such team")
-		return
+	choices, _ := conversation.ChoicesOf(site) // checked when saved
+	chosen := routing.Choice{Label: req.Choice}
+	switch {
+	case req.Choice != "":
+		i := slices.IndexFunc(choices, func(ch routing.Choice) bool { return ch.Label == req.Choice })
+		if i < 0 {
+			apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "no such choice on this site")
+			return
+		}
+		chosen = choices[i]
+	case req.Team != "":
+		teams, err := s.conv.Router().Teams(ctx, p.WorkspaceID)
+		if err != nil {
+			unavailable()
+			return
+		}
+		if !slices.Contains(teams, req.Team) {
+			apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "no such team")
+			return
+		}
+		chosen = routing.Choice{Label: req.Team, Team: req.Team}
+	default:
+		chosen.Label = "anything"
 	}
-	if err := s.conv.Router().Prechat(ctx, p, req.Team); err != nil {
+	if err := s.conv.Router().Prechat(ctx, p, chosen.Label, chosen.Skill, chosen.Team); err != nil {
 		code, name := httpStatus(err)
 		apiError(c, code, name, "cannot do this right now")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"team": req.Team})
+	c.JSON(http.StatusOK, gin.H{"choice": chosen.Label, "team": chosen.Team})
 }

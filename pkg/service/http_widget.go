@@ -141,6 +141,9 @@ type widgetSessionReq struct {
 	SiteID string `json:"site_id"`
 	Token  string `json:"token"`
 	Locale string `json:"locale"`
+	// Page is the URL of the page the widget is on (for the site's page
+	// rules).
+	Page string `json:"page"`
 	// Identity verification (either form): the customer's backend computed
 	// UserHash = hex(HMAC-SHA256(site secret, UserID)), or signed an HS256
 	// JWT (IdentityToken) with the site secret.
@@ -219,6 +222,11 @@ func (s *Server) widgetSession(c *gin.Context) {
 		if err != nil {
 			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
 			return
+		}
+	}
+	if page := truncate(req.Page, 1000); page != v.PageURL && page != "" {
+		if err := sc.SetVisitorPage(ctx, v.ID, page); err != nil {
+			s.log.Warn("cannot record the visitor's page", "visitor", v.ID, "err", err)
 		}
 	}
 	exp := now.Add(visitorTokenTTL)

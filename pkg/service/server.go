@@ -181,6 +181,7 @@ func (s *Server) routes() []route {
 		r("POST", "/api/conversations/:id/transfer", agent, csrf, body, s.transferConversation),
 		r("POST", "/api/conversations/:id/accept", agent, csrf, s.acceptOffer),
 		r("POST", "/api/conversations/:id/decline", agent, csrf, s.declineOffer),
+		r("GET", "/api/conversations/:id/routing", agent, s.conversationRouting),
 		r("PATCH", "/api/conversations/:id/routing", agent, csrf, body, s.updateConversationRouting),
 		r("GET", "/api/widget/availability", s.widgetAvailability),
 		r("POST", "/api/widget/offline", body, s.widgetOffline),

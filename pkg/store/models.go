@@ -37,7 +37,13 @@ type Site struct {
 	RelaxAfter          string `gorm:"size:100;not null;default:''"`
 	BusinessHours       string `gorm:"type:text;not null;default:''"`
 	TimeZone            string `gorm:"size:64;not null;default:''"`
-	CreatedAt           time.Time
+	// Entry rules, JSON: PageRules [{"pattern":"/pricing*","skill":"sales"}]
+	// (the first match of the page a conversation starts on sets what it
+	// needs), PrechatChoices [{"label":"Sales","skill":"sales"}] (what the
+	// widget's pre-chat form offers). See pkg/routing.PageRule and Choice.
+	PageRules      string `gorm:"type:text;not null;default:''"`
+	PrechatChoices string `gorm:"type:text;not null;default:''"`
+	CreatedAt      time.Time
 }
 
 // Agent is a person who answers chats.
@@ -82,6 +88,8 @@ type Visitor struct {
 	Locale     string `gorm:"size:35;not null;default:''"`
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+	// PageURL is the page the widget was last opened on (for page rules).
+	PageURL string `gorm:"size:1000;not null;default:''"`
 }
 
 // Conversation is one chat between a visitor and the agents of a workspace.
