@@ -18,7 +18,7 @@ export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
 FUZZTIME ?= 150000x
 FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT ./pkg/keyring:FuzzOpen
 
-.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e lint web bench bench-quick
+.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick
 
 run:
 	$(GO) run ./signaling
@@ -45,6 +45,16 @@ lint:
 test-go:
 	@echo "PostgreSQL: $${PARLEY_TEST_POSTGRES:-not tested}; Redis: $${PARLEY_TEST_REDIS:-not tested}"
 	$(GO) test -race -timeout 15m ./...
+
+# The multi-node failure test alone, with its figures (it also runs in
+# test-go): three signaling nodes, kill -9, Redis and PostgreSQL restarts.
+test-fleet:
+	$(GO) test -v -count=1 -timeout 5m -run TestFleetSurvivesFailures ./fleet
+
+# Three signaling nodes and two relays on local PostgreSQL and Redis
+# (README, "Running a fleet"); `scripts/fleet.sh stop` stops them.
+fleet:
+	bash scripts/fleet.sh start
 
 test-fuzz:
 	@for t in $(FUZZ); do \
