@@ -28,12 +28,15 @@ import (
 // hears nothing for linkDead drops the link (and with it the link's peers),
 // so a relay cut off by the network is noticed like one that died.
 const (
-	linkPing   = 2 * time.Second
-	linkDead   = 3 * linkPing
-	linkWrite  = 5 * time.Second
-	offerWait  = 5 * time.Second
-	peerQueue  = 1024 // control messages waiting for one peer
-	maxLinkMsg = 4 * protocol.MaxFrameBytes
+	linkPing  = 2 * time.Second
+	linkDead  = 3 * linkPing
+	linkWrite = 5 * time.Second
+	offerWait = 5 * time.Second
+	peerQueue = 1024 // control messages waiting for one peer
+	// maxLinkMsg fits the largest frame a browser may send once JSON has
+	// escaped it (a control byte or an invalid UTF-8 byte becomes six
+	// characters), so no browser can break the link its neighbours share.
+	maxLinkMsg = 6*protocol.MaxFrameBytes + 4096
 )
 
 // HeartbeatPath is where signaling takes relay heartbeats; ControlPath is

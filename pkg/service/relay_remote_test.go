@@ -267,3 +267,13 @@ func TestRelaySecretRequired(t *testing.T) {
 		t.Fatalf("registry after refused heartbeats: %+v", live)
 	}
 }
+
+// Bad input through a standalone relay gets the same answers as through
+// the in-process one, and leaves the relay's other clients alone.
+func TestStandaloneRelayBadInput(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts, pool, _ := newRemoteRTCServer(t, st)
+	startRelay(t, "relay-bad-input", ts.URL)
+	waitRelays(t, pool, 1)
+	dataChannelBadInput(t, ts)
+}

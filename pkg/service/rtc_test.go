@@ -534,6 +534,12 @@ func TestManyConversationsOverDataChannel(t *testing.T) {
 func TestDataChannelBadInput(t *testing.T) {
 	st := storetest.SQLite(t)
 	ts, _ := newRTCServer(t, st)
+	dataChannelBadInput(t, ts)
+}
+
+// dataChannelBadInput is TestDataChannelBadInput on any relay (in process
+// or standalone).
+func dataChannelBadInput(t *testing.T, ts *testServer) {
 	bystander := ts.rtcVisitor(t, ts.visitorToken(t))
 	bystander.hello()
 	bystander.negotiate()
@@ -568,6 +574,10 @@ func TestDataChannelBadInput(t *testing.T) {
 	expectErr(protocol.CodeInvalid, transportDataChannel)
 	v.rawDC(`{"type":"send","client_id":"x","conversation":"` + conv.ID + `","body":"` + strings.Repeat("b", protocol.MaxBodyBytes+1) + `"}`)
 	expectErr(protocol.CodeTooBig, transportDataChannel)
+	// The largest frame, of bytes JSON must escape (six times longer on a
+	// standalone relay's control link): an error for this client only.
+	v.rawDC(strings.Repeat("\x01", protocol.MaxFrameBytes-64))
+	expectErr(protocol.CodeBadJSON, transportDataChannel)
 	// A frame over protocol.MaxFrameBytes cannot even be sent: the relay
 	// announces that as the channel's max-message-size, and browsers (and
 	// Pion) refuse to send more.
