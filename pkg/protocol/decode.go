@@ -21,6 +21,9 @@ const (
 	CodeVersion     = "version"      // unsupported protocol version
 	CodeNoHello     = "no_hello"     // a frame arrived before hello
 	CodeInternal    = "internal"     // a bug; logged on the server
+	// CodeCallUnavailable: a call cannot be made because a side has no
+	// WebRTC connection to the relay (UDP blocked, no TURN).
+	CodeCallUnavailable = "call_unavailable"
 )
 
 // Sentinel decode errors. DecodeError wraps them with the frame's ref.
@@ -69,6 +72,8 @@ var clientFrames = map[string]func() any{
 	TypeRTCAnswer:    func() any { return &RTCAnswer{} },
 	TypeRTCCandidate: func() any { return &RTCCandidate{} },
 	TypeRTCStop:      func() any { return &RTCStop{} },
+
+	TypeCall: func() any { return &Call{} },
 }
 
 // ClientFrames returns an empty value of each frame type a client may send,
@@ -151,10 +156,31 @@ func validate(f any) error {
 		if f.SDP == "" {
 			return fmt.Errorf("%w: sdp is required", ErrInvalid)
 		}
+	case *Call:
+		return validateCall(f)
 	case *Close:
 		if f.Conversation == "" {
 			return fmt.Errorf("%w: conversation is required", ErrInvalid)
 		}
+	}
+	return nil
+}
+
+func validateCall(f *Call) error {
+	if f.Conversation == "" {
+		return fmt.Errorf("%w: conversation is required", ErrInvalid)
+	}
+	switch f.Action {
+	case CallStart:
+		if f.Kind != CallVoice && f.Kind != CallScreen {
+			return fmt.Errorf("%w: kind must be %q or %q", ErrInvalid, CallVoice, CallScreen)
+		}
+	case CallAccept, CallDecline, CallHangUp, CallMute, CallUnmute:
+	default:
+		return fmt.Errorf("%w: action must be one of start, accept, decline, hangup, mute, unmute", ErrInvalid)
+	}
+	if len(f.ID) > MaxClientIDLen {
+		return fmt.Errorf("%w: id is longer than %d characters", ErrInvalid, MaxClientIDLen)
 	}
 	return nil
 }

@@ -103,6 +103,8 @@ func (c *conn) handle(data []byte) {
 		c.reply(protocol.Pong{Envelope: protocol.Envelope{Type: protocol.TypePong, Ref: f.Ref}})
 	case *protocol.RTCStart, *protocol.RTCAnswer, *protocol.RTCCandidate, *protocol.RTCStop:
 		c.handleRTC(f) // rtc.go
+	case *protocol.Call:
+		c.handleCall(ctx, f) // call.go
 	}
 }
 

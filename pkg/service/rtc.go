@@ -58,6 +58,9 @@ type rtcLink struct {
 	reason string      // why we ended it, for rtc_stop
 	quiet  bool        // ended by the client or with the connection: no rtc_stop
 	timer  *time.Timer // gives up when the channel does not open in time
+	// Renegotiation for calls (call.go): an offer awaits its answer, and
+	// another one is due once it comes.
+	negotiating, again bool
 }
 
 // rtcMetrics count frames by transport: the proof, for operators and
@@ -153,6 +156,8 @@ func (c *conn) handleRTC(f any) {
 		}
 		if err := l.peer.SetAnswer(f.SDP); err != nil {
 			c.rtcInputError(err, f.Ref, "rtc_answer")
+		} else {
+			c.answered(l) // call.go
 		}
 	case *protocol.RTCCandidate:
 		l := c.currentRTC()
@@ -214,6 +219,7 @@ func (c *conn) rtcStart(ref string) {
 				Message: fmt.Sprintf("data channel message is %d bytes; the limit is %d", size, protocol.MaxFrameBytes)}, false)
 		},
 		OnState: func(s relay.State) { c.onRTCState(l, s) },
+		Media:   true, // calls (call.go) renegotiate this peer
 	})
 	if err != nil {
 		c.log.Warn("cannot create a WebRTC peer", "err", err)
@@ -329,6 +335,7 @@ func (c *conn) onRTCState(l *rtcLink, s relay.State) {
 		c.mu.Unlock()
 		if wasOpen {
 			c.srv.countTransport(c, transportWebSocket)
+			c.srv.dropCalls(c) // a call cannot outlive its peer
 		}
 		if reason == "" {
 			reason = "data channel closed"

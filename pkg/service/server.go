@@ -47,6 +47,7 @@ type Server struct {
 	ice       turn.Config
 
 	rtcMetrics *rtcMetrics
+	calls      callBook    // call.go
 	resync     resyncState // resync.go
 
 	mu       sync.Mutex
@@ -177,6 +178,7 @@ func (s *Server) routes() []route {
 		r("PATCH", "/api/agents/:id", agent, csrf, requireRole("admin"), body, s.updateAgent),
 		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), s.getSiteRouting),
 		r("PATCH", "/api/sites/:id/routing", agent, csrf, requireRole("admin", "supervisor"), body, s.updateSiteRouting),
+		r("PUT", "/api/sites/:id/calls", agent, csrf, requireRole("admin"), body, s.setSiteCalls),
 		r("GET", "/api/routing/queue", agent, s.routingQueue),
 		r("POST", "/api/conversations/:id/transfer", agent, csrf, body, s.transferConversation),
 		r("POST", "/api/conversations/:id/accept", agent, csrf, s.acceptOffer),

@@ -43,7 +43,10 @@ type Site struct {
 	// widget's pre-chat form offers). See pkg/routing.PageRule and Choice.
 	PageRules      string `gorm:"type:text;not null;default:''"`
 	PrechatChoices string `gorm:"type:text;not null;default:''"`
-	CreatedAt      time.Time
+	// VisitorCalls: the site's visitors may start voice calls (agents
+	// always may).
+	VisitorCalls bool `gorm:"not null;default:false"`
+	CreatedAt    time.Time
 }
 
 // Agent is a person who answers chats.

@@ -1,0 +1,556 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/turn"
+)
+
+// Calls: a conversation's chat upgraded to a voice call or a screen share,
+// through the relay peers the two sides already have (rtc.go).
+//
+//	caller  → call{action:start, kind}   server checks both sides have an
+//	                                      open relay peer, rings the callee's
+//	callee  ← call_state{ringing, incoming}      connections (timeout: missed)
+//	callee  → call{action:accept}        relay.Peer.Connect adds the call's
+//	both    ← call_state{active, send}   transceivers; the relay offers
+//	both    ← rtc_offer → rtc_answer     again and the browsers attach
+//	                                     their microphone (or screen) to the
+//	                                     mids in send
+//	either  → call{action:hangup}        transceivers stopped, offer again
+//	both    ← call_state{ended, reason}
+//
+// Only the relay offers, so renegotiation cannot collide; an offer made
+// while the previous one awaits its answer waits for it (rtcLink.again).
+// The data channel and the chat go on throughout. Every outcome is a
+// system message in the conversation (stored, seq'd, archived like any
+// message). A call needs both peers on the in-process relay: peers on a
+// standalone relay (relaynode) cannot be joined yet.
+
+// callRingTimeout is how long a call rings before it counts as missed.
+const callRingTimeout = 30 * time.Second
+
+// callRecordTimeout bounds the store write of a call's system message.
+const callRecordTimeout = 5 * time.Second
+
+// callBook holds the calls of this node's connections, one per
+// conversation at most.
+type callBook struct {
+	mu     sync.Mutex
+	byConv map[string]*call
+	ring   time.Duration // 0: callRingTimeout (tests shorten it)
+}
+
+// call is one call; its fields are guarded by callBook.mu.
+type call struct {
+	id, conv, workspace, kind string
+	caller                    protocol.Author
+	callee                    protocol.Author
+	from                      *conn   // the caller's connection
+	to                        *conn   // the connection that accepted
+	rung                      []*conn // the callee's connections it rang
+	state                     string
+	expires                   time.Time
+	timer                     *time.Timer
+	media                     *relay.Call
+	started                   time.Time
+	muted                     map[string]bool
+}
+
+func callLabel(kind string) string {
+	if kind == protocol.CallScreen {
+		return "Screen share"
+	}
+	return "Voice call"
+}
+
+// callError answers a call frame with an error frame.
+func (c *conn) callError(ref, code, msg string) {
+	c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: code, Message: msg})
+}
+
+// mediaPeer returns the connection's relay peer when it is open and can
+// carry a call.
+func (c *conn) mediaPeer() (*rtcLink, *relay.Peer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.rtc
+	if l == nil || !l.open {
+		return nil, nil
+	}
+	p, ok := l.peer.(*relay.Peer)
+	if !ok {
+		return nil, nil
+	}
+	return l, p
+}
+
+// handleCall serves a call frame (from the connection's reader).
+func (c *conn) handleCall(ctx context.Context, f *protocol.Call) {
+	if err := c.srv.conv.CanSee(ctx, c.p, f.Conversation); err != nil {
+		c.reply(errorFrame(err, f.Ref))
+		return
+	}
+	book := &c.srv.calls
+	book.mu.Lock()
+	k := book.byConv[f.Conversation]
+	if k != nil && f.ID != "" && f.ID != k.id {
+		k = nil
+	}
+	book.mu.Unlock()
+
+	if f.Action == protocol.CallStart {
+		if k != nil {
+			c.callError(f.Ref, protocol.CodeInvalid, "a call is already under way in this conversation")
+			return
+		}
+		c.startCall(ctx, f)
+		return
+	}
+	if k == nil {
+		c.callError(f.Ref, protocol.CodeNotFound, "no call is under way in this conversation")
+		return
+	}
+	switch f.Action {
+	case protocol.CallAccept:
+		c.acceptCall(k, f.Ref)
+	case protocol.CallDecline:
+		if !c.srv.calls.rang(k, c) {
+			c.callError(f.Ref, protocol.CodeForbidden, "only the person being called can decline")
+			return
+		}
+		c.srv.endCall(k, protocol.CallReasonDeclined, c)
+	case protocol.CallHangUp:
+		book.mu.Lock()
+		state, from, to := k.state, k.from, k.to
+		book.mu.Unlock()
+		switch {
+		case state == protocol.CallRinging && c == from:
+			c.srv.endCall(k, protocol.CallReasonCancelled, c)
+		case state == protocol.CallRinging && c.srv.calls.rang(k, c):
+			c.srv.endCall(k, protocol.CallReasonDeclined, c)
+		case state == protocol.CallActive && (c == from || c == to):
+			c.srv.endCall(k, protocol.CallReasonHungUp, c)
+		default:
+			c.callError(f.Ref, protocol.CodeForbidden, "this connection is not in the call")
+		}
+	case protocol.CallMute, protocol.CallUnmute:
+		book.mu.Lock()
+		in := k.state == protocol.CallActive && (c == k.from || c == k.to)
+		if in {
+			k.muted[c.p.ID] = f.Action == protocol.CallMute
+		}
+		book.mu.Unlock()
+		if !in {
+			c.callError(f.Ref, protocol.CodeForbidden, "this connection is not in an active call")
+			return
+		}
+		c.srv.announceCall(k, "")
+	}
+}
+
+// startCall checks who may call whom and rings the other side.
+func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
+	sc := c.srv.store.Workspace(c.p.WorkspaceID)
+	cv, err := sc.Conversation(ctx, f.Conversation)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = conversation.ErrNotFound
+		}
+		c.reply(errorFrame(err, f.Ref))
+		return
+	}
+	if cv.Status != protocol.ConversationOpen || cv.AgentID == nil {
+		c.callError(f.Ref, protocol.CodeInvalid, "calls are possible once an agent has joined the chat")
+		return
+	}
+	callee := protocol.Author{Kind: protocol.AuthorVisitor, ID: cv.VisitorID, Name: "the visitor"}
+	switch c.p.Kind {
+	case protocol.AuthorAgent:
+		if *cv.AgentID != c.p.ID {
+			c.callError(f.Ref, protocol.CodeForbidden, "only the conversation's agent can call its visitor")
+			return
+		}
+	case protocol.AuthorVisitor:
+		agent, err := sc.Agent(ctx, *cv.AgentID)
+		if err != nil {
+			c.reply(errorFrame(err, f.Ref))
+			return
+		}
+		callee = protocol.Author{Kind: protocol.AuthorAgent, ID: agent.ID, Name: agent.Name}
+		if f.Kind == protocol.CallVoice {
+			site, err := sc.Site(ctx, cv.SiteID)
+			if err != nil {
+				c.reply(errorFrame(err, f.Ref))
+				return
+			}
+			if !site.VisitorCalls {
+				c.callError(f.Ref, protocol.CodeForbidden, "this site does not let visitors start voice calls; the agent can call you")
+				return
+			}
+		}
+	}
+	if _, p := c.mediaPeer(); p == nil {
+		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible on this network: this device has no WebRTC connection to the relay")
+		return
+	}
+	rung := c.srv.callableConns(c.p.WorkspaceID, callee)
+	if len(rung) == 0 {
+		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible right now: the other side has no WebRTC connection to the relay (not connected, or their network blocks it)")
+		return
+	}
+
+	if n := rung[0].p.Name; n != "" {
+		callee.Name = n // the visitor's name as its connection knows it
+	}
+	caller := c.p.Author()
+	if caller.Kind == protocol.AuthorVisitor && caller.Name == "" {
+		caller.Name = "the visitor"
+	}
+	ring := c.srv.calls.ring
+	if ring <= 0 {
+		ring = callRingTimeout
+	}
+	k := &call{id: randomToken()[:16], conv: cv.ID, workspace: c.p.WorkspaceID, kind: f.Kind, caller: caller, callee: callee,
+		from: c, rung: rung, state: protocol.CallRinging, expires: time.Now().Add(ring), muted: map[string]bool{}}
+	book := &c.srv.calls
+	book.mu.Lock()
+	if book.byConv == nil {
+		book.byConv = make(map[string]*call)
+	}
+	if book.byConv[cv.ID] != nil {
+		book.mu.Unlock()
+		c.callError(f.Ref, protocol.CodeInvalid, "a call is already under way in this conversation")
+		return
+	}
+	book.byConv[cv.ID] = k
+	k.timer = time.AfterFunc(ring, func() { c.srv.endCall(k, protocol.CallReasonMissed, nil) })
+	book.mu.Unlock()
+	c.srv.announceCall(k, f.Ref)
+}
+
+// callableConns lists the participant's connections on this node that
+// could take a call: an open relay peer that carries media.
+func (s *Server) callableConns(workspace string, who protocol.Author) []*conn {
+	// A scan of the node's connections: calls are rare next to messages,
+	// and a per-participant index would have to be kept on every connect.
+	s.mu.Lock()
+	candidates := make([]*conn, 0, 2)
+	for c := range s.conns {
+		if c.p.WorkspaceID == workspace && c.p.Kind == who.Kind && c.p.ID == who.ID {
+			candidates = append(candidates, c)
+		}
+	}
+	s.mu.Unlock()
+	out := candidates[:0]
+	for _, c := range candidates {
+		if _, p := c.mediaPeer(); p != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (b *callBook) rang(k *call, c *conn) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Contains(k.rung, c)
+}
+
+// acceptCall joins the caller's and this connection's relay peers and
+// renegotiates both.
+func (c *conn) acceptCall(k *call, ref string) {
+	book := &c.srv.calls
+	book.mu.Lock()
+	ok := k.state == protocol.CallRinging && slices.Contains(k.rung, c)
+	from := k.from
+	book.mu.Unlock()
+	if !ok {
+		c.callError(ref, protocol.CodeForbidden, "this call is not ringing here")
+		return
+	}
+	fromLink, fromPeer := from.mediaPeer()
+	toLink, toPeer := c.mediaPeer()
+	if fromPeer == nil || toPeer == nil {
+		c.srv.endCall(k, protocol.CallReasonDropped, nil)
+		c.callError(ref, protocol.CodeCallUnavailable, "calls aren't possible on this network: a side lost its WebRTC connection to the relay")
+		return
+	}
+	// For a screen share the caller shares: its peer is the source.
+	media, err := fromPeer.Connect(toPeer, relay.Media(k.kind))
+	if err != nil {
+		c.log.Warn("call: connect peers", "err", err)
+		c.srv.endCall(k, protocol.CallReasonDropped, nil)
+		c.callError(ref, protocol.CodeCallUnavailable, "the relay could not set up the call")
+		return
+	}
+	book.mu.Lock()
+	if k.state != protocol.CallRinging || book.byConv[k.conv] != k {
+		// Ended meanwhile (timeout, cancel, a decline elsewhere).
+		book.mu.Unlock()
+		_ = media.Close()
+		c.callError(ref, protocol.CodeNotFound, "the call has ended")
+		return
+	}
+	k.timer.Stop()
+	k.state, k.to, k.media, k.started = protocol.CallActive, c, media, time.Now()
+	others := slices.DeleteFunc(slices.Clone(k.rung), func(o *conn) bool { return o == c })
+	book.mu.Unlock()
+
+	for _, o := range others {
+		o.queueFrame(k.frame(o, protocol.CallEnded, protocol.CallReasonElsewhere, nil), true)
+	}
+	c.srv.announceCall(k, ref)
+	// call_state (with the mids to send on) went first on each WebSocket;
+	// the offers follow on the same queue.
+	from.renegotiate(fromLink)
+	c.renegotiate(toLink)
+	c.srv.recordCall(k, fmt.Sprintf("%s started: %s called %s", callLabel(k.kind), k.caller.Name, k.callee.Name), "started")
+}
+
+// endCall ends a call for reason (by: the connection that ended it, nil
+// for a timeout or a drop), stops its media, renegotiates the peers still
+// open, tells every connection involved and records the outcome.
+func (s *Server) endCall(k *call, reason string, by *conn) {
+	book := &s.calls
+	book.mu.Lock()
+	if book.byConv[k.conv] != k || k.state == protocol.CallEnded {
+		book.mu.Unlock()
+		return
+	}
+	delete(book.byConv, k.conv)
+	wasActive := k.state == protocol.CallActive
+	k.state = protocol.CallEnded
+	k.timer.Stop()
+	media := k.media
+	involved := []*conn{k.from}
+	if k.to != nil {
+		involved = append(involved, k.to)
+	} else {
+		involved = append(involved, k.rung...)
+	}
+	book.mu.Unlock()
+
+	var byAuthor *protocol.Author
+	if by != nil {
+		a := by.p.Author()
+		if a.Kind == protocol.AuthorVisitor && a.Name == "" {
+			a.Name = "the visitor"
+		}
+		byAuthor = &a
+	}
+	for _, c := range involved {
+		c.queueFrame(k.frame(c, protocol.CallEnded, reason, byAuthor), true)
+	}
+	if media != nil {
+		_ = media.Close()
+		for _, c := range involved {
+			if l, _ := c.mediaPeer(); l != nil {
+				c.renegotiate(l)
+			}
+		}
+	}
+
+	label := callLabel(k.kind)
+	var body string
+	switch reason {
+	case protocol.CallReasonDeclined:
+		body = fmt.Sprintf("%s from %s declined", label, k.caller.Name)
+	case protocol.CallReasonMissed:
+		body = fmt.Sprintf("%s from %s not answered", label, k.caller.Name)
+	case protocol.CallReasonCancelled:
+		body = fmt.Sprintf("%s from %s cancelled before an answer", label, k.caller.Name)
+	case protocol.CallReasonDropped:
+		if !wasActive {
+			body = fmt.Sprintf("%s from %s could not connect", label, k.caller.Name)
+		} else {
+			body = fmt.Sprintf("%s dropped (connection lost) after %s", label, callDuration(time.Since(k.started)))
+		}
+	default:
+		who := "a participant"
+		if byAuthor != nil {
+			who = byAuthor.Name
+		}
+		body = fmt.Sprintf("%s ended by %s after %s", label, who, callDuration(time.Since(k.started)))
+	}
+	s.recordCall(k, body, "end")
+}
+
+// callDuration renders a call's length as m:ss (h:mm:ss past an hour).
+func callDuration(d time.Duration) string {
+	sec := int(d.Round(time.Second) / time.Second)
+	if sec >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", sec/3600, sec/60%60, sec%60)
+	}
+	return fmt.Sprintf("%d:%02d", sec/60, sec%60)
+}
+
+// recordCall stores a system message about the call. Its client id makes
+// a retried record store it once.
+func (s *Server) recordCall(k *call, body, step string) {
+	ctx, cancel := context.WithTimeout(context.Background(), callRecordTimeout)
+	defer cancel()
+	if err := s.conv.System(ctx, k.workspace, k.conv, "sys:call:"+k.id+":"+step, body); err != nil {
+		s.log.Warn("call: record in history", "conversation", k.conv, "err", err)
+	}
+}
+
+// dropCalls ends the call a connection's closed peer was part of.
+func (s *Server) dropCalls(c *conn) {
+	book := &s.calls
+	book.mu.Lock()
+	var hit []*call
+	var reasons []string
+	for _, k := range book.byConv {
+		switch {
+		case k.from == c && k.state == protocol.CallRinging:
+			hit, reasons = append(hit, k), append(reasons, protocol.CallReasonCancelled)
+		case k.from == c || k.to == c:
+			hit, reasons = append(hit, k), append(reasons, protocol.CallReasonDropped)
+		case k.state == protocol.CallRinging && slices.Contains(k.rung, c):
+			k.rung = slices.DeleteFunc(k.rung, func(o *conn) bool { return o == c })
+			if len(k.rung) == 0 {
+				hit, reasons = append(hit, k), append(reasons, protocol.CallReasonMissed)
+			}
+		}
+	}
+	book.mu.Unlock()
+	for i, k := range hit {
+		var by *conn
+		if reasons[i] == protocol.CallReasonCancelled {
+			by = c
+		}
+		s.endCall(k, reasons[i], by)
+	}
+}
+
+// announceCall sends the call's current state to the connections in it
+// (ref: the frame of the connection that asked, for its answer).
+func (s *Server) announceCall(k *call, ref string) {
+	s.calls.mu.Lock()
+	targets := []*conn{k.from}
+	if k.to != nil {
+		targets = append(targets, k.to)
+	} else {
+		targets = append(targets, k.rung...)
+	}
+	frames := make([]protocol.CallState, len(targets))
+	for i, c := range targets {
+		frames[i] = k.frame(c, k.state, "", nil)
+	}
+	s.calls.mu.Unlock()
+	for i, c := range targets {
+		if ref != "" && (c == k.from || c == k.to) {
+			frames[i].Ref = ref
+		}
+		c.queueFrame(frames[i], true)
+	}
+}
+
+// frame renders the call for connection c (whether it is rung, what it
+// sends). Callers hold callBook.mu, or the call has ended.
+func (k *call) frame(c *conn, state, reason string, by *protocol.Author) protocol.CallState {
+	f := protocol.CallState{Envelope: protocol.Envelope{Type: protocol.TypeCallState}, Conversation: k.conv, ID: k.id, Kind: k.kind,
+		State: state, Caller: k.caller, Reason: reason, By: by}
+	switch state {
+	case protocol.CallRinging:
+		f.Incoming = c != k.from
+		exp := k.expires
+		f.ExpiresAt = &exp
+	case protocol.CallActive:
+		if _, p := c.mediaPeer(); p != nil && k.media != nil {
+			f.Send = k.media.SendMids(p)
+		}
+		started := k.started
+		f.StartedAt = &started
+		for id, m := range k.muted {
+			if m {
+				f.Muted = append(f.Muted, id)
+			}
+		}
+		slices.Sort(f.Muted)
+	case protocol.CallEnded:
+		if !k.started.IsZero() {
+			f.DurationSeconds = int(time.Since(k.started).Round(time.Second) / time.Second)
+		}
+	}
+	return f
+}
+
+// renegotiate sends the relay's new offer for l (a call's tracks added or
+// stopped). Only the relay offers; while an offer awaits its answer the
+// next one waits (answered sends it).
+func (c *conn) renegotiate(l *rtcLink) {
+	c.mu.Lock()
+	if c.rtc != l {
+		c.mu.Unlock()
+		return
+	}
+	if l.negotiating {
+		l.again = true
+		c.mu.Unlock()
+		return
+	}
+	l.negotiating = true
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
+	sdp, err := l.peer.Offer(ctx)
+	cancel()
+	if err != nil {
+		c.mu.Lock()
+		l.negotiating = false
+		c.mu.Unlock()
+		c.log.Debug("call: renegotiation offer failed", "err", err)
+		return
+	}
+	c.queueFrame(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer}, SDP: sdp,
+		ICEServers: turn.ICEServers(c.srv.ice, c.p.ID, time.Now())}, true)
+}
+
+// answered follows a successful rtc_answer: an offer that waited for it
+// goes out now.
+func (c *conn) answered(l *rtcLink) {
+	c.mu.Lock()
+	again := l.again
+	l.again, l.negotiating = false, false
+	c.mu.Unlock()
+	if again {
+		c.renegotiate(l)
+	}
+}
+
+// setSiteCalls sets whether a site's visitors may start voice calls
+// (PUT /api/sites/:id/calls {"visitor_calls": bool}).
+func (s *Server) setSiteCalls(c *gin.Context) {
+	var req struct {
+		VisitorCalls *bool `json:"visitor_calls"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	if req.VisitorCalls == nil {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "visitor_calls (true or false) is required")
+		return
+	}
+	err := s.store.Workspace(agentOf(c).WorkspaceID).SetSiteVisitorCalls(c.Request.Context(), c.Param("id"), *req.VisitorCalls)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such site")
+	case err != nil:
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot save the site right now; retry")
+	default:
+		c.JSON(http.StatusOK, gin.H{"visitor_calls": *req.VisitorCalls})
+	}
+}

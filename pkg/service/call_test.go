@@ -1,0 +1,209 @@
+package service
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+// callPair is an agent and a visitor whose conversation is assigned to
+// the agent, both with open data channels to the relay.
+func callPair(t *testing.T, ts *testServer) (ag, v *rtcClient, hc *http.Client, conv, visitorName string) {
+	t.Helper()
+	ag, hc = ts.rtcAgent(t)
+	ag.hello()
+	ag.negotiate()
+	v = ts.rtcVisitor(t, ts.visitorToken(t))
+	v.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
+	var w protocol.Welcome
+	_ = json.Unmarshal(v.next(protocol.TypeWelcome).data, &w)
+	v.negotiate()
+	info := v.start()
+	for info.Status != protocol.ConversationOpen {
+		var cf protocol.Conversation
+		_ = json.Unmarshal(v.next(protocol.TypeConversation).data, &cf)
+		info = cf.Conversation
+	}
+	return ag, v, hc, info.ID, w.Self.Name
+}
+
+func callAction(conv, action, kind string) protocol.Call {
+	return protocol.Call{Envelope: protocol.Envelope{Type: protocol.TypeCall, Ref: "call-" + action}, Conversation: conv, Action: action, Kind: kind}
+}
+
+func (c *rtcClient) callState(state string) protocol.CallState {
+	c.t.Helper()
+	for {
+		var cs protocol.CallState
+		_ = json.Unmarshal(c.next(protocol.TypeCallState).data, &cs)
+		if cs.State == state {
+			return cs
+		}
+	}
+}
+
+func (c *rtcClient) errorFrame() protocol.Error {
+	c.t.Helper()
+	var e protocol.Error
+	_ = json.Unmarshal(c.next(protocol.TypeError).data, &e)
+	return e
+}
+
+// systemBodies returns the conversation's stored system messages.
+func systemBodies(t *testing.T, hc *http.Client, url, conv string) []string {
+	t.Helper()
+	res, err := hc.Get(url + "/api/conversations/" + conv + "/messages")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("messages: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	var out struct{ Messages []protocol.Message }
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	var bodies []string
+	for _, m := range out.Messages {
+		if m.Author.Kind == protocol.AuthorSystem && (strings.HasPrefix(m.Body, "Voice call") || strings.HasPrefix(m.Body, "Screen share")) {
+			bodies = append(bodies, m.Body)
+		}
+	}
+	return bodies
+}
+
+// waitSystem waits until the conversation's call records are want.
+func waitSystem(t *testing.T, hc *http.Client, url, conv string, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := systemBodies(t, hc, url, conv)
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call records %q, want %q", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The call protocol without media: ring, decline, ring out unanswered,
+// accept (call_state names the mids each side sends on and the relay
+// offers again), mute, hang up; each outcome is in the history, and the
+// chat keeps working.
+func TestCallRingDeclineMissAcceptHangUp(t *testing.T) {
+	noLeaks(t)
+	st := storetest.SQLite(t)
+	ts, shutdown := newRTCServer(t, st)
+	ts.srv.calls.ring = 500 * time.Millisecond
+	ag, v, hc, conv, name := callPair(t, ts)
+
+	// Declined.
+	ag.send(callAction(conv, protocol.CallStart, protocol.CallVoice))
+	if cs := ag.callState(protocol.CallRinging); cs.Incoming || cs.Ref != "call-start" || cs.Kind != protocol.CallVoice {
+		t.Fatalf("caller's ringing state: %+v", cs)
+	}
+	ring := v.callState(protocol.CallRinging)
+	if !ring.Incoming || ring.Caller.Kind != protocol.AuthorAgent || ring.ExpiresAt == nil {
+		t.Fatalf("callee's ringing state: %+v", ring)
+	}
+	v.send(callAction(conv, protocol.CallDecline, ""))
+	for _, c := range []*rtcClient{ag, v} {
+		if cs := c.callState(protocol.CallEnded); cs.Reason != protocol.CallReasonDeclined || cs.By == nil || cs.By.Kind != protocol.AuthorVisitor {
+			t.Fatalf("declined call ended as %+v", cs)
+		}
+	}
+
+	// Not answered.
+	v.send(callAction(conv, protocol.CallStart, protocol.CallScreen)) // a visitor may share its screen
+	ag.callState(protocol.CallRinging)
+	for _, c := range []*rtcClient{ag, v} {
+		if cs := c.callState(protocol.CallEnded); cs.Reason != protocol.CallReasonMissed {
+			t.Fatalf("unanswered call ended as %+v", cs)
+		}
+	}
+
+	// A visitor may not start a voice call unless the site allows it.
+	v.send(callAction(conv, protocol.CallStart, protocol.CallVoice))
+	if e := v.errorFrame(); e.Code != protocol.CodeForbidden || e.Ref != "call-start" {
+		t.Fatalf("visitor voice call on a site without visitor calls: %+v", e)
+	}
+
+	// Accepted, muted, hung up. The test clients do not renegotiate: the
+	// media path is tested with real browsers (e2e/call.test.mjs) and Pion
+	// clients (pkg/relay).
+	ag.silent, v.silent = true, true
+	ag.send(callAction(conv, protocol.CallStart, protocol.CallVoice))
+	v.callState(protocol.CallRinging)
+	v.send(callAction(conv, protocol.CallAccept, ""))
+	for _, c := range []*rtcClient{ag, v} {
+		cs := c.callState(protocol.CallActive)
+		if len(cs.Send) != 1 || cs.StartedAt == nil {
+			t.Fatalf("active call state %+v: want one mid to send the microphone on", cs)
+		}
+	}
+	v.send(callAction(conv, protocol.CallMute, ""))
+	if cs := ag.callState(protocol.CallActive); len(cs.Muted) != 1 {
+		t.Fatalf("after the visitor muted: %+v", cs)
+	}
+	ag.send(callAction(conv, protocol.CallHangUp, ""))
+	for _, c := range []*rtcClient{ag, v} {
+		if cs := c.callState(protocol.CallEnded); cs.Reason != protocol.CallReasonHungUp || cs.By == nil || cs.By.Kind != protocol.AuthorAgent {
+			t.Fatalf("hung-up call ended as %+v", cs)
+		}
+	}
+	ag.send(callAction(conv, protocol.CallHangUp, ""))
+	if e := ag.errorFrame(); e.Code != protocol.CodeNotFound {
+		t.Fatalf("hang-up without a call: %+v", e)
+	}
+
+	waitSystem(t, hc, ts.URL, conv,
+		"Voice call from Admin declined",
+		"Screen share from "+name+" not answered",
+		"Voice call started: Admin called "+name,
+		"Voice call ended by Admin after 0:00",
+	)
+	// Chat goes on after all that.
+	v.sendDC(sendFrame(conv, "after-calls", "still here"))
+	v.next(protocol.TypeAck)
+
+	v.close()
+	ag.close()
+	shutdown()
+}
+
+// Without a WebRTC connection to the relay a call is refused with
+// call_unavailable, which the UI shows as "not possible on this network".
+func TestCallNeedsWebRTC(t *testing.T) {
+	noLeaks(t)
+	st := storetest.SQLite(t)
+	ts, shutdown := newRTCServer(t, st)
+	ag, hc := ts.rtcAgent(t)
+	ag.hello()
+	ag.negotiate()
+	v := ts.rtcVisitor(t, ts.visitorToken(t)) // stays on the WebSocket
+	v.hello()
+	info := v.start()
+	for info.Status != protocol.ConversationOpen {
+		var cf protocol.Conversation
+		_ = json.Unmarshal(v.next(protocol.TypeConversation).data, &cf)
+		info = cf.Conversation
+	}
+	ag.send(callAction(info.ID, protocol.CallStart, protocol.CallVoice))
+	if e := ag.errorFrame(); e.Code != protocol.CodeCallUnavailable || !strings.Contains(e.Message, "WebRTC") {
+		t.Fatalf("call to a visitor without WebRTC: %+v", e)
+	}
+	v.send(callAction(info.ID, protocol.CallStart, protocol.CallScreen))
+	if e := v.errorFrame(); e.Code != protocol.CodeCallUnavailable {
+		t.Fatalf("call from a visitor without WebRTC: %+v", e)
+	}
+	if got := systemBodies(t, hc, ts.URL, info.ID); len(got) != 0 {
+		t.Fatalf("a call that never rang was recorded: %q", got)
+	}
+	v.close()
+	ag.close()
+	shutdown()
+}
