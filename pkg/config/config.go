@@ -29,8 +29,11 @@ type Config struct {
 	LogFormat     string        // text or json (PARLEY_LOG_FORMAT)
 	ShutdownGrace time.Duration // time to drain connections on SIGTERM (PARLEY_SHUTDOWN_GRACE)
 	Demo          bool          // serve /demo (PARLEY_DEMO)
-	RedisURL      string        // redis://… for shared rate limits (PARLEY_REDIS_URL); empty: in process
+	RedisURL      string        // redis://… for the bus and shared rate limits (PARLEY_REDIS_URL); empty: in process
 	RateLimits    bool          // enforce rate limits (PARLEY_RATE_LIMITS); off only for benchmarks
+	// VisitorTokenTTL is how long a visitor token lives; live connections
+	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
+	VisitorTokenTTL time.Duration
 
 	// WebRTC: the in-process relay (pkg/relay) and the ICE servers handed
 	// to browsers (pkg/turn). See README, "WebRTC, relay and TURN".
@@ -82,12 +85,17 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("PARLEY_DEMO: %w", err)
 	}
 	fs.BoolVar(&c.Demo, "demo", demo, "serve the demo page at /demo [PARLEY_DEMO]")
-	fs.StringVar(&c.RedisURL, "redis-url", env("PARLEY_REDIS_URL", ""), "redis://host:6379/0 to share rate limits across nodes; default in process [PARLEY_REDIS_URL]")
+	fs.StringVar(&c.RedisURL, "redis-url", env("PARLEY_REDIS_URL", ""), "redis://host:6379/0: the bus between signaling nodes and shared rate limits (a fleet); default in process [PARLEY_REDIS_URL]")
 	limits, err := parseBool(env("PARLEY_RATE_LIMITS", "on"))
 	if err != nil {
 		return c, fmt.Errorf("PARLEY_RATE_LIMITS: %w", err)
 	}
 	fs.BoolVar(&c.RateLimits, "rate-limits", limits, "enforce rate limits on sign-in, visitor sessions and messages; turn off only to benchmark [PARLEY_RATE_LIMITS]")
+	vttl, err := time.ParseDuration(env("PARLEY_VISITOR_TOKEN_TTL", "1h"))
+	if err != nil {
+		return c, fmt.Errorf("PARLEY_VISITOR_TOKEN_TTL: %w", err)
+	}
+	fs.DurationVar(&c.VisitorTokenTTL, "visitor-token-ttl", vttl, "lifetime of visitor tokens; connected widgets get fresh ones before expiry [PARLEY_VISITOR_TOKEN_TTL]")
 	if err := c.rtcFlags(fs, env); err != nil {
 		return c, err
 	}
@@ -127,6 +135,9 @@ func (c *Config) complete() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	}
+	if c.VisitorTokenTTL < 10*time.Second || c.VisitorTokenTTL > 24*time.Hour {
+		return errors.New("PARLEY_VISITOR_TOKEN_TTL must be between 10s and 24h")
 	}
 	if c.RTCTimeout <= 0 {
 		return errors.New("PARLEY_RTC_TIMEOUT must be positive")
