@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -17,11 +18,14 @@ import (
 // C senders, each in its own conversation, append one message after the
 // other (each waits for its commit, as a client waits for its ack). ns/op is
 // per stored message across all senders, so 1e9/ns_per_op is messages/s.
+// Each call has a deadline, as in the server.
 func BenchmarkAppendMessage(b *testing.B) {
 	for name, s := range storetest.Stores(b) {
 		for _, senders := range []int{1, 16, 128} {
 			b.Run(fmt.Sprintf("%s/senders=%d", name, senders), func(b *testing.B) {
-				ctx := context.Background()
+				// A deadline, as the server's handlers give every request.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
 				sc, first := seed(b, s)
 				convs := []string{first.ID}
 				for len(convs) < senders {

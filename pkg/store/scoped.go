@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 	"unicode/utf8"
 
@@ -209,7 +208,8 @@ func (s *Scoped) CloseConversation(ctx context.Context, convID string, now time.
 // back. It is idempotent on (conversation, ClientID): a resend stores nothing
 // and returns the original message with duplicate = true. It returns
 // ErrNotFound for a conversation not in this workspace and ErrClosed for a
-// closed one.
+// closed one. Concurrent calls share transactions (groupcommit.go); each
+// returns only after the commit that holds its message.
 func (s *Scoped) AppendMessage(ctx context.Context, m Message) (stored Message, duplicate bool, err error) {
 	m.WorkspaceID = s.ws
 	if m.CreatedAt.IsZero() {
@@ -223,49 +223,19 @@ func (s *Scoped) AppendMessage(ctx context.Context, m Message) (stored Message, 
 	if err != nil {
 		return m, false, err
 	}
-	// Two attempts: a concurrent resend of the same ClientID may win the race
-	// between our check and our insert; the second attempt then finds it.
-	for attempt := 0; attempt < 2; attempt++ {
-		var existing *Message
-		err = s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			var prev Message
-			err := tx.Where("conversation_id = ? AND client_id = ? AND workspace_id = ?", m.ConversationID, m.ClientID, s.ws).Take(&prev).Error
-			if err == nil {
-				existing = &prev
-				return nil
-			}
-			if !errors.Is(err, gorm.ErrRecordNotFound) {
-				return err
-			}
-			var seq []int64
-			err = tx.Raw(`UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
-				WHERE id = ? AND workspace_id = ? AND status <> 'closed' RETURNING last_seq`,
-				sealedPreview, m.CreatedAt, m.ConversationID, s.ws).Scan(&seq).Error
-			if err != nil {
-				return err
-			}
-			if len(seq) == 0 {
-				// Not updated: tell a missing conversation from a closed one.
-				var c Conversation
-				if err := tx.Where("id = ? AND workspace_id = ?", m.ConversationID, s.ws).Take(&c).Error; err != nil {
-					return notFound(err)
-				}
-				return ErrClosed
-			}
-			m.Seq = seq[0]
-			return tx.Create(&m).Error
-		})
-		if existing != nil {
-			return *existing, true, s.s.openMessage(existing)
-		}
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			continue
-		}
+	res, err := s.s.appendGrouped(ctx, &appendReq{ws: s.ws, m: m, preview: sealedPreview})
+	if err == nil {
+		err = res.err
+	}
+	if err != nil {
 		m.Body = plain
 		return m, false, err
 	}
-	m.Body = plain
-	return m, false, err
+	if res.dup {
+		return res.m, true, s.s.openMessage(&res.m)
+	}
+	res.m.Body = plain
+	return res.m, false, nil
 }
 
 // preview is the start of a body kept on the conversation for inbox lists.

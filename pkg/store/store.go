@@ -35,6 +35,7 @@ type Store struct {
 	db      *gorm.DB
 	dialect string
 	sealer  Sealer
+	commits committer // AppendMessage's group commit
 }
 
 // Sealer encrypts values before they reach the database and decrypts them
@@ -110,7 +111,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	st := &Store{db: db, dialect: dialect}
+	st := &Store{db: db, dialect: dialect, commits: committer{max: 1}}
+	if dialect == "postgres" {
+		// PostgreSQL commits transactions side by side (row locks, not one
+		// writer): a few batches at once keep its connections busy.
+		st.commits.max = 4
+	}
 	for _, o := range opts {
 		o(st)
 	}
