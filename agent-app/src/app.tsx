@@ -6,6 +6,8 @@ import { render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatItem, LiveClient, exposeDebug } from "../../widget/src/shared/client";
 import { WebRTCLink } from "../../widget/src/shared/rtc";
+import { CallManager } from "../../widget/src/shared/call";
+import { CallControls, IncomingCalls } from "./call";
 import type { ConversationLog } from "../../widget/src/shared/conversation";
 import { initials, shortTime, utf8Length } from "../../widget/src/shared/format";
 import { ApiError, api, liveURL } from "../../widget/src/shared/http";
@@ -186,13 +188,18 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       }),
     [me.agent.id],
   );
+  const [calls, setCalls] = useState<CallManager | null>(null);
   useEffect(() => {
     client.start();
     // Chat moves to a WebRTC data channel when one opens (see rtc.ts).
     const rtc = new WebRTCLink(client);
     rtc.start();
+    // Calls use the same link (call.tsx).
+    const cm = new CallManager(client, rtc);
+    setCalls(cm);
     exposeDebug(client, rtc);
     return () => {
+      cm.stop();
       rtc.stop();
       client.stop();
     };
@@ -346,8 +353,9 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
             </button>
           </div>
         )}
+        {calls && <IncomingCalls calls={calls} current={current?.info.id ?? null} onOpen={select} />}
         {current ? (
-          <ConversationView key={current.info.id} client={client} conv={current} self={self} />
+          <ConversationView key={current.info.id} client={client} conv={current} self={self} calls={calls} />
         ) : (
           <div class="pa-center pa-muted">
             <div class="pa-empty">
@@ -427,7 +435,7 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
 
 const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed", offline: "Offline message" };
 
-function ConversationView({ client, conv, self }: { client: LiveClient; conv: ConversationLog; self: Author }) {
+function ConversationView({ client, conv, self, calls }: { client: LiveClient; conv: ConversationLog; self: Author; calls: CallManager | null }) {
   const info = conv.info;
   const items = client.items(info.id);
   const typing = client.typingIn(info.id);
@@ -459,6 +467,7 @@ function ConversationView({ client, conv, self }: { client: LiveClient; conv: Co
         )}
       </header>
       <ConversationRouting info={info} />
+      {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
       <MessageList items={items} self={self} typing={typing} client={client} />
       {canReply ? (
         <>

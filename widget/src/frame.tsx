@@ -6,6 +6,8 @@ import { render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatItem, LiveClient, exposeDebug } from "./shared/client";
 import { WebRTCLink } from "./shared/rtc";
+import { CallManager } from "./shared/call";
+import { CallBar } from "./call";
 import type { ConversationLog } from "./shared/conversation";
 import { queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
@@ -110,6 +112,7 @@ function App() {
     });
     return c;
   }, []);
+  const [calls, setCalls] = useState<CallManager | null>(null);
 
   useEffect(() => {
     if (!client) return;
@@ -118,8 +121,12 @@ function App() {
     // stays for everything else and takes chat back when it breaks.
     const rtc = new WebRTCLink(client);
     rtc.start();
+    // Calls use the same link (call.tsx).
+    const cm = new CallManager(client, rtc);
+    setCalls(cm);
     exposeDebug(client, rtc);
     return () => {
+      cm.stop();
       rtc.stop();
       client.stop();
     };
@@ -149,7 +156,7 @@ function App() {
           {fatal}
         </div>
       ) : (
-        <Chat client={client} />
+        <Chat client={client} calls={calls} />
       )}
     </div>
   );
@@ -188,7 +195,7 @@ function current(client: LiveClient): ConversationLog | null {
   return best;
 }
 
-function Chat({ client }: { client: LiveClient }) {
+function Chat({ client, calls }: { client: LiveClient; calls: CallManager | null }) {
   useClientVersion(client);
   // After "Start a new chat" the closed conversation is left behind.
   const [leftBehind, setLeftBehind] = useState<string | null>(null);
@@ -207,6 +214,7 @@ function Chat({ client }: { client: LiveClient }) {
   return (
     <>
       <StatusLine client={client} conv={conv} />
+      {calls && convID && status === "open" && <CallBar calls={calls} conversation={convID} selfID={client.self?.id} />}
       {client.lastError && (
         <div class="pw-alert" role="alert" data-testid="error">
           <span>{client.lastError.message || "Something went wrong."}</span>

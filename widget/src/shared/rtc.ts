@@ -27,6 +27,18 @@ export interface WebRTCOptions {
   retryBrokenMs?: number;
 }
 
+/** MediaHooks let calls (call.ts) use the link's peer connection: the
+ * relay renegotiates it to add or stop a call's tracks (it always offers),
+ * and the answer must carry this browser's microphone or screen. */
+export interface MediaHooks {
+  /** Runs after a renegotiation offer is applied, before the answer. */
+  beforeAnswer(pc: RTCPeerConnection): Promise<void>;
+  /** A track from the relay (the other side's voice or screen). */
+  onTrack(ev: RTCTrackEvent): void;
+  /** The data channel opened or closed: calls are possible or not. */
+  onLinkChange(): void;
+}
+
 const OPEN_TIMEOUT_MS = 5_000;
 const RETRY_FAILED_MS = 30_000;
 const RETRY_BROKEN_MS = 2_000;
@@ -129,6 +141,8 @@ export class WebRTCLink {
   private unsubscribe: (() => void) | null = null;
   /** Why the last attempt ended; for diagnostics (parleyDebug.rtc). */
   lastStop = "";
+  /** Calls on this link (call.ts), if any. */
+  media: MediaHooks | null = null;
 
   constructor(
     private client: LiveClient,
@@ -139,6 +153,11 @@ export class WebRTCLink {
       retryFailedMs: opts.retryFailedMs ?? RETRY_FAILED_MS,
       retryBrokenMs: opts.retryBrokenMs ?? RETRY_BROKEN_MS,
     };
+  }
+
+  /** open says whether the data channel is up: a call needs it. */
+  get open(): boolean {
+    return this.transport !== null;
   }
 
   /** Supported says whether this browser can do WebRTC at all. */
@@ -213,6 +232,21 @@ export class WebRTCLink {
 
   private async onOffer(o: RTCOfferFrame): Promise<void> {
     if (this.stopped || this.disabled) return;
+    const cur = this.pc;
+    if (cur && cur.remoteDescription && cur.connectionState !== "failed" && cur.connectionState !== "closed") {
+      // The relay renegotiates the connection we have (a call's tracks
+      // come or go): same connection, same data channel.
+      try {
+        await cur.setRemoteDescription({ type: "offer", sdp: o.sdp });
+        await this.media?.beforeAnswer(cur);
+        const answer = await cur.createAnswer();
+        await cur.setLocalDescription(answer);
+        if (this.pc === cur) this.client.sendControl({ type: "rtc_answer", sdp: cur.localDescription?.sdp ?? answer.sdp ?? "" });
+      } catch {
+        if (this.pc === cur) this.giveUp("renegotiation failed", true, true);
+      }
+      return;
+    }
     this.teardown(true);
     let pc: RTCPeerConnection;
     try {
@@ -234,6 +268,9 @@ export class WebRTCLink {
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
       if (pc.connectionState === "failed" || pc.connectionState === "closed") this.giveUp("connection " + pc.connectionState, true);
+    };
+    pc.ontrack = (ev) => {
+      if (this.pc === pc) this.media?.onTrack(ev);
     };
     pc.ondatachannel = (ev) => {
       const dc = ev.channel;
@@ -258,6 +295,7 @@ export class WebRTCLink {
         };
         this.client.attachChatTransport(t);
         t.release();
+        this.media?.onLinkChange();
       };
       if (dc.readyState === "open") attach();
       else dc.onopen = attach;
@@ -335,6 +373,7 @@ export class WebRTCLink {
     } catch {
       // Already closed.
     }
+    if (pc) this.media?.onLinkChange();
   }
 }
 

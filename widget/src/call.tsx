@@ -1,0 +1,103 @@
+// The visitor's call bar: start a voice call or share the screen, answer
+// the agent's call, mute, hang up; the agent's voice plays in a hidden
+// audio element and a shared screen shows in a video element. The calls
+// themselves are shared/call.ts.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { CallManager, NO_NETWORK, callSummary, endedText } from "./shared/call";
+
+function useCalls(calls: CallManager): void {
+  const [, set] = useState(0);
+  useEffect(() => calls.subscribe(() => set((v) => v + 1)), [calls]);
+}
+
+/** MediaOut plays a stream in an audio or video element (srcObject is not
+ * an attribute). */
+export function MediaOut({ stream, video, testid }: { stream: MediaStream; video?: boolean; testid: string }) {
+  const ref = useRef<HTMLMediaElement>(null);
+  useEffect(() => {
+    if (ref.current && ref.current.srcObject !== stream) ref.current.srcObject = stream;
+    void ref.current?.play().catch(() => {});
+  });
+  return video ? (
+    <video ref={ref as preact.RefObject<HTMLVideoElement>} class="pw-call-video" data-testid={testid} autoplay playsInline muted />
+  ) : (
+    <audio ref={ref as preact.RefObject<HTMLAudioElement>} data-testid={testid} autoplay />
+  );
+}
+
+export function CallBar({ calls, conversation, selfID }: { calls: CallManager; conversation: string; selfID: string | undefined }) {
+  useCalls(calls);
+  const view = calls.calls.get(conversation);
+  const ended = calls.ended.get(conversation);
+  const state = view?.frame.state ?? (ended ? "ended" : "none");
+  const available = calls.available;
+  return (
+    <div class={"pw-call pw-call-" + state} data-testid="call-state" data-state={state}>
+      <MediaOut stream={calls.remote} testid="remote-audio" />
+      {view?.frame.state === "active" && calls.remoteVideo && <MediaOut stream={calls.remote} video testid="remote-video" />}
+      {view ? (
+        <div class="pw-call-row">
+          <span class="pw-call-text" aria-live="polite">
+            {callSummary(view, selfID)}
+          </span>
+          {view.frame.state === "ringing" && view.frame.incoming ? (
+            <>
+              <button type="button" class="pw-call-btn pw-call-ok" data-testid="call-accept" onClick={() => void calls.accept(conversation)}>
+                Accept
+              </button>
+              <button type="button" class="pw-call-btn pw-call-no" data-testid="call-decline" onClick={() => calls.decline(conversation)}>
+                Decline
+              </button>
+            </>
+          ) : (
+            <>
+              {view.frame.state === "active" && view.frame.kind === "voice" && (
+                <button type="button" class="pw-call-btn" data-testid="call-mute" aria-pressed={view.muted} onClick={() => calls.toggleMute(conversation)}>
+                  {view.muted ? "Unmute" : "Mute"}
+                </button>
+              )}
+              <button type="button" class="pw-call-btn pw-call-no" data-testid="call-hangup" onClick={() => calls.hangUp(conversation)}>
+                {view.frame.state === "ringing" ? "Cancel" : view.frame.kind === "screen" ? "Stop" : "Hang up"}
+              </button>
+            </>
+          )}
+        </div>
+      ) : (
+        <div class="pw-call-row">
+          {ended && (
+            <span class="pw-call-text" data-testid="call-ended" data-reason={ended.reason}>
+              {endedText(ended)}
+            </span>
+          )}
+          <button
+            type="button"
+            class="pw-call-btn"
+            data-testid="call-voice"
+            disabled={!available}
+            title={available ? "Start a voice call" : NO_NETWORK}
+            onClick={() => void calls.start(conversation, "voice")}
+          >
+            Call
+          </button>
+          <button
+            type="button"
+            class="pw-call-btn"
+            data-testid="call-screen"
+            disabled={!available}
+            title={available ? "Show the agent your screen" : NO_NETWORK}
+            onClick={() => void calls.start(conversation, "screen")}
+          >
+            Share my screen
+          </button>
+          {!available && <span class="pw-call-note">{NO_NETWORK}</span>}
+        </div>
+      )}
+      {calls.error && (
+        <div class="pw-call-error" role="alert" data-testid="call-error">
+          {calls.error}
+        </div>
+      )}
+    </div>
+  );
+}

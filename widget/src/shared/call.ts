@@ -1,0 +1,260 @@
+// Calls: a conversation's chat upgraded to voice or a screen share
+// (docs/DESIGN.md, "Calls"). Used by the widget and the agent app.
+//
+// The server rings and tracks calls (call / call_state frames over the
+// WebSocket); media travels on the WebRTC link the chat already has
+// (rtc.ts). When a call starts or ends the relay sends a new offer on that
+// link; before answering, this module puts the microphone (voice) or the
+// screen (a share this side makes) on the transceivers the server named in
+// call_state.send, and turns every other call transceiver to receive-only.
+// The data channel, and the chat, stay up throughout.
+
+import type { CallStateFrame, Frame } from "../../../pkg/protocol/protocol";
+import type { LiveClient } from "./client";
+import type { MediaHooks, WebRTCLink } from "./rtc";
+
+export type CallKind = "voice" | "screen";
+
+/** NO_NETWORK is what the buttons say when WebRTC cannot connect here. */
+export const NO_NETWORK = "Calls aren't possible on this network";
+
+/** CallView is what the UI shows for a conversation's call. */
+export interface CallView {
+  frame: CallStateFrame;
+  /** This side muted its microphone. */
+  muted: boolean;
+  /** The other side muted theirs. */
+  remoteMuted: boolean;
+}
+
+export class CallManager implements MediaHooks {
+  /** Current calls by conversation (ringing or active). */
+  readonly calls = new Map<string, CallView>();
+  /** The last call that ended, per conversation, until dismissed. */
+  readonly ended = new Map<string, CallStateFrame>();
+  /** What went wrong with the last call action (shown by the buttons). */
+  error = "";
+  /** The other side's voice and screen. */
+  readonly remote = new MediaStream();
+  private mic: MediaStream | null = null;
+  private screen: MediaStream | null = null;
+  private listeners = new Set<() => void>();
+  private refs = 0;
+  private unlisten: () => void;
+
+  constructor(
+    private client: LiveClient,
+    private link: WebRTCLink,
+  ) {
+    link.media = this;
+    this.unlisten = client.listen((f) => this.onFrame(f));
+  }
+
+  stop(): void {
+    this.unlisten();
+    this.link.media = null;
+    this.release();
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => void this.listeners.delete(fn);
+  }
+
+  private notify(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  /** available says whether this side can take part in a call: its
+   * WebRTC link to the relay is up. */
+  get available(): boolean {
+    return this.link.open;
+  }
+
+  /** start asks for a call. A screen share asks for the screen first (the
+   * browser wants a click behind getDisplayMedia). */
+  async start(conversation: string, kind: CallKind): Promise<void> {
+    this.error = "";
+    if (!this.available) {
+      this.fail(NO_NETWORK);
+      return;
+    }
+    try {
+      if (kind === "voice") await this.getMic();
+      else this.screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    } catch (e) {
+      this.fail(kind === "voice" ? "The microphone is not available: " + errText(e) : "Screen sharing was not started: " + errText(e));
+      return;
+    }
+    this.screen?.getVideoTracks()[0]?.addEventListener("ended", () => this.hangUp(conversation));
+    this.action(conversation, "start", kind);
+  }
+
+  /** accept answers a ringing call (voice: with the microphone). */
+  async accept(conversation: string): Promise<void> {
+    const c = this.calls.get(conversation);
+    if (!c) return;
+    this.error = "";
+    if (c.frame.kind === "voice") {
+      try {
+        await this.getMic();
+      } catch (e) {
+        this.fail("The microphone is not available: " + errText(e));
+        this.action(conversation, "decline");
+        return;
+      }
+    }
+    this.action(conversation, "accept");
+  }
+
+  decline(conversation: string): void {
+    this.action(conversation, "decline");
+  }
+
+  hangUp(conversation: string): void {
+    if (this.calls.has(conversation)) this.action(conversation, "hangup");
+  }
+
+  /** toggleMute mutes or unmutes the microphone (the track keeps flowing
+   * as silence, so unmuting needs no renegotiation). */
+  toggleMute(conversation: string): void {
+    const c = this.calls.get(conversation);
+    if (!c) return;
+    c.muted = !c.muted;
+    for (const t of this.mic?.getAudioTracks() ?? []) t.enabled = !c.muted;
+    this.action(conversation, c.muted ? "mute" : "unmute");
+    this.notify();
+  }
+
+  dismiss(conversation: string): void {
+    this.ended.delete(conversation);
+    this.notify();
+  }
+
+  private action(conversation: string, action: string, kind?: CallKind): void {
+    const id = this.calls.get(conversation)?.frame.id;
+    const ref = "call:" + ++this.refs;
+    const frame = { type: "call", ref, conversation, action, kind, id } as Frame;
+    if (!this.client.sendControl(frame)) this.fail("Not connected; try again in a moment.");
+  }
+
+  private fail(msg: string): void {
+    this.error = msg;
+    if (this.calls.size === 0) this.release();
+    this.notify();
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.type === "error" && f.ref?.startsWith("call:")) {
+      this.fail(f.code === "call_unavailable" ? NO_NETWORK + ": " + f.message : f.message);
+      return;
+    }
+    if (f.type !== "call_state") return;
+    const conv = f.conversation;
+    if (f.state === "ended") {
+      const had = this.calls.get(conv);
+      if (had && had.frame.id !== f.id) return; // an older call's news
+      this.calls.delete(conv);
+      this.ended.set(conv, f);
+      if (this.calls.size === 0) this.release();
+    } else {
+      const prev = this.calls.get(conv);
+      const self = this.client.self?.id;
+      this.calls.set(conv, {
+        frame: f,
+        muted: prev?.muted ?? false,
+        remoteMuted: (f.muted ?? []).some((id) => id !== self),
+      });
+      this.ended.delete(conv);
+    }
+    this.notify();
+  }
+
+  /** beforeAnswer puts this side's media on the transceivers the server
+   * named and makes the others receive-only (MediaHooks). */
+  async beforeAnswer(pc: RTCPeerConnection): Promise<void> {
+    const send = new Set<string>();
+    for (const c of this.calls.values()) if (c.frame.state === "active") for (const mid of c.frame.send ?? []) send.add(mid);
+    for (const t of pc.getTransceivers()) {
+      if (!t.mid || t.currentDirection === "stopped") continue;
+      const kind = t.receiver.track.kind;
+      const track = send.has(t.mid) ? (kind === "audio" ? this.mic?.getAudioTracks()[0] : this.screen?.getVideoTracks()[0]) : undefined;
+      try {
+        await t.sender.replaceTrack(track ?? null);
+        t.direction = track ? "sendrecv" : "recvonly";
+      } catch {
+        // A transceiver the relay stopped: nothing to send on it.
+      }
+    }
+  }
+
+  onTrack(ev: RTCTrackEvent): void {
+    const track = ev.track;
+    this.remote.addTrack(track);
+    track.addEventListener("ended", () => {
+      this.remote.removeTrack(track);
+      this.notify();
+    });
+    // A stopped call transceiver mutes its track rather than ending it.
+    track.addEventListener("mute", () => this.notify());
+    track.addEventListener("unmute", () => this.notify());
+    this.notify();
+  }
+
+  onLinkChange(): void {
+    this.notify();
+  }
+
+  /** remoteVideo says whether a screen from the other side is live. */
+  get remoteVideo(): boolean {
+    return this.remote.getVideoTracks().some((t) => t.readyState === "live" && !t.muted);
+  }
+
+  private async getMic(): Promise<void> {
+    if (this.mic && this.mic.getAudioTracks().some((t) => t.readyState === "live")) return;
+    this.mic = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+  }
+
+  /** release stops this side's microphone and screen and forgets the
+   * other side's tracks. */
+  private release(): void {
+    for (const s of [this.mic, this.screen]) for (const t of s?.getTracks() ?? []) t.stop();
+    this.mic = null;
+    this.screen = null;
+    for (const t of this.remote.getTracks()) this.remote.removeTrack(t);
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** callSummary is the one-line text of a call's state, for the bars. */
+export function callSummary(v: CallView, selfID: string | undefined): string {
+  const f = v.frame;
+  const what = f.kind === "screen" ? "Screen share" : "Voice call";
+  if (f.state === "ringing") {
+    if (!f.incoming) return f.kind === "screen" ? "Asking to share your screen…" : "Calling…";
+    return f.kind === "screen" ? `${f.caller.name} wants to share their screen` : `${f.caller.name} is calling`;
+  }
+  const sharer = f.caller.id === selfID ? "You are sharing your screen" : `${f.caller.name} is sharing their screen`;
+  return f.kind === "screen" ? sharer : what + (v.remoteMuted ? " (the other side is muted)" : "");
+}
+
+/** endedText says how a call ended, for the bars. */
+export function endedText(f: CallStateFrame): string {
+  const what = f.kind === "screen" ? "Screen share" : "Call";
+  switch (f.reason) {
+    case "declined":
+      return `${what} declined`;
+    case "missed":
+      return `${what} not answered`;
+    case "cancelled":
+      return `${what} cancelled`;
+    case "dropped":
+      return `${what} dropped (connection lost)`;
+    case "elsewhere":
+      return `${what} answered on another device`;
+  }
+  return `${what} ended`;
+}
