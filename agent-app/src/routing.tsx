@@ -42,6 +42,23 @@ interface SiteRouting {
   relax_after_seconds: number[];
   business_hours: Record<string, string[]>;
   time_zone: string;
+  /** The first rule matching the page a conversation starts on sets what it needs. */
+  page_rules: { pattern: string; skill?: string; team?: string }[];
+  /** What the widget's pre-chat form offers. */
+  prechat_choices: { label: string; skill?: string; team?: string }[];
+}
+
+/** Entry rules are edited as lines "first | skill | team". */
+function entryLines<T extends { skill?: string; team?: string }>(rows: T[], first: (r: T) => string): string {
+  return rows.map((r) => [first(r), r.skill ?? "", r.team ?? ""].join(" | ").replace(/( \| )+$/, "")).join("\n");
+}
+
+function parseEntryLines(text: string): { first: string; skill: string; team: string }[] {
+  return text
+    .split("\n")
+    .map((l) => l.split("|").map((x) => x.trim()))
+    .filter((p) => p[0])
+    .map(([first, skill = "", team = ""]) => ({ first, skill, team }));
 }
 
 interface Site {
@@ -443,6 +460,8 @@ function SettingsForm() {
   const [r, setR] = useState<SiteRouting | null>(null);
   const [hours, setHours] = useState<Record<string, string>>({});
   const [relax, setRelax] = useState("");
+  const [pages, setPages] = useState("");
+  const [choices, setChoices] = useState("");
   const [note, setNote] = useState("");
   useEffect(() => {
     api<{ sites: Site[] }>("GET", "/api/sites").then(
@@ -459,6 +478,8 @@ function SettingsForm() {
       (x) => {
         setR(x.routing);
         setRelax(x.routing.relax_after_seconds.join(", "));
+        setPages(entryLines(x.routing.page_rules ?? [], (r) => r.pattern));
+        setChoices(entryLines(x.routing.prechat_choices ?? [], (r) => r.label));
         const h: Record<string, string> = {};
         for (const d of DAYS) h[d] = (x.routing.business_hours[d] ?? []).join(", ");
         setHours(h);
@@ -477,6 +498,8 @@ function SettingsForm() {
         ...r,
         relax_after_seconds: list(relax).map(Number),
         business_hours,
+        page_rules: parseEntryLines(pages).map(({ first, skill, team }) => ({ pattern: first, skill, team })),
+        prechat_choices: parseEntryLines(choices).map(({ first, skill, team }) => ({ label: first, skill, team })),
       });
       setR(x.routing);
       setNote("Saved");
@@ -528,6 +551,26 @@ function SettingsForm() {
           </label>
         ))}
       </fieldset>
+      <label>
+        Page rules, one per line: page | skill | team (first match wins; * is anything)
+        <textarea
+          rows={3}
+          data-testid="routing-page-rules"
+          placeholder={"/pricing* | sales\n/docs/* | support"}
+          value={pages}
+          onInput={(e) => setPages(e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        Pre-chat choices, one per line: label | skill | team
+        <textarea
+          rows={3}
+          data-testid="routing-prechat-choices"
+          placeholder={"Sales | sales\nBilling question | | billing"}
+          value={choices}
+          onInput={(e) => setChoices(e.currentTarget.value)}
+        />
+      </label>
       <button type="submit" class="pa-btn" data-testid="routing-save">
         Save
       </button>
@@ -549,6 +592,15 @@ export function ConversationRouting({ info }: { info: ConversationInfo }) {
   const [edit, setEdit] = useState(false);
   const [f, setF] = useState({ language: "", team: "", skill: "", priority: "0" });
   const [error, setError] = useState("");
+  const [why, setWhy] = useState<string[] | null>(null);
+  const showWhy = async () => {
+    try {
+      const x = await api<{ routing: { reasons: string[] } }>("GET", `/api/conversations/${encodeURIComponent(info.id)}/routing`);
+      setWhy(x.routing.reasons);
+    } catch (err) {
+      setError(message(err));
+    }
+  };
   const bits = [info.language && `language ${info.language}`, info.team && `team ${info.team}`, info.skill && `skill ${info.skill}`, info.priority ? `priority ${info.priority}` : ""].filter(Boolean);
   const open = () => {
     setF({ language: info.language ?? "", team: info.team ?? "", skill: info.skill ?? "", priority: String(info.priority ?? 0) });
@@ -584,8 +636,21 @@ export function ConversationRouting({ info }: { info: ConversationInfo }) {
           <button type="button" class="pa-link" data-testid="edit-needs" onClick={open}>
             Change
           </button>
-        )}
+        )}{" "}
+        <button type="button" class="pa-link" data-testid="why-here" onClick={() => (why ? setWhy(null) : void showWhy())}>
+          {why ? "Hide routing" : "Why here?"}
+        </button>
       </div>
+      {why && (
+        <ol class="pa-muted" data-testid="routing-reasons" title="Routing decisions, newest first">
+          {why.length ? why.map((r) => <li>{r}</li>) : <li>No routing decision recorded.</li>}
+        </ol>
+      )}
+      {error && !edit && (
+        <div class="pa-error" role="alert">
+          {error}
+        </div>
+      )}
       {edit && (
         <form class="pa-form-grid" onSubmit={save} data-testid="needs-form">
           <label>

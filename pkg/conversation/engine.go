@@ -923,6 +923,7 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 	case routing.Relaxed:
 		r.log.Info("routing: relaxed", "conversation", ev.ConversationID, "from", ev.From.String(), "to", ev.To.String(), "reason", ev.Reason)
 		r.reason(ctx, ev.WorkspaceID, ev.ConversationID, "relaxed to "+ev.To.String()+": "+ev.Reason)
+		r.tellRelaxed(ctx, ev)
 	case routing.Requeued:
 		r.log.Info("routing: requeued", "conversation", ev.ConversationID, "agent", ev.AgentID, "reason", ev.Reason)
 		r.reason(ctx, ev.WorkspaceID, ev.ConversationID, "back in the queue: "+ev.Reason)
@@ -951,6 +952,25 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 		r.log.Info("routing: conversation taken elsewhere", "conversation", ev.ConversationID)
 	case routing.AssignFailed:
 		r.log.Warn("routing: the store refused an assignment; will retry", "conversation", ev.ConversationID, "agent", ev.AgentID, "err", ev.Err)
+	}
+}
+
+// tellRelaxed tells the waiting visitor, in a system message, that the
+// search for an agent widened, when it did widen for them (a step that
+// drops a skill the conversation does not need changes nothing).
+func (r *Router) tellRelaxed(ctx context.Context, ev routing.Relaxed) {
+	from, to := ev.Request.Need(ev.From), ev.Request.Need(ev.To)
+	var text string
+	switch {
+	case from.Language != to.Language:
+		text = "We're finding you an agent who speaks another language; your messages may be translated."
+	case from.Skill != to.Skill || from.Team != to.Team:
+		text = "Our specialists are all busy, so we're finding you another agent who can help."
+	default:
+		return
+	}
+	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, fmt.Sprintf("sys:relax:%d", ev.To), text); err != nil {
+		r.log.Warn("relaxation notice", "conversation", ev.ConversationID, "err", err)
 	}
 }
 

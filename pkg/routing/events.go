@@ -50,11 +50,13 @@ type Offline struct {
 	Reopens                     time.Time
 }
 
-// Relaxed: a waiting conversation's requirements were widened.
+// Relaxed: a waiting conversation's requirements were widened. What it
+// no longer needs is Request.Need(From) minus Request.Need(To).
 type Relaxed struct {
 	WorkspaceID, ConversationID string
 	From, To                    Level
 	Reason                      string
+	Request                     Request
 }
 
 // Requeued: the conversation's agent went offline, so it is back in the

@@ -86,7 +86,7 @@ func (w *workspace) relax(now time.Time) {
 		w.queue.Relax(it.req.ConversationID, to)
 		it.tried = nil
 		w.queued(it)
-		w.emit(Relaxed{WorkspaceID: w.id, ConversationID: it.req.ConversationID, From: from, To: to,
+		w.emit(Relaxed{WorkspaceID: w.id, ConversationID: it.req.ConversationID, From: from, To: to, Request: it.req,
 			Reason: fmt.Sprintf("nobody %s answered within %v", describe(it.req.Need(from)), now.Sub(it.req.EnqueuedAt).Round(time.Second))})
 	}
 }

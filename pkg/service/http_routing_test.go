@@ -587,5 +587,17 @@ func TestRoutingRelaxesToAnyLanguageWithAReason(t *testing.T) {
 		if !strings.Contains(c.RoutingReason, "relaxed to any language") || !strings.Contains(c.RoutingReason, "translat") {
 			t.Fatalf("stored reason %q", c.RoutingReason)
 		}
+		// The visitor was told once, when the language was dropped; the
+		// first step (skill) changed nothing for a conversation without one.
+		ms, _ := ts.st.Workspace(ts.site.WorkspaceID).MessagesAfter(context.Background(), conv.ID, 0, 50)
+		var told []string
+		for _, m := range ms {
+			if m.AuthorKind == protocol.AuthorSystem && strings.HasPrefix(m.ClientID, "sys:relax:") {
+				told = append(told, m.Body)
+			}
+		}
+		if len(told) != 1 || !strings.Contains(told[0], "speaks another language") {
+			t.Fatalf("relaxation notices to the visitor: %q", told)
+		}
 	})
 }

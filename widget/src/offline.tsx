@@ -11,8 +11,11 @@ export interface Availability {
   online: boolean;
   reason?: string;
   reopens_at?: string;
-  /** Teams the visitor may choose before writing (pre-chat). */
+  /** Teams the visitor may choose before writing (pre-chat), on a site
+   * without pre-chat choices of its own. */
   teams?: string[];
+  /** The site's pre-chat choices (labels), when it defines some. */
+  choices?: string[];
 }
 
 /** useAvailability asks the server whether anyone can chat now, and again
