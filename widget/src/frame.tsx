@@ -59,6 +59,7 @@ class VisitorSession {
         site_id: site,
         token: this.token || undefined,
         locale: navigator.language,
+        page: params.get("page") ?? undefined,
       });
       this.token = s.token;
       this.visitorID = s.visitor.id;
@@ -235,7 +236,7 @@ function Chat({ client, calls }: { client: LiveClient; calls: CallManager | null
         <OfflineForm site={site} reason={avail?.reason} reopensAt={avail?.reopens_at} />
       ) : (
         <>
-          {!conv && avail?.teams?.length ? <PrechatChoice site={site} teams={avail.teams} /> : null}
+          {!conv && (avail?.choices?.length || avail?.teams?.length) ? <PrechatChoice site={site} avail={avail} /> : null}
           <Composer
             onSend={(body) => client.send(convID, body)}
             onTyping={() => convID && client.noteTyping(convID)}
