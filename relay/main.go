@@ -26,13 +26,25 @@ func main() {
 	log := newLogger(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	node, err := relaynode.New(cfg, log)
+	chat, closeChat, err := relaynode.OpenChat(ctx, cfg, log)
+	if err != nil {
+		log.Error("relay cannot open the fleet's store and bus", "err", err)
+		os.Exit(1)
+	}
+	defer closeChat()
+	if chat != nil {
+		log.Info("committing chat here: PostgreSQL store and Redis bus")
+	} else {
+		log.Info("forwarding chat frames to signaling (no PARLEY_DATABASE_URL / PARLEY_REDIS_URL)")
+	}
+	node, err := relaynode.New(cfg, log, chat)
 	if err != nil {
 		log.Error("relay failed to start", "err", err)
 		os.Exit(1)
 	}
 	if err := node.Run(ctx); err != nil {
 		log.Error("relay stopped", "err", err)
+		closeChat()
 		os.Exit(1)
 	}
 }

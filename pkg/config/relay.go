@@ -31,6 +31,13 @@ type Relay struct {
 	LogFormat     string        // PARLEY_LOG_FORMAT
 	ShutdownGrace time.Duration // PARLEY_SHUTDOWN_GRACE: time for clients to move on SIGTERM
 
+	// With a PostgreSQL store and Redis (the fleet's), the relay commits
+	// and fans out the chat of its data channels itself; without them it
+	// forwards the frames to signaling.
+	DatabaseURL    string // PARLEY_DATABASE_URL: postgres://… (the fleet's)
+	RedisURL       string // PARLEY_REDIS_URL: the fleet's bus
+	EncryptionKeys string // PARLEY_ENCRYPTION_KEYS: signaling's keys (message bodies are sealed); never logged
+
 	// RTC holds the WebRTC settings (the RTC* fields of a signaling Config).
 	RTC Config
 }
@@ -65,6 +72,9 @@ func LoadRelay(args []string, getenv func(string) string) (Relay, error) {
 		return r, fmt.Errorf("PARLEY_SHUTDOWN_GRACE: %w", err)
 	}
 	fs.DurationVar(&r.ShutdownGrace, "shutdown-grace", grace, "time to let clients move on SIGTERM [PARLEY_SHUTDOWN_GRACE]")
+	fs.StringVar(&r.DatabaseURL, "database-url", env("PARLEY_DATABASE_URL", ""), "the fleet's postgres://… store; with -redis-url the relay commits chat itself [PARLEY_DATABASE_URL]")
+	fs.StringVar(&r.RedisURL, "redis-url", env("PARLEY_REDIS_URL", ""), "the fleet's redis://… bus [PARLEY_REDIS_URL]")
+	r.EncryptionKeys = getenv("PARLEY_ENCRYPTION_KEYS")
 	if err := r.RTC.relayFlags(fs, env); err != nil {
 		return r, err
 	}
@@ -110,6 +120,18 @@ func (r *Relay) complete() error {
 		b := make([]byte, 6)
 		rand.Read(b)
 		r.ID = "relay-" + hex.EncodeToString(b)
+	}
+	if (r.DatabaseURL == "") != (r.RedisURL == "") {
+		return errors.New("PARLEY_DATABASE_URL and PARLEY_REDIS_URL go together: with both the relay commits chat itself, with neither it forwards to signaling")
+	}
+	if r.DatabaseURL != "" {
+		pg := Config{DatabaseURL: r.DatabaseURL}
+		if !pg.Postgres() {
+			return errors.New("PARLEY_DATABASE_URL: a relay shares the fleet's PostgreSQL (postgres://…)")
+		}
+		if r.EncryptionKeys == "" {
+			return errors.New("PARLEY_ENCRYPTION_KEYS must be set to signaling's keys when the relay commits chat")
+		}
 	}
 	if r.Heartbeat <= 0 {
 		return errors.New("PARLEY_RELAY_HEARTBEAT must be positive")

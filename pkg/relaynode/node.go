@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
 )
@@ -68,6 +69,7 @@ type Node struct {
 	hc    *http.Client
 	reg   *prometheus.Registry
 	met   nodeMetrics
+	chat  *Chat // nil: chat frames are forwarded to signaling
 
 	mu         sync.Mutex
 	links      map[*nodeLink]struct{}
@@ -79,10 +81,13 @@ type nodeMetrics struct {
 	frames     *prometheus.CounterVec
 	heartbeats *prometheus.CounterVec
 	links      prometheus.Gauge
+	acks       prometheus.Histogram
 }
 
-// New builds a relay node and opens its WebRTC ports.
-func New(cfg config.Relay, log *slog.Logger) (*Node, error) {
+// New builds a relay node and opens its WebRTC ports. With chat (see
+// OpenChat) the relay commits its peers' sends and delivers their chat
+// publications itself; with nil it forwards every frame to signaling.
+func New(cfg config.Relay, log *slog.Logger, chat *Chat) (*Node, error) {
 	rc := PionConfig(cfg.RTC)
 	if cfg.LogLevel == "debug" {
 		rc.LogLevel = "warn"
@@ -92,7 +97,7 @@ func New(cfg config.Relay, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("WebRTC relay (PARLEY_RTC_*): %w", err)
 	}
 	n := &Node{
-		cfg: cfg, log: log.With("relay", cfg.ID), relay: r, links: map[*nodeLink]struct{}{},
+		cfg: cfg, log: log.With("relay", cfg.ID), relay: r, links: map[*nodeLink]struct{}{}, chat: chat,
 		hc:  &http.Client{Timeout: cfg.Heartbeat},
 		reg: prometheus.NewRegistry(),
 		up:  websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, HandshakeTimeout: 10 * time.Second},
@@ -105,8 +110,20 @@ func New(cfg config.Relay, log *slog.Logger) (*Node, error) {
 			Name: "parley_relay_heartbeats_total", Help: "Heartbeats sent to signaling, by result (ok, failed).",
 		}, []string{"result"}),
 		links: prometheus.NewGauge(prometheus.GaugeOpts{Name: "parley_relay_links", Help: "Signaling nodes connected over control links."}),
+		acks: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_relay_ack_seconds", Help: "Sends committed by this relay: time from the frame to the ack (store commit included).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
 	}
-	n.reg.MustRegister(n.met.frames, n.met.heartbeats, n.met.links,
+	if r, ok := chat.busResyncer(); ok {
+		// Publications were lost while the bus was away: send the clients
+		// back to their WebSockets, where they resume from the store.
+		r.OnResync(func() {
+			n.log.Warn("bus reconnected: moving clients to their WebSockets to resume")
+			n.closePeers()
+		})
+	}
+	n.reg.MustRegister(n.met.frames, n.met.heartbeats, n.met.links, n.met.acks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_relay_peers", Help: "Live WebRTC peer connections."},
 			func() float64 { return float64(r.Peers()) }),
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -297,9 +314,13 @@ type nodeLink struct {
 // one at a time in order (an answer before the candidates that follow it)
 // without holding up the link's other peers.
 type nodePeer struct {
-	id   string
-	peer *relay.Peer
-	ops  chan msg
+	id    string
+	peer  *relay.Peer
+	ops   chan msg
+	owner *conversation.Participant // set when this relay commits the peer's chat (chat.go)
+
+	mu   sync.Mutex
+	subs map[string]func() // bus subscriptions; nil once closed
 }
 
 func (l *nodeLink) run() {
@@ -350,13 +371,19 @@ func (l *nodeLink) create(m msg) {
 		l.reply(m.Req, "", errors.New("peer id missing or in use"))
 		return
 	}
-	np := &nodePeer{id: m.Peer, ops: make(chan msg, peerQueue)}
+	np := &nodePeer{id: m.Peer, ops: make(chan msg, peerQueue), subs: map[string]func(){}}
+	if l.n.chat != nil && m.Participant != nil {
+		p := conversation.Participant(*m.Participant)
+		np.owner = &p
+	}
 	peer, err := l.n.relay.NewPeer(relay.PeerOptions{
 		ID:          m.Peer,
 		OnCandidate: func(c protocol.RTCCandidate) { l.write(msg{Op: opCandidate, Peer: np.id, Candidate: &c}) },
 		OnFrame: func(channel string, data []byte) {
 			l.n.met.frames.WithLabelValues("in").Inc()
-			l.write(msg{Op: opFrame, Peer: np.id, Channel: channel, Data: string(data)})
+			if !np.chatFrame(l, data) {
+				l.write(msg{Op: opFrame, Peer: np.id, Channel: channel, Data: string(data)})
+			}
 		},
 		OnOversize: func(channel string, size int) {
 			l.write(msg{Op: opOversize, Peer: np.id, Channel: channel, Size: size})
@@ -366,6 +393,7 @@ func (l *nodeLink) create(m msg) {
 				l.mu.Lock()
 				delete(l.peers, np.id)
 				l.mu.Unlock()
+				np.unsubscribe()
 			}
 			l.write(msg{Op: opState, Peer: np.id, State: s.String()})
 		},
@@ -375,11 +403,19 @@ func (l *nodeLink) create(m msg) {
 		return
 	}
 	np.peer = peer
+	if np.owner != nil {
+		if err := np.subscribe(l); err != nil {
+			np.unsubscribe()
+			peer.Close()
+			l.reply(m.Req, "", fmt.Errorf("subscribe the participant's topics: %w", err))
+			return
+		}
+	}
 	l.mu.Lock()
 	l.peers[np.id] = np
 	l.mu.Unlock()
 	go np.work(l)
-	l.reply(m.Req, "", nil)
+	l.write(msg{Op: opReply, Req: m.Req, Chat: np.owner != nil})
 }
 
 // work applies the peer's control messages until the peer is done.
@@ -476,6 +512,23 @@ func (l *nodeLink) closePeers() {
 	}
 	for _, p := range peers {
 		<-p.peer.Done()
+	}
+}
+
+// closePeers closes every peer (their clients resume over the WebSocket).
+func (n *Node) closePeers() {
+	n.mu.Lock()
+	links := make([]*nodeLink, 0, len(n.links))
+	for l := range n.links {
+		links = append(links, l)
+	}
+	n.mu.Unlock()
+	for _, l := range links {
+		l.mu.Lock()
+		for _, p := range l.peers {
+			p.peer.Close()
+		}
+		l.mu.Unlock()
 	}
 }
 

@@ -23,11 +23,9 @@ type Peer interface {
 	Done() <-chan struct{}
 }
 
-// Peers makes peers. conversation names the conversation the connection
-// chats in, when it has exactly one (a visitor), so that a conversation's
-// participants land on the same relay; "" lets the relay be any.
+// Peers makes peers for a connection's owner (see Owner).
 type Peers interface {
-	NewPeer(ctx context.Context, conversation string, opts relay.PeerOptions) (Peer, error)
+	NewPeer(ctx context.Context, owner Owner, opts relay.PeerOptions) (Peer, error)
 }
 
 // Local serves peers from the in-process relay.
@@ -35,7 +33,7 @@ func Local(r *relay.Relay) Peers { return local{r} }
 
 type local struct{ r *relay.Relay }
 
-func (l local) NewPeer(_ context.Context, _ string, opts relay.PeerOptions) (Peer, error) {
+func (l local) NewPeer(_ context.Context, _ Owner, opts relay.PeerOptions) (Peer, error) {
 	p, err := l.r.NewPeer(opts)
 	if err != nil {
 		return nil, err

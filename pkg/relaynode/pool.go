@@ -90,7 +90,8 @@ func (p *Pool) HandleHeartbeat(w http.ResponseWriter, r *http.Request) {
 // one and it is live, else the least loaded live relay (recorded for the
 // conversation). Relays that cannot be reached are skipped; ErrNoRelay
 // when none is left.
-func (p *Pool) NewPeer(ctx context.Context, conversation string, opts relay.PeerOptions) (Peer, error) {
+func (p *Pool) NewPeer(ctx context.Context, owner Owner, opts relay.PeerOptions) (Peer, error) {
+	conversation := owner.Conversation
 	candidates, err := p.candidates(ctx, conversation)
 	if err != nil {
 		return nil, err
@@ -101,7 +102,7 @@ func (p *Pool) NewPeer(ctx context.Context, conversation string, opts relay.Peer
 			p.log.Warn("relay unreachable; trying another", "relay", info.ID, "err", err)
 			continue
 		}
-		peer, err := l.newPeer(ctx, p.peerID(), opts)
+		peer, err := l.newPeer(ctx, p.peerID(), owner, opts)
 		if err != nil {
 			p.log.Warn("relay refused a peer; trying another", "relay", info.ID, "err", err)
 			continue
@@ -383,7 +384,7 @@ func (l *link) request(ctx context.Context, m msg) (msg, error) {
 	}
 }
 
-func (l *link) newPeer(ctx context.Context, id string, opts relay.PeerOptions) (*remotePeer, error) {
+func (l *link) newPeer(ctx context.Context, id string, owner Owner, opts relay.PeerOptions) (*remotePeer, error) {
 	p := &remotePeer{id: id, l: l, opts: opts, events: make(chan msg, peerQueue), closing: make(chan struct{}), done: make(chan struct{})}
 	l.mu.Lock()
 	if l.dead {
@@ -395,11 +396,13 @@ func (l *link) newPeer(ctx context.Context, id string, opts relay.PeerOptions) (
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, requestWait)
 	defer cancel()
-	if _, err := l.request(ctx, msg{Op: opCreate, Peer: id}); err != nil {
+	r, err := l.request(ctx, msg{Op: opCreate, Peer: id, Participant: wireParticipant(owner.Participant)})
+	if err != nil {
 		l.forget(id)
 		l.write(msg{Op: opClose, Peer: id}) // in case it was made after all
 		return nil, err
 	}
+	p.chat = r.Chat
 	// Events that came meanwhile wait in p.events.
 	go p.dispatch()
 	return p, nil
@@ -419,6 +422,7 @@ type remotePeer struct {
 	id   string
 	l    *link
 	opts relay.PeerOptions
+	chat bool // the relay commits and delivers the owner's chat
 
 	events    chan msg
 	closing   chan struct{} // closed by Close or when the link dies
@@ -553,6 +557,11 @@ func (p *remotePeer) Close() error {
 	}
 	return nil
 }
+
+// DeliversChat reports whether the relay commits the owner's sends and
+// delivers its chat publications itself (it has the fleet's store and
+// bus): signaling then sends none of those over this peer.
+func (p *remotePeer) DeliversChat() bool { return p.chat }
 
 // Done is closed after the peer's last callback.
 func (p *remotePeer) Done() <-chan struct{} { return p.done }

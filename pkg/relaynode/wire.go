@@ -58,6 +58,10 @@ type msg struct {
 	Data      string                 `json:"data,omitempty"`
 	Size      int                    `json:"size,omitempty"`
 	State     string                 `json:"state,omitempty"`
+	// Participant (create) is the connection's owner; Chat (its reply)
+	// says the relay commits and delivers that participant's chat itself.
+	Participant *participant `json:"participant,omitempty"`
+	Chat        bool         `json:"chat,omitempty"`
 	// Error and Code describe a failed request; Code maps back to the
 	// relay package's sentinel errors (errorCodes).
 	Error string `json:"error,omitempty"`

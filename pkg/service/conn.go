@@ -183,7 +183,11 @@ func (c *conn) drain() {
 // deliver queues a publication; a client too slow to take it is
 // disconnected.
 func (c *conn) deliver(payload []byte) {
-	c.enqueue(outFrame{data: payload, wsOnly: !chatPublication(payload)})
+	chat := chatPublication(payload)
+	if chat && c.relayDelivers() {
+		return // the relay delivers it (rtc.go)
+	}
+	c.enqueue(outFrame{data: payload, wsOnly: !chat})
 }
 
 // enqueue queues a frame that answers no request.

@@ -25,20 +25,7 @@ func apiError(c *gin.Context, status int, code, msg string) {
 
 // errorFrame turns a service error into the protocol error frame the client
 // gets. Store failures are retryable: the client resends with its client id.
-func errorFrame(err error, ref string) protocol.Error {
-	f := protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}}
-	switch {
-	case errors.Is(err, conversation.ErrNotFound):
-		f.Code, f.Message = protocol.CodeNotFound, "no such conversation"
-	case errors.Is(err, conversation.ErrClosed):
-		f.Code, f.Message = protocol.CodeClosed, "this conversation is closed"
-	case errors.Is(err, conversation.ErrForbidden):
-		f.Code, f.Message = protocol.CodeForbidden, "not allowed"
-	default:
-		f.Code, f.Message, f.Retryable, f.RetryAfterMs = protocol.CodeUnavailable, "the server cannot store this right now; retry", true, 1000
-	}
-	return f
-}
+func errorFrame(err error, ref string) protocol.Error { return conversation.ErrorFrame(err, ref) }
 
 // httpStatus maps a service error to an HTTP status and code.
 func httpStatus(err error) (int, string) {

@@ -78,7 +78,9 @@ type testRelay struct {
 	stop func() // drains, as on SIGTERM
 }
 
-func startRelay(t *testing.T, id, signalingURL string) *testRelay {
+// startRelay starts a relay that forwards chat frames to signaling, or,
+// with chat, commits them itself.
+func startRelay(t *testing.T, id, signalingURL string, chat *relaynode.Chat) *testRelay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,7 +91,7 @@ func startRelay(t *testing.T, id, signalingURL string) *testRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node, err := relaynode.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	node, err := relaynode.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), chat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +130,25 @@ func waitRelays(t *testing.T, pool *relaynode.Pool, n int) {
 // relay; a draining relay sends its clients back to the WebSocket (nothing
 // lost) and they renegotiate on the other relay.
 func TestChatThroughStandaloneRelays(t *testing.T) {
+	t.Run("forwarding", func(t *testing.T) { chatThroughStandaloneRelays(t, false) })
+	t.Run("committing", func(t *testing.T) { chatThroughStandaloneRelays(t, true) })
+}
+
+// chatThroughStandaloneRelays runs the test with relays that forward chat
+// frames to signaling, or that commit them on the shared store and bus
+// (with a conversation service of their own, as a relay process has).
+func chatThroughStandaloneRelays(t *testing.T, commit bool) {
 	noLeaks(t)
 	st := storetest.SQLite(t)
 	ts, pool, shutdown := newRemoteRTCServer(t, st)
-	r1 := startRelay(t, "relay-one", ts.URL)
-	r2 := startRelay(t, "relay-two", ts.URL)
+	var chat *relaynode.Chat
+	if commit {
+		conv := conversation.New(conversation.Options{Store: st, Bus: ts.srv.bus, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		t.Cleanup(conv.Stop)
+		chat = &relaynode.Chat{Conv: conv, Bus: ts.srv.bus}
+	}
+	r1 := startRelay(t, "relay-one", ts.URL, chat)
+	r2 := startRelay(t, "relay-two", ts.URL, chat)
 	waitRelays(t, pool, 2)
 
 	ag, hc := ts.rtcAgent(t)
@@ -180,7 +196,13 @@ func TestChatThroughStandaloneRelays(t *testing.T) {
 		got++
 	}
 	if in := metric(t, serving.url, `parley_relay_frames_total{direction="in"}`); in < n {
-		t.Fatalf("relay %s forwarded %v frames from browsers, want ≥ %d", serving.id, in, n)
+		t.Fatalf("relay %s took %v frames from browsers, want ≥ %d", serving.id, in, n)
+	}
+	// Who committed the sends: the relay, or signaling behind it.
+	relayAcks := metric(t, serving.url, "parley_relay_ack_seconds_count")
+	signalingSends := metric(t, ts.URL, `parley_transport_frames_total{direction="in",transport="datachannel",type="send"}`)
+	if commit && (relayAcks != n || signalingSends != 0) || !commit && (relayAcks != 0 || signalingSends != n) {
+		t.Fatalf("committing=%v: relay acked %v sends, signaling handled %v from data channels", commit, relayAcks, signalingSends)
 	}
 
 	// The visitor's second tab joins the same relay: the conversation's.
@@ -228,7 +250,7 @@ func TestChatThroughStandaloneRelays(t *testing.T) {
 func TestRelaySecretRequired(t *testing.T) {
 	st := storetest.SQLite(t)
 	ts, pool, _ := newRemoteRTCServer(t, st)
-	r := startRelay(t, "relay-auth", ts.URL)
+	r := startRelay(t, "relay-auth", ts.URL, nil)
 	waitRelays(t, pool, 1)
 
 	for _, h := range []string{"", "Bearer wrong", "Bearer " + testRelaySecret + "x"} {
@@ -273,7 +295,7 @@ func TestRelaySecretRequired(t *testing.T) {
 func TestStandaloneRelayBadInput(t *testing.T) {
 	st := storetest.SQLite(t)
 	ts, pool, _ := newRemoteRTCServer(t, st)
-	startRelay(t, "relay-bad-input", ts.URL)
+	startRelay(t, "relay-bad-input", ts.URL, nil)
 	waitRelays(t, pool, 1)
 	dataChannelBadInput(t, ts)
 }

@@ -58,6 +58,9 @@ type rtcLink struct {
 	reason string      // why we ended it, for rtc_stop
 	quiet  bool        // ended by the client or with the connection: no rtc_stop
 	timer  *time.Timer // gives up when the channel does not open in time
+	// delivers: a standalone relay with the fleet's store and bus commits
+	// this client's sends and delivers its chat publications itself.
+	delivers bool
 	// Renegotiation for calls (call.go): an offer awaits its answer, and
 	// another one is due once it comes.
 	negotiating, again bool
@@ -210,7 +213,8 @@ func (c *conn) rtcStart(ref string) {
 	l := &rtcLink{}
 	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
 	defer cancel()
-	peer, err := c.srv.peers.NewPeer(ctx, c.rtcConversation(ctx), relay.PeerOptions{
+	owner := relaynode.Owner{Participant: c.p, Conversation: c.rtcConversation(ctx)}
+	peer, err := c.srv.peers.NewPeer(ctx, owner, relay.PeerOptions{
 		ID:          c.id,
 		OnCandidate: func(rc protocol.RTCCandidate) { c.queueFrame(rc, true) },
 		OnFrame:     func(_ string, data []byte) { c.onRTCFrame(l, data) },
@@ -227,6 +231,9 @@ func (c *conn) rtcStart(ref string) {
 		return
 	}
 	l.peer = peer
+	if d, ok := peer.(interface{ DeliversChat() bool }); ok {
+		l.delivers = d.DeliversChat()
+	}
 	c.mu.Lock()
 	if c.rtcEnded {
 		c.mu.Unlock()
@@ -451,17 +458,17 @@ func (c *conn) sendRTC(data []byte) bool {
 }
 
 // chatPublication reports whether a publication may travel on the data
-// channel: messages and typing, whose loss (the channel dying with frames
-// in flight) resume repairs or nobody minds. Conversation and queue
-// updates stay on the WebSocket.
-func chatPublication(payload []byte) bool {
-	var env struct {
-		Type string `json:"type"`
-	}
-	if json.Unmarshal(payload, &env) != nil {
-		return false
-	}
-	return env.Type == protocol.TypeMessage || env.Type == protocol.TypeTyping
+// channel (relaynode.ChatPublication: messages and typing).
+var chatPublication = relaynode.ChatPublication
+
+// relayDelivers reports whether the connection's open data channel is on a
+// relay that delivers its chat publications itself: signaling then leaves
+// them out (it still sends everything else). When the channel closes the
+// client resumes, so what neither sent in between is not lost.
+func (c *conn) relayDelivers() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rtc != nil && c.rtc.open && c.rtc.delivers
 }
 
 // countTransport moves a live connection in the connections gauge to the

@@ -1,0 +1,27 @@
+package conversation
+
+import (
+	"errors"
+
+	"github.com/parleychat/parley/pkg/protocol"
+)
+
+// ErrorFrame is the error frame answering a request (ref) that failed with
+// err: the sentinel errors get their codes; anything else is the store
+// failing, retryable (the client resends with the same client id). Every
+// transport that calls the service (signaling's connections, standalone
+// relays) answers with it.
+func ErrorFrame(err error, ref string) protocol.Error {
+	f := protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		f.Code, f.Message = protocol.CodeNotFound, "no such conversation"
+	case errors.Is(err, ErrClosed):
+		f.Code, f.Message = protocol.CodeClosed, "this conversation is closed"
+	case errors.Is(err, ErrForbidden):
+		f.Code, f.Message = protocol.CodeForbidden, "not allowed"
+	default:
+		f.Code, f.Message, f.Retryable, f.RetryAfterMs = protocol.CodeUnavailable, "the server cannot store this right now; retry", true, 1000
+	}
+	return f
+}
