@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/parleychat/parley/pkg/protocol"
 )
@@ -46,6 +47,15 @@ type chatter struct {
 	dups       int
 	resyncs    int
 	reconns    []time.Duration
+
+	// WebRTC (rtc_test.go): rtc says the chatter wants a data channel.
+	rtc        bool
+	pc         *webrtc.PeerConnection
+	dc         *webrtc.DataChannel // open chat channel, nil without one
+	rtcRetryAt time.Time
+	rtcStops   int // data channels lost (rtc_stop)
+	dcOpens    int
+	overDC     int // frames received over data channels
 	failures   []string
 }
 
@@ -173,11 +183,16 @@ func (c *chatter) run(stop <-chan struct{}, every time.Duration, sending func() 
 					c.newMessages()
 				}
 				c.transmit(ws)
+				c.rtcTick(ws)
 			}
 		}
 		tick.Stop()
 		ws.Close()
 		<-lost
+		c.mu.Lock()
+		c.dropRTC() // the relay peer belonged to that connection
+		c.rtcRetryAt = time.Time{}
+		c.mu.Unlock()
 		if stopped {
 			return
 		}
@@ -198,7 +213,11 @@ func (c *chatter) read(ws *websocket.Conn, lost chan struct{}) {
 			c.mu.Unlock()
 			return
 		}
-		c.apply(ws, data)
+		var env protocol.Envelope
+		json.Unmarshal(data, &env)
+		if !c.rtcFrame(ws, env.Type, data) {
+			c.apply(ws, data)
+		}
 	}
 }
 
@@ -273,9 +292,28 @@ func (c *chatter) apply(ws *websocket.Conn, data []byte) {
 // resume asks for everything after the contiguous seq; called with c.mu.
 func (c *chatter) resume(ws *websocket.Conn, conv string, l *convLog) {
 	l.resumeAt = time.Now()
-	go c.write(ws, protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume}, Conversations: map[string]int64{conv: l.contiguous}})
+	go c.chat(ws, protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume}, Conversations: map[string]int64{conv: l.contiguous}})
 }
 
+// chat sends a chat frame (send, resume) over the data channel while one is
+// open, else over the WebSocket; the server answers the way it came.
+func (c *chatter) chat(ws *websocket.Conn, v any) {
+	c.mu.Lock()
+	dc := c.dc
+	if c.ws != ws {
+		dc = nil
+	}
+	c.mu.Unlock()
+	if dc != nil {
+		b, _ := json.Marshal(v)
+		if dc.SendText(string(b)) == nil {
+			return
+		}
+	}
+	c.write(ws, v)
+}
+
+// write sends a frame over the WebSocket.
 func (c *chatter) write(ws *websocket.Conn, v any) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -325,7 +363,7 @@ func (c *chatter) transmit(ws *websocket.Conn) {
 	}
 	c.mu.Unlock()
 	for _, s := range out {
-		c.write(ws, s)
+		c.chat(ws, s)
 	}
 }
 

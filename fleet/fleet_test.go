@@ -30,9 +30,11 @@ const (
 	backWithin    = 30 * time.Second       // the test fails if a client is not back by then
 )
 
-// Three signaling nodes on PostgreSQL and Redis of the test's own, six
-// visitors and three agents spread across them, chatting continuously.
-// In turn: kill -9 one node, restart Redis, restart PostgreSQL. After each,
+// Three signaling nodes and two relays on PostgreSQL and Redis of the
+// test's own, six visitors and three agents spread across them (five of
+// them chatting over data channels through the relays), chatting
+// continuously. In turn: kill -9 one node, kill -9 one relay, restart
+// Redis, restart PostgreSQL. After each,
 // every client must be chatting again (a send made after the failure
 // acked); at the end every acked message is stored once and every
 // participant has every message of its conversation once, in seq order.
@@ -46,21 +48,23 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	began := time.Now()
 	pg := startPostgres(t)
 	rd := startRedis(t)
-	bin := buildSignaling(t)
+	bin := build(t, "signaling")
+	relayBin := build(t, "relay")
 
 	// What every node shares: the store, the bus, the visitor-token secret
 	// and the encryption keys; the public URL is the load balancer's, the
 	// origin browsers send whichever node they reach.
-	secret, key := make([]byte, 32), make([]byte, 32)
+	secret, key, relaySecret := make([]byte, 32), make([]byte, 32), make([]byte, 32)
 	rand.Read(secret)
 	rand.Read(key)
+	rand.Read(relaySecret)
 	ports := []int{freePort(t), freePort(t), freePort(t)}
 	public := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	shared := []string{
 		"PARLEY_DATABASE_URL=" + pg.url(), "PARLEY_REDIS_URL=" + rd.url(),
 		"PARLEY_SECRET=" + hex.EncodeToString(secret), "PARLEY_ENCRYPTION_KEYS=k1:" + base64.StdEncoding.EncodeToString(key),
 		"PARLEY_PUBLIC_URL=" + public, "PARLEY_ADMIN_EMAIL=" + adminEmail, "PARLEY_ADMIN_PASSWORD=" + adminPassword,
-		"PARLEY_RTC=off", "PARLEY_SHUTDOWN_GRACE=2s",
+		"PARLEY_RELAY_SECRET=" + hex.EncodeToString(relaySecret), "PARLEY_SHUTDOWN_GRACE=2s",
 	}
 	logs := t.TempDir()
 	var nodes []*node
@@ -84,6 +88,26 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	nodes[0].start()
 	nodes[1].start()
 	nodes[2].start()
+	var relays []*node
+	for i := range 2 {
+		r := &node{t: t, name: fmt.Sprintf("relay%d", i+1), bin: relayBin, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			log: fmt.Sprintf("%s/relay%d.log", logs, i+1)}
+		r.env = []string{"PARLEY_RELAY_ID=" + r.name, "PARLEY_RELAY_ADDR=" + r.addr,
+			"PARLEY_RELAY_SIGNALING_URLS=" + nodes[0].url() + "," + nodes[1].url() + "," + nodes[2].url(),
+			"PARLEY_RELAY_SECRET=" + hex.EncodeToString(relaySecret), "PARLEY_RELAY_HEARTBEAT=500ms"}
+		r.start() // ready: registered with signaling
+		relays = append(relays, r)
+	}
+	t.Cleanup(func() {
+		for _, r := range relays {
+			if !r.dead {
+				r.kill()
+			}
+			if t.Failed() {
+				t.Logf("--- %s log (tail) ---\n%s", r.name, r.tail())
+			}
+		}
+	})
 	var nodesMu sync.Mutex
 	live := func() []string {
 		nodesMu.Lock()
@@ -119,12 +143,14 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	for j, s := range agentSessions {
 		h := http.Header{"Origin": {public}, "Cookie": {s.cookie}}
 		agents[j] = newChatter(fmt.Sprintf("agent%d", j+1), "/ws/agent", h, live, j)
+		agents[j].rtc = j < 2
 	}
 	convs := map[string][2]*chatter{}
 	for i := range 6 {
 		token := visitorToken(t, nodes[i%3], public, siteID)
 		h := http.Header{"Origin": {public}}
 		v := newChatter(fmt.Sprintf("visitor%d", i+1), "/ws/visitor?token="+token, h, live, (i+1)%3)
+		v.rtc = i < 3
 		conv := startConversation(t, nodes[(i+1)%3], v)
 		v.follow(conv)
 		a := agents[i%3]
@@ -150,14 +176,15 @@ func TestFleetSurvivesFailures(t *testing.T) {
 		}
 		running.Wait()
 	}()
-	waitFor(t, "every client online", 30*time.Second, func() bool {
+	onDataChannels := func() bool {
 		for _, c := range chatters {
-			if !c.isOnline() {
+			if !c.isOnline() || (c.rtc && !c.onDC()) {
 				return false
 			}
 		}
 		return true
-	})
+	}
+	waitFor(t, "every client online, five on data channels", 30*time.Second, onDataChannels)
 
 	type outcome struct {
 		name  string
@@ -210,6 +237,21 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	if reconnects == 0 {
 		t.Fatal("no client was connected to the killed node: the test proves nothing about reconnects")
 	}
+	// The relay with more peers dies; its clients go on over their
+	// WebSockets and get a data channel on the other relay.
+	victim := relays[0]
+	if relays[1].gauge("parley_relay_peers") > victim.gauge("parley_relay_peers") {
+		victim = relays[1]
+	}
+	peers := victim.gauge("parley_relay_peers")
+	if peers < 1 {
+		t.Fatalf("no peer on %s: the relay kill would prove nothing", victim.name)
+	}
+	failure("kill -9 "+victim.name, victim.kill)
+	relayBack := time.Now()
+	waitFor(t, "every data channel client on the surviving relay", backWithin, onDataChannels)
+	t.Logf("kill -9 %s (%v peers): every data channel client on the other relay after %s", victim.name, peers,
+		time.Since(relayBack).Round(time.Millisecond))
 	failure("restart Redis", rd.restart)
 	failure("restart PostgreSQL", pg.restart)
 	time.Sleep(chatBetween)
@@ -285,19 +327,22 @@ func TestFleetSurvivesFailures(t *testing.T) {
 			}
 		}
 	}
-	var wireDups, resyncs int
+	var wireDups, resyncs, overDC, rtcStops int
 	for _, c := range chatters {
 		wireDups += c.dups
 		resyncs += c.resyncs
+		overDC += c.overDC
+		rtcStops += c.rtcStops
 		for _, f := range c.failures {
 			t.Error(f)
 		}
 	}
-	if acked == 0 {
-		t.Fatal("no acked message was checked")
+	if acked == 0 || overDC == 0 || rtcStops == 0 {
+		t.Fatalf("acked %d, frames over data channels %d, data channels lost %d: the test proved nothing", acked, overDC, rtcStops)
 	}
-	t.Logf("fleet: 3 signaling nodes, %d clients, %d conversations; %d client reconnects, worst reconnect %s",
-		len(chatters), len(convs), reconnects, worstReconnect.Round(time.Millisecond))
+	t.Logf("fleet: 3 signaling nodes, 2 relays, %d clients, %d conversations; %d client reconnects, worst reconnect %s; "+
+		"%d data channels lost (rtc_stop), %d frames received over data channels",
+		len(chatters), len(convs), reconnects, worstReconnect.Round(time.Millisecond), rtcStops, overDC)
 	for _, o := range outcomes {
 		t.Logf("  %-20s all clients back; slowest %s after %s", o.name, o.who, o.worst.Round(time.Millisecond))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -180,7 +181,7 @@ func (p *postgres) ctlQuiet(action string, extra ...string) {
 // database server restarts) and starts it again.
 func (p *postgres) restart() { p.ctl("restart", "-m", "fast") }
 
-// node is one signaling process.
+// node is one signaling or relay process.
 type node struct {
 	t    *testing.T
 	name string
@@ -238,14 +239,31 @@ func (n *node) tail() string {
 	return string(bytes.TrimSpace(b))
 }
 
-// buildSignaling builds the signaling binary once for the test.
-func buildSignaling(t *testing.T) string {
+// build builds one of the module's binaries (signaling, relay) for the test.
+func build(t *testing.T, name string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "signaling")
-	cmd := exec.Command("go", "build", "-o", bin, "./signaling")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, "./"+name)
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./signaling: %v\n%s", err, out)
+		t.Fatalf("go build ./%s: %v\n%s", name, err, out)
 	}
 	return bin
+}
+
+// gauge reads one unlabelled series from a process's /metrics.
+func (n *node) gauge(series string) float64 {
+	res, err := http.Get(n.url() + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return -1
 }
