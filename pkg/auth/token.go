@@ -56,6 +56,31 @@ func (s *TokenSigner) mac(payload string) []byte {
 
 // Verify checks the token's signature and expiry and returns its claims.
 func (s *TokenSigner) Verify(token string, now time.Time) (VisitorClaims, error) {
+	c, err := s.verifySignature(token)
+	if err != nil {
+		return VisitorClaims{}, err
+	}
+	if !now.Before(c.Expires) {
+		return VisitorClaims{}, ErrTokenExpired
+	}
+	return c, nil
+}
+
+// VerifyExpired checks the signature of a token that may have expired, up
+// to maxAge ago, and returns its claims. Such a token proves nothing alone;
+// it names the site and visitor that a refresh secret must match.
+func (s *TokenSigner) VerifyExpired(token string, now time.Time, maxAge time.Duration) (VisitorClaims, error) {
+	c, err := s.verifySignature(token)
+	if err != nil {
+		return VisitorClaims{}, err
+	}
+	if !now.Before(c.Expires.Add(maxAge)) {
+		return VisitorClaims{}, ErrTokenExpired
+	}
+	return c, nil
+}
+
+func (s *TokenSigner) verifySignature(token string) (VisitorClaims, error) {
 	var c VisitorClaims
 	if len(token) > MaxTokenLen || !strings.HasPrefix(token, tokenPrefix) {
 		return c, ErrTokenInvalid
@@ -71,9 +96,6 @@ func (s *TokenSigner) Verify(token string, now time.Time) (VisitorClaims, error)
 	raw, err := base64.RawURLEncoding.DecodeString(p)
 	if err != nil || json.Unmarshal(raw, &c) != nil || c.Visitor == "" || c.Site == "" || c.Workspace == "" {
 		return VisitorClaims{}, ErrTokenInvalid
-	}
-	if !now.Before(c.Expires) {
-		return VisitorClaims{}, ErrTokenExpired
 	}
 	return c, nil
 }

@@ -19,7 +19,17 @@ func TestVisitorToken(t *testing.T) {
 	if _, err := s.Verify(tok, now.Add(2*time.Hour)); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("expired: %v", err)
 	}
+	// An expired token still names its visitor for a refresh, within maxAge.
+	if got, err := s.VerifyExpired(tok, now.Add(2*time.Hour), 24*time.Hour); err != nil || got.Visitor != "v1" {
+		t.Fatalf("expired within max age: %+v %v", got, err)
+	}
+	if _, err := s.VerifyExpired(tok, now.Add(26*time.Hour), 24*time.Hour); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("expired beyond max age: %v", err)
+	}
 	other := NewTokenSigner([]byte("another-key-another-key-another!!"))
+	if _, err := other.VerifyExpired(tok, now, time.Hour); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("forged, expired path: %v", err)
+	}
 	if _, err := other.Verify(tok, now); !errors.Is(err, ErrTokenInvalid) {
 		t.Fatalf("forged: %v", err)
 	}

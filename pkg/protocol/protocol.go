@@ -45,6 +45,7 @@ const (
 	TypeOffer        = "offer"        // server → agents: a conversation offered to one agent (offer mode)
 	TypeOffline      = "offline"      // server → visitor: nobody can take the chat now; leave a message
 	TypeResync       = "resync"       // server → client: publications may have been missed; resume everything
+	TypeToken        = "token"        // server → visitor: a fresh visitor token, before the current one expires
 
 	// WebRTC negotiation between a client and its relay, carried over the
 	// client's WebSocket. The relay always offers (also on renegotiation),
@@ -186,6 +187,15 @@ type Welcome struct {
 type Resync struct {
 	Envelope
 	Conversations []ConversationInfo `json:"conversations"`
+}
+
+// Token hands a visitor's connection a fresh visitor token before the one
+// it connected with expires (tokens are short-lived): the widget keeps it
+// for its next connection and widget API calls.
+type Token struct {
+	Envelope
+	Token     string `json:"token"`
+	ExpiresAt string `json:"expires_at"` // RFC 3339
 }
 
 // Resume asks for every message after the given seq, per conversation.

@@ -208,6 +208,13 @@ export interface ResyncFrame {
   conversations: ConversationInfo[];
 }
 
+export interface TokenFrame {
+  type: "token";
+  ref?: string;
+  token: string;
+  expires_at: string;
+}
+
 export interface CallFrame {
   type: "call";
   ref?: string;
@@ -260,6 +267,7 @@ export type Frame =
   | OfferFrame
   | OfflineFrame
   | ResyncFrame
+  | TokenFrame
   | CallFrame
   | CallStateFrame;
 

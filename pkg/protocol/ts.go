@@ -22,7 +22,7 @@ var tsFrames = []struct {
 	{TypePing, Ping{}}, {TypePong, Pong{}},
 	{TypeRTCStart, RTCStart{}}, {TypeRTCOffer, RTCOffer{}}, {TypeRTCAnswer, RTCAnswer{}},
 	{TypeRTCCandidate, RTCCandidate{}}, {TypeRTCStop, RTCStop{}},
-	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}},
+	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}}, {TypeToken, Token{}},
 	{TypeCall, Call{}}, {TypeCallState, CallState{}},
 }
 

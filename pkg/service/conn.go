@@ -126,6 +126,14 @@ func (c *conn) readLoop() {
 func (c *conn) writeLoop() {
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
+	// A visitor gets a fresh token well before its current one expires
+	// (visitor_token.go).
+	var renew <-chan time.Time
+	if c.p.Kind == protocol.AuthorVisitor {
+		t := time.NewTicker(c.srv.cfg.VisitorTokenTTL / 4)
+		defer t.Stop()
+		renew = t.C
+	}
 	defer c.ws.Close()
 	for {
 		select {
@@ -150,6 +158,8 @@ func (c *conn) writeLoop() {
 				c.close()
 				return
 			}
+		case <-renew:
+			go c.renewToken()
 		case <-c.done:
 			return
 		}

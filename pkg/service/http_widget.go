@@ -23,10 +23,6 @@ import (
 	"github.com/parleychat/parley/widget"
 )
 
-// visitorTokenTTL is how long a visitor token lives; the widget renews it on
-// every page load, so a returning visitor keeps their conversation.
-const visitorTokenTTL = 30 * 24 * time.Hour
-
 var (
 	widgetFS = widget.Dist()
 	appFS    = agentapp.Dist()
@@ -150,6 +146,9 @@ type widgetSessionReq struct {
 	UserID        string `json:"user_id"`
 	UserHash      string `json:"user_hash"`
 	IdentityToken string `json:"identity_token"`
+	// Refresh is the visitor's refresh secret: with an expired Token it
+	// gets the visitor back (see visitor_token.go).
+	Refresh string `json:"refresh"`
 }
 
 // widgetSession gives the widget a visitor token: the same visitor again for
@@ -184,7 +183,10 @@ func (s *Server) widgetSession(c *gin.Context) {
 		apiError(c, http.StatusForbidden, codeIdentity, "this site requires identity verification (user_id + user_hash, or identity_token)")
 		return
 	}
-	var v store.Visitor
+	var (
+		v       store.Visitor
+		refresh string // a new refresh secret for the widget to keep
+	)
 	if ident != nil {
 		// A verified user is the same visitor on every device.
 		v, err = sc.VisitorByUser(ctx, site.ID, ident.UserID)
@@ -192,16 +194,11 @@ func (s *Server) widgetSession(c *gin.Context) {
 			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
 			return
 		}
-	} else if claims, err := s.tokens.Verify(req.Token, now); err == nil && claims.Site == site.ID && claims.UserID == "" {
-		// An anonymous visitor keeps their visitor; a token of a verified
-		// user does not let an unverified page act as that user.
-		v, err = sc.Visitor(ctx, claims.Visitor)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+	} else if req.Token != "" {
+		// An anonymous visitor keeps their visitor.
+		if v, refresh, err = s.restoreVisitor(ctx, sc, site, req.Token, req.Refresh, now); err != nil {
 			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
 			return
-		}
-		if err == nil {
-			sc.TouchVisitor(ctx, v.ID, now)
 		}
 	}
 	if v.ID == "" {
@@ -217,6 +214,9 @@ func (s *Server) widgetSession(c *gin.Context) {
 			if ident.Name != "" {
 				nv.Name = truncate(ident.Name, 200)
 			}
+		} else {
+			refresh, nv.RefreshHash = newRefresh()
+			nv.RefreshedAt = &now
 		}
 		v, err = sc.CreateVisitor(ctx, nv)
 		if err != nil {
@@ -229,13 +229,16 @@ func (s *Server) widgetSession(c *gin.Context) {
 			s.log.Warn("cannot record the visitor's page", "visitor", v.ID, "err", err)
 		}
 	}
-	exp := now.Add(visitorTokenTTL)
-	token := s.tokens.Sign(auth.VisitorClaims{Workspace: site.WorkspaceID, Site: site.ID, Visitor: v.ID, UserID: v.UserID, Expires: exp})
-	c.JSON(http.StatusOK, gin.H{
+	token, exp := s.visitorToken(site, v, now)
+	out := gin.H{
 		"token":      token,
 		"visitor":    gin.H{"id": v.ID, "name": v.Name, "verified": v.UserID != ""},
 		"expires_at": exp.Format(time.RFC3339),
-	})
+	}
+	if refresh != "" {
+		out["refresh"] = refresh
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // verifyIdentity checks the identity proof of a widget session request, if

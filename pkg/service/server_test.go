@@ -38,11 +38,13 @@ func newTestServer(t *testing.T, st *store.Store) *testServer {
 	return newTestServerWith(t, st, nil, ratelimit.Rules{})
 }
 
-func newTestServerWith(t *testing.T, st *store.Store, limiter ratelimit.Limiter, rules ratelimit.Rules) *testServer {
+// newTestServerWith starts a test server with a rate limiter and extra
+// configuration flags (args).
+func newTestServerWith(t *testing.T, st *store.Store, limiter ratelimit.Limiter, rules ratelimit.Rules, args ...string) *testServer {
 	t.Helper()
 	ts := &testServer{st: st}
 	ts.Server = httptest.NewUnstartedServer(nil)
-	cfg, err := config.Load([]string{"-addr", ts.Listener.Addr().String(), "-admin-password", adminPassword, "-data-dir", t.TempDir()}, func(string) string { return "" })
+	cfg, err := config.Load(append([]string{"-addr", ts.Listener.Addr().String(), "-admin-password", adminPassword, "-data-dir", t.TempDir()}, args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,13 @@ type Visitor struct {
 	LastSeenAt time.Time
 	// PageURL is the page the widget was last opened on (for page rules).
 	PageURL string `gorm:"size:1000;not null;default:''"`
+	// RefreshHash is the SHA-256 of the refresh secret the widget keeps to
+	// get a new token once its short-lived one expired; PrevRefreshHash
+	// the one before the latest rotation (accepted briefly, for two tabs
+	// that refresh at once). RefreshedAt is when it was rotated.
+	RefreshHash     string `gorm:"size:64;not null;default:''"`
+	PrevRefreshHash string `gorm:"size:64;not null;default:''"`
+	RefreshedAt     *time.Time
 }
 
 // Conversation is one chat between a visitor and the agents of a workspace.

@@ -170,3 +170,48 @@ func (s *Scoped) SetSiteSecret(ctx context.Context, id, secret string) error {
 	}
 	return res.Error
 }
+
+// RefreshRules bound refresh secrets: a secret lives MaxAge after its
+// rotation; the one it replaced is still accepted for Grace.
+type RefreshRules struct {
+	MaxAge, Grace time.Duration
+}
+
+// RotateVisitorRefresh exchanges a visitor's refresh secret (its hash,
+// presented) for a new one (newHash), once: the current secret within
+// MaxAge, or the previous one within Grace of the rotation. It returns
+// ErrNotFound when the visitor is not the workspace's or the secret does
+// not match (or is too old). A visitor without any secret yet (created
+// before refresh secrets existed) gets newHash when presented is empty.
+func (s *Scoped) RotateVisitorRefresh(ctx context.Context, visitorID, presented, newHash string, now time.Time, r RefreshRules) error {
+	// Two attempts: a concurrent rotation may change the row between the
+	// read and the compare-and-set; the second read sees it.
+	for attempt := 0; attempt < 2; attempt++ {
+		v, err := s.Visitor(ctx, visitorID)
+		if err != nil {
+			return err
+		}
+		ok := false
+		switch {
+		case v.RefreshHash == "":
+			ok = presented == ""
+		case presented == "":
+		case presented == v.RefreshHash:
+			ok = v.RefreshedAt != nil && now.Before(v.RefreshedAt.Add(r.MaxAge))
+		case presented == v.PrevRefreshHash:
+			ok = v.RefreshedAt != nil && now.Before(v.RefreshedAt.Add(r.Grace))
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		res := s.q(ctx).Model(&Visitor{}).Where("id = ? AND refresh_hash = ?", visitorID, v.RefreshHash).
+			Updates(map[string]any{"refresh_hash": newHash, "prev_refresh_hash": v.RefreshHash, "refreshed_at": now, "last_seen_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 1 {
+			return nil
+		}
+	}
+	return ErrNotFound
+}
