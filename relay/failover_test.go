@@ -32,6 +32,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
 	"github.com/parleychat/parley/pkg/store/storetest"
@@ -156,6 +157,20 @@ func TestRelayKilledClientsMoveOn(t *testing.T) {
 	dir := t.TempDir()
 	sigBin := build(t, dir, "github.com/parleychat/parley/signaling")
 	relBin := build(t, dir, "github.com/parleychat/parley/relay")
+	// Relays with the fleet's store and bus commit chat themselves; without
+	// them they forward it to signaling. Both must survive a kill.
+	t.Run("committing", func(t *testing.T) { relayKilled(t, pg, rd, sigBin, relBin, true) })
+	t.Run("forwarding", func(t *testing.T) { relayKilled(t, pg, rd, sigBin, relBin, false) })
+}
+
+func relayKilled(t *testing.T, pg, rd, sigBin, relBin string, commit bool) {
+	dir := t.TempDir()
+	key, err := keyring.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := keyring.EnvVar + "=" + key.Encode()
+	redisURL := fmt.Sprintf("PARLEY_REDIS_URL=redis://%s/%d", rd, redisTestDB)
 	dsn, drop, err := storetest.Schema(pg)
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +180,8 @@ func TestRelayKilledClientsMoveOn(t *testing.T) {
 	sigAddr := freeAddr(t)
 	sigURL := "http://" + sigAddr
 	start(t, dir, sigBin, "signaling",
-		"PARLEY_ADDR="+sigAddr, "PARLEY_DATA_DIR="+filepath.Join(dir, "data"), "PARLEY_DATABASE_URL="+dsn,
-		fmt.Sprintf("PARLEY_REDIS_URL=redis://%s/%d", rd, redisTestDB), "PARLEY_RELAY_SECRET="+secret,
+		"PARLEY_ADDR="+sigAddr, "PARLEY_DATA_DIR="+filepath.Join(dir, "data"), "PARLEY_DATABASE_URL="+dsn, keys,
+		redisURL, "PARLEY_RELAY_SECRET="+secret,
 		"PARLEY_SECRET=failover-visitor-token-key-0123456789", "PARLEY_ADMIN_PASSWORD="+adminPass,
 		"PARLEY_RATE_LIMITS=off", "PARLEY_LOG_LEVEL=debug")
 	waitHTTP(t, sigURL+"/readyz", 200)
@@ -175,8 +190,12 @@ func TestRelayKilledClientsMoveOn(t *testing.T) {
 	for _, id := range []string{"relay-a", "relay-b"} {
 		addr := freeAddr(t)
 		relays[id] = "http://" + addr
-		procs[id] = start(t, dir, relBin, id, "PARLEY_RELAY_ID="+id, "PARLEY_RELAY_ADDR="+addr,
-			"PARLEY_RELAY_SIGNALING_URLS="+sigURL, "PARLEY_RELAY_SECRET="+secret, "PARLEY_RELAY_HEARTBEAT=500ms")
+		env := []string{"PARLEY_RELAY_ID=" + id, "PARLEY_RELAY_ADDR=" + addr,
+			"PARLEY_RELAY_SIGNALING_URLS=" + sigURL, "PARLEY_RELAY_SECRET=" + secret, "PARLEY_RELAY_HEARTBEAT=500ms"}
+		if commit {
+			env = append(env, "PARLEY_DATABASE_URL="+dsn, redisURL, keys)
+		}
+		procs[id] = start(t, dir, relBin, id, env...)
 	}
 	for _, base := range relays {
 		waitHTTP(t, base+"/readyz", 200) // registered
@@ -257,6 +276,9 @@ func TestRelayKilledClientsMoveOn(t *testing.T) {
 	time.Sleep(time.Second) // chat goes on over the new data channels
 	stopSending()
 	senders.Wait()
+	if acks := metric(t, relays[survivor], "parley_relay_ack_seconds_count"); commit != (acks > 0) {
+		t.Fatalf("committing=%v but %s acked %v sends itself", commit, survivor, acks)
+	}
 
 	for _, c := range clients {
 		c.flush(t)
