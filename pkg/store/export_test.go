@@ -7,3 +7,19 @@ func PendingAppends(s *Store) int {
 	defer s.commits.mu.Unlock()
 	return len(s.commits.pending)
 }
+
+// HoldCommits keeps batches from starting until release is called, so a
+// test can line appends up into one batch. The store must be idle.
+func HoldCommits(s *Store) (release func()) {
+	c := &s.commits
+	c.mu.Lock()
+	held := c.max - c.running
+	c.running = c.max
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.running -= held - 1 // one batch goroutine takes what is pending
+		c.mu.Unlock()
+		go s.commitLoop()
+	}
+}

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -158,58 +160,153 @@ func (s *Store) commitBatch(batch []*appendReq) {
 // appendTx runs one transaction over batch. A missing or closed
 // conversation is its member's result, not the batch's failure: nothing was
 // written for it.
-func (s *Store) appendTx(batch []*appendReq) ([]appendResult, error) {
+func (s *Store) appendTx(batch []*appendReq) (out []appendResult, err error) {
 	ctx := context.Background()
 	if s.dialect == "postgres" {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, batchTimeout)
 		defer cancel()
 	}
-	out := make([]appendResult, len(batch))
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for i, r := range batch {
-			m, dup, err := appendIn(tx, r)
-			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) {
-				out[i].err = err
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out[i] = appendResult{m: m, dup: dup}
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
 		}
-		return nil
-	})
-	return out, err
+	}()
+	st := s.appendSQL.in(ctx, tx)
+	out = make([]appendResult, len(batch))
+	for i, r := range batch {
+		m, dup, err := st.append(ctx, r)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) {
+			out[i].err = err
+			continue
+		}
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		out[i] = appendResult{m: m, dup: dup}
+	}
+	return out, s.translate(tx.Commit())
 }
 
-// appendIn stores one message inside tx: the stored one when its client id
-// is already there (dup), else the next seq of its conversation.
-func appendIn(tx *gorm.DB, r *appendReq) (Message, bool, error) {
+// appendStmts are AppendMessage's statements, prepared once on the pool and
+// used through database/sql directly. gorm's PrepareStmt does not help
+// inside a transaction: a statement it first meets in one is prepared on
+// that transaction and prepared anew in every later one (SQL parsing was a
+// quarter of the CPU of each append), and its reflection per row was most
+// of the rest of Go's share.
+type appendStmts struct {
+	find, advance, insert, exists *sql.Stmt
+}
+
+func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmts, error) {
+	var st appendStmts
+	for _, p := range []struct {
+		to    **sql.Stmt
+		query string
+	}{
+		{&st.find, `SELECT id, seq, author_kind, author_id, author_name, body, created_at FROM messages
+			WHERE conversation_id = ? AND client_id = ? AND workspace_id = ?`},
+		{&st.advance, `UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
+			WHERE id = ? AND workspace_id = ? AND status <> 'closed' RETURNING last_seq`},
+		{&st.insert, `INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
+		{&st.exists, `SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ?`},
+	} {
+		q := p.query
+		if dialect == "postgres" {
+			q = numberedParams(q)
+		}
+		var err error
+		if *p.to, err = db.PrepareContext(ctx, q); err != nil {
+			st.close()
+			return nil, err
+		}
+	}
+	return &st, nil
+}
+
+func (st *appendStmts) close() {
+	for _, s := range []*sql.Stmt{st.find, st.advance, st.insert, st.exists} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// numberedParams turns ? into PostgreSQL's $1, $2, … (the queries above
+// have no ? in literals).
+func numberedParams(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// txAppend is appendStmts bound to one transaction (exists, for the rare
+// refused append, is bound when needed).
+type txAppend struct {
+	tx                    *sql.Tx
+	exists                *sql.Stmt
+	find, advance, insert *sql.Stmt
+}
+
+func (st *appendStmts) in(ctx context.Context, tx *sql.Tx) txAppend {
+	return txAppend{tx: tx, exists: st.exists, find: tx.StmtContext(ctx, st.find), advance: tx.StmtContext(ctx, st.advance), insert: tx.StmtContext(ctx, st.insert)}
+}
+
+// append stores one message inside the transaction: the stored one when
+// its client id is already there (dup), else the next seq of its
+// conversation.
+func (t txAppend) append(ctx context.Context, r *appendReq) (Message, bool, error) {
 	m := r.m
-	var prev Message
-	err := tx.Where("conversation_id = ? AND client_id = ? AND workspace_id = ?", m.ConversationID, m.ClientID, r.ws).Take(&prev).Error
+	prev := Message{WorkspaceID: r.ws, ConversationID: m.ConversationID, ClientID: m.ClientID}
+	err := t.find.QueryRowContext(ctx, m.ConversationID, m.ClientID, r.ws).
+		Scan(&prev.ID, &prev.Seq, &prev.AuthorKind, &prev.AuthorID, &prev.AuthorName, &prev.Body, &prev.CreatedAt)
 	if err == nil {
 		return prev, true, nil
 	}
-	if !errors.Is(err, gorm.ErrRecordNotFound) {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return m, false, err
 	}
-	var seq []int64
-	err = tx.Raw(`UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
-		WHERE id = ? AND workspace_id = ? AND status <> 'closed' RETURNING last_seq`,
-		r.preview, m.CreatedAt, m.ConversationID, r.ws).Scan(&seq).Error
-	if err != nil {
-		return m, false, err
-	}
-	if len(seq) == 0 {
+	err = t.advance.QueryRowContext(ctx, r.preview, m.CreatedAt, m.ConversationID, r.ws).Scan(&m.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
 		// Not updated: tell a missing conversation from a closed one.
-		var c Conversation
-		if err := tx.Where("id = ? AND workspace_id = ?", m.ConversationID, r.ws).Take(&c).Error; err != nil {
-			return m, false, notFound(err)
+		var one int
+		if err := t.tx.StmtContext(ctx, t.exists).QueryRowContext(ctx, m.ConversationID, r.ws).Scan(&one); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return m, false, ErrNotFound
+			}
+			return m, false, err
 		}
 		return m, false, ErrClosed
 	}
-	m.Seq = seq[0]
-	return m, false, tx.Create(&m).Error
+	if err != nil {
+		return m, false, err
+	}
+	err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.CreatedAt).Scan(&m.ID)
+	return m, false, err
+}
+
+// translate maps driver errors to gorm's (ErrDuplicatedKey), as gorm's
+// TranslateError does for its own queries.
+func (s *Store) translate(err error) error {
+	if t, ok := s.db.Dialector.(gorm.ErrorTranslator); ok && err != nil {
+		return t.Translate(err)
+	}
+	return err
 }

@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 
 	"github.com/parleychat/parley/pkg/store"
 )
 
-// Appends that share a transaction keep their own results: a closed
+// Appends that share one transaction keep their own results: a closed
 // conversation refuses only its message, a resend finds the original, and
 // a member whose insert fails fails alone (the others are committed, with
 // gap-free seqs, after the batch is retried member by member).
@@ -34,19 +34,10 @@ func TestGroupCommitMembersKeepTheirOwnResults(t *testing.T) {
 		if err := sc.CloseConversation(ctx, closed, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		poison := errors.New("injected: this insert fails")
-		s.Gorm().Callback().Create().Before("gorm:create").Register("test:poison", func(db *gorm.DB) {
-			if m, ok := db.Statement.Dest.(*store.Message); ok && m.ClientID == "poison" {
-				db.AddError(poison)
-			}
-		})
+		failInserts(t, s, "poison")
 
-		// Hold the conversations' rows (and, on SQLite, its one connection)
-		// so the appends queue up and go in together when it is released.
-		hold := s.Gorm().Begin()
-		if err := hold.Exec("UPDATE conversations SET updated_at = updated_at WHERE workspace_id = ?", sc.WorkspaceID()).Error; err != nil {
-			t.Fatal(err)
-		}
+		// Line every append up in the queue first, so they share one batch.
+		release := store.HoldCommits(s)
 		type sent struct {
 			conv, client string
 			m            store.Message
@@ -64,23 +55,21 @@ func TestGroupCommitMembersKeepTheirOwnResults(t *testing.T) {
 		for _, c := range calls {
 			wg.Go(func() { c.m, c.dup, c.err = sc.AppendMessage(ctx, msg(c.conv, c.client, "hello")) })
 		}
-		for deadline := time.Now().Add(20 * time.Second); store.PendingAppends(s) < 2; {
+		for deadline := time.Now().Add(20 * time.Second); store.PendingAppends(s) < len(calls); {
 			if time.Now().After(deadline) {
-				hold.Rollback()
-				t.Fatal("appends did not queue behind the held transaction")
+				release()
+				t.Fatalf("%d of %d appends queued", store.PendingAppends(s), len(calls))
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if err := hold.Rollback().Error; err != nil {
-			t.Fatal(err)
-		}
+		release()
 		wg.Wait()
 
 		seqs := map[string]map[int64]string{}
 		for _, c := range calls {
 			switch {
 			case c.client == "poison":
-				if !errors.Is(c.err, poison) {
+				if c.err == nil || !strings.Contains(c.err.Error(), "injected") {
 					t.Fatalf("poisoned insert: %v, want the injected error", c.err)
 				}
 			case c.conv == closed:
@@ -131,17 +120,7 @@ func TestGroupCommitFailedCommitFailsEveryMember(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		sc, c := seed(t, s)
-		down := errors.New("injected outage")
-		var mu sync.Mutex
-		failing := true
-		fail := func(db *gorm.DB) {
-			mu.Lock()
-			defer mu.Unlock()
-			if failing {
-				db.AddError(down)
-			}
-		}
-		s.Gorm().Callback().Create().Before("gorm:create").Register("test:outage", fail)
+		heal := failInserts(t, s, "%")
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
@@ -149,13 +128,11 @@ func TestGroupCommitFailedCommitFailsEveryMember(t *testing.T) {
 		}
 		wg.Wait()
 		for i, err := range errs {
-			if !errors.Is(err, down) {
-				t.Fatalf("member %d: %v, want the outage", i, err)
+			if err == nil || !strings.Contains(err.Error(), "injected") {
+				t.Fatalf("member %d: %v, want the injected failure", i, err)
 			}
 		}
-		mu.Lock()
-		failing = false
-		mu.Unlock()
+		heal()
 		for i := range errs {
 			wg.Go(func() { _, _, errs[i] = sc.AppendMessage(ctx, msg(c.ID, fmt.Sprintf("m%d", i), "hi")) })
 		}
@@ -170,4 +147,37 @@ func TestGroupCommitFailedCommitFailsEveryMember(t *testing.T) {
 			t.Fatalf("stored %d messages (%v), want %d with seqs 1..%d", len(ms), err, len(errs), len(errs))
 		}
 	})
+}
+
+// failInserts makes the database itself refuse inserts of messages whose
+// client id is LIKE pattern (a trigger raising "injected"), as a failing
+// disk or a constraint would; the returned func removes the trigger.
+func failInserts(t *testing.T, s *store.Store, pattern string) func() {
+	t.Helper()
+	db := s.Gorm()
+	var create, drop []string
+	if s.Dialect() == "postgres" {
+		create = []string{
+			`CREATE FUNCTION test_fail_insert() RETURNS trigger AS $$ BEGIN
+				IF NEW.client_id LIKE '` + pattern + `' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+			`CREATE TRIGGER test_fail_insert BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION test_fail_insert()`,
+		}
+		drop = []string{`DROP TRIGGER test_fail_insert ON messages`, `DROP FUNCTION test_fail_insert()`}
+	} else {
+		create = []string{`CREATE TRIGGER test_fail_insert BEFORE INSERT ON messages WHEN NEW.client_id LIKE '` + pattern + `'
+			BEGIN SELECT RAISE(ABORT, 'injected failure'); END`}
+		drop = []string{`DROP TRIGGER test_fail_insert`}
+	}
+	for _, q := range create {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {
+		for _, q := range drop {
+			if err := db.Exec(q).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

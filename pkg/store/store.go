@@ -32,10 +32,11 @@ var (
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
-	db      *gorm.DB
-	dialect string
-	sealer  Sealer
-	commits committer // AppendMessage's group commit
+	db        *gorm.DB
+	dialect   string
+	sealer    Sealer
+	commits   committer    // AppendMessage's group commit
+	appendSQL *appendStmts // and its statements
 }
 
 // Sealer encrypts values before they reach the database and decrypts them
@@ -111,7 +112,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	st := &Store{db: db, dialect: dialect, commits: committer{max: 1}}
+	stmts, err := prepareAppend(ctx, sqlDB, dialect)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("store: prepare: %w", err)
+	}
+	st := &Store{db: db, dialect: dialect, commits: committer{max: 1}, appendSQL: stmts}
 	if dialect == "postgres" {
 		// PostgreSQL commits transactions side by side (row locks, not one
 		// writer): a few batches at once keep its connections busy.
@@ -141,6 +147,7 @@ func (s *Store) Close() error {
 	if err != nil {
 		return err
 	}
+	s.appendSQL.close()
 	return sqlDB.Close()
 }
 
