@@ -5,8 +5,16 @@
 // are widget/src/shared/call.ts.
 
 import { useEffect, useState } from "preact/hooks";
-import { CallManager, NO_NETWORK, callSummary, endedText } from "../../widget/src/shared/call";
-import { MediaOut } from "../../widget/src/call";
+import { CallManager, NO_NETWORK, callSummary, endedText, playStream } from "../../widget/src/shared/call";
+
+/** MediaOut plays the visitor's stream. */
+function MediaOut({ stream, video, testid }: { stream: MediaStream; video?: boolean; testid: string }) {
+  return video ? (
+    <video ref={(el) => playStream(el, stream)} data-testid={testid} autoplay playsInline muted />
+  ) : (
+    <audio ref={(el) => playStream(el, stream)} data-testid={testid} autoplay />
+  );
+}
 
 export function CallControls({ calls, conversation, selfID }: { calls: CallManager; conversation: string; selfID: string }) {
   const [, set] = useState(0);

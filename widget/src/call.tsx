@@ -3,26 +3,20 @@
 // audio element and a shared screen shows in a video element. The calls
 // themselves are shared/call.ts.
 
-import { useEffect, useRef, useState } from "preact/hooks";
-import { CallManager, NO_NETWORK, callSummary, endedText } from "./shared/call";
+import { useEffect, useState } from "preact/hooks";
+import { CallManager, NO_NETWORK, callSummary, endedText, playStream } from "./shared/call";
 
 function useCalls(calls: CallManager): void {
   const [, set] = useState(0);
   useEffect(() => calls.subscribe(() => set((v) => v + 1)), [calls]);
 }
 
-/** MediaOut plays a stream in an audio or video element (srcObject is not
- * an attribute). */
+/** MediaOut plays the other side's stream. */
 export function MediaOut({ stream, video, testid }: { stream: MediaStream; video?: boolean; testid: string }) {
-  const ref = useRef<HTMLMediaElement>(null);
-  useEffect(() => {
-    if (ref.current && ref.current.srcObject !== stream) ref.current.srcObject = stream;
-    void ref.current?.play().catch(() => {});
-  });
   return video ? (
-    <video ref={ref as preact.RefObject<HTMLVideoElement>} class="pw-call-video" data-testid={testid} autoplay playsInline muted />
+    <video ref={(el) => playStream(el, stream)} class="pw-call-video" data-testid={testid} autoplay playsInline muted />
   ) : (
-    <audio ref={ref as preact.RefObject<HTMLAudioElement>} data-testid={testid} autoplay />
+    <audio ref={(el) => playStream(el, stream)} data-testid={testid} autoplay />
   );
 }
 

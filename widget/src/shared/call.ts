@@ -225,6 +225,14 @@ export class CallManager implements MediaHooks {
   }
 }
 
+/** playStream shows a stream in an audio or video element (srcObject is
+ * not an attribute); use it as the element's ref callback. */
+export function playStream(el: HTMLMediaElement | null, stream: MediaStream): void {
+  if (!el) return;
+  if (el.srcObject !== stream) el.srcObject = stream;
+  void el.play().catch(() => {});
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

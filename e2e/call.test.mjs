@@ -1,0 +1,228 @@
+// Voice calls and screen share through the relay, in real headless Chromium
+// with fake media (--use-fake-device-for-media-stream: a beeping
+// microphone) against the real binary and its in-process Pion relay: the
+// agent calls, the visitor accepts, each side's getStats() shows audio
+// arriving; chat goes on during the call and after the hang-up; a screen
+// (a canvas.captureStream() track standing in for getDisplayMedia, which
+// headless Chromium cannot capture) reaches the agent as decoded frames;
+// declined, unanswered and dropped calls are recorded and leave the chat
+// working.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launchBrowser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"]);
+});
+after(async () => {
+  await browser?.close();
+});
+
+// Test instrumentation only: keep every RTCPeerConnection a page makes, so
+// the test can read getStats() (the product keeps its own private).
+function recordPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+}
+
+// A moving canvas in place of the screen.
+function fakeScreen() {
+  navigator.mediaDevices.getDisplayMedia = async () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 320;
+    canvas.height = 180;
+    const g = canvas.getContext("2d");
+    let n = 0;
+    setInterval(() => {
+      g.fillStyle = `hsl(${(n * 7) % 360} 80% 50%)`;
+      g.fillRect(0, 0, 320, 180);
+      g.fillStyle = "#fff";
+      g.fillText(`screen ${n++}`, 20, 90);
+    }, 50);
+    return canvas.captureStream(20);
+  };
+}
+
+/** Sum of a kind's inbound-rtp statistic over a scope's peer connections. */
+async function inbound(scope, kind, field) {
+  return scope.evaluate(
+    async ({ kind, field }) => {
+      let total = 0;
+      for (const pc of window.__pcs ?? []) {
+        if (pc.connectionState === "closed") continue;
+        const stats = await pc.getStats();
+        stats.forEach((s) => {
+          if (s.type === "inbound-rtp" && s.kind === kind) total += s[field] ?? 0;
+        });
+      }
+      return total;
+    },
+    { kind, field },
+  );
+}
+
+/** Waits until a scope's inbound statistic grows twice (media flowing). */
+async function growing(scope, kind, field, what) {
+  let last = await inbound(scope, kind, field);
+  for (let i = 0; i < 2; i++) {
+    const from = last;
+    await eventually(async () => (last = await inbound(scope, kind, field)) > from, { what: `${what} (${field} > ${from})` });
+  }
+  return last;
+}
+
+const callState = (scope) => scope.locator("[data-testid=call-state]").first().getAttribute("data-state");
+const transportOf = (scope) => scope.locator("[data-testid=conn-state]").first().getAttribute("data-transport");
+
+async function withServer(fn) {
+  const server = await startServer({ env: { PARLEY_RTC: "on", PARLEY_RTC_LOOPBACK: "true" } });
+  try {
+    await fn(server);
+  } catch (e) {
+    e.message += `\nserver logs:\n${server.logs.join("").slice(-4000)}`;
+    throw e;
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+}
+
+/** An agent and a visitor in an assigned conversation, both on data
+ * channels, with peer connections recorded. */
+async function chatting(server) {
+  const agent = await signInAgent(browser, server.url);
+  await agent.context().addInitScript(recordPeerConnections);
+  await agent.reload();
+  await agent.waitForSelector("[data-testid=agent-self]");
+
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(recordPeerConnections);
+  await ctx.addInitScript(fakeScreen);
+  const page = await ctx.newPage();
+  await page.goto(`${server.url}/demo`);
+  await page.click("#parley-launcher");
+  const visitor = page.frameLocator("#parley-frame");
+  await visitor.locator("[data-testid=composer]").waitFor();
+  const frame = () => page.frames().find((f) => f.url().includes("/widget/frame"));
+
+  await send(visitor, "Hello, can we talk?");
+  const item = agent.locator("[data-testid=inbox-item]").first();
+  await item.waitFor();
+  await item.click();
+  await eventually(async () => (await bodies(agent)).includes("Hello, can we talk?"), { what: "agent sees the first message" });
+  await send(agent, "Sure, let me call you.");
+  await eventually(async () => (await bodies(visitor)).includes("Sure, let me call you."), { what: "visitor sees the reply" });
+  await eventually(async () => (await transportOf(visitor)) === "datachannel", { what: "visitor on the data channel" });
+  await eventually(async () => (await transportOf(agent)) === "datachannel", { what: "agent on the data channel" });
+  await agent.locator("[data-testid=call-voice]:not([disabled])").waitFor();
+  await visitor.locator("[data-testid=call-voice]:not([disabled])").waitFor();
+  return { agent, visitor, frame };
+}
+
+test("agent calls, visitor accepts: audio both ways, chat during the call, hang-up returns to chat", async () => {
+  await withServer(async (server) => {
+    const { agent, visitor, frame } = await chatting(server);
+
+    await agent.click("[data-testid=call-voice]");
+    await eventually(async () => (await callState(agent)) === "ringing", { what: "agent sees the call ringing" });
+    await visitor.locator("[data-testid=call-accept]").click();
+    await eventually(async () => (await callState(agent)) === "active", { what: "agent in an active call" });
+    await eventually(async () => (await callState(visitor)) === "active", { what: "visitor in an active call" });
+
+    const agentBytes = await growing(agent, "audio", "bytesReceived", "agent receives the visitor's audio");
+    const visitorBytes = await growing(frame(), "audio", "bytesReceived", "visitor receives the agent's audio");
+    assert.ok(agentBytes > 0 && visitorBytes > 0);
+
+    // Chat during the call, both ways, still on the data channel.
+    await send(visitor, "I can hear you");
+    await send(agent, "Great, me too");
+    await eventually(async () => (await bodies(agent)).includes("I can hear you"), { what: "agent gets chat during the call" });
+    await eventually(async () => (await bodies(visitor)).includes("Great, me too"), { what: "visitor gets chat during the call" });
+    assert.equal(await transportOf(visitor), "datachannel");
+
+    // Mute shows on the other side.
+    await agent.click("[data-testid=call-mute]");
+    await eventually(async () => (await visitor.locator("[data-testid=call-state]").innerText()).includes("muted"), { what: "visitor sees the agent muted" });
+
+    await visitor.locator("[data-testid=call-hangup]").click();
+    for (const [scope, who] of [[agent, "agent"], [visitor, "visitor"]]) {
+      await eventually(async () => (await callState(scope)) === "ended", { what: `${who} back to chat` });
+      assert.equal(await scope.locator("[data-testid=call-ended]").getAttribute("data-reason"), "hung_up");
+      await eventually(async () => (await bodies(scope)).some((b) => /^Voice call started: Admin called /.test(b)), { what: `${who} sees the call start recorded` });
+      await eventually(async () => (await bodies(scope)).some((b) => /^Voice call ended by .* after \d+:\d\d$/.test(b)), { what: `${who} sees the call end recorded` });
+    }
+    // The audio stops arriving once the call's tracks are gone.
+    const stopped = await inbound(agent, "audio", "bytesReceived");
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = await inbound(agent, "audio", "bytesReceived");
+    assert.ok(later - stopped < 2000, `audio still arriving after the hang-up: ${later - stopped} bytes in 1.5 s`);
+
+    await send(visitor, "after the call");
+    await eventually(async () => (await bodies(agent)).includes("after the call"), { what: "chat after the call" });
+    assert.equal(await transportOf(visitor), "datachannel", "the data channel survived the call");
+  });
+});
+
+test("visitor shares a screen (canvas track): the agent decodes frames; stopping returns to chat", async () => {
+  await withServer(async (server) => {
+    const { agent, visitor, frame } = await chatting(server);
+
+    await visitor.locator("[data-testid=call-screen]").click();
+    await eventually(async () => (await callState(visitor)) === "ringing", { what: "visitor asks to share" });
+    await agent.click("[data-testid=call-accept]");
+    await eventually(async () => (await callState(agent)) === "active", { what: "agent viewing" });
+    await growing(agent, "video", "framesDecoded", "agent decodes the visitor's screen");
+    await agent.locator("[data-testid=remote-video]").waitFor();
+    assert.equal(await inbound(frame(), "video", "framesDecoded"), 0, "the visitor receives no video");
+
+    await send(agent, "I see your screen");
+    await eventually(async () => (await bodies(visitor)).includes("I see your screen"), { what: "chat during the share" });
+
+    await agent.click("[data-testid=call-hangup]");
+    await eventually(async () => (await callState(visitor)) === "ended", { what: "visitor's share ended" });
+    await eventually(async () => (await bodies(agent)).some((b) => /^Screen share ended by Admin after /.test(b)), { what: "share recorded" });
+  });
+});
+
+test("declined, unanswered and dropped calls are recorded and the chat keeps working", { timeout: 170_000 }, async () => {
+  await withServer(async (server) => {
+    const { agent, visitor, frame } = await chatting(server);
+
+    // Declined.
+    await agent.click("[data-testid=call-voice]");
+    await visitor.locator("[data-testid=call-decline]").click();
+    for (const scope of [agent, visitor]) {
+      await eventually(async () => (await callState(scope)) === "ended", { what: "declined call ended" });
+      assert.equal(await scope.locator("[data-testid=call-ended]").getAttribute("data-reason"), "declined");
+    }
+    await eventually(async () => (await bodies(visitor)).includes("Voice call from Admin declined"), { what: "decline recorded" });
+    await send(visitor, "sorry, not now");
+    await eventually(async () => (await bodies(agent)).includes("sorry, not now"), { what: "chat after a decline" });
+
+    // Unanswered: it rings for 30 s, then counts as missed.
+    await agent.click("[data-testid=call-voice]");
+    await eventually(async () => (await callState(visitor)) === "ringing", { what: "visitor's widget rings" });
+    await eventually(async () => (await callState(agent)) === "ended", { timeout: 45_000, what: "unanswered call times out" });
+    assert.equal(await agent.locator("[data-testid=call-ended]").getAttribute("data-reason"), "missed");
+    await eventually(async () => (await bodies(agent)).includes("Voice call from Admin not answered"), { what: "missed call recorded" });
+    assert.equal(await callState(visitor), "ended");
+
+    // Dropped: the visitor's WebRTC connection dies mid-call.
+    await agent.click("[data-testid=call-voice]");
+    await visitor.locator("[data-testid=call-accept]").click();
+    await eventually(async () => (await callState(agent)) === "active", { what: "third call active" });
+    await frame().evaluate(() => window.parleyDebug.dropDataChannel());
+    await eventually(async () => (await callState(agent)) === "ended", { what: "dropped call ended" });
+    assert.equal(await agent.locator("[data-testid=call-ended]").getAttribute("data-reason"), "dropped");
+    await eventually(async () => (await bodies(agent)).some((b) => /^Voice call dropped \(connection lost\) after /.test(b)), { what: "drop recorded" });
+    await send(visitor, "my connection hiccuped");
+    await eventually(async () => (await bodies(agent)).includes("my connection hiccuped"), { what: "chat after a dropped call" });
+  });
+});
