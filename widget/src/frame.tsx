@@ -15,9 +15,11 @@ import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { OfflineForm, useAvailability } from "./offline";
 import { PrechatChoice } from "./prechat";
 
-/** The answer of POST /api/widget/session. */
+/** The answer of POST /api/widget/session. refresh comes with a new
+ * anonymous visitor and each time an expired token was renewed with it. */
 interface Session {
   token: string;
+  refresh?: string;
   visitor: { id: string; name: string };
   expires_at: string;
 }
@@ -25,7 +27,18 @@ interface Session {
 const params = new URLSearchParams(location.search);
 const site = params.get("site") ?? "";
 const tokenKey = `parley:${site}:token`;
+const refreshKey = `parley:${site}:refresh`;
 const visitorKey = `parley:${site}:visitor`;
+
+// Identity verification: the loader passes what the host page set in
+// window.parleySettings (user_id + user_hash, or identity_token) in this
+// frame's URL fragment, which is never sent to a server nor in a Referer.
+// It is read once and cleared from the address.
+const identity: Record<string, string> = {};
+for (const [k, v] of new URLSearchParams(location.hash.slice(1))) {
+  if (k === "user_id" || k === "user_hash" || k === "identity_token") identity[k] = v;
+}
+if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 
 // Storage may be blocked in a third-party iframe; then the visitor is new on
 // every load, and chat still works for the page's lifetime.
@@ -45,28 +58,45 @@ function keep(key: string, value: string): void {
   }
 }
 
-/** NoSuchSite means the site id is unknown: retrying cannot help. */
-class NoSuchSite extends Error {}
+/** Refused means retrying cannot help: the site id is unknown, or the
+ * site requires identity verification that the page did not give. */
+class Refused extends Error {}
 
-/** VisitorSession gets and refreshes the visitor's token. */
+/** VisitorSession gets and refreshes the visitor's token. Tokens are
+ * short-lived: the server pushes fresh ones over the live connection
+ * (setToken), and the refresh secret gets the visitor back after one
+ * expired while the page was closed. */
 class VisitorSession {
   token = load(tokenKey);
+  refreshSecret = load(refreshKey);
   visitorID = load(visitorKey);
+
+  setToken(token: string): void {
+    this.token = token;
+    keep(tokenKey, token);
+  }
 
   async refresh(): Promise<void> {
     try {
       const s = await api<Session>("POST", "/api/widget/session", {
         site_id: site,
         token: this.token || undefined,
+        refresh: this.refreshSecret || undefined,
         locale: navigator.language,
         page: params.get("page") ?? undefined,
+        ...identity,
       });
-      this.token = s.token;
+      this.setToken(s.token);
       this.visitorID = s.visitor.id;
-      keep(tokenKey, s.token);
       keep(visitorKey, s.visitor.id);
+      // A secret is handed out once and replaced on use: keep the new one.
+      if (s.refresh) {
+        this.refreshSecret = s.refresh;
+        keep(refreshKey, s.refresh);
+      }
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404) throw new NoSuchSite(e.message);
+      if (e instanceof ApiError && e.status === 404) throw new Refused("This chat is not available on this site.");
+      if (e instanceof ApiError && e.code === "identity") throw new Refused("Sign in on this site to chat with us.");
       throw e;
     }
   }
@@ -92,6 +122,7 @@ function App() {
       role: "visitor",
       owner: session.visitorID || undefined,
       outboxKey: `parley:${site}:outbox`,
+      onToken: (token) => session.setToken(token),
       url: async (failures) => {
         // Refresh the token once per page, and again when plain reconnects
         // keep failing (it may have expired).
@@ -99,8 +130,8 @@ function App() {
           try {
             await session.refresh();
           } catch (e) {
-            if (e instanceof NoSuchSite) {
-              setFatal("This chat is not available on this site.");
+            if (e instanceof Refused) {
+              setFatal(e.message);
               setTimeout(() => c.stop(), 0);
             }
             throw e;

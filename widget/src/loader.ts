@@ -2,6 +2,11 @@
 //
 //   <script src="https://CHAT_HOST/widget.js" data-site="SITE_ID" async></script>
 //
+// A site that verifies its users sets, before the tag, what its backend
+// computed: window.parleySettings = { user_id, user_hash } (user_hash =
+// hex HMAC-SHA256 of user_id with the site's identity secret) or
+// { identity_token } (an HS256 JWT signed with that secret).
+//
 // It adds one launcher button and, on the first click, one iframe with the
 // chat UI served by CHAT_HOST. Nothing else touches the host page: no
 // framework, no globals, styles set inline so the page's CSS cannot leak in
@@ -92,7 +97,12 @@
       frame.title = "Chat";
       frame.allow = "microphone; autoplay; display-capture";
       const q = new URLSearchParams({ site, page: location.href.slice(0, 1000), title: d.title.slice(0, 200) });
-      frame.src = host + "/widget/frame?" + q.toString();
+      // Identity verification from the host page, in the fragment: it never
+      // reaches a server or a Referer (see frame.tsx).
+      const id = (w as { parleySettings?: Record<string, string> }).parleySettings || {};
+      const f = new URLSearchParams();
+      for (const k of ["user_id", "user_hash", "identity_token"]) if (id[k]) f.set(k, String(id[k]));
+      frame.src = host + "/widget/frame?" + q.toString() + "#" + f.toString();
       frame.addEventListener("load", () => {
         loaded = true;
         if (!open) frame?.contentWindow?.postMessage("parley:hidden", host);

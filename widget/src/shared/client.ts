@@ -69,6 +69,9 @@ export interface ClientOptions {
   owner?: string;
   /** Makes the transport for a URL; WebSocket by default. */
   transport?: (url: string) => Transport;
+  /** Receives the fresh visitor tokens the server pushes before the
+   * current one expires (token frames); keep them for the next connection. */
+  onToken?: (token: string, expiresAt: string) => void;
 }
 
 // Timings. Back-off doubles from BACKOFF_MIN_MS up to BACKOFF_MAX_MS, with
@@ -531,6 +534,9 @@ export class LiveClient {
       }
       case "error":
         this.onError(f);
+        break;
+      case "token":
+        this.opts.onToken?.(f.token, f.expires_at);
         break;
       default:
         break;
