@@ -60,11 +60,11 @@ func OpenChat(ctx context.Context, cfg config.Relay, log *slog.Logger) (chat *Ch
 }
 
 // Owner is who a peer belongs to: the participant of the connection
-// (whose chat a relay with Chat commits) and, for a visitor, the
-// conversation it chats in (so its peers share a relay).
+// (whose chat a relay with Chat commits) and the conversations it chats in
+// now, so that a conversation's participants share a relay.
 type Owner struct {
-	Participant  conversation.Participant
-	Conversation string
+	Participant   conversation.Participant
+	Conversations []string
 }
 
 // busResyncer returns the chat bus's resync hook, if it has one.

@@ -86,15 +86,19 @@ func (p *Pool) HandleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// NewPeer creates a peer on a relay: the conversation's relay when it has
-// one and it is live, else the least loaded live relay (recorded for the
-// conversation). Relays that cannot be reached are skipped; ErrNoRelay
-// when none is left.
+// NewPeer creates a peer on a relay: the live relay that serves most of
+// the owner's conversations, else the least loaded live relay, which is
+// then recorded for those of its conversations that have no (working)
+// relay. Relays that cannot be reached are skipped; ErrNoRelay when none
+// is left.
 func (p *Pool) NewPeer(ctx context.Context, owner Owner, opts relay.PeerOptions) (Peer, error) {
-	conversation := owner.Conversation
-	candidates, err := p.candidates(ctx, conversation)
+	candidates, recorded, err := p.candidates(ctx, owner.Conversations)
 	if err != nil {
 		return nil, err
+	}
+	usable := map[string]bool{}
+	for _, info := range candidates {
+		usable[info.ID] = true
 	}
 	for _, info := range candidates {
 		l, err := p.link(ctx, info)
@@ -105,10 +109,14 @@ func (p *Pool) NewPeer(ctx context.Context, owner Owner, opts relay.PeerOptions)
 		peer, err := l.newPeer(ctx, p.peerID(), owner, opts)
 		if err != nil {
 			p.log.Warn("relay refused a peer; trying another", "relay", info.ID, "err", err)
+			usable[info.ID] = false
 			continue
 		}
-		if conversation != "" {
-			if err := p.reg.SetRelayOf(ctx, conversation, info.ID); err != nil {
+		for conv, rec := range recorded {
+			if rec == info.ID || (rec != "" && usable[rec]) {
+				continue // already here, or on a working relay of its own
+			}
+			if err := p.reg.SetRelayOf(ctx, conv, info.ID); err != nil {
 				p.log.Warn("cannot record the conversation's relay", "err", err)
 			}
 		}
@@ -124,18 +132,23 @@ func (p *Pool) peerID() string {
 	return p.prefix + "-" + strconv.FormatUint(p.nextPeer, 10)
 }
 
-// candidates orders the live relays to try: the conversation's own first,
-// then by load (reported peers plus those this node created since).
-func (p *Pool) candidates(ctx context.Context, conversation string) ([]Info, error) {
+// candidates orders the live relays to try: those serving most of the
+// conversations first, then by load (reported peers plus those this node
+// created since). recorded maps each conversation to its relay ("" none).
+func (p *Pool) candidates(ctx context.Context, conversations []string) (candidates []Info, recorded map[string]string, err error) {
 	live, err := p.reg.Live(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoRelay, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrNoRelay, err)
 	}
-	mine := ""
-	if conversation != "" {
-		if mine, err = p.reg.RelayOf(ctx, conversation); err != nil {
+	recorded = map[string]string{}
+	votes := map[string]int{}
+	for _, conv := range conversations {
+		id, err := p.reg.RelayOf(ctx, conv)
+		if err != nil {
 			p.log.Warn("cannot read the conversation's relay", "err", err)
 		}
+		recorded[conv] = id
+		votes[id]++
 	}
 	now := time.Now()
 	p.mu.Lock()
@@ -153,15 +166,15 @@ func (p *Pool) candidates(ctx context.Context, conversation string) ([]Info, err
 	}
 	p.mu.Unlock()
 	sort.Slice(out, func(a, b int) bool {
-		if (out[a].ID == mine) != (out[b].ID == mine) {
-			return out[a].ID == mine
+		if va, vb := votes[out[a].ID], votes[out[b].ID]; va != vb {
+			return va > vb
 		}
 		if load[out[a].ID] != load[out[b].ID] {
 			return load[out[a].ID] < load[out[b].ID]
 		}
 		return out[a].ID < out[b].ID
 	})
-	return out, nil
+	return out, recorded, nil
 }
 
 // link returns the control link to a relay, dialing it when needed.

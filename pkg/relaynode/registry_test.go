@@ -114,8 +114,8 @@ func TestHeartbeatValidation(t *testing.T) {
 	}
 }
 
-// New peers go to their conversation's relay first, then to the least
-// loaded; draining relays get none.
+// New peers go to the relay of most of their conversations first, then
+// to the least loaded; draining relays get none.
 func TestPoolCandidates(t *testing.T) {
 	ctx := context.Background()
 	reg := NewMemory()
@@ -130,8 +130,8 @@ func TestPoolCandidates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ids := func(conv string) []string {
-		c, err := pool.candidates(ctx, conv)
+	ids := func(convs ...string) []string {
+		c, _, err := pool.candidates(ctx, convs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestPoolCandidates(t *testing.T) {
 		}
 		return out
 	}
-	if got := ids(""); len(got) != 3 || got[0] != "idle" || got[1] != "mid" || got[2] != "busy" {
+	if got := ids(); len(got) != 3 || got[0] != "idle" || got[1] != "mid" || got[2] != "busy" {
 		t.Fatalf("new conversation: %v", got)
 	}
 	reg.SetRelayOf(ctx, "c1", "busy")
@@ -151,6 +151,12 @@ func TestPoolCandidates(t *testing.T) {
 	reg.SetRelayOf(ctx, "c2", "leaving")
 	if got := ids("c2"); got[0] != "idle" {
 		t.Fatalf("conversation on a draining relay: %v", got)
+	}
+	// An agent in several conversations goes where most of them are.
+	reg.SetRelayOf(ctx, "c3", "mid")
+	reg.SetRelayOf(ctx, "c4", "mid")
+	if got := ids("c1", "c3", "c4", "new"); got[0] != "mid" || got[1] != "busy" {
+		t.Fatalf("agent's conversations on busy, mid, mid: %v", got)
 	}
 	// No live relay: ErrNoRelay, and the caller stays on the WebSocket.
 	empty := NewPool(NewMemory(), "secret", slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -124,6 +124,26 @@ func waitRelays(t *testing.T, pool *relaynode.Pool, n int) {
 	t.Fatalf("not %d live relays after 10s", n)
 }
 
+// waitOpen waits until the conversation is assigned (open).
+func waitOpen(t *testing.T, hc *http.Client, base, conv string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := hc.Get(base + "/api/conversations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Conversations []protocol.ConversationInfo }
+		json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		for _, c := range out.Conversations {
+			if c.ID == conv && c.Status == protocol.ConversationOpen {
+				return
+			}
+		}
+	}
+	t.Fatalf("conversation %s not assigned within 10s", conv)
+}
+
 // Chat through standalone relays: both sides get data channels on relays
 // registered by heartbeat, messages are stored once and acked over the
 // channel; a second peer for the same conversation lands on the same
@@ -213,6 +233,16 @@ func chatThroughStandaloneRelays(t *testing.T, commit bool) {
 		t.Fatalf("second tab not on the conversation's relay %s (peers %v)", serving.id, peers)
 	}
 	v2.close()
+	// An agent's new tab joins the relay of the conversations it serves.
+	waitOpen(t, hc, ts.URL, conv.ID)
+	before := metric(t, serving.url, "parley_relay_peers")
+	ag2, _ := ts.rtcAgent(t)
+	ag2.hello()
+	ag2.negotiate()
+	if peers := metric(t, serving.url, "parley_relay_peers"); peers != before+1 {
+		t.Fatalf("agent's second tab not on its conversation's relay %s (peers %v → %v)", serving.id, before, peers)
+	}
+	ag2.close()
 
 	// The serving relay drains: rtc_stop, chat goes on over the WebSocket.
 	serving.stop()

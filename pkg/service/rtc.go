@@ -213,7 +213,10 @@ func (c *conn) rtcStart(ref string) {
 	l := &rtcLink{}
 	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
 	defer cancel()
-	owner := relaynode.Owner{Participant: c.p, Conversation: c.rtcConversation(ctx)}
+	owner := relaynode.Owner{Participant: c.p}
+	if c.srv.relayPool != nil { // only standalone relays pick by conversation
+		owner.Conversations = c.rtcConversations(ctx)
+	}
 	peer, err := c.srv.peers.NewPeer(ctx, owner, relay.PeerOptions{
 		ID:          c.id,
 		OnCandidate: func(rc protocol.RTCCandidate) { c.queueFrame(rc, true) },
@@ -272,23 +275,23 @@ func (c *conn) rtcStart(ref string) {
 		ICEServers: turn.ICEServers(c.srv.ice, c.p.ID, time.Now())})
 }
 
-// rtcConversation is the conversation a visitor chats in (its open one),
-// so that its peer lands on the relay of the agent's side of it; "" for
-// agents, who chat in many, and when there is none.
-func (c *conn) rtcConversation(ctx context.Context) string {
-	if c.p.Kind != protocol.AuthorVisitor {
-		return ""
-	}
+// rtcConversations are the conversations the connection chats in now (a
+// visitor's that are not closed, an agent's own open ones), so that its
+// peer lands on the relay of the other side of them.
+func (c *conn) rtcConversations(ctx context.Context) []string {
 	convs, err := c.srv.conv.Visible(ctx, c.p)
 	if err != nil {
-		return ""
+		return nil
 	}
+	var out []string
 	for _, cv := range convs {
-		if cv.Status != protocol.ConversationClosed {
-			return cv.ID
+		switch {
+		case c.p.Kind == protocol.AuthorVisitor && cv.Status != protocol.ConversationClosed,
+			c.p.Kind == protocol.AuthorAgent && cv.Status == protocol.ConversationOpen && cv.AgentID == c.p.ID:
+			out = append(out, cv.ID)
 		}
 	}
-	return ""
+	return out
 }
 
 // endRTC closes a peer for reason; its StateClosed report then sends
