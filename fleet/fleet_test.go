@@ -2,15 +2,10 @@ package fleet
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,11 +18,9 @@ import (
 )
 
 const (
-	adminEmail    = "admin@fleet.test"
-	adminPassword = "fleet test password 1"
-	sendEvery     = 700 * time.Millisecond // under the per-visitor message limit (20 per 10 s)
-	chatBetween   = 6 * time.Second        // chatting before each failure
-	backWithin    = 30 * time.Second       // the test fails if a client is not back by then
+	sendEvery   = 700 * time.Millisecond // under the per-visitor message limit (20 per 10 s)
+	chatBetween = 6 * time.Second        // chatting before each failure
+	backWithin  = 30 * time.Second       // the test fails if a client is not back by then
 )
 
 // Three signaling nodes and two relays on PostgreSQL and Redis of the
@@ -39,103 +32,16 @@ const (
 // acked); at the end every acked message is stored once and every
 // participant has every message of its conversation once, in seq order.
 func TestFleetSurvivesFailures(t *testing.T) {
-	if os.Getenv("PARLEY_TEST_POSTGRES") == "" || os.Getenv("PARLEY_TEST_REDIS") == "" {
-		t.Skip("PARLEY_TEST_POSTGRES and PARLEY_TEST_REDIS not set (the fleet test runs its own, but only where both are installed)")
-	}
-	if testing.Short() {
-		t.Skip("the fleet test takes a minute or two")
-	}
 	began := time.Now()
-	pg := startPostgres(t)
-	rd := startRedis(t)
-	bin := build(t, "signaling")
-	relayBin := build(t, "relay")
-
-	// What every node shares: the store, the bus, the visitor-token secret
-	// and the encryption keys; the public URL is the load balancer's, the
-	// origin browsers send whichever node they reach.
-	secret, key, relaySecret := make([]byte, 32), make([]byte, 32), make([]byte, 32)
-	rand.Read(secret)
-	rand.Read(key)
-	rand.Read(relaySecret)
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	public := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	shared := []string{
-		"PARLEY_DATABASE_URL=" + pg.url(), "PARLEY_REDIS_URL=" + rd.url(),
-		"PARLEY_SECRET=" + hex.EncodeToString(secret), "PARLEY_ENCRYPTION_KEYS=k1:" + base64.StdEncoding.EncodeToString(key),
-		"PARLEY_PUBLIC_URL=" + public, "PARLEY_ADMIN_EMAIL=" + adminEmail, "PARLEY_ADMIN_PASSWORD=" + adminPassword,
-		"PARLEY_RELAY_SECRET=" + hex.EncodeToString(relaySecret), "PARLEY_SHUTDOWN_GRACE=2s",
-	}
-	logs := t.TempDir()
-	var nodes []*node
-	for i, port := range ports {
-		n := &node{t: t, name: fmt.Sprintf("node%d", i+1), bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", port),
-			log: fmt.Sprintf("%s/node%d.log", logs, i+1)}
-		n.env = append(slices.Clone(shared), "PARLEY_ADDR="+n.addr, fmt.Sprintf("PARLEY_DATA_DIR=%s/data%d", logs, i+1))
-		nodes = append(nodes, n)
-	}
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			if n.cmd != nil && !n.dead {
-				n.kill()
-			}
-			if t.Failed() {
-				t.Logf("--- %s log (tail) ---\n%s", n.name, n.tail())
-			}
-		}
-	})
-	// The first node alone creates the workspace on the empty database.
-	nodes[0].start()
-	nodes[1].start()
-	nodes[2].start()
-	var relays []*node
-	for i := range 2 {
-		r := &node{t: t, name: fmt.Sprintf("relay%d", i+1), bin: relayBin, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			log: fmt.Sprintf("%s/relay%d.log", logs, i+1)}
-		r.env = []string{"PARLEY_RELAY_ID=" + r.name, "PARLEY_RELAY_ADDR=" + r.addr,
-			"PARLEY_RELAY_SIGNALING_URLS=" + nodes[0].url() + "," + nodes[1].url() + "," + nodes[2].url(),
-			"PARLEY_RELAY_SECRET=" + hex.EncodeToString(relaySecret), "PARLEY_RELAY_HEARTBEAT=500ms"}
-		r.start() // ready: registered with signaling
-		relays = append(relays, r)
-	}
-	t.Cleanup(func() {
-		for _, r := range relays {
-			if !r.dead {
-				r.kill()
-			}
-			if t.Failed() {
-				t.Logf("--- %s log (tail) ---\n%s", r.name, r.tail())
-			}
-		}
-	})
-	var nodesMu sync.Mutex
-	live := func() []string {
-		nodesMu.Lock()
-		defer nodesMu.Unlock()
-		var out []string
-		for _, n := range nodes {
-			if !n.dead {
-				out = append(out, n.addr)
-			}
-		}
-		return out
-	}
+	f := startFleet(t, 2)
+	nodes, relays, public, live := f.nodes, f.relays, f.public, f.live
 
 	// Accounts: the admin creates two agents; everyone signs in on some
 	// node and uses the session on every node.
-	admin := signIn(t, nodes[0], public, adminEmail, adminPassword)
-	for i := 2; i <= 3; i++ {
-		admin.call(t, nodes[1], "POST", "/api/agents", map[string]any{
-			"email": fmt.Sprintf("agent%d@fleet.test", i), "name": fmt.Sprintf("Agent %d", i),
-			"password": adminPassword, "capacity": 10,
-		}, http.StatusCreated, nil)
-	}
+	admin, siteID := f.admin, f.siteID
 	agentSessions := []*session{admin,
-		signIn(t, nodes[1], public, "agent2@fleet.test", adminPassword),
-		signIn(t, nodes[2], public, "agent3@fleet.test", adminPassword)}
-	var sites struct{ Sites []struct{ ID string } }
-	admin.call(t, nodes[2], "GET", "/api/sites", nil, http.StatusOK, &sites)
-	siteID := sites.Sites[0].ID
+		f.createAgent("agent2@fleet.test", "Agent 2", 10),
+		f.createAgent("agent3@fleet.test", "Agent 3", 10)}
 
 	// Six visitors, each paired with one agent on another node.
 	var chatters []*chatter
@@ -147,11 +53,17 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	}
 	convs := map[string][2]*chatter{}
 	for i := range 6 {
-		token := visitorToken(t, nodes[i%3], public, siteID)
+		token, err := visitorToken(nodes[i%3], public, siteID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		h := http.Header{"Origin": {public}}
 		v := newChatter(fmt.Sprintf("visitor%d", i+1), "/ws/visitor?token="+token, h, live, (i+1)%3)
 		v.rtc = i < 3
-		conv := startConversation(t, nodes[(i+1)%3], v)
+		conv, err := startConversation(nodes[(i+1)%3], v.path, v.header)
+		if err != nil {
+			t.Fatal(err)
+		}
 		v.follow(conv)
 		a := agents[i%3]
 		a.follow(conv)
@@ -220,9 +132,7 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	}
 
 	failure("kill -9 node2", func() {
-		nodesMu.Lock()
-		nodes[1].kill()
-		nodesMu.Unlock()
+		f.kill(nodes[1])
 	})
 	var worstReconnect time.Duration
 	reconnects := 0
@@ -247,13 +157,13 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	if peers < 1 {
 		t.Fatalf("no peer on %s: the relay kill would prove nothing", victim.name)
 	}
-	failure("kill -9 "+victim.name, victim.kill)
+	failure("kill -9 "+victim.name, func() { f.kill(victim) })
 	relayBack := time.Now()
 	waitFor(t, "every data channel client on the surviving relay", backWithin, onDataChannels)
 	t.Logf("kill -9 %s (%v peers): every data channel client on the other relay after %s", victim.name, peers,
 		time.Since(relayBack).Round(time.Millisecond))
-	failure("restart Redis", rd.restart)
-	failure("restart PostgreSQL", pg.restart)
+	failure("restart Redis", f.redis.restart)
+	failure("restart PostgreSQL", f.postgres.restart)
 	time.Sleep(chatBetween)
 
 	// Stop sending; every send must get its ack, every log must fill up.
@@ -432,44 +342,43 @@ func (s *session) messages(t *testing.T, addr, conv string) []protocol.Message {
 	}
 }
 
-func visitorToken(t *testing.T, n *node, origin, siteID string) string {
-	t.Helper()
+// visitorToken opens a widget session as the widget frame does.
+func visitorToken(n *node, origin, siteID string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"site_id": siteID, "locale": "en"})
 	req, _ := http.NewRequest("POST", n.url()+"/api/widget/session", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", origin)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer res.Body.Close()
 	var out struct{ Token string }
 	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&out) != nil || out.Token == "" {
-		t.Fatalf("visitor session on %s: HTTP %d", n.name, res.StatusCode)
+		return "", fmt.Errorf("visitor session on %s: HTTP %d", n.name, res.StatusCode)
 	}
-	return out.Token
+	return out.Token, nil
 }
 
 // startConversation opens the visitor's conversation (hello, start) on a
 // connection of its own and returns its id.
-func startConversation(t *testing.T, n *node, v *chatter) string {
-	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+n.addr+v.path, v.header)
+func startConversation(n *node, path string, h http.Header) (string, error) {
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+n.addr+path, h)
 	if err != nil {
-		t.Fatalf("visitor socket on %s: %v", n.name, err)
+		return "", fmt.Errorf("visitor socket on %s: %w", n.name, err)
 	}
 	defer ws.Close()
 	ws.WriteJSON(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: protocol.Version})
 	ws.WriteJSON(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "start"}})
-	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
-			t.Fatalf("start on %s: %v", n.name, err)
+			return "", fmt.Errorf("start on %s: %w", n.name, err)
 		}
 		var f protocol.Conversation
 		if json.Unmarshal(data, &f) == nil && f.Type == protocol.TypeConversation && f.Ref == "start" {
-			return f.Conversation.ID
+			return f.Conversation.ID, nil
 		}
 	}
 }
