@@ -46,10 +46,11 @@ test-go:
 	@echo "PostgreSQL: $${PARLEY_TEST_POSTGRES:-not tested}; Redis: $${PARLEY_TEST_REDIS:-not tested}"
 	$(GO) test -race -timeout 15m ./...
 
-# The multi-node failure test alone, with its figures (it also runs in
-# test-go): three signaling nodes, kill -9, Redis and PostgreSQL restarts.
+# The multi-node tests alone, with their figures (they also run in
+# test-go): the failure test (kill -9 of a node and of a relay, Redis and
+# PostgreSQL restarts) and the routing race across three nodes.
 test-fleet:
-	$(GO) test -v -count=1 -timeout 5m -run TestFleetSurvivesFailures ./fleet
+	$(GO) test -v -count=1 -timeout 8m ./fleet
 
 # Three signaling nodes and two relays on local PostgreSQL and Redis
 # (README, "Running a fleet"); `scripts/fleet.sh stop` stops them.
