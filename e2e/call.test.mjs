@@ -9,6 +9,7 @@
 // working.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
 
 let browser;
@@ -224,5 +225,58 @@ test("declined, unanswered and dropped calls are recorded and the chat keeps wor
     await eventually(async () => (await bodies(agent)).some((b) => /^Voice call dropped \(connection lost\) after /.test(b)), { what: "drop recorded" });
     await send(visitor, "my connection hiccuped");
     await eventually(async () => (await bodies(agent)).includes("my connection hiccuped"), { what: "chat after a dropped call" });
+  });
+});
+
+// The relay's cost per active call, read off the signaling process (its
+// in-process relay forwards the media): CPU time from /proc/<pid>/stat and
+// resident memory, over equal windows of plain chat on data channels, a
+// voice call and a screen share. Opt-in (PARLEY_CALL_MEASURE=1): it prints
+// figures, it asserts nothing about them.
+function procSample(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const rss = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]);
+  return { cpuMs: (ticks * 1000) / 100, rssKB: rss, at: Date.now() };
+}
+
+async function window_(pid, ms) {
+  const a = procSample(pid);
+  await new Promise((r) => setTimeout(r, ms));
+  const b = procSample(pid);
+  return { cpuMsPerS: ((b.cpuMs - a.cpuMs) * 1000) / (b.at - a.at), rssKB: b.rssKB };
+}
+
+/** Inbound payload bit rate of a kind at a scope, over 5 s. */
+async function kbps(scope, kind) {
+  const a = await inbound(scope, kind, "bytesReceived");
+  await new Promise((r) => setTimeout(r, 5000));
+  return ((await inbound(scope, kind, "bytesReceived")) - a) * 8 / 5000;
+}
+
+test("measure: relay CPU and memory per active call", { skip: !process.env.PARLEY_CALL_MEASURE, timeout: 170_000 }, async () => {
+  await withServer(async (server) => {
+    const { agent, visitor } = await chatting(server);
+    const pid = server.proc.pid;
+    const span = 15_000;
+    const idle = await window_(pid, span);
+    await agent.click("[data-testid=call-voice]");
+    await visitor.locator("[data-testid=call-accept]").click();
+    await eventually(async () => (await callState(agent)) === "active", { what: "voice call active" });
+    await growing(agent, "audio", "bytesReceived", "audio flowing");
+    const audioKbps = await kbps(agent, "audio");
+    const voice = await window_(pid, span);
+    await agent.click("[data-testid=call-hangup]");
+    await eventually(async () => (await callState(visitor)) === "ended", { what: "voice call ended" });
+    await visitor.locator("[data-testid=call-screen]").click();
+    await agent.click("[data-testid=call-accept]");
+    await growing(agent, "video", "framesDecoded", "video flowing");
+    const screen = await window_(pid, span);
+    const videoKbps = await kbps(agent, "video");
+    const fmt = (w) => `${w.cpuMsPerS.toFixed(1)} ms CPU/s, RSS ${(w.rssKB / 1024).toFixed(1)} MB`;
+    console.log(`measured: signaling+relay with plain chat on data channels: ${fmt(idle)}`);
+    console.log(`measured: one voice call (Opus payload ${audioKbps.toFixed(0)} kbit/s each way): ${fmt(voice)}`);
+    console.log(`measured: one screen share (VP8 payload ${videoKbps.toFixed(0)} kbit/s): ${fmt(screen)}`);
   });
 });
