@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
@@ -578,3 +579,28 @@ func (p *remotePeer) DeliversChat() bool { return p.chat }
 
 // Done is closed after the peer's last callback.
 func (p *remotePeer) Done() <-chan struct{} { return p.done }
+
+// Collectors are the pool's Prometheus series for signaling's /metrics:
+// live relays (as the registry sees them) and this node's control links.
+func (p *Pool) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_relays_live", Help: "Standalone relays heard from within three heartbeats (the registry's view).",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			live, err := p.reg.Live(ctx)
+			if err != nil {
+				return -1 // registry unreachable
+			}
+			return float64(len(live))
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_relay_control_links", Help: "Control links from this signaling node to standalone relays.",
+		}, func() float64 {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return float64(len(p.links))
+		}),
+	}
+}

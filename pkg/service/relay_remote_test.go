@@ -170,6 +170,9 @@ func chatThroughStandaloneRelays(t *testing.T, commit bool) {
 	r1 := startRelay(t, "relay-one", ts.URL, chat)
 	r2 := startRelay(t, "relay-two", ts.URL, chat)
 	waitRelays(t, pool, 2)
+	if live := metric(t, ts.URL, "parley_relays_live"); live != 2 {
+		t.Fatalf("parley_relays_live %v", live)
+	}
 
 	ag, hc := ts.rtcAgent(t)
 	ag.hello()

@@ -93,6 +93,9 @@ func New(cfg config.Config, d Deps) *Server {
 		s.peers = relaynode.Local(d.Relay)
 	}
 	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
+	if d.RelayPool != nil {
+		s.metrics.reg.MustRegister(d.RelayPool.Collectors()...)
+	}
 	s.metrics.watch(s)
 	s.up = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
