@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -29,8 +30,9 @@ func (i Info) validate() error {
 	if i.ID == "" || len(i.ID) > 128 {
 		return errors.New("id: 1 to 128 characters")
 	}
-	if i.ControlURL == "" || len(i.ControlURL) > 512 {
-		return errors.New("control_url: required")
+	// Signaling dials this URL with the secret: only http(s) URLs.
+	if u, err := url.Parse(i.ControlURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(i.ControlURL) > 512 {
+		return errors.New("control_url: http(s)://host:port")
 	}
 	if i.IntervalMs <= 0 || i.IntervalMs > 60_000 {
 		return errors.New("interval_ms: 1 to 60000")

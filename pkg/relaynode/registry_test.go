@@ -105,6 +105,8 @@ func TestHeartbeatValidation(t *testing.T) {
 	for _, bad := range []Info{
 		{ControlURL: "http://x", IntervalMs: 100},
 		{ID: "a", IntervalMs: 100},
+		{ID: "a", ControlURL: "file:///etc/passwd", IntervalMs: 100},
+		{ID: "a", ControlURL: "http://", IntervalMs: 100},
 		{ID: "a", ControlURL: "http://x"},
 		{ID: "a", ControlURL: "http://x", IntervalMs: 100, Peers: -1},
 	} {
