@@ -81,8 +81,8 @@ func (c *conn) callError(ref, code, msg string) {
 	c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: code, Message: msg})
 }
 
-// mediaPeer returns the connection's relay peer when it is open and can
-// carry a call.
+// mediaPeer returns the connection's open relay link, and its peer when
+// that can carry a call (an in-process one).
 func (c *conn) mediaPeer() (*rtcLink, *relay.Peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -90,10 +90,7 @@ func (c *conn) mediaPeer() (*rtcLink, *relay.Peer) {
 	if l == nil || !l.open {
 		return nil, nil
 	}
-	p, ok := l.peer.(*relay.Peer)
-	if !ok {
-		return nil, nil
-	}
+	p, _ := l.peer.(*relay.Peer)
 	return l, p
 }
 
@@ -202,8 +199,12 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 			}
 		}
 	}
-	if _, p := c.mediaPeer(); p == nil {
-		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible on this network: this device has no WebRTC connection to the relay")
+	if l, p := c.mediaPeer(); p == nil {
+		msg := "calls aren't possible on this network: this device has no WebRTC connection to the relay"
+		if l != nil {
+			msg = "calls aren't possible on this server yet: its standalone relays do not carry calls"
+		}
+		c.callError(f.Ref, protocol.CodeCallUnavailable, msg)
 		return
 	}
 	rung := c.srv.callableConns(c.p.WorkspaceID, callee)
@@ -357,7 +358,7 @@ func (s *Server) endCall(k *call, reason string, by *conn) {
 	if media != nil {
 		_ = media.Close()
 		for _, c := range involved {
-			if l, _ := c.mediaPeer(); l != nil {
+			if l, p := c.mediaPeer(); p != nil {
 				c.renegotiate(l)
 			}
 		}
