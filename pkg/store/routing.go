@@ -187,10 +187,18 @@ func (s *Scoped) SetRoutingReason(ctx context.Context, convID, reason string) er
 		gorm.Expr("CASE WHEN routing_reason = '' THEN ? ELSE substr(? || routing_reason, 1, 1000) END", reason, reason+"\n")).Error
 }
 
-// SetContact stores the name and email an offline visitor left.
+// SetContact stores the name and email an offline visitor left (sealed).
 func (s *Scoped) SetContact(ctx context.Context, convID, name, email string) error {
+	sealedName, err := s.s.seal(truncate(name, 200), contactAAD(convID, "contact_name"))
+	if err != nil {
+		return err
+	}
+	sealedEmail, err := s.s.seal(truncate(email, 320), contactAAD(convID, "contact_email"))
+	if err != nil {
+		return err
+	}
 	res := s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).
-		Updates(map[string]any{"contact_name": truncate(name, 200), "contact_email": truncate(email, 320)})
+		Updates(map[string]any{"contact_name": sealedName, "contact_email": sealedEmail})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound
 	}

@@ -74,19 +74,32 @@ func (s *Scoped) UpdateSite(ctx context.Context, id, allowedOrigins string, iden
 // CreateVisitor stores a new visitor.
 func (s *Scoped) CreateVisitor(ctx context.Context, v Visitor) (Visitor, error) {
 	v.WorkspaceID = s.ws
-	return v, s.s.db.WithContext(ctx).Create(&v).Error
+	name := v.Name
+	var err error
+	if v.Name, err = s.s.seal(name, visitorNameAAD(v.ID)); err != nil {
+		return v, err
+	}
+	err = s.s.db.WithContext(ctx).Create(&v).Error
+	v.Name = name
+	return v, err
 }
 
 // Visitor returns one visitor.
 func (s *Scoped) Visitor(ctx context.Context, id string) (Visitor, error) {
 	var v Visitor
-	return v, notFound(s.q(ctx).Where("id = ?", id).Take(&v).Error)
+	if err := s.q(ctx).Where("id = ?", id).Take(&v).Error; err != nil {
+		return v, notFound(err)
+	}
+	return v, s.s.openVisitor(&v)
 }
 
 // VisitorByUser returns the site's visitor who is the verified user userID.
 func (s *Scoped) VisitorByUser(ctx context.Context, siteID, userID string) (Visitor, error) {
 	var v Visitor
-	return v, notFound(s.q(ctx).Where("site_id = ? AND user_id = ?", siteID, userID).Order("created_at").Take(&v).Error)
+	if err := s.q(ctx).Where("site_id = ? AND user_id = ?", siteID, userID).Order("created_at").Take(&v).Error; err != nil {
+		return v, notFound(err)
+	}
+	return v, s.s.openVisitor(&v)
 }
 
 // TouchVisitor records that the visitor was seen now.

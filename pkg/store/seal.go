@@ -15,6 +15,11 @@ func notSealed(err error) bool { return errors.Is(err, keyring.ErrNotSealed) }
 func bodyAAD(convID, clientID string) []byte { return []byte("msg:" + convID + ":" + clientID) }
 func previewAAD(convID string) []byte        { return []byte("conv:" + convID + ":last_body") }
 
+// Visitors' personal fields are sealed too: the name (a verified user's
+// real name), and the contact an offline visitor left.
+func visitorNameAAD(id string) []byte        { return []byte("visitor:" + id + ":name") }
+func contactAAD(convID, field string) []byte { return []byte("conv:" + convID + ":" + field) }
+
 func (s *Store) seal(plain string, aad []byte) (string, error) {
 	if s.sealer == nil {
 		return plain, nil
@@ -47,8 +52,25 @@ func (s *Store) openMessage(m *Message) error {
 }
 
 func (s *Store) openConversation(c *Conversation) error {
-	b, err := s.open(c.LastBody, previewAAD(c.ID))
-	c.LastBody = b
+	var err error
+	for _, f := range []struct {
+		v   *string
+		aad []byte
+	}{
+		{&c.LastBody, previewAAD(c.ID)},
+		{&c.ContactName, contactAAD(c.ID, "contact_name")},
+		{&c.ContactEmail, contactAAD(c.ID, "contact_email")},
+	} {
+		if *f.v, err = s.open(*f.v, f.aad); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) openVisitor(v *Visitor) error {
+	n, err := s.open(v.Name, visitorNameAAD(v.ID))
+	v.Name = n
 	return err
 }
 
@@ -58,8 +80,8 @@ type Resealer interface {
 	Reseal(sealed string, aad []byte) (out string, changed bool, err error)
 }
 
-// Reencrypt rewrites every message body and conversation preview not sealed
-// with the primary key (and seals any still in plaintext), in batches, while
+// Reencrypt rewrites every message body, conversation preview and visitor
+// personal field (name, offline contact) not sealed with the primary key (and seals any still in plaintext), in batches, while
 // the server runs. It returns how many values it rewrote.
 func (s *Store) Reencrypt(ctx context.Context, k interface {
 	Sealer
@@ -100,24 +122,62 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 		}
 		for _, c := range cs {
 			lastConv = c.ID
-			if c.LastBody == "" {
-				continue
-			}
-			out, changed, err := reseal(k, c.LastBody, previewAAD(c.ID))
-			if err != nil {
-				return n, fmt.Errorf("conversation %s: %w", c.ID, err)
-			}
-			if changed {
-				// Conditional on the old value: a message committed meanwhile
-				// wrote a fresh preview, sealed with the primary key already.
-				if err := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND last_body = ?", c.ID, c.LastBody).Update("last_body", out).Error; err != nil {
-					return n, err
+			for _, f := range []struct {
+				column, value string
+				aad           []byte
+			}{
+				{"last_body", c.LastBody, previewAAD(c.ID)},
+				{"contact_name", c.ContactName, contactAAD(c.ID, "contact_name")},
+				{"contact_email", c.ContactEmail, contactAAD(c.ID, "contact_email")},
+			} {
+				m, err := s.resealColumn(ctx, k, &Conversation{}, c.ID, f.column, f.value, f.aad)
+				if err != nil {
+					return n, fmt.Errorf("conversation %s: %w", c.ID, err)
 				}
-				n++
+				n += m
 			}
 		}
 	}
+	lastVisitor := ""
+	for {
+		var vs []Visitor
+		if err := s.db.WithContext(ctx).Select("id, name").Where("id > ?", lastVisitor).Order("id").Limit(500).Find(&vs).Error; err != nil {
+			return n, err
+		}
+		if len(vs) == 0 {
+			break
+		}
+		for _, v := range vs {
+			lastVisitor = v.ID
+			m, err := s.resealColumn(ctx, k, &Visitor{}, v.ID, "name", v.Name, visitorNameAAD(v.ID))
+			if err != nil {
+				return n, fmt.Errorf("visitor %s: %w", v.ID, err)
+			}
+			n += m
+		}
+	}
 	return n, nil
+}
+
+// resealColumn rewrites one sealed value of a row if it is not under the
+// primary key (or still plaintext). The update is conditional on the old
+// value: a write meanwhile (a new preview, say) sealed with the primary key
+// already and must not be overwritten. It returns 1 when it rewrote.
+func (s *Store) resealColumn(ctx context.Context, k interface {
+	Sealer
+	Resealer
+}, model any, id, column, value string, aad []byte) (int, error) {
+	if value == "" {
+		return 0, nil
+	}
+	out, changed, err := reseal(k, value, aad)
+	if err != nil || !changed {
+		return 0, err
+	}
+	if err := s.db.WithContext(ctx).Model(model).Where("id = ? AND "+column+" = ?", id, value).Update(column, out).Error; err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 func reseal(k interface {

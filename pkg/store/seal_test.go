@@ -90,4 +90,43 @@ func TestKeyRotationKeepsOldMessagesReadable(t *testing.T) {
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("without k1: %v", err)
 	}
+	// Personal fields were re-encrypted too.
+	if v, err := s3.Workspace(sc.WorkspaceID()).Visitor(ctx, c.VisitorID); err != nil || v.Name != "Visitor" {
+		t.Fatalf("visitor name without k1: %q %v", v.Name, err)
+	}
+}
+
+func TestVisitorPersonalFieldsAreEncryptedAtRest(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		sc, c := seed(t, s)
+		ctx := context.Background()
+		v, err := sc.CreateVisitor(ctx, store.Visitor{ID: "v-personal", SiteID: c.SiteID, Name: "Grace Hopper", UserID: "u-1"})
+		if err != nil || v.Name != "Grace Hopper" {
+			t.Fatalf("create: %+v %v", v, err)
+		}
+		if err := sc.SetContact(ctx, c.ID, "Ada Lovelace", "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		var raw []string
+		if err := s.Gorm().Raw("SELECT name FROM visitors UNION ALL SELECT contact_name FROM conversations UNION ALL SELECT contact_email FROM conversations").Scan(&raw).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range raw {
+			if strings.Contains(r, "Grace") || strings.Contains(r, "Ada") || strings.Contains(r, "example.com") {
+				t.Fatalf("plaintext personal data in the database: %q", r)
+			}
+		}
+		if got, err := sc.VisitorByUser(ctx, c.SiteID, "u-1"); err != nil || got.Name != "Grace Hopper" {
+			t.Fatalf("read back: %q %v", got.Name, err)
+		}
+		got, err := sc.Conversation(ctx, c.ID)
+		if err != nil || got.ContactName != "Ada Lovelace" || got.ContactEmail != "ada@example.com" {
+			t.Fatalf("contact read back: %+v %v", got, err)
+		}
+		// A name copied to another visitor's row does not open there.
+		s.Gorm().Exec("UPDATE visitors SET name = (SELECT name FROM visitors WHERE id = 'v-personal') WHERE id = ?", c.VisitorID)
+		if _, err := sc.Visitor(ctx, c.VisitorID); err == nil {
+			t.Fatal("a sealed name moved to another row must not decrypt")
+		}
+	})
 }

@@ -50,7 +50,8 @@ type Sealer interface {
 // Option configures Open.
 type Option func(*Store)
 
-// WithSealer encrypts message bodies and conversation previews at rest.
+// WithSealer encrypts at rest message bodies, conversation previews and
+// visitors' personal fields (name, offline contact name and email).
 func WithSealer(k Sealer) Option { return func(s *Store) { s.sealer = k } }
 
 // Open connects to the database named by url: "postgres://…" or
