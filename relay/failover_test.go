@@ -323,9 +323,22 @@ func relayKilled(t *testing.T, pg, rd, sigBin, relBin string, commit bool) {
 		}
 	}
 	var overDC, overWS int
+	acks := map[string][]time.Duration{}
 	for _, c := range clients {
 		overDC += c.count(transportDC)
 		overWS += c.count(transportWS)
+		c.mu.Lock()
+		for via, ds := range c.ackTimes {
+			acks[via] = append(acks[via], ds...)
+		}
+		c.mu.Unlock()
+	}
+	for _, via := range []string{transportDC, transportWS} {
+		ds := acks[via]
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		if len(ds) > 0 {
+			t.Logf("ack latency over %s (send to ack, first send only): n=%d p50=%v p99=%v", via, len(ds), ds[len(ds)/2], ds[len(ds)*99/100])
+		}
 	}
 	if overDC == 0 || overWS == 0 {
 		t.Fatalf("frames over data channels %d, over WebSockets %d: both should carry chat", overDC, overWS)
@@ -439,6 +452,8 @@ type client struct {
 	next     int
 	replies  chan []byte // frames with a ref the test waits for
 	problems []string    // broken promises seen by the reader
+	sentAt   map[string]time.Time
+	ackTimes map[string][]time.Duration // send → ack, by the transport the ack came on
 }
 
 func dialClient(t *testing.T, name, url string, h http.Header) *client {
@@ -449,7 +464,7 @@ func dialClient(t *testing.T, name, url string, h http.Header) *client {
 	}
 	c := &client{name: name, ws: ws, opened: make(chan struct{}), unacked: map[string]protocol.Send{},
 		acks: map[string]protocol.Ack{}, msgs: map[string]map[int64]protocol.Message{}, dupCount: map[string]int{},
-		via: map[string]int{}, replies: make(chan []byte, 64)}
+		via: map[string]int{}, replies: make(chan []byte, 64), sentAt: map[string]time.Time{}, ackTimes: map[string][]time.Duration{}}
 	done := make(chan struct{})
 	go func() { defer close(done); c.readWS() }()
 	t.Cleanup(func() {
@@ -708,6 +723,9 @@ func (c *client) frame(data []byte, via string) {
 		if prev, ok := c.acks[a.ClientID]; ok && prev.Seq != a.Seq {
 			c.problems = append(c.problems, fmt.Sprintf("%s acked at seq %d and at %d", a.ClientID, prev.Seq, a.Seq))
 		}
+		if _, first := c.unacked[a.ClientID]; first {
+			c.ackTimes[via] = append(c.ackTimes[via], time.Since(c.sentAt[a.ClientID]))
+		}
 		c.acks[a.ClientID] = a
 		delete(c.unacked, a.ClientID)
 	case protocol.TypeMessage:
@@ -753,6 +771,7 @@ func (c *client) sendLoop(ctx context.Context) {
 		c.next++
 		s := protocol.Send{Envelope: protocol.Envelope{Type: protocol.TypeSend, Ref: id}, ClientID: id, Conversation: conv, Body: "message " + id}
 		c.unacked[id] = s
+		c.sentAt[id] = time.Now()
 		c.order = append(c.order, id)
 		dc := c.dc
 		if !c.dcOpen {
