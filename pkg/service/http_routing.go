@@ -667,7 +667,7 @@ func (s *Server) widgetAvailability(c *gin.Context) {
 	for i, ch := range choices {
 		labels[i] = ch.Label
 	}
-	out := gin.H{"online": av.Online, "teams": nonNil(teams), "choices": labels}
+	out := gin.H{"online": av.Online, "teams": nonNil(teams), "choices": labels, "visitor_calls": site.VisitorCalls}
 	if !av.Online {
 		out["reason"] = av.Reason
 		if !av.Reopens.IsZero() {

@@ -20,7 +20,9 @@ export function MediaOut({ stream, video, testid }: { stream: MediaStream; video
   );
 }
 
-export function CallBar({ calls, conversation, selfID }: { calls: CallManager; conversation: string; selfID: string | undefined }) {
+/** CallBar: voice says whether the site lets visitors start voice calls
+ * (they can always answer the agent's, and offer their screen). */
+export function CallBar({ calls, conversation, selfID, voice }: { calls: CallManager; conversation: string; selfID: string | undefined; voice: boolean }) {
   useCalls(calls);
   const view = calls.calls.get(conversation);
   const ended = calls.ended.get(conversation);
@@ -64,16 +66,18 @@ export function CallBar({ calls, conversation, selfID }: { calls: CallManager; c
               {endedText(ended)}
             </span>
           )}
-          <button
-            type="button"
-            class="pw-call-btn"
-            data-testid="call-voice"
-            disabled={!available}
-            title={available ? "Start a voice call" : NO_NETWORK}
-            onClick={() => void calls.start(conversation, "voice")}
-          >
-            Call
-          </button>
+          {voice && (
+            <button
+              type="button"
+              class="pw-call-btn"
+              data-testid="call-voice"
+              disabled={!available}
+              title={available ? "Start a voice call" : NO_NETWORK}
+              onClick={() => void calls.start(conversation, "voice")}
+            >
+              Call
+            </button>
+          )}
           <button
             type="button"
             class="pw-call-btn"

@@ -246,7 +246,7 @@ function Chat({ client, calls }: { client: LiveClient; calls: CallManager | null
   return (
     <>
       <StatusLine client={client} conv={conv} />
-      {calls && convID && status === "open" && <CallBar calls={calls} conversation={convID} selfID={client.self?.id} />}
+      {calls && convID && status === "open" && <CallBar calls={calls} conversation={convID} selfID={client.self?.id} voice={avail?.visitor_calls === true} />}
       {client.lastError && (
         <div class="pw-alert" role="alert" data-testid="error">
           <span>{client.lastError.message || "Something went wrong."}</span>

@@ -16,6 +16,8 @@ export interface Availability {
   teams?: string[];
   /** The site's pre-chat choices (labels), when it defines some. */
   choices?: string[];
+  /** The site lets visitors start voice calls (call.tsx). */
+  visitor_calls?: boolean;
 }
 
 /** useAvailability asks the server whether anyone can chat now, and again
