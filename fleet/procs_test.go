@@ -195,7 +195,20 @@ type node struct {
 
 func (n *node) url() string { return "http://" + n.addr }
 
+// start starts the process and waits until it is ready.
 func (n *node) start() {
+	n.t.Helper()
+	n.launch()
+	n.waitReady()
+}
+
+func (n *node) waitReady() {
+	n.t.Helper()
+	waitFor(n.t, n.name+" to be ready", 60*time.Second, n.ready)
+}
+
+// launch starts the process without waiting for it.
+func (n *node) launch() {
 	n.t.Helper()
 	f, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -210,7 +223,6 @@ func (n *node) start() {
 	}
 	go func() { n.cmd.Wait(); f.Close() }()
 	n.dead = false
-	waitFor(n.t, n.name+" to be ready", 60*time.Second, n.ready)
 }
 
 func (n *node) ready() bool {

@@ -77,10 +77,14 @@ func startFleet(t *testing.T, relays int, env ...string) *fleet {
 			}
 		}
 	})
-	// The first node alone creates the schema and the workspace on the
-	// empty database, then the others join.
+	// All at once, as an orchestrator starts them: on the empty database
+	// one node migrates and creates the workspace while the others wait
+	// for the startup lock (two workspaces would make a node fail).
 	for _, n := range f.nodes {
-		n.start()
+		n.launch()
+	}
+	for _, n := range f.nodes {
+		n.waitReady()
 	}
 	if relays > 0 {
 		relayBin := build(t, "relay")

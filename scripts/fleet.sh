@@ -75,7 +75,8 @@ start() {
 		i=$((i + 1))
 		launch "signaling$i" bin/signaling PARLEY_ADDR="127.0.0.1:$p" PARLEY_PUBLIC_URL="$PUBLIC" \
 			PARLEY_DATA_DIR="$DIR/signaling$i" PARLEY_DATABASE_URL="$DB" PARLEY_REDIS_URL="$REDIS"
-		# The first node alone creates the schema and the first workspace.
+		# The nodes may start together (they take turns through a lock in
+		# Redis to migrate); the first one's log shows the first-run password.
 		if [ $i -eq 1 ]; then wait_ready "http://127.0.0.1:$p"; fi
 	done
 	for p in "${NODES[@]:1}"; do wait_ready "http://127.0.0.1:$p"; done

@@ -32,15 +32,6 @@ import (
 // drains. It prints the sign-in URL (and, on first run, the admin password)
 // to out.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	st, err := OpenStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	secret, err := loadSecret(cfg, log)
-	if err != nil {
-		return err
-	}
 	rdb, err := redisClient(cfg)
 	if err != nil {
 		return err
@@ -48,14 +39,28 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if rdb != nil {
 		defer rdb.Close() // after the bus and the limiter, deferred below
 	}
+	// Nodes of a fleet started together take turns to migrate the schema
+	// and create the first workspace (each would create one otherwise).
+	unlock := startupLock(ctx, rdb, log)
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		unlock()
+		return err
+	}
+	defer st.Close()
+	password, err := bootstrap(ctx, st, cfg)
+	unlock()
+	if err != nil {
+		return err
+	}
+	secret, err := loadSecret(cfg, log)
+	if err != nil {
+		return err
+	}
 	b := newBus(rdb, log)
 	defer b.Close()
 	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
 	defer conv.Stop() // the routing engine's ticker
-	password, err := bootstrap(ctx, st, cfg)
-	if err != nil {
-		return err
-	}
 	limiter := newLimiter(cfg, rdb, log)
 	ice := ICEConfig(cfg)
 	if err := ice.Validate(); err != nil {
@@ -126,6 +131,47 @@ func redisClient(cfg config.Config) (*redis.Client, error) {
 	opts.DialTimeout = time.Second
 	opts.MaxRetries = 1
 	return redis.NewClient(opts), nil
+}
+
+// startupLockKey is held in Redis by the node that migrates and bootstraps.
+const startupLockKey = "parley:startup"
+
+// releaseIfOwner deletes the lock only if it still holds our token (it may
+// have expired and been taken by another node meanwhile).
+var releaseIfOwner = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// startupLock waits until this node holds the fleet's startup lock and
+// returns its release. Without Redis (one node) there is nothing to wait
+// for; with Redis unreachable the node goes on without the lock (a fleet
+// whose Redis is down at start gets a warning, not a hang). The lock
+// expires by itself should its holder die.
+func startupLock(ctx context.Context, rdb *redis.Client, log *slog.Logger) func() {
+	if rdb == nil {
+		return func() {}
+	}
+	token := randomToken()
+	const ttl = 2 * time.Minute
+	deadline := time.Now().Add(ttl + 10*time.Second)
+	for {
+		ok, err := rdb.SetNX(ctx, startupLockKey, token, ttl).Result()
+		if err != nil {
+			log.Warn("redis unreachable at start: migrating without the fleet's startup lock", "err", err)
+			return func() {}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			log.Warn("another node held the startup lock too long; going on without it")
+			return func() {}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		releaseIfOwner.Run(ctx, rdb, []string{startupLockKey}, token)
+	}
 }
 
 // newBus returns the bus: Redis, shared by every node, when configured, else
