@@ -31,6 +31,12 @@ type Config struct {
 	Demo          bool          // serve /demo (PARLEY_DEMO)
 	RedisURL      string        // redis://… for the bus and shared rate limits (PARLEY_REDIS_URL); empty: in process
 	RateLimits    bool          // enforce rate limits (PARLEY_RATE_LIMITS); off only for benchmarks
+	// HTTPS: a certificate and key (PEM files), or a host name whose
+	// certificate is obtained with ACME (Let's Encrypt, TLS-ALPN on this
+	// port, which must then be 443). See README, Security.
+	TLSCert  string // PARLEY_TLS_CERT
+	TLSKey   string // PARLEY_TLS_KEY
+	ACMEHost string // PARLEY_ACME_HOST
 	// VisitorTokenTTL is how long a visitor token lives; live connections
 	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
 	VisitorTokenTTL time.Duration
@@ -91,6 +97,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("PARLEY_RATE_LIMITS: %w", err)
 	}
 	fs.BoolVar(&c.RateLimits, "rate-limits", limits, "enforce rate limits on sign-in, visitor sessions and messages; turn off only to benchmark [PARLEY_RATE_LIMITS]")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("PARLEY_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS and WSS [PARLEY_TLS_CERT]")
+	fs.StringVar(&c.TLSKey, "tls-key", env("PARLEY_TLS_KEY", ""), "PEM private key file of the certificate [PARLEY_TLS_KEY]")
+	fs.StringVar(&c.ACMEHost, "acme-host", env("PARLEY_ACME_HOST", ""), "host name to get a certificate for with ACME (Let's Encrypt); listen on :443 [PARLEY_ACME_HOST]")
 	vttl, err := time.ParseDuration(env("PARLEY_VISITOR_TOKEN_TTL", "1h"))
 	if err != nil {
 		return c, fmt.Errorf("PARLEY_VISITOR_TOKEN_TTL: %w", err)
@@ -111,11 +120,24 @@ func (c *Config) complete() error {
 	if err != nil {
 		return fmt.Errorf("addr %q: %w", c.Addr, err)
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("PARLEY_TLS_CERT and PARLEY_TLS_KEY go together")
+	}
+	if c.TLSCert != "" && c.ACMEHost != "" {
+		return errors.New("set either PARLEY_TLS_CERT/PARLEY_TLS_KEY or PARLEY_ACME_HOST, not both")
+	}
 	if c.PublicURL == "" {
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
-		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		switch {
+		case c.ACMEHost != "":
+			c.PublicURL = "https://" + c.ACMEHost
+		case c.TLS():
+			c.PublicURL = "https://" + net.JoinHostPort(host, port)
+		default:
+			c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		}
 	}
 	u, err := url.Parse(c.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -235,6 +257,10 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// TLS reports whether this server serves HTTPS itself (a certificate or
+// ACME), rather than plain HTTP (perhaps behind a TLS proxy).
+func (c Config) TLS() bool { return c.TLSCert != "" || c.ACMEHost != "" }
 
 // PublicOrigin is the scheme://host[:port] of PublicURL.
 func (c Config) PublicOrigin() string {

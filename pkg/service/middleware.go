@@ -24,11 +24,16 @@ func (s *Server) accessLog() gin.HandlerFunc {
 	}
 }
 
-func securityHeaders() gin.HandlerFunc {
+// securityHeaders sets the headers every answer carries; under TLS also
+// HSTS, so browsers never try plain HTTP (and its cookies) again.
+func securityHeaders(tls bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		if tls {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
 		c.Next()
 	}
 }

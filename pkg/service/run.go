@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
+	go func() { errc <- serveHTTP(httpSrv, ln, cfg, log) }() // tls.go
 
 	log.Info("parley signaling is up", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "store", st.Dialect(), "bus", busKind(rdb))
 	fmt.Fprintf(out, "\nParley is running.\n  Agent dashboard: %s/app/\n", cfg.PublicURL)

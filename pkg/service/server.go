@@ -108,7 +108,7 @@ func New(cfg config.Config, d Deps) *Server {
 	// Client addresses (rate limits) come from the TCP peer, never from
 	// spoofable X-Forwarded-For headers.
 	s.engine.SetTrustedProxies(nil)
-	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders())
+	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders(s.secure))
 	s.engine.MaxMultipartMemory = 1 << 20
 	for _, r := range s.routes() {
 		s.engine.Handle(r.Method, r.Path, r.Handlers...)
