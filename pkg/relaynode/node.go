@@ -321,6 +321,9 @@ type nodePeer struct {
 
 	mu   sync.Mutex
 	subs map[string]func() // bus subscriptions; nil once closed
+
+	opened   chan struct{} // closed once StateOpen is on the link
+	openOnce sync.Once
 }
 
 func (l *nodeLink) run() {
@@ -371,7 +374,7 @@ func (l *nodeLink) create(m msg) {
 		l.reply(m.Req, "", errors.New("peer id missing or in use"))
 		return
 	}
-	np := &nodePeer{id: m.Peer, ops: make(chan msg, peerQueue), subs: map[string]func(){}}
+	np := &nodePeer{id: m.Peer, ops: make(chan msg, peerQueue), subs: map[string]func(){}, opened: make(chan struct{})}
 	if l.n.chat != nil && m.Participant != nil {
 		p := conversation.Participant(*m.Participant)
 		np.owner = &p
@@ -380,6 +383,15 @@ func (l *nodeLink) create(m msg) {
 		ID:          m.Peer,
 		OnCandidate: func(c protocol.RTCCandidate) { l.write(msg{Op: opCandidate, Peer: np.id, Candidate: &c}) },
 		OnFrame: func(channel string, data []byte) {
+			// Frames come from the read loop, states from the peer's own
+			// goroutine: hold a first frame until "open" is on the link, so
+			// signaling never handles a frame of a channel it thinks shut
+			// (and answers it over the WebSocket).
+			select {
+			case <-np.opened:
+			case <-np.peer.Done():
+				return
+			}
 			l.n.met.frames.WithLabelValues("in").Inc()
 			if !np.chatFrame(l, data) {
 				l.write(msg{Op: opFrame, Peer: np.id, Channel: channel, Data: string(data)})
@@ -396,6 +408,9 @@ func (l *nodeLink) create(m msg) {
 				np.unsubscribe()
 			}
 			l.write(msg{Op: opState, Peer: np.id, State: s.String()})
+			if s == relay.StateOpen {
+				np.openOnce.Do(func() { close(np.opened) })
+			}
 		},
 	})
 	if err != nil {

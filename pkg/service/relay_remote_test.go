@@ -228,17 +228,28 @@ func chatThroughStandaloneRelays(t *testing.T, commit bool) {
 		t.Fatalf("committing=%v: relay acked %v sends, signaling handled %v from data channels", commit, relayAcks, signalingSends)
 	}
 
+	// Typing goes the same way (no store, no ack).
+	v.sendDC(protocol.Typing{Envelope: protocol.Envelope{Type: protocol.TypeTyping}, Conversation: conv.ID, On: true})
+	if f := ag.next(protocol.TypeTyping); f.via != transportDataChannel {
+		t.Fatalf("typing reached the agent over %s", f.via)
+	}
+
 	// The visitor's second tab joins the same relay: the conversation's.
+	before := metric(t, serving.url, "parley_relay_peers")
 	v2 := ts.rtcVisitor(t, token)
 	v2.hello()
 	v2.negotiate()
-	if peers := metric(t, serving.url, "parley_relay_peers"); peers < 2 {
-		t.Fatalf("second tab not on the conversation's relay %s (peers %v)", serving.id, peers)
+	if peers := metric(t, serving.url, "parley_relay_peers"); peers != before+1 {
+		t.Fatalf("second tab not on the conversation's relay %s (peers %v → %v)", serving.id, before, peers)
 	}
 	v2.close()
+	for deadline := time.Now().Add(10 * time.Second); metric(t, serving.url, "parley_relay_peers") != before; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed tab's peer is still on the relay after 10s")
+		}
+	}
 	// An agent's new tab joins the relay of the conversations it serves.
 	waitOpen(t, hc, ts.URL, conv.ID)
-	before := metric(t, serving.url, "parley_relay_peers")
 	ag2, _ := ts.rtcAgent(t)
 	ag2.hello()
 	ag2.negotiate()
