@@ -79,7 +79,11 @@ type Router struct {
 	visitors  map[string]string              // queued conversation → its visitor, for queue frames
 	prechat   map[string]prechat             // visitor → what they chose before the first message
 	detecting map[string]*detection          // conversation → its language detection so far
-	held      map[string]held                // new conversation → waiting for its first message to tell the language
+	held      map[string]held                // new conversation → waiting (for its first message, or for other nodes' agents)
+	loadedAt  map[string]time.Time           // workspace → when it loaded here
+
+	node string   // this node's id in presence announcements
+	pres presence // agents connected to other nodes
 
 	every   time.Duration
 	timerMu sync.Mutex
@@ -94,7 +98,8 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		conns: map[string]int{}, seen: map[string]bool{},
 		positions: map[string]protocol.Queue{}, offers: map[string]string{},
 		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{}, visitors: map[string]string{},
-		prechat: map[string]prechat{}, detecting: map[string]*detection{}, held: map[string]held{},
+		prechat: map[string]prechat{}, detecting: map[string]*detection{}, held: map[string]held{}, loadedAt: map[string]time.Time{},
+		node: uuid.NewString(), pres: presence{nodes: map[string]map[string]remoteNode{}, up: map[string]string{}},
 		every: o.TickEvery,
 	}
 	if r.every <= 0 {
@@ -126,7 +131,8 @@ func (r *Router) startTicking() {
 func (r *Router) tick() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	r.eng.Tick(ctx)
-	r.releaseHeld(ctx, time.Now().Add(-holdFor))
+	r.releaseHeld(ctx, time.Now())
+	r.presenceTick(ctx, time.Now())
 	r.drain(ctx)
 	cancel()
 	r.timerMu.Lock()
@@ -144,6 +150,7 @@ func (r *Router) close() {
 	if r.timer != nil {
 		r.timer.Stop()
 	}
+	r.stopPresence()
 }
 
 func akey(ws, agent string) string { return ws + "/" + agent }
@@ -234,7 +241,9 @@ func (r *Router) ensure(ctx context.Context, ws string) error {
 	}
 	r.mu.Lock()
 	r.loaded[ws] = true
+	r.loadedAt[ws] = time.Now()
 	r.mu.Unlock()
+	r.subscribePresence(ctx, ws)
 	r.startTicking()
 	queued, err := sc.Queued(ctx)
 	if err != nil {
@@ -380,6 +389,11 @@ func (r *Router) enqueue(ctx context.Context, c store.Conversation) {
 	err := r.eng.Enqueue(ctx, r.request(c))
 	switch {
 	case err == nil, errors.Is(err, routing.ErrAlreadyRouted):
+	case errors.Is(err, routing.ErrNoAgentOnline) && r.warming(c.WorkspaceID):
+		// This node may not have heard the other nodes' agents yet.
+		r.mu.Lock()
+		r.held[c.ID] = held{ws: c.WorkspaceID, until: r.loadedAt[c.WorkspaceID].Add(presenceWarmup)}
+		r.mu.Unlock()
 	case errors.Is(err, routing.ErrOffline):
 		var reopens time.Time
 		if errors.Is(err, routing.ErrOutsideHours) {
@@ -411,17 +425,17 @@ func (r *Router) Queued(ctx context.Context, ws, convID string) {
 		// The widget starts a conversation with the visitor's first
 		// message right behind: route after reading it, with its language.
 		r.mu.Lock()
-		r.held[c.ID] = held{ws: ws, since: time.Now()}
+		r.held[c.ID] = held{ws: ws, until: time.Now().Add(holdFor)}
 		r.mu.Unlock()
 		return
 	}
 	r.enqueue(ctx, c)
 }
 
-// held is a new conversation whose routing waits for its first message.
+// held is a new conversation whose routing waits, until a time at most.
 type held struct {
 	ws    string
-	since time.Time
+	until time.Time
 }
 
 // holdFor bounds how long a new conversation waits for its first message
@@ -454,14 +468,14 @@ func (r *Router) unhold(convID string) bool {
 	return ok
 }
 
-// releaseHeld routes conversations held since before cutoff: their first
-// message did not come.
-func (r *Router) releaseHeld(ctx context.Context, cutoff time.Time) {
+// releaseHeld routes conversations held until before now: what they waited
+// for did not come.
+func (r *Router) releaseHeld(ctx context.Context, now time.Time) {
 	r.mu.Lock()
 	var due []held
 	var ids []string
 	for id, h := range r.held {
-		if h.since.Before(cutoff) {
+		if h.until.Before(now) {
 			due, ids = append(due, h), append(ids, id)
 			delete(r.held, id)
 		}
@@ -545,6 +559,9 @@ func (r *Router) agentConnected(ctx context.Context, a store.Agent) {
 	if err := r.eng.Connected(ctx, a.WorkspaceID, a.ID); err != nil {
 		r.log.Warn("routing presence", "agent", a.ID, "err", err)
 	}
+	if first {
+		r.announce(ctx, a.WorkspaceID, presenceNote{})
+	}
 }
 
 func (r *Router) agentDisconnected(ctx context.Context, ws, agentID string) {
@@ -554,9 +571,13 @@ func (r *Router) agentDisconnected(ctx context.Context, ws, agentID string) {
 	if r.conns[k] > 0 {
 		r.conns[k]--
 	}
+	last := r.conns[k] == 0
 	r.mu.Unlock()
 	if err := r.eng.Disconnected(ctx, ws, agentID); err != nil && !errors.Is(err, routing.ErrUnknownAgent) {
 		r.log.Warn("routing presence", "agent", agentID, "err", err)
+	}
+	if last {
+		r.announce(ctx, ws, presenceNote{})
 	}
 }
 
@@ -568,11 +589,20 @@ func (r *Router) setStatus(ctx context.Context, ws, agentID, status string) {
 	if err := r.eng.SetStatus(ctx, ws, agentID, routing.Status(status)); err != nil {
 		r.log.Warn("routing status", "agent", agentID, "err", err)
 	}
+	r.announce(ctx, ws, presenceNote{})
 }
 
 // AgentChanged re-reads an agent's profile (capacity, languages, skills,
-// teams) after an edit.
+// teams) after an edit, here and on the other nodes.
 func (r *Router) AgentChanged(ctx context.Context, ws, agentID string) error {
+	err := r.reloadAgent(ctx, ws, agentID)
+	if err == nil {
+		r.announce(ctx, ws, presenceNote{Profile: agentID})
+	}
+	return err
+}
+
+func (r *Router) reloadAgent(ctx context.Context, ws, agentID string) error {
 	defer r.drain(ctx)
 	if err := r.ensure(ctx, ws); err != nil {
 		return err
@@ -584,8 +614,17 @@ func (r *Router) AgentChanged(ctx context.Context, ws, agentID string) error {
 	return r.eng.SetAgent(ctx, ws, r.agentOf(a))
 }
 
-// SiteChanged re-reads a site's routing rules after an edit.
+// SiteChanged re-reads a site's routing rules after an edit, here and on
+// the other nodes.
 func (r *Router) SiteChanged(ctx context.Context, ws, siteID string) error {
+	err := r.reloadSite(ctx, ws, siteID)
+	if err == nil {
+		r.announce(ctx, ws, presenceNote{Site: siteID})
+	}
+	return err
+}
+
+func (r *Router) reloadSite(ctx context.Context, ws, siteID string) error {
 	defer r.drain(ctx)
 	if err := r.ensure(ctx, ws); err != nil {
 		return err

@@ -369,6 +369,21 @@ type Waiting struct {
 }
 
 // Snapshot returns a copy of a workspace's state, for dashboards and tests.
+// Statuses returns the effective status of the given agents of a workspace
+// (unknown agents are left out): a cheap Snapshot for presence.
+func (e *Engine) Statuses(workspaceID string, ids []string) map[string]Status {
+	out := make(map[string]Status, len(ids))
+	_ = e.with(workspaceID, func(w *workspace, now time.Time) error {
+		for _, id := range ids {
+			if st, ok := w.agents[id]; ok {
+				out[id] = st.Status
+			}
+		}
+		return nil
+	})
+	return out
+}
+
 func (e *Engine) Snapshot(workspaceID string) Snapshot {
 	var s Snapshot
 	_ = e.with(workspaceID, func(w *workspace, now time.Time) error {

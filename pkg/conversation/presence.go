@@ -1,0 +1,315 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/routing"
+)
+
+// Agent presence across signaling nodes.
+//
+// Each node's routing engine sees the agents connected to that node. So
+// that a visitor on one node reaches an agent whose dashboard is connected
+// to another, every node announces, per workspace, which agents are
+// connected to it and the status each chose, on the bus: at every change
+// and every presenceEvery. The other nodes count an agent announced by any
+// live node as one more connection of that agent (so the usual grace
+// period applies when it goes), take the status it announces, and re-read
+// profiles and site rules another node changed. An announcement not
+// renewed within presenceTTL is dropped, unless the bus itself is down (a
+// node cannot hear others then; dropping would send their agents'
+// conversations back to the queue). Assignment stays the store's
+// compare-and-set; only queue positions remain per node.
+
+// presenceTopic carries a workspace's presence announcements between nodes.
+// (pkg/bus names the client-facing topics; this one is routing's own.)
+func presenceTopic(ws string) string { return "routing-presence:" + ws }
+
+const (
+	presenceEvery = 10 * time.Second
+	presenceTTL   = 3 * presenceEvery
+	// presenceWarmup: for this long after a workspace loads, a conversation
+	// that finds no agent online waits instead of going offline, while the
+	// other nodes answer this node's Ask.
+	presenceWarmup = 2 * time.Second
+)
+
+// presenceNote is one node's announcement for one workspace.
+type presenceNote struct {
+	Node string `json:"node"`
+	// Agents: agent → chosen status, for every agent with a connection
+	// to Node now (the full set, not a change).
+	Agents map[string]string `json:"agents"`
+	// Ask: the sender has just loaded the workspace; others announce.
+	Ask bool `json:"ask,omitempty"`
+	// Profile and Site name an agent profile or site rules the sender
+	// changed; the others re-read them.
+	Profile string `json:"profile,omitempty"`
+	Site    string `json:"site,omitempty"`
+}
+
+type inboxNote struct {
+	ws   string
+	note presenceNote
+}
+
+// remoteNode is the latest announcement of another node.
+type remoteNode struct {
+	agents map[string]string
+	at     time.Time
+}
+
+// presence is the router's view of the other nodes.
+type presence struct {
+	mu      sync.Mutex
+	nodes   map[string]map[string]remoteNode // workspace → node → its announcement
+	up      map[string]string                // workspace/agent → status, for agents present on another node (a virtual connection in the engine)
+	unsub   []func()
+	heard   bool // another node has announced something
+	inbox   []inboxNote
+	working bool
+	last    time.Time // last periodic announcement
+}
+
+// subscribePresence listens to the workspace's announcements and asks the
+// other nodes for theirs.
+func (r *Router) subscribePresence(ctx context.Context, ws string) {
+	unsub, err := r.svc.bus.Subscribe(presenceTopic(ws), func(_ string, payload []byte) {
+		var n presenceNote
+		if json.Unmarshal(payload, &n) != nil || n.Node == r.node {
+			return
+		}
+		r.pres.mu.Lock()
+		defer r.pres.mu.Unlock()
+		r.pres.heard = true
+		r.pres.inbox = append(r.pres.inbox, inboxNote{ws, n})
+		if !r.pres.working {
+			// Bus handlers must not block; the engine does store I/O.
+			r.pres.working = true
+			go r.applyPresence()
+		}
+	})
+	if err != nil {
+		if !errors.Is(err, bus.ErrClosed) {
+			r.log.Warn("routing presence: cannot subscribe; agents on other nodes are not seen", "workspace", ws, "err", err)
+		}
+		return
+	}
+	r.pres.mu.Lock()
+	r.pres.unsub = append(r.pres.unsub, unsub)
+	r.pres.mu.Unlock()
+	r.announce(ctx, ws, presenceNote{Ask: true})
+}
+
+// announce publishes this node's connected agents of the workspace, with
+// extra fields from note.
+func (r *Router) announce(ctx context.Context, ws string, note presenceNote) {
+	note.Node, note.Agents = r.node, map[string]string{}
+	r.mu.Lock()
+	for k, n := range r.conns {
+		if n > 0 && len(k) > len(ws) && k[:len(ws)+1] == ws+"/" {
+			note.Agents[k[len(ws)+1:]] = ""
+		}
+	}
+	r.mu.Unlock()
+	if len(note.Agents) > 0 {
+		for id, st := range r.eng.Statuses(ws, slices.Collect(maps.Keys(note.Agents))) {
+			note.Agents[id] = string(st)
+		}
+	}
+	b, _ := json.Marshal(note)
+	if err := r.svc.bus.Publish(context.WithoutCancel(ctx), presenceTopic(ws), b); err != nil {
+		r.log.Warn("routing presence: announcement not sent", "workspace", ws, "err", err)
+	}
+}
+
+// applyPresence carries out announcements in arrival order, then stops.
+func (r *Router) applyPresence() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		r.pres.mu.Lock()
+		notes := r.pres.inbox
+		r.pres.inbox = nil
+		if len(notes) == 0 {
+			r.pres.working = false
+			r.pres.mu.Unlock()
+			return
+		}
+		r.pres.mu.Unlock()
+		for _, n := range notes {
+			r.applyNote(ctx, n.ws, n.note)
+		}
+		r.drain(ctx)
+	}
+}
+
+func (r *Router) applyNote(ctx context.Context, ws string, n presenceNote) {
+	if n.Profile != "" {
+		if err := r.reloadAgent(ctx, ws, n.Profile); err != nil {
+			r.log.Warn("routing presence: profile changed elsewhere not applied", "agent", n.Profile, "err", err)
+		}
+	}
+	if n.Site != "" {
+		if err := r.reloadSite(ctx, ws, n.Site); err != nil {
+			r.log.Warn("routing presence: site changed elsewhere not applied", "site", n.Site, "err", err)
+		}
+	}
+	if n.Ask {
+		r.announce(ctx, ws, presenceNote{})
+	}
+	r.pres.mu.Lock()
+	if r.pres.nodes[ws] == nil {
+		r.pres.nodes[ws] = map[string]remoteNode{}
+	}
+	r.pres.nodes[ws][n.Node] = remoteNode{agents: n.Agents, at: time.Now()}
+	r.pres.mu.Unlock()
+	r.reconcile(ctx, ws)
+}
+
+// reconcile makes the engine's virtual connections match what live nodes
+// announce.
+func (r *Router) reconcile(ctx context.Context, ws string) {
+	r.pres.mu.Lock()
+	want := map[string]string{}
+	for _, node := range r.pres.nodes[ws] {
+		for a, st := range node.agents {
+			if want[a] == "" || st == string(routing.StatusOnline) {
+				want[a] = st
+			}
+		}
+	}
+	have := map[string]string{}
+	for k, st := range r.pres.up {
+		if len(k) > len(ws) && k[:len(ws)+1] == ws+"/" {
+			have[k[len(ws)+1:]] = st
+		}
+	}
+	r.pres.mu.Unlock()
+	for a, st := range want {
+		if old, ok := have[a]; !ok {
+			r.remoteUp(ctx, ws, a, st)
+		} else if old != st && st != "" {
+			r.setRemoteStatus(ws, a, st)
+			if err := r.eng.SetStatus(ctx, ws, a, routing.Status(st)); err != nil && !errors.Is(err, routing.ErrUnknownAgent) {
+				r.log.Warn("routing presence: status", "agent", a, "err", err)
+			}
+		}
+	}
+	for a := range have {
+		if _, ok := want[a]; !ok {
+			r.pres.mu.Lock()
+			delete(r.pres.up, akey(ws, a))
+			r.pres.mu.Unlock()
+			if err := r.eng.Disconnected(ctx, ws, a); err != nil && !errors.Is(err, routing.ErrUnknownAgent) {
+				r.log.Warn("routing presence", "agent", a, "err", err)
+			}
+		}
+	}
+}
+
+func (r *Router) setRemoteStatus(ws, agent, st string) {
+	r.pres.mu.Lock()
+	r.pres.up[akey(ws, agent)] = st
+	r.pres.mu.Unlock()
+}
+
+// remoteUp puts an agent connected to another node into this node's
+// routing, as one connection.
+func (r *Router) remoteUp(ctx context.Context, ws, agentID, status string) {
+	a, err := r.svc.store.Workspace(ws).Agent(ctx, agentID)
+	if err != nil {
+		return // deleted, or the store is down: the next announcement retries
+	}
+	if routing.Status(status).Valid() {
+		a.Status = status
+	}
+	r.setRemoteStatus(ws, agentID, status)
+	k := akey(ws, agentID)
+	r.mu.Lock()
+	r.seen[k] = true
+	r.mu.Unlock()
+	if err := r.eng.SetAgent(ctx, ws, r.agentOf(a)); err != nil {
+		r.log.Warn("agent not routable", "agent", agentID, "err", err)
+		return
+	}
+	if err := r.eng.Connected(ctx, ws, agentID); err != nil {
+		r.log.Warn("routing presence", "agent", agentID, "err", err)
+	}
+}
+
+// presenceTick renews this node's announcements and drops those of nodes
+// that stopped renewing theirs.
+func (r *Router) presenceTick(ctx context.Context, now time.Time) {
+	r.mu.Lock()
+	loaded := make([]string, 0, len(r.loaded))
+	for ws := range r.loaded {
+		loaded = append(loaded, ws)
+	}
+	r.mu.Unlock()
+	r.pres.mu.Lock()
+	renew := now.Sub(r.pres.last) >= presenceEvery
+	if renew {
+		r.pres.last = now
+	}
+	var stale []string
+	for ws, nodes := range r.pres.nodes {
+		for _, n := range nodes {
+			if now.Sub(n.at) > presenceTTL {
+				stale = append(stale, ws)
+				break
+			}
+		}
+	}
+	r.pres.mu.Unlock()
+	if renew {
+		for _, ws := range loaded {
+			r.announce(ctx, ws, presenceNote{})
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	if c, ok := r.svc.bus.(bus.Checker); ok && c.Healthy(ctx) != nil {
+		return // we cannot hear the others: their silence says nothing
+	}
+	for _, ws := range stale {
+		r.pres.mu.Lock()
+		maps.DeleteFunc(r.pres.nodes[ws], func(_ string, n remoteNode) bool { return now.Sub(n.at) > presenceTTL })
+		r.pres.mu.Unlock()
+		r.reconcile(ctx, ws)
+	}
+}
+
+// warming reports whether the workspace loaded so recently that other
+// nodes may still be announcing their agents. On a Memory bus there are no
+// other nodes unless some share this process and have been heard.
+func (r *Router) warming(ws string) bool {
+	r.pres.mu.Lock()
+	heard := r.pres.heard
+	r.pres.mu.Unlock()
+	if _, memory := r.svc.bus.(*bus.Memory); memory && !heard {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Since(r.loadedAt[ws]) < presenceWarmup
+}
+
+// stopPresence unsubscribes from every workspace's announcements.
+func (r *Router) stopPresence() {
+	r.pres.mu.Lock()
+	unsub := r.pres.unsub
+	r.pres.unsub = nil
+	r.pres.mu.Unlock()
+	for _, f := range unsub {
+		f()
+	}
+}
