@@ -749,7 +749,9 @@ func (s *Server) widgetPrechat(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	unavailable := func() { apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot do this right now") }
+	unavailable := func() {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot do this right now")
+	}
 	site, err := s.store.Workspace(p.WorkspaceID).Site(ctx, p.SiteID)
 	if err != nil {
 		unavailable()

@@ -60,9 +60,9 @@ func TestRoutingPageRules(t *testing.T) {
 		sue.socket(t)
 		settings := "/api/sites/" + ts.site.ID + "/routing"
 		for _, bad := range []map[string]any{
-			{"page_rules": []map[string]string{{"pattern": "/x"}}},                   // no skill or team
-			{"page_rules": []map[string]string{{"pattern": "", "skill": "sales"}}},   // no pattern
-			{"page_rules": []map[string]string{{"pattern": "/x", "skill": "a,b"}}},   // comma
+			{"page_rules": []map[string]string{{"pattern": "/x"}}},                    // no skill or team
+			{"page_rules": []map[string]string{{"pattern": "", "skill": "sales"}}},    // no pattern
+			{"page_rules": []map[string]string{{"pattern": "/x", "skill": "a,b"}}},    // comma
 			{"prechat_choices": []map[string]string{{"label": "", "skill": "sales"}}}, // no label
 		} {
 			var e struct{ Code, Error string }
