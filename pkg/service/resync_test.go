@@ -2,10 +2,20 @@ package service
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
 // A message committed while the bus was away reaches nobody by publication;
@@ -63,4 +73,49 @@ func TestResyncRecoversLostPublications(t *testing.T) {
 			}
 		}
 	})
+}
+
+// /readyz fails while the bus's Redis does not answer, and passes with a
+// Redis that does.
+func TestReadyzChecksTheBus(t *testing.T) {
+	st := storetest.Stores(t)["sqlite"]
+	ts := newTestServer(t, st)
+	ready := func() int {
+		res, err := http.Get(ts.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := ready(); got != http.StatusOK {
+		t.Fatalf("readyz on the in-process bus: %d", got)
+	}
+	// Nothing listens on a port just closed.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	gone := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer gone.Close()
+	down := bus.NewRedis(gone, bus.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer down.Close()
+	ts.srv.bus = down
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with Redis unreachable: %d, want 503", got)
+	}
+	addr = os.Getenv("PARLEY_TEST_REDIS")
+	if addr == "" {
+		return
+	}
+	up := redis.NewClient(&redis.Options{Addr: addr})
+	defer up.Close()
+	live := bus.NewRedis(up, bus.RedisOptions{})
+	defer live.Close()
+	ts.srv.bus = live
+	if got := ready(); got != http.StatusOK {
+		t.Fatalf("readyz with Redis up: %d", got)
+	}
 }
