@@ -163,6 +163,16 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	t.Logf("kill -9 %s (%v peers): every data channel client on the other relay after %s", victim.name, peers,
 		time.Since(relayBack).Round(time.Millisecond))
 	failure("restart Redis", f.redis.restart)
+	// Each live node noticed the lost subscription and told its clients
+	// to resume (and says so on /metrics, which every node serves).
+	for _, n := range nodes {
+		if n.isDead(&f.mu) {
+			continue
+		}
+		if got := n.gauge("parley_bus_resyncs_total"); got < 1 {
+			t.Errorf("%s: parley_bus_resyncs_total %v after the Redis restart, want ≥ 1", n.name, got)
+		}
+	}
 	failure("restart PostgreSQL", f.postgres.restart)
 	time.Sleep(chatBetween)
 
