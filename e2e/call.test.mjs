@@ -152,6 +152,19 @@ test("agent calls, visitor accepts: audio both ways, chat during the call, hang-
     await agent.click("[data-testid=call-mute]");
     await eventually(async () => (await visitor.locator("[data-testid=call-state]").innerText()).includes("muted"), { what: "visitor sees the agent muted" });
 
+    // "Show me what you see": the visitor shares its screen during the
+    // call; the agent decodes it while the audio goes on; stopping the
+    // share leaves the voice call up.
+    await visitor.locator("[data-testid=call-screen]").click();
+    await agent.locator("[data-testid=call][data-kind=screen] [data-testid=call-accept]").click();
+    await eventually(async () => (await agent.locator("[data-testid=call][data-kind=screen]").getAttribute("data-state")) === "active", { what: "share active beside the call" });
+    await growing(agent, "video", "framesDecoded", "agent decodes the screen during the call");
+    await growing(agent, "audio", "bytesReceived", "audio still arriving during the share");
+    await visitor.locator("[data-testid=call][data-kind=screen] [data-testid=call-hangup]").click();
+    await eventually(async () => (await agent.locator("[data-testid=call][data-kind=screen]").count()) === 0, { what: "share ended" });
+    assert.equal(await agent.locator("[data-testid=call][data-kind=voice]").getAttribute("data-state"), "active");
+    await growing(frame(), "audio", "bytesReceived", "audio still arriving after the share");
+
     await visitor.locator("[data-testid=call-hangup]").click();
     for (const [scope, who] of [[agent, "agent"], [visitor, "visitor"]]) {
       await eventually(async () => (await callState(scope)) === "ended", { what: `${who} back to chat` });

@@ -19,72 +19,74 @@ function MediaOut({ stream, video, testid }: { stream: MediaStream; video?: bool
 export function CallControls({ calls, conversation, selfID }: { calls: CallManager; conversation: string; selfID: string }) {
   const [, set] = useState(0);
   useEffect(() => calls.subscribe(() => set((v) => v + 1)), [calls]);
-  const view = calls.calls.get(conversation);
+  const views = calls.of(conversation);
   const ended = calls.ended.get(conversation);
-  const state = view?.frame.state ?? (ended ? "ended" : "none");
   const available = calls.available;
+  const state = calls.state(conversation);
+  const viewing = views.some((v) => v.frame.kind === "screen" && v.frame.state === "active" && v.frame.caller.id !== selfID);
   return (
     <div class={"pa-call pa-call-" + state} data-testid="call-state" data-state={state}>
       <MediaOut stream={calls.remote} testid="remote-audio" />
-      {view?.frame.state === "active" && calls.remoteVideo && <MediaOut stream={calls.remote} video testid="remote-video" />}
+      {viewing && calls.remoteVideo && <MediaOut stream={calls.remote} video testid="remote-video" />}
+      {views.map((view) => (
+        <div key={view.frame.id} class="pa-call-row" data-testid="call" data-kind={view.frame.kind} data-state={view.frame.state}>
+          <span class="pa-call-text" aria-live="polite">
+            {callSummary(view, selfID)}
+          </span>
+          {view.frame.state === "ringing" && view.frame.incoming ? (
+            <>
+              <button type="button" class="pa-btn" data-testid="call-accept" onClick={() => void calls.accept(view.frame.id)}>
+                {view.frame.kind === "screen" ? "View screen" : "Accept"}
+              </button>
+              <button type="button" class="pa-btn-outline" data-testid="call-decline" onClick={() => calls.decline(view.frame.id)}>
+                Decline
+              </button>
+            </>
+          ) : (
+            <>
+              {view.frame.state === "active" && view.frame.kind === "voice" && (
+                <button type="button" class="pa-btn-outline" data-testid="call-mute" aria-pressed={view.muted} onClick={() => calls.toggleMute(view.frame.id)}>
+                  {view.muted ? "Unmute" : "Mute"}
+                </button>
+              )}
+              <button type="button" class="pa-btn-outline pa-call-end" data-testid="call-hangup" onClick={() => calls.hangUp(view.frame.id)}>
+                {view.frame.state === "ringing" ? "Cancel" : view.frame.kind === "screen" ? "Stop screen" : "Hang up"}
+              </button>
+            </>
+          )}
+        </div>
+      ))}
       <div class="pa-call-row">
-        {view ? (
-          <>
-            <span class="pa-call-text" aria-live="polite">
-              {callSummary(view, selfID)}
-            </span>
-            {view.frame.state === "ringing" && view.frame.incoming ? (
-              <>
-                <button type="button" class="pa-btn" data-testid="call-accept" onClick={() => void calls.accept(conversation)}>
-                  {view.frame.kind === "screen" ? "View screen" : "Accept"}
-                </button>
-                <button type="button" class="pa-btn-outline" data-testid="call-decline" onClick={() => calls.decline(conversation)}>
-                  Decline
-                </button>
-              </>
-            ) : (
-              <>
-                {view.frame.state === "active" && view.frame.kind === "voice" && (
-                  <button type="button" class="pa-btn-outline" data-testid="call-mute" aria-pressed={view.muted} onClick={() => calls.toggleMute(conversation)}>
-                    {view.muted ? "Unmute" : "Mute"}
-                  </button>
-                )}
-                <button type="button" class="pa-btn-outline pa-call-end" data-testid="call-hangup" onClick={() => calls.hangUp(conversation)}>
-                  {view.frame.state === "ringing" ? "Cancel" : view.frame.kind === "screen" ? "Stop sharing" : "Hang up"}
-                </button>
-              </>
-            )}
-          </>
-        ) : (
-          <>
-            {ended && (
-              <span class="pa-call-text" data-testid="call-ended" data-reason={ended.reason}>
-                {endedText(ended)}
-              </span>
-            )}
-            <button
-              type="button"
-              class="pa-btn-outline"
-              data-testid="call-voice"
-              disabled={!available}
-              title={available ? "Call the visitor (voice)" : NO_NETWORK}
-              onClick={() => void calls.start(conversation, "voice")}
-            >
-              Call
-            </button>
-            <button
-              type="button"
-              class="pa-btn-outline"
-              data-testid="call-screen"
-              disabled={!available}
-              title={available ? "Share your screen with the visitor" : NO_NETWORK}
-              onClick={() => void calls.start(conversation, "screen")}
-            >
-              Share screen
-            </button>
-            {!available && <span class="pa-call-note">{NO_NETWORK}</span>}
-          </>
+        {ended && views.length === 0 && (
+          <span class="pa-call-text" data-testid="call-ended" data-reason={ended.reason}>
+            {endedText(ended)}
+          </span>
         )}
+        {!calls.busy(conversation, "voice") && (
+          <button
+            type="button"
+            class="pa-btn-outline"
+            data-testid="call-voice"
+            disabled={!available}
+            title={available ? "Call the visitor (voice)" : NO_NETWORK}
+            onClick={() => void calls.start(conversation, "voice")}
+          >
+            Call
+          </button>
+        )}
+        {!calls.busy(conversation, "screen") && (
+          <button
+            type="button"
+            class="pa-btn-outline"
+            data-testid="call-screen"
+            disabled={!available}
+            title={available ? "Share your screen with the visitor" : NO_NETWORK}
+            onClick={() => void calls.start(conversation, "screen")}
+          >
+            Share screen
+          </button>
+        )}
+        {!available && <span class="pa-call-note">{NO_NETWORK}</span>}
       </div>
       {calls.error && (
         <div class="pa-call-error" role="alert" data-testid="call-error">

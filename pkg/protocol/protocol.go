@@ -355,9 +355,9 @@ type RTCCandidate struct {
 	UsernameFragment *string `json:"usernameFragment,omitempty"`
 }
 
-// Call acts on the conversation's call. Start needs Kind; the other
-// actions apply to the conversation's current call (ID, when given, must
-// name it).
+// Call acts on a call of the conversation. Start needs Kind; the other
+// actions apply to the conversation's current call, named by ID (or
+// Kind) when it has two: a voice call and a screen share may run at once.
 type Call struct {
 	Envelope
 	Conversation string `json:"conversation"`

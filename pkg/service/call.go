@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,12 +46,32 @@ const callRingTimeout = 30 * time.Second
 // callRecordTimeout bounds the store write of a call's system message.
 const callRecordTimeout = 5 * time.Second
 
-// callBook holds the calls of this node's connections, one per
-// conversation at most.
+// callBook holds the calls of this node's connections: per conversation
+// at most one of each kind (a screen share may run beside a voice call).
 type callBook struct {
 	mu     sync.Mutex
-	byConv map[string]*call
+	byConv map[callKey]*call
 	ring   time.Duration // 0: callRingTimeout (tests shorten it)
+}
+
+type callKey struct{ conv, kind string }
+
+func (k *call) key() callKey { return callKey{k.conv, k.kind} }
+
+// find returns the conversation's call that id and kind (either may be
+// empty) name; ambiguous when they fit both of its calls.
+func (b *callBook) find(conv, id, kind string) (found *call, ambiguous bool) {
+	for _, kd := range []string{protocol.CallVoice, protocol.CallScreen} {
+		k := b.byConv[callKey{conv, kd}]
+		if k == nil || (id != "" && k.id != id) || (kind != "" && k.kind != kind) {
+			continue
+		}
+		if found != nil {
+			return nil, true
+		}
+		found = k
+	}
+	return found, false
 }
 
 // call is one call; its fields are guarded by callBook.mu.
@@ -101,23 +122,26 @@ func (c *conn) handleCall(ctx context.Context, f *protocol.Call) {
 		return
 	}
 	book := &c.srv.calls
-	book.mu.Lock()
-	k := book.byConv[f.Conversation]
-	if k != nil && f.ID != "" && f.ID != k.id {
-		k = nil
-	}
-	book.mu.Unlock()
-
 	if f.Action == protocol.CallStart {
-		if k != nil {
-			c.callError(f.Ref, protocol.CodeInvalid, "a call is already under way in this conversation")
+		book.mu.Lock()
+		busy := book.byConv[callKey{f.Conversation, f.Kind}] != nil
+		book.mu.Unlock()
+		if busy {
+			c.callError(f.Ref, protocol.CodeInvalid, "a "+strings.ToLower(callLabel(f.Kind))+" is already under way in this conversation")
 			return
 		}
 		c.startCall(ctx, f)
 		return
 	}
+	book.mu.Lock()
+	k, ambiguous := book.find(f.Conversation, f.ID, f.Kind)
+	book.mu.Unlock()
+	if ambiguous {
+		c.callError(f.Ref, protocol.CodeInvalid, "this conversation has a voice call and a screen share: name one with id")
+		return
+	}
 	if k == nil {
-		c.callError(f.Ref, protocol.CodeNotFound, "no call is under way in this conversation")
+		c.callError(f.Ref, protocol.CodeNotFound, "no such call is under way in this conversation")
 		return
 	}
 	switch f.Action {
@@ -229,14 +253,14 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 	book := &c.srv.calls
 	book.mu.Lock()
 	if book.byConv == nil {
-		book.byConv = make(map[string]*call)
+		book.byConv = make(map[callKey]*call)
 	}
-	if book.byConv[cv.ID] != nil {
+	if book.byConv[k.key()] != nil {
 		book.mu.Unlock()
-		c.callError(f.Ref, protocol.CodeInvalid, "a call is already under way in this conversation")
+		c.callError(f.Ref, protocol.CodeInvalid, "a "+strings.ToLower(callLabel(f.Kind))+" is already under way in this conversation")
 		return
 	}
-	book.byConv[cv.ID] = k
+	book.byConv[k.key()] = k
 	k.timer = time.AfterFunc(ring, func() { c.srv.endCall(k, protocol.CallReasonMissed, nil) })
 	book.mu.Unlock()
 	c.srv.announceCall(k, f.Ref)
@@ -298,7 +322,7 @@ func (c *conn) acceptCall(k *call, ref string) {
 		return
 	}
 	book.mu.Lock()
-	if k.state != protocol.CallRinging || book.byConv[k.conv] != k {
+	if k.state != protocol.CallRinging || book.byConv[k.key()] != k {
 		// Ended meanwhile (timeout, cancel, a decline elsewhere).
 		book.mu.Unlock()
 		_ = media.Close()
@@ -327,11 +351,11 @@ func (c *conn) acceptCall(k *call, ref string) {
 func (s *Server) endCall(k *call, reason string, by *conn) {
 	book := &s.calls
 	book.mu.Lock()
-	if book.byConv[k.conv] != k || k.state == protocol.CallEnded {
+	if book.byConv[k.key()] != k || k.state == protocol.CallEnded {
 		book.mu.Unlock()
 		return
 	}
-	delete(book.byConv, k.conv)
+	delete(book.byConv, k.key())
 	wasActive := k.state == protocol.CallActive
 	k.state = protocol.CallEnded
 	k.timer.Stop()

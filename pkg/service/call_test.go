@@ -149,6 +149,23 @@ func TestCallRingDeclineMissAcceptHangUp(t *testing.T) {
 	if cs := ag.callState(protocol.CallActive); len(cs.Muted) != 1 {
 		t.Fatalf("after the visitor muted: %+v", cs)
 	}
+	// A screen share may ring beside the voice call; an action must then
+	// say which call it means.
+	v.send(callAction(conv, protocol.CallStart, protocol.CallScreen))
+	if cs := ag.callState(protocol.CallRinging); cs.Kind != protocol.CallScreen || !cs.Incoming {
+		t.Fatalf("screen share beside the call: %+v", cs)
+	}
+	ag.send(callAction(conv, protocol.CallDecline, ""))
+	if e := ag.errorFrame(); e.Code != protocol.CodeInvalid || !strings.Contains(e.Message, "name one") {
+		t.Fatalf("an ambiguous decline: %+v", e)
+	}
+	ag.send(callAction(conv, protocol.CallDecline, protocol.CallScreen))
+	if cs := v.callState(protocol.CallEnded); cs.Kind != protocol.CallScreen || cs.Reason != protocol.CallReasonDeclined {
+		t.Fatalf("the declined share: %+v", cs)
+	}
+	if cs := ag.callState(protocol.CallEnded); cs.Kind != protocol.CallScreen {
+		t.Fatalf("the agent's view of the declined share: %+v", cs)
+	}
 	ag.send(callAction(conv, protocol.CallHangUp, ""))
 	for _, c := range []*rtcClient{ag, v} {
 		if cs := c.callState(protocol.CallEnded); cs.Reason != protocol.CallReasonHungUp || cs.By == nil || cs.By.Kind != protocol.AuthorAgent {
@@ -164,6 +181,7 @@ func TestCallRingDeclineMissAcceptHangUp(t *testing.T) {
 		"Voice call from Admin declined",
 		"Screen share from "+name+" not answered",
 		"Voice call started: Admin called "+name,
+		"Screen share from "+name+" declined",
 		"Voice call ended by Admin after 0:00",
 	)
 	// Chat goes on after all that.

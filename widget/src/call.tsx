@@ -24,60 +24,61 @@ export function MediaOut({ stream, video, testid }: { stream: MediaStream; video
  * (they can always answer the agent's, and offer their screen). */
 export function CallBar({ calls, conversation, selfID, voice }: { calls: CallManager; conversation: string; selfID: string | undefined; voice: boolean }) {
   useCalls(calls);
-  const view = calls.calls.get(conversation);
+  const views = calls.of(conversation);
   const ended = calls.ended.get(conversation);
-  const state = view?.frame.state ?? (ended ? "ended" : "none");
   const available = calls.available;
+  const viewing = views.some((v) => v.frame.kind === "screen" && v.frame.state === "active" && v.frame.caller.id !== selfID);
   return (
-    <div class={"pw-call pw-call-" + state} data-testid="call-state" data-state={state}>
+    <div class={"pw-call pw-call-" + calls.state(conversation)} data-testid="call-state" data-state={calls.state(conversation)}>
       <MediaOut stream={calls.remote} testid="remote-audio" />
-      {view?.frame.state === "active" && calls.remoteVideo && <MediaOut stream={calls.remote} video testid="remote-video" />}
-      {view ? (
-        <div class="pw-call-row">
+      {viewing && calls.remoteVideo && <MediaOut stream={calls.remote} video testid="remote-video" />}
+      {views.map((view) => (
+        <div key={view.frame.id} class="pw-call-row" data-testid="call" data-kind={view.frame.kind} data-state={view.frame.state}>
           <span class="pw-call-text" aria-live="polite">
             {callSummary(view, selfID)}
           </span>
           {view.frame.state === "ringing" && view.frame.incoming ? (
             <>
-              <button type="button" class="pw-call-btn pw-call-ok" data-testid="call-accept" onClick={() => void calls.accept(conversation)}>
+              <button type="button" class="pw-call-btn pw-call-ok" data-testid="call-accept" onClick={() => void calls.accept(view.frame.id)}>
                 Accept
               </button>
-              <button type="button" class="pw-call-btn pw-call-no" data-testid="call-decline" onClick={() => calls.decline(conversation)}>
+              <button type="button" class="pw-call-btn pw-call-no" data-testid="call-decline" onClick={() => calls.decline(view.frame.id)}>
                 Decline
               </button>
             </>
           ) : (
             <>
               {view.frame.state === "active" && view.frame.kind === "voice" && (
-                <button type="button" class="pw-call-btn" data-testid="call-mute" aria-pressed={view.muted} onClick={() => calls.toggleMute(conversation)}>
+                <button type="button" class="pw-call-btn" data-testid="call-mute" aria-pressed={view.muted} onClick={() => calls.toggleMute(view.frame.id)}>
                   {view.muted ? "Unmute" : "Mute"}
                 </button>
               )}
-              <button type="button" class="pw-call-btn pw-call-no" data-testid="call-hangup" onClick={() => calls.hangUp(conversation)}>
+              <button type="button" class="pw-call-btn pw-call-no" data-testid="call-hangup" onClick={() => calls.hangUp(view.frame.id)}>
                 {view.frame.state === "ringing" ? "Cancel" : view.frame.kind === "screen" ? "Stop" : "Hang up"}
               </button>
             </>
           )}
         </div>
-      ) : (
-        <div class="pw-call-row">
-          {ended && (
-            <span class="pw-call-text" data-testid="call-ended" data-reason={ended.reason}>
-              {endedText(ended)}
-            </span>
-          )}
-          {voice && (
-            <button
-              type="button"
-              class="pw-call-btn"
-              data-testid="call-voice"
-              disabled={!available}
-              title={available ? "Start a voice call" : NO_NETWORK}
-              onClick={() => void calls.start(conversation, "voice")}
-            >
-              Call
-            </button>
-          )}
+      ))}
+      <div class="pw-call-row">
+        {ended && views.length === 0 && (
+          <span class="pw-call-text" data-testid="call-ended" data-reason={ended.reason}>
+            {endedText(ended)}
+          </span>
+        )}
+        {voice && !calls.busy(conversation, "voice") && (
+          <button
+            type="button"
+            class="pw-call-btn"
+            data-testid="call-voice"
+            disabled={!available}
+            title={available ? "Start a voice call" : NO_NETWORK}
+            onClick={() => void calls.start(conversation, "voice")}
+          >
+            Call
+          </button>
+        )}
+        {!calls.busy(conversation, "screen") && (
           <button
             type="button"
             class="pw-call-btn"
@@ -88,9 +89,9 @@ export function CallBar({ calls, conversation, selfID, voice }: { calls: CallMan
           >
             Share my screen
           </button>
-          {!available && <span class="pw-call-note">{NO_NETWORK}</span>}
-        </div>
-      )}
+        )}
+        {!available && <span class="pw-call-note">{NO_NETWORK}</span>}
+      </div>
       {calls.error && (
         <div class="pw-call-error" role="alert" data-testid="call-error">
           {calls.error}

@@ -28,9 +28,10 @@ export interface CallView {
 }
 
 export class CallManager implements MediaHooks {
-  /** Current calls by conversation (ringing or active). */
+  /** Current calls (ringing or active) by call id. A conversation may
+   * have a voice call and a screen share at once. */
   readonly calls = new Map<string, CallView>();
-  /** The last call that ended, per conversation, until dismissed. */
+  /** The last call that ended, per conversation, until the next one. */
   readonly ended = new Map<string, CallStateFrame>();
   /** What went wrong with the last call action (shown by the buttons). */
   error = "";
@@ -53,7 +54,8 @@ export class CallManager implements MediaHooks {
   stop(): void {
     this.unlisten();
     this.link.media = null;
-    this.release();
+    this.release("audio");
+    this.release("video");
   }
 
   subscribe(fn: () => void): () => void {
@@ -71,6 +73,27 @@ export class CallManager implements MediaHooks {
     return this.link.open;
   }
 
+  /** of lists a conversation's current calls (voice first). */
+  of(conversation: string): CallView[] {
+    return [...this.calls.values()]
+      .filter((v) => v.frame.conversation === conversation)
+      .sort((a, b) => a.frame.kind.localeCompare(b.frame.kind) * -1);
+  }
+
+  /** state is the conversation's call state for the UI (and tests):
+   * active if a call is, else ringing if one rings, else ended or none. */
+  state(conversation: string): "active" | "ringing" | "ended" | "none" {
+    const views = this.of(conversation);
+    if (views.some((v) => v.frame.state === "active")) return "active";
+    if (views.length > 0) return "ringing";
+    return this.ended.has(conversation) ? "ended" : "none";
+  }
+
+  /** busy says whether the conversation has a call of that kind. */
+  busy(conversation: string, kind: CallKind): boolean {
+    return this.of(conversation).some((v) => v.frame.kind === kind);
+  }
+
   /** start asks for a call. A screen share asks for the screen first (the
    * browser wants a click behind getDisplayMedia). */
   async start(conversation: string, kind: CallKind): Promise<void> {
@@ -81,18 +104,24 @@ export class CallManager implements MediaHooks {
     }
     try {
       if (kind === "voice") await this.getMic();
-      else this.screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      else {
+        this.screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+        // The browser's own "Stop sharing" ends the share.
+        this.screen.getVideoTracks()[0]?.addEventListener("ended", () => {
+          const mine = this.of(conversation).find((v) => v.frame.kind === "screen");
+          if (mine) this.hangUp(mine.frame.id);
+        });
+      }
     } catch (e) {
       this.fail(kind === "voice" ? "The microphone is not available: " + errText(e) : "Screen sharing was not started: " + errText(e));
       return;
     }
-    this.screen?.getVideoTracks()[0]?.addEventListener("ended", () => this.hangUp(conversation));
-    this.action(conversation, "start", kind);
+    this.action(conversation, "start", undefined, kind);
   }
 
   /** accept answers a ringing call (voice: with the microphone). */
-  async accept(conversation: string): Promise<void> {
-    const c = this.calls.get(conversation);
+  async accept(id: string): Promise<void> {
+    const c = this.calls.get(id);
     if (!c) return;
     this.error = "";
     if (c.frame.kind === "voice") {
@@ -100,39 +129,35 @@ export class CallManager implements MediaHooks {
         await this.getMic();
       } catch (e) {
         this.fail("The microphone is not available: " + errText(e));
-        this.action(conversation, "decline");
+        this.action(c.frame.conversation, "decline", id);
         return;
       }
     }
-    this.action(conversation, "accept");
+    this.action(c.frame.conversation, "accept", id);
   }
 
-  decline(conversation: string): void {
-    this.action(conversation, "decline");
+  decline(id: string): void {
+    const c = this.calls.get(id);
+    if (c) this.action(c.frame.conversation, "decline", id);
   }
 
-  hangUp(conversation: string): void {
-    if (this.calls.has(conversation)) this.action(conversation, "hangup");
+  hangUp(id: string): void {
+    const c = this.calls.get(id);
+    if (c) this.action(c.frame.conversation, "hangup", id);
   }
 
   /** toggleMute mutes or unmutes the microphone (the track keeps flowing
    * as silence, so unmuting needs no renegotiation). */
-  toggleMute(conversation: string): void {
-    const c = this.calls.get(conversation);
+  toggleMute(id: string): void {
+    const c = this.calls.get(id);
     if (!c) return;
     c.muted = !c.muted;
     for (const t of this.mic?.getAudioTracks() ?? []) t.enabled = !c.muted;
-    this.action(conversation, c.muted ? "mute" : "unmute");
+    this.action(c.frame.conversation, c.muted ? "mute" : "unmute", id);
     this.notify();
   }
 
-  dismiss(conversation: string): void {
-    this.ended.delete(conversation);
-    this.notify();
-  }
-
-  private action(conversation: string, action: string, kind?: CallKind): void {
-    const id = this.calls.get(conversation)?.frame.id;
+  private action(conversation: string, action: string, id?: string, kind?: CallKind): void {
     const ref = "call:" + ++this.refs;
     const frame = { type: "call", ref, conversation, action, kind, id } as Frame;
     if (!this.client.sendControl(frame)) this.fail("Not connected; try again in a moment.");
@@ -140,8 +165,13 @@ export class CallManager implements MediaHooks {
 
   private fail(msg: string): void {
     this.error = msg;
-    if (this.calls.size === 0) this.release();
+    if (!this.has("voice")) this.release("audio");
+    if (!this.has("screen")) this.release("video");
     this.notify();
+  }
+
+  private has(kind: CallKind): boolean {
+    return [...this.calls.values()].some((v) => v.frame.kind === kind);
   }
 
   private onFrame(f: Frame): void {
@@ -150,22 +180,19 @@ export class CallManager implements MediaHooks {
       return;
     }
     if (f.type !== "call_state") return;
-    const conv = f.conversation;
     if (f.state === "ended") {
-      const had = this.calls.get(conv);
-      if (had && had.frame.id !== f.id) return; // an older call's news
-      this.calls.delete(conv);
-      this.ended.set(conv, f);
-      if (this.calls.size === 0) this.release();
+      this.calls.delete(f.id);
+      this.ended.set(f.conversation, f);
+      if (!this.has(f.kind as CallKind)) this.release(f.kind === "voice" ? "audio" : "video");
     } else {
-      const prev = this.calls.get(conv);
+      const prev = this.calls.get(f.id);
       const self = this.client.self?.id;
-      this.calls.set(conv, {
+      this.calls.set(f.id, {
         frame: f,
         muted: prev?.muted ?? false,
         remoteMuted: (f.muted ?? []).some((id) => id !== self),
       });
-      this.ended.delete(conv);
+      this.ended.delete(f.conversation);
     }
     this.notify();
   }
@@ -215,13 +242,14 @@ export class CallManager implements MediaHooks {
     this.mic = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
   }
 
-  /** release stops this side's microphone and screen and forgets the
-   * other side's tracks. */
-  private release(): void {
-    for (const s of [this.mic, this.screen]) for (const t of s?.getTracks() ?? []) t.stop();
-    this.mic = null;
-    this.screen = null;
-    for (const t of this.remote.getTracks()) this.remote.removeTrack(t);
+  /** release stops this side's microphone (audio) or screen (video) and
+   * forgets the other side's tracks of that kind. */
+  private release(kind: "audio" | "video"): void {
+    const own = kind === "audio" ? this.mic : this.screen;
+    for (const t of own?.getTracks() ?? []) t.stop();
+    if (kind === "audio") this.mic = null;
+    else this.screen = null;
+    for (const t of this.remote.getTracks()) if (t.kind === kind) this.remote.removeTrack(t);
   }
 }
 
