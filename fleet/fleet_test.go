@@ -27,7 +27,7 @@ const (
 // test's own, six visitors and three agents spread across them (five of
 // them chatting over data channels through the relays), chatting
 // continuously. In turn: kill -9 one node, kill -9 one relay, restart
-// Redis, restart PostgreSQL. After each,
+// Redis, restart PostgreSQL, drain (SIGTERM) and restart a node. After each,
 // every client must be chatting again (a send made after the failure
 // acked); at the end every acked message is stored once and every
 // participant has every message of its conversation once, in seq order.
@@ -134,17 +134,18 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	failure("kill -9 node2", func() {
 		f.kill(nodes[1])
 	})
-	var worstReconnect time.Duration
-	reconnects := 0
-	for _, c := range chatters {
-		c.mu.Lock()
-		for _, d := range c.reconns {
-			reconnects++
-			worstReconnect = max(worstReconnect, d)
+	reconnectStats := func() (n int, worst time.Duration) {
+		for _, c := range chatters {
+			c.mu.Lock()
+			for _, d := range c.reconns {
+				n++
+				worst = max(worst, d)
+			}
+			c.mu.Unlock()
 		}
-		c.mu.Unlock()
+		return n, worst
 	}
-	if reconnects == 0 {
+	if n, _ := reconnectStats(); n == 0 {
 		t.Fatal("no client was connected to the killed node: the test proves nothing about reconnects")
 	}
 	// The relay with more peers dies; its clients go on over their
@@ -174,6 +175,20 @@ func TestFleetSurvivesFailures(t *testing.T) {
 		}
 	}
 	failure("restart PostgreSQL", f.postgres.restart)
+	// A rolling restart of node3: it drains (its clients get 1001 and move
+	// to node1, the only other live node), then comes back on the same
+	// database and bus.
+	failure("SIGTERM node3, restart it", func() {
+		f.mu.Lock()
+		nodes[2].dead = true
+		f.mu.Unlock()
+		nodes[2].drain()
+		nodes[2].launch()
+		nodes[2].waitReady()
+		f.mu.Lock()
+		nodes[2].dead = false
+		f.mu.Unlock()
+	})
 	time.Sleep(chatBetween)
 
 	// Stop sending; every send must get its ack, every log must fill up.
@@ -260,11 +275,12 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	if acked == 0 || overDC == 0 || rtcStops == 0 {
 		t.Fatalf("acked %d, frames over data channels %d, data channels lost %d: the test proved nothing", acked, overDC, rtcStops)
 	}
+	reconnects, worstReconnect := reconnectStats()
 	t.Logf("fleet: 3 signaling nodes, 2 relays, %d clients, %d conversations; %d client reconnects, worst reconnect %s; "+
 		"%d data channels lost (rtc_stop), %d frames received over data channels",
 		len(chatters), len(convs), reconnects, worstReconnect.Round(time.Millisecond), rtcStops, overDC)
 	for _, o := range outcomes {
-		t.Logf("  %-20s all clients back; slowest %s after %s", o.name, o.who, o.worst.Round(time.Millisecond))
+		t.Logf("  %-26s all clients back; slowest %s after %s", o.name, o.who, o.worst.Round(time.Millisecond))
 	}
 	t.Logf("checked %d stored messages (%d acked sends): lost %d, duplicated %d; %d duplicate deliveries dropped by clients, %d resync frames; %s in all",
 		checked, acked, lost, duplicated, wireDups, resyncs, time.Since(began).Round(time.Second))

@@ -191,6 +191,8 @@ type node struct {
 	log  string
 	cmd  *exec.Cmd
 	dead bool
+	// exited closes when the process has ended.
+	exited chan struct{}
 }
 
 func (n *node) url() string { return "http://" + n.addr }
@@ -221,8 +223,9 @@ func (n *node) launch() {
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
-	go func() { n.cmd.Wait(); f.Close() }()
-	n.dead = false
+	exited := make(chan struct{})
+	n.exited = exited
+	go func() { n.cmd.Wait(); f.Close(); close(exited) }()
 }
 
 func (n *node) ready() bool {
@@ -241,6 +244,18 @@ func (n *node) ready() bool {
 func (n *node) kill() {
 	n.cmd.Process.Signal(syscall.SIGKILL)
 	n.dead = true
+}
+
+// drain sends SIGTERM and waits for the process to finish its drain and
+// exit, as a rolling deploy does.
+func (n *node) drain() {
+	n.t.Helper()
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(30 * time.Second):
+		n.t.Fatalf("%s did not exit within 30 s of SIGTERM", n.name)
+	}
 }
 
 func (n *node) tail() string {
