@@ -1139,11 +1139,13 @@ type detection struct {
 }
 
 // Language detection reads at most detectMessages visitor messages (the
-// first detectBytes of them) of a conversation, and watches at most
-// maxDetecting conversations at once per node.
+// first detectBytes of them) among the first detectWithin messages of a
+// conversation, and watches at most maxDetecting conversations at once per
+// node.
 const (
 	detectMessages = 5
 	detectBytes    = 2000
+	detectWithin   = 20
 	maxDetecting   = 10000
 )
 
@@ -1157,8 +1159,8 @@ func (r *Router) visitorWrote(ctx context.Context, c store.Conversation, body st
 	if r.unhold(c.ID) {
 		defer r.Queued(ctx, c.WorkspaceID, c.ID) // routed once the language is known, or known to be unknown
 	}
-	if c.Status == protocol.ConversationClosed || c.Status == protocol.ConversationOffline {
-		return
+	if c.Status == protocol.ConversationClosed || c.Status == protocol.ConversationOffline || c.LastSeq >= detectWithin {
+		return // later messages cost nothing
 	}
 	if err := r.ensure(ctx, c.WorkspaceID); err != nil || r.languageSpoken(c.WorkspaceID, c.Language) {
 		return

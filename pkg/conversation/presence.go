@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,8 +115,8 @@ func (r *Router) announce(ctx context.Context, ws string, note presenceNote) {
 	note.Node, note.Agents = r.node, map[string]string{}
 	r.mu.Lock()
 	for k, n := range r.conns {
-		if n > 0 && len(k) > len(ws) && k[:len(ws)+1] == ws+"/" {
-			note.Agents[k[len(ws)+1:]] = ""
+		if agent, ok := strings.CutPrefix(k, ws+"/"); ok && n > 0 {
+			note.Agents[agent] = ""
 		}
 	}
 	r.mu.Unlock()
@@ -188,8 +189,8 @@ func (r *Router) reconcile(ctx context.Context, ws string) {
 	}
 	have := map[string]string{}
 	for k, st := range r.pres.up {
-		if len(k) > len(ws) && k[:len(ws)+1] == ws+"/" {
-			have[k[len(ws)+1:]] = st
+		if agent, ok := strings.CutPrefix(k, ws+"/"); ok {
+			have[agent] = st
 		}
 	}
 	r.pres.mu.Unlock()
@@ -248,10 +249,14 @@ func (r *Router) remoteUp(ctx context.Context, ws, agentID, status string) {
 // presenceTick renews this node's announcements and drops those of nodes
 // that stopped renewing theirs.
 func (r *Router) presenceTick(ctx context.Context, now time.Time) {
+	// Only workspaces with agents here: others' silence about the rest
+	// already says "none" (the last departure was announced).
 	r.mu.Lock()
-	loaded := make([]string, 0, len(r.loaded))
-	for ws := range r.loaded {
-		loaded = append(loaded, ws)
+	withAgents := map[string]bool{}
+	for k, n := range r.conns {
+		if ws, _, ok := strings.Cut(k, "/"); ok && n > 0 && r.loaded[ws] {
+			withAgents[ws] = true
+		}
 	}
 	r.mu.Unlock()
 	r.pres.mu.Lock()
@@ -270,7 +275,7 @@ func (r *Router) presenceTick(ctx context.Context, now time.Time) {
 	}
 	r.pres.mu.Unlock()
 	if renew {
-		for _, ws := range loaded {
+		for ws := range withAgents {
 			r.announce(ctx, ws, presenceNote{})
 		}
 	}
