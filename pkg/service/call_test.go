@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
@@ -95,8 +96,13 @@ func waitSystem(t *testing.T, hc *http.Client, url, conv string, want ...string)
 // offers again), mute, hang up; each outcome is in the history, and the
 // chat keeps working.
 func TestCallRingDeclineMissAcceptHangUp(t *testing.T) {
+	for name, st := range storetest.Stores(t) {
+		t.Run(name, func(t *testing.T) { testCallFlow(t, st) })
+	}
+}
+
+func testCallFlow(t *testing.T, st *store.Store) {
 	noLeaks(t)
-	st := storetest.SQLite(t)
 	ts, shutdown := newRTCServer(t, st)
 	ts.srv.calls.ring = 500 * time.Millisecond
 	ag, v, hc, conv, name := callPair(t, ts)
