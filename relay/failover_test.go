@@ -193,7 +193,7 @@ func relayKilled(t *testing.T, pg, rd, sigBin, relBin string, commit bool) {
 		env := []string{"PARLEY_RELAY_ID=" + id, "PARLEY_RELAY_ADDR=" + addr,
 			"PARLEY_RELAY_SIGNALING_URLS=" + sigURL, "PARLEY_RELAY_SECRET=" + secret, "PARLEY_RELAY_HEARTBEAT=500ms"}
 		if commit {
-			env = append(env, "PARLEY_DATABASE_URL="+dsn, redisURL, keys)
+			env = append(env, "PARLEY_DATABASE_URL="+dsn, redisURL, keys, "PARLEY_RATE_LIMITS=off")
 		}
 		procs[id] = start(t, dir, relBin, id, env...)
 	}

@@ -37,6 +37,7 @@ type Relay struct {
 	DatabaseURL    string // PARLEY_DATABASE_URL: postgres://… (the fleet's)
 	RedisURL       string // PARLEY_REDIS_URL: the fleet's bus
 	EncryptionKeys string // PARLEY_ENCRYPTION_KEYS: signaling's keys (message bodies are sealed); never logged
+	RateLimits     bool   // PARLEY_RATE_LIMITS: signaling's message limits on the sends the relay commits
 
 	// RTC holds the WebRTC settings (the RTC* fields of a signaling Config).
 	RTC Config
@@ -75,6 +76,11 @@ func LoadRelay(args []string, getenv func(string) string) (Relay, error) {
 	fs.StringVar(&r.DatabaseURL, "database-url", env("PARLEY_DATABASE_URL", ""), "the fleet's postgres://… store; with -redis-url the relay commits chat itself [PARLEY_DATABASE_URL]")
 	fs.StringVar(&r.RedisURL, "redis-url", env("PARLEY_REDIS_URL", ""), "the fleet's redis://… bus [PARLEY_REDIS_URL]")
 	r.EncryptionKeys = getenv("PARLEY_ENCRYPTION_KEYS")
+	limits, err := parseBool(env("PARLEY_RATE_LIMITS", "on"))
+	if err != nil {
+		return r, fmt.Errorf("PARLEY_RATE_LIMITS: %w", err)
+	}
+	fs.BoolVar(&r.RateLimits, "rate-limits", limits, "enforce message rate limits on the sends this relay commits; turn off only to benchmark [PARLEY_RATE_LIMITS]")
 	if err := r.RTC.relayFlags(fs, env); err != nil {
 		return r, err
 	}

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"errors"
+	"time"
 
 	"github.com/parleychat/parley/pkg/protocol"
 )
@@ -24,4 +25,11 @@ func ErrorFrame(err error, ref string) protocol.Error {
 		f.Code, f.Message, f.Retryable, f.RetryAfterMs = protocol.CodeUnavailable, "the server cannot store this right now; retry", true, 1000
 	}
 	return f
+}
+
+// RateLimitedFrame answers a frame (ref) refused by a message rate limit;
+// the client may retry after retry.
+func RateLimitedFrame(ref string, retry time.Duration) protocol.Error {
+	return protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: protocol.CodeRateLimited,
+		Message: "too many messages; slow down", Retryable: true, RetryAfterMs: int(max(retry.Milliseconds(), 1))}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/relay"
 	"github.com/parleychat/parley/pkg/store"
 )
@@ -25,6 +26,10 @@ import (
 type Chat struct {
 	Conv *conversation.Service
 	Bus  bus.Bus
+	// Limiter enforces Rules' message limits as signaling does (the
+	// per-visitor limit is shared through Redis); nil: no limits.
+	Limiter ratelimit.Limiter
+	Rules   ratelimit.Rules
 }
 
 // chatWait bounds one send's commit, as signaling's handleTimeout does.
@@ -56,7 +61,13 @@ func OpenChat(ctx context.Context, cfg config.Relay, log *slog.Logger) (chat *Ch
 	rdb := redis.NewClient(opts)
 	b := bus.NewRedis(rdb, bus.RedisOptions{Logger: log})
 	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
-	return &Chat{Conv: conv, Bus: b}, func() { conv.Stop(); b.Close(); rdb.Close(); st.Close() }, nil
+	chat = &Chat{Conv: conv, Bus: b, Rules: ratelimit.DefaultRules()}
+	if cfg.RateLimits {
+		chat.Limiter = ratelimit.FallbackWithLogger(ratelimit.NewRedis(rdb), ratelimit.NewMemory(), log)
+	} else {
+		log.Warn("rate limits are OFF (PARLEY_RATE_LIMITS=off): use this only for benchmarks")
+	}
+	return chat, func() { conv.Stop(); b.Close(); rdb.Close(); st.Close() }, nil
 }
 
 // Owner is who a peer belongs to: the participant of the connection
@@ -130,6 +141,16 @@ func (np *nodePeer) chatFrame(l *nodeLink, data []byte) bool {
 		if ref == "" {
 			ref = f.ClientID
 		}
+		if ok, retry := np.allow(ctx, chat, chat.Rules.MessagePerConnection, np.id); !ok {
+			reply = conversation.RateLimitedFrame(ref, retry)
+			break
+		}
+		if np.owner.Kind == protocol.AuthorVisitor {
+			if ok, retry := np.allow(ctx, chat, chat.Rules.MessagePerVisitor, np.owner.ID); !ok {
+				reply = conversation.RateLimitedFrame(ref, retry)
+				break
+			}
+		}
 		ack, err := chat.Conv.Send(ctx, *np.owner, *f)
 		if err != nil {
 			reply = conversation.ErrorFrame(err, ref)
@@ -139,6 +160,10 @@ func (np *nodePeer) chatFrame(l *nodeLink, data []byte) bool {
 		l.n.met.acks.Observe(time.Since(start).Seconds())
 		reply = ack
 	case *protocol.Typing:
+		if ok, retry := np.allow(ctx, chat, chat.Rules.MessagePerConnection, np.id); !ok {
+			reply = conversation.RateLimitedFrame(f.Ref, retry)
+			break
+		}
 		if err := chat.Conv.Typing(ctx, *np.owner, *f); err != nil {
 			reply = conversation.ErrorFrame(err, f.Ref)
 		}
@@ -150,6 +175,19 @@ func (np *nodePeer) chatFrame(l *nodeLink, data []byte) bool {
 		np.sendFrame(b)
 	}
 	return true
+}
+
+// allow checks a message limit; a failing limiter lets the frame through
+// (a broken limiter must not take chat down), as on signaling.
+func (np *nodePeer) allow(ctx context.Context, chat *Chat, rule ratelimit.Rule, subject string) (bool, time.Duration) {
+	if chat.Limiter == nil {
+		return true, 0
+	}
+	res, err := rule.Allow(ctx, chat.Limiter, subject)
+	if err != nil {
+		return true, 0
+	}
+	return res.Allowed, res.RetryAfter
 }
 
 // sendFrame writes a frame on the chat channel; a frame that cannot go

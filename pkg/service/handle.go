@@ -223,8 +223,7 @@ func frameType(f any) string {
 }
 
 func rateLimited(ref string, retry time.Duration) protocol.Error {
-	return protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: protocol.CodeRateLimited,
-		Message: "too many messages; slow down", Retryable: true, RetryAfterMs: int(max(retry.Milliseconds(), 1))}
+	return conversation.RateLimitedFrame(ref, retry)
 }
 
 // refOf is the ref to answer a frame with (a send's client id by default).

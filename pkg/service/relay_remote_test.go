@@ -21,6 +21,7 @@ import (
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/relaynode"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/store/storetest"
@@ -342,4 +343,42 @@ func TestStandaloneRelayBadInput(t *testing.T) {
 	startRelay(t, "relay-bad-input", ts.URL, nil)
 	waitRelays(t, pool, 1)
 	dataChannelBadInput(t, ts)
+}
+
+// A relay that commits chat enforces the message limits signaling does:
+// over the limit, a send gets rate_limited over the data channel and is
+// not stored; the client may resend it later.
+func TestStandaloneRelayRateLimits(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts, pool, _ := newRemoteRTCServer(t, st)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	conv := conversation.New(conversation.Options{Store: st, Bus: ts.srv.bus, Logger: log})
+	t.Cleanup(conv.Stop)
+	rules := ratelimit.DefaultRules()
+	rules.MessagePerVisitor = ratelimit.Rule{Name: "msg:visitor", Limit: ratelimit.Limit{Rate: 2, Burst: 2, Period: time.Hour}}
+	startRelay(t, "relay-limits", ts.URL, &relaynode.Chat{Conv: conv, Bus: ts.srv.bus, Limiter: ratelimit.NewMemory(), Rules: rules})
+	waitRelays(t, pool, 1)
+
+	v := ts.rtcVisitor(t, ts.visitorToken(t))
+	v.hello()
+	c := v.start()
+	v.negotiate()
+	for i := range 3 {
+		v.sendDC(sendFrame(c.ID, fmt.Sprintf("m%d", i), "hello"))
+	}
+	for i := range 2 {
+		if f := v.next(protocol.TypeAck); f.via != transportDataChannel {
+			t.Fatalf("ack %d over %s", i, f.via)
+		}
+	}
+	f := v.next(protocol.TypeError)
+	var e protocol.Error
+	json.Unmarshal(f.data, &e)
+	if e.Code != protocol.CodeRateLimited || e.Ref != "m2" || !e.Retryable || f.via != transportDataChannel {
+		t.Fatalf("third send: %+v over %s", e, f.via)
+	}
+	_, hc := ts.agent(t)
+	if stored := storedBodies(t, hc, ts.URL, c.ID); len(stored) != 2 {
+		t.Fatalf("stored %v", stored)
+	}
 }
