@@ -243,6 +243,34 @@ test("declined, unanswered and dropped calls are recorded and the chat keeps wor
   });
 });
 
+test("without WebRTC the call buttons say calls aren't possible on this network; chat works", async () => {
+  const server = await startServer({ env: { PARLEY_RTC: "off" } });
+  try {
+    const agent = await signInAgent(browser, server.url);
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${server.url}/demo`);
+    await page.click("#parley-launcher");
+    const visitor = page.frameLocator("#parley-frame");
+    await send(visitor, "no WebRTC here");
+    const item = agent.locator("[data-testid=inbox-item]").first();
+    await item.waitFor();
+    await item.click();
+    await send(agent, "hello over the WebSocket");
+    await eventually(async () => (await bodies(visitor)).includes("hello over the WebSocket"), { what: "chat over the WebSocket" });
+    for (const [scope, button] of [[agent, "call-voice"], [agent, "call-screen"], [visitor, "call-screen"]]) {
+      const b = scope.locator(`[data-testid=${button}]`);
+      await b.waitFor();
+      assert.equal(await b.isDisabled(), true, `${button} is disabled`);
+      assert.equal(await b.getAttribute("title"), "Calls aren't possible on this network");
+    }
+    assert.match(await agent.locator("[data-testid=call-state]").innerText(), /Calls aren't possible on this network/);
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});
+
 // The relay's cost per active call, read off the signaling process (its
 // in-process relay forwards the media): CPU time from /proc/<pid>/stat and
 // resident memory, over equal windows of plain chat on data channels, a
