@@ -231,3 +231,49 @@ func TestCallNeedsWebRTC(t *testing.T) {
 	ag.close()
 	shutdown()
 }
+
+// A visitor with two tabs: the call rings in both; answered in one, the
+// other stops ringing ("answered on another device").
+func TestCallRingsEveryTab(t *testing.T) {
+	noLeaks(t)
+	st := storetest.SQLite(t)
+	ts, shutdown := newRTCServer(t, st)
+	ag, _ := ts.rtcAgent(t)
+	ag.hello()
+	ag.negotiate()
+	tok := ts.visitorToken(t)
+	tab1, tab2 := ts.rtcVisitor(t, tok), ts.rtcVisitor(t, tok)
+	for _, v := range []*rtcClient{tab1, tab2} {
+		v.hello()
+		v.negotiate()
+	}
+	info := tab1.start()
+	for info.Status != protocol.ConversationOpen {
+		var cf protocol.Conversation
+		_ = json.Unmarshal(tab1.next(protocol.TypeConversation).data, &cf)
+		info = cf.Conversation
+	}
+	ag.silent, tab1.silent, tab2.silent = true, true, true
+	ag.send(callAction(info.ID, protocol.CallStart, protocol.CallVoice))
+	for _, v := range []*rtcClient{tab1, tab2} {
+		if cs := v.callState(protocol.CallRinging); !cs.Incoming {
+			t.Fatalf("a tab's ringing state: %+v", cs)
+		}
+	}
+	tab2.send(callAction(info.ID, protocol.CallAccept, ""))
+	if cs := tab1.callState(protocol.CallEnded); cs.Reason != protocol.CallReasonElsewhere {
+		t.Fatalf("the other tab: %+v", cs)
+	}
+	tab2.callState(protocol.CallActive)
+	ag.callState(protocol.CallActive)
+	tab1.send(callAction(info.ID, protocol.CallHangUp, ""))
+	if e := tab1.errorFrame(); e.Code != protocol.CodeForbidden {
+		t.Fatalf("hang-up from the tab not in the call: %+v", e)
+	}
+	tab2.send(callAction(info.ID, protocol.CallHangUp, ""))
+	ag.callState(protocol.CallEnded)
+	for _, c := range []*rtcClient{tab1, tab2, ag} {
+		c.close()
+	}
+	shutdown()
+}
