@@ -224,7 +224,7 @@ func (s *Server) widgetSession(c *gin.Context) {
 			return
 		}
 	}
-	if page := truncate(req.Page, 1000); page != v.PageURL && page != "" {
+	if page := pageURL(req.Page); page != v.PageURL && page != "" {
 		if err := sc.SetVisitorPage(ctx, v.ID, page); err != nil {
 			s.log.Warn("cannot record the visitor's page", "visitor", v.ID, "err", err)
 		}
@@ -259,6 +259,18 @@ func verifyIdentity(site store.Site, req widgetSessionReq, now time.Time) (*auth
 		return &auth.Identity{UserID: req.UserID}, nil
 	}
 	return nil, nil
+}
+
+// pageURL is the page the widget is on, as kept for page rules and shown
+// to agents: without query, fragment or credentials, which may carry
+// secrets (reset links, tokens) and which page rules do not read.
+func pageURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return truncate(u.String(), 1000)
 }
 
 func truncate(s string, n int) string {
