@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,12 +31,24 @@ const (
 // publications. Frames from one connection are handled one at a time, in
 // order, so a client's acks come in the order of its sends.
 type conn struct {
-	srv  *Server
-	id   string // random, names the connection for per-connection limits
-	ws   *websocket.Conn
-	p    conversation.Participant
-	log  *slog.Logger
-	send chan outFrame
+	srv *Server
+	id  string // random, names the connection for per-connection limits
+	ws  *websocket.Conn
+	p   conversation.Participant
+	log *slog.Logger
+
+	// The send queue, guarded by mu. An idle connection keeps no memory in
+	// it and no goroutine for it: a writer runs only while there are frames
+	// to write, and pings come from a timer (docs/benchmarks.md, idle
+	// connections).
+	out     []outFrame
+	writing bool          // a writer goroutine is flushing out
+	closing bool          // drain: the writer says 1001 after the queued frames
+	room    chan struct{} // closed when the writer takes frames (replies waiting for room)
+	// keepalive's timer and its schedule (used only by keepalive, which
+	// runs one call at a time; loading keep orders it after newConn).
+	keep              atomic.Pointer[time.Timer]
+	nextPing, renewAt time.Time
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -62,21 +75,27 @@ type conn struct {
 type outFrame struct {
 	data   []byte
 	wsOnly bool
+	ping   bool // a WebSocket ping, not data
 }
 
 func newConn(srv *Server, ws *websocket.Conn, p conversation.Participant) *conn {
-	return &conn{
-		srv: srv, id: randomToken()[:16], ws: ws, p: p, send: make(chan outFrame, sendQueue), via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
-		subs: map[string]func(){},
-		log:  srv.log.With("kind", p.Kind, "participant", p.ID),
+	now := time.Now()
+	c := &conn{
+		srv: srv, id: randomToken()[:16], ws: ws, p: p, via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
+		subs:     map[string]func(){},
+		log:      srv.log.With("kind", p.Kind, "participant", p.ID),
+		nextPing: now.Add(pingInterval), renewAt: now.Add(srv.cfg.VisitorTokenTTL / 4),
 	}
+	t := time.AfterFunc(time.Hour, c.keepalive)
+	c.keep.Store(t)
+	t.Reset(c.keepInterval())
+	return c
 }
 
 // run serves the connection until it closes.
 func (c *conn) run() {
 	c.srv.track(c, true)
 	defer c.srv.track(c, false)
-	go c.writeLoop()
 	c.readLoop()
 	c.close()
 	c.endRTCWithConn()
@@ -123,52 +142,145 @@ func (c *conn) readLoop() {
 	}
 }
 
-func (c *conn) writeLoop() {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
-	// A visitor gets a fresh token well before its current one expires
-	// (visitor_token.go).
-	var renew <-chan time.Time
+// keepInterval is how often keepalive runs: the ping interval, or more
+// often for a visitor whose token lifetime is short.
+func (c *conn) keepInterval() time.Duration {
+	d := pingInterval
 	if c.p.Kind == protocol.AuthorVisitor {
-		t := time.NewTicker(c.srv.cfg.VisitorTokenTTL / 4)
-		defer t.Stop()
-		renew = t.C
+		d = min(d, c.srv.cfg.VisitorTokenTTL/4)
 	}
-	defer c.ws.Close()
+	return d
+}
+
+// keepalive pings the client every pingInterval (its pong extends the read
+// deadline) and gives a visitor a fresh token every quarter of the token's
+// lifetime, well before the current one expires (visitor_token.go). It
+// runs on the connection's timer: no goroutine waits for it.
+func (c *conn) keepalive() {
+	t := c.keep.Load()
+	if c.ended() {
+		return
+	}
+	now := time.Now()
+	if !now.Before(c.nextPing) {
+		c.nextPing = now.Add(pingInterval)
+		c.push(outFrame{ping: true}, false) // a full queue: the client is dropped soon anyway
+	}
+	if c.p.Kind == protocol.AuthorVisitor && !now.Before(c.renewAt) {
+		c.renewAt = now.Add(c.srv.cfg.VisitorTokenTTL / 4)
+		go c.renewToken()
+	}
+	t.Reset(c.keepInterval())
+}
+
+// push queues a frame and starts a writer if none runs. When the queue is
+// full, with wait it waits for room (a reply: a long resume is paced by
+// the client, not dropped); without, it reports false. Frames pushed after
+// the connection ended or was drained are dropped.
+func (c *conn) push(f outFrame, wait bool) bool {
 	for {
+		c.mu.Lock()
+		if c.closing || c.ended() {
+			c.mu.Unlock()
+			return true
+		}
+		if len(c.out) < sendQueue {
+			c.out = append(c.out, f)
+			if !c.writing {
+				c.writing = true
+				go c.flush()
+			}
+			c.mu.Unlock()
+			return true
+		}
+		if !wait {
+			c.mu.Unlock()
+			return false
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
 		select {
-		case frame, ok := <-c.send:
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if !ok {
-				// Closed by drain: tell the client to come back elsewhere.
-				c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting; reconnect"))
-				return
-			}
-			if !frame.wsOnly && c.sendRTC(frame.data) {
-				continue
-			}
-			if err := c.ws.WriteMessage(websocket.TextMessage, frame.data); err != nil {
-				c.close()
-				return
-			}
-			c.srv.rtcMetrics.frames.WithLabelValues(transportWebSocket, "out", "").Inc()
-		case <-ping.C:
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
-				c.close()
-				return
-			}
-		case <-renew:
-			go c.renewToken()
+		case <-room:
 		case <-c.done:
-			return
+			return true
 		}
 	}
 }
 
+// flush writes the queue until it is empty, then ends; after a drain it
+// closes the socket with 1001 (going away).
+func (c *conn) flush() {
+	for {
+		c.mu.Lock()
+		frames, closing := c.out, c.closing
+		c.out = nil
+		if c.room != nil {
+			close(c.room)
+			c.room = nil
+		}
+		if len(frames) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			if closing {
+				// Drained: tell the client to come back elsewhere.
+				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+				c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting; reconnect"))
+				c.ws.Close()
+			}
+			return
+		}
+		c.mu.Unlock()
+		for _, f := range frames {
+			if !c.write(f) {
+				c.close()
+				return // writing stays set: nothing more is written
+			}
+		}
+	}
+}
+
+func (c *conn) write(f outFrame) bool {
+	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if f.ping {
+		return c.ws.WriteMessage(websocket.PingMessage, nil) == nil
+	}
+	if !f.wsOnly && c.sendRTC(f.data) {
+		return true
+	}
+	if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+		return false
+	}
+	c.srv.rtcMetrics.frames.WithLabelValues(transportWebSocket, "out", "").Inc()
+	return true
+}
+
+func (c *conn) ended() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// queued is how many frames wait in the send queue.
+func (c *conn) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.out)
+}
+
 // close ends the connection at once (without flushing queued frames).
+// Callers may hold c.mu.
 func (c *conn) close() {
-	c.closeOnce.Do(func() { close(c.done) })
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.keep.Load().Stop()
+		c.ws.Close()
+	})
 }
 
 // drain finishes the frame being handled, flushes what is queued and closes
@@ -179,10 +291,10 @@ func (c *conn) drain() {
 	c.mu.Unlock()
 	c.handling.Lock() // wait for an in-flight frame (e.g. a commit) to finish
 	c.mu.Lock()
-	select {
-	case <-c.done:
-	default:
-		close(c.send)
+	c.closing = true
+	if !c.writing && !c.ended() {
+		c.writing = true
+		go c.flush()
 	}
 	c.mu.Unlock()
 	c.handling.Unlock()
@@ -203,22 +315,21 @@ func (c *conn) deliver(payload []byte) {
 // enqueue queues a frame that answers no request.
 func (c *conn) enqueue(frame outFrame) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.draining {
+		c.mu.Unlock()
 		return
 	}
 	if !c.welcomed {
 		if len(c.early) >= sendQueue {
 			c.close()
-			return
+		} else {
+			c.early = append(c.early, frame)
 		}
-		c.early = append(c.early, frame)
+		c.mu.Unlock()
 		return
 	}
-	select {
-	case <-c.done:
-	case c.send <- frame:
-	default:
+	c.mu.Unlock()
+	if !c.push(frame, false) {
 		c.log.Warn("client too slow; disconnecting it to resume later", "queued", sendQueue)
 		c.srv.metrics.slowClients.Inc()
 		c.close()
@@ -228,7 +339,7 @@ func (c *conn) enqueue(frame outFrame) {
 // reply sends an answer to the frame being handled. Unlike deliver it waits
 // for room in the queue (a long resume is paced by the client, not dropped).
 // It must only be called by the reader while it holds c.handling: drain
-// closes c.send only while holding it too.
+// marks the queue closing only while holding it too.
 func (c *conn) reply(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -239,10 +350,7 @@ func (c *conn) reply(v any) {
 		c.srv.metrics.errors.WithLabelValues(f.Code).Inc()
 	}
 	// The answer goes back the way the frame came.
-	select {
-	case c.send <- outFrame{data: b, wsOnly: c.via != transportDataChannel}:
-	case <-c.done:
-	}
+	c.push(outFrame{data: b, wsOnly: c.via != transportDataChannel}, true)
 }
 
 // welcomed sends welcome, then what was published before it.
@@ -253,11 +361,7 @@ func (c *conn) welcome(w any) {
 	c.early, c.welcomed = nil, true
 	c.mu.Unlock()
 	for _, f := range early {
-		select {
-		case c.send <- f:
-		case <-c.done:
-			return
-		}
+		c.push(f, true)
 	}
 }
 

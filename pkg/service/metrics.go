@@ -52,7 +52,7 @@ func (m *metrics) watch(s *Server) {
 		defer s.mu.Unlock()
 		n := 0
 		for c := range s.conns {
-			n += len(c.send)
+			n += c.queued()
 		}
 		return float64(n)
 	}))
