@@ -95,9 +95,13 @@ func startFleet(t *testing.T, relays int, env ...string) *fleet {
 		for i := range relays {
 			r := &node{t: t, name: fmt.Sprintf("relay%d", i+1), bin: relayBin, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 				log: fmt.Sprintf("%s/relay%d.log", logs, i+1)}
+			// The relays commit and deliver their data channels' chat
+			// themselves, on the fleet's store and bus.
 			r.env = []string{"PARLEY_RELAY_ID=" + r.name, "PARLEY_RELAY_ADDR=" + r.addr,
 				"PARLEY_RELAY_SIGNALING_URLS=" + strings.Join(urls, ","),
-				"PARLEY_RELAY_SECRET=" + hex.EncodeToString(relaySecret), "PARLEY_RELAY_HEARTBEAT=500ms"}
+				"PARLEY_RELAY_SECRET=" + hex.EncodeToString(relaySecret), "PARLEY_RELAY_HEARTBEAT=500ms",
+				"PARLEY_DATABASE_URL=" + f.postgres.url(), "PARLEY_REDIS_URL=" + f.redis.url(),
+				"PARLEY_ENCRYPTION_KEYS=k1:" + base64.StdEncoding.EncodeToString(key)}
 			r.start() // ready: registered with signaling
 			f.relays = append(f.relays, r)
 		}

@@ -83,8 +83,10 @@ start() {
 	i=0
 	for p in "${RELAYS[@]}"; do
 		i=$((i + 1))
+		# With the store and the bus a relay commits and delivers its data
+		# channels' chat itself (PARLEY_ENCRYPTION_KEYS comes from the env file).
 		launch "relay$i" bin/relay PARLEY_RELAY_ID="relay$i" PARLEY_RELAY_ADDR="127.0.0.1:$p" \
-			PARLEY_RELAY_SIGNALING_URLS="$(signaling_urls)"
+			PARLEY_RELAY_SIGNALING_URLS="$(signaling_urls)" PARLEY_DATABASE_URL="$DB" PARLEY_REDIS_URL="$REDIS"
 	done
 	for p in "${RELAYS[@]}"; do wait_ready "http://127.0.0.1:$p"; done
 	status
