@@ -282,8 +282,14 @@ func (r *Router) presenceTick(ctx context.Context, now time.Time) {
 	if len(stale) == 0 {
 		return
 	}
-	if c, ok := r.svc.bus.(bus.Checker); ok && c.Healthy(ctx) != nil {
-		return // we cannot hear the others: their silence says nothing
+	if c, ok := r.svc.bus.(bus.Checker); ok {
+		// Briefly: a bus that is down must not hold up the routing tick.
+		hctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := c.Healthy(hctx)
+		cancel()
+		if err != nil {
+			return // we cannot hear the others: their silence says nothing
+		}
 	}
 	for _, ws := range stale {
 		r.pres.mu.Lock()
