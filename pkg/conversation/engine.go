@@ -410,7 +410,8 @@ func (r *Router) enqueue(ctx context.Context, c store.Conversation) {
 }
 
 // Queued routes a conversation that waits for an agent (new, or an
-// offline one whose visitor came back).
+// offline one whose visitor came back). A new one whose widget locale no
+// agent speaks waits for its first message first (see visitorWrote).
 func (r *Router) Queued(ctx context.Context, ws, convID string) {
 	defer r.drain(ctx)
 	if err := r.ensure(ctx, ws); err != nil {

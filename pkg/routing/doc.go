@@ -11,6 +11,9 @@
 //   - Match is a pure function: one Request, the agents, the site's Rules and
 //     the current time in; a Decision (agent, relaxation Level, Translate flag
 //     and a human-readable reason) out.
+//   - MatchPage and Choice are a site's entry rules: which skill or team a
+//     conversation needs from the page it starts on or the visitor's
+//     pre-chat choice.
 //   - Schedule says whether a site is inside its business hours, in the
 //     site's own time zone.
 //   - Queue is the waiting line of one workspace: fair order (priority, then
