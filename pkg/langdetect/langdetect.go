@@ -12,7 +12,8 @@
 //     Persian letters, Cyrillic is Russian unless it has Ukrainian letters;
 //   - for Latin script, the words of the text are looked up in an embedded
 //     list of the most frequent chat words of ten languages (en, fr, de, es,
-//     it, pt, nl, pl, sv, tr); a word shared by several languages counts
+//     it, pt, nl, pl, sv, tr) and the words of support requests (cancel,
+//     refund, invoice...); a word shared by several languages counts
 //     for each, divided among them, and letters only one language uses (ñ,
 //     ß, ã, ł, ğ...) add evidence.
 //
@@ -23,6 +24,7 @@ package langdetect
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -72,8 +74,11 @@ func init() {
 		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
+		lang = strings.TrimSpace(lang)
 		for _, w := range strings.Fields(list) {
-			words[w] = append(words[w], strings.TrimSpace(lang))
+			if !slices.Contains(words[w], lang) {
+				words[w] = append(words[w], lang)
+			}
 		}
 	}
 }

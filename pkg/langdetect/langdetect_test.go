@@ -34,6 +34,19 @@ func TestDetectsChatMessages(t *testing.T) {
 		{"ko", "안녕하세요, 주문에 문제가 있습니다"},
 		{"th", "สวัสดีครับ ฉันมีปัญหาเกี่ยวกับคำสั่งซื้อ"},
 		{"hi", "नमस्ते, मुझे अपने ऑर्डर में मदद चाहिए"},
+		// Support requests without greetings.
+		{"en", "I want to cancel my subscription"},
+		{"es", "Necesito cambiar la dirección de envío"},
+		{"es", "tengo una pregunta"},
+		{"pt", "Preciso mudar o endereço de entrega"},
+		{"it", "Devo cambiare l'indirizzo di consegna"},
+		{"fr", "Je veux annuler mon abonnement"},
+		{"de", "Ich möchte mein Abo kündigen"},
+		{"sv", "Kan jag få en faktura?"},
+		{"nl", "Ik wil mijn abonnement opzeggen"},
+		{"pl", "Chcę anulować subskrypcję"},
+		{"tr", "Aboneliğimi iptal etmek istiyorum"},
+		{"en", "my name is Jose de la Cruz and I have a question"},
 	} {
 		got, ok := Detect(tc.text)
 		if !ok || got.Language != tc.want {
