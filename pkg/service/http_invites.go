@@ -200,7 +200,7 @@ func (s *Server) acceptInvite(c *gin.Context) {
 }
 
 // revokeSessions signs an agent out everywhere: every session ends and the
-// agent's live sockets on this node close. Anyone may do it for themselves
+// agent's live sockets close, on every node. Anyone may do it for themselves
 // ("me"); admins also for another agent of the workspace.
 func (s *Server) revokeSessions(c *gin.Context) {
 	me := agentOf(c)
@@ -228,25 +228,13 @@ func (s *Server) revokeSessions(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot sign out right now")
 		return
 	}
-	s.closeAgentConns(target.ID)
+	s.revokeAgent(ctx, agentControl{Workspace: me.WorkspaceID, Agent: target.ID, Reason: revokeSignedOut}) // revoke.go
 	s.audit(c, me.WorkspaceID, "sessions_revoked", target.Email, "")
 	if target.ID == me.ID {
 		s.setCookie(c, sessionCookie, "", true, -time.Second)
 		s.setCookie(c, csrfCookie, "", false, -time.Second)
 	}
 	c.JSON(http.StatusOK, gin.H{"sessions_ended": n})
-}
-
-// closeAgentConns closes the agent's live sockets on this node: their
-// sessions are gone, and a reconnect will be refused.
-func (s *Server) closeAgentConns(agentID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		if c.p.Kind == protocol.AuthorAgent && c.p.ID == agentID {
-			c.close()
-		}
-	}
 }
 
 // invitePost reads an invite request: only from the agent app's own pages

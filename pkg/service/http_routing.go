@@ -261,6 +261,9 @@ func (s *Server) updateAgent(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the agent right now")
 		return
 	}
+	if req.Role != nil { // live sockets carry the role they opened with (revoke.go)
+		s.revokeAgent(ctx, agentControl{Workspace: me.WorkspaceID, Agent: a.ID, Reason: revokeRoleChanged, Role: a.Role})
+	}
 	s.log.Info("agent profile updated", "agent", a.ID, "by", me.ID)
 	s.audit(c, me.WorkspaceID, "agent_updated", a.Email, req.changes())
 	c.JSON(http.StatusOK, gin.H{"agent": profileJSON(a, s.routingAgents(c, me.WorkspaceID))})

@@ -97,6 +97,7 @@ func New(cfg config.Config, d Deps) *Server {
 		s.metrics.reg.MustRegister(d.RelayPool.Collectors()...)
 	}
 	s.metrics.watch(s)
+	s.watchAgentControl() // revoke.go
 	s.up = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,

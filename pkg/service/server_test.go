@@ -42,6 +42,13 @@ func newTestServer(t *testing.T, st *store.Store) *testServer {
 // configuration flags (args).
 func newTestServerWith(t *testing.T, st *store.Store, limiter ratelimit.Limiter, rules ratelimit.Rules, args ...string) *testServer {
 	t.Helper()
+	return newTestNode(t, st, bus.NewMemory(), limiter, rules, args...)
+}
+
+// newTestNode starts a server on bus b: several nodes of one fleet share
+// the store and the bus.
+func newTestNode(t *testing.T, st *store.Store, b bus.Bus, limiter ratelimit.Limiter, rules ratelimit.Rules, args ...string) *testServer {
+	t.Helper()
 	ts := &testServer{st: st}
 	ts.Server = httptest.NewUnstartedServer(nil)
 	cfg, err := config.Load(append([]string{"-addr", ts.Listener.Addr().String(), "-admin-password", adminPassword, "-data-dir", t.TempDir()}, args...), func(string) string { return "" })
@@ -53,7 +60,6 @@ func newTestServerWith(t *testing.T, st *store.Store, limiter ratelimit.Limiter,
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b := bus.NewMemory()
 	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
 		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, Limiter: limiter, Rules: rules})
 	ts.Config.Handler = ts.srv.Handler()

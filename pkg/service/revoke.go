@@ -1,0 +1,133 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/protocol"
+)
+
+// Revoking an agent's live sockets on every node.
+//
+// An agent's socket is authenticated once, at the upgrade; after that it
+// lives on whichever node took it. When the agent is signed out everywhere
+// or their role changes, the node handling that request publishes an
+// agentControl on agentControlTopic and every node (itself included) closes
+// the agent's sockets it holds: signed out, the reconnect is refused;
+// with a new role, the reconnect carries it. Revocations are rare, so one
+// topic for all workspaces costs nothing, and every node is subscribed to
+// it for its whole life (no per-workspace subscription to keep in step).
+//
+// The bus may lose a publication (a node cut off from Redis): after its
+// link is back a node checks its agents' sockets against the store
+// (recheckAgentConns), so a missed revocation ends at the resync.
+
+const agentControlTopic = "agent-control"
+
+// Reasons an agent's sockets are closed.
+const (
+	revokeSignedOut   = "signed_out"
+	revokeRoleChanged = "role_changed"
+)
+
+type agentControl struct {
+	Workspace string `json:"ws"`
+	Agent     string `json:"agent"`
+	Reason    string `json:"reason"`
+	// Role is the agent's role now (role_changed): sockets that already
+	// carry it stay open.
+	Role string `json:"role,omitempty"`
+}
+
+// watchAgentControl subscribes the node to revocations, and to the bus's
+// resyncs to recheck what it may have missed.
+func (s *Server) watchAgentControl() {
+	if _, err := s.bus.Subscribe(agentControlTopic, s.onAgentControl); err != nil {
+		s.log.Error("agent revocations from other nodes will not be applied", "err", err)
+	}
+	if r, ok := s.bus.(bus.Resyncer); ok {
+		r.OnResync(func() { go s.recheckAgentConns(context.Background()) })
+	}
+}
+
+// revokeAgent closes the agent's sockets on this node at once (the bus may
+// be down) and asks every other node to do the same.
+func (s *Server) revokeAgent(ctx context.Context, m agentControl) {
+	s.closeAgentConns(m)
+	b, _ := json.Marshal(m)
+	if err := s.bus.Publish(ctx, agentControlTopic, b); err != nil {
+		// Other nodes recheck their sockets when their bus link is back.
+		s.log.Warn("revocation not published to other nodes", "agent", m.Agent, "reason", m.Reason, "err", err)
+	}
+}
+
+// onAgentControl runs on the bus's goroutine: closing sockets does not block.
+func (s *Server) onAgentControl(_ string, payload []byte) {
+	var m agentControl
+	if err := json.Unmarshal(payload, &m); err != nil || m.Workspace == "" || m.Agent == "" {
+		s.log.Warn("unreadable agent revocation", "err", err)
+		return
+	}
+	s.closeAgentConns(m)
+}
+
+// closeAgentConns closes the agent's live sockets on this node: their
+// sessions are gone (a reconnect is refused) or their role changed (a
+// reconnect carries the new one).
+func (s *Server) closeAgentConns(m agentControl) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.p.Kind != protocol.AuthorAgent || c.p.ID != m.Agent || c.p.WorkspaceID != m.Workspace {
+			continue
+		}
+		if m.Reason == revokeRoleChanged && c.p.Role == m.Role {
+			continue
+		}
+		c.log.Info("agent socket revoked", "reason", m.Reason)
+		c.close()
+	}
+}
+
+// recheckAgentConns closes this node's agent sockets whose agent has no
+// live session any more or another role: the revocation was published
+// while this node could not hear it. One store read per agent, not per
+// socket.
+func (s *Server) recheckAgentConns(ctx context.Context) {
+	type key struct{ ws, agent string }
+	s.mu.Lock()
+	roles := map[key]map[string]bool{}
+	for c := range s.conns {
+		if c.p.Kind != protocol.AuthorAgent {
+			continue
+		}
+		k := key{c.p.WorkspaceID, c.p.ID}
+		if roles[k] == nil {
+			roles[k] = map[string]bool{}
+		}
+		roles[k][c.p.Role] = true
+	}
+	s.mu.Unlock()
+	now := time.Now().UTC()
+	for k, held := range roles {
+		sc := s.store.Workspace(k.ws)
+		live, err := sc.AgentHasSession(ctx, k.agent, now)
+		if err != nil {
+			s.log.Warn("cannot recheck agent sockets", "agent", k.agent, "err", err)
+			continue
+		}
+		if !live {
+			s.closeAgentConns(agentControl{Workspace: k.ws, Agent: k.agent, Reason: revokeSignedOut})
+			continue
+		}
+		a, err := sc.Agent(ctx, k.agent)
+		if err != nil {
+			continue // not found means no sessions either; other errors: next resync
+		}
+		if len(held) > 1 || !held[a.Role] {
+			s.closeAgentConns(agentControl{Workspace: k.ws, Agent: k.agent, Reason: revokeRoleChanged, Role: a.Role})
+		}
+	}
+}
