@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -569,13 +570,15 @@ func (s *Server) setSiteCalls(c *gin.Context) {
 		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "visitor_calls (true or false) is required")
 		return
 	}
-	err := s.store.Workspace(agentOf(c).WorkspaceID).SetSiteVisitorCalls(c.Request.Context(), c.Param("id"), *req.VisitorCalls)
+	ws := agentOf(c).WorkspaceID
+	err := s.store.Workspace(ws).SetSiteVisitorCalls(c.Request.Context(), c.Param("id"), *req.VisitorCalls)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such site")
 	case err != nil:
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot save the site right now; retry")
 	default:
+		s.audit(c, ws, "site_calls_updated", c.Param("id"), "visitor_calls="+strconv.FormatBool(*req.VisitorCalls))
 		c.JSON(http.StatusOK, gin.H{"visitor_calls": *req.VisitorCalls})
 	}
 }
