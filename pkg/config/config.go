@@ -58,6 +58,9 @@ type Config struct {
 	// ./relay) that register with it using this secret, instead of the
 	// in-process relay (PARLEY_RELAY_SECRET). See relay.go.
 	RelaySecret string
+	// CallRingTimeout is how long a call rings before it counts as not
+	// answered (PARLEY_CALL_RING_TIMEOUT).
+	CallRingTimeout time.Duration
 
 	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
 }
@@ -164,6 +167,9 @@ func (c *Config) complete() error {
 	if c.RTCTimeout <= 0 {
 		return errors.New("PARLEY_RTC_TIMEOUT must be positive")
 	}
+	if c.CallRingTimeout < time.Second || c.CallRingTimeout > 10*time.Minute {
+		return errors.New("PARLEY_CALL_RING_TIMEOUT must be between 1s and 10m")
+	}
 	return c.completeRTC(u)
 }
 
@@ -184,6 +190,11 @@ func (c *Config) rtcFlags(fs *flag.FlagSet, env func(k, def string) string) erro
 		return fmt.Errorf("PARLEY_RTC_TIMEOUT: %w", err)
 	}
 	fs.DurationVar(&c.RTCTimeout, "rtc-timeout", timeout, "a data channel not open this long after the offer is given up; chat stays on the WebSocket [PARLEY_RTC_TIMEOUT]")
+	ring, err := time.ParseDuration(env("PARLEY_CALL_RING_TIMEOUT", "30s"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_CALL_RING_TIMEOUT: %w", err)
+	}
+	fs.DurationVar(&c.CallRingTimeout, "call-ring-timeout", ring, "a call not answered this long counts as not answered [PARLEY_CALL_RING_TIMEOUT]")
 	fs.StringVar(&c.TURNSecret, "turn-secret", env("PARLEY_TURN_SECRET", ""), "coturn's static-auth-secret; signaling mints time-limited TURN credentials with it [PARLEY_TURN_SECRET]")
 	ttl, err := time.ParseDuration(env("PARLEY_TURN_TTL", "24h"))
 	if err != nil {

@@ -126,6 +126,8 @@ func New(cfg config.Relay, log *slog.Logger, chat *Chat) (*Node, error) {
 	n.reg.MustRegister(n.met.frames, n.met.heartbeats, n.met.links, n.met.acks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_relay_peers", Help: "Live WebRTC peer connections."},
 			func() float64 { return float64(r.Peers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_relay_calls", Help: "Calls (voice or screen share) this relay forwards."},
+			n.calls),
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return n, nil
 }
@@ -285,7 +287,7 @@ func (n *Node) control(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	l := &nodeLink{n: n, ws: ws, peers: map[string]*nodePeer{}, log: n.log.With("signaling", r.RemoteAddr)}
+	l := &nodeLink{n: n, ws: ws, peers: map[string]*nodePeer{}, calls: map[string]*nodeCall{}, log: n.log.With("signaling", r.RemoteAddr)}
 	n.mu.Lock()
 	n.links[l] = struct{}{}
 	n.mu.Unlock()
@@ -308,6 +310,9 @@ type nodeLink struct {
 
 	mu    sync.Mutex
 	peers map[string]*nodePeer
+	calls map[string]*nodeCall // by call id (calls.go)
+
+	callOps sync.WaitGroup // connect, hangup and call_stats in progress
 }
 
 // nodePeer is a peer and the queue of control messages for it, handled
@@ -344,8 +349,13 @@ func (l *nodeLink) run() {
 			return
 		}
 		l.ws.SetReadDeadline(time.Now().Add(linkDead))
-		if m.Op == opCreate {
+		switch m.Op {
+		case opCreate:
 			l.create(m)
+			continue
+		case opConnect, opHangup, opCallStats:
+			l.callOps.Add(1)
+			go l.callOp(m)
 			continue
 		}
 		l.mu.Lock()
@@ -381,6 +391,7 @@ func (l *nodeLink) create(m msg) {
 	}
 	peer, err := l.n.relay.NewPeer(relay.PeerOptions{
 		ID:          m.Peer,
+		Media:       m.Media,
 		OnCandidate: func(c protocol.RTCCandidate) { l.write(msg{Op: opCandidate, Peer: np.id, Candidate: &c}) },
 		OnFrame: func(channel string, data []byte) {
 			// Frames come from the read loop, states from the peer's own
@@ -406,6 +417,7 @@ func (l *nodeLink) create(m msg) {
 				delete(l.peers, np.id)
 				l.mu.Unlock()
 				np.unsubscribe()
+				l.endCallsOf(np.id)
 			}
 			l.write(msg{Op: opState, Peer: np.id, State: s.String()})
 			if s == relay.StateOpen {
@@ -528,6 +540,14 @@ func (l *nodeLink) closePeers() {
 	for _, p := range peers {
 		<-p.peer.Done()
 	}
+	l.callOps.Wait()
+	l.mu.Lock()
+	calls := l.calls
+	l.calls = map[string]*nodeCall{}
+	l.mu.Unlock()
+	for _, c := range calls { // connected while its peers were closing
+		c.call.Close()
+	}
 }
 
 // closePeers closes every peer (their clients resume over the WebSocket).
@@ -545,6 +565,17 @@ func (n *Node) closePeers() {
 		}
 		l.mu.Unlock()
 	}
+}
+
+// calls counts the calls under way on every link.
+func (n *Node) calls() float64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	total := 0
+	for l := range n.links {
+		total += l.callCount()
+	}
+	return float64(total)
 }
 
 // Close releases the relay's ports (for callers of New that do not Run).

@@ -69,6 +69,7 @@ var errorCodes = map[string]error{
 	"too_big":        relay.ErrFrameTooBig,
 	"buffer_full":    relay.ErrSendBufferFull,
 	"invalid_config": relay.ErrInvalidConfig,
+	"no_media":       relay.ErrNoMedia,
 }
 
 func codeOf(err error) string {

@@ -410,7 +410,7 @@ func (l *link) newPeer(ctx context.Context, id string, owner Owner, opts relay.P
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, requestWait)
 	defer cancel()
-	r, err := l.request(ctx, msg{Op: opCreate, Peer: id, Participant: wireParticipant(owner.Participant)})
+	r, err := l.request(ctx, msg{Op: opCreate, Peer: id, Participant: wireParticipant(owner.Participant), Media: opts.Media})
 	if err != nil {
 		l.forget(id)
 		l.write(msg{Op: opClose, Peer: id}) // in case it was made after all

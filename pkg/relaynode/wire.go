@@ -24,20 +24,27 @@
 // "Transports", for why and what is left).
 package relaynode
 
-import "github.com/parleychat/parley/pkg/protocol"
+import (
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
+)
 
 // Control link messages, one JSON object per WebSocket text message. Every
 // message but reply names a peer; signaling makes peer ids unique per link.
 // The ops are generic (offer / answer / candidate / state / close per peer)
-// so relay-initiated renegotiation (voice) can travel the same way.
+// so relay-initiated renegotiation for calls travels the same way: after
+// connect or hangup signaling asks each peer for a new offer.
 const (
 	// signaling → relay
-	opCreate    = "create"    // make peer (req): reply empty or error
-	opOffer     = "offer"     // relay offers (req): reply sdp; restart=true for an ICE restart
-	opAnswer    = "answer"    // the browser's answer (req): reply empty or error
-	opCandidate = "candidate" // both ways: a trickled candidate (signaling → relay is a req)
-	opSend      = "send"      // a frame for the browser on the chat channel
-	opClose     = "close"     // close the peer (no reply; the relay reports state closed)
+	opCreate    = "create"     // make peer (req): reply empty or error
+	opOffer     = "offer"      // relay offers (req): reply sdp; restart=true for an ICE restart
+	opAnswer    = "answer"     // the browser's answer (req): reply empty or error
+	opCandidate = "candidate"  // both ways: a trickled candidate (signaling → relay is a req)
+	opSend      = "send"       // a frame for the browser on the chat channel
+	opClose     = "close"      // close the peer (no reply; the relay reports state closed)
+	opConnect   = "connect"    // start a call between peer and other (req): reply mids
+	opHangup    = "hangup"     // end a call (req): reply once its transceivers are stopped
+	opCallStats = "call_stats" // what a call forwarded (req): reply legs
 
 	// relay → signaling
 	opReply    = "reply"    // answers req
@@ -62,6 +69,16 @@ type msg struct {
 	// says the relay commits and delivers that participant's chat itself.
 	Participant *participant `json:"participant,omitempty"`
 	Chat        bool         `json:"chat,omitempty"`
+	// Media (create) makes a peer that can carry calls.
+	Media bool `json:"media,omitempty"`
+	// Calls (calls.go): Call names one (signaling picks ids unique per
+	// link); connect joins Peer and Other for Kind (relay.Media), its reply
+	// has each peer's send mids; call_stats replies Legs.
+	Call  string              `json:"call,omitempty"`
+	Other string              `json:"other,omitempty"`
+	Kind  string              `json:"kind,omitempty"`
+	Mids  map[string][]string `json:"mids,omitempty"`
+	Legs  []relay.LegStats    `json:"legs,omitempty"`
 	// Error and Code describe a failed request; Code maps back to the
 	// relay package's sentinel errors (errorCodes).
 	Error string `json:"error,omitempty"`

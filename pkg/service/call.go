@@ -16,6 +16,7 @@ import (
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relaynode"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/turn"
 )
@@ -38,10 +39,15 @@ import (
 // while the previous one awaits its answer waits for it (rtcLink.again).
 // The data channel and the chat go on throughout. Every outcome is a
 // system message in the conversation (stored, seq'd, archived like any
-// message). A call needs both peers on the in-process relay: peers on a
-// standalone relay (relaynode) cannot be joined yet.
+// message). The two peers must be on one relay: the in-process one, or
+// the same standalone relay (relaynode.Connect drives it over the control
+// link; relay picking by conversation puts both sides there). Peers on
+// two different standalone relays cannot be joined: the call answers
+// call_unavailable and says so (moving a peer would cut its data channel
+// mid-chat, which calls promise not to do).
 
-// callRingTimeout is how long a call rings before it counts as missed.
+// callRingTimeout is how long a call rings before it counts as missed,
+// when the configuration does not say (PARLEY_CALL_RING_TIMEOUT).
 const callRingTimeout = 30 * time.Second
 
 // callRecordTimeout bounds the store write of a call's system message.
@@ -52,7 +58,6 @@ const callRecordTimeout = 5 * time.Second
 type callBook struct {
 	mu     sync.Mutex
 	byConv map[callKey]*call
-	ring   time.Duration // 0: callRingTimeout (tests shorten it)
 }
 
 type callKey struct{ conv, kind string }
@@ -86,7 +91,7 @@ type call struct {
 	state                     string
 	expires                   time.Time
 	timer                     *time.Timer
-	media                     *relay.Call
+	media                     relaynode.Call
 	started                   time.Time
 	muted                     map[string]bool
 }
@@ -103,17 +108,17 @@ func (c *conn) callError(ref, code, msg string) {
 	c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: code, Message: msg})
 }
 
-// mediaPeer returns the connection's open relay link, and its peer when
-// that can carry a call (an in-process one).
-func (c *conn) mediaPeer() (*rtcLink, *relay.Peer) {
+// mediaPeer returns the connection's relay link and peer while its data
+// channel is open (peers are made with PeerOptions.Media: any can carry a
+// call).
+func (c *conn) mediaPeer() (*rtcLink, relaynode.Peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.rtc
 	if l == nil || !l.open {
 		return nil, nil
 	}
-	p, _ := l.peer.(*relay.Peer)
-	return l, p
+	return l, l.peer
 }
 
 // handleCall serves a call frame (from the connection's reader).
@@ -224,16 +229,17 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 			}
 		}
 	}
-	if l, p := c.mediaPeer(); p == nil {
-		msg := "calls aren't possible on this network: this device has no WebRTC connection to the relay"
-		if l != nil {
-			msg = "calls aren't possible on this server yet: its standalone relays do not carry calls"
-		}
-		c.callError(f.Ref, protocol.CodeCallUnavailable, msg)
+	_, mine := c.mediaPeer()
+	if mine == nil {
+		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible on this network: this device has no WebRTC connection to the relay")
 		return
 	}
-	rung := c.srv.callableConns(c.p.WorkspaceID, callee)
-	if len(rung) == 0 {
+	rung, elsewhere := c.srv.callableConns(c.p.WorkspaceID, callee, mine)
+	switch {
+	case len(rung) == 0 && elsewhere:
+		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible right now: the other side is connected to a different relay; try again after reconnecting")
+		return
+	case len(rung) == 0:
 		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible right now: the other side has no WebRTC connection to the relay (not connected, or their network blocks it)")
 		return
 	}
@@ -245,8 +251,8 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 	if caller.Kind == protocol.AuthorVisitor && caller.Name == "" {
 		caller.Name = "the visitor"
 	}
-	ring := c.srv.calls.ring
-	if ring <= 0 {
+	ring := c.srv.cfg.CallRingTimeout
+	if ring <= 0 { // a Config not made by config.Load
 		ring = callRingTimeout
 	}
 	k := &call{id: randomToken()[:16], conv: cv.ID, workspace: c.p.WorkspaceID, kind: f.Kind, caller: caller, callee: callee,
@@ -268,8 +274,9 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 }
 
 // callableConns lists the participant's connections on this node that
-// could take a call: an open relay peer that carries media.
-func (s *Server) callableConns(workspace string, who protocol.Author) []*conn {
+// could take a call from peer caller: an open relay peer on the caller's
+// relay. elsewhere: some have one, but on another relay.
+func (s *Server) callableConns(workspace string, who protocol.Author, caller relaynode.Peer) (out []*conn, elsewhere bool) {
 	// A scan of the node's connections: calls are rare next to messages,
 	// and a per-participant index would have to be kept on every connect.
 	s.mu.Lock()
@@ -280,13 +287,17 @@ func (s *Server) callableConns(workspace string, who protocol.Author) []*conn {
 		}
 	}
 	s.mu.Unlock()
-	out := candidates[:0]
+	out = candidates[:0]
 	for _, c := range candidates {
-		if _, p := c.mediaPeer(); p != nil {
+		switch _, p := c.mediaPeer(); {
+		case p == nil:
+		case relaynode.SameRelay(caller, p):
 			out = append(out, c)
+		default:
+			elsewhere = true
 		}
 	}
-	return out
+	return out, elsewhere
 }
 
 func (b *callBook) rang(k *call, c *conn) bool {
@@ -315,11 +326,17 @@ func (c *conn) acceptCall(k *call, ref string) {
 		return
 	}
 	// For a screen share the caller shares: its peer is the source.
-	media, err := fromPeer.Connect(toPeer, relay.Media(k.kind))
+	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
+	media, err := relaynode.Connect(ctx, fromPeer, toPeer, relay.Media(k.kind))
+	cancel()
 	if err != nil {
 		c.log.Warn("call: connect peers", "err", err)
 		c.srv.endCall(k, protocol.CallReasonDropped, nil)
-		c.callError(ref, protocol.CodeCallUnavailable, "the relay could not set up the call")
+		msg := "the relay could not set up the call"
+		if errors.Is(err, relaynode.ErrOtherRelay) {
+			msg = "calls aren't possible right now: the two sides are connected to different relays; try again after reconnecting"
+		}
+		c.callError(ref, protocol.CodeCallUnavailable, msg)
 		return
 	}
 	book.mu.Lock()

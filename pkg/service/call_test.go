@@ -103,8 +103,8 @@ func TestCallRingDeclineMissAcceptHangUp(t *testing.T) {
 
 func testCallFlow(t *testing.T, st *store.Store) {
 	noLeaks(t)
-	ts, shutdown := newRTCServer(t, st)
-	ts.srv.calls.ring = 500 * time.Millisecond
+	// An unanswered call rings for PARLEY_CALL_RING_TIMEOUT.
+	ts, shutdown := newRTCServer(t, st, "-call-ring-timeout", "1s")
 	ag, v, hc, conv, name := callPair(t, ts)
 
 	// Declined.

@@ -1,0 +1,218 @@
+package relaynode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/parleychat/parley/pkg/relay"
+)
+
+// Calls on standalone relays. Media never crosses the control link: the
+// relay serving both peers forwards it (relay.Call) exactly as the
+// in-process relay does, and the link only carries the call's control:
+//
+//	signaling → relay  connect {call, peer, other, kind}  reply {mids}
+//	signaling → relay  offer {peer}  (once per peer: the relay offers again)
+//	signaling → relay  hangup {call}  reply once the transceivers stopped
+//	signaling → relay  call_stats {call}  reply {legs}
+//
+// A call ends on the relay when either peer closes; signaling learns that
+// from the peer's state (closed), which it reports anyway, so there is no
+// separate "call ended" event. A relay that dies takes its calls with it:
+// the link fails, every peer on it reports closed, and signaling records
+// the call as dropped.
+
+// ErrOtherRelay: the two peers of a call are on different relays, which
+// cannot forward media to each other.
+var ErrOtherRelay = errors.New("relaynode: the call's peers are on different relays")
+
+// Call is a call between two peers of one relay: a relay.Call in process,
+// or one on a standalone relay. Safe for concurrent use.
+type Call interface {
+	// SendMids returns the mids on which p's browser sends its media
+	// (see relay.Call.SendMids); nil for a peer not in the call.
+	SendMids(p Peer) []string
+	// Stats returns what each direction forwarded so far.
+	Stats(ctx context.Context) ([]relay.LegStats, error)
+	// Close stops the call's transceivers (renegotiate both peers after);
+	// the peers stay open. Calling it again returns nil.
+	Close() error
+}
+
+// SameRelay reports whether a and b can be joined in a call: both in
+// process, or both on the same standalone relay.
+func SameRelay(a, b Peer) bool {
+	switch a := a.(type) {
+	case *relay.Peer:
+		_, ok := b.(*relay.Peer)
+		return ok
+	case *remotePeer:
+		rb, ok := b.(*remotePeer)
+		return ok && a.l == rb.l
+	}
+	return false
+}
+
+// Connect starts a call of kind m between a and b (for a screen share a is
+// the one sharing). Like relay.Peer.Connect it only adds transceivers:
+// renegotiate both peers afterwards. ErrOtherRelay when they do not share
+// a relay.
+func Connect(ctx context.Context, a, b Peer, m relay.Media) (Call, error) {
+	if !SameRelay(a, b) {
+		return nil, ErrOtherRelay
+	}
+	if pa, ok := a.(*relay.Peer); ok {
+		c, err := pa.Connect(b.(*relay.Peer), m)
+		if err != nil {
+			return nil, err
+		}
+		return localCall{c}, nil
+	}
+	ra, rb := a.(*remotePeer), b.(*remotePeer)
+	if err := rb.alive(); err != nil {
+		return nil, err
+	}
+	id := ra.l.pool.peerID() + "-call"
+	ctx, cancel := context.WithTimeout(ctx, requestWait)
+	defer cancel()
+	r, err := ra.call(ctx, msg{Op: opConnect, Call: id, Other: rb.id, Kind: string(m)})
+	if err != nil {
+		return nil, err
+	}
+	return &remoteCall{id: id, l: ra.l, mids: r.Mids}, nil
+}
+
+// localCall is a call on the in-process relay.
+type localCall struct{ c *relay.Call }
+
+func (c localCall) SendMids(p Peer) []string {
+	rp, ok := p.(*relay.Peer)
+	if !ok {
+		return nil
+	}
+	return c.c.SendMids(rp)
+}
+
+func (c localCall) Stats(context.Context) ([]relay.LegStats, error) { return c.c.Stats(), nil }
+func (c localCall) Close() error                                    { return c.c.Close() }
+
+// remoteCall is a call on a standalone relay, driven over its link.
+type remoteCall struct {
+	id   string
+	l    *link
+	mids map[string][]string // by peer id, from connect's reply
+}
+
+func (c *remoteCall) SendMids(p Peer) []string {
+	rp, ok := p.(*remotePeer)
+	if !ok || rp.l != c.l {
+		return nil
+	}
+	return slices.Clone(c.mids[rp.id])
+}
+
+func (c *remoteCall) Stats(ctx context.Context) ([]relay.LegStats, error) {
+	r, err := c.l.request(ctx, msg{Op: opCallStats, Call: c.id})
+	return r.Legs, err
+}
+
+// Close asks the relay to hang up and waits for it, so that the offers
+// made next no longer carry the call. A relay that is gone has ended the
+// call already.
+func (c *remoteCall) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), requestWait)
+	defer cancel()
+	_, err := c.l.request(ctx, msg{Op: opHangup, Call: c.id})
+	if errors.Is(err, relay.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// nodeCall is a call on the relay's end of a link.
+type nodeCall struct {
+	call *relay.Call
+	a, b string // peer ids
+}
+
+// callOp serves connect, hangup and call_stats (on a goroutine of its
+// own: Connect and Close wait on Pion, and the link's reader must not).
+func (l *nodeLink) callOp(m msg) {
+	defer l.callOps.Done()
+	switch m.Op {
+	case opConnect:
+		l.mu.Lock()
+		a, b := l.peers[m.Peer], l.peers[m.Other]
+		_, dup := l.calls[m.Call]
+		l.mu.Unlock()
+		switch {
+		case m.Call == "" || dup:
+			l.reply(m.Req, "", errors.New("call id missing or in use"))
+			return
+		case a == nil || b == nil:
+			l.reply(m.Req, "", fmt.Errorf("call %s: a peer has gone: %w", m.Call, relay.ErrClosed))
+			return
+		}
+		c, err := a.peer.Connect(b.peer, relay.Media(m.Kind))
+		if err != nil {
+			l.reply(m.Req, "", err)
+			return
+		}
+		l.mu.Lock()
+		// A peer that closed meanwhile has already dropped its calls.
+		gone := l.peers[a.id] != a || l.peers[b.id] != b
+		if !gone {
+			l.calls[m.Call] = &nodeCall{call: c, a: a.id, b: b.id}
+		}
+		l.mu.Unlock()
+		if gone {
+			c.Close()
+			l.reply(m.Req, "", fmt.Errorf("call %s: a peer has gone: %w", m.Call, relay.ErrClosed))
+			return
+		}
+		l.write(msg{Op: opReply, Req: m.Req, Mids: map[string][]string{a.id: c.SendMids(a.peer), b.id: c.SendMids(b.peer)}})
+	case opHangup:
+		l.mu.Lock()
+		c := l.calls[m.Call]
+		delete(l.calls, m.Call)
+		l.mu.Unlock()
+		if c != nil {
+			c.call.Close()
+		}
+		l.reply(m.Req, "", nil) // a call already ended (a peer closed) is hung up too
+	case opCallStats:
+		l.mu.Lock()
+		c := l.calls[m.Call]
+		l.mu.Unlock()
+		if c == nil {
+			l.reply(m.Req, "", fmt.Errorf("call %s: %w", m.Call, relay.ErrClosed))
+			return
+		}
+		l.write(msg{Op: opReply, Req: m.Req, Legs: c.call.Stats()})
+	}
+}
+
+// endCallsOf ends the calls a closed peer was in (the other peer stays).
+func (l *nodeLink) endCallsOf(peer string) {
+	l.mu.Lock()
+	var ended []*nodeCall
+	for id, c := range l.calls {
+		if c.a == peer || c.b == peer {
+			ended = append(ended, c)
+			delete(l.calls, id)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range ended {
+		c.call.Close()
+	}
+}
+
+// callCount is for the relay's metrics: calls under way on the link.
+func (l *nodeLink) callCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.calls)
+}
