@@ -59,9 +59,11 @@ type Service struct {
 	now    func() time.Time
 
 	// order serializes commit+publish per conversation, so a node publishes
-	// a conversation's messages in seq order.
+	// a conversation's messages in seq order. The lock is held while the
+	// commit waits for its batch (store group commit): enough stripes that
+	// two busy conversations rarely share one and wait on each other.
 	seed  maphash.Seed
-	order [256]sync.Mutex
+	order [4096]sync.Mutex
 }
 
 // Options configure a Service.
