@@ -82,6 +82,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if r, ok := b.(bus.Resyncer); ok {
 		r.OnResync(srv.Resync)
 	}
+	go runPurge(ctx, st, log) // purge.go
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
