@@ -64,6 +64,7 @@ function parseEntryLines(text: string): { first: string; skill: string; team: st
 interface Site {
   id: string;
   name: string;
+  visitor_calls: boolean;
 }
 
 const list = (s: string) =>
@@ -132,7 +133,7 @@ export function RoutingSide({ self, role, client, onOpen }: { self: string; role
         <Dialog title={dialog === "profile" ? "My profile" : dialog === "agents" ? "Agents" : "Routing settings"} onClose={() => setDialog("")}>
           {dialog === "profile" && <ProfileView />}
           {dialog === "agents" && <AgentsAdmin />}
-          {dialog === "settings" && <SettingsForm />}
+          {dialog === "settings" && <SettingsForm admin={role === "admin"} />}
         </Dialog>
       )}
     </div>
@@ -454,7 +455,39 @@ function NewAgentForm({ onCreated }: { onCreated: () => void }) {
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-function SettingsForm() {
+/** VisitorCallsSwitch sets whether a site's visitors may start voice
+ * calls (admins only; the agent can always call, and a visitor can always
+ * share their screen). It saves on change, apart from the routing form. */
+function VisitorCallsSwitch({ site, on, onSaved }: { site: string; on: boolean; onSaved: (on: boolean) => void }) {
+  const [note, setNote] = useState("");
+  const toggle = async (e: Event) => {
+    const box = e.currentTarget as HTMLInputElement;
+    const want = box.checked;
+    setNote("");
+    try {
+      const x = await api<{ visitor_calls: boolean }>("PUT", `/api/sites/${encodeURIComponent(site)}/calls`, { visitor_calls: want });
+      onSaved(x.visitor_calls);
+      setNote("Saved");
+    } catch (err) {
+      box.checked = !want; // not saved: show what the server has
+      setNote(message(err));
+    }
+  };
+  return (
+    <div class="pa-form-grid" data-testid="visitor-calls-setting">
+      <label>
+        <input type="checkbox" data-testid="visitor-calls" checked={on} onChange={toggle} /> Visitors may start voice calls
+      </label>
+      {note && (
+        <div role="status" data-testid="visitor-calls-note">
+          {note}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function SettingsForm({ admin }: { admin: boolean }) {
   const [sites, setSites] = useState<Site[]>([]);
   const [site, setSite] = useState("");
   const [r, setR] = useState<SiteRouting | null>(null);
@@ -488,6 +521,7 @@ function SettingsForm() {
     );
   }, [site]);
   if (!r) return <div class="pa-muted">{note || "Loading…"}</div>;
+  const current = sites.find((s) => s.id === site);
   const submit = async (e: Event) => {
     e.preventDefault();
     setNote("");
@@ -508,78 +542,87 @@ function SettingsForm() {
     }
   };
   return (
-    <form class="pa-form-grid" onSubmit={submit} data-testid="routing-settings">
-      {sites.length > 1 && (
+    <>
+      {admin && current && (
+        <VisitorCallsSwitch
+          site={site}
+          on={current.visitor_calls}
+          onSaved={(on) => setSites(sites.map((s) => (s.id === site ? { ...s, visitor_calls: on } : s)))}
+        />
+      )}
+      <form class="pa-form-grid" onSubmit={submit} data-testid="routing-settings">
+        {sites.length > 1 && (
+          <label>
+            Site
+            <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>
+              {sites.map((s) => (
+                <option value={s.id}>{s.name}</option>
+              ))}
+            </select>
+          </label>
+        )}
         <label>
-          Site
-          <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>
-            {sites.map((s) => (
-              <option value={s.id}>{s.name}</option>
-            ))}
+          Mode
+          <select data-testid="routing-mode" value={r.mode} onChange={(e) => setR({ ...r, mode: e.currentTarget.value })}>
+            <option value="auto">Automatic assignment</option>
+            <option value="offer">Offer and accept</option>
           </select>
         </label>
-      )}
-      <label>
-        Mode
-        <select data-testid="routing-mode" value={r.mode} onChange={(e) => setR({ ...r, mode: e.currentTarget.value })}>
-          <option value="auto">Automatic assignment</option>
-          <option value="offer">Offer and accept</option>
-        </select>
-      </label>
-      <label>
-        Offer timeout (seconds)
-        <input type="number" min={0} value={r.offer_timeout_seconds} onInput={(e) => setR({ ...r, offer_timeout_seconds: Number(e.currentTarget.value) })} />
-      </label>
-      <label>
-        Missed offers before away
-        <input type="number" min={0} value={r.max_misses} onInput={(e) => setR({ ...r, max_misses: Number(e.currentTarget.value) })} />
-      </label>
-      <label>
-        Relax after (seconds, up to 3 steps: skill, language, team)
-        <input placeholder="60, 120, 300" value={relax} onInput={(e) => setRelax(e.currentTarget.value)} />
-      </label>
-      <label>
-        Time zone
-        <input placeholder="Europe/Paris" data-testid="routing-tz" value={r.time_zone} onInput={(e) => setR({ ...r, time_zone: e.currentTarget.value })} />
-      </label>
-      <fieldset>
-        <legend>Business hours (empty everywhere: always open)</legend>
-        {DAYS.map((d) => (
-          <label key={d}>
-            {d}
-            <input placeholder="09:00-17:00" value={hours[d] ?? ""} onInput={(e) => setHours({ ...hours, [d]: e.currentTarget.value })} />
-          </label>
-        ))}
-      </fieldset>
-      <label>
-        Page rules, one per line: page | skill | team (first match wins; * is anything)
-        <textarea
-          rows={3}
-          data-testid="routing-page-rules"
-          placeholder={"/pricing* | sales\n/docs/* | support"}
-          value={pages}
-          onInput={(e) => setPages(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        Pre-chat choices, one per line: label | skill | team
-        <textarea
-          rows={3}
-          data-testid="routing-prechat-choices"
-          placeholder={"Sales | sales\nBilling question | | billing"}
-          value={choices}
-          onInput={(e) => setChoices(e.currentTarget.value)}
-        />
-      </label>
-      <button type="submit" class="pa-btn" data-testid="routing-save">
-        Save
-      </button>
-      {note && (
-        <div role="status" data-testid="routing-note">
-          {note}
-        </div>
-      )}
-    </form>
+        <label>
+          Offer timeout (seconds)
+          <input type="number" min={0} value={r.offer_timeout_seconds} onInput={(e) => setR({ ...r, offer_timeout_seconds: Number(e.currentTarget.value) })} />
+        </label>
+        <label>
+          Missed offers before away
+          <input type="number" min={0} value={r.max_misses} onInput={(e) => setR({ ...r, max_misses: Number(e.currentTarget.value) })} />
+        </label>
+        <label>
+          Relax after (seconds, up to 3 steps: skill, language, team)
+          <input placeholder="60, 120, 300" value={relax} onInput={(e) => setRelax(e.currentTarget.value)} />
+        </label>
+        <label>
+          Time zone
+          <input placeholder="Europe/Paris" data-testid="routing-tz" value={r.time_zone} onInput={(e) => setR({ ...r, time_zone: e.currentTarget.value })} />
+        </label>
+        <fieldset>
+          <legend>Business hours (empty everywhere: always open)</legend>
+          {DAYS.map((d) => (
+            <label key={d}>
+              {d}
+              <input placeholder="09:00-17:00" value={hours[d] ?? ""} onInput={(e) => setHours({ ...hours, [d]: e.currentTarget.value })} />
+            </label>
+          ))}
+        </fieldset>
+        <label>
+          Page rules, one per line: page | skill | team (first match wins; * is anything)
+          <textarea
+            rows={3}
+            data-testid="routing-page-rules"
+            placeholder={"/pricing* | sales\n/docs/* | support"}
+            value={pages}
+            onInput={(e) => setPages(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Pre-chat choices, one per line: label | skill | team
+          <textarea
+            rows={3}
+            data-testid="routing-prechat-choices"
+            placeholder={"Sales | sales\nBilling question | | billing"}
+            value={choices}
+            onInput={(e) => setChoices(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" class="pa-btn" data-testid="routing-save">
+          Save
+        </button>
+        {note && (
+          <div role="status" data-testid="routing-note">
+            {note}
+          </div>
+        )}
+      </form>
+    </>
   );
 }
 

@@ -35,12 +35,15 @@ type siteJSON struct {
 	// Only admins see it.
 	IdentitySecret string `json:"identity_secret"`
 	EmbedCode      string `json:"embed_code"`
+	// VisitorCalls: the site's visitors may start voice calls (PUT
+	// /api/sites/:id/calls).
+	VisitorCalls bool `json:"visitor_calls"`
 }
 
 func (s *Server) siteJSON(site store.Site) siteJSON {
 	return siteJSON{
 		ID: site.ID, Name: site.Name, AllowedOrigins: strings.Fields(site.AllowedOrigins),
-		IdentityRequired: site.IdentityRequired, IdentitySecret: site.Secret,
+		IdentityRequired: site.IdentityRequired, IdentitySecret: site.Secret, VisitorCalls: site.VisitorCalls,
 		EmbedCode: `<script src="` + s.cfg.PublicOrigin() + `/widget.js" data-site="` + site.ID + `" async></script>`,
 	}
 }
