@@ -6,9 +6,8 @@
 // order, and the client returns to the data channel.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import {
-  startServer, launchBrowser, signInAgent, openWidget, send, bodies, eventually,
-} from "./harness.mjs";
+import { startServer, launchBrowser, send, bodies, eventually } from "./harness.mjs";
+import { metric, dcSends, wsSends, transportOf, widgetFrame, chatting as chattingIn, assertExactlyOnce } from "./webrtc-helpers.mjs";
 
 let browser;
 before(async () => {
@@ -18,50 +17,11 @@ after(async () => {
   await browser?.close();
 });
 
+const chatting = (server) => chattingIn(browser, server);
+
 /** Starts a server for one test; loopback candidates on. */
 async function rtcServer(env = {}) {
   return startServer({ env: { PARLEY_RTC: "on", PARLEY_RTC_LOOPBACK: "true", PARLEY_LOG_LEVEL: "debug", ...env } });
-}
-
-/** One sample of the server's Prometheus metrics (0 when absent). */
-async function metric(url, series) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  for (const line of text.split("\n")) {
-    const i = line.lastIndexOf(" ");
-    if (i > 0 && line.slice(0, i) === series) return Number(line.slice(i + 1));
-  }
-  return 0;
-}
-
-const dcSends = `parley_transport_frames_total{direction="in",transport="datachannel",type="send"}`;
-const wsSends = `parley_transport_frames_total{direction="in",transport="websocket",type="send"}`;
-
-const transportOf = (scope) => scope.locator("[data-testid=conn-state]").first().getAttribute("data-transport");
-
-function widgetFrame(page) {
-  return page.frames().find((f) => f.url().includes("/widget/frame"));
-}
-
-/** Visitor and agent in a conversation; returns their pages. */
-async function chatting(server) {
-  const agent = await signInAgent(browser, server.url);
-  const visitor = await openWidget(browser, server.url);
-  await send(visitor.frame, "Hi, is anyone there?");
-  const item = agent.locator("[data-testid=inbox-item]").first();
-  await item.waitFor();
-  await item.click();
-  await eventually(async () => (await bodies(agent)).includes("Hi, is anyone there?"), { what: "agent sees the first message" });
-  return { agent, visitor };
-}
-
-/** Asserts a scope shows exactly `expected` (in this order, once each)
- * among the messages it shows, and seqs in order without duplicates. */
-async function assertExactlyOnce(scope, expected, what) {
-  const shown = (await bodies(scope)).filter((b) => expected.includes(b));
-  assert.deepEqual(shown, expected, `${what}: all, once, in order`);
-  const seqs = await scope.locator("[data-testid=message]").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-seq"))));
-  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `${what}: seq order`);
-  assert.equal(new Set(seqs).size, seqs.length, `${what}: no message twice`);
 }
 
 test("visitor and agent chat over data channels (client state and server metrics agree)", async () => {

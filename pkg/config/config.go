@@ -54,6 +54,11 @@ type Config struct {
 	TURNURLs      []string      // turn:/turns: URLs for browsers (PARLEY_TURN_URLS)
 	TURNSecret    string        // coturn's static-auth-secret (PARLEY_TURN_SECRET)
 	TURNTTL       time.Duration // lifetime of minted TURN credentials (PARLEY_TURN_TTL)
+	// ICETransportPolicy is handed to browsers with the ICE servers: "all"
+	// (default) or "relay", which makes them connect through TURN only, to
+	// check a TURN deployment or to hide visitors' addresses from the relay
+	// (PARLEY_ICE_TRANSPORT_POLICY).
+	ICETransportPolicy string
 	// RelaySecret, when set, makes signaling use standalone relays (go run
 	// ./relay) that register with it using this secret, instead of the
 	// in-process relay (PARLEY_RELAY_SECRET). See relay.go.
@@ -170,6 +175,16 @@ func (c *Config) complete() error {
 	if c.CallRingTimeout < time.Second || c.CallRingTimeout > 10*time.Minute {
 		return errors.New("PARLEY_CALL_RING_TIMEOUT must be between 1s and 10m")
 	}
+	switch c.ICETransportPolicy {
+	case "all":
+	case "relay":
+		if c.RTC && len(c.TURNURLs) == 0 {
+			// Browsers would gather no candidate at all.
+			return errors.New("PARLEY_ICE_TRANSPORT_POLICY=relay needs TURN servers (PARLEY_TURN_URLS)")
+		}
+	default:
+		return fmt.Errorf("PARLEY_ICE_TRANSPORT_POLICY %q: want all or relay", c.ICETransportPolicy)
+	}
 	return c.completeRTC(u)
 }
 
@@ -201,6 +216,7 @@ func (c *Config) rtcFlags(fs *flag.FlagSet, env func(k, def string) string) erro
 		return fmt.Errorf("PARLEY_TURN_TTL: %w", err)
 	}
 	fs.DurationVar(&c.TURNTTL, "turn-ttl", ttl, "lifetime of minted TURN credentials [PARLEY_TURN_TTL]")
+	fs.StringVar(&c.ICETransportPolicy, "ice-transport-policy", env("PARLEY_ICE_TRANSPORT_POLICY", "all"), "browsers' ICE transport policy: all, or relay (through the TURN servers only) [PARLEY_ICE_TRANSPORT_POLICY]")
 	return nil
 }
 

@@ -329,14 +329,23 @@ type ICEServer struct {
 	Credential string   `json:"credential,omitempty"`
 }
 
-// RTCStart asks for a peer connection to a relay.
-type RTCStart struct{ Envelope }
+// RTCStart asks for a peer connection to a relay. With Restart the browser
+// saw its connection go disconnected or failed while the WebSocket lives:
+// the relay then makes an ICE-restart offer on the same peer (same data
+// channels) instead of a new peer.
+type RTCStart struct {
+	Envelope
+	Restart bool `json:"restart,omitempty"`
+}
 
 // RTCOffer carries the relay's SDP offer and the ICE servers to use.
 type RTCOffer struct {
 	Envelope
 	SDP        string      `json:"sdp"`
 	ICEServers []ICEServer `json:"ice_servers"`
+	// ICETransportPolicy is the browser's RTCConfiguration.iceTransportPolicy:
+	// "relay" (through TURN only) when the operator asks for it, else absent.
+	ICETransportPolicy string `json:"ice_transport_policy,omitempty"`
 }
 
 // RTCAnswer carries the browser's SDP answer.

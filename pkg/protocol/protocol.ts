@@ -154,6 +154,7 @@ export interface PongFrame {
 export interface RTCStartFrame {
   type: "rtc_start";
   ref?: string;
+  restart?: boolean;
 }
 
 export interface RTCOfferFrame {
@@ -161,6 +162,7 @@ export interface RTCOfferFrame {
   ref?: string;
   sdp: string;
   ice_servers: ICEServer[];
+  ice_transport_policy?: string;
 }
 
 export interface RTCAnswerFrame {

@@ -251,7 +251,9 @@ func (p *Peer) offer(ctx context.Context, restart bool) (string, error) {
 		opts = &webrtc.OfferOptions{ICERestart: true}
 		p.gen = &gathering{done: make(chan struct{})}
 		p.queued = nil // candidates of the old generation are useless now
-		if p.state == StateFailed {
+		// Also from StateOpen (the browser asked for the restart): the
+		// caller then learns from StateOpen that the new path is up.
+		if p.state == StateFailed || p.state == StateOpen {
 			p.setStateLocked(StateConnecting)
 		}
 	}

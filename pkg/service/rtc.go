@@ -64,14 +64,27 @@ type rtcLink struct {
 	// Renegotiation for calls (call.go): an offer awaits its answer, and
 	// another one is due once it comes.
 	negotiating, again bool
+	// restarts counts ICE restarts since the channel was last open: a
+	// connection that keeps failing is given up instead.
+	restarts int
+}
+
+// maxRTCRestarts bounds the ICE restarts tried for one outage; then chat
+// stays on the WebSocket and the client retries WebRTC later.
+const maxRTCRestarts = 2
+
+// restarter is a peer that can make an ICE-restart offer (relay.Peer).
+type restarter interface {
+	Restart(ctx context.Context) (string, error)
 }
 
 // rtcMetrics count frames by transport: the proof, for operators and
 // tests, of what carried the chat.
 type rtcMetrics struct {
-	frames *prometheus.CounterVec
-	peers  prometheus.Counter
-	stops  *prometheus.CounterVec
+	frames   *prometheus.CounterVec
+	peers    prometheus.Counter
+	stops    *prometheus.CounterVec
+	restarts *prometheus.CounterVec
 }
 
 func newRTCMetrics(reg *prometheus.Registry) *rtcMetrics {
@@ -86,8 +99,11 @@ func newRTCMetrics(reg *prometheus.Registry) *rtcMetrics {
 		stops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_rtc_fallbacks_total", Help: "Data channels given up by the server, by reason (chat went back to the WebSocket).",
 		}, []string{"reason"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_rtc_ice_restarts_total", Help: "ICE restarts offered on a live peer, by who saw the failure (relay: ICE failed on the relay; client: the browser asked).",
+		}, []string{"by"}),
 	}
-	reg.MustRegister(m.frames, m.peers, m.stops)
+	reg.MustRegister(m.frames, m.peers, m.stops, m.restarts)
 	return m
 }
 
@@ -151,6 +167,12 @@ func (c *conn) handleRTC(f any) {
 	}
 	switch f := f.(type) {
 	case *protocol.RTCStart:
+		if f.Restart {
+			if l := c.currentRTC(); l != nil {
+				c.restartRTC(l, f.Ref, "client")
+				return
+			}
+		}
 		c.rtcStart(f.Ref)
 	case *protocol.RTCAnswer:
 		l := c.currentRTC()
@@ -255,24 +277,44 @@ func (c *conn) rtcStart(ref string) {
 		c.endRTC(l, "offer failed")
 		return
 	}
+	c.armRTCTimer(l, "not open")
+	c.reply(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer, Ref: ref}, SDP: sdp,
+		ICEServers: turn.ICEServers(c.srv.ice, c.p.ID, time.Now()), ICETransportPolicy: c.srv.iceTransportPolicy()})
+}
+
+// iceTransportPolicy is what rtc_offer tells browsers: "relay" when the
+// operator limits them to TURN (PARLEY_ICE_TRANSPORT_POLICY), else nothing
+// (the browser's default, all).
+func (s *Server) iceTransportPolicy() string {
+	if s.cfg.ICETransportPolicy == "relay" {
+		return "relay"
+	}
+	return ""
+}
+
+// armRTCTimer gives the peer up when its chat channel is not open within
+// the timeout (PARLEY_RTC_TIMEOUT) after an offer; what says which.
+func (c *conn) armRTCTimer(l *rtcLink, what string) {
 	timeout := c.srv.cfg.RTCTimeout
 	if timeout <= 0 { // a Config not made by config.Load
 		timeout = 10 * time.Second
 	}
 	c.mu.Lock()
-	if !l.open && c.rtc == l {
-		l.timer = time.AfterFunc(timeout, func() {
-			c.mu.Lock()
-			open := l.open
-			c.mu.Unlock()
-			if !open {
-				c.endRTC(l, fmt.Sprintf("data channel not open after %v", timeout))
-			}
-		})
+	defer c.mu.Unlock()
+	if l.open || c.rtc != l {
+		return
 	}
-	c.mu.Unlock()
-	c.reply(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer, Ref: ref}, SDP: sdp,
-		ICEServers: turn.ICEServers(c.srv.ice, c.p.ID, time.Now())})
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.timer = time.AfterFunc(timeout, func() {
+		c.mu.Lock()
+		open := l.open
+		c.mu.Unlock()
+		if !open {
+			c.endRTC(l, fmt.Sprintf("data channel %s after %v", what, timeout))
+		}
+	})
 }
 
 // rtcConversations are the conversations the connection chats in now (a
@@ -322,6 +364,7 @@ func (c *conn) onRTCState(l *rtcLink, s relay.State) {
 			if l.timer != nil {
 				l.timer.Stop()
 			}
+			l.restarts = 0
 		}
 		c.mu.Unlock()
 		if current {
@@ -329,7 +372,7 @@ func (c *conn) onRTCState(l *rtcLink, s relay.State) {
 			c.log.Debug("chat over the WebRTC data channel")
 		}
 	case relay.StateFailed:
-		c.endRTC(l, "connection failed")
+		c.restartRTC(l, "", "relay")
 	case relay.StateClosed:
 		c.mu.Lock()
 		current := c.rtc == l
@@ -356,6 +399,48 @@ func (c *conn) onRTCState(l *rtcLink, s relay.State) {
 			c.queueFrame(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop}, Reason: reason}, true)
 		}
 	}
+}
+
+// restartRTC answers a failed connection while the WebSocket lives: the
+// relay offers an ICE restart on the same peer (new ICE credentials and
+// candidates, same DTLS, SCTP and data channels). Until the channel is
+// open again chat goes over the WebSocket (the client resends and resumes
+// on its side). A peer that cannot restart, or one that already failed
+// maxRTCRestarts times in a row, is ended as before.
+func (c *conn) restartRTC(l *rtcLink, ref, by string) {
+	r, ok := l.peer.(restarter)
+	c.mu.Lock()
+	current := c.rtc == l && !c.rtcEnded && !c.draining
+	tooMany := l.restarts >= maxRTCRestarts
+	if current && ok && !tooMany {
+		l.restarts++
+	}
+	wasOpen := l.open
+	l.open = false
+	c.mu.Unlock()
+	switch {
+	case !current:
+		return
+	case !ok || tooMany:
+		c.endRTC(l, "connection failed")
+		return
+	}
+	if wasOpen {
+		c.srv.countTransport(c, transportWebSocket)
+	}
+	c.srv.rtcMetrics.restarts.WithLabelValues(by).Inc()
+	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
+	sdp, err := r.Restart(ctx)
+	cancel()
+	if err != nil {
+		c.log.Debug("ICE restart offer failed", "err", err)
+		c.endRTC(l, "connection failed")
+		return
+	}
+	c.log.Debug("ICE restart offered", "by", by)
+	c.armRTCTimer(l, "not open again")
+	c.queueFrame(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer, Ref: ref}, SDP: sdp,
+		ICEServers: turn.ICEServers(c.srv.ice, c.p.ID, time.Now()), ICETransportPolicy: c.srv.iceTransportPolicy()}, true)
 }
 
 // stopLabel keeps the fallback reasons a small, fixed set of label values.

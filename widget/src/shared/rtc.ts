@@ -250,7 +250,11 @@ export class WebRTCLink {
     this.teardown(true);
     let pc: RTCPeerConnection;
     try {
-      pc = new RTCPeerConnection({ iceServers: (o.ice_servers ?? []).map(iceServer) });
+      pc = new RTCPeerConnection({
+        iceServers: (o.ice_servers ?? []).map(iceServer),
+        // "relay": the operator allows TURN paths only (PARLEY_ICE_TRANSPORT_POLICY).
+        iceTransportPolicy: o.ice_transport_policy === "relay" ? "relay" : "all",
+      });
     } catch {
       this.giveUp("cannot create a peer connection", true);
       return;

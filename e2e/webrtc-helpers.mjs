@@ -1,0 +1,48 @@
+// Helpers of the WebRTC end-to-end tests (webrtc*.test.mjs): server
+// metrics, the transport each client says it uses, a visitor and an agent
+// in one conversation, and the exactly-once check.
+import assert from "node:assert/strict";
+import { signInAgent, openWidget, send, bodies, eventually } from "./harness.mjs";
+
+/** One sample of the server's Prometheus metrics (0 when absent). */
+export async function metric(url, series) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  for (const line of text.split("\n")) {
+    const i = line.lastIndexOf(" ");
+    if (i > 0 && line.slice(0, i) === series) return Number(line.slice(i + 1));
+  }
+  return 0;
+}
+
+export const dcSends = `parley_transport_frames_total{direction="in",transport="datachannel",type="send"}`;
+export const wsSends = `parley_transport_frames_total{direction="in",transport="websocket",type="send"}`;
+
+/** The transport a page (or the widget's frame) shows in its diagnostics. */
+export const transportOf = (scope) => scope.locator("[data-testid=conn-state]").first().getAttribute("data-transport");
+
+/** The widget's iframe, where its parleyDebug lives. */
+export function widgetFrame(page) {
+  return page.frames().find((f) => f.url().includes("/widget/frame"));
+}
+
+/** Visitor and agent in a conversation; returns their pages. */
+export async function chatting(browser, server) {
+  const agent = await signInAgent(browser, server.url);
+  const visitor = await openWidget(browser, server.url);
+  await send(visitor.frame, "Hi, is anyone there?");
+  const item = agent.locator("[data-testid=inbox-item]").first();
+  await item.waitFor();
+  await item.click();
+  await eventually(async () => (await bodies(agent)).includes("Hi, is anyone there?"), { what: "agent sees the first message" });
+  return { agent, visitor };
+}
+
+/** Asserts a scope shows exactly `expected` (in this order, once each)
+ * among the messages it shows, and seqs in order without duplicates. */
+export async function assertExactlyOnce(scope, expected, what) {
+  const shown = (await bodies(scope)).filter((b) => expected.includes(b));
+  assert.deepEqual(shown, expected, `${what}: all, once, in order`);
+  const seqs = await scope.locator("[data-testid=message]").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-seq"))));
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `${what}: seq order`);
+  assert.equal(new Set(seqs).size, seqs.length, `${what}: no message twice`);
+}
