@@ -412,6 +412,46 @@ func startConversation(t *testing.T, v *callClient) string {
 	}
 }
 
+// callSides connects an agent and a visitor with data channels and an
+// open conversation between them.
+func callSides(t *testing.T, ts *testServer) (ag *callClient, hc *http.Client, v *callClient, conv, visitorName string) {
+	t.Helper()
+	ag, hc = ts.callAgent(t)
+	ag.hello()
+	ag.negotiate()
+	v = ts.callVisitor(t)
+	visitorName = v.hello().Self.Name
+	conv = startConversation(t, v)
+	v.negotiate()
+	return ag, hc, v, conv, visitorName
+}
+
+// voiceCall has the agent call the visitor, who answers; it returns once
+// each hears the other (stop ends the microphones).
+func voiceCall(t *testing.T, ag, v *callClient, conv string) (stop func()) {
+	t.Helper()
+	ag.send(callAction(conv, protocol.CallStart, protocol.CallVoice))
+	ag.callState(protocol.CallRinging)
+	v.callState(protocol.CallRinging)
+	v.send(callAction(conv, protocol.CallAccept, ""))
+	for _, c := range []*callClient{ag, v} {
+		if cs := c.callState(protocol.CallActive); len(cs.Send) != 1 {
+			t.Fatalf("%s: active voice call %+v: want one mid to send on", c.tag, cs)
+		}
+	}
+	done := make(chan struct{})
+	var senders sync.WaitGroup
+	ag.sendMedia(webrtc.RTPCodecTypeAudio, done, &senders)
+	v.sendMedia(webrtc.RTPCodecTypeAudio, done, &senders)
+	stop = sync.OnceFunc(func() { close(done); senders.Wait() })
+	v.waitCount("agent-audio", 20)
+	ag.waitCount("visitor-audio", 20)
+	if ag.count("agent-audio") != 0 || v.count("visitor-audio") != 0 {
+		t.Fatal("a participant heard itself")
+	}
+	return stop
+}
+
 // A voice call and a screen share through a standalone relay, as through
 // the in-process one: media goes from each browser to the other through
 // the relay (call control over the control link, the renegotiation offers
@@ -425,35 +465,9 @@ func TestCallThroughStandaloneRelay(t *testing.T) {
 	r := startRelay(t, "relay-calls", ts.URL, nil)
 	waitRelays(t, pool, 1)
 
-	ag, hc := ts.callAgent(t)
-	ag.hello()
-	ag.negotiate()
-	v := ts.callVisitor(t)
-	name := v.hello().Self.Name
-	conv := startConversation(t, v)
-	v.negotiate()
-
-	// Voice: the agent calls, the visitor answers.
-	ag.send(callAction(conv, protocol.CallStart, protocol.CallVoice))
-	ag.callState(protocol.CallRinging)
-	v.callState(protocol.CallRinging)
-	v.send(callAction(conv, protocol.CallAccept, ""))
-	for _, c := range []*callClient{ag, v} {
-		if cs := c.callState(protocol.CallActive); len(cs.Send) != 1 {
-			t.Fatalf("%s: active voice call %+v: want one mid to send on", c.tag, cs)
-		}
-	}
-	stop := make(chan struct{})
-	var senders sync.WaitGroup
-	ag.sendMedia(webrtc.RTPCodecTypeAudio, stop, &senders)
-	v.sendMedia(webrtc.RTPCodecTypeAudio, stop, &senders)
-	stopMedia := sync.OnceFunc(func() { close(stop); senders.Wait() })
+	ag, hc, v, conv, name := callSides(t, ts)
+	stopMedia := voiceCall(t, ag, v, conv)
 	defer stopMedia()
-	v.waitCount("agent-audio", 20)
-	ag.waitCount("visitor-audio", 20)
-	if ag.count("agent-audio") != 0 || v.count("visitor-audio") != 0 {
-		t.Fatal("a participant heard itself")
-	}
 	if calls := metric(t, r.url, "parley_relay_calls"); calls != 1 {
 		t.Fatalf("parley_relay_calls %v during the call", calls)
 	}
@@ -577,4 +591,87 @@ func TestCallAcrossRelaysUnavailable(t *testing.T) {
 	v.close()
 	ag.close()
 	shutdown()
+}
+
+// cuttableListener hands out connections it can cut all at once: to
+// signaling the relay then looks like a process killed with -9 (its
+// control link breaks without a close frame).
+type cuttableListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *cuttableListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *cuttableListener) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+}
+
+// A relay that dies during a call (its control link breaks): the call
+// ends as dropped for both sides, the history says so, and chat goes on
+// over the WebSocket.
+func TestCallDroppedWhenRelayDies(t *testing.T) {
+	noLeaks(t)
+	st := storetest.SQLite(t)
+	ts, pool, shutdown := newRemoteRTCServer(t, st)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &cuttableListener{Listener: ln}
+	r := startRelayOn(t, "relay-dies", ts.URL, nil, cut)
+	waitRelays(t, pool, 1)
+	ag, hc, v, conv, name := callSides(t, ts)
+	stopMedia := voiceCall(t, ag, v, conv)
+	defer stopMedia()
+
+	cut.cut()
+	for _, c := range []*callClient{ag, v} {
+		if cs := c.callState(protocol.CallEnded); cs.Reason != protocol.CallReasonDropped {
+			t.Fatalf("%s: the call on a dead relay ended as %+v", c.tag, cs)
+		}
+		select {
+		case <-c.stopped:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no rtc_stop after the relay died", c.tag)
+		}
+	}
+	stopMedia()
+	v.send(sendFrame(conv, "after", "are you still there?"))
+	if f := v.next(protocol.TypeAck); f.via != transportWebSocket {
+		t.Fatalf("ack after the relay died over %s", f.via)
+	}
+	for {
+		f := ag.next(protocol.TypeMessage)
+		var m protocol.Message
+		json.Unmarshal(f.data, &m)
+		if m.Body != "are you still there?" {
+			continue // the call's records
+		}
+		if f.via != transportWebSocket {
+			t.Fatalf("the agent got the message over %s", f.via)
+		}
+		break
+	}
+	waitRecords(t, hc, ts.URL, conv,
+		"Voice call started: Admin called "+name,
+		"Voice call dropped (connection lost) after 0:",
+	)
+	v.close()
+	ag.close()
+	shutdown()
+	r.stop()
 }

@@ -87,6 +87,12 @@ func startRelay(t *testing.T, id, signalingURL string, chat *relaynode.Chat) *te
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startRelayOn(t, id, signalingURL, chat, ln)
+}
+
+// startRelayOn is startRelay serving on ln.
+func startRelayOn(t *testing.T, id, signalingURL string, chat *relaynode.Chat, ln net.Listener) *testRelay {
+	t.Helper()
 	cfg, err := config.LoadRelay([]string{"-id", id, "-addr", ln.Addr().String(), "-signaling-urls", signalingURL,
 		"-secret", testRelaySecret, "-heartbeat", "200ms", "-shutdown-grace", "2s"}, func(string) string { return "" })
 	if err != nil {
