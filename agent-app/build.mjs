@@ -3,39 +3,24 @@
 //   app.js      the dashboard (Preact; the live client comes from
 //               ../widget/src/shared so both apps deliver messages alike)
 //   app.css     its styles
-// Output is minified, without source maps, and byte-for-byte reproducible.
+// Output is minified, without source maps, and byte-for-byte reproducible
+// (../widget/tools/bundle.mjs, shared with the widget).
 import * as esbuild from "esbuild";
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildApp } from "../widget/tools/bundle.mjs";
 
 const root = dirname(fileURLToPath(import.meta.url));
 
-const common = {
-  bundle: true,
-  minify: true,
-  sourcemap: false,
-  legalComments: "none",
-  charset: "utf8",
-  target: ["es2020"],
-  logLevel: "warning",
-  absWorkingDir: root,
-};
-
-export async function build(outdir) {
-  const out = resolve(root, outdir);
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  await esbuild.build({
-    ...common,
-    entryPoints: { app: "src/app.tsx" },
-    format: "iife",
-    jsx: "automatic",
-    jsxImportSource: "preact",
-    outdir: out,
+export function build(outdir) {
+  return buildApp({
+    esbuild,
+    root,
+    outdir,
+    scripts: { app: "src/app.tsx" },
+    styles: { app: "src/app.css" },
+    pages: { "index.html": "src/index.html" },
   });
-  await esbuild.build({ ...common, entryPoints: { app: "src/app.css" }, outdir: out });
-  copyFileSync(join(root, "src/index.html"), join(out, "index.html"));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,0 +1,52 @@
+// buildApp is the esbuild setup both front ends build with (widget/build.mjs
+// and agent-app/build.mjs), so both follow one rule: minified, no source
+// maps, no legal comments, ES2020, Preact JSX, and byte-for-byte
+// reproducible output (the Go binary embeds the committed dist/, and
+// check-dist compares it with a fresh build).
+//
+// esbuild is passed in, not imported here: each app resolves its own pinned
+// copy from its own node_modules, so building one app never depends on the
+// other's install.
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/**
+ * buildApp({ esbuild, root, outdir, scripts, styles, pages }) empties outdir
+ * (relative to root) and writes into it:
+ *   scripts  { name: "src/entry.ts(x)" } → name.js, one self-contained IIFE each
+ *   styles   { name: "src/entry.css" }   → name.css
+ *   pages    { "file.html": "src/file.html" } copied as they are
+ * Entries are relative to root. Each bundle is built on its own, so no two
+ * share a chunk and each file depends only on its own entry.
+ */
+export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {}, pages = {} }) {
+  const out = resolve(root, outdir);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const common = {
+    bundle: true,
+    minify: true,
+    sourcemap: false,
+    legalComments: "none",
+    charset: "utf8",
+    target: ["es2020"],
+    logLevel: "warning",
+    absWorkingDir: root,
+    outdir: out,
+  };
+  for (const [name, entry] of Object.entries(scripts)) {
+    await esbuild.build({
+      ...common,
+      entryPoints: { [name]: entry },
+      format: "iife",
+      jsx: "automatic",
+      jsxImportSource: "preact",
+    });
+  }
+  for (const [name, entry] of Object.entries(styles)) {
+    await esbuild.build({ ...common, entryPoints: { [name]: entry } });
+  }
+  for (const [file, from] of Object.entries(pages)) {
+    copyFileSync(join(root, from), join(out, file));
+  }
+}
