@@ -4,7 +4,7 @@
 // see -help and README.md.
 //
 //	signaling [serve] [flags]   run the server (the default)
-//	signaling reencrypt [flags] re-seal stored messages and visitor personal fields under the newest key
+//	signaling reencrypt [flags] re-seal stored messages, visitor personal fields and site identity secrets under the newest key
 package main
 
 import (

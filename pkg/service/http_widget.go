@@ -210,7 +210,7 @@ func (s *Server) widgetSession(c *gin.Context) {
 			Locale: truncate(req.Locale, 35), CreatedAt: now, LastSeenAt: now,
 		}
 		if ident != nil {
-			nv.UserID = ident.UserID
+			nv.UserID, nv.Email = ident.UserID, truncate(ident.Email, 320)
 			if ident.Name != "" {
 				nv.Name = truncate(ident.Name, 200)
 			}
@@ -222,6 +222,12 @@ func (s *Server) widgetSession(c *gin.Context) {
 		if err != nil {
 			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
 			return
+		}
+	}
+	if ident != nil && ident.Email != "" && ident.Email != v.Email {
+		// The customer's backend vouches for this email now: kept (sealed) for agents.
+		if err := sc.SetVisitorEmail(ctx, v.ID, ident.Email); err != nil {
+			s.log.Warn("cannot record the verified visitor's email", "visitor", v.ID, "err", err)
 		}
 	}
 	if page := pageURL(req.Page); page != v.PageURL && page != "" {

@@ -86,8 +86,10 @@ type Visitor struct {
 	SiteID      string `gorm:"size:36;not null;index;index:idx_visitor_user"`
 	// UserID is the customer's own id for this person, set only when the
 	// site's backend vouched for it (identity verification).
-	UserID     string `gorm:"size:256;not null;default:'';index:idx_visitor_user"`
-	Name       string `gorm:"size:200;not null"`
+	UserID string `gorm:"size:256;not null;default:'';index:idx_visitor_user"`
+	Name   string `gorm:"size:200;not null"`
+	// Email is a verified user's, from the identity JWT (sealed).
+	Email      string `gorm:"type:text;not null;default:''"`
 	Locale     string `gorm:"size:35;not null;default:''"`
 	CreatedAt  time.Time
 	LastSeenAt time.Time

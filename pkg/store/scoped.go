@@ -52,13 +52,19 @@ func (s *Scoped) SetAgentStatus(ctx context.Context, id, status string) error {
 // Site returns one site.
 func (s *Scoped) Site(ctx context.Context, id string) (Site, error) {
 	var site Site
-	return site, notFound(s.q(ctx).Where("id = ?", id).Take(&site).Error)
+	if err := s.q(ctx).Where("id = ?", id).Take(&site).Error; err != nil {
+		return site, notFound(err)
+	}
+	return site, s.s.openSite(&site)
 }
 
 // Sites lists the workspace's sites.
 func (s *Scoped) Sites(ctx context.Context) ([]Site, error) {
 	var sites []Site
-	return sites, s.q(ctx).Order("created_at, id").Find(&sites).Error
+	if err := s.q(ctx).Order("created_at, id").Find(&sites).Error; err != nil {
+		return nil, err
+	}
+	return sites, s.s.openSites(sites)
 }
 
 // UpdateSite changes a site's allowed origins and identity requirement.
@@ -79,8 +85,12 @@ func (s *Scoped) CreateVisitor(ctx context.Context, v Visitor) (Visitor, error) 
 	if v.Name, err = s.s.seal(name, visitorNameAAD(v.ID)); err != nil {
 		return v, err
 	}
+	email := v.Email
+	if v.Email, err = s.s.seal(email, visitorEmailAAD(v.ID)); err != nil {
+		return v, err
+	}
 	err = s.s.db.WithContext(ctx).Create(&v).Error
-	v.Name = name
+	v.Name, v.Email = name, email
 	return v, err
 }
 

@@ -71,6 +71,10 @@ func (s *Store) openConversation(c *Conversation) error {
 func (s *Store) openVisitor(v *Visitor) error {
 	n, err := s.open(v.Name, visitorNameAAD(v.ID))
 	v.Name = n
+	if err != nil {
+		return err
+	}
+	v.Email, err = s.open(v.Email, visitorEmailAAD(v.ID))
 	return err
 }
 
@@ -80,9 +84,10 @@ type Resealer interface {
 	Reseal(sealed string, aad []byte) (out string, changed bool, err error)
 }
 
-// Reencrypt rewrites every message body, conversation preview and visitor
-// personal field (name, offline contact) not sealed with the primary key (and seals any still in plaintext), in batches, while
-// the server runs. It returns how many values it rewrote.
+// Reencrypt rewrites every message body, conversation preview, visitor
+// personal field (name, email, offline contact) and site identity secret
+// not sealed with the primary key (and seals any still in plaintext), in
+// batches, while the server runs. It returns how many values it rewrote.
 func (s *Store) Reencrypt(ctx context.Context, k interface {
 	Sealer
 	Resealer
@@ -141,7 +146,7 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 	lastVisitor := ""
 	for {
 		var vs []Visitor
-		if err := s.db.WithContext(ctx).Select("id, name").Where("id > ?", lastVisitor).Order("id").Limit(500).Find(&vs).Error; err != nil {
+		if err := s.db.WithContext(ctx).Select("id, name, email").Where("id > ?", lastVisitor).Order("id").Limit(500).Find(&vs).Error; err != nil {
 			return n, err
 		}
 		if len(vs) == 0 {
@@ -149,9 +154,33 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 		}
 		for _, v := range vs {
 			lastVisitor = v.ID
-			m, err := s.resealColumn(ctx, k, &Visitor{}, v.ID, "name", v.Name, visitorNameAAD(v.ID))
+			for _, f := range []struct{ column, value string }{{"name", v.Name}, {"email", v.Email}} {
+				aad := visitorNameAAD(v.ID)
+				if f.column == "email" {
+					aad = visitorEmailAAD(v.ID)
+				}
+				m, err := s.resealColumn(ctx, k, &Visitor{}, v.ID, f.column, f.value, aad)
+				if err != nil {
+					return n, fmt.Errorf("visitor %s: %w", v.ID, err)
+				}
+				n += m
+			}
+		}
+	}
+	lastSite := ""
+	for {
+		var ss []Site
+		if err := s.db.WithContext(ctx).Select("id, secret").Where("id > ?", lastSite).Order("id").Limit(500).Find(&ss).Error; err != nil {
+			return n, err
+		}
+		if len(ss) == 0 {
+			break
+		}
+		for _, site := range ss {
+			lastSite = site.ID
+			m, err := s.resealColumn(ctx, k, &Site{}, site.ID, "secret", site.Secret, siteSecretAAD(site.ID))
 			if err != nil {
-				return n, fmt.Errorf("visitor %s: %w", v.ID, err)
+				return n, fmt.Errorf("site %s: %w", site.ID, err)
 			}
 			n += m
 		}

@@ -173,7 +173,11 @@ func (s *Scoped) AuditEntries(ctx context.Context, before int64, limit int) ([]A
 
 // SetSiteSecret replaces a site's identity verification secret.
 func (s *Scoped) SetSiteSecret(ctx context.Context, id, secret string) error {
-	res := s.q(ctx).Model(&Site{}).Where("id = ?", id).Update("secret", secret)
+	sealed, err := s.s.seal(secret, siteSecretAAD(id))
+	if err != nil {
+		return err
+	}
+	res := s.q(ctx).Model(&Site{}).Where("id = ?", id).Update("secret", sealed)
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound
 	}

@@ -165,8 +165,10 @@ func notFound(err error) error {
 // SiteByID finds a site by its public id (the widget's data-site).
 func (s *Store) SiteByID(ctx context.Context, id string) (Site, error) {
 	var site Site
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&site).Error
-	return site, notFound(err)
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&site).Error; err != nil {
+		return site, notFound(err)
+	}
+	return site, s.openSite(&site)
 }
 
 // AgentByEmail finds an agent for sign-in. Emails are stored lower-case.
@@ -205,6 +207,10 @@ func (s *Store) HasWorkspace(ctx context.Context) (bool, error) {
 func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, site Site, admin Agent) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		site.WorkspaceID, admin.WorkspaceID = w.ID, w.ID
+		var err error
+		if site.Secret, err = s.seal(site.Secret, siteSecretAAD(site.ID)); err != nil {
+			return err
+		}
 		admin.Email = strings.ToLower(strings.TrimSpace(admin.Email))
 		for _, v := range []any{&w, &site, &admin} {
 			if err := tx.Create(v).Error; err != nil {
@@ -223,6 +229,8 @@ func (s *Store) Gorm() *gorm.DB { return s.db }
 // FirstSite returns the oldest site: the demo site of a first-run install.
 func (s *Store) FirstSite(ctx context.Context) (Site, error) {
 	var site Site
-	err := s.db.WithContext(ctx).Order("created_at, id").Take(&site).Error
-	return site, notFound(err)
+	if err := s.db.WithContext(ctx).Order("created_at, id").Take(&site).Error; err != nil {
+		return site, notFound(err)
+	}
+	return site, s.openSite(&site)
 }
