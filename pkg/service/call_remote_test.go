@@ -433,12 +433,14 @@ func voiceCall(t *testing.T, ag, v *callClient, conv string) (stop func()) {
 	ag.send(callAction(conv, protocol.CallStart, protocol.CallVoice))
 	ag.callState(protocol.CallRinging)
 	v.callState(protocol.CallRinging)
+	accepted := time.Now()
 	v.send(callAction(conv, protocol.CallAccept, ""))
 	for _, c := range []*callClient{ag, v} {
 		if cs := c.callState(protocol.CallActive); len(cs.Send) != 1 {
 			t.Fatalf("%s: active voice call %+v: want one mid to send on", c.tag, cs)
 		}
 	}
+	active := time.Since(accepted)
 	done := make(chan struct{})
 	var senders sync.WaitGroup
 	ag.sendMedia(webrtc.RTPCodecTypeAudio, done, &senders)
@@ -449,6 +451,7 @@ func voiceCall(t *testing.T, ag, v *callClient, conv string) (stop func()) {
 	if ag.count("agent-audio") != 0 || v.count("visitor-audio") != 0 {
 		t.Fatal("a participant heard itself")
 	}
+	t.Logf("accept → both active %v; → both heard 20 packets %v", active.Round(time.Millisecond), time.Since(accepted).Round(time.Millisecond))
 	return stop
 }
 
