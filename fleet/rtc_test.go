@@ -2,16 +2,13 @@ package fleet
 
 import (
 	"encoding/json"
-	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleychat/parley/pkg/protocol"
-	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relay/relaytest"
 )
 
 // The chatter's WebRTC side, as the widget does it: after welcome it asks
@@ -20,12 +17,6 @@ import (
 // relay died) it goes back to the WebSocket, resends what is unacked,
 // resumes every conversation, and asks again a second later, to be served
 // by a live relay.
-
-var quietPion = func() logging.LoggerFactory {
-	f := logging.NewDefaultLoggerFactory()
-	f.DefaultLogLevel = logging.LogLevelDisabled
-	return f
-}()
 
 // rtcTick asks for a data channel when the chatter wants one and has none
 // (called by the ticker, without c.mu).
@@ -49,14 +40,10 @@ func (c *chatter) rtcFrame(ws *websocket.Conn, typ string, data []byte) bool {
 		json.Unmarshal(data, &o)
 		c.answer(ws, o)
 	case protocol.TypeRTCCandidate:
-		var rc protocol.RTCCandidate
-		json.Unmarshal(data, &rc)
 		c.mu.Lock()
 		pc := c.pc
 		c.mu.Unlock()
-		if pc != nil && rc.Candidate != "" {
-			pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
-		}
+		relaytest.AddCandidate(pc, data)
 	case protocol.TypeRTCStop:
 		c.mu.Lock()
 		had := c.dc != nil
@@ -89,13 +76,7 @@ func (c *chatter) dropRTC() {
 }
 
 func (c *chatter) answer(ws *websocket.Conn, o protocol.RTCOffer) {
-	var se webrtc.SettingEngine
-	se.LoggerFactory = quietPion
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := relaytest.NewPeer()
 	if err != nil {
 		return
 	}
@@ -108,41 +89,23 @@ func (c *chatter) answer(ws *websocket.Conn, o protocol.RTCOffer) {
 	c.dropRTC()
 	c.pc = pc
 	c.mu.Unlock()
-	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
-		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
-		if ic != nil {
-			init := ic.ToJSON()
-			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
-		}
-		c.write(ws, rc)
-	})
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() != relay.ChannelChat {
-			return
-		}
-		dc.OnOpen(func() {
+	relaytest.Answer(pc, o, relaytest.Handlers{
+		Send: func(frame any) { c.write(ws, frame) },
+		OnOpen: func(dc *webrtc.DataChannel) {
 			c.mu.Lock()
 			if c.pc == pc {
 				c.dc = dc
 				c.dcOpens++
 			}
 			c.mu.Unlock()
-		})
-		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		},
+		OnMessage: func(data []byte) {
 			c.mu.Lock()
 			c.overDC++
 			c.mu.Unlock()
-			c.apply(ws, m.Data)
-		})
+			c.apply(ws, data)
+		},
 	})
-	if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}) != nil {
-		return
-	}
-	ans, err := pc.CreateAnswer(nil)
-	if err != nil || pc.SetLocalDescription(ans) != nil {
-		return
-	}
-	c.write(ws, protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: ans.SDP})
 }
 
 // onDC reports whether the chatter's chat goes over a data channel now.

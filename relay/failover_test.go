@@ -28,13 +28,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/protocol"
-	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relay/relaytest"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
@@ -591,14 +589,10 @@ func (c *client) readWS() {
 			json.Unmarshal(data, &o)
 			c.answer(o)
 		case protocol.TypeRTCCandidate:
-			var rc protocol.RTCCandidate
-			json.Unmarshal(data, &rc)
 			c.mu.Lock()
 			pc := c.pc
 			c.mu.Unlock()
-			if pc != nil && rc.Candidate != "" {
-				pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
-			}
+			relaytest.AddCandidate(pc, data)
 		case protocol.TypeRTCStop:
 			c.fallBack()
 		default:
@@ -648,20 +642,9 @@ func (c *client) contiguous(conv string) int64 {
 	}
 }
 
-var quietPion = func() logging.LoggerFactory {
-	f := logging.NewDefaultLoggerFactory()
-	f.DefaultLogLevel = logging.LogLevelDisabled
-	return f
-}()
-
+// answer does what the widget does with rtc_offer.
 func (c *client) answer(o protocol.RTCOffer) {
-	var se webrtc.SettingEngine
-	se.LoggerFactory = quietPion
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := relaytest.NewPeer()
 	if err != nil {
 		return
 	}
@@ -673,19 +656,9 @@ func (c *client) answer(o protocol.RTCOffer) {
 	if old != nil {
 		old.Close()
 	}
-	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
-		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
-		if ic != nil {
-			init := ic.ToJSON()
-			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
-		}
-		c.write(rc)
-	})
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() != relay.ChannelChat {
-			return
-		}
-		dc.OnOpen(func() {
+	relaytest.Answer(pc, o, relaytest.Handlers{
+		Send: func(frame any) { c.write(frame) },
+		OnOpen: func(dc *webrtc.DataChannel) {
 			c.mu.Lock()
 			if c.pc == pc {
 				c.dc, c.dcOpen = dc, true
@@ -696,17 +669,9 @@ func (c *client) answer(o protocol.RTCOffer) {
 			default:
 				close(opened)
 			}
-		})
-		dc.OnMessage(func(m webrtc.DataChannelMessage) { c.frame(append([]byte(nil), m.Data...), transportDC) })
+		},
+		OnMessage: func(data []byte) { c.frame(data, transportDC) },
 	})
-	if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}) != nil {
-		return
-	}
-	ans, err := pc.CreateAnswer(nil)
-	if err != nil || pc.SetLocalDescription(ans) != nil {
-		return
-	}
-	c.write(protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: ans.SDP})
 }
 
 // frame takes a frame from either transport.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,8 +17,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
@@ -29,6 +26,7 @@ import (
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relay/relaytest"
 	"github.com/parleychat/parley/pkg/relaynode"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/store/storetest"
@@ -149,14 +147,10 @@ func (c *rtcClient) readWS() {
 				c.answer(o)
 			}
 		case protocol.TypeRTCCandidate:
-			var rc protocol.RTCCandidate
-			json.Unmarshal(data, &rc)
 			c.mu.Lock()
 			pc := c.pc
 			c.mu.Unlock()
-			if pc != nil && rc.Candidate != "" {
-				pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
-			}
+			relaytest.AddCandidate(pc, data)
 		case protocol.TypeRTCStop:
 			var s protocol.RTCStop
 			json.Unmarshal(data, &s)
@@ -170,21 +164,13 @@ func (c *rtcClient) readWS() {
 	}
 }
 
-var quietPion = func() logging.LoggerFactory {
-	f := logging.NewDefaultLoggerFactory()
-	f.DefaultLogLevel = logging.LogLevelDisabled
-	return f
-}()
+// quietPion keeps the media peers of call_remote_test.go as quiet as the
+// chat peers.
+var quietPion = relaytest.QuietLogs
 
 // answer does what the widget does with rtc_offer.
 func (c *rtcClient) answer(o protocol.RTCOffer) {
-	var se webrtc.SettingEngine
-	se.LoggerFactory = quietPion
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := relaytest.NewPeer()
 	if err != nil {
 		c.t.Errorf("browser peer: %v", err)
 		return
@@ -196,19 +182,9 @@ func (c *rtcClient) answer(o protocol.RTCOffer) {
 	if old != nil {
 		old.Close()
 	}
-	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
-		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
-		if ic != nil {
-			init := ic.ToJSON()
-			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
-		}
-		c.send(rc)
-	})
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() != relay.ChannelChat {
-			return
-		}
-		dc.OnOpen(func() {
+	err = relaytest.Answer(pc, o, relaytest.Handlers{
+		Send: c.send,
+		OnOpen: func(dc *webrtc.DataChannel) {
 			c.mu.Lock()
 			c.chat = dc
 			c.mu.Unlock()
@@ -217,27 +193,16 @@ func (c *rtcClient) answer(o protocol.RTCOffer) {
 			default:
 				close(c.opened)
 			}
-		})
-		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		},
+		OnMessage: func(data []byte) {
 			var env protocol.Envelope
-			json.Unmarshal(m.Data, &env)
-			c.in <- frameIn{via: transportDataChannel, typ: env.Type, data: append([]byte(nil), m.Data...)}
-		})
+			json.Unmarshal(data, &env)
+			c.in <- frameIn{via: transportDataChannel, typ: env.Type, data: data}
+		},
 	})
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
-		c.t.Errorf("set offer: %v", err)
-		return
-	}
-	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
-		c.t.Errorf("answer: %v", err)
-		return
+		c.t.Errorf("answer the offer: %v", err)
 	}
-	if err := pc.SetLocalDescription(ans); err != nil {
-		c.t.Errorf("set answer: %v", err)
-		return
-	}
-	c.send(protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: ans.SDP})
 }
 
 func (c *rtcClient) send(v any) {

@@ -1,0 +1,122 @@
+// Package relaytest is the browser's side of the relay's chat data channel,
+// for Go tests that play the widget or the agent app with Pion: a peer set up
+// for loopback only, which answers the relay's rtc_offer, trickles its ICE
+// candidates back as rtc_candidate frames, takes the relay's candidates, and
+// hands over the "chat" data channel once it is open.
+//
+// It speaks only the WebRTC part of the protocol; the caller owns the
+// WebSocket, reads its frames, and decides what an open channel, a message on
+// it and rtc_stop mean for its client. The split into NewPeer and Answer lets
+// the caller record the peer (under its own lock) before any callback can
+// fire or any of the relay's candidates can arrive.
+package relaytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
+)
+
+// QuietLogs turns Pion's own logging off: tests open hundreds of peers and
+// their ICE chatter would bury the failure that matters.
+var QuietLogs logging.LoggerFactory = func() logging.LoggerFactory {
+	f := logging.NewDefaultLoggerFactory()
+	f.DefaultLogLevel = logging.LogLevelDisabled
+	return f
+}()
+
+// SettingEngine is the loopback setup the tests' peers use: IPv4 UDP on the
+// loopback interface only, no mDNS, logs off. The relays under test listen on
+// 127.0.0.1, and other interfaces would only slow ICE down (or reach
+// networks the sandbox has not got).
+func SettingEngine() webrtc.SettingEngine {
+	var se webrtc.SettingEngine
+	se.LoggerFactory = QuietLogs
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return se
+}
+
+// NewPeer returns a peer connection with SettingEngine's setup and no media.
+// The caller closes it.
+func NewPeer() (*webrtc.PeerConnection, error) {
+	se := SettingEngine()
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+}
+
+// Handlers connect a peer to its client. Send is required; OnOpen and
+// OnMessage may be nil. All three are called from Pion's goroutines, so they
+// must be safe to call concurrently with the client's own code.
+type Handlers struct {
+	// Send writes a frame (rtc_candidate, rtc_answer) on the client's
+	// protocol WebSocket.
+	Send func(frame any)
+	// OnOpen is called once the relay's "chat" data channel is open.
+	OnOpen func(dc *webrtc.DataChannel)
+	// OnMessage is called with each frame received on the chat channel;
+	// data is a copy the callee may keep.
+	OnMessage func(data []byte)
+}
+
+// Answer does what the widget does with an rtc_offer on pc (from NewPeer):
+// it wires the handlers, takes the relay's offer, and sends the answer with
+// h.Send. Its own candidates follow by h.Send as Pion gathers them, then an
+// empty rtc_candidate for end of candidates. Channels other than "chat" are
+// ignored. The error says which step failed; pc is left for the caller to
+// close.
+func Answer(pc *webrtc.PeerConnection, o protocol.RTCOffer, h Handlers) error {
+	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
+		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
+		if ic != nil {
+			init := ic.ToJSON()
+			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
+		}
+		h.Send(rc)
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() != relay.ChannelChat {
+			return
+		}
+		if h.OnOpen != nil {
+			dc.OnOpen(func() { h.OnOpen(dc) })
+		}
+		if h.OnMessage != nil {
+			dc.OnMessage(func(m webrtc.DataChannelMessage) { h.OnMessage(append([]byte(nil), m.Data...)) })
+		}
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+		return fmt.Errorf("set the relay's offer: %w", err)
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create the answer: %w", err)
+	}
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return fmt.Errorf("set the answer: %w", err)
+	}
+	h.Send(protocol.RTCAnswer{Envelope: protocol.Envelope{Type: protocol.TypeRTCAnswer}, SDP: ans.SDP})
+	return nil
+}
+
+// AddCandidate applies an rtc_candidate frame from the relay to pc. A nil pc
+// (no offer answered yet, or the peer was dropped) and the empty
+// end-of-candidates frame are no-ops.
+func AddCandidate(pc *webrtc.PeerConnection, frame []byte) error {
+	var rc protocol.RTCCandidate
+	if err := json.Unmarshal(frame, &rc); err != nil {
+		return fmt.Errorf("rtc_candidate frame: %w", err)
+	}
+	if pc == nil || rc.Candidate == "" {
+		return nil
+	}
+	return pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
+}
