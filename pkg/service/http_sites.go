@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -71,12 +70,12 @@ func (s *Server) updateSite(c *gin.Context) {
 	}
 	origins := make([]string, 0, len(req.AllowedOrigins))
 	for _, o := range req.AllowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			apiError(c, http.StatusBadRequest, "invalid", "allowed origins are scheme://host[:port], got "+truncate(o, 100))
+		clean, err := parseOrigin(o) // origins.go
+		if err != nil {
+			apiError(c, http.StatusBadRequest, "invalid", err.Error())
 			return
 		}
-		origins = append(origins, u.Scheme+"://"+u.Host)
+		origins = append(origins, clean)
 	}
 	if len(origins) > 50 {
 		apiError(c, http.StatusBadRequest, "too_big", "at most 50 allowed origins")

@@ -73,11 +73,7 @@ func (s *Server) widgetFrame(c *gin.Context) {
 		apiError(c, http.StatusNotFound, "not_found", "unknown site")
 		return
 	}
-	ancestors := []string{"'self'"}
-	for _, o := range strings.Fields(site.AllowedOrigins) {
-		ancestors = append(ancestors, o)
-	}
-	c.Header("Content-Security-Policy", "frame-ancestors "+strings.Join(ancestors, " ")+
+	c.Header("Content-Security-Policy", "frame-ancestors "+frameAncestors(site.AllowedOrigins)+
 		"; default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'")
 	serveFile(c, widgetFS, "frame.html", contentType(".html"), "no-cache")
 }
