@@ -809,12 +809,19 @@ export interface ParleyDebug {
   readonly rtcStop: string;
   /** Breaks the WebRTC peer connection as a failing network would. */
   dropDataChannel(): void;
+  /** ICE restarts this page asked the relay for. */
+  readonly iceRestarts: number;
+  /** Takes the path of a disconnected connection: chat on the WebSocket
+   * while the relay restarts ICE, then back on the same data channel. */
+  restartIce(): void;
 }
 
 /** The WebRTC side as the debug surface sees it (rtc.ts WebRTCLink). */
 export interface DebugRTC {
   readonly lastStop: string;
+  readonly restarts: number;
   drop(): void;
+  restartIce(): void;
 }
 
 /** exposeDebug publishes window.parleyDebug for the client. */
@@ -837,6 +844,12 @@ export function exposeDebug(client: LiveClient, rtc?: DebugRTC): ParleyDebug {
     },
     dropDataChannel() {
       rtc?.drop();
+    },
+    get iceRestarts() {
+      return rtc?.restarts ?? 0;
+    },
+    restartIce() {
+      rtc?.restartIce();
     },
   };
   (window as unknown as { parleyDebug: ParleyDebug }).parleyDebug = debug;

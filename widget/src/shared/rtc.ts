@@ -25,6 +25,9 @@ export interface WebRTCOptions {
   retryFailedMs?: number;
   /** First retry after an open channel broke; doubles. Default 2 s. */
   retryBrokenMs?: number;
+  /** Give up an ICE restart (and stay on the WebSocket) when the
+   * connection is not back this long after asking for it. Default 15 s. */
+  restartTimeoutMs?: number;
 }
 
 /** MediaHooks let calls (call.ts) use the link's peer connection: the
@@ -43,6 +46,7 @@ const OPEN_TIMEOUT_MS = 5_000;
 const RETRY_FAILED_MS = 30_000;
 const RETRY_BROKEN_MS = 2_000;
 const RETRY_MAX_MS = 300_000;
+const RESTART_TIMEOUT_MS = 15_000;
 
 /** DataChannelTransport is a Transport over an open RTCDataChannel. It
  * owns the peer connection: closing one closes the other. */
@@ -58,6 +62,8 @@ export class DataChannelTransport implements Transport {
   /** Frames that arrived before release(): the relay may send as soon as
    * its side is open, before this side has attached the channel. */
   private early: Frame[] | null = [];
+  /** Set while suspended: called once when a frame arrives. */
+  private onwake: (() => void) | null = null;
 
   constructor(
     private pc: RTCPeerConnection,
@@ -72,8 +78,12 @@ export class DataChannelTransport implements Transport {
         return;
       }
       if (frame && typeof frame === "object" && typeof (frame as { type?: unknown }).type === "string") {
-        if (this.early) this.early.push(frame as Frame);
-        else this.onframe(frame as Frame);
+        if (this.early) {
+          this.early.push(frame as Frame);
+          const wake = this.onwake;
+          this.onwake = null;
+          wake?.();
+        } else this.onframe(frame as Frame);
       }
     };
     dc.onclose = () => this.finish({ code: 1006, reason: "data channel closed" });
@@ -85,10 +95,26 @@ export class DataChannelTransport implements Transport {
   release(): void {
     const early = this.early ?? [];
     this.early = null;
+    this.onwake = null;
     for (const f of early) {
       if (this.closed) return;
       this.onframe(f);
     }
+  }
+
+  /** suspend hands chat back to the WebSocket (LiveClient resends and
+   * resumes) but keeps the channel open: an ICE restart may bring it back.
+   * Frames that arrive meanwhile are kept for the next attach (release),
+   * and the first one calls onwake: the relay sends again, so the path is
+   * back. */
+  suspend(reason: string, onwake: () => void): void {
+    if (this.closed) return;
+    this.early ??= [];
+    this.onwake = onwake;
+    const closed = this.onclose;
+    this.onframe = () => {};
+    this.onclose = () => {};
+    closed({ code: 1006, reason });
   }
 
   /** failed ends the transport because the connection under it failed. */
@@ -135,6 +161,16 @@ export class WebRTCLink {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private failures = 0;
   private breaks = 0;
+  /** The open chat channel of the current connection, kept across an ICE
+   * restart. */
+  private chatChannel: RTCDataChannel | null = null;
+  /** The chat transport while an ICE restart is under way. */
+  private suspended: DataChannelTransport | null = null;
+  /** An ICE restart is under way: chat is on the WebSocket meanwhile. */
+  private restarting = false;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  /** ICE restarts asked for; for diagnostics (parleyDebug.iceRestarts). */
+  restarts = 0;
   private disabled = false;
   private stopped = true;
   private unlisten: (() => void) | null = null;
@@ -150,14 +186,16 @@ export class WebRTCLink {
   ) {
     this.opts = {
       openTimeoutMs: opts.openTimeoutMs ?? OPEN_TIMEOUT_MS,
+      restartTimeoutMs: opts.restartTimeoutMs ?? RESTART_TIMEOUT_MS,
       retryFailedMs: opts.retryFailedMs ?? RETRY_FAILED_MS,
       retryBrokenMs: opts.retryBrokenMs ?? RETRY_BROKEN_MS,
     };
   }
 
-  /** open says whether the data channel is up: a call needs it. */
+  /** open says whether the data channel is up (or being restored by an
+   * ICE restart): a call needs it. */
   get open(): boolean {
-    return this.transport !== null;
+    return this.transport !== null || this.restarting;
   }
 
   /** Supported says whether this browser can do WebRTC at all. */
@@ -192,6 +230,14 @@ export class WebRTCLink {
     const t = this.transport;
     if (t) t.failed("dropped");
     else if (this.pc) this.giveUp("dropped", true);
+  }
+
+  /** restartIce takes the path a disconnected or failed connection takes:
+   * chat goes to the WebSocket, the relay is asked for an ICE-restart
+   * offer, and the same channel takes chat back once connected. For tests
+   * and diagnostics. */
+  restartIce(): void {
+    if (this.pc && this.chatChannel) this.askRestart(this.pc, "restart asked");
   }
 
   private onFrame(f: Frame): void {
@@ -233,9 +279,10 @@ export class WebRTCLink {
   private async onOffer(o: RTCOfferFrame): Promise<void> {
     if (this.stopped || this.disabled) return;
     const cur = this.pc;
-    if (cur && cur.remoteDescription && cur.connectionState !== "failed" && cur.connectionState !== "closed") {
+    const usable = cur && cur.remoteDescription && cur.connectionState !== "closed" && (cur.connectionState !== "failed" || this.restarting);
+    if (cur && usable) {
       // The relay renegotiates the connection we have (a call's tracks
-      // come or go): same connection, same data channel.
+      // come or go, or an ICE restart): same connection, same data channel.
       try {
         await cur.setRemoteDescription({ type: "offer", sdp: o.sdp });
         await this.media?.beforeAnswer(cur);
@@ -271,7 +318,16 @@ export class WebRTCLink {
     };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
-      if (pc.connectionState === "failed" || pc.connectionState === "closed") this.giveUp("connection " + pc.connectionState, true);
+      const state = pc.connectionState;
+      if ((state === "disconnected" || state === "failed") && this.chatChannel && this.client.state === "online") {
+        // It worked and the WebSocket is alive: ask the relay for an ICE
+        // restart instead of dropping the connection.
+        this.askRestart(pc, "connection " + state);
+      } else if (state === "connected" && this.restarting) {
+        this.restored(pc);
+      } else if (state === "failed" || state === "closed") {
+        this.giveUp("connection " + state, true);
+      }
     };
     pc.ontrack = (ev) => {
       if (this.pc === pc) this.media?.onTrack(ev);
@@ -288,11 +344,13 @@ export class WebRTCLink {
         if (this.openTimer) clearTimeout(this.openTimer);
         this.openTimer = null;
         this.transport = t;
+        this.chatChannel = dc;
         this.failures = 0;
         const opened = Date.now();
         t.onended = () => {
-          if (this.transport !== t) return;
+          if (this.transport !== t && this.suspended !== t) return;
           this.transport = null;
+          this.suspended = null;
           // Worked for a minute: the next break starts the back-off anew.
           if (Date.now() - opened > 60_000) this.breaks = 0;
           this.giveUp("data channel closed", true, true);
@@ -315,6 +373,48 @@ export class WebRTCLink {
     } catch {
       if (this.pc === pc) this.giveUp("negotiation failed", true);
     }
+  }
+
+  /** askRestart moves chat to the WebSocket and asks the relay for an ICE
+   * restart of pc (once per outage); a restart that does not reconnect in
+   * time is given up like a broken channel. */
+  private askRestart(pc: RTCPeerConnection, reason: string): void {
+    if (this.restarting || this.pc !== pc) return;
+    this.restarting = true;
+    this.restarts++;
+    this.lastStop = reason;
+    const t = this.transport;
+    this.transport = null;
+    this.suspended = t;
+    t?.suspend(reason, () => this.restored(pc));
+    // The new ICE path shows up as a new selected pair (the connection
+    // state may stay "connected" throughout).
+    const ice = pc.sctp?.transport.iceTransport;
+    if (ice) ice.onselectedcandidatepairchange = () => this.restored(pc);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.pc === pc && this.restarting) this.giveUp("ICE restart did not reconnect", true, true);
+    }, this.opts.restartTimeoutMs);
+    if (!this.client.sendControl({ type: "rtc_start", restart: true })) this.giveUp("WebSocket gone", false, true);
+  }
+
+  /** restored hands chat back to the channel once the restarted
+   * connection is up. */
+  private restored(pc: RTCPeerConnection): void {
+    if (!this.restarting || this.pc !== pc) return;
+    const t = this.suspended;
+    this.suspended = null;
+    this.restarting = false;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    if (!t || this.chatChannel?.readyState !== "open") {
+      this.giveUp("data channel closed", true, true);
+      return;
+    }
+    // The same transport takes chat back (its onended still gives up).
+    this.transport = t;
+    this.client.attachChatTransport(t);
+    t.release();
   }
 
   private onCandidate(f: RTCCandidateFrame): void {
@@ -368,10 +468,23 @@ export class WebRTCLink {
     }
     const pc = this.pc;
     const t = this.transport;
+    const held = this.suspended;
     this.pc = null;
     this.transport = null;
+    this.suspended = null;
+    this.chatChannel = null;
+    this.restarting = false;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     this.pending = [];
     if (t) t.close(1000, "webrtc stopped");
+    if (held) {
+      // Frames the relay sent after the restart, before we gave it up:
+      // apply them, then close, so that LiveClient resumes once more.
+      this.client.attachChatTransport(held);
+      held.release();
+      held.close(1000, "webrtc stopped");
+    }
     try {
       pc?.close();
     } catch {
