@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { before, after } from "node:test";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const ADMIN_EMAIL = "admin@parley.local";
@@ -113,6 +114,37 @@ export async function launchBrowser(extraArgs = []) {
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * setUp registers the usual hooks of a test file (call it once, at the top
+ * level): one headless Chromium for the whole file, launched before the first
+ * test, and every server started through server(options) stopped and its
+ * data dir removed after the last. Returns { browser, server }: browser is
+ * set once the before hook has run (inside tests); server takes
+ * startServer's options.
+ */
+export function setUp() {
+  const servers = [];
+  const e2e = {
+    browser: undefined,
+    async server(options) {
+      const s = await startServer(options);
+      servers.push(s);
+      return s;
+    },
+  };
+  before(async () => {
+    e2e.browser = await launchBrowser();
+  });
+  after(async () => {
+    await e2e.browser?.close();
+    for (const s of servers) {
+      await s.stop();
+      s.cleanup();
+    }
+  });
+  return e2e;
 }
 
 /** Signs in to the agent app in a new context; returns the page. */

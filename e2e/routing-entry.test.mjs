@@ -3,45 +3,28 @@
 // a visitor's choice (or the page they are on) reaches the right agent, who
 // can read why; a visitor whose browser locale nobody speaks is routed by
 // the language of their first message.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startServer, launchBrowser, signInAgent, send, eventually, call, newAgent, online, widget,
+  setUp, signInAgent, send, eventually, call, newAgent, online, widget,
 } from "./harness.mjs";
 
-let browser;
-const servers = [];
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
-async function server() {
-  const s = await startServer();
-  servers.push(s);
-  return s;
-}
+const e2e = setUp();
 
 const agentName = (v) => v.frame.locator("[data-testid=agent-name]").innerText();
 
 test("pre-chat choices set in the dashboard reach the agent with the skill, who sees why", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
-  const bea = await newAgent(browser, admin, s.url, "Bea", { skills: ["billing"] });
+  const bea = await newAgent(e2e.browser, admin, s.url, "Bea", { skills: ["billing"] });
   await admin.click("[data-testid=open-settings]");
   await admin.fill("[data-testid=routing-prechat-choices]", "Billing question | billing\nSomething else | | general");
   await admin.click("[data-testid=routing-save]");
   await eventually(async () => (await admin.locator("[data-testid=routing-note]").innerText()) === "Saved", { what: "settings saved" });
   await admin.click("[data-testid=dialog-close]");
 
-  const v = await widget(browser, s.url);
+  const v = await widget(e2e.browser, s.url);
   const pick = v.frame.locator("[data-testid=prechat-team]");
   await pick.waitFor();
   // The widget polls availability; the choices come with it.
@@ -68,15 +51,15 @@ test("pre-chat choices set in the dashboard reach the agent with the skill, who 
 });
 
 test("a page rule sends visitors of matching pages to the agent with the skill", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
-  await newAgent(browser, admin, s.url, "Sam", { skills: ["sales"] });
+  await newAgent(e2e.browser, admin, s.url, "Sam", { skills: ["sales"] });
   const sites = (await call(admin, "GET", "/api/sites")).json.sites;
   const set = await call(admin, "PATCH", `/api/sites/${sites[0].id}/routing`, { page_rules: [{ pattern: "/pricing*", skill: "support" }, { pattern: "/demo*", skill: "sales" }] });
   assert.equal(set.status, 200, JSON.stringify(set.json));
   for (let i = 0; i < 2; i++) { // not a lucky tie: both go to Sam
-    const v = await widget(browser, s.url);
+    const v = await widget(e2e.browser, s.url);
     await v.frame.locator("[data-testid=composer]").waitFor();
     await send(v.frame, `Hello from the demo page (${i})`);
     await eventually(async () => (await agentName(v)) === "Sam", { what: `visitor ${i} on /demo served by the sales agent` });
@@ -85,13 +68,13 @@ test("a page rule sends visitors of matching pages to the agent with the skill",
 });
 
 test("a visitor whose locale nobody speaks reaches the agent who speaks the language they write", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
   const me = (await call(admin, "GET", "/api/me")).json.agent.id;
   assert.equal((await call(admin, "PATCH", `/api/agents/${me}`, { languages: ["en"] })).status, 200);
-  await newAgent(browser, admin, s.url, "Fleur", { languages: ["fr"] });
-  const v = await widget(browser, s.url, "ja-JP");
+  await newAgent(e2e.browser, admin, s.url, "Fleur", { languages: ["fr"] });
+  const v = await widget(e2e.browser, s.url, "ja-JP");
   await v.frame.locator("[data-testid=composer]").waitFor();
   await send(v.frame, "Bonjour, je voudrais savoir où est ma commande");
   await eventually(async () => (await agentName(v)) === "Fleur", { what: "French words reach the French-speaking agent" });

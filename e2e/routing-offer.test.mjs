@@ -1,40 +1,22 @@
 // Routing as people meet it, part three (see routing.test.mjs; split so each
 // file stays within the runner's per-file timeout): offer-and-accept from the
 // inbox, and the widget's pre-chat team choice.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startServer, launchBrowser, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
+  setUp, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
 } from "./harness.mjs";
 
-let browser;
-const servers = [];
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
-async function server() {
-  const s = await startServer();
-  servers.push(s);
-  return s;
-}
-
+const e2e = setUp();
 
 test("in offer mode the agent accepts the offer from the inbox", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
   const sites = (await call(admin, "GET", "/api/sites")).json.sites;
   const set = await call(admin, "PATCH", `/api/sites/${sites[0].id}/routing`, { mode: "offer", offer_timeout_seconds: 60, max_misses: 3 });
   assert.equal(set.status, 200, JSON.stringify(set.json));
-  const v = await widget(browser, s.url);
+  const v = await widget(e2e.browser, s.url);
   await v.frame.locator("[data-testid=composer]").waitFor();
   await send(v.frame, "Anyone there?");
   const offer = admin.locator("[data-testid=offer]");
@@ -48,11 +30,11 @@ test("in offer mode the agent accepts the offer from the inbox", async () => {
 });
 
 test("a visitor who picks a team before writing reaches that team's agent", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
-  await newAgent(browser, admin, s.url, "Bea", { teams: ["billing"] });
-  const v = await widget(browser, s.url);
+  await newAgent(e2e.browser, admin, s.url, "Bea", { teams: ["billing"] });
+  const v = await widget(e2e.browser, s.url);
   const pick = v.frame.locator("[data-testid=prechat-team]");
   await pick.waitFor();
   await pick.selectOption("billing");

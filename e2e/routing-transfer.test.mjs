@@ -2,35 +2,17 @@
 // each file stays within the runner's per-file timeout): with nobody online
 // the widget takes an offline message; a transfer between two agents is seen
 // by all three browsers.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startServer, launchBrowser, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
+  setUp, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
 } from "./harness.mjs";
 
-let browser;
-const servers = [];
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
-async function server() {
-  const s = await startServer();
-  servers.push(s);
-  return s;
-}
-
+const e2e = setUp();
 
 test("with nobody online the widget takes an offline message that agents read later", async () => {
-  const s = await server();
-  const v = await widget(browser, s.url);
+  const s = await e2e.server();
+  const v = await widget(e2e.browser, s.url);
   await v.frame.locator("[data-testid=offline-form]").waitFor();
   assert.match(await v.frame.locator("[data-testid=offline-notice]").innerText(), /Nobody is available/);
   assert.equal(await v.frame.locator("[data-testid=composer]").count(), 0);
@@ -40,7 +22,7 @@ test("with nobody online the widget takes an offline message that agents read la
   await v.frame.locator("[data-testid=offline-submit]").click();
   await v.frame.locator("[data-testid=offline-thanks]").waitFor();
 
-  const admin = await signInAgent(browser, s.url);
+  const admin = await signInAgent(e2e.browser, s.url);
   const item = admin.locator("[data-testid=inbox-item][data-status=offline]");
   await item.waitFor();
   await item.click();
@@ -50,15 +32,15 @@ test("with nobody online the widget takes an offline message that agents read la
 });
 
 test("a transfer between two agents is seen by the visitor and both agents", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
-  const v = await widget(browser, s.url);
+  const v = await widget(e2e.browser, s.url);
   await v.frame.locator("[data-testid=composer]").waitFor();
   await send(v.frame, "I need help with a refund");
   await eventually(async () => (await v.frame.locator("[data-testid=agent-name]").innerText()) === "Admin", { what: "admin serves first" });
 
-  const bob = await newAgent(browser, admin, s.url, "Bob", { teams: ["billing"] });
+  const bob = await newAgent(e2e.browser, admin, s.url, "Bob", { teams: ["billing"] });
   await admin.locator("[data-testid=inbox-item][data-status=open]").first().click();
   await admin.locator("[data-testid=transfer]").click();
   await admin.locator(`[data-testid=transfer-target] option[value="agent:${bob.id}"]:not([disabled])`).waitFor({ state: "attached" });

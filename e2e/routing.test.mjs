@@ -4,40 +4,22 @@
 // the widget takes an offline message; a transfer between two agents is seen
 // by all three browsers (those two in routing-transfer.test.mjs; offers and
 // the pre-chat choice in routing-offer.test.mjs).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startServer, launchBrowser, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
+  setUp, signInAgent, send, bodies, eventually, call, newAgent, online, widget, meId,
 } from "./harness.mjs";
 
-let browser;
-const servers = [];
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
-async function server() {
-  const s = await startServer();
-  servers.push(s);
-  return s;
-}
-
+const e2e = setUp();
 
 test("a visitor whose browser speaks French reaches the French-speaking agent, not the English one", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
   assert.equal((await call(admin, "PATCH", `/api/agents/${await meId(admin)}`, { languages: ["en"] })).status, 200);
-  const fleur = await newAgent(browser, admin, s.url, "Fleur", { languages: ["fr"], capacity: 3 });
+  const fleur = await newAgent(e2e.browser, admin, s.url, "Fleur", { languages: ["fr"], capacity: 3 });
 
-  const fr = await widget(browser, s.url, "fr-FR");
+  const fr = await widget(e2e.browser, s.url, "fr-FR");
   assert.equal(await fr.page.evaluate(() => navigator.language), "fr-FR");
   await fr.frame.locator("[data-testid=composer]").waitFor();
   await send(fr.frame, "Bonjour, avez-vous cette chaussure en 42 ?");
@@ -45,7 +27,7 @@ test("a visitor whose browser speaks French reaches the French-speaking agent, n
   await fleur.page.locator("[data-testid=inbox-item][data-status=open]").first().click();
   await eventually(async () => (await bodies(fleur.page)).includes("Bonjour, avez-vous cette chaussure en 42 ?"), { what: "Fleur sees the message" });
 
-  const en = await widget(browser, s.url, "en-US");
+  const en = await widget(e2e.browser, s.url, "en-US");
   await en.frame.locator("[data-testid=composer]").waitFor();
   await send(en.frame, "Hello, do you ship to Norway?");
   await eventually(async () => (await en.frame.locator("[data-testid=agent-name]").innerText()) === "Admin", { what: "English visitor served by the admin" });
@@ -55,17 +37,17 @@ test("a visitor whose browser speaks French reaches the French-speaking agent, n
 });
 
 test("a second visitor sees position 1 and an estimate, then is assigned when capacity frees", async () => {
-  const s = await server();
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
   assert.equal((await call(admin, "PATCH", `/api/agents/${await meId(admin)}`, { capacity: 1 })).status, 200);
 
-  const v1 = await widget(browser, s.url);
+  const v1 = await widget(e2e.browser, s.url);
   await v1.frame.locator("[data-testid=composer]").waitFor();
   await send(v1.frame, "First visitor here");
   await v1.frame.locator("[data-testid=agent-name]").waitFor();
 
-  const v2 = await widget(browser, s.url);
+  const v2 = await widget(e2e.browser, s.url);
   await v2.frame.locator("[data-testid=composer]").waitFor();
   await send(v2.frame, "Second visitor, waiting");
   const status = v2.frame.locator("[data-testid=queue-status]");

@@ -1,27 +1,15 @@
 // Account security as people meet it: an admin invites someone by link, the
 // link signs them in once; sign out everywhere ends every session; the
 // audit log shows what happened.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, signInAgent, eventually } from "./harness.mjs";
+import { setUp, signInAgent, eventually } from "./harness.mjs";
 
-let browser;
-const servers = [];
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
+const e2e = setUp();
 
 test("an invite link signs the invited agent in once; sign out everywhere; audit log", async () => {
-  const s = await startServer();
-  servers.push(s);
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
 
   await admin.click("[data-testid=open-access]");
   await admin.fill("[data-testid=invite-email]", "nia@e2e.test");
@@ -33,7 +21,7 @@ test("an invite link signs the invited agent in once; sign out everywhere; audit
   await admin.click("[data-testid=dialog-close]");
 
   // The invited person opens the link in their own browser.
-  const ctx = await browser.newContext();
+  const ctx = await e2e.browser.newContext();
   const nia = await ctx.newPage();
   await nia.goto(link);
   await eventually(async () => (await nia.locator("[data-testid=invite-for]").innerText()).includes("nia@e2e.test"), { what: "invite shown" });
@@ -44,13 +32,13 @@ test("an invite link signs the invited agent in once; sign out everywhere; audit
   assert.equal(new URL(nia.url()).pathname, "/app/", "the spent link left the address bar");
 
   // The link works once.
-  const again = await (await browser.newContext()).newPage();
+  const again = await (await e2e.browser.newContext()).newPage();
   await again.goto(link);
   await eventually(async () => /already been used/.test(await again.locator("[data-testid=invite-error]").innerText()), { what: "used link refused" });
   assert.equal(await again.locator("[data-testid=invite-submit]").count(), 0);
 
   // Nia signs out everywhere: this browser and a second one.
-  const niaPhone = await signInAgent(browser, s.url, "nia@e2e.test", "a long enough password");
+  const niaPhone = await signInAgent(e2e.browser, s.url, "nia@e2e.test", "a long enough password");
   nia.once("dialog", (d) => d.accept());
   await nia.click("[data-testid=sign-out-everywhere]");
   await nia.locator("[data-testid=login]").waitFor();

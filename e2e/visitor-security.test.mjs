@@ -1,28 +1,17 @@
 // Visitor credentials in a real browser: identity verification passed by the
 // host page through the loader (two devices, one history; a wrong hash is
 // refused), and a widget back after its short-lived token expired.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { startServer, launchBrowser, signInAgent, send, bodies, eventually, call, demoSiteId, online } from "./harness.mjs";
+import { setUp, signInAgent, send, bodies, eventually, call, demoSiteId, online } from "./harness.mjs";
 
-let browser;
-const servers = [];
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
+const e2e = setUp();
 
 /** Opens a host page of the site's own origin that sets parleySettings,
  * as a customer's page does, and the widget on it. */
 async function hostPage(url, site, settings) {
-  const ctx = await browser.newContext();
+  const ctx = await e2e.browser.newContext();
   await ctx.route(`${url}/customer-page`, (route) =>
     route.fulfill({
       contentType: "text/html",
@@ -38,9 +27,8 @@ async function hostPage(url, site, settings) {
 }
 
 test("a verified visitor has one history on two devices; a wrong hash is refused", async () => {
-  const s = await startServer();
-  servers.push(s);
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin); // someone to chat with, or the widget offers the offline form
   const site = (await call(admin, "GET", "/api/sites")).json.sites[0];
   const hash = createHmac("sha256", site.identity_secret).update("customer-42").digest("hex");
@@ -63,11 +51,10 @@ test("a verified visitor has one history on two devices; a wrong hash is refused
 });
 
 test("a widget back after its token expired keeps its visitor through the refresh secret", async () => {
-  const s = await startServer({ env: { PARLEY_VISITOR_TOKEN_TTL: "10s" } });
-  servers.push(s);
+  const s = await e2e.server({ env: { PARLEY_VISITOR_TOKEN_TTL: "10s" } });
   const site = await demoSiteId(s.url);
-  await online(await signInAgent(browser, s.url));
-  const ctx = await browser.newContext();
+  await online(await signInAgent(e2e.browser, s.url));
+  const ctx = await e2e.browser.newContext();
   let page = await ctx.newPage();
   await page.goto(`${s.url}/demo`);
   await page.click("#parley-launcher");
