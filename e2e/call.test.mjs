@@ -9,8 +9,12 @@
 // working.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { startServer, launchBrowser, signInAgent, send, bodies, eventually } from "./harness.mjs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startServer, launchBrowser, signInAgent, send, bodies, eventually, freePort } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -322,4 +326,89 @@ test("measure: relay CPU and memory per active call", { skip: !process.env.PARLE
     console.log(`measured: one voice call (Opus payload ${audioKbps.toFixed(0)} kbit/s each way): ${fmt(voice)}`);
     console.log(`measured: one screen share (VP8 payload ${videoKbps.toFixed(0)} kbit/s): ${fmt(screen)}`);
   });
+});
+
+// Calls through a standalone relay (go run ./relay): the same call as
+// above, with signaling driving the relay process over its control link;
+// kill -9 of the relay ends both calls as dropped and the chat goes on over
+// the WebSocket. With PARLEY_CALL_MEASURE=1 it also prints the relay
+// process's own CPU and memory idle and with the voice call.
+const RELAY_SECRET = "e2e-relay-secret-0123456789abcdef01234567";
+let relayBin;
+
+async function startRelay(server) {
+  if (!relayBin) {
+    relayBin = join(mkdtempSync(join(tmpdir(), "parley-e2e-relay-")), "relay");
+    execFileSync("go", ["build", "-o", relayBin, "./relay"], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: "inherit" });
+  }
+  const port = await freePort();
+  const logs = [];
+  const proc = spawn(relayBin, [], {
+    env: {
+      ...process.env, PARLEY_RELAY_SECRET: RELAY_SECRET, PARLEY_RELAY_ADDR: `127.0.0.1:${port}`, PARLEY_RELAY_ID: "e2e-relay",
+      PARLEY_RELAY_SIGNALING_URLS: server.url, PARLEY_RELAY_HEARTBEAT: "500ms", PARLEY_RTC_LOOPBACK: "true",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  proc.stdout.on("data", (d) => logs.push(String(d)));
+  proc.stderr.on("data", (d) => logs.push(String(d)));
+  const exited = new Promise((r) => proc.on("exit", r));
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    await exited;
+  };
+  try {
+    // Ready: its heartbeat reached signaling.
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { what: "the relay registered with signaling" });
+  } catch (e) {
+    await kill();
+    e.message += `\nrelay logs:\n${logs.join("").slice(-4000)}`;
+    throw e;
+  }
+  return { proc, logs, kill };
+}
+
+test("through a standalone relay: voice and a screen share, then kill -9 of the relay drops both and chat goes on", { timeout: 170_000 }, async () => {
+  const server = await startServer({ env: { PARLEY_RTC: "on", PARLEY_RTC_LOOPBACK: "true", PARLEY_RELAY_SECRET: RELAY_SECRET } });
+  let relay;
+  try {
+    relay = await startRelay(server);
+    const { agent, visitor, frame } = await chatting(server);
+    const idle = process.env.PARLEY_CALL_MEASURE && (await window_(relay.proc.pid, 15_000));
+
+    await agent.click("[data-testid=call-voice]");
+    await visitor.locator("[data-testid=call-accept]").click();
+    await eventually(async () => (await callState(agent)) === "active", { what: "agent in an active call" });
+    await eventually(async () => (await callState(visitor)) === "active", { what: "visitor in an active call" });
+    await growing(agent, "audio", "bytesReceived", "agent receives the visitor's audio through the relay");
+    await growing(frame(), "audio", "bytesReceived", "visitor receives the agent's audio through the relay");
+    if (idle) {
+      const voice = await window_(relay.proc.pid, 15_000);
+      const fmt = (w) => `${w.cpuMsPerS.toFixed(1)} ms CPU/s, RSS ${(w.rssKB / 1024).toFixed(1)} MB`;
+      console.log(`measured: standalone relay process, chat on data channels only: ${fmt(idle)}; with one voice call: ${fmt(voice)}`);
+    }
+
+    await visitor.locator("[data-testid=call-screen]").click();
+    await agent.locator("[data-testid=call][data-kind=screen] [data-testid=call-accept]").click();
+    await growing(agent, "video", "framesDecoded", "agent decodes the screen through the relay");
+    await send(visitor, "can you see it?");
+    await eventually(async () => (await bodies(agent)).includes("can you see it?"), { what: "chat during the calls" });
+
+    await relay.kill();
+    for (const [scope, who] of [[agent, "agent"], [visitor, "visitor"]]) {
+      await eventually(async () => (await scope.locator("[data-testid=call]").count()) === 0 || (await callState(scope)) === "ended", { what: `${who}'s calls ended` });
+      await eventually(async () => (await bodies(scope)).some((b) => /^Voice call dropped \(connection lost\) after /.test(b)), { what: `${who} sees the voice call dropped` });
+      await eventually(async () => (await bodies(scope)).some((b) => /^Screen share dropped \(connection lost\) after /.test(b)), { what: `${who} sees the share dropped` });
+      await eventually(async () => (await transportOf(scope)) === "websocket", { what: `${who} back on the WebSocket` });
+    }
+    await send(visitor, "the relay is gone, are you there?");
+    await eventually(async () => (await bodies(agent)).includes("the relay is gone, are you there?"), { what: "chat after the relay died" });
+  } catch (e) {
+    e.message += `\nserver logs:\n${server.logs.join("").slice(-3000)}\nrelay logs:\n${relay?.logs.join("").slice(-3000)}`;
+    throw e;
+  } finally {
+    await relay?.kill();
+    await server.stop();
+    server.cleanup();
+  }
 });
