@@ -609,6 +609,21 @@ func (c *client) fallBack() {
 	c.stopped = time.Now()
 	dc, pc := c.dc, c.pc
 	c.dc, c.pc = nil, nil
+	c.mu.Unlock()
+	if dc != nil {
+		dc.Close()
+	}
+	if pc != nil {
+		pc.Close()
+	}
+	c.catchUp("")
+}
+
+// catchUp resends over the WebSocket what is unacked, in send order, and
+// resumes every conversation from its last contiguous seq (the resume frame
+// carries ref); it returns how many sends it resent.
+func (c *client) catchUp(ref string) int {
+	c.mu.Lock()
 	var resend []protocol.Send
 	for _, id := range c.order {
 		if s, ok := c.unacked[id]; ok {
@@ -620,16 +635,11 @@ func (c *client) fallBack() {
 		resume[conv] = c.contiguous(conv)
 	}
 	c.mu.Unlock()
-	if dc != nil {
-		dc.Close()
-	}
-	if pc != nil {
-		pc.Close()
-	}
 	for _, s := range resend {
 		c.write(s)
 	}
-	c.write(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume}, Conversations: resume})
+	c.write(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume, Ref: ref}, Conversations: resume})
+	return len(resend)
 }
 
 func (c *client) contiguous(conv string) int64 {
@@ -759,24 +769,9 @@ func (c *client) flush(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		var resend []protocol.Send
-		for _, id := range c.order {
-			if s, ok := c.unacked[id]; ok {
-				resend = append(resend, s)
-			}
-		}
-		resume := map[string]int64{}
-		for _, conv := range c.convs {
-			resume[conv] = c.contiguous(conv)
-		}
-		c.mu.Unlock()
-		for _, s := range resend {
-			c.write(s)
-		}
-		c.write(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume, Ref: "flush"}, Conversations: resume})
+		resent := c.catchUp("flush")
 		time.Sleep(500 * time.Millisecond)
-		if len(resend) == 0 {
+		if resent == 0 {
 			return
 		}
 	}
