@@ -22,6 +22,9 @@
 // in-process peer (same conversation service, same acks after commit).
 // The relay itself does not store messages (see docs/DESIGN.md,
 // "Transports", for why and what is left).
+//
+// Calls (calls.go): the relay serving both peers of a call forwards its
+// media (relay.Call); signaling drives it over the control link.
 package relaynode
 
 import (
