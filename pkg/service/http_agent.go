@@ -112,8 +112,15 @@ func (s *Server) setCookie(c *gin.Context, name, value string, httpOnly bool, tt
 }
 
 func (s *Server) logout(c *gin.Context) {
+	ctx := c.Request.Context()
 	if ck, err := c.Cookie(sessionCookie); err == nil {
-		s.store.DeleteSession(c.Request.Context(), hashToken(ck))
+		s.store.DeleteSession(ctx, hashToken(ck))
+	}
+	// Sockets do not record which session opened them: when this was the
+	// agent's last session, none of them has a session behind it any more.
+	a := agentOf(c)
+	if live, err := s.store.Workspace(a.WorkspaceID).AgentHasSession(ctx, a.ID, time.Now().UTC()); err == nil && !live {
+		s.revokeAgent(ctx, agentControl{Workspace: a.WorkspaceID, Agent: a.ID, Reason: revokeSignedOut}) // revoke.go
 	}
 	s.setCookie(c, sessionCookie, "", true, -time.Second)
 	s.setCookie(c, csrfCookie, "", false, -time.Second)

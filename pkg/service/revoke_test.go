@@ -166,3 +166,25 @@ func TestAgentHasSessionIsScoped(t *testing.T) {
 		})
 	}
 }
+
+// Signing out of one session leaves the agent's sockets alone while another
+// session lives; signing out of the last one closes them on every node.
+func TestLastSignOutClosesSocketsOnEveryNode(t *testing.T) {
+	st := storetest.SQLite(t)
+	shared := bus.NewMemory()
+	a := newTestNode(t, st, shared, nil, ratelimit.Rules{})
+	b := newTestNode(t, st, shared, nil, ratelimit.Rules{})
+	admin := a.signIn(t, "admin@parley.local", adminPassword)
+	laptop := admin.newAgent(t, "Al", nil)
+	phone := a.signIn(t, mustEmail(t, admin, laptop.id), "a long enough password")
+	sock := laptop.on(b).socket(t)
+
+	if code := phone.call(t, "POST", "/api/auth/logout", nil, nil); code != 200 {
+		t.Fatalf("phone signs out: %d", code)
+	}
+	sock.ping() // the laptop's session still lives
+	if code := laptop.call(t, "POST", "/api/auth/logout", nil, nil); code != 200 {
+		t.Fatalf("laptop signs out: %d", code)
+	}
+	sock.expectClosed("after the last sign out")
+}
