@@ -2,24 +2,15 @@
 // in the dashboard's settings dialog, saved at once; the widget then offers
 // the visitor a voice call. (Only admins get the switch; the API refuses
 // anyone else, see pkg/service/site_calls_test.go.)
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, signInAgent, send, eventually, call, online, widget } from "./harness.mjs";
+import { setUp, signInAgent, send, eventually, call, online, widget } from "./harness.mjs";
 
-let browser;
-let s;
-before(async () => {
-  browser = await launchBrowser();
-  s = await startServer();
-});
-after(async () => {
-  await browser?.close();
-  await s?.stop();
-  s?.cleanup();
-});
+const e2e = setUp();
 
 test("an admin lets visitors call from the settings dialog; the widget then offers a voice call", async () => {
-  const admin = await signInAgent(browser, s.url);
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
   await admin.click("[data-testid=open-settings]");
   const box = admin.locator("[data-testid=visitor-calls]");
@@ -31,7 +22,7 @@ test("an admin lets visitors call from the settings dialog; the widget then offe
   assert.equal(sites[0].visitor_calls, true);
   await admin.click("[data-testid=dialog-close]");
 
-  const v = await widget(browser, s.url);
+  const v = await widget(e2e.browser, s.url);
   await v.frame.locator("[data-testid=composer]").waitFor();
   await send(v.frame, "Can I call you?");
   await v.frame.locator("[data-testid=call-voice]").waitFor({ timeout: 15_000 });
