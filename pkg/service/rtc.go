@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,6 +86,7 @@ type rtcMetrics struct {
 	peers    prometheus.Counter
 	stops    *prometheus.CounterVec
 	restarts *prometheus.CounterVec
+	signals  *prometheus.CounterVec
 }
 
 func newRTCMetrics(reg *prometheus.Registry) *rtcMetrics {
@@ -102,8 +104,11 @@ func newRTCMetrics(reg *prometheus.Registry) *rtcMetrics {
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_rtc_ice_restarts_total", Help: "ICE restarts offered on a live peer, by who saw the failure (relay: ICE failed on the relay; client: the browser asked).",
 		}, []string{"by"}),
+		signals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_rtc_signal_frames_total", Help: "Typing frames on the unordered signals data channel, by direction (in: from clients, out: to clients).",
+		}, []string{"direction"}),
 	}
-	reg.MustRegister(m.frames, m.peers, m.stops, m.restarts)
+	reg.MustRegister(m.frames, m.peers, m.stops, m.restarts, m.signals)
 	return m
 }
 
@@ -242,7 +247,11 @@ func (c *conn) rtcStart(ref string) {
 	peer, err := c.srv.peers.NewPeer(ctx, owner, relay.PeerOptions{
 		ID:          c.id,
 		OnCandidate: func(rc protocol.RTCCandidate) { c.queueFrame(rc, true) },
-		OnFrame:     func(_ string, data []byte) { c.onRTCFrame(l, data) },
+		OnFrame: func(channel string, data []byte) {
+			if channel != relay.ChannelSignals || c.signalIn(data) {
+				c.onRTCFrame(l, data)
+			}
+		},
 		OnOversize: func(_ string, size int) {
 			c.queueFrame(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeTooBig,
 				Message: fmt.Sprintf("data channel message is %d bytes; the limit is %d", size, protocol.MaxFrameBytes)}, false)
@@ -522,8 +531,33 @@ func (c *conn) queueFrame(v any, wsOnly bool) {
 	c.enqueue(outFrame{data: b, wsOnly: wsOnly})
 }
 
-// sendRTC writes a frame on the data channel when it is open. False: use
-// the WebSocket.
+// signaler is a peer with the unordered signals channel (relay.Peer).
+type signaler interface {
+	SendSignal(data []byte) error
+}
+
+// typingPrefix starts every typing frame the server encodes
+// (protocol.Typing: json.Marshal writes the embedded Envelope's type
+// first). A typing frame that did not match would only take the chat
+// channel, which is always correct.
+var typingPrefix = []byte(`{"type":"` + protocol.TypeTyping + `"`)
+
+// signalIn checks a frame from the signals channel: typing only, since
+// that channel may lose or reorder what it carries (a lost typing frame is
+// superseded by the next; a lost send would not be).
+func (c *conn) signalIn(data []byte) bool {
+	c.srv.rtcMetrics.signals.WithLabelValues("in").Inc()
+	var env protocol.Envelope
+	if json.Unmarshal(data, &env) == nil && env.Type == protocol.TypeTyping {
+		return true
+	}
+	c.queueFrame(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: env.Ref}, Code: protocol.CodeInvalid,
+		Message: "only typing frames travel on the signals data channel; send this one on the chat channel or the WebSocket"}, false)
+	return false
+}
+
+// sendRTC writes a frame on the data channel when it is open (typing on
+// the signals channel when it is open too). False: use the WebSocket.
 func (c *conn) sendRTC(data []byte) bool {
 	c.mu.Lock()
 	l := c.rtc
@@ -531,6 +565,11 @@ func (c *conn) sendRTC(data []byte) bool {
 	c.mu.Unlock()
 	if !open {
 		return false
+	}
+	if s, ok := l.peer.(signaler); ok && bytes.HasPrefix(data, typingPrefix) && s.SendSignal(data) == nil {
+		c.srv.rtcMetrics.signals.WithLabelValues("out").Inc()
+		c.srv.rtcMetrics.frames.WithLabelValues(transportDataChannel, "out", "").Inc()
+		return true
 	}
 	if err := l.peer.Send(data); err != nil {
 		if errors.Is(err, relay.ErrSendBufferFull) {

@@ -811,6 +811,8 @@ export interface ParleyDebug {
   dropDataChannel(): void;
   /** ICE restarts this page asked the relay for. */
   readonly iceRestarts: number;
+  /** Typing frames sent and received on the unordered signals channel. */
+  readonly signals: { sent: number; received: number };
   /** Takes the path of a disconnected connection: chat on the WebSocket
    * while the relay restarts ICE, then back on the same data channel. */
   restartIce(): void;
@@ -820,6 +822,7 @@ export interface ParleyDebug {
 export interface DebugRTC {
   readonly lastStop: string;
   readonly restarts: number;
+  readonly signals: { sent: number; received: number };
   drop(): void;
   restartIce(): void;
 }
@@ -847,6 +850,9 @@ export function exposeDebug(client: LiveClient, rtc?: DebugRTC): ParleyDebug {
     },
     get iceRestarts() {
       return rtc?.restarts ?? 0;
+    },
+    get signals() {
+      return { ...(rtc?.signals ?? { sent: 0, received: 0 }) };
     },
     restartIce() {
       rtc?.restartIce();

@@ -64,30 +64,47 @@ export class DataChannelTransport implements Transport {
   private early: Frame[] | null = [];
   /** Set while suspended: called once when a frame arrives. */
   private onwake: (() => void) | null = null;
+  /** The relay's unordered, unreliable "signals" channel: typing only. */
+  private sig: RTCDataChannel | null = null;
 
   constructor(
     private pc: RTCPeerConnection,
     private dc: RTCDataChannel,
+    private stats: SignalStats = { sent: 0, received: 0 },
   ) {
-    dc.onmessage = (ev: MessageEvent) => {
-      if (this.closed || typeof ev.data !== "string") return;
-      let frame: unknown;
-      try {
-        frame = JSON.parse(ev.data);
-      } catch {
-        return;
-      }
-      if (frame && typeof frame === "object" && typeof (frame as { type?: unknown }).type === "string") {
-        if (this.early) {
-          this.early.push(frame as Frame);
-          const wake = this.onwake;
-          this.onwake = null;
-          wake?.();
-        } else this.onframe(frame as Frame);
-      }
-    };
+    dc.onmessage = (ev: MessageEvent) => this.receive(ev, false);
     dc.onclose = () => this.finish({ code: 1006, reason: "data channel closed" });
     dc.onerror = () => {};
+  }
+
+  /** setSignals adds the relay's signals channel: typing goes there while
+   * it is open (a lost one is superseded by the next), and typing that
+   * comes on it is applied like the chat channel's. */
+  setSignals(sig: RTCDataChannel): void {
+    this.sig = sig;
+    sig.onmessage = (ev: MessageEvent) => this.receive(ev, true);
+    sig.onerror = () => {};
+  }
+
+  private receive(ev: MessageEvent, signal: boolean): void {
+    if (this.closed || typeof ev.data !== "string") return;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (!frame || typeof frame !== "object" || typeof (frame as { type?: unknown }).type !== "string") return;
+    if (signal) {
+      if ((frame as Frame).type !== "typing") return;
+      this.stats.received++;
+    }
+    if (this.early) {
+      this.early.push(frame as Frame);
+      const wake = this.onwake;
+      this.onwake = null;
+      wake?.();
+    } else this.onframe(frame as Frame);
   }
 
   /** release delivers the frames that arrived before the channel was
@@ -124,6 +141,15 @@ export class DataChannelTransport implements Transport {
 
   send(frame: Frame): boolean {
     if (this.closed || this.dc.readyState !== "open") return false;
+    if (frame.type === "typing" && this.sig?.readyState === "open") {
+      try {
+        this.sig.send(JSON.stringify(frame));
+        this.stats.sent++;
+        return true;
+      } catch {
+        // Closing: the chat channel takes it.
+      }
+    }
     try {
       this.dc.send(JSON.stringify(frame));
       return true;
@@ -141,6 +167,7 @@ export class DataChannelTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     try {
+      this.sig?.close();
       this.dc.close();
       this.pc.close();
     } catch {
@@ -149,6 +176,12 @@ export class DataChannelTransport implements Transport {
     this.onended();
     this.onclose(info);
   }
+}
+
+/** Typing frames on the signals channel, for diagnostics (parleyDebug). */
+export interface SignalStats {
+  sent: number;
+  received: number;
 }
 
 /** WebRTCLink negotiates data channels for a LiveClient, for its lifetime. */
@@ -171,6 +204,8 @@ export class WebRTCLink {
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
   /** ICE restarts asked for; for diagnostics (parleyDebug.iceRestarts). */
   restarts = 0;
+  /** Typing frames over the signals channel (parleyDebug.signals). */
+  readonly signals: SignalStats = { sent: 0, received: 0 };
   private disabled = false;
   private stopped = true;
   private unlisten: (() => void) | null = null;
@@ -332,11 +367,21 @@ export class WebRTCLink {
     pc.ontrack = (ev) => {
       if (this.pc === pc) this.media?.onTrack(ev);
     };
+    // The relay opens "chat" and "signals"; either may come first.
+    let chatT: DataChannelTransport | null = null;
+    let sigDC: RTCDataChannel | null = null;
     pc.ondatachannel = (ev) => {
       const dc = ev.channel;
+      if (dc.label === "signals") {
+        sigDC = dc;
+        chatT?.setSignals(dc);
+        return;
+      }
       if (dc.label !== "chat") return;
       // Listen at once: frames may arrive before the open event.
-      const t = new DataChannelTransport(pc, dc);
+      const t = new DataChannelTransport(pc, dc, this.signals);
+      chatT = t;
+      if (sigDC) t.setSignals(sigDC);
       let attached = false;
       const attach = () => {
         if (attached || this.pc !== pc) return;
