@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,12 @@ type RoutingOptions struct {
 	// TickEvery is how often offers expire, relaxations apply and business
 	// hours are checked (default 1s).
 	TickEvery time.Duration
+	// Lease, with several nodes, makes one node at a time route each
+	// workspace (see lease.go); nil: this node routes every workspace.
+	Lease Lease
+	// LeaseTTL is how long a lease lasts unless renewed (default 10s); it
+	// is renewed at every tick.
+	LeaseTTL time.Duration
 }
 
 // Router routes conversations with pkg/routing's Engine. The engine decides
@@ -82,8 +89,12 @@ type Router struct {
 	held      map[string]held                // new conversation → waiting (for its first message, or for other nodes' agents)
 	loadedAt  map[string]time.Time           // workspace → when it loaded here
 
-	node string   // this node's id in presence announcements
+	node string   // this node's id in presence announcements and leases
 	pres presence // agents connected to other nodes
+
+	lease    Lease
+	leaseTTL time.Duration
+	ls       leases
 
 	every   time.Duration
 	timerMu sync.Mutex
@@ -101,9 +112,14 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		prechat: map[string]prechat{}, detecting: map[string]*detection{}, held: map[string]held{}, loadedAt: map[string]time.Time{},
 		node: uuid.NewString(), pres: presence{nodes: map[string]map[string]remoteNode{}, up: map[string]string{}},
 		every: o.TickEvery,
+		lease: o.Lease, leaseTTL: o.LeaseTTL,
+		ls: leases{holding: map[string]time.Time{}, unsub: map[string]func(){}, calls: map[string]chan routingReply{}},
 	}
 	if r.every <= 0 {
 		r.every = time.Second
+	}
+	if r.leaseTTL <= 0 {
+		r.leaseTTL = 10 * time.Second
 	}
 	eng, err := routing.New(routing.Config{
 		Assigner:      storeAssigner{s.store},
@@ -130,6 +146,7 @@ func (r *Router) startTicking() {
 
 func (r *Router) tick() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	r.leaseTick(ctx)
 	r.eng.Tick(ctx)
 	r.releaseHeld(ctx, time.Now())
 	r.presenceTick(ctx, time.Now())
@@ -151,6 +168,7 @@ func (r *Router) close() {
 		r.timer.Stop()
 	}
 	r.stopPresence()
+	r.releaseLeases()
 }
 
 func akey(ws, agent string) string { return ws + "/" + agent }
@@ -230,13 +248,9 @@ func (r *Router) ensure(ctx context.Context, ws string) error {
 			r.log.Warn("agent not routable", "agent", a.ID, "err", err)
 		}
 	}
-	open, err := sc.OpenAssignments(ctx)
-	if err != nil {
-		return err
-	}
-	for _, c := range open {
-		if err := r.eng.Adopt(ws, requestOf(c), *c.AgentID, c.UpdatedAt); err != nil && !errors.Is(err, routing.ErrAlreadyRouted) {
-			r.log.Warn("cannot adopt an assignment", "conversation", c.ID, "err", err)
+	if r.lease == nil {
+		if err := r.adoptOpen(ctx, ws); err != nil {
+			return err
 		}
 	}
 	r.mu.Lock()
@@ -245,7 +259,31 @@ func (r *Router) ensure(ctx context.Context, ws string) error {
 	r.mu.Unlock()
 	r.subscribePresence(ctx, ws)
 	r.startTicking()
-	queued, err := sc.Queued(ctx)
+	if r.lease == nil {
+		return r.enqueueQueued(ctx, ws)
+	}
+	r.renewLease(ctx, ws) // the node that takes it loads the conversations
+	return nil
+}
+
+// adoptOpen gives the engine the workspace's open assignments.
+func (r *Router) adoptOpen(ctx context.Context, ws string) error {
+	open, err := r.svc.store.Workspace(ws).OpenAssignments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range open {
+		if err := r.eng.Adopt(ws, requestOf(c), *c.AgentID, c.UpdatedAt); err != nil && !errors.Is(err, routing.ErrAlreadyRouted) {
+			r.log.Warn("cannot adopt an assignment", "conversation", c.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// enqueueQueued routes the workspace's waiting conversations, each with
+// its original arrival time.
+func (r *Router) enqueueQueued(ctx context.Context, ws string) error {
+	queued, err := r.svc.store.Workspace(ws).Queued(ctx)
 	if err != nil {
 		return err
 	}
@@ -383,6 +421,10 @@ func (r *Router) request(c store.Conversation) routing.Request {
 // enqueue asks the engine for an agent; when nobody can take the
 // conversation it becomes offline and the visitor is told.
 func (r *Router) enqueue(ctx context.Context, c store.Conversation) {
+	if !r.holder(ctx, c.WorkspaceID) {
+		r.forward(ctx, c.WorkspaceID, routingInput{Op: opEnqueue, Conv: c.ID})
+		return
+	}
 	r.mu.Lock()
 	r.visitors[c.ID] = c.VisitorID
 	r.mu.Unlock()
@@ -497,6 +539,10 @@ func (r *Router) Released(ctx context.Context, ws, convID string) {
 	r.mu.Lock()
 	delete(r.detecting, convID)
 	r.mu.Unlock()
+	if !r.holder(ctx, ws) {
+		r.forward(ctx, ws, routingInput{Op: opRelease, Conv: convID})
+		return
+	}
 	if err := r.eng.Release(ctx, ws, convID); err != nil && !errors.Is(err, routing.ErrUnknownConversation) {
 		r.log.Warn("routing release", "conversation", convID, "err", err)
 	}
@@ -516,12 +562,12 @@ func (r *Router) Claim(ctx context.Context, agent Participant, convID string) er
 		return mapErr(err)
 	}
 	// Out of the engine's queue first, so the engine does not claim it
-	// for someone else meanwhile; the store decides who wins.
+	// for someone else meanwhile; the store decides who wins. (On a node
+	// that does not route the workspace, the engine has no conversation.)
 	_ = r.eng.Release(ctx, ws, convID)
 	err = sc.Claim(ctx, convID, agent.ID, a.Capacity)
-	c, cerr := sc.Conversation(ctx, convID)
 	if err != nil {
-		if cerr == nil && c.Status == protocol.ConversationQueued {
+		if c, cerr := sc.Conversation(ctx, convID); cerr == nil && c.Status == protocol.ConversationQueued {
 			r.enqueue(ctx, c) // still waiting: back in line with its time
 		}
 		if errors.Is(err, store.ErrAgentFull) {
@@ -529,14 +575,28 @@ func (r *Router) Claim(ctx context.Context, agent Participant, convID string) er
 		}
 		return err
 	}
-	if cerr == nil {
-		if err := r.eng.Adopt(ws, r.request(c), agent.ID, time.Now()); err != nil {
+	if r.holder(ctx, ws) {
+		r.claimed(ctx, ws, convID, agent.ID)
+	} else {
+		r.forgetQueued(convID)
+		r.forward(ctx, ws, routingInput{Op: opClaimed, Conv: convID, Agent: agent.ID})
+	}
+	r.joined(ctx, ws, convID, agent.ID, "answered by "+agent.Name)
+	return nil
+}
+
+// claimed tells the engine that an agent claimed a conversation (store
+// committed): out of the queue, counted against the agent.
+func (r *Router) claimed(ctx context.Context, ws, convID, agentID string) {
+	defer r.drain(ctx)
+	// Out of the queue (a no-op if it was not there), then adopted.
+	_ = r.eng.Release(ctx, ws, convID)
+	if c, err := r.svc.store.Workspace(ws).Conversation(ctx, convID); err == nil {
+		if err := r.eng.Adopt(ws, r.request(c), agentID, time.Now()); err != nil {
 			r.log.Warn("routing adopt after claim", "conversation", convID, "err", err)
 		}
 	}
 	r.forgetQueued(convID)
-	r.joined(ctx, ws, convID, agent.ID, "answered by "+agent.Name)
-	return nil
 }
 
 func (r *Router) agentConnected(ctx context.Context, a store.Agent) {
@@ -648,6 +708,10 @@ func (r *Router) ConversationChanged(ctx context.Context, ws, convID string) err
 	if err := r.ensure(ctx, ws); err != nil {
 		return err
 	}
+	if !r.holder(ctx, ws) {
+		r.forward(ctx, ws, routingInput{Op: opChanged, Conv: convID})
+		return nil
+	}
 	c, err := r.svc.store.Workspace(ws).Conversation(ctx, convID)
 	if err != nil {
 		return mapErr(err)
@@ -700,6 +764,10 @@ func (r *Router) Transfer(ctx context.Context, ws, convID, from, toAgent, toTeam
 	if err := r.ensure(ctx, ws); err != nil {
 		return err
 	}
+	if !r.holder(ctx, ws) {
+		_, err := r.call(ctx, ws, routingInput{Op: opTransfer, Conv: convID, From: from, ToAgent: toAgent, ToTeam: toTeam, Note: note})
+		return err
+	}
 	err := r.eng.Transfer(ctx, routing.Transfer{WorkspaceID: ws, ConversationID: convID, From: from, ToAgent: toAgent, ToTeam: toTeam, Note: note})
 	switch {
 	case err == nil:
@@ -724,6 +792,10 @@ func (r *Router) Accept(ctx context.Context, ws, convID, agentID string) error {
 	if err := r.ensure(ctx, ws); err != nil {
 		return err
 	}
+	if !r.holder(ctx, ws) {
+		_, err := r.call(ctx, ws, routingInput{Op: opAccept, Conv: convID, Agent: agentID})
+		return err
+	}
 	if err := r.eng.Accept(ctx, ws, convID, agentID); errors.Is(err, routing.ErrNoOffer) {
 		return fmt.Errorf("%w: %v", ErrNoOffer, err)
 	} else if err != nil {
@@ -738,6 +810,10 @@ func (r *Router) Decline(ctx context.Context, ws, convID, agentID string) error 
 	if err := r.ensure(ctx, ws); err != nil {
 		return err
 	}
+	if !r.holder(ctx, ws) {
+		_, err := r.call(ctx, ws, routingInput{Op: opDecline, Conv: convID, Agent: agentID})
+		return err
+	}
 	if err := r.eng.Decline(ctx, ws, convID, agentID); errors.Is(err, routing.ErrNoOffer) {
 		return fmt.Errorf("%w: %v", ErrNoOffer, err)
 	} else if err != nil {
@@ -750,6 +826,13 @@ func (r *Router) Decline(ctx context.Context, ws, convID, agentID string) error 
 func (r *Router) Snapshot(ctx context.Context, ws string) (routing.Snapshot, error) {
 	if err := r.ensure(ctx, ws); err != nil {
 		return routing.Snapshot{}, err
+	}
+	if !r.holder(ctx, ws) {
+		rep, err := r.call(ctx, ws, routingInput{Op: opSnapshot})
+		if err != nil || rep.Snapshot == nil {
+			return routing.Snapshot{}, cmp.Or(err, ErrRoutingUnavailable)
+		}
+		return *rep.Snapshot, nil
 	}
 	defer r.drain(ctx)
 	return r.eng.Snapshot(ws), nil
@@ -902,8 +985,23 @@ func (r *Router) Teams(ctx context.Context, ws string) ([]string, error) {
 	return out, nil
 }
 
-// Position returns the last queue frame sent for a waiting conversation.
-func (r *Router) Position(convID string) (protocol.Queue, bool) {
+// Position returns the last queue frame sent for a waiting conversation
+// of workspace ws; the workspace's routing node is asked (within a second)
+// when it is another node.
+func (r *Router) Position(ctx context.Context, ws, convID string) (protocol.Queue, bool) {
+	if r.holds(ws) {
+		return r.position(convID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	rep, err := r.call(ctx, ws, routingInput{Op: opPosition, Conv: convID})
+	if err != nil || rep.Queue == nil {
+		return protocol.Queue{}, false
+	}
+	return *rep.Queue, true
+}
+
+func (r *Router) position(convID string) (protocol.Queue, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	q, ok := r.positions[convID]

@@ -27,7 +27,7 @@ import (
 // renewed within presenceTTL is dropped, unless the bus itself is down (a
 // node cannot hear others then; dropping would send their agents'
 // conversations back to the queue). Assignment stays the store's
-// compare-and-set; only queue positions remain per node.
+// compare-and-set; with a Lease, one node routes each workspace (lease.go).
 
 // presenceTopic carries a workspace's presence announcements between nodes.
 // (pkg/bus names the client-facing topics; this one is routing's own.)

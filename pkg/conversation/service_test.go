@@ -125,7 +125,7 @@ func TestQueueWhileFullThenAssignedWhenCapacityFrees(t *testing.T) {
 		if convs[0].Status != protocol.ConversationOpen || convs[1].Status != protocol.ConversationOpen || convs[2].Status != protocol.ConversationQueued {
 			t.Fatalf("capacity 2: want open, open, queued; got %s %s %s", convs[0].Status, convs[1].Status, convs[2].Status)
 		}
-		q, ok := fx.svc.Router().Position(convs[2].ID)
+		q, ok := fx.svc.Router().Position(context.Background(), fx.visitor.WorkspaceID, convs[2].ID)
 		if !ok || q.Position != 1 || q.EstimatedWaitSeconds <= 0 {
 			t.Fatalf("queue position %+v %v", q, ok)
 		}

@@ -288,6 +288,29 @@ func (e *Engine) Release(ctx context.Context, workspaceID, conversationID string
 	})
 }
 
+// ForgetConversations drops every conversation of a workspace, queued,
+// offered or owned, without asking the Assigner and without events; agents
+// keep their profile, status, presence and handling times. A node calls it
+// when another node takes over routing the workspace (see
+// pkg/conversation's lease): the store still says who owns what, and the
+// new router loads it from there.
+func (e *Engine) ForgetConversations(workspaceID string) error {
+	return e.with(workspaceID, func(w *workspace, now time.Time) error {
+		for _, st := range w.agents {
+			w.change(st, func() {
+				clear(st.convs)
+				st.phantom = 0
+			})
+		}
+		w.queue = NewQueue(w.cfg.WaitStep)
+		w.supply = map[Need]*supply{}
+		w.offers = map[string]*offer{}
+		w.owned = map[string]*assignment{}
+		w.relaxDue = time.Time{}
+		return nil
+	})
+}
+
 // Accept takes an offer. It fails with ErrNoOffer if the offer expired, was
 // withdrawn or is someone else's.
 func (e *Engine) Accept(ctx context.Context, workspaceID, conversationID, agentID string) error {

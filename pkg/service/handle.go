@@ -64,8 +64,10 @@ func (c *conn) handle(data []byte) {
 			return
 		}
 		c.reply(protocol.Conversation{Envelope: protocol.Envelope{Type: protocol.TypeConversation, Ref: f.Ref}, Conversation: info})
-		if q, ok := c.srv.conv.Router().Position(info.ID); ok && info.Status == protocol.ConversationQueued {
-			c.reply(q)
+		if info.Status == protocol.ConversationQueued {
+			if q, ok := c.srv.conv.Router().Position(ctx, c.p.WorkspaceID, info.ID); ok {
+				c.reply(q)
+			}
 		}
 	case *protocol.Send:
 		start := time.Now()
@@ -163,7 +165,7 @@ func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
 		if cv.Status != protocol.ConversationQueued {
 			continue
 		}
-		if q, ok := c.srv.conv.Router().Position(cv.ID); ok {
+		if q, ok := c.srv.conv.Router().Position(ctx, c.p.WorkspaceID, cv.ID); ok {
 			c.reply(q)
 		}
 	}

@@ -59,7 +59,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	b := newBus(rdb, log)
 	defer b.Close()
-	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
+	var routingOpts conversation.RoutingOptions
+	if rdb != nil {
+		// A fleet: one node at a time routes each workspace, so queue
+		// positions count every node's visitors.
+		routingOpts.Lease = conversation.NewRedisLease(rdb)
+	}
+	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log, Routing: routingOpts})
 	defer conv.Stop() // the routing engine's ticker
 	limiter := newLimiter(cfg, rdb, log)
 	ice := ICEConfig(cfg)

@@ -1,0 +1,506 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/routing"
+)
+
+// One routing node per workspace.
+//
+// With several signaling nodes, a workspace's queue must live in one
+// engine, or each node numbers only its own visitors. So a node routes a
+// workspace only while it holds the workspace's lease (Lease); the other
+// nodes forward what routing needs to hear (a conversation to queue, one
+// that ended, one an agent claimed, a changed need) on routingInputTopic,
+// and ask the holder, request/reply over the bus with a deadline, for what
+// must be answered (transfer, accept, decline, queue snapshot, a visitor's
+// position). Their engines keep agents and presence (Availability, and
+// presence announcements) but no conversation. The holder's decisions reach
+// clients on any node through the bus, as before.
+//
+// A node that takes the lease loads the workspace's open assignments and
+// queued conversations from the store, so a lost forward costs nothing
+// lasting and positions are exact again within one lease period after a
+// holder dies. A node that loses it (renewal refused, or failing past the
+// lease's end) forgets the workspace's conversations. The store's
+// compare-and-set keeps assignment safe even while two nodes briefly both
+// believe they hold the lease. Without a Lease (one process, Memory bus)
+// every node holds every workspace: the single binary is unchanged.
+
+// Lease grants a workspace's routing to one node at a time.
+type Lease interface {
+	// Hold takes the workspace's lease for node, or renews it if node
+	// holds it, for ttl; false if another node holds it.
+	Hold(ctx context.Context, ws, node string, ttl time.Duration) (bool, error)
+	// Release gives the lease up if node holds it.
+	Release(ctx context.Context, ws, node string) error
+}
+
+// RedisLease is a Lease on Redis: one key per workspace, set NX with an
+// expiry, renewed and released only by its holder (Lua scripts, so the
+// check and the change are one step).
+type RedisLease struct{ c *redis.Client }
+
+// NewRedisLease returns a Lease on c.
+func NewRedisLease(c *redis.Client) RedisLease { return RedisLease{c} }
+
+var (
+	holdScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+if v == ARGV[1] then redis.call("PEXPIRE", KEYS[1], ARGV[2]) return 1 end
+if not v then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) return 1 end
+return 0`)
+	releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+)
+
+func leaseKey(ws string) string { return "routing:lease:" + ws }
+
+// Hold implements Lease.
+func (l RedisLease) Hold(ctx context.Context, ws, node string, ttl time.Duration) (bool, error) {
+	n, err := holdScript.Run(ctx, l.c, []string{leaseKey(ws)}, node, strconv.FormatInt(ttl.Milliseconds(), 10)).Int()
+	return n == 1, err
+}
+
+// Release implements Lease.
+func (l RedisLease) Release(ctx context.Context, ws, node string) error {
+	return releaseScript.Run(ctx, l.c, []string{leaseKey(ws)}, node).Err()
+}
+
+// routingInputTopic carries a workspace's routing inputs to its lease holder.
+func routingInputTopic(ws string) string { return "routing-input:" + ws }
+
+// routingReplyTopic carries answers to one node's requests.
+func routingReplyTopic(node string) string { return "routing-reply:" + node }
+
+// callTimeout bounds a request to the holder.
+const callTimeout = 5 * time.Second
+
+// routingInput is one input forwarded to the holder. ID and Reply are set
+// when the sender waits for an answer.
+type routingInput struct {
+	Op      string `json:"op"`
+	Conv    string `json:"conv,omitempty"`
+	Agent   string `json:"agent,omitempty"`
+	From    string `json:"from,omitempty"`
+	ToAgent string `json:"to_agent,omitempty"`
+	ToTeam  string `json:"to_team,omitempty"`
+	Note    string `json:"note,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Reply   string `json:"reply,omitempty"`
+}
+
+// Input ops.
+const (
+	opEnqueue  = "enqueue"
+	opRelease  = "release"
+	opClaimed  = "claimed"
+	opChanged  = "changed"
+	opTransfer = "transfer"
+	opAccept   = "accept"
+	opDecline  = "decline"
+	opSnapshot = "snapshot"
+	opPosition = "position"
+)
+
+type routingReply struct {
+	ID string `json:"id"`
+	// Kind names the sentinel the error wraps (see remoteKinds); Err is
+	// its message.
+	Kind     string            `json:"kind,omitempty"`
+	Err      string            `json:"err,omitempty"`
+	Snapshot *routing.Snapshot `json:"snapshot,omitempty"`
+	Queue    *protocol.Queue   `json:"queue,omitempty"`
+}
+
+// remoteKinds are the errors a holder's answer can carry, so callers on
+// other nodes map them to HTTP statuses as if the call were local.
+var remoteKinds = map[string]error{
+	"forbidden": ErrForbidden, "not_found": ErrNotFound, "no_agent": ErrNoAgentAvailable,
+	"invalid": ErrInvalid, "no_offer": ErrNoOffer, "at_capacity": ErrAtCapacity,
+}
+
+type remoteError struct {
+	kind error
+	msg  string
+}
+
+func (e remoteError) Error() string { return e.msg }
+func (e remoteError) Unwrap() error { return e.kind }
+
+// ErrRoutingUnavailable: no node answered for the workspace's routing in
+// time (its lease holder died and the lease has not expired yet).
+var ErrRoutingUnavailable = errors.New("routing unavailable, retry shortly")
+
+func replyOf(id string, err error) routingReply {
+	rep := routingReply{ID: id}
+	if err != nil {
+		rep.Err, rep.Kind = err.Error(), "other"
+		for k, sentinel := range remoteKinds {
+			if errors.Is(err, sentinel) {
+				rep.Kind = k
+				break
+			}
+		}
+	}
+	return rep
+}
+
+func (rep routingReply) err() error {
+	if rep.Kind == "" {
+		return nil
+	}
+	if k, ok := remoteKinds[rep.Kind]; ok {
+		return remoteError{k, rep.Err}
+	}
+	return errors.New(rep.Err)
+}
+
+// leases is the router's lease state.
+type leases struct {
+	mu    sync.Mutex        // held across transitions (take, drop), which load or forget
+	unsub map[string]func() // workspace → its input subscription; guarded by mu
+
+	// hmu guards holding alone, so routing can ask holds() while a
+	// transition (which routes) is under way.
+	hmu     sync.Mutex
+	holding map[string]time.Time // workspace → end of the lease as we know it
+
+	swept time.Time // last rescan of the held workspaces' queues; guarded by mu
+
+	callMu   sync.Mutex
+	calls    map[string]chan routingReply
+	replyOff func()
+
+	inMu      sync.Mutex
+	inbox     []inboxInput
+	inWorking bool
+}
+
+type inboxInput struct {
+	ws string
+	in routingInput
+}
+
+// holds reports whether this node routes ws now.
+func (r *Router) holds(ws string) bool {
+	if r.lease == nil {
+		return true
+	}
+	r.ls.hmu.Lock()
+	defer r.ls.hmu.Unlock()
+	_, ok := r.ls.holding[ws]
+	return ok
+}
+
+// holder reports whether this node routes ws, taking the lease first if
+// nobody holds it (its holder died): an input is then handled here rather
+// than sent to nobody.
+func (r *Router) holder(ctx context.Context, ws string) bool {
+	if r.holds(ws) {
+		return true
+	}
+	r.renewLease(ctx, ws)
+	return r.holds(ws)
+}
+
+// renewLease takes or renews ws's lease; a node that just took it loads
+// the workspace's conversations, one that lost it forgets them.
+func (r *Router) renewLease(ctx context.Context, ws string) {
+	if r.lease == nil {
+		return
+	}
+	r.ls.mu.Lock()
+	defer r.ls.mu.Unlock()
+	start := time.Now()
+	hctx, cancel := context.WithTimeout(ctx, time.Second)
+	ok, err := r.lease.Hold(hctx, ws, r.node, r.leaseTTL)
+	cancel()
+	r.ls.hmu.Lock()
+	end, was := r.ls.holding[ws]
+	if err == nil && ok {
+		r.ls.holding[ws] = start.Add(r.leaseTTL)
+	}
+	r.ls.hmu.Unlock()
+	switch {
+	case err != nil:
+		if was && time.Now().After(end) {
+			r.log.Warn("routing lease not renewed in time; another node may route the workspace", "workspace", ws, "err", err)
+			r.dropLocked(ctx, ws)
+		}
+	case ok:
+		if !was {
+			r.log.Info("routing lease taken: this node routes the workspace", "workspace", ws)
+			r.takeLocked(ctx, ws)
+		}
+	case was:
+		r.log.Warn("routing lease lost to another node", "workspace", ws)
+		r.dropLocked(ctx, ws)
+	}
+}
+
+// takeLocked starts routing ws here: inputs from the other nodes, then
+// everything the store says is assigned or waiting.
+func (r *Router) takeLocked(ctx context.Context, ws string) {
+	unsub, err := r.svc.bus.Subscribe(routingInputTopic(ws), func(_ string, payload []byte) {
+		var in routingInput
+		if json.Unmarshal(payload, &in) != nil {
+			return
+		}
+		r.ls.inMu.Lock()
+		defer r.ls.inMu.Unlock()
+		r.ls.inbox = append(r.ls.inbox, inboxInput{ws, in})
+		if !r.ls.inWorking {
+			// Bus handlers must not block; inputs do store I/O.
+			r.ls.inWorking = true
+			go r.applyInputs()
+		}
+	})
+	if err != nil {
+		r.log.Warn("routing lease: cannot hear the other nodes' inputs", "workspace", ws, "err", err)
+	} else {
+		r.ls.unsub[ws] = unsub
+	}
+	if err := r.adoptOpen(ctx, ws); err != nil {
+		r.log.Warn("routing lease: cannot load the assignments", "workspace", ws, "err", err)
+	}
+	if err := r.enqueueQueued(ctx, ws); err != nil {
+		r.log.Warn("routing lease: cannot load the queue", "workspace", ws, "err", err)
+	}
+}
+
+// dropLocked stops routing ws here: its conversations are the next
+// holder's.
+func (r *Router) dropLocked(ctx context.Context, ws string) {
+	r.ls.hmu.Lock()
+	delete(r.ls.holding, ws)
+	r.ls.hmu.Unlock()
+	if f := r.ls.unsub[ws]; f != nil {
+		f()
+		delete(r.ls.unsub, ws)
+	}
+	snap := r.eng.Snapshot(ws)
+	if err := r.eng.ForgetConversations(ws); err != nil {
+		r.log.Warn("routing lease: cannot forget the conversations", "workspace", ws, "err", err)
+	}
+	r.mu.Lock()
+	for _, w := range snap.Queue {
+		delete(r.positions, w.ConversationID)
+		delete(r.visitors, w.ConversationID)
+		delete(r.offers, w.ConversationID)
+	}
+	r.mu.Unlock()
+	r.drain(ctx)
+}
+
+// leaseTick renews the leases of the workspaces loaded here, or tries to
+// take them (their holder may have died).
+func (r *Router) leaseTick(ctx context.Context) {
+	if r.lease == nil {
+		return
+	}
+	r.mu.Lock()
+	var spaces []string
+	for ws, ok := range r.loaded {
+		if ok {
+			spaces = append(spaces, ws)
+		}
+	}
+	r.mu.Unlock()
+	for _, ws := range spaces {
+		r.renewLease(ctx, ws)
+	}
+	// A forward the bus dropped while this node held the lease would leave
+	// its conversation waiting unseen: rescan the store's queue now and
+	// then (queued ones already in the engine are left as they are; young
+	// ones may be held for their first message on their visitor's node).
+	r.ls.mu.Lock()
+	sweep := time.Since(r.ls.swept) >= queueSweepEvery
+	if sweep {
+		r.ls.swept = time.Now()
+	}
+	r.ls.mu.Unlock()
+	if !sweep {
+		return
+	}
+	for _, ws := range spaces {
+		if !r.holds(ws) {
+			continue
+		}
+		queued, err := r.svc.store.Workspace(ws).Queued(ctx)
+		if err != nil {
+			r.log.Warn("routing: cannot rescan the queue", "workspace", ws, "err", err)
+			continue
+		}
+		for _, c := range queued {
+			if time.Since(c.CreatedAt) > 2*holdFor {
+				r.enqueue(ctx, c)
+			}
+		}
+	}
+	r.drain(ctx)
+}
+
+// queueSweepEvery is how often the routing node rescans the store's queue.
+const queueSweepEvery = 30 * time.Second
+
+// releaseLeases gives up this node's leases (shutdown), so others take
+// over at their next tick instead of after the lease expires.
+func (r *Router) releaseLeases() {
+	if r.lease == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.ls.mu.Lock()
+	defer r.ls.mu.Unlock()
+	r.ls.hmu.Lock()
+	held := slices.Collect(maps.Keys(r.ls.holding))
+	clear(r.ls.holding)
+	r.ls.hmu.Unlock()
+	for _, ws := range held {
+		if err := r.lease.Release(ctx, ws, r.node); err != nil {
+			r.log.Warn("routing lease not released; it will expire", "workspace", ws, "err", err)
+		}
+	}
+	for _, f := range r.ls.unsub {
+		f()
+	}
+	clear(r.ls.unsub)
+	r.ls.callMu.Lock()
+	if r.ls.replyOff != nil {
+		r.ls.replyOff()
+		r.ls.replyOff = nil
+	}
+	r.ls.callMu.Unlock()
+}
+
+// forward sends an input to ws's holder; nobody waits for an answer (a
+// lost one is made good by the next holder's load from the store).
+func (r *Router) forward(ctx context.Context, ws string, in routingInput) {
+	b, _ := json.Marshal(in)
+	if err := r.svc.bus.Publish(context.WithoutCancel(ctx), routingInputTopic(ws), b); err != nil {
+		r.log.Warn("routing input not forwarded", "workspace", ws, "op", in.Op, "err", err)
+	}
+}
+
+// call asks ws's holder and waits for its answer, for callTimeout at most.
+func (r *Router) call(ctx context.Context, ws string, in routingInput) (routingReply, error) {
+	r.ls.callMu.Lock()
+	if r.ls.replyOff == nil {
+		off, err := r.svc.bus.Subscribe(routingReplyTopic(r.node), func(_ string, payload []byte) {
+			var rep routingReply
+			if json.Unmarshal(payload, &rep) != nil {
+				return
+			}
+			r.ls.callMu.Lock()
+			ch := r.ls.calls[rep.ID]
+			delete(r.ls.calls, rep.ID)
+			r.ls.callMu.Unlock()
+			if ch != nil {
+				ch <- rep // buffered: never blocks
+			}
+		})
+		if err != nil {
+			r.ls.callMu.Unlock()
+			return routingReply{}, err
+		}
+		r.ls.replyOff = off
+	}
+	in.ID, in.Reply = uuid.NewString(), routingReplyTopic(r.node)
+	ch := make(chan routingReply, 1)
+	r.ls.calls[in.ID] = ch
+	r.ls.callMu.Unlock()
+	defer func() {
+		r.ls.callMu.Lock()
+		delete(r.ls.calls, in.ID)
+		r.ls.callMu.Unlock()
+	}()
+	r.forward(ctx, ws, in)
+	t := time.NewTimer(callTimeout)
+	defer t.Stop()
+	select {
+	case rep := <-ch:
+		return rep, rep.err()
+	case <-t.C:
+		return routingReply{}, fmt.Errorf("%w: no answer from the workspace's routing node", ErrRoutingUnavailable)
+	case <-ctx.Done():
+		return routingReply{}, ctx.Err()
+	}
+}
+
+// applyInputs carries out forwarded inputs in arrival order, then stops.
+func (r *Router) applyInputs() {
+	for {
+		r.ls.inMu.Lock()
+		ins := r.ls.inbox
+		r.ls.inbox = nil
+		if len(ins) == 0 {
+			r.ls.inWorking = false
+			r.ls.inMu.Unlock()
+			return
+		}
+		r.ls.inMu.Unlock()
+		for _, x := range ins {
+			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+			r.applyInput(ctx, x.ws, x.in)
+			cancel()
+		}
+	}
+}
+
+func (r *Router) applyInput(ctx context.Context, ws string, in routingInput) {
+	if !r.holds(ws) {
+		return // lost meanwhile: the next holder loads from the store
+	}
+	var rep routingReply
+	switch in.Op {
+	case opEnqueue:
+		if c, err := r.svc.store.Workspace(ws).Conversation(ctx, in.Conv); err == nil && c.Status == protocol.ConversationQueued {
+			r.enqueue(ctx, c)
+			r.drain(ctx)
+		}
+	case opRelease:
+		r.Released(ctx, ws, in.Conv)
+	case opClaimed:
+		r.claimed(ctx, ws, in.Conv, in.Agent)
+	case opChanged:
+		if err := r.ConversationChanged(ctx, ws, in.Conv); err != nil {
+			r.log.Warn("forwarded conversation change not applied", "conversation", in.Conv, "err", err)
+		}
+	case opTransfer:
+		rep = replyOf(in.ID, r.Transfer(ctx, ws, in.Conv, in.From, in.ToAgent, in.ToTeam, in.Note))
+	case opAccept:
+		rep = replyOf(in.ID, r.Accept(ctx, ws, in.Conv, in.Agent))
+	case opDecline:
+		rep = replyOf(in.ID, r.Decline(ctx, ws, in.Conv, in.Agent))
+	case opSnapshot:
+		snap, err := r.Snapshot(ctx, ws)
+		rep = replyOf(in.ID, err)
+		if err == nil {
+			rep.Snapshot = &snap
+		}
+	case opPosition:
+		rep = routingReply{ID: in.ID}
+		if q, ok := r.position(in.Conv); ok {
+			rep.Queue = &q
+		}
+	}
+	if in.Reply != "" {
+		b, _ := json.Marshal(rep)
+		if err := r.svc.bus.Publish(ctx, in.Reply, b); err != nil {
+			r.log.Warn("routing answer not sent", "op", in.Op, "err", err)
+		}
+	}
+}
