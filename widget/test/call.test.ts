@@ -168,6 +168,12 @@ test("without a WebRTC link the buttons say so, and the server's call_unavailabl
 
   const online = setup(true);
   await online.calls.start("c1", "voice");
-  online.deliver({ type: "error", ref: "call:1", code: "call_unavailable", message: "the other side has no WebRTC connection" } as Frame);
-  assert.ok(online.calls.error.startsWith(NO_NETWORK));
+  online.deliver({ type: "error", ref: "call:1", code: "call_unavailable", message: "calls aren't possible on this network: this device has no WebRTC connection to the relay" } as Frame);
+  assert.ok(online.calls.error.startsWith(NO_NETWORK), online.calls.error);
+
+  // Not always this network: the server's reason is shown as it is.
+  const relays = setup(true);
+  await relays.calls.start("c1", "voice");
+  relays.deliver({ type: "error", ref: "call:1", code: "call_unavailable", message: "calls aren't possible right now: the other side is connected to a different relay; try again after reconnecting" } as Frame);
+  assert.equal(relays.calls.error, "Calls aren't possible right now: the other side is connected to a different relay; try again after reconnecting");
 });

@@ -18,6 +18,8 @@ export type CallKind = "voice" | "screen";
 /** NO_NETWORK is what the buttons say when WebRTC cannot connect here. */
 export const NO_NETWORK = "Calls aren't possible on this network";
 
+const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /** CallView is what the UI shows for a conversation's call. */
 export interface CallView {
   frame: CallStateFrame;
@@ -176,7 +178,9 @@ export class CallManager implements MediaHooks {
 
   private onFrame(f: Frame): void {
     if (f.type === "error" && f.ref?.startsWith("call:")) {
-      this.fail(f.code === "call_unavailable" ? NO_NETWORK + ": " + f.message : f.message);
+      // call_unavailable says why: this network, the other side's, or
+      // (standalone relays) the two sides on different relays.
+      this.fail(f.code === "call_unavailable" ? sentence(f.message) || NO_NETWORK : f.message);
       return;
     }
     if (f.type !== "call_state") return;
