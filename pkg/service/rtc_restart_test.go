@@ -1,0 +1,271 @@
+package service
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay/relaytest"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+// The browser's ICE path really breaks (every UDP packet of its peer is
+// dropped): the client sees its connection go disconnected and asks for a
+// restart over the WebSocket, as the widget does. The server takes the
+// chat to the WebSocket meanwhile, offers an ICE restart on the same peer,
+// and once the path is back the same data channel carries chat again.
+// Every send is acked once, with seqs in order, over the transport the
+// link was on.
+func TestICERestartAfterARealBreak(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts, _ := newRTCServer(t, st)
+	c := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
+	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
+	c.next(protocol.TypeWelcome, "")
+	c.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
+	var cf protocol.Conversation
+	json.Unmarshal(c.next(protocol.TypeConversation, "").data, &cf)
+	conv := cf.Conversation.ID
+
+	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	c.answer(c.offer())
+	dc := c.waitOpen()
+	var seqs []int64
+	sendOn := func(id, via string) {
+		t.Helper()
+		b, _ := json.Marshal(sendFrame(conv, id, id))
+		if via == transportDataChannel {
+			if err := dc.SendText(string(b)); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			c.send(json.RawMessage(b))
+		}
+		f := c.next(protocol.TypeAck, id)
+		if f.via != via {
+			t.Fatalf("ack of %s came over the %s, want the %s", id, f.via, via)
+		}
+		var a protocol.Ack
+		json.Unmarshal(f.data, &a)
+		seqs = append(seqs, a.Seq)
+	}
+	sendOn("before", transportDataChannel)
+
+	c.net.paused.Store(true)
+	waitFor(t, "the client sees its connection disconnected", func() bool {
+		return c.pc.ICEConnectionState() == webrtc.ICEConnectionStateDisconnected
+	})
+	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}, Restart: true})
+	restart := c.offer()
+	// Chat goes on over the WebSocket meanwhile.
+	sendOn("during", transportWebSocket)
+
+	c.net.paused.Store(false)
+	c.answer(restart)
+	waitFor(t, "the server takes the data channel back", func() bool {
+		return metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`) == 1
+	})
+	sendOn("after", transportDataChannel)
+
+	if seqs[0] >= seqs[1] || seqs[1] >= seqs[2] {
+		t.Fatalf("seqs %v, want increasing", seqs)
+	}
+	if n := metric(t, ts.URL, `parley_rtc_ice_restarts_total{by="client"}`); n != 1 {
+		t.Fatalf("%v ICE restarts, want 1", n)
+	}
+	if n := metric(t, ts.URL, "parley_rtc_peers_total"); n != 1 {
+		t.Fatalf("%v peers made, want 1 (the restart keeps the peer)", n)
+	}
+}
+
+// restartClient is a browser whose UDP can be cut: one peer connection for
+// its whole life, answering every offer (the first and ICE restarts) on it.
+type restartClient struct {
+	t   *testing.T
+	ws  *websocket.Conn
+	wmu sync.Mutex
+	net *cutNet
+	pc  *webrtc.PeerConnection
+
+	offers chan protocol.RTCOffer
+	opened chan *webrtc.DataChannel
+	in     chan frameIn
+	done   chan struct{}
+}
+
+func dialRestartClient(t *testing.T, url string, h http.Header) *restartClient {
+	ws, _, err := websocket.DefaultDialer.Dial(url, h)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &cutNet{Net: n}
+	se := relaytest.SettingEngine()
+	se.SetNet(cut)
+	// Notice the break within a second, as a browser would within seconds.
+	se.SetICETimeouts(300*time.Millisecond, 5*time.Second, 100*time.Millisecond)
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &restartClient{t: t, ws: ws, net: cut, pc: pc, offers: make(chan protocol.RTCOffer, 4),
+		opened: make(chan *webrtc.DataChannel, 1), in: make(chan frameIn, 256), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() {
+		pc.Close()
+		ws.Close()
+		<-c.done
+	})
+	return c
+}
+
+func (c *restartClient) read() {
+	defer close(c.done)
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var env protocol.Envelope
+		json.Unmarshal(data, &env)
+		switch env.Type {
+		case protocol.TypeRTCOffer:
+			var o protocol.RTCOffer
+			json.Unmarshal(data, &o)
+			c.offers <- o
+		case protocol.TypeRTCCandidate:
+			relaytest.AddCandidate(c.pc, data)
+		default:
+			c.in <- frameIn{via: transportWebSocket, typ: env.Type, data: data}
+		}
+	}
+}
+
+func (c *restartClient) send(v any) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.ws.WriteJSON(v); err != nil {
+		c.t.Errorf("ws write: %v", err)
+	}
+}
+
+func (c *restartClient) offer() protocol.RTCOffer {
+	c.t.Helper()
+	select {
+	case o := <-c.offers:
+		return o
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("no rtc_offer in 10s")
+	}
+	return protocol.RTCOffer{}
+}
+
+func (c *restartClient) answer(o protocol.RTCOffer) {
+	c.t.Helper()
+	err := relaytest.Answer(c.pc, o, relaytest.Handlers{
+		Send: c.send,
+		OnOpen: func(dc *webrtc.DataChannel) {
+			select {
+			case c.opened <- dc:
+			default:
+			}
+		},
+		OnMessage: func(data []byte) {
+			var env protocol.Envelope
+			json.Unmarshal(data, &env)
+			c.in <- frameIn{via: transportDataChannel, typ: env.Type, data: data}
+		},
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *restartClient) waitOpen() *webrtc.DataChannel {
+	c.t.Helper()
+	select {
+	case dc := <-c.opened:
+		return dc
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("the chat channel did not open in 10s")
+	}
+	return nil
+}
+
+// next returns the next frame of type typ (with ref, if not empty).
+func (c *restartClient) next(typ, ref string) frameIn {
+	c.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case f := <-c.in:
+			var env protocol.Envelope
+			json.Unmarshal(f.data, &env)
+			if f.typ == typ && (ref == "" || env.Ref == ref) {
+				return f
+			}
+		case <-timeout:
+			c.t.Fatalf("no %s frame (ref %q) in 10s", typ, ref)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cutNet is the host network with a switch that silently drops every UDP
+// packet in and out: ICE breaks as on a network that went away.
+type cutNet struct {
+	*stdnet.Net
+	paused atomic.Bool
+}
+
+func (n *cutNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	conn, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	return &cutConn{UDPConn: conn, paused: &n.paused}, nil
+}
+
+type cutConn struct {
+	transport.UDPConn
+	paused *atomic.Bool
+}
+
+func (c *cutConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.UDPConn.ReadFrom(p)
+		if err != nil || !c.paused.Load() {
+			return n, addr, err
+		}
+	}
+}
+
+func (c *cutConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if c.paused.Load() {
+		return len(p), nil
+	}
+	return c.UDPConn.WriteTo(p, addr)
+}
