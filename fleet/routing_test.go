@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -184,6 +185,8 @@ func TestRoutingRaceAcrossNodes(t *testing.T) {
 		}
 	}()
 	var arrivals sync.WaitGroup
+	var tokMu sync.Mutex
+	tokens := map[string]string{} // conversation → its visitor's token
 	for i := range visitors {
 		arrivals.Add(1)
 		go func() {
@@ -191,12 +194,17 @@ func TestRoutingRaceAcrossNodes(t *testing.T) {
 			time.Sleep(time.Duration(rand.IntN(4000)) * time.Millisecond) // arrivals over four seconds
 			n := f.nodes[i%len(f.nodes)]
 			token, err := visitorToken(n, f.public, f.siteID)
+			var conv string
 			if err == nil {
-				_, err = startConversation(n, "/ws/visitor?token="+token, http.Header{"Origin": {f.public}})
+				conv, err = startConversation(n, "/ws/visitor?token="+token, http.Header{"Origin": {f.public}})
 			}
 			if err != nil {
 				t.Error(err)
+				return
 			}
+			tokMu.Lock()
+			tokens[conv] = token
+			tokMu.Unlock()
 		}()
 	}
 	arrivals.Wait()
@@ -252,6 +260,60 @@ func TestRoutingRaceAcrossNodes(t *testing.T) {
 			t.Errorf("agent %s ends with %d conversations, capacity %d", agent, n, capacity)
 		}
 	}
-	t.Logf("routing race across 3 nodes: %d visitors, %d agents × capacity %d on every node, %d closed during the race; %d load samples, highest load %d; %d assigned at the end, %d waiting, none twice",
-		visitors, agents, capacity, ended, samples, worst, open, waiting)
+	queued := checkPositions(t, f, db, tokens)
+	t.Logf("routing race across 3 nodes: %d visitors, %d agents × capacity %d on every node, %d closed during the race; %d load samples, highest load %d; %d assigned at the end, %d waiting, none twice; %d queued visitors, reconnecting to other nodes, see positions 1..%d in arrival order",
+		visitors, agents, capacity, ended, samples, worst, open, waiting, queued, queued)
+}
+
+// checkPositions reconnects every queued visitor, each to a node after the
+// one it arrived on, and checks that the positions they are told are the
+// whole queue's, 1..N in arrival order, whichever node they ask (one node
+// routes the workspace; the others ask it). It returns N.
+func checkPositions(t *testing.T, f *fleet, db *sql.DB, tokens map[string]string) int {
+	t.Helper()
+	rows, err := db.Query(`SELECT id FROM conversations WHERE status = 'queued' ORDER BY priority DESC, created_at, id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		order = append(order, id)
+	}
+	rows.Close()
+	for k, conv := range order {
+		n := f.nodes[(k+1)%len(f.nodes)]
+		pos, err := askPosition(n, f.public, tokens[conv], conv)
+		if err != nil {
+			t.Errorf("queued visitor %d of %d on %s: %v", k+1, len(order), n.name, err)
+			continue
+		}
+		if pos != k+1 {
+			t.Errorf("queued visitor %d of %d (by arrival) is told position %d on %s", k+1, len(order), pos, n.name)
+		}
+	}
+	return len(order)
+}
+
+// askPosition connects a visitor (hello) and returns the queue position the
+// node tells it for conv.
+func askPosition(n *node, origin, token, conv string) (int, error) {
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+n.addr+"/ws/visitor?token="+token, http.Header{"Origin": {origin}})
+	if err != nil {
+		return 0, err
+	}
+	defer ws.Close()
+	ws.WriteJSON(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: protocol.Version})
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return 0, fmt.Errorf("no queue frame: %w", err)
+		}
+		var q protocol.Queue
+		if json.Unmarshal(data, &q) == nil && q.Type == protocol.TypeQueue && q.Conversation == conv {
+			return q.Position, nil
+		}
+	}
 }
