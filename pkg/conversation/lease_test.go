@@ -184,5 +184,32 @@ func TestOneRoutingNodePerWorkspace(t *testing.T) {
 				t.Fatalf("conversation %s owned by %s", conv, agent)
 			}
 		}
+
+		// What must be answered is answered alike by the routing node and
+		// the other live one (which asks it): the queue, and errors of the
+		// same kind.
+		var assigned string
+		for conv := range owners() {
+			assigned = conv
+			break
+		}
+		waiting := 0
+		for _, a := range arrivals {
+			if _, ok := owners()[a.conv]; !ok && a.conv != closed {
+				waiting++
+			}
+		}
+		for i, n := range nodes[1:] {
+			snap, err := n.Router().Snapshot(ctx, ws)
+			if err != nil || len(snap.Queue) != waiting || snap.Owners[assigned] != fx.agent.ID {
+				t.Fatalf("node %d: snapshot %+v, %v; want %d waiting", i+1, snap, err, waiting)
+			}
+			if err := n.Router().Transfer(ctx, ws, assigned, fx.agent.ID, "no-such-agent", "", ""); !errors.Is(err, conversation.ErrNotFound) {
+				t.Fatalf("node %d: transfer to an unknown agent: %v", i+1, err)
+			}
+			if err := n.Router().Accept(ctx, ws, arrivals[6].conv, fx.agent.ID); !errors.Is(err, conversation.ErrNoOffer) {
+				t.Fatalf("node %d: accept without an offer: %v", i+1, err)
+			}
+		}
 	})
 }
