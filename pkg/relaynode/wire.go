@@ -15,13 +15,20 @@
 // pkg/service talks to "a relay" only through Peers: Local (the in-process
 // relay, the default) or a Pool.
 //
-// Chat on a standalone relay: the relay terminates the browser's peer
-// connection and forwards every data channel frame to the signaling node
-// that created the peer over the control link, and the frames signaling
-// sends back to the browser; signaling handles them exactly as frames of an
-// in-process peer (same conversation service, same acks after commit).
-// The relay itself does not store messages (see docs/DESIGN.md,
-// "Transports", for why and what is left).
+// Chat on a standalone relay, two modes:
+//
+//   - committing (the relay has the fleet's PostgreSQL, Redis and keys):
+//     the relay runs its own conversation service (chat.go): it commits a
+//     data channel's sends, acks after the commit over the channel, and
+//     delivers the bus's chat publications for that participant itself;
+//     signaling leaves those out of the WebSocket while the channel is
+//     open. Other frames (resume, ping, …) still go to signaling.
+//   - forwarding (no shared store, e.g. signaling on SQLite): the relay
+//     forwards every data channel frame to the signaling node that created
+//     the peer over the control link, and the frames signaling sends back;
+//     signaling handles them exactly as frames of an in-process peer.
+//
+// See docs/DESIGN.md, "Transports".
 //
 // Calls (calls.go): the relay serving both peers of a call forwards its
 // media (relay.Call); signaling drives it over the control link.
