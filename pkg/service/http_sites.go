@@ -53,9 +53,15 @@ func (s *Server) listSites(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot list sites right now")
 		return
 	}
+	// Supervisors list sites to change their routing; the identity
+	// secret stays with admins.
+	admin := agentOf(c).Role == "admin"
 	out := make([]siteJSON, len(sites))
 	for i, site := range sites {
 		out[i] = s.siteJSON(site)
+		if !admin {
+			out[i].IdentitySecret = ""
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"sites": out})
 }

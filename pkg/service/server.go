@@ -171,7 +171,7 @@ func (s *Server) routes() []route {
 		r("GET", "/api/audit", agent, requireRole("admin"), s.listAudit),
 
 		// Administration.
-		r("GET", "/api/sites", agent, requireRole("admin"), s.listSites),
+		r("GET", "/api/sites", agent, requireRole("admin", "supervisor"), s.listSites),
 		r("PATCH", "/api/sites/:id", agent, csrf, requireRole("admin"), body, s.updateSite),
 		r("POST", "/api/sites/:id/secret", agent, csrf, requireRole("admin"), s.rotateSiteSecret),
 

@@ -37,6 +37,24 @@ func TestVisitorCallsSwitch(t *testing.T) {
 	if code := agent.call(t, "PUT", path, map[string]bool{"visitor_calls": false}, nil); code != http.StatusForbidden || !allowed() {
 		t.Fatalf("an agent turned visitor calls off: %d", code)
 	}
+	// A supervisor lists the sites (the dashboard's routing settings need
+	// them) but never sees their identity secret.
+	super := admin.newAgent(t, "Sue", map[string]any{"role": "supervisor"})
+	var listed struct {
+		Sites []struct {
+			ID             string
+			IdentitySecret string `json:"identity_secret"`
+		}
+	}
+	if code := super.call(t, "GET", "/api/sites", nil, &listed); code != http.StatusOK || len(listed.Sites) != 1 || listed.Sites[0].IdentitySecret != "" {
+		t.Fatalf("supervisor's sites: %d %+v", code, listed)
+	}
+	if code := admin.call(t, "GET", "/api/sites", nil, &listed); code != http.StatusOK || listed.Sites[0].IdentitySecret == "" {
+		t.Fatalf("admin's sites lack the identity secret: %d %+v", code, listed)
+	}
+	if code := agent.call(t, "GET", "/api/sites", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("an agent listed sites: %d", code)
+	}
 	var e struct{ Code string }
 	if code := admin.call(t, "PUT", path, map[string]string{"visitor_calls": "maybe"}, &e); code != http.StatusBadRequest || e.Code == "" {
 		t.Fatalf("a bad body: %d %+v", code, e)
