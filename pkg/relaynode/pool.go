@@ -536,6 +536,13 @@ func (p *remotePeer) Offer(ctx context.Context) (string, error) {
 	return r.SDP, err
 }
 
+// Restart asks the relay for an ICE-restart offer on the peer
+// (relay.Peer.Restart): same data channels, new ICE credentials.
+func (p *remotePeer) Restart(ctx context.Context) (string, error) {
+	r, err := p.call(ctx, msg{Op: opOffer, Restart: true})
+	return r.SDP, err
+}
+
 // SetAnswer hands the relay the browser's answer.
 func (p *remotePeer) SetAnswer(sdp string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), requestWait)

@@ -27,8 +27,20 @@ import (
 // Every send is acked once, with seqs in order, over the transport the
 // link was on.
 func TestICERestartAfterARealBreak(t *testing.T) {
-	st := storetest.SQLite(t)
-	ts, _ := newRTCServer(t, st)
+	ts, _ := newRTCServer(t, storetest.SQLite(t))
+	iceRestartAfterARealBreak(t, ts)
+}
+
+// The same through a standalone relay: the restart offer comes over the
+// control link.
+func TestStandaloneRelayICERestart(t *testing.T) {
+	ts, pool, _ := newRemoteRTCServer(t, storetest.SQLite(t))
+	startRelay(t, "relay-restart", ts.URL, nil)
+	waitRelays(t, pool, 1)
+	iceRestartAfterARealBreak(t, ts)
+}
+
+func iceRestartAfterARealBreak(t *testing.T, ts *testServer) {
 	c := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
 	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
 	c.next(protocol.TypeWelcome, "")
