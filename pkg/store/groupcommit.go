@@ -30,9 +30,15 @@ import (
 // bad member (or a race lost to a concurrent resend) decides only its own
 // result.
 
-// maxBatch bounds one transaction: long enough to amortize the commit,
-// short enough that the first member does not wait on hundreds of others.
-const maxBatch = 128
+// sqliteBatch bounds one transaction on SQLite: long enough to amortize
+// the commit, short enough that the first member does not wait on hundreds
+// of others. PostgreSQL's batches are shorter (pgBatch): its statements
+// are network round trips, which a batch makes one after the other, while
+// separate transactions on separate connections make them side by side.
+const (
+	sqliteBatch = 128
+	pgBatch     = 8
+)
 
 // batchTimeout bounds one batch's transaction on PostgreSQL (a network
 // peer that may stop answering). It is not a member's context: members come
@@ -65,6 +71,7 @@ type committer struct {
 	pending []*appendReq
 	running int
 	max     int // batch goroutines at once: 1 on SQLite (one writer)
+	batch   int // members per transaction at most
 }
 
 // appendGrouped queues r and waits for the commit that holds it, or for
@@ -100,7 +107,7 @@ func (s *Store) commitLoop() {
 	c := &s.commits
 	for {
 		c.mu.Lock()
-		n := min(len(c.pending), maxBatch)
+		n := min(len(c.pending), c.batch)
 		if n == 0 {
 			c.running--
 			c.pending = nil // drop the backing array a burst grew

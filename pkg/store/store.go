@@ -47,6 +47,9 @@ type Sealer interface {
 	Open(sealed string, aad []byte) ([]byte, error)
 }
 
+// pgMaxConns is the PostgreSQL pool's size.
+const pgMaxConns = 32
+
 // Option configures Open.
 type Option func(*Store)
 
@@ -101,7 +104,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		// Go instead of in SQLite's busy loop.
 		sqlDB.SetMaxOpenConns(1)
 	} else {
-		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxOpenConns(pgMaxConns)
 		sqlDB.SetMaxIdleConns(16)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
@@ -118,11 +121,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: prepare: %w", err)
 	}
-	st := &Store{db: db, dialect: dialect, commits: committer{max: 1}, appendSQL: stmts}
+	st := &Store{db: db, dialect: dialect, commits: committer{max: 1, batch: sqliteBatch}, appendSQL: stmts}
 	if dialect == "postgres" {
 		// PostgreSQL commits transactions side by side (row locks, not one
-		// writer): a few batches at once keep its connections busy.
-		st.commits.max = 4
+		// writer): as many batches at once as the pool has connections, so
+		// under light load each message has its own, as without batching.
+		st.commits = committer{max: pgMaxConns, batch: pgBatch}
 	}
 	for _, o := range opts {
 		o(st)
