@@ -404,7 +404,9 @@ func (l *nodeLink) create(m msg) {
 				return
 			}
 			l.n.met.frames.WithLabelValues("in").Inc()
-			if !np.chatFrame(l, data) {
+			// Only the ordered, reliable chat channel commits here; what
+			// comes on signals (typing only) is checked by signaling.
+			if channel != relay.ChannelChat || !np.chatFrame(l, data) {
 				l.write(msg{Op: opFrame, Peer: np.id, Channel: channel, Data: string(data)})
 			}
 		},
