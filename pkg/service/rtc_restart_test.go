@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/relay"
 	"github.com/parleychat/parley/pkg/relay/relaytest"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
@@ -100,6 +102,62 @@ func iceRestartAfterARealBreak(t *testing.T, ts *testServer) {
 	}
 }
 
+// Typing travels on the signals channel both ways; the server takes only
+// typing from it (a send there could be lost or reordered).
+func TestTypingOnSignalsChannel(t *testing.T) {
+	ts, _ := newRTCServer(t, storetest.SQLite(t))
+	ag, _ := ts.rtcAgent(t)
+	ag.hello()
+	ag.negotiate()
+	v := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
+	v.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
+	v.next(protocol.TypeWelcome, "")
+	v.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
+	var cf protocol.Conversation
+	json.Unmarshal(v.next(protocol.TypeConversation, "").data, &cf)
+	conv := cf.Conversation.ID
+	v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	v.answer(v.offer())
+	v.waitOpen()
+	var sig *webrtc.DataChannel
+	select {
+	case sig = <-v.signals:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the signals channel did not open in 10s")
+	}
+	if sig.Ordered() || sig.MaxRetransmits() == nil || *sig.MaxRetransmits() != 0 {
+		t.Fatalf("signals channel ordered=%v maxRetransmits=%v, want unordered, 0", sig.Ordered(), sig.MaxRetransmits())
+	}
+	waitFor(t, "the server has the visitor on the data channel", func() bool {
+		return metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`) == 1
+	})
+
+	// The visitor types on signals: the server takes it.
+	b, _ := json.Marshal(protocol.Typing{Envelope: protocol.Envelope{Type: protocol.TypeTyping}, Conversation: conv, On: true})
+	if err := sig.SendText(string(b)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "typing taken from signals", func() bool {
+		return metric(t, ts.URL, `parley_rtc_signal_frames_total{direction="in"}`) == 1
+	})
+	// The agent types: the visitor gets it on signals.
+	ag.sendDC(protocol.Typing{Envelope: protocol.Envelope{Type: protocol.TypeTyping}, Conversation: conv, On: true})
+	if f := v.next(protocol.TypeTyping, ""); f.via != relay.ChannelSignals {
+		t.Fatalf("typing came over the %s, want the signals channel", f.via)
+	}
+	// A send on signals is refused and not stored; on chat it is taken.
+	send, _ := json.Marshal(sendFrame(conv, "on-signals", "lossy"))
+	if err := sig.SendText(string(send)); err != nil {
+		t.Fatal(err)
+	}
+	if f := v.next(protocol.TypeError, "on-signals"); !strings.Contains(string(f.data), protocol.CodeInvalid) {
+		t.Fatalf("error %s, want %s", f.data, protocol.CodeInvalid)
+	}
+	if n := metric(t, ts.URL, `parley_transport_frames_total{direction="in",transport="datachannel",type="send"}`); n != 0 {
+		t.Fatalf("%v sends handled, want 0", n)
+	}
+}
+
 // restartClient is a browser whose UDP can be cut: one peer connection for
 // its whole life, answering every offer (the first and ICE restarts) on it.
 type restartClient struct {
@@ -109,10 +167,11 @@ type restartClient struct {
 	net *cutNet
 	pc  *webrtc.PeerConnection
 
-	offers chan protocol.RTCOffer
-	opened chan *webrtc.DataChannel
-	in     chan frameIn
-	done   chan struct{}
+	offers  chan protocol.RTCOffer
+	opened  chan *webrtc.DataChannel
+	signals chan *webrtc.DataChannel // the signals channel, once open
+	in      chan frameIn
+	done    chan struct{}
 }
 
 func dialRestartClient(t *testing.T, url string, h http.Header) *restartClient {
@@ -134,7 +193,7 @@ func dialRestartClient(t *testing.T, url string, h http.Header) *restartClient {
 		t.Fatal(err)
 	}
 	c := &restartClient{t: t, ws: ws, net: cut, pc: pc, offers: make(chan protocol.RTCOffer, 4),
-		opened: make(chan *webrtc.DataChannel, 1), in: make(chan frameIn, 256), done: make(chan struct{})}
+		opened: make(chan *webrtc.DataChannel, 1), signals: make(chan *webrtc.DataChannel, 1), in: make(chan frameIn, 256), done: make(chan struct{})}
 	go c.read()
 	t.Cleanup(func() {
 		pc.Close()
@@ -199,6 +258,17 @@ func (c *restartClient) answer(o protocol.RTCOffer) {
 			var env protocol.Envelope
 			json.Unmarshal(data, &env)
 			c.in <- frameIn{via: transportDataChannel, typ: env.Type, data: data}
+		},
+		OnSignalsOpen: func(dc *webrtc.DataChannel) {
+			select {
+			case c.signals <- dc:
+			default:
+			}
+		},
+		OnSignal: func(data []byte) {
+			var env protocol.Envelope
+			json.Unmarshal(data, &env)
+			c.in <- frameIn{via: relay.ChannelSignals, typ: env.Type, data: data}
 		},
 	})
 	if err != nil {

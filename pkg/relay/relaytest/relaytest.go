@@ -65,13 +65,17 @@ type Handlers struct {
 	// OnMessage is called with each frame received on the chat channel;
 	// data is a copy the callee may keep.
 	OnMessage func(data []byte)
+	// OnSignalsOpen and OnSignal are OnOpen and OnMessage for the relay's
+	// unordered "signals" channel (typing); nil: it is ignored.
+	OnSignalsOpen func(dc *webrtc.DataChannel)
+	OnSignal      func(data []byte)
 }
 
 // Answer does what the widget does with an rtc_offer on pc (from NewPeer):
 // it wires the handlers, takes the relay's offer, and sends the answer with
 // h.Send. Its own candidates follow by h.Send as Pion gathers them, then an
-// empty rtc_candidate for end of candidates. Channels other than "chat" are
-// ignored. The error says which step failed; pc is left for the caller to
+// empty rtc_candidate for end of candidates. Channels other than "chat" and
+// "signals" are ignored. The error says which step failed; pc is left for the caller to
 // close.
 func Answer(pc *webrtc.PeerConnection, o protocol.RTCOffer, h Handlers) error {
 	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
@@ -83,14 +87,19 @@ func Answer(pc *webrtc.PeerConnection, o protocol.RTCOffer, h Handlers) error {
 		h.Send(rc)
 	})
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() != relay.ChannelChat {
+		open, message := h.OnOpen, h.OnMessage
+		switch dc.Label() {
+		case relay.ChannelChat:
+		case relay.ChannelSignals:
+			open, message = h.OnSignalsOpen, h.OnSignal
+		default:
 			return
 		}
-		if h.OnOpen != nil {
-			dc.OnOpen(func() { h.OnOpen(dc) })
+		if open != nil {
+			dc.OnOpen(func() { open(dc) })
 		}
-		if h.OnMessage != nil {
-			dc.OnMessage(func(m webrtc.DataChannelMessage) { h.OnMessage(append([]byte(nil), m.Data...)) })
+		if message != nil {
+			dc.OnMessage(func(m webrtc.DataChannelMessage) { message(append([]byte(nil), m.Data...)) })
 		}
 	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
