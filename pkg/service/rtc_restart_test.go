@@ -79,16 +79,20 @@ func iceRestartAfterARealBreak(t *testing.T, ts *testServer) {
 	waitFor(t, "the client sees its connection disconnected", func() bool {
 		return c.pc.ICEConnectionState() == webrtc.ICEConnectionStateDisconnected
 	})
+	asked := time.Now()
 	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}, Restart: true})
 	restart := c.offer()
+	t.Logf("restart offer %v after rtc_start restart", time.Since(asked).Round(time.Millisecond))
 	// Chat goes on over the WebSocket meanwhile.
 	sendOn("during", transportWebSocket)
 
 	c.net.paused.Store(false)
+	answered := time.Now()
 	c.answer(restart)
 	waitFor(t, "the server takes the data channel back", func() bool {
 		return metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`) == 1
 	})
+	t.Logf("chat back on the data channel %v after the answer", time.Since(answered).Round(time.Millisecond))
 	sendOn("after", transportDataChannel)
 
 	if seqs[0] >= seqs[1] || seqs[1] >= seqs[2] {
