@@ -42,6 +42,42 @@ func TestStandaloneRelayICERestart(t *testing.T) {
 	iceRestartAfterARealBreak(t, ts)
 }
 
+// The relay's own ICE fails first (the client does not ask): the server
+// offers the restart by itself, and the client answers it.
+func TestICERestartWhenTheRelayFails(t *testing.T) {
+	ts, _ := newRTCServerWith(t, storetest.SQLite(t), func(rc *relay.Config) {
+		rc.DisconnectedTimeout = 300 * time.Millisecond
+		rc.FailedTimeout = 700 * time.Millisecond
+		rc.KeepaliveInterval = 100 * time.Millisecond
+	})
+	c := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
+	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
+	c.next(protocol.TypeWelcome, "")
+	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	c.answer(c.offer())
+	c.waitOpen()
+	waitFor(t, "the server has the visitor on the data channel", func() bool {
+		return metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`) == 1
+	})
+
+	c.net.paused.Store(true)
+	restart := c.offer() // unasked: the relay's ICE failed
+	if n := metric(t, ts.URL, `parley_connections{kind="visitor",transport="websocket"}`); n != 1 {
+		t.Fatalf("visitor connections on the WebSocket during the restart: %v, want 1", n)
+	}
+	c.net.paused.Store(false)
+	c.answer(restart)
+	waitFor(t, "the server takes the data channel back", func() bool {
+		return metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`) == 1
+	})
+	if n := metric(t, ts.URL, `parley_rtc_ice_restarts_total{by="relay"}`); n != 1 {
+		t.Fatalf("%v ICE restarts by the relay, want 1", n)
+	}
+	if n := metric(t, ts.URL, "parley_rtc_peers_total"); n != 1 {
+		t.Fatalf("%v peers made, want 1", n)
+	}
+}
+
 func iceRestartAfterARealBreak(t *testing.T, ts *testServer) {
 	c := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
 	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})

@@ -36,6 +36,13 @@ import (
 // close shuts it down in the order Run does: drain, relay, HTTP.
 func newRTCServer(t testing.TB, st *store.Store, args ...string) (ts *testServer, close func()) {
 	t.Helper()
+	return newRTCServerWith(t, st, nil, args...)
+}
+
+// newRTCServerWith is newRTCServer with the relay's configuration changed
+// by tweak (e.g. short ICE timeouts), when not nil.
+func newRTCServerWith(t testing.TB, st *store.Store, tweak func(*relay.Config), args ...string) (ts *testServer, close func()) {
+	t.Helper()
 	ts = &testServer{st: st}
 	ts.Server = httptest.NewUnstartedServer(nil)
 	args = append([]string{"-addr", ts.Listener.Addr().String(), "-admin-password", adminPassword, "-data-dir", t.TempDir()}, args...)
@@ -53,6 +60,9 @@ func newRTCServer(t testing.TB, st *store.Store, args ...string) (ts *testServer
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rc := relaynode.PionConfig(cfg)
 	rc.LogLevel = "disabled"
+	if tweak != nil {
+		tweak(&rc)
+	}
 	rel, err := relay.New(rc)
 	if err != nil {
 		t.Fatal(err)
