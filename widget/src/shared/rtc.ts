@@ -12,6 +12,12 @@
 // after RETRY_FAILED_MS, doubling up to RETRY_MAX_MS; a channel that was
 // open and broke is retried sooner (RETRY_BROKEN_MS, doubling). A server
 // without WebRTC (rtc_stop "not enabled") is not asked again until reload.
+//
+// A connection that worked and goes disconnected or failed while the
+// WebSocket lives is not dropped: chat moves to the WebSocket, the relay is
+// asked for an ICE restart (rtc_start restart) and the same channel takes
+// chat back once it carries frames again. Typing goes on the relay's
+// unordered "signals" channel while it is open.
 
 import type { Frame, ICEServer, RTCCandidateFrame, RTCOfferFrame } from "../../../pkg/protocol/protocol";
 import type { LiveClient } from "./client";
