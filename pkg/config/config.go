@@ -50,10 +50,19 @@ type Config struct {
 	RTCAllowedIPs []string      // local IPs/CIDRs the relay may offer as candidates (PARLEY_RTC_ALLOWED_IPS)
 	RTCLoopback   bool          // offer loopback candidates (PARLEY_RTC_LOOPBACK: auto = when PublicURL is loopback)
 	RTCTimeout    time.Duration // a data channel not open by then is given up (PARLEY_RTC_TIMEOUT)
-	STUNURLs      []string      // stun: URLs for browsers (PARLEY_STUN_URLS)
-	TURNURLs      []string      // turn:/turns: URLs for browsers (PARLEY_TURN_URLS)
-	TURNSecret    string        // coturn's static-auth-secret (PARLEY_TURN_SECRET)
-	TURNTTL       time.Duration // lifetime of minted TURN credentials (PARLEY_TURN_TTL)
+	RTCInterfaces []string      // network interfaces the relay gathers candidates on; empty: all (PARLEY_RTC_INTERFACES)
+	RTCMDNS       bool          // answer and resolve mDNS (.local) candidates; off for servers (PARLEY_RTC_MDNS)
+	// ICE timing on the relay's side (PARLEY_RTC_ICE_DISCONNECTED_TIMEOUT,
+	// PARLEY_RTC_ICE_FAILED_TIMEOUT, PARLEY_RTC_ICE_KEEPALIVE); zero: the
+	// relay's defaults (5s, 25s, 2s).
+	RTCDisconnectedTimeout, RTCFailedTimeout, RTCKeepalive time.Duration
+	// RTCMaxMessageSize is the SCTP max-message-size announced to browsers;
+	// zero: the protocol's frame limit (PARLEY_RTC_MAX_MESSAGE_SIZE).
+	RTCMaxMessageSize int
+	STUNURLs          []string      // stun: URLs for browsers (PARLEY_STUN_URLS)
+	TURNURLs          []string      // turn:/turns: URLs for browsers (PARLEY_TURN_URLS)
+	TURNSecret        string        // coturn's static-auth-secret (PARLEY_TURN_SECRET)
+	TURNTTL           time.Duration // lifetime of minted TURN credentials (PARLEY_TURN_TTL)
 	// ICETransportPolicy is handed to browsers with the ICE servers: "all"
 	// (default) or "relay", which makes them connect through TURN only, to
 	// check a TURN deployment or to hide visitors' addresses from the relay
@@ -236,6 +245,32 @@ func (c *Config) relayFlags(fs *flag.FlagSet, env func(k, def string) string) er
 	listFlag(fs, env, "rtc-public-ips", "PARLEY_RTC_PUBLIC_IPS", "this host's public IPs when behind a 1:1 NAT", &c.RTCPublicIPs)
 	listFlag(fs, env, "rtc-allowed-ips", "PARLEY_RTC_ALLOWED_IPS", "local IPs or CIDRs the relay may offer as ICE candidates; default all", &c.RTCAllowedIPs)
 	fs.StringVar(&c.rtcLoopback, "rtc-loopback", env("PARLEY_RTC_LOOPBACK", "auto"), "offer loopback ICE candidates: true, false, or auto (when the public URL is localhost/127.0.0.1) [PARLEY_RTC_LOOPBACK]")
+	listFlag(fs, env, "rtc-interfaces", "PARLEY_RTC_INTERFACES", "network interfaces the relay gathers ICE candidates on, e.g. eth0; default all", &c.RTCInterfaces)
+	mdns, err := parseBool(env("PARLEY_RTC_MDNS", "off"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC_MDNS: %w", err)
+	}
+	fs.BoolVar(&c.RTCMDNS, "rtc-mdns", mdns, "answer and resolve mDNS (.local) ICE candidates; servers have real addresses, so off by default [PARLEY_RTC_MDNS]")
+	for _, d := range []struct {
+		dst       *time.Duration
+		flag, key string
+		help      string
+	}{
+		{&c.RTCDisconnectedTimeout, "rtc-ice-disconnected-timeout", "PARLEY_RTC_ICE_DISCONNECTED_TIMEOUT", "ICE counts a connection disconnected after this long without traffic; 0: 5s"},
+		{&c.RTCFailedTimeout, "rtc-ice-failed-timeout", "PARLEY_RTC_ICE_FAILED_TIMEOUT", "a disconnected ICE connection fails (and is restarted) after this long; 0: 25s"},
+		{&c.RTCKeepalive, "rtc-ice-keepalive", "PARLEY_RTC_ICE_KEEPALIVE", "ICE keepalive interval on idle connections (keeps NAT bindings); 0: 2s"},
+	} {
+		v, err := time.ParseDuration(env(d.key, "0s"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.key, err)
+		}
+		fs.DurationVar(d.dst, d.flag, v, d.help+" ["+d.key+"]")
+	}
+	size, err := strconv.Atoi(env("PARLEY_RTC_MAX_MESSAGE_SIZE", "0"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_RTC_MAX_MESSAGE_SIZE: %w", err)
+	}
+	fs.IntVar(&c.RTCMaxMessageSize, "rtc-max-message-size", size, "SCTP max-message-size announced to browsers, at least the protocol's frame limit; 0: that limit [PARLEY_RTC_MAX_MESSAGE_SIZE]")
 	return nil
 }
 
@@ -249,6 +284,9 @@ func (c *Config) completeRTC(public *url.URL) error {
 	}
 	if c.RTCTCPPort < 0 || c.RTCTCPPort > 65535 {
 		return fmt.Errorf("PARLEY_RTC_TCP_PORT %d is not a port", c.RTCTCPPort)
+	}
+	if c.RTCDisconnectedTimeout < 0 || c.RTCFailedTimeout < 0 || c.RTCKeepalive < 0 {
+		return errors.New("PARLEY_RTC_ICE_* timings must not be negative")
 	}
 	host := public.Hostname()
 	ip := net.ParseIP(host)

@@ -49,7 +49,15 @@ func PionConfig(cfg config.Config) relay.Config {
 		TCPPort:         cfg.RTCTCPPort,
 		AllowedIPs:      cfg.RTCAllowedIPs,
 		IncludeLoopback: cfg.RTCLoopback,
-		LogLevel:        "error",
+		Interfaces:      cfg.RTCInterfaces,
+		MDNS:            cfg.RTCMDNS,
+		// Zero values take the relay's defaults; Validate (relay.New)
+		// refuses a max message size below the protocol's frame limit.
+		DisconnectedTimeout: cfg.RTCDisconnectedTimeout,
+		FailedTimeout:       cfg.RTCFailedTimeout,
+		KeepaliveInterval:   cfg.RTCKeepalive,
+		MaxMessageSize:      cfg.RTCMaxMessageSize,
+		LogLevel:            "error",
 	}
 }
 
