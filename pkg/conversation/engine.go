@@ -80,14 +80,17 @@ type Router struct {
 	conns     map[string]int  // workspace/agent → connections on this node
 	seen      map[string]bool // workspace/agent → has connected on this node
 	positions map[string]protocol.Queue
-	offers    map[string]string              // conversation → agent holding its offer
-	languages map[string]map[string][]string // workspace → agent → declared languages (primary subtags)
-	online    map[string]map[string]bool     // workspace → agents routing sees online (from its events)
-	visitors  map[string]string              // queued conversation → its visitor, for queue frames
-	prechat   map[string]prechat             // visitor → what they chose before the first message
-	detecting map[string]*detection          // conversation → its language detection so far
-	held      map[string]held                // new conversation → waiting (for its first message, or for other nodes' agents)
-	loadedAt  map[string]time.Time           // workspace → when it loaded here
+	offers    map[string]string // conversation → agent holding its offer
+	// remoteOffers are offers the workspace's routing node made, when it
+	// is another node (see lease.go).
+	remoteOffers map[string]remoteOffer
+	languages    map[string]map[string][]string // workspace → agent → declared languages (primary subtags)
+	online       map[string]map[string]bool     // workspace → agents routing sees online (from its events)
+	visitors     map[string]string              // queued conversation → its visitor, for queue frames
+	prechat      map[string]prechat             // visitor → what they chose before the first message
+	detecting    map[string]*detection          // conversation → its language detection so far
+	held         map[string]held                // new conversation → waiting (for its first message, or for other nodes' agents)
+	loadedAt     map[string]time.Time           // workspace → when it loaded here
 
 	node string   // this node's id in presence announcements and leases
 	pres presence // agents connected to other nodes
@@ -107,7 +110,7 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		svc: s, log: s.log,
 		loading: map[string]*sync.Mutex{}, loaded: map[string]bool{},
 		conns: map[string]int{}, seen: map[string]bool{},
-		positions: map[string]protocol.Queue{}, offers: map[string]string{},
+		positions: map[string]protocol.Queue{}, offers: map[string]string{}, remoteOffers: map[string]remoteOffer{},
 		languages: map[string]map[string][]string{}, online: map[string]map[string]bool{}, visitors: map[string]string{},
 		prechat: map[string]prechat{}, detecting: map[string]*detection{}, held: map[string]held{}, loadedAt: map[string]time.Time{},
 		node: uuid.NewString(), pres: presence{nodes: map[string]map[string]remoteNode{}, up: map[string]string{}},
@@ -258,6 +261,7 @@ func (r *Router) ensure(ctx context.Context, ws string) error {
 	r.loadedAt[ws] = time.Now()
 	r.mu.Unlock()
 	r.subscribePresence(ctx, ws)
+	r.hearOffers(ws)
 	r.startTicking()
 	if r.lease == nil {
 		return r.enqueueQueued(ctx, ws)
@@ -1012,7 +1016,13 @@ func (r *Router) position(convID string) (protocol.Queue, bool) {
 func (r *Router) offeredTo(convID string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.offers[convID]
+	if a, ok := r.offers[convID]; ok {
+		return a
+	}
+	if o, ok := r.remoteOffers[convID]; ok && time.Now().Before(o.expires) {
+		return o.agent
+	}
+	return ""
 }
 
 func (r *Router) forgetQueued(convID string) {
@@ -1029,8 +1039,12 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 	switch ev := ev.(type) {
 	case routing.Assigned:
 		r.mu.Lock()
+		_, offered := r.offers[ev.ConversationID]
 		delete(r.offers, ev.ConversationID)
 		r.mu.Unlock()
+		if offered { // accepted
+			r.shareOffer(ctx, ev.WorkspaceID, offerNote{Conv: ev.ConversationID, Ended: true})
+		}
 		r.forgetQueued(ev.ConversationID)
 		reason := ev.Reason
 		if ev.Translate {
@@ -1043,6 +1057,7 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 		r.offers[ev.ConversationID] = ev.AgentID
 		r.mu.Unlock()
 		r.log.Info("routing: offered", "conversation", ev.ConversationID, "agent", ev.AgentID, "expires", ev.Expires, "reason", ev.Reason)
+		r.shareOffer(ctx, ev.WorkspaceID, offerNote{Conv: ev.ConversationID, Agent: ev.AgentID, Expires: ev.Expires})
 		r.svc.publish(ctx, bus.AgentsTopic(ev.WorkspaceID), mustJSON(protocol.Offer{Envelope: protocol.Envelope{Type: protocol.TypeOffer},
 			Conversation: ev.ConversationID, Agent: ev.AgentID, ExpiresAt: ev.Expires.UTC()}))
 	case routing.OfferEnded:
@@ -1052,6 +1067,7 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 		}
 		r.mu.Unlock()
 		r.log.Info("routing: offer ended", "conversation", ev.ConversationID, "agent", ev.AgentID, "why", ev.Why)
+		r.shareOffer(ctx, ev.WorkspaceID, offerNote{Conv: ev.ConversationID, Agent: ev.AgentID, Ended: true})
 		r.svc.publish(ctx, bus.AgentsTopic(ev.WorkspaceID), mustJSON(protocol.Offer{Envelope: protocol.Envelope{Type: protocol.TypeOffer},
 			Conversation: ev.ConversationID, Agent: ev.AgentID, Ended: true, Why: ev.Why}))
 	case routing.QueuePositions:

@@ -84,6 +84,71 @@ func routingInputTopic(ws string) string { return "routing-input:" + ws }
 // routingReplyTopic carries answers to one node's requests.
 func routingReplyTopic(node string) string { return "routing-reply:" + node }
 
+// routingOffersTopic carries the holder's offers to the other nodes, which
+// must show an offered conversation as still waiting (see
+// Service.infos) though the store already counts it against the agent.
+func routingOffersTopic(ws string) string { return "routing-offers:" + ws }
+
+// offerNote is an offer made or ended by the holder (Agent empty: ended
+// whoever held it, as when it was accepted).
+type offerNote struct {
+	Node    string    `json:"node"`
+	Conv    string    `json:"conv"`
+	Agent   string    `json:"agent"`
+	Expires time.Time `json:"expires,omitzero"`
+	Ended   bool      `json:"ended,omitempty"`
+}
+
+// remoteOffer is an offer another node made; it is forgotten once
+// expired, so a holder that died mid-offer leaves nothing stale behind.
+type remoteOffer struct {
+	agent   string
+	expires time.Time
+}
+
+// shareOffer tells the other nodes about an offer made or ended here.
+func (r *Router) shareOffer(ctx context.Context, ws string, n offerNote) {
+	if r.lease == nil {
+		return
+	}
+	n.Node = r.node
+	b, _ := json.Marshal(n)
+	if err := r.svc.bus.Publish(context.WithoutCancel(ctx), routingOffersTopic(ws), b); err != nil {
+		r.log.Warn("routing offer not shared with the other nodes", "conversation", n.Conv, "err", err)
+	}
+}
+
+// hearOffers keeps the workspace's offers made by other nodes.
+func (r *Router) hearOffers(ws string) {
+	if r.lease == nil {
+		return
+	}
+	off, err := r.svc.bus.Subscribe(routingOffersTopic(ws), func(_ string, payload []byte) {
+		var n offerNote
+		if json.Unmarshal(payload, &n) != nil || n.Node == r.node {
+			return
+		}
+		now := time.Now()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		maps.DeleteFunc(r.remoteOffers, func(_ string, o remoteOffer) bool { return now.After(o.expires) })
+		if n.Ended {
+			if n.Agent == "" || r.remoteOffers[n.Conv].agent == n.Agent {
+				delete(r.remoteOffers, n.Conv)
+			}
+			return
+		}
+		r.remoteOffers[n.Conv] = remoteOffer{agent: n.Agent, expires: n.Expires}
+	})
+	if err != nil {
+		r.log.Warn("routing: cannot hear the other nodes' offers", "workspace", ws, "err", err)
+		return
+	}
+	r.ls.mu.Lock()
+	r.ls.offersOff = append(r.ls.offersOff, off)
+	r.ls.mu.Unlock()
+}
+
 // callTimeout bounds a request to the holder.
 const callTimeout = 5 * time.Second
 
@@ -171,6 +236,8 @@ func (rep routingReply) err() error {
 type leases struct {
 	mu    sync.Mutex        // held across transitions (take, drop), which load or forget
 	unsub map[string]func() // workspace → its input subscription; guarded by mu
+	// offersOff unsubscribes from the workspaces' offers; guarded by mu.
+	offersOff []func()
 
 	// hmu guards holding alone, so routing can ask holds() while a
 	// transition (which routes) is under way.
@@ -378,6 +445,10 @@ func (r *Router) releaseLeases() {
 		f()
 	}
 	clear(r.ls.unsub)
+	for _, f := range r.ls.offersOff {
+		f()
+	}
+	r.ls.offersOff = nil
 	r.ls.callMu.Lock()
 	if r.ls.replyOff != nil {
 		r.ls.replyOff()

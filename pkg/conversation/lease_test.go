@@ -14,6 +14,7 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
 )
 
 // killableLease is a RedisLease that a test can cut off, as if its node
@@ -211,5 +212,70 @@ func TestOneRoutingNodePerWorkspace(t *testing.T) {
 				t.Fatalf("node %d: accept without an offer: %v", i+1, err)
 			}
 		}
+	})
+}
+
+// In offer mode, a node that does not route the workspace shows an offered
+// conversation as still waiting (the store already counts it against the
+// agent), and as the agent's once the offer is accepted through it.
+func TestOffersSeenOnEveryNode(t *testing.T) {
+	addr := os.Getenv("PARLEY_TEST_REDIS")
+	if addr == "" {
+		t.Skip("PARLEY_TEST_REDIS not set")
+	}
+	each(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		ws, site := fx.visitor.WorkspaceID, fx.visitor.SiteID
+		if err := fx.st.Workspace(ws).UpdateSiteRouting(ctx, site, store.SiteRouting{Mode: "offer", OfferTimeoutSeconds: 60, MaxMisses: 3}); err != nil {
+			t.Fatal(err)
+		}
+		nodes := make([]*conversation.Service, 2)
+		for i := range nodes {
+			c := redis.NewClient(&redis.Options{Addr: addr})
+			b := bus.NewRedis(c, bus.RedisOptions{})
+			nodes[i] = conversation.New(conversation.Options{Store: fx.st, Bus: b, Routing: conversation.RoutingOptions{
+				PresenceGrace: 50 * time.Millisecond, TickEvery: 20 * time.Millisecond, Lease: conversation.NewRedisLease(c), LeaseTTL: time.Second}})
+			t.Cleanup(func() { nodes[i].Stop(); b.Close(); c.Close() })
+		}
+		// Node 0 routes; the agent and the visitor are on node 1.
+		if _, err := nodes[0].Router().Availability(ctx, ws, site); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nodes[1].AgentConnected(ctx, fx.agent); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "node 0 sees the agent", func() bool {
+			av, err := nodes[0].Router().Availability(ctx, ws, site)
+			return err == nil && av.Online
+		})
+		c, err := nodes[1].Start(ctx, fx.visitor, "en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		statusOn := func(n *conversation.Service) string {
+			list, err := n.Visible(ctx, fx.agent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, info := range list {
+				if info.ID == c.ID {
+					return info.Status
+				}
+			}
+			return ""
+		}
+		eventually(t, "the offer made", func() bool {
+			got, err := fx.st.Workspace(ws).Conversation(ctx, c.ID)
+			return err == nil && got.Status == protocol.ConversationOpen
+		})
+		eventually(t, "node 1 shows the offered conversation waiting", func() bool {
+			return statusOn(nodes[1]) == protocol.ConversationQueued
+		})
+		if err := nodes[1].Router().Accept(ctx, ws, c.ID, fx.agent.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "node 1 shows it open once accepted", func() bool {
+			return statusOn(nodes[1]) == protocol.ConversationOpen
+		})
 	})
 }
