@@ -370,9 +370,11 @@ func TestChatOverDataChannel(t *testing.T) {
 	v := ts.rtcVisitor(t, ts.visitorToken(t))
 	v.hello()
 	v.negotiate()
-	if got := metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`); got != 1 {
-		t.Fatalf("connections gauge for visitors on data channels: %v", got)
-	}
+	// The browser side may see the channel open a moment before the
+	// server's open callback counts it.
+	waitFor(t, "one visitor counted on a data channel", func() bool {
+		return metric(t, ts.URL, `parley_connections{kind="visitor",transport="datachannel"}`) == 1
+	})
 	conv := v.start()
 
 	const n = 30
