@@ -319,9 +319,26 @@ func (s *Server) getSiteRouting(c *gin.Context) {
 
 func (s *Server) updateSiteRouting(c *gin.Context) {
 	me := agentOf(c)
-	var req siteRoutingJSON
+	current, err := s.store.Workspace(me.WorkspaceID).Site(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such site")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the site right now")
+		return
+	}
+	// A PATCH: what the body leaves out stays as it is. The body is
+	// decoded over the current settings; business hours are replaced as a
+	// whole (decoding into the current map would merge the days), and the
+	// entry rules are left nil so siteEntry keeps them unless sent.
+	req := routingJSON(current)
+	req.BusinessHours, req.PageRules, req.PrechatChoices = nil, nil, nil
 	if !bindJSON(c, &req) {
 		return
+	}
+	if req.BusinessHours == nil {
+		req.BusinessHours = routingJSON(current).BusinessHours
 	}
 	bad := func(msg string) { apiError(c, http.StatusBadRequest, protocol.CodeInvalid, msg) }
 	if req.Mode == "" {
