@@ -243,6 +243,7 @@ type leases struct {
 	// transition (which routes) is under way.
 	hmu     sync.Mutex
 	holding map[string]time.Time // workspace → end of the lease as we know it
+	tried   map[string]time.Time // workspace → last attempt of holder() to take it
 
 	swept time.Time // last rescan of the held workspaces' queues; guarded by mu
 
@@ -278,9 +279,22 @@ func (r *Router) holder(ctx context.Context, ws string) bool {
 	if r.holds(ws) {
 		return true
 	}
-	r.renewLease(ctx, ws)
+	// At most one attempt per holderRetry: while Redis is slow or down,
+	// inputs must not queue up behind one lease call each.
+	r.ls.hmu.Lock()
+	try := time.Since(r.ls.tried[ws]) >= holderRetry
+	if try {
+		r.ls.tried[ws] = time.Now()
+	}
+	r.ls.hmu.Unlock()
+	if try {
+		r.renewLease(ctx, ws)
+	}
 	return r.holds(ws)
 }
+
+// holderRetry spaces holder()'s attempts to take a lease held elsewhere.
+const holderRetry = 250 * time.Millisecond
 
 // renewLease takes or renews ws's lease; a node that just took it loads
 // the workspace's conversations, one that lost it forgets them.
