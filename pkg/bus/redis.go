@@ -85,7 +85,10 @@ func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 		return ErrClosed
 	}
 	err := r.client.Publish(ctx, topic, payload).Err()
-	if err != nil {
+	// A caller that gave up (its context cancelled or past its deadline) is
+	// not a Redis failure: announcing a lost publication would make every
+	// node's clients resume and every committing relay drop its peers.
+	if err != nil && ctx.Err() == nil {
 		r.repairLater()
 	}
 	return err

@@ -201,3 +201,33 @@ func testRedisAddr(t *testing.T) string {
 	}
 	return addr
 }
+
+// A publication the caller gave up on is not a lost publication: only a
+// Redis failure under a live context asks every node to resync.
+func TestRedisBusCancelledPublishIsNotLost(t *testing.T) {
+	// Nothing listens on the port: a publication can only fail, and a
+	// repair, once started, keeps trying until Close.
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), MaxRetries: -1})
+	defer c.Close()
+	r := NewRedis(c, RedisOptions{})
+	defer r.Close()
+	repairing := func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.repairing
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Publish(ctx, "t", []byte("x")); err == nil {
+		t.Fatal("publish with a cancelled context succeeded")
+	}
+	if repairing() {
+		t.Fatal("a publication cancelled by its caller was announced as lost")
+	}
+	if err := r.Publish(context.Background(), "t", []byte("x")); err == nil {
+		t.Fatal("publish to a closed port succeeded")
+	}
+	if !repairing() {
+		t.Fatal("a publication Redis refused was not announced as lost")
+	}
+}

@@ -386,8 +386,11 @@ func (s *Service) announce(ctx context.Context, info protocol.ConversationInfo, 
 	s.publish(ctx, bus.AgentsTopic(workspaceID), frame)
 }
 
+// publish sends what is already stored: the request that stored it may be
+// cancelled meanwhile (a closed socket, a tick's deadline), but its
+// publication must still go out, so it does not inherit the cancellation.
 func (s *Service) publish(ctx context.Context, topic string, frame []byte) {
-	if err := s.bus.Publish(ctx, topic, frame); err != nil {
+	if err := s.bus.Publish(context.WithoutCancel(ctx), topic, frame); err != nil {
 		s.log.Warn("bus publish failed; clients will resume from the store", "topic", topic, "err", err)
 	}
 }
