@@ -1,5 +1,10 @@
 package store
 
+import (
+	"context"
+	"time"
+)
+
 // PendingAppends is how many AppendMessage calls wait for a batch (not yet
 // in a transaction), for tests that line up a batch.
 func PendingAppends(s *Store) int {
@@ -22,4 +27,14 @@ func HoldCommits(s *Store) (release func()) {
 		c.mu.Unlock()
 		go s.commitLoop()
 	}
+}
+
+// PurgeRefresh and DeleteKeys are Purge's second steps, so a test can
+// renew a row between the selection and them.
+func PurgeRefresh(ctx context.Context, s *Store, ids []string, cut time.Time) (int64, error) {
+	return s.purgeRefresh(ctx, ids, cut)
+}
+
+func DeleteKeys(ctx context.Context, s *Store, table, key, where string, keys []string, args ...any) (int64, error) {
+	return s.deleteKeys(ctx, table, key, where, keys, args...)
 }

@@ -49,15 +49,12 @@ func (s *Store) Purge(ctx context.Context, now time.Time, r PurgeRules) (Purged,
 			return s.deleteBatch(ctx, "sessions", "token_hash", "expires_at < ?", r.Batch, now)
 		}},
 		{&out.RefreshSecrets, func() (int64, error) {
-			var ids []string
-			if err := s.db.WithContext(ctx).Model(&Visitor{}).
-				Where("refresh_hash <> '' AND refresh_hash <> ? AND refreshed_at < ?", RefreshPurged, now.Add(-r.RefreshMaxAge)).
-				Limit(r.Batch).Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+			cut := now.Add(-r.RefreshMaxAge)
+			ids, err := s.deadKeys(ctx, "visitors", "id", refreshDead, r.Batch, RefreshPurged, cut)
+			if err != nil || len(ids) == 0 {
 				return 0, err
 			}
-			res := s.db.WithContext(ctx).Model(&Visitor{}).Where("id IN ?", ids).
-				Updates(map[string]any{"refresh_hash": RefreshPurged, "prev_refresh_hash": ""})
-			return res.RowsAffected, res.Error
+			return s.purgeRefresh(ctx, ids, cut)
 		}},
 	}
 	for _, st := range steps {
@@ -75,13 +72,38 @@ func (s *Store) Purge(ctx context.Context, now time.Time, r PurgeRules) (Purged,
 	return out, ctx.Err()
 }
 
+// refreshDead matches the visitors whose refresh secret is past its age
+// (args: RefreshPurged, the cut).
+const refreshDead = "refresh_hash <> '' AND refresh_hash <> ? AND refreshed_at < ?"
+
+// purgeRefresh kills the refresh secrets of ids that are still older than
+// cut: one rotated since it was selected is live and stays.
+func (s *Store) purgeRefresh(ctx context.Context, ids []string, cut time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&Visitor{}).Where("id IN ?", ids).Where(refreshDead, RefreshPurged, cut).
+		Updates(map[string]any{"refresh_hash": RefreshPurged, "prev_refresh_hash": ""})
+	return res.RowsAffected, res.Error
+}
+
+// deadKeys selects up to batch keys of table's rows matching where.
+func (s *Store) deadKeys(ctx context.Context, table, key, where string, batch int, args ...any) ([]string, error) {
+	var keys []string
+	err := s.db.WithContext(ctx).Table(table).Where(where, args...).Limit(batch).Pluck(key, &keys).Error
+	return keys, err
+}
+
 // deleteBatch deletes up to batch rows of table matching where, by their
 // key (a DELETE with LIMIT is not portable; a keyed subselect is).
 func (s *Store) deleteBatch(ctx context.Context, table, key, where string, batch int, args ...any) (int64, error) {
-	var keys []string
-	if err := s.db.WithContext(ctx).Table(table).Where(where, args...).Limit(batch).Pluck(key, &keys).Error; err != nil || len(keys) == 0 {
+	keys, err := s.deadKeys(ctx, table, key, where, batch, args...)
+	if err != nil || len(keys) == 0 {
 		return 0, err
 	}
-	res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE "+key+" IN ?", keys)
+	return s.deleteKeys(ctx, table, key, where, keys, args...)
+}
+
+// deleteKeys deletes the rows of keys that still match where: one renewed
+// since it was selected (an extended session) is not dead any more.
+func (s *Store) deleteKeys(ctx context.Context, table, key, where string, keys []string, args ...any) (int64, error) {
+	res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE "+key+" IN ? AND ("+where+")", append([]any{keys}, args...)...)
 	return res.RowsAffected, res.Error
 }

@@ -102,3 +102,48 @@ func TestPurgeDeletesOnlyWhatIsDead(t *testing.T) {
 		}
 	})
 }
+
+// A row renewed between Purge's selection and its update or delete is
+// live again and stays: a refresh secret rotated meanwhile, a session
+// extended meanwhile.
+func TestPurgeSparesWhatWasRenewedMeanwhile(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		sc, c := seed(t, s)
+		now := time.Now().UTC()
+		day := 24 * time.Hour
+		db := s.Gorm()
+
+		v, err := sc.CreateVisitor(ctx, store.Visitor{ID: uuid.NewString(), SiteID: c.SiteID, Name: "V"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := uuid.NewString()
+		db.Model(&store.Visitor{}).Where("id = ?", v.ID).Updates(map[string]any{"refresh_hash": old, "refreshed_at": now.Add(-31 * day)})
+		// Selected as dead, then rotated by the visitor's widget (rules with a
+		// longer MaxAge let the test present the old secret).
+		if err := sc.RotateVisitorRefresh(ctx, v.ID, old, "fresh", now, store.RefreshRules{MaxAge: 40 * day, Grace: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := store.PurgeRefresh(ctx, s, []string{v.ID}, now.Add(-30*day)); err != nil || n != 0 {
+			t.Fatalf("purged %d rotated secrets (%v), want 0", n, err)
+		}
+		if got, err := sc.Visitor(ctx, v.ID); err != nil || got.RefreshHash != "fresh" || got.PrevRefreshHash != old {
+			t.Fatalf("rotated visitor after purge: %+v %v", got, err)
+		}
+
+		token := uuid.NewString()
+		if err := s.CreateSession(ctx, store.Session{TokenHash: token, AgentID: "ann", WorkspaceID: sc.WorkspaceID(), CSRFToken: "c", ExpiresAt: now.Add(-time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		db.Model(&store.Session{}).Where("token_hash = ?", token).Update("expires_at", now.Add(time.Hour))
+		if n, err := store.DeleteKeys(ctx, s, "sessions", "token_hash", "expires_at < ?", []string{token}, now); err != nil || n != 0 {
+			t.Fatalf("deleted %d extended sessions (%v), want 0", n, err)
+		}
+		var left int64
+		db.Model(&store.Session{}).Where("token_hash = ?", token).Count(&left)
+		if left != 1 {
+			t.Fatal("an extended session was deleted")
+		}
+	})
+}
