@@ -194,6 +194,7 @@ type routingReply struct {
 var remoteKinds = map[string]error{
 	"forbidden": ErrForbidden, "not_found": ErrNotFound, "no_agent": ErrNoAgentAvailable,
 	"invalid": ErrInvalid, "no_offer": ErrNoOffer, "at_capacity": ErrAtCapacity,
+	"unavailable": ErrRoutingUnavailable,
 }
 
 type remoteError struct {
@@ -546,37 +547,38 @@ func (r *Router) applyInputs() {
 }
 
 func (r *Router) applyInput(ctx context.Context, ws string, in routingInput) {
-	if !r.holds(ws) {
-		return // lost meanwhile: the next holder loads from the store
-	}
 	var rep routingReply
-	switch in.Op {
-	case opEnqueue:
+	switch {
+	case !r.holds(ws):
+		// Lost meanwhile: the next holder loads from the store; a caller
+		// that waits for an answer hears now, not at its timeout.
+		rep = replyOf(in.ID, fmt.Errorf("%w: the workspace's routing node changed", ErrRoutingUnavailable))
+	case in.Op == opEnqueue:
 		if c, err := r.svc.store.Workspace(ws).Conversation(ctx, in.Conv); err == nil && c.Status == protocol.ConversationQueued {
 			r.enqueue(ctx, c)
 			r.drain(ctx)
 		}
-	case opRelease:
+	case in.Op == opRelease:
 		r.Released(ctx, ws, in.Conv)
-	case opClaimed:
+	case in.Op == opClaimed:
 		r.claimed(ctx, ws, in.Conv, in.Agent)
-	case opChanged:
+	case in.Op == opChanged:
 		if err := r.ConversationChanged(ctx, ws, in.Conv); err != nil {
 			r.log.Warn("forwarded conversation change not applied", "conversation", in.Conv, "err", err)
 		}
-	case opTransfer:
+	case in.Op == opTransfer:
 		rep = replyOf(in.ID, r.Transfer(ctx, ws, in.Conv, in.From, in.ToAgent, in.ToTeam, in.Note))
-	case opAccept:
+	case in.Op == opAccept:
 		rep = replyOf(in.ID, r.Accept(ctx, ws, in.Conv, in.Agent))
-	case opDecline:
+	case in.Op == opDecline:
 		rep = replyOf(in.ID, r.Decline(ctx, ws, in.Conv, in.Agent))
-	case opSnapshot:
+	case in.Op == opSnapshot:
 		snap, err := r.Snapshot(ctx, ws)
 		rep = replyOf(in.ID, err)
 		if err == nil {
 			rep.Snapshot = &snap
 		}
-	case opPosition:
+	case in.Op == opPosition:
 		rep = routingReply{ID: in.ID}
 		if q, ok := r.position(in.Conv); ok {
 			rep.Queue = &q
