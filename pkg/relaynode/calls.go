@@ -146,9 +146,16 @@ func (l *nodeLink) callOp(m msg) {
 		l.mu.Lock()
 		a, b := l.peers[m.Peer], l.peers[m.Other]
 		_, dup := l.calls[m.Call]
+		_, connecting := l.connecting[m.Call]
+		// Reserve the id in the same critical section as the check, so two
+		// connects with one id cannot both pass it while Pion works.
+		reserved := m.Call != "" && !dup && !connecting && a != nil && b != nil
+		if reserved {
+			l.connecting[m.Call] = struct{}{}
+		}
 		l.mu.Unlock()
 		switch {
-		case m.Call == "" || dup:
+		case m.Call == "" || dup || connecting:
 			l.reply(m.Req, "", errors.New("call id missing or in use"))
 			return
 		case a == nil || b == nil:
@@ -157,10 +164,14 @@ func (l *nodeLink) callOp(m msg) {
 		}
 		c, err := a.peer.Connect(b.peer, relay.Media(m.Kind))
 		if err != nil {
+			l.mu.Lock()
+			delete(l.connecting, m.Call)
+			l.mu.Unlock()
 			l.reply(m.Req, "", err)
 			return
 		}
 		l.mu.Lock()
+		delete(l.connecting, m.Call)
 		// A peer that closed meanwhile has already dropped its calls.
 		gone := l.peers[a.id] != a || l.peers[b.id] != b
 		if !gone {

@@ -287,7 +287,7 @@ func (n *Node) control(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	l := &nodeLink{n: n, ws: ws, peers: map[string]*nodePeer{}, calls: map[string]*nodeCall{}, log: n.log.With("signaling", r.RemoteAddr)}
+	l := &nodeLink{n: n, ws: ws, peers: map[string]*nodePeer{}, calls: map[string]*nodeCall{}, connecting: map[string]struct{}{}, log: n.log.With("signaling", r.RemoteAddr)}
 	n.mu.Lock()
 	n.links[l] = struct{}{}
 	n.mu.Unlock()
@@ -311,6 +311,8 @@ type nodeLink struct {
 	mu    sync.Mutex
 	peers map[string]*nodePeer
 	calls map[string]*nodeCall // by call id (calls.go)
+	// connecting reserves the ids of calls whose connect is under way.
+	connecting map[string]struct{}
 
 	callOps sync.WaitGroup // connect, hangup and call_stats in progress
 }
@@ -432,23 +434,28 @@ func (l *nodeLink) create(m msg) {
 		return
 	}
 	np.peer = peer
-	if np.owner != nil {
-		if err := np.subscribe(l); err != nil {
-			np.unsubscribe()
-			peer.Close()
-			l.reply(m.Req, "", fmt.Errorf("subscribe the participant's topics: %w", err))
-			return
-		}
-	}
+	// Creates run one at a time on the read loop, so nothing has taken the
+	// id since the check above.
 	l.mu.Lock()
 	l.peers[np.id] = np
 	l.mu.Unlock()
-	go np.work(l)
-	l.write(msg{Op: opReply, Req: m.Req, Chat: np.owner != nil})
+	go np.work(l, m.Req)
 }
 
-// work applies the peer's control messages until the peer is done.
-func (np *nodePeer) work(l *nodeLink) {
+// work answers the peer's create, then applies its control messages until
+// the peer is done. Subscribing the owner's topics may wait on the store
+// and Redis: it runs here, not on the link's read loop, whose pongs and
+// other peers must not wait for it.
+func (np *nodePeer) work(l *nodeLink, req uint64) {
+	if np.owner != nil {
+		if err := np.subscribe(l); err != nil {
+			np.unsubscribe()
+			np.peer.Close()
+			l.reply(req, "", fmt.Errorf("subscribe the participant's topics: %w", err))
+			return
+		}
+	}
+	l.write(msg{Op: opReply, Req: req, Chat: np.owner != nil})
 	for {
 		select {
 		case <-np.peer.Done():
@@ -560,12 +567,18 @@ func (n *Node) closePeers() {
 		links = append(links, l)
 	}
 	n.mu.Unlock()
+	// Closing a peer waits on Pion and its StateClosed handler takes l.mu:
+	// copy the peers out and close them with no lock held.
+	var peers []*nodePeer
 	for _, l := range links {
 		l.mu.Lock()
 		for _, p := range l.peers {
-			p.peer.Close()
+			peers = append(peers, p)
 		}
 		l.mu.Unlock()
+	}
+	for _, p := range peers {
+		p.peer.Close()
 	}
 }
 
