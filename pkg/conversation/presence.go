@@ -132,9 +132,9 @@ func (r *Router) announce(ctx context.Context, ws string, note presenceNote) {
 }
 
 // applyPresence carries out announcements in arrival order, then stops.
+// Each note, and each drain, has a deadline of its own: the worker lives
+// as long as notes keep arriving, longer than any one deadline.
 func (r *Router) applyPresence() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	for {
 		r.pres.mu.Lock()
 		notes := r.pres.inbox
@@ -146,11 +146,18 @@ func (r *Router) applyPresence() {
 		}
 		r.pres.mu.Unlock()
 		for _, n := range notes {
+			ctx, cancel := context.WithTimeout(context.Background(), presenceNoteTimeout)
 			r.applyNote(ctx, n.ws, n.note)
+			cancel()
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), presenceNoteTimeout)
 		r.drain(ctx)
+		cancel()
 	}
 }
+
+// presenceNoteTimeout bounds the store work one presence note causes.
+const presenceNoteTimeout = 30 * time.Second
 
 func (r *Router) applyNote(ctx context.Context, ws string, n presenceNote) {
 	if n.Profile != "" {
