@@ -277,3 +277,33 @@ func TestCallRingsEveryTab(t *testing.T) {
 	}
 	shutdown()
 }
+
+// A peer that closes while an ICE restart is under way (not open at that
+// moment) still ends its call: the other side hears it dropped and the
+// history says so.
+func TestCallEndsWhenPeerClosesDuringICERestart(t *testing.T) {
+	ts, _ := newRTCServer(t, storetest.SQLite(t))
+	ag, v, hc, conv, name := callPair(t, ts)
+	// Neither side answers offers: the restart stays under way.
+	ag.silent, v.silent = true, true
+	ag.send(callAction(conv, protocol.CallStart, protocol.CallVoice))
+	v.callState(protocol.CallRinging)
+	v.send(callAction(conv, protocol.CallAccept, ""))
+	for _, c := range []*rtcClient{ag, v} {
+		c.callState(protocol.CallActive)
+	}
+	v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}, Restart: true})
+	waitFor(t, "the server restarts the visitor's ICE", func() bool {
+		return metric(t, ts.URL, `parley_rtc_ice_restarts_total{by="client"}`) == 1
+	})
+	v.send(protocol.RTCStop{Envelope: protocol.Envelope{Type: protocol.TypeRTCStop}})
+	if cs := ag.callState(protocol.CallEnded); cs.Reason != protocol.CallReasonDropped {
+		t.Fatalf("call of a peer closed during its restart ended as %+v", cs)
+	}
+	// The duration depends on the machine's speed; the record's kind does not.
+	waitFor(t, "the dropped call in the history", func() bool {
+		got := systemBodies(t, hc, ts.URL, conv)
+		return len(got) == 2 && got[0] == "Voice call started: Admin called "+name &&
+			strings.HasPrefix(got[1], "Voice call dropped (connection lost) after ")
+	})
+}

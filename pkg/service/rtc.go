@@ -397,8 +397,10 @@ func (c *conn) onRTCState(l *rtcLink, s relay.State) {
 		c.mu.Unlock()
 		if wasOpen {
 			c.srv.countTransport(c, transportWebSocket)
-			c.srv.dropCalls(c) // a call cannot outlive its peer
 		}
+		// A call cannot outlive its peer, open or not: one closing during
+		// an ICE restart (not open any more) still carries the call.
+		c.srv.dropCalls(c)
 		if reason == "" {
 			reason = "data channel closed"
 		}
