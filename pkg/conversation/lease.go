@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parleychat/parley/pkg/fleet"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/routing"
 )
@@ -57,13 +58,10 @@ type RedisLease struct{ c *redis.Client }
 // NewRedisLease returns a Lease on c.
 func NewRedisLease(c *redis.Client) RedisLease { return RedisLease{c} }
 
-var (
-	holdScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+var holdScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
 if v == ARGV[1] then redis.call("PEXPIRE", KEYS[1], ARGV[2]) return 1 end
 if not v then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) return 1 end
 return 0`)
-	releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
-)
 
 func leaseKey(ws string) string { return "routing:lease:" + ws }
 
@@ -75,7 +73,7 @@ func (l RedisLease) Hold(ctx context.Context, ws, node string, ttl time.Duration
 
 // Release implements Lease.
 func (l RedisLease) Release(ctx context.Context, ws, node string) error {
-	return releaseScript.Run(ctx, l.c, []string{leaseKey(ws)}, node).Err()
+	return fleet.ReleaseIfOwner.Run(ctx, l.c, []string{leaseKey(ws)}, node).Err()
 }
 
 // routingInputTopic carries a workspace's routing inputs to its lease holder.

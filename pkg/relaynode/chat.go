@@ -8,11 +8,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/fleet"
 	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/ratelimit"
@@ -50,25 +49,36 @@ func OpenChat(ctx context.Context, cfg config.Relay, log *slog.Logger) (chat *Ch
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := fleet.Redis(cfg.RedisURL)
 	if err != nil {
 		st.Close()
-		return nil, nil, fmt.Errorf("PARLEY_REDIS_URL: %w", err)
+		return nil, nil, err
 	}
-	// As on signaling: fail fast while Redis is away (the bus may drop;
-	// clients resume from the store).
-	opts.DialTimeout, opts.MaxRetries = time.Second, 1
-	rdb := redis.NewClient(opts)
 	b := bus.NewRedis(rdb, bus.RedisOptions{Logger: log})
-	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
-	chat = &Chat{Conv: conv, Bus: b, Rules: ratelimit.DefaultRules()}
-	if cfg.RateLimits {
-		chat.Limiter = ratelimit.FallbackWithLogger(ratelimit.NewRedis(rdb), ratelimit.NewMemory(), log)
-	} else {
-		log.Warn("rate limits are OFF (PARLEY_RATE_LIMITS=off): use this only for benchmarks")
-	}
-	return chat, func() { conv.Stop(); b.Close(); rdb.Close(); st.Close() }, nil
+	chat, stop := newChat(st, b, fleet.Limiter(cfg.RateLimits, rdb, log), log)
+	return chat, func() { stop(); b.Close(); rdb.Close(); st.Close() }, nil
 }
+
+// newChat is the relay's conversation service on the fleet's store and bus.
+// It never routes: signaling's lease holder does (one engine per
+// workspace); the relay only forwards what routing must hear.
+func newChat(st *store.Store, b bus.Bus, limiter ratelimit.Limiter, log *slog.Logger) (*Chat, func()) {
+	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log,
+		Routing: conversation.RoutingOptions{Lease: forwardOnly{}}})
+	return &Chat{Conv: conv, Bus: b, Limiter: limiter, Rules: ratelimit.DefaultRules()}, conv.Stop
+}
+
+// forwardOnly is a routing lease a relay never gets: its router holds no
+// workspace, so it loads no queue, offers and claims nothing, and forwards
+// every routing input (and request) to the signaling node that holds the
+// workspace's lease.
+type forwardOnly struct{}
+
+func (forwardOnly) Hold(context.Context, string, string, time.Duration) (bool, error) {
+	return false, nil
+}
+
+func (forwardOnly) Release(context.Context, string, string) error { return nil }
 
 // Owner is who a peer belongs to: the participant of the connection
 // (whose chat a relay with Chat commits) and the conversations it chats in

@@ -22,6 +22,7 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/fleet"
 	"github.com/parleychat/parley/pkg/keyring"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/ratelimit"
@@ -32,7 +33,7 @@ import (
 // drains. It prints the sign-in URL (and, on first run, the admin password)
 // to out.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	rdb, err := redisClient(cfg)
+	rdb, err := fleet.Redis(cfg.RedisURL)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log, Routing: routingOpts})
 	defer conv.Stop() // the routing engine's ticker
-	limiter := newLimiter(cfg, rdb, log)
+	limiter := fleet.Limiter(cfg.RateLimits, rdb, log)
 	ice := ICEConfig(cfg)
 	if err := ice.Validate(); err != nil {
 		return fmt.Errorf("ICE servers (PARLEY_STUN_URLS, PARLEY_TURN_URLS, PARLEY_TURN_SECRET): %w", err)
@@ -122,30 +123,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	return nil
 }
 
-// redisClient connects to PARLEY_REDIS_URL; nil when it is not set (one
-// node: in-process bus and limiter). The client reconnects by itself.
-func redisClient(cfg config.Config) (*redis.Client, error) {
-	if cfg.RedisURL == "" {
-		return nil, nil
-	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("PARLEY_REDIS_URL: %w", err)
-	}
-	// Fail fast while Redis is away (the bus may drop, the limiter falls
-	// back to memory) instead of holding a sender for the default 5 s ×
-	// retries.
-	opts.DialTimeout = time.Second
-	opts.MaxRetries = 1
-	return redis.NewClient(opts), nil
-}
-
 // startupLockKey is held in Redis by the node that migrates and bootstraps.
 const startupLockKey = "parley:startup"
-
-// releaseIfOwner deletes the lock only if it still holds our token (it may
-// have expired and been taken by another node meanwhile).
-var releaseIfOwner = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
 // startupLock waits until this node holds the fleet's startup lock and
 // returns its release. Without Redis (one node) there is nothing to wait
@@ -177,7 +156,7 @@ func startupLock(ctx context.Context, rdb *redis.Client, log *slog.Logger) func(
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		releaseIfOwner.Run(ctx, rdb, []string{startupLockKey}, token)
+		fleet.ReleaseIfOwner.Run(ctx, rdb, []string{startupLockKey}, token)
 	}
 }
 
@@ -195,19 +174,6 @@ func busKind(rdb *redis.Client) string {
 		return "memory"
 	}
 	return "redis"
-}
-
-// newLimiter returns the rate limiter: Redis (shared by every node, with an
-// in-process fallback while Redis is down) when configured, else in process.
-func newLimiter(cfg config.Config, rdb *redis.Client, log *slog.Logger) ratelimit.Limiter {
-	if !cfg.RateLimits {
-		log.Warn("rate limits are OFF (PARLEY_RATE_LIMITS=off): use this only for benchmarks")
-		return nil
-	}
-	if rdb == nil {
-		return ratelimit.NewMemory()
-	}
-	return ratelimit.FallbackWithLogger(ratelimit.NewRedis(rdb), ratelimit.NewMemory(), log)
 }
 
 // OpenStore opens the configured store with encryption at rest: keys from
