@@ -152,6 +152,15 @@ func (s *Service) CanSee(ctx context.Context, p Participant, id string) error {
 // when there is none. It is idempotent: a visitor has at most one conversation
 // that is not closed.
 func (s *Service) Start(ctx context.Context, p Participant, language string) (protocol.ConversationInfo, error) {
+	return s.StartWith(ctx, p, language, nil)
+}
+
+// StartWith is Start with watch called on the conversation's id before
+// anything is published on it (its announcement, routing's join notice):
+// a connection that subscribes in watch misses none of its first
+// messages, instead of seeing a gap and resuming. An error from watch
+// ends Start with it; the conversation stays, and the next Start returns it.
+func (s *Service) StartWith(ctx context.Context, p Participant, language string, watch func(id string) error) (protocol.ConversationInfo, error) {
 	if p.Kind != protocol.AuthorVisitor {
 		return protocol.ConversationInfo{}, ErrForbidden
 	}
@@ -169,6 +178,11 @@ func (s *Service) Start(ctx context.Context, p Participant, language string) (pr
 		if err != nil {
 			return protocol.ConversationInfo{}, err
 		}
+		if watch != nil {
+			if err := watch(c.ID); err != nil {
+				return protocol.ConversationInfo{}, err
+			}
+		}
 		info, err := s.info(ctx, sc, c)
 		if err != nil {
 			return info, err
@@ -184,6 +198,11 @@ func (s *Service) Start(ctx context.Context, p Participant, language string) (pr
 	unlock()
 	if err != nil {
 		return protocol.ConversationInfo{}, err
+	}
+	if watch != nil {
+		if err := watch(c.ID); err != nil {
+			return protocol.ConversationInfo{}, err
+		}
 	}
 	if c.Status == protocol.ConversationOffline {
 		// The visitor is back: try the agents again.

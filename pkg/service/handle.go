@@ -54,12 +54,11 @@ func (c *conn) handle(data []byte) {
 			}
 		}
 	case *protocol.Start:
-		info, err := c.srv.conv.Start(ctx, c.p, c.locale())
+		// Subscribed before routing can publish on it (the join notice).
+		info, err := c.srv.conv.StartWith(ctx, c.p, c.locale(), func(id string) error {
+			return c.subscribe(bus.ConversationTopic(id))
+		})
 		if err != nil {
-			c.reply(errorFrame(err, f.Ref))
-			return
-		}
-		if err := c.subscribe(bus.ConversationTopic(info.ID)); err != nil {
 			c.reply(errorFrame(err, f.Ref))
 			return
 		}
