@@ -553,9 +553,13 @@ func (c *conn) renegotiate(l *rtcLink) {
 	cancel()
 	if err != nil {
 		c.mu.Lock()
-		l.negotiating = false
+		again := l.again
+		l.again, l.negotiating = false, false
 		c.mu.Unlock()
 		c.log.Debug("call: renegotiation offer failed", "err", err)
+		if again {
+			c.renegotiate(l) // a later change must not wait for an answer that will not come
+		}
 		return
 	}
 	c.queueFrame(protocol.RTCOffer{Envelope: protocol.Envelope{Type: protocol.TypeRTCOffer}, SDP: sdp,
@@ -563,13 +567,17 @@ func (c *conn) renegotiate(l *rtcLink) {
 }
 
 // answered follows a successful rtc_answer: an offer that waited for it
-// goes out now.
+// goes out now. A waiting ICE restart goes first and alone: its offer
+// carries the call's current tracks too.
 func (c *conn) answered(l *rtcLink) {
 	c.mu.Lock()
-	again := l.again
-	l.again, l.negotiating = false, false
+	again, by, ref := l.again, l.restartBy, l.restartRef
+	l.again, l.negotiating, l.restartBy, l.restartRef = false, false, "", ""
 	c.mu.Unlock()
-	if again {
+	switch {
+	case by != "":
+		c.restartRTC(l, ref, by)
+	case again:
 		c.renegotiate(l)
 	}
 }

@@ -62,9 +62,13 @@ type rtcLink struct {
 	// delivers: a standalone relay with the fleet's store and bus commits
 	// this client's sends and delivers its chat publications itself.
 	delivers bool
-	// Renegotiation for calls (call.go): an offer awaits its answer, and
-	// another one is due once it comes.
+	// Renegotiation for calls (call.go) and ICE restarts: an offer awaits
+	// its answer, and another one is due once it comes. The peer keeps one
+	// pending offer, so a second one sent before that answer would take it.
 	negotiating, again bool
+	// restartBy is set while an ICE restart waits for that answer (by whom,
+	// and the rtc_start's ref).
+	restartBy, restartRef string
 	// restarts counts ICE restarts since the channel was last open: a
 	// connection that keeps failing is given up instead.
 	restarts int
@@ -374,6 +378,7 @@ func (c *conn) onRTCState(l *rtcLink, s relay.State) {
 				l.timer.Stop()
 			}
 			l.restarts = 0
+			l.restartBy, l.restartRef = "", "" // recovered by itself
 		}
 		c.mu.Unlock()
 		if current {
@@ -423,8 +428,15 @@ func (c *conn) restartRTC(l *rtcLink, ref, by string) {
 	c.mu.Lock()
 	current := c.rtc == l && !c.rtcEnded && !c.draining
 	tooMany := l.restarts >= maxRTCRestarts
+	wait := false
 	if current && ok && !tooMany {
-		l.restarts++
+		if l.negotiating {
+			wait = true
+			l.restartBy, l.restartRef = by, ref
+		} else {
+			l.restarts++
+			l.negotiating = true
+		}
 	}
 	wasOpen := l.open
 	l.open = false
@@ -439,11 +451,21 @@ func (c *conn) restartRTC(l *rtcLink, ref, by string) {
 	if wasOpen {
 		c.srv.countTransport(c, transportWebSocket)
 	}
+	if wait {
+		// A call's offer awaits its answer (it comes over the WebSocket,
+		// whatever ICE does): answered sends the restart then.
+		c.log.Debug("ICE restart waits for the pending offer's answer", "by", by)
+		c.armRTCTimer(l, "not open again")
+		return
+	}
 	c.srv.rtcMetrics.restarts.WithLabelValues(by).Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
 	sdp, err := r.Restart(ctx)
 	cancel()
 	if err != nil {
+		c.mu.Lock()
+		l.negotiating = false
+		c.mu.Unlock()
 		c.log.Debug("ICE restart offer failed", "err", err)
 		c.endRTC(l, "connection failed")
 		return

@@ -113,8 +113,10 @@ type rtcClient struct {
 	stopped chan string
 	in      chan frameIn
 	wsDone  chan struct{}
-	// silent: do not answer offers (a browser that never gets through).
+	// silent: do not answer offers (a browser that never gets through);
+	// they go to offers instead, for a test to answer with reanswer.
 	silent bool
+	offers chan protocol.RTCOffer
 }
 
 func dialRTC(t testing.TB, url string, h http.Header) *rtcClient {
@@ -123,7 +125,8 @@ func dialRTC(t testing.TB, url string, h http.Header) *rtcClient {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	c := &rtcClient{t: t, ws: ws, opened: make(chan struct{}), stopped: make(chan string, 4), in: make(chan frameIn, 8192), wsDone: make(chan struct{})}
+	c := &rtcClient{t: t, ws: ws, opened: make(chan struct{}), stopped: make(chan string, 4), in: make(chan frameIn, 8192), wsDone: make(chan struct{}),
+		offers: make(chan protocol.RTCOffer, 16)}
 	go c.readWS()
 	t.Cleanup(c.close)
 	return c
@@ -155,6 +158,11 @@ func (c *rtcClient) readWS() {
 			json.Unmarshal(data, &o)
 			if !c.silent {
 				c.answer(o)
+				break
+			}
+			select {
+			case c.offers <- o:
+			default:
 			}
 		case protocol.TypeRTCCandidate:
 			c.mu.Lock()
