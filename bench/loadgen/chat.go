@@ -20,7 +20,10 @@ type Target struct {
 	Baseline bool
 	URL      string // http://127.0.0.1:PORT
 	PID      int    // for RSS and CPU; 0 when unknown
-	Pairs    []Pair // Parley only: seeded credentials
+	// DataChannel: every side negotiates a data channel after connecting
+	// and sends its chat frames on it.
+	DataChannel bool
+	Pairs       []Pair // Parley only: seeded credentials
 	// Watchers are, per pair, the session cookies of more agents of its
 	// workspace (the fan-out scenario).
 	Watchers [][]string
@@ -49,7 +52,7 @@ type session struct {
 // open connects n pairs (visitor and agent) with bounded concurrency; for
 // Parley each visitor starts its conversation and the agent is routed to it.
 func open(ctx context.Context, tg Target, n int) (*session, error) {
-	ct := &chatTarget{baseline: tg.Baseline, url: tg.URL, padTo: messageFrameSize(), dialer: dialer(nil, 1024)}
+	ct := &chatTarget{baseline: tg.Baseline, dc: tg.DataChannel, url: tg.URL, padTo: messageFrameSize(), dialer: dialer(nil, 1024)}
 	s := &session{ctx: ctx, ct: ct, tg: tg}
 	s.tp.Store(newTally())
 	if !tg.Baseline && len(tg.Pairs) < n {
@@ -103,13 +106,18 @@ func (s *session) openPair(p *pair) error {
 		}
 		s.wg.Add(1)
 		go s.serve(sd, pr)
-		if s.tg.Baseline {
-			continue
+		if !s.tg.Baseline {
+			select {
+			case <-sd.welcome:
+			case <-time.After(30 * time.Second):
+				return fmt.Errorf("%s %d: no welcome in 30s", sd.role, p.idx)
+			}
 		}
-		select {
-		case <-sd.welcome:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("%s %d: no welcome in 30s", sd.role, p.idx)
+		if s.ct.dc {
+			if err := s.negotiate(sd); err != nil {
+				s.tl().connectErrors.Add(1)
+				return err
+			}
 		}
 	}
 	if s.tg.Baseline {
@@ -149,6 +157,14 @@ func (s *session) serve(sd *side, pr Pair) {
 			if err != nil {
 				break
 			}
+			if s.ct.dc {
+				if s.onRTC(sd, data) {
+					continue
+				}
+				if isPeerMessage(data) {
+					s.tl().overWS.Add(1)
+				}
+			}
 			sd.onFrame(data, time.Now(), s.tl())
 		}
 		sd.mu.Lock()
@@ -157,6 +173,9 @@ func (s *session) serve(sd *side, pr Pair) {
 		}
 		sd.mu.Unlock()
 		c.Close()
+		// The peer was negotiated on this WebSocket; after a reconnect
+		// the side chats over the new WebSocket.
+		sd.closePeer()
 		if !s.reconnect.Load() || s.stopping.Load() || s.ctx.Err() != nil {
 			return
 		}
@@ -220,6 +239,7 @@ func (s *session) close() {
 	s.stopping.Store(true)
 	for _, p := range s.pairs {
 		for _, sd := range []*side{p.v, p.a} {
+			sd.closePeer()
 			sd.mu.Lock()
 			if sd.ws != nil {
 				sd.ws.Close()

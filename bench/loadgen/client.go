@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/parleychat/parley/bench/hist"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -70,6 +71,7 @@ func parseClientID(id string) (pair, n int, sched time.Time, ok bool) {
 type tally struct {
 	sent, acked, delivered, duplicated, redelivered, gaps, gapResumes, resent atomic.Int64
 	connectErrors, writeErrors                                                atomic.Int64
+	overDC, overWS                                                            atomic.Int64 // data-channel scenario: peer messages by transport
 	errMu                                                                     sync.Mutex
 	errors                                                                    map[string]int64
 	latency, ack                                                              *hist.Histogram
@@ -99,6 +101,13 @@ type side struct {
 	resumed chan struct{}  // closed when the current connection's resume is synced
 	welcome chan struct{}
 	started chan string // the visitor's start answer: the conversation id
+
+	// Data-channel scenario: the side's Pion peer and its open chat
+	// channel (nil: frames go on the WebSocket).
+	pc     *webrtc.PeerConnection
+	dc     *webrtc.DataChannel
+	dcOpen chan struct{} // closed when the channel opens
+	dcStop chan string   // the server's rtc_stop reason
 }
 
 // pair is one conversation: a visitor side and an agent side, plus the book
@@ -150,6 +159,9 @@ func (s *side) sendFrame(n int, sched time.Time) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dc != nil {
+		return s.dc.Send(b)
+	}
 	if s.ws == nil {
 		return errNotConnected
 	}
@@ -341,6 +353,7 @@ func closeOnce(ch chan struct{}) {
 // chatTarget is where pairs connect: Parley or the baseline forwarder.
 type chatTarget struct {
 	baseline bool
+	dc       bool   // chat over data channels (the data-channel scenario)
 	url      string // http://127.0.0.1:PORT
 	padTo    int    // baseline frames are padded to Parley's message frame size
 	dialer   *websocket.Dialer

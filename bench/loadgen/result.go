@@ -48,6 +48,16 @@ type Result struct {
 	Latency hist.Summary  `json:"latency"`
 	Ack     *hist.Summary `json:"ack,omitempty"`
 
+	// Data-channel scenario: peer messages received per transport, the
+	// peer connections held open at once, and the server's RSS before the
+	// clients connected and once every channel was open.
+	OverDC       int64   `json:"over_dc,omitempty"`
+	OverWS       int64   `json:"over_ws,omitempty"`
+	Peers        int     `json:"peers,omitempty"`
+	BeforeRSSKB  int64   `json:"before_rss_kb,omitempty"`
+	OpenRSSKB    int64   `json:"open_rss_kb,omitempty"`
+	KBPerSession float64 `json:"kb_per_session,omitempty"` // (open − before) / sessions (WebSocket + peer each)
+
 	ServerPeakRSSKB int64   `json:"server_peak_rss_kb,omitempty"`
 	ServerCPUS      float64 `json:"server_cpu_s,omitempty"`
 

@@ -29,15 +29,25 @@ type ChatOptions struct {
 // receiver's receipt). It returns one result per level.
 func RunChat(ctx context.Context, tg Target, o ChatOptions) []Result {
 	setup := time.Now()
+	var before, opened int64
+	if tg.PID > 0 {
+		before, _ = RSSKB(tg.PID)
+	}
 	s, err := open(ctx, tg, o.Conversations)
 	if err != nil {
 		return []Result{{Conversations: o.Conversations, Error: err.Error()}}
 	}
 	defer s.close()
+	setupS := time.Since(setup).Seconds()
+	if tg.PID > 0 {
+		// Let the handshakes' garbage go before reading what the open
+		// sessions hold.
+		time.Sleep(time.Second)
+		opened, _ = RSSKB(tg.PID)
+	}
 	// A server may drop a slow connection (its send queue is full); the
 	// protocol says reconnect and resume, and so do these clients.
 	s.reconnect.Store(true)
-	setupS := time.Since(setup).Seconds()
 	if tg.OnLoad != nil {
 		tg.OnLoad()
 	}
@@ -75,6 +85,14 @@ func RunChat(ctx context.Context, tg Target, o ChatOptions) []Result {
 		}
 		s.fill(&r)
 		r.Disconnects = s.disconnects.Load() - disc0
+		if before > 0 && opened > 0 {
+			sessions := 2 * o.Conversations
+			r.BeforeRSSKB, r.OpenRSSKB = before, opened
+			r.KBPerSession = float64(opened-before) / float64(sessions)
+			if tg.DataChannel {
+				r.Peers = sessions
+			}
+		}
 		out = append(out, r)
 	}
 	return out
@@ -86,6 +104,7 @@ func (s *session) fill(r *Result) {
 	r.Sent, r.Acked, r.Delivered = t.sent.Load(), t.acked.Load(), t.delivered.Load()
 	r.Duplicated, r.Redelivered, r.Gaps, r.Resent = t.duplicated.Load(), t.redelivered.Load(), t.gaps.Load(), t.resent.Load()
 	r.ConnectErrors, r.WriteErrors = t.connectErrors.Load(), t.writeErrors.Load()
+	r.OverDC, r.OverWS = t.overDC.Load(), t.overWS.Load()
 	r.GapResumes = t.gapResumes.Load()
 	r.Lost, r.Unfinished, r.Unacked = s.audit()
 	if r.DrainTimedOut {

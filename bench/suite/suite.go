@@ -28,6 +28,9 @@ type Plan struct {
 	StoreLevels []int
 	StoreFor    time.Duration
 	Resume      loadgen.ResumeOptions
+	// DC is the data-channel scenario's load, run over WebSockets and over
+	// data channels, on Parley and on the bare forwarder.
+	DC loadgen.ChatOptions
 }
 
 // Plans are the quick (about a minute) and full (15–25 minutes) sizes.
@@ -46,6 +49,7 @@ var Plans = map[string]Plan{
 		Resume:      loadgen.ResumeOptions{Conversations: 50, Rate: 4, Before: 2 * time.Second, After: 2 * time.Second, Drain: 15 * time.Second},
 		IdleSettle:  time.Second,
 		Fanout:      loadgen.FanoutOptions{Conversations: 10, Rate: 2, Duration: 3 * time.Second, Watchers: []int{0, 5}},
+		DC:          loadgen.ChatOptions{Conversations: 20, Levels: []loadgen.Level{{Rate: 2, Duration: 5 * time.Second, Drain: 10 * time.Second}}},
 	},
 	"full": {
 		Mode: "full",
@@ -70,6 +74,9 @@ var Plans = map[string]Plan{
 		// 50 conversations × 2 msgs/s with 0, 10 and 50 more agents online
 		// in each conversation's workspace (up to 2,500 agent connections).
 		Fanout: loadgen.FanoutOptions{Conversations: 50, Rate: 2, Duration: 20 * time.Second, Watchers: []int{0, 10, 50}},
+		// 100 conversations × 2 msgs/s (200 peer connections on the relay,
+		// 200 msgs/s), each target over WebSockets and over data channels.
+		DC: loadgen.ChatOptions{Conversations: 100, Levels: []loadgen.Level{{Rate: 2, Duration: 20 * time.Second, Drain: 20 * time.Second}}},
 	},
 }
 
@@ -139,6 +146,27 @@ func Run(ctx context.Context, c Config) error {
 			return []loadgen.Result{c.parley(ctx, "", c.Plan.Resume.Conversations, func(tg loadgen.Target, p *loadgen.Process) loadgen.Result {
 				return loadgen.RunResume(ctx, p, tg, c.Plan.Resume)
 			})}
+		}},
+		{"dc", func() []loadgen.Result {
+			// Same load four times, each on a fresh server: WebSocket
+			// then data channel, bare forwarder then Parley. The data
+			// channel results are the targets' names + "-dc".
+			var out []loadgen.Result
+			for _, dc := range []bool{false, true} {
+				run := func(tg loadgen.Target) []loadgen.Result {
+					tg.DataChannel = dc
+					return loadgen.RunChat(ctx, tg, c.Plan.DC)
+				}
+				rs := c.baselineN(ctx, run)
+				rs = append(rs, c.parleyN(ctx, "", c.Plan.DC.Conversations, func(tg loadgen.Target, _ *loadgen.Process) []loadgen.Result { return run(tg) })...)
+				for i := range rs {
+					if dc {
+						rs[i].Target += "-dc"
+					}
+				}
+				out = append(out, rs...)
+			}
+			return out
 		}},
 		{"idle", func() []loadgen.Result {
 			return []loadgen.Result{c.idleBaseline(ctx), c.idleParley(ctx)}

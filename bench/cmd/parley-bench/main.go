@@ -58,7 +58,7 @@ func run(args []string) error {
 	mode := fs.String("mode", "quick", "quick or full")
 	server := fs.String("server", "", "path of the built signaling binary")
 	out := fs.String("out", "", "directory for the JSON results")
-	only := fs.String("only", "", "comma-separated scenarios to run (chat,burst,store,resume,idle); default all")
+	only := fs.String("only", "", "comma-separated scenarios to run (chat,burst,store,fanout,resume,dc,idle); default all")
 	perf := fs.Bool("perf", false, "profile the server with perf during the store scenario's top level")
 	limit := fs.Duration("timeout", 40*time.Minute, "give up the whole run after this long")
 	convs := fs.Int("conversations", 0, "override the chat scenario's conversations")
