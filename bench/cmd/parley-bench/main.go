@@ -109,7 +109,14 @@ func writeReport(args []string) error {
 	md := fs.String("md", "", "markdown file to write")
 	svg := fs.String("svg", "", "latency plot (SVG) to write")
 	mode := fs.String("mode", "full", "the mode the results were measured in")
+	merge := fs.Bool("merge-dc", false, "replace only the data-channel section of -md (an existing report) with the results in -in")
 	fs.Parse(args)
+	if *merge {
+		if *in == "" || *md == "" {
+			return fmt.Errorf("-in and -md are required")
+		}
+		return report.Merge(*in, *md)
+	}
 	if *in == "" || *md == "" || *svg == "" {
 		return fmt.Errorf("-in, -md and -svg are required")
 	}
