@@ -2,16 +2,18 @@
 # Parley benchmarks: `bash bench/run.sh quick [OUT.md]` (about a minute, small
 # sizes; writes to a temporary file unless OUT.md is given) or
 # `bash bench/run.sh full` (15–25 minutes; writes docs/benchmarks.md and
-# docs/benchmarks-latency.svg). PARLEY_BENCH_POSTGRES=postgres://… adds the
+# docs/benchmarks-latency.svg) or `bash bench/run.sh dc [OUT.md]` (the
+# data-channel scenario alone at full size, about 2 minutes; replaces only
+# that section of docs/benchmarks.md, or of OUT.md). PARLEY_BENCH_POSTGRES=postgres://… adds the
 # PostgreSQL runs (each in a fresh schema). PARLEY_BENCH_PERF=0 skips the perf
 # profile of the server.
 set -euo pipefail
 
 mode="${1:-}"
 case "$mode" in
-quick | full) ;;
+quick | full | dc) ;;
 *)
-	echo "usage: bash bench/run.sh quick|full [OUT.md]" >&2
+	echo "usage: bash bench/run.sh quick|full|dc [OUT.md]" >&2
 	exit 2
 	;;
 esac
@@ -37,6 +39,19 @@ trap cleanup EXIT INT TERM
 echo "building the server and the harness into $work" >&2
 go build -o "$work/signaling" ./signaling
 go build -o "$work/parley-bench" ./bench/cmd/parley-bench
+
+if [[ "$mode" == dc ]]; then
+	md="${2:-docs/benchmarks.md}"
+	"$work/parley-bench" run -mode full -only dc -server "$work/signaling" -out "$results" -timeout 10m &
+	harness_pid=$!
+	wait "$harness_pid"
+	harness_pid=""
+	"$work/parley-bench" report -in "$results" -md "$md" -merge-dc
+	echo "results: $results" >&2
+	echo "report:  $md (data-channel section)" >&2
+	rm -f "$work/signaling" "$work/parley-bench"
+	exit 0
+fi
 
 if [[ "$mode" == full ]]; then
 	md="${2:-docs/benchmarks.md}"

@@ -48,6 +48,31 @@ func TestChatAgainstBaseline(t *testing.T) {
 // TestChatAgainstParley seeds a store, runs the real server (in process, on
 // loopback) and drives it: every message must be acked and delivered once.
 func TestChatAgainstParley(t *testing.T) {
+	chatAgainstParley(t, false)
+}
+
+// TestDataChannelAgainstBaseline: the forwarder's bare Pion mode; every
+// message goes over a data channel, none over a WebSocket.
+func TestDataChannelAgainstBaseline(t *testing.T) {
+	srv := httptest.NewServer(forwarder.New())
+	defer srv.Close()
+	rs := RunChat(context.Background(), Target{Baseline: true, DataChannel: true, URL: srv.URL}, ChatOptions{Conversations: 3, Levels: smokeLevels})
+	if len(rs) != 1 {
+		t.Fatalf("%d results, want 1", len(rs))
+	}
+	rs[0].Target = "baseline-dc"
+	checkClean(t, rs[0], 3*5*2)
+	if rs[0].OverDC != rs[0].Delivered || rs[0].OverWS != 0 {
+		t.Fatalf("%d messages over data channels, %d over WebSockets; want all %d over data channels", rs[0].OverDC, rs[0].OverWS, rs[0].Delivered)
+	}
+}
+
+// TestDataChannelAgainstParley: chat through the server's embedded relay.
+func TestDataChannelAgainstParley(t *testing.T) {
+	chatAgainstParley(t, true)
+}
+
+func chatAgainstParley(t *testing.T, dc bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -72,7 +97,7 @@ func TestChatAgainstParley(t *testing.T) {
 	if err := WaitHTTP(ctx, url+"/healthz", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	rs := RunChat(ctx, Target{URL: url, Pairs: pairs}, ChatOptions{Conversations: 5, Levels: smokeLevels})
+	rs := RunChat(ctx, Target{URL: url, Pairs: pairs, DataChannel: dc}, ChatOptions{Conversations: 5, Levels: smokeLevels})
 	if len(rs) != 1 {
 		t.Fatalf("%d results, want 1", len(rs))
 	}
@@ -80,6 +105,11 @@ func TestChatAgainstParley(t *testing.T) {
 	checkClean(t, rs[0], 5*5*2)
 	if rs[0].Acked != rs[0].Sent {
 		t.Fatalf("acked %d of %d", rs[0].Acked, rs[0].Sent)
+	}
+	// Parley echoes each message to its sender too: two frames per
+	// delivery, all of them on the data channels.
+	if dc && (rs[0].OverDC != 2*rs[0].Delivered || rs[0].OverWS != 0) {
+		t.Fatalf("%d message frames over data channels, %d over WebSockets; want %d and 0", rs[0].OverDC, rs[0].OverWS, 2*rs[0].Delivered)
 	}
 }
 
