@@ -217,6 +217,12 @@ func (c *rtcClient) answer(o protocol.RTCOffer) {
 			json.Unmarshal(data, &env)
 			c.in <- frameIn{via: transportDataChannel, typ: env.Type, data: data}
 		},
+		// Typing comes on the unordered signals channel: a data channel too.
+		OnSignal: func(data []byte) {
+			var env protocol.Envelope
+			json.Unmarshal(data, &env)
+			c.in <- frameIn{via: transportDataChannel, typ: env.Type, data: data}
+		},
 	})
 	if err != nil {
 		c.t.Errorf("answer the offer: %v", err)
