@@ -86,6 +86,26 @@ func dcSection(b *strings.Builder, rs []loadgen.Result, from string) {
 			float64(r.BeforeRSSKB)/1024, float64(r.OpenRSSKB)/1024, r.KBPerSession, float64(r.ServerPeakRSSKB)/1024)
 	}
 	w("\nRSS deltas this small are noisy (the Go heap grows in steps); the data-channel figure includes the WebSocket each client keeps for signaling.\n\n")
+
+	ss := pick(rs, "dc-sessions")
+	if len(ss) == 0 {
+		return
+	}
+	w("Sessions per relay: more pairs over data channels, each size on fresh servers, all open at once, with one message per ")
+	w("conversation every 2 s while they are held (so every session is shown live: delivered = sent).\n\n")
+	w("| target | peer connections held | setup s | RSS before MB | RSS open MB | KB per session | sent | delivered | lost | dup | p99 | message frames over DC / WS | error frames |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range ss {
+		name := strings.TrimSuffix(r.Target, "-dc")
+		if r.Error != "" {
+			w("| %s | %d | failed: %s |||||||||||\n", name, 2*r.Conversations, r.Error)
+			continue
+		}
+		w("| %s | %d | %.1f | %.1f | %.1f | %.0f | %d | %d | %d | %d | %s | %d / %d | %s |\n", name, 2*r.Conversations, r.SetupS,
+			float64(r.BeforeRSSKB)/1024, float64(r.OpenRSSKB)/1024, r.KBPerSession, r.Sent, r.Delivered, r.Lost, r.Duplicated,
+			ms(r.Latency.P99Us), r.OverDC, r.OverWS, errs(r))
+	}
+	w("\n")
 }
 
 // Merge renders the data-channel section from the results in dir and puts

@@ -31,6 +31,9 @@ type Plan struct {
 	// DC is the data-channel scenario's load, run over WebSockets and over
 	// data channels, on Parley and on the bare forwarder.
 	DC loadgen.ChatOptions
+	// DCSessions: conversations held open over data channels (a light load
+	// keeps them busy) to read sessions per relay and memory per session.
+	DCSessions []int
 }
 
 // Plans are the quick (about a minute) and full (15–25 minutes) sizes.
@@ -50,6 +53,7 @@ var Plans = map[string]Plan{
 		IdleSettle:  time.Second,
 		Fanout:      loadgen.FanoutOptions{Conversations: 10, Rate: 2, Duration: 3 * time.Second, Watchers: []int{0, 5}},
 		DC:          loadgen.ChatOptions{Conversations: 20, Levels: []loadgen.Level{{Rate: 2, Duration: 5 * time.Second, Drain: 10 * time.Second}}},
+		DCSessions:  []int{50},
 	},
 	"full": {
 		Mode: "full",
@@ -77,6 +81,8 @@ var Plans = map[string]Plan{
 		// 100 conversations × 2 msgs/s (200 peer connections on the relay,
 		// 200 msgs/s), each target over WebSockets and over data channels.
 		DC: loadgen.ChatOptions{Conversations: 100, Levels: []loadgen.Level{{Rate: 2, Duration: 20 * time.Second, Drain: 20 * time.Second}}},
+		// 500 and 1,000 peer connections on one relay.
+		DCSessions: []int{250, 500},
 	},
 }
 
@@ -166,6 +172,21 @@ func Run(ctx context.Context, c Config) error {
 				}
 				out = append(out, rs...)
 			}
+			// Sessions per relay: more pairs, each on fresh servers, at
+			// one message per 2 s per conversation.
+			for _, n := range c.Plan.DCSessions {
+				o := loadgen.ChatOptions{Conversations: n, Levels: []loadgen.Level{{Rate: 0.5, Duration: 4 * time.Second, Drain: 15 * time.Second}}}
+				run := func(tg loadgen.Target) []loadgen.Result {
+					tg.DataChannel = true
+					return loadgen.RunChat(ctx, tg, o)
+				}
+				rs := c.baselineN(ctx, run)
+				rs = append(rs, c.parleyN(ctx, "", n, func(tg loadgen.Target, _ *loadgen.Process) []loadgen.Result { return run(tg) })...)
+				for i := range rs {
+					rs[i].Scenario, rs[i].Target = "dc-sessions", rs[i].Target+"-dc"
+				}
+				out = append(out, rs...)
+			}
 			return out
 		}},
 		{"idle", func() []loadgen.Result {
@@ -183,7 +204,9 @@ func Run(ctx context.Context, c Config) error {
 		began := time.Now()
 		log.Printf("scenario %s: starting", st.name)
 		for i, r := range st.run() {
-			r.Scenario = st.name
+			if r.Scenario == "" {
+				r.Scenario = st.name
+			}
 			r.LoadAvg = loadgen.LoadAvg()
 			if err := loadgen.WriteJSON(filepath.Join(c.OutDir, fmt.Sprintf("%s-%02d-%s.json", st.name, i, r.Target)), r); err != nil {
 				return err
