@@ -425,36 +425,36 @@ func siteEntry(c *gin.Context, req siteRoutingJSON) (storedEntry, bool) {
 		return storedEntry{}, false
 	}
 	if req.PageRules != nil {
-		rules := *req.PageRules
-		for i := range rules {
-			rules[i].Pattern = strings.TrimSpace(rules[i].Pattern)
-		}
-		if err := routing.ValidatePageRules(rules); err != nil {
+		js, err := entryJSON(*req.PageRules, func(r *routing.PageRule) { r.Pattern = strings.TrimSpace(r.Pattern) }, routing.ValidatePageRules)
+		if err != nil {
 			return bad(err)
-		}
-		js := ""
-		if len(rules) > 0 {
-			b, _ := json.Marshal(rules)
-			js = string(b)
 		}
 		out.PageRules = &js
 	}
 	if req.PrechatChoices != nil {
-		choices := *req.PrechatChoices
-		for i := range choices {
-			choices[i].Label = strings.TrimSpace(choices[i].Label)
-		}
-		if err := routing.ValidateChoices(choices); err != nil {
+		js, err := entryJSON(*req.PrechatChoices, func(ch *routing.Choice) { ch.Label = strings.TrimSpace(ch.Label) }, routing.ValidateChoices)
+		if err != nil {
 			return bad(err)
-		}
-		js := ""
-		if len(choices) > 0 {
-			b, _ := json.Marshal(choices)
-			js = string(b)
 		}
 		out.PrechatChoices = &js
 	}
 	return out, true
+}
+
+// entryJSON trims each item, validates the list and returns it as JSON to
+// store; an empty list is stored as "" (no rules).
+func entryJSON[T any](items []T, trim func(*T), validate func([]T) error) (string, error) {
+	for i := range items {
+		trim(&items[i])
+	}
+	if err := validate(items); err != nil {
+		return "", err
+	}
+	if len(items) == 0 {
+		return "", nil
+	}
+	b, _ := json.Marshal(items)
+	return string(b), nil
 }
 
 // conversationRouting shows agents why a conversation went where it went:
