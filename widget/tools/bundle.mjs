@@ -11,6 +11,24 @@ import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /**
+ * onePreact resolves every preact import (preact, preact/hooks, the JSX
+ * runtime) from root, the app being built, whichever file imports it. The
+ * agent app bundles components from ../widget/src/shared, whose imports
+ * would otherwise find the widget's node_modules/preact: two copies in one
+ * bundle, and hooks break (each copy has its own current component).
+ */
+function onePreact(root) {
+  return {
+    name: "one-preact",
+    setup(build) {
+      build.onResolve({ filter: /^preact(\/.*)?$/ }, (args) =>
+        args.pluginData === "one-preact" ? undefined : build.resolve(args.path, { kind: args.kind, resolveDir: root, pluginData: "one-preact" }),
+      );
+    },
+  };
+}
+
+/**
  * buildApp({ esbuild, root, outdir, scripts, styles, pages }) empties outdir
  * (relative to root) and writes into it:
  *   scripts  { name: "src/entry.ts(x)" } → name.js, one self-contained IIFE each
@@ -41,6 +59,7 @@ export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {
       format: "iife",
       jsx: "automatic",
       jsxImportSource: "preact",
+      plugins: [onePreact(root)],
     });
   }
   for (const [name, entry] of Object.entries(styles)) {

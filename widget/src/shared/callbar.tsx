@@ -1,0 +1,128 @@
+// The call bar both front ends show: start a voice call or a screen share,
+// answer the other side's, mute, hang up; the other side's voice plays in a
+// hidden audio element and a shared screen shows in a video element. The
+// widget and the agent app differ only in classes and wording (CallLook),
+// so the behaviour lives here once. The calls themselves are ./call.ts.
+//
+// This file imports preact, so an app that bundles it from outside widget/
+// (the agent app) must resolve preact to its own copy: two copies break
+// hooks. widget/tools/bundle.mjs does that for every build.
+
+import { useEffect, useState } from "preact/hooks";
+import { CallManager, NO_NETWORK, callSummary, endedText, playStream, type CallKind } from "./call";
+
+/** CallLook: what differs between the visitor's bar and the agent's. */
+export interface CallLook {
+  /** Class prefix: the bar is "<prefix>-call", its rows "<prefix>-call-row". */
+  prefix: string;
+  /** Classes of the buttons. */
+  videoClass?: string;
+  acceptClass: string;
+  declineClass: string;
+  muteClass: string;
+  hangUpClass: string;
+  startClass: string;
+  /** Words: Accept on an offered screen share, Hang up on one's own. */
+  viewScreen: string;
+  stopScreen: string;
+  /** Start buttons: titles and the screen button's label. */
+  voiceTitle: string;
+  screenTitle: string;
+  screenLabel: string;
+}
+
+/** useCalls re-renders the component on every change to calls. */
+export function useCalls(calls: CallManager): void {
+  const [, set] = useState(0);
+  useEffect(() => calls.subscribe(() => set((v) => v + 1)), [calls]);
+}
+
+/** MediaOut plays the other side's stream. */
+function MediaOut({ stream, video, testid, class: cls }: { stream: MediaStream; video?: boolean; testid: string; class?: string }) {
+  return video ? (
+    <video ref={(el) => playStream(el, stream)} class={cls} data-testid={testid} autoplay playsInline muted />
+  ) : (
+    <audio ref={(el) => playStream(el, stream)} data-testid={testid} autoplay />
+  );
+}
+
+/** StartButton starts a call of one kind, disabled without a network. */
+function StartButton(p: { calls: CallManager; conversation: string; kind: CallKind; look: CallLook; title: string; label: string }) {
+  const available = p.calls.available;
+  return (
+    <button
+      type="button"
+      class={p.look.startClass}
+      data-testid={"call-" + p.kind}
+      disabled={!available}
+      title={available ? p.title : NO_NETWORK}
+      onClick={() => void p.calls.start(p.conversation, p.kind)}
+    >
+      {p.label}
+    </button>
+  );
+}
+
+/** CallBar: voice says whether this side may start voice calls (it can
+ * always answer the other side's, and share its screen). */
+export function CallBar({ calls, conversation, selfID, voice, look }: { calls: CallManager; conversation: string; selfID: string | undefined; voice: boolean; look: CallLook }) {
+  useCalls(calls);
+  const views = calls.of(conversation);
+  const ended = calls.ended.get(conversation);
+  const state = calls.state(conversation);
+  const c = look.prefix + "-call";
+  const viewing = views.some((v) => v.frame.kind === "screen" && v.frame.state === "active" && v.frame.caller.id !== selfID);
+  return (
+    <div class={c + " " + c + "-" + state} data-testid="call-state" data-state={state}>
+      <MediaOut stream={calls.remote} testid="remote-audio" />
+      {viewing && calls.remoteVideo && <MediaOut stream={calls.remote} video class={look.videoClass} testid="remote-video" />}
+      {views.map((view) => (
+        <div key={view.frame.id} class={c + "-row"} data-testid="call" data-kind={view.frame.kind} data-state={view.frame.state}>
+          <span class={c + "-text"} aria-live="polite">
+            {callSummary(view, selfID)}
+          </span>
+          {view.frame.state === "ringing" && view.frame.incoming ? (
+            <>
+              <button type="button" class={look.acceptClass} data-testid="call-accept" onClick={() => void calls.accept(view.frame.id)}>
+                {view.frame.kind === "screen" ? look.viewScreen : "Accept"}
+              </button>
+              <button type="button" class={look.declineClass} data-testid="call-decline" onClick={() => calls.decline(view.frame.id)}>
+                Decline
+              </button>
+            </>
+          ) : (
+            <>
+              {view.frame.state === "active" && view.frame.kind === "voice" && (
+                <button type="button" class={look.muteClass} data-testid="call-mute" aria-pressed={view.muted} onClick={() => calls.toggleMute(view.frame.id)}>
+                  {view.muted ? "Unmute" : "Mute"}
+                </button>
+              )}
+              <button type="button" class={look.hangUpClass} data-testid="call-hangup" onClick={() => calls.hangUp(view.frame.id)}>
+                {view.frame.state === "ringing" ? "Cancel" : view.frame.kind === "screen" ? look.stopScreen : "Hang up"}
+              </button>
+            </>
+          )}
+        </div>
+      ))}
+      <div class={c + "-row"}>
+        {ended && views.length === 0 && (
+          <span class={c + "-text"} data-testid="call-ended" data-reason={ended.reason}>
+            {endedText(ended)}
+          </span>
+        )}
+        {voice && !calls.busy(conversation, "voice") && (
+          <StartButton calls={calls} conversation={conversation} kind="voice" look={look} title={look.voiceTitle} label="Call" />
+        )}
+        {!calls.busy(conversation, "screen") && (
+          <StartButton calls={calls} conversation={conversation} kind="screen" look={look} title={look.screenTitle} label={look.screenLabel} />
+        )}
+        {!calls.available && <span class={c + "-note"}>{NO_NETWORK}</span>}
+      </div>
+      {calls.error && (
+        <div class={c + "-error"} role="alert" data-testid="call-error">
+          {calls.error}
+        </div>
+      )}
+    </div>
+  );
+}
