@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -128,20 +127,11 @@ func waitHTTP(t *testing.T, url string, want int) {
 
 func metric(t *testing.T, base, series string) float64 {
 	t.Helper()
-	res, err := http.Get(base + "/metrics")
+	v, err := relaytest.Metric(base, series)
 	if err != nil {
-		return -1
+		return -1 // not answering (killed, or not up yet)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if name, value, ok := strings.Cut(line, " "); ok && name == series {
-			var v float64
-			fmt.Sscan(value, &v)
-			return v
-		}
-	}
-	return 0
+	return v
 }
 
 func TestRelayKilledClientsMoveOn(t *testing.T) {
@@ -576,18 +566,10 @@ func (c *client) stoppedAt() time.Time {
 }
 
 func (c *client) readWS() {
-	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		var env protocol.Envelope
-		json.Unmarshal(data, &env)
-		switch env.Type {
+	relaytest.ReadFrames(c.ws, func(typ string, data []byte) {
+		switch typ {
 		case protocol.TypeRTCOffer:
-			var o protocol.RTCOffer
-			json.Unmarshal(data, &o)
-			c.answer(o)
+			c.answer(relaytest.Offer(data))
 		case protocol.TypeRTCCandidate:
 			c.mu.Lock()
 			pc := c.pc
@@ -598,7 +580,7 @@ func (c *client) readWS() {
 		default:
 			c.frame(data, transportWS)
 		}
-	}
+	})
 }
 
 // fallBack is the widget's rtc_stop: back to the WebSocket, resend what is

@@ -14,7 +14,10 @@ package relaytest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strings"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
@@ -78,14 +81,7 @@ type Handlers struct {
 // "signals" are ignored. The error says which step failed; pc is left for the caller to
 // close.
 func Answer(pc *webrtc.PeerConnection, o protocol.RTCOffer, h Handlers) error {
-	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
-		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
-		if ic != nil {
-			init := ic.ToJSON()
-			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
-		}
-		h.Send(rc)
-	})
+	Trickle(pc, h.Send)
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
 		open, message := h.OnOpen, h.OnMessage
 		switch dc.Label() {
@@ -128,4 +124,68 @@ func AddCandidate(pc *webrtc.PeerConnection, frame []byte) error {
 		return nil
 	}
 	return pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
+}
+
+// Trickle sends pc's ICE candidates with send as rtc_candidate frames, as
+// Pion gathers them, then the empty one for end of candidates.
+func Trickle(pc *webrtc.PeerConnection, send func(frame any)) {
+	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
+		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
+		if ic != nil {
+			init := ic.ToJSON()
+			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
+		}
+		send(rc)
+	})
+}
+
+// FrameReader is the reading half of a client's protocol WebSocket (a
+// *websocket.Conn).
+type FrameReader interface {
+	ReadMessage() (messageType int, data []byte, err error)
+}
+
+// ReadFrames reads ws until it fails (closed) and hands each frame to handle
+// with its type; a frame that is not a JSON envelope comes with type "".
+func ReadFrames(ws FrameReader, handle func(typ string, frame []byte)) {
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var env protocol.Envelope
+		json.Unmarshal(data, &env)
+		handle(env.Type, data)
+	}
+}
+
+// Offer decodes an rtc_offer frame; a malformed one has an empty SDP, which
+// the peer then refuses.
+func Offer(frame []byte) protocol.RTCOffer {
+	var o protocol.RTCOffer
+	json.Unmarshal(frame, &o)
+	return o
+}
+
+// Metric reads one sample (series, e.g. `parley_connections{kind="visitor"}`)
+// of the Prometheus /metrics at base, as the relay tests check what a server
+// or relay counted; a series it does not list reads 0.
+func Metric(base, series string) (float64, error) {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, value, ok := strings.Cut(line, " "); ok && name == series {
+			var v float64
+			_, err := fmt.Sscan(value, &v)
+			return v, err
+		}
+	}
+	return 0, nil
 }
