@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
+	"github.com/parleychat/parley/pkg/relay/relaytest"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
@@ -109,29 +109,17 @@ func (c *callClient) send(v any) {
 
 func (c *callClient) readWS() {
 	defer close(c.wsDone)
-	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		var env protocol.Envelope
-		json.Unmarshal(data, &env)
-		switch env.Type {
+	relaytest.ReadFrames(c.ws, func(typ string, data []byte) {
+		switch typ {
 		case protocol.TypeRTCOffer:
-			var o protocol.RTCOffer
-			json.Unmarshal(data, &o)
-			c.answer(o.SDP)
-			continue
+			c.answer(relaytest.Offer(data).SDP)
+			return
 		case protocol.TypeRTCCandidate:
-			var rc protocol.RTCCandidate
-			json.Unmarshal(data, &rc)
 			c.mu.Lock()
 			pc := c.pc
 			c.mu.Unlock()
-			if pc != nil && rc.Candidate != "" {
-				pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: rc.Candidate, SDPMid: rc.SDPMid, SDPMLineIndex: rc.SDPMLineIndex})
-			}
-			continue
+			relaytest.AddCandidate(pc, data)
+			return
 		case protocol.TypeRTCStop:
 			// As the widget does: drop the peer, chat goes on over the WebSocket.
 			var s protocol.RTCStop
@@ -144,7 +132,7 @@ func (c *callClient) readWS() {
 				pc.Close()
 			}
 			c.stopped <- s.Reason
-			continue
+			return
 		case protocol.TypeCallState:
 			// call_state comes before the offer that carries the call's
 			// transceivers: the offer's answer attaches what is asked for.
@@ -160,8 +148,8 @@ func (c *callClient) readWS() {
 				c.mu.Unlock()
 			}
 		}
-		c.in <- frameIn{via: transportWebSocket, typ: env.Type, data: data}
-	}
+		c.in <- frameIn{via: transportWebSocket, typ: typ, data: data}
+	})
 }
 
 // answer applies an offer of the relay on the client's one peer
@@ -203,12 +191,7 @@ func (c *callClient) answer(sdp string) {
 }
 
 func (c *callClient) newPeer() (*webrtc.PeerConnection, error) {
-	var se webrtc.SettingEngine
-	se.LoggerFactory = quietPion
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se := relaytest.SettingEngine()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -218,14 +201,7 @@ func (c *callClient) newPeer() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
-		rc := protocol.RTCCandidate{Envelope: protocol.Envelope{Type: protocol.TypeRTCCandidate}}
-		if ic != nil {
-			init := ic.ToJSON()
-			rc.Candidate, rc.SDPMid, rc.SDPMLineIndex = init.Candidate, init.SDPMid, init.SDPMLineIndex
-		}
-		c.send(rc)
-	})
+	relaytest.Trickle(pc, c.send)
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
 		if dc.Label() != relay.ChannelChat {
 			return
@@ -279,17 +255,7 @@ func (c *callClient) newPeer() (*webrtc.PeerConnection, error) {
 
 func (c *callClient) next(typ string) frameIn {
 	c.t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case f := <-c.in:
-			if f.typ == typ {
-				return f
-			}
-		case <-timeout:
-			c.t.Fatalf("%s: no %s frame in 10s", c.tag, typ)
-		}
-	}
+	return nextFrame(c.t, c.in, typ, "", c.tag)
 }
 
 func (c *callClient) callState(state string) protocol.CallState {

@@ -332,11 +332,18 @@ func (c *rtcClient) reanswer(o protocol.RTCOffer) {
 
 func (c *rtcClient) offer() protocol.RTCOffer {
 	c.t.Helper()
+	return nextOffer(c.t, c.offers)
+}
+
+// nextOffer is the next rtc_offer a test client held back on offers; it
+// fails the test when none comes in 10s.
+func nextOffer(t testing.TB, offers <-chan protocol.RTCOffer) protocol.RTCOffer {
+	t.Helper()
 	select {
-	case o := <-c.offers:
+	case o := <-offers:
 		return o
 	case <-time.After(10 * time.Second):
-		c.t.Fatal("no rtc_offer in 10s")
+		t.Fatal("no rtc_offer in 10s")
 	}
 	return protocol.RTCOffer{}
 }

@@ -16,8 +16,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/parleychat/parley/pkg/auth"
-	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -49,27 +47,7 @@ func newRemoteRTCServer(t *testing.T, st *store.Store) (ts *testServer, pool *re
 		t.Fatalf("with a relay secret signaling must not run its own relay: %v %v", rel, err)
 	}
 	pool = NewRelayPool(cfg, nil, log)
-	b := bus.NewMemory()
-	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
-		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, RelayPool: pool, ICE: ICEConfig(cfg)})
-	ts.Config.Handler = ts.srv.Handler()
-	ts.Start()
-	if ts.site, err = st.FirstSite(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	close = func() {
-		once.Do(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			ts.srv.Shutdown(sctx)
-			pool.Close()
-			ts.Close()
-			b.Close()
-		})
-	}
-	t.Cleanup(close)
-	return ts, pool, close
+	return ts, pool, serveRTC(t, ts, cfg, log, Deps{RelayPool: pool}, func() { pool.Close() })
 }
 
 // testRelay is a standalone relay node served in the test process.

@@ -245,24 +245,16 @@ func dialRestartClient(t *testing.T, url string, h http.Header) *restartClient {
 
 func (c *restartClient) read() {
 	defer close(c.done)
-	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		var env protocol.Envelope
-		json.Unmarshal(data, &env)
-		switch env.Type {
+	relaytest.ReadFrames(c.ws, func(typ string, data []byte) {
+		switch typ {
 		case protocol.TypeRTCOffer:
-			var o protocol.RTCOffer
-			json.Unmarshal(data, &o)
-			c.offers <- o
+			c.offers <- relaytest.Offer(data)
 		case protocol.TypeRTCCandidate:
 			relaytest.AddCandidate(c.pc, data)
 		default:
-			c.in <- frameIn{via: transportWebSocket, typ: env.Type, data: data}
+			c.in <- frameIn{via: transportWebSocket, typ: typ, data: data}
 		}
-	}
+	})
 }
 
 func (c *restartClient) send(v any) {
@@ -275,13 +267,7 @@ func (c *restartClient) send(v any) {
 
 func (c *restartClient) offer() protocol.RTCOffer {
 	c.t.Helper()
-	select {
-	case o := <-c.offers:
-		return o
-	case <-time.After(10 * time.Second):
-		c.t.Fatal("no rtc_offer in 10s")
-	}
-	return protocol.RTCOffer{}
+	return nextOffer(c.t, c.offers)
 }
 
 func (c *restartClient) answer(o protocol.RTCOffer) {
@@ -330,19 +316,7 @@ func (c *restartClient) waitOpen() *webrtc.DataChannel {
 // next returns the next frame of type typ (with ref, if not empty).
 func (c *restartClient) next(typ, ref string) frameIn {
 	c.t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case f := <-c.in:
-			var env protocol.Envelope
-			json.Unmarshal(f.data, &env)
-			if f.typ == typ && (ref == "" || env.Ref == ref) {
-				return f
-			}
-		case <-timeout:
-			c.t.Fatalf("no %s frame (ref %q) in 10s", typ, ref)
-		}
-	}
+	return nextFrame(c.t, c.in, typ, ref, "")
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -67,12 +67,23 @@ func newRTCServerWith(t testing.TB, st *store.Store, tweak func(*relay.Config), 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ts, serveRTC(t, ts, cfg, log, Deps{Relay: rel}, func() { rel.Close() })
+}
+
+// serveRTC starts ts on cfg with the peers of deps (its Relay or RelayPool;
+// the rest is filled in here) and returns its close, also run at cleanup,
+// which shuts down in the order Run does: drain, closePeers, HTTP.
+func serveRTC(t testing.TB, ts *testServer, cfg config.Config, log *slog.Logger, deps Deps, closePeers func()) (close func()) {
+	t.Helper()
 	b := bus.NewMemory()
-	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
-		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, Relay: rel, ICE: ICEConfig(cfg)})
+	deps.Store, deps.Bus, deps.Logger, deps.ICE = ts.st, b, log, ICEConfig(cfg)
+	deps.Conv = conversation.New(conversation.Options{Store: ts.st, Bus: b, Logger: log})
+	deps.Tokens = auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef"))
+	ts.srv = New(cfg, deps)
 	ts.Config.Handler = ts.srv.Handler()
 	ts.Start()
-	if ts.site, err = st.FirstSite(ctx); err != nil {
+	var err error
+	if ts.site, err = ts.st.FirstSite(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var once sync.Once
@@ -81,13 +92,13 @@ func newRTCServerWith(t testing.TB, st *store.Store, tweak func(*relay.Config), 
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			ts.srv.Shutdown(sctx)
-			rel.Close()
+			closePeers()
 			ts.Close()
 			b.Close()
 		})
 	}
 	t.Cleanup(close)
-	return ts, close
+	return close
 }
 
 // frameIn is a frame a test client received, and what carried it.
@@ -145,17 +156,10 @@ func (c *rtcClient) close() {
 
 func (c *rtcClient) readWS() {
 	defer close(c.wsDone)
-	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		var env protocol.Envelope
-		json.Unmarshal(data, &env)
-		switch env.Type {
+	relaytest.ReadFrames(c.ws, func(typ string, data []byte) {
+		switch typ {
 		case protocol.TypeRTCOffer:
-			var o protocol.RTCOffer
-			json.Unmarshal(data, &o)
+			o := relaytest.Offer(data)
 			if !c.silent {
 				c.answer(o)
 				break
@@ -177,14 +181,10 @@ func (c *rtcClient) readWS() {
 			default:
 			}
 		default:
-			c.in <- frameIn{via: transportWebSocket, typ: env.Type, data: data}
+			c.in <- frameIn{via: transportWebSocket, typ: typ, data: data}
 		}
-	}
+	})
 }
-
-// quietPion keeps the media peers of call_remote_test.go as quiet as the
-// chat peers.
-var quietPion = relaytest.QuietLogs
 
 // answer does what the widget does with rtc_offer.
 func (c *rtcClient) answer(o protocol.RTCOffer) {
@@ -260,15 +260,34 @@ func (c *rtcClient) rawDC(s string) {
 // next returns the next frame of type typ (others are skipped).
 func (c *rtcClient) next(typ string) frameIn {
 	c.t.Helper()
+	return nextFrame(c.t, c.in, typ, "", "")
+}
+
+// nextFrame returns the next frame a test client received on in of type typ
+// and, unless ref is "", with that ref; others are skipped. It fails the test
+// (naming the client by tag, if any) when none comes in 10s.
+func nextFrame(t testing.TB, in <-chan frameIn, typ, ref, tag string) frameIn {
+	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case f := <-c.in:
-			if f.typ == typ {
+		case f := <-in:
+			if f.typ != typ {
+				continue
+			}
+			if ref == "" {
+				return f
+			}
+			var env protocol.Envelope
+			json.Unmarshal(f.data, &env)
+			if env.Ref == ref {
 				return f
 			}
 		case <-timeout:
-			c.t.Fatalf("no %s frame in 10s", typ)
+			if tag != "" {
+				tag += ": "
+			}
+			t.Fatalf("%sno %s frame (ref %q) in 10s", tag, typ, ref)
 		}
 	}
 }
@@ -348,20 +367,11 @@ func storedBodies(t *testing.T, hc *http.Client, url, conv string) []string {
 // metric reads one sample of the server's /metrics.
 func metric(t testing.TB, url, series string) float64 {
 	t.Helper()
-	res, err := http.Get(url + "/metrics")
+	v, err := relaytest.Metric(url, series)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if name, value, ok := strings.Cut(line, " "); ok && name == series {
-			var v float64
-			fmt.Sscan(value, &v)
-			return v
-		}
-	}
-	return 0
+	return v
 }
 
 // noLeaks checks, after every other cleanup (store, server, clients), that
