@@ -266,9 +266,14 @@ func (c *rtcClient) next(typ string) frameIn {
 // nextFrame returns the next frame a test client received on in of type typ
 // and, unless ref is "", with that ref; others are skipped. It fails the test
 // (naming the client by tag, if any) when none comes in 10s.
+// frameWait bounds a wait for an expected frame. Generous: under -race on
+// a loaded 2-core machine a call's renegotiation through a standalone relay
+// has been seen to take over 10 s; a missing frame still fails the test.
+const frameWait = 20 * time.Second
+
 func nextFrame(t testing.TB, in <-chan frameIn, typ, ref, tag string) frameIn {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(frameWait)
 	for {
 		select {
 		case f := <-in:
@@ -287,7 +292,7 @@ func nextFrame(t testing.TB, in <-chan frameIn, typ, ref, tag string) frameIn {
 			if tag != "" {
 				tag += ": "
 			}
-			t.Fatalf("%sno %s frame (ref %q) in 10s", tag, typ, ref)
+			t.Fatalf("%sno %s frame (ref %q) in %v", tag, typ, ref, frameWait)
 		}
 	}
 }
