@@ -46,3 +46,21 @@ export async function assertExactlyOnce(scope, expected, what) {
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `${what}: seq order`);
   assert.equal(new Set(seqs).size, seqs.length, `${what}: no message twice`);
 }
+
+/** Sends fromVisitor from the widget and fromAgent from the dashboard,
+ * waits until both sides show every one of them acked, checks each side
+ * shows the other's exactly once in order, and returns how many sends the
+ * server took over data channels and over WebSockets meanwhile. */
+export async function exchange(server, visitor, agent, fromVisitor, fromAgent) {
+  const before = { dc: await metric(server.url, dcSends), ws: await metric(server.url, wsSends) };
+  for (const m of fromVisitor) await send(visitor.frame, m);
+  for (const m of fromAgent) await send(agent, m);
+  const all = [...fromVisitor, ...fromAgent];
+  await eventually(async () => (await bodies(agent)).filter((b) => all.includes(b)).length === all.length, { what: "agent sees all" });
+  await eventually(async () => (await bodies(visitor.frame)).filter((b) => all.includes(b)).length === all.length, { what: "visitor sees all" });
+  await eventually(async () => (await visitor.frame.locator("[data-testid=message][data-pending=true]").count()) === 0, { what: "visitor's acked" });
+  await eventually(async () => (await agent.locator("[data-testid=message][data-pending=true]").count()) === 0, { what: "agent's acked" });
+  await assertExactlyOnce(agent, fromVisitor, "agent");
+  await assertExactlyOnce(visitor.frame, fromAgent, "visitor");
+  return { dc: (await metric(server.url, dcSends)) - before.dc, ws: (await metric(server.url, wsSends)) - before.ws, sent: all.length };
+}

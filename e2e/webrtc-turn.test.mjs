@@ -15,7 +15,7 @@ import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { startServer, launchBrowser, send, bodies, eventually } from "./harness.mjs";
-import { metric, dcSends, wsSends, transportOf, widgetFrame, chatting, assertExactlyOnce } from "./webrtc-helpers.mjs";
+import { metric, dcSends, transportOf, widgetFrame, chatting, assertExactlyOnce, exchange } from "./webrtc-helpers.mjs";
 
 const TURNSERVER = "/usr/bin/turnserver";
 const SECRET = "parley-e2e-turn-secret-7d2a";
@@ -147,21 +147,9 @@ test("relay-only ICE: the data channel opens through coturn with credentials sig
     assert.match(log, allocated, `coturn granted no allocation:\n${log}`);
     assert.doesNotMatch(log, refused, "no allocation refused");
 
-    const before = { dc: await metric(server.url, dcSends), ws: await metric(server.url, wsSends) };
-    const fromVisitor = ["turn visitor 1", "turn visitor 2"];
-    const fromAgent = ["turn agent 1", "turn agent 2"];
-    for (const m of fromVisitor) await send(visitor.frame, m);
-    for (const m of fromAgent) await send(agent, m);
-    const all = [...fromVisitor, ...fromAgent];
-    await eventually(async () => (await bodies(agent)).filter((b) => all.includes(b)).length === all.length, { what: "agent sees all" });
-    await eventually(async () => (await bodies(visitor.frame)).filter((b) => all.includes(b)).length === all.length, { what: "visitor sees all" });
-    await eventually(async () => (await visitor.frame.locator("[data-testid=message][data-pending=true]").count()) === 0, { what: "visitor's acked" });
-    await eventually(async () => (await agent.locator("[data-testid=message][data-pending=true]").count()) === 0, { what: "agent's acked" });
-    await assertExactlyOnce(agent, fromVisitor, "agent");
-    await assertExactlyOnce(visitor.frame, fromAgent, "visitor");
-    const after = { dc: await metric(server.url, dcSends), ws: await metric(server.url, wsSends) };
-    assert.equal(after.dc - before.dc, all.length, "sends received over the data channels (through coturn)");
-    assert.equal(after.ws - before.ws, 0, "no send over a WebSocket");
+    const sends = await exchange(server, visitor, agent, ["turn visitor 1", "turn visitor 2"], ["turn agent 1", "turn agent 2"]);
+    assert.equal(sends.dc, sends.sent, "sends received over the data channels (through coturn)");
+    assert.equal(sends.ws, 0, "no send over a WebSocket");
   } finally {
     await server?.stop();
     server?.cleanup();

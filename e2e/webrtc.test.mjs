@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, send, bodies, eventually } from "./harness.mjs";
-import { metric, dcSends, wsSends, transportOf, widgetFrame, chatting as chattingIn, assertExactlyOnce } from "./webrtc-helpers.mjs";
+import { metric, dcSends, transportOf, widgetFrame, chatting as chattingIn, assertExactlyOnce, exchange } from "./webrtc-helpers.mjs";
 
 let browser;
 before(async () => {
@@ -35,23 +35,10 @@ test("visitor and agent chat over data channels (client state and server metrics
     assert.equal(await widgetFrame(visitor.page).evaluate(() => window.parleyDebug.transport), "datachannel");
     assert.equal(await agent.evaluate(() => window.parleyDebug.transport), "datachannel");
 
-    const before = { dc: await metric(server.url, dcSends), ws: await metric(server.url, wsSends) };
-    const fromVisitor = ["dc visitor 1", "dc visitor 2", "dc visitor 3"];
-    const fromAgent = ["dc agent 1", "dc agent 2"];
-    for (const m of fromVisitor) await send(visitor.frame, m);
-    for (const m of fromAgent) await send(agent, m);
-    const all = [...fromVisitor, ...fromAgent];
-    await eventually(async () => (await bodies(agent)).filter((b) => all.includes(b)).length === all.length, { what: "agent sees all" });
-    await eventually(async () => (await bodies(visitor.frame)).filter((b) => all.includes(b)).length === all.length, { what: "visitor sees all" });
-    await eventually(async () => (await visitor.frame.locator("[data-testid=message][data-pending=true]").count()) === 0, { what: "visitor's acked" });
-    await eventually(async () => (await agent.locator("[data-testid=message][data-pending=true]").count()) === 0, { what: "agent's acked" });
-    await assertExactlyOnce(agent, fromVisitor, "agent");
-    await assertExactlyOnce(visitor.frame, fromAgent, "visitor");
-
     // The server handled these sends from data channels, none from WebSockets.
-    const after = { dc: await metric(server.url, dcSends), ws: await metric(server.url, wsSends) };
-    assert.equal(after.dc - before.dc, all.length, "sends received over data channels");
-    assert.equal(after.ws - before.ws, 0, "no send over a WebSocket");
+    const sends = await exchange(server, visitor, agent, ["dc visitor 1", "dc visitor 2", "dc visitor 3"], ["dc agent 1", "dc agent 2"]);
+    assert.equal(sends.dc, sends.sent, "sends received over data channels");
+    assert.equal(sends.ws, 0, "no send over a WebSocket");
     assert.equal(await metric(server.url, `parley_connections{kind="visitor",transport="datachannel"}`), 1);
     assert.equal(await metric(server.url, `parley_connections{kind="agent",transport="datachannel"}`), 1);
   } finally {
