@@ -20,6 +20,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026112505_routing_rules", Migrate: migrateRoutingRules},        // routing_rules.go
 	{ID: "2026112506_calls", Migrate: migrateCalls},                       // calls.go
 	{ID: "2026112508_seal_site_secrets", Migrate: migrateSealSiteSecrets}, // site_secret.go
+	{ID: "2026112509_agent_admin", Migrate: migrateAgentAdmin},            // agents.go
 }
 
 func migrate(db *gorm.DB) error {

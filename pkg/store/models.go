@@ -65,7 +65,12 @@ type Agent struct {
 	Languages string `gorm:"size:500;not null;default:''"`
 	Skills    string `gorm:"size:1000;not null;default:''"`
 	Teams     string `gorm:"size:1000;not null;default:''"`
-	CreatedAt time.Time
+	// DisabledAt is when an admin disabled the agent (nil: enabled); a
+	// disabled agent cannot sign in (agents.go). LastSeenAt is when it
+	// last signed in or connected.
+	DisabledAt *time.Time
+	LastSeenAt *time.Time
+	CreatedAt  time.Time
 }
 
 // Session is a signed-in agent's browser session. Only a hash of the cookie
