@@ -31,6 +31,13 @@ const testRelaySecret = "relay-secret-0123456789abcdef0123456789"
 // relays (relaynode.Pool with an in-process registry).
 func newRemoteRTCServer(t *testing.T, st *store.Store) (ts *testServer, pool *relaynode.Pool, close func()) {
 	t.Helper()
+	return newRemoteRTCServerWith(t, st, Deps{})
+}
+
+// newRemoteRTCServerWith is newRemoteRTCServer with deps' other fields
+// (e.g. a rate limiter and its rules).
+func newRemoteRTCServerWith(t *testing.T, st *store.Store, deps Deps) (ts *testServer, pool *relaynode.Pool, close func()) {
+	t.Helper()
 	ts = &testServer{st: st}
 	ts.Server = httptest.NewUnstartedServer(nil)
 	cfg, err := config.Load([]string{"-addr", ts.Listener.Addr().String(), "-admin-password", adminPassword,
@@ -47,7 +54,8 @@ func newRemoteRTCServer(t *testing.T, st *store.Store) (ts *testServer, pool *re
 		t.Fatalf("with a relay secret signaling must not run its own relay: %v %v", rel, err)
 	}
 	pool = NewRelayPool(cfg, nil, log)
-	return ts, pool, serveRTC(t, ts, cfg, log, Deps{RelayPool: pool}, func() { pool.Close() })
+	deps.RelayPool = pool
+	return ts, pool, serveRTC(t, ts, cfg, log, deps, func() { pool.Close() })
 }
 
 // testRelay is a standalone relay node served in the test process.
