@@ -82,10 +82,15 @@ func (forwardOnly) Release(context.Context, string, string) error { return nil }
 
 // Owner is who a peer belongs to: the participant of the connection
 // (whose chat a relay with Chat commits) and the conversations it chats in
-// now, so that a conversation's participants share a relay.
+// now, so that a conversation's participants share a relay. Connection is
+// signaling's id of the connection, the subject of its per-connection
+// message limit: a relay that commits the peer's sends counts them under
+// it, so the WebSocket and the data channel share one allowance (through
+// the fleet's Redis limiter).
 type Owner struct {
 	Participant   conversation.Participant
 	Conversations []string
+	Connection    string
 }
 
 // busResyncer returns the chat bus's resync hook, if it has one.
@@ -120,13 +125,20 @@ func wireParticipant(p conversation.Participant) *participant {
 // flight) resume repairs or nobody minds. Conversation and queue updates
 // stay on the WebSocket.
 func ChatPublication(payload []byte) bool {
+	t := publicationType(payload)
+	return t == protocol.TypeMessage || t == protocol.TypeTyping
+}
+
+// publicationType is a publication's frame type ("" when it does not
+// decode).
+func publicationType(payload []byte) string {
 	var env struct {
 		Type string `json:"type"`
 	}
 	if json.Unmarshal(payload, &env) != nil {
-		return false
+		return ""
 	}
-	return env.Type == protocol.TypeMessage || env.Type == protocol.TypeTyping
+	return env.Type
 }
 
 // chatFrame handles a browser's send or typing on a relay with Chat:
@@ -151,7 +163,7 @@ func (np *nodePeer) chatFrame(l *nodeLink, data []byte) bool {
 		if ref == "" {
 			ref = f.ClientID
 		}
-		if ok, retry := np.allow(ctx, chat, chat.Rules.MessagePerConnection, np.id); !ok {
+		if ok, retry := np.allow(ctx, chat, chat.Rules.MessagePerConnection, np.conn); !ok {
 			reply = conversation.RateLimitedFrame(ref, retry)
 			break
 		}
@@ -170,7 +182,7 @@ func (np *nodePeer) chatFrame(l *nodeLink, data []byte) bool {
 		l.n.met.acks.Observe(time.Since(start).Seconds())
 		reply = ack
 	case *protocol.Typing:
-		if ok, retry := np.allow(ctx, chat, chat.Rules.MessagePerConnection, np.id); !ok {
+		if ok, retry := np.allow(ctx, chat, chat.Rules.MessagePerConnection, np.conn); !ok {
 			reply = conversation.RateLimitedFrame(f.Ref, retry)
 			break
 		}
@@ -206,6 +218,16 @@ func (np *nodePeer) sendFrame(b []byte) {
 	if err := np.peer.Send(b); err != nil {
 		np.peer.Close()
 	}
+}
+
+// send writes a frame for the browser: typing (signal) on the unordered
+// signals channel while it takes it, anything else, or typing it cannot
+// take (not open, full), on the chat channel, which is always correct.
+func (np *nodePeer) send(data []byte, signal bool) error {
+	if signal && np.peer.SendSignal(data) == nil {
+		return nil
+	}
+	return np.peer.Send(data)
 }
 
 // subscribe delivers the owner's chat publications on the data channel:
@@ -273,10 +295,11 @@ func (np *nodePeer) publication(l *nodeLink, topic string, payload []byte) {
 			go np.follow(l, bus.ConversationTopic(f.Conversation.ID))
 		}
 	}
-	if !ChatPublication(payload) {
+	typ := publicationType(payload)
+	if typ != protocol.TypeMessage && typ != protocol.TypeTyping { // ChatPublication
 		return
 	}
-	switch err := np.peer.Send(payload); {
+	switch err := np.send(payload, typ == protocol.TypeTyping); {
 	case err == nil:
 		l.n.met.frames.WithLabelValues("out").Inc()
 	case errors.Is(err, relay.ErrNotOpen):

@@ -325,6 +325,7 @@ type nodePeer struct {
 	peer  *relay.Peer
 	ops   chan msg
 	owner *conversation.Participant // set when this relay commits the peer's chat (chat.go)
+	conn  string                    // the subject of its per-connection message limit (signaling's connection id)
 
 	mu   sync.Mutex
 	subs map[string]func() // bus subscriptions; nil once closed
@@ -386,7 +387,10 @@ func (l *nodeLink) create(m msg) {
 		l.reply(m.Req, "", errors.New("peer id missing or in use"))
 		return
 	}
-	np := &nodePeer{id: m.Peer, ops: make(chan msg, peerQueue), subs: map[string]func(){}, opened: make(chan struct{})}
+	np := &nodePeer{id: m.Peer, conn: m.Conn, ops: make(chan msg, peerQueue), subs: map[string]func(){}, opened: make(chan struct{})}
+	if np.conn == "" {
+		np.conn = m.Peer
+	}
 	if l.n.chat != nil && m.Participant != nil {
 		p := conversation.Participant(*m.Participant)
 		np.owner = &p
@@ -490,7 +494,7 @@ func (np *nodePeer) apply(l *nodeLink, m msg) {
 		}
 		l.reply(m.Req, "", np.peer.AddCandidate(*m.Candidate))
 	case opSend:
-		if err := np.peer.Send([]byte(m.Data)); err != nil {
+		if err := np.send([]byte(m.Data), m.Channel == relay.ChannelSignals); err != nil {
 			// The frame cannot reach the browser this way: end the peer,
 			// so the client resends and resumes over its WebSocket.
 			l.log.Debug("data channel send failed; closing the peer", "peer", np.id, "err", err)

@@ -410,7 +410,7 @@ func (l *link) newPeer(ctx context.Context, id string, owner Owner, opts relay.P
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, requestWait)
 	defer cancel()
-	r, err := l.request(ctx, msg{Op: opCreate, Peer: id, Participant: wireParticipant(owner.Participant), Media: opts.Media})
+	r, err := l.request(ctx, msg{Op: opCreate, Peer: id, Participant: wireParticipant(owner.Participant), Conn: owner.Connection, Media: opts.Media})
 	if err != nil {
 		l.forget(id)
 		l.write(msg{Op: opClose, Peer: id}) // in case it was made after all
@@ -566,6 +566,16 @@ func (p *remotePeer) Send(frame []byte) error {
 		return err
 	}
 	return p.l.write(msg{Op: opSend, Peer: p.id, Data: string(frame)})
+}
+
+// SendSignal queues a typing frame for the browser's signals channel
+// (relay.Peer.SendSignal); the relay puts it on the chat channel when
+// signals cannot take it.
+func (p *remotePeer) SendSignal(frame []byte) error {
+	if err := p.alive(); err != nil {
+		return err
+	}
+	return p.l.write(msg{Op: opSend, Peer: p.id, Channel: relay.ChannelSignals, Data: string(frame)})
 }
 
 // Close ends the peer at once on this side (StateClosed follows on the

@@ -50,7 +50,7 @@ const (
 	opOffer     = "offer"      // relay offers (req): reply sdp; restart=true for an ICE restart
 	opAnswer    = "answer"     // the browser's answer (req): reply empty or error
 	opCandidate = "candidate"  // both ways: a trickled candidate (signaling → relay is a req)
-	opSend      = "send"       // a frame for the browser on the chat channel
+	opSend      = "send"       // a frame for the browser: on chat, or on signals when Channel says so (typing)
 	opClose     = "close"      // close the peer (no reply; the relay reports state closed)
 	opConnect   = "connect"    // start a call between peer and other (req): reply mids
 	opHangup    = "hangup"     // end a call (req): reply once its transceivers are stopped
@@ -79,6 +79,10 @@ type msg struct {
 	// says the relay commits and delivers that participant's chat itself.
 	Participant *participant `json:"participant,omitempty"`
 	Chat        bool         `json:"chat,omitempty"`
+	// Conn (create) is signaling's id of the peer's connection: the
+	// subject of the per-connection message limit, which a committing
+	// relay shares with the connection's WebSocket. Empty: the peer id.
+	Conn string `json:"conn,omitempty"`
 	// Media (create) makes a peer that can carry calls.
 	Media bool `json:"media,omitempty"`
 	// Calls (calls.go): Call names one (signaling picks ids unique per

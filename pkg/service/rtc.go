@@ -244,7 +244,9 @@ func (c *conn) rtcStart(ref string) {
 	l := &rtcLink{}
 	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
 	defer cancel()
-	owner := relaynode.Owner{Participant: c.p}
+	// Connection: a relay that commits this client's sends counts them
+	// against the same per-connection limit as its WebSocket frames.
+	owner := relaynode.Owner{Participant: c.p, Connection: c.id}
 	if c.srv.relayPool != nil { // only standalone relays pick by conversation
 		owner.Conversations = c.rtcConversations(ctx)
 	}
@@ -555,7 +557,8 @@ func (c *conn) queueFrame(v any, wsOnly bool) {
 	c.enqueue(outFrame{data: b, wsOnly: wsOnly})
 }
 
-// signaler is a peer with the unordered signals channel (relay.Peer).
+// signaler is a peer with the unordered signals channel (relay.Peer, or
+// a peer on a standalone relay: send with the signals channel named).
 type signaler interface {
 	SendSignal(data []byte) error
 }
