@@ -24,6 +24,8 @@ const (
 	csrfCookie    = "parley_csrf"
 	csrfHeader    = "X-CSRF-Token"
 	sessionTTL    = 14 * 24 * time.Hour
+	// codeDisabled answers a disabled agent (agents_admin.go).
+	codeDisabled = "account_disabled"
 )
 
 type agentJSON struct {
@@ -32,10 +34,19 @@ type agentJSON struct {
 	Email  string `json:"email"`
 	Role   string `json:"role"`
 	Status string `json:"status"`
+	// Disabled: an admin disabled the agent; it cannot sign in.
+	Disabled bool `json:"disabled"`
+	// LastSeenAt is when the agent last signed in or connected (absent:
+	// never).
+	LastSeenAt string `json:"last_seen_at,omitempty"`
 }
 
 func toAgentJSON(a store.Agent) agentJSON {
-	return agentJSON{ID: a.ID, Name: a.Name, Email: a.Email, Role: a.Role, Status: a.Status}
+	out := agentJSON{ID: a.ID, Name: a.Name, Email: a.Email, Role: a.Role, Status: a.Status, Disabled: a.DisabledAt != nil}
+	if a.LastSeenAt != nil {
+		out.LastSeenAt = a.LastSeenAt.UTC().Format(time.RFC3339)
+	}
+	return out
 }
 
 func randomToken() string {
@@ -78,6 +89,13 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	c.Set("agent", a)
+	// Told only to whoever knows the password: the account exists but is
+	// off.
+	if a.DisabledAt != nil {
+		s.audit(c, a.WorkspaceID, "sign_in_refused", a.Email, "disabled")
+		apiError(c, http.StatusForbidden, codeDisabled, "your account is disabled; ask an admin of your workspace to enable it")
+		return
+	}
 	if !s.startSession(c, a) {
 		return
 	}
@@ -100,6 +118,7 @@ func (s *Server) startSession(c *gin.Context, a store.Agent) bool {
 	}
 	s.setCookie(c, sessionCookie, token, true, sessionTTL)
 	s.setCookie(c, csrfCookie, csrf, false, sessionTTL)
+	s.touchSeen(c, a)
 	s.log.Info("agent signed in", "agent", a.ID, "workspace", a.WorkspaceID)
 	return true
 }
@@ -111,17 +130,16 @@ func (s *Server) setCookie(c *gin.Context, name, value string, httpOnly bool, tt
 	})
 }
 
+// logout ends this session, and the sockets opened with it on every node;
+// the agent's other sessions stay signed in and connected.
 func (s *Server) logout(c *gin.Context) {
 	ctx := c.Request.Context()
-	if ck, err := c.Cookie(sessionCookie); err == nil {
-		s.store.DeleteSession(ctx, hashToken(ck))
+	sess, a := c.MustGet("session").(store.Session), agentOf(c)
+	if err := s.store.DeleteSession(ctx, sess.TokenHash); err != nil {
+		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot sign out right now; try again")
+		return
 	}
-	// Sockets do not record which session opened them: when this was the
-	// agent's last session, none of them has a session behind it any more.
-	a := agentOf(c)
-	if live, err := s.store.Workspace(a.WorkspaceID).AgentHasSession(ctx, a.ID, time.Now().UTC()); err == nil && !live {
-		s.revokeAgent(ctx, agentControl{Workspace: a.WorkspaceID, Agent: a.ID, Reason: revokeSignedOut}) // revoke.go
-	}
+	s.revokeAgent(ctx, agentControl{Workspace: a.WorkspaceID, Agent: a.ID, Reason: revokeSignedOut, Session: sess.TokenHash}) // revoke.go
 	s.setCookie(c, sessionCookie, "", true, -time.Second)
 	s.setCookie(c, csrfCookie, "", false, -time.Second)
 	c.JSON(http.StatusOK, gin.H{"ok": true})
@@ -147,6 +165,11 @@ func (s *Server) requireAgent(c *gin.Context) {
 	a, err := s.store.Workspace(sess.WorkspaceID).Agent(c.Request.Context(), sess.AgentID)
 	if err != nil {
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "sign in first")
+		return
+	}
+	// Disabling ends the sessions; this refuses one started in a race with it.
+	if a.DisabledAt != nil {
+		apiError(c, http.StatusUnauthorized, codeDisabled, "your account is disabled; ask an admin of your workspace to enable it")
 		return
 	}
 	c.Set("session", sess)
@@ -209,5 +232,17 @@ func (s *Server) agentSocket(c *gin.Context) {
 		apiError(c, http.StatusForbidden, codeOrigin, "the agent app connects only from its own origin")
 		return
 	}
-	s.upgrade(c, agentParticipant(agentOf(c)))
+	a := agentOf(c)
+	// The socket remembers its session: a sign out closes it (revoke.go).
+	c.Writer = sessionWriter{c.Writer, c.MustGet("session").(store.Session).TokenHash}
+	s.touchSeen(c, a)
+	s.upgrade(c, agentParticipant(a))
+}
+
+// touchSeen records that the agent signed in or connected; a failure only
+// leaves last seen older.
+func (s *Server) touchSeen(c *gin.Context, a store.Agent) {
+	if err := s.store.Workspace(a.WorkspaceID).TouchAgentSeen(c.Request.Context(), a.ID, time.Now().UTC()); err != nil {
+		s.log.Warn("agent last seen not stored", "agent", a.ID, "err", err)
+	}
 }

@@ -242,9 +242,15 @@ func (s *Server) updateAgent(c *gin.Context) {
 		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "email and password cannot be changed here")
 		return
 	}
+	// The role first: it must leave the workspace an admin (http_agents_admin.go).
+	if req.Role != nil && !s.changeRole(c, me.WorkspaceID, c.Param("id"), *req.Role) {
+		return
+	}
+	profile := req.profile()
+	profile.Role = nil
 	ctx := c.Request.Context()
 	sc := s.store.Workspace(me.WorkspaceID)
-	err := sc.UpdateAgentProfile(ctx, c.Param("id"), req.profile())
+	err := sc.UpdateAgentProfile(ctx, c.Param("id"), profile)
 	if errors.Is(err, store.ErrNotFound) {
 		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such agent")
 		return

@@ -1,21 +1,31 @@
 package service
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"maps"
+	"net"
+	"slices"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store"
 )
 
 // Revoking an agent's live sockets on every node.
 //
-// An agent's socket is authenticated once, at the upgrade; after that it
-// lives on whichever node took it. When the agent is signed out everywhere
-// or their role changes, the node handling that request publishes an
-// agentControl on agentControlTopic and every node (itself included) closes
-// the agent's sockets it holds: signed out, the reconnect is refused;
+// An agent's socket is authenticated once, at the upgrade, and remembers
+// the session it was opened with; after that it lives on whichever node
+// took it. When the agent signs out of one session, is signed out
+// everywhere, is disabled or their role changes, the node handling that
+// request publishes an agentControl on agentControlTopic and every node
+// (itself included) closes the sockets it holds: those of the one session,
+// or all the agent's. Signed out or disabled, the reconnect is refused;
 // with a new role, the reconnect carries it. Revocations are rare, so one
 // topic for all workspaces costs nothing, and every node is subscribed to
 // it for its whole life (no per-workspace subscription to keep in step).
@@ -30,6 +40,7 @@ const agentControlTopic = "agent-control"
 const (
 	revokeSignedOut   = "signed_out"
 	revokeRoleChanged = "role_changed"
+	revokeDisabled    = "disabled"
 )
 
 type agentControl struct {
@@ -39,6 +50,10 @@ type agentControl struct {
 	// Role is the agent's role now (role_changed): sockets that already
 	// carry it stay open.
 	Role string `json:"role,omitempty"`
+	// Session, when set, limits the revocation to the sockets opened with
+	// that session (its hash, as stored; it is no credential): one sign
+	// out leaves the agent's other sessions connected.
+	Session string `json:"session,omitempty"`
 }
 
 // watchAgentControl subscribes the node to revocations, and to the bus's
@@ -83,7 +98,7 @@ func (s *Server) closeAgentConns(m agentControl) {
 		if c.p.Kind != protocol.AuthorAgent || c.p.ID != m.Agent || c.p.WorkspaceID != m.Workspace {
 			continue
 		}
-		if m.Reason == revokeRoleChanged && c.p.Role == m.Role {
+		if m.Reason == revokeRoleChanged && c.p.Role == m.Role || m.Session != "" && sessionOf(c) != m.Session {
 			continue
 		}
 		c.log.Info("agent socket revoked", "reason", m.Reason)
@@ -91,14 +106,15 @@ func (s *Server) closeAgentConns(m agentControl) {
 	}
 }
 
-// recheckAgentConns closes this node's agent sockets whose agent has no
-// live session any more or another role: the revocation was published
-// while this node could not hear it. One store read per agent, not per
-// socket.
+// recheckAgentConns closes this node's agent sockets whose session has
+// ended, whose agent is disabled or has another role: the revocation was
+// published while this node could not hear it. One store read for the
+// sessions of a workspace and one per agent, not per socket.
 func (s *Server) recheckAgentConns(ctx context.Context) {
 	type key struct{ ws, agent string }
 	s.mu.Lock()
 	roles := map[key]map[string]bool{}
+	sessions := map[string]map[string]string{} // workspace → session hash held → agent
 	for c := range s.conns {
 		if c.p.Kind != protocol.AuthorAgent {
 			continue
@@ -108,26 +124,65 @@ func (s *Server) recheckAgentConns(ctx context.Context) {
 			roles[k] = map[string]bool{}
 		}
 		roles[k][c.p.Role] = true
+		if sessions[c.p.WorkspaceID] == nil {
+			sessions[c.p.WorkspaceID] = map[string]string{}
+		}
+		sessions[c.p.WorkspaceID][sessionOf(c)] = c.p.ID
 	}
 	s.mu.Unlock()
 	now := time.Now().UTC()
+	for ws, held := range sessions {
+		live, err := s.store.Workspace(ws).LiveSessions(ctx, slices.Collect(maps.Keys(held)), now)
+		if err != nil {
+			s.log.Warn("cannot recheck agent sockets", "workspace", ws, "err", err)
+			continue
+		}
+		for h, agent := range held {
+			if !live[h] {
+				s.closeAgentConns(agentControl{Workspace: ws, Agent: agent, Reason: revokeSignedOut, Session: h})
+			}
+		}
+	}
 	for k, held := range roles {
-		sc := s.store.Workspace(k.ws)
-		live, err := sc.AgentHasSession(ctx, k.agent, now)
-		if err != nil {
-			s.log.Warn("cannot recheck agent sockets", "agent", k.agent, "err", err)
+		a, err := s.store.Workspace(k.ws).Agent(ctx, k.agent)
+		if errors.Is(err, store.ErrNotFound) || err == nil && a.DisabledAt != nil {
+			s.closeAgentConns(agentControl{Workspace: k.ws, Agent: k.agent, Reason: revokeDisabled})
 			continue
 		}
-		if !live {
-			s.closeAgentConns(agentControl{Workspace: k.ws, Agent: k.agent, Reason: revokeSignedOut})
-			continue
-		}
-		a, err := sc.Agent(ctx, k.agent)
 		if err != nil {
-			continue // not found means no sessions either; other errors: next resync
+			continue // next resync
 		}
 		if len(held) > 1 || !held[a.Role] {
 			s.closeAgentConns(agentControl{Workspace: k.ws, Agent: k.agent, Reason: revokeRoleChanged, Role: a.Role})
 		}
 	}
+}
+
+// sessionConn is an agent socket's network connection marked with the
+// session (its hash) it was opened with: a sign out closes just the sockets
+// of that session.
+type sessionConn struct {
+	net.Conn
+	session string
+}
+
+// sessionWriter hands the WebSocket upgrader a sessionConn when it takes
+// the connection over.
+type sessionWriter struct {
+	gin.ResponseWriter
+	session string
+}
+
+func (w sessionWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, rw, err := w.ResponseWriter.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return sessionConn{nc, w.session}, rw, nil
+}
+
+// sessionOf is the session an agent socket was opened with.
+func sessionOf(c *conn) string {
+	sc, _ := c.ws.NetConn().(sessionConn)
+	return sc.session
 }

@@ -146,30 +146,10 @@ func TestRecheckClosesWhatTheBusMissed(t *testing.T) {
 	adminSock.ping()
 }
 
-// Sessions of other workspaces do not count for an agent.
-func TestAgentHasSessionIsScoped(t *testing.T) {
-	for name, st := range storetest.Stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ts := newTestServer(t, st)
-			admin := ts.signIn(t, "admin@parley.local", adminPassword)
-			now := time.Now().UTC()
-			ctx := context.Background()
-			if ok, err := st.Workspace(ts.site.WorkspaceID).AgentHasSession(ctx, admin.id, now); err != nil || !ok {
-				t.Fatalf("own workspace: %v %v", ok, err)
-			}
-			if ok, err := st.Workspace("00000000-0000-0000-0000-000000000000").AgentHasSession(ctx, admin.id, now); err != nil || ok {
-				t.Fatalf("other workspace: %v %v", ok, err)
-			}
-			if ok, _ := st.Workspace(ts.site.WorkspaceID).AgentHasSession(ctx, admin.id, now.Add(sessionTTL+time.Hour)); ok {
-				t.Fatal("an expired session counts")
-			}
-		})
-	}
-}
-
-// Signing out of one session leaves the agent's sockets alone while another
-// session lives; signing out of the last one closes them on every node.
-func TestLastSignOutClosesSocketsOnEveryNode(t *testing.T) {
+// Signing out of a session without sockets leaves the agent's other
+// sockets alone; signing out of the one they were opened with closes them
+// on every node (agents_admin_test.go: a session's sockets only).
+func TestSignOutClosesItsSocketsOnEveryNode(t *testing.T) {
 	st := storetest.SQLite(t)
 	shared := bus.NewMemory()
 	a := newTestNode(t, st, shared, nil, ratelimit.Rules{})

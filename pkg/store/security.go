@@ -52,15 +52,6 @@ func (s *Scoped) DeleteAgentSessions(ctx context.Context, agentID string) (int64
 	return res.RowsAffected, res.Error
 }
 
-// AgentHasSession says whether the agent has a session that has not
-// expired: a node that may have missed a sign out everywhere checks its
-// live sockets with it.
-func (s *Scoped) AgentHasSession(ctx context.Context, agentID string, now time.Time) (bool, error) {
-	var n int64
-	err := s.q(ctx).Model(&Session{}).Where("agent_id = ? AND expires_at > ?", agentID, now).Limit(1).Count(&n).Error
-	return n > 0, err
-}
-
 // CreateInvite stores an invite. An email that already belongs to an agent
 // gives ErrConflict.
 func (s *Scoped) CreateInvite(ctx context.Context, inv Invite) (Invite, error) {
