@@ -263,14 +263,14 @@ func (c *rtcClient) next(typ string) frameIn {
 	return nextFrame(c.t, c.in, typ, "", "")
 }
 
-// nextFrame returns the next frame a test client received on in of type typ
-// and, unless ref is "", with that ref; others are skipped. It fails the test
-// (naming the client by tag, if any) when none comes in 10s.
 // frameWait bounds a wait for an expected frame. Generous: under -race on
 // a loaded 2-core machine a call's renegotiation through a standalone relay
 // has been seen to take over 10 s; a missing frame still fails the test.
-const frameWait = 20 * time.Second
+const frameWait = 20 * time.Second * raceSlowdown
 
+// nextFrame returns the next frame a test client received on in of type typ
+// and, unless ref is "", with that ref; others are skipped. It fails the test
+// (naming the client by tag, if any) when none comes within frameWait.
 func nextFrame(t testing.TB, in <-chan frameIn, typ, ref, tag string) frameIn {
 	t.Helper()
 	timeout := time.After(frameWait)
@@ -311,20 +311,34 @@ func (c *rtcClient) negotiate() {
 	case <-c.opened:
 	case r := <-c.stopped:
 		c.t.Fatalf("rtc_stop instead of a data channel: %s", r)
-	case <-time.After(10 * time.Second):
-		c.t.Fatal("data channel not open in 10s")
+	case <-time.After(10 * time.Second * raceSlowdown):
+		c.t.Fatal("data channel not open in time")
 	}
 }
 
 func (c *rtcClient) start() protocol.ConversationInfo {
 	c.t.Helper()
 	c.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
+	timeout := time.After(frameWait)
 	for {
-		f := c.next(protocol.TypeConversation)
-		var cf protocol.Conversation
-		json.Unmarshal(f.data, &cf)
-		if cf.Ref == "s" {
-			return cf.Conversation
+		select {
+		case f := <-c.in:
+			switch f.typ {
+			case protocol.TypeConversation:
+				var cf protocol.Conversation
+				json.Unmarshal(f.data, &cf)
+				if cf.Ref == "s" {
+					return cf.Conversation
+				}
+			case protocol.TypeError:
+				var e protocol.Error
+				json.Unmarshal(f.data, &e)
+				if e.Ref == "s" {
+					c.t.Fatalf("start refused: %s: %s", e.Code, e.Message)
+				}
+			}
+		case <-timeout:
+			c.t.Fatalf("no answer to start in %v", frameWait)
 		}
 	}
 }
@@ -490,7 +504,7 @@ func TestManyConversationsOverDataChannel(t *testing.T) {
 			v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
 			select {
 			case <-v.opened:
-			case <-time.After(15 * time.Second):
+			case <-time.After(15 * time.Second * raceSlowdown):
 				errs <- fmt.Sprintf("conversation %d: no data channel", i)
 				return
 			}
