@@ -315,6 +315,7 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         </label>
         <RoutingSide self={self.id} role={me.agent.role} client={client} onOpen={select} />
         <SecuritySide
+          self={me.agent.id}
           role={me.agent.role}
           onSignedOut={() => {
             client.stop();

@@ -1,5 +1,6 @@
 // Account security in the dashboard: sign out everywhere (everyone), team
-// access for admins (invite by link, pending invites, sign another agent
+// access for admins (invite by link, pending invites, and the agents: role,
+// status, last seen; change a role, disable or enable an agent, sign one
 // out), the audit log (admins), and the page an invite link opens.
 
 import { useEffect, useState } from "preact/hooks";
@@ -29,6 +30,10 @@ interface AgentRow {
   name: string;
   email: string;
   role: string;
+  /** What routing sees now: online, away or offline (not connected). */
+  routing_status: string;
+  disabled: boolean;
+  last_seen_at?: string;
 }
 
 function message(e: unknown): string {
@@ -38,7 +43,7 @@ function message(e: unknown): string {
 /** INVITE_PATH is where an invite link lands: /agent/invite/<token>. */
 export const INVITE_PATH = "/agent/invite/";
 
-export function SecuritySide({ role, onSignedOut }: { role: string; onSignedOut: () => void }) {
+export function SecuritySide({ self, role, onSignedOut }: { self: string; role: string; onSignedOut: () => void }) {
   const [dialog, setDialog] = useState<"" | "access" | "audit">("");
   const [note, setNote] = useState("");
   const everywhere = async () => {
@@ -68,16 +73,16 @@ export function SecuritySide({ role, onSignedOut }: { role: string; onSignedOut:
       {note && <div role="alert">{note}</div>}
       {dialog && (
         <Dialog title={dialog === "access" ? "Team access" : "Audit log"} onClose={() => setDialog("")}>
-          {dialog === "access" ? <TeamAccess /> : <AuditLog />}
+          {dialog === "access" ? <TeamAccess self={self} /> : <AuditLog />}
         </Dialog>
       )}
     </div>
   );
 }
 
-function TeamAccess() {
+function TeamAccess({ self }: { self: string }) {
   const [invites, reload] = usePoll(() => api<{ invites: Invite[] }>("GET", "/api/invites").then((r) => r.invites), 10000);
-  const [agents] = usePoll(() => api<{ agents: AgentRow[] }>("GET", "/api/agents").then((r) => r.agents), 10000);
+  const [agents, reloadAgents] = usePoll(() => api<{ agents: AgentRow[] }>("GET", "/api/agents").then((r) => r.agents), 10000);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState("agent");
   const [link, setLink] = useState("");
@@ -110,6 +115,28 @@ function TeamAccess() {
     } catch (err) {
       setNote(message(err));
     }
+  };
+  const agentURL = (a: AgentRow) => `/api/agents/${encodeURIComponent(a.id)}`;
+  const changeRole = async (a: AgentRow, role: string) => {
+    setNote("");
+    try {
+      await api("PATCH", agentURL(a), { role });
+      setNote(`${a.name} is now ${role}`);
+    } catch (err) {
+      setNote(message(err));
+    }
+    reloadAgents(); // a refused change puts the select back
+  };
+  const setDisabled = async (a: AgentRow, disable: boolean) => {
+    if (disable && !confirm(`Disable ${a.name}? They are signed out everywhere, cannot sign in, and their conversations go to other agents.`)) return;
+    setNote("");
+    try {
+      const r = await api<{ sessions_ended?: number }>("POST", agentURL(a) + (disable ? "/disable" : "/enable"));
+      setNote(disable ? `${a.name} disabled: ${r.sessions_ended ?? 0} session(s) ended` : `${a.name} can sign in again`);
+    } catch (err) {
+      setNote(message(err));
+    }
+    reloadAgents();
   };
   return (
     <div class="pa-agents">
@@ -157,20 +184,50 @@ function TeamAccess() {
           </tbody>
         </table>
       )}
-      <h3>Sessions</h3>
-      <table class="pa-table">
+      <h3>Agents</h3>
+      <table class="pa-table" data-testid="team">
+        <thead>
+          <tr>
+            <th>Agent</th>
+            <th>Role</th>
+            <th>Status</th>
+            <th>Last seen</th>
+            <th />
+          </tr>
+        </thead>
         <tbody>
           {agents?.map((a) => (
-            <tr key={a.id}>
+            <tr key={a.id} data-testid="team-row" data-agent={a.id} data-disabled={String(a.disabled)}>
               <td>
                 {a.name}
+                {a.id === self && " (you)"}
                 <div class="pa-muted">{a.email}</div>
               </td>
-              <td>{a.role}</td>
               <td>
-                <button type="button" class="pa-btn-outline" data-testid="agent-sign-out" onClick={() => void signOut(a)}>
-                  Sign out everywhere
-                </button>
+                <select value={a.role} data-testid="team-role" aria-label={`Role of ${a.name}`} onChange={(e) => void changeRole(a, e.currentTarget.value)}>
+                  <option value="agent">Agent</option>
+                  <option value="supervisor">Supervisor</option>
+                  <option value="admin">Admin</option>
+                </select>
+              </td>
+              <td data-testid="team-status">{a.disabled ? "disabled" : a.routing_status}</td>
+              <td class="pa-muted">{a.last_seen_at ? new Date(a.last_seen_at).toLocaleString() : "never"}</td>
+              <td>
+                {!a.disabled && (
+                  <button type="button" class="pa-btn-outline" data-testid="agent-sign-out" onClick={() => void signOut(a)}>
+                    Sign out everywhere
+                  </button>
+                )}{" "}
+                {a.id !== self &&
+                  (a.disabled ? (
+                    <button type="button" class="pa-btn-outline" data-testid="team-enable" onClick={() => void setDisabled(a, false)}>
+                      Enable
+                    </button>
+                  ) : (
+                    <button type="button" class="pa-btn-outline" data-testid="team-disable" onClick={() => void setDisabled(a, true)}>
+                      Disable
+                    </button>
+                  ))}
               </td>
             </tr>
           ))}
