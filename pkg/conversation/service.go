@@ -244,8 +244,8 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 	}
 	if _, err := s.append(ctx, p.WorkspaceID, store.Message{
 		ConversationID: c.ID, ClientID: clientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: body,
-	}); err != nil {
-		return protocol.ConversationInfo{}, err
+	}, store.Require{}); err != nil {
+		return protocol.ConversationInfo{}, mapErr(err)
 	}
 	if c, err = sc.Conversation(ctx, c.ID); err != nil {
 		return protocol.ConversationInfo{}, mapErr(err)
@@ -260,28 +260,51 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 // Send stores a chat message and, after the commit, publishes it. The
 // returned ack is the client's proof that the message is stored. A resend
 // of a stored client id returns the original ack and publishes nothing.
+//
+// Who may send is checked by the append's own transaction (a visitor only
+// in its conversation; an agent in a waiting one only once it took it):
+// a read of the conversation before every message was the largest part of
+// its cost, and on SQLite it queued behind the commits on the one
+// connection.
 func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (protocol.Ack, error) {
-	c, err := s.conversation(ctx, p, f.Conversation)
-	if err != nil {
-		return protocol.Ack{}, err
+	need := store.Require{Taken: p.Kind == protocol.AuthorAgent}
+	if p.Kind == protocol.AuthorVisitor {
+		need.Visitor = p.ID
 	}
-	if p.Kind == protocol.AuthorAgent && (c.Status == protocol.ConversationQueued || c.Status == protocol.ConversationOffline) {
+	m := store.Message{ConversationID: f.Conversation, ClientID: f.ClientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: f.Body}
+	a, err := s.append(ctx, p.WorkspaceID, m, need)
+	if errors.Is(err, store.ErrWaiting) {
 		// An agent who answers a waiting visitor (or an offline message)
 		// takes the conversation.
-		if err := s.router.Claim(ctx, p, c.ID); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := s.router.Claim(ctx, p, f.Conversation); err != nil && !errors.Is(err, store.ErrConflict) {
 			return protocol.Ack{}, mapErr(err)
 		}
+		need.Taken = false
+		a, err = s.append(ctx, p.WorkspaceID, m, need)
 	}
-	ack, err := s.append(ctx, p.WorkspaceID, store.Message{
-		ConversationID: c.ID, ClientID: f.ClientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: f.Body,
-	})
-	if err == nil && p.Kind == protocol.AuthorVisitor {
+	if err != nil {
+		return protocol.Ack{}, mapErr(err)
+	}
+	if p.Kind == protocol.AuthorVisitor {
 		// The first messages may tell the visitor's language when the
 		// widget's locale does not (after the ack is decided: it is cheap,
 		// and costs a store write only when a language is found).
+		c := store.Conversation{ID: a.ConversationID, WorkspaceID: p.WorkspaceID, VisitorID: p.ID,
+			Status: a.Conversation.Status, Language: a.Conversation.Language, LastSeq: a.Seq - 1}
+		if a.Duplicate {
+			// A resend: the append read nothing; its first attempt's
+			// caller may have left before this point.
+			if c, err = s.store.Workspace(p.WorkspaceID).Conversation(ctx, a.ConversationID); err != nil {
+				return ackOf(a), nil
+			}
+		}
 		s.router.visitorWrote(ctx, c, f.Body)
 	}
-	return ack, err
+	return ackOf(a), nil
+}
+
+func ackOf(a store.Appended) protocol.Ack {
+	return protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: a.ClientID}, ClientID: a.ClientID, Conversation: a.ConversationID, Seq: a.Seq}
 }
 
 // System stores a system message (joins, transfers, closes) in the
@@ -289,28 +312,30 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 func (s *Service) System(ctx context.Context, workspaceID, convID, clientID, body string) error {
 	_, err := s.append(ctx, workspaceID, store.Message{
 		ConversationID: convID, ClientID: clientID, AuthorKind: protocol.AuthorSystem, AuthorID: "", AuthorName: "", Body: body,
-	})
-	return err
+	}, store.Require{})
+	return mapErr(err)
 }
 
-func (s *Service) append(ctx context.Context, workspaceID string, m store.Message) (protocol.Ack, error) {
+// append stores m and, unless it is a resend, publishes it: under the
+// conversation's lock, so a node publishes a conversation's messages in seq
+// order. Errors are the store's (store.ErrWaiting included).
+func (s *Service) append(ctx context.Context, workspaceID string, m store.Message, need store.Require) (store.Appended, error) {
 	unlock := s.lockConversation(m.ConversationID)
 	defer unlock()
-	stored, dup, err := s.store.Workspace(workspaceID).AppendMessage(ctx, m)
+	a, err := s.store.Workspace(workspaceID).Append(ctx, m, need)
 	if err != nil {
-		return protocol.Ack{}, mapErr(err)
+		return a, err
 	}
-	ack := protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: m.ClientID}, ClientID: m.ClientID, Conversation: m.ConversationID, Seq: stored.Seq}
-	if !dup {
+	if !a.Duplicate {
 		// The message is committed: a failed publish costs only latency,
 		// receivers resume from the store. The publish must not depend on
 		// the request's remaining time, nor on another read.
-		frame := mustJSON(MessageFrame(stored))
+		frame := mustJSON(MessageFrame(a.Message))
 		pctx := context.WithoutCancel(ctx)
 		s.publish(pctx, bus.ConversationTopic(m.ConversationID), frame)
 		s.publish(pctx, bus.AgentsTopic(workspaceID), frame)
 	}
-	return ack, nil
+	return a, nil
 }
 
 // MessageFrame renders a stored message as a protocol frame.

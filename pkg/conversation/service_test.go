@@ -188,6 +188,9 @@ func TestStoreOutageThenRecovery(t *testing.T) {
 		cb.Create().Before("gorm:create").Register("test:outage", fail)
 		cb.Raw().Before("gorm:raw").Register("test:outage", fail)
 		cb.Query().Before("gorm:query").Register("test:outage", fail)
+		// Appends run prepared statements outside gorm: the database
+		// itself refuses their inserts (a trigger) while down.
+		up := refuseInserts(t, fx.st)
 
 		down.Store(true)
 		for i := 0; i < 3; i++ {
@@ -197,6 +200,7 @@ func TestStoreOutageThenRecovery(t *testing.T) {
 			}
 		}
 		down.Store(false)
+		up()
 		ack, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "during", Conversation: conv.ID, Body: "are you there?"})
 		if err != nil || ack.Seq != 1 {
 			t.Fatalf("after recovery: %+v %v", ack, err)
@@ -207,6 +211,31 @@ func TestStoreOutageThenRecovery(t *testing.T) {
 			t.Fatalf("stored %d times", len(hist))
 		}
 	})
+}
+
+// refuseInserts makes the database refuse every insert of a message (a
+// trigger raising an error), as a failing disk would; the returned func
+// removes the trigger.
+func refuseInserts(t *testing.T, st *store.Store) (restore func()) {
+	t.Helper()
+	create := []string{`CREATE TRIGGER test_outage BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'injected outage'); END`}
+	drop := []string{`DROP TRIGGER test_outage`}
+	if st.Dialect() == "postgres" {
+		create = []string{
+			`CREATE FUNCTION test_outage() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected outage'; END $$ LANGUAGE plpgsql`,
+			`CREATE TRIGGER test_outage BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION test_outage()`,
+		}
+		drop = []string{`DROP TRIGGER test_outage ON messages`, `DROP FUNCTION test_outage()`}
+	}
+	exec := func(qs []string) {
+		for _, q := range qs {
+			if err := st.Gorm().Exec(q).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	exec(create)
+	return func() { exec(drop) }
 }
 
 func TestCloseFreesCapacityAndRefusesMessages(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,14 +55,16 @@ type appendReq struct {
 	ws      string
 	m       Message // body sealed
 	preview string  // sealed preview for the conversation's last_body
+	need    Require
 	retried bool
 	done    chan appendResult // buffered: the committer never blocks on a caller that left
 }
 
 type appendResult struct {
-	m   Message
-	dup bool
-	err error
+	m    Message
+	dup  bool
+	conv AppendedTo // not for a dup
+	err  error
 }
 
 // committer queues appends for the batch goroutines. A batch goroutine runs
@@ -190,15 +193,15 @@ func (s *Store) appendTx(batch []*appendReq) (out []appendResult, err error) {
 	st := s.appendSQL.in(ctx, tx)
 	out = make([]appendResult, len(batch))
 	for i, r := range batch {
-		m, dup, err := st.append(ctx, r)
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) {
+		res, err := st.append(ctx, r)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) || errors.Is(err, ErrWaiting) {
 			out[i].err = err
 			continue
 		}
 		if err != nil {
 			return nil, s.translate(err)
 		}
-		out[i] = appendResult{m: m, dup: dup}
+		out[i] = res
 	}
 	return out, s.translate(tx.Commit())
 }
@@ -221,11 +224,15 @@ func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmt
 	}{
 		{&st.find, `SELECT id, seq, author_kind, author_id, author_name, body, created_at FROM messages
 			WHERE conversation_id = ? AND client_id = ? AND workspace_id = ?`},
+		// The conditions of Require are in the UPDATE, so a send needs no
+		// read of the conversation before it: the visitor's ('' = anyone),
+		// and not waiting (the two statuses given, else '' twice).
 		{&st.advance, `UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
-			WHERE id = ? AND workspace_id = ? AND status <> 'closed' RETURNING last_seq`},
+			WHERE id = ? AND workspace_id = ? AND status <> 'closed' AND (? = '' OR visitor_id = ?) AND status NOT IN (?, ?)
+			RETURNING last_seq, status, language`},
 		{&st.insert, `INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
-		{&st.exists, `SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ?`},
+		{&st.exists, `SELECT status, visitor_id FROM conversations WHERE id = ? AND workspace_id = ?`},
 	} {
 		q := p.query
 		if dialect == "postgres" {
@@ -265,7 +272,7 @@ func numberedParams(q string) string {
 }
 
 // txAppend is appendStmts bound to one transaction (exists, for the rare
-// refused append, is bound when needed).
+// refused or resent append, is bound when needed).
 type txAppend struct {
 	tx                    *sql.Tx
 	exists                *sql.Stmt
@@ -279,34 +286,63 @@ func (st *appendStmts) in(ctx context.Context, tx *sql.Tx) txAppend {
 // append stores one message inside the transaction: the stored one when
 // its client id is already there (dup), else the next seq of its
 // conversation.
-func (t txAppend) append(ctx context.Context, r *appendReq) (Message, bool, error) {
+func (t txAppend) append(ctx context.Context, r *appendReq) (appendResult, error) {
 	m := r.m
 	prev := Message{WorkspaceID: r.ws, ConversationID: m.ConversationID, ClientID: m.ClientID}
 	err := t.find.QueryRowContext(ctx, m.ConversationID, m.ClientID, r.ws).
 		Scan(&prev.ID, &prev.Seq, &prev.AuthorKind, &prev.AuthorID, &prev.AuthorName, &prev.Body, &prev.CreatedAt)
 	if err == nil {
-		return prev, true, nil
+		if r.need.Visitor != "" {
+			// Another visitor's resend of the id must not read the message.
+			if _, visitor, err := t.state(ctx, r); err != nil {
+				return appendResult{}, err
+			} else if visitor != r.need.Visitor {
+				return appendResult{}, ErrNotFound
+			}
+		}
+		return appendResult{m: prev, dup: true}, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return m, false, err
+		return appendResult{}, err
 	}
-	err = t.advance.QueryRowContext(ctx, r.preview, m.CreatedAt, m.ConversationID, r.ws).Scan(&m.Seq)
+	waiting := [2]string{"", ""}
+	if r.need.Taken {
+		waiting = [2]string{"queued", "offline"}
+	}
+	var to AppendedTo
+	err = t.advance.QueryRowContext(ctx, r.preview, m.CreatedAt, m.ConversationID, r.ws, r.need.Visitor, r.need.Visitor, waiting[0], waiting[1]).
+		Scan(&m.Seq, &to.Status, &to.Language)
 	if errors.Is(err, sql.ErrNoRows) {
-		// Not updated: tell a missing conversation from a closed one.
-		var one int
-		if err := t.tx.StmtContext(ctx, t.exists).QueryRowContext(ctx, m.ConversationID, r.ws).Scan(&one); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return m, false, ErrNotFound
-			}
-			return m, false, err
+		// Not updated: say why.
+		status, visitor, err := t.state(ctx, r)
+		switch {
+		case err != nil:
+			return appendResult{}, err
+		case r.need.Visitor != "" && visitor != r.need.Visitor:
+			return appendResult{}, ErrNotFound
+		case status == "closed":
+			return appendResult{}, ErrClosed
+		case r.need.Taken && (status == "queued" || status == "offline"):
+			return appendResult{}, ErrWaiting
 		}
-		return m, false, ErrClosed
+		return appendResult{}, fmt.Errorf("store: append to conversation %s (%s) not applied", m.ConversationID, status)
 	}
 	if err != nil {
-		return m, false, err
+		return appendResult{}, err
 	}
 	err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.CreatedAt).Scan(&m.ID)
-	return m, false, err
+	return appendResult{m: m, conv: to}, err
+}
+
+// state reads the status and visitor of r's conversation (ErrNotFound when
+// it is not in r's workspace), for the rare appends that are refused or
+// resent.
+func (t txAppend) state(ctx context.Context, r *appendReq) (status, visitor string, err error) {
+	err = t.tx.StmtContext(ctx, t.exists).QueryRowContext(ctx, r.m.ConversationID, r.ws).Scan(&status, &visitor)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	return status, visitor, err
 }
 
 // translate maps driver errors to gorm's (ErrDuplicatedKey), as gorm's

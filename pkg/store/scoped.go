@@ -234,31 +234,64 @@ func (s *Scoped) CloseConversation(ctx context.Context, convID string, now time.
 // closed one. Concurrent calls share transactions (groupcommit.go); each
 // returns only after the commit that holds its message.
 func (s *Scoped) AppendMessage(ctx context.Context, m Message) (stored Message, duplicate bool, err error) {
+	a, err := s.Append(ctx, m, Require{})
+	return a.Message, a.Duplicate, err
+}
+
+// Require is what an append checks of its conversation in its own
+// transaction, so that a send needs no read of the conversation first.
+type Require struct {
+	// Visitor, when set, must be the conversation's visitor: another
+	// visitor's conversation is ErrNotFound (not told from a missing one),
+	// also for a resent client id.
+	Visitor string
+	// Taken refuses with ErrWaiting while the conversation is queued or
+	// offline (an agent's message that must claim it first).
+	Taken bool
+}
+
+// Appended is a stored message, and the state of its conversation that the
+// append read (zero for a duplicate).
+type Appended struct {
+	Message
+	Duplicate    bool
+	Conversation AppendedTo
+}
+
+// AppendedTo is the conversation as a new message left it.
+type AppendedTo struct {
+	Status, Language string
+}
+
+// Append is AppendMessage with the conditions of need checked in the same
+// transaction.
+func (s *Scoped) Append(ctx context.Context, m Message, need Require) (Appended, error) {
 	m.WorkspaceID = s.ws
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now().UTC()
 	}
 	plain := m.Body
+	var err error
 	if m.Body, err = s.s.seal(plain, bodyAAD(m.ConversationID, m.ClientID)); err != nil {
-		return m, false, err
+		return Appended{}, err
 	}
 	sealedPreview, err := s.s.seal(preview(plain), previewAAD(m.ConversationID))
 	if err != nil {
-		return m, false, err
+		return Appended{}, err
 	}
-	res, err := s.s.appendGrouped(ctx, &appendReq{ws: s.ws, m: m, preview: sealedPreview})
+	res, err := s.s.appendGrouped(ctx, &appendReq{ws: s.ws, m: m, preview: sealedPreview, need: need})
 	if err == nil {
 		err = res.err
 	}
 	if err != nil {
-		m.Body = plain
-		return m, false, err
+		return Appended{}, err
 	}
 	if res.dup {
-		return res.m, true, s.s.openMessage(&res.m)
+		err := s.s.openMessage(&res.m)
+		return Appended{Message: res.m, Duplicate: true}, err
 	}
 	res.m.Body = plain
-	return res.m, false, nil
+	return Appended{Message: res.m, Conversation: res.conv}, nil
 }
 
 // preview is the start of a body kept on the conversation for inbox lists.

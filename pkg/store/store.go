@@ -28,6 +28,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrClosed   = errors.New("conversation is closed")
 	ErrConflict = errors.New("conflict")
+	// ErrWaiting refuses an append that requires a taken conversation
+	// (Require.Taken) while it is queued or offline: nothing was stored.
+	ErrWaiting = errors.New("conversation is waiting for an agent")
 )
 
 // Store is the database. It is safe for concurrent use.

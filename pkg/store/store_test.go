@@ -179,6 +179,53 @@ func TestClosedConversationRefusesMessages(t *testing.T) {
 	})
 }
 
+// Append's Require is checked in the append's transaction: a visitor
+// writes only in its conversation (nor reads another's message by resending
+// its client id), and an agent's append that must take a waiting
+// conversation first is refused with nothing stored.
+func TestAppendRequire(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		sc, c := seed(t, s) // queued
+		ctx := context.Background()
+		if _, err := sc.Append(ctx, msg(c.ID, "m1", "hi"), store.Require{Visitor: c.VisitorID}); err != nil {
+			t.Fatal(err)
+		}
+		other := store.Require{Visitor: uuid.NewString()}
+		if _, err := sc.Append(ctx, msg(c.ID, "m2", "intrusion"), other); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another visitor's append: %v, want ErrNotFound", err)
+		}
+		if a, err := sc.Append(ctx, msg(c.ID, "m1", "probe"), other); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another visitor's resend of a stored id: %+v, %v, want ErrNotFound", a, err)
+		}
+		agent := store.Message{ConversationID: c.ID, ClientID: "a1", AuthorKind: "agent", AuthorID: "a", AuthorName: "A", Body: "hello"}
+		if _, err := sc.Append(ctx, agent, store.Require{Taken: true}); !errors.Is(err, store.ErrWaiting) {
+			t.Fatalf("agent's append to a queued conversation: %v, want ErrWaiting", err)
+		}
+		a, err := sc.Append(ctx, agent, store.Require{})
+		if err != nil || a.Duplicate || a.Seq != 2 {
+			t.Fatalf("append after the refusal: %+v, %v; want seq 2 (the refused one took none)", a, err)
+		}
+		if a.Conversation.Status != "queued" {
+			t.Fatalf("appended to status %q, want queued", a.Conversation.Status)
+		}
+		if err := sc.Assign(ctx, c.ID, "a", false); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := sc.Append(ctx, msg(c.ID, "a2", "taken"), store.Require{Taken: true}); err != nil || a.Seq != 3 {
+			t.Fatalf("agent's append to a taken conversation: %+v, %v", a, err)
+		}
+		if err := sc.CloseConversation(ctx, c.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sc.Append(ctx, msg(c.ID, "late", "?"), store.Require{Visitor: c.VisitorID, Taken: true}); !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("append to a closed conversation: %v, want ErrClosed", err)
+		}
+		if _, err := sc.Append(ctx, msg(c.ID, "late", "?"), other); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another visitor's append to a closed conversation: %v, want ErrNotFound", err)
+		}
+	})
+}
+
 func TestAssignIsCompareAndSet(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		sc, c := seed(t, s)
