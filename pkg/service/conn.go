@@ -1,14 +1,19 @@
 package service
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
 
 	"github.com/parleychat/parley/pkg/bus"
@@ -24,7 +29,22 @@ const (
 	// falls this far behind is disconnected and resumes from the store: the
 	// node's memory stays bounded and nothing is lost.
 	sendQueue = 256
+	// readBuffer is each connection's input buffer: it holds a frame
+	// header or a control frame whole (a ping or pong of up to 125 bytes,
+	// conn.control); longer payloads are read past it.
+	readBuffer = 512
 )
+
+// upgrader makes WebSockets. Gorilla takes the connection's read buffer
+// from upgrade (ReadBufferSize 0: it reuses the one the hijack returns);
+// write buffers are taken from a pool only while a frame is written, so an
+// idle connection holds none. No compression.
+var upgrader = websocket.Upgrader{
+	WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
+	HandshakeTimeout: 10 * time.Second,
+	// Origins are checked by the handlers, which know who is connecting.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
 
 // conn is one live client connection: a participant's WebSocket. It turns
 // protocol frames into conversation service calls and delivers bus
@@ -36,6 +56,17 @@ type conn struct {
 	ws  *websocket.Conn
 	p   conversation.Participant
 	log *slog.Logger
+
+	// Reading. An idle connection holds no goroutine: it waits in the
+	// readiness poller (poll_linux.go) until its socket is readable, then a
+	// goroutine reads and handles what arrived (ready) and ends. br is the
+	// input buffer under ws: what is left in it is read before waiting
+	// again. Dead peers are found by keepalive (heardAt), not by a read
+	// deadline, since no read is pending while idle.
+	br      *bufio.Reader
+	raw     syscall.RawConn // the socket, for the poller
+	key     int32           // the poller's name for the connection
+	heardAt atomic.Int64    // when the client last sent a frame (unix ns)
 
 	// The send queue, guarded by mu. An idle connection keeps no memory in
 	// it and no goroutine for it: a writer runs only while there are frames
@@ -78,26 +109,169 @@ type outFrame struct {
 	ping   bool // a WebSocket ping, not data
 }
 
-func newConn(srv *Server, ws *websocket.Conn, p conversation.Participant) *conn {
+// upgrade turns the request into a live connection for p.
+func (s *Server) upgrade(c *gin.Context, p conversation.Participant) {
+	if s.isDraining() {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "server is restarting; reconnect shortly")
+		return
+	}
+	w := &hijacker{ResponseWriter: c.Writer}
+	ws, err := upgrader.Upgrade(w, c.Request, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.wg.Add(1) // done when the connection has finished
+	newConn(s, ws, w.br, p).serve()
+}
+
+// hijacker hands gorilla an input buffer of readBuffer bytes for the
+// connection, which the connection keeps too (conn.br).
+type hijacker struct {
+	gin.ResponseWriter
+	br *bufio.Reader
+}
+
+func (w *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, rw, err := w.ResponseWriter.Hijack()
+	if err != nil || rw.Reader.Buffered() > 0 {
+		return nc, rw, err // gorilla refuses a client that sent data early
+	}
+	w.br = bufio.NewReaderSize(nc, readBuffer)
+	return nc, bufio.NewReadWriter(w.br, rw.Writer), nil
+}
+
+func newConn(srv *Server, ws *websocket.Conn, br *bufio.Reader, p conversation.Participant) *conn {
 	now := time.Now()
 	c := &conn{
-		srv: srv, id: randomToken()[:16], ws: ws, p: p, via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
+		srv: srv, id: randomToken()[:16], ws: ws, br: br, p: p, via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
 		subs:     map[string]func(){},
 		log:      srv.log.With("kind", p.Kind, "participant", p.ID),
 		nextPing: now.Add(pingInterval), renewAt: now.Add(srv.cfg.VisitorTokenTTL / 4),
 	}
+	c.heardAt.Store(now.UnixNano())
 	t := time.AfterFunc(time.Hour, c.keepalive)
 	c.keep.Store(t)
 	t.Reset(c.keepInterval())
 	return c
 }
 
-// run serves the connection until it closes.
-func (c *conn) run() {
+// serve starts reading the connection. It is served until it closes;
+// then finish ends it.
+func (c *conn) serve() {
 	c.srv.track(c, true)
+	c.ws.SetReadLimit(protocol.MaxFrameBytes)
+	c.ws.SetPongHandler(func(string) error { c.heard(); return nil })
+	if pollr.watch(c, c.ws.NetConn()) {
+		if c.ended() {
+			pollr.forget(c) // closed before it was registered
+		}
+		return
+	}
+	// Not a plain TCP socket (TLS, or no epoll): a goroutine waits for
+	// input instead.
+	go func() {
+		for {
+			c.ws.SetReadDeadline(time.Time{})
+			if _, err := c.br.Peek(1); err != nil {
+				c.close()
+				return
+			}
+			if !c.readable() {
+				return
+			}
+		}
+	}()
+}
+
+// ready reads a connection the poller saw become readable, then waits for
+// it to be readable again.
+func (c *conn) ready() {
+	if c.readable() && !pollr.rearm(c) {
+		c.close()
+	}
+}
+
+// readable reads and handles the frames that have arrived, until the input
+// is used up. It returns false when the connection has ended or drains.
+func (c *conn) readable() bool {
+	for {
+		// A frame that has begun must arrive whole in time.
+		c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if !c.control() {
+			typ, data, err := c.ws.ReadMessage()
+			if err != nil {
+				// gorilla answers an oversize frame with close 1009 itself.
+				if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, websocket.ErrReadLimit) {
+					c.log.Debug("connection read ended", "err", err)
+				}
+				c.close()
+				return false
+			}
+			c.heard()
+			c.handling.Lock()
+			c.mu.Lock()
+			stop := c.draining || c.ended() // draining: the writer closes it
+			c.mu.Unlock()
+			if stop {
+				c.handling.Unlock()
+				return false
+			}
+			if typ != websocket.TextMessage {
+				c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeBadJSON, Message: "frames are JSON text messages"})
+			} else {
+				c.handle(data)
+			}
+			c.handling.Unlock()
+		}
+		if c.br.Buffered() == 0 {
+			return true
+		}
+	}
+}
+
+// control takes a whole ping or pong frame off the head of the input, and
+// reports whether it did. Gorilla reads control frames only while it waits
+// for a data message, which would keep a goroutine per idle connection
+// waiting; anything else (data, close, a malformed frame) is left to it.
+func (c *conn) control() bool {
+	h, err := c.br.Peek(2)
+	if err != nil {
+		return false // ReadMessage reports it
+	}
+	op := int(h[0] & 0x0f)
+	// FIN and no reserved bits, masked as a client's frames are, and a
+	// control frame's length (at most 125).
+	if (op != websocket.PingMessage && op != websocket.PongMessage) || h[0]&0xf0 != 0x80 || h[1]&0x80 == 0 || h[1]&0x7f > 125 {
+		return false
+	}
+	n := 2 + 4 + int(h[1]&0x7f)
+	f, err := c.br.Peek(n)
+	if err != nil {
+		return false
+	}
+	if op == websocket.PingMessage {
+		payload := make([]byte, n-6)
+		for i := range payload {
+			payload[i] = f[6+i] ^ f[2+i%4]
+		}
+		c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(writeWait))
+	}
+	c.br.Discard(n)
+	c.heard()
+	return true
+}
+
+// heard notes that the client is alive.
+func (c *conn) heard() { c.heardAt.Store(time.Now().UnixNano()) }
+
+// finish ends a closed connection, once the frame being handled (if any)
+// is done.
+func (c *conn) finish() {
+	defer c.srv.wg.Done()
 	defer c.srv.track(c, false)
-	c.readLoop()
-	c.close()
+	pollr.forget(c)
+	c.handling.Lock() // readable handles nothing after this: c.done is closed
+	c.handling.Unlock()
 	c.endRTCWithConn()
 	c.mu.Lock()
 	for _, un := range c.subs {
@@ -111,37 +285,6 @@ func (c *conn) run() {
 	}
 }
 
-func (c *conn) readLoop() {
-	c.ws.SetReadLimit(protocol.MaxFrameBytes)
-	c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
-	for {
-		typ, data, err := c.ws.ReadMessage()
-		if err != nil {
-			// gorilla answers an oversize frame with close 1009 itself.
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, websocket.ErrReadLimit) {
-				c.log.Debug("connection read ended", "err", err)
-			}
-			return
-		}
-		c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		c.handling.Lock()
-		c.mu.Lock()
-		draining := c.draining
-		c.mu.Unlock()
-		if draining {
-			c.handling.Unlock()
-			return
-		}
-		if typ != websocket.TextMessage {
-			c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeBadJSON, Message: "frames are JSON text messages"})
-		} else {
-			c.handle(data)
-		}
-		c.handling.Unlock()
-	}
-}
-
 // keepInterval is how often keepalive runs: the ping interval, or more
 // often for a visitor whose token lifetime is short.
 func (c *conn) keepInterval() time.Duration {
@@ -152,16 +295,22 @@ func (c *conn) keepInterval() time.Duration {
 	return d
 }
 
-// keepalive pings the client every pingInterval (its pong extends the read
-// deadline) and gives a visitor a fresh token every quarter of the token's
-// lifetime, well before the current one expires (visitor_token.go). It
-// runs on the connection's timer: no goroutine waits for it.
+// keepalive pings the client every pingInterval, closes the connection
+// when the client has sent nothing (not even a pong) for pongWait, and
+// gives a visitor a fresh token every quarter of the token's lifetime, well
+// before the current one expires (visitor_token.go). It runs on the
+// connection's timer: no goroutine waits for it.
 func (c *conn) keepalive() {
 	t := c.keep.Load()
 	if c.ended() {
 		return
 	}
 	now := time.Now()
+	if silent := now.Sub(time.Unix(0, c.heardAt.Load())); silent > pongWait {
+		c.log.Debug("client silent; closing the connection", "silent", silent)
+		c.close()
+		return
+	}
 	if !now.Before(c.nextPing) {
 		c.nextPing = now.Add(pingInterval)
 		c.push(outFrame{ping: true}, false) // a full queue: the client is dropped soon anyway
@@ -228,7 +377,7 @@ func (c *conn) flush() {
 				// Drained: tell the client to come back elsewhere.
 				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 				c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting; reconnect"))
-				c.ws.Close()
+				c.close()
 			}
 			return
 		}
@@ -273,13 +422,14 @@ func (c *conn) queued() int {
 	return len(c.out)
 }
 
-// close ends the connection at once (without flushing queued frames).
-// Callers may hold c.mu.
+// close ends the connection at once (without flushing queued frames), and
+// finishes it. Callers may hold c.mu.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		c.keep.Load().Stop()
 		c.ws.Close()
+		go c.finish()
 	})
 }
 
@@ -299,7 +449,7 @@ func (c *conn) drain() {
 	c.mu.Unlock()
 	c.handling.Unlock()
 	// The writer sends the close frame after the queued frames and then
-	// closes the socket, which ends the reader.
+	// closes the connection.
 }
 
 // deliver queues a publication; a client too slow to take it is

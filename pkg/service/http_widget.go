@@ -325,23 +325,6 @@ func (s *Server) visitorLocale(p conversation.Participant) string {
 	return ""
 }
 
-// upgrade turns the request into a live connection for p.
-func (s *Server) upgrade(c *gin.Context, p conversation.Participant) {
-	if s.isDraining() {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "server is restarting; reconnect shortly")
-		return
-	}
-	ws, err := s.up.Upgrade(c.Writer, c.Request, nil)
-	if err != nil {
-		return // the upgrader has answered
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		newConn(s, ws, p).run()
-	}()
-}
-
 var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Acme Outdoor — demo shop</title>
