@@ -226,9 +226,11 @@ func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmt
 			WHERE conversation_id = ? AND client_id = ? AND workspace_id = ?`},
 		// The conditions of Require are in the UPDATE, so a send needs no
 		// read of the conversation before it: the visitor's ('' = anyone),
-		// and not waiting (the two statuses given, else '' twice).
+		// and not waiting (the two statuses given, else '' twice); and so
+		// is the check for a resend of the client id.
 		{&st.advance, `UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
 			WHERE id = ? AND workspace_id = ? AND status <> 'closed' AND (? = '' OR visitor_id = ?) AND status NOT IN (?, ?)
+			AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND client_id = ?)
 			RETURNING last_seq, status, language`},
 		{&st.insert, `INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
@@ -271,67 +273,71 @@ func numberedParams(q string) string {
 	return b.String()
 }
 
-// txAppend is appendStmts bound to one transaction (exists, for the rare
-// refused or resent append, is bound when needed).
+// txAppend is appendStmts bound to one transaction (exists and find, for
+// the rare refused or resent append, are bound when needed).
 type txAppend struct {
-	tx                    *sql.Tx
-	exists                *sql.Stmt
-	find, advance, insert *sql.Stmt
+	tx              *sql.Tx
+	exists, find    *sql.Stmt
+	advance, insert *sql.Stmt
 }
 
 func (st *appendStmts) in(ctx context.Context, tx *sql.Tx) txAppend {
-	return txAppend{tx: tx, exists: st.exists, find: tx.StmtContext(ctx, st.find), advance: tx.StmtContext(ctx, st.advance), insert: tx.StmtContext(ctx, st.insert)}
+	return txAppend{tx: tx, exists: st.exists, find: st.find, advance: tx.StmtContext(ctx, st.advance), insert: tx.StmtContext(ctx, st.insert)}
 }
 
-// append stores one message inside the transaction: the stored one when
-// its client id is already there (dup), else the next seq of its
-// conversation.
+// append stores one message inside the transaction: the next seq of its
+// conversation, or the stored one when its client id is already there
+// (dup). One statement decides the common case: the UPDATE assigns the seq
+// only when the conversation takes the message and the client id is new;
+// only an append it refuses looks further.
 func (t txAppend) append(ctx context.Context, r *appendReq) (appendResult, error) {
 	m := r.m
-	prev := Message{WorkspaceID: r.ws, ConversationID: m.ConversationID, ClientID: m.ClientID}
-	err := t.find.QueryRowContext(ctx, m.ConversationID, m.ClientID, r.ws).
-		Scan(&prev.ID, &prev.Seq, &prev.AuthorKind, &prev.AuthorID, &prev.AuthorName, &prev.Body, &prev.CreatedAt)
-	if err == nil {
-		if r.need.Visitor != "" {
-			// Another visitor's resend of the id must not read the message.
-			if _, visitor, err := t.state(ctx, r); err != nil {
-				return appendResult{}, err
-			} else if visitor != r.need.Visitor {
-				return appendResult{}, ErrNotFound
-			}
-		}
-		return appendResult{m: prev, dup: true}, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return appendResult{}, err
-	}
 	waiting := [2]string{"", ""}
 	if r.need.Taken {
 		waiting = [2]string{"queued", "offline"}
 	}
 	var to AppendedTo
-	err = t.advance.QueryRowContext(ctx, r.preview, m.CreatedAt, m.ConversationID, r.ws, r.need.Visitor, r.need.Visitor, waiting[0], waiting[1]).
+	err := t.advance.QueryRowContext(ctx, r.preview, m.CreatedAt, m.ConversationID, r.ws, r.need.Visitor, r.need.Visitor, waiting[0], waiting[1], m.ConversationID, m.ClientID).
 		Scan(&m.Seq, &to.Status, &to.Language)
 	if errors.Is(err, sql.ErrNoRows) {
-		// Not updated: say why.
-		status, visitor, err := t.state(ctx, r)
-		switch {
-		case err != nil:
-			return appendResult{}, err
-		case r.need.Visitor != "" && visitor != r.need.Visitor:
-			return appendResult{}, ErrNotFound
-		case status == "closed":
-			return appendResult{}, ErrClosed
-		case r.need.Taken && (status == "queued" || status == "offline"):
-			return appendResult{}, ErrWaiting
-		}
-		return appendResult{}, fmt.Errorf("store: append to conversation %s (%s) not applied", m.ConversationID, status)
+		return t.refused(ctx, r)
 	}
 	if err != nil {
 		return appendResult{}, err
 	}
 	err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.CreatedAt).Scan(&m.ID)
 	return appendResult{m: m, conv: to}, err
+}
+
+// refused says why the UPDATE took no message: a resend (the stored one),
+// or the conversation's state. It costs a statement or two, which only
+// resends and refusals pay.
+func (t txAppend) refused(ctx context.Context, r *appendReq) (appendResult, error) {
+	status, visitor, err := t.state(ctx, r)
+	if err != nil {
+		return appendResult{}, err
+	}
+	if r.need.Visitor != "" && visitor != r.need.Visitor {
+		// Another visitor's conversation, missing to them: nor may a resend
+		// of one of its client ids read the stored message.
+		return appendResult{}, ErrNotFound
+	}
+	prev := Message{WorkspaceID: r.ws, ConversationID: r.m.ConversationID, ClientID: r.m.ClientID}
+	err = t.tx.StmtContext(ctx, t.find).QueryRowContext(ctx, r.m.ConversationID, r.m.ClientID, r.ws).
+		Scan(&prev.ID, &prev.Seq, &prev.AuthorKind, &prev.AuthorID, &prev.AuthorName, &prev.Body, &prev.CreatedAt)
+	if err == nil {
+		return appendResult{m: prev, dup: true}, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return appendResult{}, err
+	}
+	switch {
+	case status == "closed":
+		return appendResult{}, ErrClosed
+	case r.need.Taken && (status == "queued" || status == "offline"):
+		return appendResult{}, ErrWaiting
+	}
+	return appendResult{}, fmt.Errorf("store: append to conversation %s (%s) not applied", r.m.ConversationID, status)
 }
 
 // state reads the status and visitor of r's conversation (ErrNotFound when
