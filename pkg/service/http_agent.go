@@ -24,7 +24,7 @@ const (
 	csrfCookie    = "parley_csrf"
 	csrfHeader    = "X-CSRF-Token"
 	sessionTTL    = 14 * 24 * time.Hour
-	// codeDisabled answers a disabled agent (agents_admin.go).
+	// codeDisabled answers a disabled agent (http_agents_admin.go).
 	codeDisabled = "account_disabled"
 )
 
