@@ -3,9 +3,13 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -47,4 +51,96 @@ func TestClientThatStopsReadingIsDropped(t *testing.T) {
 			return
 		}
 	}
+}
+
+// Idle connections hold no goroutine: each waits in the readiness poller,
+// and the goroutine that read its hello ends once it is welcomed.
+func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite(t))
+	ts.visitor(t).hello(nil) // the poller and the store's connections are up
+	before := runtime.NumGoroutine()
+	const n = 20
+	for i := 0; i < n; i++ {
+		ts.visitor(t).hello(nil)
+	}
+	var extra int
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if extra = runtime.NumGoroutine() - before; extra < n/4 {
+			return
+		}
+	}
+	t.Fatalf("%d idle connections hold %d goroutines", n, extra)
+}
+
+// A client's pings are answered and its pongs taken, between frames or in
+// the same write as them; frames that arrive together, or a frame that
+// arrives in pieces, are all handled, in order.
+func TestControlFramesAndFramesInOneWrite(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite(t))
+	v := ts.visitor(t)
+	v.hello(nil)
+	pongs := make(chan string, 4)
+	v.ws.SetPongHandler(func(p string) error { pongs <- p; return nil })
+	ping := func(ref string) []byte {
+		b, _ := json.Marshal(protocol.Ping{Envelope: protocol.Envelope{Type: protocol.TypePing, Ref: ref}})
+		return clientFrame(websocket.TextMessage, b)
+	}
+	expectPong := func(ref string) {
+		t.Helper()
+		var p protocol.Pong
+		v.next(protocol.TypePong, &p)
+		if p.Ref != ref {
+			t.Fatalf("pong for %q, want %q", p.Ref, ref)
+		}
+	}
+	raw := func(b []byte) {
+		t.Helper()
+		if _, err := v.ws.NetConn().Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := v.ws.WriteControl(websocket.PingMessage, []byte("alone"), time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	v.send(protocol.Ping{Envelope: protocol.Envelope{Type: protocol.TypePing, Ref: "a"}})
+	expectPong("a")
+	if p := <-pongs; p != "alone" {
+		t.Fatalf("pong payload %q", p)
+	}
+
+	// A pong, a ping and two frames in one write.
+	raw(slices.Concat(clientFrame(websocket.PongMessage, []byte("unasked")), ping("b"),
+		clientFrame(websocket.PingMessage, []byte("together")), ping("c")))
+	expectPong("b")
+	expectPong("c")
+	if p := <-pongs; p != "together" {
+		t.Fatalf("pong payload %q", p)
+	}
+
+	// A frame in three pieces, the first shorter than its header.
+	f := ping("d")
+	raw(f[:1])
+	time.Sleep(20 * time.Millisecond)
+	raw(f[1:5])
+	time.Sleep(20 * time.Millisecond)
+	raw(f[5:])
+	expectPong("d")
+}
+
+// clientFrame is one masked (client) WebSocket frame, FIN set, of a
+// payload under 64 KB.
+func clientFrame(op int, payload []byte) []byte {
+	b := []byte{0x80 | byte(op)}
+	if len(payload) < 126 {
+		b = append(b, 0x80|byte(len(payload)))
+	} else {
+		b = append(b, 0x80|126, byte(len(payload)>>8), byte(len(payload)))
+	}
+	key := []byte{0x1b, 0x2c, 0x3d, 0x4e}
+	b = append(b, key...)
+	for i, c := range payload {
+		b = append(b, c^key[i%4])
+	}
+	return b
 }
