@@ -18,11 +18,21 @@ import (
 //	signaling → relay  hangup {call}  reply once the transceivers stopped
 //	signaling → relay  call_stats {call}  reply {legs}
 //
-// A call ends on the relay when either peer closes; signaling learns that
-// from the peer's state (closed), which it reports anyway, so there is no
-// separate "call ended" event. A relay that dies takes its calls with it:
+//	relay → signaling  call_end {call}  (a peer of the call closed)
+//
+// A call ends on the relay when either peer closes. The peer's own link
+// hears it from the peer's state (closed); call_end tells the link that
+// connected the call and the links of both peers, which matters in a fleet:
+// the two peers of a call may belong to two signaling nodes (each with its
+// own link to the relay; connect finds peers on any link), and a node that
+// dies takes its link and its peers with it, so the other node learns the
+// call ended from the relay. A relay that dies takes its calls with it:
 // the link fails, every peer on it reports closed, and signaling records
 // the call as dropped.
+
+// opCallEnd (relay → signaling) says a call ended because one of its
+// peers closed.
+const opCallEnd = "call_end"
 
 // ErrOtherRelay: the two peers of a call are on different relays, which
 // cannot forward media to each other.
@@ -36,9 +46,51 @@ type Call interface {
 	SendMids(p Peer) []string
 	// Stats returns what each direction forwarded so far.
 	Stats(ctx context.Context) ([]relay.LegStats, error)
+	// SendMidsOf is SendMids for a peer named by reference (one another
+	// signaling node drives); nil in process.
+	SendMidsOf(ref PeerRef) []string
+	// ID is the call's id on its standalone relay (call_end names it); ""
+	// in process.
+	ID() string
 	// Close stops the call's transceivers (renegotiate both peers after);
 	// the peers stay open. Calling it again returns nil.
 	Close() error
+}
+
+// PeerRef names a peer on a standalone relay, for another signaling node:
+// in a fleet the two parties of a call may be connected to two nodes, each
+// driving its own client's peer over its own link to the relay.
+type PeerRef struct {
+	Relay string `json:"relay"`
+	Peer  string `json:"peer"`
+}
+
+// RefOf returns p's reference; false for an in-process peer, which no
+// other node can reach.
+func RefOf(p Peer) (PeerRef, bool) {
+	rp, ok := p.(*remotePeer)
+	if !ok {
+		return PeerRef{}, false
+	}
+	return PeerRef{Relay: rp.l.relayID, Peer: rp.id}, true
+}
+
+// OnCallEnded registers f (once, before calls start) to learn of calls a
+// relay ended because one of their peers closed (call_end); f runs on a
+// goroutine of its own and may drive the relay.
+func (p *Pool) OnCallEnded(f func(call string)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onCallEnd = f
+}
+
+func (p *Pool) callEnded(id string) {
+	p.mu.Lock()
+	f := p.onCallEnd
+	p.mu.Unlock()
+	if f != nil && id != "" {
+		go f(id)
+	}
 }
 
 // SameRelay reports whether a and b can be joined in a call: both in
@@ -70,14 +122,29 @@ func Connect(ctx context.Context, a, b Peer, m relay.Media) (Call, error) {
 		}
 		return localCall{c}, nil
 	}
-	ra, rb := a.(*remotePeer), b.(*remotePeer)
+	rb := b.(*remotePeer)
 	if err := rb.alive(); err != nil {
 		return nil, err
 	}
+	return connectRemote(ctx, a.(*remotePeer), rb.id, m)
+}
+
+// ConnectTo is Connect for a peer a of this node's and a peer b another
+// signaling node drives (a is the one sharing a screen). ErrOtherRelay
+// when a is in process or on another relay.
+func ConnectTo(ctx context.Context, a Peer, b PeerRef, m relay.Media) (Call, error) {
+	ra, ok := a.(*remotePeer)
+	if !ok || ra.l.relayID != b.Relay {
+		return nil, ErrOtherRelay
+	}
+	return connectRemote(ctx, ra, b.Peer, m)
+}
+
+func connectRemote(ctx context.Context, ra *remotePeer, other string, m relay.Media) (Call, error) {
 	id := ra.l.pool.peerID() + "-call"
 	ctx, cancel := context.WithTimeout(ctx, requestWait)
 	defer cancel()
-	r, err := ra.call(ctx, msg{Op: opConnect, Call: id, Other: rb.id, Kind: string(m)})
+	r, err := ra.call(ctx, msg{Op: opConnect, Call: id, Other: other, Kind: string(m)})
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +162,8 @@ func (c localCall) SendMids(p Peer) []string {
 	return c.c.SendMids(rp)
 }
 
+func (c localCall) SendMidsOf(PeerRef) []string                     { return nil }
+func (c localCall) ID() string                                      { return "" }
 func (c localCall) Stats(context.Context) ([]relay.LegStats, error) { return c.c.Stats(), nil }
 func (c localCall) Close() error                                    { return c.c.Close() }
 
@@ -112,6 +181,15 @@ func (c *remoteCall) SendMids(p Peer) []string {
 	}
 	return slices.Clone(c.mids[rp.id])
 }
+
+func (c *remoteCall) SendMidsOf(ref PeerRef) []string {
+	if ref.Relay != c.l.relayID {
+		return nil
+	}
+	return slices.Clone(c.mids[ref.Peer])
+}
+
+func (c *remoteCall) ID() string { return c.id }
 
 func (c *remoteCall) Stats(ctx context.Context) ([]relay.LegStats, error) {
 	r, err := c.l.request(ctx, msg{Op: opCallStats, Call: c.id})
@@ -131,10 +209,36 @@ func (c *remoteCall) Close() error {
 	return err
 }
 
-// nodeCall is a call on the relay's end of a link.
+// nodeCall is a call on the relay's end of a link (the link that
+// connected it).
 type nodeCall struct {
 	call *relay.Call
-	a, b string // peer ids
+	a, b string      // peer ids
+	tell []*nodeLink // links to send call_end to: the owner's, the peers'
+}
+
+// peer finds a peer on any of the relay's links: in a fleet the two peers
+// of a call belong to two signaling nodes, each with a link of its own.
+func (n *Node) peer(id string) (*nodePeer, *nodeLink) {
+	for _, l := range n.linkList() {
+		l.mu.Lock()
+		p := l.peers[id]
+		l.mu.Unlock()
+		if p != nil {
+			return p, l
+		}
+	}
+	return nil, nil
+}
+
+func (n *Node) linkList() []*nodeLink {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	links := make([]*nodeLink, 0, len(n.links))
+	for l := range n.links {
+		links = append(links, l)
+	}
+	return links
 }
 
 // callOp serves connect, hangup and call_stats (on a goroutine of its
@@ -143,8 +247,9 @@ func (l *nodeLink) callOp(m msg) {
 	defer l.callOps.Done()
 	switch m.Op {
 	case opConnect:
+		a, la := l.n.peer(m.Peer)
+		b, lb := l.n.peer(m.Other)
 		l.mu.Lock()
-		a, b := l.peers[m.Peer], l.peers[m.Other]
 		_, dup := l.calls[m.Call]
 		_, connecting := l.connecting[m.Call]
 		// Reserve the id in the same critical section as the check, so two
@@ -170,12 +275,20 @@ func (l *nodeLink) callOp(m msg) {
 			l.reply(m.Req, "", err)
 			return
 		}
+		tell := []*nodeLink{l}
+		for _, o := range []*nodeLink{la, lb} {
+			if !slices.Contains(tell, o) {
+				tell = append(tell, o)
+			}
+		}
+		// A peer that closed meanwhile has already dropped its calls.
+		pa, _ := l.n.peer(a.id)
+		pb, _ := l.n.peer(b.id)
+		gone := pa != a || pb != b
 		l.mu.Lock()
 		delete(l.connecting, m.Call)
-		// A peer that closed meanwhile has already dropped its calls.
-		gone := l.peers[a.id] != a || l.peers[b.id] != b
 		if !gone {
-			l.calls[m.Call] = &nodeCall{call: c, a: a.id, b: b.id}
+			l.calls[m.Call] = &nodeCall{call: c, a: a.id, b: b.id, tell: tell}
 		}
 		l.mu.Unlock()
 		if gone {
@@ -205,19 +318,32 @@ func (l *nodeLink) callOp(m msg) {
 	}
 }
 
-// endCallsOf ends the calls a closed peer was in (the other peer stays).
-func (l *nodeLink) endCallsOf(peer string) {
-	l.mu.Lock()
-	var ended []*nodeCall
-	for id, c := range l.calls {
-		if c.a == peer || c.b == peer {
-			ended = append(ended, c)
-			delete(l.calls, id)
-		}
+// endCallsOf ends the calls a closed peer of the link was in.
+func (l *nodeLink) endCallsOf(peer string) { l.n.endCallsOf(peer) }
+
+// endCallsOf ends the calls a closed peer was in, on every link (the other
+// peer stays), and tells their links (call_end).
+func (n *Node) endCallsOf(peer string) {
+	type ended struct {
+		id string
+		c  *nodeCall
 	}
-	l.mu.Unlock()
-	for _, c := range ended {
-		c.call.Close()
+	var out []ended
+	for _, l := range n.linkList() {
+		l.mu.Lock()
+		for id, c := range l.calls {
+			if c.a == peer || c.b == peer {
+				out = append(out, ended{id, c})
+				delete(l.calls, id)
+			}
+		}
+		l.mu.Unlock()
+	}
+	for _, e := range out {
+		e.c.call.Close()
+		for _, l := range e.c.tell {
+			l.write(msg{Op: opCallEnd, Call: e.id})
+		}
 	}
 }
 

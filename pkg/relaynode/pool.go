@@ -46,6 +46,7 @@ type Pool struct {
 	unreachable map[string]time.Time
 	nextPeer    uint64
 	closed      bool
+	onCallEnd   func(call string) // calls.go
 }
 
 // NewPool returns a pool on reg; secret authenticates both the relays'
@@ -287,6 +288,11 @@ func (l *link) readLoop() {
 			if ch != nil {
 				ch <- m
 			}
+			continue
+		}
+		if m.Op == opCallEnd {
+			l.mu.Unlock()
+			l.pool.callEnded(m.Call)
 			continue
 		}
 		p := l.peers[m.Peer]
