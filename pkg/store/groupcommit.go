@@ -213,29 +213,55 @@ func (s *Store) appendTx(batch []*appendReq) (out []appendResult, err error) {
 // quarter of the CPU of each append), and its reflection per row was most
 // of the rest of Go's share.
 type appendStmts struct {
-	find, advance, insert, exists *sql.Stmt
+	find, exists    *sql.Stmt
+	advance, insert *sql.Stmt // SQLite
+	advanceInsert   *sql.Stmt // PostgreSQL: both in one
 }
+
+// advanceSQL takes a message: the conditions of Require are in the
+// UPDATE, so a send needs no read of the conversation before it: the
+// visitor's (an empty one: anyone's), and not waiting (the two statuses
+// given, else two empty strings); and so is the check for a resend of the
+// client id.
+const advanceSQL = `UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
+	WHERE id = ? AND workspace_id = ? AND status <> 'closed' AND (? = '' OR visitor_id = ?) AND status NOT IN (?, ?)
+	AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND client_id = ?)
+	RETURNING last_seq, status, language`
+
+// advanceInsertPG is advanceSQL and the insert in one statement: on
+// PostgreSQL every statement is a round trip, which the members of a batch
+// make one after the other.
+const advanceInsertPG = `WITH adv AS (` + advanceSQL + `),
+	ins AS (INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
+		SELECT ?, ?, adv.last_seq, ?, ?, ?, ?, ?, CAST(? AS timestamptz) FROM adv RETURNING id)
+	SELECT adv.last_seq, adv.status, adv.language, ins.id FROM adv, ins`
 
 func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmts, error) {
 	var st appendStmts
-	for _, p := range []struct {
+	stmts := []struct {
 		to    **sql.Stmt
 		query string
 	}{
 		{&st.find, `SELECT id, seq, author_kind, author_id, author_name, body, created_at FROM messages
 			WHERE conversation_id = ? AND client_id = ? AND workspace_id = ?`},
-		// The conditions of Require are in the UPDATE, so a send needs no
-		// read of the conversation before it: the visitor's ('' = anyone),
-		// and not waiting (the two statuses given, else '' twice); and so
-		// is the check for a resend of the client id.
-		{&st.advance, `UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
-			WHERE id = ? AND workspace_id = ? AND status <> 'closed' AND (? = '' OR visitor_id = ?) AND status NOT IN (?, ?)
-			AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND client_id = ?)
-			RETURNING last_seq, status, language`},
-		{&st.insert, `INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
 		{&st.exists, `SELECT status, visitor_id FROM conversations WHERE id = ? AND workspace_id = ?`},
-	} {
+	}
+	if dialect == "postgres" {
+		stmts = append(stmts, struct {
+			to    **sql.Stmt
+			query string
+		}{&st.advanceInsert, advanceInsertPG})
+	} else {
+		stmts = append(stmts, []struct {
+			to    **sql.Stmt
+			query string
+		}{
+			{&st.advance, advanceSQL},
+			{&st.insert, `INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
+		}...)
+	}
+	for _, p := range stmts {
 		q := p.query
 		if dialect == "postgres" {
 			q = numberedParams(q)
@@ -250,7 +276,7 @@ func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmt
 }
 
 func (st *appendStmts) close() {
-	for _, s := range []*sql.Stmt{st.find, st.advance, st.insert, st.exists} {
+	for _, s := range []*sql.Stmt{st.find, st.exists, st.advance, st.insert, st.advanceInsert} {
 		if s != nil {
 			s.Close()
 		}
@@ -276,13 +302,19 @@ func numberedParams(q string) string {
 // txAppend is appendStmts bound to one transaction (exists and find, for
 // the rare refused or resent append, are bound when needed).
 type txAppend struct {
-	tx              *sql.Tx
-	exists, find    *sql.Stmt
-	advance, insert *sql.Stmt
+	tx                             *sql.Tx
+	exists, find                   *sql.Stmt
+	advance, insert, advanceInsert *sql.Stmt
 }
 
 func (st *appendStmts) in(ctx context.Context, tx *sql.Tx) txAppend {
-	return txAppend{tx: tx, exists: st.exists, find: st.find, advance: tx.StmtContext(ctx, st.advance), insert: tx.StmtContext(ctx, st.insert)}
+	t := txAppend{tx: tx, exists: st.exists, find: st.find}
+	if st.advanceInsert != nil {
+		t.advanceInsert = tx.StmtContext(ctx, st.advanceInsert)
+	} else {
+		t.advance, t.insert = tx.StmtContext(ctx, st.advance), tx.StmtContext(ctx, st.insert)
+	}
+	return t
 }
 
 // append stores one message inside the transaction: the next seq of its
@@ -297,16 +329,24 @@ func (t txAppend) append(ctx context.Context, r *appendReq) (appendResult, error
 		waiting = [2]string{"queued", "offline"}
 	}
 	var to AppendedTo
-	err := t.advance.QueryRowContext(ctx, r.preview, m.CreatedAt, m.ConversationID, r.ws, r.need.Visitor, r.need.Visitor, waiting[0], waiting[1], m.ConversationID, m.ClientID).
-		Scan(&m.Seq, &to.Status, &to.Language)
+	advance := []any{r.preview, m.CreatedAt, m.ConversationID, r.ws, r.need.Visitor, r.need.Visitor, waiting[0], waiting[1], m.ConversationID, m.ClientID}
+	var err error
+	if t.advanceInsert != nil {
+		args := append(advance, m.WorkspaceID, m.ConversationID, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.CreatedAt)
+		err = t.advanceInsert.QueryRowContext(ctx, args...).Scan(&m.Seq, &to.Status, &to.Language, &m.ID)
+	} else {
+		err = t.advance.QueryRowContext(ctx, advance...).Scan(&m.Seq, &to.Status, &to.Language)
+		if err == nil {
+			err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.CreatedAt).Scan(&m.ID)
+		}
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return t.refused(ctx, r)
 	}
 	if err != nil {
 		return appendResult{}, err
 	}
-	err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.CreatedAt).Scan(&m.ID)
-	return appendResult{m: m, conv: to}, err
+	return appendResult{m: m, conv: to}, nil
 }
 
 // refused says why the UPDATE took no message: a resend (the stored one),
