@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,7 +89,8 @@ type conn struct {
 	mu       sync.Mutex
 	draining bool
 	helloed  bool
-	subs     map[string]func()
+	subs     []subscription // few: a visitor's topic and conversations, or an agent's workspace
+	unsubbed bool           // finished: later subscribe calls undo themselves
 	// early holds publications that arrive between subscribing and sending
 	// welcome: welcome is always a client's first frame.
 	early    []outFrame
@@ -143,11 +145,10 @@ func (w *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func newConn(srv *Server, ws *websocket.Conn, br *bufio.Reader, p conversation.Participant) *conn {
 	now := time.Now()
 	c := &conn{
-		srv: srv, id: randomToken()[:16], ws: ws, br: br, p: p, via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
-		subs:     map[string]func(){},
-		log:      srv.log.With("kind", p.Kind, "participant", p.ID),
+		srv: srv, id: strings.Clone(randomToken()[:16]), ws: ws, br: br, p: p, via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
 		nextPing: now.Add(pingInterval), renewAt: now.Add(srv.cfg.VisitorTokenTTL / 4),
 	}
+	c.log = slog.New(connLog{srv.log.Handler(), &c.p})
 	c.heardAt.Store(now.UnixNano())
 	t := time.AfterFunc(time.Hour, c.keepalive)
 	c.keep.Store(t)
@@ -274,10 +275,10 @@ func (c *conn) finish() {
 	c.handling.Unlock()
 	c.endRTCWithConn()
 	c.mu.Lock()
-	for _, un := range c.subs {
-		un()
+	for _, sub := range c.subs {
+		sub.undo()
 	}
-	c.subs = nil // later subscribe calls undo themselves
+	c.subs, c.unsubbed = nil, true
 	helloed := c.helloed
 	c.mu.Unlock()
 	if helloed && c.p.Kind == protocol.AuthorAgent {
@@ -515,13 +516,18 @@ func (c *conn) welcome(w any) {
 	}
 }
 
+// subscription is one bus topic a connection gets publications of.
+type subscription struct {
+	topic string
+	undo  func()
+}
+
 // subscribe delivers a topic's publications to this connection.
 func (c *conn) subscribe(topic string) error {
 	c.mu.Lock()
-	_, have := c.subs[topic]
-	gone := c.subs == nil
+	skip := c.unsubbed || c.subscribed(topic)
 	c.mu.Unlock()
-	if have || gone {
+	if skip {
 		return nil
 	}
 	un, err := c.srv.bus.Subscribe(topic, func(_ string, payload []byte) { c.onPublication(topic, payload) })
@@ -529,14 +535,24 @@ func (c *conn) subscribe(topic string) error {
 		return err
 	}
 	c.mu.Lock()
-	if _, have := c.subs[topic]; have || c.subs == nil {
+	if c.unsubbed || c.subscribed(topic) {
 		c.mu.Unlock()
 		un()
 		return nil
 	}
-	c.subs[topic] = un
+	c.subs = append(c.subs, subscription{topic, un})
 	c.mu.Unlock()
 	return nil
+}
+
+// subscribed reports whether the connection has topic. Callers hold c.mu.
+func (c *conn) subscribed(topic string) bool {
+	for _, sub := range c.subs {
+		if sub.topic == topic {
+			return true
+		}
+	}
+	return false
 }
 
 // onPublication delivers a publication. A visitor learns of a conversation
@@ -550,4 +566,31 @@ func (c *conn) onPublication(topic string, payload []byte) {
 		}
 	}
 	c.deliver(payload)
+}
+
+// connLog is a connection's log handler: the server's, with the
+// participant added to the records it writes. (slog.With would format and
+// keep those attributes for every connection, whether it logs or not.)
+type connLog struct {
+	slog.Handler
+	p *conversation.Participant
+}
+
+func (h connLog) attrs() []slog.Attr {
+	return []slog.Attr{slog.String("kind", h.p.Kind), slog.String("participant", h.p.ID)}
+}
+
+func (h connLog) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out.AddAttrs(h.attrs()...)
+	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h connLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.Handler.WithAttrs(append(h.attrs(), as...))
+}
+
+func (h connLog) WithGroup(name string) slog.Handler {
+	return h.Handler.WithAttrs(h.attrs()).WithGroup(name)
 }
