@@ -45,6 +45,10 @@ import (
 // two different standalone relays cannot be joined: the call answers
 // call_unavailable and says so (moving a peer would cut its data channel
 // mid-chat, which calls promise not to do).
+//
+// In a fleet the two sides may be connected to two signaling nodes: the
+// caller's node runs the call and the callee's node mirrors it for its own
+// clients, over the bus (call_fleet.go).
 
 // callRingTimeout is how long a call rings before it counts as missed,
 // when the configuration does not say (PARLEY_CALL_RING_TIMEOUT).
@@ -58,6 +62,8 @@ const callRecordTimeout = 5 * time.Second
 type callBook struct {
 	mu     sync.Mutex
 	byConv map[callKey]*call
+	node   string     // this node's id in call messages (call_fleet.go)
+	queues callQueues // call messages from other nodes, by call
 }
 
 type callKey struct{ conv, kind string }
@@ -80,20 +86,36 @@ func (b *callBook) find(conv, id, kind string) (found *call, ambiguous bool) {
 	return found, false
 }
 
-// call is one call; its fields are guarded by callBook.mu.
+// call is one call; its fields are guarded by callBook.mu. On its home
+// node (the caller's) home is empty; another node's mirror of it
+// (call_fleet.go) has home set, from nil, and only this node's rung and to.
 type call struct {
 	id, conv, workspace, kind string
 	caller                    protocol.Author
 	callee                    protocol.Author
 	from                      *conn   // the caller's connection
-	to                        *conn   // the connection that accepted
-	rung                      []*conn // the callee's connections it rang
+	to                        *conn   // the connection that accepted, if on this node
+	rung                      []*conn // the callee's connections it rang on this node
 	state                     string
 	expires                   time.Time
 	timer                     *time.Timer
 	media                     relaynode.Call
 	started                   time.Time
 	muted                     map[string]bool
+
+	// The home's view of other nodes: those that rang (remote), and the
+	// accepter when it is on one of them.
+	remote         map[string]bool
+	probe          chan struct{} // closed when another node first rang
+	probeOnce      sync.Once
+	whyNot         []string // why other nodes rang none
+	acceptor       string   // a remote accept under way
+	toNode, toConn string
+	toRef          relaynode.PeerRef
+	toRefAck       string // the remote accept's ref, for its call_state
+	home           string // a mirror's home node
+	send           []string
+	mediaID        string // a mirror's call id on the relay
 }
 
 func callLabel(kind string) string {
@@ -148,6 +170,10 @@ func (c *conn) handleCall(ctx context.Context, f *protocol.Call) {
 	}
 	if k == nil {
 		c.callError(f.Ref, protocol.CodeNotFound, "no such call is under way in this conversation")
+		return
+	}
+	if k.home != "" {
+		c.forwardCall(k, f) // call_fleet.go
 		return
 	}
 	switch f.Action {
@@ -235,28 +261,19 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 		return
 	}
 	rung, elsewhere := c.srv.callableConns(c.p.WorkspaceID, callee, mine)
-	switch {
-	case len(rung) == 0 && elsewhere:
-		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible right now: the other side is connected to a different relay; try again after reconnecting")
-		return
-	case len(rung) == 0:
-		c.callError(f.Ref, protocol.CodeCallUnavailable, "calls aren't possible right now: the other side has no WebRTC connection to the relay (not connected, or their network blocks it)")
-		return
+	if len(rung) > 0 {
+		if n := rung[0].p.Name; n != "" {
+			callee.Name = n // the visitor's name as its connection knows it
+		}
 	}
-
-	if n := rung[0].p.Name; n != "" {
-		callee.Name = n // the visitor's name as its connection knows it
-	}
-	caller := c.p.Author()
-	if caller.Kind == protocol.AuthorVisitor && caller.Name == "" {
-		caller.Name = "the visitor"
-	}
+	caller := callAuthor(c)
 	ring := c.srv.cfg.CallRingTimeout
 	if ring <= 0 { // a Config not made by config.Load
 		ring = callRingTimeout
 	}
 	k := &call{id: randomToken()[:16], conv: cv.ID, workspace: c.p.WorkspaceID, kind: f.Kind, caller: caller, callee: callee,
-		from: c, rung: rung, state: protocol.CallRinging, expires: time.Now().Add(ring), muted: map[string]bool{}}
+		from: c, rung: rung, state: protocol.CallRinging, expires: time.Now().Add(ring), muted: map[string]bool{},
+		remote: map[string]bool{}, probe: make(chan struct{})}
 	book := &c.srv.calls
 	book.mu.Lock()
 	if book.byConv == nil {
@@ -270,23 +287,76 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 	book.byConv[k.key()] = k
 	k.timer = time.AfterFunc(ring, func() { c.srv.endCall(k, protocol.CallReasonMissed, nil) })
 	book.mu.Unlock()
-	c.srv.announceCall(k, f.Ref)
+
+	// The callee's connections on other nodes ring too (call_fleet.go);
+	// when none rang here, wait for one of them to say it rang.
+	ref, _ := relaynode.RefOf(mine)
+	c.srv.publishCall(callMsg{Op: opRing, Call: k.id, Conv: k.conv, Workspace: k.workspace, Kind: k.kind,
+		Caller: &caller, Callee: &callee, Expires: k.expires, CallerPeer: ref})
+	if len(rung) == 0 {
+		t := time.NewTimer(c.srv.callProbeWait())
+		select {
+		case <-k.probe:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	book.mu.Lock()
+	ringing := len(k.rung) > 0 || len(k.remote) > 0
+	why := k.whyNot
+	if !ringing && book.byConv[k.key()] == k {
+		delete(book.byConv, k.key())
+		k.state = protocol.CallEnded
+		k.timer.Stop()
+	}
+	announce := ringing && k.state == protocol.CallRinging // not answered already
+	book.mu.Unlock()
+	if !ringing {
+		c.callError(f.Ref, protocol.CodeCallUnavailable, unavailableMessage(elsewhere, why))
+		return
+	}
+	if announce {
+		c.srv.announceCall(k, f.Ref)
+	}
+}
+
+// unavailableMessage says why a call rang nowhere: elsewhere (a connection
+// of this node on another relay) and the other nodes' reasons.
+func unavailableMessage(elsewhere bool, why []string) string {
+	switch {
+	case slices.Contains(why, whyInProcess):
+		return "calls aren't possible right now: the other side is connected to another Parley server, and calls between servers need standalone relays (PARLEY_RELAY_SECRET); the chat goes on"
+	case elsewhere || slices.Contains(why, whyElsewhere):
+		return "calls aren't possible right now: the other side is connected to a different relay; try again after reconnecting"
+	case slices.Contains(why, whyBusy):
+		return "calls aren't possible right now: the other side is already in a call in this conversation"
+	}
+	return "calls aren't possible right now: the other side has no WebRTC connection to the relay (not connected, or their network blocks it)"
+}
+
+// callAuthor is the connection's participant as calls name it.
+func callAuthor(c *conn) protocol.Author {
+	a := c.p.Author()
+	if a.Kind == protocol.AuthorVisitor && a.Name == "" {
+		a.Name = "the visitor"
+	}
+	return a
+}
+
+// connectFailure is what call_unavailable says when the relay could not
+// join the two peers.
+func connectFailure(err error) string {
+	if errors.Is(err, relaynode.ErrOtherRelay) {
+		return "calls aren't possible right now: the two sides are connected to different relays; try again after reconnecting"
+	}
+	return "the relay could not set up the call"
 }
 
 // callableConns lists the participant's connections on this node that
 // could take a call from peer caller: an open relay peer on the caller's
 // relay. elsewhere: some have one, but on another relay.
 func (s *Server) callableConns(workspace string, who protocol.Author, caller relaynode.Peer) (out []*conn, elsewhere bool) {
-	// A scan of the node's connections: calls are rare next to messages,
-	// and a per-participant index would have to be kept on every connect.
-	s.mu.Lock()
-	candidates := make([]*conn, 0, 2)
-	for c := range s.conns {
-		if c.p.WorkspaceID == workspace && c.p.Kind == who.Kind && c.p.ID == who.ID {
-			candidates = append(candidates, c)
-		}
-	}
-	s.mu.Unlock()
+	candidates := s.participantConns(workspace, who)
 	out = candidates[:0]
 	for _, c := range candidates {
 		switch _, p := c.mediaPeer(); {
@@ -332,11 +402,7 @@ func (c *conn) acceptCall(k *call, ref string) {
 	if err != nil {
 		c.log.Warn("call: connect peers", "err", err)
 		c.srv.endCall(k, protocol.CallReasonDropped, nil)
-		msg := "the relay could not set up the call"
-		if errors.Is(err, relaynode.ErrOtherRelay) {
-			msg = "calls aren't possible right now: the two sides are connected to different relays; try again after reconnecting"
-		}
-		c.callError(ref, protocol.CodeCallUnavailable, msg)
+		c.callError(ref, protocol.CodeCallUnavailable, connectFailure(err))
 		return
 	}
 	book.mu.Lock()
@@ -360,13 +426,27 @@ func (c *conn) acceptCall(k *call, ref string) {
 	// the offers follow on the same queue.
 	from.renegotiate(fromLink)
 	c.renegotiate(toLink)
-	c.srv.recordCall(k, fmt.Sprintf("%s started: %s called %s", callLabel(k.kind), k.caller.Name, k.callee.Name), "started")
+	c.srv.recordCall(k, k.startedBody(), "started")
+}
+
+func (k *call) startedBody() string {
+	return fmt.Sprintf("%s started: %s called %s", callLabel(k.kind), k.caller.Name, k.callee.Name)
 }
 
 // endCall ends a call for reason (by: the connection that ended it, nil
 // for a timeout or a drop), stops its media, renegotiates the peers still
 // open, tells every connection involved and records the outcome.
 func (s *Server) endCall(k *call, reason string, by *conn) {
+	var a *protocol.Author
+	if by != nil {
+		a = ptr(callAuthor(by))
+	}
+	s.endCallBy(k, reason, a)
+}
+
+// endCallBy is endCall on the call's home for a participant of any node
+// (nil: nobody), telling the nodes that mirror it.
+func (s *Server) endCallBy(k *call, reason string, byAuthor *protocol.Author) {
 	book := &s.calls
 	book.mu.Lock()
 	if book.byConv[k.key()] != k || k.state == protocol.CallEnded {
@@ -386,14 +466,6 @@ func (s *Server) endCall(k *call, reason string, by *conn) {
 	}
 	book.mu.Unlock()
 
-	var byAuthor *protocol.Author
-	if by != nil {
-		a := by.p.Author()
-		if a.Kind == protocol.AuthorVisitor && a.Name == "" {
-			a.Name = "the visitor"
-		}
-		byAuthor = &a
-	}
 	for _, c := range involved {
 		c.queueFrame(k.frame(c, protocol.CallEnded, reason, byAuthor), true)
 	}
@@ -405,7 +477,13 @@ func (s *Server) endCall(k *call, reason string, by *conn) {
 			}
 		}
 	}
+	// Mirrors renegotiate their clients once the media has stopped.
+	s.publishState(k, reason, byAuthor)
+	s.recordCall(k, k.endBody(reason, wasActive, byAuthor), "end")
+}
 
+// endBody is the record of how a call ended.
+func (k *call) endBody(reason string, wasActive bool, byAuthor *protocol.Author) string {
 	label := callLabel(k.kind)
 	var body string
 	switch reason {
@@ -428,7 +506,7 @@ func (s *Server) endCall(k *call, reason string, by *conn) {
 		}
 		body = fmt.Sprintf("%s ended by %s after %s", label, who, callDuration(time.Since(k.started)))
 	}
-	s.recordCall(k, body, "end")
+	return body
 }
 
 // callDuration renders a call's length as m:ss (h:mm:ss past an hour).
@@ -456,20 +534,28 @@ func (s *Server) dropCalls(c *conn) {
 	book.mu.Lock()
 	var hit []*call
 	var reasons []string
+	var mirrors []*call
 	for _, k := range book.byConv {
 		switch {
+		case k.home != "":
+			if k.to == c || (k.state == protocol.CallRinging && slices.Contains(k.rung, c)) {
+				mirrors = append(mirrors, k)
+			}
 		case k.from == c && k.state == protocol.CallRinging:
 			hit, reasons = append(hit, k), append(reasons, protocol.CallReasonCancelled)
 		case k.from == c || k.to == c:
 			hit, reasons = append(hit, k), append(reasons, protocol.CallReasonDropped)
 		case k.state == protocol.CallRinging && slices.Contains(k.rung, c):
 			k.rung = slices.DeleteFunc(k.rung, func(o *conn) bool { return o == c })
-			if len(k.rung) == 0 {
+			if len(k.rung) == 0 && len(k.remote) == 0 {
 				hit, reasons = append(hit, k), append(reasons, protocol.CallReasonMissed)
 			}
 		}
 	}
 	book.mu.Unlock()
+	for _, k := range mirrors {
+		s.dropMirrored(k, c)
+	}
 	for i, k := range hit {
 		var by *conn
 		if reasons[i] == protocol.CallReasonCancelled {
@@ -483,7 +569,10 @@ func (s *Server) dropCalls(c *conn) {
 // (ref: the frame of the connection that asked, for its answer).
 func (s *Server) announceCall(k *call, ref string) {
 	s.calls.mu.Lock()
-	targets := []*conn{k.from}
+	var targets []*conn
+	if k.from != nil {
+		targets = append(targets, k.from)
+	}
 	if k.to != nil {
 		targets = append(targets, k.to)
 	} else {
@@ -492,13 +581,18 @@ func (s *Server) announceCall(k *call, ref string) {
 	frames := make([]protocol.CallState, len(targets))
 	for i, c := range targets {
 		frames[i] = k.frame(c, k.state, "", nil)
-	}
-	s.calls.mu.Unlock()
-	for i, c := range targets {
 		if ref != "" && (c == k.from || c == k.to) {
 			frames[i].Ref = ref
 		}
+	}
+	// Mirrors ring on their own; they follow the rest.
+	tell := k.home == "" && k.state == protocol.CallActive
+	s.calls.mu.Unlock()
+	for i, c := range targets {
 		c.queueFrame(frames[i], true)
+	}
+	if tell {
+		s.publishState(k, "", nil)
 	}
 }
 
@@ -515,6 +609,8 @@ func (k *call) frame(c *conn, state, reason string, by *protocol.Author) protoco
 	case protocol.CallActive:
 		if _, p := c.mediaPeer(); p != nil && k.media != nil {
 			f.Send = k.media.SendMids(p)
+		} else if k.home != "" && c == k.to {
+			f.Send = slices.Clone(k.send)
 		}
 		started := k.started
 		f.StartedAt = &started
