@@ -510,9 +510,9 @@ func findings(b *strings.Builder, rs []loadgen.Result) {
 	}
 	if maxStore > 0 {
 		w("- **Storage throughput caps the node at about %.0f stored msgs/s on SQLite** (Store). Every chat level above that rate queues: ", maxStore)
-		w("the issue's 2,000 × 10 msgs/s offers 20,000 msgs/s, about %.0f× more. Each send costs a conversation read and, ", 20000/maxStore)
-		w("in a transaction shared with other concurrent sends (group commit), a lookup by client id, `UPDATE … RETURNING` of the seq and the insert, ")
-		w("on SQLite's one connection.\n")
+		w("the issue's 2,000 × 10 msgs/s offers 20,000 msgs/s, about %.0f× more. Each send costs, in a transaction shared with other ", 20000/maxStore)
+		w("concurrent sends (group commit) on SQLite's one connection, an `UPDATE … RETURNING` that takes the seq (and checks the sender ")
+		w("and the client id) and the insert; the commit is SQLite's single writer.\n")
 	}
 	for _, r := range rs {
 		if n := r.ErrorFrames["unavailable"]; n > 0 && strings.HasPrefix(r.Target, "parley") {
@@ -521,9 +521,9 @@ func findings(b *strings.Builder, rs []loadgen.Result) {
 		}
 		if r.Gaps > 0 && strings.HasPrefix(r.Target, "parley") && r.Scenario != "resume" {
 			w("- %s %s %g/s: %d seq gaps on live connections: a message seen before an earlier one of its conversation, so the client resumed (nothing lost). ", r.Scenario, r.Target, r.RatePerConv, r.Gaps)
-			w("The likely cause, from the code: a visitor's `start` routes the new conversation (which may store the agent's join notice) before the connection ")
-			w("subscribes to the conversation's topic (`pkg/service/handle.go`), so a notice committed in between reaches the visitor only by resume. ")
-			w("A faster store makes that window more often won by the notice.\n")
+			w("The service publishes a conversation's messages in seq order (a lock around commit and publish; the in-process bus calls ")
+			w("subscribers on the publisher's goroutine), so the frame was dropped or overtaken between the bus and the socket ")
+			w("(`pkg/service/conn.go`: the early frames of a connection in hello, a full send queue).\n")
 		}
 		if r.Disconnects > 0 && strings.HasPrefix(r.Target, "parley") && r.Scenario != "resume" {
 			w("- %s %s %g/s: the server dropped %d connections (send queue of 256 frames full, or write timeout); clients resumed.\n", r.Scenario, r.Target, r.RatePerConv, r.Disconnects)
