@@ -57,6 +57,9 @@ type conn struct {
 	ws  *websocket.Conn
 	p   conversation.Participant
 	log *slog.Logger
+	// locale is a visitor's widget locale, for the conversations it
+	// starts (routing by language).
+	locale string
 
 	// Reading. An idle connection holds no goroutine: it waits in the
 	// readiness poller (poll_linux.go) until its socket is readable, then a
@@ -111,8 +114,9 @@ type outFrame struct {
 	ping   bool // a WebSocket ping, not data
 }
 
-// upgrade turns the request into a live connection for p.
-func (s *Server) upgrade(c *gin.Context, p conversation.Participant) {
+// upgrade turns the request into a live connection for p; a visitor's
+// widget locale goes with it (for the conversations it starts).
+func (s *Server) upgrade(c *gin.Context, p conversation.Participant, locale string) {
 	if s.isDraining() {
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "server is restarting; reconnect shortly")
 		return
@@ -123,7 +127,7 @@ func (s *Server) upgrade(c *gin.Context, p conversation.Participant) {
 		return // the upgrader has answered
 	}
 	s.wg.Add(1) // done when the connection has finished
-	newConn(s, ws, w.br, p).serve()
+	newConn(s, ws, w.br, p, locale).serve()
 }
 
 // hijacker hands gorilla an input buffer of readBuffer bytes for the
@@ -142,10 +146,10 @@ func (w *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return nc, bufio.NewReadWriter(w.br, rw.Writer), nil
 }
 
-func newConn(srv *Server, ws *websocket.Conn, br *bufio.Reader, p conversation.Participant) *conn {
+func newConn(srv *Server, ws *websocket.Conn, br *bufio.Reader, p conversation.Participant, locale string) *conn {
 	now := time.Now()
 	c := &conn{
-		srv: srv, id: strings.Clone(randomToken()[:16]), ws: ws, br: br, p: p, via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
+		srv: srv, id: strings.Clone(randomToken()[:16]), ws: ws, br: br, p: p, locale: locale, via: transportWebSocket, counted: transportWebSocket, done: make(chan struct{}),
 		nextPing: now.Add(pingInterval), renewAt: now.Add(srv.cfg.VisitorTokenTTL / 4),
 	}
 	c.log = slog.New(connLog{srv.log.Handler(), &c.p})

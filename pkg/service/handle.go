@@ -55,7 +55,7 @@ func (c *conn) handle(data []byte) {
 		}
 	case *protocol.Start:
 		// Subscribed before routing can publish on it (the join notice).
-		info, err := c.srv.conv.StartWith(ctx, c.p, c.locale(), func(id string) error {
+		info, err := c.srv.conv.StartWith(ctx, c.p, c.locale, func(id string) error {
 			return c.subscribe(bus.ConversationTopic(id))
 		})
 		if err != nil {
@@ -195,10 +195,6 @@ func (c *conn) resume(ctx context.Context, convID string, after int64) error {
 	}
 	c.reply(protocol.Synced{Envelope: protocol.Envelope{Type: protocol.TypeSynced}, Conversation: convID, Seq: after})
 	return nil
-}
-
-func (c *conn) locale() string {
-	return c.srv.visitorLocale(c.p)
 }
 
 func frameType(f any) string {

@@ -236,7 +236,7 @@ func (s *Server) agentSocket(c *gin.Context) {
 	// The socket remembers its session: a sign out closes it (revoke.go).
 	c.Writer = sessionWriter{c.Writer, c.MustGet("session").(store.Session).TokenHash}
 	s.touchSeen(c, a)
-	s.upgrade(c, agentParticipant(a))
+	s.upgrade(c, agentParticipant(a), "")
 }
 
 // touchSeen records that the agent signed in or connected; a failure only

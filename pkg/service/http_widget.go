@@ -287,8 +287,7 @@ func (s *Server) visitorSocket(c *gin.Context) {
 	if !ok {
 		return
 	}
-	s.locales.Store(v.ID, v.Locale)
-	s.upgrade(c, p)
+	s.upgrade(c, p, v.Locale)
 }
 
 // visitorFromToken authenticates a widget request by its visitor token: a
@@ -316,13 +315,6 @@ func (s *Server) visitorFromToken(c *gin.Context, token string) (conversation.Pa
 		return conversation.Participant{}, store.Visitor{}, false
 	}
 	return conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID}, v, true
-}
-
-func (s *Server) visitorLocale(p conversation.Participant) string {
-	if l, ok := s.locales.Load(p.ID); ok {
-		return l.(string)
-	}
-	return ""
 }
 
 var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
