@@ -144,3 +144,39 @@ func clientFrame(op int, payload []byte) []byte {
 	}
 	return b
 }
+
+// A client that has sent nothing, not even a pong, for pongWait is
+// disconnected by its keepalive timer: an idle connection has no read
+// pending whose deadline would notice.
+func TestSilentClientIsDisconnected(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite(t))
+	v := ts.visitor(t)
+	v.hello(nil)
+	ts.srv.mu.Lock()
+	var c *conn
+	for c = range ts.srv.conns {
+	}
+	ts.srv.mu.Unlock()
+	c.heardAt.Store(time.Now().Add(-pongWait - time.Second).UnixNano())
+	c.keep.Load().Reset(0) // keepalive runs now
+	v.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := v.ws.ReadMessage(); err != nil {
+			if strings.Contains(err.Error(), "i/o timeout") {
+				t.Fatal("the silent client is still connected")
+			}
+			break
+		}
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ts.srv.mu.Lock()
+		n := len(ts.srv.conns)
+		ts.srv.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatal("the closed connection is still tracked")
+		}
+	}
+}
