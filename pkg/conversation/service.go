@@ -43,6 +43,10 @@ type Participant struct {
 	WorkspaceID string
 	SiteID      string // visitors only
 	Role        string // agents only
+	// Session is the hash of the session an agent's live connection was
+	// opened with (agents' connections only): signing out of that session
+	// closes just its connections (pkg/service/revoke.go).
+	Session string
 }
 
 // Author returns the protocol author for p.

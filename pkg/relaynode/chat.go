@@ -110,6 +110,7 @@ type participant struct {
 	WorkspaceID string `json:"workspace_id"`
 	SiteID      string `json:"site_id,omitempty"`
 	Role        string `json:"role,omitempty"`
+	Session     string `json:"-"` // signaling's own: it does not travel
 }
 
 func wireParticipant(p conversation.Participant) *participant {
