@@ -233,10 +233,10 @@ func (s *Server) agentSocket(c *gin.Context) {
 		return
 	}
 	a := agentOf(c)
-	// The socket remembers its session: a sign out closes it (revoke.go).
-	c.Writer = sessionWriter{c.Writer, c.MustGet("session").(store.Session).TokenHash}
+	p := agentParticipant(a)
+	p.Session = c.MustGet("session").(store.Session).TokenHash // signing out of it closes the socket (revoke.go)
 	s.touchSeen(c, a)
-	s.upgrade(c, agentParticipant(a), "")
+	s.upgrade(c, p, "")
 }
 
 // touchSeen records that the agent signed in or connected; a failure only

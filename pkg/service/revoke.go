@@ -1,16 +1,12 @@
 package service
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"maps"
-	"net"
 	"slices"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -98,7 +94,7 @@ func (s *Server) closeAgentConns(m agentControl) {
 		if c.p.Kind != protocol.AuthorAgent || c.p.ID != m.Agent || c.p.WorkspaceID != m.Workspace {
 			continue
 		}
-		if m.Reason == revokeRoleChanged && c.p.Role == m.Role || m.Session != "" && sessionOf(c) != m.Session {
+		if m.Reason == revokeRoleChanged && c.p.Role == m.Role || m.Session != "" && c.p.Session != m.Session {
 			continue
 		}
 		c.log.Info("agent socket revoked", "reason", m.Reason)
@@ -127,7 +123,7 @@ func (s *Server) recheckAgentConns(ctx context.Context) {
 		if sessions[c.p.WorkspaceID] == nil {
 			sessions[c.p.WorkspaceID] = map[string]string{}
 		}
-		sessions[c.p.WorkspaceID][sessionOf(c)] = c.p.ID
+		sessions[c.p.WorkspaceID][c.p.Session] = c.p.ID
 	}
 	s.mu.Unlock()
 	now := time.Now().UTC()
@@ -156,33 +152,4 @@ func (s *Server) recheckAgentConns(ctx context.Context) {
 			s.closeAgentConns(agentControl{Workspace: k.ws, Agent: k.agent, Reason: revokeRoleChanged, Role: a.Role})
 		}
 	}
-}
-
-// sessionConn is an agent socket's network connection marked with the
-// session (its hash) it was opened with: a sign out closes just the sockets
-// of that session.
-type sessionConn struct {
-	net.Conn
-	session string
-}
-
-// sessionWriter hands the WebSocket upgrader a sessionConn when it takes
-// the connection over.
-type sessionWriter struct {
-	gin.ResponseWriter
-	session string
-}
-
-func (w sessionWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, rw, err := w.ResponseWriter.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	return sessionConn{nc, w.session}, rw, nil
-}
-
-// sessionOf is the session an agent socket was opened with.
-func sessionOf(c *conn) string {
-	sc, _ := c.ws.NetConn().(sessionConn)
-	return sc.session
 }
