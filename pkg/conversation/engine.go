@@ -720,6 +720,23 @@ func (r *Router) ConversationChanged(ctx context.Context, ws, convID string) err
 	if err != nil {
 		return mapErr(err)
 	}
+	return r.update(ctx, c)
+}
+
+// conversationChanged is ConversationChanged with the conversation read.
+func (r *Router) conversationChanged(ctx context.Context, c store.Conversation) error {
+	defer r.drain(ctx)
+	if err := r.ensure(ctx, c.WorkspaceID); err != nil {
+		return err
+	}
+	if !r.holder(ctx, c.WorkspaceID) {
+		r.forward(ctx, c.WorkspaceID, routingInput{Op: opChanged, Conv: c.ID})
+		return nil
+	}
+	return r.update(ctx, c)
+}
+
+func (r *Router) update(ctx context.Context, c store.Conversation) error {
 	if err := r.eng.Update(ctx, r.request(c)); err != nil && !errors.Is(err, routing.ErrUnknownConversation) {
 		return err
 	}
@@ -1315,18 +1332,30 @@ func (r *Router) visitorWrote(ctx context.Context, c store.Conversation, body st
 	}
 	why := fmt.Sprintf("language %s detected from the first %d visitor message(s), as %s: %s", res.Language, n, locale, res.Reason)
 	r.log.Info("routing: language detected", "conversation", c.ID, "language", res.Language, "reason", why)
+	// One write (the language and its reason) and one read for routing and
+	// the announcement: this runs inside a visitor's first sends, on the
+	// store connection the commits use.
 	sc := r.svc.store.Workspace(c.WorkspaceID)
-	if err := sc.UpdateConversationRouting(ctx, c.ID, store.ConversationRouting{Language: &res.Language}); err != nil {
+	if err := sc.UpdateConversationRouting(ctx, c.ID, store.ConversationRouting{Language: &res.Language, Reason: why}); err != nil {
 		r.log.Warn("cannot store the detected language", "conversation", c.ID, "err", err)
 		return
 	}
-	r.reason(ctx, c.WorkspaceID, c.ID, why)
+	now, err := sc.Conversation(ctx, c.ID)
+	if err != nil {
+		r.log.Warn("detected language not applied to routing", "conversation", c.ID, "err", err)
+		return
+	}
 	// A waiting conversation is routed again (an assigned one keeps its
 	// agent; the engine only records the new language).
-	if err := r.ConversationChanged(ctx, c.WorkspaceID, c.ID); err != nil {
+	if err := r.conversationChanged(ctx, now); err != nil {
 		r.log.Warn("detected language not applied to routing", "conversation", c.ID, "err", err)
 	}
-	r.svc.Changed(ctx, c.WorkspaceID, c.ID)
+	info, err := r.svc.info(ctx, sc, now)
+	if err != nil {
+		r.log.Warn("announce conversation", "conversation", c.ID, "err", err)
+		return
+	}
+	r.svc.announce(ctx, info, c.WorkspaceID)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.

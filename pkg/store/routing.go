@@ -149,6 +149,9 @@ func (s *Scoped) Requeue(ctx context.Context, convID string) (bool, error) {
 type ConversationRouting struct {
 	Language, Skill, Team *string
 	Priority              *int
+	// Reason, when set, is recorded as SetRoutingReason does, in the same
+	// statement.
+	Reason string
 }
 
 // UpdateConversationRouting changes a conversation's routing needs.
@@ -166,6 +169,9 @@ func (s *Scoped) UpdateConversationRouting(ctx context.Context, convID string, r
 	if r.Priority != nil {
 		up["priority"] = *r.Priority
 	}
+	if r.Reason != "" {
+		up["routing_reason"] = reasonExpr(r.Reason)
+	}
 	if len(up) == 0 {
 		_, err := s.Conversation(ctx, convID)
 		return err
@@ -182,9 +188,13 @@ func (s *Scoped) UpdateConversationRouting(ctx context.Context, convID string, r
 // characters), so agents can read why a conversation went where it went.
 // One statement, so concurrent decisions do not lose each other's lines.
 func (s *Scoped) SetRoutingReason(ctx context.Context, convID, reason string) error {
+	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).Update("routing_reason", reasonExpr(reason)).Error
+}
+
+// reasonExpr puts reason above a conversation's earlier ones.
+func reasonExpr(reason string) clause.Expr {
 	reason = strings.ReplaceAll(truncate(reason, 1000), "\n", " ")
-	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).Update("routing_reason",
-		gorm.Expr("CASE WHEN routing_reason = '' THEN ? ELSE substr(? || routing_reason, 1, 1000) END", reason, reason+"\n")).Error
+	return gorm.Expr("CASE WHEN routing_reason = '' THEN ? ELSE substr(? || routing_reason, 1, 1000) END", reason, reason+"\n")
 }
 
 // SetContact stores the name and email an offline visitor left (sealed).
