@@ -99,12 +99,8 @@ func (p *poller) rearm(c *conn) bool {
 
 func (p *poller) arm(c *conn, op int) error {
 	var err error
-	// Under p.mu: the goroutine that dispatches c's next event takes it
-	// after this, so it sees everything done before (the race detector
-	// cannot see through epoll). Inside Control the descriptor cannot be
-	// closed (and reused by another connection) meanwhile.
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	// Inside Control the descriptor cannot be closed (and reused by
+	// another connection) meanwhile.
 	cerr := c.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: pollIn, Fd: c.key}
 		err = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
