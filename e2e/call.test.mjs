@@ -86,8 +86,8 @@ async function growing(scope, kind, field, what) {
 const callState = (scope) => scope.locator("[data-testid=call-state]").first().getAttribute("data-state");
 const transportOf = (scope) => scope.locator("[data-testid=conn-state]").first().getAttribute("data-transport");
 
-async function withServer(fn) {
-  const server = await startServer({ env: { PARLEY_RTC: "on", PARLEY_RTC_LOOPBACK: "true" } });
+async function withServer(fn, env = {}) {
+  const server = await startServer({ env: { PARLEY_RTC: "on", PARLEY_RTC_LOOPBACK: "true", ...env } });
   try {
     await fn(server);
   } catch (e) {
@@ -226,10 +226,11 @@ test("declined, unanswered and dropped calls are recorded and the chat keeps wor
     await send(visitor, "sorry, not now");
     await eventually(async () => (await bodies(agent)).includes("sorry, not now"), { what: "chat after a decline" });
 
-    // Unanswered: it rings for 30 s, then counts as missed.
+    // Unanswered: it rings for PARLEY_CALL_RING_TIMEOUT (10 s here, 30 s
+    // by default), then counts as missed.
     await agent.click("[data-testid=call-voice]");
     await eventually(async () => (await callState(visitor)) === "ringing", { what: "visitor's widget rings" });
-    await eventually(async () => (await callState(agent)) === "ended", { timeout: 45_000, what: "unanswered call times out" });
+    await eventually(async () => (await callState(agent)) === "ended", { timeout: 30_000, what: "unanswered call times out" });
     assert.equal(await agent.locator("[data-testid=call-ended]").getAttribute("data-reason"), "missed");
     await eventually(async () => (await bodies(agent)).includes("Voice call from Admin not answered"), { what: "missed call recorded" });
     assert.equal(await callState(visitor), "ended");
@@ -244,7 +245,7 @@ test("declined, unanswered and dropped calls are recorded and the chat keeps wor
     await eventually(async () => (await bodies(agent)).some((b) => /^Voice call dropped \(connection lost\) after /.test(b)), { what: "drop recorded" });
     await send(visitor, "my connection hiccuped");
     await eventually(async () => (await bodies(agent)).includes("my connection hiccuped"), { what: "chat after a dropped call" });
-  });
+  }, { PARLEY_CALL_RING_TIMEOUT: "10s" });
 });
 
 test("without WebRTC the call buttons say calls aren't possible on this network; chat works", async () => {
