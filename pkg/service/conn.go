@@ -516,11 +516,21 @@ func (c *conn) reply(v any) {
 func (c *conn) welcome(w any) {
 	c.reply(w)
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Queued under the same lock that marks the connection welcomed: a
+	// publication delivered from now on queues behind them, never ahead
+	// (its seq would look like a gap). At most sendQueue of them (enqueue
+	// closes a connection whose early frames overflow), so the queue may
+	// hold up to twice its usual bound for a moment.
 	early := c.early
 	c.early, c.welcomed = nil, true
-	c.mu.Unlock()
-	for _, f := range early {
-		c.push(f, true)
+	if c.closing || c.ended() || len(early) == 0 {
+		return
+	}
+	c.out = append(c.out, early...)
+	if !c.writing {
+		c.writing = true
+		go c.flush()
 	}
 }
 
