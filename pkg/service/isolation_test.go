@@ -37,6 +37,8 @@ var idRoutes = map[string]struct {
 	"GET /api/agents/:id":                  {id: "agent"},
 	"PATCH /api/agents/:id":                {id: "agent", body: map[string]any{"capacity": 1}},
 	"DELETE /api/agents/:id/sessions":      {id: "agent"},
+	"POST /api/agents/:id/disable":         {id: "agent"},
+	"POST /api/agents/:id/enable":          {id: "agent"},
 	"PATCH /api/sites/:id":                 {id: "site", body: map[string]any{"allowed_origins": []string{}}},
 	"POST /api/sites/:id/secret":           {id: "site"},
 	"GET /api/sites/:id/routing":           {id: "site"},

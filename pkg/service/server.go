@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 
 	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/bus"
@@ -35,7 +34,6 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	engine  *gin.Engine
-	up      websocket.Upgrader
 	secure  bool // served over TLS: cookies get Secure
 	limiter ratelimit.Limiter
 	rules   ratelimit.Rules
@@ -54,7 +52,6 @@ type Server struct {
 	conns    map[*conn]struct{}
 	draining bool
 	wg       sync.WaitGroup
-	locales  sync.Map // visitor id → widget locale
 }
 
 // Deps are what a Server is built from.
@@ -98,12 +95,7 @@ func New(cfg config.Config, d Deps) *Server {
 	}
 	s.metrics.watch(s)
 	s.watchAgentControl() // revoke.go
-	s.up = websocket.Upgrader{
-		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
-		HandshakeTimeout: 10 * time.Second,
-		// Origins are checked by the handlers, which know who is connecting.
-		CheckOrigin: func(*http.Request) bool { return true },
-	}
+	s.watchCalls()        // call_fleet.go
 	gin.SetMode(gin.ReleaseMode)
 	s.engine = gin.New()
 	// Client addresses (rate limits) come from the TCP peer, never from
@@ -180,6 +172,8 @@ func (s *Server) routes() []route {
 		r("POST", "/api/agents", agent, csrf, requireRole("admin"), body, s.createAgent),
 		r("GET", "/api/agents/:id", agent, s.getAgent),
 		r("PATCH", "/api/agents/:id", agent, csrf, requireRole("admin"), body, s.updateAgent),
+		r("POST", "/api/agents/:id/disable", agent, csrf, requireRole("admin"), s.disableAgent), // http_agents_admin.go
+		r("POST", "/api/agents/:id/enable", agent, csrf, requireRole("admin"), s.enableAgent),
 		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), s.getSiteRouting),
 		r("PATCH", "/api/sites/:id/routing", agent, csrf, requireRole("admin", "supervisor"), body, s.updateSiteRouting),
 		r("PUT", "/api/sites/:id/calls", agent, csrf, requireRole("admin"), body, s.setSiteCalls),
