@@ -258,13 +258,30 @@ func (c *callClient) next(typ string) frameIn {
 	return nextFrame(c.t, c.in, typ, "", c.tag)
 }
 
+// callState waits for a call_state frame in state; an error frame about a
+// call (call_unavailable, say) fails the test at once with its message.
 func (c *callClient) callState(state string) protocol.CallState {
 	c.t.Helper()
+	timeout := time.After(frameWait)
 	for {
-		var cs protocol.CallState
-		json.Unmarshal(c.next(protocol.TypeCallState).data, &cs)
-		if cs.State == state {
-			return cs
+		select {
+		case f := <-c.in:
+			switch f.typ {
+			case protocol.TypeCallState:
+				var cs protocol.CallState
+				json.Unmarshal(f.data, &cs)
+				if cs.State == state {
+					return cs
+				}
+			case protocol.TypeError:
+				var e protocol.Error
+				json.Unmarshal(f.data, &e)
+				if strings.HasPrefix(e.Code, "call") {
+					c.t.Fatalf("%s: waiting for call_state %s, got error %s: %s", c.tag, state, e.Code, e.Message)
+				}
+			}
+		case <-timeout:
+			c.t.Fatalf("%s: no call_state %s in %v", c.tag, state, frameWait)
 		}
 	}
 }
@@ -389,6 +406,9 @@ func callSides(t *testing.T, ts *testServer) (ag *callClient, hc *http.Client, v
 	visitorName = v.hello().Self.Name
 	conv = startConversation(t, v)
 	v.negotiate()
+	// A browser's channel opens before the relay's report of it reaches
+	// signaling: a call placed in between finds nobody to ring.
+	ts.waitMediaPeers(t, 2)
 	return ag, hc, v, conv, visitorName
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -51,16 +50,7 @@ func TestTypingOnSignalsThroughStandaloneRelay(t *testing.T) {
 			ag, hc := ts.rtcAgent(t)
 			ag.hello()
 			ag.negotiate()
-			v := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
-			v.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
-			v.next(protocol.TypeWelcome, "")
-			v.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
-			var cf protocol.Conversation
-			json.Unmarshal(v.next(protocol.TypeConversation, "").data, &cf)
-			conv := cf.Conversation.ID
-			v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
-			v.answer(v.offer())
-			v.waitOpen()
+			v, conv, _ := chattingOnDC(t, ts)
 			var sig *webrtc.DataChannel
 			select {
 			case sig = <-v.signals:
@@ -202,15 +192,7 @@ func TestConnectionLimitSharedAcrossTransports(t *testing.T) {
 // transport is refused too (one budget).
 func limitedAfter(t *testing.T, ts *testServer, nth int, via func(i int) string) int {
 	t.Helper()
-	c := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
-	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
-	c.next(protocol.TypeWelcome, "")
-	c.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
-	var cf protocol.Conversation
-	json.Unmarshal(c.next(protocol.TypeConversation, "s").data, &cf)
-	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
-	c.answer(c.offer())
-	dc := c.waitOpen()
+	c, conv, dc := chattingOnDC(t, ts)
 	// Every negotiation frame has gone (its candidates are frames too,
 	// counted like any other) and signaling has the channel open.
 	waitFor(t, "the visitor's candidates are all sent", func() bool {
@@ -222,7 +204,7 @@ func limitedAfter(t *testing.T, ts *testServer, nth int, via func(i int) string)
 
 	send := func(id, over string) frameIn {
 		t.Helper()
-		b, _ := json.Marshal(sendFrame(cf.Conversation.ID, id, id))
+		b, _ := json.Marshal(sendFrame(conv, id, id))
 		if over == transportDataChannel {
 			if err := dc.SendText(string(b)); err != nil {
 				t.Fatal(err)

@@ -79,17 +79,7 @@ func TestICERestartWhenTheRelayFails(t *testing.T) {
 }
 
 func iceRestartAfterARealBreak(t *testing.T, ts *testServer) {
-	c := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
-	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
-	c.next(protocol.TypeWelcome, "")
-	c.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
-	var cf protocol.Conversation
-	json.Unmarshal(c.next(protocol.TypeConversation, "").data, &cf)
-	conv := cf.Conversation.ID
-
-	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
-	c.answer(c.offer())
-	dc := c.waitOpen()
+	c, conv, dc := chattingOnDC(t, ts)
 	var seqs []int64
 	sendOn := func(id, via string) {
 		t.Helper()
@@ -149,16 +139,7 @@ func TestTypingOnSignalsChannel(t *testing.T) {
 	ag, _ := ts.rtcAgent(t)
 	ag.hello()
 	ag.negotiate()
-	v := dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
-	v.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
-	v.next(protocol.TypeWelcome, "")
-	v.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
-	var cf protocol.Conversation
-	json.Unmarshal(v.next(protocol.TypeConversation, "").data, &cf)
-	conv := cf.Conversation.ID
-	v.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
-	v.answer(v.offer())
-	v.waitOpen()
+	v, conv, _ := chattingOnDC(t, ts)
 	var sig *webrtc.DataChannel
 	select {
 	case sig = <-v.signals:
@@ -212,6 +193,22 @@ type restartClient struct {
 	signals chan *webrtc.DataChannel // the signals channel, once open
 	in      chan frameIn
 	done    chan struct{}
+}
+
+// chattingOnDC connects a visitor of ts, starts its conversation and opens
+// its data channel; it returns the client, the conversation and the chat
+// channel.
+func chattingOnDC(t *testing.T, ts *testServer) (c *restartClient, conv string, dc *webrtc.DataChannel) {
+	t.Helper()
+	c = dialRestartClient(t, ts.wsURL("/ws/visitor?token="+ts.visitorToken(t)), http.Header{"Origin": {ts.origin()}})
+	c.send(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello}, V: 1})
+	c.next(protocol.TypeWelcome, "")
+	c.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}})
+	var cf protocol.Conversation
+	json.Unmarshal(c.next(protocol.TypeConversation, "s").data, &cf)
+	c.send(protocol.RTCStart{Envelope: protocol.Envelope{Type: protocol.TypeRTCStart}})
+	c.answer(c.offer())
+	return c, cf.Conversation.ID, c.waitOpen()
 }
 
 func dialRestartClient(t *testing.T, url string, h http.Header) *restartClient {
