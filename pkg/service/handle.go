@@ -143,6 +143,18 @@ func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
 	}
 	status := ""
 	if c.p.Kind == protocol.AuthorAgent && !again {
+		// The session was checked at the upgrade; a sign out (or a
+		// disable) between then and this socket's registration closed
+		// nothing, since it was not registered yet: check once more.
+		// Later ones find the socket registered (revoke.go).
+		live, err := c.srv.store.Workspace(c.p.WorkspaceID).LiveSessions(ctx, []string{c.p.Session}, time.Now().UTC())
+		if err == nil && !live[c.p.Session] {
+			// As revoke.go closes them: the app then finds its
+			// session gone and shows the sign-in.
+			c.log.Info("agent socket revoked", "reason", revokeSignedOut)
+			c.close()
+			return
+		}
 		if status, err = c.srv.conv.AgentConnected(ctx, c.p); err != nil {
 			c.reply(errorFrame(err, h.Ref))
 			return
