@@ -44,7 +44,7 @@ lint:
 
 test-go:
 	@echo "PostgreSQL: $${PARLEY_TEST_POSTGRES:-not tested}; Redis: $${PARLEY_TEST_REDIS:-not tested}"
-	$(GO) test -race -timeout 15m ./...
+	$(GO) test -race -timeout 25m ./...
 
 # The multi-node tests alone, with their figures (they also run in
 # test-go): the failure test (kill -9 of a node and of a relay, Redis and
