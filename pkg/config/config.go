@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,6 +38,15 @@ type Config struct {
 	TLSCert  string // PARLEY_TLS_CERT
 	TLSKey   string // PARLEY_TLS_KEY
 	ACMEHost string // PARLEY_ACME_HOST
+	// TrustedProxies are the networks of reverse proxies (a TLS proxy, a
+	// load balancer) whose ProxyHeader names the client; from any other
+	// peer the header is ignored, since anyone can send it
+	// (PARLEY_TRUSTED_PROXIES). See clientaddr.go in pkg/service.
+	TrustedProxies []netip.Prefix
+	// ProxyHeader is the header the trusted proxies append the client's
+	// address to: X-Forwarded-For or Forwarded (PARLEY_PROXY_HEADER). Only
+	// one is read: a proxy passes the other on as the client wrote it.
+	ProxyHeader string
 	// VisitorTokenTTL is how long a visitor token lives; live connections
 	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
 	VisitorTokenTTL time.Duration
@@ -117,6 +127,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.TLSCert, "tls-cert", env("PARLEY_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS and WSS [PARLEY_TLS_CERT]")
 	fs.StringVar(&c.TLSKey, "tls-key", env("PARLEY_TLS_KEY", ""), "PEM private key file of the certificate [PARLEY_TLS_KEY]")
 	fs.StringVar(&c.ACMEHost, "acme-host", env("PARLEY_ACME_HOST", ""), "host name to get a certificate for with ACME (Let's Encrypt); listen on :443 [PARLEY_ACME_HOST]")
+	var proxies []string
+	listFlag(fs, env, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "IPs or CIDRs of reverse proxies whose forwarding header names the client (rate limits, audit log); default none: the TCP peer is the client", &proxies)
+	fs.StringVar(&c.ProxyHeader, "proxy-header", env("PARLEY_PROXY_HEADER", "X-Forwarded-For"), "header the trusted proxies add the client's address to: X-Forwarded-For or Forwarded [PARLEY_PROXY_HEADER]")
 	vttl, err := time.ParseDuration(env("PARLEY_VISITOR_TOKEN_TTL", "1h"))
 	if err != nil {
 		return c, fmt.Errorf("PARLEY_VISITOR_TOKEN_TTL: %w", err)
@@ -128,6 +141,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.RelaySecret, "relay-secret", env("PARLEY_RELAY_SECRET", ""), "shared secret of standalone relays (go run ./relay); when set, chat data channels go through registered relays instead of the in-process one [PARLEY_RELAY_SECRET]")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.TrustedProxies, err = parsePrefixes(proxies); err != nil {
+		return c, fmt.Errorf("PARLEY_TRUSTED_PROXIES: %w", err)
 	}
 	return c, c.complete()
 }
@@ -169,6 +185,14 @@ func (c *Config) complete() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		return errors.New("PARLEY_SECRET must be at least 32 characters")
+	}
+	switch strings.ToLower(c.ProxyHeader) {
+	case "x-forwarded-for":
+		c.ProxyHeader = "X-Forwarded-For"
+	case "forwarded":
+		c.ProxyHeader = "Forwarded"
+	default:
+		return fmt.Errorf("PARLEY_PROXY_HEADER %q: want X-Forwarded-For or Forwarded", c.ProxyHeader)
 	}
 	switch c.LogFormat {
 	case "text", "json":
@@ -321,6 +345,31 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parsePrefixes reads IPs and CIDRs (an IP is a /32 or /128). An
+// IPv4-mapped IPv6 prefix is kept as the IPv4 prefix it is, since client
+// addresses are compared unmapped.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is neither an IP address nor a CIDR", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() {
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("%q: an IPv4-mapped prefix needs at least 96 bits", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // TLS reports whether this server serves HTTPS itself (a certificate or

@@ -68,7 +68,7 @@ func (s *Server) login(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	if !s.allowHTTP(c, s.rules.SignInPerIP, c.ClientIP()) ||
+	if !s.allowHTTP(c, s.rules.SignInPerIP, s.clientKey(c.Request)) ||
 		!s.allowHTTP(c, s.rules.SignInPerAccount, strings.ToLower(strings.TrimSpace(req.Email))) {
 		return
 	}

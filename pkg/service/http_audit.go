@@ -20,7 +20,10 @@ import (
 // audit appends an entry for the signed-in agent (if any) of the request.
 // A failure to write is logged, not shown: the action itself succeeded.
 func (s *Server) audit(c *gin.Context, workspaceID, action, target, detail string) {
-	e := store.AuditEntry{Action: action, Target: target, Detail: detail, IP: c.ClientIP(), CreatedAt: time.Now().UTC()}
+	e := store.AuditEntry{Action: action, Target: target, Detail: detail, CreatedAt: time.Now().UTC()}
+	if ip := s.clientAddr(c.Request); ip.IsValid() {
+		e.IP = ip.String()
+	}
 	if v, ok := c.Get("agent"); ok {
 		a := v.(store.Agent)
 		e.ActorID, e.ActorName = a.ID, a.Name

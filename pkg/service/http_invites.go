@@ -245,5 +245,5 @@ func (s *Server) invitePost(c *gin.Context, req any) bool {
 		apiError(c, http.StatusForbidden, codeOrigin, "invites are accepted only from the agent app")
 		return false
 	}
-	return bindJSON(c, req) && s.allowHTTP(c, s.rules.SignInPerIP, c.ClientIP())
+	return bindJSON(c, req) && s.allowHTTP(c, s.rules.SignInPerIP, s.clientKey(c.Request))
 }

@@ -740,7 +740,7 @@ func (s *Server) widgetOffline(c *gin.Context) {
 	if req.ClientID == "" || len(req.ClientID) > protocol.MaxClientIDLen {
 		req.ClientID = "offline:" + uuid.NewString()[:20]
 	}
-	if !s.allowHTTP(c, s.rules.OfflineFormPerIP, c.ClientIP()) {
+	if !s.allowHTTP(c, s.rules.OfflineFormPerIP, s.clientKey(c.Request)) {
 		return
 	}
 	info, err := s.conv.LeaveMessage(ctx, p, req.ClientID, name, email, body)

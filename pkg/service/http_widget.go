@@ -198,7 +198,7 @@ func (s *Server) widgetSession(c *gin.Context) {
 		}
 	}
 	if v.ID == "" {
-		if !s.allowHTTP(c, s.rules.VisitorSessionPerIP, c.ClientIP()) || !s.allowHTTP(c, s.rules.VisitorSessionPerSite, site.ID) {
+		if !s.allowHTTP(c, s.rules.VisitorSessionPerIP, s.clientKey(c.Request)) || !s.allowHTTP(c, s.rules.VisitorSessionPerSite, site.ID) {
 			return
 		}
 		nv := store.Visitor{

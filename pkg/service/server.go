@@ -98,8 +98,8 @@ func New(cfg config.Config, d Deps) *Server {
 	s.watchCalls()        // call_fleet.go
 	gin.SetMode(gin.ReleaseMode)
 	s.engine = gin.New()
-	// Client addresses (rate limits) come from the TCP peer, never from
-	// spoofable X-Forwarded-For headers.
+	// gin's ClientIP is not used: client addresses come from clientAddr,
+	// which reads forwarding headers from trusted proxies only.
 	s.engine.SetTrustedProxies(nil)
 	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders(s.secure))
 	s.engine.MaxMultipartMemory = 1 << 20

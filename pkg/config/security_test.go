@@ -1,0 +1,38 @@
+package config
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+)
+
+func loadEnv(t *testing.T, env map[string]string, args ...string) (Config, error) {
+	t.Helper()
+	return Load(append([]string{"-data-dir", t.TempDir()}, args...), func(k string) string { return env[k] })
+}
+
+// PARLEY_TRUSTED_PROXIES takes IPs and CIDRs (an IPv4-mapped one as the
+// IPv4 prefix it is); anything else stops the start. PARLEY_PROXY_HEADER
+// names the one header read from them.
+func TestTrustedProxies(t *testing.T) {
+	c, err := loadEnv(t, nil)
+	if err != nil || len(c.TrustedProxies) != 0 || c.ProxyHeader != "X-Forwarded-For" {
+		t.Fatalf("default: %v %q (%v)", c.TrustedProxies, c.ProxyHeader, err)
+	}
+	c, err = loadEnv(t, map[string]string{"PARLEY_TRUSTED_PROXIES": "10.1.2.3, 192.168.7.9/16,2001:db8::/48 , ::ffff:172.16.0.0/108", "PARLEY_PROXY_HEADER": "forwarded"})
+	want := []netip.Prefix{
+		netip.MustParsePrefix("10.1.2.3/32"), netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("2001:db8::/48"), netip.MustParsePrefix("172.16.0.0/12"),
+	}
+	if err != nil || !reflect.DeepEqual(c.TrustedProxies, want) || c.ProxyHeader != "Forwarded" {
+		t.Fatalf("parsed %v %q (%v), want %v Forwarded", c.TrustedProxies, c.ProxyHeader, err, want)
+	}
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "::ffff:10.0.0.0/64", "10.0.0.1-10.0.0.9"} {
+		if _, err := loadEnv(t, map[string]string{"PARLEY_TRUSTED_PROXIES": bad}); err == nil {
+			t.Errorf("PARLEY_TRUSTED_PROXIES=%q accepted", bad)
+		}
+	}
+	if _, err := loadEnv(t, map[string]string{"PARLEY_PROXY_HEADER": "X-Real-IP"}); err == nil {
+		t.Error("PARLEY_PROXY_HEADER=X-Real-IP accepted")
+	}
+}
