@@ -25,8 +25,10 @@ func (r Rule) Allow(ctx context.Context, l Limiter, subject string) (Result, err
 // Rules are the limits the server applies. Start from DefaultRules and
 // override fields from configuration.
 type Rules struct {
-	// SignInPerAccount: agent sign-in attempts per account, against password
-	// guessing on one account from many addresses.
+	// SignInPerAccount: agent sign-in attempts on one account from one
+	// client address (the subject is the pair), against guessing one
+	// account's password. Not per account alone: then anyone could keep
+	// the owner out with a few wrong guesses a minute.
 	SignInPerAccount Rule
 	// SignInPerIP: sign-in attempts per client address, against one address
 	// trying many accounts.

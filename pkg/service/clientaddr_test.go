@@ -61,7 +61,6 @@ func TestClientAddr(t *testing.T) {
 func TestRateLimitsBehindProxy(t *testing.T) {
 	rules := ratelimit.DefaultRules()
 	rules.SignInPerIP.Limit = ratelimit.Limit{Rate: 2, Burst: 2, Period: time.Hour}
-	rules.SignInPerAccount.Limit = ratelimit.PerMinute(100) // this test is about addresses
 	login := func(t *testing.T, ts *testServer, xff, password string) int {
 		t.Helper()
 		req, _ := http.NewRequest("POST", ts.URL+"/api/auth/login", bytes.NewReader([]byte(`{"email":"admin@parley.local","password":"`+password+`"}`)))
@@ -118,4 +117,34 @@ func TestRateLimitsBehindProxy(t *testing.T) {
 			t.Fatalf("forged X-Forwarded-For from an untrusted peer escaped the limit: %d", code)
 		}
 	})
+}
+
+// Wrong guesses on an account lock out the address guessing, not the
+// account: its owner signs in from elsewhere with the right password.
+func TestSignInGuessesDoNotLockTheOwnerOut(t *testing.T) {
+	rules := ratelimit.DefaultRules() // 5 per account and address a minute
+	rules.SignInPerIP.Limit = ratelimit.PerMinute(1000)
+	ts := newTestServerWith(t, storetest.SQLite(t), ratelimit.NewMemory(), rules, "-trusted-proxies", "127.0.0.1")
+	login := func(xff, password string) int {
+		req, _ := http.NewRequest("POST", ts.URL+"/api/auth/login", bytes.NewReader([]byte(`{"email":"Admin@parley.local","password":"`+password+`"}`)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", xff)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := 0; i < 5; i++ {
+		if code := login("203.0.113.5", "wrong guess"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i+1, code)
+		}
+	}
+	if code := login("203.0.113.5", "wrong guess"); code != http.StatusTooManyRequests {
+		t.Fatalf("6th guess from the attacker's address: %d, want 429", code)
+	}
+	if code := login("198.51.100.20", adminPassword); code != http.StatusOK {
+		t.Fatalf("the owner from another address: %d, want 200", code)
+	}
 }

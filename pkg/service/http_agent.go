@@ -68,8 +68,9 @@ func (s *Server) login(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	if !s.allowHTTP(c, s.rules.SignInPerIP, s.clientKey(c.Request)) ||
-		!s.allowHTTP(c, s.rules.SignInPerAccount, strings.ToLower(strings.TrimSpace(req.Email))) {
+	client := s.clientKey(c.Request)
+	if !s.allowHTTP(c, s.rules.SignInPerIP, client) ||
+		!s.allowHTTP(c, s.rules.SignInPerAccount, strings.ToLower(strings.TrimSpace(req.Email))+" "+client) {
 		return
 	}
 	a, err := s.store.AgentByEmail(c.Request.Context(), req.Email)
