@@ -173,10 +173,15 @@ func (c *Config) complete() error {
 		}
 	}
 	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("public URL %q must be http(s)://host[:port]", c.PublicURL)
 	}
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	// Written back from its parts: url.Parse lowercases the scheme, and
+	// everything that compares against the public URL (Secure cookies,
+	// HSTS, origin checks) compares lowercase strings, so HTTPS://Chat…
+	// must not pass validation and then count as plain HTTP.
+	u.Host = strings.ToLower(u.Host)
+	c.PublicURL = strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "parley.db")
 	}
@@ -375,6 +380,10 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 // TLS reports whether this server serves HTTPS itself (a certificate or
 // ACME), rather than plain HTTP (perhaps behind a TLS proxy).
 func (c Config) TLS() bool { return c.TLSCert != "" || c.ACMEHost != "" }
+
+// Secure reports whether browsers reach the server over HTTPS: cookies
+// get Secure and answers HSTS.
+func (c Config) Secure() bool { return strings.HasPrefix(c.PublicURL, "https://") }
 
 // PublicOrigin is the scheme://host[:port] of PublicURL.
 func (c Config) PublicOrigin() string {

@@ -36,3 +36,27 @@ func TestTrustedProxies(t *testing.T) {
 		t.Error("PARLEY_PROXY_HEADER=X-Real-IP accepted")
 	}
 }
+
+// The public URL is written back with a lowercase scheme and host, so an
+// operator's HTTPS://Chat.Example.com counts as HTTPS everywhere (Secure
+// cookies, HSTS) and matches the Origin browsers send.
+func TestPublicURLIsNormalised(t *testing.T) {
+	for raw, want := range map[string]string{
+		"HTTPS://Chat.Example.COM/":           "https://chat.example.com",
+		"Https://chat.example.com:8443/chat/": "https://chat.example.com:8443/chat",
+		"HTTP://[2001:DB8::1]:8080":           "http://[2001:db8::1]:8080",
+	} {
+		c, err := loadEnv(t, map[string]string{"PARLEY_PUBLIC_URL": raw})
+		if err != nil || c.PublicURL != want {
+			t.Errorf("PARLEY_PUBLIC_URL=%s: %q (%v), want %q", raw, c.PublicURL, err, want)
+		}
+		if secure := want[:6] == "https:"; c.Secure() != secure {
+			t.Errorf("PARLEY_PUBLIC_URL=%s: Secure() %v, want %v", raw, c.Secure(), secure)
+		}
+	}
+	for _, bad := range []string{"ftp://chat.example.com", "https://user:pw@chat.example.com", "https://chat.example.com/?x=1", "https:///path"} {
+		if _, err := loadEnv(t, map[string]string{"PARLEY_PUBLIC_URL": bad}); err == nil {
+			t.Errorf("PARLEY_PUBLIC_URL=%q accepted", bad)
+		}
+	}
+}

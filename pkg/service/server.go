@@ -80,7 +80,7 @@ func New(cfg config.Config, d Deps) *Server {
 	s := &Server{
 		cfg: cfg, store: d.Store, bus: d.Bus, conv: d.Conv, tokens: d.Tokens, log: d.Logger,
 		metrics: newMetrics(), conns: map[*conn]struct{}{}, limiter: d.Limiter, rules: d.Rules,
-		secure: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
+		secure: cfg.Secure(),
 		relay:  d.Relay, ice: d.ICE, relayPool: d.RelayPool,
 	}
 	switch {
