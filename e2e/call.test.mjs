@@ -6,7 +6,10 @@
 // (a canvas.captureStream() track standing in for getDisplayMedia, which
 // headless Chromium cannot capture) reaches the agent as decoded frames;
 // declined, unanswered and dropped calls are recorded and leave the chat
-// working.
+// working. Sound is proven where a person hears it: the page's own <audio>
+// element plays (not paused, its clock advancing) and a Web Audio analyser
+// on the track it plays measures the beep, on both sides. Chromium runs with
+// its default autoplay policy, as a visitor's browser does.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -18,7 +21,7 @@ import { startServer, launchBrowser, signInAgent, send, bodies, eventually, free
 
 let browser;
 before(async () => {
-  browser = await launchBrowser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"]);
+  browser = await launchBrowser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]);
 });
 after(async () => {
   await browser?.close();
@@ -83,6 +86,43 @@ async function growing(scope, kind, field, what) {
   return last;
 }
 
+/** Waits until a scope's call audio element plays: not paused, its clock
+ * advancing, and an analyser on the track it plays hears more than
+ * silence (the fake microphone beeps). Returns what it measured. */
+async function hears(scope, who) {
+  const state = () =>
+    scope.evaluate(() => {
+      const a = document.querySelector("[data-testid=remote-audio]");
+      const tracks = a?.srcObject?.getAudioTracks?.() ?? [];
+      return { paused: a ? a.paused : null, time: a ? a.currentTime : 0, tracks: tracks.filter((t) => t.readyState === "live").length };
+    });
+  const first = await eventually(async () => {
+    const s = await state();
+    return !s.paused && s.tracks > 0 && s.time > 0 && s;
+  }, { what: `${who}'s call audio element playing a live track`, timeout: 10_000 });
+  await eventually(async () => (await state()).time > first.time + 0.5, { what: `${who}'s call audio element's time advancing past ${first.time}` });
+  const peak = await scope.evaluate(async () => {
+    const a = document.querySelector("[data-testid=remote-audio]");
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 2048;
+    ctx.createMediaStreamSource(new MediaStream(a.srcObject.getAudioTracks())).connect(analyser);
+    const buf = new Float32Array(analyser.fftSize);
+    let peak = 0;
+    // The fake microphone beeps about once a second: listen for up to 5 s.
+    for (const end = Date.now() + 5000; Date.now() < end && peak < 0.05; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      analyser.getFloatTimeDomainData(buf);
+      for (const v of buf) peak = Math.max(peak, Math.abs(v));
+    }
+    await ctx.close();
+    return peak;
+  });
+  assert.ok(peak > 0.01, `${who} hears only silence: peak level ${peak}`);
+  return { peak, time: first.time };
+}
+
 const callState = (scope) => scope.locator("[data-testid=call-state]").first().getAttribute("data-state");
 const transportOf = (scope) => scope.locator("[data-testid=conn-state]").first().getAttribute("data-transport");
 
@@ -144,6 +184,9 @@ test("agent calls, visitor accepts: audio both ways, chat during the call, hang-
     const agentBytes = await growing(agent, "audio", "bytesReceived", "agent receives the visitor's audio");
     const visitorBytes = await growing(frame(), "audio", "bytesReceived", "visitor receives the agent's audio");
     assert.ok(agentBytes > 0 && visitorBytes > 0);
+    const agentHears = await hears(agent, "agent");
+    const visitorHears = await hears(frame(), "visitor");
+    console.log(`measured: peak level heard by the agent ${agentHears.peak.toFixed(3)}, by the visitor ${visitorHears.peak.toFixed(3)}`);
 
     // Chat during the call, both ways, still on the data channel.
     await send(visitor, "I can hear you");
@@ -185,6 +228,14 @@ test("agent calls, visitor accepts: audio both ways, chat during the call, hang-
     await send(visitor, "after the call");
     await eventually(async () => (await bodies(agent)).includes("after the call"), { what: "chat after the call" });
     assert.equal(await transportOf(visitor), "datachannel", "the data channel survived the call");
+
+    // A second call in the same conversation plays too (the relay may
+    // reuse the first call's transceivers and tracks).
+    await agent.click("[data-testid=call-voice]");
+    await visitor.locator("[data-testid=call-accept]").click();
+    await eventually(async () => (await callState(agent)) === "active", { what: "second call active" });
+    await hears(agent, "agent (second call)");
+    await hears(frame(), "visitor (second call)");
   });
 });
 

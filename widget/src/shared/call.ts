@@ -37,8 +37,15 @@ export class CallManager implements MediaHooks {
   readonly ended = new Map<string, CallStateFrame>();
   /** What went wrong with the last call action (shown by the buttons). */
   error = "";
-  /** The other side's voice and screen. */
-  readonly remote = new MediaStream();
+  /** The other side's voice and its screen, each a stream of the live
+   * tracks of that kind, or null when there are none. A new stream object
+   * whenever the set of tracks changes: Chromium never starts an element
+   * whose srcObject was an empty stream when a track is added to that
+   * stream later, but it plays a stream that has the track when it is set
+   * (issue 20). */
+  remoteAudio: MediaStream | null = null;
+  remoteScreen: MediaStream | null = null;
+  private remoteTracks = new Set<MediaStreamTrack>();
   private mic: MediaStream | null = null;
   private screen: MediaStream | null = null;
   private listeners = new Set<() => void>();
@@ -221,9 +228,12 @@ export class CallManager implements MediaHooks {
 
   onTrack(ev: RTCTrackEvent): void {
     const track = ev.track;
-    this.remote.addTrack(track);
+    // The relay reuses a transceiver for the next call: its track comes
+    // again, and is already listened to.
+    if (this.remoteTracks.has(track)) return;
+    this.setRemote(track, true);
     track.addEventListener("ended", () => {
-      this.remote.removeTrack(track);
+      this.setRemote(track, false);
       this.notify();
     });
     // A stopped call transceiver mutes its track rather than ending it.
@@ -238,7 +248,19 @@ export class CallManager implements MediaHooks {
 
   /** remoteVideo says whether a screen from the other side is live. */
   get remoteVideo(): boolean {
-    return this.remote.getVideoTracks().some((t) => t.readyState === "live" && !t.muted);
+    return (this.remoteScreen?.getVideoTracks() ?? []).some((t) => t.readyState === "live" && !t.muted);
+  }
+
+  /** setRemote adds or forgets one of the other side's tracks and makes
+   * a new stream of its kind (see remoteAudio). */
+  private setRemote(track: MediaStreamTrack, on: boolean): void {
+    if (on === this.remoteTracks.has(track)) return;
+    if (on) this.remoteTracks.add(track);
+    else this.remoteTracks.delete(track);
+    const tracks = [...this.remoteTracks].filter((t) => t.kind === track.kind);
+    const stream = tracks.length > 0 ? new MediaStream(tracks) : null;
+    if (track.kind === "audio") this.remoteAudio = stream;
+    else this.remoteScreen = stream;
   }
 
   private async getMic(): Promise<void> {
@@ -253,16 +275,8 @@ export class CallManager implements MediaHooks {
     for (const t of own?.getTracks() ?? []) t.stop();
     if (kind === "audio") this.mic = null;
     else this.screen = null;
-    for (const t of this.remote.getTracks()) if (t.kind === kind) this.remote.removeTrack(t);
+    for (const t of [...this.remoteTracks]) if (t.kind === kind) this.setRemote(t, false);
   }
-}
-
-/** playStream shows a stream in an audio or video element (srcObject is
- * not an attribute); use it as the element's ref callback. */
-export function playStream(el: HTMLMediaElement | null, stream: MediaStream): void {
-  if (!el) return;
-  if (el.srcObject !== stream) el.srcObject = stream;
-  void el.play().catch(() => {});
 }
 
 function errText(e: unknown): string {

@@ -8,8 +8,8 @@
 // (the agent app) must resolve preact to its own copy: two copies break
 // hooks. widget/tools/bundle.mjs does that for every build.
 
-import { useEffect, useState } from "preact/hooks";
-import { CallManager, NO_NETWORK, callSummary, endedText, playStream, type CallKind } from "./call";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { CallManager, NO_NETWORK, callSummary, endedText, type CallKind } from "./call";
 
 /** CallLook: what differs between the visitor's bar and the agent's. */
 export interface CallLook {
@@ -37,12 +37,41 @@ export function useCalls(calls: CallManager): void {
   useEffect(() => calls.subscribe(() => set((v) => v + 1)), [calls]);
 }
 
-/** MediaOut plays the other side's stream. */
-function MediaOut({ stream, video, testid, class: cls }: { stream: MediaStream; video?: boolean; testid: string; class?: string }) {
-  return video ? (
-    <video ref={(el) => playStream(el, stream)} class={cls} data-testid={testid} autoplay playsInline muted />
-  ) : (
-    <audio ref={(el) => playStream(el, stream)} data-testid={testid} autoplay />
+/** play starts an element on its stream. A browser that refuses to play
+ * sound before the person has used the page (autoplay policy) rejects with
+ * NotAllowedError: blocked(true) then asks for a click, which may play. */
+function play(el: HTMLMediaElement, blocked: (b: boolean) => void): void {
+  el.play().then(
+    () => blocked(false),
+    // AbortError: a newer stream replaced this one, and plays itself.
+    (e: unknown) => e instanceof DOMException && e.name === "NotAllowedError" && blocked(true),
+  );
+}
+
+/** RemoteMedia shows the other side's voice (a hidden audio element) or
+ * screen (a video element), started with play() each time the stream
+ * changes, and offers a button when the browser will not play sound
+ * without a click. */
+function RemoteMedia({ stream, video, testid, class: cls, buttonClass }: { stream: MediaStream | null; video?: boolean; testid: string; class?: string; buttonClass?: string }) {
+  const ref = useRef<HTMLVideoElement & HTMLAudioElement>(null);
+  const [blocked, setBlocked] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.srcObject = stream;
+    if (stream) play(el, setBlocked);
+    else setBlocked(false);
+  }, [stream]);
+  const media = video ? <video ref={ref} class={cls} data-testid={testid} playsInline muted /> : <audio ref={ref} data-testid={testid} />;
+  return (
+    <>
+      {media}
+      {blocked && !video && (
+        <button type="button" class={buttonClass} data-testid="call-sound" onClick={() => ref.current && play(ref.current, setBlocked)}>
+          Turn on call sound
+        </button>
+      )}
+    </>
   );
 }
 
@@ -74,8 +103,8 @@ export function CallBar({ calls, conversation, selfID, voice, look }: { calls: C
   const viewing = views.some((v) => v.frame.kind === "screen" && v.frame.state === "active" && v.frame.caller.id !== selfID);
   return (
     <div class={c + " " + c + "-" + state} data-testid="call-state" data-state={state}>
-      <MediaOut stream={calls.remote} testid="remote-audio" />
-      {viewing && calls.remoteVideo && <MediaOut stream={calls.remote} video class={look.videoClass} testid="remote-video" />}
+      <RemoteMedia stream={calls.remoteAudio} testid="remote-audio" buttonClass={look.acceptClass} />
+      {viewing && calls.remoteVideo && <RemoteMedia stream={calls.remoteScreen} video class={look.videoClass} testid="remote-video" />}
       {views.map((view) => (
         <div key={view.frame.id} class={c + "-row"} data-testid="call" data-kind={view.frame.kind} data-state={view.frame.state}>
           <span class={c + "-text"} aria-live="polite">
