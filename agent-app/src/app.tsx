@@ -15,6 +15,7 @@ import type { Author } from "../../pkg/protocol/protocol";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
+import { visitorEmail, visitorName } from "./visitor";
 
 interface Agent {
   id: string;
@@ -400,7 +401,7 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
   }
   const own = last && last.author.kind === "agent" && last.author.id === self.id;
   const preview = last ? (own ? "You: " : "") + last.body : info.last_body ?? "";
-  const name = info.visitor_name || "Visitor";
+  const name = visitorName(info);
   return (
     <li>
       <button
@@ -440,7 +441,8 @@ function ConversationView({ client, conv, self, calls }: { client: LiveClient; c
   const info = conv.info;
   const items = client.items(info.id);
   const typing = client.typingIn(info.id);
-  const name = info.visitor_name || "Visitor";
+  const name = visitorName(info);
+  const email = visitorEmail(info);
   // Answering a queued conversation claims it (the server assigns it to
   // whoever replies first); another agent's conversation is read-only.
   const canReply = info.status === "queued" || info.status === "offline" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
@@ -453,6 +455,11 @@ function ConversationView({ client, conv, self, calls }: { client: LiveClient; c
         <div class="pa-conv-title">
           <h2 data-testid="conversation-title">{name}</h2>
           <div class="pa-conv-sub">
+            {email && (
+              <a href={"mailto:" + email} data-testid="visitor-email">
+                {email}
+              </a>
+            )}
             <span class={"pa-pill pa-pill-" + info.status} data-testid="conversation-status">
               {statusLabel[info.status] ?? info.status}
             </span>
@@ -469,7 +476,7 @@ function ConversationView({ client, conv, self, calls }: { client: LiveClient; c
       </header>
       <ConversationRouting info={info} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
-      <MessageList items={items} self={self} typing={typing} client={client} />
+      <MessageList items={items} self={self} visitor={name} typing={typing} client={client} />
       {canReply ? (
         <>
           {info.status === "queued" && (
@@ -488,7 +495,10 @@ function ConversationView({ client, conv, self, calls }: { client: LiveClient; c
   );
 }
 
-function MessageList({ items, self, typing, client }: { items: ChatItem[]; self: Author; typing: Author | null; client: LiveClient }) {
+function MessageList(props: { items: ChatItem[]; self: Author; visitor: string; typing: Author | null; client: LiveClient }) {
+  const { items, self, visitor, typing, client } = props;
+  // The visitor's lines carry the name they gave, as the title does.
+  const nameOf = (a: Author) => (a.kind === "visitor" ? visitor : a.name);
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   useLayoutEffect(() => {
@@ -522,8 +532,9 @@ function MessageList({ items, self, typing, client }: { items: ChatItem[]; self:
             data-seq={m.seq === null ? "" : String(m.seq)}
             data-pending={m.pending ? "true" : "false"}
             data-author-kind={kind}
+            role={side === "system" ? "note" : undefined}
           >
-            {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? "You" : m.author.name}</div>}
+            {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? "You" : nameOf(m.author)}</div>}
             <div class="pa-bubble" data-testid="message-body">
               {m.body}
             </div>
@@ -551,7 +562,7 @@ function MessageList({ items, self, typing, client }: { items: ChatItem[]; self:
             <i />
             <i />
           </span>
-          {typing.name} is typing…
+          {nameOf(typing)} is typing…
         </div>
       )}
     </div>

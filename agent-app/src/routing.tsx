@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { LiveClient } from "../../widget/src/shared/client";
 import { api } from "../../widget/src/shared/http";
 import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
+import { visitorName } from "./visitor";
 
 export interface AgentProfile {
   id: string;
@@ -237,7 +238,7 @@ function Offers({ self, client, onOpen }: { self: string; client: LiveClient; on
         return (
           <div class="pa-offer" key={id} data-testid="offer" data-conversation={id}>
             <span>
-              {conv?.visitor_name || "A visitor"} · {left}s
+              {visitorName(conv, "A visitor")} · {left}s
             </span>
             <button type="button" class="pa-btn" data-testid="offer-accept" onClick={() => void answer(id, "accept")}>
               Accept

@@ -1140,7 +1140,7 @@ func (r *Router) tellRelaxed(ctx context.Context, ev routing.Relaxed) {
 	default:
 		return
 	}
-	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, fmt.Sprintf("sys:relax:%d", ev.To), text); err != nil {
+	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, fmt.Sprintf("sys:relax:%d", ev.To), protocol.AudienceVisitor, text); err != nil {
 		r.log.Warn("relaxation notice", "conversation", ev.ConversationID, "err", err)
 	}
 }
@@ -1160,7 +1160,7 @@ func (r *Router) joined(ctx context.Context, ws, convID, agentID, reason string)
 	if a, err := r.svc.store.Workspace(ws).Agent(ctx, agentID); err == nil {
 		name = a.Name
 	}
-	if err := r.svc.System(ctx, ws, convID, "sys:join:"+agentID, name+" joined the chat"); err != nil {
+	if err := r.svc.System(ctx, ws, convID, "sys:join:"+agentID, "", name+" joined the chat"); err != nil {
 		r.log.Warn("join notice", "conversation", convID, "err", err)
 	}
 }
@@ -1171,12 +1171,21 @@ func (r *Router) transferred(ctx context.Context, ev routing.Transferred) {
 	if err := sc.UpdateTransferNote(ctx, ev.ConversationID, ev.Note, "transferred: "+ev.Reason); err != nil {
 		r.log.Warn("cannot store the transfer note", "conversation", ev.ConversationID, "err", err)
 	}
-	name := "another agent"
+	name, from := "another agent", "An agent"
 	if a, err := sc.Agent(ctx, ev.To); err == nil {
 		name = a.Name
 	}
+	if a, err := sc.Agent(ctx, ev.From); err == nil {
+		from = a.Name
+	}
 	r.svc.Changed(ctx, ev.WorkspaceID, ev.ConversationID)
-	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer:"+uuid.NewString(), "You are now chatting with "+name+"."); err != nil {
+	// One notice per side, each worded for its reader: the visitor learns
+	// who they are talking to now, the agents who handed it to whom.
+	id := uuid.NewString()
+	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer:"+id, protocol.AudienceVisitor, "You are now chatting with "+name+"."); err != nil {
+		r.log.Warn("transfer notice", "conversation", ev.ConversationID, "err", err)
+	}
+	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer-agent:"+id, protocol.AudienceAgent, from+" transferred the chat to "+name); err != nil {
 		r.log.Warn("transfer notice", "conversation", ev.ConversationID, "err", err)
 	}
 }

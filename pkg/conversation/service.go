@@ -312,10 +312,13 @@ func ackOf(a store.Appended) protocol.Ack {
 }
 
 // System stores a system message (joins, transfers, closes) in the
-// conversation, with the same promise as a chat message.
-func (s *Service) System(ctx context.Context, workspaceID, convID, clientID, body string) error {
+// conversation, with the same promise as a chat message. audience is ""
+// when both sides may read body, else the one side it is worded for
+// (protocol.AudienceVisitor or AudienceAgent).
+func (s *Service) System(ctx context.Context, workspaceID, convID, clientID, audience, body string) error {
 	_, err := s.append(ctx, workspaceID, store.Message{
 		ConversationID: convID, ClientID: clientID, AuthorKind: protocol.AuthorSystem, AuthorID: "", AuthorName: "", Body: body,
+		Audience: audience,
 	}, store.Require{})
 	return mapErr(err)
 }
@@ -348,7 +351,7 @@ func MessageFrame(m store.Message) protocol.Message {
 		Envelope:     protocol.Envelope{Type: protocol.TypeMessage},
 		Conversation: m.ConversationID, Seq: m.Seq, ClientID: m.ClientID,
 		Author: protocol.Author{Kind: m.AuthorKind, ID: m.AuthorID, Name: m.AuthorName},
-		Body:   m.Body, SentAt: m.CreatedAt,
+		Body:   m.Body, SentAt: m.CreatedAt, Audience: m.Audience,
 	}
 }
 
@@ -399,7 +402,7 @@ func (s *Service) Close(ctx context.Context, p Participant, convID string) error
 	}
 	// The notice goes in before the close: a closed conversation takes no
 	// messages. Its client id makes a retried close store it once.
-	if err := s.System(ctx, p.WorkspaceID, c.ID, "sys:close", fmt.Sprintf("%s ended the chat", who)); err != nil && !errors.Is(err, ErrClosed) {
+	if err := s.System(ctx, p.WorkspaceID, c.ID, "sys:close", "", fmt.Sprintf("%s ended the chat", who)); err != nil && !errors.Is(err, ErrClosed) {
 		return err
 	}
 	sc := s.store.Workspace(p.WorkspaceID)

@@ -101,6 +101,15 @@ const (
 	AuthorSystem  = "system"
 )
 
+// Audiences of a system message (Message.Audience): a notice worded for
+// one side only. Empty means both sides see it; each client shows only the
+// notices for its own side (the other side's are still delivered, so every
+// client's seq stays contiguous).
+const (
+	AudienceVisitor = "visitor"
+	AudienceAgent   = "agent"
+)
+
 // Conversation states.
 const (
 	ConversationQueued = "queued" // waiting for an agent
@@ -244,6 +253,7 @@ type Message struct {
 	Author       Author    `json:"author"`
 	Body         string    `json:"body"`
 	SentAt       time.Time `json:"sent_at"`
+	Audience     string    `json:"audience,omitempty"`
 }
 
 // Typing tells the other side that someone is (or stopped) typing. Author is

@@ -96,6 +96,7 @@ export interface MessageFrame {
   author: Author;
   body: string;
   sent_at: string;
+  audience?: string;
 }
 
 export interface TypingFrame {

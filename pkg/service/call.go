@@ -523,7 +523,7 @@ func callDuration(d time.Duration) string {
 func (s *Server) recordCall(k *call, body, step string) {
 	ctx, cancel := context.WithTimeout(context.Background(), callRecordTimeout)
 	defer cancel()
-	if err := s.conv.System(ctx, k.workspace, k.conv, "sys:call:"+k.id+":"+step, body); err != nil {
+	if err := s.conv.System(ctx, k.workspace, k.conv, "sys:call:"+k.id+":"+step, "", body); err != nil {
 		s.log.Warn("call: record in history", "conversation", k.conv, "err", err)
 	}
 }

@@ -151,5 +151,8 @@ type Message struct {
 	AuthorID       string `gorm:"size:36;not null"`
 	AuthorName     string `gorm:"size:200;not null"`
 	Body           string `gorm:"type:text;not null"` // sealed when encryption is on
-	CreatedAt      time.Time
+	// Audience is who a system message is for: "" everyone, or only the
+	// "visitor" or only the "agent" side (protocol.Audience*).
+	Audience  string `gorm:"size:20;not null;default:''"`
+	CreatedAt time.Time
 }

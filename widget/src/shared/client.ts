@@ -321,13 +321,16 @@ export class LiveClient {
     if (this.typingSentAt.delete(conversation)) this.write({ type: "typing", conversation, on: false });
   }
 
-  /** items is the conversation as shown: stored messages in seq order, then
+  /** items is the conversation as shown: stored messages in seq order
+   * (without notices meant for the other side: Message.audience), then
    * the pending ones in the order they were sent. null lists a visitor's
    * messages that wait for a conversation to be started. */
   items(conversation: string | null): ChatItem[] {
     const out: ChatItem[] = [];
     const log = conversation ? this.conversations.get(conversation) : undefined;
     for (const m of log?.messages() ?? []) {
+      // A notice worded for the other side is not shown here.
+      if (m.audience && m.audience !== this.opts.role) continue;
       out.push({
         key: "s" + m.seq,
         seq: m.seq,

@@ -1,0 +1,55 @@
+package service
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/parleychat/parley/pkg/protocol"
+)
+
+// A transfer tells each side what happened in its own words: the visitor
+// "You are now chatting with Bob.", the agents who handed the chat to
+// whom. Each notice is marked with its audience, live and in history, so
+// neither client shows the other side's line as if it were its own.
+func TestTransferNoticesAreWordedForEachSide(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		admin.socket(t)
+		v, _ := ts.visitorWithLocale(t, "en-US")
+		conv := v.start()
+		v.sendMsg(conv.ID, "m1", "I need billing help")
+		bob := admin.newAgent(t, "Bob", map[string]any{"teams": []string{"billing"}})
+		bobWS := bob.socket(t)
+		if code := admin.call(t, "POST", "/api/conversations/"+conv.ID+"/transfer", map[string]any{"to_agent": bob.id}, nil); code != http.StatusOK {
+			t.Fatalf("transfer: %d", code)
+		}
+		want := map[string]string{
+			"You are now chatting with Bob.":    protocol.AudienceVisitor,
+			"Admin transferred the chat to Bob": protocol.AudienceAgent,
+		}
+		live := map[string]string{}
+		for len(live) < len(want) {
+			var m protocol.Message
+			bobWS.next(protocol.TypeMessage, &m)
+			if _, ok := want[m.Body]; ok && m.Conversation == conv.ID {
+				live[m.Body] = m.Audience
+			}
+		}
+		var msgs struct{ Messages []protocol.Message }
+		bob.call(t, "GET", "/api/conversations/"+conv.ID+"/messages", nil, &msgs)
+		stored := map[string]string{}
+		for _, m := range msgs.Messages {
+			if _, ok := want[m.Body]; ok {
+				stored[m.Body] = m.Audience
+			}
+			if m.Body == "I need billing help" && m.Audience != "" {
+				t.Fatalf("a chat message has an audience: %+v", m)
+			}
+		}
+		for body, audience := range want {
+			if live[body] != audience || stored[body] != audience {
+				t.Fatalf("%q: audience live %q, in history %q, want %q", body, live[body], stored[body], audience)
+			}
+		}
+	})
+}
