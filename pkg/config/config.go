@@ -87,6 +87,9 @@ type Config struct {
 	CallRingTimeout time.Duration
 
 	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
+	// publicURLDerived: PARLEY_PUBLIC_URL was not set; PublicURL was made
+	// from the listen address (IsOwnOrigin).
+	publicURLDerived bool
 }
 
 // Load parses args (without the program name) over the environment.
@@ -159,6 +162,7 @@ func (c *Config) complete() error {
 	if c.TLSCert != "" && c.ACMEHost != "" {
 		return errors.New("set either PARLEY_TLS_CERT/PARLEY_TLS_KEY or PARLEY_ACME_HOST, not both")
 	}
+	c.publicURLDerived = c.PublicURL == ""
 	if c.PublicURL == "" {
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
@@ -181,6 +185,9 @@ func (c *Config) complete() error {
 	// HSTS, origin checks) compares lowercase strings, so HTTPS://Chat…
 	// must not pass validation and then count as plain HTTP.
 	u.Host = strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		u.Host = strings.TrimSuffix(u.Host, ":"+p) // as browsers write it in Origin
+	}
 	c.PublicURL = strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "parley.db")
@@ -389,6 +396,38 @@ func (c Config) Secure() bool { return strings.HasPrefix(c.PublicURL, "https://"
 func (c Config) PublicOrigin() string {
 	u, _ := url.Parse(c.PublicURL)
 	return u.Scheme + "://" + u.Host
+}
+
+// IsOwnOrigin reports whether a browser's Origin header names this server:
+// the public URL's scheme, host and port, compared exactly. The Host header
+// is never consulted (a client writes it), and "null" or "" is no origin.
+// Without PARLEY_PUBLIC_URL, on a loopback listen address (a development
+// run), the same scheme and port on another loopback name (localhost,
+// 127.0.0.1, [::1]) counts too: only this machine can open those pages.
+// Reached by any other name, set PARLEY_PUBLIC_URL.
+func (c Config) IsOwnOrigin(origin string) bool {
+	own := c.PublicOrigin()
+	if origin == "" || origin == "null" {
+		return false
+	}
+	if origin == own {
+		return true
+	}
+	if !c.publicURLDerived {
+		return false
+	}
+	o, err1 := url.Parse(origin)
+	p, err2 := url.Parse(own)
+	return err1 == nil && err2 == nil && o.Scheme == p.Scheme && o.Port() == p.Port() && o.Path == "" &&
+		loopbackName(o.Hostname()) && loopbackName(p.Hostname())
+}
+
+func loopbackName(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Postgres reports whether the store is PostgreSQL.

@@ -60,3 +60,50 @@ func TestPublicURLIsNormalised(t *testing.T) {
 		}
 	}
 }
+
+// A browser's Origin names this server when it is the public URL's
+// scheme, host and port. Only a development run (no PARLEY_PUBLIC_URL, a
+// loopback listen address) also takes the other loopback names of its
+// port; "null" and "" never pass.
+func TestIsOwnOrigin(t *testing.T) {
+	prod, err := loadEnv(t, map[string]string{"PARLEY_PUBLIC_URL": "https://chat.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := loadEnv(t, nil, "-addr", "127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lan, err := loadEnv(t, nil, "-addr", "192.0.2.7:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		c      Config
+		origin string
+		want   bool
+	}{
+		{"prod: its own origin", prod, "https://chat.example.com", true},
+		{"prod: plain http", prod, "http://chat.example.com", false},
+		{"prod: another port", prod, "https://chat.example.com:8443", false},
+		{"prod: another host", prod, "https://evil.example", false},
+		{"prod: a suffix", prod, "https://chat.example.com.evil.example", false},
+		{"prod: localhost", prod, "https://localhost", false},
+		{"prod: null", prod, "null", false},
+		{"prod: none", prod, "", false},
+		{"dev: its own origin", dev, "http://127.0.0.1:8080", true},
+		{"dev: localhost, same port", dev, "http://localhost:8080", true},
+		{"dev: ::1, same port", dev, "http://[::1]:8080", true},
+		{"dev: localhost, another port", dev, "http://localhost:3000", false},
+		{"dev: https", dev, "https://localhost:8080", false},
+		{"dev: another host", dev, "http://evil.example:8080", false},
+		{"dev: null", dev, "null", false},
+		{"lan: its own origin", lan, "http://192.0.2.7:8080", true},
+		{"lan: localhost is not this listener", lan, "http://localhost:8080", false},
+	} {
+		if got := tc.c.IsOwnOrigin(tc.origin); got != tc.want {
+			t.Errorf("%s: IsOwnOrigin(%q) = %v, want %v", tc.name, tc.origin, got, tc.want)
+		}
+	}
+}

@@ -101,17 +101,10 @@ func (s *Server) agentApp(c *gin.Context) {
 }
 
 // sameOrigin reports whether a browser request comes from this server's own
-// pages. A request without Origin (not a browser page) is not.
+// pages: its Origin is the public URL's (config.IsOwnOrigin). A request
+// without Origin (not a browser page) is not.
 func (s *Server) sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return false
-	}
-	if o == s.cfg.PublicOrigin() {
-		return true
-	}
-	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
+	return s.cfg.IsOwnOrigin(r.Header.Get("Origin"))
 }
 
 // siteOrigin reports whether a visitor request may act for the site: from
