@@ -29,8 +29,10 @@ test("pre-chat choices set in the dashboard reach the agent with the skill, who 
   await pick.waitFor();
   // The widget polls availability; the choices come with it.
   await eventually(async () => (await pick.locator("option").allInnerTexts()).includes("Billing question"), { what: "the site's choices in the widget" });
+  // The choice is posted on change: wait for the server's answer.
+  const posted = v.page.waitForResponse((r) => r.url().endsWith("/api/widget/prechat") && r.ok());
   await pick.selectOption("Billing question");
-  await new Promise((r) => setTimeout(r, 500)); // the choice is posted on change
+  await posted;
   await send(v.frame, "A question about my invoice");
   await eventually(async () => (await agentName(v)) === "Bea", { what: "visitor served by the billing agent" });
 

@@ -37,10 +37,10 @@ test("a visitor who picks a team before writing reaches that team's agent", asyn
   const v = await widget(e2e.browser, s.url);
   const pick = v.frame.locator("[data-testid=prechat-team]");
   await pick.waitFor();
+  // The choice is posted on change: wait for the server's answer.
+  const posted = v.page.waitForResponse((r) => r.url().endsWith("/api/widget/prechat") && r.ok());
   await pick.selectOption("billing");
-  await eventually(async () => (await pick.inputValue()) === "billing", { what: "team chosen" });
-  // The choice is posted on change; give it a moment before writing.
-  await new Promise((r) => setTimeout(r, 500));
+  await posted;
   await send(v.frame, "A question about my invoice");
   await eventually(async () => (await v.frame.locator("[data-testid=agent-name]").innerText()) === "Bea", { what: "visitor served by the billing team" });
   await v.ctx.close();

@@ -96,7 +96,7 @@ func TestAgentAdministrationIsAdminOnlyAndCSRFProtected(t *testing.T) {
 			if code := admin.callCSRF(t, "POST", "/api/agents/"+ag.id+p, nil, &e, ""); code != http.StatusForbidden || e.Code != codeCSRF {
 				t.Fatalf("%s without CSRF: %d %+v", p, code, e)
 			}
-			if code := admin.callCSRF(t, "POST", "/api/agents/"+ag.id+p, nil, nil, "0"+admin.csrf[1:]); code != http.StatusForbidden {
+			if code := admin.callCSRF(t, "POST", "/api/agents/"+ag.id+p, nil, nil, otherToken(admin.csrf)); code != http.StatusForbidden {
 				t.Fatalf("%s with a wrong CSRF token: %d", p, code)
 			}
 		}
@@ -208,4 +208,18 @@ func TestRecheckClosesADisabledAgentsSockets(t *testing.T) {
 	deaf.srv.recheckAgentConns(context.Background())
 	alDeaf.expectClosed("Al's socket on the deaf node after the recheck")
 	adminDeaf.ping()
+}
+
+// otherToken returns a token of the same length and alphabet as tok that
+// differs from it in its first character: wrong by construction (a fixed
+// replacement such as "0"+tok[1:] equals tok whenever tok starts with "0").
+func otherToken(tok string) string {
+	first := byte('a')
+	if tok != "" && tok[0] == first {
+		first = 'b'
+	}
+	if tok == "" {
+		return string(first)
+	}
+	return string(first) + tok[1:]
 }
