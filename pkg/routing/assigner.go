@@ -47,32 +47,11 @@ func (r ClaimResult) String() string {
 // The Engine calls the Assigner with its workspace lock held: calls should
 // be quick (one round trip) and must not call back into the Engine.
 //
-// # PostgreSQL
-//
-// Package pgassign implements it on the store's agents and conversations
-// tables. Each operation is one transaction at READ COMMITTED:
-//
-//	BEGIN;
-//	SELECT id FROM agents WHERE workspace_id = $ws AND id = ANY($agents)
-//	  ORDER BY id FOR UPDATE;                 -- serialises claims per agent
-//	SELECT count(*) FROM conversations
-//	  WHERE workspace_id = $ws AND agent_id = $agent AND status = 'open';
-//	  -- ≥ $capacity: ROLLBACK, AgentFull
-//	UPDATE conversations SET agent_id = $agent, status = 'open'
-//	  WHERE id = $conv AND workspace_id = $ws AND status = 'queued' AND agent_id IS NULL;
-//	  -- 0 rows: ROLLBACK, ConversationTaken
-//	COMMIT;                                   -- Claimed
-//
-// Move locks both agents (in id order, so opposite moves cannot deadlock),
-// counts the target's load, and updates "WHERE agent_id = $from AND status =
-// 'open'". Release is one UPDATE back to 'queued' "WHERE agent_id = $agent
-// AND status = 'open'", so it never reopens a closed conversation.
-//
-// # Redis
-//
-// One Lua script per operation (EVAL is atomic): for Claim, if HGET
-// conv:$c owner exists → taken; if SCARD agent:$a:convs >= capacity → full;
-// else HSET owner and SADD. Not implemented yet.
+// The signaling server's Assigner is conversation's storeAssigner: each
+// operation is one store transaction (store.Scoped.Claim, Move, Unassign)
+// that locks the agent's row, counts its open conversations against
+// capacity and updates the conversation only if it is still unowned (or
+// still the mover's), on SQLite and PostgreSQL alike.
 type Assigner interface {
 	// Claim makes agentID the owner of conversationID if and only if, in one
 	// atomic step, the conversation has no owner and the agent owns fewer

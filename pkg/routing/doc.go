@@ -20,8 +20,10 @@
 //     arrival), positions and estimated waits, recomputed per eligibility
 //     class so that an event touches only the visitors it affects.
 //   - Assigner is the atomic compare-and-set the Engine calls before it
-//     commits an assignment. MemoryAssigner is the in-process one;
-//     package pgassign is the PostgreSQL one, on the store's own tables.
+//     commits an assignment. MemoryAssigner is the in-process one (tests
+//     and benchmarks); the signaling server's is conversation's
+//     storeAssigner, one store transaction per claim on SQLite and
+//     PostgreSQL alike (store.Scoped.Claim, Move, Unassign).
 //   - Engine ties them together per workspace, behind one mutex per
 //     workspace: Enqueue, SetAgent, SetStatus, Connected/Disconnected,
 //     Release, Transfer, Accept/Decline, Tick.
@@ -36,8 +38,10 @@
 // # Wiring it into the signaling server
 //
 // One Engine per process, built with routing.New(Config{Assigner: ...,
-// OnEvent: ...}): MemoryAssigner for the single-node default,
-// pgassign.New(sqlDB) when several nodes share PostgreSQL. Then:
+// OnEvent: ...}); package conversation does this with the store's
+// assigner. With several signaling nodes, only the node holding a
+// workspace's lease (conversation.Lease, on Redis) queues and assigns that
+// workspace's conversations; the others forward to it over the bus. Then:
 //
 //   - at start: SetRules for every site, SetAgent for every agent, Adopt
 //     every open conversation, Enqueue every queued one (with its original
@@ -59,8 +63,7 @@
 //     if Reason says the engine set it (missed offers) and tell the
 //     dashboard; Relaxed, Transferred, Requeued → system messages and logs.
 //
-// With MemoryAssigner the store is not touched by routing, so the event
-// goroutine persists: Assigned and Transferred → the conversation's agent
-// and status 'open'; Requeued → back to 'queued'. With pgassign those rows
-// are already written by the time the event arrives.
+// The store's assigner has written the conversation's agent and status by
+// the time Assigned, Transferred or Requeued arrives: the event goroutine
+// announces, it does not persist. (With MemoryAssigner nothing is written.)
 package routing
