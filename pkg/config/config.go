@@ -47,6 +47,11 @@ type Config struct {
 	// address to: X-Forwarded-For or Forwarded (PARLEY_PROXY_HEADER). Only
 	// one is read: a proxy passes the other on as the client wrote it.
 	ProxyHeader string
+	// MaxSocketsPerVisitor and MaxSocketsPerAddress cap the live sockets
+	// one visitor (its token) and one client address (an IPv6 /64) may
+	// hold on a node; the next one is closed with 4429. Zero: no cap
+	// (PARLEY_MAX_SOCKETS_PER_VISITOR, PARLEY_MAX_SOCKETS_PER_ADDRESS).
+	MaxSocketsPerVisitor, MaxSocketsPerAddress int
 	// VisitorTokenTTL is how long a visitor token lives; live connections
 	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
 	VisitorTokenTTL time.Duration
@@ -133,6 +138,20 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	var proxies []string
 	listFlag(fs, env, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "IPs or CIDRs of reverse proxies whose forwarding header names the client (rate limits, audit log); default none: the TCP peer is the client", &proxies)
 	fs.StringVar(&c.ProxyHeader, "proxy-header", env("PARLEY_PROXY_HEADER", "X-Forwarded-For"), "header the trusted proxies add the client's address to: X-Forwarded-For or Forwarded [PARLEY_PROXY_HEADER]")
+	for _, n := range []struct {
+		dst       *int
+		flag, key string
+		def, help string
+	}{
+		{&c.MaxSocketsPerVisitor, "max-sockets-per-visitor", "PARLEY_MAX_SOCKETS_PER_VISITOR", "20", "live sockets one visitor may hold on a node (its tabs); 0: no cap"},
+		{&c.MaxSocketsPerAddress, "max-sockets-per-address", "PARLEY_MAX_SOCKETS_PER_ADDRESS", "500", "live sockets one client address (an IPv6 /64) may hold on a node; 0: no cap"},
+	} {
+		v, err := strconv.Atoi(env(n.key, n.def))
+		if err != nil || v < 0 {
+			return c, fmt.Errorf("%s: want a whole number ≥ 0", n.key)
+		}
+		fs.IntVar(n.dst, n.flag, v, n.help+" ["+n.key+"]")
+	}
 	vttl, err := time.ParseDuration(env("PARLEY_VISITOR_TOKEN_TTL", "1h"))
 	if err != nil {
 		return c, fmt.Errorf("PARLEY_VISITOR_TOKEN_TTL: %w", err)
@@ -210,6 +229,9 @@ func (c *Config) complete() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	}
+	if c.MaxSocketsPerVisitor < 0 || c.MaxSocketsPerAddress < 0 {
+		return errors.New("PARLEY_MAX_SOCKETS_PER_* must not be negative")
 	}
 	if c.VisitorTokenTTL < 10*time.Second || c.VisitorTokenTTL > 24*time.Hour {
 		return errors.New("PARLEY_VISITOR_TOKEN_TTL must be between 10s and 24h")

@@ -60,6 +60,7 @@ type conn struct {
 	// locale is a visitor's widget locale, for the conversations it
 	// starts (routing by language).
 	locale string
+	addr   string // the client's address key (clientKey), for the socket caps
 
 	// Reading. An idle connection holds no goroutine: it waits in the
 	// readiness poller (poll_linux.go) until its socket is readable, then a
@@ -122,13 +123,24 @@ func (s *Server) upgrade(c *gin.Context, p conversation.Participant, locale stri
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "server is restarting; reconnect shortly")
 		return
 	}
+	addr := s.clientKey(c.Request)
+	over := s.claimSocket(p, addr)
 	w := &hijacker{ResponseWriter: c.Writer}
 	ws, err := upgrader.Upgrade(w, c.Request, nil)
+	if over != "" {
+		if err == nil {
+			refuseSocket(ws, over)
+		}
+		return
+	}
 	if err != nil {
+		s.releaseSocket(p, addr)
 		return // the upgrader has answered
 	}
 	s.wg.Add(1) // done when the connection has finished
-	newConn(s, ws, w.br, p, locale).serve()
+	cn := newConn(s, ws, w.br, p, locale)
+	cn.addr = addr
+	cn.serve()
 }
 
 // hijacker hands gorilla an input buffer of readBuffer bytes for the
@@ -278,6 +290,7 @@ func (c *conn) heard() { c.heardAt.Store(time.Now().UnixNano()) }
 func (c *conn) finish() {
 	defer c.srv.wg.Done()
 	defer c.srv.track(c, false)
+	defer c.srv.releaseSocket(c.p, c.addr)
 	pollr.forget(c)
 	c.handling.Lock() // readable handles nothing after this: c.done is closed
 	c.handling.Unlock()

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/parleychat/parley/pkg/bus"
@@ -30,6 +31,13 @@ func (c *conn) handle(data []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
 	defer cancel()
+	c.srv.metrics.frames.WithLabelValues(frameType(f)).Inc()
+	// Every frame counts, hello too: a repeated hello is the most
+	// expensive frame there is (store reads, subscriptions, resumes).
+	if ok, retry := c.srv.allow(ctx, c.srv.rules.MessagePerConnection, c.id); !ok {
+		c.reply(rateLimited(refOf(f), retry))
+		return
+	}
 	c.mu.Lock()
 	helloed := c.helloed
 	c.mu.Unlock()
@@ -41,18 +49,9 @@ func (c *conn) handle(data []byte) {
 		c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeNoHello, Message: "send hello first"})
 		return
 	}
-	c.srv.metrics.frames.WithLabelValues(frameType(f)).Inc()
-	if ok, retry := c.srv.allow(ctx, c.srv.rules.MessagePerConnection, c.id); !ok {
-		c.reply(rateLimited(refOf(f), retry))
-		return
-	}
 	switch f := f.(type) {
 	case *protocol.Resume:
-		for id, after := range f.Conversations {
-			if err := c.resume(ctx, id, after); err != nil {
-				c.reply(errorFrame(err, f.Ref))
-			}
-		}
+		c.resumeAll(ctx, f.Conversations, nil, f.Ref)
 	case *protocol.Start:
 		// Subscribed before routing can publish on it (the join notice).
 		info, err := c.srv.conv.StartWith(ctx, c.p, c.locale, func(id string) error {
@@ -167,11 +166,7 @@ func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
 		Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: h.Ref}, V: protocol.Version,
 		Session: c.p.ID, Self: c.p.Author(), Status: status, Conversations: convs,
 	})
-	for id, after := range h.Resume {
-		if err := c.resume(ctx, id, after); err != nil {
-			c.reply(errorFrame(err, h.Ref))
-		}
-	}
+	c.resumeAll(ctx, h.Resume, convs, h.Ref)
 	for _, cv := range convs {
 		if cv.Status != protocol.ConversationQueued {
 			continue
@@ -182,12 +177,63 @@ func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
 	}
 }
 
-// resume sends every message after `after`, page by page, then synced.
+// resumeAll resumes each conversation of want (id → seq seen). A visitor
+// resumes only conversations it owns: those its connection follows or,
+// failing that, those the visitor has (mine, or else one read of the
+// store for the whole frame). The rest are refused together with one
+// not_found, without a store read each: a hello full of made-up ids costs
+// no more than an honest one.
+func (c *conn) resumeAll(ctx context.Context, want map[string]int64, mine []protocol.ConversationInfo, ref string) {
+	if len(want) == 0 {
+		return
+	}
+	if c.p.Kind == protocol.AuthorVisitor {
+		owned := map[string]bool{}
+		c.mu.Lock()
+		for id := range want {
+			owned[id] = c.subscribed(bus.ConversationTopic(id))
+		}
+		c.mu.Unlock()
+		for id, ok := range owned {
+			if ok {
+				continue
+			}
+			if mine == nil {
+				var err error
+				if mine, err = c.srv.conv.Visible(ctx, c.p); err != nil {
+					c.reply(errorFrame(err, ref))
+					return
+				}
+			}
+			for _, cv := range mine {
+				if cv.ID == id {
+					owned[id] = true
+				}
+			}
+		}
+		unknown := 0
+		for id, ok := range owned {
+			if !ok {
+				unknown++
+				delete(want, id)
+			}
+		}
+		if unknown > 0 {
+			c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}, Code: protocol.CodeNotFound,
+				Message: fmt.Sprintf("%d of the conversations to resume are not yours or do not exist", unknown)})
+		}
+	}
+	for id, after := range want {
+		if err := c.resume(ctx, id, after); err != nil {
+			c.reply(errorFrame(err, ref))
+		}
+	}
+}
+
+// resume sends every message after `after`, page by page, then synced. A
+// visitor's conversation was checked by resumeAll.
 func (c *conn) resume(ctx context.Context, convID string, after int64) error {
 	if c.p.Kind == protocol.AuthorVisitor {
-		if err := c.srv.conv.CanSee(ctx, c.p, convID); err != nil {
-			return err
-		}
 		if err := c.subscribe(bus.ConversationTopic(convID)); err != nil {
 			return err
 		}

@@ -50,6 +50,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+	sockets  socketCounts // sockets.go
 	draining bool
 	wg       sync.WaitGroup
 }
@@ -82,6 +83,7 @@ func New(cfg config.Config, d Deps) *Server {
 		metrics: newMetrics(), conns: map[*conn]struct{}{}, limiter: d.Limiter, rules: d.Rules,
 		secure: cfg.Secure(),
 		relay:  d.Relay, ice: d.ICE, relayPool: d.RelayPool,
+		sockets: socketCounts{visitor: map[string]int{}, addr: map[string]int{}},
 	}
 	switch {
 	case d.RelayPool != nil:
