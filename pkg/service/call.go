@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parleychat/parley/pkg/call"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
@@ -61,21 +61,21 @@ const callRecordTimeout = 5 * time.Second
 // at most one of each kind (a screen share may run beside a voice call).
 type callBook struct {
 	mu     sync.Mutex
-	byConv map[callKey]*call
+	byConv map[callKey]*liveCall
 	node   string     // this node's id in call messages (call_fleet.go)
 	queues callQueues // call messages from other nodes, by call
 }
 
 type callKey struct{ conv, kind string }
 
-func (k *call) key() callKey { return callKey{k.conv, k.kind} }
+func (k *liveCall) key() callKey { return callKey{k.Conv, k.Kind} }
 
 // find returns the conversation's call that id and kind (either may be
 // empty) name; ambiguous when they fit both of its calls.
-func (b *callBook) find(conv, id, kind string) (found *call, ambiguous bool) {
+func (b *callBook) find(conv, id, kind string) (found *liveCall, ambiguous bool) {
 	for _, kd := range []string{protocol.CallVoice, protocol.CallScreen} {
 		k := b.byConv[callKey{conv, kd}]
-		if k == nil || (id != "" && k.id != id) || (kind != "" && k.kind != kind) {
+		if k == nil || (id != "" && k.ID != id) || (kind != "" && k.Kind != kind) {
 			continue
 		}
 		if found != nil {
@@ -86,22 +86,18 @@ func (b *callBook) find(conv, id, kind string) (found *call, ambiguous bool) {
 	return found, false
 }
 
-// call is one call; its fields are guarded by callBook.mu. On its home
-// node (the caller's) home is empty; another node's mirror of it
-// (call_fleet.go) has home set, from nil, and only this node's rung and to.
-type call struct {
-	id, conv, workspace, kind string
-	caller                    protocol.Author
-	callee                    protocol.Author
-	from                      *conn   // the caller's connection
-	to                        *conn   // the connection that accepted, if on this node
-	rung                      []*conn // the callee's connections it rang on this node
-	state                     string
-	expires                   time.Time
-	timer                     *time.Timer
-	media                     relaynode.Call
-	started                   time.Time
-	muted                     map[string]bool
+// liveCall is one call as this node carries it: its rules and state
+// (call.Call) and the connections, timer and media that carry it. Its
+// fields are guarded by callBook.mu. On its home node (the caller's) home
+// is empty; another node's mirror of it (call_fleet.go) has home set, from
+// nil, and only this node's rung and to.
+type liveCall struct {
+	*call.Call
+	from    *conn   // the caller's connection
+	to      *conn   // the connection that accepted, if on this node
+	rung    []*conn // the callee's connections it rang on this node
+	timer   *time.Timer
+	media   relaynode.Call
 
 	// The home's view of other nodes: those that rang (remote), and the
 	// accepter when it is on one of them.
@@ -118,11 +114,20 @@ type call struct {
 	mediaID        string // a mirror's call id on the relay
 }
 
-func callLabel(kind string) string {
-	if kind == protocol.CallScreen {
-		return "Screen share"
+// roleOf says what connection c is to the call (callers hold callBook.mu).
+// A rung connection stops ringing once the call is answered.
+func (k *liveCall) roleOf(c *conn) call.Role {
+	switch {
+	case c == nil:
+		return call.Outsider
+	case c == k.from:
+		return call.Caller
+	case c == k.to:
+		return call.Accepter
+	case k.State == protocol.CallRinging && slices.Contains(k.rung, c):
+		return call.Rung
 	}
-	return "Voice call"
+	return call.Outsider
 }
 
 // callError answers a call frame with an error frame.
@@ -155,7 +160,7 @@ func (c *conn) handleCall(ctx context.Context, f *protocol.Call) {
 		busy := book.byConv[callKey{f.Conversation, f.Kind}] != nil
 		book.mu.Unlock()
 		if busy {
-			c.callError(f.Ref, protocol.CodeInvalid, "a "+strings.ToLower(callLabel(f.Kind))+" is already under way in this conversation")
+			c.callError(f.Ref, protocol.CodeInvalid, "a "+strings.ToLower(call.Label(f.Kind))+" is already under way in this conversation")
 			return
 		}
 		c.startCall(ctx, f)
@@ -176,40 +181,20 @@ func (c *conn) handleCall(ctx context.Context, f *protocol.Call) {
 		c.forwardCall(k, f) // call_fleet.go
 		return
 	}
-	switch f.Action {
-	case protocol.CallAccept:
+	book.mu.Lock()
+	out := k.Decide(f.Action, k.roleOf(c))
+	if out.Op == call.SetMute {
+		k.SetMuted(c.p.ID, out.Muted)
+	}
+	book.mu.Unlock()
+	switch out.Op {
+	case call.Refuse:
+		c.callError(f.Ref, out.Code, out.Message)
+	case call.Connect:
 		c.acceptCall(k, f.Ref)
-	case protocol.CallDecline:
-		if !c.srv.calls.rang(k, c) {
-			c.callError(f.Ref, protocol.CodeForbidden, "only the person being called can decline")
-			return
-		}
-		c.srv.endCall(k, protocol.CallReasonDeclined, c)
-	case protocol.CallHangUp:
-		book.mu.Lock()
-		state, from, to := k.state, k.from, k.to
-		book.mu.Unlock()
-		switch {
-		case state == protocol.CallRinging && c == from:
-			c.srv.endCall(k, protocol.CallReasonCancelled, c)
-		case state == protocol.CallRinging && c.srv.calls.rang(k, c):
-			c.srv.endCall(k, protocol.CallReasonDeclined, c)
-		case state == protocol.CallActive && (c == from || c == to):
-			c.srv.endCall(k, protocol.CallReasonHungUp, c)
-		default:
-			c.callError(f.Ref, protocol.CodeForbidden, "this connection is not in the call")
-		}
-	case protocol.CallMute, protocol.CallUnmute:
-		book.mu.Lock()
-		in := k.state == protocol.CallActive && (c == k.from || c == k.to)
-		if in {
-			k.muted[c.p.ID] = f.Action == protocol.CallMute
-		}
-		book.mu.Unlock()
-		if !in {
-			c.callError(f.Ref, protocol.CodeForbidden, "this connection is not in an active call")
-			return
-		}
+	case call.Finish:
+		c.srv.endCall(k, out.Reason, c)
+	case call.SetMute:
 		c.srv.announceCall(k, "")
 	}
 }
@@ -271,17 +256,16 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 	if ring <= 0 { // a Config not made by config.Load
 		ring = callRingTimeout
 	}
-	k := &call{id: randomToken()[:16], conv: cv.ID, workspace: c.p.WorkspaceID, kind: f.Kind, caller: caller, callee: callee,
-		from: c, rung: rung, state: protocol.CallRinging, expires: time.Now().Add(ring), muted: map[string]bool{},
-		remote: map[string]bool{}, probe: make(chan struct{})}
+	k := &liveCall{Call: call.New(randomToken()[:16], cv.ID, c.p.WorkspaceID, f.Kind, caller, callee, time.Now().Add(ring)),
+		from: c, rung: rung, remote: map[string]bool{}, probe: make(chan struct{})}
 	book := &c.srv.calls
 	book.mu.Lock()
 	if book.byConv == nil {
-		book.byConv = make(map[callKey]*call)
+		book.byConv = make(map[callKey]*liveCall)
 	}
 	if book.byConv[k.key()] != nil {
 		book.mu.Unlock()
-		c.callError(f.Ref, protocol.CodeInvalid, "a "+strings.ToLower(callLabel(f.Kind))+" is already under way in this conversation")
+		c.callError(f.Ref, protocol.CodeInvalid, "a "+strings.ToLower(call.Label(f.Kind))+" is already under way in this conversation")
 		return
 	}
 	book.byConv[k.key()] = k
@@ -291,8 +275,8 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 	// The callee's connections on other nodes ring too (call_fleet.go);
 	// when none rang here, wait for one of them to say it rang.
 	ref, _ := relaynode.RefOf(mine)
-	c.srv.publishCall(callMsg{Op: opRing, Call: k.id, Conv: k.conv, Workspace: k.workspace, Kind: k.kind,
-		Caller: &caller, Callee: &callee, Expires: k.expires, CallerPeer: ref})
+	c.srv.publishCall(callMsg{Op: opRing, Call: k.ID, Conv: k.Conv, Workspace: k.Workspace, Kind: k.Kind,
+		Caller: &caller, Callee: &callee, Expires: k.Expires, CallerPeer: ref})
 	if len(rung) == 0 {
 		t := time.NewTimer(c.srv.callProbeWait())
 		select {
@@ -306,10 +290,10 @@ func (c *conn) startCall(ctx context.Context, f *protocol.Call) {
 	why := k.whyNot
 	if !ringing && book.byConv[k.key()] == k {
 		delete(book.byConv, k.key())
-		k.state = protocol.CallEnded
+		k.End()
 		k.timer.Stop()
 	}
-	announce := ringing && k.state == protocol.CallRinging // not answered already
+	announce := ringing && k.State == protocol.CallRinging // not answered already
 	book.mu.Unlock()
 	if !ringing {
 		c.callError(f.Ref, protocol.CodeCallUnavailable, unavailableMessage(elsewhere, why))
@@ -370,7 +354,7 @@ func (s *Server) callableConns(workspace string, who protocol.Author, caller rel
 	return out, elsewhere
 }
 
-func (b *callBook) rang(k *call, c *conn) bool {
+func (b *callBook) rang(k *liveCall, c *conn) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Contains(k.rung, c)
@@ -378,14 +362,14 @@ func (b *callBook) rang(k *call, c *conn) bool {
 
 // acceptCall joins the caller's and this connection's relay peers and
 // renegotiates both.
-func (c *conn) acceptCall(k *call, ref string) {
+func (c *conn) acceptCall(k *liveCall, ref string) {
 	book := &c.srv.calls
 	book.mu.Lock()
-	ok := k.state == protocol.CallRinging && slices.Contains(k.rung, c)
+	out := k.Decide(protocol.CallAccept, k.roleOf(c))
 	from := k.from
 	book.mu.Unlock()
-	if !ok {
-		c.callError(ref, protocol.CodeForbidden, "this call is not ringing here")
+	if out.Op != call.Connect {
+		c.callError(ref, out.Code, out.Message)
 		return
 	}
 	fromLink, fromPeer := from.mediaPeer()
@@ -397,7 +381,7 @@ func (c *conn) acceptCall(k *call, ref string) {
 	}
 	// For a screen share the caller shares: its peer is the source.
 	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
-	media, err := relaynode.Connect(ctx, fromPeer, toPeer, relay.Media(k.kind))
+	media, err := relaynode.Connect(ctx, fromPeer, toPeer, relay.Media(k.Kind))
 	cancel()
 	if err != nil {
 		c.log.Warn("call: connect peers", "err", err)
@@ -406,7 +390,7 @@ func (c *conn) acceptCall(k *call, ref string) {
 		return
 	}
 	book.mu.Lock()
-	if k.state != protocol.CallRinging || book.byConv[k.key()] != k {
+	if book.byConv[k.key()] != k || !k.Activate(time.Now()) {
 		// Ended meanwhile (timeout, cancel, a decline elsewhere).
 		book.mu.Unlock()
 		_ = media.Close()
@@ -414,7 +398,7 @@ func (c *conn) acceptCall(k *call, ref string) {
 		return
 	}
 	k.timer.Stop()
-	k.state, k.to, k.media, k.started = protocol.CallActive, c, media, time.Now()
+	k.to, k.media = c, media
 	others := slices.DeleteFunc(slices.Clone(k.rung), func(o *conn) bool { return o == c })
 	book.mu.Unlock()
 
@@ -426,17 +410,13 @@ func (c *conn) acceptCall(k *call, ref string) {
 	// the offers follow on the same queue.
 	from.renegotiate(fromLink)
 	c.renegotiate(toLink)
-	c.srv.recordCall(k, k.startedBody(), "started")
-}
-
-func (k *call) startedBody() string {
-	return fmt.Sprintf("%s started: %s called %s", callLabel(k.kind), k.caller.Name, k.callee.Name)
+	c.srv.recordCall(k, k.StartedRecord(), "started")
 }
 
 // endCall ends a call for reason (by: the connection that ended it, nil
 // for a timeout or a drop), stops its media, renegotiates the peers still
 // open, tells every connection involved and records the outcome.
-func (s *Server) endCall(k *call, reason string, by *conn) {
+func (s *Server) endCall(k *liveCall, reason string, by *conn) {
 	var a *protocol.Author
 	if by != nil {
 		a = ptr(callAuthor(by))
@@ -446,16 +426,19 @@ func (s *Server) endCall(k *call, reason string, by *conn) {
 
 // endCallBy is endCall on the call's home for a participant of any node
 // (nil: nobody), telling the nodes that mirror it.
-func (s *Server) endCallBy(k *call, reason string, byAuthor *protocol.Author) {
+func (s *Server) endCallBy(k *liveCall, reason string, byAuthor *protocol.Author) {
 	book := &s.calls
 	book.mu.Lock()
-	if book.byConv[k.key()] != k || k.state == protocol.CallEnded {
+	if book.byConv[k.key()] != k {
+		book.mu.Unlock()
+		return
+	}
+	wasActive, ok := k.End()
+	if !ok {
 		book.mu.Unlock()
 		return
 	}
 	delete(book.byConv, k.key())
-	wasActive := k.state == protocol.CallActive
-	k.state = protocol.CallEnded
 	k.timer.Stop()
 	media := k.media
 	involved := []*conn{k.from}
@@ -479,52 +462,16 @@ func (s *Server) endCallBy(k *call, reason string, byAuthor *protocol.Author) {
 	}
 	// Mirrors renegotiate their clients once the media has stopped.
 	s.publishState(k, reason, byAuthor)
-	s.recordCall(k, k.endBody(reason, wasActive, byAuthor), "end")
-}
-
-// endBody is the record of how a call ended.
-func (k *call) endBody(reason string, wasActive bool, byAuthor *protocol.Author) string {
-	label := callLabel(k.kind)
-	var body string
-	switch reason {
-	case protocol.CallReasonDeclined:
-		body = fmt.Sprintf("%s from %s declined", label, k.caller.Name)
-	case protocol.CallReasonMissed:
-		body = fmt.Sprintf("%s from %s not answered", label, k.caller.Name)
-	case protocol.CallReasonCancelled:
-		body = fmt.Sprintf("%s from %s cancelled before an answer", label, k.caller.Name)
-	case protocol.CallReasonDropped:
-		if !wasActive {
-			body = fmt.Sprintf("%s from %s could not connect", label, k.caller.Name)
-		} else {
-			body = fmt.Sprintf("%s dropped (connection lost) after %s", label, callDuration(time.Since(k.started)))
-		}
-	default:
-		who := "a participant"
-		if byAuthor != nil {
-			who = byAuthor.Name
-		}
-		body = fmt.Sprintf("%s ended by %s after %s", label, who, callDuration(time.Since(k.started)))
-	}
-	return body
-}
-
-// callDuration renders a call's length as m:ss (h:mm:ss past an hour).
-func callDuration(d time.Duration) string {
-	sec := int(d.Round(time.Second) / time.Second)
-	if sec >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", sec/3600, sec/60%60, sec%60)
-	}
-	return fmt.Sprintf("%d:%02d", sec/60, sec%60)
+	s.recordCall(k, k.EndRecord(reason, wasActive, byAuthor, time.Now()), "end")
 }
 
 // recordCall stores a system message about the call. Its client id makes
 // a retried record store it once.
-func (s *Server) recordCall(k *call, body, step string) {
+func (s *Server) recordCall(k *liveCall, body, step string) {
 	ctx, cancel := context.WithTimeout(context.Background(), callRecordTimeout)
 	defer cancel()
-	if err := s.conv.System(ctx, k.workspace, k.conv, "sys:call:"+k.id+":"+step, "", body); err != nil {
-		s.log.Warn("call: record in history", "conversation", k.conv, "err", err)
+	if err := s.conv.System(ctx, k.Workspace, k.Conv, "sys:call:"+k.ID+":"+step, "", body); err != nil {
+		s.log.Warn("call: record in history", "conversation", k.Conv, "err", err)
 	}
 }
 
@@ -532,23 +479,21 @@ func (s *Server) recordCall(k *call, body, step string) {
 func (s *Server) dropCalls(c *conn) {
 	book := &s.calls
 	book.mu.Lock()
-	var hit []*call
+	var hit []*liveCall
 	var reasons []string
-	var mirrors []*call
+	var mirrors []*liveCall
 	for _, k := range book.byConv {
+		role := k.roleOf(c)
 		switch {
+		case role == call.Outsider:
 		case k.home != "":
-			if k.to == c || (k.state == protocol.CallRinging && slices.Contains(k.rung, c)) {
-				mirrors = append(mirrors, k)
+			mirrors = append(mirrors, k)
+		default:
+			if role == call.Rung {
+				k.rung = slices.DeleteFunc(k.rung, func(o *conn) bool { return o == c })
 			}
-		case k.from == c && k.state == protocol.CallRinging:
-			hit, reasons = append(hit, k), append(reasons, protocol.CallReasonCancelled)
-		case k.from == c || k.to == c:
-			hit, reasons = append(hit, k), append(reasons, protocol.CallReasonDropped)
-		case k.state == protocol.CallRinging && slices.Contains(k.rung, c):
-			k.rung = slices.DeleteFunc(k.rung, func(o *conn) bool { return o == c })
-			if len(k.rung) == 0 && len(k.remote) == 0 {
-				hit, reasons = append(hit, k), append(reasons, protocol.CallReasonMissed)
+			if out := k.Dropped(role, len(k.rung) > 0 || len(k.remote) > 0); out.Op == call.Finish {
+				hit, reasons = append(hit, k), append(reasons, out.Reason)
 			}
 		}
 	}
@@ -567,7 +512,7 @@ func (s *Server) dropCalls(c *conn) {
 
 // announceCall sends the call's current state to the connections in it
 // (ref: the frame of the connection that asked, for its answer).
-func (s *Server) announceCall(k *call, ref string) {
+func (s *Server) announceCall(k *liveCall, ref string) {
 	s.calls.mu.Lock()
 	var targets []*conn
 	if k.from != nil {
@@ -580,13 +525,13 @@ func (s *Server) announceCall(k *call, ref string) {
 	}
 	frames := make([]protocol.CallState, len(targets))
 	for i, c := range targets {
-		frames[i] = k.frame(c, k.state, "", nil)
+		frames[i] = k.frame(c, k.State, "", nil)
 		if ref != "" && (c == k.from || c == k.to) {
 			frames[i].Ref = ref
 		}
 	}
 	// Mirrors ring on their own; they follow the rest.
-	tell := k.home == "" && k.state == protocol.CallActive
+	tell := k.home == "" && k.State == protocol.CallActive
 	s.calls.mu.Unlock()
 	for i, c := range targets {
 		c.queueFrame(frames[i], true)
@@ -598,34 +543,16 @@ func (s *Server) announceCall(k *call, ref string) {
 
 // frame renders the call for connection c (whether it is rung, what it
 // sends). Callers hold callBook.mu, or the call has ended.
-func (k *call) frame(c *conn, state, reason string, by *protocol.Author) protocol.CallState {
-	f := protocol.CallState{Envelope: protocol.Envelope{Type: protocol.TypeCallState}, Conversation: k.conv, ID: k.id, Kind: k.kind,
-		State: state, Caller: k.caller, Reason: reason, By: by}
-	switch state {
-	case protocol.CallRinging:
-		f.Incoming = c != k.from
-		exp := k.expires
-		f.ExpiresAt = &exp
-	case protocol.CallActive:
+func (k *liveCall) frame(c *conn, state, reason string, by *protocol.Author) protocol.CallState {
+	var send []string
+	if state == protocol.CallActive {
 		if _, p := c.mediaPeer(); p != nil && k.media != nil {
-			f.Send = k.media.SendMids(p)
+			send = k.media.SendMids(p)
 		} else if k.home != "" && c == k.to {
-			f.Send = slices.Clone(k.send)
-		}
-		started := k.started
-		f.StartedAt = &started
-		for id, m := range k.muted {
-			if m {
-				f.Muted = append(f.Muted, id)
-			}
-		}
-		slices.Sort(f.Muted)
-	case protocol.CallEnded:
-		if !k.started.IsZero() {
-			f.DurationSeconds = int(time.Since(k.started).Round(time.Second) / time.Second)
+			send = slices.Clone(k.send)
 		}
 	}
-	return f
+	return k.Frame(state, c != k.from, send, reason, by, time.Now())
 }
 
 // renegotiate sends the relay's new offer for l (a call's tracks added or

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/call"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/relay"
 	"github.com/parleychat/parley/pkg/relaynode"
@@ -213,8 +214,8 @@ func (s *Server) handleCallMsg(m callMsg) {
 	case k.home == "" && m.Op == opRung:
 		s.calls.mu.Lock()
 		if m.Rung > 0 {
-			if len(k.rung) == 0 && len(k.remote) == 0 && m.Name != "" && k.state == protocol.CallRinging {
-				k.callee.Name = m.Name
+			if len(k.rung) == 0 && len(k.remote) == 0 && m.Name != "" && k.State == protocol.CallRinging {
+				k.Callee.Name = m.Name
 			}
 			k.remote[m.From] = true
 			k.probeOnce.Do(func() { close(k.probe) })
@@ -230,9 +231,9 @@ func (s *Server) handleCallMsg(m callMsg) {
 }
 
 // byID finds a call by id (holding mu).
-func (b *callBook) byID(id string) *call {
+func (b *callBook) byID(id string) *liveCall {
 	for _, k := range b.byConv {
-		if k.id == id {
+		if k.ID == id {
 			return k
 		}
 	}
@@ -280,8 +281,7 @@ func (s *Server) ringHere(m callMsg) {
 			rung = append(rung, c)
 		}
 	}
-	k := &call{id: m.Call, conv: m.Conv, workspace: m.Workspace, kind: m.Kind, caller: *m.Caller, callee: *m.Callee,
-		home: m.From, rung: rung, state: protocol.CallRinging, expires: m.Expires, muted: map[string]bool{}}
+	k := &liveCall{Call: call.New(m.Call, m.Conv, m.Workspace, m.Kind, *m.Caller, *m.Callee, m.Expires), home: m.From, rung: rung}
 	book := &s.calls
 	book.mu.Lock()
 	if len(rung) > 0 && book.byConv[k.key()] != nil {
@@ -289,7 +289,7 @@ func (s *Server) ringHere(m callMsg) {
 	}
 	if len(rung) > 0 {
 		if book.byConv == nil {
-			book.byConv = make(map[callKey]*call)
+			book.byConv = make(map[callKey]*liveCall)
 		}
 		book.byConv[k.key()] = k
 		// The home times the ring; this only covers a home gone silent.
@@ -325,19 +325,17 @@ func (s *Server) participantConns(workspace string, who protocol.Author) []*conn
 
 // forwardCall sends a client's action on a mirrored call to its home,
 // after the checks this node can make.
-func (c *conn) forwardCall(k *call, f *protocol.Call) {
+func (c *conn) forwardCall(k *liveCall, f *protocol.Call) {
 	book := &c.srv.calls
 	book.mu.Lock()
-	rang := k.state == protocol.CallRinging && slices.Contains(k.rung, c)
-	in := k.state == protocol.CallActive && c == k.to
+	out := k.Decide(f.Action, k.roleOf(c))
 	book.mu.Unlock()
-	m := callMsg{Op: opAct, Call: k.id, To: k.home, Action: f.Action, Conn: c.id, Ref: f.Ref, By: ptr(callAuthor(c))}
-	switch f.Action {
-	case protocol.CallAccept:
-		if !rang {
-			c.callError(f.Ref, protocol.CodeForbidden, "this call is not ringing here")
-			return
-		}
+	if out.Op == call.Refuse {
+		c.callError(f.Ref, out.Code, out.Message)
+		return
+	}
+	m := callMsg{Op: opAct, Call: k.ID, To: k.home, Action: f.Action, Conn: c.id, Ref: f.Ref, By: ptr(callAuthor(c))}
+	if out.Op == call.Connect {
 		_, p := c.mediaPeer()
 		ref, ok := relaynode.RefOf(p)
 		if !ok {
@@ -345,91 +343,81 @@ func (c *conn) forwardCall(k *call, f *protocol.Call) {
 			return
 		}
 		m.Peer = ref
-	case protocol.CallDecline:
-		if !rang {
-			c.callError(f.Ref, protocol.CodeForbidden, "only the person being called can decline")
-			return
-		}
-	case protocol.CallHangUp:
-		if !rang && !in {
-			c.callError(f.Ref, protocol.CodeForbidden, "this connection is not in the call")
-			return
-		}
-	case protocol.CallMute, protocol.CallUnmute:
-		if !in {
-			c.callError(f.Ref, protocol.CodeForbidden, "this connection is not in an active call")
-			return
-		}
 	}
 	c.srv.publishCall(m)
 }
 
 func ptr[T any](v T) *T { return &v }
 
-// remoteAct applies, at the home, what a client of another node did.
-func (s *Server) remoteAct(k *call, m callMsg) {
+// remoteRole says what connection conn of node is to the call, as the
+// home knows it (callers hold callBook.mu).
+func (k *liveCall) remoteRole(node, conn string) call.Role {
+	switch {
+	case k.toNode == node && k.toConn == conn:
+		return call.Accepter
+	case k.State == protocol.CallRinging && k.remote[node]:
+		return call.Rung
+	}
+	return call.Outsider
+}
+
+// remoteAct applies, at the home, what a client of another node did. Its
+// node checked the action against its mirror; a refusal here means the
+// call moved on meanwhile.
+func (s *Server) remoteAct(k *liveCall, m callMsg) {
 	book := &s.calls
 	refuse := func(code, msg string) {
-		if m.Ref != "" || code != "" {
-			s.publishCall(callMsg{Op: opError, Call: k.id, To: m.From, Conn: m.Conn, Ref: m.Ref, Code: code, Message: msg})
-		}
+		s.publishCall(callMsg{Op: opError, Call: k.ID, To: m.From, Conn: m.Conn, Ref: m.Ref, Code: code, Message: msg})
 	}
 	book.mu.Lock()
-	state, remote := k.state, k.remote[m.From]
-	accepter := k.toNode == m.From && k.toConn == m.Conn
-	book.mu.Unlock()
+	role := k.remoteRole(m.From, m.Conn)
+	var out call.Outcome
 	switch m.Action {
-	case protocol.CallAccept:
-		s.acceptRemote(k, m)
-	case protocol.CallDecline, protocol.CallHangUp:
-		switch {
-		case state == protocol.CallRinging && remote:
-			s.endCallBy(k, protocol.CallReasonDeclined, m.By)
-		case state == protocol.CallActive && accepter:
-			s.endCallBy(k, protocol.CallReasonHungUp, m.By)
-		default:
+	case actDrop:
+		out = k.Dropped(role, true)
+	case actUnrng:
+		delete(k.remote, m.From)
+		out = k.Dropped(call.Rung, len(k.rung) > 0 || len(k.remote) > 0)
+	default:
+		out = k.Decide(m.Action, role)
+	}
+	if out.Op == call.SetMute && m.By != nil {
+		k.SetMuted(m.By.ID, out.Muted)
+	}
+	book.mu.Unlock()
+	switch out.Op {
+	case call.Refuse:
+		if m.Action == protocol.CallMute || m.Action == protocol.CallUnmute {
+			refuse(out.Code, out.Message)
+		} else {
 			refuse(protocol.CodeNotFound, "the call has ended")
 		}
-	case protocol.CallMute, protocol.CallUnmute:
-		book.mu.Lock()
-		in := k.state == protocol.CallActive && accepter && m.By != nil
-		if in {
-			k.muted[m.By.ID] = m.Action == protocol.CallMute
+	case call.Connect:
+		s.acceptRemote(k, m)
+	case call.Finish:
+		by := m.By
+		if m.Action == actDrop || m.Action == actUnrng {
+			by = nil
 		}
-		book.mu.Unlock()
-		if !in {
-			refuse(protocol.CodeForbidden, "this connection is not in an active call")
-			return
-		}
+		s.endCallBy(k, out.Reason, by)
+	case call.SetMute:
 		s.announceCall(k, "")
-	case actDrop:
-		if accepter {
-			s.endCallBy(k, protocol.CallReasonDropped, nil)
-		}
-	case actUnrng:
-		book.mu.Lock()
-		delete(k.remote, m.From)
-		missed := k.state == protocol.CallRinging && len(k.rung) == 0 && len(k.remote) == 0
-		book.mu.Unlock()
-		if missed {
-			s.endCallBy(k, protocol.CallReasonMissed, nil)
-		}
 	}
 }
 
 // acceptRemote joins the caller's peer with the peer of the connection of
 // another node that accepted.
-func (s *Server) acceptRemote(k *call, m callMsg) {
+func (s *Server) acceptRemote(k *liveCall, m callMsg) {
 	book := &s.calls
 	book.mu.Lock()
-	ok := k.state == protocol.CallRinging && k.remote[m.From] && k.acceptor == ""
+	ok := k.Decide(protocol.CallAccept, k.remoteRole(m.From, m.Conn)).Op == call.Connect && k.acceptor == ""
 	from := k.from
 	if ok {
 		k.acceptor = m.From + "/" + m.Conn // one accept at a time
 	}
 	book.mu.Unlock()
 	refuse := func(code, msg string) {
-		s.publishCall(callMsg{Op: opError, Call: k.id, To: m.From, Conn: m.Conn, Ref: m.Ref, Code: code, Message: msg})
+		s.publishCall(callMsg{Op: opError, Call: k.ID, To: m.From, Conn: m.Conn, Ref: m.Ref, Code: code, Message: msg})
 	}
 	if !ok {
 		refuse(protocol.CodeNotFound, "the call has ended")
@@ -442,7 +430,7 @@ func (s *Server) acceptRemote(k *call, m callMsg) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
-	media, err := relaynode.ConnectTo(ctx, fromPeer, m.Peer, relay.Media(k.kind))
+	media, err := relaynode.ConnectTo(ctx, fromPeer, m.Peer, relay.Media(k.Kind))
 	cancel()
 	if err != nil {
 		s.log.Warn("call: connect peers across nodes", "err", err)
@@ -451,14 +439,14 @@ func (s *Server) acceptRemote(k *call, m callMsg) {
 		return
 	}
 	book.mu.Lock()
-	if k.state != protocol.CallRinging || book.byConv[k.key()] != k {
+	if book.byConv[k.key()] != k || !k.Activate(time.Now()) {
 		book.mu.Unlock()
 		_ = media.Close()
 		refuse(protocol.CodeNotFound, "the call has ended")
 		return
 	}
 	k.timer.Stop()
-	k.state, k.media, k.started = protocol.CallActive, media, time.Now()
+	k.media = media
 	k.toNode, k.toConn, k.toRef, k.toRefAck = m.From, m.Conn, m.Peer, m.Ref
 	others := slices.Clone(k.rung)
 	k.rung = nil
@@ -468,38 +456,33 @@ func (s *Server) acceptRemote(k *call, m callMsg) {
 	}
 	s.announceCall(k, "")
 	from.renegotiate(fromLink)
-	s.recordCall(k, k.startedBody(), "started")
+	s.recordCall(k, k.StartedRecord(), "started")
 }
 
 // publishState tells the nodes mirroring k its state (holding no lock).
-func (s *Server) publishState(k *call, reason string, by *protocol.Author) {
+func (s *Server) publishState(k *liveCall, reason string, by *protocol.Author) {
 	s.calls.mu.Lock()
 	if len(k.remote) == 0 && k.toNode == "" {
 		s.calls.mu.Unlock()
 		return
 	}
-	m := callMsg{Op: opState, Call: k.id, State: k.state, Reason: reason, By: by, Started: k.started,
+	m := callMsg{Op: opState, Call: k.ID, State: k.State, Reason: reason, By: by, Started: k.Started,
 		ToNode: k.toNode, ToConn: k.toConn, Ref: k.toRefAck}
 	if m.ToNode == "" && k.to != nil {
 		m.ToNode = s.calls.node
 	}
 	k.toRefAck = ""
-	if k.state == protocol.CallActive && k.media != nil {
+	if k.State == protocol.CallActive && k.media != nil {
 		m.Send = k.media.SendMidsOf(k.toRef)
 		m.Media = k.media.ID()
-		for id, on := range k.muted {
-			if on {
-				m.Muted = append(m.Muted, id)
-			}
-		}
-		slices.Sort(m.Muted)
+		m.Muted = k.MutedIDs()
 	}
 	s.calls.mu.Unlock()
 	s.publishCall(m)
 }
 
 // applyState brings a mirror to its home's state.
-func (s *Server) applyState(k *call, m callMsg) {
+func (s *Server) applyState(k *liveCall, m callMsg) {
 	if m.State == protocol.CallEnded {
 		s.endMirror(k, m.Reason, m.By, false)
 		return
@@ -529,24 +512,25 @@ func (s *Server) applyState(k *call, m callMsg) {
 		// node is out of the call.
 		rung := k.rung
 		delete(book.byConv, k.key())
-		k.state = protocol.CallEnded
+		k.End()
 		k.timer.Stop()
 		book.mu.Unlock()
 		for _, o := range rung {
 			o.queueFrame(k.frame(o, protocol.CallEnded, protocol.CallReasonElsewhere, nil), true)
 		}
 		if m.ToNode == s.calls.node {
-			s.publishCall(callMsg{Op: opAct, Call: k.id, To: k.home, Action: actDrop, Conn: m.ToConn})
+			s.publishCall(callMsg{Op: opAct, Call: k.ID, To: k.home, Action: actDrop, Conn: m.ToConn})
 		}
 		return
 	}
 	first := k.to == nil
 	others := slices.DeleteFunc(slices.Clone(k.rung), func(o *conn) bool { return o == to })
 	k.timer.Stop()
-	k.state, k.to, k.rung, k.send, k.mediaID, k.started = protocol.CallActive, to, nil, m.Send, m.Media, m.Started
-	k.muted = map[string]bool{}
+	// A mirror follows its home's word: the home decided the transition.
+	k.State, k.to, k.rung, k.send, k.mediaID, k.Started = protocol.CallActive, to, nil, m.Send, m.Media, m.Started
+	k.Muted = map[string]bool{}
 	for _, id := range m.Muted {
-		k.muted[id] = true
+		k.Muted[id] = true
 	}
 	f := k.frame(to, protocol.CallActive, "", nil)
 	book.mu.Unlock()
@@ -568,16 +552,19 @@ func (s *Server) applyState(k *call, m callMsg) {
 // tells its connections, renegotiates the accepter's peer, and (record:
 // the home may be gone) writes the outcome, which the record's client id
 // keeps to one message.
-func (s *Server) endMirror(k *call, reason string, by *protocol.Author, record bool) {
+func (s *Server) endMirror(k *liveCall, reason string, by *protocol.Author, record bool) {
 	book := &s.calls
 	book.mu.Lock()
-	if book.byConv[k.key()] != k || k.state == protocol.CallEnded {
+	if book.byConv[k.key()] != k {
+		book.mu.Unlock()
+		return
+	}
+	wasActive, ok := k.End()
+	if !ok {
 		book.mu.Unlock()
 		return
 	}
 	delete(book.byConv, k.key())
-	wasActive := k.state == protocol.CallActive
-	k.state = protocol.CallEnded
 	k.timer.Stop()
 	involved := k.rung
 	if k.to != nil {
@@ -593,7 +580,7 @@ func (s *Server) endMirror(k *call, reason string, by *protocol.Author, record b
 		}
 	}
 	if record {
-		s.recordCall(k, k.endBody(reason, wasActive, by), "end")
+		s.recordCall(k, k.EndRecord(reason, wasActive, by, time.Now()), "end")
 	}
 }
 
@@ -601,7 +588,7 @@ func (s *Server) endMirror(k *call, reason string, by *protocol.Author, record b
 // because a peer closed: the other party's node, or this node's peer.
 func (s *Server) relayCallEnded(id string) {
 	s.calls.mu.Lock()
-	var k *call
+	var k *liveCall
 	for _, c := range s.calls.byConv {
 		if (c.media != nil && c.media.ID() == id) || (c.mediaID != "" && c.mediaID == id) {
 			k = c
@@ -616,26 +603,29 @@ func (s *Server) relayCallEnded(id string) {
 		// The home may be the node that died: end here, record, and tell
 		// it in case it lives (it ends the call as dropped too).
 		s.endMirror(k, protocol.CallReasonDropped, nil, true)
-		s.publishCall(callMsg{Op: opAct, Call: k.id, To: k.home, Action: actDrop, Conn: k.to.id})
+		s.publishCall(callMsg{Op: opAct, Call: k.ID, To: k.home, Action: actDrop, Conn: k.to.id})
 	}
 }
 
 // dropMirrored follows a connection of this node leaving a mirrored call
 // (its peer closed): an accepter's call ends as dropped (the home hears
 // it); a ringing call that rings no connection here any more stops here.
-func (s *Server) dropMirrored(k *call, c *conn) {
+func (s *Server) dropMirrored(k *liveCall, c *conn) {
 	book := &s.calls
 	book.mu.Lock()
-	accepter := k.to == c
+	role := k.roleOf(c)
 	k.rung = slices.DeleteFunc(k.rung, func(o *conn) bool { return o == c })
-	none := k.state == protocol.CallRinging && len(k.rung) == 0
+	// The home hears of other nodes' rung connections; here, only this
+	// node's count.
+	out := k.Dropped(role, len(k.rung) > 0)
 	book.mu.Unlock()
 	switch {
-	case accepter:
-		s.endMirror(k, protocol.CallReasonDropped, nil, false)
-		s.publishCall(callMsg{Op: opAct, Call: k.id, To: k.home, Action: actDrop, Conn: c.id})
-	case none:
-		s.endMirror(k, protocol.CallReasonMissed, nil, false)
-		s.publishCall(callMsg{Op: opAct, Call: k.id, To: k.home, Action: actUnrng})
+	case out.Op != call.Finish:
+	case role == call.Accepter:
+		s.endMirror(k, out.Reason, nil, false)
+		s.publishCall(callMsg{Op: opAct, Call: k.ID, To: k.home, Action: actDrop, Conn: c.id})
+	default:
+		s.endMirror(k, out.Reason, nil, false)
+		s.publishCall(callMsg{Op: opAct, Call: k.ID, To: k.home, Action: actUnrng})
 	}
 }
