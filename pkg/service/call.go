@@ -93,11 +93,11 @@ func (b *callBook) find(conv, id, kind string) (found *liveCall, ambiguous bool)
 // nil, and only this node's rung and to.
 type liveCall struct {
 	*call.Call
-	from    *conn   // the caller's connection
-	to      *conn   // the connection that accepted, if on this node
-	rung    []*conn // the callee's connections it rang on this node
-	timer   *time.Timer
-	media   relaynode.Call
+	from  *conn   // the caller's connection
+	to    *conn   // the connection that accepted, if on this node
+	rung  []*conn // the callee's connections it rang on this node
+	timer *time.Timer
+	media relaynode.Call
 
 	// The home's view of other nodes: those that rang (remote), and the
 	// accepter when it is on one of them.
