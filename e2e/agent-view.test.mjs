@@ -1,6 +1,7 @@
 // The agent's view of a conversation, as agents read it: notices worded for
 // the agent (never the visitor's "You are now chatting with …"), shown as
-// notices; a visitor titled by the name they gave.
+// notices; why the chat is theirs in a sentence; a visitor titled by the
+// name they gave.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setUp, signInAgent, send, bodies, eventually, newAgent, online, widget } from "./harness.mjs";
@@ -49,6 +50,10 @@ test("after a transfer each side reads its own notice, and the agents' one is a 
     await eventually(async () => (await bodies(page)).includes("Admin transferred the chat to Bob"), { what: "agents' notice" });
     assert.ok(!(await bodies(page)).includes("You are now chatting with Bob."), "an agent never reads the visitor's notice");
   }
+  // Why it is Bob's, in words; no routing internals for an agent.
+  assert.equal(await bob.page.locator("[data-testid=routing-summary]").innerText(), "Assigned to you: transferred by Admin");
+  assert.equal(await bob.page.getByRole("button", { name: "Routing log" }).count(), 0);
+  assert.equal(await bob.page.getByText(/eligible|load \d/).count(), 0);
   await bob.page.screenshot({ path: `${shots}/agentui-transfer-notice.png` });
   await v.ctx.close();
 });

@@ -41,10 +41,15 @@ test("pre-chat choices set in the dashboard reach the agent with the skill, who 
   // The inbox re-renders as frames arrive; click until the conversation shows.
   await eventually(async () => {
     await mine.click();
-    return bea.page.locator("[data-testid=why-here]").isVisible();
+    return bea.page.locator("[data-testid=routing-summary]").isVisible();
   }, { what: "Bea opens the conversation" });
-  await bea.page.click("[data-testid=why-here]");
-  const why = bea.page.locator("[data-testid=routing-reasons]");
+  // Bea reads why in a sentence; the routing log is for supervisors and admins.
+  assert.equal(await bea.page.locator("[data-testid=routing-summary]").innerText(), "Assigned to you: has the billing skill, the only one available");
+  assert.equal(await bea.page.getByRole("button", { name: "Routing log" }).count(), 0);
+  // (An admin opens another agent's conversation by its link.)
+  await admin.goto(`${s.url}/app/#c=${await mine.getAttribute("data-conversation")}`);
+  await admin.getByRole("button", { name: "Routing log" }).click();
+  const why = admin.locator("[data-testid=routing-reasons]");
   await why.waitFor();
   const reasons = await why.locator("li").allInnerTexts();
   assert.match(reasons.at(-1), /pre-chat choice "Billing question" → skill billing/);

@@ -208,6 +208,12 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   useClientVersion(client);
 
   const [selected, setSelected] = useState<string | null>(() => new URLSearchParams(location.hash.slice(1)).get("c"));
+  // A link to a conversation (#c=<id>) opens it, also in an open dashboard.
+  useEffect(() => {
+    const on = () => setSelected(new URLSearchParams(location.hash.slice(1)).get("c"));
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
   const [read, setRead] = useState<Record<string, number>>(loadRead);
   const [visible, setVisible] = useState(document.visibilityState === "visible");
   useEffect(() => {
@@ -357,7 +363,7 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         )}
         {calls && <IncomingCalls calls={calls} current={current?.info.id ?? null} onOpen={select} />}
         {current ? (
-          <ConversationView key={current.info.id} client={client} conv={current} self={self} calls={calls} />
+          <ConversationView key={current.info.id} client={client} conv={current} self={self} role={me.agent.role} calls={calls} />
         ) : (
           <div class="pa-center pa-muted">
             <div class="pa-empty">
@@ -437,7 +443,8 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
 
 const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed", offline: "Offline message" };
 
-function ConversationView({ client, conv, self, calls }: { client: LiveClient; conv: ConversationLog; self: Author; calls: CallManager | null }) {
+function ConversationView(props: { client: LiveClient; conv: ConversationLog; self: Author; role: string; calls: CallManager | null }) {
+  const { client, conv, self, role, calls } = props;
   const info = conv.info;
   const items = client.items(info.id);
   const typing = client.typingIn(info.id);
@@ -474,7 +481,7 @@ function ConversationView({ client, conv, self, calls }: { client: LiveClient; c
           </button>
         )}
       </header>
-      <ConversationRouting info={info} />
+      <ConversationRouting info={info} self={self.id} role={role} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
       <MessageList items={items} self={self} visitor={name} typing={typing} client={client} />
       {canReply ? (

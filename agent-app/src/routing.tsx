@@ -629,10 +629,22 @@ function SettingsForm({ admin }: { admin: boolean }) {
 
 // --- conversation: details and transfer --------------------------------------------------
 
+/** languageName is a language tag as people read it ("fr-FR" → "French
+ * (France)"), or the tag itself when the browser does not know it. */
+function languageName(tag: string): string {
+  try {
+    return new Intl.DisplayNames(["en"], { type: "language" }).of(tag) ?? tag;
+  } catch {
+    return tag;
+  }
+}
+
 /** ConversationRouting shows what routing knows of a conversation (the
- * offline contact, the latest transfer note) and lets an agent set what it
- * needs: language, team, skill, priority. */
-export function ConversationRouting({ info }: { info: ConversationInfo }) {
+ * offline contact, the latest transfer note, why its agent has it, in a
+ * sentence) and lets an agent set what it needs: language, team, skill,
+ * priority. Supervisors and admins may also open the routing log (the
+ * engine's own terms: levels, loads, idle times). */
+export function ConversationRouting({ info, self, role }: { info: ConversationInfo; self: string; role: string }) {
   const [edit, setEdit] = useState(false);
   const [f, setF] = useState({ language: "", team: "", skill: "", priority: "0" });
   const [error, setError] = useState("");
@@ -645,7 +657,7 @@ export function ConversationRouting({ info }: { info: ConversationInfo }) {
       setError(message(err));
     }
   };
-  const bits = [info.language && `language ${info.language}`, info.team && `team ${info.team}`, info.skill && `skill ${info.skill}`, info.priority ? `priority ${info.priority}` : ""].filter(Boolean);
+  const bits = [info.language && languageName(info.language), info.team && `team ${info.team}`, info.skill && `skill ${info.skill}`, info.priority ? `priority ${info.priority}` : ""].filter(Boolean);
   const open = () => {
     setF({ language: info.language ?? "", team: info.team ?? "", skill: info.skill ?? "", priority: String(info.priority ?? 0) });
     setError("");
@@ -674,6 +686,11 @@ export function ConversationRouting({ info }: { info: ConversationInfo }) {
         </div>
       )}
       {info.transfer_note && <div data-testid="transfer-note">Transfer note: {info.transfer_note}</div>}
+      {info.status === "open" && info.routing_summary && (
+        <div data-testid="routing-summary">
+          {info.agent_id === self ? "Assigned to you" : `Assigned to ${info.agent_name || "another agent"}`}: {info.routing_summary}
+        </div>
+      )}
       <div class="pa-muted">
         {bits.join(" · ") || "Any agent"}{" "}
         {info.status !== "closed" && !edit && (
@@ -681,9 +698,11 @@ export function ConversationRouting({ info }: { info: ConversationInfo }) {
             Change
           </button>
         )}{" "}
-        <button type="button" class="pa-link" data-testid="why-here" onClick={() => (why ? setWhy(null) : void showWhy())}>
-          {why ? "Hide routing" : "Why here?"}
-        </button>
+        {(role === "admin" || role === "supervisor") && (
+          <button type="button" class="pa-link" data-testid="why-here" onClick={() => (why ? setWhy(null) : void showWhy())}>
+            {why ? "Hide routing log" : "Routing log"}
+          </button>
+        )}
       </div>
       {why && (
         <ol class="pa-muted" data-testid="routing-reasons" title="Routing decisions, newest first">

@@ -585,7 +585,7 @@ func (r *Router) Claim(ctx context.Context, agent Participant, convID string) er
 		r.forgetQueued(convID)
 		r.forward(ctx, ws, routingInput{Op: opClaimed, Conv: convID, Agent: agent.ID})
 	}
-	r.joined(ctx, ws, convID, agent.ID, "answered by "+agent.Name)
+	r.joined(ctx, ws, convID, agent.ID, "answered by "+agent.Name, "answered from the queue")
 	return nil
 }
 
@@ -1068,7 +1068,7 @@ func (r *Router) handle(ctx context.Context, ev routing.Event) {
 			reason += " (needs translation)"
 		}
 		r.log.Info("routing: assigned", "conversation", ev.ConversationID, "agent", ev.AgentID, "level", ev.Level.String(), "reason", reason)
-		r.joined(ctx, ev.WorkspaceID, ev.ConversationID, ev.AgentID, reason)
+		r.joined(ctx, ev.WorkspaceID, ev.ConversationID, ev.AgentID, reason, ev.Summary)
 	case routing.Offered:
 		r.mu.Lock()
 		r.offers[ev.ConversationID] = ev.AgentID
@@ -1151,10 +1151,13 @@ func (r *Router) reason(ctx context.Context, ws, convID, reason string) {
 	}
 }
 
-// joined announces a new owner: the reason is stored, the visitor and the
-// agents see the conversation open, and a system message says who joined.
-func (r *Router) joined(ctx context.Context, ws, convID, agentID, reason string) {
-	r.reason(ctx, ws, convID, reason)
+// joined announces a new owner: the reason and the agents' summary of it
+// are stored, the visitor and the agents see the conversation open, and a
+// system message says who joined.
+func (r *Router) joined(ctx context.Context, ws, convID, agentID, reason, summary string) {
+	if err := r.svc.store.Workspace(ws).SetAssignedWhy(ctx, convID, reason, summary); err != nil {
+		r.log.Warn("cannot store the routing reason", "conversation", convID, "err", err)
+	}
 	r.svc.Changed(ctx, ws, convID)
 	name := "An agent"
 	if a, err := r.svc.store.Workspace(ws).Agent(ctx, agentID); err == nil {
@@ -1168,15 +1171,26 @@ func (r *Router) joined(ctx context.Context, ws, convID, agentID, reason string)
 func (r *Router) transferred(ctx context.Context, ev routing.Transferred) {
 	sc := r.svc.store.Workspace(ev.WorkspaceID)
 	r.log.Info("routing: transferred", "conversation", ev.ConversationID, "from", ev.From, "to", ev.To, "reason", ev.Reason)
-	if err := sc.UpdateTransferNote(ctx, ev.ConversationID, ev.Note, "transferred: "+ev.Reason); err != nil {
-		r.log.Warn("cannot store the transfer note", "conversation", ev.ConversationID, "err", err)
-	}
-	name, from := "another agent", "An agent"
+	name, from := "another agent", "another agent"
 	if a, err := sc.Agent(ctx, ev.To); err == nil {
 		name = a.Name
 	}
 	if a, err := sc.Agent(ctx, ev.From); err == nil {
 		from = a.Name
+	}
+	// The agents' notice and summary say who moved it: the agent handing
+	// over, or a supervisor reassigning another agent's chat.
+	moved := from + " transferred the chat to " + name
+	summary := "transferred by " + from
+	if ev.By == "" {
+		moved = "A supervisor moved the chat from " + from + " to " + name
+		summary = "reassigned by a supervisor from " + from
+	}
+	if ev.Summary != "" {
+		summary += "; " + ev.Summary
+	}
+	if err := sc.UpdateTransferNote(ctx, ev.ConversationID, ev.Note, "transferred: "+ev.Reason, summary); err != nil {
+		r.log.Warn("cannot store the transfer note", "conversation", ev.ConversationID, "err", err)
 	}
 	r.svc.Changed(ctx, ev.WorkspaceID, ev.ConversationID)
 	// One notice per side, each worded for its reader: the visitor learns
@@ -1185,7 +1199,7 @@ func (r *Router) transferred(ctx context.Context, ev routing.Transferred) {
 	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer:"+id, protocol.AudienceVisitor, "You are now chatting with "+name+"."); err != nil {
 		r.log.Warn("transfer notice", "conversation", ev.ConversationID, "err", err)
 	}
-	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer-agent:"+id, protocol.AudienceAgent, from+" transferred the chat to "+name); err != nil {
+	if err := r.svc.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer-agent:"+id, protocol.AudienceAgent, moved); err != nil {
 		r.log.Warn("transfer notice", "conversation", ev.ConversationID, "err", err)
 	}
 }

@@ -173,8 +173,11 @@ type ConversationInfo struct {
 	Team         string `json:"team,omitempty"`
 	Priority     int    `json:"priority,omitempty"`
 	TransferNote string `json:"transfer_note,omitempty"`
-	ContactName  string `json:"contact_name,omitempty"`
-	ContactEmail string `json:"contact_email,omitempty"`
+	// RoutingSummary: why its agent has it, in a sentence for agents
+	// ("speaks French, least busy of 2 available agents").
+	RoutingSummary string `json:"routing_summary,omitempty"`
+	ContactName    string `json:"contact_name,omitempty"`
+	ContactEmail   string `json:"contact_email,omitempty"`
 }
 
 // Welcome answers Hello: who the client is and the conversations it may see

@@ -26,6 +26,7 @@ export interface ConversationInfo {
   team?: string;
   priority?: number;
   transfer_note?: string;
+  routing_summary?: string;
   contact_name?: string;
   contact_email?: string;
 }

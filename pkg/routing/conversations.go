@@ -139,7 +139,7 @@ func (w *workspace) accept(conv, agent string, now time.Time) error {
 	w.change(st, func() { st.MissedOffers = 0; st.IdleSince = now })
 	d := of.decision
 	w.emit(Assigned{WorkspaceID: w.id, ConversationID: conv, AgentID: agent, Level: d.Level,
-		Translate: d.Translate, Reason: d.Reason + "; offer accepted"})
+		Translate: d.Translate, Reason: d.Reason + "; offer accepted", Summary: d.Summary})
 	return nil
 }
 
@@ -174,7 +174,7 @@ func (w *workspace) transfer(ctx context.Context, t Transfer, now time.Time) err
 	tried := map[string]bool{as.agent: true}
 	for {
 		var to *agentState
-		reason := "chosen by " + orSupervisor(t.From)
+		reason, summary := "chosen by "+orSupervisor(t.From), ""
 		if t.ToAgent != "" {
 			st, ok := w.agents[t.ToAgent]
 			if !ok {
@@ -191,7 +191,7 @@ func (w *workspace) transfer(ctx context.Context, t Transfer, now time.Time) err
 			if !ok {
 				return fmt.Errorf("%w: nobody in team %s is online with free capacity", ErrNoAgentAvailable, t.ToTeam)
 			}
-			to, reason = w.agents[d.AgentID], d.Reason
+			to, reason, summary = w.agents[d.AgentID], d.Reason, d.Summary
 		}
 		tried[to.ID] = true
 		res, err := w.cfg.Assigner.Move(ctx, w.id, t.ConversationID, as.agent, to.ID, to.Capacity)
@@ -217,7 +217,7 @@ func (w *workspace) transfer(ctx context.Context, t Transfer, now time.Time) err
 		if t.ToTeam != "" {
 			as.req.Team, as.req.Skill = t.ToTeam, ""
 		}
-		w.emit(Transferred{WorkspaceID: w.id, ConversationID: t.ConversationID, From: as.agent, To: to.ID, Note: t.Note, Reason: reason})
+		w.emit(Transferred{WorkspaceID: w.id, ConversationID: t.ConversationID, From: as.agent, To: to.ID, By: t.From, Note: t.Note, Reason: reason, Summary: summary})
 		as.agent, as.since = to.ID, now
 		w.pump(ctx, now) // the old agent has room again
 		return nil

@@ -107,7 +107,7 @@ func (w *workspace) commit(ctx context.Context, it *waiting, d Decision, now tim
 	w.owned[conv] = &assignment{req: it.req, agent: st.ID, since: now}
 	w.change(st, func() { st.convs[conv] = struct{}{}; st.IdleSince = now })
 	w.emit(Assigned{WorkspaceID: w.id, ConversationID: conv, AgentID: st.ID, Level: d.Level,
-		Translate: d.Translate, Reason: d.Reason})
+		Translate: d.Translate, Reason: d.Reason, Summary: d.Summary})
 	return true
 }
 

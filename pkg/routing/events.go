@@ -8,12 +8,13 @@ import "time"
 type Event interface{ isEvent() }
 
 // Assigned: the conversation now belongs to the agent (automatic assignment
-// or an accepted offer). The Assigner has already recorded it.
+// or an accepted offer). The Assigner has already recorded it. Summary is
+// Decision.Summary, for the agents.
 type Assigned struct {
 	WorkspaceID, ConversationID, AgentID string
 	Level                                Level
 	Translate                            bool
-	Reason                               string
+	Reason, Summary                      string
 }
 
 // Offered: the agent may accept or decline until Expires (ModeOffer). The
@@ -73,10 +74,13 @@ type Released struct {
 	Handled                              time.Duration
 }
 
-// Transferred: the conversation moved from one agent to another.
+// Transferred: the conversation moved from one agent to another. By is
+// Transfer.From: From handed it over, or, when empty, a supervisor
+// reassigned it. Summary is Decision.Summary when routing chose the agent
+// (a transfer to a team), else empty.
 type Transferred struct {
-	WorkspaceID, ConversationID, From, To string
-	Note, Reason                          string
+	WorkspaceID, ConversationID, From, To, By string
+	Note, Reason, Summary                     string
 }
 
 // AgentStatusChanged: an agent's effective status changed: set by the agent,

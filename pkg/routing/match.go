@@ -17,6 +17,9 @@ type Decision struct {
 	// Reason says why this agent, e.g. "exact: speaks fr, skill billing;
 	// load 1/3, best of 4 eligible, idle 4m0s".
 	Reason string
+	// Summary says the same to the agents in a plain sentence, e.g.
+	// "speaks French, least busy of 2 available agents" (summary.go).
+	Summary string
 }
 
 // Match picks the agent for req among agents at time now, or reports false
@@ -101,12 +104,12 @@ func pick(req Request, level Level, agents []*Agent, skip func(*Agent) bool, now
 	need := req.Need(level)
 	var best *Agent
 	var bestFit fit
-	eligible := 0
+	var pool []*Agent // the eligible agents
 	for _, a := range agents {
 		if !a.free() || !a.qualifies(need) || (skip != nil && skip(a)) {
 			continue
 		}
-		eligible++
+		pool = append(pool, a)
 		f := fitOf(req, a)
 		if best == nil || better(a, f, best, bestFit) {
 			best, bestFit = a, f
@@ -119,7 +122,8 @@ func pick(req Request, level Level, agents []*Agent, skip func(*Agent) bool, now
 		AgentID:   best.ID,
 		Level:     bestFit.level,
 		Translate: bestFit.noLanguage,
-		Reason:    reason(req, best, bestFit, eligible, now),
+		Reason:    reason(req, best, bestFit, len(pool), now),
+		Summary:   summary(req, best, bestFit, pool),
 	}, true
 }
 

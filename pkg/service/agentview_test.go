@@ -2,6 +2,7 @@ package service
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/pkg/protocol"
@@ -50,6 +51,35 @@ func TestTransferNoticesAreWordedForEachSide(t *testing.T) {
 			if live[body] != audience || stored[body] != audience {
 				t.Fatalf("%q: audience live %q, in history %q, want %q", body, live[body], stored[body], audience)
 			}
+		}
+	})
+}
+
+// The agent reads why a chat is theirs in a sentence, on the conversation
+// itself; the routing log keeps the engine's terms.
+func TestAssignedConversationCarriesASummaryForAgents(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		if code := admin.call(t, "PATCH", "/api/agents/"+admin.id, map[string]any{"languages": []string{"en"}}, nil); code != 200 {
+			t.Fatalf("patch admin languages: %d", code)
+		}
+		fleur := admin.newAgent(t, "Fleur", map[string]any{"languages": []string{"fr"}})
+		admin.socket(t)
+		fleurWS := fleur.socket(t)
+		fr, _ := ts.visitorWithLocale(t, "fr-FR")
+		conv := fr.start()
+		var f protocol.Conversation
+		for f.Conversation.ID != conv.ID || f.Conversation.RoutingSummary == "" {
+			fleurWS.next(protocol.TypeConversation, &f)
+		}
+		if got, want := f.Conversation.RoutingSummary, "speaks French, the only one available"; got != want {
+			t.Fatalf("summary %q, want %q", got, want)
+		}
+		// The routing log still has the details, for admins.
+		var why struct{ Routing struct{ Reasons []string } }
+		admin.call(t, "GET", "/api/conversations/"+conv.ID+"/routing", nil, &why)
+		if len(why.Routing.Reasons) == 0 || !strings.Contains(why.Routing.Reasons[0], "best of 1 eligible") {
+			t.Fatalf("routing log %q", why.Routing.Reasons)
 		}
 	})
 }

@@ -21,7 +21,8 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026112506_calls", Migrate: migrateCalls},                              // calls.go
 	{ID: "2026112508_seal_site_secrets", Migrate: migrateSealSiteSecrets},        // site_secret.go
 	{ID: "2026112509_agent_admin", Migrate: migrateAgentAdmin},                   // agents.go
-	{ID: "2026120701_agentui_message_audience", Migrate: migrateMessageAudience}, // audience.go
+	{ID: "2026120701_agentui_message_audience", Migrate: migrateMessageAudience}, // agentview.go
+	{ID: "2026120702_agentui_routing_summary", Migrate: migrateRoutingSummary},   // agentview.go
 }
 
 func migrate(db *gorm.DB) error {

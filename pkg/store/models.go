@@ -128,14 +128,16 @@ type Conversation struct {
 	Team          string `gorm:"size:100;not null;default:''"`
 	Priority      int    `gorm:"not null;default:0"`
 	RoutingReason string `gorm:"size:1000;not null;default:''"`
-	TransferNote  string `gorm:"size:1000;not null;default:''"`
-	ContactName   string `gorm:"size:200;not null;default:''"`
-	ContactEmail  string `gorm:"size:320;not null;default:''"`
-	LastSeq       int64  `gorm:"not null;default:0"`
-	LastBody      string `gorm:"type:text;not null;default:''"` // sealed when encryption is on
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	ClosedAt      *time.Time
+	// RoutingSummary: why its agent has it, in a sentence for agents.
+	RoutingSummary string `gorm:"size:300;not null;default:''"`
+	TransferNote   string `gorm:"size:1000;not null;default:''"`
+	ContactName    string `gorm:"size:200;not null;default:''"`
+	ContactEmail   string `gorm:"size:320;not null;default:''"`
+	LastSeq        int64  `gorm:"not null;default:0"`
+	LastBody       string `gorm:"type:text;not null;default:''"` // sealed when encryption is on
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ClosedAt       *time.Time
 }
 
 // Message is one stored chat message. (ConversationID, Seq) and

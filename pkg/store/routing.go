@@ -326,8 +326,16 @@ func truncate(s string, n int) string {
 }
 
 // UpdateTransferNote stores the note of a conversation's latest transfer
-// and the routing reason that came with it.
-func (s *Scoped) UpdateTransferNote(ctx context.Context, convID, note, reason string) error {
+// and the routing reason and summary that came with it.
+func (s *Scoped) UpdateTransferNote(ctx context.Context, convID, note, reason, summary string) error {
 	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).
-		Updates(map[string]any{"transfer_note": truncate(note, 1000), "routing_reason": truncate(reason, 1000)}).Error
+		Updates(map[string]any{"transfer_note": truncate(note, 1000), "routing_reason": truncate(reason, 1000),
+			"routing_summary": truncate(summary, 300)}).Error
+}
+
+// SetAssignedWhy records why a conversation went to its agent: reason as
+// SetRoutingReason does, and summary, the sentence the agents read.
+func (s *Scoped) SetAssignedWhy(ctx context.Context, convID, reason, summary string) error {
+	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).
+		Updates(map[string]any{"routing_reason": reasonExpr(reason), "routing_summary": truncate(summary, 300)}).Error
 }

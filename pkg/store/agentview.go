@@ -15,3 +15,16 @@ func (v10Message) TableName() string { return "messages" }
 func migrateMessageAudience(tx *gorm.DB) error {
 	return tx.Migrator().AddColumn(&v10Message{}, "Audience")
 }
+
+// The schema change of 2026120702_agentui_routing_summary: why a
+// conversation's agent has it, in a sentence for agents ("speaks French,
+// least busy of 2 available agents"); routing_reason keeps the details.
+type v11Conversation struct {
+	RoutingSummary string `gorm:"size:300;not null;default:''"`
+}
+
+func (v11Conversation) TableName() string { return "conversations" }
+
+func migrateRoutingSummary(tx *gorm.DB) error {
+	return tx.Migrator().AddColumn(&v11Conversation{}, "RoutingSummary")
+}
