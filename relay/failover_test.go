@@ -378,7 +378,10 @@ func login(t *testing.T, base string) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	res, err := hc.Post(base+"/api/auth/login", "application/json", strings.NewReader(`{"email":"admin@parley.local","password":"`+adminPass+`"}`))
+	req, _ := http.NewRequest("POST", base+"/api/auth/login", strings.NewReader(`{"email":"admin@parley.local","password":"`+adminPass+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base) // the agent app's own origin
+	res, err := hc.Do(req)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("login: %v %v", err, res)
 	}

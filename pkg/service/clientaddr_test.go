@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"net/http"
 	"net/netip"
 	"testing"
@@ -63,8 +62,7 @@ func TestRateLimitsBehindProxy(t *testing.T) {
 	rules.SignInPerIP.Limit = ratelimit.Limit{Rate: 2, Burst: 2, Period: time.Hour}
 	login := func(t *testing.T, ts *testServer, xff, password string) int {
 		t.Helper()
-		req, _ := http.NewRequest("POST", ts.URL+"/api/auth/login", bytes.NewReader([]byte(`{"email":"admin@parley.local","password":"`+password+`"}`)))
-		req.Header.Set("Content-Type", "application/json")
+		req := loginRequest(ts.URL, "admin@parley.local", password)
 		req.Header.Set("X-Forwarded-For", xff)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -126,8 +124,7 @@ func TestSignInGuessesDoNotLockTheOwnerOut(t *testing.T) {
 	rules.SignInPerIP.Limit = ratelimit.PerMinute(1000)
 	ts := newTestServerWith(t, storetest.SQLite(t), ratelimit.NewMemory(), rules, "-trusted-proxies", "127.0.0.1")
 	login := func(xff, password string) int {
-		req, _ := http.NewRequest("POST", ts.URL+"/api/auth/login", bytes.NewReader([]byte(`{"email":"Admin@parley.local","password":"`+password+`"}`)))
-		req.Header.Set("Content-Type", "application/json")
+		req := loginRequest(ts.URL, "Admin@parley.local", password)
 		req.Header.Set("X-Forwarded-For", xff)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -15,6 +15,7 @@ const (
 	codeUnauthorized = "unauthorized"
 	codeCSRF         = "csrf"
 	codeOrigin       = "origin"
+	codeMediaType    = "unsupported_media_type"
 	codeIdentity     = "identity"
 )
 

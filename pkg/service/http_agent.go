@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -178,8 +179,35 @@ func (s *Server) requireAgent(c *gin.Context) {
 	c.Next()
 }
 
-// requireCSRF checks the double-submit token on cookie-authenticated writes.
+// requireOwnPage lets through only requests the agent app's own pages
+// send: the Origin is the public URL's (sameOrigin), or, from a browser
+// that sends no Origin, Sec-Fetch-Site says same-origin; and a body is
+// application/json. Another site can post a form or text/plain (no
+// preflight) with the victim's cookies, or to sign the victim into the
+// attacker's account (login CSRF); it cannot do either with this Origin
+// and content type. Sign-in, accepting an invite and every
+// cookie-authenticated write (requireCSRF) go through it.
+func (s *Server) requireOwnPage(c *gin.Context) {
+	r := c.Request
+	if !s.sameOrigin(r) && (r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "same-origin") {
+		apiError(c, http.StatusForbidden, codeOrigin, "this request is accepted only from the agent app's own pages ("+s.cfg.PublicOrigin()+")")
+		return
+	}
+	if r.ContentLength != 0 { // -1: a body of unknown length
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			apiError(c, http.StatusUnsupportedMediaType, codeMediaType, "send the request body as Content-Type: application/json")
+			return
+		}
+	}
+	c.Next()
+}
+
+// requireCSRF checks that a cookie-authenticated write comes from the agent
+// app's own pages (requireOwnPage) and carries the double-submit token.
 func (s *Server) requireCSRF(c *gin.Context) {
+	if s.requireOwnPage(c); c.IsAborted() {
+		return
+	}
 	sess := c.MustGet("session").(store.Session)
 	got := c.GetHeader(csrfHeader)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {

@@ -237,13 +237,10 @@ func (s *Server) revokeSessions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"sessions_ended": n})
 }
 
-// invitePost reads an invite request: only from the agent app's own pages
-// (no cross-site form can sign a browser into someone's invite), within the
-// sign-in rate limit per address (tokens cannot be guessed, but tries cost).
+// invitePost reads an invite request (its routes go through
+// requireOwnPage: no cross-site form can sign a browser into someone's
+// invite) within the sign-in rate limit per address (tokens cannot be
+// guessed, but tries cost).
 func (s *Server) invitePost(c *gin.Context, req any) bool {
-	if !s.sameOrigin(c.Request) {
-		apiError(c, http.StatusForbidden, codeOrigin, "invites are accepted only from the agent app")
-		return false
-	}
 	return bindJSON(c, req) && s.allowHTTP(c, s.rules.SignInPerIP, s.clientKey(c.Request))
 }

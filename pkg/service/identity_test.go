@@ -100,6 +100,7 @@ func TestSitesAPI(t *testing.T) {
 	patch := func(id, body, token string) int {
 		r, _ := http.NewRequest("PATCH", ts.URL+"/api/sites/"+id, bytes.NewBufferString(body))
 		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Origin", ts.origin())
 		if token != "" {
 			r.Header.Set(csrfHeader, token)
 		}

@@ -147,7 +147,7 @@ func (s *Server) routes() []route {
 		// Agent side.
 		r("GET", "/app", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/app/") }),
 		r("GET", "/app/*file", s.agentApp),
-		r("POST", "/api/auth/login", body, s.login),
+		r("POST", "/api/auth/login", s.requireOwnPage, body, s.login),
 		r("POST", "/api/auth/logout", agent, csrf, s.logout),
 		r("GET", "/api/me", agent, s.me),
 		r("GET", "/api/conversations", agent, s.listConversations),
@@ -159,8 +159,8 @@ func (s *Server) routes() []route {
 		r("GET", "/api/invites", agent, requireRole("admin"), s.listInvites),
 		r("POST", "/api/invites", agent, csrf, requireRole("admin"), body, s.createInvite),
 		r("DELETE", "/api/invites/:id", agent, csrf, requireRole("admin"), s.revokeInvite),
-		r("POST", "/api/invites/check", body, s.checkInvite),
-		r("POST", "/api/invites/accept", body, s.acceptInvite),
+		r("POST", "/api/invites/check", s.requireOwnPage, body, s.checkInvite),
+		r("POST", "/api/invites/accept", s.requireOwnPage, body, s.acceptInvite),
 		r("GET", invitePathPrefix+":token", s.invitePage),
 		r("GET", "/api/audit", agent, requireRole("admin"), s.listAudit),
 

@@ -128,7 +128,7 @@ func (ts *testServer) agent(t *testing.T) (*client, *http.Client) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
-	res, err := hc.Post(ts.URL+"/api/auth/login", "application/json", strings.NewReader(`{"email":"admin@parley.local","password":"`+adminPassword+`"}`))
+	res, err := hc.Do(loginRequest(ts.URL, "admin@parley.local", adminPassword))
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("login: %v %v", err, res)
 	}
@@ -138,6 +138,16 @@ func (ts *testServer) agent(t *testing.T) (*client, *http.Client) {
 		h.Add("Cookie", c.Name+"="+c.Value)
 	}
 	return dial(t, ts.wsURL("/ws/agent"), h), hc
+}
+
+// loginRequest is the sign-in the agent app at base sends: JSON, from its
+// own origin.
+func loginRequest(base, email, password string) *http.Request {
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	req, _ := http.NewRequest("POST", base+"/api/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	return req
 }
 
 func (c *client) send(v any) {
@@ -380,7 +390,7 @@ func TestRefusedConnections(t *testing.T) {
 
 func TestAgentAPI(t *testing.T) {
 	ts := newTestServer(t, storetest.SQLite(t))
-	res, _ := http.Post(ts.URL+"/api/auth/login", "application/json", strings.NewReader(`{"email":"admin@parley.local","password":"wrong password!"}`))
+	res, _ := http.DefaultClient.Do(loginRequest(ts.URL, "admin@parley.local", "wrong password!"))
 	if res.StatusCode != 401 {
 		t.Fatalf("wrong password: %d", res.StatusCode)
 	}
@@ -389,10 +399,15 @@ func TestAgentAPI(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("me: %d", res.StatusCode)
 	}
-	// Logout without the CSRF header is refused.
-	res, _ = hc.Post(ts.URL+"/api/auth/logout", "application/json", nil)
-	if res.StatusCode != 403 {
-		t.Fatalf("logout without csrf: %d", res.StatusCode)
+	// Logout without the CSRF header is refused, even from the app's origin.
+	req, _ := http.NewRequest("POST", ts.URL+"/api/auth/logout", nil)
+	req.Header.Set("Origin", ts.origin())
+	res, _ = hc.Do(req)
+	var e struct{ Code string }
+	json.NewDecoder(res.Body).Decode(&e)
+	res.Body.Close()
+	if res.StatusCode != 403 || e.Code != codeCSRF {
+		t.Fatalf("logout without csrf: %d %q", res.StatusCode, e.Code)
 	}
 	res, _ = hc.Get(ts.URL + "/api/conversations/nope/messages")
 	if res.StatusCode != 404 {

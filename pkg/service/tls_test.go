@@ -100,7 +100,7 @@ func TestServesHTTPSWithCertificate(t *testing.T) {
 	if res.TLS == nil || !strings.HasPrefix(res.Header.Get("Strict-Transport-Security"), "max-age=") {
 		t.Fatalf("healthz over TLS %v, HSTS %q", res.TLS != nil, res.Header.Get("Strict-Transport-Security"))
 	}
-	res, err = hc.Post(cfg.PublicURL+"/api/auth/login", "application/json", strings.NewReader(`{"email":"admin@parley.local","password":"`+adminPassword+`"}`))
+	res, err = hc.Do(loginRequest(cfg.PublicURL, "admin@parley.local", adminPassword))
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("login over TLS: %v %v", err, res)
 	}
