@@ -95,9 +95,12 @@ func TestCookieWritesOnlyFromTheAppsOwnPagesAsJSON(t *testing.T) {
 			{"from another site", map[string]string{"Content-Type": "application/json", "Origin": "https://evil.example"}, "{}", 403, codeOrigin},
 			{"without Origin", map[string]string{"Content-Type": "application/json"}, "{}", 403, codeOrigin},
 			{"as text/plain", map[string]string{"Content-Type": "text/plain", "Origin": ts.origin()}, "{}", 415, codeMediaType},
+			{"without the CSRF token", map[string]string{"Content-Type": "application/json", "Origin": ts.origin(), csrfHeader: ""}, "{}", 403, codeCSRF},
 		} {
 			tc.headers["Cookie"] = cookie
-			tc.headers[csrfHeader] = admin.csrf
+			if _, set := tc.headers[csrfHeader]; !set {
+				tc.headers[csrfHeader] = admin.csrf
+			}
 			if status, code := request(t, http.DefaultClient, r.Method, url, tc.headers, tc.body); status != tc.status || code != tc.code {
 				t.Errorf("%s %s %s: HTTP %d %q, want %d %q", r.Method, r.Path, tc.name, status, code, tc.status, tc.code)
 			}

@@ -188,24 +188,31 @@ func (s *Server) requireAgent(c *gin.Context) {
 // and content type. Sign-in, accepting an invite and every
 // cookie-authenticated write (requireCSRF) go through it.
 func (s *Server) requireOwnPage(c *gin.Context) {
+	if s.fromOwnPage(c) {
+		c.Next()
+	}
+}
+
+// fromOwnPage is requireOwnPage's check; it answers the refusal itself.
+func (s *Server) fromOwnPage(c *gin.Context) bool {
 	r := c.Request
 	if !s.sameOrigin(r) && (r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "same-origin") {
 		apiError(c, http.StatusForbidden, codeOrigin, "this request is accepted only from the agent app's own pages ("+s.cfg.PublicOrigin()+")")
-		return
+		return false
 	}
 	if r.ContentLength != 0 { // -1: a body of unknown length
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 			apiError(c, http.StatusUnsupportedMediaType, codeMediaType, "send the request body as Content-Type: application/json")
-			return
+			return false
 		}
 	}
-	c.Next()
+	return true
 }
 
 // requireCSRF checks that a cookie-authenticated write comes from the agent
 // app's own pages (requireOwnPage) and carries the double-submit token.
 func (s *Server) requireCSRF(c *gin.Context) {
-	if s.requireOwnPage(c); c.IsAborted() {
+	if !s.fromOwnPage(c) {
 		return
 	}
 	sess := c.MustGet("session").(store.Session)
