@@ -63,6 +63,9 @@ func VisitorTopic(id string) string { return "visitor:" + id }
 // new and changed conversations, and every message (for inbox previews).
 func AgentsTopic(workspaceID string) string { return "agents:" + workspaceID }
 
+// SiteTopic carries a site's settings changes to its visitors' connections.
+func SiteTopic(siteID string) string { return "site:" + siteID }
+
 const shards = 64
 
 // Memory is the in-process Bus. Its state is sharded by topic so that

@@ -46,6 +46,7 @@ const (
 	TypeOffline      = "offline"      // server → visitor: nobody can take the chat now; leave a message
 	TypeResync       = "resync"       // server → client: publications may have been missed; resume everything
 	TypeToken        = "token"        // server → visitor: a fresh visitor token, before the current one expires
+	TypeSite         = "site"         // server → visitor: the site's widget settings changed
 
 	// WebRTC negotiation between a client and its relay, carried over the
 	// client's WebSocket. The relay always offers (also on renegotiation),
@@ -208,6 +209,26 @@ type Token struct {
 	Envelope
 	Token     string `json:"token"`
 	ExpiresAt string `json:"expires_at"` // RFC 3339
+}
+
+// WidgetLook is how a site's widget looks and what it offers, as an admin
+// set it (GET /api/widget/look and the site frame). Empty Title and
+// Greeting mean the widget's own words; LauncherPosition is "right" or
+// "left"; AccentColor is #rrggbb.
+type WidgetLook struct {
+	Title            string `json:"title"`
+	Greeting         string `json:"greeting"`
+	AccentColor      string `json:"accent_color"`
+	LauncherPosition string `json:"launcher_position"`
+	ShowAvatars      bool   `json:"show_avatars"`
+	VisitorCalls     bool   `json:"visitor_calls"`
+}
+
+// Site tells a site's open widgets that an admin changed its settings:
+// they apply the new look at once, without a reload.
+type Site struct {
+	Envelope
+	Look WidgetLook `json:"look"`
 }
 
 // Resume asks for every message after the given seq, per conversation.

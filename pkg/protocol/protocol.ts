@@ -37,6 +37,15 @@ export interface ICEServer {
   credential?: string;
 }
 
+export interface WidgetLook {
+  title: string;
+  greeting: string;
+  accent_color: string;
+  launcher_position: string;
+  show_avatars: boolean;
+  visitor_calls: boolean;
+}
+
 export interface HelloFrame {
   type: "hello";
   ref?: string;
@@ -219,6 +228,12 @@ export interface TokenFrame {
   expires_at: string;
 }
 
+export interface SiteFrame {
+  type: "site";
+  ref?: string;
+  look: WidgetLook;
+}
+
 export interface CallFrame {
   type: "call";
   ref?: string;
@@ -272,6 +287,7 @@ export type Frame =
   | OfflineFrame
   | ResyncFrame
   | TokenFrame
+  | SiteFrame
   | CallFrame
   | CallStateFrame;
 

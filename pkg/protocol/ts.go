@@ -22,11 +22,11 @@ var tsFrames = []struct {
 	{TypePing, Ping{}}, {TypePong, Pong{}},
 	{TypeRTCStart, RTCStart{}}, {TypeRTCOffer, RTCOffer{}}, {TypeRTCAnswer, RTCAnswer{}},
 	{TypeRTCCandidate, RTCCandidate{}}, {TypeRTCStop, RTCStop{}},
-	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}}, {TypeToken, Token{}},
+	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}}, {TypeToken, Token{}}, {TypeSite, Site{}},
 	{TypeCall, Call{}}, {TypeCallState, CallState{}},
 }
 
-var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}}
+var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, WidgetLook{}}
 
 // TypeScript renders the protocol as a TypeScript module. The committed file
 // pkg/protocol/protocol.ts must equal it (TestTypeScriptIsFresh); run

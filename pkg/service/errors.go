@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parleychat/parley/pkg/apierr"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
 )
@@ -19,9 +20,10 @@ const (
 	codeIdentity     = "identity"
 )
 
-// apiError answers with the JSON error body every endpoint uses.
+// apiError answers with the JSON error body every endpoint uses (for
+// handlers not yet returning errors; see handle in api.go).
 func apiError(c *gin.Context, status int, code, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": msg, "code": code})
+	writeError(c, nil, apierr.New(status, code, msg))
 }
 
 // errorFrame turns a service error into the protocol error frame the client

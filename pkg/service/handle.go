@@ -127,6 +127,13 @@ func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
 		c.reply(errorFrame(err, h.Ref))
 		return
 	}
+	// A visitor's widget also hears of its site's settings changing.
+	if c.p.Kind == protocol.AuthorVisitor && c.p.SiteID != "" {
+		if err := c.subscribe(bus.SiteTopic(c.p.SiteID)); err != nil {
+			c.reply(errorFrame(err, h.Ref))
+			return
+		}
+	}
 	convs, err := c.srv.conv.Visible(ctx, c.p)
 	if err != nil {
 		c.reply(errorFrame(err, h.Ref))

@@ -1,27 +1,64 @@
 package service
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
+	"github.com/parleychat/parley/pkg/apierr"
+	"github.com/parleychat/parley/pkg/bus"
+	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
 )
 
-// requireRole lets only agents with one of the roles through.
-func requireRole(roles ...string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a := agentOf(c)
-		for _, r := range roles {
-			if a.Role == r {
-				c.Next()
-				return
-			}
-		}
-		apiError(c, http.StatusForbidden, "forbidden", "only "+strings.Join(roles, " or ")+" may do this")
+// The sites resource: admins create, change and delete the websites that
+// embed the widget (/api/sites), and the widget reads its look
+// (/api/widget/look). Routing settings have their own endpoints
+// (/api/sites/:id/routing, http_routing.go).
+
+// siteStore is what the sites API needs of one workspace's store.
+type siteStore interface {
+	Sites(ctx context.Context) ([]store.Site, error)
+	Site(ctx context.Context, id string) (store.Site, error)
+	CreateSite(ctx context.Context, site store.Site) error
+	UpdateSiteSettings(ctx context.Context, id string, st store.SiteSettings) error
+	DeleteSite(ctx context.Context, id string) error
+	SetSiteSecret(ctx context.Context, id, secret string) error
+}
+
+// sitesAPI serves the sites resource.
+type sitesAPI struct {
+	// store scopes the store to a workspace; site finds a site by its
+	// public id (the widget's data-site), in whatever workspace.
+	store func(workspaceID string) siteStore
+	site  func(ctx context.Context, id string) (store.Site, error)
+	// publish reaches the site's open widgets (bus.SiteTopic).
+	publish func(ctx context.Context, topic string, payload []byte) error
+	// siteChanged tells routing that a site's rules are new.
+	siteChanged func(ctx context.Context, ws, siteID string) error
+	audit       func(c *gin.Context, workspaceID, action, target, detail string)
+	origin      string // the server's public origin, for the embed code
+	log         *slog.Logger
+}
+
+func (s *Server) sitesAPI() *sitesAPI {
+	return &sitesAPI{
+		store:       func(ws string) siteStore { return s.store.Workspace(ws) },
+		site:        s.store.SiteByID,
+		publish:     s.bus.Publish,
+		siteChanged: s.conv.Router().SiteChanged,
+		audit:       s.audit,
+		origin:      s.cfg.PublicOrigin(),
+		log:         s.log,
 	}
 }
 
@@ -34,101 +71,326 @@ type siteJSON struct {
 	// Only admins see it.
 	IdentitySecret string `json:"identity_secret"`
 	EmbedCode      string `json:"embed_code"`
-	// VisitorCalls: the site's visitors may start voice calls (PUT
-	// /api/sites/:id/calls).
-	VisitorCalls bool `json:"visitor_calls"`
+	// VisitorCalls: the site's visitors may start voice calls.
+	VisitorCalls bool     `json:"visitor_calls"`
+	Look         lookJSON `json:"look"`
 }
 
-func (s *Server) siteJSON(site store.Site) siteJSON {
+// lookJSON is the widget's look as admins set it.
+type lookJSON struct {
+	Title            string `json:"title"`
+	Greeting         string `json:"greeting"`
+	AccentColor      string `json:"accent_color"`
+	LauncherPosition string `json:"launcher_position"`
+	ShowAvatars      bool   `json:"show_avatars"`
+}
+
+func (a *sitesAPI) siteJSON(site store.Site) siteJSON {
 	return siteJSON{
-		ID: site.ID, Name: site.Name, AllowedOrigins: strings.Fields(site.AllowedOrigins),
+		ID: site.ID, Name: site.Name, AllowedOrigins: nonNil(strings.Fields(site.AllowedOrigins)),
 		IdentityRequired: site.IdentityRequired, IdentitySecret: site.Secret, VisitorCalls: site.VisitorCalls,
-		EmbedCode: `<script src="` + s.cfg.PublicOrigin() + `/widget.js" data-site="` + site.ID + `" async></script>`,
+		EmbedCode: `<script src="` + a.origin + `/widget.js" data-site="` + site.ID + `" async></script>`,
+		Look: lookJSON{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
+			LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars},
 	}
 }
 
-func (s *Server) listSites(c *gin.Context) {
-	sites, err := s.store.Workspace(agentOf(c).WorkspaceID).Sites(c.Request.Context())
+func launcherPosition(p string) string {
+	if p == "left" {
+		return "left"
+	}
+	return "right"
+}
+
+// widgetLook is what a site's widget shows (the look endpoint and the
+// site frame).
+func widgetLook(site store.Site) protocol.WidgetLook {
+	return protocol.WidgetLook{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
+		LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, VisitorCalls: site.VisitorCalls}
+}
+
+// siteErr maps a store error of a site lookup to the API's.
+func siteErr(err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return apierr.NotFound("no such site")
+	case errors.Is(err, store.ErrConflict):
+		return apierr.Conflict("a workspace keeps at least one site; create another before deleting this one")
+	}
+	return apierr.Unavailable("cannot "+what+" right now; retry", err)
+}
+
+func (a *sitesAPI) list(c *gin.Context) error {
+	me := agentOf(c)
+	sites, err := a.store(me.WorkspaceID).Sites(c.Request.Context())
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot list sites right now")
-		return
+		return siteErr(err, "list sites")
 	}
 	// Supervisors list sites to change their routing; the identity
 	// secret stays with admins.
-	admin := agentOf(c).Role == "admin"
 	out := make([]siteJSON, len(sites))
 	for i, site := range sites {
-		out[i] = s.siteJSON(site)
-		if !admin {
+		out[i] = a.siteJSON(site)
+		if me.Role != "admin" {
 			out[i].IdentitySecret = ""
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"sites": out})
+	return nil
 }
 
-func (s *Server) updateSite(c *gin.Context) {
-	var req struct {
-		AllowedOrigins   []string `json:"allowed_origins"`
-		IdentityRequired bool     `json:"identity_required"`
+func (a *sitesAPI) get(c *gin.Context) error {
+	me := agentOf(c)
+	site, err := a.store(me.WorkspaceID).Site(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return siteErr(err, "read the site")
 	}
-	if !bindJSON(c, &req) {
-		return
+	out := a.siteJSON(site)
+	if me.Role != "admin" {
+		out.IdentitySecret = ""
 	}
-	origins := make([]string, 0, len(req.AllowedOrigins))
-	for _, o := range req.AllowedOrigins {
-		clean, err := parseOrigin(o) // origins.go
-		if err != nil {
-			apiError(c, http.StatusBadRequest, "invalid", err.Error())
-			return
+	c.JSON(http.StatusOK, gin.H{"site": out})
+	return nil
+}
+
+// siteReq is the body of POST and PATCH /api/sites: what a PATCH leaves
+// out stays as it is.
+type siteReq struct {
+	Name             *string   `json:"name"`
+	AllowedOrigins   *[]string `json:"allowed_origins"`
+	IdentityRequired *bool     `json:"identity_required"`
+	VisitorCalls     *bool     `json:"visitor_calls"`
+	Look             *struct {
+		Title            *string `json:"title"`
+		Greeting         *string `json:"greeting"`
+		AccentColor      *string `json:"accent_color"`
+		LauncherPosition *string `json:"launcher_position"`
+		ShowAvatars      *bool   `json:"show_avatars"`
+	} `json:"look"`
+}
+
+var accentColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// apply checks the request and writes it over st.
+func (r siteReq) apply(st *store.SiteSettings) error {
+	text := func(v *string, dst *string, field string, max int) error {
+		if v == nil {
+			return nil
 		}
-		origins = append(origins, clean)
+		t := strings.TrimSpace(*v)
+		if utf8.RuneCountInString(t) > max || !utf8.ValidString(t) {
+			return apierr.Invalid(fmt.Sprintf("%s is at most %d characters", field, max))
+		}
+		*dst = t
+		return nil
 	}
-	if len(origins) > 50 {
-		apiError(c, http.StatusBadRequest, "too_big", "at most 50 allowed origins")
-		return
+	if err := text(r.Name, &st.Name, "name", 200); err != nil {
+		return err
 	}
-	sc := s.store.Workspace(agentOf(c).WorkspaceID)
-	err := sc.UpdateSite(c.Request.Context(), c.Param("id"), strings.Join(origins, " "), req.IdentityRequired)
-	if errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, "not_found", "no such site")
-		return
+	if st.Name == "" {
+		return apierr.Invalid("a site needs a name")
 	}
-	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot update the site right now")
-		return
+	if r.AllowedOrigins != nil {
+		if len(*r.AllowedOrigins) > 50 {
+			return apierr.Invalid("at most 50 allowed origins")
+		}
+		origins := make([]string, 0, len(*r.AllowedOrigins))
+		for _, o := range *r.AllowedOrigins {
+			clean, err := parseOrigin(strings.TrimSpace(o)) // origins.go
+			if err != nil {
+				return apierr.Invalid(err.Error())
+			}
+			if !containsString(origins, clean) {
+				origins = append(origins, clean)
+			}
+		}
+		st.AllowedOrigins = strings.Join(origins, " ")
 	}
-	site, err := sc.Site(c.Request.Context(), c.Param("id"))
-	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot read the site right now")
-		return
+	if r.IdentityRequired != nil {
+		st.IdentityRequired = *r.IdentityRequired
 	}
-	s.log.Info("site updated", "site", site.ID, "by", agentOf(c).ID)
-	s.audit(c, site.WorkspaceID, "site_updated", site.Name,
-		fmt.Sprintf("allowed_origins=%q identity_required=%t", site.AllowedOrigins, site.IdentityRequired))
-	c.JSON(http.StatusOK, gin.H{"site": s.siteJSON(site)})
+	if r.VisitorCalls != nil {
+		st.VisitorCalls = *r.VisitorCalls
+	}
+	if l := r.Look; l != nil {
+		if err := text(l.Title, &st.WidgetTitle, "the title", 60); err != nil {
+			return err
+		}
+		if err := text(l.Greeting, &st.WidgetGreeting, "the greeting", 300); err != nil {
+			return err
+		}
+		if l.AccentColor != nil {
+			c := strings.ToLower(strings.TrimSpace(*l.AccentColor))
+			if c != "" && !accentColor.MatchString(c) {
+				return apierr.Invalid("the accent colour is #rrggbb, got " + truncate(c, 20))
+			}
+			st.AccentColor = c
+		}
+		if l.LauncherPosition != nil {
+			if *l.LauncherPosition != "right" && *l.LauncherPosition != "left" {
+				return apierr.Invalid(`the launcher position is "right" or "left"`)
+			}
+			st.LauncherPosition = *l.LauncherPosition
+		}
+		if l.ShowAvatars != nil {
+			st.ShowAvatars = *l.ShowAvatars
+		}
+	}
+	return nil
 }
 
-// rotateSiteSecret replaces a site's identity secret (after a leak, or on a
+func containsString(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// create answers POST /api/sites with the new site (201). Its routing
+// starts from the defaults; its identity secret is new.
+func (a *sitesAPI) create(c *gin.Context) error {
+	var req siteReq
+	if err := bindBody(c, &req); err != nil {
+		return err
+	}
+	st := store.SiteSettings{LauncherPosition: "right", ShowAvatars: true}
+	if err := req.apply(&st); err != nil {
+		return err
+	}
+	me := agentOf(c)
+	ctx := c.Request.Context()
+	sc := a.store(me.WorkspaceID)
+	site := store.Site{ID: uuid.NewString(), Name: st.Name, AllowedOrigins: st.AllowedOrigins, Secret: randomToken(),
+		IdentityRequired: st.IdentityRequired, VisitorCalls: st.VisitorCalls, WidgetTitle: st.WidgetTitle,
+		WidgetGreeting: st.WidgetGreeting, AccentColor: st.AccentColor, LauncherPosition: st.LauncherPosition, ShowAvatars: st.ShowAvatars}
+	if err := sc.CreateSite(ctx, site); err != nil {
+		return siteErr(err, "create the site")
+	}
+	if err := a.siteChanged(ctx, me.WorkspaceID, site.ID); err != nil {
+		a.log.Warn("new site's routing not loaded; it loads on the next change", "site", site.ID, "err", err)
+	}
+	site, err := sc.Site(ctx, site.ID)
+	if err != nil {
+		return siteErr(err, "read the site")
+	}
+	a.log.Info("site created", "site", site.ID, "by", me.ID)
+	a.audit(c, me.WorkspaceID, "site_created", site.Name, fmt.Sprintf("allowed_origins=%q", site.AllowedOrigins))
+	c.JSON(http.StatusCreated, gin.H{"site": a.siteJSON(site)})
+	return nil
+}
+
+// update answers PATCH /api/sites/:id, and tells the site's open widgets.
+func (a *sitesAPI) update(c *gin.Context) error {
+	var req siteReq
+	if err := bindBody(c, &req); err != nil {
+		return err
+	}
+	me := agentOf(c)
+	ctx := c.Request.Context()
+	sc := a.store(me.WorkspaceID)
+	site, err := sc.Site(ctx, c.Param("id"))
+	if err != nil {
+		return siteErr(err, "read the site")
+	}
+	st := site.Settings()
+	if err := req.apply(&st); err != nil {
+		return err
+	}
+	if err := sc.UpdateSiteSettings(ctx, site.ID, st); err != nil {
+		return siteErr(err, "update the site")
+	}
+	before := site
+	if site, err = sc.Site(ctx, site.ID); err != nil {
+		return siteErr(err, "read the site")
+	}
+	a.log.Info("site updated", "site", site.ID, "by", me.ID)
+	a.audit(c, me.WorkspaceID, "site_updated", site.Name, siteChanges(before, site))
+	a.tellWidgets(ctx, site)
+	c.JSON(http.StatusOK, gin.H{"site": a.siteJSON(site)})
+	return nil
+}
+
+// siteChanges says, for the audit log, which settings changed and to what.
+func siteChanges(before, after store.Site) string {
+	b, a := before.Settings(), after.Settings()
+	var out []string
+	add := func(field string, was, is any) {
+		if was != is {
+			out = append(out, fmt.Sprintf("%s=%q", field, fmt.Sprint(is)))
+		}
+	}
+	add("name", b.Name, a.Name)
+	add("allowed_origins", b.AllowedOrigins, a.AllowedOrigins)
+	add("identity_required", b.IdentityRequired, a.IdentityRequired)
+	add("visitor_calls", b.VisitorCalls, a.VisitorCalls)
+	add("title", b.WidgetTitle, a.WidgetTitle)
+	add("greeting", b.WidgetGreeting, a.WidgetGreeting)
+	add("accent_color", b.AccentColor, a.AccentColor)
+	add("launcher_position", b.LauncherPosition, a.LauncherPosition)
+	add("show_avatars", b.ShowAvatars, a.ShowAvatars)
+	return strings.Join(out, " ")
+}
+
+// tellWidgets publishes the site's look to its visitors' connections
+// (each subscribes to bus.SiteTopic at hello). A lost publication leaves a
+// widget with the old look until it reloads: nothing is lost but looks.
+func (a *sitesAPI) tellWidgets(ctx context.Context, site store.Site) {
+	b, _ := json.Marshal(protocol.Site{Envelope: protocol.Envelope{Type: protocol.TypeSite}, Look: widgetLook(site)})
+	if err := a.publish(context.WithoutCancel(ctx), bus.SiteTopic(site.ID), b); err != nil {
+		a.log.Warn("site change not pushed to open widgets", "site", site.ID, "err", err)
+	}
+}
+
+// remove answers DELETE /api/sites/:id: the site's widget stops working,
+// its conversations stay.
+func (a *sitesAPI) remove(c *gin.Context) error {
+	me := agentOf(c)
+	ctx := c.Request.Context()
+	sc := a.store(me.WorkspaceID)
+	site, err := sc.Site(ctx, c.Param("id"))
+	if err != nil {
+		return siteErr(err, "read the site")
+	}
+	if err := sc.DeleteSite(ctx, site.ID); err != nil {
+		return siteErr(err, "delete the site")
+	}
+	a.log.Info("site deleted", "site", site.ID, "by", me.ID)
+	a.audit(c, me.WorkspaceID, "site_deleted", site.Name, "")
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// rotateSecret replaces a site's identity secret (after a leak, or on a
 // schedule). User hashes and JWTs signed with the old one stop working at
 // once, so the customer's backend must switch to the new secret.
-func (s *Server) rotateSiteSecret(c *gin.Context) {
+func (a *sitesAPI) rotateSecret(c *gin.Context) error {
 	me := agentOf(c)
-	sc := s.store.Workspace(me.WorkspaceID)
 	ctx := c.Request.Context()
-	err := sc.SetSiteSecret(ctx, c.Param("id"), randomToken())
-	if errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, "not_found", "no such site")
-		return
-	}
-	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot update the site right now")
-		return
+	sc := a.store(me.WorkspaceID)
+	if err := sc.SetSiteSecret(ctx, c.Param("id"), randomToken()); err != nil {
+		return siteErr(err, "update the site")
 	}
 	site, err := sc.Site(ctx, c.Param("id"))
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot read the site right now")
-		return
+		return siteErr(err, "read the site")
 	}
-	s.audit(c, me.WorkspaceID, "site_secret_rotated", site.Name, "") // never the secret itself
-	c.JSON(http.StatusOK, gin.H{"site": s.siteJSON(site)})
+	a.audit(c, me.WorkspaceID, "site_secret_rotated", site.Name, "") // never the secret itself
+	c.JSON(http.StatusOK, gin.H{"site": a.siteJSON(site)})
+	return nil
+}
+
+// look answers GET /api/widget/look?site=ID: how the widget looks, for
+// the loader's launcher on the customer's page and for the frame. Any page
+// may read it (Access-Control-Allow-Origin: *): it is what every visitor
+// of the site sees anyway, and it carries no credentials.
+func (a *sitesAPI) look(c *gin.Context) error {
+	c.Header("Access-Control-Allow-Origin", "*")
+	site, err := a.site(c.Request.Context(), c.Query("site"))
+	if err != nil {
+		return siteErr(err, "read the site")
+	}
+	c.JSON(http.StatusOK, gin.H{"look": widgetLook(site)})
+	return nil
 }

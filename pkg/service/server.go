@@ -129,6 +129,8 @@ func (s *Server) routes() []route {
 	agent := s.requireAgent
 	csrf := s.requireCSRF
 	body := limitBody(64 << 10)
+	h := func(f func(*gin.Context) error) gin.HandlerFunc { return handle(s.log, f) }
+	sites := s.sitesAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -164,10 +166,14 @@ func (s *Server) routes() []route {
 		r("GET", invitePathPrefix+":token", s.invitePage),
 		r("GET", "/api/audit", agent, requireRole("admin"), s.listAudit),
 
-		// Administration.
-		r("GET", "/api/sites", agent, requireRole("admin", "supervisor"), s.listSites),
-		r("PATCH", "/api/sites/:id", agent, csrf, requireRole("admin"), body, s.updateSite),
-		r("POST", "/api/sites/:id/secret", agent, csrf, requireRole("admin"), s.rotateSiteSecret),
+		// Sites (http_sites.go).
+		r("GET", "/api/sites", agent, requireRole("admin", "supervisor"), h(sites.list)),
+		r("POST", "/api/sites", agent, csrf, requireRole("admin"), body, h(sites.create)),
+		r("GET", "/api/sites/:id", agent, requireRole("admin", "supervisor"), h(sites.get)),
+		r("PATCH", "/api/sites/:id", agent, csrf, requireRole("admin"), body, h(sites.update)),
+		r("DELETE", "/api/sites/:id", agent, csrf, requireRole("admin"), h(sites.remove)),
+		r("POST", "/api/sites/:id/secret", agent, csrf, requireRole("admin"), h(sites.rotateSecret)),
+		r("GET", "/api/widget/look", h(sites.look)),
 
 		// Routing (http_routing.go).
 		r("GET", "/api/agents", agent, s.listAgents),

@@ -23,6 +23,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026112509_agent_admin", Migrate: migrateAgentAdmin},                   // agents.go
 	{ID: "2026120701_agentui_message_audience", Migrate: migrateMessageAudience}, // agentview.go
 	{ID: "2026120702_agentui_routing_summary", Migrate: migrateRoutingSummary},   // agentview.go
+	{ID: "2026120703_sites_widget_look", Migrate: migrateWidgetLook},             // sites.go
 }
 
 func migrate(db *gorm.DB) error {

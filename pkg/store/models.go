@@ -46,7 +46,16 @@ type Site struct {
 	// VisitorCalls: the site's visitors may start voice calls (agents
 	// always may).
 	VisitorCalls bool `gorm:"not null;default:false"`
-	CreatedAt    time.Time
+	// The widget's look (sites.go): its header title and greeting (empty:
+	// the widget's own words), accent colour (#rrggbb; empty: the
+	// default blue), launcher corner ("right" or "left"), and whether
+	// agents' avatars show beside their messages.
+	WidgetTitle      string `gorm:"size:60;not null;default:''"`
+	WidgetGreeting   string `gorm:"size:300;not null;default:''"`
+	AccentColor      string `gorm:"size:7;not null;default:''"`
+	LauncherPosition string `gorm:"size:10;not null;default:'right'"`
+	ShowAvatars      bool   `gorm:"not null;default:true"`
+	CreatedAt        time.Time
 }
 
 // Agent is a person who answers chats.
