@@ -51,7 +51,9 @@ func Forbidden(msg string) *Error { return New(http.StatusForbidden, protocol.Co
 func Conflict(msg string) *Error { return New(http.StatusConflict, "conflict", msg) }
 
 // TooBig: a body or a list exceeds its limit (413).
-func TooBig(msg string) *Error { return New(http.StatusRequestEntityTooLarge, protocol.CodeTooBig, msg) }
+func TooBig(msg string) *Error {
+	return New(http.StatusRequestEntityTooLarge, protocol.CodeTooBig, msg)
+}
 
 // Unavailable: a dependency (the store, the bus) failed; the same request
 // may succeed later (503, retryable). cause is logged, not shown.
