@@ -256,11 +256,11 @@ func (s *session) close() {
 }
 
 // drive sends at rate msgs/s per conversation, alternating visitor and
-// agent, from t0 until end. It is open-loop: each message has a scheduled
+// agent, from t0 until end (zero: until stop is closed). It is open-loop: each message has a scheduled
 // time and latency counts from it, so a server that falls behind shows its
 // queueing (no coordinated omission). Returns the number of sends that left
 // more than 100 ms after their scheduled time.
-func (s *session) drive(pairs []*pair, rate float64, t0, end time.Time) int64 {
+func (s *session) drive(pairs []*pair, rate float64, t0, end time.Time, stop <-chan struct{}) int64 {
 	period := time.Duration(float64(time.Second) / rate)
 	var late atomic.Int64
 	var wg sync.WaitGroup
@@ -273,7 +273,7 @@ func (s *session) drive(pairs []*pair, rate float64, t0, end time.Time) int64 {
 			defer timer.Stop()
 			for k := 0; ; k++ {
 				sched := t0.Add(offset + time.Duration(k)*period)
-				if !sched.Before(end) || s.ctx.Err() != nil {
+				if (!end.IsZero() && !sched.Before(end)) || s.ctx.Err() != nil {
 					return
 				}
 				if d := time.Until(sched); d > 0 {
@@ -281,6 +281,8 @@ func (s *session) drive(pairs []*pair, rate float64, t0, end time.Time) int64 {
 					select {
 					case <-timer.C:
 					case <-s.ctx.Done():
+						return
+					case <-stop:
 						return
 					}
 				} else if -d > 100*time.Millisecond {

@@ -171,6 +171,10 @@ func (s *side) sendFrame(n int, sched time.Time) error {
 
 var errNotConnected = fmt.Errorf("not connected")
 
+// helloRef is the ref of every hello: an error frame with it refuses the
+// hello or the resume it carried.
+const helloRef = "h"
+
 // send numbers, books and writes the next message of the pair from s.
 func (p *pair) send(s *side, sched time.Time, t *tally) int {
 	p.mu.Lock()
@@ -261,6 +265,16 @@ func (s *side) onFrame(data []byte, now time.Time, t *tally) {
 		closeOnce(ch)
 	case protocol.TypeError:
 		t.errorFrame(f.Code)
+		if f.Ref == helloRef {
+			// The hello (or its resume) failed: as the shipped client's
+			// connect timeout does, drop the connection and come back.
+			s.mu.Lock()
+			if s.ws != nil {
+				s.ws.Close()
+			}
+			s.mu.Unlock()
+			return
+		}
 		if f.Retryable && f.Ref != "" {
 			if _, n, sched, ok := parseClientID(f.Ref); ok {
 				go func() {
@@ -422,7 +436,7 @@ func (ct *chatTarget) connect(ctx context.Context, s *side, pr Pair, key string)
 	}
 	var werr error
 	if !ct.baseline {
-		b, _ := json.Marshal(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello, Ref: "h"}, V: protocol.Version, Resume: resume})
+		b, _ := json.Marshal(protocol.Hello{Envelope: protocol.Envelope{Type: protocol.TypeHello, Ref: helloRef}, V: protocol.Version, Resume: resume})
 		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		werr = c.WriteMessage(websocket.TextMessage, b)
 	}

@@ -86,7 +86,7 @@ func RunFanout(ctx context.Context, tg Target, o FanoutOptions) []Result {
 		sm := startSampler(tg.PID)
 		t0 := time.Now().Add(100 * time.Millisecond)
 		end := t0.Add(o.Duration)
-		r.LateSends = s.drive(s.pairs, o.Rate, t0, end)
+		r.LateSends = s.drive(s.pairs, o.Rate, t0, end, nil)
 		r.DrainS = s.drain(30 * time.Second).Seconds()
 		r.DrainTimedOut = r.DrainS >= 30
 		r.ServerPeakRSSKB, r.ServerCPUS = sm.finish()

@@ -109,9 +109,15 @@ type StoreLevel struct {
 	Ack         hist.Summary `json:"ack"`
 }
 
-// ResumeResult is what the kill -9 scenario measured.
+// ResumeResult is what the kill -9 scenario measured: its slowest round
+// (promoted fields) and every round.
 type ResumeResult struct {
-	KilledAtS       float64 `json:"killed_at_s"`
+	ResumeRound
+	Rounds []ResumeRound `json:"rounds"`
+}
+
+// ResumeRound is one kill -9 and restart.
+type ResumeRound struct {
 	RestartS        float64 `json:"restart_s"`        // kill → server answers /healthz
 	AllResumedS     float64 `json:"all_resumed_s"`    // kill → last side synced
 	MedianResumedS  float64 `json:"median_resumed_s"` // kill → median side synced
@@ -119,6 +125,14 @@ type ResumeResult struct {
 	SidesResumed    int     `json:"sides_resumed"`
 	AckedBeforeKill int64   `json:"acked_before_kill"`
 	InFlightAtKill  int64   `json:"in_flight_at_kill"`
+}
+
+// worse: fewer sides resumed, or all of them later.
+func (a ResumeRound) worse(b ResumeRound) bool {
+	if a.Sides-a.SidesResumed != b.Sides-b.SidesResumed {
+		return a.Sides-a.SidesResumed > b.Sides-b.SidesResumed
+	}
+	return a.AllResumedS > b.AllResumedS
 }
 
 // WriteJSON writes v to path.

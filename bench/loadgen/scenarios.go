@@ -76,7 +76,7 @@ func RunChat(ctx context.Context, tg Target, o ChatOptions) []Result {
 			time.Sleep(time.Until(end))
 			inWindow <- s.tl().delivered.Load()
 		}()
-		r.LateSends = s.drive(s.pairs, l.Rate, t0, end)
+		r.LateSends = s.drive(s.pairs, l.Rate, t0, end, nil)
 		r.DeliveredPerSec = float64(<-inWindow) / l.Duration.Seconds()
 		r.DrainS = s.drain(l.Drain).Seconds()
 		r.DrainTimedOut = r.DrainS >= l.Drain.Seconds()
@@ -190,16 +190,27 @@ func RunStore(ctx context.Context, tg Target, levels []int, d time.Duration) Res
 type ResumeOptions struct {
 	Conversations int
 	Rate          float64
-	Before, After time.Duration // sending before the kill, and after it
+	Before, After time.Duration // sending before the first kill, and after the last
 	Drain         time.Duration
+	// Restarts is how many times the server is killed and restarted (0
+	// means once); each waits for every side to resume, at most Bound.
+	Restarts int
+	Between  time.Duration // sending between one round's resumes and the next kill
+	Bound    time.Duration // longest wait for every side to resume (0: 60 s)
 }
 
 // RunResume sends at a fixed rate, kills the server with SIGKILL, restarts
 // it on the same data dir and measures how long until every client has
-// reconnected and resumed; then it keeps sending and audits that every
-// acked message reached its peer exactly once.
+// reconnected and resumed, as many times as o.Restarts says; then it keeps
+// sending and audits that every acked message reached its peer exactly
+// once. Result.Resume holds the slowest round, and every round.
 func RunResume(ctx context.Context, proc *Process, tg Target, o ResumeOptions) Result {
-	r := Result{Conversations: o.Conversations, RatePerConv: o.Rate, DurationS: (o.Before + o.After).Seconds()}
+	rounds := max(1, o.Restarts)
+	bound := o.Bound
+	if bound == 0 {
+		bound = 60 * time.Second
+	}
+	r := Result{Conversations: o.Conversations, RatePerConv: o.Rate, DurationS: (o.Before + o.After + time.Duration(rounds-1)*o.Between).Seconds()}
 	setup := time.Now()
 	s, err := open(ctx, tg, o.Conversations)
 	if err != nil {
@@ -210,47 +221,67 @@ func RunResume(ctx context.Context, proc *Process, tg Target, o ResumeOptions) R
 	s.reconnect.Store(true)
 	r.SetupS = time.Since(setup).Seconds()
 	t0 := time.Now().Add(100 * time.Millisecond)
-	end := t0.Add(o.Before + o.After)
+	stopSending := make(chan struct{})
 	driven := make(chan int64, 1)
-	go func() { driven <- s.drive(s.pairs, o.Rate, t0, end) }()
+	go func() { driven <- s.drive(s.pairs, o.Rate, t0, time.Time{}, stopSending) }()
 
 	time.Sleep(time.Until(t0.Add(o.Before)))
-	rr := &ResumeResult{KilledAtS: o.Before.Seconds(), Sides: 2 * len(s.pairs)}
-	rr.AckedBeforeKill = s.tl().acked.Load()
-	rr.InFlightAtKill = s.tl().sent.Load() - rr.AckedBeforeKill
-	killed := time.Now()
-	proc.Kill()
-	if err := proc.Start(ctx); err != nil {
-		r.Error = "restart: " + err.Error()
-		return r
-	}
-	rr.RestartS = time.Since(killed).Seconds()
-	// Wait (bounded) for every side to have resumed.
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+	worst := -1
+	for i := 0; i < rounds && ctx.Err() == nil; i++ {
+		if i > 0 {
+			time.Sleep(o.Between)
+		}
+		rr := ResumeRound{Sides: 2 * len(s.pairs)}
+		rr.AckedBeforeKill = s.tl().acked.Load()
+		rr.InFlightAtKill = s.tl().sent.Load() - rr.AckedBeforeKill
 		s.resumeMu.Lock()
-		n := len(s.resumeTimes)
+		s.resumeTimes = nil
 		s.resumeMu.Unlock()
-		if n >= rr.Sides {
+		killed := time.Now()
+		proc.Kill()
+		if err := proc.Start(ctx); err != nil {
+			r.Error = "restart: " + err.Error()
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		rr.RestartS = time.Since(killed).Seconds()
+		// Wait (bounded) for every side to have resumed.
+		for deadline := time.Now().Add(bound); time.Now().Before(deadline); {
+			s.resumeMu.Lock()
+			n := len(s.resumeTimes)
+			s.resumeMu.Unlock()
+			if n >= rr.Sides {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.resumeMu.Lock()
+		times := append([]time.Time(nil), s.resumeTimes...)
+		s.resumeMu.Unlock()
+		sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+		rr.SidesResumed = len(times)
+		if len(times) > 0 {
+			rr.AllResumedS = times[len(times)-1].Sub(killed).Seconds()
+			rr.MedianResumedS = times[len(times)/2].Sub(killed).Seconds()
+		}
+		if rr.SidesResumed < rr.Sides {
+			r.Notes = append(r.Notes, fmt.Sprintf("restart %d: only %d of %d connections resumed within %s", i+1, rr.SidesResumed, rr.Sides, bound))
+		}
+		if r.Resume == nil {
+			r.Resume = &ResumeResult{}
+		}
+		r.Resume.Rounds = append(r.Resume.Rounds, rr)
+		if worst < 0 || rr.worse(r.Resume.Rounds[worst]) {
+			worst = len(r.Resume.Rounds) - 1
+		}
 	}
-	s.resumeMu.Lock()
-	times := append([]time.Time(nil), s.resumeTimes...)
-	s.resumeMu.Unlock()
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	rr.SidesResumed = len(times)
-	if len(times) > 0 {
-		rr.AllResumedS = times[len(times)-1].Sub(killed).Seconds()
-		rr.MedianResumedS = times[len(times)/2].Sub(killed).Seconds()
-	}
+	time.Sleep(o.After)
+	close(stopSending)
 	r.LateSends = <-driven
 	r.DrainS = s.drain(o.Drain).Seconds()
 	r.DrainTimedOut = r.DrainS >= o.Drain.Seconds()
 	s.fill(&r)
-	r.Resume = rr
-	if rr.SidesResumed < rr.Sides {
-		r.Notes = append(r.Notes, fmt.Sprintf("only %d of %d connections resumed within 60 s", rr.SidesResumed, rr.Sides))
+	if worst >= 0 {
+		r.Resume.ResumeRound = r.Resume.Rounds[worst]
 	}
 	return r
 }

@@ -136,7 +136,7 @@ func (s *Service) Visible(ctx context.Context, p Participant) ([]protocol.Conver
 		err error
 	)
 	if p.Kind == protocol.AuthorVisitor {
-		cs, err = sc.ConversationsOfVisitor(ctx, p.ID, 20)
+		cs, err = sc.ConversationsOfVisitor(ctx, p.ID, store.VisitorRecent)
 	} else {
 		cs, err = sc.Inbox(ctx, p.ID, s.now().Add(-24*time.Hour))
 	}
@@ -356,7 +356,7 @@ func MessageFrame(m store.Message) protocol.Message {
 }
 
 // HistoryPage is how many messages History returns at most per call.
-const HistoryPage = 200
+const HistoryPage = store.HistoryPage
 
 // History returns up to HistoryPage messages after seq `after`, in order.
 func (s *Service) History(ctx context.Context, p Participant, convID string, after int64) ([]protocol.Message, error) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -168,11 +169,23 @@ func TestDisableAgent(t *testing.T) {
 		if !slices.ContainsFunc(msgs.Messages, func(m protocol.Message) bool { return m.Author.ID == al.id && m.Body == "hello from Al" }) {
 			t.Fatalf("Al's message lost its author: %+v", msgs.Messages)
 		}
-		var list struct{ Agents []agentProfileJSON }
-		admin.call(t, "GET", "/api/agents", nil, &list)
-		for _, a := range list.Agents {
-			if a.ID == al.id && (!a.Disabled || a.Routing != "offline" || a.LastSeenAt == "") {
+		// Last seen is written a moment after the sign-in (seen.go).
+		for deadline := time.Now().Add(10 * seenDelay); ; time.Sleep(50 * time.Millisecond) {
+			var list struct{ Agents []agentProfileJSON }
+			admin.call(t, "GET", "/api/agents", nil, &list)
+			i := slices.IndexFunc(list.Agents, func(a agentProfileJSON) bool { return a.ID == al.id })
+			if i < 0 {
+				t.Fatalf("Al not listed: %+v", list.Agents)
+			}
+			a := list.Agents[i]
+			if !a.Disabled || a.Routing != "offline" {
 				t.Fatalf("Al listed as %+v", a)
+			}
+			if a.LastSeenAt != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Al's last seen never stored: %+v", a)
 			}
 		}
 

@@ -303,11 +303,11 @@ func (c *conn) finish() {
 	helloed := c.helloed
 	c.mu.Unlock()
 	if helloed && c.p.Kind == protocol.AuthorAgent {
-		c.srv.conv.AgentDisconnected(context.Background(), c.p)
+		ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
+		c.srv.conv.AgentDisconnected(ctx, c.p)
+		cancel()
 		// Last seen (the team list): when a socket ends, as at sign-in.
-		if err := c.srv.store.Workspace(c.p.WorkspaceID).TouchAgentSeen(context.Background(), c.p.ID, time.Now().UTC()); err != nil {
-			c.log.Debug("cannot record when the agent was last seen", "err", err)
-		}
+		c.srv.seen.note(c.p.ID)
 	}
 }
 

@@ -120,7 +120,7 @@ func (s *Server) startSession(c *gin.Context, a store.Agent) bool {
 	}
 	s.setCookie(c, sessionCookie, token, true, sessionTTL)
 	s.setCookie(c, csrfCookie, csrf, false, sessionTTL)
-	s.touchSeen(c, a)
+	s.seen.note(a.ID)
 	s.log.Info("agent signed in", "agent", a.ID, "workspace", a.WorkspaceID)
 	return true
 }
@@ -271,14 +271,7 @@ func (s *Server) agentSocket(c *gin.Context) {
 	a := agentOf(c)
 	p := agentParticipant(a)
 	p.Session = c.MustGet("session").(store.Session).TokenHash // signing out of it closes the socket (revoke.go)
-	s.touchSeen(c, a)
+	// Last seen is written later (seen.go), never on the upgrade.
+	s.seen.note(a.ID)
 	s.upgrade(c, p, "")
-}
-
-// touchSeen records that the agent signed in or connected; a failure only
-// leaves last seen older.
-func (s *Server) touchSeen(c *gin.Context, a store.Agent) {
-	if err := s.store.Workspace(a.WorkspaceID).TouchAgentSeen(c.Request.Context(), a.ID, time.Now().UTC()); err != nil {
-		s.log.Warn("agent last seen not stored", "agent", a.ID, "err", err)
-	}
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -22,6 +23,20 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		s.log.Debug("http", "method", c.Request.Method, "path", path,
 			"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
 	}
+}
+
+// requestTimeout bounds one HTTP request's work, its store calls above all,
+// as handleTimeout bounds a frame's: a stuck database answers 503 in time
+// instead of holding the request, and what queues behind it, for good.
+const requestTimeout = handleTimeout
+
+// requestDeadline gives every request's context a deadline. A WebSocket
+// outlives it: connections use their own contexts after the upgrade.
+func requestDeadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), requestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }
 
 // securityHeaders sets the headers every answer carries; under TLS also

@@ -91,6 +91,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	go runPurge(ctx, st, log) // purge.go
 
+	// Before listening: a restarted node's reconnecting clients find the
+	// statements they need prepared (a failure only leaves them cold).
+	if err := st.Warm(ctx); err != nil {
+		log.Warn("store statements not prepared ahead", "err", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)

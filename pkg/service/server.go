@@ -47,6 +47,7 @@ type Server struct {
 	rtcMetrics *rtcMetrics
 	calls      callBook    // call.go
 	resync     resyncState // resync.go
+	seen       lastSeen    // seen.go
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -84,6 +85,7 @@ func New(cfg config.Config, d Deps) *Server {
 		secure: cfg.Secure(),
 		relay:  d.Relay, ice: d.ICE, relayPool: d.RelayPool,
 		sockets: socketCounts{visitor: map[string]int{}, addr: map[string]int{}},
+		seen:    lastSeen{st: d.Store, log: d.Logger},
 	}
 	switch {
 	case d.RelayPool != nil:
@@ -103,7 +105,7 @@ func New(cfg config.Config, d Deps) *Server {
 	// gin's ClientIP is not used: client addresses come from clientAddr,
 	// which reads forwarding headers from trusted proxies only.
 	s.engine.SetTrustedProxies(nil)
-	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders(s.secure))
+	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders(s.secure), requestDeadline)
 	s.engine.MaxMultipartMemory = 1 << 20
 	for _, r := range s.routes() {
 		s.engine.Handle(r.Method, r.Path, r.Handlers...)
@@ -263,6 +265,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 		}
 		s.mu.Unlock()
 	}
+	s.seen.flush() // the agents whose sockets just closed were seen
 }
 
 func (s *Server) isDraining() bool {

@@ -46,7 +46,7 @@ func migrateAgentAdmin(tx *gorm.DB) error {
 // enabled admin must exist.
 func (s *Scoped) adminChange(ctx context.Context, id string, keepsAdmin func(Agent) bool, fn func(tx *gorm.DB, a Agent) error) (Agent, error) {
 	var out Agent
-	err := s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.s.transaction(ctx, func(tx *gorm.DB) error {
 		lock := tx.Model(&Workspace{}).Where("id = ?", s.ws)
 		if s.s.dialect == "postgres" {
 			lock = lock.Clauses(clause.Locking{Strength: "UPDATE"})
@@ -120,9 +120,23 @@ func (s *Scoped) EnableAgent(ctx context.Context, id string) (Agent, error) {
 	})
 }
 
-// TouchAgentSeen records that the agent signed in or connected now.
-func (s *Scoped) TouchAgentSeen(ctx context.Context, id string, now time.Time) error {
-	return s.q(ctx).Model(&Agent{}).Where("id = ?", id).Update("last_seen_at", now).Error
+// touchBatch caps the ids of one TouchAgentsSeen statement.
+const touchBatch = 500
+
+// TouchAgentsSeen records that these agents were seen (signed in, or a
+// socket of theirs opened or closed) at `at`. The ids are of any workspace:
+// they come from the agents' own sessions, batched by the caller.
+func (s *Store) TouchAgentsSeen(ctx context.Context, ids []string, at time.Time) error {
+	for len(ids) > 0 {
+		n := min(len(ids), touchBatch)
+		// plain: the IN list's length varies, so its text would fill the
+		// statement cache.
+		if err := s.plain.WithContext(ctx).Model(&Agent{}).Where("id IN ?", ids[:n]).Update("last_seen_at", at).Error; err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // LiveSessions returns which of the given session hashes are sessions of

@@ -123,7 +123,7 @@ func TestDisableAndEnableAgent(t *testing.T) {
 		if err != nil || a.DisabledAt != nil || a.Status != "away" {
 			t.Fatalf("enable: %+v %v", a, err)
 		}
-		if err := sc.TouchAgentSeen(ctx, al.ID, now); err != nil {
+		if err := s.TouchAgentsSeen(ctx, []string{al.ID}, now); err != nil {
 			t.Fatal(err)
 		}
 		if a, _ = sc.Agent(ctx, al.ID); a.LastSeenAt == nil || a.LastSeenAt.Sub(now).Abs() > time.Millisecond {

@@ -58,7 +58,7 @@ func atCapacity(tx *gorm.DB, ws, agent string, capacity int) (bool, error) {
 // nodes racing for one conversation or one agent's last slot cannot both
 // win.
 func (s *Scoped) Claim(ctx context.Context, convID, agentID string, capacity int) error {
-	return s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.s.transaction(ctx, func(tx *gorm.DB) error {
 		if err := s.s.lockAgents(tx, s.ws, agentID); err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Scoped) Claim(ctx context.Context, convID, agentID string, capacity int
 // capacity open conversations (ErrConflict, ErrAgentFull otherwise). Both
 // agents' rows are locked in id order, so opposite moves cannot deadlock.
 func (s *Scoped) Move(ctx context.Context, convID, from, to string, capacity int, note string) error {
-	return s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.s.transaction(ctx, func(tx *gorm.DB) error {
 		ids := []string{from, to}
 		if to < from {
 			ids = []string{to, from}

@@ -147,6 +147,17 @@ func (s *Scoped) OpenConversationOf(ctx context.Context, visitorID string) (Conv
 	return c, s.s.openConversation(&c)
 }
 
+// Page sizes of the reads on every reconnect. They are the store's, so that
+// Warm prepares the very statements (SQLite's LIMIT is part of the text).
+const (
+	// HistoryPage is how many messages a resume or a history read gets
+	// per call.
+	HistoryPage = 200
+	// VisitorRecent is how many of a visitor's conversations its hello
+	// lists.
+	VisitorRecent = 20
+)
+
 // ConversationsOfVisitor lists a visitor's conversations, newest first.
 func (s *Scoped) ConversationsOfVisitor(ctx context.Context, visitorID string, limit int) ([]Conversation, error) {
 	var cs []Conversation

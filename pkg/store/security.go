@@ -76,7 +76,7 @@ func (s *Scoped) PendingInvites(ctx context.Context, now time.Time) ([]Invite, e
 // working. It returns the invite as it was.
 func (s *Scoped) RevokeInvite(ctx context.Context, id string) (Invite, error) {
 	var inv Invite
-	err := s.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.s.transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("workspace_id = ? AND id = ? AND accepted_at IS NULL", s.ws, id).Take(&inv).Error; err != nil {
 			return notFound(err)
 		}
@@ -113,7 +113,7 @@ func (inv Invite) usable(now time.Time) error {
 // ErrConflict when the email became an agent meanwhile.
 func (s *Store) AcceptInvite(ctx context.Context, hash string, a Agent, now time.Time) (Agent, Invite, error) {
 	var inv Invite
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("token_hash = ?", hash).Take(&inv).Error; err != nil {
 			return notFound(err)
 		}

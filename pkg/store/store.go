@@ -35,7 +35,17 @@ var (
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
-	db        *gorm.DB
+	// db runs single statements, each prepared once per connection and
+	// cached (gorm's PrepareStmt), outside any transaction.
+	db *gorm.DB
+	// plain runs transactions and statements whose text varies (IN
+	// lists): it never touches the statement cache. gorm prepares a
+	// statement new to the cache under the cache's lock and a pool
+	// connection; a transaction that waited for that lock while holding
+	// SQLite's only connection deadlocked a restarted node for the 15 s
+	// handle timeout (issue 15), so nothing holding a connection may wait
+	// for the cache.
+	plain     *gorm.DB
 	dialect   string
 	sealer    Sealer
 	commits   committer    // AppendMessage's group commit
@@ -68,15 +78,19 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		dial    gorm.Dialector
 		dialect string
 	)
-	// PrepareStmt keeps prepared statements per connection: preparing every
-	// statement anew was a large part of each message's cost (see
-	// docs/benchmarks.md).
+	// Prepared statements (Store.db, a PrepareStmt session of this
+	// handle) are kept per connection: preparing every statement anew was
+	// a large part of each message's cost (see docs/benchmarks.md).
 	// PrepareStmtTTL is gorm's "no eviction by age" value: with any other
 	// TTL gorm starts an expiry goroutine per store that never stops (a
 	// leak per Open, caught by goleak); statements are still evicted by
 	// count (PrepareStmtMaxSize).
-	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true, PrepareStmt: true, PrepareStmtTTL: 24 * 365 * 10 * time.Hour,
-		NowFunc: func() time.Time { return time.Now().UTC() }}
+	// SkipDefaultTransaction: a single statement is atomic by itself;
+	// gorm's implicit transaction around it held a connection across the
+	// statement cache's lock (see Store.plain). No model has hooks or
+	// associations that would make one call several statements.
+	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true, PrepareStmtTTL: 24 * 365 * 10 * time.Hour,
+		SkipDefaultTransaction: true, NowFunc: func() time.Time { return time.Now().UTC() }}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		dial, dialect = postgres.Open(url), "postgres"
@@ -124,7 +138,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: prepare: %w", err)
 	}
-	st := &Store{db: db, dialect: dialect, commits: committer{max: 1, batch: sqliteBatch}, appendSQL: stmts}
+	st := &Store{db: db.Session(&gorm.Session{PrepareStmt: true, NewDB: true}), plain: db, dialect: dialect,
+		commits: committer{max: 1, batch: sqliteBatch}, appendSQL: stmts}
 	if dialect == "postgres" {
 		// PostgreSQL commits transactions side by side (row locks, not one
 		// writer): as many batches at once as the pool has connections, so
@@ -135,6 +150,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		o(st)
 	}
 	return st, nil
+}
+
+// transaction runs fn in a transaction on the handle that never waits for
+// the statement cache (see Store.plain).
+func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.plain.WithContext(ctx).Transaction(fn)
 }
 
 // Dialect is "sqlite" or "postgres".
@@ -212,7 +233,7 @@ func (s *Store) HasWorkspace(ctx context.Context) (bool, error) {
 // CreateWorkspace stores a workspace with its first site and agent in one
 // transaction.
 func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, site Site, admin Agent) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		site.WorkspaceID, admin.WorkspaceID = w.ID, w.ID
 		var err error
 		if site.Secret, err = s.seal(site.Secret, siteSecretAAD(site.ID)); err != nil {
