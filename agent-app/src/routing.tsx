@@ -537,6 +537,7 @@ function SettingsForm({ admin }: { admin: boolean }) {
         prechat_choices: parseEntryLines(choices).map(({ first, skill, team }) => ({ label: first, skill, team })),
       });
       setR(x.routing);
+      setRelax(x.routing.relax_after_seconds.join(", "));
       setNote("Saved");
     } catch (err) {
       setNote(message(err));
@@ -579,7 +580,7 @@ function SettingsForm({ admin }: { admin: boolean }) {
         </label>
         <label>
           Relax after (seconds, up to 3 steps: skill, language, team)
-          <input placeholder="60, 120, 300" value={relax} onInput={(e) => setRelax(e.currentTarget.value)} />
+          <input placeholder="Empty: never relax" value={relax} onInput={(e) => setRelax(e.currentTarget.value)} />
         </label>
         <label>
           Time zone

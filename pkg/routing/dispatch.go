@@ -60,13 +60,18 @@ func (w *workspace) pickFor(it *waiting, now time.Time) (Decision, bool) {
 	if d, ok := pick(it.req, it.level, w.list, skip, now); ok {
 		return d, true
 	}
-	// Everyone free already declined or missed it and the rules allow no
-	// wider level: ask them again rather than leave the visitor stuck.
-	if int(it.level) >= len(w.rulesFor(it.req.SiteID).RelaxAfter) {
-		it.tried = nil
-		return pick(it.req, it.level, w.list, nil, now)
+	// Everyone free already declined or missed it. Wait for a wider level
+	// only if it would bring someone new; otherwise (the rules allow no
+	// wider level, or it adds nobody free) ask them again rather than leave
+	// the visitor waiting minutes for nothing.
+	widest := Level(len(w.rulesFor(it.req.SiteID).RelaxAfter))
+	if it.level < widest {
+		if _, ok := pick(it.req, widest, w.list, skip, now); ok {
+			return Decision{}, false
+		}
 	}
-	return Decision{}, false
+	it.tried = nil
+	return pick(it.req, it.level, w.list, nil, now)
 }
 
 // commit makes a decision true through the Assigner. It reports whether the

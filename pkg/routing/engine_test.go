@@ -186,6 +186,26 @@ func TestEngineOfflineAnswers(t *testing.T) {
 	}
 }
 
+// Issue 20: an agent online with no languages, another away who lists
+// French. Visitors of any language, English or French, go to the first at
+// once: listing no languages means "any language", and the site need not
+// relax for it.
+func TestEngineAgentWithoutLanguagesTakesEveryLanguage(t *testing.T) {
+	f := newFixture(t)
+	f.agent(Agent{ID: "any", Capacity: 5})
+	f.agent(Agent{ID: "fleur", Capacity: 5, Status: StatusAway, Languages: []string{"fr"}})
+	for _, lang := range []string{"en", "fr", "pt-BR"} {
+		f.rec.take()
+		if err := f.enqueue("c-"+lang, Request{Language: lang}); err != nil {
+			t.Fatalf("%s visitor: %v", lang, err)
+		}
+		as := find[Assigned](f.rec.take())
+		if len(as) != 1 || as[0].AgentID != "any" || as[0].Translate || as[0].Level != LevelExact {
+			t.Fatalf("%s visitor: assigned %+v, want agent any at exact level without translation", lang, as)
+		}
+	}
+}
+
 func TestEngineBusinessHoursInSiteTimeZone(t *testing.T) {
 	f := newFixture(t)
 	// t0 is Wednesday 12:00 UTC = 21:00 in Tokyo.
@@ -371,6 +391,48 @@ func TestEngineOfferSkipsDeclinerWhileOthersAreFree(t *testing.T) {
 	of := find[Offered](f.rec.take())
 	if len(of) != 1 || of[0].AgentID == first {
 		t.Fatalf("after %s declined: %+v", first, of)
+	}
+}
+
+// With relaxation steps, a decline waits for a wider level only when that
+// level would bring someone new: the lone agent is asked again at once
+// (not after the last step, minutes later); a free agent of another
+// language is worth the wait. Issue 20 made relaxing the default, which
+// left a lone agent's declined offer waiting five minutes.
+func TestEngineOfferAsksAgainWhenRelaxingBringsNobodyNew(t *testing.T) {
+	f := newFixture(t)
+	_ = f.e.SetRules("w", "", Rules{Mode: ModeOffer, RelaxAfter: []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute}})
+	f.agent(Agent{ID: "ana", Capacity: 2, Languages: []string{"en"}})
+	f.mustEnqueue("c1", Request{Language: "en"})
+	if of := find[Offered](f.rec.take()); len(of) != 1 || of[0].AgentID != "ana" {
+		t.Fatalf("first offer %+v", of)
+	}
+	if err := f.e.Decline(f.ctx, "w", "c1", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if of := find[Offered](f.rec.take()); len(of) != 1 || of[0].AgentID != "ana" {
+		t.Fatalf("the only agent declined: re-offer %+v, want ana at once", of)
+	}
+	// Bob, free, speaks only German: from the any-language step on, he
+	// can take c1, so ana's second decline waits for it.
+	f.agent(Agent{ID: "bob", Capacity: 2, Languages: []string{"de"}})
+	if err := f.e.Decline(f.ctx, "w", "c1", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if of := find[Offered](f.rec.take()); len(of) != 0 {
+		t.Fatalf("offered %+v while a wider level brings bob", of)
+	}
+	// A new level gives everyone a fresh chance, the best fit first.
+	f.clk.Advance(2 * time.Minute)
+	f.e.Tick(f.ctx)
+	if of := find[Offered](f.rec.take()); len(of) != 1 || of[0].AgentID != "ana" {
+		t.Fatalf("at the any-language step: %+v, want ana first", of)
+	}
+	if err := f.e.Decline(f.ctx, "w", "c1", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if of := find[Offered](f.rec.take()); len(of) != 1 || of[0].AgentID != "bob" || !of[0].Translate {
+		t.Fatalf("after ana's third decline: %+v, want bob with translation", of)
 	}
 }
 

@@ -136,9 +136,12 @@ func reason(req Request, a *Agent, f fit, eligible int, now time.Time) string {
 	}
 	var parts []string
 	if req.Language != "" {
-		if f.noLanguage {
+		switch {
+		case f.noLanguage:
 			parts = append(parts, "does not speak "+req.Language+" (translate)")
-		} else {
+		case len(a.Languages) == 0:
+			parts = append(parts, "takes any language ("+req.Language+")")
+		default:
 			parts = append(parts, "speaks "+req.Language)
 		}
 	}

@@ -24,7 +24,9 @@ func (s Status) Valid() bool { return s == StatusOnline || s == StatusAway || s 
 
 // Agent is what routing knows about one agent. Languages, Skills and Teams
 // are compared as given, except languages, which match on their primary
-// subtag, case-insensitively ("fr-CA" speaks "fr").
+// subtag, case-insensitively ("fr-CA" speaks "fr"). An agent who lists no
+// languages takes any language: an empty list is "not restricted", never
+// "speaks nothing", so such an agent is as good a fit as a speaker.
 type Agent struct {
 	ID       string
 	Status   Status
@@ -43,7 +45,7 @@ type Agent struct {
 }
 
 func (a *Agent) speaks(lang string) bool {
-	if lang == "" {
+	if lang == "" || len(a.Languages) == 0 {
 		return true
 	}
 	for _, l := range a.Languages {

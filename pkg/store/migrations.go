@@ -24,6 +24,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120701_agentui_message_audience", Migrate: migrateMessageAudience}, // agentview.go
 	{ID: "2026120702_agentui_routing_summary", Migrate: migrateRoutingSummary},   // agentview.go
 	{ID: "2026120703_sites_widget_look", Migrate: migrateWidgetLook},             // sites.go
+	{ID: "2026120704_routing_relax_defaults", Migrate: migrateRelaxDefaults},     // site_defaults.go
 }
 
 func migrate(db *gorm.DB) error {

@@ -28,7 +28,8 @@ type Site struct {
 	// JWT from the site's backend) before they may chat.
 	IdentityRequired bool `gorm:"not null;default:false"`
 	// Routing rules (see pkg/routing.Rules). RoutingMode is "auto" or
-	// "offer"; RelaxAfter lists seconds, comma-separated ("30,60,120");
+	// "offer"; RelaxAfter lists seconds, comma-separated ("30,60,120"),
+	// DefaultRelaxAfter for a new site (site_defaults.go), empty: never;
 	// BusinessHours is JSON {"mon":["09:00-17:00"],...} in TimeZone (IANA),
 	// empty for always open.
 	RoutingMode         string `gorm:"size:10;not null;default:'auto'"`

@@ -56,9 +56,10 @@ func (s *Scoped) CreateSite(ctx context.Context, site Site) error {
 	}
 	// Select("*") writes the zero values too (ShowAvatars=false must not
 	// fall back to the column's default); the routing columns are left to
-	// their defaults, the same a workspace's first site gets.
+	// their defaults, the same a workspace's first site gets (RelaxAfter's
+	// is set by Site.BeforeCreate, site_defaults.go).
 	return s.s.db.WithContext(ctx).Select("*").
-		Omit("RoutingMode", "OfferTimeoutSeconds", "MaxMisses", "RelaxAfter", "BusinessHours", "TimeZone", "PageRules", "PrechatChoices").
+		Omit("RoutingMode", "OfferTimeoutSeconds", "MaxMisses", "BusinessHours", "TimeZone", "PageRules", "PrechatChoices").
 		Create(&site).Error
 }
 
