@@ -99,6 +99,9 @@ func Decode(data []byte) (any, error) {
 	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, &DecodeError{Err: ErrBadJSON, Code: CodeBadJSON, Msg: "frame is not a JSON object: " + err.Error()}
 	}
+	if err := CheckJSONText(data); err != nil {
+		return nil, &DecodeError{Err: ErrInvalid, Code: CodeInvalid, Ref: env.Ref, Msg: "frame refused: " + err.Error()}
+	}
 	mk, ok := clientFrames[env.Type]
 	if !ok {
 		return nil, &DecodeError{Err: ErrUnknownType, Code: CodeUnknownType, Ref: env.Ref,
@@ -137,9 +140,6 @@ func validate(f any) error {
 		}
 		if len(f.Body) > MaxBodyBytes {
 			return fmt.Errorf("%w: body is %d bytes; the limit is %d", ErrTooBig, len(f.Body), MaxBodyBytes)
-		}
-		if !utf8.ValidString(f.Body) {
-			return fmt.Errorf("%w: body is not valid UTF-8", ErrInvalid)
 		}
 		if isBlank(f.Body) {
 			return fmt.Errorf("%w: body is empty", ErrInvalid)
@@ -211,6 +211,9 @@ func isBlank(s string) bool {
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n-- // cut before a character, not inside it
 	}
 	return s[:n] + "…"
 }

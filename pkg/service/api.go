@@ -1,12 +1,15 @@
 package service
 
 import (
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/apierr"
+	"github.com/parleychat/parley/pkg/protocol"
 )
 
 // handle adapts a handler that returns an error to gin: the handler writes
@@ -38,13 +41,22 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 }
 
 // bindBody decodes a JSON body into v; a body that is too large or not
-// JSON is the client's error.
+// JSON is the client's error. Text no store can keep (invalid UTF-8, an
+// escaped NUL) is refused before decoding, which would hide it
+// (protocol.CheckJSONText).
 func bindBody(c *gin.Context, v any) error {
-	if err := c.ShouldBindJSON(v); err != nil {
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if asMaxBytes(err, &mbe) {
 			return apierr.TooBig("request body too large")
 		}
+		return apierr.Invalid("cannot read the request body")
+	}
+	if err := protocol.CheckJSONText(raw); err != nil {
+		return apierr.Invalid("request body refused: " + err.Error())
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
 		return apierr.Invalid("request body must be JSON: " + err.Error())
 	}
 	return nil

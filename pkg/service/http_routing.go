@@ -142,14 +142,14 @@ func (req *profileReq) check(c *gin.Context) bool {
 		}
 		for _, v := range *l {
 			if strings.TrimSpace(v) == "" || len(v) > 60 || strings.Contains(v, ",") {
-				return bad("languages, skills and teams are 1..60 characters without commas, got " + strconv.Quote(truncate(v, 60)))
+				return bad("languages, skills and teams are 1..60 characters without commas, got " + strconv.Quote(store.Truncate(v, 60)))
 			}
 		}
 	}
 	if req.Languages != nil {
 		for _, l := range *req.Languages {
 			if !isLanguageTag(l) {
-				return bad("languages are BCP 47 tags such as en, fr or pt-BR, got " + strconv.Quote(truncate(l, 60)))
+				return bad("languages are BCP 47 tags such as en, fr or pt-BR, got " + strconv.Quote(store.Truncate(l, 60)))
 			}
 		}
 	}
@@ -373,7 +373,7 @@ func (s *Server) updateSiteRouting(c *gin.Context) {
 	}
 	if stored.BusinessHours == "" && stored.TimeZone != "" {
 		if _, err := time.LoadLocation(stored.TimeZone); err != nil {
-			bad("unknown time zone " + strconv.Quote(truncate(stored.TimeZone, 64)))
+			bad("unknown time zone " + strconv.Quote(store.Truncate(stored.TimeZone, 64)))
 			return
 		}
 	}

@@ -222,7 +222,7 @@ func (r siteReq) apply(st *store.SiteSettings) error {
 		if l.AccentColor != nil {
 			c := strings.ToLower(strings.TrimSpace(*l.AccentColor))
 			if c != "" && !accentColor.MatchString(c) {
-				return apierr.Invalid("the accent colour is #rrggbb, got " + truncate(c, 20))
+				return apierr.Invalid("the accent colour is #rrggbb, got " + store.Truncate(c, 20))
 			}
 			st.AccentColor = c
 		}

@@ -147,6 +147,10 @@ func (s *Server) widgetSession(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	if req.Locale != "" && !isLanguageTag(req.Locale) {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "locale must be a language tag such as en-US (letters, digits and dashes, at most 35)")
+		return
+	}
 	ctx := c.Request.Context()
 	site, err := s.store.SiteByID(ctx, req.SiteID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -196,12 +200,12 @@ func (s *Server) widgetSession(c *gin.Context) {
 		}
 		nv := store.Visitor{
 			ID: uuid.NewString(), SiteID: site.ID, Name: fmt.Sprintf("Visitor %04d", rand.IntN(10000)),
-			Locale: truncate(req.Locale, 35), CreatedAt: now, LastSeenAt: now,
+			Locale: req.Locale, CreatedAt: now, LastSeenAt: now,
 		}
 		if ident != nil {
-			nv.UserID, nv.Email = ident.UserID, truncate(ident.Email, 320)
+			nv.UserID, nv.Email = ident.UserID, store.Truncate(ident.Email, 320)
 			if ident.Name != "" {
-				nv.Name = truncate(ident.Name, 200)
+				nv.Name = store.Truncate(ident.Name, 200)
 			}
 		} else {
 			refresh, nv.RefreshHash = newRefresh()
@@ -265,14 +269,7 @@ func pageURL(raw string) string {
 		return ""
 	}
 	u.RawQuery, u.Fragment, u.User = "", "", nil
-	return truncate(u.String(), 1000)
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
+	return store.Truncate(u.String(), 1000)
 }
 
 func (s *Server) visitorSocket(c *gin.Context) {

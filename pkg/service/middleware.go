@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -65,16 +66,31 @@ func (s *Server) metricsHandler(c *gin.Context) {
 	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
 }
 
-// bindJSON decodes a JSON body or answers 400/413.
+// bindJSON decodes a JSON body (bindBody) or answers 400/413.
 func bindJSON(c *gin.Context, v any) bool {
-	if err := c.ShouldBindJSON(v); err != nil {
-		var mbe *http.MaxBytesError
-		if asMaxBytes(err, &mbe) {
-			apiError(c, http.StatusRequestEntityTooLarge, "too_big", "request body too large")
-			return false
-		}
-		apiError(c, http.StatusBadRequest, "invalid", "request body must be JSON: "+err.Error())
+	if err := bindBody(c, v); err != nil {
+		writeError(c, nil, err)
 		return false
 	}
 	return true
+}
+
+// validURL refuses a request whose path or query carries invalid UTF-8 or
+// a NUL (%00): ids and settings read from them reach the store, which
+// cannot compare or keep such text.
+func validURL(c *gin.Context) {
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, 0) }
+	if bad(c.Request.URL.Path) {
+		apiError(c, http.StatusBadRequest, "invalid", "the path is not valid UTF-8 text without NUL")
+		return
+	}
+	for k, vs := range c.Request.URL.Query() {
+		for _, v := range append(vs, k) {
+			if bad(v) {
+				apiError(c, http.StatusBadRequest, "invalid", "the query is not valid UTF-8 text without NUL")
+				return
+			}
+		}
+	}
+	c.Next()
 }

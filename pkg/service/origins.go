@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/parleychat/parley/pkg/store"
 )
 
 // parseOrigin checks an allowed origin of a site and returns it as
@@ -17,14 +19,14 @@ func parseOrigin(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
 		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", errors.New("allowed origins are scheme://host[:port], got " + truncate(raw, 100))
+		return "", errors.New("allowed origins are scheme://host[:port], got " + store.Truncate(raw, 100))
 	}
 	host := u.Hostname()
 	if net.ParseIP(host) == nil && !dnsName(host) {
-		return "", errors.New("an allowed origin's host must be a domain name or an IP address, got " + truncate(raw, 100))
+		return "", errors.New("an allowed origin's host must be a domain name or an IP address, got " + store.Truncate(raw, 100))
 	}
 	if p := u.Port(); p != "" && strings.Trim(p, "0123456789") != "" {
-		return "", errors.New("an allowed origin's port must be a number, got " + truncate(raw, 100))
+		return "", errors.New("an allowed origin's port must be a number, got " + store.Truncate(raw, 100))
 	}
 	return u.Scheme + "://" + strings.ToLower(u.Host), nil
 }

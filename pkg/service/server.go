@@ -105,7 +105,7 @@ func New(cfg config.Config, d Deps) *Server {
 	// gin's ClientIP is not used: client addresses come from clientAddr,
 	// which reads forwarding headers from trusted proxies only.
 	s.engine.SetTrustedProxies(nil)
-	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders(s.secure), requestDeadline)
+	s.engine.Use(gin.Recovery(), s.accessLog(), securityHeaders(s.secure), requestDeadline, validURL)
 	s.engine.MaxMultipartMemory = 1 << 20
 	for _, r := range s.routes() {
 		s.engine.Handle(r.Method, r.Path, r.Handlers...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -109,7 +110,7 @@ func (s *Scoped) Move(ctx context.Context, convID, from, to string, capacity int
 		}
 		res := tx.Model(&Conversation{}).
 			Where("id = ? AND workspace_id = ? AND status = ? AND agent_id = ?", convID, s.ws, "open", from).
-			Updates(map[string]any{"agent_id": to, "updated_at": time.Now().UTC(), "transfer_note": truncate(note, 1000)})
+			Updates(map[string]any{"agent_id": to, "updated_at": time.Now().UTC(), "transfer_note": Truncate(note, 1000)})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -132,7 +133,7 @@ func (s *Scoped) Unassign(ctx context.Context, convID, agentID string) error {
 // It reports whether the conversation was queued.
 func (s *Scoped) SetOffline(ctx context.Context, convID, reason string) (bool, error) {
 	res := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status = ?", convID, "queued").
-		Updates(map[string]any{"status": StatusOffline, "routing_reason": truncate(reason, 1000), "updated_at": time.Now().UTC()})
+		Updates(map[string]any{"status": StatusOffline, "routing_reason": Truncate(reason, 1000), "updated_at": time.Now().UTC()})
 	return res.RowsAffected > 0, res.Error
 }
 
@@ -158,13 +159,13 @@ type ConversationRouting struct {
 func (s *Scoped) UpdateConversationRouting(ctx context.Context, convID string, r ConversationRouting) error {
 	up := map[string]any{}
 	if r.Language != nil {
-		up["language"] = truncate(*r.Language, 35)
+		up["language"] = Truncate(*r.Language, 35)
 	}
 	if r.Skill != nil {
-		up["skill"] = truncate(*r.Skill, 100)
+		up["skill"] = Truncate(*r.Skill, 100)
 	}
 	if r.Team != nil {
-		up["team"] = truncate(*r.Team, 100)
+		up["team"] = Truncate(*r.Team, 100)
 	}
 	if r.Priority != nil {
 		up["priority"] = *r.Priority
@@ -193,17 +194,17 @@ func (s *Scoped) SetRoutingReason(ctx context.Context, convID, reason string) er
 
 // reasonExpr puts reason above a conversation's earlier ones.
 func reasonExpr(reason string) clause.Expr {
-	reason = strings.ReplaceAll(truncate(reason, 1000), "\n", " ")
+	reason = strings.ReplaceAll(Truncate(reason, 1000), "\n", " ")
 	return gorm.Expr("CASE WHEN routing_reason = '' THEN ? ELSE substr(? || routing_reason, 1, 1000) END", reason, reason+"\n")
 }
 
 // SetContact stores the name and email an offline visitor left (sealed).
 func (s *Scoped) SetContact(ctx context.Context, convID, name, email string) error {
-	sealedName, err := s.s.seal(truncate(name, 200), contactAAD(convID, "contact_name"))
+	sealedName, err := s.s.seal(Truncate(name, 200), contactAAD(convID, "contact_name"))
 	if err != nil {
 		return err
 	}
-	sealedEmail, err := s.s.seal(truncate(email, 320), contactAAD(convID, "contact_email"))
+	sealedEmail, err := s.s.seal(Truncate(email, 320), contactAAD(convID, "contact_email"))
 	if err != nil {
 		return err
 	}
@@ -234,7 +235,7 @@ type AgentProfile struct {
 func (s *Scoped) UpdateAgentProfile(ctx context.Context, id string, p AgentProfile) error {
 	up := map[string]any{}
 	if p.Name != nil {
-		up["name"] = truncate(*p.Name, 200)
+		up["name"] = Truncate(*p.Name, 200)
 	}
 	if p.Role != nil {
 		up["role"] = *p.Role
@@ -318,9 +319,14 @@ func JoinList(l []string) string {
 	return strings.Join(out, ",")
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes, before a character rather than
+// inside one: half a character is invalid UTF-8, which PostgreSQL refuses.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
@@ -329,13 +335,13 @@ func truncate(s string, n int) string {
 // and the routing reason and summary that came with it.
 func (s *Scoped) UpdateTransferNote(ctx context.Context, convID, note, reason, summary string) error {
 	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).
-		Updates(map[string]any{"transfer_note": truncate(note, 1000), "routing_reason": truncate(reason, 1000),
-			"routing_summary": truncate(summary, 300)}).Error
+		Updates(map[string]any{"transfer_note": Truncate(note, 1000), "routing_reason": Truncate(reason, 1000),
+			"routing_summary": Truncate(summary, 300)}).Error
 }
 
 // SetAssignedWhy records why a conversation went to its agent: reason as
 // SetRoutingReason does, and summary, the sentence the agents read.
 func (s *Scoped) SetAssignedWhy(ctx context.Context, convID, reason, summary string) error {
 	return s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).
-		Updates(map[string]any{"routing_reason": reasonExpr(reason), "routing_summary": truncate(summary, 300)}).Error
+		Updates(map[string]any{"routing_reason": reasonExpr(reason), "routing_summary": Truncate(summary, 300)}).Error
 }

@@ -49,5 +49,5 @@ func (s *Scoped) UpdateSiteEntry(ctx context.Context, id string, e SiteEntry) er
 
 // SetVisitorPage records the page the visitor's widget was opened on.
 func (s *Scoped) SetVisitorPage(ctx context.Context, id, pageURL string) error {
-	return s.q(ctx).Model(&Visitor{}).Where("id = ?", id).Update("page_url", truncate(pageURL, 1000)).Error
+	return s.q(ctx).Model(&Visitor{}).Where("id = ?", id).Update("page_url", Truncate(pageURL, 1000)).Error
 }

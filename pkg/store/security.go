@@ -147,7 +147,7 @@ func (s *Scoped) Audit(ctx context.Context, e AuditEntry) error {
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = time.Now().UTC()
 	}
-	e.ActorName, e.Target, e.IP = truncate(e.ActorName, 200), truncate(e.Target, 200), truncate(e.IP, 64)
+	e.ActorName, e.Target, e.IP = Truncate(e.ActorName, 200), Truncate(e.Target, 200), Truncate(e.IP, 64)
 	return s.s.db.WithContext(ctx).Create(&e).Error
 }
 

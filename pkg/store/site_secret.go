@@ -52,7 +52,7 @@ func migrateSealSiteSecrets(tx *gorm.DB) error {
 // SetVisitorEmail records the email a verified visitor's identity token
 // carries (sealed), when it changed.
 func (s *Scoped) SetVisitorEmail(ctx context.Context, id, email string) error {
-	sealed, err := s.s.seal(truncate(email, 320), visitorEmailAAD(id))
+	sealed, err := s.s.seal(Truncate(email, 320), visitorEmailAAD(id))
 	if err != nil {
 		return err
 	}
