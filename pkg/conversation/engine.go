@@ -116,8 +116,10 @@ func newRouter(s *Service, o RoutingOptions) *Router {
 		node: uuid.NewString(), pres: presence{nodes: map[string]map[string]remoteNode{}, up: map[string]string{}},
 		every: o.TickEvery,
 		lease: o.Lease, leaseTTL: o.LeaseTTL,
-		ls: leases{holding: map[string]time.Time{}, tried: map[string]time.Time{}, unsub: map[string]func(){}, calls: map[string]chan routingReply{}},
+		ls: leases{holding: map[string]time.Time{}, tried: map[string]time.Time{}, unsub: map[string]func(){}},
 	}
+	r.pres.inbox = bus.NewSerial(r.applyPresence)
+	r.ls.inbox = bus.NewSerial(r.applyInputs)
 	if r.every <= 0 {
 		r.every = time.Second
 	}

@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/fleet"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/routing"
@@ -76,8 +75,12 @@ func (l RedisLease) Release(ctx context.Context, ws, node string) error {
 	return fleet.ReleaseIfOwner.Run(ctx, l.c, []string{leaseKey(ws)}, node).Err()
 }
 
-// routingInputTopic carries a workspace's routing inputs to its lease holder.
-func routingInputTopic(ws string) string { return "routing-input:" + ws }
+// routingInputTopic carries a workspace's routing inputs to its lease
+// holder: requests with a reply topic (transfer, accept, …) and inputs
+// without one (a conversation to queue, one that ended, …).
+func routingInputTopic(ws string) bus.Topic[bus.Request[routingInput]] {
+	return bus.Topic[bus.Request[routingInput]]{Name: "routing-input:" + ws}
+}
 
 // routingReplyTopic carries answers to one node's requests.
 func routingReplyTopic(node string) string { return "routing-reply:" + node }
@@ -85,7 +88,9 @@ func routingReplyTopic(node string) string { return "routing-reply:" + node }
 // routingOffersTopic carries the holder's offers to the other nodes, which
 // must show an offered conversation as still waiting (see
 // Service.infos) though the store already counts it against the agent.
-func routingOffersTopic(ws string) string { return "routing-offers:" + ws }
+func routingOffersTopic(ws string) bus.Topic[offerNote] {
+	return bus.Topic[offerNote]{Name: "routing-offers:" + ws}
+}
 
 // offerNote is an offer made or ended by the holder (Agent empty: ended
 // whoever held it, as when it was accepted).
@@ -110,8 +115,7 @@ func (r *Router) shareOffer(ctx context.Context, ws string, n offerNote) {
 		return
 	}
 	n.Node = r.node
-	b, _ := json.Marshal(n)
-	if err := r.svc.bus.Publish(context.WithoutCancel(ctx), routingOffersTopic(ws), b); err != nil {
+	if err := routingOffersTopic(ws).Publish(context.WithoutCancel(ctx), r.svc.bus, n); err != nil {
 		r.log.Warn("routing offer not shared with the other nodes", "conversation", n.Conv, "err", err)
 	}
 }
@@ -121,9 +125,8 @@ func (r *Router) hearOffers(ws string) {
 	if r.lease == nil {
 		return
 	}
-	off, err := r.svc.bus.Subscribe(routingOffersTopic(ws), func(_ string, payload []byte) {
-		var n offerNote
-		if json.Unmarshal(payload, &n) != nil || n.Node == r.node {
+	off, err := routingOffersTopic(ws).Subscribe(r.svc.bus, func(n offerNote) {
+		if n.Node == r.node {
 			return
 		}
 		now := time.Now()
@@ -137,7 +140,7 @@ func (r *Router) hearOffers(ws string) {
 			return
 		}
 		r.remoteOffers[n.Conv] = remoteOffer{agent: n.Agent, expires: n.Expires}
-	})
+	}, nil)
 	if err != nil {
 		r.log.Warn("routing: cannot hear the other nodes' offers", "workspace", ws, "err", err)
 		return
@@ -160,8 +163,6 @@ type routingInput struct {
 	ToAgent string `json:"to_agent,omitempty"`
 	ToTeam  string `json:"to_team,omitempty"`
 	Note    string `json:"note,omitempty"`
-	ID      string `json:"id,omitempty"`
-	Reply   string `json:"reply,omitempty"`
 }
 
 // Input ops.
@@ -177,59 +178,24 @@ const (
 	opPosition = "position"
 )
 
-type routingReply struct {
-	ID string `json:"id"`
-	// Kind names the sentinel the error wraps (see remoteKinds); Err is
-	// its message.
-	Kind     string            `json:"kind,omitempty"`
-	Err      string            `json:"err,omitempty"`
+// routingAnswer is what the holder answers a request with (its error
+// travels beside it, see routingErrors).
+type routingAnswer struct {
 	Snapshot *routing.Snapshot `json:"snapshot,omitempty"`
 	Queue    *protocol.Queue   `json:"queue,omitempty"`
 }
 
-// remoteKinds are the errors a holder's answer can carry, so callers on
+// routingErrors are the errors a holder's answer can carry, so callers on
 // other nodes map them to HTTP statuses as if the call were local.
-var remoteKinds = map[string]error{
+var routingErrors = bus.ErrorCodec{
 	"forbidden": ErrForbidden, "not_found": ErrNotFound, "no_agent": ErrNoAgentAvailable,
 	"invalid": ErrInvalid, "no_offer": ErrNoOffer, "at_capacity": ErrAtCapacity,
 	"unavailable": ErrRoutingUnavailable,
 }
 
-type remoteError struct {
-	kind error
-	msg  string
-}
-
-func (e remoteError) Error() string { return e.msg }
-func (e remoteError) Unwrap() error { return e.kind }
-
 // ErrRoutingUnavailable: no node answered for the workspace's routing in
 // time (its lease holder died and the lease has not expired yet).
 var ErrRoutingUnavailable = errors.New("routing unavailable, retry shortly")
-
-func replyOf(id string, err error) routingReply {
-	rep := routingReply{ID: id}
-	if err != nil {
-		rep.Err, rep.Kind = err.Error(), "other"
-		for k, sentinel := range remoteKinds {
-			if errors.Is(err, sentinel) {
-				rep.Kind = k
-				break
-			}
-		}
-	}
-	return rep
-}
-
-func (rep routingReply) err() error {
-	if rep.Kind == "" {
-		return nil
-	}
-	if k, ok := remoteKinds[rep.Kind]; ok {
-		return remoteError{k, rep.Err}
-	}
-	return errors.New(rep.Err)
-}
 
 // leases is the router's lease state.
 type leases struct {
@@ -246,18 +212,17 @@ type leases struct {
 
 	swept time.Time // last rescan of the held workspaces' queues; guarded by mu
 
-	callMu   sync.Mutex
-	calls    map[string]chan routingReply
-	replyOff func()
+	// asker sends this node's requests to holders; made on first use.
+	askMu sync.Mutex
+	asker *bus.Asker[routingInput, routingAnswer]
 
-	inMu      sync.Mutex
-	inbox     []inboxInput
-	inWorking bool
+	// inbox applies what other nodes sent to the workspaces held here.
+	inbox *bus.Serial[inboxInput]
 }
 
 type inboxInput struct {
-	ws string
-	in routingInput
+	ws  string
+	req bus.Request[routingInput]
 }
 
 // holds reports whether this node routes ws now.
@@ -333,20 +298,9 @@ func (r *Router) renewLease(ctx context.Context, ws string) {
 // takeLocked starts routing ws here: inputs from the other nodes, then
 // everything the store says is assigned or waiting.
 func (r *Router) takeLocked(ctx context.Context, ws string) {
-	unsub, err := r.svc.bus.Subscribe(routingInputTopic(ws), func(_ string, payload []byte) {
-		var in routingInput
-		if json.Unmarshal(payload, &in) != nil {
-			return
-		}
-		r.ls.inMu.Lock()
-		defer r.ls.inMu.Unlock()
-		r.ls.inbox = append(r.ls.inbox, inboxInput{ws, in})
-		if !r.ls.inWorking {
-			// Bus handlers must not block; inputs do store I/O.
-			r.ls.inWorking = true
-			go r.applyInputs()
-		}
-	})
+	unsub, err := routingInputTopic(ws).Subscribe(r.svc.bus, func(req bus.Request[routingInput]) {
+		r.ls.inbox.Push(inboxInput{ws, req})
+	}, nil)
 	if err != nil {
 		r.log.Warn("routing lease: cannot hear the other nodes' inputs", "workspace", ws, "err", err)
 	} else {
@@ -462,95 +416,54 @@ func (r *Router) releaseLeases() {
 		f()
 	}
 	r.ls.offersOff = nil
-	r.ls.callMu.Lock()
-	if r.ls.replyOff != nil {
-		r.ls.replyOff()
-		r.ls.replyOff = nil
+	r.ls.askMu.Lock()
+	if r.ls.asker != nil {
+		r.ls.asker.Close()
 	}
-	r.ls.callMu.Unlock()
+	r.ls.askMu.Unlock()
 }
 
 // forward sends an input to ws's holder; nobody waits for an answer (a
 // lost one is made good by the next holder's load from the store).
 func (r *Router) forward(ctx context.Context, ws string, in routingInput) {
-	b, _ := json.Marshal(in)
-	if err := r.svc.bus.Publish(context.WithoutCancel(ctx), routingInputTopic(ws), b); err != nil {
+	if err := routingInputTopic(ws).Publish(context.WithoutCancel(ctx), r.svc.bus, bus.Request[routingInput]{Body: in}); err != nil {
 		r.log.Warn("routing input not forwarded", "workspace", ws, "op", in.Op, "err", err)
 	}
 }
 
 // call asks ws's holder and waits for its answer, for callTimeout at most.
-func (r *Router) call(ctx context.Context, ws string, in routingInput) (routingReply, error) {
-	r.ls.callMu.Lock()
-	if r.ls.replyOff == nil {
-		off, err := r.svc.bus.Subscribe(routingReplyTopic(r.node), func(_ string, payload []byte) {
-			var rep routingReply
-			if json.Unmarshal(payload, &rep) != nil {
-				return
-			}
-			r.ls.callMu.Lock()
-			ch := r.ls.calls[rep.ID]
-			delete(r.ls.calls, rep.ID)
-			r.ls.callMu.Unlock()
-			if ch != nil {
-				ch <- rep // buffered: never blocks
-			}
-		})
-		if err != nil {
-			r.ls.callMu.Unlock()
-			return routingReply{}, err
-		}
-		r.ls.replyOff = off
+func (r *Router) call(ctx context.Context, ws string, in routingInput) (routingAnswer, error) {
+	r.ls.askMu.Lock()
+	if r.ls.asker == nil {
+		r.ls.asker = bus.NewAsker[routingInput, routingAnswer](r.svc.bus, routingReplyTopic(r.node), routingErrors)
 	}
-	in.ID, in.Reply = uuid.NewString(), routingReplyTopic(r.node)
-	ch := make(chan routingReply, 1)
-	r.ls.calls[in.ID] = ch
-	r.ls.callMu.Unlock()
-	defer func() {
-		r.ls.callMu.Lock()
-		delete(r.ls.calls, in.ID)
-		r.ls.callMu.Unlock()
-	}()
-	r.forward(ctx, ws, in)
-	t := time.NewTimer(callTimeout)
-	defer t.Stop()
-	select {
-	case rep := <-ch:
-		return rep, rep.err()
-	case <-t.C:
-		return routingReply{}, fmt.Errorf("%w: no answer from the workspace's routing node", ErrRoutingUnavailable)
-	case <-ctx.Done():
-		return routingReply{}, ctx.Err()
+	a := r.ls.asker
+	r.ls.askMu.Unlock()
+	rep, err := a.Ask(ctx, routingInputTopic(ws), in, callTimeout)
+	if errors.Is(err, bus.ErrNoAnswer) {
+		err = fmt.Errorf("%w: no answer from the workspace's routing node", ErrRoutingUnavailable)
+	}
+	return rep, err
+}
+
+// applyInputs carries out forwarded inputs in arrival order.
+func (r *Router) applyInputs(ins []inboxInput) {
+	for _, x := range ins {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		r.applyInput(ctx, x.ws, x.req)
+		cancel()
 	}
 }
 
-// applyInputs carries out forwarded inputs in arrival order, then stops.
-func (r *Router) applyInputs() {
-	for {
-		r.ls.inMu.Lock()
-		ins := r.ls.inbox
-		r.ls.inbox = nil
-		if len(ins) == 0 {
-			r.ls.inWorking = false
-			r.ls.inMu.Unlock()
-			return
-		}
-		r.ls.inMu.Unlock()
-		for _, x := range ins {
-			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-			r.applyInput(ctx, x.ws, x.in)
-			cancel()
-		}
-	}
-}
-
-func (r *Router) applyInput(ctx context.Context, ws string, in routingInput) {
-	var rep routingReply
+func (r *Router) applyInput(ctx context.Context, ws string, req bus.Request[routingInput]) {
+	in := req.Body
+	var rep routingAnswer
+	var err error
 	switch {
 	case !r.holds(ws):
 		// Lost meanwhile: the next holder loads from the store; a caller
 		// that waits for an answer hears now, not at its timeout.
-		rep = replyOf(in.ID, fmt.Errorf("%w: the workspace's routing node changed", ErrRoutingUnavailable))
+		err = fmt.Errorf("%w: the workspace's routing node changed", ErrRoutingUnavailable)
 	case in.Op == opEnqueue:
 		if c, err := r.svc.store.Workspace(ws).Conversation(ctx, in.Conv); err == nil && c.Status == protocol.ConversationQueued {
 			r.enqueue(ctx, c)
@@ -565,27 +478,22 @@ func (r *Router) applyInput(ctx context.Context, ws string, in routingInput) {
 			r.log.Warn("forwarded conversation change not applied", "conversation", in.Conv, "err", err)
 		}
 	case in.Op == opTransfer:
-		rep = replyOf(in.ID, r.Transfer(ctx, ws, in.Conv, in.From, in.ToAgent, in.ToTeam, in.Note))
+		err = r.Transfer(ctx, ws, in.Conv, in.From, in.ToAgent, in.ToTeam, in.Note)
 	case in.Op == opAccept:
-		rep = replyOf(in.ID, r.Accept(ctx, ws, in.Conv, in.Agent))
+		err = r.Accept(ctx, ws, in.Conv, in.Agent)
 	case in.Op == opDecline:
-		rep = replyOf(in.ID, r.Decline(ctx, ws, in.Conv, in.Agent))
+		err = r.Decline(ctx, ws, in.Conv, in.Agent)
 	case in.Op == opSnapshot:
-		snap, err := r.Snapshot(ctx, ws)
-		rep = replyOf(in.ID, err)
-		if err == nil {
+		var snap routing.Snapshot
+		if snap, err = r.Snapshot(ctx, ws); err == nil {
 			rep.Snapshot = &snap
 		}
 	case in.Op == opPosition:
-		rep = routingReply{ID: in.ID}
 		if q, ok := r.position(in.Conv); ok {
 			rep.Queue = &q
 		}
 	}
-	if in.Reply != "" {
-		b, _ := json.Marshal(rep)
-		if err := r.svc.bus.Publish(ctx, in.Reply, b); err != nil {
-			r.log.Warn("routing answer not sent", "op", in.Op, "err", err)
-		}
+	if err := bus.Answer(ctx, r.svc.bus, req, rep, err, routingErrors); err != nil {
+		r.log.Warn("routing answer not sent", "op", in.Op, "err", err)
 	}
 }

@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -27,22 +26,17 @@ func TestForwardedRequestAfterLeaseLostIsAnswered(t *testing.T) {
 	b := bus.NewMemory()
 	svc := New(Options{Store: storetest.SQLite(t), Bus: b, Routing: RoutingOptions{Lease: heldElsewhere{}}})
 	defer svc.Stop()
-	replies := make(chan routingReply, 1)
-	off, err := b.Subscribe("test-reply", func(_ string, payload []byte) {
-		var rep routingReply
-		if json.Unmarshal(payload, &rep) == nil {
-			replies <- rep
-		}
-	})
+	replies := make(chan bus.Reply[routingAnswer], 1)
+	off, err := bus.Topic[bus.Reply[routingAnswer]]{Name: "test-reply"}.Subscribe(b, func(rep bus.Reply[routingAnswer]) { replies <- rep }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer off()
-	svc.router.applyInput(context.Background(), "ws-1", routingInput{Op: opAccept, Conv: "c", Agent: "a", ID: "req-1", Reply: "test-reply"})
+	svc.router.applyInput(context.Background(), "ws-1", bus.Request[routingInput]{ID: "req-1", Reply: "test-reply", Body: routingInput{Op: opAccept, Conv: "c", Agent: "a"}})
 	select {
 	case rep := <-replies:
-		if rep.ID != "req-1" || !errors.Is(rep.err(), ErrRoutingUnavailable) {
-			t.Fatalf("answer %+v (err %v), want req-1 with ErrRoutingUnavailable", rep, rep.err())
+		if err := routingErrors.Decode(rep.Error); rep.ID != "req-1" || !errors.Is(err, ErrRoutingUnavailable) {
+			t.Fatalf("answer %+v (err %v), want req-1 with ErrRoutingUnavailable", rep, err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no answer to a request the node can no longer route")

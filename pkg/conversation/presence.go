@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -31,7 +30,9 @@ import (
 
 // presenceTopic carries a workspace's presence announcements between nodes.
 // (pkg/bus names the client-facing topics; this one is routing's own.)
-func presenceTopic(ws string) string { return "routing-presence:" + ws }
+func presenceTopic(ws string) bus.Topic[presenceNote] {
+	return bus.Topic[presenceNote]{Name: "routing-presence:" + ws}
+}
 
 const (
 	presenceEvery = 10 * time.Second
@@ -69,34 +70,29 @@ type remoteNode struct {
 
 // presence is the router's view of the other nodes.
 type presence struct {
-	mu      sync.Mutex
-	nodes   map[string]map[string]remoteNode // workspace → node → its announcement
-	up      map[string]string                // workspace/agent → status, for agents present on another node (a virtual connection in the engine)
-	unsub   []func()
-	heard   bool // another node has announced something
-	inbox   []inboxNote
-	working bool
-	last    time.Time // last periodic announcement
+	mu    sync.Mutex
+	nodes map[string]map[string]remoteNode // workspace → node → its announcement
+	up    map[string]string                // workspace/agent → status, for agents present on another node (a virtual connection in the engine)
+	unsub []func()
+	heard bool // another node has announced something
+	// inbox applies the notes heard, off the bus's goroutine (the engine
+	// does store I/O).
+	inbox *bus.Serial[inboxNote]
+	last  time.Time // last periodic announcement
 }
 
 // subscribePresence listens to the workspace's announcements and asks the
 // other nodes for theirs.
 func (r *Router) subscribePresence(ctx context.Context, ws string) {
-	unsub, err := r.svc.bus.Subscribe(presenceTopic(ws), func(_ string, payload []byte) {
-		var n presenceNote
-		if json.Unmarshal(payload, &n) != nil || n.Node == r.node {
+	unsub, err := presenceTopic(ws).Subscribe(r.svc.bus, func(n presenceNote) {
+		if n.Node == r.node {
 			return
 		}
 		r.pres.mu.Lock()
-		defer r.pres.mu.Unlock()
 		r.pres.heard = true
-		r.pres.inbox = append(r.pres.inbox, inboxNote{ws, n})
-		if !r.pres.working {
-			// Bus handlers must not block; the engine does store I/O.
-			r.pres.working = true
-			go r.applyPresence()
-		}
-	})
+		r.pres.mu.Unlock()
+		r.pres.inbox.Push(inboxNote{ws, n})
+	}, nil)
 	if err != nil {
 		if !errors.Is(err, bus.ErrClosed) {
 			r.log.Warn("routing presence: cannot subscribe; agents on other nodes are not seen", "workspace", ws, "err", err)
@@ -138,35 +134,24 @@ func (r *Router) announceAgents(ctx context.Context, ws string, note presenceNot
 			note.Agents[id] = string(st)
 		}
 	}
-	b, _ := json.Marshal(note)
-	if err := r.svc.bus.Publish(context.WithoutCancel(ctx), presenceTopic(ws), b); err != nil {
+	if err := presenceTopic(ws).Publish(context.WithoutCancel(ctx), r.svc.bus, note); err != nil {
 		r.log.Warn("routing presence: announcement not sent", "workspace", ws, "err", err)
 	}
 }
 
-// applyPresence carries out announcements in arrival order, then stops.
-// Each note, and each drain, has a deadline of its own: the worker lives
-// as long as notes keep arriving, longer than any one deadline.
-func (r *Router) applyPresence() {
-	for {
-		r.pres.mu.Lock()
-		notes := r.pres.inbox
-		r.pres.inbox = nil
-		if len(notes) == 0 {
-			r.pres.working = false
-			r.pres.mu.Unlock()
-			return
-		}
-		r.pres.mu.Unlock()
-		for _, n := range notes {
-			ctx, cancel := context.WithTimeout(context.Background(), presenceNoteTimeout)
-			r.applyNote(ctx, n.ws, n.note)
-			cancel()
-		}
+// applyPresence carries out a batch of announcements in arrival order,
+// then routes what they changed. Each note, and the drain, has a deadline
+// of its own: the worker lives as long as notes keep arriving, longer than
+// any one deadline.
+func (r *Router) applyPresence(notes []inboxNote) {
+	for _, n := range notes {
 		ctx, cancel := context.WithTimeout(context.Background(), presenceNoteTimeout)
-		r.drain(ctx)
+		r.applyNote(ctx, n.ws, n.note)
 		cancel()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), presenceNoteTimeout)
+	r.drain(ctx)
+	cancel()
 }
 
 // presenceNoteTimeout bounds the store work one presence note causes.

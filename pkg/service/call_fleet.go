@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -49,7 +48,8 @@ import (
 // client with a stale call_state until the relay's call_end, the mirror's
 // ring fallback or the client's next call action.
 
-const callsTopic = "calls"
+// callsTopic carries every call message of the fleet.
+var callsTopic = bus.Topic[callMsg]{Name: "calls"}
 
 // callProbeWait bounds how long a caller whose callee has no connection
 // on its own node waits for other nodes to say they rang one; only a
@@ -134,7 +134,8 @@ type callQueues struct {
 // fleet's call messages and its relays' call_end reports.
 func (s *Server) watchCalls() {
 	s.calls.node = randomToken()[:12]
-	if _, err := s.bus.Subscribe(callsTopic, s.onCallMsg); err != nil {
+	bad := func(err error) { s.log.Warn("unreadable call message", "err", err) }
+	if _, err := callsTopic.Subscribe(s.bus, s.onCallMsg, bad); err != nil {
 		s.log.Error("calls with clients of other nodes will not work", "err", err)
 	}
 	if s.relayPool != nil {
@@ -145,19 +146,17 @@ func (s *Server) watchCalls() {
 // publishCall sends m on the bus.
 func (s *Server) publishCall(m callMsg) {
 	m.From = s.calls.node
-	b, _ := json.Marshal(m)
 	ctx, cancel := context.WithTimeout(context.Background(), callRecordTimeout)
 	defer cancel()
-	if err := s.bus.Publish(ctx, callsTopic, b); err != nil {
+	if err := callsTopic.Publish(ctx, s.bus, m); err != nil {
 		s.log.Warn("call: message to other nodes lost", "op", m.Op, "call", m.Call, "err", err)
 	}
 }
 
 // onCallMsg runs on the bus's goroutine: it only queues.
-func (s *Server) onCallMsg(_ string, payload []byte) {
-	var m callMsg
-	if err := json.Unmarshal(payload, &m); err != nil || m.Call == "" {
-		s.log.Warn("unreadable call message", "err", err)
+func (s *Server) onCallMsg(m callMsg) {
+	if m.Call == "" {
+		s.log.Warn("call message without a call id", "op", m.Op, "from", m.From)
 		return
 	}
 	if m.From == s.calls.node || (m.To != "" && m.To != s.calls.node) {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -30,7 +29,7 @@ import (
 // link is back a node checks its agents' sockets against the store
 // (recheckAgentConns), so a missed revocation ends at the resync.
 
-const agentControlTopic = "agent-control"
+var agentControlTopic = bus.Topic[agentControl]{Name: "agent-control"}
 
 // Reasons an agent's sockets are closed.
 const (
@@ -55,7 +54,8 @@ type agentControl struct {
 // watchAgentControl subscribes the node to revocations, and to the bus's
 // resyncs to recheck what it may have missed.
 func (s *Server) watchAgentControl() {
-	if _, err := s.bus.Subscribe(agentControlTopic, s.onAgentControl); err != nil {
+	bad := func(err error) { s.log.Warn("unreadable agent revocation", "err", err) }
+	if _, err := agentControlTopic.Subscribe(s.bus, s.onAgentControl, bad); err != nil {
 		s.log.Error("agent revocations from other nodes will not be applied", "err", err)
 	}
 	if r, ok := s.bus.(bus.Resyncer); ok {
@@ -67,18 +67,16 @@ func (s *Server) watchAgentControl() {
 // be down) and asks every other node to do the same.
 func (s *Server) revokeAgent(ctx context.Context, m agentControl) {
 	s.closeAgentConns(m)
-	b, _ := json.Marshal(m)
-	if err := s.bus.Publish(ctx, agentControlTopic, b); err != nil {
+	if err := agentControlTopic.Publish(ctx, s.bus, m); err != nil {
 		// Other nodes recheck their sockets when their bus link is back.
 		s.log.Warn("revocation not published to other nodes", "agent", m.Agent, "reason", m.Reason, "err", err)
 	}
 }
 
 // onAgentControl runs on the bus's goroutine: closing sockets does not block.
-func (s *Server) onAgentControl(_ string, payload []byte) {
-	var m agentControl
-	if err := json.Unmarshal(payload, &m); err != nil || m.Workspace == "" || m.Agent == "" {
-		s.log.Warn("unreadable agent revocation", "err", err)
+func (s *Server) onAgentControl(m agentControl) {
+	if m.Workspace == "" || m.Agent == "" {
+		s.log.Warn("agent revocation without workspace or agent")
 		return
 	}
 	s.closeAgentConns(m)
