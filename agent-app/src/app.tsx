@@ -15,6 +15,7 @@ import type { Author } from "../../pkg/protocol/protocol";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
+import { SitesButton } from "./sites";
 import { visitorEmail, visitorName } from "./visitor";
 
 interface Agent {
@@ -321,6 +322,11 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
           </select>
         </label>
         <RoutingSide self={self.id} role={me.agent.role} client={client} onOpen={select} />
+        {me.agent.role === "admin" && (
+          <div class="pa-routing-links">
+            <SitesButton />
+          </div>
+        )}
         <SecuritySide
           self={me.agent.id}
           role={me.agent.role}

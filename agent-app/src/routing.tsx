@@ -488,9 +488,11 @@ function VisitorCallsSwitch({ site, on, onSaved }: { site: string; on: boolean; 
   );
 }
 
-function SettingsForm({ admin }: { admin: boolean }) {
+/** SettingsForm edits a site's routing and business hours: the one given
+ * (from the Sites screen, sites.tsx), else any, chosen in the form. */
+export function SettingsForm({ admin, site: only }: { admin: boolean; site?: string }) {
   const [sites, setSites] = useState<Site[]>([]);
-  const [site, setSite] = useState("");
+  const [site, setSite] = useState(only ?? "");
   const [r, setR] = useState<SiteRouting | null>(null);
   const [hours, setHours] = useState<Record<string, string>>({});
   const [relax, setRelax] = useState("");
@@ -501,7 +503,7 @@ function SettingsForm({ admin }: { admin: boolean }) {
     api<{ sites: Site[] }>("GET", "/api/sites").then(
       (x) => {
         setSites(x.sites);
-        if (x.sites[0]) setSite(x.sites[0].id);
+        if (!only && x.sites[0]) setSite(x.sites[0].id);
       },
       (e) => setNote(message(e)),
     );
@@ -545,7 +547,7 @@ function SettingsForm({ admin }: { admin: boolean }) {
   };
   return (
     <>
-      {admin && current && (
+      {admin && current && !only && (
         <VisitorCallsSwitch
           site={site}
           on={current.visitor_calls}
@@ -553,7 +555,8 @@ function SettingsForm({ admin }: { admin: boolean }) {
         />
       )}
       <form class="pa-form-grid" onSubmit={submit} data-testid="routing-settings">
-        {sites.length > 1 && (
+        {only && current && <h3>Routing and business hours of {current.name}</h3>}
+        {sites.length > 1 && !only && (
           <label>
             Site
             <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>

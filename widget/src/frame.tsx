@@ -9,11 +9,12 @@ import { WebRTCLink } from "./shared/rtc";
 import { CallManager } from "./shared/call";
 import { CallBar } from "./call";
 import type { ConversationLog } from "./shared/conversation";
-import { queueText, shortTime, utf8Length } from "./shared/format";
+import { initials, queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { OfflineForm, useAvailability } from "./offline";
 import { PrechatChoice } from "./prechat";
+import { WidgetLook, useLook } from "./look";
 
 /** The answer of POST /api/widget/session. refresh comes with a new
  * anonymous visitor and each time an expired token was renewed with it. */
@@ -145,6 +146,7 @@ function App() {
     return c;
   }, []);
   const [calls, setCalls] = useState<CallManager | null>(null);
+  const look = useLook(site, client);
 
   useEffect(() => {
     if (!client) return;
@@ -168,7 +170,9 @@ function App() {
     <div class="pw">
       <header class="pw-head">
         <div class="pw-head-text">
-          <h1 class="pw-title">Chat with us</h1>
+          <h1 class="pw-title" data-testid="widget-title">
+            {look?.title || "Chat with us"}
+          </h1>
           <ConnState client={client} />
         </div>
         <button
@@ -188,7 +192,7 @@ function App() {
           {fatal}
         </div>
       ) : (
-        <Chat client={client} calls={calls} />
+        <Chat client={client} calls={calls} look={look} />
       )}
     </div>
   );
@@ -227,7 +231,7 @@ function current(client: LiveClient): ConversationLog | null {
   return best;
 }
 
-function Chat({ client, calls }: { client: LiveClient; calls: CallManager | null }) {
+function Chat({ client, calls, look }: { client: LiveClient; calls: CallManager | null; look: WidgetLook | null }) {
   useClientVersion(client);
   // After "Start a new chat" the closed conversation is left behind.
   const [leftBehind, setLeftBehind] = useState<string | null>(null);
@@ -255,7 +259,7 @@ function Chat({ client, calls }: { client: LiveClient; calls: CallManager | null
           </button>
         </div>
       )}
-      <MessageList items={items} typingName={typing?.name ?? null} client={client} />
+      <MessageList items={items} typingName={typing?.name ?? null} client={client} look={look} />
       {closed ? (
         <div class="pw-ended">
           <p>This chat has ended</p>
@@ -335,7 +339,8 @@ function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLo
   return null;
 }
 
-function MessageList({ items, typingName, client }: { items: ChatItem[]; typingName: string | null; client: LiveClient }) {
+function MessageList(props: { items: ChatItem[]; typingName: string | null; client: LiveClient; look: WidgetLook | null }) {
+  const { items, typingName, client, look } = props;
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   useLayoutEffect(() => {
@@ -355,13 +360,19 @@ function MessageList({ items, typingName, client }: { items: ChatItem[]; typingN
       }}
     >
       {items.length === 0 && (
-        <div class="pw-greeting">
-          <strong>Hi there 👋</strong>
-          <span>How can we help you today?</span>
+        <div class="pw-greeting" data-testid="greeting">
+          {look?.greeting ? (
+            <span>{look.greeting}</span>
+          ) : (
+            <>
+              <strong>Hi there 👋</strong>
+              <span>How can we help you today?</span>
+            </>
+          )}
         </div>
       )}
       {items.map((m, i) => (
-        <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} />
+        <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} avatar={look?.show_avatars ?? true} />
       ))}
       {typingName && (
         <div class="pw-typing" data-testid="typing">
@@ -382,7 +393,7 @@ function sameAuthor(a: ChatItem, b: ChatItem): boolean {
   return a.author.kind === b.author.kind && a.author.id === b.author.id && a.author.kind !== "system";
 }
 
-function Message({ item, client, first }: { item: ChatItem; client: LiveClient; first: boolean }) {
+function Message({ item, client, first, avatar }: { item: ChatItem; client: LiveClient; first: boolean; avatar: boolean }) {
   const kind = item.author.kind;
   const side = kind === "visitor" ? "own" : kind === "system" ? "system" : "other";
   return (
@@ -393,7 +404,16 @@ function Message({ item, client, first }: { item: ChatItem; client: LiveClient; 
       data-pending={item.pending ? "true" : "false"}
       data-author-kind={kind}
     >
-      {side === "other" && first && <div class="pw-msg-author">{item.author.name}</div>}
+      {side === "other" && first && (
+        <div class="pw-msg-author-row">
+          {avatar && kind === "agent" && (
+            <span class="pw-agent-avatar" aria-hidden="true" data-testid="agent-avatar">
+              {initials(item.author.name)}
+            </span>
+          )}
+          <div class="pw-msg-author">{item.author.name}</div>
+        </div>
+      )}
       <div class="pw-bubble" data-testid="message-body">
         {item.body}
       </div>

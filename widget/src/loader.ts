@@ -53,6 +53,9 @@
     el.style.cssText = styles;
   };
   const base = "position:fixed;right:20px;z-index:2147483647;margin:0;";
+  let accent = "#2563eb";
+  let onAccent = "#fff";
+  let side: "right" | "left" = "right";
 
   const button = d.createElement("button");
   button.id = "parley-launcher";
@@ -113,6 +116,10 @@
           "bottom:88px;width:370px;height:560px;max-width:calc(100vw - 40px);max-height:calc(100vh - 108px);" +
           "border:0;border-radius:14px;background:#fff;box-shadow:0 12px 40px rgba(15,23,42,.28);color-scheme:normal;",
       );
+      if (side === "left") {
+        frame.style.left = "20px";
+        frame.style.right = "auto";
+      }
       d.body.appendChild(frame);
     }
     if (frame) frame.style.display = open ? "block" : "none";
@@ -131,13 +138,43 @@
   // how many replies came while it was hidden.
   w.addEventListener("message", (ev: MessageEvent) => {
     if (ev.origin !== host || !frame || ev.source !== frame.contentWindow || typeof ev.data !== "string") return;
-    if (ev.data === "parley:close") {
+    if (ev.data.startsWith("parley:look:")) {
+      try {
+        applyLook(JSON.parse(ev.data.slice(12)));
+      } catch {
+        // Not a look: ignore.
+      }
+    } else if (ev.data === "parley:close") {
       setOpen(false);
       button.focus();
     } else if (ev.data.startsWith("parley:unread:") && !open) {
       showUnread(parseInt(ev.data.slice(14), 10) || 0);
     }
   });
+
+  // The site's look (accent colour, launcher corner), as its admin set it:
+  // read once here, then from the frame whenever it changes (look.ts).
+  // Values are checked: only a #rrggbb colour and a known corner are used.
+  function applyLook(look: { accent_color?: unknown; launcher_position?: unknown }) {
+    const a = typeof look.accent_color === "string" && /^#[0-9a-f]{6}$/i.test(look.accent_color) ? look.accent_color : "#2563eb";
+    const rgb = [1, 3, 5].map((i) => parseInt(a.slice(i, i + 2), 16));
+    // Dark text on a light accent (perceived brightness, YIQ).
+    onAccent = (rgb[0] * 299 + rgb[1] * 587 + rgb[2] * 114) / 1000 > 160 ? "#0f172a" : "#fff";
+    accent = a;
+    side = look.launcher_position === "left" ? "left" : "right";
+    button.style.background = accent;
+    button.style.color = onAccent;
+    for (const el of frame ? [button, frame] : [button]) {
+      el.style.left = side === "left" ? "20px" : "auto";
+      el.style.right = side === "right" ? "20px" : "auto";
+    }
+    button.setAttribute("data-accent", accent);
+    button.setAttribute("data-side", side);
+  }
+  fetch(host + "/api/widget/look?site=" + encodeURIComponent(site))
+    .then((r) => (r.ok ? r.json() : null))
+    .then((x) => x && x.look && applyLook(x.look))
+    .catch(() => undefined); // the default look stays
 
   const mount = () => d.body.appendChild(button);
   if (d.body) mount();

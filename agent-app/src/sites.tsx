@@ -1,0 +1,307 @@
+// Sites (admins): the websites that embed the widget. A list with each
+// site's embed snippet (Copy), and a form to create or change one: name,
+// allowed origins, the widget's look, identity verification, voice calls;
+// routing and business hours open the routing settings for that site.
+// Saved changes reach the site's open widgets at once (the server pushes
+// them).
+
+import { useEffect, useState } from "preact/hooks";
+import { api } from "../../widget/src/shared/http";
+import { Dialog, SettingsForm } from "./routing";
+
+export interface Look {
+  title: string;
+  greeting: string;
+  accent_color: string;
+  launcher_position: string;
+  show_avatars: boolean;
+}
+
+export interface Site {
+  id: string;
+  name: string;
+  allowed_origins: string[];
+  identity_required: boolean;
+  identity_secret: string;
+  embed_code: string;
+  visitor_calls: boolean;
+  look: Look;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** copyText puts text on the clipboard; false when the browser refused. */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CopyButton copies text and says so for a moment. */
+export function CopyButton({ text, label = "Copy", testid }: { text: string; label?: string; testid?: string }) {
+  const [state, setState] = useState<"" | "copied" | "failed">("");
+  useEffect(() => {
+    if (!state) return;
+    const t = setTimeout(() => setState(""), 2500);
+    return () => clearTimeout(t);
+  }, [state]);
+  return (
+    <button
+      type="button"
+      class="pa-btn-outline"
+      data-testid={testid}
+      onClick={async () => setState((await copyText(text)) ? "copied" : "failed")}
+    >
+      {state === "copied" ? "Copied" : state === "failed" ? "Select and copy it" : label}
+    </button>
+  );
+}
+
+export function SitesAdmin() {
+  const [sites, setSites] = useState<Site[] | null>(null);
+  const [editing, setEditing] = useState<Site | "new" | null>(null);
+  const [routing, setRouting] = useState<string>("");
+  const [note, setNote] = useState("");
+  const load = () =>
+    api<{ sites: Site[] }>("GET", "/api/sites").then(
+      (x) => setSites(x.sites),
+      (e) => setNote(message(e)),
+    );
+  useEffect(() => void load(), []);
+  const remove = async (s: Site) => {
+    if (!confirm(`Delete the site "${s.name}"? Its widget stops working at once; its conversations stay.`)) return;
+    setNote("");
+    try {
+      await api("DELETE", `/api/sites/${encodeURIComponent(s.id)}`);
+      await load();
+    } catch (e) {
+      setNote(message(e));
+    }
+  };
+  if (routing) {
+    return (
+      <>
+        <button type="button" class="pa-btn-ghost" onClick={() => setRouting("")}>
+          ← Back to sites
+        </button>
+        <SettingsForm admin site={routing} />
+      </>
+    );
+  }
+  if (editing) {
+    return (
+      <SiteForm
+        site={editing === "new" ? null : editing}
+        onDone={async (saved) => {
+          setEditing(null);
+          if (saved) await load();
+        }}
+      />
+    );
+  }
+  return (
+    <div class="pa-sites" data-testid="sites">
+      <div class="pa-sites-head">
+        <p class="pa-muted">Each site gets its own snippet. Paste it into every page of that website, before &lt;/body&gt;.</p>
+        <button type="button" class="pa-btn" onClick={() => setEditing("new")}>
+          Add a site
+        </button>
+      </div>
+      {note && <div role="alert">{note}</div>}
+      {sites === null ? (
+        <p class="pa-muted">Loading…</p>
+      ) : (
+        <ul class="pa-site-list">
+          {sites.map((s) => (
+            <li class="pa-site" key={s.id} data-testid="site" aria-label={s.name}>
+              <div class="pa-site-top">
+                <span class="pa-site-swatch" style={{ background: s.look.accent_color || "#2563eb" }} aria-hidden="true" />
+                <strong>{s.name}</strong>
+                <span class="pa-muted">{s.allowed_origins.join(", ") || "no allowed origins yet"}</span>
+                <span class="pa-site-actions">
+                  <button type="button" class="pa-btn-outline" onClick={() => setEditing(s)}>
+                    Edit
+                  </button>
+                  <button type="button" class="pa-btn-outline" onClick={() => setRouting(s.id)}>
+                    Routing and hours
+                  </button>
+                  <button type="button" class="pa-btn-outline pa-danger" onClick={() => void remove(s)}>
+                    Delete
+                  </button>
+                </span>
+              </div>
+              <div class="pa-snippet">
+                <span id={`snippet-${s.id}`}>Embed snippet</span>
+                <span class="pa-snippet-row">
+                  <code data-testid="embed-code" aria-labelledby={`snippet-${s.id}`}>
+                    {s.embed_code}
+                  </code>
+                  <CopyButton text={s.embed_code} testid="copy-snippet" />
+                </span>
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+const ORIGIN_HINT = "https://www.example.com";
+
+function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean) => void }) {
+  const [name, setName] = useState(site?.name ?? "");
+  const [origins, setOrigins] = useState((site?.allowed_origins ?? []).join("\n"));
+  const [look, setLook] = useState<Look>(
+    site?.look ?? { title: "", greeting: "", accent_color: "", launcher_position: "right", show_avatars: true },
+  );
+  const [identity, setIdentity] = useState(site?.identity_required ?? false);
+  const [calls, setCalls] = useState(site?.visitor_calls ?? false);
+  const [secret, setSecret] = useState(site?.identity_secret ?? "");
+  const [note, setNote] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setNote("");
+    const body = {
+      name,
+      allowed_origins: origins.split(/[\s,]+/).filter(Boolean),
+      identity_required: identity,
+      visitor_calls: calls,
+      look,
+    };
+    try {
+      if (site) await api("PATCH", `/api/sites/${encodeURIComponent(site.id)}`, body);
+      else await api("POST", "/api/sites", body);
+      onDone(true);
+    } catch (err) {
+      setNote(message(err));
+      setBusy(false);
+    }
+  };
+  const rotate = async () => {
+    if (!site || !confirm("Replace the identity secret? Hashes and tokens signed with the current one stop working at once.")) return;
+    try {
+      const x = await api<{ site: Site }>("POST", `/api/sites/${encodeURIComponent(site.id)}/secret`);
+      setSecret(x.site.identity_secret);
+    } catch (err) {
+      setNote(message(err));
+    }
+  };
+  return (
+    <form class="pa-form-grid pa-site-form" onSubmit={submit} aria-label={site ? `Edit ${site.name}` : "New site"}>
+      <h3>{site ? `Edit ${site.name}` : "New site"}</h3>
+      <label class="pa-wide">
+        Name
+        <input required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label class="pa-wide">
+        Allowed origins (one per line: the addresses of the pages that embed the widget)
+        <textarea rows={3} placeholder={ORIGIN_HINT} value={origins} onInput={(e) => setOrigins(e.currentTarget.value)} />
+      </label>
+      <fieldset>
+        <legend>Widget look</legend>
+        <label>
+          Title
+          <input maxLength={60} placeholder="Chat with us" value={look.title} onInput={(e) => setLook({ ...look, title: e.currentTarget.value })} />
+        </label>
+        <label>
+          Greeting
+          <input
+            maxLength={300}
+            placeholder="Hi there 👋 How can we help you today?"
+            value={look.greeting}
+            onInput={(e) => setLook({ ...look, greeting: e.currentTarget.value })}
+          />
+        </label>
+        <label>
+          Accent colour
+          <span class="pa-color-row">
+            <input
+              type="color"
+              aria-label="Accent colour picker"
+              value={look.accent_color || "#2563eb"}
+              onInput={(e) => setLook({ ...look, accent_color: e.currentTarget.value })}
+            />
+            <input
+              aria-label="Accent colour"
+              placeholder="#2563eb"
+              maxLength={7}
+              value={look.accent_color}
+              onInput={(e) => setLook({ ...look, accent_color: e.currentTarget.value.trim() })}
+            />
+          </span>
+        </label>
+        <label>
+          Launcher position
+          <select value={look.launcher_position} onChange={(e) => setLook({ ...look, launcher_position: e.currentTarget.value })}>
+            <option value="right">Bottom right</option>
+            <option value="left">Bottom left</option>
+          </select>
+        </label>
+        <label class="pa-check">
+          <input type="checkbox" checked={look.show_avatars} onChange={(e) => setLook({ ...look, show_avatars: e.currentTarget.checked })} />
+          Show agents' avatars
+        </label>
+      </fieldset>
+      <fieldset>
+        <legend>Identity verification</legend>
+        <label class="pa-check">
+          <input type="checkbox" checked={identity} onChange={(e) => setIdentity(e.currentTarget.checked)} />
+          Require verified users (your backend signs each user's id with the site's secret)
+        </label>
+        {site && (
+          <div class="pa-snippet pa-wide">
+            <span>Identity secret (keep it on your backend)</span>
+            <span class="pa-snippet-row">
+              <code data-testid="identity-secret">{secret}</code>
+              <button type="button" class="pa-btn-outline" onClick={() => void rotate()}>
+                Rotate secret
+              </button>
+            </span>
+          </div>
+        )}
+      </fieldset>
+      <label class="pa-check">
+        <input type="checkbox" checked={calls} onChange={(e) => setCalls(e.currentTarget.checked)} />
+        Visitors may start voice calls
+      </label>
+      {note && (
+        <div role="alert" class="pa-error">
+          {note}
+        </div>
+      )}
+      <div class="pa-form-actions">
+        <button type="submit" class="pa-btn" disabled={busy}>
+          {site ? "Save" : "Create site"}
+        </button>
+        <button type="button" class="pa-btn-ghost" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** SitesButton opens the Sites screen (admins). */
+export function SitesButton() {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" class="pa-btn-ghost" data-testid="open-sites" onClick={() => setOpen(true)}>
+        Sites
+      </button>
+      {open && (
+        <Dialog title="Sites" onClose={() => setOpen(false)}>
+          <SitesAdmin />
+        </Dialog>
+      )}
+    </>
+  );
+}
