@@ -26,7 +26,7 @@ type Redis struct {
 	log    *slog.Logger
 
 	mu       sync.Mutex
-	refs     map[string]int // topic → local subscriptions
+	topics   map[string]*redisTopic // topics with local subscribers, or about to have
 	pubsub   *redis.PubSub
 	closed   bool
 	onResync []func()
@@ -34,6 +34,19 @@ type Redis struct {
 	// on resyncTopic (one announcer at a time).
 	repairing bool
 	done      chan struct{}
+}
+
+// redisTopic is one topic's local subscriptions. Its lock is held while
+// the topic's SUBSCRIBE or UNSUBSCRIBE is sent, so they reach Redis in the
+// order its count changed: an UNSUBSCRIBE sent after the count was
+// released could overtake a newcomer's SUBSCRIBE and leave the node deaf
+// to a topic it counted subscribers for. A subscriber returns once Redis
+// has its SUBSCRIBE, so what it reads next from the store cannot miss a
+// publication.
+type redisTopic struct {
+	mu      sync.Mutex
+	refs    int // local subscriptions (under mu)
+	holders int // subscriptions and subscribers in progress (under Redis.mu): the entry lives while > 0
 }
 
 // resyncTopic is the Redis channel on which a node that failed to publish
@@ -55,7 +68,7 @@ type RedisOptions struct {
 
 // NewRedis starts a Redis bus on client.
 func NewRedis(client *redis.Client, o RedisOptions) *Redis {
-	r := &Redis{client: client, local: NewMemory(), log: o.Logger, refs: map[string]int{}, done: make(chan struct{})}
+	r := &Redis{client: client, local: NewMemory(), log: o.Logger, topics: map[string]*redisTopic{}, done: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -140,15 +153,22 @@ func (r *Redis) Subscribe(topic string, h Handler) (func(), error) {
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	first := r.refs[topic] == 0
-	r.refs[topic]++
+	t := r.topics[topic]
+	if t == nil {
+		t = &redisTopic{}
+		r.topics[topic] = t
+	}
+	t.holders++
 	r.mu.Unlock()
 	un, err := r.local.Subscribe(topic, h)
 	if err != nil {
+		r.release(topic, t)
 		return nil, err
 	}
-	if first {
-		// If Redis is down this fails; the topic is in refs, so the
+	t.mu.Lock()
+	t.refs++
+	if t.refs == 1 {
+		// If Redis is down this fails; the topic is in topics, so the
 		// reconnect path subscribes it again.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := r.pubsub.Subscribe(ctx, topic); err != nil {
@@ -156,25 +176,38 @@ func (r *Redis) Subscribe(topic string, h Handler) (func(), error) {
 		}
 		cancel()
 	}
+	t.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			un()
-			r.mu.Lock()
-			r.refs[topic]--
-			last := r.refs[topic] <= 0
-			if last {
-				delete(r.refs, topic)
-			}
-			closed := r.closed
-			r.mu.Unlock()
-			if last && !closed {
+			t.mu.Lock()
+			t.refs--
+			if t.refs == 0 && !r.isClosed() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				r.pubsub.Unsubscribe(ctx, topic)
 				cancel()
 			}
+			t.mu.Unlock()
+			r.release(topic, t)
 		})
 	}, nil
+}
+
+// release drops a holder of t, and t once it has none.
+func (r *Redis) release(topic string, t *redisTopic) {
+	r.mu.Lock()
+	t.holders--
+	if t.holders == 0 && r.topics[topic] == t {
+		delete(r.topics, topic)
+	}
+	r.mu.Unlock()
+}
+
+func (r *Redis) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
 }
 
 // receive reads publications and hands them to local subscribers. go-redis
@@ -233,8 +266,8 @@ func (r *Redis) receive() {
 // resync resubscribes every held topic and tells the server to resume.
 func (r *Redis) resync() {
 	r.mu.Lock()
-	topics := make([]string, 0, len(r.refs))
-	for t := range r.refs {
+	topics := make([]string, 0, len(r.topics))
+	for t := range r.topics {
 		topics = append(topics, t)
 	}
 	r.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +230,77 @@ func TestRedisBusCancelledPublishIsNotLost(t *testing.T) {
 	}
 	if !repairing() {
 		t.Fatal("a publication Redis refused was not announced as lost")
+	}
+}
+
+// A topic's last subscriber leaving while another arrives must leave the
+// node subscribed in Redis: an UNSUBSCRIBE sent after the lock was released
+// could overtake the newcomer's SUBSCRIBE, and the node then counted a
+// subscriber for a topic Redis no longer sent it.
+func TestRedisBusSubscribeRacingUnsubscribe(t *testing.T) {
+	addr := testRedisAddr(t)
+	node := redis.NewClient(&redis.Options{Addr: addr})
+	defer node.Close()
+	pub := redis.NewClient(&redis.Options{Addr: addr})
+	defer pub.Close()
+	r := NewRedis(node, RedisOptions{})
+	defer r.Close()
+	// Per topic, churners subscribe and unsubscribe as fast as they can,
+	// and each keeps its last subscription.
+	const topics, churners, rounds = 500, 3, 100
+	prefix := "test:race:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	got := make([]chan struct{}, topics)
+	var wg sync.WaitGroup
+	for i := range topics {
+		got[i] = make(chan struct{}, 1)
+		h := func(string, []byte) {
+			select {
+			case got[i] <- struct{}{}:
+			default:
+			}
+		}
+		topic := prefix + strconv.Itoa(i)
+		for range churners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range rounds {
+					un, err := r.Subscribe(topic, h)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if k < rounds-1 {
+						un()
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	// Every topic has subscribers: a publication reaches each. Topics
+	// not heard from yet are published to again every 200 ms, for 5 s.
+	heard := make([]bool, topics)
+	var deaf []int
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		deaf = deaf[:0]
+		for i := range topics {
+			select {
+			case <-got[i]:
+				heard[i] = true
+			default:
+			}
+			if !heard[i] {
+				deaf = append(deaf, i)
+				pub.Publish(context.Background(), prefix+strconv.Itoa(i), "x")
+			}
+		}
+		if len(deaf) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(deaf) > 0 {
+		t.Fatalf("%d of %d topics have subscribers on the node but receive nothing from Redis: %v", len(deaf), topics, deaf)
 	}
 }
