@@ -52,6 +52,13 @@ type Config struct {
 	// hold on a node; the next one is closed with 4429. Zero: no cap
 	// (PARLEY_MAX_SOCKETS_PER_VISITOR, PARLEY_MAX_SOCKETS_PER_ADDRESS).
 	MaxSocketsPerVisitor, MaxSocketsPerAddress int
+	// MaxConnsPerAddress caps the HTTP connections one client address
+	// holds open on a node (PARLEY_MAX_CONNS_PER_ADDRESS); HTTPTimeout is
+	// the time a request has to arrive whole and its answer to be written
+	// (PARLEY_HTTP_TIMEOUT). Upgraded WebSockets have neither: they are
+	// capped by MaxSocketsPerAddress and kept alive by pings.
+	MaxConnsPerAddress int
+	HTTPTimeout        time.Duration
 	// VisitorTokenTTL is how long a visitor token lives; live connections
 	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
 	VisitorTokenTTL time.Duration
@@ -145,6 +152,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}{
 		{&c.MaxSocketsPerVisitor, "max-sockets-per-visitor", "PARLEY_MAX_SOCKETS_PER_VISITOR", "20", "live sockets one visitor may hold on a node (its tabs); 0: no cap"},
 		{&c.MaxSocketsPerAddress, "max-sockets-per-address", "PARLEY_MAX_SOCKETS_PER_ADDRESS", "500", "live sockets one client address (an IPv6 /64) may hold on a node; 0: no cap"},
+		{&c.MaxConnsPerAddress, "max-conns-per-address", "PARLEY_MAX_CONNS_PER_ADDRESS", "256", "HTTP connections one client address (an IPv6 /64) may hold open on a node (a WebSocket leaves them for max-sockets-per-address once upgraded; trusted proxies are not capped); 0: no cap"},
 	} {
 		v, err := strconv.Atoi(env(n.key, n.def))
 		if err != nil || v < 0 {
@@ -152,6 +160,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		}
 		fs.IntVar(n.dst, n.flag, v, n.help+" ["+n.key+"]")
 	}
+	httpTimeout, err := time.ParseDuration(env("PARLEY_HTTP_TIMEOUT", "30s"))
+	if err != nil {
+		return c, fmt.Errorf("PARLEY_HTTP_TIMEOUT: %w", err)
+	}
+	fs.DurationVar(&c.HTTPTimeout, "http-timeout", httpTimeout, "time an HTTP request has to arrive whole (body included), and its answer to be written; not WebSockets [PARLEY_HTTP_TIMEOUT]")
 	vttl, err := time.ParseDuration(env("PARLEY_VISITOR_TOKEN_TTL", "1h"))
 	if err != nil {
 		return c, fmt.Errorf("PARLEY_VISITOR_TOKEN_TTL: %w", err)
@@ -232,6 +245,9 @@ func (c *Config) complete() error {
 	}
 	if c.MaxSocketsPerVisitor < 0 || c.MaxSocketsPerAddress < 0 {
 		return errors.New("PARLEY_MAX_SOCKETS_PER_* must not be negative")
+	}
+	if c.HTTPTimeout < 100*time.Millisecond || c.HTTPTimeout > 10*time.Minute {
+		return errors.New("PARLEY_HTTP_TIMEOUT must be between 100ms and 10m")
 	}
 	if c.VisitorTokenTTL < 10*time.Second || c.VisitorTokenTTL > 24*time.Hour {
 		return errors.New("PARLEY_VISITOR_TOKEN_TTL must be between 10s and 24h")

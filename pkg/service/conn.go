@@ -152,7 +152,13 @@ type hijacker struct {
 
 func (w *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, rw, err := w.ResponseWriter.Hijack()
-	if err != nil || rw.Reader.Buffered() > 0 {
+	if err != nil {
+		return nc, rw, err
+	}
+	// The HTTP server's read and write deadlines (PARLEY_HTTP_TIMEOUT) are
+	// for requests; a live connection sets its own per frame.
+	nc.SetDeadline(time.Time{})
+	if rw.Reader.Buffered() > 0 {
 		return nc, rw, err // gorilla refuses a client that sent data early
 	}
 	w.br = bufio.NewReaderSize(nc, readBuffer)

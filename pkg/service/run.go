@@ -100,7 +100,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	httpSrv := &http.Server{}
+	ln = srv.ServeOn(httpSrv, ln) // httpconns.go: timeouts, connections per address
 	errc := make(chan error, 1)
 	go func() { errc <- serveHTTP(httpSrv, ln, cfg, log) }() // tls.go
 

@@ -62,7 +62,7 @@ func newTestNode(t *testing.T, st *store.Store, b bus.Bus, limiter ratelimit.Lim
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
 		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, Limiter: limiter, Rules: rules})
-	ts.Config.Handler = ts.srv.Handler()
+	ts.Listener = ts.srv.ServeOn(ts.Config, ts.Listener)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	if ts.site, err = st.FirstSite(ctx); err != nil {
