@@ -989,25 +989,6 @@ func ChoicesOf(site store.Site) ([]routing.Choice, error) {
 	return choices, nil
 }
 
-// Teams lists the teams agents of the workspace belong to (for the
-// widget's pre-chat choice).
-func (r *Router) Teams(ctx context.Context, ws string) ([]string, error) {
-	agents, err := r.svc.store.Workspace(ws).Agents(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, a := range agents {
-		for _, t := range store.SplitList(a.Teams) {
-			if !slices.Contains(out, t) {
-				out = append(out, t)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
 // Position returns the last queue frame sent for a waiting conversation
 // of workspace ws; the workspace's routing node is asked (within a second)
 // when it is another node.

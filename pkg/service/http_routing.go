@@ -683,17 +683,14 @@ func (s *Server) widgetAvailability(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
 		return
 	}
-	teams, err := s.conv.Router().Teams(c.Request.Context(), site.WorkspaceID)
-	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check right now")
-		return
-	}
+	// Only what an admin offered: a team an agent belongs to is no choice
+	// for visitors until a pre-chat choice names it.
 	choices, _ := conversation.ChoicesOf(site) // checked when saved
 	labels := make([]string, len(choices))
 	for i, ch := range choices {
 		labels[i] = ch.Label
 	}
-	out := gin.H{"online": av.Online, "teams": nonNil(teams), "choices": labels, "visitor_calls": site.VisitorCalls}
+	out := gin.H{"online": av.Online, "choices": labels, "visitor_calls": site.VisitorCalls}
 	if !av.Online {
 		out["reason"] = av.Reason
 		if !av.Reopens.IsZero() {
@@ -759,13 +756,12 @@ func validEmail(s string) bool {
 }
 
 // widgetPrechat records what the visitor chose before writing (the
-// widget's pre-chat form): one of the site's pre-chat choices by label, or,
-// on a site without choices, a team of the workspace.
+// widget's pre-chat form): one of the site's pre-chat choices by label
+// (which may name a skill or a team), or none ("anything").
 func (s *Server) widgetPrechat(c *gin.Context) {
 	var req struct {
 		Token  string `json:"token"`
 		Choice string `json:"choice"`
-		Team   string `json:"team"`
 	}
 	if !bindJSON(c, &req) {
 		return
@@ -793,17 +789,6 @@ func (s *Server) widgetPrechat(c *gin.Context) {
 			return
 		}
 		chosen = choices[i]
-	case req.Team != "":
-		teams, err := s.conv.Router().Teams(ctx, p.WorkspaceID)
-		if err != nil {
-			unavailable()
-			return
-		}
-		if !slices.Contains(teams, req.Team) {
-			apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "no such team")
-			return
-		}
-		chosen = routing.Choice{Label: req.Team, Team: req.Team}
 	default:
 		chosen.Label = "anything"
 	}

@@ -522,37 +522,50 @@ func TestRoutingMissedOfferGoesToTheNextAgentAndSetsAway(t *testing.T) {
 	})
 }
 
-// A team chosen in the widget before the first message routes the
-// conversation to that team.
-func TestRoutingPrechatTeam(t *testing.T) {
+// Visitors choose only what an admin offered: a team agents belong to is
+// not a choice (not listed, and a posted team name is ignored) until a
+// pre-chat choice names it; then that choice routes to the team.
+func TestRoutingPrechatTeamOnlyWhenOffered(t *testing.T) {
 	eachServer(t, func(t *testing.T, ts *testServer) {
 		admin := ts.signIn(t, "admin@parley.local", adminPassword)
 		admin.socket(t)
 		bob := admin.newAgent(t, "Bob", map[string]any{"teams": []string{"billing"}})
 		bob.socket(t)
-		post := func(body map[string]any) int {
-			b, _ := json.Marshal(body)
-			req, _ := http.NewRequest("POST", ts.URL+"/api/widget/prechat", bytes.NewReader(b))
-			req.Header.Set("Origin", ts.origin())
-			req.Header.Set("Content-Type", "application/json")
-			res, err := http.DefaultClient.Do(req)
+		offered := func() string {
+			res, err := http.Get(ts.URL + "/api/widget/availability?site=" + ts.site.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res.Body.Close()
-			return res.StatusCode
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return string(b)
+		}
+		if av := offered(); strings.Contains(av, "billing") {
+			t.Fatalf("an agent's team offered to visitors without an admin's choice: %s", av)
+		}
+		v, token := ts.visitorWithLocale(t, "en-US")
+		if code := ts.widgetPost(t, "/api/widget/prechat", map[string]any{"token": token, "team": "billing"}, nil); code != 200 {
+			t.Fatalf("prechat with a team name: %d", code)
+		}
+		if conv := v.start(); conv.Team != "" {
+			t.Fatalf("a team nobody offered routed the conversation: %+v", conv)
+		}
+
+		choices := map[string]any{"prechat_choices": []map[string]string{{"label": "Invoices", "team": "billing"}}}
+		if code := admin.call(t, "PATCH", "/api/sites/"+ts.site.ID+"/routing", choices, nil); code != 200 {
+			t.Fatalf("save choices: %d", code)
+		}
+		if av := offered(); !strings.Contains(av, `"choices":["Invoices"]`) || strings.Contains(av, "billing") {
+			t.Fatalf("availability after the admin offered Invoices: %s", av)
 		}
 		for i := 0; i < 3; i++ { // whoever is idle longest, the team decides
 			v, token := ts.visitorWithLocale(t, "en-US")
-			if code := post(map[string]any{"token": token, "team": "sales"}); code != 400 {
-				t.Fatalf("unknown team: %d", code)
-			}
-			if code := post(map[string]any{"token": token, "team": "billing"}); code != 200 {
+			if code := ts.widgetPost(t, "/api/widget/prechat", map[string]any{"token": token, "choice": "Invoices"}, nil); code != 200 {
 				t.Fatalf("prechat: %d", code)
 			}
 			conv, _ := startSeeing(v)
 			if conv.AgentID != bob.id || conv.Team != "billing" {
-				t.Fatalf("visitor %d with team billing: %+v", i, conv)
+				t.Fatalf("visitor %d who chose Invoices: %+v", i, conv)
 			}
 		}
 	})

@@ -11,10 +11,8 @@ export interface Availability {
   online: boolean;
   reason?: string;
   reopens_at?: string;
-  /** Teams the visitor may choose before writing (pre-chat), on a site
-   * without pre-chat choices of its own. */
-  teams?: string[];
-  /** The site's pre-chat choices (labels), when it defines some. */
+  /** The site's pre-chat choices (labels) an admin offered; the only
+   * choices a visitor is shown. */
   choices?: string[];
   /** The site lets visitors start voice calls (call.tsx). */
   visitor_calls?: boolean;

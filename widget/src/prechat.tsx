@@ -1,8 +1,8 @@
 // The widget's pre-chat choice: before the first message the visitor may
-// pick what the chat is about. A site's own pre-chat choices ("Sales",
-// "Technical support", each needing a skill or team) come first; a site
-// without any offers the workspace's teams. The conversation is then routed
-// accordingly (POST /api/widget/prechat).
+// pick what the chat is about, among the site's pre-chat choices an admin
+// offered ("Sales", "Technical support", each needing a skill or team);
+// nothing else, so no internal team name reaches visitors. The
+// conversation is then routed accordingly (POST /api/widget/prechat).
 
 import { useState } from "preact/hooks";
 import { api } from "./shared/http";
@@ -19,13 +19,12 @@ function token(site: string): string {
 export function PrechatChoice({ site, avail }: { site: string; avail: Availability }) {
   const [value, setValue] = useState("");
   const [error, setError] = useState("");
-  const byChoice = (avail.choices?.length ?? 0) > 0;
-  const options = byChoice ? (avail.choices ?? []) : (avail.teams ?? []);
+  const options = avail.choices ?? [];
   const choose = async (v: string) => {
     setValue(v);
     setError("");
     try {
-      await api("POST", "/api/widget/prechat", byChoice ? { token: token(site), choice: v } : { token: token(site), team: v });
+      await api("POST", "/api/widget/prechat", { token: token(site), choice: v });
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
