@@ -497,7 +497,7 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
               This visitor is waiting in the queue. Your reply assigns the conversation to you.
             </div>
           )}
-          <Composer onSend={(body) => client.send(info.id, body)} onTyping={() => client.noteTyping(info.id)} />
+          <Composer onSend={(body) => client.send(info.id, body)} onTyping={(text) => client.noteTyping(info.id, text)} />
         </>
       ) : (
         <div class="pa-conv-note">
@@ -582,7 +582,7 @@ function MessageList(props: { items: ChatItem[]; self: Author; visitor: string; 
   );
 }
 
-function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: () => void }) {
+function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: (text: string) => void }) {
   const [text, setText] = useState("");
   const ref = useRef<HTMLTextAreaElement>(null);
   const tooLong = utf8Length(text) > MAX_BODY_BYTES;
@@ -617,7 +617,7 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
           value={text}
           onInput={(e) => {
             setText(e.currentTarget.value);
-            onTyping();
+            onTyping(e.currentTarget.value);
           }}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

@@ -12,7 +12,8 @@ import type { ConversationLog } from "./shared/conversation";
 import { initials, queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
-import { OfflineForm, useAvailability } from "./offline";
+import { OfflineForm, useAvailability, type Availability } from "./offline";
+import { headline } from "./headline";
 import { PrechatChoice } from "./prechat";
 import { WidgetLook, useLook } from "./look";
 
@@ -147,6 +148,9 @@ function App() {
   }, []);
   const [calls, setCalls] = useState<CallManager | null>(null);
   const look = useLook(site, client);
+  // Whether anyone can chat now: the header says it, and nobody there
+  // (no agent online, outside hours) means the offline form.
+  const avail = useAvailability(site);
 
   useEffect(() => {
     if (!client) return;
@@ -173,7 +177,7 @@ function App() {
           <h1 class="pw-title" data-testid="widget-title">
             {look?.title || "Chat with us"}
           </h1>
-          <ConnState client={client} />
+          <ConnState client={client} avail={avail} />
         </div>
         <button
           type="button"
@@ -192,28 +196,38 @@ function App() {
           {fatal}
         </div>
       ) : (
-        <Chat client={client} calls={calls} look={look} />
+        <Chat client={client} calls={calls} look={look} avail={avail} />
       )}
     </div>
   );
 }
 
-function ConnState({ client }: { client: LiveClient | null }) {
+/** ConnState: the connection (data-state, for tests) and, in words,
+ * whether the team can answer (headline.ts). */
+function ConnState({ client, avail }: { client: LiveClient | null; avail: Availability | null }) {
   useClientVersion(client);
   const state = client?.state ?? "connecting";
-  const label = state === "online" ? "Online" : state === "reconnecting" ? "Reconnecting…" : "Connecting…";
+  const conv = client ? current(client) : null;
+  const status = conv?.info.status;
+  const line = headline(state, avail, status === "open", offlineShown(status, conv !== null, avail));
   return (
     <span
-      class={"pw-conn pw-conn-" + state}
+      class={"pw-conn pw-conn-" + line.tone}
       data-testid="conn-state"
       data-state={state}
       data-transport={client?.transportKind ?? "websocket"}
-      title={label}
+      title={line.text}
     >
       <span class="pw-conn-dot" aria-hidden="true" />
-      {label}
+      {line.text}
     </span>
   );
+}
+
+/** offlineShown says whether the widget shows the form to leave a message:
+ * the conversation went offline, or there is none and nobody can chat. */
+function offlineShown(status: string | undefined, hasConv: boolean, avail: Availability | null): boolean {
+  return status === "offline" || (!hasConv && avail !== null && !avail.online);
 }
 
 /** current picks the conversation to show: the open or queued one, else the
@@ -231,7 +245,7 @@ function current(client: LiveClient): ConversationLog | null {
   return best;
 }
 
-function Chat({ client, calls, look }: { client: LiveClient; calls: CallManager | null; look: WidgetLook | null }) {
+function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallManager | null; look: WidgetLook | null; avail: Availability | null }) {
   useClientVersion(client);
   // After "Start a new chat" the closed conversation is left behind.
   const [leftBehind, setLeftBehind] = useState<string | null>(null);
@@ -243,9 +257,7 @@ function Chat({ client, calls, look }: { client: LiveClient; calls: CallManager 
   const typing = convID ? client.typingIn(convID) : null;
   const closed = status === "closed";
   useUnreadBadge(items);
-  // Nobody can chat (no agent online, outside hours): leave a message.
-  const avail = useAvailability(site);
-  const offline = status === "offline" || (!conv && avail !== null && !avail.online);
+  const offline = offlineShown(status, conv !== null, avail);
 
   return (
     <>
@@ -271,10 +283,10 @@ function Chat({ client, calls, look }: { client: LiveClient; calls: CallManager 
         <OfflineForm site={site} reason={avail?.reason} reopensAt={avail?.reopens_at} />
       ) : (
         <>
-          {!conv && (avail?.choices?.length || avail?.teams?.length) ? <PrechatChoice site={site} avail={avail} /> : null}
+          {!conv && avail?.choices?.length ? <PrechatChoice site={site} avail={avail} /> : null}
           <Composer
             onSend={(body) => client.send(convID, body)}
-            onTyping={() => convID && client.noteTyping(convID)}
+            onTyping={(text) => convID && client.noteTyping(convID, text)}
           />
         </>
       )}
@@ -324,7 +336,7 @@ function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLo
     const q = client.queue.get(conv.info.id);
     return (
       <div class="pw-status pw-status-queued" data-testid="queue-status" aria-live="polite">
-        {q ? queueText(q.position, q.estimated_wait_seconds) : "Waiting for an agent…"}
+        {q ? queueText(q.position, q.estimated_wait_seconds) : "Waiting for the next available agent…"}
       </div>
     );
   }
@@ -435,7 +447,7 @@ function Message({ item, client, first, avatar }: { item: ChatItem; client: Live
   );
 }
 
-function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: () => void }) {
+function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: (text: string) => void }) {
   const [text, setText] = useState("");
   const [error, setError] = useState("");
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -477,7 +489,7 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
           value={text}
           onInput={(e) => {
             setText(e.currentTarget.value);
-            onTyping();
+            onTyping(e.currentTarget.value);
           }}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

@@ -5,9 +5,9 @@
 // media itself is covered by e2e/call.test.mjs in Chromium.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CallManager, NO_NETWORK } from "../src/shared/call";
+import { CONNECTING, CallManager, NO_NETWORK } from "../src/shared/call";
 import type { LiveClient } from "../src/shared/client";
-import type { WebRTCLink } from "../src/shared/rtc";
+import { WebRTCLink, type LinkStatus } from "../src/shared/rtc";
 import type { CallStateFrame, Frame } from "../../pkg/protocol/protocol";
 
 /** FakeTrack and FakeStream stand in for the browser's media objects. */
@@ -56,7 +56,7 @@ Object.defineProperty(globalThis, "navigator", {
   },
 });
 
-function setup(open = true) {
+function setup(status: LinkStatus = "open") {
   const sent: Frame[] = [];
   let listener: (f: Frame) => void = () => {};
   const client = {
@@ -70,7 +70,7 @@ function setup(open = true) {
       return true;
     },
   } as unknown as LiveClient;
-  const link = { open, media: null } as unknown as WebRTCLink;
+  const link = { status, media: null } as unknown as WebRTCLink;
   const calls = new CallManager(client, link);
   return { calls, sent, deliver: (f: Frame) => listener(f) };
 }
@@ -159,20 +159,39 @@ test("before the answer: the microphone goes on the named mid, other call transc
   }
 });
 
+test("while the connection is set up or restored, no verdict on the network", async () => {
+  const { calls, sent } = setup("connecting");
+  assert.equal(calls.available, false);
+  assert.equal(calls.network, "connecting");
+  assert.equal(calls.unavailableText, CONNECTING);
+  await calls.start("c1", "voice");
+  assert.equal(calls.error, CONNECTING);
+  assert.equal(sent.length, 0);
+
+  // A real link whose WebSocket is reconnecting is connecting, not
+  // unavailable (it had said "Calls aren't possible on this network").
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.RTCPeerConnection ??= class {};
+  const client = { state: "reconnecting" } as unknown as LiveClient;
+  assert.equal(new WebRTCLink(client).status, "connecting");
+  (client as { state: string }).state = "online";
+  assert.equal(new WebRTCLink(client).status, "connecting", "no attempt failed yet");
+});
+
 test("without a WebRTC link the buttons say so, and the server's call_unavailable too", async () => {
-  const { calls, sent } = setup(false);
+  const { calls, sent } = setup("unavailable");
   assert.equal(calls.available, false);
   await calls.start("c1", "voice");
   assert.equal(calls.error, NO_NETWORK);
   assert.equal(sent.length, 0, "nothing is asked of the server");
 
-  const online = setup(true);
+  const online = setup();
   await online.calls.start("c1", "voice");
   online.deliver({ type: "error", ref: "call:1", code: "call_unavailable", message: "calls aren't possible on this network: this device has no WebRTC connection to the relay" } as Frame);
   assert.ok(online.calls.error.startsWith(NO_NETWORK), online.calls.error);
 
   // Not always this network: the server's reason is shown as it is.
-  const relays = setup(true);
+  const relays = setup();
   await relays.calls.start("c1", "voice");
   relays.deliver({ type: "error", ref: "call:1", code: "call_unavailable", message: "calls aren't possible right now: the other side is connected to a different relay; try again after reconnecting" } as Frame);
   assert.equal(relays.calls.error, "Calls aren't possible right now: the other side is connected to a different relay; try again after reconnecting");

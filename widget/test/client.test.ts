@@ -314,12 +314,31 @@ test("typing from others shows, own typing echo is ignored, and typing is thrott
   assert.equal(client.typingIn("c1")?.name, "Ada");
   p.deliver(message("c1", 1));
   assert.equal(client.typingIn("c1"), null, "a message from the typist ends the indicator");
-  client.noteTyping("c1");
-  client.noteTyping("c1");
-  client.noteTyping("c1");
+  client.noteTyping("c1", "H");
+  client.noteTyping("c1", "He");
+  client.noteTyping("c1", "Hel");
   assert.equal(p.of("typing").length, 1);
   client.stopTyping("c1");
   assert.deepEqual(p.of("typing")[1], { type: "typing", conversation: "c1", on: false });
+  client.stop();
+});
+
+test("emptying the composer or sending tells the other side at once that typing stopped", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")]);
+  client.noteTyping("c1", "I think");
+  assert.deepEqual(p.of("typing").map((f) => f.on), [true]);
+  client.noteTyping("c1", "");
+  assert.deepEqual(p.of("typing").map((f) => f.on), [true, false], "cleared box: typing off without waiting for the pause");
+  client.noteTyping("c1", "  ");
+  assert.equal(p.of("typing").length, 2, "blanks are no typing, and off is sent once");
+  client.noteTyping("c1", "Yes");
+  client.send("c1", "Yes");
+  assert.deepEqual(p.of("typing").map((f) => f.on), [true, false, true, false], "sent: typing off");
   client.stop();
 });
 

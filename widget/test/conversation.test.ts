@@ -76,9 +76,10 @@ test("back-off grows, is capped at 10 s and jittered", () => {
   assert.equal(backoffDelay(40, () => 0), 5_000);
 });
 
-test("queue text says the position and rounds the wait up to minutes", () => {
+test("queue text says the position and rounds a known wait up to minutes", () => {
   assert.equal(queueText(2, 61), "Waiting for an agent — you are number 2, about 2 min");
   assert.equal(queueText(1, 0), "Waiting for an agent — you are number 1, about 1 min");
+  assert.equal(queueText(3, -1), "Waiting for the next available agent — you are number 3", "an unknown wait promises no time");
 });
 
 test("avatar initials skip number-only words", () => {

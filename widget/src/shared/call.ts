@@ -11,12 +11,15 @@
 
 import type { CallStateFrame, Frame } from "../../../pkg/protocol/protocol";
 import type { LiveClient } from "./client";
-import type { MediaHooks, WebRTCLink } from "./rtc";
+import type { LinkStatus, MediaHooks, WebRTCLink } from "./rtc";
 
 export type CallKind = "voice" | "screen";
 
 /** NO_NETWORK is what the buttons say when WebRTC cannot connect here. */
 export const NO_NETWORK = "Calls aren't possible on this network";
+/** CONNECTING is what they say while the connection is being set up or
+ * restored: no verdict on the network until it is known. */
+export const CONNECTING = "Connecting… calls will be possible in a moment";
 
 const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -79,7 +82,18 @@ export class CallManager implements MediaHooks {
   /** available says whether this side can take part in a call: its
    * WebRTC link to the relay is up. */
   get available(): boolean {
-    return this.link.open;
+    return this.link.status === "open";
+  }
+
+  /** network is the link's status (rtc.ts): open, connecting (say
+   * nothing about the network yet) or unavailable. */
+  get network(): LinkStatus {
+    return this.link.status;
+  }
+
+  /** unavailableText says why no call can start now. */
+  get unavailableText(): string {
+    return this.link.status === "unavailable" ? NO_NETWORK : CONNECTING;
   }
 
   /** of lists a conversation's current calls (voice first). */
@@ -108,7 +122,7 @@ export class CallManager implements MediaHooks {
   async start(conversation: string, kind: CallKind): Promise<void> {
     this.error = "";
     if (!this.available) {
-      this.fail(NO_NETWORK);
+      this.fail(this.unavailableText);
       return;
     }
     try {

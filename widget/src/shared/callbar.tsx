@@ -84,7 +84,7 @@ function StartButton(p: { calls: CallManager; conversation: string; kind: CallKi
       class={p.look.startClass}
       data-testid={"call-" + p.kind}
       disabled={!available}
-      title={available ? p.title : NO_NETWORK}
+      title={available ? p.title : p.calls.unavailableText}
       onClick={() => void p.calls.start(p.conversation, p.kind)}
     >
       {p.label}
@@ -145,7 +145,7 @@ export function CallBar({ calls, conversation, selfID, voice, look }: { calls: C
         {!calls.busy(conversation, "screen") && (
           <StartButton calls={calls} conversation={conversation} kind="screen" look={look} title={look.screenTitle} label={look.screenLabel} />
         )}
-        {!calls.available && <span class={c + "-note"}>{NO_NETWORK}</span>}
+        {calls.network === "unavailable" && <span class={c + "-note"}>{NO_NETWORK}</span>}
       </div>
       {calls.error && (
         <div class={c + "-error"} role="alert" data-testid="call-error">

@@ -304,9 +304,15 @@ export class LiveClient {
     this.notify();
   }
 
-  /** noteTyping is called on every keystroke; it sends typing on at most
-   * every few seconds and typing off once the user pauses. */
-  noteTyping(conversation: string): void {
+  /** noteTyping is called on every change to the composer with its text;
+   * it sends typing on at most every few seconds, and typing off once the
+   * user pauses or at once when the box is emptied (the other side would
+   * otherwise show "is typing" for seconds after it was cleared). */
+  noteTyping(conversation: string, text: string): void {
+    if (text.trim() === "") {
+      this.stopTyping(conversation);
+      return;
+    }
     const now = Date.now();
     this.typingKeyAt.set(conversation, now);
     const last = this.typingSentAt.get(conversation) ?? 0;

@@ -1,7 +1,10 @@
 // Small text helpers shared by the widget and the agent app.
 
-/** queueText is the visitor's queue status line. */
+/** queueText is the visitor's queue status line. waitSeconds is -1 (any
+ * negative) when no agent is there to estimate from: then no time is
+ * promised. */
 export function queueText(position: number, waitSeconds: number): string {
+  if (waitSeconds < 0) return `Waiting for the next available agent — you are number ${position}`;
   const minutes = Math.max(1, Math.ceil(waitSeconds / 60));
   return `Waiting for an agent — you are number ${position}, about ${minutes} min`;
 }

@@ -36,6 +36,9 @@ export interface WebRTCOptions {
   restartTimeoutMs?: number;
 }
 
+/** LinkStatus: see WebRTCLink.status. */
+export type LinkStatus = "open" | "connecting" | "unavailable";
+
 /** MediaHooks let calls (call.ts) use the link's peer connection: the
  * relay renegotiates it to add or stop a call's tracks (it always offers),
  * and the answer must carry this browser's microphone or screen. */
@@ -239,6 +242,18 @@ export class WebRTCLink {
     return this.transport !== null || this.restarting;
   }
 
+  /** status says what a call can expect of the link: open (a call can
+   * start), connecting (the WebSocket or the link is being set up or
+   * restored: no verdict yet), or unavailable (WebRTC is off on the
+   * server, missing in this browser, or failed on this network after the
+   * WebSocket was up). */
+  get status(): LinkStatus {
+    if (this.open) return "open";
+    if (this.disabled || !WebRTCLink.supported()) return "unavailable";
+    if (this.client.state !== "online" || this.pc || this.failures === 0) return "connecting";
+    return "unavailable";
+  }
+
   /** Supported says whether this browser can do WebRTC at all. */
   static supported(): boolean {
     return typeof RTCPeerConnection !== "undefined";
@@ -248,10 +263,16 @@ export class WebRTCLink {
     if (!this.stopped || !WebRTCLink.supported()) return;
     this.stopped = false;
     this.unlisten = this.client.listen((f) => this.onFrame(f));
+    let state = this.client.state;
     this.unsubscribe = this.client.subscribe(() => {
       // The WebSocket is gone: its server closed our peer; the next
       // welcome starts over.
       if (this.client.state !== "online" && this.pc) this.teardown();
+      // The WebSocket's state is part of the link's status.
+      if (this.client.state !== state) {
+        state = this.client.state;
+        this.media?.onLinkChange();
+      }
     });
   }
 
@@ -303,6 +324,7 @@ export class WebRTCLink {
         if (reason.includes("not enabled")) {
           this.disabled = true;
           this.teardown();
+          this.media?.onLinkChange();
           return;
         }
         this.giveUp(reason, false, this.transport !== null);
@@ -501,6 +523,7 @@ export class WebRTCLink {
     } else {
       delay = Math.min(RETRY_MAX_MS, this.opts.retryFailedMs * 2 ** Math.min(this.failures, 16));
       this.failures++;
+      this.media?.onLinkChange(); // a failure here: calls are unavailable
     }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {

@@ -1,0 +1,31 @@
+// What the widget's header says beside its dot: whether the team can
+// answer now, not merely whether this browser is connected. "Online" only
+// when someone can chat (or already does); otherwise away or closed, with
+// when the site opens again.
+
+import type { ConnState } from "./shared/client";
+import type { Availability } from "./offline";
+
+export interface Headline {
+  text: string;
+  /** The dot's colour: online green, away grey, connecting amber. */
+  tone: "online" | "away" | "connecting";
+}
+
+/** headline is the header's line. avail is null until the server said;
+ * chatting: an agent has the visitor's conversation; offlineForm: the
+ * widget shows the form to leave a message. */
+export function headline(conn: ConnState, avail: Availability | null, chatting: boolean, offlineForm: boolean, now = new Date()): Headline {
+  if (conn === "reconnecting") return { text: "Reconnecting…", tone: "connecting" };
+  if (conn !== "online") return { text: "Connecting…", tone: "connecting" };
+  if (chatting || avail?.online) return { text: "Online", tone: "online" };
+  if (!avail) return { text: "Connected", tone: "connecting" };
+  const leave = offlineForm ? " — leave a message" : "";
+  if (avail.reason !== "outside_hours") return { text: "Away" + leave, tone: "away" };
+  const at = avail.reopens_at ? new Date(avail.reopens_at) : null;
+  if (!at || Number.isNaN(at.getTime())) return { text: "Closed" + leave, tone: "away" };
+  const time = at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const sameDay = at.toDateString() === now.toDateString();
+  const day = sameDay ? "at" : at.toLocaleDateString(undefined, { weekday: "short" });
+  return { text: `Back ${day} ${time}`, tone: "away" };
+}
