@@ -21,6 +21,8 @@ func ErrorFrame(err error, ref string) protocol.Error {
 		f.Code, f.Message = protocol.CodeClosed, "this conversation is closed"
 	case errors.Is(err, ErrForbidden):
 		f.Code, f.Message = protocol.CodeForbidden, "not allowed"
+	case errors.Is(err, ErrInvalid):
+		f.Code, f.Message = protocol.CodeInvalid, err.Error()
 	default:
 		f.Code, f.Message, f.Retryable, f.RetryAfterMs = protocol.CodeUnavailable, "the server cannot store this right now; retry", true, 1000
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,6 +230,9 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 	if p.Kind != protocol.AuthorVisitor {
 		return protocol.ConversationInfo{}, ErrForbidden
 	}
+	if err := checkClientID(clientID); err != nil {
+		return protocol.ConversationInfo{}, err
+	}
 	sc := s.store.Workspace(p.WorkspaceID)
 	unlock := s.lockConversation("visitor:" + p.ID)
 	c, err := sc.OpenConversationOf(ctx, p.ID)
@@ -271,6 +275,9 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 // its cost, and on SQLite it queued behind the commits on the one
 // connection.
 func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (protocol.Ack, error) {
+	if err := checkClientID(f.ClientID); err != nil {
+		return protocol.Ack{}, err
+	}
 	need := store.Require{Taken: p.Kind == protocol.AuthorAgent}
 	if p.Kind == protocol.AuthorVisitor {
 		need.Visitor = p.ID
@@ -305,6 +312,16 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 		s.router.visitorWrote(ctx, c, f.Body)
 	}
 	return ackOf(a), nil
+}
+
+// checkClientID refuses a client's message id in the system notices'
+// namespace (protocol.SystemClientIDPrefix): stored first, it would make
+// the notice a resend, never stored nor shown.
+func checkClientID(id string) error {
+	if strings.HasPrefix(id, protocol.SystemClientIDPrefix) {
+		return fmt.Errorf("%w: client ids beginning with %q are the server's", ErrInvalid, protocol.SystemClientIDPrefix)
+	}
+	return nil
 }
 
 func ackOf(a store.Appended) protocol.Ack {

@@ -24,6 +24,13 @@ const (
 	MaxResumeTopics = 200
 )
 
+// SystemClientIDPrefix begins the client ids of system notices (a join, a
+// close, a call's steps): "sys:close", "sys:join:<agent>", …. A message's
+// client id makes its store idempotent, so a client's message that took
+// such an id first would silence the notice; clients' ids are refused in
+// this namespace.
+const SystemClientIDPrefix = "sys:"
+
 // Frame types.
 const (
 	TypeHello        = "hello"        // client → server: first frame

@@ -39,6 +39,8 @@ func httpStatus(err error) (int, string) {
 		return http.StatusConflict, protocol.CodeClosed
 	case errors.Is(err, conversation.ErrForbidden):
 		return http.StatusForbidden, protocol.CodeForbidden
+	case errors.Is(err, conversation.ErrInvalid):
+		return http.StatusBadRequest, protocol.CodeInvalid
 	}
 	return http.StatusServiceUnavailable, protocol.CodeUnavailable
 }

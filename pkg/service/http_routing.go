@@ -743,7 +743,11 @@ func (s *Server) widgetOffline(c *gin.Context) {
 	info, err := s.conv.LeaveMessage(ctx, p, req.ClientID, name, email, body)
 	if err != nil {
 		code, name := httpStatus(err)
-		apiError(c, code, name, "cannot store your message right now; please try again")
+		msg := "cannot store your message right now; please try again"
+		if code < 500 {
+			msg = err.Error()
+		}
+		apiError(c, code, name, msg)
 		return
 	}
 	s.log.Info("offline message left", "conversation", info.ID, "site", p.SiteID)
