@@ -59,6 +59,11 @@ type Config struct {
 	// capped by MaxSocketsPerAddress and kept alive by pings.
 	MaxConnsPerAddress int
 	HTTPTimeout        time.Duration
+	// /metrics: behind a bearer token (PARLEY_METRICS_TOKEN), and/or on
+	// a listen address of its own instead of Addr (PARLEY_METRICS_ADDR).
+	// In production (Production) with neither, it is not served on Addr.
+	MetricsToken string
+	MetricsAddr  string
 	// VisitorTokenTTL is how long a visitor token lives; live connections
 	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
 	VisitorTokenTTL time.Duration
@@ -144,6 +149,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.ACMEHost, "acme-host", env("PARLEY_ACME_HOST", ""), "host name to get a certificate for with ACME (Let's Encrypt); listen on :443 [PARLEY_ACME_HOST]")
 	var proxies []string
 	listFlag(fs, env, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "IPs or CIDRs of reverse proxies whose forwarding header names the client (rate limits, audit log); default none: the TCP peer is the client", &proxies)
+	fs.StringVar(&c.MetricsToken, "metrics-token", env("PARLEY_METRICS_TOKEN", ""), "bearer token Prometheus must send for /metrics (Authorization: Bearer …) [PARLEY_METRICS_TOKEN]")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR", ""), "serve /metrics on this listen address (e.g. 127.0.0.1:9090) instead of the public one [PARLEY_METRICS_ADDR]")
 	fs.StringVar(&c.ProxyHeader, "proxy-header", env("PARLEY_PROXY_HEADER", "X-Forwarded-For"), "header the trusted proxies add the client's address to: X-Forwarded-For or Forwarded [PARLEY_PROXY_HEADER]")
 	for _, n := range []struct {
 		dst       *int
@@ -245,6 +252,14 @@ func (c *Config) complete() error {
 	}
 	if c.MaxSocketsPerVisitor < 0 || c.MaxSocketsPerAddress < 0 {
 		return errors.New("PARLEY_MAX_SOCKETS_PER_* must not be negative")
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return errors.New("PARLEY_METRICS_TOKEN must be at least 16 characters")
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("PARLEY_METRICS_ADDR %q: %w", c.MetricsAddr, err)
+		}
 	}
 	if c.HTTPTimeout < 100*time.Millisecond || c.HTTPTimeout > 10*time.Minute {
 		return errors.New("PARLEY_HTTP_TIMEOUT must be between 100ms and 10m")
@@ -425,6 +440,15 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 // TLS reports whether this server serves HTTPS itself (a certificate or
 // ACME), rather than plain HTTP (perhaps behind a TLS proxy).
 func (c Config) TLS() bool { return c.TLSCert != "" || c.ACMEHost != "" }
+
+// Production reports whether the server is reached by a name other than
+// this machine's loopback (the public URL's host is not localhost,
+// 127.0.0.0/8 or ::1): what is open for development, such as /metrics,
+// is closed then.
+func (c Config) Production() bool {
+	u, err := url.Parse(c.PublicURL)
+	return err != nil || !loopbackName(u.Hostname())
+}
 
 // Secure reports whether browsers reach the server over HTTPS: cookies
 // get Secure and answers HSTS.

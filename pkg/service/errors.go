@@ -17,6 +17,7 @@ const (
 	codeCSRF         = "csrf"
 	codeOrigin       = "origin"
 	codeMediaType    = "unsupported_media_type"
+	codeMetricsOff   = "metrics_off"
 	codeIdentity     = "identity"
 )
 

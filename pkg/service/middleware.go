@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/subtle"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -62,8 +64,38 @@ func limitBody(n int64) gin.HandlerFunc {
 	}
 }
 
+// metricsHandler is /metrics on the public listener: absent when
+// PARLEY_METRICS_ADDR serves it elsewhere, and in production refused
+// unless PARLEY_METRICS_TOKEN guards it (the series tell anyone how busy
+// the service is and which relays it has).
 func (s *Server) metricsHandler(c *gin.Context) {
-	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
+	switch {
+	case s.cfg.MetricsAddr != "":
+		apiError(c, http.StatusNotFound, "not_found", "no such page")
+	case s.cfg.MetricsToken == "" && s.cfg.Production():
+		apiError(c, http.StatusForbidden, codeMetricsOff, "metrics are not served on the public address: set PARLEY_METRICS_TOKEN or PARLEY_METRICS_ADDR")
+	default:
+		s.MetricsHandler().ServeHTTP(c.Writer, c.Request)
+	}
+}
+
+// MetricsHandler serves the Prometheus series; with PARLEY_METRICS_TOKEN
+// set, only to a request carrying "Authorization: Bearer <token>".
+func (s *Server) MetricsHandler() http.Handler {
+	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if want := s.cfg.MetricsToken; want != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				io.WriteString(w, `{"error":"metrics need Authorization: Bearer PARLEY_METRICS_TOKEN","code":"unauthorized"}`)
+				return
+			}
+		}
+		prom.ServeHTTP(w, r)
+	})
 }
 
 // bindJSON decodes a JSON body (bindBody) or answers 400/413.

@@ -102,8 +102,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	httpSrv := &http.Server{}
 	ln = srv.ServeOn(httpSrv, ln) // httpconns.go: timeouts, connections per address
-	errc := make(chan error, 1)
+	errc := make(chan error, 2) // the public and the metrics servers
 	go func() { errc <- serveHTTP(httpSrv, ln, cfg, log) }() // tls.go
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("PARLEY_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.HTTPTimeout, WriteTimeout: cfg.HTTPTimeout}
+		defer metricsSrv.Close()
+		go func() { errc <- metricsSrv.Serve(mln) }()
+		log.Info("serving /metrics", "addr", mln.Addr().String())
+	}
 
 	log.Info("parley signaling is up", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "store", st.Dialect(), "bus", busKind(rdb))
 	fmt.Fprintf(out, "\nParley is running.\n  Agent dashboard: %s/app/\n", cfg.PublicURL)
