@@ -44,6 +44,11 @@ type Rules struct {
 	// MessagePerConnection: frames one WebSocket connection may send, agent
 	// or visitor, so one socket cannot flood the node.
 	MessagePerConnection Rule
+	// ResumePerConnection: resume frames one connection may send, a budget
+	// of their own: gap repair must not be refused because the connection
+	// chatted (a dashboard then kept holes it did not know about). Each
+	// frame is bounded (protocol.MaxResumeTopics).
+	ResumePerConnection Rule
 	// OfflineFormPerIP: offline-form (leave a message) posts per address.
 	OfflineFormPerIP Rule
 }
@@ -57,6 +62,7 @@ func DefaultRules() Rules {
 		VisitorSessionPerSite: Rule{Name: "visitor:site", Limit: PerMinute(600)},
 		MessagePerVisitor:     Rule{Name: "msg:visitor", Limit: Limit{Rate: 20, Burst: 20, Period: 10 * time.Second}},
 		MessagePerConnection:  Rule{Name: "msg:conn", Limit: Limit{Rate: 10, Burst: 20, Period: time.Second}},
+		ResumePerConnection:   Rule{Name: "resume:conn", Limit: Limit{Rate: 5, Burst: 20, Period: time.Second}},
 		OfflineFormPerIP:      Rule{Name: "offline:ip", Limit: PerHour(5)},
 	}
 }

@@ -34,7 +34,12 @@ func (c *conn) handle(data []byte) {
 	c.srv.metrics.frames.WithLabelValues(frameType(f)).Inc()
 	// Every frame counts, hello too: a repeated hello is the most
 	// expensive frame there is (store reads, subscriptions, resumes).
-	if ok, retry := c.srv.allow(ctx, c.srv.rules.MessagePerConnection, c.id); !ok {
+	// Resumes have a budget of their own, so chat cannot starve gap repair.
+	rule := c.srv.rules.MessagePerConnection
+	if _, ok := f.(*protocol.Resume); ok {
+		rule = c.srv.rules.ResumePerConnection
+	}
+	if ok, retry := c.srv.allow(ctx, rule, c.id); !ok {
 		c.reply(rateLimited(refOf(f), retry))
 		return
 	}

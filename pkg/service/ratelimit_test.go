@@ -77,3 +77,34 @@ func TestRateLimits(t *testing.T) {
 		})
 	}
 }
+
+// Gap repair is not starved by chat: a connection that used up its frame
+// budget still gets its resumes answered, from a budget of their own; a
+// resume refused by that budget is refused with its ref, so the client
+// can match and retry it.
+func TestResumeHasItsOwnBudget(t *testing.T) {
+	rules := ratelimit.DefaultRules()
+	rules.MessagePerConnection.Limit = ratelimit.Limit{Rate: 3, Burst: 3, Period: time.Hour}
+	rules.ResumePerConnection.Limit = ratelimit.Limit{Rate: 2, Burst: 2, Period: time.Hour}
+	ts := newTestServerWith(t, storetest.SQLite(t), ratelimit.NewMemory(), rules)
+	v := ts.visitor(t)
+	v.hello(nil)
+	conv := v.start()
+	a := v.sendMsg(conv.ID, "one", "hi")
+	v.send(protocol.Send{Envelope: protocol.Envelope{Type: protocol.TypeSend, Ref: "two"}, ClientID: "two", Conversation: conv.ID, Body: "over"})
+	if e := v.expectError(protocol.CodeRateLimited); e.Ref != "two" {
+		t.Fatalf("send over the frame limit: %+v", e)
+	}
+	for _, ref := range []string{"r1", "r2"} {
+		v.send(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume, Ref: ref}, Conversations: map[string]int64{conv.ID: 0}})
+		var s protocol.Synced
+		v.next(protocol.TypeSynced, &s)
+		if s.Conversation != conv.ID || s.Seq < a.Seq {
+			t.Fatalf("resume %s after the chat budget ran out: synced %+v", ref, s)
+		}
+	}
+	v.send(protocol.Resume{Envelope: protocol.Envelope{Type: protocol.TypeResume, Ref: "r3"}, Conversations: map[string]int64{conv.ID: 0}})
+	if e := v.expectError(protocol.CodeRateLimited); e.Ref != "r3" || !e.Retryable || e.RetryAfterMs <= 0 {
+		t.Fatalf("resume over its own budget must be refused with its ref, retryable, with a delay: %+v", e)
+	}
+}

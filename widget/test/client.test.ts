@@ -54,6 +54,15 @@ class ScriptedPeer implements Transport {
   }
 }
 
+/** The resume frames p got, without their refs (each must have one, so a
+ * refusal can be matched to it). */
+function resumesOf(p: ScriptedPeer): Frame[] {
+  return p.of("resume").map(({ ref, ...f }) => {
+    assert.ok(ref, "a resume carries a ref");
+    return f;
+  });
+}
+
 const visitor = { kind: "visitor", id: "v1", name: "Visitor 1" };
 const agent = { kind: "agent", id: "a1", name: "Ada" };
 
@@ -113,7 +122,7 @@ test("hello first, then history of every conversation in welcome is loaded from 
   assert.equal(client.state, "connecting");
   welcome(p, [conv("c1", "open", 2)]);
   assert.equal(client.state, "online");
-  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c1: 0 } }]);
+  assert.deepEqual(resumesOf(p), [{ type: "resume", conversations: { c1: 0 } }]);
   client.stop();
 });
 
@@ -157,7 +166,7 @@ test("duplicates are dropped and a gap asks to resume from the last contiguous s
   p.deliver(message("c1", 1));
   assert.equal(client.items("c1").length, 1);
   p.deliver(message("c1", 3));
-  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c1: 1 } }]);
+  assert.deepEqual(resumesOf(p), [{ type: "resume", conversations: { c1: 1 } }]);
   p.deliver(message("c1", 4));
   assert.equal(p.of("resume").length, 1, "one resume in flight at a time");
   p.deliver(message("c1", 2));
@@ -210,7 +219,7 @@ test("a resync frame resumes every conversation on the same connection, new ones
   p.sent = [];
   // c2 started while the server's node had lost the bus.
   p.deliver({ type: "resync", conversations: [conv("c1", "open", 3), conv("c2", "queued", 1)] });
-  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c1: 2, c2: 0 } }]);
+  assert.deepEqual(resumesOf(p), [{ type: "resume", conversations: { c1: 2, c2: 0 } }]);
   assert.equal(p.of("hello").length, 0, "no new session");
   assert.equal(peers.length, 1, "no reconnect");
   p.deliver(message("c1", 3));
@@ -271,7 +280,7 @@ test("a visitor's first message starts a conversation, then is sent to it", asyn
   p.deliver({ type: "conversation", ref: start.ref, conversation: conv("c9", "queued") });
   const [send] = p.of("send");
   assert.deepEqual([send.client_id, send.conversation, send.body], [id, "c9", "hi"]);
-  assert.deepEqual(p.of("resume"), [{ type: "resume", conversations: { c9: 0 } }]);
+  assert.deepEqual(resumesOf(p), [{ type: "resume", conversations: { c9: 0 } }]);
   p.deliver({ type: "queue", conversation: "c9", position: 2, estimated_wait_seconds: 90 });
   assert.deepEqual(client.queue.get("c9"), { position: 2, estimated_wait_seconds: 90 });
   client.stop();
@@ -416,6 +425,34 @@ test("an attached data channel carries chat; when it closes, chat falls back to 
     ws.of("send").map((f) => f.client_id),
     [id],
   );
-  assert.deepEqual(ws.of("resume"), [{ type: "resume", conversations: { c1: 2 } }]);
+  assert.deepEqual(resumesOf(ws), [{ type: "resume", conversations: { c1: 2 } }]);
+  client.stop();
+});
+
+test("a resume the server refuses is sent again after the wait it asks for, and later gaps are repaired", async () => {
+  const { client, peers } = harness({ role: "agent" });
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")], agent);
+  p.deliver({ type: "synced", conversation: "c1", seq: 0 });
+  p.sent = [];
+  p.deliver(message("c1", 1));
+  p.deliver(message("c1", 3));
+  const [first] = p.of("resume");
+  assert.deepEqual(first.conversations, { c1: 1 });
+  // The frame limit refuses it, with its ref.
+  p.deliver({ type: "error", code: "rate_limited", message: "slow down", ref: first.ref, retryable: true, retry_after_ms: 30 });
+  await until("the resume is sent again", () => p.of("resume").length === 2);
+  const second = p.of("resume")[1];
+  assert.notEqual(second.ref, first.ref);
+  assert.deepEqual(second.conversations, { c1: 1 });
+  p.deliver(message("c1", 2));
+  p.deliver({ type: "synced", conversation: "c1", seq: 3 });
+  // A later gap is not ignored: the conversation is no longer "resuming".
+  p.deliver(message("c1", 5));
+  assert.equal(p.of("resume").length, 3);
+  assert.deepEqual(p.of("resume")[2].conversations, { c1: 3 });
   client.stop();
 });

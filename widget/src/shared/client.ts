@@ -127,6 +127,13 @@ export class LiveClient {
   private retryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private retryCount = new Map<string, number>();
   private resuming = new Set<string>();
+  /** Resume frames in flight by ref, with the conversations they ask for
+   * and how often they were refused: a refused one (rate_limited,
+   * unavailable) is sent again after a back-off, so no conversation stays
+   * "resuming" with its later gaps ignored. */
+  private resumes = new Map<string, { ids: string[]; tries: number }>();
+  private resumeTimers = new Set<ReturnType<typeof setTimeout>>();
+  private resumeRefs = 0;
   private startRef: string | null = null;
   private typingSentAt = new Map<string, number>();
   private typingKeyAt = new Map<string, number>();
@@ -214,6 +221,7 @@ export class LiveClient {
     if (this.ticker) clearInterval(this.ticker);
     for (const t of this.retryTimers.values()) clearTimeout(t);
     this.retryTimers.clear();
+    this.forgetResumes();
     if (typeof window !== "undefined") window.removeEventListener("online", this.onNetworkBack);
     const t = this.transport;
     this.transport = null;
@@ -449,6 +457,7 @@ export class LiveClient {
     this.online = false;
     this.state = this.everOnline ? "reconnecting" : "connecting";
     this.resuming.clear();
+    this.forgetResumes(); // the next hello resumes everything
     this.sentAt.clear();
     this.startRef = null;
     this.typingSentAt.clear();
@@ -513,6 +522,9 @@ export class LiveClient {
         break;
       case "synced": {
         this.resuming.delete(f.conversation);
+        for (const [ref, r] of this.resumes) {
+          if (!r.ids.some((id) => this.resuming.has(id))) this.resumes.delete(ref);
+        }
         const log = this.conversations.get(f.conversation);
         // Still short of what the server says it has: ask once more.
         if (log && log.lastContiguous < f.seq) this.resume({ [f.conversation]: log.lastContiguous });
@@ -657,6 +669,31 @@ export class LiveClient {
       }
       return;
     }
+    const resume = e.ref ? this.resumes.get(e.ref) : undefined;
+    if (resume) {
+      this.resumes.delete(e.ref!);
+      if (e.retryable) {
+        const wait = e.retry_after_ms && e.retry_after_ms > 0 ? e.retry_after_ms : backoffDelay(resume.tries + 1);
+        const timer = setTimeout(() => {
+          this.resumeTimers.delete(timer);
+          // From where each conversation is now; those synced meanwhile
+          // (another resume, a reconnect) are not asked again.
+          const want: Record<string, number> = {};
+          for (const id of resume.ids) {
+            const log = this.conversations.get(id);
+            if (this.resuming.has(id) && log) want[id] = log.lastContiguous;
+          }
+          if (Object.keys(want).length > 0) this.sendResume(want, resume.tries + 1);
+        }, wait);
+        this.resumeTimers.add(timer);
+      } else {
+        // Refused for good (not_found): stop waiting, so a later gap asks
+        // again.
+        for (const id of resume.ids) this.resuming.delete(id);
+        this.lastError = e;
+      }
+      return;
+    }
     if (e.ref && e.ref === this.startRef) {
       this.startRef = null;
       if (e.retryable) {
@@ -695,12 +732,26 @@ export class LiveClient {
       batch[id] = seq;
       this.resuming.add(id);
       if (++n === MAX_RESUME_TOPICS) {
-        this.write({ type: "resume", conversations: batch });
+        this.sendResume(batch, 0);
         batch = {};
         n = 0;
       }
     }
-    if (n > 0) this.write({ type: "resume", conversations: batch });
+    if (n > 0) this.sendResume(batch, 0);
+  }
+
+  /** sendResume sends one resume frame with a ref of its own, so that the
+   * server's refusal of it can be matched and the resume retried. */
+  private sendResume(batch: Record<string, number>, tries: number): void {
+    const ref = "resume-" + ++this.resumeRefs;
+    this.resumes.set(ref, { ids: Object.keys(batch), tries });
+    this.write({ type: "resume", ref, conversations: batch });
+  }
+
+  private forgetResumes(): void {
+    for (const t of this.resumeTimers) clearTimeout(t);
+    this.resumeTimers.clear();
+    this.resumes.clear();
   }
 
   /** flush sends everything in the outbox that is not in flight. */
