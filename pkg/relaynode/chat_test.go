@@ -32,11 +32,13 @@ func TestCommittingRelayNeverRoutes(t *testing.T) {
 	defer b.Close()
 	asked := make(chan string, 16)
 	off, err := b.Subscribe("routing-input:"+ws.ID, func(_ string, payload []byte) {
-		var in struct {
-			Op string `json:"op"`
+		var in struct { // a bus.Request of routing's input
+			Body struct {
+				Op string `json:"op"`
+			} `json:"body"`
 		}
 		json.Unmarshal(payload, &in)
-		asked <- in.Op
+		asked <- in.Body.Op
 	})
 	if err != nil {
 		t.Fatal(err)
