@@ -66,13 +66,12 @@ type PeerRef struct {
 }
 
 // RefOf returns p's reference; false for an in-process peer, which no
-// other node can reach.
+// other node can reach (or for no peer).
 func RefOf(p Peer) (PeerRef, bool) {
-	rp, ok := p.(*remotePeer)
-	if !ok {
+	if p == nil {
 		return PeerRef{}, false
 	}
-	return PeerRef{Relay: rp.l.relayID, Peer: rp.id}, true
+	return p.Ref()
 }
 
 // OnCallEnded registers f (once, before calls start) to learn of calls a
@@ -96,15 +95,7 @@ func (p *Pool) callEnded(id string) {
 // SameRelay reports whether a and b can be joined in a call: both in
 // process, or both on the same standalone relay.
 func SameRelay(a, b Peer) bool {
-	switch a := a.(type) {
-	case *relay.Peer:
-		_, ok := b.(*relay.Peer)
-		return ok
-	case *remotePeer:
-		rb, ok := b.(*remotePeer)
-		return ok && a.l == rb.l
-	}
-	return false
+	return a != nil && b != nil && a.relay() == b.relay()
 }
 
 // Connect starts a call of kind m between a and b (for a screen share a is
@@ -115,29 +106,18 @@ func Connect(ctx context.Context, a, b Peer, m relay.Media) (Call, error) {
 	if !SameRelay(a, b) {
 		return nil, ErrOtherRelay
 	}
-	if pa, ok := a.(*relay.Peer); ok {
-		c, err := pa.Connect(b.(*relay.Peer), m)
-		if err != nil {
-			return nil, err
-		}
-		return localCall{c}, nil
-	}
-	rb := b.(*remotePeer)
-	if err := rb.alive(); err != nil {
-		return nil, err
-	}
-	return connectRemote(ctx, a.(*remotePeer), rb.id, m)
+	return a.connect(ctx, b, m)
 }
 
 // ConnectTo is Connect for a peer a of this node's and a peer b another
 // signaling node drives (a is the one sharing a screen). ErrOtherRelay
 // when a is in process or on another relay.
 func ConnectTo(ctx context.Context, a Peer, b PeerRef, m relay.Media) (Call, error) {
-	ra, ok := a.(*remotePeer)
-	if !ok || ra.l.relayID != b.Relay {
+	ref, ok := RefOf(a)
+	if !ok || ref.Relay != b.Relay {
 		return nil, ErrOtherRelay
 	}
-	return connectRemote(ctx, ra, b.Peer, m)
+	return connectRemote(ctx, a.(*remotePeer), b.Peer, m)
 }
 
 func connectRemote(ctx context.Context, ra *remotePeer, other string, m relay.Media) (Call, error) {
@@ -155,11 +135,10 @@ func connectRemote(ctx context.Context, ra *remotePeer, other string, m relay.Me
 type localCall struct{ c *relay.Call }
 
 func (c localCall) SendMids(p Peer) []string {
-	rp, ok := p.(*relay.Peer)
-	if !ok {
+	if p == nil || p.pion() == nil {
 		return nil
 	}
-	return c.c.SendMids(rp)
+	return c.c.SendMids(p.pion())
 }
 
 func (c localCall) SendMidsOf(PeerRef) []string                     { return nil }
@@ -175,11 +154,11 @@ type remoteCall struct {
 }
 
 func (c *remoteCall) SendMids(p Peer) []string {
-	rp, ok := p.(*remotePeer)
-	if !ok || rp.l != c.l {
+	if p == nil || p.relay() != c.l {
 		return nil
 	}
-	return slices.Clone(c.mids[rp.id])
+	ref, _ := p.Ref()
+	return slices.Clone(c.mids[ref.Peer])
 }
 
 func (c *remoteCall) SendMidsOf(ref PeerRef) []string {

@@ -14,13 +14,37 @@ import (
 // link. Methods and callbacks (relay.PeerOptions) keep relay.Peer's
 // contracts: errors wrap relay's sentinel errors, StateClosed is the last
 // state reported, Done closes after the last callback.
+//
+// It covers everything callers need, so none of them looks at which kind
+// of peer it holds; the two implementations are this package's own.
 type Peer interface {
 	Offer(ctx context.Context) (string, error)
+	// Restart makes an ICE-restart offer: same data channels, new ICE
+	// credentials.
+	Restart(ctx context.Context) (string, error)
 	SetAnswer(sdp string) error
 	AddCandidate(c protocol.RTCCandidate) error
+	// Send sends a frame on the ordered chat channel.
 	Send(frame []byte) error
+	// SendSignal sends a frame on the unordered signals channel (typing).
+	SendSignal(frame []byte) error
+	// DeliversChat reports whether the relay commits the owner's sends and
+	// delivers them itself (a committing standalone relay).
+	DeliversChat() bool
+	// Ref returns the peer's reference for other signaling nodes; false
+	// for an in-process peer, which no other node can reach.
+	Ref() (PeerRef, bool)
 	Close() error
 	Done() <-chan struct{}
+
+	// relay identifies the relay serving the peer: peers of one relay can
+	// be joined in a call (SameRelay).
+	relay() any
+	// connect starts a call of kind m between the peer and b, a peer of
+	// the same relay.
+	connect(ctx context.Context, b Peer, m relay.Media) (Call, error)
+	// pion is the in-process relay's peer; nil on a standalone relay.
+	pion() *relay.Peer
 }
 
 // Peers makes peers for a connection's owner (see Owner).
@@ -38,7 +62,26 @@ func (l local) NewPeer(_ context.Context, _ Owner, opts relay.PeerOptions) (Peer
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return localPeer{p, l.r}, nil
+}
+
+// localPeer is a peer of the in-process relay.
+type localPeer struct {
+	*relay.Peer
+	r *relay.Relay
+}
+
+func (localPeer) DeliversChat() bool   { return false }
+func (localPeer) Ref() (PeerRef, bool) { return PeerRef{}, false }
+func (p localPeer) relay() any         { return p.r }
+func (p localPeer) pion() *relay.Peer  { return p.Peer }
+
+func (p localPeer) connect(_ context.Context, b Peer, m relay.Media) (Call, error) {
+	c, err := p.Connect(b.pion(), m)
+	if err != nil {
+		return nil, err
+	}
+	return localCall{c}, nil
 }
 
 // PionConfig maps the WebRTC settings (PARLEY_RTC_*) onto the relay's.

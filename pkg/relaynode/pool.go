@@ -600,6 +600,18 @@ func (p *remotePeer) Close() error {
 // bus): signaling then sends none of those over this peer.
 func (p *remotePeer) DeliversChat() bool { return p.chat }
 
+func (p *remotePeer) Ref() (PeerRef, bool) { return PeerRef{Relay: p.l.relayID, Peer: p.id}, true }
+func (p *remotePeer) relay() any           { return p.l }
+func (p *remotePeer) pion() *relay.Peer    { return nil }
+
+func (p *remotePeer) connect(ctx context.Context, b Peer, m relay.Media) (Call, error) {
+	rb := b.(*remotePeer) // same link (SameRelay): a remote peer too
+	if err := rb.alive(); err != nil {
+		return nil, err
+	}
+	return connectRemote(ctx, p, rb.id, m)
+}
+
 // Done is closed after the peer's last callback.
 func (p *remotePeer) Done() <-chan struct{} { return p.done }
 

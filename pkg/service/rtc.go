@@ -78,11 +78,6 @@ type rtcLink struct {
 // stays on the WebSocket and the client retries WebRTC later.
 const maxRTCRestarts = 2
 
-// restarter is a peer that can make an ICE-restart offer (relay.Peer).
-type restarter interface {
-	Restart(ctx context.Context) (string, error)
-}
-
 // rtcMetrics count frames by transport: the proof, for operators and
 // tests, of what carried the chat.
 type rtcMetrics struct {
@@ -271,9 +266,7 @@ func (c *conn) rtcStart(ref string) {
 		return
 	}
 	l.peer = peer
-	if d, ok := peer.(interface{ DeliversChat() bool }); ok {
-		l.delivers = d.DeliversChat()
-	}
+	l.delivers = peer.DeliversChat()
 	c.mu.Lock()
 	if c.rtcEnded {
 		c.mu.Unlock()
@@ -426,12 +419,11 @@ func (c *conn) onRTCState(l *rtcLink, s relay.State) {
 // on its side). A peer that cannot restart, or one that already failed
 // maxRTCRestarts times in a row, is ended as before.
 func (c *conn) restartRTC(l *rtcLink, ref, by string) {
-	r, ok := l.peer.(restarter)
 	c.mu.Lock()
 	current := c.rtc == l && !c.rtcEnded && !c.draining
 	tooMany := l.restarts >= maxRTCRestarts
 	wait := false
-	if current && ok && !tooMany {
+	if current && !tooMany {
 		if l.negotiating {
 			wait = true
 			l.restartBy, l.restartRef = by, ref
@@ -446,7 +438,7 @@ func (c *conn) restartRTC(l *rtcLink, ref, by string) {
 	switch {
 	case !current:
 		return
-	case !ok || tooMany:
+	case tooMany:
 		c.endRTC(l, "connection failed")
 		return
 	}
@@ -462,7 +454,7 @@ func (c *conn) restartRTC(l *rtcLink, ref, by string) {
 	}
 	c.srv.rtcMetrics.restarts.WithLabelValues(by).Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), rtcOfferWait)
-	sdp, err := r.Restart(ctx)
+	sdp, err := l.peer.Restart(ctx)
 	cancel()
 	if err != nil {
 		c.mu.Lock()
@@ -557,12 +549,6 @@ func (c *conn) queueFrame(v any, wsOnly bool) {
 	c.enqueue(outFrame{data: b, wsOnly: wsOnly})
 }
 
-// signaler is a peer with the unordered signals channel (relay.Peer, or
-// a peer on a standalone relay: send with the signals channel named).
-type signaler interface {
-	SendSignal(data []byte) error
-}
-
 // typingPrefix starts every typing frame the server encodes
 // (protocol.Typing: json.Marshal writes the embedded Envelope's type
 // first). A typing frame that did not match would only take the chat
@@ -593,7 +579,7 @@ func (c *conn) sendRTC(data []byte) bool {
 	if !open {
 		return false
 	}
-	if s, ok := l.peer.(signaler); ok && bytes.HasPrefix(data, typingPrefix) && s.SendSignal(data) == nil {
+	if bytes.HasPrefix(data, typingPrefix) && l.peer.SendSignal(data) == nil {
 		c.srv.rtcMetrics.signals.WithLabelValues("out").Inc()
 		c.srv.rtcMetrics.frames.WithLabelValues(transportDataChannel, "out", "").Inc()
 		return true
