@@ -16,6 +16,7 @@ import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
+import { FirstRun } from "./firstrun";
 import { visitorEmail, visitorName } from "./visitor";
 
 interface Agent {
@@ -371,12 +372,14 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         {current ? (
           <ConversationView key={current.info.id} client={client} conv={current} self={self} role={me.agent.role} calls={calls} />
         ) : (
-          <div class="pa-center pa-muted">
-            <div class="pa-empty">
-              <strong>No conversation selected</strong>
-              <span>Pick a conversation from the inbox to read and reply.</span>
+          <FirstRun agent={me.agent.id} role={me.agent.role} client={client}>
+            <div class="pa-center pa-muted">
+              <div class="pa-empty">
+                <strong>No conversation selected</strong>
+                <span>Pick a conversation from the inbox to read and reply.</span>
+              </div>
             </div>
-          </div>
+          </FirstRun>
         )}
       </main>
     </div>
