@@ -101,8 +101,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	httpSrv := &http.Server{}
-	ln = srv.ServeOn(httpSrv, ln) // httpconns.go: timeouts, connections per address
-	errc := make(chan error, 2) // the public and the metrics servers
+	ln = srv.ServeOn(httpSrv, ln)                            // httpconns.go: timeouts, connections per address
+	errc := make(chan error, 2)                              // the public and the metrics servers
 	go func() { errc <- serveHTTP(httpSrv, ln, cfg, log) }() // tls.go
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
