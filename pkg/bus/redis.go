@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,6 +35,12 @@ type Redis struct {
 	// on resyncTopic (one announcer at a time).
 	repairing bool
 	done      chan struct{}
+
+	// A publication that failed marks Redis down: until retryAt the
+	// others fail at once; then one at a time (probing) asks Redis.
+	down    atomic.Bool
+	retryAt atomic.Int64 // Unix ns
+	probing atomic.Bool
 }
 
 // redisTopic is one topic's local subscriptions. Its lock is held while
@@ -48,6 +55,15 @@ type redisTopic struct {
 	refs    int // local subscriptions (under mu)
 	holders int // subscriptions and subscribers in progress (under Redis.mu): the entry lives while > 0
 }
+
+// publishCooloff is how long after a failed publication the bus fails
+// publications at once rather than wait for Redis again; then one
+// publication at a time probes it.
+const publishCooloff = 500 * time.Millisecond
+
+// ErrUnavailable refuses a publication at once while Redis is known to be
+// down (see Redis.Publish).
+var ErrUnavailable = errors.New("bus: redis is unavailable")
 
 // resyncTopic is the Redis channel on which a node that failed to publish
 // asks every node (itself included) to make its clients resume: the
@@ -89,7 +105,11 @@ func (r *Redis) OnResync(f func()) {
 	r.mu.Unlock()
 }
 
-// Publish sends payload to every node's subscribers of topic.
+// Publish sends payload to every node's subscribers of topic. While Redis
+// is known to be down it fails at once with ErrUnavailable (a publication
+// every publishCooloff probes Redis): a sender, and the ack it waits for,
+// is not held for Redis's timeouts; what was not published is announced
+// once Redis is back, and clients resume it from the store.
 func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error {
 	r.mu.Lock()
 	closed := r.closed
@@ -97,11 +117,24 @@ func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 	if closed {
 		return ErrClosed
 	}
+	if r.down.Load() {
+		if time.Now().UnixNano() < r.retryAt.Load() || !r.probing.CompareAndSwap(false, true) {
+			r.repairLater()
+			return ErrUnavailable
+		}
+		defer r.probing.Store(false)
+	}
 	err := r.client.Publish(ctx, topic, payload).Err()
+	if err == nil {
+		r.down.Store(false)
+		return nil
+	}
 	// A caller that gave up (its context cancelled or past its deadline) is
 	// not a Redis failure: announcing a lost publication would make every
 	// node's clients resume and every committing relay drop its peers.
-	if err != nil && ctx.Err() == nil {
+	if ctx.Err() == nil {
+		r.retryAt.Store(time.Now().Add(publishCooloff).UnixNano())
+		r.down.Store(true)
 		r.repairLater()
 	}
 	return err
@@ -130,6 +163,7 @@ func (r *Redis) repairLater() {
 			err := r.client.Publish(ctx, resyncTopic, "lost").Err()
 			cancel()
 			if err == nil {
+				r.down.Store(false) // Redis takes publications again
 				r.mu.Lock()
 				r.repairing = false
 				r.mu.Unlock()

@@ -304,3 +304,69 @@ func TestRedisBusSubscribeRacingUnsubscribe(t *testing.T) {
 		t.Fatalf("%d of %d topics have subscribers on the node but receive nothing from Redis: %v", len(deaf), topics, deaf)
 	}
 }
+
+// frozenRedis accepts connections and never answers, as a Redis that is
+// stopped (SIGSTOP) or cut off behind a live TCP stack does.
+func frozenRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// While Redis does not answer, a publication fails at once after the first
+// one timed out, instead of holding every sender (and its ack) for Redis's
+// timeouts: the message is stored, and clients resume from the store once
+// the bus is back. After a cool-off one publication probes Redis again.
+func TestRedisBusFailsFastWhileRedisIsDown(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: frozenRedis(t), DialTimeout: 300 * time.Millisecond,
+		ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, MaxRetries: 1})
+	defer c.Close()
+	r := NewRedis(c, RedisOptions{})
+	defer r.Close()
+	ctx := context.Background()
+	start := time.Now()
+	if err := r.Publish(ctx, "t", []byte("x")); err == nil {
+		t.Fatal("publish to a frozen Redis succeeded")
+	}
+	first := time.Since(start)
+	start = time.Now()
+	for i := 0; i < 10; i++ {
+		if err := r.Publish(ctx, "t", []byte("x")); err == nil {
+			t.Fatal("publish to a frozen Redis succeeded")
+		}
+	}
+	if d := time.Since(start); d > first/2 {
+		t.Fatalf("10 publications while Redis is known down took %s (the first, which found it down, %s): senders wait for Redis", d, first)
+	}
+	// After the cool-off, a publication asks Redis again.
+	time.Sleep(publishCooloff)
+	start = time.Now()
+	r.Publish(ctx, "t", []byte("x"))
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("the publication after the cool-off failed in %s without asking Redis", d)
+	}
+}
