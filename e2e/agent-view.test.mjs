@@ -80,3 +80,32 @@ test("an offline message is titled with the name and email the visitor gave", as
   await admin.screenshot({ path: `${shots}/agentui-offline-title.png` });
   await v.ctx.close();
 });
+
+test("the agent sees the visitor online, away while the page is hidden, and gone when it closes", async () => {
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
+  await online(admin);
+  const v = await widget(e2e.browser, s.url);
+  await v.frame.locator("[data-testid=composer]").waitFor();
+  await send(v.frame, "Hello, anyone there?");
+  await admin.locator("[data-testid=inbox-item][data-status=open]").click();
+  const presence = admin.locator("[data-testid=visitor-presence]");
+  await eventually(async () => (await presence.innerText()) === "Visitor online", { what: "visitor online" });
+
+  // The visitor switches to another tab: the widget's page is hidden.
+  const frame = v.page.frames().find((f) => f.url().includes("/widget/"));
+  const hide = (hidden) =>
+    frame.evaluate((hidden) => {
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }, hidden);
+  await hide(true);
+  await eventually(async () => /^Visitor away since \d/.test(await presence.innerText()), { what: "visitor away" });
+  await admin.screenshot({ path: `${shots}/agentui-presence-away.png` });
+  await hide(false);
+  await eventually(async () => (await presence.innerText()) === "Visitor online", { what: "visitor back" });
+
+  await v.ctx.close();
+  await eventually(async () => /^Visitor left · last seen \d/.test(await presence.innerText()), { what: "visitor gone" });
+  await admin.screenshot({ path: `${shots}/agentui-presence-gone.png` });
+});

@@ -11,7 +11,7 @@ import { CallControls, IncomingCalls } from "./call";
 import type { ConversationLog } from "../../widget/src/shared/conversation";
 import { initials, shortTime, utf8Length } from "../../widget/src/shared/format";
 import { ApiError, api, liveURL } from "../../widget/src/shared/http";
-import type { Author } from "../../pkg/protocol/protocol";
+import type { Author, ConversationInfo } from "../../pkg/protocol/protocol";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
@@ -479,6 +479,7 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
             <span class={"pa-pill pa-pill-" + info.status} data-testid="conversation-status">
               {statusLabel[info.status] ?? info.status}
             </span>
+            {info.status !== "closed" && <VisitorPresence info={info} />}
             {info.agent_name && info.agent_id !== self.id && <span>Assigned to {info.agent_name}</span>}
             <span>Started {shortTime(info.created_at)}</span>
           </div>
@@ -508,6 +509,23 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
         </div>
       )}
     </section>
+  );
+}
+
+/** VisitorPresence says, live, whether the visitor is still there: the
+ * page open, hidden (away) or closed (left), and since when. */
+function VisitorPresence({ info }: { info: ConversationInfo }) {
+  const p = info.visitor_presence;
+  if (!p) return null;
+  const since = info.visitor_seen_at ? shortTime(info.visitor_seen_at) : "";
+  const text =
+    p === "online" ? "Visitor online" : p === "away" ? `Visitor away since ${since}` : `Visitor left · last seen ${since}`;
+  const why = p === "away" ? "The chat's page is open but hidden (another tab or window)" : p === "gone" ? "The visitor closed the page or lost the connection" : undefined;
+  return (
+    <span class={"pa-presence pa-presence-" + p} data-testid="visitor-presence" data-presence={p} role="status" title={why}>
+      <span class="pa-presence-dot" aria-hidden="true" />
+      {text}
+    </span>
   );
 }
 

@@ -474,6 +474,7 @@ func (s *Service) info(ctx context.Context, sc *store.Scoped, c store.Conversati
 
 func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conversation) ([]protocol.ConversationInfo, error) {
 	names := map[string]string{}
+	visitors := map[string]store.Visitor{}
 	out := make([]protocol.ConversationInfo, 0, len(cs))
 	for _, c := range cs {
 		info := protocol.ConversationInfo{
@@ -489,10 +490,11 @@ func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conver
 			info.Status = protocol.ConversationQueued
 			c.AgentID = nil
 		}
-		if n, ok := names["v:"+c.VisitorID]; ok {
-			info.VisitorName = n
+		if v, ok := visitors[c.VisitorID]; ok {
+			setVisitor(&info, v)
 		} else if v, err := sc.Visitor(ctx, c.VisitorID); err == nil {
-			info.VisitorName, names["v:"+c.VisitorID] = v.Name, v.Name
+			visitors[c.VisitorID] = v
+			setVisitor(&info, v)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
@@ -509,6 +511,39 @@ func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conver
 		out = append(out, info)
 	}
 	return out, nil
+}
+
+// setVisitor fills in what a conversation shows of its visitor.
+func setVisitor(info *protocol.ConversationInfo, v store.Visitor) {
+	info.VisitorName = v.Name
+	if v.Presence != "" {
+		seen := v.LastSeenAt.UTC()
+		info.VisitorPresence, info.VisitorSeenAt = v.Presence, &seen
+	}
+}
+
+// VisitorPresence records that a visitor is online, away or gone and
+// tells the agents of the visitor's conversations that are not closed.
+func (s *Service) VisitorPresence(ctx context.Context, workspaceID, visitorID, presence string) error {
+	sc := s.store.Workspace(workspaceID)
+	if err := sc.SetVisitorPresence(ctx, visitorID, presence, s.now().UTC()); err != nil {
+		return mapErr(err)
+	}
+	cs, err := sc.ConversationsOfVisitor(ctx, visitorID, 20)
+	if err != nil {
+		return mapErr(err)
+	}
+	for _, c := range cs {
+		if c.Status == protocol.ConversationClosed {
+			continue
+		}
+		info, err := s.info(ctx, sc, c)
+		if err != nil {
+			return mapErr(err)
+		}
+		s.announce(ctx, info, workspaceID)
+	}
+	return nil
 }
 
 func mustJSON(v any) []byte {

@@ -44,7 +44,7 @@ const (
 	TypeTyping       = "typing"       // both ways: typing indicator (not stored)
 	TypeConversation = "conversation" // server → client: a conversation's state changed
 	TypeQueue        = "queue"        // server → visitor: position in queue
-	TypeStatus       = "status"       // agent → server: online / away
+	TypeStatus       = "status"       // client → server: an agent's online / away; a visitor's page shown (online) / hidden (away)
 	TypeClose        = "close"        // client → server: close a conversation
 	TypeError        = "error"        // server → client: something failed
 	TypePing         = "ping"         // client → server: keepalive
@@ -135,6 +135,14 @@ const (
 	StatusOffline = "offline"
 )
 
+// Visitor presence (ConversationInfo.VisitorPresence): connected with the
+// page shown, connected with the page hidden, or not connected.
+const (
+	PresenceOnline = "online"
+	PresenceAway   = "away"
+	PresenceGone   = "gone"
+)
+
 // Envelope is what every frame has in common: its type and an optional
 // client-chosen reference that the server copies into the answer (welcome,
 // conversation, error) so the client can match answer to request.
@@ -185,7 +193,11 @@ type ConversationInfo struct {
 	// ("speaks French, least busy of 2 available agents").
 	RoutingSummary string `json:"routing_summary,omitempty"`
 	ContactName    string `json:"contact_name,omitempty"`
-	ContactEmail   string `json:"contact_email,omitempty"`
+	// VisitorPresence: online, away or gone (Presence*), live; empty when
+	// not known. VisitorSeenAt is when it last changed.
+	VisitorPresence string     `json:"visitor_presence,omitempty"`
+	VisitorSeenAt   *time.Time `json:"visitor_seen_at,omitempty"`
+	ContactEmail    string     `json:"contact_email,omitempty"`
 }
 
 // Welcome answers Hello: who the client is and the conversations it may see
@@ -334,7 +346,8 @@ type Offline struct {
 	ReopensAt    *time.Time `json:"reopens_at,omitempty"`
 }
 
-// Status sets an agent's availability.
+// Status sets an agent's availability (online, away), or says whether a
+// visitor's page is shown (online) or hidden (away).
 type Status struct {
 	Envelope
 	Status string `json:"status"`

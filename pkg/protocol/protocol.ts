@@ -28,6 +28,8 @@ export interface ConversationInfo {
   transfer_note?: string;
   routing_summary?: string;
   contact_name?: string;
+  visitor_presence?: string;
+  visitor_seen_at?: string;
   contact_email?: string;
 }
 

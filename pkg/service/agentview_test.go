@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/pkg/protocol"
 )
@@ -80,6 +81,66 @@ func TestAssignedConversationCarriesASummaryForAgents(t *testing.T) {
 		admin.call(t, "GET", "/api/conversations/"+conv.ID+"/routing", nil, &why)
 		if len(why.Routing.Reasons) == 0 || !strings.Contains(why.Routing.Reasons[0], "best of 1 eligible") {
 			t.Fatalf("routing log %q", why.Routing.Reasons)
+		}
+	})
+}
+
+// The agent sees, live, whether the visitor is there: online while a
+// connection is up with the page shown, away while the page is hidden,
+// gone when the last connection closes; and when that last changed.
+func TestVisitorPresenceReachesTheAgent(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		agentWS := admin.socket(t)
+		token := ts.visitorToken(t)
+		open := func() *client {
+			c := dial(t, ts.wsURL("/ws/visitor?token="+token), http.Header{"Origin": {ts.origin()}})
+			c.hello(nil)
+			return c
+		}
+		v := open()
+		conv := v.start()
+		presence := func(want string) protocol.ConversationInfo {
+			t.Helper()
+			var f protocol.Conversation
+			for f.Conversation.ID != conv.ID || f.Conversation.VisitorPresence != want {
+				agentWS.next(protocol.TypeConversation, &f)
+			}
+			if f.Conversation.VisitorSeenAt == nil || time.Since(*f.Conversation.VisitorSeenAt) > time.Minute {
+				t.Fatalf("%s: seen at %v", want, f.Conversation.VisitorSeenAt)
+			}
+			return f.Conversation
+		}
+		status := func(c *client, s string) {
+			c.send(protocol.Status{Envelope: protocol.Envelope{Type: protocol.TypeStatus}, Status: s})
+		}
+		status(v, protocol.StatusAway)
+		presence(protocol.PresenceAway)
+		status(v, protocol.StatusOnline)
+		presence(protocol.PresenceOnline)
+		status(v, "busy")
+		v.expectError(protocol.CodeInvalid)
+
+		// A second tab: hiding one leaves the visitor online, closing the
+		// shown one leaves it away, closing both leaves it gone.
+		v2 := open()
+		status(v2, protocol.StatusAway)
+		v2.ping()
+		v.ws.Close()
+		presence(protocol.PresenceAway)
+		v2.ws.Close()
+		gone := presence(protocol.PresenceGone)
+
+		// An agent connecting later reads it in its welcome.
+		var w protocol.Welcome
+		for _, c := range admin.socket(t).hello(nil).Conversations {
+			if c.ID == conv.ID {
+				w.Conversations = append(w.Conversations, c)
+			}
+		}
+		if len(w.Conversations) != 1 || w.Conversations[0].VisitorPresence != protocol.PresenceGone ||
+			!w.Conversations[0].VisitorSeenAt.Equal(*gone.VisitorSeenAt) {
+			t.Fatalf("welcome: %+v, want gone at %v", w.Conversations, gone.VisitorSeenAt)
 		}
 	})
 }

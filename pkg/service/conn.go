@@ -308,6 +308,9 @@ func (c *conn) finish() {
 	c.subs, c.unsubbed = nil, true
 	helloed := c.helloed
 	c.mu.Unlock()
+	if helloed && c.p.Kind == protocol.AuthorVisitor {
+		c.srv.visitorPresence(context.Background(), c, false, false)
+	}
 	if helloed && c.p.Kind == protocol.AuthorAgent {
 		ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
 		c.srv.conv.AgentDisconnected(ctx, c.p)

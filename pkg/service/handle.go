@@ -97,6 +97,16 @@ func (c *conn) handle(data []byte) {
 			c.reply(errorFrame(err, f.Ref))
 		}
 	case *protocol.Status:
+		if c.p.Kind == protocol.AuthorVisitor {
+			// The widget's page shown (online) or hidden (away).
+			if f.Status != protocol.StatusOnline && f.Status != protocol.StatusAway {
+				c.reply(protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: f.Ref}, Code: protocol.CodeInvalid,
+					Message: `a visitor's status is "online" or "away"`})
+				return
+			}
+			c.srv.visitorPresence(ctx, c, true, f.Status == protocol.StatusAway)
+			return
+		}
 		if err := c.srv.conv.SetStatus(ctx, c.p, f.Status); err != nil {
 			c.reply(errorFrame(err, f.Ref))
 		}
@@ -174,6 +184,9 @@ func (c *conn) hello(ctx context.Context, h *protocol.Hello) {
 	c.mu.Lock()
 	c.helloed = true
 	c.mu.Unlock()
+	if c.p.Kind == protocol.AuthorVisitor && !again {
+		c.srv.visitorPresence(ctx, c, true, false)
+	}
 	c.welcome(protocol.Welcome{
 		Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: h.Ref}, V: protocol.Version,
 		Session: c.p.ID, Self: c.p.Author(), Status: status, Conversations: convs,

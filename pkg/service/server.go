@@ -26,18 +26,19 @@ import (
 
 // Server serves Parley's HTTP API, WebSockets, widget and dashboard.
 type Server struct {
-	cfg     config.Config
-	store   *store.Store
-	bus     bus.Bus
-	conv    *conversation.Service
-	tokens  *auth.TokenSigner
-	log     *slog.Logger
-	metrics *metrics
-	engine  *gin.Engine
-	secure  bool // served over TLS: cookies get Secure
-	limiter ratelimit.Limiter
-	rules   ratelimit.Rules
-	relay   *relay.Relay // the in-process relay, nil without one
+	presence presenceBook // presence.go
+	cfg      config.Config
+	store    *store.Store
+	bus      bus.Bus
+	conv     *conversation.Service
+	tokens   *auth.TokenSigner
+	log      *slog.Logger
+	metrics  *metrics
+	engine   *gin.Engine
+	secure   bool // served over TLS: cookies get Secure
+	limiter  ratelimit.Limiter
+	rules    ratelimit.Rules
+	relay    *relay.Relay // the in-process relay, nil without one
 	// peers makes the connections' relay peers: the in-process relay or
 	// the standalone relays of relayPool; nil: WebRTC off.
 	peers     relaynode.Peers

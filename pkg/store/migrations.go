@@ -25,6 +25,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120702_agentui_routing_summary", Migrate: migrateRoutingSummary},   // agentview.go
 	{ID: "2026120703_sites_widget_look", Migrate: migrateWidgetLook},             // sites.go
 	{ID: "2026120704_routing_relax_defaults", Migrate: migrateRelaxDefaults},     // site_defaults.go
+	{ID: "2026120705_agentui_visitor_presence", Migrate: migrateVisitorPresence}, // agentview.go
 }
 
 func migrate(db *gorm.DB) error {

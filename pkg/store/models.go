@@ -108,6 +108,10 @@ type Visitor struct {
 	Locale     string `gorm:"size:35;not null;default:''"`
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+	// Presence is the visitor's connection state as agents see it:
+	// online, away (the page is hidden), gone (no connection), or ""
+	// (not known); LastSeenAt is when it last changed.
+	Presence string `gorm:"size:10;not null;default:''"`
 	// PageURL is the page the widget was last opened on (for page rules).
 	PageURL string `gorm:"size:1000;not null;default:''"`
 	// RefreshHash is the SHA-256 of the refresh secret the widget keeps to

@@ -163,7 +163,12 @@ function App() {
     const cm = new CallManager(client, rtc);
     setCalls(cm);
     exposeDebug(client, rtc);
+    // The agent sees the visitor away while this page is hidden.
+    const visibility = () => client.setPageHidden(document.visibilityState === "hidden");
+    visibility();
+    document.addEventListener("visibilitychange", visibility);
     return () => {
+      document.removeEventListener("visibilitychange", visibility);
       cm.stop();
       rtc.stop();
       client.stop();

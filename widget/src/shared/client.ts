@@ -305,6 +305,16 @@ export class LiveClient {
     this.write({ type: "close", ref: newClientID(), conversation });
   }
 
+  /** setPageHidden tells the visitor's agent that the page is hidden
+   * (away) or shown again (online); said again after every reconnect,
+   * since a new connection starts online. */
+  setPageHidden(hidden: boolean): void {
+    if (this.pageHidden === hidden) return;
+    this.pageHidden = hidden;
+    this.write({ type: "status", ref: newClientID(), status: hidden ? "away" : "online" });
+  }
+  private pageHidden = false;
+
   /** setStatus sets the agent's availability (online, away). */
   setStatus(status: string): void {
     this.status = status;
@@ -486,6 +496,7 @@ export class LiveClient {
     this.state = "online";
     this.self = w.self;
     this.status = w.status ?? this.status;
+    if (this.opts.role === "visitor" && this.pageHidden) this.write({ type: "status", ref: newClientID(), status: "away" });
     this.lastPingAt = Date.now();
     const want: Record<string, number> = {};
     for (const info of w.conversations ?? []) {
