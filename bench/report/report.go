@@ -430,7 +430,7 @@ func resume(b *strings.Builder, rs []loadgen.Result) {
 		return
 	}
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	w("## Resume after kill -9\n\nConversations send at a fixed rate; the server gets SIGKILL mid-run and is restarted at once on the same data dir. ")
+	w("## Resume after kill -9\n\nConversations send at a fixed rate; the server gets SIGKILL mid-run and is restarted at once on the same data dir, several times (each once every connection resumed). ")
 	w("Clients reconnect with back-off, say hello with `resume {conversation: last_seq}`, and resend every send that was not acked (same client id). ")
 	w("*All resumed* is kill → the last connection's `synced`. Then every message is audited: each one acked must reach its peer exactly once.\n\n")
 	w("| target | conversations × msgs/s | restart (kill → /healthz) | median resumed | all resumed | connections resumed | acked before kill | in flight at kill | resent | lost | dup | redelivered (dropped by seq) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -444,6 +444,22 @@ func resume(b *strings.Builder, rs []loadgen.Result) {
 			x.RestartS, x.MedianResumedS, x.AllResumedS, x.SidesResumed, x.Sides, x.AckedBeforeKill, x.InFlightAtKill, r.Resent, r.Lost, r.Duplicated, r.Redelivered)
 	}
 	w("\n")
+	for _, r := range xs {
+		if r.Resume == nil || len(r.Resume.Rounds) < 2 {
+			continue
+		}
+		var all []float64
+		stalled := 0
+		for _, x := range r.Resume.Rounds {
+			all = append(all, x.AllResumedS)
+			if x.SidesResumed < x.Sides {
+				stalled++
+			}
+		}
+		sort.Float64s(all)
+		w("%s, %d restarts (the table shows the slowest): every connection resumed after p50 %.2f s, p99 %.2f s; %d restarts with connections not resumed within the bound.\n\n",
+			r.Target, len(all), all[len(all)/2], all[min(len(all)-1, int(float64(len(all))*0.99))], stalled)
+	}
 	notes(b, xs)
 }
 

@@ -49,7 +49,7 @@ var Plans = map[string]Plan{
 		IdlePer:     500,
 		StoreLevels: []int{1, 16},
 		StoreFor:    2 * time.Second,
-		Resume:      loadgen.ResumeOptions{Conversations: 50, Rate: 4, Before: 2 * time.Second, After: 2 * time.Second, Drain: 15 * time.Second},
+		Resume:      loadgen.ResumeOptions{Conversations: 50, Rate: 4, Before: 2 * time.Second, After: 2 * time.Second, Drain: 15 * time.Second, Restarts: 2, Between: time.Second},
 		IdleSettle:  time.Second,
 		Fanout:      loadgen.FanoutOptions{Conversations: 10, Rate: 2, Duration: 3 * time.Second, Watchers: []int{0, 5}},
 		DC:          loadgen.ChatOptions{Conversations: 20, Levels: []loadgen.Level{{Rate: 2, Duration: 5 * time.Second, Drain: 10 * time.Second}}},
@@ -73,8 +73,11 @@ var Plans = map[string]Plan{
 		IdlePer:     5000,
 		StoreLevels: []int{1, 8, 64, 512},
 		StoreFor:    10 * time.Second,
-		Resume:      loadgen.ResumeOptions{Conversations: 500, Rate: 0.2, Before: 15 * time.Second, After: 15 * time.Second, Drain: 60 * time.Second},
-		IdleSettle:  3 * time.Second,
+		// 1,000 connections, killed and restarted 10 times: recovery
+		// percentiles over the restarts, and whether any stalled.
+		Resume: loadgen.ResumeOptions{Conversations: 500, Rate: 0.2, Before: 15 * time.Second, After: 15 * time.Second, Drain: 60 * time.Second,
+			Restarts: 10, Between: 3 * time.Second},
+		IdleSettle: 3 * time.Second,
 		// 50 conversations × 2 msgs/s with 0, 10 and 50 more agents online
 		// in each conversation's workspace (up to 2,500 agent connections).
 		Fanout: loadgen.FanoutOptions{Conversations: 50, Rate: 2, Duration: 20 * time.Second, Watchers: []int{0, 10, 50}},
