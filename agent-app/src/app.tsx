@@ -459,9 +459,13 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
   const typing = client.typingIn(info.id);
   const name = visitorName(info);
   const email = visitorEmail(info);
-  // Answering a queued conversation claims it (the server assigns it to
-  // whoever replies first); another agent's conversation is read-only.
-  const canReply = info.status === "queued" || info.status === "offline" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
+  // The server's rule (conversation.Participant.owns): answering a queued
+  // conversation claims it (whoever replies first); an open one is its
+  // agent's, and a supervisor or admin may step in; anyone else reads it.
+  const supervisor = role === "admin" || role === "supervisor";
+  const owned = info.status === "queued" || info.status === "offline" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
+  const canAct = info.status !== "closed" && (owned || supervisor);
+  const owner = info.agent_name || "another agent";
   return (
     <section class="pa-conv" aria-label={`Conversation with ${name}`}>
       <header class="pa-conv-head">
@@ -484,8 +488,8 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
             <span>Started {shortTime(info.created_at)}</span>
           </div>
         </div>
-        <TransferButton info={info} self={self.id} />
-        {info.status !== "closed" && (
+        {canAct && <TransferButton info={info} self={self.id} />}
+        {canAct && (
           <button type="button" class="pa-btn-outline" data-testid="close-conversation" onClick={() => client.close(info.id)}>
             Close
           </button>
@@ -494,18 +498,25 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
       <ConversationRouting info={info} self={self.id} role={role} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
       <MessageList items={items} self={self} visitor={name} typing={typing} client={client} />
-      {canReply ? (
+      {canAct ? (
         <>
           {info.status === "queued" && (
             <div class="pa-conv-hint" data-testid="claim-hint">
               This visitor is waiting in the queue. Your reply assigns the conversation to you.
             </div>
           )}
+          {!owned && (
+            <div class="pa-conv-hint" data-testid="step-in-hint">
+              {owner} handles this conversation. As a supervisor you may step in: your replies carry your name, and it stays theirs.
+            </div>
+          )}
           <Composer onSend={(body) => client.send(info.id, body)} onTyping={(text) => client.noteTyping(info.id, text)} />
         </>
       ) : (
-        <div class="pa-conv-note">
-          {info.status === "closed" ? "This conversation is closed." : `This conversation is assigned to ${info.agent_name || "another agent"}.`}
+        <div class="pa-conv-note" data-testid="read-only-note">
+          {info.status === "closed"
+            ? "This conversation is closed."
+            : `${owner} handles this conversation now. You can read it; only ${info.agent_name || "they"} or a supervisor can reply or close it.`}
         </div>
       )}
     </section>

@@ -19,6 +19,8 @@ func ErrorFrame(err error, ref string) protocol.Error {
 		f.Code, f.Message = protocol.CodeNotFound, "no such conversation"
 	case errors.Is(err, ErrClosed):
 		f.Code, f.Message = protocol.CodeClosed, "this conversation is closed"
+	case errors.Is(err, ErrNotOwner):
+		f.Code, f.Message = protocol.CodeForbidden, "another agent handles this conversation now; only they (or a supervisor) may write in it or close it"
 	case errors.Is(err, ErrForbidden):
 		f.Code, f.Message = protocol.CodeForbidden, "not allowed"
 	case errors.Is(err, ErrInvalid):

@@ -34,6 +34,9 @@ var (
 	ErrNotFound  = errors.New("conversation not found")
 	ErrClosed    = errors.New("conversation is closed")
 	ErrForbidden = errors.New("not allowed")
+	// ErrNotOwner is ErrForbidden for an agent who sends into or closes a
+	// conversation another agent owns (see Participant.owns).
+	ErrNotOwner = fmt.Errorf("%w: the conversation belongs to another agent", ErrForbidden)
 )
 
 // Participant is who acts: a visitor or an agent of a workspace.
@@ -48,6 +51,23 @@ type Participant struct {
 	// opened with (agents' connections only): signing out of that session
 	// closes just its connections (pkg/service/revoke.go).
 	Session string
+}
+
+// owns returns what a send or close by p requires of the conversation.
+// The rule: a visitor acts in its own conversation; an agent in the one
+// it owns, or in one that waits for an agent (answering takes it); a
+// supervisor or admin in any conversation of the workspace, to step in
+// for an agent (their messages carry their own name, and ownership does
+// not move). So an agent who transferred a conversation away, or had it
+// reassigned, may no longer write into it or close it.
+func (p Participant) owns() store.Require {
+	switch {
+	case p.Kind == protocol.AuthorVisitor:
+		return store.Require{Visitor: p.ID}
+	case p.Role == "admin" || p.Role == "supervisor":
+		return store.Require{}
+	}
+	return store.Require{Agent: p.ID}
 }
 
 // Author returns the protocol author for p.
@@ -110,6 +130,8 @@ func mapErr(err error) error {
 		return ErrNotFound
 	case errors.Is(err, store.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, store.ErrNotOwner):
+		return ErrNotOwner
 	}
 	return err
 }
@@ -270,7 +292,8 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 // of a stored client id returns the original ack and publishes nothing.
 //
 // Who may send is checked by the append's own transaction (a visitor only
-// in its conversation; an agent in a waiting one only once it took it):
+// in its conversation; an agent in a waiting one only once it took it,
+// in a taken one only its owner, see Participant.owns):
 // a read of the conversation before every message was the largest part of
 // its cost, and on SQLite it queued behind the commits on the one
 // connection.
@@ -278,10 +301,8 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 	if err := checkClientID(f.ClientID); err != nil {
 		return protocol.Ack{}, err
 	}
-	need := store.Require{Taken: p.Kind == protocol.AuthorAgent}
-	if p.Kind == protocol.AuthorVisitor {
-		need.Visitor = p.ID
-	}
+	need := p.owns()
+	need.Taken = p.Kind == protocol.AuthorAgent
 	m := store.Message{ConversationID: f.Conversation, ClientID: f.ClientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: f.Body}
 	a, err := s.append(ctx, p.WorkspaceID, m, need)
 	if errors.Is(err, store.ErrWaiting) {
@@ -404,7 +425,10 @@ func (s *Service) Typing(ctx context.Context, p Participant, f protocol.Typing) 
 	return nil
 }
 
-// Close ends a conversation and frees its agent's capacity.
+// Close ends a conversation and frees its agent's capacity. Who may is
+// Participant.owns, checked by the notice's append and again by the close
+// itself: an agent who lost the conversation (a transfer, a reassignment)
+// between the two gets ErrNotOwner and the chat stays open.
 func (s *Service) Close(ctx context.Context, p Participant, convID string) error {
 	c, err := s.conversation(ctx, p, convID)
 	if err != nil {
@@ -419,11 +443,14 @@ func (s *Service) Close(ctx context.Context, p Participant, convID string) error
 	}
 	// The notice goes in before the close: a closed conversation takes no
 	// messages. Its client id makes a retried close store it once.
-	if err := s.System(ctx, p.WorkspaceID, c.ID, "sys:close", "", fmt.Sprintf("%s ended the chat", who)); err != nil && !errors.Is(err, ErrClosed) {
-		return err
+	need := p.owns()
+	if _, err := s.append(ctx, p.WorkspaceID, store.Message{
+		ConversationID: c.ID, ClientID: "sys:close", AuthorKind: protocol.AuthorSystem, Body: fmt.Sprintf("%s ended the chat", who),
+	}, need); err != nil && !errors.Is(err, store.ErrClosed) {
+		return mapErr(err)
 	}
 	sc := s.store.Workspace(p.WorkspaceID)
-	if err := sc.CloseConversation(ctx, c.ID, s.now()); err != nil {
+	if err := sc.CloseConversation(ctx, c.ID, need, s.now()); err != nil {
 		return mapErr(err)
 	}
 	s.Changed(ctx, p.WorkspaceID, c.ID)

@@ -194,7 +194,7 @@ func (s *Store) appendTx(batch []*appendReq) (out []appendResult, err error) {
 	out = make([]appendResult, len(batch))
 	for i, r := range batch {
 		res, err := st.append(ctx, r)
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) || errors.Is(err, ErrWaiting) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) || errors.Is(err, ErrWaiting) || errors.Is(err, ErrNotOwner) {
 			out[i].err = err
 			continue
 		}
@@ -220,11 +220,12 @@ type appendStmts struct {
 
 // advanceSQL takes a message: the conditions of Require are in the
 // UPDATE, so a send needs no read of the conversation before it: the
-// visitor's (an empty one: anyone's), and not waiting (the two statuses
-// given, else two empty strings); and so is the check for a resend of the
-// client id.
+// visitor's (an empty one: anyone's), not waiting (the two statuses
+// given, else two empty strings), the agent's or waiting (an empty one:
+// anyone's); and so is the check for a resend of the client id.
 const advanceSQL = `UPDATE conversations SET last_seq = last_seq + 1, last_body = ?, updated_at = ?
 	WHERE id = ? AND workspace_id = ? AND status <> 'closed' AND (? = '' OR visitor_id = ?) AND status NOT IN (?, ?)
+	AND (? = '' OR agent_id = ? OR status IN ('queued', 'offline'))
 	AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND client_id = ?)
 	RETURNING last_seq, status, language`
 
@@ -244,7 +245,7 @@ func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmt
 	}{
 		{&st.find, `SELECT id, seq, author_kind, author_id, author_name, body, audience, created_at FROM messages
 			WHERE conversation_id = ? AND client_id = ? AND workspace_id = ?`},
-		{&st.exists, `SELECT status, visitor_id FROM conversations WHERE id = ? AND workspace_id = ?`},
+		{&st.exists, `SELECT status, visitor_id, COALESCE(agent_id, '') FROM conversations WHERE id = ? AND workspace_id = ?`},
 	}
 	if dialect == "postgres" {
 		stmts = append(stmts, struct {
@@ -329,7 +330,8 @@ func (t txAppend) append(ctx context.Context, r *appendReq) (appendResult, error
 		waiting = [2]string{"queued", "offline"}
 	}
 	var to AppendedTo
-	advance := []any{r.preview, m.CreatedAt, m.ConversationID, r.ws, r.need.Visitor, r.need.Visitor, waiting[0], waiting[1], m.ConversationID, m.ClientID}
+	advance := []any{r.preview, m.CreatedAt, m.ConversationID, r.ws, r.need.Visitor, r.need.Visitor, waiting[0], waiting[1],
+		r.need.Agent, r.need.Agent, m.ConversationID, m.ClientID}
 	var err error
 	if t.advanceInsert != nil {
 		args := append(advance, m.WorkspaceID, m.ConversationID, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.Audience, m.CreatedAt)
@@ -353,7 +355,7 @@ func (t txAppend) append(ctx context.Context, r *appendReq) (appendResult, error
 // or the conversation's state. It costs a statement or two, which only
 // resends and refusals pay.
 func (t txAppend) refused(ctx context.Context, r *appendReq) (appendResult, error) {
-	status, visitor, err := t.state(ctx, r)
+	status, visitor, agent, err := t.state(ctx, r)
 	if err != nil {
 		return appendResult{}, err
 	}
@@ -376,19 +378,21 @@ func (t txAppend) refused(ctx context.Context, r *appendReq) (appendResult, erro
 		return appendResult{}, ErrClosed
 	case r.need.Taken && (status == "queued" || status == "offline"):
 		return appendResult{}, ErrWaiting
+	case r.need.Agent != "" && agent != r.need.Agent && status != "queued" && status != "offline":
+		return appendResult{}, ErrNotOwner
 	}
 	return appendResult{}, fmt.Errorf("store: append to conversation %s (%s) not applied", r.m.ConversationID, status)
 }
 
-// state reads the status and visitor of r's conversation (ErrNotFound when
-// it is not in r's workspace), for the rare appends that are refused or
-// resent.
-func (t txAppend) state(ctx context.Context, r *appendReq) (status, visitor string, err error) {
-	err = t.tx.StmtContext(ctx, t.exists).QueryRowContext(ctx, r.m.ConversationID, r.ws).Scan(&status, &visitor)
+// state reads the status, visitor and agent of r's conversation
+// (ErrNotFound when it is not in r's workspace), for the rare appends that
+// are refused or resent.
+func (t txAppend) state(ctx context.Context, r *appendReq) (status, visitor, agent string, err error) {
+	err = t.tx.StmtContext(ctx, t.exists).QueryRowContext(ctx, r.m.ConversationID, r.ws).Scan(&status, &visitor, &agent)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
-	return status, visitor, err
+	return status, visitor, agent, err
 }
 
 // translate maps driver errors to gorm's (ErrDuplicatedKey), as gorm's

@@ -31,7 +31,7 @@ func TestGroupCommitMembersKeepTheirOwnResults(t *testing.T) {
 			convs = append(convs, c.ID)
 		}
 		closed := convs[5]
-		if err := sc.CloseConversation(ctx, closed, time.Now()); err != nil {
+		if err := sc.CloseConversation(ctx, closed, store.Require{}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		failInserts(t, s, "poison")

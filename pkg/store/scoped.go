@@ -223,15 +223,32 @@ func (s *Scoped) Assign(ctx context.Context, convID, agentID string, reassign bo
 }
 
 // CloseConversation ends a conversation. Closing a closed one is a no-op.
-func (s *Scoped) CloseConversation(ctx context.Context, convID string, now time.Time) error {
-	res := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status <> ?", convID, "closed").
-		Updates(map[string]any{"status": "closed", "closed_at": now, "updated_at": now})
+//
+// need's Visitor and Agent are checked in the UPDATE itself (Taken does
+// not apply): another visitor's conversation is ErrNotFound, another
+// agent's ErrNotOwner, and nothing changes.
+func (s *Scoped) CloseConversation(ctx context.Context, convID string, need Require, now time.Time) error {
+	q := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status <> ?", convID, "closed")
+	if need.Visitor != "" {
+		q = q.Where("visitor_id = ?", need.Visitor)
+	}
+	if need.Agent != "" {
+		q = q.Where("(agent_id = ? OR status IN ?)", need.Agent, []string{"queued", "offline"})
+	}
+	res := q.Updates(map[string]any{"status": "closed", "closed_at": now, "updated_at": now})
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		_, err := s.Conversation(ctx, convID)
-		return err
+		c, err := s.Conversation(ctx, convID)
+		switch {
+		case err != nil:
+			return err
+		case need.Visitor != "" && c.VisitorID != need.Visitor:
+			return ErrNotFound
+		case c.Status != "closed" && need.Agent != "":
+			return ErrNotOwner
+		}
 	}
 	return nil
 }
@@ -259,6 +276,12 @@ type Require struct {
 	// Taken refuses with ErrWaiting while the conversation is queued or
 	// offline (an agent's message that must claim it first).
 	Taken bool
+	// Agent, when set, must own the conversation, unless it waits for an
+	// agent (queued or offline: nobody's yet); another agent's is
+	// ErrNotOwner. Checked in the same statement that writes, so an agent
+	// who transferred the conversation away, or had it reassigned, cannot
+	// write into it or close it however close the two come.
+	Agent string
 }
 
 // Appended is a stored message, and the state of its conversation that the

@@ -31,6 +31,10 @@ var (
 	// ErrWaiting refuses an append that requires a taken conversation
 	// (Require.Taken) while it is queued or offline: nothing was stored.
 	ErrWaiting = errors.New("conversation is waiting for an agent")
+	// ErrNotOwner refuses an append or a close that requires the
+	// conversation's agent (Require.Agent) when another agent owns it:
+	// nothing was stored.
+	ErrNotOwner = errors.New("conversation belongs to another agent")
 )
 
 // Store is the database. It is safe for concurrent use.

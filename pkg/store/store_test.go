@@ -167,7 +167,7 @@ func TestClosedConversationRefusesMessages(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		sc, c := seed(t, s)
 		ctx := context.Background()
-		if err := sc.CloseConversation(ctx, c.ID, time.Now()); err != nil {
+		if err := sc.CloseConversation(ctx, c.ID, store.Require{}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := sc.AppendMessage(ctx, msg(c.ID, "late", "hello?")); !errors.Is(err, store.ErrClosed) {
@@ -214,7 +214,7 @@ func TestAppendRequire(t *testing.T) {
 		if a, err := sc.Append(ctx, msg(c.ID, "a2", "taken"), store.Require{Taken: true}); err != nil || a.Seq != 3 {
 			t.Fatalf("agent's append to a taken conversation: %+v, %v", a, err)
 		}
-		if err := sc.CloseConversation(ctx, c.ID, time.Now()); err != nil {
+		if err := sc.CloseConversation(ctx, c.ID, store.Require{}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := sc.Append(ctx, msg(c.ID, "late", "?"), store.Require{Visitor: c.VisitorID, Taken: true}); !errors.Is(err, store.ErrClosed) {
@@ -260,4 +260,56 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// Only the conversation's agent may write into it or close it once it is
+// taken (Require.Agent), checked in the statement that writes: a waiting
+// conversation is anyone's, another agent's is ErrNotOwner and nothing is
+// stored or closed; a resend of one's own stored message still answers.
+func TestAppendAndCloseRequireTheOwner(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		sc, c := seed(t, s) // queued
+		ctx := context.Background()
+		say := func(client string) store.Message {
+			return store.Message{ConversationID: c.ID, ClientID: client, AuthorKind: "agent", AuthorID: "ann", AuthorName: "Ann", Body: client}
+		}
+		ann, bob := store.Require{Agent: "ann"}, store.Require{Agent: "bob"}
+		if _, err := sc.Append(ctx, say("waiting"), bob); err != nil {
+			t.Fatalf("a waiting conversation is anyone's: %v", err)
+		}
+		if err := sc.Assign(ctx, c.ID, "ann", false); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := sc.Append(ctx, say("a1"), ann); err != nil || a.Seq != 2 {
+			t.Fatalf("the owner's append: %+v, %v", a, err)
+		}
+		if _, err := sc.Append(ctx, say("b1"), bob); !errors.Is(err, store.ErrNotOwner) {
+			t.Fatalf("another agent's append: %v, want ErrNotOwner", err)
+		}
+		// Ann hands it to Bob: now she is the other agent.
+		if err := sc.Assign(ctx, c.ID, "bob", true); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := sc.Append(ctx, say("a1"), ann); err != nil || !a.Duplicate || a.Seq != 2 {
+			t.Fatalf("the previous owner's resend of a stored message: %+v, %v", a, err)
+		}
+		if _, err := sc.Append(ctx, say("a2"), ann); !errors.Is(err, store.ErrNotOwner) {
+			t.Fatalf("the previous owner's append: %v, want ErrNotOwner", err)
+		}
+		if err := sc.CloseConversation(ctx, c.ID, ann, time.Now()); !errors.Is(err, store.ErrNotOwner) {
+			t.Fatalf("the previous owner's close: %v, want ErrNotOwner", err)
+		}
+		if got, _ := sc.Conversation(ctx, c.ID); got.Status != "open" || got.LastSeq != 2 {
+			t.Fatalf("after the refusals: status %s, last seq %d; want open, 2", got.Status, got.LastSeq)
+		}
+		if a, err := sc.Append(ctx, say("b2"), bob); err != nil || a.Seq != 3 {
+			t.Fatalf("the new owner's append: %+v, %v", a, err)
+		}
+		if err := sc.CloseConversation(ctx, c.ID, bob, time.Now()); err != nil {
+			t.Fatalf("the owner's close: %v", err)
+		}
+		if err := sc.CloseConversation(ctx, c.ID, ann, time.Now()); err != nil {
+			t.Fatalf("closing a closed conversation stays a no-op: %v", err)
+		}
+	})
 }
