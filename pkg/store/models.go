@@ -165,7 +165,7 @@ type Message struct {
 	ClientID       string `gorm:"size:64;not null;uniqueIndex:idx_msg_conv_client,priority:2"`
 	AuthorKind     string `gorm:"size:20;not null"`
 	AuthorID       string `gorm:"size:36;not null"`
-	AuthorName     string `gorm:"size:200;not null"`
+	AuthorName     string `gorm:"type:text;not null"` // sealed when encryption is on
 	Body           string `gorm:"type:text;not null"` // sealed when encryption is on
 	// Audience is who a system message is for: "" everyone, or only the
 	// "visitor" or only the "agent" side (protocol.Audience*).

@@ -304,10 +304,15 @@ func (s *Scoped) Append(ctx context.Context, m Message, need Require) (Appended,
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now().UTC()
 	}
-	plain := m.Body
+	plain, name := m.Body, m.AuthorName
 	var err error
 	if m.Body, err = s.s.seal(plain, bodyAAD(m.ConversationID, m.ClientID)); err != nil {
 		return Appended{}, err
+	}
+	if name != "" { // a system message has none
+		if m.AuthorName, err = s.s.seal(name, authorNameAAD(m.ConversationID, m.ClientID)); err != nil {
+			return Appended{}, err
+		}
 	}
 	sealedPreview, err := s.s.seal(preview(plain), previewAAD(m.ConversationID))
 	if err != nil {
@@ -324,7 +329,7 @@ func (s *Scoped) Append(ctx context.Context, m Message, need Require) (Appended,
 		err := s.s.openMessage(&res.m)
 		return Appended{Message: res.m, Duplicate: true}, err
 	}
-	res.m.Body = plain
+	res.m.Body, res.m.AuthorName = plain, name
 	return Appended{Message: res.m, Conversation: res.conv}, nil
 }
 

@@ -48,6 +48,10 @@ func (s *Store) open(stored string, aad []byte) (string, error) {
 func (s *Store) openMessage(m *Message) error {
 	b, err := s.open(m.Body, bodyAAD(m.ConversationID, m.ClientID))
 	m.Body = b
+	if err != nil {
+		return err
+	}
+	m.AuthorName, err = s.open(m.AuthorName, authorNameAAD(m.ConversationID, m.ClientID))
 	return err
 }
 
@@ -104,15 +108,26 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 		}
 		for _, m := range ms {
 			lastID = m.ID
-			out, changed, err := reseal(k, m.Body, bodyAAD(m.ConversationID, m.ClientID))
-			if err != nil {
-				return n, fmt.Errorf("message %d: %w", m.ID, err)
-			}
-			if changed {
-				if err := s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND body = ?", m.ID, m.Body).Update("body", out).Error; err != nil {
-					return n, err
+			for _, f := range []struct {
+				column, value string
+				aad           []byte
+			}{
+				{"body", m.Body, bodyAAD(m.ConversationID, m.ClientID)},
+				{"author_name", m.AuthorName, authorNameAAD(m.ConversationID, m.ClientID)},
+			} {
+				if f.value == "" {
+					continue // a system message has no author name
 				}
-				n++
+				out, changed, err := reseal(k, f.value, f.aad)
+				if err != nil {
+					return n, fmt.Errorf("message %d: %w", m.ID, err)
+				}
+				if changed {
+					if err := s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND "+f.column+" = ?", m.ID, f.value).Update(f.column, out).Error; err != nil {
+						return n, err
+					}
+					n++
+				}
 			}
 		}
 	}

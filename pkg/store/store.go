@@ -133,7 +133,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: reach %s: %w", dialect, err)
 	}
-	if err := migrate(db.WithContext(ctx)); err != nil {
+	// Migrations that seal what was stored in clear need the sealer.
+	var opt Store
+	for _, o := range opts {
+		o(&opt)
+	}
+	if err := migrate(db.WithContext(withSealer(ctx, opt.sealer))); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
