@@ -23,6 +23,7 @@ test("the header says Online only when someone can answer", async () => {
   const away = await widget(e2e.browser, s.url);
   await away.frame.getByText("Away — leave a message").waitFor();
   await away.frame.getByRole("button", { name: "Send message" }).waitFor();
+  assert.doesNotMatch(await away.frame.locator("body").innerText(), /will answer here/, "no promise of an answer in the chat");
   await shot(away.page, "widget-away");
 
   // An agent comes online: the same open widget says so.
@@ -42,7 +43,8 @@ test("the header says Online only when someone can answer", async () => {
   assert.equal(set.status, 200, JSON.stringify(set.json));
   const closed = await widget(e2e.browser, s.url);
   await eventually(async () => /^Back (at|\w+) \d\d:\d\d/.test(await header(closed)), { what: "header says when the site is back" });
-  assert.match(await closed.frame.locator("[data-testid=offline-notice]").innerText(), /We are closed right now/);
+  const when = (await header(closed)).replace(/^Back /, "");
+  assert.ok((await closed.frame.locator("[data-testid=offline-notice]").innerText()).startsWith(`We are closed right now (back ${when}).`), "the form says the same time");
   await shot(closed.page, "widget-closed");
   await closed.ctx.close();
 });

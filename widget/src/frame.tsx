@@ -266,7 +266,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
 
   return (
     <>
-      <StatusLine client={client} conv={conv} />
+      {!offline && <StatusLine client={client} conv={conv} />}
       {calls && convID && status === "open" && <CallBar calls={calls} conversation={convID} selfID={client.self?.id} voice={avail?.visitor_calls === true} />}
       {client.lastError && (
         <div class="pw-alert" role="alert" data-testid="error">

@@ -24,8 +24,13 @@ export function headline(conn: ConnState, avail: Availability | null, chatting: 
   if (avail.reason !== "outside_hours") return { text: "Away" + leave, tone: "away" };
   const at = avail.reopens_at ? new Date(avail.reopens_at) : null;
   if (!at || Number.isNaN(at.getTime())) return { text: "Closed" + leave, tone: "away" };
+  return { text: "Back " + reopensText(at, now), tone: "away" };
+}
+
+/** reopensText says when a closed site opens again, in the visitor's
+ * time: "at 09:00" today, else "Mon 09:00" (header and offline form). */
+export function reopensText(at: Date, now = new Date()): string {
   const time = at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
   const sameDay = at.toDateString() === now.toDateString();
-  const day = sameDay ? "at" : at.toLocaleDateString(undefined, { weekday: "short" });
-  return { text: `Back ${day} ${time}`, tone: "away" };
+  return (sameDay ? "at" : at.toLocaleDateString(undefined, { weekday: "short" })) + " " + time;
 }

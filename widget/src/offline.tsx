@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./shared/http";
 import { newClientID } from "./shared/uuid";
+import { reopensText } from "./headline";
 
 export interface Availability {
   online: boolean;
@@ -62,7 +63,7 @@ export function OfflineForm({ site, reason, reopensAt }: { site: string; reason?
   const reopens = reopensAt ? new Date(reopensAt) : null;
   const notice =
     reason === "outside_hours"
-      ? "We are closed right now" + (reopens ? ` (back ${reopens.toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" })})` : "") + "."
+      ? "We are closed right now" + (reopens && !Number.isNaN(reopens.getTime()) ? ` (back ${reopensText(reopens)})` : "") + "."
       : "Nobody is available to chat right now.";
 
   const submit = async (e: Event) => {
