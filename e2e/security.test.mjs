@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { setUp, signInAgent, eventually } from "./harness.mjs";
 
 const e2e = setUp();
+const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
 
 test("an invite link signs the invited agent in once; sign out everywhere; audit log", async () => {
   const s = await e2e.server();
@@ -26,7 +27,12 @@ test("an invite link signs the invited agent in once; sign out everywhere; audit
   await nia.goto(link);
   await eventually(async () => (await nia.locator("[data-testid=invite-for]").innerText()).includes("nia@e2e.test"), { what: "invite shown" });
   await nia.fill("[data-testid=invite-name]", "Nia");
-  await nia.fill("[data-testid=invite-password]", "a long enough password");
+  // A common password is refused, saying why; a passphrase is taken.
+  await nia.getByLabel(/Choose a password/).fill("1234567890");
+  await nia.getByRole("button", { name: "Join and sign in" }).click();
+  await eventually(async () => /one of the most common passwords/.test(await nia.getByRole("alert").innerText()), { what: "weak password refused" });
+  await nia.screenshot({ path: `${shots}/security-weak-password.png` });
+  await nia.getByLabel(/Choose a password/).fill("a long enough password");
   await nia.click("[data-testid=invite-submit]");
   await eventually(async () => (await nia.locator("[data-testid=agent-self]").innerText()) === "Nia", { what: "signed in as Nia" });
   assert.equal(new URL(nia.url()).pathname, "/app/", "the spent link left the address bar");

@@ -338,7 +338,7 @@ export function InviteAccept({ token, onSignedIn }: { token: string; onSignedIn:
               <input required data-testid="invite-name" autocomplete="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
             </label>
             <label>
-              Choose a password (at least 10 characters)
+              Choose a password (at least 10 characters; a few unrelated words make a strong one)
               <input
                 type="password"
                 required

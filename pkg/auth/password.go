@@ -19,13 +19,18 @@ var ErrPasswordTooShort = fmt.Errorf("password must be at least %d characters", 
 // ErrPasswordTooLong is returned for passwords bcrypt would silently truncate.
 var ErrPasswordTooLong = errors.New("password must be at most 72 bytes")
 
-// HashPassword returns a bcrypt hash of the password.
-func HashPassword(pw string) (string, error) {
+// HashPassword returns a bcrypt hash of a password an agent chooses: one
+// of a length bcrypt keeps and strong enough (CheckPasswordStrength, with
+// personal: the agent's email and name, the workspace's name).
+func HashPassword(pw string, personal ...string) (string, error) {
 	if utf8.RuneCountInString(pw) < MinPasswordLen {
 		return "", ErrPasswordTooShort
 	}
 	if len(pw) > 72 {
 		return "", ErrPasswordTooLong
+	}
+	if err := CheckPasswordStrength(pw, personal...); err != nil {
+		return "", err
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 	if err != nil {

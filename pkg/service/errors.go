@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/apierr"
+	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
 )
@@ -18,8 +19,19 @@ const (
 	codeOrigin       = "origin"
 	codeMediaType    = "unsupported_media_type"
 	codeMetricsOff   = "metrics_off"
+	codeWeakPassword = "weak_password"
 	codeIdentity     = "identity"
 )
+
+// passwordError answers a password HashPassword refused: 400 invalid, or
+// 400 weak_password saying what makes it weak.
+func passwordError(c *gin.Context, err error) {
+	code := protocol.CodeInvalid
+	if errors.Is(err, auth.ErrWeakPassword) {
+		code = codeWeakPassword
+	}
+	apiError(c, http.StatusBadRequest, code, err.Error())
+}
 
 // apiError answers with the JSON error body every endpoint uses (for
 // handlers not yet returning errors; see handle in api.go).

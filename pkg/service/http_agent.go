@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -228,6 +229,16 @@ func agentOf(c *gin.Context) store.Agent { return c.MustGet("agent").(store.Agen
 
 func agentParticipant(a store.Agent) conversation.Participant {
 	return conversation.Participant{Kind: protocol.AuthorAgent, ID: a.ID, Name: a.Name, WorkspaceID: a.WorkspaceID, Role: a.Role}
+}
+
+// workspaceName is the workspace's name, "" when it cannot be read (a
+// password is then checked without it).
+func (s *Server) workspaceName(ctx context.Context, id string) string {
+	w, err := s.store.Workspace(id).Workspace(ctx)
+	if err != nil {
+		return ""
+	}
+	return w.Name
 }
 
 func (s *Server) me(c *gin.Context) {

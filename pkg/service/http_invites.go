@@ -172,13 +172,14 @@ func (s *Server) acceptInvite(c *gin.Context) {
 	ctx, now, hash := c.Request.Context(), time.Now().UTC(), hashToken(req.Token)
 	// Check before hashing the password: bcrypt's cost is not spent on a
 	// dead link.
-	if _, err := s.store.InviteByTokenHash(ctx, hash, now); err != nil {
+	inv, err := s.store.InviteByTokenHash(ctx, hash, now)
+	if err != nil {
 		inviteError(c, err)
 		return
 	}
-	pw, err := auth.HashPassword(req.Password)
+	pw, err := auth.HashPassword(req.Password, inv.Email, name, s.workspaceName(ctx, inv.WorkspaceID))
 	if err != nil {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, err.Error())
+		passwordError(c, err)
 		return
 	}
 	a, inv, err := s.store.AcceptInvite(ctx, hash, store.Agent{

@@ -191,9 +191,9 @@ func (s *Server) createAgent(c *gin.Context) {
 		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "name is required")
 		return
 	}
-	hash, err := auth.HashPassword(req.Password)
+	hash, err := auth.HashPassword(req.Password, req.Email, *req.Name, s.workspaceName(c.Request.Context(), me.WorkspaceID))
 	if err != nil {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, err.Error())
+		passwordError(c, err)
 		return
 	}
 	a := store.Agent{ID: uuid.NewString(), Email: req.Email, PasswordHash: hash, Role: "agent", Status: protocol.StatusOnline, Capacity: 5, CreatedAt: time.Now().UTC()}

@@ -225,6 +225,9 @@ func Reencrypt(ctx context.Context, cfg config.Config, log *slog.Logger) (int, e
 	return st.Reencrypt(ctx, kr)
 }
 
+// bootstrapWorkspace names the first workspace.
+const bootstrapWorkspace = "My workspace"
+
 // bootstrap creates the first workspace, demo site and admin on an empty
 // store. It returns the admin password when it generated one (to print once).
 func bootstrap(ctx context.Context, st *store.Store, cfg config.Config) (string, error) {
@@ -238,7 +241,7 @@ func bootstrap(ctx context.Context, st *store.Store, cfg config.Config) (string,
 		rand.Read(b)
 		password, generated = base64.RawURLEncoding.EncodeToString(b), true
 	}
-	hash, err := auth.HashPassword(password)
+	hash, err := auth.HashPassword(password, cfg.AdminEmail, bootstrapWorkspace)
 	if err != nil {
 		return "", fmt.Errorf("PARLEY_ADMIN_PASSWORD: %w", err)
 	}
@@ -247,7 +250,7 @@ func bootstrap(ctx context.Context, st *store.Store, cfg config.Config) (string,
 		ID: uuid.NewString(), Email: cfg.AdminEmail, Name: nameFromEmail(cfg.AdminEmail), Role: "admin",
 		PasswordHash: hash, Status: protocol.StatusOnline, Capacity: 5,
 	}
-	if err := st.CreateWorkspace(ctx, store.Workspace{ID: uuid.NewString(), Name: "My workspace"}, site, admin); err != nil {
+	if err := st.CreateWorkspace(ctx, store.Workspace{ID: uuid.NewString(), Name: bootstrapWorkspace}, site, admin); err != nil {
 		return "", fmt.Errorf("first run: %w", err)
 	}
 	if !generated {
