@@ -35,6 +35,7 @@ test("the previous owner's view of a transferred chat is read-only", async () =>
   assert.equal(await ann.page.getByRole("textbox", { name: "Reply" }).count(), 0, "no reply box for the previous owner");
   assert.equal(await ann.page.getByRole("button", { name: "Close", exact: true }).count(), 0, "no Close for the previous owner");
   assert.equal(await ann.page.getByRole("button", { name: /Transfer|Reassign/ }).count(), 0, "no Transfer for the previous owner");
+  assert.equal(await ann.page.getByRole("button", { name: "Change" }).count(), 0, "no Change of the chat's needs for the previous owner");
   await ann.page.screenshot({ path: "/tmp/routing-ownership-previous-owner.png" });
 
   // Bob answers and the previous owner still reads along.

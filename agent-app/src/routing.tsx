@@ -682,6 +682,10 @@ export function ConversationRouting({ info, self, role }: { info: ConversationIn
     }
   };
   const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
+  // Who may change it is who may act in it (see ConversationView).
+  const mayChange =
+    info.status !== "closed" &&
+    (role === "admin" || role === "supervisor" || info.status !== "open" || !info.agent_id || info.agent_id === self);
   return (
     <div class="pa-conv-routing" data-testid="conversation-routing">
       {info.contact_email && (
@@ -697,7 +701,7 @@ export function ConversationRouting({ info, self, role }: { info: ConversationIn
       )}
       <div class="pa-muted">
         {bits.join(" · ") || "Any agent"}{" "}
-        {info.status !== "closed" && !edit && (
+        {mayChange && !edit && (
           <button type="button" class="pa-link" data-testid="edit-needs" onClick={open}>
             Change
           </button>

@@ -647,10 +647,18 @@ func (s *Server) updateConversationRouting(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	err := s.store.Workspace(me.WorkspaceID).UpdateConversationRouting(ctx, c.Param("id"),
-		store.ConversationRouting{Language: req.Language, Skill: req.Skill, Team: req.Team, Priority: req.Priority})
+	up := store.ConversationRouting{Language: req.Language, Skill: req.Skill, Team: req.Team, Priority: req.Priority}
+	if !isSupervisor(me) {
+		// Who may act in a conversation (conversation.Participant.owns).
+		up.Agent = me.ID
+	}
+	err := s.store.Workspace(me.WorkspaceID).UpdateConversationRouting(ctx, c.Param("id"), up)
 	if errors.Is(err, store.ErrNotFound) {
 		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
+		return
+	}
+	if errors.Is(err, store.ErrNotOwner) {
+		apiError(c, http.StatusForbidden, protocol.CodeForbidden, "another agent handles this conversation now; only they (or a supervisor) may change it")
 		return
 	}
 	if err != nil {

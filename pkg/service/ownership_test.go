@@ -142,3 +142,38 @@ func TestOnlyTheOwnerSendsAndClosesAfterATransfer(t *testing.T) {
 		})
 	}
 }
+
+// Changing a conversation's needs (language, skill, team, priority)
+// follows the same rule: after the transfer Ann gets 403, Bob and a
+// supervisor may, and a waiting conversation is anyone's.
+func TestOnlyTheOwnerChangesAConversationsNeeds(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword) // never connects
+		ann := admin.newAgent(t, "Ann", map[string]any{"role": "agent"})
+		ann.socket(t)
+		v, _ := ts.visitorWithLocale(t, "en-US")
+		conv := v.start()
+		bob := admin.newAgent(t, "Bob", map[string]any{"role": "agent"})
+		bob.socket(t)
+		path := "/api/conversations/" + conv.ID + "/routing"
+		if code := ann.call(t, "PATCH", path, map[string]any{"priority": 1}, nil); code != 200 {
+			t.Fatalf("the owner changes the needs: %d", code)
+		}
+		if code := ann.call(t, "POST", "/api/conversations/"+conv.ID+"/transfer", map[string]any{"to_agent": bob.id}, nil); code != 200 {
+			t.Fatalf("transfer: %d", code)
+		}
+		if code := ann.call(t, "PATCH", path, map[string]any{"priority": 2}, nil); code != http.StatusForbidden {
+			t.Fatalf("the previous owner changes the needs: %d, want 403", code)
+		}
+		if code := bob.call(t, "PATCH", path, map[string]any{"skill": "billing"}, nil); code != 200 {
+			t.Fatalf("the new owner: %d", code)
+		}
+		if code := admin.call(t, "PATCH", path, map[string]any{"priority": 3}, nil); code != 200 {
+			t.Fatalf("a supervisor: %d", code)
+		}
+		c, _ := ts.st.Workspace(ts.site.WorkspaceID).Conversation(context.Background(), conv.ID)
+		if c.Priority != 3 || c.Skill != "billing" {
+			t.Fatalf("stored needs: priority %d skill %q", c.Priority, c.Skill)
+		}
+	})
+}

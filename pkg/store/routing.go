@@ -153,6 +153,9 @@ type ConversationRouting struct {
 	// Reason, when set, is recorded as SetRoutingReason does, in the same
 	// statement.
 	Reason string
+	// Agent, when set, must own the conversation unless it waits for one,
+	// as Require.Agent; another agent's is ErrNotOwner, nothing changed.
+	Agent string
 }
 
 // UpdateConversationRouting changes a conversation's routing needs.
@@ -177,9 +180,16 @@ func (s *Scoped) UpdateConversationRouting(ctx context.Context, convID string, r
 		_, err := s.Conversation(ctx, convID)
 		return err
 	}
-	res := s.q(ctx).Model(&Conversation{}).Where("id = ?", convID).Updates(up)
+	q := s.q(ctx).Model(&Conversation{}).Where("id = ?", convID)
+	if r.Agent != "" {
+		q = q.Where("(agent_id = ? OR status IN ?)", r.Agent, []string{"queued", "offline"})
+	}
+	res := q.Updates(up)
 	if res.Error == nil && res.RowsAffected == 0 {
-		return ErrNotFound
+		if _, err := s.Conversation(ctx, convID); err != nil || r.Agent == "" {
+			return ErrNotFound
+		}
+		return ErrNotOwner
 	}
 	return res.Error
 }
