@@ -64,6 +64,10 @@ type Config struct {
 	// In production (Production) with neither, it is not served on Addr.
 	MetricsToken string
 	MetricsAddr  string
+	// ConversationsPerVisitor and ConversationsPerSite limit the new
+	// conversations one visitor, and one site, may open: "10/1h" is ten
+	// an hour (PARLEY_CONVERSATIONS_PER_VISITOR, PARLEY_CONVERSATIONS_PER_SITE).
+	ConversationsPerVisitor, ConversationsPerSite Rate
 	// VisitorTokenTTL is how long a visitor token lives; live connections
 	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
 	VisitorTokenTTL time.Duration
@@ -172,6 +176,21 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("PARLEY_HTTP_TIMEOUT: %w", err)
 	}
 	fs.DurationVar(&c.HTTPTimeout, "http-timeout", httpTimeout, "time an HTTP request has to arrive whole (body included), and its answer to be written; not WebSockets [PARLEY_HTTP_TIMEOUT]")
+	for _, r := range []struct {
+		dst       *Rate
+		flag, key string
+		def, help string
+	}{
+		{&c.ConversationsPerVisitor, "conversations-per-visitor", "PARLEY_CONVERSATIONS_PER_VISITOR", "10/1h", "new conversations one visitor may open, as count/period"},
+		{&c.ConversationsPerSite, "conversations-per-site", "PARLEY_CONVERSATIONS_PER_SITE", "300/1m", "new conversations one site's visitors may open together, as count/period"},
+	} {
+		v, err := ParseRate(env(r.key, r.def))
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", r.key, err)
+		}
+		*r.dst = v
+		fs.Func(r.flag, r.help+" ["+r.key+"]", func(s string) (err error) { *r.dst, err = ParseRate(s); return err })
+	}
 	vttl, err := time.ParseDuration(env("PARLEY_VISITOR_TOKEN_TTL", "1h"))
 	if err != nil {
 		return c, fmt.Errorf("PARLEY_VISITOR_TOKEN_TTL: %w", err)
@@ -508,4 +527,24 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return strconv.ParseBool(s)
+}
+
+// Rate is a limit of N events per Per.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// ParseRate reads "count/period", e.g. "10/1h" or "300/1m".
+func ParseRate(s string) (Rate, error) {
+	n, per, ok := strings.Cut(s, "/")
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err != nil || count < 1 {
+		return Rate{}, fmt.Errorf("%q: want count/period such as 10/1h", s)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(per))
+	if err != nil || d <= 0 {
+		return Rate{}, fmt.Errorf("%q: want count/period such as 10/1h", s)
+	}
+	return Rate{N: count, Per: d}, nil
 }

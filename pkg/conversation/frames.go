@@ -14,7 +14,11 @@ import (
 // relays) answers with it.
 func ErrorFrame(err error, ref string) protocol.Error {
 	f := protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError, Ref: ref}}
+	var limited *RateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		f = RateLimitedFrame(ref, limited.RetryAfter)
+		f.Message = limited.Error()
 	case errors.Is(err, ErrNotFound):
 		f.Code, f.Message = protocol.CodeNotFound, "no such conversation"
 	case errors.Is(err, ErrClosed):

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +90,33 @@ type Service struct {
 	// two busy conversations rarely share one and wait on each other.
 	seed  maphash.Seed
 	order [4096]sync.Mutex
+
+	admit func(ctx context.Context, p Participant) error // SetAdmit
+}
+
+// SetAdmit makes the service ask admit before it creates a conversation
+// for a visitor (Start, LeaveMessage); admit's error refuses it and is
+// returned as is (a *RateLimitedError: the server's limits on new
+// conversations per visitor and per site). Call it before the service is
+// used.
+func (s *Service) SetAdmit(admit func(ctx context.Context, p Participant) error) { s.admit = admit }
+
+func (s *Service) admitNew(ctx context.Context, p Participant) error {
+	if s.admit == nil {
+		return nil
+	}
+	return s.admit(ctx, p)
+}
+
+// RateLimitedError refuses an action over a rate limit; it may be tried
+// again after RetryAfter.
+type RateLimitedError struct {
+	What       string // what was refused, for the message: "new conversations"
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("too many %s; try again in %d s", e.What, max(int(math.Ceil(e.RetryAfter.Seconds())), 1))
 }
 
 // Options configure a Service.
@@ -195,6 +223,10 @@ func (s *Service) StartWith(ctx context.Context, p Participant, language string,
 	unlock := s.lockConversation("visitor:" + p.ID)
 	c, err := sc.OpenConversationOf(ctx, p.ID)
 	if errors.Is(err, store.ErrNotFound) {
+		if err := s.admitNew(ctx, p); err != nil {
+			unlock()
+			return protocol.ConversationInfo{}, err
+		}
 		now := s.now()
 		need := s.router.entryNeed(ctx, p)
 		c, err = sc.CreateConversation(ctx, store.Conversation{
@@ -259,6 +291,10 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 	unlock := s.lockConversation("visitor:" + p.ID)
 	c, err := sc.OpenConversationOf(ctx, p.ID)
 	if errors.Is(err, store.ErrNotFound) {
+		if err := s.admitNew(ctx, p); err != nil {
+			unlock()
+			return protocol.ConversationInfo{}, err
+		}
 		now := s.now()
 		c, err = sc.CreateConversation(ctx, store.Conversation{
 			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: protocol.ConversationOffline,

@@ -3,6 +3,7 @@ package service
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -749,6 +750,13 @@ func (s *Server) widgetOffline(c *gin.Context) {
 		return
 	}
 	info, err := s.conv.LeaveMessage(ctx, p, req.ClientID, name, email, body)
+	var limited *conversation.RateLimitedError
+	if errors.As(err, &limited) {
+		secs := max(int(math.Ceil(limited.RetryAfter.Seconds())), 1)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		apiError(c, http.StatusTooManyRequests, protocol.CodeRateLimited, limited.Error())
+		return
+	}
 	if err != nil {
 		code, name := httpStatus(err)
 		msg := "cannot store your message right now; please try again"

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parleychat/parley/pkg/config"
+	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/ratelimit"
 )
 
@@ -39,4 +41,32 @@ func (s *Server) allowHTTP(c *gin.Context, rule ratelimit.Rule, subject string) 
 		})
 	}
 	return ok
+}
+
+// limitConversations applies the limits on new conversations per visitor
+// and per site (PARLEY_CONVERSATIONS_PER_VISITOR, _PER_SITE) to conv: a
+// conversation over either is refused with a rate_limited error.
+func (s *Server) limitConversations(conv *conversation.Service) {
+	for _, r := range []struct {
+		rule *ratelimit.Rule
+		rate config.Rate
+	}{{&s.rules.ConversationPerVisitor, s.cfg.ConversationsPerVisitor}, {&s.rules.ConversationPerSite, s.cfg.ConversationsPerSite}} {
+		if r.rule.Name != "" && r.rate.N > 0 {
+			r.rule.Limit = ratelimit.Limit{Rate: r.rate.N, Burst: r.rate.N, Period: r.rate.Per}
+		}
+	}
+	conv.SetAdmit(func(ctx context.Context, p conversation.Participant) error {
+		for _, r := range []struct {
+			rule    ratelimit.Rule
+			subject string
+		}{{s.rules.ConversationPerVisitor, p.ID}, {s.rules.ConversationPerSite, p.SiteID}} {
+			if r.rule.Limit.Rate == 0 {
+				continue // no such rule (rate limits off)
+			}
+			if ok, retry := s.allow(ctx, r.rule, r.subject); !ok {
+				return &conversation.RateLimitedError{What: "new conversations", RetryAfter: retry}
+			}
+		}
+		return nil
+	})
 }

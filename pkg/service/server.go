@@ -94,6 +94,7 @@ func New(cfg config.Config, d Deps) *Server {
 	case d.Relay != nil:
 		s.peers = relaynode.Local(d.Relay)
 	}
+	s.limitConversations(d.Conv) // ratelimit.go
 	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
 	if d.RelayPool != nil {
 		s.metrics.reg.MustRegister(d.RelayPool.Collectors()...)
