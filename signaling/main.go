@@ -5,6 +5,8 @@
 //
 //	signaling [serve] [flags]   run the server (the default)
 //	signaling reencrypt [flags] re-seal stored messages, visitor personal fields and site identity secrets under the newest key
+//	signaling workspace create --name NAME --admin-email EMAIL [flags]
+//	                            add a workspace (one site, one admin) to the store; prints the admin's first password
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/parleychat/parley/pkg/config"
@@ -24,6 +27,11 @@ func main() {
 	command := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "reencrypt") {
 		command, args = args[0], args[1:]
+	}
+	var wsName, wsAdmin string
+	if len(args) > 1 && args[0] == "workspace" && args[1] == "create" {
+		command = "workspace create"
+		args, wsName, wsAdmin = workspaceFlags(args[2:])
 	}
 	cfg, err := config.Load(args, os.Getenv)
 	if err != nil {
@@ -42,6 +50,16 @@ func main() {
 		log.Info("reencrypted stored values under the primary key", "rewritten", n)
 		return
 	}
+	if command == "workspace create" {
+		w, err := service.CreateWorkspace(ctx, cfg, log, wsName, wsAdmin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "signaling workspace create:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("Workspace %q created (%s).\n  Sign in: %s/app/ as %s with password %s (shown once)\n  Its first site's snippet: %s\n",
+			wsName, w.WorkspaceID, cfg.PublicOrigin(), w.AdminEmail, w.Password, w.EmbedCode)
+		return
+	}
 	if err := service.Run(ctx, cfg, log, os.Stdout); err != nil {
 		log.Error("signaling stopped", "err", err)
 		os.Exit(1)
@@ -58,4 +76,27 @@ func newLogger(cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// workspaceFlags takes --name and --admin-email (also -name, --name=…) out
+// of args; the rest are the server's configuration flags (the store to
+// write to).
+func workspaceFlags(args []string) (rest []string, name, adminEmail string) {
+	for i := 0; i < len(args); i++ {
+		key, value, inline := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") || (key != "name" && key != "admin-email") {
+			rest = append(rest, args[i])
+			continue
+		}
+		if !inline && i+1 < len(args) {
+			i++
+			value = args[i]
+		}
+		if key == "name" {
+			name = value
+		} else {
+			adminEmail = value
+		}
+	}
+	return rest, name, adminEmail
 }

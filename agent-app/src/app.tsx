@@ -90,15 +90,27 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  // One email may be an agent of several workspaces: the server then asks
+  // which, and the form shows the choice.
+  const [workspaces, setWorkspaces] = useState<{ id: string; name: string }[]>([]);
+  const [workspace, setWorkspace] = useState("");
 
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError("");
     try {
-      await api("POST", "/api/auth/login", { email: email.trim(), password });
+      await api("POST", "/api/auth/login", { email: email.trim(), password, workspace: workspace || undefined });
       await onSignedIn();
     } catch (err) {
+      if (err instanceof ApiError && err.code === "workspace_required") {
+        const list = (err.body as { workspaces?: { id: string; name: string }[] } | null)?.workspaces ?? [];
+        setWorkspaces(list);
+        setWorkspace(list[0]?.id ?? "");
+        setError("This email belongs to several workspaces. Choose one.");
+        setBusy(false);
+        return;
+      }
       if (err instanceof ApiError && err.status === 401) setError("Wrong email or password.");
       else setError(err instanceof Error ? err.message : String(err));
       setBusy(false);
@@ -137,6 +149,18 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </label>
+        {workspaces.length > 0 && (
+          <label>
+            Workspace
+            <select value={workspace} onChange={(e) => setWorkspace(e.currentTarget.value)}>
+              {workspaces.map((w) => (
+                <option key={w.id} value={w.id}>
+                  {w.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         {error && (
           <div class="pa-error" role="alert" data-testid="login-error">
             {error}

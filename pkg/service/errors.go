@@ -21,6 +21,9 @@ const (
 	codeMetricsOff   = "metrics_off"
 	codeWeakPassword = "weak_password"
 	codeIdentity     = "identity"
+	// codeWorkspaceRequired: the email and password open accounts in
+	// several workspaces; sign in again naming one.
+	codeWorkspaceRequired = "workspace_required"
 )
 
 // passwordError answers a password HashPassword refused: 400 invalid, or

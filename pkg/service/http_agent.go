@@ -9,6 +9,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,10 +63,17 @@ func hashToken(t string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// login signs an agent in. One address may be an agent of several
+// workspaces: the password is checked against each of its accounts, and
+// when it opens more than one the answer is 409 workspace_required with
+// those workspaces (id and name) for the sign-in form to ask which; the
+// form sends the choice back as "workspace". Who does not know the password
+// learns nothing of the address's workspaces.
 func (s *Server) login(c *gin.Context) {
 	var req struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
+		Email     string `json:"email"`
+		Password  string `json:"password"`
+		Workspace string `json:"workspace"`
 	}
 	if !bindJSON(c, &req) {
 		return
@@ -75,22 +83,53 @@ func (s *Server) login(c *gin.Context) {
 		!s.allowHTTP(c, s.rules.SignInPerAccount, strings.ToLower(strings.TrimSpace(req.Email))+" "+client) {
 		return
 	}
-	a, err := s.store.AgentByEmail(c.Request.Context(), req.Email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	ctx := c.Request.Context()
+	accounts, err := s.store.AgentsByEmail(ctx, req.Email)
+	if err != nil {
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
 		return
 	}
-	if err != nil {
+	if req.Workspace != "" {
+		accounts = slices.DeleteFunc(accounts, func(a store.Agent) bool { return a.WorkspaceID != req.Workspace })
+	}
+	if len(accounts) == 0 {
 		auth.BurnPasswordCheck(req.Password) // same time as a wrong password
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
 		return
 	}
-	if !auth.CheckPassword(a.PasswordHash, req.Password) {
+	var opened []store.Agent
+	for _, a := range accounts {
+		if auth.CheckPassword(a.PasswordHash, req.Password) {
+			opened = append(opened, a)
+		}
+	}
+	if len(opened) == 0 {
 		// Only known accounts are audited: an unknown email has no workspace.
-		s.audit(c, a.WorkspaceID, "sign_in_failed", a.Email, "wrong password")
+		for _, a := range accounts {
+			s.audit(c, a.WorkspaceID, "sign_in_failed", a.Email, "wrong password")
+		}
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
 		return
 	}
+	if len(opened) > 1 {
+		type choice struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		}
+		choices := make([]choice, 0, len(opened))
+		for _, a := range opened {
+			w, err := s.store.Workspace(a.WorkspaceID).Workspace(ctx)
+			if err != nil {
+				apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
+				return
+			}
+			choices = append(choices, choice{ID: w.ID, Name: w.Name})
+		}
+		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"code": codeWorkspaceRequired,
+			"error": "this email belongs to several workspaces: choose one", "workspaces": choices})
+		return
+	}
+	a := opened[0]
 	c.Set("agent", a)
 	// Told only to whoever knows the password: the account exists but is
 	// off.

@@ -17,16 +17,17 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026112502_verified_visitors", Migrate: migrateVerifiedVisitors},
 	{ID: "2026112503_routing", Migrate: migrateRouting},
 	{ID: "2026112504_security", Migrate: migrateSecurity},
-	{ID: "2026112505_routing_rules", Migrate: migrateRoutingRules},                  // routing_rules.go
-	{ID: "2026112506_calls", Migrate: migrateCalls},                                 // calls.go
-	{ID: "2026112508_seal_site_secrets", Migrate: migrateSealSiteSecrets},           // site_secret.go
-	{ID: "2026112509_agent_admin", Migrate: migrateAgentAdmin},                      // agents.go
-	{ID: "2026120701_agentui_message_audience", Migrate: migrateMessageAudience},    // agentview.go
-	{ID: "2026120702_agentui_routing_summary", Migrate: migrateRoutingSummary},      // agentview.go
-	{ID: "2026120703_sites_widget_look", Migrate: migrateWidgetLook},                // sites.go
-	{ID: "2026120704_routing_relax_defaults", Migrate: migrateRelaxDefaults},        // site_defaults.go
-	{ID: "2026120705_agentui_visitor_presence", Migrate: migrateVisitorPresence},    // agentview.go
-	{ID: "2026120710_seclive_sealed_author_names", Migrate: migrateSealAuthorNames}, // author_name.go
+	{ID: "2026112505_routing_rules", Migrate: migrateRoutingRules},                             // routing_rules.go
+	{ID: "2026112506_calls", Migrate: migrateCalls},                                            // calls.go
+	{ID: "2026112508_seal_site_secrets", Migrate: migrateSealSiteSecrets},                      // site_secret.go
+	{ID: "2026112509_agent_admin", Migrate: migrateAgentAdmin},                                 // agents.go
+	{ID: "2026120701_agentui_message_audience", Migrate: migrateMessageAudience},               // agentview.go
+	{ID: "2026120702_agentui_routing_summary", Migrate: migrateRoutingSummary},                 // agentview.go
+	{ID: "2026120703_sites_widget_look", Migrate: migrateWidgetLook},                           // sites.go
+	{ID: "2026120704_routing_relax_defaults", Migrate: migrateRelaxDefaults},                   // site_defaults.go
+	{ID: "2026120705_agentui_visitor_presence", Migrate: migrateVisitorPresence},               // agentview.go
+	{ID: "2026120710_seclive_sealed_author_names", Migrate: migrateSealAuthorNames},            // author_name.go
+	{ID: "2026120711_sites_agent_email_per_workspace", Migrate: migrateAgentEmailPerWorkspace}, // agent_email.go
 }
 
 func migrate(db *gorm.DB) error {

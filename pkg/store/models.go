@@ -61,9 +61,11 @@ type Site struct {
 
 // Agent is a person who answers chats.
 type Agent struct {
-	ID           string `gorm:"primaryKey;size:36"`
-	WorkspaceID  string `gorm:"size:36;not null;index"`
-	Email        string `gorm:"size:320;not null;uniqueIndex"`
+	ID          string `gorm:"primaryKey;size:36"`
+	WorkspaceID string `gorm:"size:36;not null;index;uniqueIndex:idx_agents_ws_email,priority:1"`
+	// Email is unique within the workspace: one person may be an agent of
+	// several workspaces with one address (sign-in then asks which).
+	Email        string `gorm:"size:320;not null;uniqueIndex:idx_agents_ws_email,priority:2"`
 	Name         string `gorm:"size:200;not null"`
 	Role         string `gorm:"size:20;not null"`
 	PasswordHash string `gorm:"size:200;not null"`

@@ -53,11 +53,11 @@ func (s *Scoped) DeleteAgentSessions(ctx context.Context, agentID string) (int64
 }
 
 // CreateInvite stores an invite. An email that already belongs to an agent
-// gives ErrConflict.
+// of the workspace gives ErrConflict.
 func (s *Scoped) CreateInvite(ctx context.Context, inv Invite) (Invite, error) {
 	inv.WorkspaceID = s.ws
 	inv.Email = strings.ToLower(strings.TrimSpace(inv.Email))
-	if _, err := s.s.AgentByEmail(ctx, inv.Email); err == nil {
+	if _, err := s.AgentByEmail(ctx, inv.Email); err == nil {
 		return inv, ErrConflict
 	} else if !errors.Is(err, ErrNotFound) {
 		return inv, err

@@ -54,7 +54,7 @@ func TestInvitesAreSingleUseAndExpire(t *testing.T) {
 		if won != 1 {
 			t.Fatalf("%d accepts won, want 1", won)
 		}
-		a, err := s.AgentByEmail(ctx, "new@acme.test")
+		a, err := sc.AgentByEmail(ctx, "new@acme.test")
 		if err != nil || a.WorkspaceID != sc.WorkspaceID() || a.Role != "agent" {
 			t.Fatalf("invited agent: %+v %v", a, err)
 		}

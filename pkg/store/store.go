@@ -208,13 +208,6 @@ func (s *Store) SiteByID(ctx context.Context, id string) (Site, error) {
 	return site, s.openSite(&site)
 }
 
-// AgentByEmail finds an agent for sign-in. Emails are stored lower-case.
-func (s *Store) AgentByEmail(ctx context.Context, email string) (Agent, error) {
-	var a Agent
-	err := s.db.WithContext(ctx).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).Take(&a).Error
-	return a, notFound(err)
-}
-
 // CreateSession stores a new agent session.
 func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 	return s.db.WithContext(ctx).Create(&sess).Error

@@ -1,13 +1,15 @@
 // JSON over fetch with Parley's error shape ({"error","code"}) and the CSRF
 // header that cookie-authenticated, state-changing requests must carry.
 
-/** ApiError is a failed API call: HTTP status, machine code, human text.
- * status 0 means the server could not be reached. */
+/** ApiError is a failed API call: HTTP status, machine code, human text,
+ * and the whole answer (body) for codes that carry more. status 0 means
+ * the server could not be reached. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly body: unknown = null,
   ) {
     super(message);
     this.name = "ApiError";
@@ -49,7 +51,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   }
   if (!res.ok) {
     const e = (data ?? {}) as { error?: string; code?: string };
-    throw new ApiError(res.status, e.code ?? "http_" + res.status, e.error ?? `Request failed (${res.status})`);
+    throw new ApiError(res.status, e.code ?? "http_" + res.status, e.error ?? `Request failed (${res.status})`, data);
   }
   return data as T;
 }
