@@ -42,6 +42,7 @@ func (s *Store) Warm(ctx context.Context) error {
 	_, e = sc.Visitor(ctx, none)
 	keep("visitor", e)
 	keep("visitor seen", sc.TouchVisitor(ctx, none, now))
+	keep("visitor presence", sc.SetVisitorPresence(ctx, none, "gone", now))
 	keep("agent status", sc.SetAgentStatus(ctx, none, StatusOffline))
 	_, e = sc.LiveSessions(ctx, []string{none}, now)
 	keep("live sessions", e)
