@@ -20,11 +20,16 @@ var (
 // (of this workspace), until Expires. UserID is set when the site's backend
 // verified the visitor's identity.
 type VisitorClaims struct {
-	Workspace string    `json:"w"`
-	Site      string    `json:"s"`
-	Visitor   string    `json:"v"`
-	UserID    string    `json:"u,omitempty"`
-	Expires   time.Time `json:"e"`
+	Workspace string `json:"w"`
+	Site      string `json:"s"`
+	Visitor   string `json:"v"`
+	UserID    string `json:"u,omitempty"`
+	// Proof names what a verified user's proof rested on (a fingerprint
+	// of the site's identity secret when it was checked): renewal and new
+	// sockets compare it with the site's secret now, so a rotation
+	// revokes the tokens proven with the old one.
+	Proof   string    `json:"p,omitempty"`
+	Expires time.Time `json:"e"`
 }
 
 // TokenSigner signs and verifies visitor tokens with a server secret

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
 
+	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -61,6 +62,11 @@ type conn struct {
 	// starts (routing by language).
 	locale string
 	addr   string // the client's address key (clientKey), for the socket caps
+	// A visitor's token: what a verified user's proof rested on
+	// (auth.VisitorClaims.Proof), and when the token last handed to the
+	// widget expires (unix ns; renewToken moves it).
+	proof    string
+	tokenExp atomic.Int64
 
 	// Reading. An idle connection holds no goroutine: it waits in the
 	// readiness poller (poll_linux.go) until its socket is readable, then a
@@ -118,7 +124,7 @@ type outFrame struct {
 
 // upgrade turns the request into a live connection for p; a visitor's
 // widget locale goes with it (for the conversations it starts).
-func (s *Server) upgrade(c *gin.Context, p conversation.Participant, locale string) {
+func (s *Server) upgrade(c *gin.Context, p conversation.Participant, locale string, token *auth.VisitorClaims) {
 	if s.isDraining() {
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "server is restarting; reconnect shortly")
 		return
@@ -140,6 +146,10 @@ func (s *Server) upgrade(c *gin.Context, p conversation.Participant, locale stri
 	s.wg.Add(1) // done when the connection has finished
 	cn := newConn(s, ws, w.br, p, locale)
 	cn.addr = addr
+	if token != nil {
+		cn.proof = token.Proof
+		cn.tokenExp.Store(token.Expires.UnixNano())
+	}
 	cn.serve()
 }
 
@@ -349,6 +359,14 @@ func (c *conn) keepalive() {
 	if !now.Before(c.nextPing) {
 		c.nextPing = now.Add(pingInterval)
 		c.push(outFrame{ping: true}, false) // a full queue: the client is dropped soon anyway
+	}
+	// A socket does not outlive its token by more than a renewal period
+	// (renewals failed, or were refused: recheckProof).
+	if exp := c.tokenExp.Load(); exp != 0 && now.After(time.Unix(0, exp).Add(c.srv.cfg.VisitorTokenTTL/4)) {
+		c.log.Info("visitor token expired unrenewed; closing the connection")
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRevoked, "token expired; start a new session"), now.Add(writeWait))
+		c.close()
+		return
 	}
 	if c.p.Kind == protocol.AuthorVisitor && !now.Before(c.renewAt) {
 		c.renewAt = now.Add(c.srv.cfg.VisitorTokenTTL / 4)
@@ -603,6 +621,11 @@ func (c *conn) subscribed(topic string) bool {
 // that started on another of its tabs through its visitor topic: subscribe
 // to it then.
 func (c *conn) onPublication(topic string, payload []byte) {
+	if c.p.Kind == protocol.AuthorVisitor && topic == bus.SiteTopic(c.p.SiteID) {
+		// The site's settings changed: perhaps its identity secret or
+		// whether identity is required.
+		go c.recheckProof()
+	}
 	if c.p.Kind == protocol.AuthorVisitor && topic == bus.VisitorTopic(c.p.ID) {
 		var f protocol.Conversation
 		if json.Unmarshal(payload, &f) == nil && f.Type == protocol.TypeConversation {

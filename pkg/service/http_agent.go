@@ -323,5 +323,5 @@ func (s *Server) agentSocket(c *gin.Context) {
 	p.Session = c.MustGet("session").(store.Session).TokenHash // signing out of it closes the socket (revoke.go)
 	// Last seen is written later (seen.go), never on the upgrade.
 	s.seen.note(a.ID)
-	s.upgrade(c, p, "")
+	s.upgrade(c, p, "", nil)
 }

@@ -377,6 +377,9 @@ func (a *sitesAPI) rotateSecret(c *gin.Context) error {
 		return siteErr(err, "read the site")
 	}
 	a.audit(c, me.WorkspaceID, "site_secret_rotated", site.Name, "") // never the secret itself
+	// Its visitors' sockets hear of it and recheck their proofs
+	// (conn.recheckProof): those proven with the old secret close.
+	a.tellWidgets(ctx, site)
 	c.JSON(http.StatusOK, gin.H{"site": a.siteJSON(site)})
 	return nil
 }

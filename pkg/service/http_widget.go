@@ -273,11 +273,13 @@ func pageURL(raw string) string {
 }
 
 func (s *Server) visitorSocket(c *gin.Context) {
-	p, v, ok := s.visitorFromToken(c, c.Query("token"))
+	token := c.Query("token")
+	p, v, ok := s.visitorFromToken(c, token)
 	if !ok {
 		return
 	}
-	s.upgrade(c, p, v.Locale)
+	claims, _ := s.tokens.Verify(token, time.Now().UTC()) // verified just now
+	s.upgrade(c, p, v.Locale, &claims)
 }
 
 // visitorFromToken authenticates a widget request by its visitor token: a
@@ -302,6 +304,10 @@ func (s *Server) visitorFromToken(c *gin.Context, token string) (conversation.Pa
 	v, err := s.store.Workspace(site.WorkspaceID).Visitor(ctx, claims.Visitor)
 	if err != nil {
 		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown visitor; start a new session")
+		return conversation.Participant{}, store.Visitor{}, false
+	}
+	if why := proofLost(site, v, claims.Proof); why != "" {
+		apiError(c, http.StatusUnauthorized, codeIdentity, why)
 		return conversation.Participant{}, store.Visitor{}, false
 	}
 	return conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID}, v, true

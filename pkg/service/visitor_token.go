@@ -2,9 +2,14 @@ package service
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -35,7 +40,33 @@ var refreshRules = store.RefreshRules{
 // lifetime from now.
 func (s *Server) visitorToken(site store.Site, v store.Visitor, now time.Time) (string, time.Time) {
 	exp := now.Add(s.cfg.VisitorTokenTTL)
-	return s.tokens.Sign(auth.VisitorClaims{Workspace: site.WorkspaceID, Site: site.ID, Visitor: v.ID, UserID: v.UserID, Expires: exp}), exp
+	claims := auth.VisitorClaims{Workspace: site.WorkspaceID, Site: site.ID, Visitor: v.ID, UserID: v.UserID, Expires: exp}
+	if v.UserID != "" {
+		claims.Proof = proofBasis(site)
+	}
+	return s.tokens.Sign(claims), exp
+}
+
+// proofBasis fingerprints the site's identity secret, which a verified
+// user's proof was checked with (without revealing it).
+func proofBasis(site store.Site) string {
+	m := hmac.New(sha256.New, []byte(site.Secret))
+	m.Write([]byte("parley identity proof basis"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+}
+
+// proofLost says why a visitor may no longer chat as its token says, or
+// "": a verified user whose proof was checked with another secret than the
+// site's now (rotated), or an anonymous visitor on a site that now
+// requires identity verification.
+func proofLost(site store.Site, v store.Visitor, proof string) string {
+	switch {
+	case v.UserID == "" && site.IdentityRequired:
+		return "this site now requires identity verification; start a new session"
+	case v.UserID != "" && proof != proofBasis(site):
+		return "the site's identity secret changed; verify again"
+	}
+	return ""
 }
 
 // newRefresh returns a new refresh secret and its stored hash.
@@ -88,17 +119,49 @@ func (s *Server) restoreVisitor(ctx context.Context, sc *store.Scoped, site stor
 }
 
 // renewToken pushes a fresh token to a visitor's connection (called from
-// the connection's writer every quarter of the token lifetime). The visitor
-// is read again, so a token still names a verified user as such.
+// the connection's writer every quarter of the token lifetime). The site
+// and the visitor are read again: a token still names a verified user as
+// such, and one whose proof no longer holds (proofLost) gets no new token
+// and loses its socket.
 func (c *conn) renewToken() {
-	ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
-	defer cancel()
-	v, err := c.srv.store.Workspace(c.p.WorkspaceID).Visitor(ctx, c.p.ID)
-	if err != nil {
-		c.log.Debug("visitor token not renewed", "err", err) // the next tick retries
+	site, v, ok := c.recheckProof()
+	if !ok {
 		return
 	}
-	token, exp := c.srv.visitorToken(store.Site{ID: c.p.SiteID, WorkspaceID: c.p.WorkspaceID}, v, time.Now().UTC())
+	token, exp := c.srv.visitorToken(site, v, time.Now().UTC())
+	c.tokenExp.Store(exp.UnixNano())
 	data, _ := json.Marshal(protocol.Token{Envelope: protocol.Envelope{Type: protocol.TypeToken}, Token: token, ExpiresAt: exp.Format(time.RFC3339)})
 	c.enqueue(outFrame{data: data, wsOnly: true})
 }
+
+// recheckProof reads the visitor's site and visitor again and closes the
+// socket (CloseRevoked) when the proof its token rests on no longer holds
+// (proofLost). It runs at each renewal and whenever the site's settings
+// change (a publication on its site topic: a rotated secret, identity now
+// required). ok is false when the socket was closed or the store failed
+// (the next tick retries; a socket whose token expired a renewal period
+// ago closes, keepalive).
+func (c *conn) recheckProof() (site store.Site, v store.Visitor, ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
+	defer cancel()
+	site, err := c.srv.store.SiteByID(ctx, c.p.SiteID)
+	if err == nil {
+		v, err = c.srv.store.Workspace(c.p.WorkspaceID).Visitor(ctx, c.p.ID)
+	}
+	if err != nil {
+		c.log.Debug("visitor's proof not rechecked", "err", err)
+		return site, v, false
+	}
+	if why := proofLost(site, v, c.proof); why != "" {
+		c.log.Info("visitor socket revoked", "reason", why)
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRevoked, why), time.Now().Add(writeWait))
+		c.close()
+		return site, v, false
+	}
+	return site, v, true
+}
+
+// CloseRevoked is the close code of a visitor socket whose token no longer
+// holds (the site's identity secret rotated, or identity is now
+// required); the reason says which. The widget starts a new session.
+const CloseRevoked = 4401
