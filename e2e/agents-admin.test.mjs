@@ -1,6 +1,6 @@
 // Agent administration as people meet it: an agent signs out on one device
-// and stays connected on the other; an admin disables the agent from Team
-// access, and the agent's open dashboard is signed out, sign-in says the
+// and stays connected on the other; an admin disables the agent on the
+// Agents screen, and the agent's open dashboard is signed out, sign-in says the
 // account is disabled, the visitor's conversation goes to the admin; once
 // enabled again, the agent signs in.
 import { test } from "node:test";
@@ -30,15 +30,16 @@ test("an admin disables an agent: the agent's dashboard is signed out and the co
   await bob.page.locator("[data-testid=inbox-item][data-status=open]").waitFor();
   await online(bob.page);
 
-  // The admin disables Bob from Team access.
+  // The admin disables Bob on the Agents screen.
   await admin.selectOption("[data-testid=status]", "online");
-  await admin.click("[data-testid=open-access]");
-  const row = admin.locator(`[data-testid=team-row][data-agent="${bob.id}"]`);
+  await admin.getByRole("button", { name: "Agents" }).click();
+  const screen = admin.getByRole("dialog", { name: "Agents" });
+  const row = screen.locator(`[data-testid=agent-row][data-agent="${bob.id}"]`);
   await row.waitFor();
   admin.once("dialog", (d) => d.accept());
-  await row.locator("[data-testid=team-disable]").click();
-  await admin.locator(`[data-testid=team-row][data-agent="${bob.id}"][data-disabled=true]`).waitFor();
-  assert.equal(await row.locator("[data-testid=team-status]").innerText(), "disabled");
+  await screen.getByRole("button", { name: "Disable Bob" }).click();
+  await screen.locator(`[data-testid=agent-row][data-agent="${bob.id}"][data-disabled=true]`).waitFor();
+  assert.equal(await row.locator("[data-testid=agent-status]").innerText(), "disabled");
 
   // Bob's open dashboard goes back to the sign-in form, which refuses him.
   await eventually(async () => (await bob.page.locator("[data-testid=login]").count()) > 0, { timeout: 30_000, what: "Bob's dashboard signed out" });
@@ -52,8 +53,8 @@ test("an admin disables an agent: the agent's dashboard is signed out and the co
   assert.ok((await bodies(v.frame)).includes("Where is my parcel?"));
 
   // Enabled again, Bob signs in.
-  await row.locator("[data-testid=team-enable]").click();
-  await admin.locator(`[data-testid=team-row][data-agent="${bob.id}"][data-disabled=false]`).waitFor();
+  await screen.getByRole("button", { name: "Enable Bob" }).click();
+  await screen.locator(`[data-testid=agent-row][data-agent="${bob.id}"][data-disabled=false]`).waitFor();
   const again = await signInAgent(e2e.browser, s.url, "bob@e2e.test", "a long enough password");
   await online(again);
   await v.ctx.close();

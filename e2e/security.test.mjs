@@ -12,7 +12,7 @@ test("an invite link signs the invited agent in once; sign out everywhere; audit
   const s = await e2e.server();
   const admin = await signInAgent(e2e.browser, s.url);
 
-  await admin.click("[data-testid=open-access]");
+  await admin.click("[data-testid=open-agents]");
   await admin.fill("[data-testid=invite-email]", "nia@e2e.test");
   await admin.selectOption("[data-testid=invite-role]", "supervisor");
   await admin.click("[data-testid=invite-create]");

@@ -353,7 +353,6 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
           </div>
         )}
         <SecuritySide
-          self={me.agent.id}
           role={me.agent.role}
           onSignedOut={() => {
             client.stop();

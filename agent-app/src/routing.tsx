@@ -8,6 +8,8 @@ import type { LiveClient } from "../../widget/src/shared/client";
 import { api } from "../../widget/src/shared/http";
 import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
+import { Dialog } from "./dialog";
+import { AgentsScreen } from "./agents";
 
 export interface AgentProfile {
   id: string;
@@ -131,28 +133,12 @@ export function RoutingSide({ self, role, client, onOpen }: { self: string; role
         )}
       </div>
       {dialog && (
-        <Dialog title={dialog === "profile" ? "My profile" : dialog === "agents" ? "Agents" : "Routing settings"} onClose={() => setDialog("")}>
+        <Dialog title={dialog === "profile" ? "My profile" : dialog === "agents" ? "Agents" : "Routing settings"} wide={dialog === "agents"} onClose={() => setDialog("")}>
           {dialog === "profile" && <ProfileView />}
-          {dialog === "agents" && <AgentsAdmin />}
+          {dialog === "agents" && <AgentsScreen self={self} />}
           {dialog === "settings" && <SettingsForm admin={role === "admin"} />}
         </Dialog>
       )}
-    </div>
-  );
-}
-
-export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: preact.ComponentChildren }) {
-  return (
-    <div class="pa-dialog-bg" onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div class="pa-dialog pa-card" role="dialog" aria-label={title} data-testid="dialog">
-        <div class="pa-dialog-head">
-          <h2>{title}</h2>
-          <button type="button" class="pa-btn-ghost" data-testid="dialog-close" onClick={onClose}>
-            Close
-          </button>
-        </div>
-        {children}
-      </div>
     </div>
   );
 }
@@ -313,142 +299,6 @@ function ProfileView() {
         {me.routing_status}, {me.load} of {me.capacity}
       </dd>
     </dl>
-  );
-}
-
-function AgentsAdmin() {
-  const [agents, reload] = usePoll(() => api<{ agents: AgentProfile[] }>("GET", "/api/agents").then((r) => r.agents), 5000);
-  return (
-    <div class="pa-agents">
-      <table class="pa-table">
-        <thead>
-          <tr>
-            <th>Agent</th>
-            <th>Status</th>
-            <th>Capacity</th>
-            <th>Languages</th>
-            <th>Skills</th>
-            <th>Teams</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>{agents?.map((a) => <AgentRow key={a.id} agent={a} onSaved={reload} />)}</tbody>
-      </table>
-      <NewAgentForm onCreated={reload} />
-    </div>
-  );
-}
-
-function AgentRow({ agent, onSaved }: { agent: AgentProfile; onSaved: () => void }) {
-  const [capacity, setCapacity] = useState(String(agent.capacity));
-  const [languages, setLanguages] = useState(agent.languages.join(", "));
-  const [skills, setSkills] = useState(agent.skills.join(", "));
-  const [teams, setTeams] = useState(agent.teams.join(", "));
-  const [note, setNote] = useState("");
-  const save = async () => {
-    setNote("");
-    try {
-      await api("PATCH", `/api/agents/${encodeURIComponent(agent.id)}`, {
-        capacity: Number(capacity),
-        languages: list(languages),
-        skills: list(skills),
-        teams: list(teams),
-      });
-      setNote("Saved");
-      onSaved();
-    } catch (e) {
-      setNote(message(e));
-    }
-  };
-  return (
-    <tr data-testid="agent-row" data-agent={agent.id}>
-      <td>
-        {agent.name}
-        <div class="pa-muted">{agent.email}</div>
-      </td>
-      <td>
-        {agent.routing_status} ({agent.load})
-      </td>
-      <td>
-        <input type="number" min={0} max={100} value={capacity} data-testid="agent-capacity" onInput={(e) => setCapacity(e.currentTarget.value)} />
-      </td>
-      <td>
-        <input value={languages} data-testid="agent-languages" onInput={(e) => setLanguages(e.currentTarget.value)} />
-      </td>
-      <td>
-        <input value={skills} onInput={(e) => setSkills(e.currentTarget.value)} />
-      </td>
-      <td>
-        <input value={teams} data-testid="agent-teams" onInput={(e) => setTeams(e.currentTarget.value)} />
-      </td>
-      <td>
-        <button type="button" class="pa-btn-outline" data-testid="agent-save" onClick={() => void save()}>
-          Save
-        </button>
-        {note && <div role="status">{note}</div>}
-      </td>
-    </tr>
-  );
-}
-
-function NewAgentForm({ onCreated }: { onCreated: () => void }) {
-  const [f, setF] = useState({ name: "", email: "", password: "", role: "agent", capacity: "5", languages: "", teams: "" });
-  const [note, setNote] = useState("");
-  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setNote("");
-    try {
-      await api("POST", "/api/agents", {
-        name: f.name,
-        email: f.email,
-        password: f.password,
-        role: f.role,
-        capacity: Number(f.capacity),
-        languages: list(f.languages),
-        teams: list(f.teams),
-      });
-      setNote("Agent created");
-      setF({ ...f, name: "", email: "", password: "" });
-      onCreated();
-    } catch (err) {
-      setNote(message(err));
-    }
-  };
-  return (
-    <form class="pa-form-grid" onSubmit={submit} data-testid="new-agent">
-      <h3>Add an agent</h3>
-      <label>
-        Name <input required value={f.name} onInput={set("name")} />
-      </label>
-      <label>
-        Email <input type="email" required value={f.email} onInput={set("email")} />
-      </label>
-      <label>
-        Password <input type="password" required minLength={10} value={f.password} onInput={set("password")} />
-      </label>
-      <label>
-        Role
-        <select value={f.role} onChange={set("role")}>
-          <option value="agent">Agent</option>
-          <option value="supervisor">Supervisor</option>
-          <option value="admin">Admin</option>
-        </select>
-      </label>
-      <label>
-        Capacity <input type="number" min={0} max={100} value={f.capacity} onInput={set("capacity")} />
-      </label>
-      <label>
-        Languages <input placeholder="en, fr" value={f.languages} onInput={set("languages")} />
-      </label>
-      <label>
-        Teams <input placeholder="billing" value={f.teams} onInput={set("teams")} />
-      </label>
-      <button type="submit" class="pa-btn">
-        Create
-      </button>
-      {note && <div role="status">{note}</div>}
-    </form>
   );
 }
 
@@ -791,34 +641,41 @@ export function TransferButton({ info, self }: { info: ConversationInfo; self: s
         {info.agent_id === self ? "Transfer" : "Reassign"}
       </button>
       {open && (
-        <form class="pa-transfer pa-card" onSubmit={submit} data-testid="transfer-form">
-          <label>
-            To
-            <select data-testid="transfer-target" required value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
-              <option value="">Choose…</option>
-              {agents.map((a) => (
-                <option value={"agent:" + a.id} disabled={a.routing_status !== "online"}>
-                  {a.name} ({a.routing_status}, {a.load}/{a.capacity})
-                </option>
-              ))}
-              {teams.map((t) => (
-                <option value={"team:" + t}>Team {t}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Note for the next agent
-            <textarea data-testid="transfer-note-input" rows={2} maxLength={500} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
-          </label>
-          {error && (
-            <div class="pa-error" role="alert" data-testid="transfer-error">
-              {error}
+        <Dialog title={info.agent_id === self ? "Transfer the conversation" : "Reassign the conversation"} onClose={() => setOpen(false)}>
+          <form class="pa-form-stack" onSubmit={submit} data-testid="transfer-form">
+            <label>
+              To
+              <select class="pa-select" data-testid="transfer-target" required value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
+                <option value="">Choose…</option>
+                {agents.map((a) => (
+                  <option value={"agent:" + a.id} disabled={a.routing_status !== "online"}>
+                    {a.name} ({a.routing_status}, {a.load}/{a.capacity})
+                  </option>
+                ))}
+                {teams.map((t) => (
+                  <option value={"team:" + t}>Team {t}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Note for the next agent
+              <textarea class="pa-input" data-testid="transfer-note-input" rows={2} maxLength={500} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
+            </label>
+            {error && (
+              <div class="pa-error" role="alert" data-testid="transfer-error">
+                {error}
+              </div>
+            )}
+            <div class="pa-form-actions">
+              <button type="submit" class="pa-btn" data-testid="transfer-submit">
+                Transfer
+              </button>
+              <button type="button" class="pa-btn-outline" onClick={() => setOpen(false)}>
+                Cancel
+              </button>
             </div>
-          )}
-          <button type="submit" class="pa-btn" data-testid="transfer-submit">
-            Transfer
-          </button>
-        </form>
+          </form>
+        </Dialog>
       )}
     </>
   );

@@ -1,11 +1,11 @@
-// Account security in the dashboard: sign out everywhere (everyone), team
-// access for admins (invite by link, pending invites, and the agents: role,
-// status, last seen; change a role, disable or enable an agent, sign one
-// out), the audit log (admins), and the page an invite link opens.
+// Account security in the dashboard: sign out everywhere (everyone), the
+// audit log (admins), and the page an invite link opens. Inviting,
+// roles, disabling and signing agents out are on the Agents screen
+// (agents.tsx).
 
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api } from "../../widget/src/shared/http";
-import { Dialog, usePoll } from "./routing";
+import { Dialog } from "./dialog";
 
 interface Invite {
   id: string;
@@ -25,17 +25,6 @@ interface AuditEntry {
   at: string;
 }
 
-interface AgentRow {
-  id: string;
-  name: string;
-  email: string;
-  role: string;
-  /** What routing sees now: online, away or offline (not connected). */
-  routing_status: string;
-  disabled: boolean;
-  last_seen_at?: string;
-}
-
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -43,8 +32,8 @@ function message(e: unknown): string {
 /** INVITE_PATH is where an invite link lands: /agent/invite/<token>. */
 export const INVITE_PATH = "/agent/invite/";
 
-export function SecuritySide({ self, role, onSignedOut }: { self: string; role: string; onSignedOut: () => void }) {
-  const [dialog, setDialog] = useState<"" | "access" | "audit">("");
+export function SecuritySide({ role, onSignedOut }: { role: string; onSignedOut: () => void }) {
+  const [dialog, setDialog] = useState<"" | "audit">("");
   const [note, setNote] = useState("");
   const everywhere = async () => {
     if (!confirm("Sign out on every device, including this one?")) return;
@@ -58,11 +47,6 @@ export function SecuritySide({ self, role, onSignedOut }: { self: string; role: 
   return (
     <div class="pa-routing-links">
       {role === "admin" && (
-        <button type="button" class="pa-btn-ghost" data-testid="open-access" onClick={() => setDialog("access")}>
-          Team access
-        </button>
-      )}
-      {role === "admin" && (
         <button type="button" class="pa-btn-ghost" data-testid="open-audit" onClick={() => setDialog("audit")}>
           Audit log
         </button>
@@ -72,167 +56,10 @@ export function SecuritySide({ self, role, onSignedOut }: { self: string; role: 
       </button>
       {note && <div role="alert">{note}</div>}
       {dialog && (
-        <Dialog title={dialog === "access" ? "Team access" : "Audit log"} onClose={() => setDialog("")}>
-          {dialog === "access" ? <TeamAccess self={self} /> : <AuditLog />}
+        <Dialog title="Audit log" wide onClose={() => setDialog("")}>
+          <AuditLog />
         </Dialog>
       )}
-    </div>
-  );
-}
-
-function TeamAccess({ self }: { self: string }) {
-  const [invites, reload] = usePoll(() => api<{ invites: Invite[] }>("GET", "/api/invites").then((r) => r.invites), 10000);
-  const [agents, reloadAgents] = usePoll(() => api<{ agents: AgentRow[] }>("GET", "/api/agents").then((r) => r.agents), 10000);
-  const [email, setEmail] = useState("");
-  const [role, setRole] = useState("agent");
-  const [link, setLink] = useState("");
-  const [note, setNote] = useState("");
-  const invite = async (e: Event) => {
-    e.preventDefault();
-    setNote("");
-    setLink("");
-    try {
-      const r = await api<{ link: string }>("POST", "/api/invites", { email: email.trim(), role });
-      setLink(r.link);
-      setEmail("");
-      reload();
-    } catch (err) {
-      setNote(message(err));
-    }
-  };
-  const revoke = async (id: string) => {
-    try {
-      await api("DELETE", `/api/invites/${encodeURIComponent(id)}`);
-      reload();
-    } catch (err) {
-      setNote(message(err));
-    }
-  };
-  const signOut = async (a: AgentRow) => {
-    try {
-      const r = await api<{ sessions_ended: number }>("DELETE", `/api/agents/${encodeURIComponent(a.id)}/sessions`);
-      setNote(`${a.name}: ${r.sessions_ended} session(s) ended`);
-    } catch (err) {
-      setNote(message(err));
-    }
-  };
-  const agentURL = (a: AgentRow) => `/api/agents/${encodeURIComponent(a.id)}`;
-  const changeRole = async (a: AgentRow, role: string) => {
-    setNote("");
-    try {
-      await api("PATCH", agentURL(a), { role });
-      setNote(`${a.name} is now ${role}`);
-    } catch (err) {
-      setNote(message(err));
-    }
-    reloadAgents(); // a refused change puts the select back
-  };
-  const setDisabled = async (a: AgentRow, disable: boolean) => {
-    if (disable && !confirm(`Disable ${a.name}? They are signed out everywhere, cannot sign in, and their conversations go to other agents.`)) return;
-    setNote("");
-    try {
-      const r = await api<{ sessions_ended?: number }>("POST", agentURL(a) + (disable ? "/disable" : "/enable"));
-      setNote(disable ? `${a.name} disabled: ${r.sessions_ended ?? 0} session(s) ended` : `${a.name} can sign in again`);
-    } catch (err) {
-      setNote(message(err));
-    }
-    reloadAgents();
-  };
-  return (
-    <div class="pa-agents">
-      <form class="pa-form-grid" onSubmit={invite} data-testid="invite-form">
-        <h3>Invite someone</h3>
-        <label>
-          Email <input type="email" required data-testid="invite-email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
-        </label>
-        <label>
-          Role
-          <select value={role} data-testid="invite-role" onChange={(e) => setRole(e.currentTarget.value)}>
-            <option value="agent">Agent</option>
-            <option value="supervisor">Supervisor</option>
-            <option value="admin">Admin</option>
-          </select>
-        </label>
-        <button type="submit" class="pa-btn" data-testid="invite-create">
-          Create invite link
-        </button>
-      </form>
-      {link && (
-        <p role="status">
-          Send this link to them (it works once, for 7 days, and is not shown again):{" "}
-          <input readOnly class="pa-invite-link" data-testid="invite-link" value={link} onFocus={(e) => e.currentTarget.select()} />
-        </p>
-      )}
-      {note && <div role="status">{note}</div>}
-      <h3>Pending invites</h3>
-      {invites && invites.length === 0 && <p class="pa-muted">No pending invites.</p>}
-      {invites && invites.length > 0 && (
-        <table class="pa-table" data-testid="invites">
-          <tbody>
-            {invites.map((i) => (
-              <tr key={i.id} data-testid="invite-row">
-                <td>{i.email}</td>
-                <td>{i.role}</td>
-                <td class="pa-muted">until {new Date(i.expires_at).toLocaleDateString()}</td>
-                <td>
-                  <button type="button" class="pa-btn-outline" data-testid="invite-revoke" onClick={() => void revoke(i.id)}>
-                    Revoke
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <h3>Agents</h3>
-      <table class="pa-table" data-testid="team">
-        <thead>
-          <tr>
-            <th>Agent</th>
-            <th>Role</th>
-            <th>Status</th>
-            <th>Last seen</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {agents?.map((a) => (
-            <tr key={a.id} data-testid="team-row" data-agent={a.id} data-disabled={String(a.disabled)}>
-              <td>
-                {a.name}
-                {a.id === self && " (you)"}
-                <div class="pa-muted">{a.email}</div>
-              </td>
-              <td>
-                <select value={a.role} data-testid="team-role" aria-label={`Role of ${a.name}`} onChange={(e) => void changeRole(a, e.currentTarget.value)}>
-                  <option value="agent">Agent</option>
-                  <option value="supervisor">Supervisor</option>
-                  <option value="admin">Admin</option>
-                </select>
-              </td>
-              <td data-testid="team-status">{a.disabled ? "disabled" : a.routing_status}</td>
-              <td class="pa-muted">{a.last_seen_at ? new Date(a.last_seen_at).toLocaleString() : "never"}</td>
-              <td>
-                {!a.disabled && (
-                  <button type="button" class="pa-btn-outline" data-testid="agent-sign-out" onClick={() => void signOut(a)}>
-                    Sign out everywhere
-                  </button>
-                )}{" "}
-                {a.id !== self &&
-                  (a.disabled ? (
-                    <button type="button" class="pa-btn-outline" data-testid="team-enable" onClick={() => void setDisabled(a, false)}>
-                      Enable
-                    </button>
-                  ) : (
-                    <button type="button" class="pa-btn-outline" data-testid="team-disable" onClick={() => void setDisabled(a, true)}>
-                      Disable
-                    </button>
-                  ))}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
     </div>
   );
 }

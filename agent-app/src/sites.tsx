@@ -7,7 +7,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../../widget/src/shared/http";
-import { Dialog, SettingsForm } from "./routing";
+import { SettingsForm } from "./routing";
+import { Dialog } from "./dialog";
 
 export interface Look {
   title: string;

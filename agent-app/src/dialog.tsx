@@ -1,0 +1,88 @@
+// The dashboard's one dialog. A modal dialog as people expect it: it takes
+// focus when it opens (the first field, else the dialog), keeps Tab and
+// Shift+Tab inside, closes on Escape, on the visible Close button or on a
+// click outside, and gives focus back to what opened it. Screen readers
+// hear a modal named by its title. Every dashboard dialog uses it.
+
+import type { ComponentChildren } from "preact";
+import { useEffect, useId, useRef } from "preact/hooks";
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/** keys closes the dialog box on Escape and keeps Tab inside it. */
+function keys(e: KeyboardEvent, box: HTMLElement, close: () => void) {
+  if (e.key === "Escape") {
+    e.preventDefault();
+    close();
+    return;
+  }
+  if (e.key !== "Tab") return;
+  const list = focusables(box);
+  if (list.length === 0) {
+    e.preventDefault();
+    return;
+  }
+  const at = list.indexOf(document.activeElement as HTMLElement);
+  if (e.shiftKey && at <= 0) {
+    e.preventDefault();
+    list[list.length - 1].focus();
+  } else if (!e.shiftKey && (at === -1 || at === list.length - 1)) {
+    e.preventDefault();
+    list[0].focus();
+  }
+}
+
+function focusables(box: HTMLElement): HTMLElement[] {
+  return [...box.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
+}
+
+// Open dialogs, innermost last: keys go to the innermost one, wherever
+// focus is (an element that re-rendered away leaves focus on the page).
+const open: HTMLElement[] = [];
+
+export function Dialog(props: { title: string; onClose: () => void; wide?: boolean; children: ComponentChildren }) {
+  const { title, onClose, wide, children } = props;
+  const box = useRef<HTMLDivElement>(null);
+  const titleId = useId();
+  const close = useRef(onClose);
+  close.current = onClose;
+  useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    const el = box.current!;
+    // The first field, so typing starts at once; else the dialog itself
+    // (not the Close button, which Enter would press by mistake).
+    const first = focusables(el).find((f) => f.dataset.testid !== "dialog-close" && f.tagName !== "BUTTON");
+    (first ?? el).focus();
+    open.push(el);
+    const onKeyDown = (e: KeyboardEvent) => {
+      if (open[open.length - 1] === el) keys(e, el, () => close.current());
+    };
+    document.addEventListener("keydown", onKeyDown);
+    return () => {
+      document.removeEventListener("keydown", onKeyDown);
+      open.splice(open.indexOf(el), 1);
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
+  return (
+    <div class="pa-dialog-bg" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div
+        ref={box}
+        class={"pa-dialog pa-card" + (wide ? " pa-dialog-wide" : "")}
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby={titleId}
+        tabIndex={-1}
+        data-testid="dialog"
+      >
+        <div class="pa-dialog-head">
+          <h2 id={titleId}>{title}</h2>
+          <button type="button" class="pa-dialog-close" data-testid="dialog-close" aria-label="Close" title="Close (Esc)" onClick={onClose}>
+            <span aria-hidden="true">×</span>
+          </button>
+        </div>
+        {children}
+      </div>
+    </div>
+  );
+}
