@@ -74,15 +74,19 @@ type Config struct {
 
 	// WebRTC: the in-process relay (pkg/relay) and the ICE servers handed
 	// to browsers (pkg/turn). See README, "WebRTC, relay and TURN".
-	RTC           bool          // run the relay and offer data channels (PARLEY_RTC)
-	RTCUDPPort    int           // one UDP port for every peer (ICE UDP mux); 0: ephemeral ports (PARLEY_RTC_UDP_PORT)
-	RTCTCPPort    int           // ICE over TCP on this port; 0: off (PARLEY_RTC_TCP_PORT)
-	RTCPublicIPs  []string      // this host's public IPs behind a 1:1 NAT (PARLEY_RTC_PUBLIC_IPS)
-	RTCAllowedIPs []string      // local IPs/CIDRs the relay may offer as candidates (PARLEY_RTC_ALLOWED_IPS)
-	RTCLoopback   bool          // offer loopback candidates (PARLEY_RTC_LOOPBACK: auto = when PublicURL is loopback)
-	RTCTimeout    time.Duration // a data channel not open by then is given up (PARLEY_RTC_TIMEOUT)
-	RTCInterfaces []string      // network interfaces the relay gathers candidates on; empty: all (PARLEY_RTC_INTERFACES)
-	RTCMDNS       bool          // answer and resolve mDNS (.local) candidates; off for servers (PARLEY_RTC_MDNS)
+	RTC           bool     // run the relay and offer data channels (PARLEY_RTC)
+	RTCUDPPort    int      // one UDP port for every peer (ICE UDP mux); 0: ephemeral ports (PARLEY_RTC_UDP_PORT)
+	RTCTCPPort    int      // ICE over TCP on this port; 0: off (PARLEY_RTC_TCP_PORT)
+	RTCPublicIPs  []string // this host's public IPs behind a 1:1 NAT (PARLEY_RTC_PUBLIC_IPS)
+	RTCAllowedIPs []string // local IPs/CIDRs the relay may offer as candidates (PARLEY_RTC_ALLOWED_IPS)
+	RTCLoopback   bool     // offer loopback candidates (PARLEY_RTC_LOOPBACK: auto = when PublicURL is loopback)
+	// Browsers' candidates in RTCRemoteDeny (default: loopback, link-local,
+	// private, multicast) and not in RTCRemoteAllow are dropped: the relay
+	// would send STUN to them (PARLEY_RTC_REMOTE_ALLOW, PARLEY_RTC_REMOTE_DENY).
+	RTCRemoteAllow, RTCRemoteDeny []string
+	RTCTimeout                    time.Duration // a data channel not open by then is given up (PARLEY_RTC_TIMEOUT)
+	RTCInterfaces                 []string      // network interfaces the relay gathers candidates on; empty: all (PARLEY_RTC_INTERFACES)
+	RTCMDNS                       bool          // answer and resolve mDNS (.local) candidates; off for servers (PARLEY_RTC_MDNS)
 	// ICE timing on the relay's side (PARLEY_RTC_ICE_DISCONNECTED_TIMEOUT,
 	// PARLEY_RTC_ICE_FAILED_TIMEOUT, PARLEY_RTC_ICE_KEEPALIVE); zero: the
 	// relay's defaults (5s, 25s, 2s).
@@ -353,6 +357,8 @@ func (c *Config) relayFlags(fs *flag.FlagSet, env func(k, def string) string) er
 	listFlag(fs, env, "rtc-public-ips", "PARLEY_RTC_PUBLIC_IPS", "this host's public IPs when behind a 1:1 NAT", &c.RTCPublicIPs)
 	listFlag(fs, env, "rtc-allowed-ips", "PARLEY_RTC_ALLOWED_IPS", "local IPs or CIDRs the relay may offer as ICE candidates; default all", &c.RTCAllowedIPs)
 	fs.StringVar(&c.rtcLoopback, "rtc-loopback", env("PARLEY_RTC_LOOPBACK", "auto"), "offer loopback ICE candidates: true, false, or auto (when the public URL is localhost/127.0.0.1) [PARLEY_RTC_LOOPBACK]")
+	listFlag(fs, env, "rtc-remote-allow", "PARLEY_RTC_REMOTE_ALLOW", "networks (IPs or CIDRs) browsers' ICE candidates may name even when denied, e.g. an office network the relay serves", &c.RTCRemoteAllow)
+	listFlag(fs, env, "rtc-remote-deny", "PARLEY_RTC_REMOTE_DENY", "networks browsers' ICE candidates may not name (the relay would probe them); default loopback, link-local, private and multicast ranges", &c.RTCRemoteDeny)
 	listFlag(fs, env, "rtc-interfaces", "PARLEY_RTC_INTERFACES", "network interfaces the relay gathers ICE candidates on, e.g. eth0; default all", &c.RTCInterfaces)
 	mdns, err := parseBool(env("PARLEY_RTC_MDNS", "off"))
 	if err != nil {

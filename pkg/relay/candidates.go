@@ -15,18 +15,25 @@ import (
 // SetAnswer. A malformed candidate returns an error wrapping
 // ErrBadCandidate; the peer is unaffected. An empty Candidate (end of
 // candidates) is accepted. Candidates Pion cannot use (unknown type,
-// unresolvable *.local names while mDNS is off) are ignored without error.
+// unresolvable *.local names while mDNS is off) and candidates in networks
+// the relay must not probe (Config.RemoteDeny) are ignored without error.
 func (p *Peer) AddCandidate(c protocol.RTCCandidate) error {
 	if len(c.Candidate) > maxCandidateLen {
 		return fmt.Errorf("%w: peer %s: candidate is %d bytes, the limit is %d", ErrBadCandidate, p.id, len(c.Candidate), maxCandidateLen)
 	}
 	value := strings.TrimPrefix(c.Candidate, "candidate:")
 	if value != "" {
-		if _, err := ice.UnmarshalCandidate(value); err != nil {
+		cand, err := ice.UnmarshalCandidate(value)
+		if err != nil {
 			if errors.Is(err, ice.ErrUnknownCandidateTyp) || errors.Is(err, ice.ErrDetermineNetworkType) {
 				return nil
 			}
 			return fmt.Errorf("%w: peer %s: %q: %v", ErrBadCandidate, p.id, c.Candidate, err)
+		}
+		if !p.relay.remote.allowed(cand) {
+			// Browsers send their private addresses as a matter of
+			// course: dropped quietly, like a type Pion cannot use.
+			return nil
 		}
 	}
 	init := webrtc.ICECandidateInit{

@@ -49,6 +49,14 @@ type Config struct {
 	// candidates. For tests and laptops; off in production.
 	IncludeLoopback bool
 
+	// RemoteAllow and RemoteDeny filter the candidates browsers send, by
+	// network (IPs or CIDRs): one in RemoteDeny and not in RemoteAllow is
+	// dropped before Pion sees it, so a forged candidate cannot make the
+	// relay probe its host's networks. RemoteDeny empty:
+	// DefaultRemoteDeny. RemoteAllow empty: what the relay serves itself,
+	// loopback with IncludeLoopback and the networks of AllowedIPs.
+	RemoteAllow, RemoteDeny []string
+
 	// IPv6 also gathers IPv6 candidates. Off: IPv4 only.
 	IPv6 bool
 
@@ -206,8 +214,10 @@ func (c Config) Validate() error {
 			return bad("Interfaces[%d] is empty", i)
 		}
 	}
-	if _, err := parsePrefixes(c.AllowedIPs); err != nil {
-		return bad("%v", err)
+	for _, l := range [][]string{c.AllowedIPs, c.RemoteAllow, c.RemoteDeny} {
+		if _, err := parsePrefixes(l); err != nil {
+			return bad("%v", err)
+		}
 	}
 	for _, d := range []struct {
 		name string

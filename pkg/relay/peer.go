@@ -334,7 +334,8 @@ func (p *Peer) SetAnswer(answer string) error {
 	if err := checkAnswer(&parsed); err != nil {
 		return fmt.Errorf("%w: peer %s: %v", ErrBadSDP, p.id, err)
 	}
-	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+	// Candidates inside the answer are filtered as trickled ones are.
+	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.relay.remote.filterAnswer(answer)})
 	if err != nil {
 		if p.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 			return p.errClosed()

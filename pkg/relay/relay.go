@@ -59,6 +59,7 @@ type Relay struct {
 	tcpLn    net.Listener
 	logs     logging.LoggerFactory
 	network  []webrtc.NetworkType
+	remote   remoteFilter // candidates from browsers (remote.go)
 
 	mu     sync.Mutex
 	peers  map[*Peer]struct{}
@@ -72,7 +73,7 @@ func New(cfg Config) (*Relay, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	r := &Relay{cfg: cfg, peers: make(map[*Peer]struct{})}
+	r := &Relay{cfg: cfg, peers: make(map[*Peer]struct{}), remote: newRemoteFilter(cfg)}
 
 	w := cfg.LogWriter
 	if w == nil {

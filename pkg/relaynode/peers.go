@@ -92,6 +92,8 @@ func PionConfig(cfg config.Config) relay.Config {
 		TCPPort:         cfg.RTCTCPPort,
 		AllowedIPs:      cfg.RTCAllowedIPs,
 		IncludeLoopback: cfg.RTCLoopback,
+		RemoteAllow:     cfg.RTCRemoteAllow,
+		RemoteDeny:      cfg.RTCRemoteDeny,
 		Interfaces:      cfg.RTCInterfaces,
 		MDNS:            cfg.RTCMDNS,
 		// Zero values take the relay's defaults; Validate (relay.New)
