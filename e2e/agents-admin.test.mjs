@@ -36,8 +36,12 @@ test("an admin disables an agent: the agent's dashboard is signed out and the co
   const screen = admin.getByRole("dialog", { name: "Agents" });
   const row = screen.locator(`[data-testid=agent-row][data-agent="${bob.id}"]`);
   await row.waitFor();
-  admin.once("dialog", (d) => d.accept());
   await screen.getByRole("button", { name: "Disable Bob" }).click();
+  // Asked in a dialog of the dashboard's own (not the browser's confirm).
+  const ask = admin.getByRole("dialog", { name: "Disable Bob?" });
+  await ask.waitFor();
+  await admin.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS ?? "/tmp"}/agentui-disable-confirm.png` });
+  await ask.getByRole("button", { name: "Disable Bob" }).click();
   await screen.locator(`[data-testid=agent-row][data-agent="${bob.id}"][data-disabled=true]`).waitFor();
   assert.equal(await row.locator("[data-testid=agent-status]").innerText(), "disabled");
 

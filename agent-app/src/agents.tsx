@@ -8,6 +8,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../../widget/src/shared/http";
 import { type AgentProfile, usePoll } from "./routing";
+import { useConfirm } from "./dialog";
 
 interface Agent extends AgentProfile {
   disabled: boolean;
@@ -95,6 +96,7 @@ function AgentRow(props: { agent: Agent; self: boolean; onChanged: () => void; o
   useEffect(() => setF({ capacity: String(a.capacity), languages: saved[1] as string, skills: saved[2] as string, teams: saved[3] as string }), saved);
   const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
   const url = `/api/agents/${encodeURIComponent(a.id)}`;
+  const [confirmation, ask] = useConfirm();
   const run = async (what: () => Promise<string>) => {
     onNote("");
     try {
@@ -119,8 +121,8 @@ function AgentRow(props: { agent: Agent; self: boolean; onChanged: () => void; o
       const r = await api<{ sessions_ended: number }>("DELETE", url + "/sessions");
       return `${a.name}: ${r.sessions_ended} session(s) ended`;
     });
-  const setDisabled = (disable: boolean) => {
-    if (disable && !confirm(`Disable ${a.name}? They are signed out everywhere, cannot sign in, and their conversations go to other agents.`)) return;
+  const setDisabled = async (disable: boolean) => {
+    if (disable && !(await ask(`${a.name} is signed out everywhere, cannot sign in, and their conversations go to other agents.`, `Disable ${a.name}`))) return;
     void run(async () => {
       const r = await api<{ sessions_ended?: number }>("POST", url + (disable ? "/disable" : "/enable"));
       return disable ? `${a.name} disabled: ${r.sessions_ended ?? 0} session(s) ended` : `${a.name} can sign in again`;
@@ -167,14 +169,15 @@ function AgentRow(props: { agent: Agent; self: boolean; onChanged: () => void; o
         )}
         {!self &&
           (a.disabled ? (
-            <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Enable ${a.name}`} onClick={() => setDisabled(false)}>
+            <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Enable ${a.name}`} onClick={() => void setDisabled(false)}>
               Enable
             </button>
           ) : (
-            <button type="button" class="pa-btn-outline pa-btn-sm pa-btn-danger" aria-label={`Disable ${a.name}`} onClick={() => setDisabled(true)}>
+            <button type="button" class="pa-btn-outline pa-btn-sm pa-btn-danger" aria-label={`Disable ${a.name}`} onClick={() => void setDisabled(true)}>
               Disable
             </button>
           ))}
+        {confirmation}
       </td>
     </tr>
   );

@@ -5,7 +5,7 @@
 // hear a modal named by its title. Every dashboard dialog uses it.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useId, useRef } from "preact/hooks";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
 
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
@@ -85,4 +85,31 @@ export function Dialog(props: { title: string; onClose: () => void; wide?: boole
       </div>
     </div>
   );
+}
+
+/** useConfirm asks a yes/no question in a dialog (the browser's confirm()
+ * is unstyled and blocks the page): ask(question, action) resolves true
+ * when the action's button is pressed, false on Cancel, Escape or a click
+ * outside. Render the returned element. */
+export function useConfirm(): [preact.JSX.Element | null, (question: string, action: string) => Promise<boolean>] {
+  const [q, setQ] = useState<{ question: string; action: string; done: (yes: boolean) => void } | null>(null);
+  const ask = (question: string, action: string) => new Promise<boolean>((done) => setQ({ question, action, done }));
+  const answer = (yes: boolean) => {
+    q?.done(yes);
+    setQ(null);
+  };
+  const el = q && (
+    <Dialog title={q.action + "?"} onClose={() => answer(false)}>
+      <p>{q.question}</p>
+      <div class="pa-form-actions">
+        <button type="button" class="pa-btn pa-btn-danger-solid" onClick={() => answer(true)}>
+          {q.action}
+        </button>
+        <button type="button" class="pa-btn-outline" onClick={() => answer(false)}>
+          Cancel
+        </button>
+      </div>
+    </Dialog>
+  );
+  return [el, ask];
 }
