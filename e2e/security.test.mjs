@@ -45,8 +45,10 @@ test("an invite link signs the invited agent in once; sign out everywhere; audit
 
   // Nia signs out everywhere: this browser and a second one.
   const niaPhone = await signInAgent(e2e.browser, s.url, "nia@e2e.test", "a long enough password");
-  nia.once("dialog", (d) => d.accept());
   await nia.click("[data-testid=sign-out-everywhere]");
+  // The dashboard asks in its own dialog, not the browser's confirm().
+  const ask = nia.getByRole("dialog", { name: "Sign out everywhere?" });
+  await ask.getByRole("button", { name: "Sign out everywhere" }).click();
   await nia.locator("[data-testid=login]").waitFor();
   await niaPhone.reload();
   await niaPhone.locator("[data-testid=login]").waitFor();

@@ -5,7 +5,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api } from "../../widget/src/shared/http";
-import { Dialog } from "./dialog";
+import { Dialog, useConfirm } from "./dialog";
 
 interface Invite {
   id: string;
@@ -35,8 +35,9 @@ export const INVITE_PATH = "/agent/invite/";
 export function SecuritySide({ role, onSignedOut }: { role: string; onSignedOut: () => void }) {
   const [dialog, setDialog] = useState<"" | "audit">("");
   const [note, setNote] = useState("");
+  const [confirmation, ask] = useConfirm();
   const everywhere = async () => {
-    if (!confirm("Sign out on every device, including this one?")) return;
+    if (!(await ask("You will be signed out on every device, including this one.", "Sign out everywhere"))) return;
     try {
       await api("DELETE", "/api/agents/me/sessions");
       onSignedOut();
@@ -55,6 +56,7 @@ export function SecuritySide({ role, onSignedOut }: { role: string; onSignedOut:
         Sign out everywhere
       </button>
       {note && <div role="alert">{note}</div>}
+      {confirmation}
       {dialog && (
         <Dialog title="Audit log" wide onClose={() => setDialog("")}>
           <AuditLog />

@@ -8,7 +8,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../../widget/src/shared/http";
 import { SettingsForm } from "./routing";
-import { Dialog } from "./dialog";
+import { Dialog, useConfirm } from "./dialog";
 
 export interface Look {
   title: string;
@@ -68,6 +68,7 @@ export function SitesAdmin() {
   const [editing, setEditing] = useState<Site | "new" | null>(null);
   const [routing, setRouting] = useState<string>("");
   const [note, setNote] = useState("");
+  const [confirmation, ask] = useConfirm();
   const load = () =>
     api<{ sites: Site[] }>("GET", "/api/sites").then(
       (x) => setSites(x.sites),
@@ -75,7 +76,7 @@ export function SitesAdmin() {
     );
   useEffect(() => void load(), []);
   const remove = async (s: Site) => {
-    if (!confirm(`Delete the site "${s.name}"? Its widget stops working at once; its conversations stay.`)) return;
+    if (!(await ask(`The widget of "${s.name}" stops working at once; its conversations stay.`, "Delete site"))) return;
     setNote("");
     try {
       await api("DELETE", `/api/sites/${encodeURIComponent(s.id)}`);
@@ -107,6 +108,7 @@ export function SitesAdmin() {
   }
   return (
     <div class="pa-sites" data-testid="sites">
+      {confirmation}
       <div class="pa-sites-head">
         <p class="pa-muted">Each site gets its own snippet. Paste it into every page of that website, before &lt;/body&gt;.</p>
         <button type="button" class="pa-btn" onClick={() => setEditing("new")}>
@@ -165,6 +167,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
   const [calls, setCalls] = useState(site?.visitor_calls ?? false);
   const [secret, setSecret] = useState(site?.identity_secret ?? "");
   const [note, setNote] = useState("");
+  const [confirmation, ask] = useConfirm();
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -187,7 +190,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
     }
   };
   const rotate = async () => {
-    if (!site || !confirm("Replace the identity secret? Hashes and tokens signed with the current one stop working at once.")) return;
+    if (!site || !(await ask("Hashes and tokens signed with the current secret stop working at once.", "Replace the identity secret"))) return;
     try {
       const x = await api<{ site: Site }>("POST", `/api/sites/${encodeURIComponent(site.id)}/secret`);
       setSecret(x.site.identity_secret);
@@ -198,6 +201,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
   return (
     <form class="pa-form-grid pa-site-form" onSubmit={submit} aria-label={site ? `Edit ${site.name}` : "New site"}>
       <h3>{site ? `Edit ${site.name}` : "New site"}</h3>
+      {confirmation}
       <label class="pa-wide">
         Name
         <input required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
