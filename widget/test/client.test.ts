@@ -2,7 +2,7 @@
 // seam: the test plays the server's side of the protocol (docs/API.md) and
 // checks what the client sends back. End-to-end behaviour against the real
 // Go server is covered by the browser tests in e2e/.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { LiveClient } from "../src/shared/client";
 import type { CloseInfo, Transport } from "../src/shared/transport";
@@ -153,7 +153,7 @@ test("a send is pending until acked, and the ack shows its seq", async () => {
   client.stop();
 });
 
-test("duplicates are dropped and a gap asks to resume from the last contiguous seq", async () => {
+test("duplicates are dropped and a gap asks to resume from the last contiguous seq after the reorder window", async () => {
   const { client, peers } = harness();
   client.start();
   await until("connect", () => peers.length === 1);
@@ -166,6 +166,7 @@ test("duplicates are dropped and a gap asks to resume from the last contiguous s
   p.deliver(message("c1", 1));
   assert.equal(client.items("c1").length, 1);
   p.deliver(message("c1", 3));
+  await until("the reorder window ends in a resume", () => p.of("resume").length === 1);
   assert.deepEqual(resumesOf(p), [{ type: "resume", conversations: { c1: 1 } }]);
   p.deliver(message("c1", 4));
   assert.equal(p.of("resume").length, 1, "one resume in flight at a time");
@@ -440,6 +441,7 @@ test("a resume the server refuses is sent again after the wait it asks for, and 
   p.sent = [];
   p.deliver(message("c1", 1));
   p.deliver(message("c1", 3));
+  await until("the reorder window ends in a resume", () => p.of("resume").length === 1);
   const [first] = p.of("resume");
   assert.deepEqual(first.conversations, { c1: 1 });
   // The frame limit refuses it, with its ref.
@@ -452,7 +454,121 @@ test("a resume the server refuses is sent again after the wait it asks for, and 
   p.deliver({ type: "synced", conversation: "c1", seq: 3 });
   // A later gap is not ignored: the conversation is no longer "resuming".
   p.deliver(message("c1", 5));
-  assert.equal(p.of("resume").length, 3);
+  await until("the later gap is resumed", () => p.of("resume").length === 3);
   assert.deepEqual(p.of("resume")[2].conversations, { c1: 3 });
+  client.stop();
+});
+
+// Messages published on different signaling nodes can overtake each other
+// on the way to this client; a short reorder window absorbs that without a
+// resume. The window's timer is faked: the test moves time itself.
+
+/** An online agent client, synced on c1 at seq 0, with fake timers from
+ * here on (real ones were needed to connect). */
+async function reorderHarness(t: TestContext) {
+  const { client, peers } = harness({ role: "agent" });
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1")], agent);
+  p.deliver({ type: "synced", conversation: "c1", seq: 0 });
+  p.sent = [];
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const seen: number[] = [];
+  client.listen((f) => {
+    if (f.type === "message") seen.push(f.seq);
+  });
+  return { client, p, seen };
+}
+
+const REORDER_WINDOW_MS = 150;
+
+test("messages that overtake each other within the reorder window are delivered in order, with no resume", async (t) => {
+  const { client, p, seen } = await reorderHarness(t);
+  p.deliver(message("c1", 1));
+  p.deliver(message("c1", 3));
+  p.deliver(message("c1", 4));
+  // Held, not shown: 3 and 4 must not appear before 2.
+  assert.deepEqual(client.items("c1").map((i) => i.seq), [1]);
+  t.mock.timers.tick(REORDER_WINDOW_MS - 1);
+  p.deliver(message("c1", 2));
+  assert.deepEqual(client.items("c1").map((i) => i.seq), [1, 2, 3, 4]);
+  assert.deepEqual(seen, [1, 2, 3, 4], "listeners see each message once, in seq order");
+  t.mock.timers.tick(10 * REORDER_WINDOW_MS);
+  assert.equal(p.of("resume").length, 0, "no resume for a gap that filled within the window");
+  client.stop();
+});
+
+test("a gap that outlasts the reorder window asks for exactly one resume, then fills in order", async (t) => {
+  const { client, p, seen } = await reorderHarness(t);
+  p.deliver(message("c1", 1));
+  p.deliver(message("c1", 3));
+  t.mock.timers.tick(REORDER_WINDOW_MS - 1);
+  assert.equal(p.of("resume").length, 0, "not before the window ends");
+  p.deliver(message("c1", 4));
+  t.mock.timers.tick(1);
+  assert.deepEqual(resumesOf(p), [{ type: "resume", conversations: { c1: 1 } }]);
+  p.deliver(message("c1", 5));
+  t.mock.timers.tick(10 * REORDER_WINDOW_MS);
+  assert.equal(p.of("resume").length, 1, "one resume in flight at a time");
+  assert.deepEqual(client.items("c1").map((i) => i.seq), [1]);
+  // The resume replays 2.. from the store: 3 and 4 again, as duplicates.
+  for (const seq of [2, 3, 4]) p.deliver(message("c1", seq));
+  p.deliver({ type: "synced", conversation: "c1", seq: 4 });
+  assert.deepEqual(client.items("c1").map((i) => i.seq), [1, 2, 3, 4, 5]);
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  t.mock.timers.tick(10 * REORDER_WINDOW_MS);
+  assert.equal(p.of("resume").length, 1);
+  client.stop();
+});
+
+test("duplicates are dropped, whether already delivered or still held", async (t) => {
+  const { client, p, seen } = await reorderHarness(t);
+  p.deliver(message("c1", 1));
+  p.deliver(message("c1", 1));
+  p.deliver(message("c1", 3));
+  p.deliver(message("c1", 3, "x3", agent, "a second copy"));
+  p.deliver(message("c1", 2));
+  p.deliver(message("c1", 2));
+  p.deliver(message("c1", 3));
+  assert.deepEqual(client.items("c1").map((i) => [i.seq, i.body]), [
+    [1, "m1"],
+    [2, "m2"],
+    [3, "m3"],
+  ]);
+  assert.deepEqual(seen, [1, 2, 3]);
+  t.mock.timers.tick(10 * REORDER_WINDOW_MS);
+  assert.equal(p.of("resume").length, 0);
+  client.stop();
+});
+
+test("an ack that leaves a gap below the own message waits the window too, then resumes once", async (t) => {
+  const { client, p } = await reorderHarness(t);
+  p.deliver(message("c1", 1));
+  const id = client.send("c1", "mine");
+  // Stored as seq 3 on this node; seq 2 (the other side's, on another node) is not here yet.
+  p.deliver({ type: "ack", ref: id, client_id: id, conversation: "c1", seq: 3 });
+  t.mock.timers.tick(REORDER_WINDOW_MS);
+  assert.deepEqual(resumesOf(p), [{ type: "resume", conversations: { c1: 1 } }]);
+  p.deliver(message("c1", 2));
+  p.deliver(message("c1", 3, id, agent, "mine"));
+  p.deliver({ type: "synced", conversation: "c1", seq: 3 });
+  assert.deepEqual(client.items("c1").map((i) => i.seq), [1, 2, 3]);
+  client.stop();
+});
+
+test("an ack that fills the gap below held messages releases them at once", async (t) => {
+  const { client, p, seen } = await reorderHarness(t);
+  p.deliver(message("c1", 1));
+  const id = client.send("c1", "mine");
+  // The other side's seq 3 overtakes the ack of our own seq 2.
+  p.deliver(message("c1", 3));
+  assert.deepEqual(client.items("c1").map((i) => i.seq), [1, null]);
+  p.deliver({ type: "ack", ref: id, client_id: id, conversation: "c1", seq: 2 });
+  assert.deepEqual(client.items("c1").map((i) => i.seq), [1, 2, 3]);
+  assert.deepEqual(seen, [1, 3]);
+  t.mock.timers.tick(10 * REORDER_WINDOW_MS);
+  assert.equal(p.of("resume").length, 0);
   client.stop();
 });

@@ -6,7 +6,11 @@
 //     same client_id after a reconnect, a retryable error or a lost ack, and
 //     the outbox survives a page reload (localStorage);
 //   - received messages are kept per conversation by seq, duplicates dropped;
-//     a gap, a reconnect, a server's resync frame (its node lost the bus
+//     a message ahead of a gap is held back (not shown, not passed to
+//     listeners) for a short reorder window, since publications from
+//     different signaling nodes can overtake each other; if the gap fills
+//     within it the messages are delivered in seq order with no resume;
+//   - a gap that outlasts the window, a reconnect, a server's resync frame (its node lost the bus
 //     for a while) or a first sight of a conversation asks the server to
 //     resume from the highest contiguous seq;
 //   - a lost connection is retried with exponential back-off and jitter,
@@ -87,6 +91,9 @@ const TYPING_SHOW_MS = 8_000;
 const TYPING_RESEND_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
 const MAX_RESUME_TOPICS = 200;
+/** How long a message ahead of a gap waits for the missing ones before the
+ * client asks for a resume. Cross-node overtaking is a few milliseconds. */
+const REORDER_WINDOW_MS = 150;
 
 /** backoffDelay is how long to wait before connection attempt number
  * failures+1: exponential, capped, with the upper half jittered. */
@@ -134,6 +141,11 @@ export class LiveClient {
   private resumes = new Map<string, { ids: string[]; tries: number }>();
   private resumeTimers = new Set<ReturnType<typeof setTimeout>>();
   private resumeRefs = 0;
+  /** Messages that arrived ahead of a gap, by conversation and seq, held
+   * until the gap fills (within the window or by the resume after it). */
+  private held = new Map<string, Map<number, MessageFrame>>();
+  /** The reorder window running per conversation with a gap. */
+  private reorderTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private startRef: string | null = null;
   private typingSentAt = new Map<string, number>();
   private typingKeyAt = new Map<string, number>();
@@ -222,6 +234,7 @@ export class LiveClient {
     for (const t of this.retryTimers.values()) clearTimeout(t);
     this.retryTimers.clear();
     this.forgetResumes();
+    this.forgetReorderTimers();
     if (typeof window !== "undefined") window.removeEventListener("online", this.onNetworkBack);
     const t = this.transport;
     this.transport = null;
@@ -468,6 +481,7 @@ export class LiveClient {
     this.state = this.everOnline ? "reconnecting" : "connecting";
     this.resuming.clear();
     this.forgetResumes(); // the next hello resumes everything
+    this.forgetReorderTimers(); // likewise; what is held stays held
     this.sentAt.clear();
     this.startRef = null;
     this.typingSentAt.clear();
@@ -513,7 +527,16 @@ export class LiveClient {
   // --- frames ---
 
   private handle(f: Frame): void {
+    if (f.type === "message") {
+      // Listeners get each message once, in seq order, when it is delivered.
+      this.onMessage(f);
+      return;
+    }
     this.apply(f);
+    this.emit(f);
+  }
+
+  private emit(f: Frame): void {
     for (const fn of this.frameListeners) {
       try {
         fn(f);
@@ -525,9 +548,6 @@ export class LiveClient {
 
   private apply(f: Frame): void {
     switch (f.type) {
-      case "message":
-        this.onMessage(f);
-        break;
       case "ack":
         this.onAck(f);
         break;
@@ -539,6 +559,9 @@ export class LiveClient {
         const log = this.conversations.get(f.conversation);
         // Still short of what the server says it has: ask once more.
         if (log && log.lastContiguous < f.seq) this.resume({ [f.conversation]: log.lastContiguous });
+        // Messages newer than the resume's snapshot may still wait above a
+        // gap: they get a window of their own.
+        else this.watchGap(f.conversation);
         break;
       }
       case "resync": {
@@ -609,6 +632,7 @@ export class LiveClient {
   }
 
   private onMessage(m: MessageFrame): void {
+    if (!Number.isInteger(m.seq) || m.seq < 1) return;
     let log = this.conversations.get(m.conversation);
     if (!log) {
       // A placeholder until the conversation's own frame tells its state;
@@ -624,13 +648,84 @@ export class LiveClient {
       });
       this.conversations.set(m.conversation, log);
     }
-    const result = log.add(m);
-    if (result === "gap" && !this.resuming.has(m.conversation)) {
-      this.resume({ [m.conversation]: log.lastContiguous });
+    if (log.has(m.seq)) {
+      // A duplicate; the server's copy replaces the one made from an ack.
+      log.add(m);
+      return;
     }
+    if (m.seq > log.lastContiguous + 1) {
+      // Ahead of a gap: held (a second copy of a held one is dropped).
+      let held = this.held.get(m.conversation);
+      if (!held) this.held.set(m.conversation, (held = new Map()));
+      if (!held.has(m.seq)) held.set(m.seq, m);
+      this.watchGap(m.conversation);
+      return;
+    }
+    this.deliver(log, m);
+    this.release(log);
+  }
+
+  /** release delivers the held messages that no longer wait for a gap, in
+   * seq order, and restarts or stops the reorder window. */
+  private release(log: ConversationLog): void {
+    const id = log.info.id;
+    const held = this.held.get(id);
+    if (held) {
+      for (const seq of [...held.keys()].sort((a, b) => a - b)) {
+        if (seq > log.lastContiguous + 1) break;
+        const next = held.get(seq)!;
+        held.delete(seq);
+        if (log.has(seq)) log.add(next); // replaces an ack's copy
+        else this.deliver(log, next);
+      }
+      if (held.size === 0) this.held.delete(id);
+    }
+    this.watchGap(id);
+  }
+
+  /** deliver adds the next message in seq order to the log and tells the
+   * listeners. */
+  private deliver(log: ConversationLog, m: MessageFrame): void {
+    log.add(m);
     if (m.client_id) this.settle(m.client_id);
     const t = this.typing.get(m.conversation);
     if (t && t.author.id === m.author.id) this.typing.delete(m.conversation);
+    this.emit(m);
+  }
+
+  /**
+   * watchGap starts the reorder window of a conversation that has a gap
+   * (messages held above it, or an ack's copy of an own message stored
+   * above it) and stops it once there is none. A gap still open when the
+   * window ends asks for a resume, unless one is in flight: its synced
+   * frame looks again.
+   */
+  private watchGap(id: string): void {
+    const timer = this.reorderTimers.get(id);
+    if (!this.hasGap(id)) {
+      if (timer) clearTimeout(timer);
+      this.reorderTimers.delete(id);
+      return;
+    }
+    if (timer) return;
+    this.reorderTimers.set(
+      id,
+      setTimeout(() => {
+        this.reorderTimers.delete(id);
+        const log = this.conversations.get(id);
+        if (log && this.hasGap(id) && !this.resuming.has(id)) this.resume({ [id]: log.lastContiguous });
+      }, REORDER_WINDOW_MS),
+    );
+  }
+
+  private hasGap(id: string): boolean {
+    const log = this.conversations.get(id);
+    return !!log && (this.held.has(id) || log.highestSeq > log.lastContiguous);
+  }
+
+  private forgetReorderTimers(): void {
+    for (const t of this.reorderTimers.values()) clearTimeout(t);
+    this.reorderTimers.clear();
   }
 
   private onAck(a: AckFrame): void {
@@ -649,6 +744,9 @@ export class LiveClient {
         body: item.body,
         sent_at: item.created_at,
       });
+      // The copy may fill the gap below held messages, or sit above a
+      // message not here yet (sent on another node).
+      this.release(log);
     }
     this.settle(a.client_id);
   }

@@ -14,6 +14,7 @@ export class ConversationLog {
   /** Highest seq n such that every seq 1..n is held. 0 when nothing is. */
   lastContiguous = 0;
   private bySeq = new Map<number, MessageFrame>();
+  private top = 0;
   private sorted: MessageFrame[] | null = [];
 
   constructor(info: ConversationInfo) {
@@ -27,9 +28,7 @@ export class ConversationLog {
 
   /** Highest seq held (0 when none). May be above lastContiguous. */
   get highestSeq(): number {
-    let max = this.lastContiguous;
-    for (const seq of this.bySeq.keys()) if (seq > max) max = seq;
-    return max;
+    return Math.max(this.top, this.lastContiguous);
   }
 
   has(seq: number): boolean {
@@ -48,6 +47,7 @@ export class ConversationLog {
     this.bySeq.set(msg.seq, msg);
     this.sorted = null;
     if (dup) return "duplicate";
+    if (msg.seq > this.top) this.top = msg.seq;
     while (this.bySeq.has(this.lastContiguous + 1)) this.lastContiguous++;
     if (msg.seq > this.info.last_seq) this.info = { ...this.info, last_seq: msg.seq };
     return msg.seq > this.lastContiguous ? "gap" : "added";
