@@ -74,6 +74,9 @@ func (s *Server) login(c *gin.Context) {
 		Email     string `json:"email"`
 		Password  string `json:"password"`
 		Workspace string `json:"workspace"`
+		// The second step of two-factor sign-in (http_totp.go).
+		TOTP         string `json:"totp"`
+		RecoveryCode string `json:"recovery_code"`
 	}
 	if !bindJSON(c, &req) {
 		return
@@ -138,11 +141,19 @@ func (s *Server) login(c *gin.Context) {
 		apiError(c, http.StatusForbidden, codeDisabled, "your account is disabled; ask an admin of your workspace to enable it")
 		return
 	}
+	if a.TOTPEnabledAt != nil && !s.checkSecondFactor(c, a, req.TOTP, req.RecoveryCode, http.StatusUnauthorized) {
+		return
+	}
+	mustEnrol, err := s.mustEnrol(c, a)
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
+		return
+	}
 	if !s.startSession(c, a) {
 		return
 	}
 	s.audit(c, a.WorkspaceID, "sign_in", a.Email, "")
-	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a)})
+	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a), "totp_enrolment_required": mustEnrol})
 }
 
 // startSession signs the agent in: a new session (a fresh token, so a
@@ -216,6 +227,9 @@ func (s *Server) requireAgent(c *gin.Context) {
 	}
 	c.Set("session", sess)
 	c.Set("agent", a)
+	if !s.enforceEnrolment(c, a) { // http_totp.go
+		return
+	}
 	c.Next()
 }
 
@@ -282,11 +296,20 @@ func (s *Server) workspaceName(ctx context.Context, id string) string {
 
 func (s *Server) me(c *gin.Context) {
 	a := agentOf(c)
+	ctx := c.Request.Context()
 	ws := gin.H{"id": a.WorkspaceID}
-	if w, err := s.store.Workspace(a.WorkspaceID).Workspace(c.Request.Context()); err == nil {
+	tf := gin.H{"enabled": a.TOTPEnabledAt != nil}
+	if w, err := s.store.Workspace(a.WorkspaceID).Workspace(ctx); err == nil {
 		ws["name"] = w.Name
+		ws["require_2fa_for_admins"] = w.Require2FAForAdmins
+		tf["enrolment_required"] = w.Require2FAForAdmins && a.Role == "admin" && a.TOTPEnabledAt == nil
 	}
-	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a), "workspace": ws})
+	if a.TOTPEnabledAt != nil {
+		if n, err := s.store.Workspace(a.WorkspaceID).RecoveryCodesLeft(ctx, a.ID); err == nil {
+			tf["recovery_codes_left"] = n
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a), "workspace": ws, "two_factor": tf})
 }
 
 func (s *Server) listConversations(c *gin.Context) {

@@ -49,6 +49,8 @@ type Server struct {
 	calls      callBook    // call.go
 	resync     resyncState // resync.go
 	seen       lastSeen    // seen.go
+	// now is the clock two-factor codes are checked against (tests move it).
+	now func() time.Time
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -87,6 +89,7 @@ func New(cfg config.Config, d Deps) *Server {
 		relay:  d.Relay, ice: d.ICE, relayPool: d.RelayPool,
 		sockets: socketCounts{visitor: map[string]int{}, addr: map[string]int{}},
 		seen:    lastSeen{st: d.Store, log: d.Logger},
+		now:     time.Now,
 	}
 	switch {
 	case d.RelayPool != nil:
@@ -159,6 +162,12 @@ func (s *Server) routes() []route {
 		r("GET", "/api/conversations", agent, s.listConversations),
 		r("GET", "/api/conversations/:id/messages", agent, s.listMessages),
 		r("GET", "/ws/agent", agent, s.agentSocket),
+
+		// Two-factor sign-in (http_totp.go).
+		r("POST", "/api/me/totp", agent, csrf, s.startTOTP),
+		r("POST", "/api/me/totp/confirm", agent, csrf, body, s.confirmTOTP),
+		r("POST", "/api/me/totp/disable", agent, csrf, body, s.disableTOTP),
+		r("PATCH", "/api/workspace", agent, csrf, requireRole("admin"), body, s.updateWorkspace),
 
 		// Security (http_invites.go, http_audit.go).
 		r("DELETE", "/api/agents/:id/sessions", agent, csrf, s.revokeSessions),

@@ -8,9 +8,12 @@ import "time"
 
 // Workspace is one customer account: its agents, sites and conversations.
 type Workspace struct {
-	ID        string `gorm:"primaryKey;size:36"`
-	Name      string `gorm:"size:200;not null"`
-	CreatedAt time.Time
+	ID   string `gorm:"primaryKey;size:36"`
+	Name string `gorm:"size:200;not null"`
+	// Require2FAForAdmins: an admin without two-factor sign-in may only
+	// enrol in it (pkg/service/http_totp.go).
+	Require2FAForAdmins bool `gorm:"column:require_2fa_for_admins;not null;default:false"`
+	CreatedAt           time.Time
 }
 
 // Site is a website that embeds the widget.
@@ -82,7 +85,13 @@ type Agent struct {
 	// last signed in or connected.
 	DisabledAt *time.Time
 	LastSeenAt *time.Time
-	CreatedAt  time.Time
+	// TOTPSecret is the sealed two-factor secret (totp.go; "": none), on
+	// when TOTPEnabledAt is set; TOTPLastStep is the last code's step
+	// used to sign in, refused again.
+	TOTPSecret    string `gorm:"column:totp_secret;type:text;not null;default:''" json:"-"`
+	TOTPEnabledAt *time.Time
+	TOTPLastStep  int64 `gorm:"column:totp_last_step;not null;default:0"`
+	CreatedAt     time.Time
 }
 
 // Session is a signed-in agent's browser session. Only a hash of the cookie

@@ -200,6 +200,18 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 			n += m
 		}
 	}
+	// Agents' TOTP secrets (totp.go); few rows, so one query.
+	var as []Agent
+	if err := s.db.WithContext(ctx).Select("id, totp_secret").Where("totp_secret <> ''").Find(&as).Error; err != nil {
+		return n, err
+	}
+	for _, a := range as {
+		m, err := s.resealColumn(ctx, k, &Agent{}, a.ID, "totp_secret", a.TOTPSecret, totpSecretAAD(a.ID))
+		if err != nil {
+			return n, fmt.Errorf("agent %s: %w", a.ID, err)
+		}
+		n += m
+	}
 	return n, nil
 }
 
