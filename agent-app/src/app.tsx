@@ -17,6 +17,7 @@ import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
 import { FirstRun } from "./firstrun";
+import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
 import { visitorEmail, visitorName } from "./visitor";
 
 interface Agent {
@@ -29,7 +30,8 @@ interface Agent {
 
 interface Me {
   agent: Agent;
-  workspace: { id: string; name?: string };
+  workspace: { id: string; name?: string; require_2fa_for_admins?: boolean };
+  two_factor: TwoFactor;
 }
 
 type Phase = { kind: "loading" } | { kind: "offline"; message: string } | { kind: "signed-out" } | { kind: "signed-in"; me: Me };
@@ -81,8 +83,35 @@ function App() {
     case "signed-out":
       return <Login onSignedIn={loadMe} />;
     case "signed-in":
-      return <Dashboard me={phase.me} onSignedOut={() => setPhase({ kind: "signed-out" })} />;
+      // An admin of a workspace requiring two-factor sign-in who has not
+      // set it up may do nothing else (the server refuses the rest).
+      if (phase.me.two_factor.enrolment_required) {
+        return <EnrolFirst me={phase.me} onChanged={() => void loadMe()} onSignedOut={() => setPhase({ kind: "signed-out" })} />;
+      }
+      return <Dashboard me={phase.me} onMeChanged={() => void loadMe()} onSignedOut={() => setPhase({ kind: "signed-out" })} />;
   }
+}
+
+function EnrolFirst({ me, onChanged, onSignedOut }: { me: Me; onChanged: () => void; onSignedOut: () => void }) {
+  const signOut = async () => {
+    try {
+      await api("POST", "/api/auth/logout");
+    } catch {
+      // Signed out locally either way.
+    }
+    onSignedOut();
+  };
+  return (
+    <div class="pa-center pa-login-bg">
+      <div class="pa-card pa-login" role="region" aria-labelledby="enrol-title">
+        <h1 id="enrol-title">Set up two-factor sign-in</h1>
+        <TwoFactorPanel twoFactor={me.two_factor} role={me.agent.role} required onChanged={onChanged} />
+        <button type="button" class="pa-btn-ghost" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </div>
+    </div>
+  );
 }
 
 function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
@@ -94,15 +123,35 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   // which, and the form shows the choice.
   const [workspaces, setWorkspaces] = useState<{ id: string; name: string }[]>([]);
   const [workspace, setWorkspace] = useState("");
+  // With two-factor sign-in the server answers totp_required to a right
+  // password: the form then asks for the code (or a recovery code).
+  const [second, setSecond] = useState<"" | "totp" | "recovery_code">("");
+  const [code, setCode] = useState("");
 
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError("");
     try {
-      await api("POST", "/api/auth/login", { email: email.trim(), password, workspace: workspace || undefined });
+      await api("POST", "/api/auth/login", {
+        email: email.trim(),
+        password,
+        workspace: workspace || undefined,
+        ...(second && code.trim() ? { [second]: code.trim() } : {}),
+      });
       await onSignedIn();
     } catch (err) {
+      if (err instanceof ApiError && err.code === "totp_required") {
+        setSecond("totp");
+        setBusy(false);
+        return;
+      }
+      if (err instanceof ApiError && err.code === "totp_invalid") {
+        setError(err.message);
+        setCode("");
+        setBusy(false);
+        return;
+      }
       if (err instanceof ApiError && err.code === "workspace_required") {
         const list = (err.body as { workspaces?: { id: string; name: string }[] } | null)?.workspaces ?? [];
         setWorkspaces(list);
@@ -161,6 +210,32 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
             </select>
           </label>
         )}
+        {second && (
+          <>
+            <label>
+              {second === "totp" ? "Code from your authenticator app" : "Recovery code"}
+              <input
+                data-testid="login-code"
+                autocomplete="one-time-code"
+                inputMode={second === "totp" ? "numeric" : "text"}
+                required
+                autoFocus
+                value={code}
+                onInput={(e) => setCode(e.currentTarget.value)}
+              />
+            </label>
+            <button
+              type="button"
+              class="pa-link"
+              onClick={() => {
+                setSecond(second === "totp" ? "recovery_code" : "totp");
+                setCode("");
+              }}
+            >
+              {second === "totp" ? "Use a recovery code instead" : "Use a code from the app instead"}
+            </button>
+          </>
+        )}
         {error && (
           <div class="pa-error" role="alert" data-testid="login-error">
             {error}
@@ -190,7 +265,7 @@ function loadRead(): Record<string, number> {
   }
 }
 
-function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () => void; onSignedOut: () => void }) {
   const client = useMemo(
     () =>
       new LiveClient({
@@ -352,6 +427,14 @@ function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
             <SitesButton />
           </div>
         )}
+        <div class="pa-routing-links">
+          <TwoFactorButton
+            twoFactor={me.two_factor}
+            role={me.agent.role}
+            required={!!me.workspace.require_2fa_for_admins}
+            onChanged={onMeChanged}
+          />
+        </div>
         <SecuritySide
           role={me.agent.role}
           onSignedOut={() => {

@@ -1,0 +1,198 @@
+// Two-factor sign-in (TOTP) for the signed-in agent: set it up with an
+// authenticator app, keep the recovery codes, turn it off; admins also
+// choose whether the workspace requires it of admins. The server side is
+// pkg/service/http_totp.go.
+
+import { useState } from "preact/hooks";
+import { ApiError, api } from "../../widget/src/shared/http";
+import { Dialog } from "./dialog";
+
+export interface TwoFactor {
+  enabled: boolean;
+  enrolment_required?: boolean;
+  recovery_codes_left?: number;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** TwoFactorButton opens the two-factor settings from the sidebar. */
+export function TwoFactorButton(props: { twoFactor: TwoFactor; role: string; required: boolean; onChanged: () => void }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" class="pa-btn-ghost" data-testid="open-two-factor" onClick={() => setOpen(true)}>
+        Two-factor sign-in {props.twoFactor.enabled ? "(on)" : "(off)"}
+      </button>
+      {open && (
+        <Dialog title="Two-factor sign-in" onClose={() => setOpen(false)}>
+          <TwoFactorPanel {...props} />
+        </Dialog>
+      )}
+    </>
+  );
+}
+
+/** TwoFactorPanel sets up, shows or turns off the agent's two-factor
+ * sign-in. onChanged reloads the agent (its state comes from /api/me). */
+export function TwoFactorPanel({
+  twoFactor,
+  role,
+  required,
+  onChanged,
+}: {
+  twoFactor: TwoFactor;
+  role: string;
+  required: boolean;
+  onChanged: () => void;
+}) {
+  const [enrolment, setEnrolment] = useState<{ secret: string; uri: string } | null>(null);
+  const [code, setCode] = useState("");
+  const [codes, setCodes] = useState<string[]>([]);
+  const [proof, setProof] = useState("");
+  const [note, setNote] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setNote("");
+    try {
+      await fn();
+    } catch (e) {
+      setNote(e instanceof ApiError ? e.message : message(e));
+    }
+    setBusy(false);
+  };
+  const start = () => run(async () => setEnrolment(await api<{ secret: string; uri: string }>("POST", "/api/me/totp")));
+  const confirm = (e: Event) => {
+    e.preventDefault();
+    void run(async () => {
+      const r = await api<{ recovery_codes: string[] }>("POST", "/api/me/totp/confirm", { code: code.trim() });
+      setCodes(r.recovery_codes);
+      setEnrolment(null);
+      setCode("");
+    });
+  };
+  const disable = (e: Event) => {
+    e.preventDefault();
+    const p = proof.trim();
+    // Six digits are a code from the app, "abcde-fghij" a recovery code,
+    // anything else the password.
+    const body = /^\d{3} ?\d{3}$/.test(p)
+      ? { code: p }
+      : /^[a-z2-7]{5}-[a-z2-7]{5}$/i.test(p)
+        ? { recovery_code: p }
+        : { password: proof };
+    void run(async () => {
+      await api("POST", "/api/me/totp/disable", body);
+      setProof("");
+      onChanged();
+    });
+  };
+  const setRequired = (on: boolean) => run(async () => {
+    await api("PATCH", "/api/workspace", { require_2fa_for_admins: on });
+    onChanged();
+  });
+
+  if (codes.length > 0) {
+    return (
+      <div class="pa-two-factor" data-testid="recovery-codes">
+        <p role="status">
+          <strong>Two-factor sign-in is on.</strong> Keep these recovery codes somewhere safe: each signs you in once if you
+          lose your phone. They are shown only now.
+        </p>
+        <ul class="pa-recovery-codes">
+          {codes.map((c) => (
+            <li key={c}>
+              <code>{c}</code>
+            </li>
+          ))}
+        </ul>
+        <button
+          type="button"
+          class="pa-btn"
+          onClick={() => {
+            setCodes([]);
+            onChanged();
+          }}
+        >
+          I saved them
+        </button>
+      </div>
+    );
+  }
+
+  return (
+    <div class="pa-two-factor">
+      {note && (
+        <div class="pa-error" role="alert">
+          {note}
+        </div>
+      )}
+      {twoFactor.enabled ? (
+        <>
+          <p data-testid="two-factor-state">
+            Two-factor sign-in is on: signing in asks for a code from your authenticator app.{" "}
+            {twoFactor.recovery_codes_left !== undefined && `${twoFactor.recovery_codes_left} recovery codes left.`}
+          </p>
+          <form onSubmit={disable}>
+            <label class="pa-field">
+              To turn it off: a code from your app, a recovery code or your password
+              <input type="password" autocomplete="off" required value={proof} onInput={(e) => setProof(e.currentTarget.value)} />
+            </label>
+            <button type="submit" class="pa-btn-outline" disabled={busy}>
+              Turn off two-factor sign-in
+            </button>
+          </form>
+        </>
+      ) : enrolment ? (
+        <form onSubmit={confirm}>
+          <p>
+            In your authenticator app, add an account with this key, or paste the link (apps that scan QR codes accept
+            it too):
+          </p>
+          <label class="pa-field">
+            Key
+            <input readOnly data-testid="totp-secret" value={enrolment.secret} onFocus={(e) => e.currentTarget.select()} />
+          </label>
+          <label class="pa-field">
+            Link
+            <input readOnly data-testid="totp-uri" value={enrolment.uri} onFocus={(e) => e.currentTarget.select()} />
+          </label>
+          <label class="pa-field">
+            Code from your authenticator app
+            <input
+              inputMode="numeric"
+              autocomplete="one-time-code"
+              required
+              pattern="[0-9 ]{6,7}"
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+            />
+          </label>
+          <button type="submit" class="pa-btn" disabled={busy}>
+            Turn on
+          </button>
+        </form>
+      ) : (
+        <>
+          <p>
+            {twoFactor.enrolment_required
+              ? "Your workspace requires two-factor sign-in for admins. Set it up to continue."
+              : "Ask for a code from an authenticator app on your phone at every sign-in, so a stolen password is not enough."}
+          </p>
+          <button type="button" class="pa-btn" disabled={busy} onClick={() => void start()}>
+            Set up two-factor sign-in
+          </button>
+        </>
+      )}
+      {role === "admin" && twoFactor.enabled && (
+        <label class="pa-check">
+          <input type="checkbox" checked={required} disabled={busy} onChange={(e) => void setRequired(e.currentTarget.checked)} />
+          Require two-factor sign-in for every admin of this workspace
+        </label>
+      )}
+    </div>
+  );
+}
