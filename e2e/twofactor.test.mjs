@@ -100,3 +100,38 @@ test("an agent sets up two-factor sign-in and signs in with a code or a recovery
   await eventually(async () => /already used/.test(await again.getByRole("alert").innerText()), { what: "used recovery code refused" });
   await again.screenshot({ path: `${shots}/twofactor-recovery-refused.png` });
 });
+
+// When the workspace requires two-factor sign-in of admins, an admin
+// without it gets only the set-up screen until it is on.
+test("an admin of a workspace requiring two-factor sign-in sets it up before anything else", async () => {
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
+  await enrol(admin);
+  await admin.getByRole("button", { name: "Two-factor sign-in (on)" }).click();
+  const dialog = admin.getByRole("dialog", { name: "Two-factor sign-in" });
+  await dialog.getByLabel("Require two-factor sign-in for every admin of this workspace").check();
+  await eventually(async () => (await call(admin, "GET", "/api/me")).json.workspace.require_2fa_for_admins === true, { what: "setting saved" });
+  await dialog.getByRole("button", { name: "Close" }).click();
+
+  const email = "bea@e2e.test";
+  const password = "a long enough password";
+  const created = await call(admin, "POST", "/api/agents", { email, name: "Bea", password, role: "admin" });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const page = await (await e2e.browser.newContext()).newPage();
+  await page.goto(`${s.url}/app/`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const screen = page.getByRole("region", { name: "Set up two-factor sign-in" });
+  await screen.getByText("Your workspace requires two-factor sign-in for admins").waitFor();
+  assert.equal(await page.locator("[data-testid=agent-self]").count(), 0, "no dashboard before enrolment");
+  assert.equal((await call(page, "GET", "/api/conversations")).status, 403);
+  await page.screenshot({ path: `${shots}/twofactor-enrol-first.png` });
+  await screen.getByRole("button", { name: "Set up two-factor sign-in" }).click();
+  const secret = await screen.getByLabel("Key").inputValue();
+  await screen.getByLabel("Code from your authenticator app").fill(totp(secret, stepNow()));
+  await screen.getByRole("button", { name: "Turn on" }).click();
+  await screen.getByRole("button", { name: "I saved them" }).click();
+  await page.locator("[data-testid=agent-self]").waitFor();
+  assert.equal((await call(page, "GET", "/api/conversations")).status, 200);
+});

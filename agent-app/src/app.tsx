@@ -106,7 +106,7 @@ function EnrolFirst({ me, onChanged, onSignedOut }: { me: Me; onChanged: () => v
       <div class="pa-card pa-login" role="region" aria-labelledby="enrol-title">
         <h1 id="enrol-title">Set up two-factor sign-in</h1>
         <TwoFactorPanel twoFactor={me.two_factor} role={me.agent.role} required onChanged={onChanged} />
-        <button type="button" class="pa-btn-ghost" onClick={() => void signOut()}>
+        <button type="button" class="pa-link" onClick={() => void signOut()}>
           Sign out
         </button>
       </div>

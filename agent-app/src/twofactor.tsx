@@ -3,7 +3,7 @@
 // choose whether the workspace requires it of admins. The server side is
 // pkg/service/http_totp.go.
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { ApiError, api } from "../../widget/src/shared/http";
 import { Dialog } from "./dialog";
 
@@ -90,10 +90,21 @@ export function TwoFactorPanel({
       onChanged();
     });
   };
-  const setRequired = (on: boolean) => run(async () => {
-    await api("PATCH", "/api/workspace", { require_2fa_for_admins: on });
-    onChanged();
-  });
+  // The box shows the choice at once; a refusal puts it back.
+  const [requireAll, setRequireAll] = useState(required);
+  useEffect(() => setRequireAll(required), [required]);
+  const setRequired = (on: boolean) => {
+    setRequireAll(on);
+    void run(async () => {
+      try {
+        await api("PATCH", "/api/workspace", { require_2fa_for_admins: on });
+      } catch (e) {
+        setRequireAll(!on);
+        throw e;
+      }
+      onChanged();
+    });
+  };
 
   if (codes.length > 0) {
     return (
@@ -189,7 +200,7 @@ export function TwoFactorPanel({
       )}
       {role === "admin" && twoFactor.enabled && (
         <label class="pa-check">
-          <input type="checkbox" checked={required} disabled={busy} onChange={(e) => void setRequired(e.currentTarget.checked)} />
+          <input type="checkbox" checked={requireAll} disabled={busy} onChange={(e) => setRequired(e.currentTarget.checked)} />
           Require two-factor sign-in for every admin of this workspace
         </label>
       )}
