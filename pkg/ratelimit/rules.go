@@ -33,6 +33,13 @@ type Rules struct {
 	// SignInPerIP: sign-in attempts per client address, against one address
 	// trying many accounts.
 	SignInPerIP Rule
+	// SecondFactorPerAccount: two-factor codes (or recovery codes) tried on
+	// one account from any address, after a right password. Per account
+	// alone: whoever has the password could otherwise guess 6-digit codes
+	// from many addresses at once. Only someone who knows the password
+	// can spend it, so it locks the owner out only of an account whose
+	// password must be changed anyway.
+	SecondFactorPerAccount Rule
 	// VisitorSessionPerIP: new visitor sessions per client address.
 	VisitorSessionPerIP Rule
 	// VisitorSessionPerSite: new visitor sessions per site, a ceiling that
@@ -63,6 +70,7 @@ func DefaultRules() Rules {
 	return Rules{
 		SignInPerAccount:       Rule{Name: "signin:acct", Limit: PerMinute(5)},
 		SignInPerIP:            Rule{Name: "signin:ip", Limit: PerMinute(20)},
+		SecondFactorPerAccount: Rule{Name: "2fa:acct", Limit: Limit{Rate: 10, Burst: 10, Period: 10 * time.Minute}},
 		VisitorSessionPerIP:    Rule{Name: "visitor:ip", Limit: PerMinute(30)},
 		VisitorSessionPerSite:  Rule{Name: "visitor:site", Limit: PerMinute(600)},
 		MessagePerVisitor:      Rule{Name: "msg:visitor", Limit: Limit{Rate: 20, Burst: 20, Period: 10 * time.Second}},

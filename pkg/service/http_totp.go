@@ -22,9 +22,9 @@ import (
 //
 // Sign-in: a right password of an agent with 2FA answers 401 totp_required
 // and no session; the form sends the same request again with "totp" (or
-// "recovery_code"). Every attempt goes through the sign-in rate limits, so
-// codes cannot be guessed faster than passwords; a code's step is recorded
-// and not accepted twice.
+// "recovery_code"). Every attempt goes through the sign-in rate limits, and
+// codes also through SecondFactorPerAccount, counted on the account from
+// any address; a code's step is recorded and not accepted twice.
 //
 // A workspace with require_2fa_for_admins (PATCH /api/workspace): an admin
 // without 2FA still signs in (so they can enrol without another admin's
@@ -86,6 +86,8 @@ func (s *Server) checkSecondFactor(c *gin.Context, a store.Agent, code, recovery
 	switch {
 	case strings.TrimSpace(code) == "" && strings.TrimSpace(recoveryCode) == "":
 		apiError(c, http.StatusUnauthorized, codeTOTPRequired, "enter the code from your authenticator app")
+		return false
+	case !s.allowHTTP(c, s.rules.SecondFactorPerAccount, a.ID):
 		return false
 	case strings.TrimSpace(code) != "":
 		secret, err := sc.TOTPSecret(ctx, a.ID)

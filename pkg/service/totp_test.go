@@ -3,6 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -263,5 +265,39 @@ func TestTOTPSecretIsSealedOnDisk(t *testing.T) {
 	}
 	if got, err := st.Workspace(ts.site.WorkspaceID).TOTPSecret(ctx, admin.id); err != nil || got != secret {
 		t.Fatalf("secret read back: %q %v", got, err)
+	}
+}
+
+// Codes are limited per account across addresses: someone who has the
+// password cannot guess codes from many addresses at once.
+func TestTwoFactorGuessesFromManyAddressesAreLimited(t *testing.T) {
+	rules := ratelimit.DefaultRules()
+	rules.SecondFactorPerAccount = ratelimit.Rule{Name: "t2fa:any", Limit: ratelimit.Limit{Rate: 3, Burst: 3, Period: time.Hour}}
+	ts := newTestServerWith(t, storetest.SQLite(t), ratelimit.NewMemory(), rules, "-trusted-proxies", "127.0.0.1")
+	clock := setClock(ts, time.Unix(1_900_000_000, 0))
+	admin := ts.signIn(t, "admin@parley.local", adminPassword)
+	secret, _ := enrol(t, admin, clock)
+	clock.advance(auth.TOTPPeriod)
+	try := func(xff, code string) int {
+		body, _ := json.Marshal(map[string]string{"email": "admin@parley.local", "password": adminPassword, "totp": code})
+		req := loginRequest(ts.URL, "", "")
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+		req.Header.Set("X-Forwarded-For", xff)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	wrong := auth.TOTPCode(secret, auth.TOTPStep(clock.now())+9)
+	for i, addr := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"} {
+		if code := try(addr, wrong); code != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d: %d", i+1, code)
+		}
+	}
+	if code := try("203.0.113.4", clock.code(secret)); code != http.StatusTooManyRequests {
+		t.Fatalf("a fourth code from a fourth address: %d, want 429", code)
 	}
 }
