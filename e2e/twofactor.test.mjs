@@ -134,4 +134,19 @@ test("an admin of a workspace requiring two-factor sign-in sets it up before any
   await screen.getByRole("button", { name: "I saved them" }).click();
   await page.locator("[data-testid=agent-self]").waitFor();
   assert.equal((await call(page, "GET", "/api/conversations")).status, 200);
+
+  // Bea loses her phone and codes: an admin resets it on the Agents
+  // screen; her password alone then leads to the set-up screen again.
+  await admin.click("[data-testid=open-agents]");
+  await admin.getByRole("button", { name: "Reset two-factor sign-in of Bea" }).click();
+  const ask = admin.getByRole("dialog", { name: "Reset two-factor sign-in of Bea?" });
+  await admin.screenshot({ path: `${shots}/twofactor-reset.png` });
+  await ask.getByRole("button", { name: "Reset two-factor sign-in of Bea" }).click();
+  await admin.getByText("Bea: two-factor sign-in reset").waitFor();
+  const later = await (await e2e.browser.newContext()).newPage();
+  await later.goto(`${s.url}/app/`);
+  await later.getByLabel("Email").fill(email);
+  await later.getByLabel("Password").fill(password);
+  await later.getByRole("button", { name: "Sign in" }).click();
+  await later.getByRole("region", { name: "Set up two-factor sign-in" }).waitFor();
 });

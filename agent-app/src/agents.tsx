@@ -12,6 +12,7 @@ import { useConfirm } from "./dialog";
 
 interface Agent extends AgentProfile {
   disabled: boolean;
+  two_factor: boolean;
   last_seen_at?: string;
 }
 
@@ -128,6 +129,14 @@ function AgentRow(props: { agent: Agent; self: boolean; onChanged: () => void; o
       return disable ? `${a.name} disabled: ${r.sessions_ended ?? 0} session(s) ended` : `${a.name} can sign in again`;
     });
   };
+  // For an agent who lost their phone and their recovery codes.
+  const resetTwoFactor = async () => {
+    if (!(await ask(`${a.name} will sign in with the password alone until they set two-factor sign-in up again.`, `Reset two-factor sign-in of ${a.name}`))) return;
+    void run(async () => {
+      await api("POST", url + "/totp/reset");
+      return `${a.name}: two-factor sign-in reset`;
+    });
+  };
   return (
     <tr data-testid="agent-row" data-agent={a.id} data-disabled={String(a.disabled)}>
       <th scope="row">
@@ -165,6 +174,11 @@ function AgentRow(props: { agent: Agent; self: boolean; onChanged: () => void; o
         {!a.disabled && (
           <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Sign ${a.name} out everywhere`} onClick={() => void signOut()}>
             Sign out
+          </button>
+        )}
+        {!self && a.two_factor && (
+          <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Reset two-factor sign-in of ${a.name}`} onClick={() => void resetTwoFactor()}>
+            Reset 2FA
           </button>
         )}
         {!self &&

@@ -39,13 +39,16 @@ type agentJSON struct {
 	Status string `json:"status"`
 	// Disabled: an admin disabled the agent; it cannot sign in.
 	Disabled bool `json:"disabled"`
+	// TwoFactor: the agent signs in with a TOTP code too (http_totp.go).
+	TwoFactor bool `json:"two_factor"`
 	// LastSeenAt is when the agent last signed in or connected (absent:
 	// never).
 	LastSeenAt string `json:"last_seen_at,omitempty"`
 }
 
 func toAgentJSON(a store.Agent) agentJSON {
-	out := agentJSON{ID: a.ID, Name: a.Name, Email: a.Email, Role: a.Role, Status: a.Status, Disabled: a.DisabledAt != nil}
+	out := agentJSON{ID: a.ID, Name: a.Name, Email: a.Email, Role: a.Role, Status: a.Status, Disabled: a.DisabledAt != nil,
+		TwoFactor: a.TOTPEnabledAt != nil}
 	if a.LastSeenAt != nil {
 		out.LastSeenAt = a.LastSeenAt.UTC().Format(time.RFC3339)
 	}

@@ -243,6 +243,31 @@ func (s *Server) disableTOTP(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
+// resetTOTP turns another agent's 2FA off, for one who lost both their
+// phone and their recovery codes; they sign in with the password and may
+// set it up again. Not for oneself: that needs a proof (disableTOTP), so a
+// stolen admin session cannot shed its owner's second factor.
+func (s *Server) resetTOTP(c *gin.Context) {
+	me := agentOf(c)
+	id := c.Param("id")
+	if id == me.ID || id == "me" {
+		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "turn your own two-factor sign-in off with a code or your password")
+		return
+	}
+	sc := s.store.Workspace(me.WorkspaceID)
+	ctx := c.Request.Context()
+	a, err := sc.Agent(ctx, id)
+	if err == nil {
+		err = sc.DisableTOTP(ctx, a.ID)
+	}
+	if err != nil {
+		adminError(c, err, "reset two-factor sign-in")
+		return
+	}
+	s.audit(c, me.WorkspaceID, "two_factor_reset", a.Email, "")
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
 // updateWorkspace changes workspace settings: require_2fa_for_admins. An
 // admin turning it on must have 2FA already, or they would shut
 // themselves out of everything but enrolment.

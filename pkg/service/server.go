@@ -168,6 +168,7 @@ func (s *Server) routes() []route {
 		r("POST", "/api/me/totp/confirm", agent, csrf, body, s.confirmTOTP),
 		r("POST", "/api/me/totp/disable", agent, csrf, body, s.disableTOTP),
 		r("PATCH", "/api/workspace", agent, csrf, requireRole("admin"), body, s.updateWorkspace),
+		r("POST", "/api/agents/:id/totp/reset", agent, csrf, requireRole("admin"), s.resetTOTP),
 
 		// Security (http_invites.go, http_audit.go).
 		r("DELETE", "/api/agents/:id/sessions", agent, csrf, s.revokeSessions),

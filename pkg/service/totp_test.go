@@ -301,3 +301,34 @@ func TestTwoFactorGuessesFromManyAddressesAreLimited(t *testing.T) {
 		t.Fatalf("a fourth code from a fourth address: %d, want 429", code)
 	}
 }
+
+// An admin resets the 2FA of an agent who lost their phone and codes, not
+// their own, and no one else's outside the workspace.
+func TestAdminResetsTwoFactor(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		clock := setClock(ts, time.Unix(1_900_000_000, 0))
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		al := admin.newAgent(t, "Al", nil)
+		enrol(t, al, clock)
+		enrol(t, admin, clock)
+		var listed struct{ Agent agentJSON }
+		if code := admin.call(t, "GET", "/api/agents/"+al.id, nil, &listed); code != 200 || !listed.Agent.TwoFactor {
+			t.Fatalf("agent shows 2FA: %d %+v", code, listed)
+		}
+		if code := al.call(t, "POST", "/api/agents/"+al.id+"/totp/reset", nil, nil); code != http.StatusForbidden {
+			t.Fatalf("an agent resetting: %d", code)
+		}
+		if code := admin.call(t, "POST", "/api/agents/"+admin.id+"/totp/reset", nil, nil); code != http.StatusBadRequest {
+			t.Fatalf("an admin resetting their own: %d", code)
+		}
+		if code := admin.call(t, "POST", "/api/agents/no-such-agent/totp/reset", nil, nil); code != http.StatusNotFound {
+			t.Fatalf("reset of no agent: %d", code)
+		}
+		if code := admin.call(t, "POST", "/api/agents/"+al.id+"/totp/reset", nil, nil); code != 200 {
+			t.Fatalf("reset: %d", code)
+		}
+		if code, _, _ := login(t, ts, map[string]string{"email": mustEmail(t, admin, al.id), "password": "a long enough password"}); code != 200 {
+			t.Fatalf("password only after the reset: %d", code)
+		}
+	})
+}
