@@ -14,7 +14,7 @@ import (
 
 const (
 	adminEmail    = "admin@fleet.test"
-	adminPassword = "fleet test password 1"
+	adminPassword = "ocean lantern grammar 7"
 )
 
 // fleet is three signaling nodes, and relays, on a PostgreSQL and a Redis
