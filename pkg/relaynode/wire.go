@@ -28,7 +28,7 @@
 //     the peer over the control link, and the frames signaling sends back;
 //     signaling handles them exactly as frames of an in-process peer.
 //
-// See docs/DESIGN.md, "Transports".
+// See docs/design/transports.md.
 //
 // Calls (calls.go): the relay serving both peers of a call forwards its
 // media (relay.Call); signaling drives it over the control link.

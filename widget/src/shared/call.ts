@@ -1,5 +1,5 @@
 // Calls: a conversation's chat upgraded to voice or a screen share
-// (docs/DESIGN.md, "Calls"). Used by the widget and the agent app.
+// (docs/design/calls.md). Used by the widget and the agent app.
 //
 // The server rings and tracks calls (call / call_state frames over the
 // WebSocket); media travels on the WebRTC link the chat already has
