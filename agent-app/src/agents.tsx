@@ -6,7 +6,7 @@
 // disabling, sessions) and http_invites.go.
 
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../../widget/src/shared/http";
+import { api, errorMessage as message } from "@parley/shared/http";
 import { type AgentProfile, usePoll } from "./routing";
 import { useConfirm } from "./dialog";
 
@@ -28,10 +28,6 @@ const ROLES = [
   ["supervisor", "Supervisor"],
   ["admin", "Admin"],
 ];
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 const list = (s: string) =>
   s

@@ -4,13 +4,13 @@
 
 import { render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ChatItem, LiveClient, exposeDebug } from "../../widget/src/shared/client";
-import { WebRTCLink } from "../../widget/src/shared/rtc";
-import { CallManager } from "../../widget/src/shared/call";
+import { ChatItem, LiveClient, exposeDebug } from "@parley/shared/client";
+import { WebRTCLink } from "@parley/shared/rtc";
+import { CallManager } from "@parley/shared/call";
 import { CallControls, IncomingCalls } from "./call";
-import type { ConversationLog } from "../../widget/src/shared/conversation";
-import { initials, shortTime, utf8Length } from "../../widget/src/shared/format";
-import { ApiError, api, liveURL } from "../../widget/src/shared/http";
+import type { ConversationLog } from "@parley/shared/conversation";
+import { initials, shortTime, utf8Length } from "@parley/shared/format";
+import { ApiError, api, liveURL } from "@parley/shared/http";
 import type { Author, ConversationInfo } from "../../pkg/protocol/protocol";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";

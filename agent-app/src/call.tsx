@@ -4,8 +4,8 @@
 // screen share, mute, hang up. The calls themselves are
 // widget/src/shared/call.ts.
 
-import { callSummary, type CallManager } from "../../widget/src/shared/call";
-import { CallBar, useCalls, type CallLook } from "../../widget/src/shared/callbar";
+import { callSummary, type CallManager } from "@parley/shared/call";
+import { CallBar, useCalls, type CallLook } from "@parley/shared/callbar";
 
 const look: CallLook = {
   prefix: "pa",

@@ -6,8 +6,8 @@
 
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
-import type { LiveClient } from "../../widget/src/shared/client";
-import { api } from "../../widget/src/shared/http";
+import type { LiveClient } from "@parley/shared/client";
+import { api } from "@parley/shared/http";
 import { AgentProfile, usePoll } from "./routing";
 import { Site, copyText } from "./sites";
 

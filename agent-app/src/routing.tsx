@@ -4,8 +4,8 @@
 // in pkg/service/http_routing.go.
 
 import { useEffect, useState } from "preact/hooks";
-import type { LiveClient } from "../../widget/src/shared/client";
-import { api } from "../../widget/src/shared/http";
+import type { LiveClient } from "@parley/shared/client";
+import { api, errorMessage as message } from "@parley/shared/http";
 import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
 import { Dialog } from "./dialog";
@@ -75,10 +75,6 @@ const list = (s: string) =>
     .split(",")
     .map((x) => x.trim())
     .filter(Boolean);
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function waitText(s: number): string {
   if (s < 0) return "unknown";

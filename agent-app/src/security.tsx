@@ -4,7 +4,7 @@
 // (agents.tsx).
 
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, api } from "../../widget/src/shared/http";
+import { ApiError, api, errorMessage as message } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
 
 interface Invite {
@@ -23,10 +23,6 @@ interface AuditEntry {
   detail: string;
   ip: string;
   at: string;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** INVITE_PATH is where an invite link lands: /agent/invite/<token>. */

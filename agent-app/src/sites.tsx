@@ -6,7 +6,7 @@
 // them).
 
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../../widget/src/shared/http";
+import { api, errorMessage as message } from "@parley/shared/http";
 import { SettingsForm } from "./routing";
 import { Dialog, useConfirm } from "./dialog";
 
@@ -27,10 +27,6 @@ export interface Site {
   embed_code: string;
   visitor_calls: boolean;
   look: Look;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** copyText puts text on the clipboard; false when the browser refused. */

@@ -4,17 +4,13 @@
 // pkg/service/http_totp.go.
 
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, api } from "../../widget/src/shared/http";
+import { ApiError, api, errorMessage as message } from "@parley/shared/http";
 import { Dialog } from "./dialog";
 
 export interface TwoFactor {
   enabled: boolean;
   enrolment_required?: boolean;
   recovery_codes_left?: number;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** TwoFactorButton opens the two-factor settings from the sidebar. */

@@ -9,7 +9,11 @@
 // other's install.
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
+
+/** sharedDir is widget/src/shared, the package both apps import as @parley/shared. */
+const sharedDir = fileURLToPath(new URL("../src/shared", import.meta.url));
 /**
  * onePreact resolves every preact import (preact, preact/hooks, the JSX
  * runtime) from root, the app being built, whichever file imports it. The
@@ -59,6 +63,9 @@ export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {
       format: "iife",
       jsx: "automatic",
       jsxImportSource: "preact",
+      // The code both apps share (live client, transports, WebRTC, calls,
+      // formatting) is one package, imported by name: @parley/shared/<module>.
+      alias: { "@parley/shared": sharedDir },
       plugins: [onePreact(root)],
     });
   }

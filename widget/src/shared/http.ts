@@ -60,3 +60,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 export function liveURL(path: string): string {
   return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
 }
+
+/** errorMessage is what to show a person for a failed call or action. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
