@@ -39,6 +39,7 @@ var idRoutes = map[string]struct {
 	"DELETE /api/agents/:id/sessions":      {id: "agent"},
 	"POST /api/agents/:id/disable":         {id: "agent"},
 	"POST /api/agents/:id/enable":          {id: "agent"},
+	"POST /api/agents/:id/totp/reset":      {id: "agent"},
 	"GET /api/sites/:id":                   {id: "site"},
 	"PATCH /api/sites/:id":                 {id: "site", body: map[string]any{"allowed_origins": []string{}}},
 	"DELETE /api/sites/:id":                {id: "site"},
