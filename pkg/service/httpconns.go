@@ -33,7 +33,7 @@ func (s *Server) ServeOn(hs *http.Server, ln net.Listener) net.Listener {
 	if s.limiter == nil || s.cfg.MaxConnsPerAddress == 0 {
 		return ln
 	}
-	l := &capListener{Listener: ln, srv: s, open: map[string]int{}, tls: s.cfg.TLS()}
+	l := &capListener{Listener: ln, srv: s, open: keyCounts{}, tls: s.cfg.TLS()}
 	hs.ConnState = l.state
 	return l
 }
@@ -49,7 +49,7 @@ type capListener struct {
 	tls bool
 
 	mu   sync.Mutex
-	open map[string]int
+	open keyCounts
 }
 
 // tooManyConns is the whole answer a refused plain-HTTP connection gets.
@@ -87,10 +87,10 @@ func (l *capListener) claim(key string) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[key] >= l.srv.cfg.MaxConnsPerAddress {
+	if l.open.full(key, l.srv.cfg.MaxConnsPerAddress) {
 		return false
 	}
-	l.open[key]++
+	l.open.add(key)
 	return true
 }
 
@@ -106,9 +106,7 @@ func (l *capListener) state(nc net.Conn, st http.ConnState) {
 		return
 	}
 	l.mu.Lock()
-	if l.open[key]--; l.open[key] <= 0 {
-		delete(l.open, key)
-	}
+	l.open.drop(key)
 	l.mu.Unlock()
 }
 

@@ -87,7 +87,7 @@ func New(cfg config.Config, d Deps) *Server {
 		metrics: newMetrics(), conns: map[*conn]struct{}{}, limiter: d.Limiter, rules: d.Rules,
 		secure: cfg.Secure(),
 		relay:  d.Relay, ice: d.ICE, relayPool: d.RelayPool,
-		sockets: socketCounts{visitor: map[string]int{}, addr: map[string]int{}},
+		sockets: socketCounts{visitor: keyCounts{}, addr: keyCounts{}},
 		seen:    lastSeen{st: d.Store, log: d.Logger},
 		now:     time.Now,
 	}

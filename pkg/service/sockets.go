@@ -18,10 +18,25 @@ const CloseTooManySockets = 4429
 
 // socketCounts counts the live sockets of each visitor and each client
 // address on this node, so that one token or one address cannot hold an
-// unbounded share of it. Entries go when their count is back at zero.
+// unbounded share of it.
 type socketCounts struct {
-	visitor map[string]int
-	addr    map[string]int
+	visitor keyCounts
+	addr    keyCounts
+}
+
+// keyCounts counts what is open per key, for a cap on each key; a key goes
+// when its count is back at zero. Callers hold the lock that guards it.
+type keyCounts map[string]int
+
+// full reports whether key has max or more open (max ≤ 0: no cap).
+func (k keyCounts) full(key string, max int) bool { return max > 0 && k[key] >= max }
+
+func (k keyCounts) add(key string) { k[key]++ }
+
+func (k keyCounts) drop(key string) {
+	if k[key]--; k[key] <= 0 {
+		delete(k, key)
+	}
 }
 
 // claimSocket counts a new socket of p from the client address key addr
@@ -36,16 +51,16 @@ func (s *Server) claimSocket(p conversation.Participant, addr string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	visitor := p.Kind == protocol.AuthorVisitor
-	if n := s.cfg.MaxSocketsPerVisitor; visitor && n > 0 && s.sockets.visitor[p.ID] >= n {
+	if n := s.cfg.MaxSocketsPerVisitor; visitor && s.sockets.visitor.full(p.ID, n) {
 		return fmt.Sprintf("too many connections for this visitor (at most %d); close another tab", n)
 	}
-	if n := s.cfg.MaxSocketsPerAddress; n > 0 && s.sockets.addr[addr] >= n {
+	if n := s.cfg.MaxSocketsPerAddress; s.sockets.addr.full(addr, n) {
 		return fmt.Sprintf("too many connections from this address (at most %d)", n)
 	}
 	if visitor {
-		s.sockets.visitor[p.ID]++
+		s.sockets.visitor.add(p.ID)
 	}
-	s.sockets.addr[addr]++
+	s.sockets.addr.add(addr)
 	return ""
 }
 
@@ -57,13 +72,9 @@ func (s *Server) releaseSocket(p conversation.Participant, addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.Kind == protocol.AuthorVisitor {
-		if s.sockets.visitor[p.ID]--; s.sockets.visitor[p.ID] <= 0 {
-			delete(s.sockets.visitor, p.ID)
-		}
+		s.sockets.visitor.drop(p.ID)
 	}
-	if s.sockets.addr[addr]--; s.sockets.addr[addr] <= 0 {
-		delete(s.sockets.addr, addr)
-	}
+	s.sockets.addr.drop(addr)
 }
 
 // refuseSocket closes a just-upgraded socket over a cap, saying why: the
