@@ -29,6 +29,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120710_seclive_sealed_author_names", Migrate: migrateSealAuthorNames},            // author_name.go
 	{ID: "2026120711_sites_agent_email_per_workspace", Migrate: migrateAgentEmailPerWorkspace}, // agent_email.go
 	{ID: "2026120720_totp_two_factor", Migrate: migrateTOTP},                                   // totp.go
+	{ID: "2026120754_assistant_knowledge", Migrate: migrateAssistant},                          // knowledge.go
 }
 
 func migrate(db *gorm.DB) error {

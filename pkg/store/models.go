@@ -160,9 +160,12 @@ type Conversation struct {
 	ContactEmail   string `gorm:"size:320;not null;default:''"`
 	LastSeq        int64  `gorm:"not null;default:0"`
 	LastBody       string `gorm:"type:text;not null;default:''"` // sealed when encryption is on
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	ClosedAt       *time.Time
+	// HandedOff: the visitor left the assistant for a person (or the
+	// assistant failed); the assistant does not take it back.
+	HandedOff bool `gorm:"not null;default:false"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ClosedAt  *time.Time
 }
 
 // Message is one stored chat message. (ConversationID, Seq) and
@@ -180,6 +183,9 @@ type Message struct {
 	Body           string `gorm:"type:text;not null"` // sealed when encryption is on
 	// Audience is who a system message is for: "" everyone, or only the
 	// "visitor" or only the "agent" side (protocol.Audience*).
-	Audience  string `gorm:"size:20;not null;default:''"`
+	Audience string `gorm:"size:20;not null;default:''"`
+	// Sources are the help articles an assistant's answer came from (JSON
+	// of protocol.Source; empty for every other message).
+	Sources   string `gorm:"type:text;not null;default:''"`
 	CreatedAt time.Time
 }
