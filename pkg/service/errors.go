@@ -26,14 +26,14 @@ const (
 	codeWorkspaceRequired = "workspace_required"
 )
 
-// passwordError answers a password HashPassword refused: 400 invalid, or
-// 400 weak_password saying what makes it weak.
-func passwordError(c *gin.Context, err error) {
+// passwordErr is the error for a password HashPassword refused: 400
+// invalid, or 400 weak_password saying what makes it weak.
+func passwordErr(err error) error {
 	code := protocol.CodeInvalid
 	if errors.Is(err, auth.ErrWeakPassword) {
 		code = codeWeakPassword
 	}
-	apiError(c, http.StatusBadRequest, code, err.Error())
+	return apierr.New(http.StatusBadRequest, code, err.Error())
 }
 
 // apiError answers with the JSON error body every endpoint uses (for

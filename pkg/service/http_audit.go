@@ -1,10 +1,8 @@
 package service
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -75,32 +73,4 @@ func (s *Server) listAudit(c *gin.Context) {
 	}
 	out["entries"] = entries
 	c.JSON(http.StatusOK, out)
-}
-
-// changes describes what a profile request sets, for the audit log: the
-// fields and their values (never a password, only that one was set).
-func (req *profileReq) changes() string {
-	var parts []string
-	add := func(k string, v any) { parts = append(parts, fmt.Sprintf("%s=%v", k, v)) }
-	if req.Name != nil {
-		add("name", strconv.Quote(*req.Name))
-	}
-	if req.Role != nil {
-		add("role", *req.Role)
-	}
-	if req.Capacity != nil {
-		add("capacity", *req.Capacity)
-	}
-	for _, l := range []struct {
-		k string
-		v *[]string
-	}{{"languages", req.Languages}, {"skills", req.Skills}, {"teams", req.Teams}} {
-		if l.v != nil {
-			add(l.k, strings.Join(*l.v, ","))
-		}
-	}
-	if req.Password != "" {
-		parts = append(parts, "password set")
-	}
-	return strings.Join(parts, " ")
 }

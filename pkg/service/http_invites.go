@@ -179,7 +179,7 @@ func (s *Server) acceptInvite(c *gin.Context) {
 	}
 	pw, err := auth.HashPassword(req.Password, inv.Email, name, s.workspaceName(ctx, inv.WorkspaceID))
 	if err != nil {
-		passwordError(c, err)
+		writeError(c, nil, passwordErr(err))
 		return
 	}
 	a, inv, err := s.store.AcceptInvite(ctx, hash, store.Agent{

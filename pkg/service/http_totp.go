@@ -261,7 +261,7 @@ func (s *Server) resetTOTP(c *gin.Context) {
 		err = sc.DisableTOTP(ctx, a.ID)
 	}
 	if err != nil {
-		adminError(c, err, "reset two-factor sign-in")
+		writeError(c, nil, agentErr(err, "reset two-factor sign-in"))
 		return
 	}
 	s.audit(c, me.WorkspaceID, "two_factor_reset", a.Email, "")

@@ -138,6 +138,7 @@ func (s *Server) routes() []route {
 	body := limitBody(64 << 10)
 	h := func(f func(*gin.Context) error) gin.HandlerFunc { return handle(s.log, f) }
 	sites := s.sitesAPI()
+	agents := s.agentsAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -189,13 +190,15 @@ func (s *Server) routes() []route {
 		r("POST", "/api/sites/:id/secret", agent, csrf, requireRole("admin"), h(sites.rotateSecret)),
 		r("GET", "/api/widget/look", h(sites.look)),
 
+		// Agents (http_agents.go).
+		r("GET", "/api/agents", agent, h(agents.list)),
+		r("POST", "/api/agents", agent, csrf, requireRole("admin"), body, h(agents.create)),
+		r("GET", "/api/agents/:id", agent, h(agents.get)),
+		r("PATCH", "/api/agents/:id", agent, csrf, requireRole("admin"), body, h(agents.update)),
+		r("POST", "/api/agents/:id/disable", agent, csrf, requireRole("admin"), h(agents.disable)),
+		r("POST", "/api/agents/:id/enable", agent, csrf, requireRole("admin"), h(agents.enable)),
+
 		// Routing (http_routing.go).
-		r("GET", "/api/agents", agent, s.listAgents),
-		r("POST", "/api/agents", agent, csrf, requireRole("admin"), body, s.createAgent),
-		r("GET", "/api/agents/:id", agent, s.getAgent),
-		r("PATCH", "/api/agents/:id", agent, csrf, requireRole("admin"), body, s.updateAgent),
-		r("POST", "/api/agents/:id/disable", agent, csrf, requireRole("admin"), s.disableAgent), // http_agents_admin.go
-		r("POST", "/api/agents/:id/enable", agent, csrf, requireRole("admin"), s.enableAgent),
 		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), s.getSiteRouting),
 		r("PATCH", "/api/sites/:id/routing", agent, csrf, requireRole("admin", "supervisor"), body, s.updateSiteRouting),
 		r("PUT", "/api/sites/:id/calls", agent, csrf, requireRole("admin"), body, s.setSiteCalls),
