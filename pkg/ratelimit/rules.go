@@ -63,22 +63,27 @@ type Rules struct {
 	// closing and starting chats in a loop fills the agents' queues).
 	ConversationPerVisitor Rule
 	ConversationPerSite    Rule
+	// VisitorActivityPerVisitor: reports of one visitor's widget beyond
+	// chat (page views, tracked events, attributes, triggers), which it
+	// batches: a page that floods them is cut off.
+	VisitorActivityPerVisitor Rule
 }
 
 // DefaultRules returns the limits Parley ships with.
 func DefaultRules() Rules {
 	return Rules{
-		SignInPerAccount:       Rule{Name: "signin:acct", Limit: PerMinute(5)},
-		SignInPerIP:            Rule{Name: "signin:ip", Limit: PerMinute(20)},
-		SecondFactorPerAccount: Rule{Name: "2fa:acct", Limit: Limit{Rate: 10, Burst: 10, Period: 10 * time.Minute}},
-		VisitorSessionPerIP:    Rule{Name: "visitor:ip", Limit: PerMinute(30)},
-		VisitorSessionPerSite:  Rule{Name: "visitor:site", Limit: PerMinute(600)},
-		MessagePerVisitor:      Rule{Name: "msg:visitor", Limit: Limit{Rate: 20, Burst: 20, Period: 10 * time.Second}},
-		MessagePerConnection:   Rule{Name: "msg:conn", Limit: Limit{Rate: 10, Burst: 20, Period: time.Second}},
-		ResumePerConnection:    Rule{Name: "resume:conn", Limit: Limit{Rate: 5, Burst: 20, Period: time.Second}},
-		OfflineFormPerIP:       Rule{Name: "offline:ip", Limit: PerHour(5)},
-		ConversationPerVisitor: Rule{Name: "conv:visitor", Limit: PerHour(10)},
-		ConversationPerSite:    Rule{Name: "conv:site", Limit: PerMinute(300)},
+		SignInPerAccount:          Rule{Name: "signin:acct", Limit: PerMinute(5)},
+		SignInPerIP:               Rule{Name: "signin:ip", Limit: PerMinute(20)},
+		SecondFactorPerAccount:    Rule{Name: "2fa:acct", Limit: Limit{Rate: 10, Burst: 10, Period: 10 * time.Minute}},
+		VisitorSessionPerIP:       Rule{Name: "visitor:ip", Limit: PerMinute(30)},
+		VisitorSessionPerSite:     Rule{Name: "visitor:site", Limit: PerMinute(600)},
+		MessagePerVisitor:         Rule{Name: "msg:visitor", Limit: Limit{Rate: 20, Burst: 20, Period: 10 * time.Second}},
+		MessagePerConnection:      Rule{Name: "msg:conn", Limit: Limit{Rate: 10, Burst: 20, Period: time.Second}},
+		ResumePerConnection:       Rule{Name: "resume:conn", Limit: Limit{Rate: 5, Burst: 20, Period: time.Second}},
+		OfflineFormPerIP:          Rule{Name: "offline:ip", Limit: PerHour(5)},
+		ConversationPerVisitor:    Rule{Name: "conv:visitor", Limit: PerHour(10)},
+		ConversationPerSite:       Rule{Name: "conv:site", Limit: PerMinute(300)},
+		VisitorActivityPerVisitor: Rule{Name: "activity:visitor", Limit: PerMinute(60)},
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 // idRoutes says which of the first workspace's ids each id-bearing route is
 // called with, by "METHOD path"; body is a valid request body.
 var idRoutes = map[string]struct {
-	id   string // conversation, agent, site or invite
+	id   string // conversation, agent, site, invite or visitor
 	body map[string]any
 }{
 	"GET /api/conversations/:id/messages":  {id: "conversation"},
@@ -48,6 +48,11 @@ var idRoutes = map[string]struct {
 	"PATCH /api/sites/:id/routing":         {id: "site", body: map[string]any{"mode": "auto"}},
 	"PUT /api/sites/:id/calls":             {id: "site", body: map[string]any{"visitor_calls": true}},
 	"DELETE /api/invites/:id":              {id: "invite"},
+	"GET /api/sites/:id/proactive":         {id: "site"},
+	"PUT /api/sites/:id/proactive":         {id: "site", body: map[string]any{"page_trail": true}},
+	"GET /api/visitors/:id/pages":          {id: "visitor"},
+	"GET /api/visitors/:id/events":         {id: "visitor"},
+	"GET /api/visitors/:id/attributes":     {id: "visitor"},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's
@@ -118,7 +123,7 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 		if code := admin.call(t, "POST", "/api/invites", map[string]string{"email": "someone@example.com", "role": "agent"}, &inv); code != http.StatusCreated {
 			t.Fatalf("invite: %d", code)
 		}
-		ids := map[string]string{"conversation": conv.ID, "agent": admin.id, "site": ts.site.ID, "invite": inv.Invite.ID}
+		ids := map[string]string{"conversation": conv.ID, "agent": admin.id, "site": ts.site.ID, "invite": inv.Invite.ID, "visitor": conv.VisitorID}
 
 		// The second workspace, with its own admin and site.
 		hash, _ := auth.HashPassword("intruder password")

@@ -139,6 +139,7 @@ func (s *Server) routes() []route {
 	h := func(f func(*gin.Context) error) gin.HandlerFunc { return handle(s.log, f) }
 	sites := s.sitesAPI()
 	agents := s.agentsAPI()
+	activity := s.activityAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -211,6 +212,19 @@ func (s *Server) routes() []route {
 		r("GET", "/api/widget/availability", s.widgetAvailability),
 		r("POST", "/api/widget/offline", body, s.widgetOffline),
 		r("POST", "/api/widget/prechat", body, s.widgetPrechat),
+
+		// Visitor activity: page trail, events, attributes, proactive
+		// triggers (http_activity.go).
+		r("GET", "/api/sites/:id/proactive", agent, requireRole("admin", "supervisor"), h(activity.getProactive)),
+		r("PUT", "/api/sites/:id/proactive", agent, csrf, requireRole("admin"), body, h(activity.putProactive)),
+		r("GET", "/api/visitors/:id/pages", agent, h(activity.visitorPages)),
+		r("GET", "/api/visitors/:id/events", agent, h(activity.visitorEvents)),
+		r("GET", "/api/visitors/:id/attributes", agent, h(activity.visitorAttributes)),
+		r("GET", "/api/widget/proactive", h(activity.widgetProactive)),
+		r("POST", "/api/widget/pages", body, h(activity.widgetPages)),
+		r("POST", "/api/widget/events", body, h(activity.widgetEvent)),
+		r("POST", "/api/widget/attributes", body, h(activity.widgetAttributes)),
+		r("POST", "/api/widget/triggers/fire", body, h(activity.widgetFireTrigger)),
 	}
 }
 

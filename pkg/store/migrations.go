@@ -30,6 +30,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120711_sites_agent_email_per_workspace", Migrate: migrateAgentEmailPerWorkspace}, // agent_email.go
 	{ID: "2026120720_totp_two_factor", Migrate: migrateTOTP},                                   // totp.go
 	{ID: "2026120754_assistant_knowledge", Migrate: migrateAssistant},                          // knowledge.go
+	{ID: "2026120734_wapi_visitor_activity", Migrate: migrateVisitorActivity},                  // visitor_activity.go
 }
 
 func migrate(db *gorm.DB) error {
