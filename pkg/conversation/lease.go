@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 	"github.com/parleychat/parley/pkg/routing"
 )
 
-// One routing node per workspace.
+// One routing node per workspace: leasedNode.
 //
 // With several signaling nodes, a workspace's queue must live in one
 // engine, or each node numbers only its own visitors. So a node routes a
@@ -38,7 +39,7 @@ import (
 // lease's end) forgets the workspace's conversations. The store's
 // compare-and-set keeps assignment safe even while two nodes briefly both
 // believe they hold the lease. Without a Lease (one process, Memory bus)
-// every node holds every workspace: the single binary is unchanged.
+// the Router uses an engineNode alone, which routes every workspace.
 
 // Lease grants a workspace's routing to one node at a time.
 type Lease interface {
@@ -110,28 +111,22 @@ type remoteOffer struct {
 }
 
 // shareOffer tells the other nodes about an offer made or ended here.
-func (r *Router) shareOffer(ctx context.Context, ws string, n offerNote) {
-	if r.lease == nil {
-		return
-	}
+func (r *leasedNode) shareOffer(ctx context.Context, ws string, n offerNote) {
 	n.Node = r.node
-	if err := routingOffersTopic(ws).Publish(context.WithoutCancel(ctx), r.svc.bus, n); err != nil {
+	if err := routingOffersTopic(ws).Publish(context.WithoutCancel(ctx), r.bus, n); err != nil {
 		r.log.Warn("routing offer not shared with the other nodes", "conversation", n.Conv, "err", err)
 	}
 }
 
 // hearOffers keeps the workspace's offers made by other nodes.
-func (r *Router) hearOffers(ws string) {
-	if r.lease == nil {
-		return
-	}
-	off, err := routingOffersTopic(ws).Subscribe(r.svc.bus, func(n offerNote) {
+func (r *leasedNode) hearOffers(ws string) {
+	off, err := routingOffersTopic(ws).Subscribe(r.bus, func(n offerNote) {
 		if n.Node == r.node {
 			return
 		}
 		now := time.Now()
-		r.mu.Lock()
-		defer r.mu.Unlock()
+		r.omu.Lock()
+		defer r.omu.Unlock()
 		maps.DeleteFunc(r.remoteOffers, func(_ string, o remoteOffer) bool { return now.After(o.expires) })
 		if n.Ended {
 			if n.Agent == "" || r.remoteOffers[n.Conv].agent == n.Agent {
@@ -145,9 +140,9 @@ func (r *Router) hearOffers(ws string) {
 		r.log.Warn("routing: cannot hear the other nodes' offers", "workspace", ws, "err", err)
 		return
 	}
-	r.ls.mu.Lock()
-	r.ls.offersOff = append(r.ls.offersOff, off)
-	r.ls.mu.Unlock()
+	r.mu.Lock()
+	r.offersOff = append(r.offersOff, off)
+	r.mu.Unlock()
 }
 
 // callTimeout bounds a request to the holder.
@@ -197,8 +192,24 @@ var routingErrors = bus.ErrorCodec{
 // time (its lease holder died and the lease has not expired yet).
 var ErrRoutingUnavailable = errors.New("routing unavailable, retry shortly")
 
-// leases is the router's lease state.
-type leases struct {
+// leasedNode routes the workspaces whose lease this node holds on its
+// engineNode (local) and forwards the others' inputs to their holder.
+type leasedNode struct {
+	local *engineNode
+	bus   bus.Bus
+	log   *slog.Logger
+	node  string // this node's id in leases and on the bus
+	lease Lease
+	ttl   time.Duration
+	// released runs when a release reaches the holder from another node:
+	// the router forgets the conversation's language detection.
+	released func(convID string)
+
+	omu sync.Mutex
+	// remoteOffers are offers the workspace's routing node made, when it
+	// is another node; guarded by omu.
+	remoteOffers map[string]remoteOffer
+
 	mu    sync.Mutex        // held across transitions (take, drop), which load or forget
 	unsub map[string]func() // workspace → its input subscription; guarded by mu
 	// offersOff unsubscribes from the workspaces' offers; guarded by mu.
@@ -226,31 +237,28 @@ type inboxInput struct {
 }
 
 // holds reports whether this node routes ws now.
-func (r *Router) holds(ws string) bool {
-	if r.lease == nil {
-		return true
-	}
-	r.ls.hmu.Lock()
-	defer r.ls.hmu.Unlock()
-	_, ok := r.ls.holding[ws]
+func (r *leasedNode) holds(ws string) bool {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	_, ok := r.holding[ws]
 	return ok
 }
 
 // holder reports whether this node routes ws, taking the lease first if
 // nobody holds it (its holder died): an input is then handled here rather
 // than sent to nobody.
-func (r *Router) holder(ctx context.Context, ws string) bool {
+func (r *leasedNode) holder(ctx context.Context, ws string) bool {
 	if r.holds(ws) {
 		return true
 	}
 	// At most one attempt per holderRetry: while Redis is slow or down,
 	// inputs must not queue up behind one lease call each.
-	r.ls.hmu.Lock()
-	try := time.Since(r.ls.tried[ws]) >= holderRetry
+	r.hmu.Lock()
+	try := time.Since(r.tried[ws]) >= holderRetry
 	if try {
-		r.ls.tried[ws] = time.Now()
+		r.tried[ws] = time.Now()
 	}
-	r.ls.hmu.Unlock()
+	r.hmu.Unlock()
 	if try {
 		r.renewLease(ctx, ws)
 	}
@@ -262,22 +270,19 @@ const holderRetry = 250 * time.Millisecond
 
 // renewLease takes or renews ws's lease; a node that just took it loads
 // the workspace's conversations, one that lost it forgets them.
-func (r *Router) renewLease(ctx context.Context, ws string) {
-	if r.lease == nil {
-		return
-	}
-	r.ls.mu.Lock()
-	defer r.ls.mu.Unlock()
+func (r *leasedNode) renewLease(ctx context.Context, ws string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	start := time.Now()
 	hctx, cancel := context.WithTimeout(ctx, time.Second)
-	ok, err := r.lease.Hold(hctx, ws, r.node, r.leaseTTL)
+	ok, err := r.lease.Hold(hctx, ws, r.node, r.ttl)
 	cancel()
-	r.ls.hmu.Lock()
-	end, was := r.ls.holding[ws]
+	r.hmu.Lock()
+	end, was := r.holding[ws]
 	if err == nil && ok {
-		r.ls.holding[ws] = start.Add(r.leaseTTL)
+		r.holding[ws] = start.Add(r.ttl)
 	}
-	r.ls.hmu.Unlock()
+	r.hmu.Unlock()
 	switch {
 	case err != nil:
 		if was && time.Now().After(end) {
@@ -297,61 +302,39 @@ func (r *Router) renewLease(ctx context.Context, ws string) {
 
 // takeLocked starts routing ws here: inputs from the other nodes, then
 // everything the store says is assigned or waiting.
-func (r *Router) takeLocked(ctx context.Context, ws string) {
-	unsub, err := routingInputTopic(ws).Subscribe(r.svc.bus, func(req bus.Request[routingInput]) {
-		r.ls.inbox.Push(inboxInput{ws, req})
+func (r *leasedNode) takeLocked(ctx context.Context, ws string) {
+	unsub, err := routingInputTopic(ws).Subscribe(r.bus, func(req bus.Request[routingInput]) {
+		r.inbox.Push(inboxInput{ws, req})
 	}, nil)
 	if err != nil {
 		r.log.Warn("routing lease: cannot hear the other nodes' inputs", "workspace", ws, "err", err)
 	} else {
-		r.ls.unsub[ws] = unsub
+		r.unsub[ws] = unsub
 	}
-	if err := r.adoptOpen(ctx, ws); err != nil {
+	if err := r.local.loading(ctx, ws); err != nil {
 		r.log.Warn("routing lease: cannot load the assignments", "workspace", ws, "err", err)
 	}
-	if err := r.enqueueQueued(ctx, ws); err != nil {
+	if err := r.local.loaded(ctx, ws); err != nil {
 		r.log.Warn("routing lease: cannot load the queue", "workspace", ws, "err", err)
 	}
 }
 
 // dropLocked stops routing ws here: its conversations are the next
 // holder's.
-func (r *Router) dropLocked(ctx context.Context, ws string) {
-	r.ls.hmu.Lock()
-	delete(r.ls.holding, ws)
-	r.ls.hmu.Unlock()
-	if f := r.ls.unsub[ws]; f != nil {
+func (r *leasedNode) dropLocked(ctx context.Context, ws string) {
+	r.hmu.Lock()
+	delete(r.holding, ws)
+	r.hmu.Unlock()
+	if f := r.unsub[ws]; f != nil {
 		f()
-		delete(r.ls.unsub, ws)
+		delete(r.unsub, ws)
 	}
-	snap := r.eng.Snapshot(ws)
-	if err := r.eng.ForgetConversations(ws); err != nil {
-		r.log.Warn("routing lease: cannot forget the conversations", "workspace", ws, "err", err)
-	}
-	r.mu.Lock()
-	for _, w := range snap.Queue {
-		delete(r.positions, w.ConversationID)
-		delete(r.visitors, w.ConversationID)
-		delete(r.offers, w.ConversationID)
-	}
-	r.mu.Unlock()
-	r.drain(ctx)
+	r.local.forget(ctx, ws)
 }
 
-// leaseTick renews the leases of the workspaces loaded here, or tries to
-// take them (their holder may have died).
-func (r *Router) leaseTick(ctx context.Context) {
-	if r.lease == nil {
-		return
-	}
-	r.mu.Lock()
-	var spaces []string
-	for ws, ok := range r.loaded {
-		if ok {
-			spaces = append(spaces, ws)
-		}
-	}
-	r.mu.Unlock()
+// tick renews the leases of the workspaces loaded here (spaces), or
+// tries to take them (their holder may have died).
+func (r *leasedNode) tick(ctx context.Context, spaces []string) {
 	for _, ws := range spaces {
 		r.renewLease(ctx, ws)
 	}
@@ -359,12 +342,12 @@ func (r *Router) leaseTick(ctx context.Context) {
 	// its conversation waiting unseen: rescan the store's queue now and
 	// then (queued ones already in the engine are left as they are; young
 	// ones may be held for their first message on their visitor's node).
-	r.ls.mu.Lock()
-	sweep := time.Since(r.ls.swept) >= queueSweepEvery
+	r.mu.Lock()
+	sweep := time.Since(r.swept) >= queueSweepEvery
 	if sweep {
-		r.ls.swept = time.Now()
+		r.swept = time.Now()
 	}
-	r.ls.mu.Unlock()
+	r.mu.Unlock()
 	if !sweep {
 		return
 	}
@@ -372,73 +355,70 @@ func (r *Router) leaseTick(ctx context.Context) {
 		if !r.holds(ws) {
 			continue
 		}
-		queued, err := r.svc.store.Workspace(ws).Queued(ctx)
+		queued, err := r.local.st.Workspace(ws).Queued(ctx)
 		if err != nil {
 			r.log.Warn("routing: cannot rescan the queue", "workspace", ws, "err", err)
 			continue
 		}
 		for _, c := range queued {
 			if time.Since(c.CreatedAt) > 2*holdFor {
-				r.enqueue(ctx, c)
+				r.local.enqueue(ctx, c)
 			}
 		}
 	}
-	r.drain(ctx)
+	r.local.drain(ctx)
 }
 
 // queueSweepEvery is how often the routing node rescans the store's queue.
 const queueSweepEvery = 30 * time.Second
 
-// releaseLeases gives up this node's leases (shutdown), so others take
-// over at their next tick instead of after the lease expires.
-func (r *Router) releaseLeases() {
-	if r.lease == nil {
-		return
-	}
+// close gives up this node's leases (shutdown), so others take over at
+// their next tick instead of after the lease expires.
+func (r *leasedNode) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	r.ls.mu.Lock()
-	defer r.ls.mu.Unlock()
-	r.ls.hmu.Lock()
-	held := slices.Collect(maps.Keys(r.ls.holding))
-	clear(r.ls.holding)
-	r.ls.hmu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hmu.Lock()
+	held := slices.Collect(maps.Keys(r.holding))
+	clear(r.holding)
+	r.hmu.Unlock()
 	for _, ws := range held {
 		if err := r.lease.Release(ctx, ws, r.node); err != nil {
 			r.log.Warn("routing lease not released; it will expire", "workspace", ws, "err", err)
 		}
 	}
-	for _, f := range r.ls.unsub {
+	for _, f := range r.unsub {
 		f()
 	}
-	clear(r.ls.unsub)
-	for _, f := range r.ls.offersOff {
+	clear(r.unsub)
+	for _, f := range r.offersOff {
 		f()
 	}
-	r.ls.offersOff = nil
-	r.ls.askMu.Lock()
-	if r.ls.asker != nil {
-		r.ls.asker.Close()
+	r.offersOff = nil
+	r.askMu.Lock()
+	if r.asker != nil {
+		r.asker.Close()
 	}
-	r.ls.askMu.Unlock()
+	r.askMu.Unlock()
 }
 
 // forward sends an input to ws's holder; nobody waits for an answer (a
 // lost one is made good by the next holder's load from the store).
-func (r *Router) forward(ctx context.Context, ws string, in routingInput) {
-	if err := routingInputTopic(ws).Publish(context.WithoutCancel(ctx), r.svc.bus, bus.Request[routingInput]{Body: in}); err != nil {
+func (r *leasedNode) forward(ctx context.Context, ws string, in routingInput) {
+	if err := routingInputTopic(ws).Publish(context.WithoutCancel(ctx), r.bus, bus.Request[routingInput]{Body: in}); err != nil {
 		r.log.Warn("routing input not forwarded", "workspace", ws, "op", in.Op, "err", err)
 	}
 }
 
 // call asks ws's holder and waits for its answer, for callTimeout at most.
-func (r *Router) call(ctx context.Context, ws string, in routingInput) (routingAnswer, error) {
-	r.ls.askMu.Lock()
-	if r.ls.asker == nil {
-		r.ls.asker = bus.NewAsker[routingInput, routingAnswer](r.svc.bus, routingReplyTopic(r.node), routingErrors)
+func (r *leasedNode) call(ctx context.Context, ws string, in routingInput) (routingAnswer, error) {
+	r.askMu.Lock()
+	if r.asker == nil {
+		r.asker = bus.NewAsker[routingInput, routingAnswer](r.bus, routingReplyTopic(r.node), routingErrors)
 	}
-	a := r.ls.asker
-	r.ls.askMu.Unlock()
+	a := r.asker
+	r.askMu.Unlock()
 	rep, err := a.Ask(ctx, routingInputTopic(ws), in, callTimeout)
 	if errors.Is(err, bus.ErrNoAnswer) {
 		err = fmt.Errorf("%w: no answer from the workspace's routing node", ErrRoutingUnavailable)
@@ -447,7 +427,7 @@ func (r *Router) call(ctx context.Context, ws string, in routingInput) (routingA
 }
 
 // applyInputs carries out forwarded inputs in arrival order.
-func (r *Router) applyInputs(ins []inboxInput) {
+func (r *leasedNode) applyInputs(ins []inboxInput) {
 	for _, x := range ins {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		r.applyInput(ctx, x.ws, x.req)
@@ -455,7 +435,7 @@ func (r *Router) applyInputs(ins []inboxInput) {
 	}
 }
 
-func (r *Router) applyInput(ctx context.Context, ws string, req bus.Request[routingInput]) {
+func (r *leasedNode) applyInput(ctx context.Context, ws string, req bus.Request[routingInput]) {
 	in := req.Body
 	var rep routingAnswer
 	var err error
@@ -465,35 +445,36 @@ func (r *Router) applyInput(ctx context.Context, ws string, req bus.Request[rout
 		// that waits for an answer hears now, not at its timeout.
 		err = fmt.Errorf("%w: the workspace's routing node changed", ErrRoutingUnavailable)
 	case in.Op == opEnqueue:
-		if c, err := r.svc.store.Workspace(ws).Conversation(ctx, in.Conv); err == nil && c.Status == protocol.ConversationQueued {
-			r.enqueue(ctx, c)
-			r.drain(ctx)
+		if c, err := r.local.st.Workspace(ws).Conversation(ctx, in.Conv); err == nil && c.Status == protocol.ConversationQueued {
+			r.local.enqueue(ctx, c)
+			r.local.drain(ctx)
 		}
 	case in.Op == opRelease:
-		r.Released(ctx, ws, in.Conv)
+		r.released(in.Conv)
+		r.local.release(ctx, ws, in.Conv)
 	case in.Op == opClaimed:
-		r.claimed(ctx, ws, in.Conv, in.Agent)
+		r.local.claimed(ctx, ws, in.Conv, in.Agent)
 	case in.Op == opChanged:
-		if err := r.ConversationChanged(ctx, ws, in.Conv); err != nil {
+		if err := r.local.changed(ctx, ws, in.Conv, nil); err != nil {
 			r.log.Warn("forwarded conversation change not applied", "conversation", in.Conv, "err", err)
 		}
 	case in.Op == opTransfer:
-		err = r.Transfer(ctx, ws, in.Conv, in.From, in.ToAgent, in.ToTeam, in.Note)
+		err = r.local.transfer(ctx, routing.Transfer{WorkspaceID: ws, ConversationID: in.Conv, From: in.From, ToAgent: in.ToAgent, ToTeam: in.ToTeam, Note: in.Note})
 	case in.Op == opAccept:
-		err = r.Accept(ctx, ws, in.Conv, in.Agent)
+		err = r.local.accept(ctx, ws, in.Conv, in.Agent)
 	case in.Op == opDecline:
-		err = r.Decline(ctx, ws, in.Conv, in.Agent)
+		err = r.local.decline(ctx, ws, in.Conv, in.Agent)
 	case in.Op == opSnapshot:
 		var snap routing.Snapshot
-		if snap, err = r.Snapshot(ctx, ws); err == nil {
+		if snap, err = r.local.snapshot(ctx, ws); err == nil {
 			rep.Snapshot = &snap
 		}
 	case in.Op == opPosition:
-		if q, ok := r.position(in.Conv); ok {
+		if q, ok := r.local.position(ctx, ws, in.Conv); ok {
 			rep.Queue = &q
 		}
 	}
-	if err := bus.Answer(ctx, r.svc.bus, req, rep, err, routingErrors); err != nil {
+	if err := bus.Answer(ctx, r.bus, req, rep, err, routingErrors); err != nil {
 		r.log.Warn("routing answer not sent", "op", in.Op, "err", err)
 	}
 }

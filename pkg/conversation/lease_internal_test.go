@@ -32,7 +32,7 @@ func TestForwardedRequestAfterLeaseLostIsAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer off()
-	svc.router.applyInput(context.Background(), "ws-1", bus.Request[routingInput]{ID: "req-1", Reply: "test-reply", Body: routingInput{Op: opAccept, Conv: "c", Agent: "a"}})
+	svc.router.node.(*leasedNode).applyInput(context.Background(), "ws-1", bus.Request[routingInput]{ID: "req-1", Reply: "test-reply", Body: routingInput{Op: opAccept, Conv: "c", Agent: "a"}})
 	select {
 	case rep := <-replies:
 		if err := routingErrors.Decode(rep.Error); rep.ID != "req-1" || !errors.Is(err, ErrRoutingUnavailable) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/pkg/bus"
@@ -28,10 +29,99 @@ import (
 // conversations back to the queue). Assignment stays the store's
 // compare-and-set; with a Lease, one node routes each workspace (lease.go).
 
+// Presence carries agents' presence between signaling nodes: each node
+// announces, per workspace, the agents connected to it, and hears the
+// others' announcements. MemoryPresence is the single process's (nodes
+// that share a bus.Memory), RedisPresence a fleet's; the Router picks the
+// one that fits its bus.
+type Presence interface {
+	// Join hears ws's announcements by nodes other than self, in order,
+	// until the returned func is called.
+	Join(ws, self string, heard func(PresenceNote)) (leave func(), err error)
+	// Announce publishes this node's announcement for ws.
+	Announce(ctx context.Context, ws string, n PresenceNote) error
+	// Trusted reports whether the other nodes' silence means something
+	// now: false while announcements cannot reach this node (Redis down),
+	// when dropping the silent nodes' agents would send their
+	// conversations back to the queue.
+	Trusted(ctx context.Context) bool
+	// Alone reports whether this node can be sure no other node has
+	// agents it has not heard of yet (then nothing waits for them).
+	Alone() bool
+}
+
 // presenceTopic carries a workspace's presence announcements between nodes.
 // (pkg/bus names the client-facing topics; this one is routing's own.)
-func presenceTopic(ws string) bus.Topic[presenceNote] {
-	return bus.Topic[presenceNote]{Name: "routing-presence:" + ws}
+func presenceTopic(ws string) bus.Topic[PresenceNote] {
+	return bus.Topic[PresenceNote]{Name: "routing-presence:" + ws}
+}
+
+// busPresence announces on a bus topic per workspace.
+type busPresence struct {
+	b     bus.Bus
+	heard atomic.Bool // another node has announced something
+}
+
+func (p *busPresence) Join(ws, self string, heard func(PresenceNote)) (func(), error) {
+	return presenceTopic(ws).Subscribe(p.b, func(n PresenceNote) {
+		if n.Node == self {
+			return
+		}
+		p.heard.Store(true)
+		heard(n)
+	}, nil)
+}
+
+func (p *busPresence) Announce(ctx context.Context, ws string, n PresenceNote) error {
+	return presenceTopic(ws).Publish(context.WithoutCancel(ctx), p.b, n)
+}
+
+// MemoryPresence is Presence within one process: every node shares the
+// bus.Memory, so what is announced is heard, and a node that has heard no
+// other is alone.
+type MemoryPresence struct{ busPresence }
+
+// NewMemoryPresence returns a MemoryPresence on b.
+func NewMemoryPresence(b *bus.Memory) *MemoryPresence {
+	return &MemoryPresence{busPresence{b: b}}
+}
+
+// Trusted implements Presence: a bus.Memory is always up.
+func (*MemoryPresence) Trusted(context.Context) bool { return true }
+
+// Alone implements Presence.
+func (p *MemoryPresence) Alone() bool { return !p.heard.Load() }
+
+// RedisPresence is Presence between the nodes of a fleet, on their Redis
+// bus (or any bus other than bus.Memory).
+type RedisPresence struct{ busPresence }
+
+// NewRedisPresence returns a RedisPresence on b.
+func NewRedisPresence(b bus.Bus) *RedisPresence {
+	return &RedisPresence{busPresence{b: b}}
+}
+
+// Trusted implements Presence: the bus answers its health check, briefly
+// (a bus that is down must not hold up the routing tick).
+func (p *RedisPresence) Trusted(ctx context.Context) bool {
+	c, ok := p.b.(bus.Checker)
+	if !ok {
+		return true
+	}
+	hctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	return c.Healthy(hctx) == nil
+}
+
+// Alone implements Presence: other nodes may always exist.
+func (*RedisPresence) Alone() bool { return false }
+
+// presenceOf is the Presence that fits b.
+func presenceOf(b bus.Bus) Presence {
+	if m, ok := b.(*bus.Memory); ok {
+		return NewMemoryPresence(m)
+	}
+	return NewRedisPresence(b)
 }
 
 const (
@@ -43,8 +133,8 @@ const (
 	presenceWarmup = 2 * time.Second
 )
 
-// presenceNote is one node's announcement for one workspace.
-type presenceNote struct {
+// PresenceNote is one node's announcement for one workspace.
+type PresenceNote struct {
 	Node string `json:"node"`
 	// Agents: agent → chosen status, for every agent with a connection
 	// to Node now (the full set, not a change).
@@ -59,7 +149,7 @@ type presenceNote struct {
 
 type inboxNote struct {
 	ws   string
-	note presenceNote
+	note PresenceNote
 }
 
 // remoteNode is the latest announcement of another node.
@@ -68,13 +158,12 @@ type remoteNode struct {
 	at     time.Time
 }
 
-// presence is the router's view of the other nodes.
-type presence struct {
+// remoteAgents is the router's view of the other nodes.
+type remoteAgents struct {
 	mu    sync.Mutex
 	nodes map[string]map[string]remoteNode // workspace → node → its announcement
 	up    map[string]string                // workspace/agent → status, for agents present on another node (a virtual connection in the engine)
 	unsub []func()
-	heard bool // another node has announced something
 	// inbox applies the notes heard, off the bus's goroutine (the engine
 	// does store I/O).
 	inbox *bus.Serial[inboxNote]
@@ -84,15 +173,7 @@ type presence struct {
 // subscribePresence listens to the workspace's announcements and asks the
 // other nodes for theirs.
 func (r *Router) subscribePresence(ctx context.Context, ws string) {
-	unsub, err := presenceTopic(ws).Subscribe(r.svc.bus, func(n presenceNote) {
-		if n.Node == r.node {
-			return
-		}
-		r.pres.mu.Lock()
-		r.pres.heard = true
-		r.pres.mu.Unlock()
-		r.pres.inbox.Push(inboxNote{ws, n})
-	}, nil)
+	unsub, err := r.presence.Join(ws, r.id, func(n PresenceNote) { r.pres.inbox.Push(inboxNote{ws, n}) })
 	if err != nil {
 		if !errors.Is(err, bus.ErrClosed) {
 			r.log.Warn("routing presence: cannot subscribe; agents on other nodes are not seen", "workspace", ws, "err", err)
@@ -102,12 +183,12 @@ func (r *Router) subscribePresence(ctx context.Context, ws string) {
 	r.pres.mu.Lock()
 	r.pres.unsub = append(r.pres.unsub, unsub)
 	r.pres.mu.Unlock()
-	r.announce(ctx, ws, presenceNote{Ask: true})
+	r.announce(ctx, ws, PresenceNote{Ask: true})
 }
 
 // announce publishes this node's connected agents of the workspace, with
 // extra fields from note.
-func (r *Router) announce(ctx context.Context, ws string, note presenceNote) {
+func (r *Router) announce(ctx context.Context, ws string, note PresenceNote) {
 	var agents []string
 	prefix := ws + "/"
 	r.mu.Lock()
@@ -124,8 +205,8 @@ func (r *Router) announce(ctx context.Context, ws string, note presenceNote) {
 // (presenceTick finds every workspace's in one pass over the connections:
 // one pass per workspace cost a node with thousands of workspaces a fifth
 // of its CPU).
-func (r *Router) announceAgents(ctx context.Context, ws string, note presenceNote, agents []string) {
-	note.Node, note.Agents = r.node, make(map[string]string, len(agents))
+func (r *Router) announceAgents(ctx context.Context, ws string, note PresenceNote, agents []string) {
+	note.Node, note.Agents = r.id, make(map[string]string, len(agents))
 	for _, a := range agents {
 		note.Agents[a] = ""
 	}
@@ -134,7 +215,7 @@ func (r *Router) announceAgents(ctx context.Context, ws string, note presenceNot
 			note.Agents[id] = string(st)
 		}
 	}
-	if err := presenceTopic(ws).Publish(context.WithoutCancel(ctx), r.svc.bus, note); err != nil {
+	if err := r.presence.Announce(ctx, ws, note); err != nil {
 		r.log.Warn("routing presence: announcement not sent", "workspace", ws, "err", err)
 	}
 }
@@ -145,19 +226,19 @@ func (r *Router) announceAgents(ctx context.Context, ws string, note presenceNot
 // any one deadline.
 func (r *Router) applyPresence(notes []inboxNote) {
 	for _, n := range notes {
-		ctx, cancel := context.WithTimeout(context.Background(), presenceNoteTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), PresenceNoteTimeout)
 		r.applyNote(ctx, n.ws, n.note)
 		cancel()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), presenceNoteTimeout)
-	r.drain(ctx)
+	ctx, cancel := context.WithTimeout(context.Background(), PresenceNoteTimeout)
+	r.local.drain(ctx)
 	cancel()
 }
 
-// presenceNoteTimeout bounds the store work one presence note causes.
-const presenceNoteTimeout = 30 * time.Second
+// PresenceNoteTimeout bounds the store work one presence note causes.
+const PresenceNoteTimeout = 30 * time.Second
 
-func (r *Router) applyNote(ctx context.Context, ws string, n presenceNote) {
+func (r *Router) applyNote(ctx context.Context, ws string, n PresenceNote) {
 	if n.Profile != "" {
 		if err := r.reloadAgent(ctx, ws, n.Profile); err != nil {
 			r.log.Warn("routing presence: profile changed elsewhere not applied", "agent", n.Profile, "err", err)
@@ -169,7 +250,7 @@ func (r *Router) applyNote(ctx context.Context, ws string, n presenceNote) {
 		}
 	}
 	if n.Ask {
-		r.announce(ctx, ws, presenceNote{})
+		r.announce(ctx, ws, PresenceNote{})
 	}
 	r.pres.mu.Lock()
 	if r.pres.nodes[ws] == nil {
@@ -230,7 +311,7 @@ func (r *Router) setRemoteStatus(ws, agent, st string) {
 // remoteUp puts an agent connected to another node into this node's
 // routing, as one connection.
 func (r *Router) remoteUp(ctx context.Context, ws, agentID, status string) {
-	a, err := r.svc.store.Workspace(ws).Agent(ctx, agentID)
+	a, err := r.st.Workspace(ws).Agent(ctx, agentID)
 	if err != nil {
 		return // deleted, or the store is down: the next announcement retries
 	}
@@ -281,20 +362,14 @@ func (r *Router) presenceTick(ctx context.Context, now time.Time) {
 	r.pres.mu.Unlock()
 	if renew {
 		for ws, agents := range withAgents {
-			r.announceAgents(ctx, ws, presenceNote{}, agents)
+			r.announceAgents(ctx, ws, PresenceNote{}, agents)
 		}
 	}
 	if len(stale) == 0 {
 		return
 	}
-	if c, ok := r.svc.bus.(bus.Checker); ok {
-		// Briefly: a bus that is down must not hold up the routing tick.
-		hctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		err := c.Healthy(hctx)
-		cancel()
-		if err != nil {
-			return // we cannot hear the others: their silence says nothing
-		}
+	if !r.presence.Trusted(ctx) {
+		return // we cannot hear the others: their silence says nothing
 	}
 	for _, ws := range stale {
 		r.pres.mu.Lock()
@@ -305,18 +380,16 @@ func (r *Router) presenceTick(ctx context.Context, now time.Time) {
 }
 
 // warming reports whether the workspace loaded so recently that other
-// nodes may still be announcing their agents. On a Memory bus there are no
-// other nodes unless some share this process and have been heard.
-func (r *Router) warming(ws string) bool {
-	r.pres.mu.Lock()
-	heard := r.pres.heard
-	r.pres.mu.Unlock()
-	if _, memory := r.svc.bus.(*bus.Memory); memory && !heard {
-		return false
+// nodes may still be announcing their agents, and until when. A node that
+// is alone (see Presence.Alone) never waits.
+func (r *Router) warming(ws string) (time.Time, bool) {
+	if r.presence.Alone() {
+		return time.Time{}, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return time.Since(r.loadedAt[ws]) < presenceWarmup
+	until := r.loadedAt[ws].Add(presenceWarmup)
+	return until, time.Now().Before(until)
 }
 
 // stopPresence unsubscribes from every workspace's announcements.
