@@ -75,7 +75,7 @@ func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conver
 			CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastBody: c.LastBody,
 			Language: c.Language, Skill: c.Skill, Team: c.Team, Priority: c.Priority,
 			TransferNote: c.TransferNote, ContactName: c.ContactName, ContactEmail: c.ContactEmail,
-			RoutingSummary: c.RoutingSummary,
+			RoutingSummary: c.RoutingSummary, State: c.InboxState, SnoozedUntil: c.SnoozedUntil,
 		}
 		if c.Status == protocol.ConversationOpen && c.AgentID != nil && s.router.offeredTo(c.ID) == *c.AgentID {
 			// Offered, not yet accepted: still waiting as far as clients

@@ -367,6 +367,15 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 			}
 		}
 		s.router.visitorWrote(ctx, c, f.Body)
+		if a.Conversation.State != store.StateOpen {
+			// The visitor wrote to a pending or snoozed conversation: it
+			// needs its agent again.
+			if reopened, err := s.store.Workspace(p.WorkspaceID).Reopen(ctx, a.ConversationID, s.now()); err != nil {
+				s.log.Warn("reopen conversation", "conversation", a.ConversationID, "err", err)
+			} else if reopened {
+				s.Changed(ctx, p.WorkspaceID, a.ConversationID)
+			}
+		}
 	}
 	return ackOf(a), nil
 }

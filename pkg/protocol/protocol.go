@@ -198,7 +198,18 @@ type ConversationInfo struct {
 	VisitorPresence string     `json:"visitor_presence,omitempty"`
 	VisitorSeenAt   *time.Time `json:"visitor_seen_at,omitempty"`
 	ContactEmail    string     `json:"contact_email,omitempty"`
+	// State is the inbox state of a conversation that is not closed:
+	// "" (open), pending (waiting on the visitor) or snoozed until
+	// SnoozedUntil (State*). A visitor's message makes it open again.
+	State        string     `json:"state,omitempty"`
+	SnoozedUntil *time.Time `json:"snoozed_until,omitempty"`
 }
+
+// Inbox states of a conversation (ConversationInfo.State).
+const (
+	StatePending = "pending"
+	StateSnoozed = "snoozed"
+)
 
 // Welcome answers Hello: who the client is and the conversations it may see
 // (a visitor's own; an agent's assigned ones plus the workspace queue).

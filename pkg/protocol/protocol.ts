@@ -31,6 +31,8 @@ export interface ConversationInfo {
   visitor_presence?: string;
   visitor_seen_at?: string;
   contact_email?: string;
+  state?: string;
+  snoozed_until?: string;
 }
 
 export interface ICEServer {

@@ -38,3 +38,17 @@ func PurgeRefresh(ctx context.Context, s *Store, ids []string, cut time.Time) (i
 func DeleteKeys(ctx context.Context, s *Store, table, key, where string, keys []string, args ...any) (int64, error) {
 	return s.deleteKeys(ctx, table, key, where, keys, args...)
 }
+
+// CreateConversations stores many conversations in batches (for the inbox
+// measurement on a large workspace).
+func CreateConversations(ctx context.Context, s *Scoped, cs []Conversation) error {
+	for i := range cs {
+		cs[i].WorkspaceID = s.ws
+	}
+	return s.s.db.WithContext(ctx).CreateInBatches(cs, 500).Error
+}
+
+// Insert stores rows as they are (fixtures another API would make).
+func Insert(ctx context.Context, s *Store, rows any) error {
+	return s.db.WithContext(ctx).Create(rows).Error
+}

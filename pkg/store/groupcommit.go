@@ -227,7 +227,7 @@ const advanceSQL = `UPDATE conversations SET last_seq = last_seq + 1, last_body 
 	WHERE id = ? AND workspace_id = ? AND status <> 'closed' AND (? = '' OR visitor_id = ?) AND status NOT IN (?, ?)
 	AND (? = '' OR agent_id = ? OR status IN ('queued', 'offline'))
 	AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND client_id = ?)
-	RETURNING last_seq, status, language`
+	RETURNING last_seq, status, language, inbox_state`
 
 // advanceInsertPG is advanceSQL and the insert in one statement: on
 // PostgreSQL every statement is a round trip, which the members of a batch
@@ -235,7 +235,7 @@ const advanceSQL = `UPDATE conversations SET last_seq = last_seq + 1, last_body 
 const advanceInsertPG = `WITH adv AS (` + advanceSQL + `),
 	ins AS (INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, audience, sources, created_at)
 		SELECT ?, ?, adv.last_seq, ?, ?, ?, ?, ?, ?, ?, CAST(? AS timestamptz) FROM adv RETURNING id)
-	SELECT adv.last_seq, adv.status, adv.language, ins.id FROM adv, ins`
+	SELECT adv.last_seq, adv.status, adv.language, adv.inbox_state, ins.id FROM adv, ins`
 
 func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmts, error) {
 	var st appendStmts
@@ -335,9 +335,9 @@ func (t txAppend) append(ctx context.Context, r *appendReq) (appendResult, error
 	var err error
 	if t.advanceInsert != nil {
 		args := append(advance, m.WorkspaceID, m.ConversationID, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.Audience, m.Sources, m.CreatedAt)
-		err = t.advanceInsert.QueryRowContext(ctx, args...).Scan(&m.Seq, &to.Status, &to.Language, &m.ID)
+		err = t.advanceInsert.QueryRowContext(ctx, args...).Scan(&m.Seq, &to.Status, &to.Language, &to.State, &m.ID)
 	} else {
-		err = t.advance.QueryRowContext(ctx, advance...).Scan(&m.Seq, &to.Status, &to.Language)
+		err = t.advance.QueryRowContext(ctx, advance...).Scan(&m.Seq, &to.Status, &to.Language, &to.State)
 		if err == nil {
 			err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.Audience, m.Sources, m.CreatedAt).Scan(&m.ID)
 		}

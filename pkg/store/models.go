@@ -166,6 +166,11 @@ type Conversation struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ClosedAt  *time.Time
+	// InboxState is open (""), pending or snoozed (State*) while the
+	// conversation is not closed; SnoozedUntil is when a snoozed one
+	// comes back (inbox.go).
+	InboxState   string `gorm:"size:10;not null;default:''"`
+	SnoozedUntil *time.Time
 }
 
 // Message is one stored chat message. (ConversationID, Seq) and

@@ -292,9 +292,11 @@ type Appended struct {
 	Conversation AppendedTo
 }
 
-// AppendedTo is the conversation as a new message left it.
+// AppendedTo is the conversation as a new message left it. State is its
+// inbox state (the message does not change it: a visitor's reopens it in
+// conversation.Send, only when it is not open already).
 type AppendedTo struct {
-	Status, Language string
+	Status, Language, State string
 }
 
 // Append is AppendMessage with the conditions of need checked in the same
