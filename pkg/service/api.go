@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,11 @@ func handle(log *slog.Logger, h func(*gin.Context) error) gin.HandlerFunc {
 // {"error": message, "code": code}, plus "retryable": true when the same
 // request may succeed later. The cause of an outage is logged, never sent.
 func writeError(c *gin.Context, log *slog.Logger, err error) {
+	var limited *limitedError
+	if errors.As(err, &limited) { // its body says when to retry (ratelimit.go)
+		limited.write(c)
+		return
+	}
 	e := apierr.From(err)
 	if e.Cause != nil && log != nil {
 		log.Warn("request failed", "method", c.Request.Method, "route", c.FullPath(), "code", e.Code, "err", e.Cause)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parleychat/parley/pkg/apierr"
 	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
@@ -152,7 +153,8 @@ func (s *Server) login(c *gin.Context) {
 		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
 		return
 	}
-	if !s.startSession(c, a) {
+	if err := s.startSession(c, a); err != nil {
+		writeError(c, nil, err)
 		return
 	}
 	s.audit(c, a.WorkspaceID, "sign_in", a.Email, "")
@@ -160,23 +162,21 @@ func (s *Server) login(c *gin.Context) {
 }
 
 // startSession signs the agent in: a new session (a fresh token, so a
-// session id planted before sign-in is never reused) in the cookies. It
-// answers the error itself and returns false when the store fails.
-func (s *Server) startSession(c *gin.Context, a store.Agent) bool {
+// session id planted before sign-in is never reused) in the cookies.
+func (s *Server) startSession(c *gin.Context, a store.Agent) error {
 	token, csrf := randomToken(), randomToken()
 	now := time.Now().UTC()
 	if err := s.store.CreateSession(c.Request.Context(), store.Session{
 		TokenHash: hashToken(token), AgentID: a.ID, WorkspaceID: a.WorkspaceID, CSRFToken: csrf,
 		ExpiresAt: now.Add(sessionTTL), CreatedAt: now,
 	}); err != nil {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot sign in right now")
-		return false
+		return apierr.Unavailable("cannot sign in right now", err)
 	}
 	s.setCookie(c, sessionCookie, token, true, sessionTTL)
 	s.setCookie(c, csrfCookie, csrf, false, sessionTTL)
 	s.seen.note(a.ID)
 	s.log.Info("agent signed in", "agent", a.ID, "workspace", a.WorkspaceID)
-	return true
+	return nil
 }
 
 func (s *Server) setCookie(c *gin.Context, name, value string, httpOnly bool, ttl time.Duration) {
@@ -196,9 +196,14 @@ func (s *Server) logout(c *gin.Context) {
 		return
 	}
 	s.revokeAgent(ctx, agentControl{Workspace: a.WorkspaceID, Agent: a.ID, Reason: revokeSignedOut, Session: sess.TokenHash}) // revoke.go
+	s.clearSessionCookies(c)
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+// clearSessionCookies signs the browser out.
+func (s *Server) clearSessionCookies(c *gin.Context) {
 	s.setCookie(c, sessionCookie, "", true, -time.Second)
 	s.setCookie(c, csrfCookie, "", false, -time.Second)
-	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
 // requireAgent authenticates the session cookie and puts the agent and the

@@ -47,6 +47,7 @@ type agentStore interface {
 	SetAgentRole(ctx context.Context, id, role string) (store.Agent, error)
 	DisableAgent(ctx context.Context, id string, now time.Time) (store.Agent, int64, error)
 	EnableAgent(ctx context.Context, id string) (store.Agent, error)
+	DeleteAgentSessions(ctx context.Context, agentID string) (int64, error)
 }
 
 // agentsAPI serves the agents resource.
@@ -59,8 +60,10 @@ type agentsAPI struct {
 	// revoke closes (or rechecks) the agent's live sockets on every node.
 	revoke        func(ctx context.Context, m agentControl)
 	workspaceName func(ctx context.Context, id string) string
-	audit         func(c *gin.Context, workspaceID, action, target, detail string)
-	log           *slog.Logger
+	// signOut clears the request's session cookies.
+	signOut func(c *gin.Context)
+	audit   func(c *gin.Context, workspaceID, action, target, detail string)
+	log     *slog.Logger
 }
 
 func (s *Server) agentsAPI() *agentsAPI {
@@ -70,6 +73,7 @@ func (s *Server) agentsAPI() *agentsAPI {
 		agentChanged:  s.conv.Router().AgentChanged,
 		revoke:        s.revokeAgent,
 		workspaceName: s.workspaceName,
+		signOut:       s.clearSessionCookies,
 		audit:         s.audit,
 		log:           s.log,
 	}
@@ -392,5 +396,37 @@ func (a *agentsAPI) enable(c *gin.Context) error {
 	a.log.Info("agent enabled", "agent", ag.ID, "by", me.ID)
 	a.audit(c, me.WorkspaceID, "agent_enabled", ag.Email, "")
 	c.JSON(http.StatusOK, gin.H{"agent": profileJSON(ag, a.routingAgents(c, me.WorkspaceID))})
+	return nil
+}
+
+// endSessions signs an agent out everywhere (DELETE
+// /api/agents/:id/sessions): every session ends and the agent's live
+// sockets close, on every node. Anyone may do it for themselves ("me");
+// admins also for another agent of the workspace.
+func (a *agentsAPI) endSessions(c *gin.Context) error {
+	me := agentOf(c)
+	id := c.Param("id")
+	if id == "me" {
+		id = me.ID
+	}
+	if id != me.ID && me.Role != "admin" {
+		return apierr.Forbidden("only admin may sign out another agent")
+	}
+	ctx := c.Request.Context()
+	sc := a.store(me.WorkspaceID)
+	target, err := sc.Agent(ctx, id)
+	if err != nil {
+		return agentErr(err, "sign out")
+	}
+	n, err := sc.DeleteAgentSessions(ctx, target.ID)
+	if err != nil {
+		return apierr.Unavailable("cannot sign out right now", err)
+	}
+	a.revoke(ctx, agentControl{Workspace: me.WorkspaceID, Agent: target.ID, Reason: revokeSignedOut}) // revoke.go
+	a.audit(c, me.WorkspaceID, "sessions_revoked", target.Email, "")
+	if target.ID == me.ID {
+		a.signOut(c)
+	}
+	c.JSON(http.StatusOK, gin.H{"sessions_ended": n})
 	return nil
 }

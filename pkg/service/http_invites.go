@@ -1,7 +1,9 @@
 package service
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -12,12 +14,13 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/parleychat/parley/pkg/apierr"
 	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
 )
 
-// Agent invites and sign out everywhere.
+// The invites resource (/api/invites).
 //
 // An admin invites a person by email and role; the person opens the link
 // /agent/invite/<token> once, chooses a name and password, and is signed
@@ -30,6 +33,49 @@ const (
 	codeInviteUsed   = "invite_used"
 	codeInviteOld    = "invite_expired"
 )
+
+// inviteStore is what the invites API needs of one workspace's store.
+type inviteStore interface {
+	CreateInvite(ctx context.Context, inv store.Invite) (store.Invite, error)
+	PendingInvites(ctx context.Context, now time.Time) ([]store.Invite, error)
+	RevokeInvite(ctx context.Context, id string) (store.Invite, error)
+	Workspace(ctx context.Context) (store.Workspace, error)
+}
+
+// invitesAPI serves the invites resource and the invite link's page.
+type invitesAPI struct {
+	store func(workspaceID string) inviteStore
+	// byToken finds a usable invite by its token's hash, in whatever
+	// workspace; accept turns it into the agent, once.
+	byToken       func(ctx context.Context, hash string, now time.Time) (store.Invite, error)
+	redeem        func(ctx context.Context, hash string, a store.Agent, now time.Time) (store.Agent, store.Invite, error)
+	workspaceName func(ctx context.Context, id string) string
+	agentChanged  func(ctx context.Context, ws, agentID string) error
+	startSession  func(c *gin.Context, a store.Agent) error
+	// limit is the sign-in rate limit of the request's address: tokens
+	// cannot be guessed, but tries cost.
+	limit func(c *gin.Context) error
+	app   gin.HandlerFunc // the agent app, which shows the accept form
+	audit func(c *gin.Context, workspaceID, action, target, detail string)
+	link  string // an invite link without its token
+	log   *slog.Logger
+}
+
+func (s *Server) invitesAPI() *invitesAPI {
+	return &invitesAPI{
+		store:         func(ws string) inviteStore { return s.store.Workspace(ws) },
+		byToken:       s.store.InviteByTokenHash,
+		redeem:        s.store.AcceptInvite,
+		workspaceName: s.workspaceName,
+		agentChanged:  s.conv.Router().AgentChanged,
+		startSession:  s.startSession,
+		limit:         func(c *gin.Context) error { return s.limit(c, s.rules.SignInPerIP, s.clientKey(c.Request)) },
+		app:           s.agentApp,
+		audit:         s.audit,
+		link:          s.cfg.PublicURL + invitePathPrefix,
+		log:           s.log,
+	}
+}
 
 type inviteJSON struct {
 	ID        string `json:"id"`
@@ -44,204 +90,160 @@ func toInviteJSON(inv store.Invite) inviteJSON {
 		ExpiresAt: inv.ExpiresAt.UTC().Format(time.RFC3339), CreatedAt: inv.CreatedAt.UTC().Format(time.RFC3339)}
 }
 
-func (s *Server) createInvite(c *gin.Context) {
+func (a *invitesAPI) create(c *gin.Context) error {
 	me := agentOf(c)
 	var req struct {
 		Email string `json:"email"`
 		Role  string `json:"role"`
 	}
-	if !bindJSON(c, &req) {
-		return
+	if err := bindBody(c, &req); err != nil {
+		return err
 	}
 	req.Email = strings.TrimSpace(req.Email)
-	if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email || len(req.Email) > 320 {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "email is not a valid address")
-		return
+	if ad, err := mail.ParseAddress(req.Email); err != nil || ad.Address != req.Email || len(req.Email) > 320 {
+		return apierr.Invalid("email is not a valid address")
 	}
 	if !slices.Contains([]string{"admin", "supervisor", "agent"}, req.Role) {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "role must be admin, supervisor or agent")
-		return
+		return apierr.Invalid("role must be admin, supervisor or agent")
 	}
 	token, now := randomToken(), time.Now().UTC()
-	inv, err := s.store.Workspace(me.WorkspaceID).CreateInvite(c.Request.Context(), store.Invite{
+	inv, err := a.store(me.WorkspaceID).CreateInvite(c.Request.Context(), store.Invite{
 		ID: uuid.NewString(), Email: req.Email, Role: req.Role, TokenHash: hashToken(token), CreatedBy: me.ID,
 		ExpiresAt: now.Add(inviteTTL), CreatedAt: now,
 	})
 	if errors.Is(err, store.ErrConflict) {
-		apiError(c, http.StatusConflict, "conflict", "an agent with this email exists")
-		return
+		return apierr.Conflict("an agent with this email exists")
 	}
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot create the invite right now")
-		return
+		return apierr.Unavailable("cannot create the invite right now", err)
 	}
-	s.audit(c, me.WorkspaceID, "invite_created", inv.Email, "role "+inv.Role)
+	a.audit(c, me.WorkspaceID, "invite_created", inv.Email, "role "+inv.Role)
 	// The link is shown once, to the admin who sends it; it is not stored.
-	c.JSON(http.StatusCreated, gin.H{"invite": toInviteJSON(inv), "link": s.cfg.PublicURL + invitePathPrefix + token})
+	c.JSON(http.StatusCreated, gin.H{"invite": toInviteJSON(inv), "link": a.link + token})
+	return nil
 }
 
-func (s *Server) listInvites(c *gin.Context) {
-	list, err := s.store.Workspace(agentOf(c).WorkspaceID).PendingInvites(c.Request.Context(), time.Now().UTC())
+func (a *invitesAPI) list(c *gin.Context) error {
+	list, err := a.store(agentOf(c).WorkspaceID).PendingInvites(c.Request.Context(), time.Now().UTC())
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot list invites right now")
-		return
+		return apierr.Unavailable("cannot list invites right now", err)
 	}
 	out := make([]inviteJSON, len(list))
 	for i, inv := range list {
 		out[i] = toInviteJSON(inv)
 	}
 	c.JSON(http.StatusOK, gin.H{"invites": out})
+	return nil
 }
 
-func (s *Server) revokeInvite(c *gin.Context) {
+func (a *invitesAPI) revoke(c *gin.Context) error {
 	me := agentOf(c)
-	inv, err := s.store.Workspace(me.WorkspaceID).RevokeInvite(c.Request.Context(), c.Param("id"))
+	inv, err := a.store(me.WorkspaceID).RevokeInvite(c.Request.Context(), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such pending invite")
-		return
+		return apierr.NotFound("no such pending invite")
 	}
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot revoke the invite right now")
-		return
+		return apierr.Unavailable("cannot revoke the invite right now", err)
 	}
-	s.audit(c, me.WorkspaceID, "invite_revoked", inv.Email, "")
+	a.audit(c, me.WorkspaceID, "invite_revoked", inv.Email, "")
 	c.JSON(http.StatusOK, gin.H{"ok": true})
+	return nil
 }
 
-// invitePage serves the agent app, which shows the accept form for the
-// token in its path. The token must not leak to other sites: no Referer.
-func (s *Server) invitePage(c *gin.Context) {
+// page serves the agent app, which shows the accept form for the token in
+// its path. The token must not leak to other sites: no Referer.
+func (a *invitesAPI) page(c *gin.Context) {
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Header("Cache-Control", "no-store")
-	s.agentApp(c)
+	a.app(c)
 }
 
-// inviteError answers for an invite that cannot be used.
-func inviteError(c *gin.Context, err error) {
+// inviteErr is the error for an invite that cannot be used.
+func inviteErr(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "this invite link is not valid; ask your admin for a new one")
+		return apierr.NotFound("this invite link is not valid; ask your admin for a new one")
 	case errors.Is(err, store.ErrInviteUsed):
-		apiError(c, http.StatusGone, codeInviteUsed, "this invite link has already been used; sign in, or ask your admin for a new one")
+		return apierr.New(http.StatusGone, codeInviteUsed, "this invite link has already been used; sign in, or ask your admin for a new one")
 	case errors.Is(err, store.ErrInviteExpired):
-		apiError(c, http.StatusGone, codeInviteOld, "this invite link has expired; ask your admin for a new one")
+		return apierr.New(http.StatusGone, codeInviteOld, "this invite link has expired; ask your admin for a new one")
 	case errors.Is(err, store.ErrConflict):
-		apiError(c, http.StatusConflict, "conflict", "an agent with this email exists; sign in instead")
-	default:
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot use the invite right now; try again")
+		return apierr.Conflict("an agent with this email exists; sign in instead")
 	}
+	return apierr.Unavailable("cannot use the invite right now; try again", err)
 }
 
-// checkInvite tells the accept form whom the invite is for. The token goes
-// in the body (POST), never in a URL that could be logged.
-func (s *Server) checkInvite(c *gin.Context) {
+// check tells the accept form whom the invite is for. The token goes in
+// the body (POST), never in a URL that could be logged.
+func (a *invitesAPI) check(c *gin.Context) error {
 	var req struct {
 		Token string `json:"token"`
 	}
-	if !s.invitePost(c, &req) {
-		return
+	if err := a.read(c, &req); err != nil {
+		return err
 	}
-	inv, err := s.store.InviteByTokenHash(c.Request.Context(), hashToken(req.Token), time.Now().UTC())
+	inv, err := a.byToken(c.Request.Context(), hashToken(req.Token), time.Now().UTC())
 	if err != nil {
-		inviteError(c, err)
-		return
+		return inviteErr(err)
 	}
 	ws := gin.H{"id": inv.WorkspaceID}
-	if w, err := s.store.Workspace(inv.WorkspaceID).Workspace(c.Request.Context()); err == nil {
+	if w, err := a.store(inv.WorkspaceID).Workspace(c.Request.Context()); err == nil {
 		ws["name"] = w.Name
 	}
 	c.JSON(http.StatusOK, gin.H{"invite": toInviteJSON(inv), "workspace": ws})
+	return nil
 }
 
-// acceptInvite creates the invited agent with the chosen name and password
-// and signs them in.
-func (s *Server) acceptInvite(c *gin.Context) {
+// accept creates the invited agent with the chosen name and password and
+// signs them in.
+func (a *invitesAPI) accept(c *gin.Context) error {
 	var req struct {
 		Token    string `json:"token"`
 		Name     string `json:"name"`
 		Password string `json:"password"`
 	}
-	if !s.invitePost(c, &req) {
-		return
+	if err := a.read(c, &req); err != nil {
+		return err
 	}
 	name := strings.TrimSpace(req.Name)
 	if name == "" || utf8.RuneCountInString(name) > 200 {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "name must be 1..200 characters")
-		return
+		return apierr.Invalid("name must be 1..200 characters")
 	}
 	ctx, now, hash := c.Request.Context(), time.Now().UTC(), hashToken(req.Token)
 	// Check before hashing the password: bcrypt's cost is not spent on a
 	// dead link.
-	inv, err := s.store.InviteByTokenHash(ctx, hash, now)
+	inv, err := a.byToken(ctx, hash, now)
 	if err != nil {
-		inviteError(c, err)
-		return
+		return inviteErr(err)
 	}
-	pw, err := auth.HashPassword(req.Password, inv.Email, name, s.workspaceName(ctx, inv.WorkspaceID))
+	pw, err := auth.HashPassword(req.Password, inv.Email, name, a.workspaceName(ctx, inv.WorkspaceID))
 	if err != nil {
-		writeError(c, nil, passwordErr(err))
-		return
+		return passwordErr(err)
 	}
-	a, inv, err := s.store.AcceptInvite(ctx, hash, store.Agent{
+	ag, inv, err := a.redeem(ctx, hash, store.Agent{
 		ID: uuid.NewString(), Name: name, PasswordHash: pw, Status: protocol.StatusOnline, Capacity: 5, CreatedAt: now,
 	}, now)
 	if err != nil {
-		inviteError(c, err)
-		return
+		return inviteErr(err)
 	}
-	if err := s.conv.Router().AgentChanged(ctx, a.WorkspaceID, a.ID); err != nil {
-		s.log.Warn("new agent not routable", "agent", a.ID, "err", err)
+	if err := a.agentChanged(ctx, ag.WorkspaceID, ag.ID); err != nil {
+		a.log.Warn("new agent not routable", "agent", ag.ID, "err", err)
 	}
-	c.Set("agent", a) // the new agent is the actor of what follows
-	s.audit(c, a.WorkspaceID, "invite_accepted", inv.Email, "role "+inv.Role)
-	if !s.startSession(c, a) {
-		return
+	c.Set("agent", ag) // the new agent is the actor of what follows
+	a.audit(c, ag.WorkspaceID, "invite_accepted", inv.Email, "role "+inv.Role)
+	if err := a.startSession(c, ag); err != nil {
+		return err
 	}
-	c.JSON(http.StatusCreated, gin.H{"agent": toAgentJSON(a)})
+	c.JSON(http.StatusCreated, gin.H{"agent": toAgentJSON(ag)})
+	return nil
 }
 
-// revokeSessions signs an agent out everywhere: every session ends and the
-// agent's live sockets close, on every node. Anyone may do it for themselves
-// ("me"); admins also for another agent of the workspace.
-func (s *Server) revokeSessions(c *gin.Context) {
-	me := agentOf(c)
-	id := c.Param("id")
-	if id == "me" {
-		id = me.ID
+// read reads an invite request (its routes go through requireOwnPage: no
+// cross-site form can sign a browser into someone's invite) within the
+// sign-in rate limit per address.
+func (a *invitesAPI) read(c *gin.Context, req any) error {
+	if err := bindBody(c, req); err != nil {
+		return err
 	}
-	if id != me.ID && me.Role != "admin" {
-		apiError(c, http.StatusForbidden, protocol.CodeForbidden, "only admin may sign out another agent")
-		return
-	}
-	ctx := c.Request.Context()
-	sc := s.store.Workspace(me.WorkspaceID)
-	target, err := sc.Agent(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such agent")
-		return
-	}
-	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot sign out right now")
-		return
-	}
-	n, err := sc.DeleteAgentSessions(ctx, target.ID)
-	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot sign out right now")
-		return
-	}
-	s.revokeAgent(ctx, agentControl{Workspace: me.WorkspaceID, Agent: target.ID, Reason: revokeSignedOut}) // revoke.go
-	s.audit(c, me.WorkspaceID, "sessions_revoked", target.Email, "")
-	if target.ID == me.ID {
-		s.setCookie(c, sessionCookie, "", true, -time.Second)
-		s.setCookie(c, csrfCookie, "", false, -time.Second)
-	}
-	c.JSON(http.StatusOK, gin.H{"sessions_ended": n})
-}
-
-// invitePost reads an invite request (its routes go through
-// requireOwnPage: no cross-site form can sign a browser into someone's
-// invite) within the sign-in rate limit per address (tokens cannot be
-// guessed, but tries cost).
-func (s *Server) invitePost(c *gin.Context, req any) bool {
-	return bindJSON(c, req) && s.allowHTTP(c, s.rules.SignInPerIP, s.clientKey(c.Request))
+	return a.limit(c)
 }

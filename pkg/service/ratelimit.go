@@ -29,18 +29,40 @@ func (s *Server) allow(ctx context.Context, rule ratelimit.Rule, subject string)
 	return res.Allowed, res.RetryAfter
 }
 
+// limitedError is a request refused by a rate limit: writeError answers
+// 429 with Retry-After, and retry_after_ms in the body.
+type limitedError struct{ retry time.Duration }
+
+func (e *limitedError) Error() string {
+	return "too many requests; retry in " + strconv.Itoa(e.seconds()) + " s"
+}
+
+func (e *limitedError) seconds() int { return max(int(math.Ceil(e.retry.Seconds())), 1) }
+
+// write answers the refusal.
+func (e *limitedError) write(c *gin.Context) {
+	c.Header("Retry-After", strconv.Itoa(e.seconds()))
+	c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{
+		"error": e.Error(), "code": "rate_limited", "retry_after_ms": e.retry.Milliseconds(),
+	})
+}
+
+// limit returns a *limitedError when the limit is exceeded, for handlers
+// that return errors.
+func (s *Server) limit(c *gin.Context, rule ratelimit.Rule, subject string) error {
+	if ok, retry := s.allow(c.Request.Context(), rule, subject); !ok {
+		return &limitedError{retry}
+	}
+	return nil
+}
+
 // allowHTTP answers 429 with Retry-After when the limit is exceeded.
 func (s *Server) allowHTTP(c *gin.Context, rule ratelimit.Rule, subject string) bool {
-	ok, retry := s.allow(c.Request.Context(), rule, subject)
-	if !ok {
-		secs := int(math.Ceil(retry.Seconds()))
-		c.Header("Retry-After", strconv.Itoa(max(secs, 1)))
-		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{
-			"error": "too many requests; retry in " + strconv.Itoa(max(secs, 1)) + " s", "code": "rate_limited",
-			"retry_after_ms": retry.Milliseconds(),
-		})
+	if err := s.limit(c, rule, subject); err != nil {
+		writeError(c, nil, err)
+		return false
 	}
-	return ok
+	return true
 }
 
 // limitConversations applies the limits on new conversations per visitor

@@ -140,6 +140,7 @@ func (s *Server) routes() []route {
 	sites := s.sitesAPI()
 	agents := s.agentsAPI()
 	activity := s.activityAPI()
+	invites := s.invitesAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -173,13 +174,13 @@ func (s *Server) routes() []route {
 		r("POST", "/api/agents/:id/totp/reset", agent, csrf, requireRole("admin"), s.resetTOTP),
 
 		// Security (http_invites.go, http_audit.go).
-		r("DELETE", "/api/agents/:id/sessions", agent, csrf, s.revokeSessions),
-		r("GET", "/api/invites", agent, requireRole("admin"), s.listInvites),
-		r("POST", "/api/invites", agent, csrf, requireRole("admin"), body, s.createInvite),
-		r("DELETE", "/api/invites/:id", agent, csrf, requireRole("admin"), s.revokeInvite),
-		r("POST", "/api/invites/check", s.requireOwnPage, body, s.checkInvite),
-		r("POST", "/api/invites/accept", s.requireOwnPage, body, s.acceptInvite),
-		r("GET", invitePathPrefix+":token", s.invitePage),
+		r("DELETE", "/api/agents/:id/sessions", agent, csrf, h(agents.endSessions)), // http_agents.go
+		r("GET", "/api/invites", agent, requireRole("admin"), h(invites.list)),
+		r("POST", "/api/invites", agent, csrf, requireRole("admin"), body, h(invites.create)),
+		r("DELETE", "/api/invites/:id", agent, csrf, requireRole("admin"), h(invites.revoke)),
+		r("POST", "/api/invites/check", s.requireOwnPage, body, h(invites.check)),
+		r("POST", "/api/invites/accept", s.requireOwnPage, body, h(invites.accept)),
+		r("GET", invitePathPrefix+":token", invites.page),
 		r("GET", "/api/audit", agent, requireRole("admin"), s.listAudit),
 
 		// Sites (http_sites.go).
