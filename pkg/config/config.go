@@ -110,6 +110,14 @@ type Config struct {
 	// CallRingTimeout is how long a call rings before it counts as not
 	// answered (PARLEY_CALL_RING_TIMEOUT).
 	CallRingTimeout time.Duration
+	// ReplyDomain is the domain of the reply addresses in mail to visitors
+	// (r-<conversation>-<signature>@ReplyDomain); its MX must reach
+	// SMTPListen. Empty: mail goes out without a way to answer by mail
+	// (PARLEY_REPLY_DOMAIN).
+	ReplyDomain string
+	// SMTPListen is where visitors' emailed replies are taken in, e.g.
+	// :25 behind the MX of ReplyDomain (PARLEY_SMTP_LISTEN).
+	SMTPListen string
 
 	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
 	// publicURLDerived: PARLEY_PUBLIC_URL was not set; PublicURL was made
@@ -158,6 +166,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	var proxies []string
 	listFlag(fs, env, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "IPs or CIDRs of reverse proxies whose forwarding header names the client (rate limits, audit log); default none: the TCP peer is the client", &proxies)
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("PARLEY_METRICS_TOKEN", ""), "bearer token Prometheus must send for /metrics (Authorization: Bearer …) [PARLEY_METRICS_TOKEN]")
+	fs.StringVar(&c.ReplyDomain, "reply-domain", env("PARLEY_REPLY_DOMAIN", ""), "domain of the reply addresses in mail to visitors; its MX points at -smtp-listen [PARLEY_REPLY_DOMAIN]")
+	fs.StringVar(&c.SMTPListen, "smtp-listen", env("PARLEY_SMTP_LISTEN", ""), "take visitors' emailed replies in on this SMTP listen address (e.g. :25); needs -reply-domain [PARLEY_SMTP_LISTEN]")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR", ""), "serve /metrics on this listen address (e.g. 127.0.0.1:9090) instead of the public one [PARLEY_METRICS_ADDR]")
 	fs.StringVar(&c.ProxyHeader, "proxy-header", env("PARLEY_PROXY_HEADER", "X-Forwarded-For"), "header the trusted proxies add the client's address to: X-Forwarded-For or Forwarded [PARLEY_PROXY_HEADER]")
 	for _, n := range []struct {
@@ -278,6 +288,17 @@ func (c *Config) complete() error {
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		return errors.New("PARLEY_METRICS_TOKEN must be at least 16 characters")
+	}
+	if c.SMTPListen != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPListen); err != nil {
+			return fmt.Errorf("PARLEY_SMTP_LISTEN %q: %w", c.SMTPListen, err)
+		}
+		if c.ReplyDomain == "" {
+			return fmt.Errorf("PARLEY_SMTP_LISTEN needs PARLEY_REPLY_DOMAIN: the domain whose addresses it takes mail for")
+		}
+	}
+	if c.ReplyDomain != "" && (strings.ContainsAny(c.ReplyDomain, "@/: ") || !strings.Contains(c.ReplyDomain, ".")) {
+		return fmt.Errorf("PARLEY_REPLY_DOMAIN %q is not a domain name", c.ReplyDomain)
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

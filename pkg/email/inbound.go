@@ -94,6 +94,10 @@ type Reply struct {
 // ErrNotAReply: the mail has no text of its own, or comes from a robot.
 var ErrNotAReply = errors.New("email: not a reply a person wrote")
 
+// ErrUnknownSender: the reply does not come from the address the
+// conversation mailed (or names no conversation); refused with a 550.
+var ErrUnknownSender = errors.New("email: the sender is not the conversation's contact")
+
 // MaxReplyBytes bounds an inbound mail; longer ones are refused (552).
 const MaxReplyBytes = 1 << 20
 
@@ -324,6 +328,9 @@ func (s *session) Data(r io.Reader) error {
 		cancel()
 		if errors.Is(err, ErrNotAReply) {
 			continue
+		}
+		if errors.Is(err, ErrUnknownSender) {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "this address takes replies from the conversation's contact only"}
 		}
 		if err != nil {
 			if s.in.Log != nil {

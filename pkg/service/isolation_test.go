@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ import (
 // idRoutes says which of the first workspace's ids each id-bearing route is
 // called with, by "METHOD path"; body is a valid request body.
 var idRoutes = map[string]struct {
-	id   string // conversation, agent, site, invite or visitor
+	id   string // conversation, agent, site, invite, visitor or mail
 	body map[string]any
 }{
 	"GET /api/conversations/:id/messages":  {id: "conversation"},
@@ -53,6 +54,7 @@ var idRoutes = map[string]struct {
 	"GET /api/visitors/:id/pages":          {id: "visitor"},
 	"GET /api/visitors/:id/events":         {id: "visitor"},
 	"GET /api/visitors/:id/attributes":     {id: "visitor"},
+	"POST /api/email/outbox/:id/retry":     {id: "mail"},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's
@@ -124,6 +126,15 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 			t.Fatalf("invite: %d", code)
 		}
 		ids := map[string]string{"conversation": conv.ID, "agent": admin.id, "site": ts.site.ID, "invite": inv.Invite.ID, "visitor": conv.VisitorID}
+		first := ts.st.Workspace(ts.site.WorkspaceID)
+		if err := first.QueueMail(ctx, "", 0, 0, []store.MailOut{{Kind: "test", ToAddress: "a@example.test", Subject: "s", Body: "b"}}); err != nil {
+			t.Fatal(err)
+		}
+		mails, err := first.Mails(ctx, 1)
+		if err != nil || len(mails) != 1 {
+			t.Fatalf("queued mail: %v", err)
+		}
+		ids["mail"] = strconv.FormatInt(mails[0].ID, 10)
 
 		// The second workspace, with its own admin and site.
 		hash, _ := auth.HashPassword("intruder password")

@@ -22,8 +22,10 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/email"
 	"github.com/parleychat/parley/pkg/fleet"
 	"github.com/parleychat/parley/pkg/keyring"
+	"github.com/parleychat/parley/pkg/mailer"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/store"
@@ -84,12 +86,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if pool != nil {
 		defer pool.Close() // likewise
 	}
+	mail := mailer.New(st, email.NewReplies(string(secret), cfg.ReplyDomain), cfg.PublicOrigin(), log)
 	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log,
-		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice})
+		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice, Mailer: mail})
 	if r, ok := b.(bus.Resyncer); ok {
 		r.OnResync(srv.Resync)
 	}
 	go runPurge(ctx, st, log) // purge.go
+	go mail.Run(ctx)          // pkg/mailer
+	if cfg.SMTPListen != "" {
+		sl, err := net.Listen("tcp", cfg.SMTPListen)
+		if err != nil {
+			return fmt.Errorf("PARLEY_SMTP_LISTEN %s: %w", cfg.SMTPListen, err)
+		}
+		in := srv.newInbound(log)
+		defer in.Close()
+		go in.Serve(sl)
+		log.Info("taking emailed replies", "addr", sl.Addr().String(), "domain", cfg.ReplyDomain)
+	}
 
 	// Before listening: a restarted node's reconnecting clients find the
 	// statements they need prepared (a failure only leaves them cold).

@@ -17,6 +17,8 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/email"
+	"github.com/parleychat/parley/pkg/mailer"
 	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/relay"
 	"github.com/parleychat/parley/pkg/relaynode"
@@ -44,6 +46,7 @@ type Server struct {
 	peers     relaynode.Peers
 	relayPool *relaynode.Pool
 	ice       turn.Config
+	mail      *mailer.Mailer // what gets mailed, and the queue (pkg/mailer)
 
 	rtcMetrics *rtcMetrics
 	calls      callBook    // call.go
@@ -78,6 +81,9 @@ type Deps struct {
 	RelayPool *relaynode.Pool
 	// ICE lists the STUN/TURN servers handed to browsers with each offer.
 	ICE turn.Config
+	// Mailer sends the workspaces' mail; nil gets one without reply
+	// addresses. The caller runs it (Run does).
+	Mailer *mailer.Mailer
 }
 
 // New builds a Server.
@@ -90,6 +96,10 @@ func New(cfg config.Config, d Deps) *Server {
 		sockets: socketCounts{visitor: keyCounts{}, addr: keyCounts{}},
 		seen:    lastSeen{st: d.Store, log: d.Logger},
 		now:     time.Now,
+		mail:    d.Mailer,
+	}
+	if s.mail == nil {
+		s.mail = mailer.New(d.Store, email.Replies{}, cfg.PublicOrigin(), d.Logger)
 	}
 	switch {
 	case d.RelayPool != nil:
@@ -141,6 +151,7 @@ func (s *Server) routes() []route {
 	agents := s.agentsAPI()
 	activity := s.activityAPI()
 	invites := s.invitesAPI()
+	mail := s.emailAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -199,6 +210,12 @@ func (s *Server) routes() []route {
 		r("PATCH", "/api/agents/:id", agent, csrf, requireRole("admin"), body, h(agents.update)),
 		r("POST", "/api/agents/:id/disable", agent, csrf, requireRole("admin"), h(agents.disable)),
 		r("POST", "/api/agents/:id/enable", agent, csrf, requireRole("admin"), h(agents.enable)),
+		// Email (http_email.go).
+		r("GET", "/api/email/settings", agent, requireRole("admin"), h(mail.get)),
+		r("PUT", "/api/email/settings", agent, csrf, requireRole("admin"), body, h(mail.update)),
+		r("POST", "/api/email/test", agent, csrf, requireRole("admin"), body, h(mail.test)),
+		r("GET", "/api/email/outbox", agent, requireRole("admin"), h(mail.outbox)),
+		r("POST", "/api/email/outbox/:id/retry", agent, csrf, requireRole("admin"), h(mail.retry)),
 
 		// Routing (http_routing.go).
 		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), s.getSiteRouting),

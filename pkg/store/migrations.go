@@ -32,6 +32,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120754_assistant_knowledge", Migrate: migrateAssistant},                          // knowledge.go
 	{ID: "2026120734_wapi_visitor_activity", Migrate: migrateVisitorActivity},                  // visitor_activity.go
 	{ID: "2026120742_inbox_states_tags", Migrate: migrateInboxStatesTags},                      // inbox.go
+	{ID: "2026120758_email_settings_outbox", Migrate: migrateEmail},                            // email.go
 }
 
 func migrate(db *gorm.DB) error {

@@ -163,6 +163,8 @@ type Conversation struct {
 	// HandedOff: the visitor left the assistant for a person (or the
 	// assistant failed); the assistant does not take it back.
 	HandedOff bool `gorm:"not null;default:false"`
+	// MailedSeq: messages up to it were mailed, or needed no mail (email.go).
+	MailedSeq int64 `gorm:"not null;default:0"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ClosedAt  *time.Time

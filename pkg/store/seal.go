@@ -212,7 +212,8 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 		}
 		n += m
 	}
-	return n, nil
+	m, err := s.reencryptMail(ctx, k)
+	return n + m, err
 }
 
 // resealColumn rewrites one sealed value of a row if it is not under the
