@@ -1,19 +1,21 @@
 package service
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/apierr"
 	"github.com/parleychat/parley/pkg/store"
 )
 
 // The audit log: sign-ins, sessions revoked, invites, and changes admins
-// make to agents, sites and routing, readable by the workspace's admins.
-// Entries say which fields changed, never the value of a secret.
+// make to agents, sites and routing, readable by the workspace's admins
+// (the audit resource, /api/audit). Entries say which fields changed, never
+// the value of a secret.
 
 // audit appends an entry for the signed-in agent (if any) of the request.
 // A failure to write is logged, not shown: the action itself succeeded.
@@ -42,24 +44,35 @@ type auditJSON struct {
 	At        string `json:"at"`
 }
 
-// listAudit answers GET /api/audit?before=ID&limit=N: entries newest
-// first; next_before (absent on the last page) fetches the next page.
-func (s *Server) listAudit(c *gin.Context) {
+// auditStore is what the audit API needs of one workspace's store.
+type auditStore interface {
+	AuditEntries(ctx context.Context, before int64, limit int) ([]store.AuditEntry, error)
+}
+
+// auditAPI serves the audit resource.
+type auditAPI struct {
+	store func(workspaceID string) auditStore
+}
+
+func (s *Server) auditAPI() *auditAPI {
+	return &auditAPI{store: func(ws string) auditStore { return s.store.Workspace(ws) }}
+}
+
+// list answers GET /api/audit?before=ID&limit=N: entries newest first;
+// next_before (absent on the last page) fetches the next page.
+func (a *auditAPI) list(c *gin.Context) error {
 	before, err := strconv.ParseInt(c.DefaultQuery("before", "0"), 10, 64)
 	if err != nil || before < 0 {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "before must be an entry id")
-		return
+		return apierr.Invalid("before must be an entry id")
 	}
 	limit, err := strconv.Atoi(c.DefaultQuery("limit", "50"))
 	if err != nil || limit < 1 || limit > 200 {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "limit must be 1..200")
-		return
+		return apierr.Invalid("limit must be 1..200")
 	}
 	// One more than asked tells whether there is a next page.
-	list, err := s.store.Workspace(agentOf(c).WorkspaceID).AuditEntries(c.Request.Context(), before, limit+1)
+	list, err := a.store(agentOf(c).WorkspaceID).AuditEntries(c.Request.Context(), before, limit+1)
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot read the audit log right now")
-		return
+		return apierr.Unavailable("cannot read the audit log right now", err)
 	}
 	out := gin.H{}
 	if len(list) > limit {
@@ -73,4 +86,5 @@ func (s *Server) listAudit(c *gin.Context) {
 	}
 	out["entries"] = entries
 	c.JSON(http.StatusOK, out)
+	return nil
 }

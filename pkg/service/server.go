@@ -152,6 +152,7 @@ func (s *Server) routes() []route {
 	activity := s.activityAPI()
 	invites := s.invitesAPI()
 	mail := s.emailAPI()
+	audit := s.auditAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -192,7 +193,7 @@ func (s *Server) routes() []route {
 		r("POST", "/api/invites/check", s.requireOwnPage, body, h(invites.check)),
 		r("POST", "/api/invites/accept", s.requireOwnPage, body, h(invites.accept)),
 		r("GET", invitePathPrefix+":token", invites.page),
-		r("GET", "/api/audit", agent, requireRole("admin"), s.listAudit),
+		r("GET", "/api/audit", agent, requireRole("admin"), h(audit.list)),
 
 		// Sites (http_sites.go).
 		r("GET", "/api/sites", agent, requireRole("admin", "supervisor"), h(sites.list)),
