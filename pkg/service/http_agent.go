@@ -145,8 +145,11 @@ func (s *Server) login(c *gin.Context) {
 		apiError(c, http.StatusForbidden, codeDisabled, "your account is disabled; ask an admin of your workspace to enable it")
 		return
 	}
-	if a.TOTPEnabledAt != nil && !s.checkSecondFactor(c, a, req.TOTP, req.RecoveryCode, http.StatusUnauthorized) {
-		return
+	if a.TOTPEnabledAt != nil {
+		if err := s.checkSecondFactor(c, a, req.TOTP, req.RecoveryCode, http.StatusUnauthorized); err != nil {
+			writeError(c, nil, err)
+			return
+		}
 	}
 	mustEnrol, err := s.mustEnrol(c, a)
 	if err != nil {
@@ -235,7 +238,8 @@ func (s *Server) requireAgent(c *gin.Context) {
 	}
 	c.Set("session", sess)
 	c.Set("agent", a)
-	if !s.enforceEnrolment(c, a) { // http_totp.go
+	if err := s.enforceEnrolment(c, a); err != nil { // http_totp.go
+		writeError(c, nil, err)
 		return
 	}
 	c.Next()

@@ -1,18 +1,23 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parleychat/parley/pkg/apierr"
 	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
 )
 
-// Two-factor sign-in (TOTP, RFC 6238) for agents.
+// Two-factor sign-in (TOTP, RFC 6238) for agents: the two-factor resource
+// (/api/me/totp, an admin's reset, the workspace's requirement) and the
+// checks sign-in and every agent request go through.
 //
 // Enrolment: POST /api/me/totp makes a secret and answers it once with its
 // otpauth:// URI; POST /api/me/totp/confirm with a code from the app turns
@@ -63,69 +68,61 @@ func (s *Server) mustEnrol(c *gin.Context, a store.Agent) (bool, error) {
 }
 
 // enforceEnrolment stops an admin who must enrol at any route but
-// enrolmentRoutes (see above); false when it answered.
-func (s *Server) enforceEnrolment(c *gin.Context, a store.Agent) bool {
+// enrolmentRoutes (see above).
+func (s *Server) enforceEnrolment(c *gin.Context, a store.Agent) error {
 	must, err := s.mustEnrol(c, a)
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot check your session right now")
-		return false
+		return apierr.Unavailable("cannot check your session right now", err)
 	}
 	if must && !enrolmentRoutes[c.Request.Method+" "+c.FullPath()] {
-		apiError(c, http.StatusForbidden, codeTOTPEnrolmentRequired, totpEnrolmentRequiredError)
-		return false
+		return apierr.New(http.StatusForbidden, codeTOTPEnrolmentRequired, totpEnrolmentRequiredError)
 	}
-	return true
+	return nil
 }
 
-// checkSecondFactor is sign-in's second step for an agent with 2FA: true
-// when code (or recoveryCode) is right and unused; otherwise it answered
-// 401 totp_required (none given) or failStatus totp_invalid.
-func (s *Server) checkSecondFactor(c *gin.Context, a store.Agent, code, recoveryCode string, failStatus int) bool {
+// checkSecondFactor is sign-in's second step for an agent with 2FA: nil
+// when code (or recoveryCode) is right and unused; otherwise 401
+// totp_required (none given) or failStatus totp_invalid.
+func (s *Server) checkSecondFactor(c *gin.Context, a store.Agent, code, recoveryCode string, failStatus int) error {
 	ctx := c.Request.Context()
 	sc := s.store.Workspace(a.WorkspaceID)
-	switch {
-	case strings.TrimSpace(code) == "" && strings.TrimSpace(recoveryCode) == "":
-		apiError(c, http.StatusUnauthorized, codeTOTPRequired, "enter the code from your authenticator app")
-		return false
-	case !s.allowHTTP(c, s.rules.SecondFactorPerAccount, a.ID):
-		return false
-	case strings.TrimSpace(code) != "":
+	unavailable := func(err error) error { return apierr.Unavailable("cannot sign in right now", err) }
+	if strings.TrimSpace(code) == "" && strings.TrimSpace(recoveryCode) == "" {
+		return apierr.New(http.StatusUnauthorized, codeTOTPRequired, "enter the code from your authenticator app")
+	}
+	if err := s.limit(c, s.rules.SecondFactorPerAccount, a.ID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(code) != "" {
 		secret, err := sc.TOTPSecret(ctx, a.ID)
 		if err != nil {
-			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot sign in right now")
-			return false
+			return unavailable(err)
 		}
 		step, ok := auth.CheckTOTP(secret, code, s.now())
 		if !ok {
 			s.audit(c, a.WorkspaceID, "sign_in_failed", a.Email, "wrong two-factor code")
-			apiError(c, failStatus, codeTOTPInvalid, "wrong code: check your authenticator app and try again")
-			return false
+			return apierr.New(failStatus, codeTOTPInvalid, "wrong code: check your authenticator app and try again")
 		}
 		fresh, err := sc.UseTOTPStep(ctx, a.ID, step)
 		if err != nil {
-			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot sign in right now")
-			return false
+			return unavailable(err)
 		}
 		if !fresh {
 			s.audit(c, a.WorkspaceID, "sign_in_failed", a.Email, "two-factor code used already")
-			apiError(c, failStatus, codeTOTPInvalid, "this code was used already: wait for the next one")
-			return false
+			return apierr.New(failStatus, codeTOTPInvalid, "this code was used already: wait for the next one")
 		}
-		return true
-	default:
-		ok, err := sc.UseRecoveryCode(ctx, a.ID, recoveryHash(a.ID, recoveryCode))
-		if err != nil {
-			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot sign in right now")
-			return false
-		}
-		if !ok {
-			s.audit(c, a.WorkspaceID, "sign_in_failed", a.Email, "wrong or used recovery code")
-			apiError(c, failStatus, codeTOTPInvalid, "wrong or already used recovery code")
-			return false
-		}
-		s.audit(c, a.WorkspaceID, "recovery_code_used", a.Email, "")
-		return true
+		return nil
 	}
+	ok, err := sc.UseRecoveryCode(ctx, a.ID, recoveryHash(a.ID, recoveryCode))
+	if err != nil {
+		return unavailable(err)
+	}
+	if !ok {
+		s.audit(c, a.WorkspaceID, "sign_in_failed", a.Email, "wrong or used recovery code")
+		return apierr.New(failStatus, codeTOTPInvalid, "wrong or already used recovery code")
+	}
+	s.audit(c, a.WorkspaceID, "recovery_code_used", a.Email, "")
+	return nil
 }
 
 // recoveryHash is what is kept of a recovery code: salted with the agent
@@ -134,52 +131,84 @@ func recoveryHash(agentID, code string) string {
 	return hashToken(agentID + ":" + auth.NormalizeRecoveryCode(code))
 }
 
-// startTOTP makes a new secret for the signed-in agent and answers it once.
-func (s *Server) startTOTP(c *gin.Context) {
+// totpStore is what the two-factor API needs of one workspace's store.
+type totpStore interface {
+	Agent(ctx context.Context, id string) (store.Agent, error)
+	StartTOTP(ctx context.Context, agentID, secret string) error
+	TOTPSecret(ctx context.Context, agentID string) (string, error)
+	EnableTOTP(ctx context.Context, agentID string, step int64, hashes []string, now time.Time) error
+	DisableTOTP(ctx context.Context, agentID string) error
+	SetRequire2FAForAdmins(ctx context.Context, on bool) error
+}
+
+// totpAPI serves the two-factor resource.
+type totpAPI struct {
+	store func(workspaceID string) totpStore
+	now   func() time.Time
+	// secondFactor checks a code or a recovery code (checkSecondFactor);
+	// signInLimit is the sign-in limit of the agent's account from the
+	// request's address.
+	secondFactor func(c *gin.Context, a store.Agent, code, recoveryCode string, failStatus int) error
+	signInLimit  func(c *gin.Context, a store.Agent) error
+	// me answers as GET /api/me does.
+	me    gin.HandlerFunc
+	audit func(c *gin.Context, workspaceID, action, target, detail string)
+}
+
+func (s *Server) totpAPI() *totpAPI {
+	return &totpAPI{
+		store:        func(ws string) totpStore { return s.store.Workspace(ws) },
+		now:          func() time.Time { return s.now() }, // tests move s.now after New
+		secondFactor: s.checkSecondFactor,
+		signInLimit: func(c *gin.Context, a store.Agent) error {
+			return s.limit(c, s.rules.SignInPerAccount, a.Email+" "+s.clientKey(c.Request))
+		},
+		me:    s.me,
+		audit: s.audit,
+	}
+}
+
+// start makes a new secret for the signed-in agent and answers it once.
+func (t *totpAPI) start(c *gin.Context) error {
 	a := agentOf(c)
 	secret := auth.NewTOTPSecret()
-	err := s.store.Workspace(a.WorkspaceID).StartTOTP(c.Request.Context(), a.ID, secret)
+	err := t.store(a.WorkspaceID).StartTOTP(c.Request.Context(), a.ID, secret)
 	if errors.Is(err, store.ErrTOTPEnabled) {
-		apiError(c, http.StatusConflict, codeTOTPEnabled, "two-factor sign-in is already on; turn it off first to set up a new app")
-		return
+		return apierr.New(http.StatusConflict, codeTOTPEnabled, "two-factor sign-in is already on; turn it off first to set up a new app")
 	}
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot set up two-factor sign-in right now")
-		return
+		return apierr.Unavailable("cannot set up two-factor sign-in right now", err)
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"secret": secret, "uri": auth.TOTPURI(secret, totpIssuer, a.Email)})
+	return nil
 }
 
-// confirmTOTP turns 2FA on with a code of the secret startTOTP gave, and
-// answers the recovery codes once.
-func (s *Server) confirmTOTP(c *gin.Context) {
+// confirm turns 2FA on with a code of the secret start gave, and answers
+// the recovery codes once.
+func (t *totpAPI) confirm(c *gin.Context) error {
 	var req struct {
 		Code string `json:"code"`
 	}
-	if !bindJSON(c, &req) {
-		return
+	if err := bindBody(c, &req); err != nil {
+		return err
 	}
 	a := agentOf(c)
 	ctx := c.Request.Context()
-	sc := s.store.Workspace(a.WorkspaceID)
+	sc := t.store(a.WorkspaceID)
 	if a.TOTPEnabledAt != nil {
-		apiError(c, http.StatusConflict, codeTOTPEnabled, "two-factor sign-in is already on")
-		return
+		return apierr.New(http.StatusConflict, codeTOTPEnabled, "two-factor sign-in is already on")
 	}
 	secret, err := sc.TOTPSecret(ctx, a.ID)
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot set up two-factor sign-in right now")
-		return
+		return apierr.Unavailable("cannot set up two-factor sign-in right now", err)
 	}
 	if secret == "" {
-		apiError(c, http.StatusConflict, protocol.CodeInvalid, "start setting up two-factor sign-in first")
-		return
+		return apierr.New(http.StatusConflict, protocol.CodeInvalid, "start setting up two-factor sign-in first")
 	}
-	step, ok := auth.CheckTOTP(secret, req.Code, s.now())
+	step, ok := auth.CheckTOTP(secret, req.Code, t.now())
 	if !ok {
-		apiError(c, http.StatusBadRequest, codeTOTPInvalid, "wrong code: check the app's clock and that you added the new key")
-		return
+		return apierr.New(http.StatusBadRequest, codeTOTPInvalid, "wrong code: check the app's clock and that you added the new key")
 	}
 	codes := make([]string, recoveryCodeCount)
 	hashes := make([]string, recoveryCodeCount)
@@ -188,112 +217,106 @@ func (s *Server) confirmTOTP(c *gin.Context) {
 		hashes[i] = recoveryHash(a.ID, codes[i])
 	}
 	// The confirming code's step counts as used: it cannot sign in too.
-	err = sc.EnableTOTP(ctx, a.ID, step, hashes, s.now().UTC())
+	err = sc.EnableTOTP(ctx, a.ID, step, hashes, t.now().UTC())
 	if errors.Is(err, store.ErrTOTPEnabled) {
-		apiError(c, http.StatusConflict, codeTOTPEnabled, "two-factor sign-in is already on")
-		return
+		return apierr.New(http.StatusConflict, codeTOTPEnabled, "two-factor sign-in is already on")
 	}
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot set up two-factor sign-in right now")
-		return
+		return apierr.Unavailable("cannot set up two-factor sign-in right now", err)
 	}
-	s.audit(c, a.WorkspaceID, "two_factor_on", a.Email, "")
+	t.audit(c, a.WorkspaceID, "two_factor_on", a.Email, "")
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"recovery_codes": codes})
+	return nil
 }
 
-// disableTOTP turns the agent's 2FA off, given a current code, a recovery
-// code or the password: a session left open on a shared computer is not
+// disable turns the agent's 2FA off, given a current code, a recovery code
+// or the password: a session left open on a shared computer is not
 // enough. Attempts count against the sign-in limit of the account.
-func (s *Server) disableTOTP(c *gin.Context) {
+func (t *totpAPI) disable(c *gin.Context) error {
 	var req struct {
 		Code         string `json:"code"`
 		RecoveryCode string `json:"recovery_code"`
 		Password     string `json:"password"`
 	}
-	if !bindJSON(c, &req) {
-		return
+	if err := bindBody(c, &req); err != nil {
+		return err
 	}
 	a := agentOf(c)
-	if !s.allowHTTP(c, s.rules.SignInPerAccount, a.Email+" "+s.clientKey(c.Request)) {
-		return
+	if err := t.signInLimit(c, a); err != nil {
+		return err
 	}
 	if a.TOTPEnabledAt == nil {
-		apiError(c, http.StatusConflict, protocol.CodeInvalid, "two-factor sign-in is not on")
-		return
+		return apierr.New(http.StatusConflict, protocol.CodeInvalid, "two-factor sign-in is not on")
 	}
 	if req.Password != "" {
 		if !auth.CheckPassword(a.PasswordHash, req.Password) {
-			s.audit(c, a.WorkspaceID, "two_factor_off_refused", a.Email, "wrong password")
-			apiError(c, http.StatusForbidden, codeTOTPInvalid, "wrong password")
-			return
+			t.audit(c, a.WorkspaceID, "two_factor_off_refused", a.Email, "wrong password")
+			return apierr.New(http.StatusForbidden, codeTOTPInvalid, "wrong password")
 		}
 	} else if req.Code == "" && req.RecoveryCode == "" {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "give a code from your app, a recovery code or your password")
-		return
-	} else if !s.checkSecondFactor(c, a, req.Code, req.RecoveryCode, http.StatusForbidden) {
+		return apierr.Invalid("give a code from your app, a recovery code or your password")
+	} else if err := t.secondFactor(c, a, req.Code, req.RecoveryCode, http.StatusForbidden); err != nil {
 		// 403, not 401, which the dashboard reads as "signed out".
-		return
+		return err
 	}
-	if err := s.store.Workspace(a.WorkspaceID).DisableTOTP(c.Request.Context(), a.ID); err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot turn two-factor sign-in off right now")
-		return
+	if err := t.store(a.WorkspaceID).DisableTOTP(c.Request.Context(), a.ID); err != nil {
+		return apierr.Unavailable("cannot turn two-factor sign-in off right now", err)
 	}
-	s.audit(c, a.WorkspaceID, "two_factor_off", a.Email, "")
+	t.audit(c, a.WorkspaceID, "two_factor_off", a.Email, "")
 	c.JSON(http.StatusOK, gin.H{"ok": true})
+	return nil
 }
 
-// resetTOTP turns another agent's 2FA off, for one who lost both their
-// phone and their recovery codes; they sign in with the password and may
-// set it up again. Not for oneself: that needs a proof (disableTOTP), so a
-// stolen admin session cannot shed its owner's second factor.
-func (s *Server) resetTOTP(c *gin.Context) {
+// reset turns another agent's 2FA off, for one who lost both their phone
+// and their recovery codes; they sign in with the password and may set it
+// up again. Not for oneself: that needs a proof (disable), so a stolen
+// admin session cannot shed its owner's second factor.
+func (t *totpAPI) reset(c *gin.Context) error {
 	me := agentOf(c)
 	id := c.Param("id")
 	if id == me.ID || id == "me" {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "turn your own two-factor sign-in off with a code or your password")
-		return
+		return apierr.Invalid("turn your own two-factor sign-in off with a code or your password")
 	}
-	sc := s.store.Workspace(me.WorkspaceID)
+	sc := t.store(me.WorkspaceID)
 	ctx := c.Request.Context()
 	a, err := sc.Agent(ctx, id)
 	if err == nil {
 		err = sc.DisableTOTP(ctx, a.ID)
 	}
 	if err != nil {
-		writeError(c, nil, agentErr(err, "reset two-factor sign-in"))
-		return
+		return agentErr(err, "reset two-factor sign-in")
 	}
-	s.audit(c, me.WorkspaceID, "two_factor_reset", a.Email, "")
+	t.audit(c, me.WorkspaceID, "two_factor_reset", a.Email, "")
 	c.JSON(http.StatusOK, gin.H{"ok": true})
+	return nil
 }
 
 // updateWorkspace changes workspace settings: require_2fa_for_admins. An
 // admin turning it on must have 2FA already, or they would shut
 // themselves out of everything but enrolment.
-func (s *Server) updateWorkspace(c *gin.Context) {
+func (t *totpAPI) updateWorkspace(c *gin.Context) error {
 	var req struct {
 		Require2FAForAdmins *bool `json:"require_2fa_for_admins"`
 	}
-	if !bindJSON(c, &req) {
-		return
+	if err := bindBody(c, &req); err != nil {
+		return err
 	}
 	a := agentOf(c)
 	if req.Require2FAForAdmins != nil {
 		on := *req.Require2FAForAdmins
 		if on && a.TOTPEnabledAt == nil {
-			apiError(c, http.StatusConflict, codeTOTPEnrolmentRequired, "turn on two-factor sign-in for yourself first")
-			return
+			return apierr.New(http.StatusConflict, codeTOTPEnrolmentRequired, "turn on two-factor sign-in for yourself first")
 		}
-		if err := s.store.Workspace(a.WorkspaceID).SetRequire2FAForAdmins(c.Request.Context(), on); err != nil {
-			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot change the workspace right now")
-			return
+		if err := t.store(a.WorkspaceID).SetRequire2FAForAdmins(c.Request.Context(), on); err != nil {
+			return apierr.Unavailable("cannot change the workspace right now", err)
 		}
 		detail := "off"
 		if on {
 			detail = "on"
 		}
-		s.audit(c, a.WorkspaceID, "require_2fa_for_admins", a.WorkspaceID, detail)
+		t.audit(c, a.WorkspaceID, "require_2fa_for_admins", a.WorkspaceID, detail)
 	}
-	s.me(c)
+	t.me(c)
+	return nil
 }

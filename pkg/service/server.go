@@ -153,6 +153,7 @@ func (s *Server) routes() []route {
 	invites := s.invitesAPI()
 	mail := s.emailAPI()
 	audit := s.auditAPI()
+	totp := s.totpAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -179,11 +180,11 @@ func (s *Server) routes() []route {
 		r("GET", "/ws/agent", agent, s.agentSocket),
 
 		// Two-factor sign-in (http_totp.go).
-		r("POST", "/api/me/totp", agent, csrf, s.startTOTP),
-		r("POST", "/api/me/totp/confirm", agent, csrf, body, s.confirmTOTP),
-		r("POST", "/api/me/totp/disable", agent, csrf, body, s.disableTOTP),
-		r("PATCH", "/api/workspace", agent, csrf, requireRole("admin"), body, s.updateWorkspace),
-		r("POST", "/api/agents/:id/totp/reset", agent, csrf, requireRole("admin"), s.resetTOTP),
+		r("POST", "/api/me/totp", agent, csrf, h(totp.start)),
+		r("POST", "/api/me/totp/confirm", agent, csrf, body, h(totp.confirm)),
+		r("POST", "/api/me/totp/disable", agent, csrf, body, h(totp.disable)),
+		r("PATCH", "/api/workspace", agent, csrf, requireRole("admin"), body, h(totp.updateWorkspace)),
+		r("POST", "/api/agents/:id/totp/reset", agent, csrf, requireRole("admin"), h(totp.reset)),
 
 		// Security (http_invites.go, http_audit.go).
 		r("DELETE", "/api/agents/:id/sessions", agent, csrf, h(agents.endSessions)), // http_agents.go
