@@ -3,17 +3,24 @@
 //   frame.html  the chat page, loading /widget/frame.js and /widget/frame.css
 //   frame.js    the chat UI (Preact)
 //   frame.css   its styles
+//   locale-<lang>.json  the frame's words in each language but English
 // Output is minified, without source maps, and byte-for-byte reproducible
 // (tools/bundle.mjs, shared with the agent app).
 import * as esbuild from "esbuild";
-import { dirname } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildApp } from "./tools/bundle.mjs";
 
 const root = dirname(fileURLToPath(import.meta.url));
 
-export function build(outdir) {
-  return buildApp({
+/** LOCALES are the languages besides English (built into frame.js): each
+ * is written, minified, to locale-<lang>.json, which the frame fetches when
+ * it speaks that language (src/i18n.ts). */
+export const LOCALES = ["es", "fr", "de", "pt", "ar"];
+
+export async function build(outdir) {
+  await buildApp({
     esbuild,
     root,
     outdir,
@@ -21,6 +28,10 @@ export function build(outdir) {
     styles: { frame: "src/frame.css" },
     pages: { "frame.html": "src/frame.html" },
   });
+  for (const l of LOCALES) {
+    const table = JSON.parse(readFileSync(join(root, "src/locales", l + ".json"), "utf8"));
+    writeFileSync(resolve(root, outdir, `locale-${l}.json`), JSON.stringify(table));
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -539,6 +539,12 @@ export function ConversationRouting({ info, self, role }: { info: ConversationIn
           Offline message from {info.contact_name} &lt;{info.contact_email}&gt;
         </div>
       )}
+      {info.csat_rating ? (
+        <div data-testid="csat" data-rating={info.csat_rating}>
+          Visitor's rating: <strong aria-label={`${info.csat_rating} out of 5`}>{"★".repeat(info.csat_rating) + "☆".repeat(5 - info.csat_rating)}</strong>
+          {info.csat_comment && <> — “{info.csat_comment}”</>}
+        </div>
+      ) : null}
       {info.transfer_note && <div data-testid="transfer-note">Transfer note: {info.transfer_note}</div>}
       {info.status === "open" && info.routing_summary && (
         <div data-testid="routing-summary">

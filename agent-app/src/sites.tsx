@@ -16,7 +16,19 @@ export interface Look {
   accent_color: string;
   launcher_position: string;
   show_avatars: boolean;
+  /** The widget's language, "" for the visitor's. */
+  language: string;
 }
+
+/** LANGUAGES the widget speaks (widget/src/i18n.ts), by name. */
+const LANGUAGES: [string, string][] = [
+  ["en", "English"],
+  ["es", "Español"],
+  ["fr", "Français"],
+  ["de", "Deutsch"],
+  ["pt", "Português"],
+  ["ar", "العربية"],
+];
 
 export interface Site {
   id: string;
@@ -157,7 +169,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
   const [name, setName] = useState(site?.name ?? "");
   const [origins, setOrigins] = useState((site?.allowed_origins ?? []).join("\n"));
   const [look, setLook] = useState<Look>(
-    site?.look ?? { title: "", greeting: "", accent_color: "", launcher_position: "right", show_avatars: true },
+    site?.look ?? { title: "", greeting: "", accent_color: "", launcher_position: "right", show_avatars: true, language: "" },
   );
   const [identity, setIdentity] = useState(site?.identity_required ?? false);
   const [calls, setCalls] = useState(site?.visitor_calls ?? false);
@@ -244,6 +256,15 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
           <select value={look.launcher_position} onChange={(e) => setLook({ ...look, launcher_position: e.currentTarget.value })}>
             <option value="right">Bottom right</option>
             <option value="left">Bottom left</option>
+          </select>
+        </label>
+        <label>
+          Language
+          <select value={look.language} onChange={(e) => setLook({ ...look, language: e.currentTarget.value })}>
+            <option value="">The visitor's (page, then browser)</option>
+            {LANGUAGES.map(([code, name]) => (
+              <option value={code}>{name}</option>
+            ))}
           </select>
         </label>
         <label class="pa-check">

@@ -76,6 +76,7 @@ func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conver
 			Language: c.Language, Skill: c.Skill, Team: c.Team, Priority: c.Priority,
 			TransferNote: c.TransferNote, ContactName: c.ContactName, ContactEmail: c.ContactEmail,
 			RoutingSummary: c.RoutingSummary, State: c.InboxState, SnoozedUntil: c.SnoozedUntil,
+			CsatRating: c.CsatRating, CsatComment: c.CsatComment,
 		}
 		if c.Status == protocol.ConversationOpen && c.AgentID != nil && s.router.offeredTo(c.ID) == *c.AgentID {
 			// Offered, not yet accepted: still waiting as far as clients

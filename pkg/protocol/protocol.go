@@ -203,6 +203,10 @@ type ConversationInfo struct {
 	// SnoozedUntil (State*). A visitor's message makes it open again.
 	State        string     `json:"state,omitempty"`
 	SnoozedUntil *time.Time `json:"snoozed_until,omitempty"`
+	// CsatRating (1 to 5) and CsatComment: how the visitor rated the chat
+	// once it ended; 0 and empty before.
+	CsatRating  int    `json:"csat_rating,omitempty"`
+	CsatComment string `json:"csat_comment,omitempty"`
 }
 
 // Inbox states of a conversation (ConversationInfo.State).
@@ -252,6 +256,9 @@ type WidgetLook struct {
 	LauncherPosition string `json:"launcher_position"`
 	ShowAvatars      bool   `json:"show_avatars"`
 	VisitorCalls     bool   `json:"visitor_calls"`
+	// Language is the site's choice of the widget's language (en, es, fr,
+	// de, pt, ar); empty: the visitor's.
+	Language string `json:"language"`
 }
 
 // Site tells a site's open widgets that an admin changed its settings:

@@ -33,6 +33,8 @@ export interface ConversationInfo {
   contact_email?: string;
   state?: string;
   snoozed_until?: string;
+  csat_rating?: number;
+  csat_comment?: string;
 }
 
 export interface ICEServer {
@@ -48,6 +50,7 @@ export interface WidgetLook {
   launcher_position: string;
   show_avatars: boolean;
   visitor_calls: boolean;
+  language: string;
 }
 
 export interface HelloFrame {

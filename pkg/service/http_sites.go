@@ -83,6 +83,8 @@ type lookJSON struct {
 	AccentColor      string `json:"accent_color"`
 	LauncherPosition string `json:"launcher_position"`
 	ShowAvatars      bool   `json:"show_avatars"`
+	// Language is the widget's language, "" for the visitor's.
+	Language string `json:"language"`
 }
 
 func (a *sitesAPI) siteJSON(site store.Site) siteJSON {
@@ -91,7 +93,7 @@ func (a *sitesAPI) siteJSON(site store.Site) siteJSON {
 		IdentityRequired: site.IdentityRequired, IdentitySecret: site.Secret, VisitorCalls: site.VisitorCalls,
 		EmbedCode: `<script src="` + a.origin + `/widget.js" data-site="` + site.ID + `" async></script>`,
 		Look: lookJSON{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
-			LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars},
+			LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, Language: site.Language},
 	}
 }
 
@@ -106,7 +108,8 @@ func launcherPosition(p string) string {
 // site frame).
 func widgetLook(site store.Site) protocol.WidgetLook {
 	return protocol.WidgetLook{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
-		LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, VisitorCalls: site.VisitorCalls}
+		LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, VisitorCalls: site.VisitorCalls,
+		Language: site.Language}
 }
 
 // siteErr maps a store error of a site lookup to the API's.
@@ -166,8 +169,12 @@ type siteReq struct {
 		AccentColor      *string `json:"accent_color"`
 		LauncherPosition *string `json:"launcher_position"`
 		ShowAvatars      *bool   `json:"show_avatars"`
+		Language         *string `json:"language"`
 	} `json:"look"`
 }
+
+// widgetLanguages are the languages the widget speaks (widget/src/i18n.ts).
+var widgetLanguages = []string{"en", "es", "fr", "de", "pt", "ar"}
 
 var accentColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
@@ -235,6 +242,12 @@ func (r siteReq) apply(st *store.SiteSettings) error {
 		if l.ShowAvatars != nil {
 			st.ShowAvatars = *l.ShowAvatars
 		}
+		if l.Language != nil {
+			if *l.Language != "" && !containsString(widgetLanguages, *l.Language) {
+				return apierr.Invalid("the language is one of " + strings.Join(widgetLanguages, ", ") + ", or empty for the visitor's")
+			}
+			st.Language = *l.Language
+		}
 	}
 	return nil
 }
@@ -264,7 +277,8 @@ func (a *sitesAPI) create(c *gin.Context) error {
 	sc := a.store(me.WorkspaceID)
 	site := store.Site{ID: uuid.NewString(), Name: st.Name, AllowedOrigins: st.AllowedOrigins, Secret: randomToken(),
 		IdentityRequired: st.IdentityRequired, VisitorCalls: st.VisitorCalls, WidgetTitle: st.WidgetTitle,
-		WidgetGreeting: st.WidgetGreeting, AccentColor: st.AccentColor, LauncherPosition: st.LauncherPosition, ShowAvatars: st.ShowAvatars}
+		WidgetGreeting: st.WidgetGreeting, AccentColor: st.AccentColor, LauncherPosition: st.LauncherPosition, ShowAvatars: st.ShowAvatars,
+		Language: st.Language}
 	if err := sc.CreateSite(ctx, site); err != nil {
 		return siteErr(err, "create the site")
 	}
@@ -330,6 +344,7 @@ func siteChanges(before, after store.Site) string {
 	add("accent_color", b.AccentColor, a.AccentColor)
 	add("launcher_position", b.LauncherPosition, a.LauncherPosition)
 	add("show_avatars", b.ShowAvatars, a.ShowAvatars)
+	add("language", b.Language, a.Language)
 	return strings.Join(out, " ")
 }
 

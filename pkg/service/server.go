@@ -154,6 +154,7 @@ func (s *Server) routes() []route {
 	mail := s.emailAPI()
 	audit := s.auditAPI()
 	totp := s.totpAPI()
+	csat := s.csatAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -245,6 +246,7 @@ func (s *Server) routes() []route {
 		r("POST", "/api/widget/events", body, h(activity.widgetEvent)),
 		r("POST", "/api/widget/attributes", body, h(activity.widgetAttributes)),
 		r("POST", "/api/widget/triggers/fire", body, h(activity.widgetFireTrigger)),
+		r("POST", "/api/widget/csat", body, h(csat.rate)), // http_csat.go
 	}
 }
 

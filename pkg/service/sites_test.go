@@ -74,15 +74,18 @@ func TestSitesCreateEditDelete(t *testing.T) {
 
 		// A change reaches the site's open widgets, and only them.
 		var patched siteOut
-		if code := admin.call(t, "PATCH", "/api/sites/"+s.ID, map[string]any{"look": map[string]any{"accent_color": "#0f766e"}}, &patched); code != 200 {
+		if code := admin.call(t, "PATCH", "/api/sites/"+s.ID, map[string]any{"look": map[string]any{"language": "klingon"}}, nil); code != http.StatusBadRequest {
+			t.Fatalf("a language the widget does not speak: %d, want 400", code)
+		}
+		if code := admin.call(t, "PATCH", "/api/sites/"+s.ID, map[string]any{"look": map[string]any{"accent_color": "#0f766e", "language": "fr"}}, &patched); code != 200 {
 			t.Fatalf("patch: %d", code)
 		}
-		if p := patched.Site; p.Look.AccentColor != "#0f766e" || p.Look.Title != "Shop help" || len(p.AllowedOrigins) != 2 {
+		if p := patched.Site; p.Look.AccentColor != "#0f766e" || p.Look.Title != "Shop help" || p.Look.Language != "fr" || len(p.AllowedOrigins) != 2 {
 			t.Fatalf("a PATCH changes what it names and keeps the rest: %+v", p)
 		}
 		var f protocol.Site
 		v.next(protocol.TypeSite, &f)
-		if f.Look.AccentColor != "#0f766e" || f.Look.Title != "Shop help" || f.Look.LauncherPosition != "left" {
+		if f.Look.AccentColor != "#0f766e" || f.Look.Title != "Shop help" || f.Look.LauncherPosition != "left" || f.Look.Language != "fr" {
 			t.Fatalf("site frame: %+v", f.Look)
 		}
 		other.send(protocol.Ping{Envelope: protocol.Envelope{Type: protocol.TypePing, Ref: "p"}})

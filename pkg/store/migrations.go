@@ -33,6 +33,8 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120734_wapi_visitor_activity", Migrate: migrateVisitorActivity},                  // visitor_activity.go
 	{ID: "2026120742_inbox_states_tags", Migrate: migrateInboxStatesTags},                      // inbox.go
 	{ID: "2026120758_email_settings_outbox", Migrate: migrateEmail},                            // email.go
+	{ID: "2026120738_wui_site_language", Migrate: migrateSiteLanguage},                         // widget_language.go
+	{ID: "2026120739_wui_csat", Migrate: migrateCSAT},                                          // csat.go
 }
 
 func migrate(db *gorm.DB) error {

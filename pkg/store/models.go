@@ -59,7 +59,10 @@ type Site struct {
 	AccentColor      string `gorm:"size:7;not null;default:''"`
 	LauncherPosition string `gorm:"size:10;not null;default:'right'"`
 	ShowAvatars      bool   `gorm:"not null;default:true"`
-	CreatedAt        time.Time
+	// Language is the widget's language (widget_language.go); empty: the
+	// visitor's.
+	Language  string `gorm:"size:10;not null;default:''"`
+	CreatedAt time.Time
 }
 
 // Agent is a person who answers chats.
@@ -165,9 +168,14 @@ type Conversation struct {
 	HandedOff bool `gorm:"not null;default:false"`
 	// MailedSeq: messages up to it were mailed, or needed no mail (email.go).
 	MailedSeq int64 `gorm:"not null;default:0"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	ClosedAt  *time.Time
+	// The visitor's rating of the ended chat (csat.go): 1 to 5, 0 for
+	// none; the comment is sealed when encryption is on.
+	CsatRating  int    `gorm:"not null;default:0"`
+	CsatComment string `gorm:"type:text;not null;default:''"`
+	CsatAt      *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ClosedAt    *time.Time
 	// InboxState is open (""), pending or snoozed (State*) while the
 	// conversation is not closed; SnoozedUntil is when a snoozed one
 	// comes back (inbox.go).

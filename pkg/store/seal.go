@@ -64,6 +64,7 @@ func (s *Store) openConversation(c *Conversation) error {
 		{&c.LastBody, previewAAD(c.ID)},
 		{&c.ContactName, contactAAD(c.ID, "contact_name")},
 		{&c.ContactEmail, contactAAD(c.ID, "contact_email")},
+		{&c.CsatComment, csatAAD(c.ID)},
 	} {
 		if *f.v, err = s.open(*f.v, f.aad); err != nil {
 			return err
@@ -149,6 +150,7 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 				{"last_body", c.LastBody, previewAAD(c.ID)},
 				{"contact_name", c.ContactName, contactAAD(c.ID, "contact_name")},
 				{"contact_email", c.ContactEmail, contactAAD(c.ID, "contact_email")},
+				{"csat_comment", c.CsatComment, csatAAD(c.ID)},
 			} {
 				m, err := s.resealColumn(ctx, k, &Conversation{}, c.ID, f.column, f.value, f.aad)
 				if err != nil {

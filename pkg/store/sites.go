@@ -38,13 +38,15 @@ type SiteSettings struct {
 	AccentColor      string
 	LauncherPosition string
 	ShowAvatars      bool
+	Language         string // "" or a widget language, checked by the caller
 }
 
 // Settings returns the site's settings as UpdateSiteSettings takes them.
 func (s Site) Settings() SiteSettings {
 	return SiteSettings{Name: s.Name, AllowedOrigins: s.AllowedOrigins, IdentityRequired: s.IdentityRequired,
 		VisitorCalls: s.VisitorCalls, WidgetTitle: s.WidgetTitle, WidgetGreeting: s.WidgetGreeting,
-		AccentColor: s.AccentColor, LauncherPosition: s.LauncherPosition, ShowAvatars: s.ShowAvatars}
+		AccentColor: s.AccentColor, LauncherPosition: s.LauncherPosition, ShowAvatars: s.ShowAvatars,
+		Language: s.Language}
 }
 
 // CreateSite stores a new site of the workspace; its secret is sealed.
@@ -69,6 +71,7 @@ func (s *Scoped) UpdateSiteSettings(ctx context.Context, id string, st SiteSetti
 		"name": st.Name, "allowed_origins": st.AllowedOrigins, "identity_required": st.IdentityRequired,
 		"visitor_calls": st.VisitorCalls, "widget_title": st.WidgetTitle, "widget_greeting": st.WidgetGreeting,
 		"accent_color": st.AccentColor, "launcher_position": st.LauncherPosition, "show_avatars": st.ShowAvatars,
+		"language": st.Language,
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound

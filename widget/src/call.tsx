@@ -3,8 +3,11 @@
 
 import { CallBar as SharedCallBar, type CallLook } from "./shared/callbar";
 import type { CallManager } from "./shared/call";
+import { t } from "./i18n";
 
-const look: CallLook = {
+/** look is built on use: its words are in the visitor's language, known
+ * only once i18n loaded it. */
+const look = (): CallLook => ({
   prefix: "pw",
   videoClass: "pw-call-video",
   acceptClass: "pw-call-btn pw-call-ok",
@@ -12,15 +15,16 @@ const look: CallLook = {
   muteClass: "pw-call-btn",
   hangUpClass: "pw-call-btn pw-call-no",
   startClass: "pw-call-btn",
-  viewScreen: "Accept",
-  stopScreen: "Stop",
-  voiceTitle: "Start a voice call",
-  screenTitle: "Show the agent your screen",
-  screenLabel: "Share my screen",
-};
+  viewScreen: t("Accept"),
+  stopScreen: t("Stop"),
+  voiceTitle: t("Start a voice call"),
+  screenTitle: t("Show the agent your screen"),
+  screenLabel: t("Share my screen"),
+  t,
+});
 
 /** CallBar: voice says whether the site lets visitors start voice calls
  * (they can always answer the agent's, and offer their screen). */
 export function CallBar(p: { calls: CallManager; conversation: string; selfID: string | undefined; voice: boolean }) {
-  return <SharedCallBar {...p} look={look} />;
+  return <SharedCallBar {...p} look={look()} />;
 }

@@ -16,6 +16,11 @@ import { OfflineForm, useAvailability, type Availability } from "./offline";
 import { headline } from "./headline";
 import { PrechatChoice } from "./prechat";
 import { WidgetLook, useLook } from "./look";
+import { choose, lang, setLanguage, t } from "./i18n";
+import { Linked } from "./linkify";
+import { chime, muted, setMuted } from "./alert";
+import { download, transcriptText } from "./transcript";
+import { Rating } from "./csat";
 
 /** The answer of POST /api/widget/session. refresh comes with a new
  * anonymous visitor and each time an expired token was renewed with it. */
@@ -97,8 +102,8 @@ class VisitorSession {
         keep(refreshKey, s.refresh);
       }
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404) throw new Refused("This chat is not available on this site.");
-      if (e instanceof ApiError && e.code === "identity") throw new Refused("Sign in on this site to chat with us.");
+      if (e instanceof ApiError && e.status === 404) throw new Refused(t("This chat is not available on this site."));
+      if (e instanceof ApiError && e.code === "identity") throw new Refused(t("Sign in on this site to chat with us."));
       throw e;
     }
   }
@@ -111,8 +116,8 @@ function useClientVersion(client: LiveClient | null): number {
   return version;
 }
 
-function App() {
-  const [fatal, setFatal] = useState(site ? "" : "This chat is not set up correctly (no site id).");
+function App({ initialLook }: { initialLook: WidgetLook | null }) {
+  const [fatal, setFatal] = useState(site ? "" : t("This chat is not set up correctly (no site id)."));
   // The client starts at once with the outbox of the visitor last seen in
   // this browser, so messages written before a reload show (and are sent)
   // even while the server is still unreachable.
@@ -147,7 +152,7 @@ function App() {
     return c;
   }, []);
   const [calls, setCalls] = useState<CallManager | null>(null);
-  const look = useLook(site, client);
+  const look = useLook(site, client, initialLook);
   // Whether anyone can chat now: the header says it, and nobody there
   // (no agent online, outside hours) means the offline form.
   const avail = useAvailability(site);
@@ -180,16 +185,18 @@ function App() {
       <header class="pw-head">
         <div class="pw-head-text">
           <h1 class="pw-title" data-testid="widget-title">
-            {look?.title || "Chat with us"}
+            {look?.title || t("Chat with us")}
           </h1>
           <ConnState client={client} avail={avail} />
         </div>
+        <HeadButtons client={client} title={look?.title || t("Chat with us")} />
         <button
           type="button"
           class="pw-close"
-          aria-label="Minimize chat"
-          title="Minimize"
-          onClick={() => window.parent !== window && window.parent.postMessage("parley:close", "*")}
+          data-testid="minimize"
+          aria-label={t("Minimize chat")}
+          title={t("Minimize")}
+          onClick={minimize}
         >
           <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" aria-hidden="true">
             <path d="M6 9l6 6 6-6" />
@@ -207,14 +214,71 @@ function App() {
   );
 }
 
+/** minimize asks the loader to hide the chat; it gives the focus back to
+ * the launcher. */
+function minimize(): void {
+  if (window.parent !== window) window.parent.postMessage("parley:close", "*");
+}
+
+// Escape closes the chat, wherever the focus is in it.
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !e.defaultPrevented) minimize();
+});
+
+/** HeadButtons: sound on or off (remembered), and the transcript download. */
+function HeadButtons({ client, title }: { client: LiveClient | null; title: string }) {
+  const [quiet, setQuiet] = useState(muted);
+  const save = () => {
+    if (!client) return;
+    const conv = current(client);
+    const items = conv ? client.items(conv.info.id) : [];
+    download("chat-transcript.txt", transcriptText(title, items));
+  };
+  return (
+    <>
+      <button
+        type="button"
+        class="pw-close"
+        data-testid="mute"
+        aria-pressed={quiet}
+        aria-label={t("Mute sounds")}
+        title={quiet ? t("Sounds off") : t("Sounds on")}
+        onClick={() => {
+          setMuted(!quiet);
+          setQuiet(!quiet);
+        }}
+      >
+        <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+          <path d="M11 5 6 9H2v6h4l5 4z" />
+          <path d={quiet ? "M23 9l-6 6M17 9l6 6" : "M15.5 8.5a5 5 0 0 1 0 7M19 5a10 10 0 0 1 0 14"} />
+        </svg>
+      </button>
+      <button type="button" class="pw-close" data-testid="transcript" aria-label={t("Download the transcript")} title={t("Download the transcript")} onClick={save}>
+        <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+          <path d="M12 3v12M7 10l5 5 5-5M5 21h14" />
+        </svg>
+      </button>
+    </>
+  );
+}
+
 /** ConnState: the connection (data-state, for tests) and, in words,
- * whether the team can answer (headline.ts). */
+ * whether the team can answer (headline.ts). A short drop stays calm: the
+ * line says "Reconnecting…" only once it lasted two seconds (messages
+ * written meanwhile wait in the outbox and go out on reconnect). */
 function ConnState({ client, avail }: { client: LiveClient | null; avail: Availability | null }) {
   useClientVersion(client);
   const state = client?.state ?? "connecting";
+  const [calm, setCalm] = useState(false);
+  useEffect(() => {
+    if (state !== "reconnecting") return setCalm(false);
+    setCalm(true);
+    const timer = setTimeout(() => setCalm(false), 2000);
+    return () => clearTimeout(timer);
+  }, [state]);
   const conv = client ? current(client) : null;
   const status = conv?.info.status;
-  const line = headline(state, avail, status === "open", offlineShown(status, conv !== null, avail));
+  const line = headline(calm ? "online" : state, avail, status === "open", offlineShown(status, conv !== null, avail));
   return (
     <span
       class={"pw-conn pw-conn-" + line.tone}
@@ -262,6 +326,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
   const typing = convID ? client.typingIn(convID) : null;
   const closed = status === "closed";
   useUnreadBadge(items);
+  useFocusOnShow();
   const offline = offlineShown(status, conv !== null, avail);
 
   return (
@@ -270,18 +335,19 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
       {calls && convID && status === "open" && <CallBar calls={calls} conversation={convID} selfID={client.self?.id} voice={avail?.visitor_calls === true} />}
       {client.lastError && (
         <div class="pw-alert" role="alert" data-testid="error">
-          <span>{client.lastError.message || "Something went wrong."}</span>
+          <span>{client.lastError.message || t("Something went wrong.")}</span>
           <button type="button" class="pw-link" onClick={() => client.clearError()}>
-            Dismiss
+            {t("Dismiss")}
           </button>
         </div>
       )}
       <MessageList items={items} typingName={typing?.name ?? null} client={client} look={look} />
       {closed ? (
         <div class="pw-ended">
-          <p>This chat has ended</p>
+          <p>{t("This chat has ended")}</p>
+          <Rating key={convID} site={site} conversation={convID!} rated={conv?.info.csat_rating ?? 0} />
           <button type="button" class="pw-btn" data-testid="new-chat" onClick={() => setLeftBehind(convID)}>
-            Start a new chat
+            {t("Start a new chat")}
           </button>
         </div>
       ) : offline ? (
@@ -309,8 +375,25 @@ window.addEventListener("message", (ev: MessageEvent) => {
   for (const fn of hostListeners) fn();
 });
 
+/** useFocusOnShow moves the focus into the chat each time it is shown (the
+ * composer, else the first field or button), so a keyboard user types at
+ * once. */
+function useFocusOnShow(): void {
+  useEffect(() => {
+    const focus = () => {
+      if (!shownInHost) return;
+      const el = document.querySelector<HTMLElement>("[data-testid=composer], .pw-offline input, .pw-ended button, .pw-prechat-form input");
+      el?.focus();
+    };
+    focus();
+    hostListeners.add(focus);
+    return () => void hostListeners.delete(focus);
+  }, []);
+}
+
 /** useUnreadBadge tells the loader how many replies arrived while the chat
- * was hidden, for the badge on the launcher. */
+ * was hidden, for the badge on the launcher, and chimes for each new one
+ * that comes while the chat or the tab is hidden (alert.ts). */
 function useUnreadBadge(items: ChatItem[]): void {
   const [shown, setShown] = useState(shownInHost);
   useEffect(() => {
@@ -325,6 +408,11 @@ function useUnreadBadge(items: ChatItem[]): void {
   for (const m of items) if (reply(m) && m.seq! > newest) newest = m.seq!;
   if (shown || seen.current < 0) seen.current = Math.max(seen.current, newest);
   const unread = items.filter((m) => reply(m) && m.seq! > seen.current).length;
+  const heard = useRef(-1);
+  useEffect(() => {
+    if (heard.current >= 0 && newest > heard.current && (!shown || document.visibilityState === "hidden")) chime();
+    heard.current = newest;
+  }, [newest]);
   useEffect(() => {
     if (unread === sent.current || window.parent === window) return;
     sent.current = unread;
@@ -334,21 +422,21 @@ function useUnreadBadge(items: ChatItem[]): void {
 
 function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLog | null }) {
   if (!conv) {
-    return <div class="pw-status">Send us a message and the team will answer here.</div>;
+    return <div class="pw-status">{t("Send us a message and the team will answer here.")}</div>;
   }
   const { status, agent_name } = conv.info;
   if (status === "queued") {
     const q = client.queue.get(conv.info.id);
     return (
       <div class="pw-status pw-status-queued" data-testid="queue-status" aria-live="polite">
-        {q ? queueText(q.position, q.estimated_wait_seconds) : "Waiting for the next available agent…"}
+        {q ? queueText(q.position, q.estimated_wait_seconds, t) : t("Waiting for the next available agent…")}
       </div>
     );
   }
   if (status === "open") {
     return (
       <div class="pw-status pw-status-open" aria-live="polite">
-        You are chatting with <strong data-testid="agent-name">{agent_name || "an agent"}</strong>
+        {t("You are chatting with")} <strong data-testid="agent-name">{agent_name || t("an agent")}</strong>
       </div>
     );
   }
@@ -369,8 +457,9 @@ function MessageList(props: { items: ChatItem[]; typingName: string | null; clie
       class="pw-list"
       ref={ref}
       role="log"
-      aria-live="polite"
-      aria-label="Messages"
+      aria-live="off"
+      tabIndex={0}
+      aria-label={t("Messages")}
       onScroll={(e) => {
         const el = e.currentTarget;
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
@@ -382,15 +471,16 @@ function MessageList(props: { items: ChatItem[]; typingName: string | null; clie
             <span>{look.greeting}</span>
           ) : (
             <>
-              <strong>Hi there 👋</strong>
-              <span>How can we help you today?</span>
+              <strong>{t("Hi there 👋")}</strong>
+              <span>{t("How can we help you today?")}</span>
             </>
           )}
         </div>
       )}
       {items.map((m, i) => (
-        <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} avatar={look?.show_avatars ?? true} />
+        <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} last={i === items.length - 1 || !sameAuthor(m, items[i + 1])} avatar={look?.show_avatars ?? true} />
       ))}
+      <Announcer items={items} />
       {typingName && (
         <div class="pw-typing" data-testid="typing">
           <span class="pw-dots" aria-hidden="true">
@@ -398,19 +488,40 @@ function MessageList(props: { items: ChatItem[]; typingName: string | null; clie
             <i />
             <i />
           </span>
-          {typingName} is typing…
+          {t("{0} is typing…", typingName)}
         </div>
       )}
     </div>
   );
 }
 
-/** Consecutive messages of one author are grouped under one name. */
-function sameAuthor(a: ChatItem, b: ChatItem): boolean {
-  return a.author.kind === b.author.kind && a.author.id === b.author.id && a.author.kind !== "system";
+/** Announcer is the live region screen readers hear new messages from
+ * (the list itself is not live: it would read times and "sending…"). */
+function Announcer({ items }: { items: ChatItem[] }) {
+  const last = items[items.length - 1];
+  const said = useRef<string | null>(null);
+  const first = said.current === null;
+  said.current = last?.key ?? "";
+  const text = !first && last && last.author.kind !== "visitor" && last.seq !== null ? t("{0} says: {1}", last.author.name, last.body) : "";
+  return (
+    <div class="pw-sr" aria-live="polite" data-testid="announcer">
+      {text}
+    </div>
+  );
 }
 
-function Message({ item, client, first, avatar }: { item: ChatItem; client: LiveClient; first: boolean; avatar: boolean }) {
+/** Consecutive messages of one author, each within five minutes of the
+ * one before, are grouped under one name with one time. */
+function sameAuthor(a: ChatItem, b: ChatItem): boolean {
+  return (
+    a.author.kind === b.author.kind &&
+    a.author.id === b.author.id &&
+    a.author.kind !== "system" &&
+    Math.abs(Date.parse(b.sent_at) - Date.parse(a.sent_at)) < 5 * 60_000
+  );
+}
+
+function Message({ item, client, first, last, avatar }: { item: ChatItem; client: LiveClient; first: boolean; last: boolean; avatar: boolean }) {
   const kind = item.author.kind;
   const side = kind === "visitor" ? "own" : kind === "system" ? "system" : "other";
   return (
@@ -432,22 +543,22 @@ function Message({ item, client, first, avatar }: { item: ChatItem; client: Live
         </div>
       )}
       <div class="pw-bubble" data-testid="message-body">
-        {item.body}
+        <Linked text={item.body} />
       </div>
-      <div class="pw-msg-meta">
+      {(last || item.pending || item.failed) && <div class="pw-msg-meta">
         {item.failed ? (
           <>
-            <span>Not sent: {item.failed}</span>{" "}
+            <span>{t("Not sent: {0}", item.failed)}</span>{" "}
             <button type="button" class="pw-link" onClick={() => client.retry(item.client_id)}>
-              Retry
+              {t("Retry")}
             </button>
           </>
         ) : item.pending ? (
-          "sending…"
+          t("sending…")
         ) : (
-          shortTime(item.sent_at)
+          shortTime(item.sent_at, undefined, lang)
         )}
-      </div>
+      </div>}
     </div>
   );
 }
@@ -462,7 +573,7 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
     const body = text.trim();
     if (!body) return;
     if (utf8Length(body) > MAX_BODY_BYTES) {
-      setError("This message is too long. Please shorten it.");
+      setError(t("This message is too long. Please shorten it."));
       return;
     }
     onSend(body);
@@ -481,15 +592,15 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
     >
       {(error || tooLong) && (
         <div class="pw-error" role="alert">
-          {error || "This message is too long. Please shorten it."}
+          {error || t("This message is too long. Please shorten it.")}
         </div>
       )}
       <div class="pw-composer-row">
         <textarea
           ref={ref}
           data-testid="composer"
-          aria-label="Message"
-          placeholder="Type your message…"
+          aria-label={t("Message")}
+          placeholder={t("Type your message…")}
           rows={1}
           value={text}
           onInput={(e) => {
@@ -503,7 +614,7 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
             }
           }}
         />
-        <button type="submit" class="pw-send" data-testid="send" aria-label="Send" title="Send" disabled={!text.trim()}>
+        <button type="submit" class="pw-send" data-testid="send" aria-label={t("Send")} title={t("Send")} disabled={!text.trim()}>
           <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
             <path d="M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z" />
           </svg>
@@ -513,4 +624,15 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
   );
 }
 
-render(<App />, document.getElementById("app")!);
+// The site's look says which language to speak, so it is read before the
+// first render: the visitor never sees the widget switch language.
+void (async () => {
+  const look = site
+    ? await api<{ look: WidgetLook }>("GET", "/api/widget/look?site=" + encodeURIComponent(site)).then(
+        (x) => x.look,
+        () => null,
+      )
+    : null;
+  await setLanguage(choose(look?.language, params.get("locale"), navigator.languages));
+  render(<App initialLook={look} />, document.getElementById("app")!);
+})();

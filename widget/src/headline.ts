@@ -5,6 +5,7 @@
 
 import type { ConnState } from "./shared/client";
 import type { Availability } from "./offline";
+import { lang, t } from "./i18n";
 
 export interface Headline {
   text: string;
@@ -16,21 +17,20 @@ export interface Headline {
  * chatting: an agent has the visitor's conversation; offlineForm: the
  * widget shows the form to leave a message. */
 export function headline(conn: ConnState, avail: Availability | null, chatting: boolean, offlineForm: boolean, now = new Date()): Headline {
-  if (conn === "reconnecting") return { text: "Reconnecting…", tone: "connecting" };
-  if (conn !== "online") return { text: "Connecting…", tone: "connecting" };
-  if (chatting || avail?.online) return { text: "Online", tone: "online" };
-  if (!avail) return { text: "Connected", tone: "connecting" };
-  const leave = offlineForm ? " — leave a message" : "";
-  if (avail.reason !== "outside_hours") return { text: "Away" + leave, tone: "away" };
+  if (conn === "reconnecting") return { text: t("Reconnecting…"), tone: "connecting" };
+  if (conn !== "online") return { text: t("Connecting…"), tone: "connecting" };
+  if (chatting || avail?.online) return { text: t("Online"), tone: "online" };
+  if (!avail) return { text: t("Connected"), tone: "connecting" };
+  if (avail.reason !== "outside_hours") return { text: t(offlineForm ? "Away — leave a message" : "Away"), tone: "away" };
   const at = avail.reopens_at ? new Date(avail.reopens_at) : null;
-  if (!at || Number.isNaN(at.getTime())) return { text: "Closed" + leave, tone: "away" };
-  return { text: "Back " + reopensText(at, now), tone: "away" };
+  if (!at || Number.isNaN(at.getTime())) return { text: t(offlineForm ? "Closed — leave a message" : "Closed"), tone: "away" };
+  return { text: t("Back {0}", reopensText(at, now)), tone: "away" };
 }
 
 /** reopensText says when a closed site opens again, in the visitor's
  * time: "at 09:00" today, else "Mon 09:00" (header and offline form). */
 export function reopensText(at: Date, now = new Date()): string {
-  const time = at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-  const sameDay = at.toDateString() === now.toDateString();
-  return (sameDay ? "at" : at.toLocaleDateString(undefined, { weekday: "short" })) + " " + time;
+  const time = at.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  if (at.toDateString() === now.toDateString()) return t("at {0}", time);
+  return at.toLocaleDateString(lang, { weekday: "short" }) + " " + time;
 }

@@ -88,6 +88,8 @@
   };
   button.appendChild(badge);
 
+  // A narrow screen (a phone): the open chat is full-screen.
+  const phone = w.innerWidth < 500;
   let frame: HTMLIFrameElement | null = null;
   let loaded = false;
   let open = false;
@@ -110,19 +112,24 @@
         loaded = true;
         if (!open) frame?.contentWindow?.postMessage("parley:hidden", host);
       });
+      // On a phone the chat takes the whole screen (its own minimize
+      // button closes it); elsewhere a card above the launcher.
       css(
         frame,
         base +
-          "bottom:88px;width:370px;height:560px;max-width:calc(100vw - 40px);max-height:calc(100vh - 108px);" +
-          "border:0;border-radius:14px;background:#fff;box-shadow:0 12px 40px rgba(15,23,42,.28);color-scheme:normal;",
+          (phone
+            ? "inset:0;width:100%;height:100%;"
+            : "bottom:88px;width:370px;height:560px;max-width:calc(100vw - 40px);max-height:calc(100vh - 108px);border-radius:14px;") +
+          "border:0;background:#fff;box-shadow:0 12px 40px rgba(15,23,42,.28);color-scheme:normal;",
       );
-      if (side === "left") {
+      if (side === "left" && !phone) {
         frame.style.left = "20px";
         frame.style.right = "auto";
       }
       d.body.appendChild(frame);
     }
     if (frame) frame.style.display = open ? "block" : "none";
+    button.style.display = open && phone ? "none" : "flex";
     button.replaceChildren(open ? closeIcon : chatIcon, badge);
     button.setAttribute("aria-expanded", String(open));
     if (open) showUnread(0);
@@ -164,7 +171,7 @@
     side = look.launcher_position === "left" ? "left" : "right";
     button.style.background = accent;
     button.style.color = onAccent;
-    for (const el of frame ? [button, frame] : [button]) {
+    for (const el of frame && !phone ? [button, frame] : [button]) {
       el.style.left = side === "left" ? "20px" : "auto";
       el.style.right = side === "right" ? "20px" : "auto";
     }

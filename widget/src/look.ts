@@ -36,9 +36,10 @@ function apply(look: WidgetLook): void {
   if (window.parent !== window) window.parent.postMessage("parley:look:" + JSON.stringify(look), "*");
 }
 
-/** useLook returns the site's look (null until known) and keeps it current. */
-export function useLook(site: string, client: LiveClient | null): WidgetLook | null {
-  const [look, setLook] = useState<WidgetLook | null>(null);
+/** useLook returns the site's look (null until known; initial is the one
+ * read before the first render) and keeps it current. */
+export function useLook(site: string, client: LiveClient | null, initial: WidgetLook | null): WidgetLook | null {
+  const [look, setLook] = useState<WidgetLook | null>(initial);
   useEffect(() => {
     if (!site || !client) return;
     let live = true;

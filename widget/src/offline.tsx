@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "./shared/http";
 import { newClientID } from "./shared/uuid";
 import { reopensText } from "./headline";
+import { t } from "./i18n";
 
 export interface Availability {
   online: boolean;
@@ -62,9 +63,11 @@ export function OfflineForm({ site, reason, reopensAt }: { site: string; reason?
 
   const reopens = reopensAt ? new Date(reopensAt) : null;
   const notice =
-    reason === "outside_hours"
-      ? "We are closed right now" + (reopens && !Number.isNaN(reopens.getTime()) ? ` (back ${reopensText(reopens)})` : "") + "."
-      : "Nobody is available to chat right now.";
+    reason !== "outside_hours"
+      ? t("Nobody is available to chat right now.")
+      : reopens && !Number.isNaN(reopens.getTime())
+        ? t("We are closed right now (back {0}).", reopensText(reopens))
+        : t("We are closed right now.");
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -82,23 +85,25 @@ export function OfflineForm({ site, reason, reopensAt }: { site: string; reason?
   if (state === "sent") {
     return (
       <div class="pw-offline" data-testid="offline-thanks" role="status">
-        Thank you, {name}. We will answer at {email}.
+        {t("Thank you, {0}. We will answer at {1}.", name, email)}
       </div>
     );
   }
   return (
     <form class="pw-offline" data-testid="offline-form" onSubmit={submit}>
-      <p data-testid="offline-notice">{notice} Leave us a message and we will get back to you by email.</p>
-      <input data-testid="offline-name" aria-label="Your name" placeholder="Your name" required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      <input data-testid="offline-email" aria-label="Your email" type="email" placeholder="Your email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
-      <textarea data-testid="offline-message" aria-label="Your message" placeholder="Your message" required rows={3} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
+      <p data-testid="offline-notice">
+        {notice} {t("Leave us a message and we will get back to you by email.")}
+      </p>
+      <input data-testid="offline-name" aria-label={t("Your name")} placeholder={t("Your name")} required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      <input data-testid="offline-email" aria-label={t("Your email")} type="email" placeholder={t("Your email")} required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+      <textarea data-testid="offline-message" aria-label={t("Your message")} placeholder={t("Your message")} required rows={3} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
       {error && (
         <div class="pw-error" role="alert">
           {error}
         </div>
       )}
       <button type="submit" class="pw-btn" data-testid="offline-submit" disabled={state === "sending"}>
-        {state === "sending" ? "Sending…" : "Send message"}
+        {state === "sending" ? t("Sending…") : t("Send message")}
       </button>
     </form>
   );

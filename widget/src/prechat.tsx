@@ -7,6 +7,7 @@
 import { useState } from "preact/hooks";
 import { api } from "./shared/http";
 import type { Availability } from "./offline";
+import { t } from "./i18n";
 
 function token(site: string): string {
   try {
@@ -31,9 +32,9 @@ export function PrechatChoice({ site, avail }: { site: string; avail: Availabili
   };
   return (
     <label class="pw-prechat">
-      What is it about?
+      {t("What is it about?")}
       <select data-testid="prechat-team" value={value} onChange={(e) => void choose(e.currentTarget.value)}>
-        <option value="">Anything</option>
+        <option value="">{t("Anything")}</option>
         {options.map((o) => (
           <option value={o}>{o}</option>
         ))}

@@ -11,6 +11,7 @@
 
 import type { CallStateFrame, Frame } from "../../../pkg/protocol/protocol";
 import type { LiveClient } from "./client";
+import { english, type Translate } from "./format";
 import type { LinkStatus, MediaHooks, WebRTCLink } from "./rtc";
 
 export type CallKind = "voice" | "screen";
@@ -297,32 +298,33 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** callSummary is the one-line text of a call's state, for the bars. */
-export function callSummary(v: CallView, selfID: string | undefined): string {
+/** callSummary is the one-line text of a call's state, for the bars, in
+ * the reader's words (tr). */
+export function callSummary(v: CallView, selfID: string | undefined, tr: Translate = english): string {
   const f = v.frame;
-  const what = f.kind === "screen" ? "Screen share" : "Voice call";
+  const screen = f.kind === "screen";
   if (f.state === "ringing") {
-    if (!f.incoming) return f.kind === "screen" ? "Asking to share your screen…" : "Calling…";
-    return f.kind === "screen" ? `${f.caller.name} wants to share their screen` : `${f.caller.name} is calling`;
+    if (!f.incoming) return tr(screen ? "Asking to share your screen…" : "Calling…");
+    return tr(screen ? "{0} wants to share their screen" : "{0} is calling", f.caller.name);
   }
-  const sharer = f.caller.id === selfID ? "You are sharing your screen" : `${f.caller.name} is sharing their screen`;
-  return f.kind === "screen" ? sharer : what + (v.remoteMuted ? " (the other side is muted)" : "");
+  if (screen) return f.caller.id === selfID ? tr("You are sharing your screen") : tr("{0} is sharing their screen", f.caller.name);
+  return tr(v.remoteMuted ? "Voice call (the other side is muted)" : "Voice call");
 }
 
-/** endedText says how a call ended, for the bars. */
-export function endedText(f: CallStateFrame): string {
-  const what = f.kind === "screen" ? "Screen share" : "Call";
+/** endedText says how a call ended, for the bars, in the reader's words. */
+export function endedText(f: CallStateFrame, tr: Translate = english): string {
+  const screen = f.kind === "screen";
   switch (f.reason) {
     case "declined":
-      return `${what} declined`;
+      return tr(screen ? "Screen share declined" : "Call declined");
     case "missed":
-      return `${what} not answered`;
+      return tr(screen ? "Screen share not answered" : "Call not answered");
     case "cancelled":
-      return `${what} cancelled`;
+      return tr(screen ? "Screen share cancelled" : "Call cancelled");
     case "dropped":
-      return `${what} dropped (connection lost)`;
+      return tr(screen ? "Screen share dropped (connection lost)" : "Call dropped (connection lost)");
     case "elsewhere":
-      return `${what} answered on another device`;
+      return tr(screen ? "Screen share answered on another device" : "Call answered on another device");
   }
-  return `${what} ended`;
+  return tr(screen ? "Screen share ended" : "Call ended");
 }

@@ -10,6 +10,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { CallManager, NO_NETWORK, callSummary, endedText, type CallKind } from "./call";
+import { english, type Translate } from "./format";
 
 /** CallLook: what differs between the visitor's bar and the agent's. */
 export interface CallLook {
@@ -29,6 +30,9 @@ export interface CallLook {
   voiceTitle: string;
   screenTitle: string;
   screenLabel: string;
+  /** t puts the bar's other words in the reader's language (English when
+   * not given). */
+  t?: Translate;
 }
 
 /** useCalls re-renders the component on every change to calls. */
@@ -52,7 +56,7 @@ function play(el: HTMLMediaElement, blocked: (b: boolean) => void): void {
  * screen (a video element), started with play() each time the stream
  * changes, and offers a button when the browser will not play sound
  * without a click. */
-function RemoteMedia({ stream, video, testid, class: cls, buttonClass }: { stream: MediaStream | null; video?: boolean; testid: string; class?: string; buttonClass?: string }) {
+function RemoteMedia({ stream, video, testid, class: cls, buttonClass, tr }: { stream: MediaStream | null; video?: boolean; testid: string; class?: string; buttonClass?: string; tr: Translate }) {
   const ref = useRef<HTMLVideoElement & HTMLAudioElement>(null);
   const [blocked, setBlocked] = useState(false);
   useEffect(() => {
@@ -68,7 +72,7 @@ function RemoteMedia({ stream, video, testid, class: cls, buttonClass }: { strea
       {media}
       {blocked && !video && (
         <button type="button" class={buttonClass} data-testid="call-sound" onClick={() => ref.current && play(ref.current, setBlocked)}>
-          Turn on call sound
+          {tr("Turn on call sound")}
         </button>
       )}
     </>
@@ -84,7 +88,7 @@ function StartButton(p: { calls: CallManager; conversation: string; kind: CallKi
       class={p.look.startClass}
       data-testid={"call-" + p.kind}
       disabled={!available}
-      title={available ? p.title : p.calls.unavailableText}
+      title={available ? p.title : (p.look.t ?? english)(p.calls.unavailableText)}
       onClick={() => void p.calls.start(p.conversation, p.kind)}
     >
       {p.label}
@@ -100,34 +104,35 @@ export function CallBar({ calls, conversation, selfID, voice, look }: { calls: C
   const ended = calls.ended.get(conversation);
   const state = calls.state(conversation);
   const c = look.prefix + "-call";
+  const tr = look.t ?? english;
   const viewing = views.some((v) => v.frame.kind === "screen" && v.frame.state === "active" && v.frame.caller.id !== selfID);
   return (
     <div class={c + " " + c + "-" + state} data-testid="call-state" data-state={state}>
-      <RemoteMedia stream={calls.remoteAudio} testid="remote-audio" buttonClass={look.acceptClass} />
-      {viewing && calls.remoteVideo && <RemoteMedia stream={calls.remoteScreen} video class={look.videoClass} testid="remote-video" />}
+      <RemoteMedia stream={calls.remoteAudio} testid="remote-audio" buttonClass={look.acceptClass} tr={tr} />
+      {viewing && calls.remoteVideo && <RemoteMedia stream={calls.remoteScreen} video class={look.videoClass} testid="remote-video" tr={tr} />}
       {views.map((view) => (
         <div key={view.frame.id} class={c + "-row"} data-testid="call" data-kind={view.frame.kind} data-state={view.frame.state}>
           <span class={c + "-text"} aria-live="polite">
-            {callSummary(view, selfID)}
+            {callSummary(view, selfID, tr)}
           </span>
           {view.frame.state === "ringing" && view.frame.incoming ? (
             <>
               <button type="button" class={look.acceptClass} data-testid="call-accept" onClick={() => void calls.accept(view.frame.id)}>
-                {view.frame.kind === "screen" ? look.viewScreen : "Accept"}
+                {view.frame.kind === "screen" ? look.viewScreen : tr("Accept")}
               </button>
               <button type="button" class={look.declineClass} data-testid="call-decline" onClick={() => calls.decline(view.frame.id)}>
-                Decline
+                {tr("Decline")}
               </button>
             </>
           ) : (
             <>
               {view.frame.state === "active" && view.frame.kind === "voice" && (
                 <button type="button" class={look.muteClass} data-testid="call-mute" aria-pressed={view.muted} onClick={() => calls.toggleMute(view.frame.id)}>
-                  {view.muted ? "Unmute" : "Mute"}
+                  {tr(view.muted ? "Unmute" : "Mute")}
                 </button>
               )}
               <button type="button" class={look.hangUpClass} data-testid="call-hangup" onClick={() => calls.hangUp(view.frame.id)}>
-                {view.frame.state === "ringing" ? "Cancel" : view.frame.kind === "screen" ? look.stopScreen : "Hang up"}
+                {view.frame.state === "ringing" ? tr("Cancel") : view.frame.kind === "screen" ? look.stopScreen : tr("Hang up")}
               </button>
             </>
           )}
@@ -136,16 +141,16 @@ export function CallBar({ calls, conversation, selfID, voice, look }: { calls: C
       <div class={c + "-row"}>
         {ended && views.length === 0 && (
           <span class={c + "-text"} data-testid="call-ended" data-reason={ended.reason}>
-            {endedText(ended)}
+            {endedText(ended, tr)}
           </span>
         )}
         {voice && !calls.busy(conversation, "voice") && (
-          <StartButton calls={calls} conversation={conversation} kind="voice" look={look} title={look.voiceTitle} label="Call" />
+          <StartButton calls={calls} conversation={conversation} kind="voice" look={look} title={look.voiceTitle} label={tr("Call")} />
         )}
         {!calls.busy(conversation, "screen") && (
           <StartButton calls={calls} conversation={conversation} kind="screen" look={look} title={look.screenTitle} label={look.screenLabel} />
         )}
-        {calls.network === "unavailable" && <span class={c + "-note"}>{NO_NETWORK}</span>}
+        {calls.network === "unavailable" && <span class={c + "-note"}>{tr(NO_NETWORK)}</span>}
       </div>
       {calls.error && (
         <div class={c + "-error"} role="alert" data-testid="call-error">
