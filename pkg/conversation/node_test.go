@@ -200,15 +200,16 @@ func TestNodeRelaxesTheLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != protocol.ConversationQueued {
-		t.Fatalf("French visitor with only an English agent online waits first: %+v", info)
-	}
-	waitFor(t, "the relaxed assignment", func() bool {
-		return fx.conversation(t, info.ID).Status == protocol.ConversationOpen
+	waitFor(t, "the relaxed assignment, with its reason", func() bool {
+		c := fx.conversation(t, info.ID)
+		return c.Status == protocol.ConversationOpen && c.RoutingReason != ""
 	})
 	c := fx.conversation(t, info.ID)
 	if *c.AgentID != fx.agent.ID || !strings.Contains(c.RoutingReason, "relaxed to any language") {
 		t.Fatalf("assigned to %v with reason %q", *c.AgentID, c.RoutingReason)
+	}
+	if waited := c.UpdatedAt.Sub(c.CreatedAt); waited < time.Second {
+		t.Fatalf("assigned after %v, before the language step (1 s)", waited)
 	}
 	ms, err := fx.st.Workspace(fx.ws).MessagesAfter(ctx, info.ID, 0, 50)
 	if err != nil {
