@@ -3,14 +3,10 @@ package service
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/call"
 	"github.com/parleychat/parley/pkg/conversation"
@@ -602,31 +598,5 @@ func (c *conn) answered(l *rtcLink) {
 		c.restartRTC(l, ref, by)
 	case again:
 		c.renegotiate(l)
-	}
-}
-
-// setSiteCalls sets whether a site's visitors may start voice calls
-// (PUT /api/sites/:id/calls {"visitor_calls": bool}).
-func (s *Server) setSiteCalls(c *gin.Context) {
-	var req struct {
-		VisitorCalls *bool `json:"visitor_calls"`
-	}
-	if !bindJSON(c, &req) {
-		return
-	}
-	if req.VisitorCalls == nil {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "visitor_calls (true or false) is required")
-		return
-	}
-	ws := agentOf(c).WorkspaceID
-	err := s.store.Workspace(ws).SetSiteVisitorCalls(c.Request.Context(), c.Param("id"), *req.VisitorCalls)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "no such site")
-	case err != nil:
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot save the site right now; retry")
-	default:
-		s.audit(c, ws, "site_calls_updated", c.Param("id"), "visitor_calls="+strconv.FormatBool(*req.VisitorCalls))
-		c.JSON(http.StatusOK, gin.H{"visitor_calls": *req.VisitorCalls})
 	}
 }

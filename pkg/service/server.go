@@ -155,6 +155,7 @@ func (s *Server) routes() []route {
 	audit := s.auditAPI()
 	totp := s.totpAPI()
 	csat := s.csatAPI()
+	siteRouting := s.siteRoutingAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -221,9 +222,9 @@ func (s *Server) routes() []route {
 		r("POST", "/api/email/outbox/:id/retry", agent, csrf, requireRole("admin"), h(mail.retry)),
 
 		// Routing (http_routing.go).
-		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), s.getSiteRouting),
-		r("PATCH", "/api/sites/:id/routing", agent, csrf, requireRole("admin", "supervisor"), body, s.updateSiteRouting),
-		r("PUT", "/api/sites/:id/calls", agent, csrf, requireRole("admin"), body, s.setSiteCalls),
+		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), h(siteRouting.get)), // http_site_routing.go
+		r("PATCH", "/api/sites/:id/routing", agent, csrf, requireRole("admin", "supervisor"), body, h(siteRouting.update)),
+		r("PUT", "/api/sites/:id/calls", agent, csrf, requireRole("admin"), body, h(siteRouting.setCalls)),
 		r("GET", "/api/routing/queue", agent, s.routingQueue),
 		r("POST", "/api/conversations/:id/transfer", agent, csrf, body, s.transferConversation),
 		r("POST", "/api/conversations/:id/accept", agent, csrf, s.acceptOffer),
