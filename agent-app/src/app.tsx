@@ -16,6 +16,7 @@ import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
+import { EmailButton } from "./email";
 import { FirstRun } from "./firstrun";
 import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
 import { visitorEmail, visitorName } from "./visitor";
@@ -425,6 +426,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         {me.agent.role === "admin" && (
           <div class="pa-routing-links">
             <SitesButton />
+            <EmailButton />
           </div>
         )}
         <div class="pa-routing-links">

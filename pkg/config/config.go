@@ -118,6 +118,10 @@ type Config struct {
 	// SMTPListen is where visitors' emailed replies are taken in, e.g.
 	// :25 behind the MX of ReplyDomain (PARLEY_SMTP_LISTEN).
 	SMTPListen string
+	// MailDelay is how long a conversation is quiet before its new
+	// messages are mailed: a burst of replies is one mail, and a visitor
+	// who comes back meanwhile reads them in the chat (PARLEY_MAIL_DELAY).
+	MailDelay time.Duration
 
 	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
 	// publicURLDerived: PARLEY_PUBLIC_URL was not set; PublicURL was made
@@ -167,6 +171,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	listFlag(fs, env, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "IPs or CIDRs of reverse proxies whose forwarding header names the client (rate limits, audit log); default none: the TCP peer is the client", &proxies)
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("PARLEY_METRICS_TOKEN", ""), "bearer token Prometheus must send for /metrics (Authorization: Bearer …) [PARLEY_METRICS_TOKEN]")
 	fs.StringVar(&c.ReplyDomain, "reply-domain", env("PARLEY_REPLY_DOMAIN", ""), "domain of the reply addresses in mail to visitors; its MX points at -smtp-listen [PARLEY_REPLY_DOMAIN]")
+	mailDelay, err := time.ParseDuration(env("PARLEY_MAIL_DELAY", "30s"))
+	if err != nil || mailDelay < 0 {
+		return c, fmt.Errorf("PARLEY_MAIL_DELAY: want a duration such as 30s")
+	}
+	fs.DurationVar(&c.MailDelay, "mail-delay", mailDelay, "how long a conversation is quiet before its new messages are mailed [PARLEY_MAIL_DELAY]")
 	fs.StringVar(&c.SMTPListen, "smtp-listen", env("PARLEY_SMTP_LISTEN", ""), "take visitors' emailed replies in on this SMTP listen address (e.g. :25); needs -reply-domain [PARLEY_SMTP_LISTEN]")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR", ""), "serve /metrics on this listen address (e.g. 127.0.0.1:9090) instead of the public one [PARLEY_METRICS_ADDR]")
 	fs.StringVar(&c.ProxyHeader, "proxy-header", env("PARLEY_PROXY_HEADER", "X-Forwarded-For"), "header the trusted proxies add the client's address to: X-Forwarded-For or Forwarded [PARLEY_PROXY_HEADER]")

@@ -87,6 +87,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		defer pool.Close() // likewise
 	}
 	mail := mailer.New(st, email.NewReplies(string(secret), cfg.ReplyDomain), cfg.PublicOrigin(), log)
+	mail.Quiet = cfg.MailDelay
 	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log,
 		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice, Mailer: mail})
 	if r, ok := b.(bus.Resyncer); ok {

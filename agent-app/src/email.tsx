@@ -1,0 +1,253 @@
+// Email (admins): the SMTP server the workspace sends through, who is told
+// of offline messages, a test mail that shows what the server answered,
+// and the log of outgoing mail with a retry for what failed. What gets
+// mailed when is the server's (pkg/mailer): offline messages to the team,
+// agents' replies to visitors who left the site.
+
+import { useEffect, useState } from "preact/hooks";
+import { api, errorMessage as message } from "@parley/shared/http";
+import { Dialog } from "./dialog";
+
+interface Settings {
+  enabled: boolean;
+  host: string;
+  port: number;
+  security: "starttls" | "tls" | "none";
+  username: string;
+  has_password: boolean;
+  from_address: string;
+  from_name: string;
+  team_to: string;
+  reply_domain: string;
+}
+
+interface Mail {
+  id: number;
+  kind: string;
+  to: string;
+  subject: string;
+  status: "sent" | "failed" | "waiting";
+  attempts: number;
+  last_error?: string;
+  next_at?: string;
+  sent_at?: string;
+  created_at: string;
+}
+
+const kinds: Record<string, string> = { offline: "Offline message", reply: "Reply to visitor", test: "Test", invite: "Invite" };
+
+export function EmailButton() {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" class="pa-btn-ghost" data-testid="open-email" onClick={() => setOpen(true)}>
+        Email
+      </button>
+      {open && (
+        <Dialog title="Email" wide onClose={() => setOpen(false)}>
+          <EmailAdmin />
+        </Dialog>
+      )}
+    </>
+  );
+}
+
+export function EmailAdmin() {
+  const [s, setS] = useState<Settings | null>(null);
+  const [password, setPassword] = useState<string | null>(null); // null: keep the stored one
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const [testTo, setTestTo] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [mails, setMails] = useState<Mail[]>([]);
+  const loadMails = () =>
+    api<{ mails: Mail[] }>("GET", "/api/email/outbox").then(
+      (x) => setMails(x.mails),
+      (e) => setNote({ ok: false, text: message(e) }),
+    );
+  useEffect(() => {
+    api<{ settings: Settings }>("GET", "/api/email/settings").then(
+      (x) => setS(x.settings),
+      (e) => setNote({ ok: false, text: message(e) }),
+    );
+    void loadMails();
+  }, []);
+  if (!s) return <p class="pa-muted">{note?.text ?? "Loading…"}</p>;
+  const set = (patch: Partial<Settings>) => setS({ ...s, ...patch });
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setNote(null);
+    try {
+      const body: Record<string, unknown> = { ...s };
+      delete body.has_password;
+      delete body.reply_domain;
+      if (password !== null) body.password = password;
+      const x = await api<{ settings: Settings }>("PUT", "/api/email/settings", body);
+      setS(x.settings);
+      setPassword(null);
+      setNote({ ok: true, text: x.settings.enabled ? "Saved. Email is on." : "Saved. Email is off." });
+    } catch (err) {
+      setNote({ ok: false, text: message(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const test = async () => {
+    setBusy(true);
+    setNote(null);
+    try {
+      await api("POST", "/api/email/test", { to: testTo });
+      setNote({ ok: true, text: `The SMTP server took the test mail to ${testTo}.` });
+    } catch (err) {
+      setNote({ ok: false, text: message(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const retry = async (m: Mail) => {
+    try {
+      await api("POST", `/api/email/outbox/${m.id}/retry`);
+      await loadMails();
+    } catch (err) {
+      setNote({ ok: false, text: message(err) });
+    }
+  };
+  return (
+    <div class="pa-email" data-testid="email-admin">
+      <form class="pa-form-grid" onSubmit={save} aria-label="Email settings">
+        <label class="pa-check pa-wide">
+          <input type="checkbox" data-testid="email-enabled" checked={s.enabled} onChange={(e) => set({ enabled: e.currentTarget.checked })} />
+          Send email: offline messages to the team, replies to visitors who left the site
+        </label>
+        <fieldset>
+          <legend>SMTP server</legend>
+          <label>
+            Host
+            <input data-testid="smtp-host" placeholder="smtp.example.com" maxLength={255} value={s.host} onInput={(e) => set({ host: e.currentTarget.value })} />
+          </label>
+          <label>
+            Port
+            <input
+              data-testid="smtp-port"
+              type="number"
+              min={1}
+              max={65535}
+              value={s.port}
+              onInput={(e) => set({ port: Number(e.currentTarget.value) })}
+            />
+          </label>
+          <label>
+            Security
+            <select data-testid="smtp-security" value={s.security} onChange={(e) => set({ security: e.currentTarget.value as Settings["security"] })}>
+              <option value="starttls">STARTTLS (port 587)</option>
+              <option value="tls">TLS (port 465)</option>
+              <option value="none">None (same host only)</option>
+            </select>
+          </label>
+          <label>
+            User name
+            <input data-testid="smtp-user" autoComplete="off" maxLength={320} value={s.username} onInput={(e) => set({ username: e.currentTarget.value })} />
+          </label>
+          <label>
+            Password
+            <input
+              data-testid="smtp-password"
+              type="password"
+              autoComplete="new-password"
+              placeholder={s.has_password ? "saved (type to replace)" : ""}
+              value={password ?? ""}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+          </label>
+        </fieldset>
+        <fieldset>
+          <legend>Sender and team</legend>
+          <label>
+            From address
+            <input
+              data-testid="from-address"
+              type="email"
+              placeholder="support@example.com"
+              maxLength={320}
+              value={s.from_address}
+              onInput={(e) => set({ from_address: e.currentTarget.value })}
+            />
+          </label>
+          <label>
+            From name
+            <input data-testid="from-name" placeholder="Example Support" maxLength={200} value={s.from_name} onInput={(e) => set({ from_name: e.currentTarget.value })} />
+          </label>
+          <label class="pa-wide">
+            Tell about offline messages (addresses, comma-separated)
+            <input data-testid="team-to" placeholder="team@example.com" maxLength={2000} value={s.team_to} onInput={(e) => set({ team_to: e.currentTarget.value })} />
+          </label>
+        </fieldset>
+        <p class="pa-muted pa-wide">
+          {s.reply_domain
+            ? `Visitors can answer by email: replies come back through ${s.reply_domain} into the same conversation.`
+            : "Visitors cannot answer by email yet: the server needs PARLEY_REPLY_DOMAIN and PARLEY_SMTP_LISTEN (see README)."}
+        </p>
+        <div class="pa-wide pa-email-actions">
+          <button type="submit" class="pa-btn" data-testid="email-save" disabled={busy}>
+            Save
+          </button>
+          <input
+            aria-label="Send a test mail to"
+            data-testid="test-to"
+            type="email"
+            placeholder="you@example.com"
+            value={testTo}
+            onInput={(e) => setTestTo(e.currentTarget.value)}
+          />
+          <button type="button" class="pa-btn-outline" data-testid="email-test" disabled={busy || !testTo} onClick={() => void test()}>
+            Send a test mail
+          </button>
+        </div>
+        {note && (
+          <div class="pa-wide" role={note.ok ? "status" : "alert"} data-testid="email-note">
+            {note.text}
+          </div>
+        )}
+      </form>
+      <h3>Sent mail</h3>
+      {mails.length === 0 ? (
+        <p class="pa-muted">Nothing sent yet.</p>
+      ) : (
+        <table class="pa-table" data-testid="mail-log">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>What</th>
+              <th>To</th>
+              <th>Status</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {mails.map((m) => (
+              <tr key={m.id} data-testid="mail-row">
+                <td>{new Date(m.created_at).toLocaleString()}</td>
+                <td>
+                  {kinds[m.kind] ?? m.kind}
+                  <div class="pa-muted">{m.subject}</div>
+                </td>
+                <td>{m.to}</td>
+                <td>
+                  {m.status === "sent" ? "Sent" : m.status === "failed" ? "Failed" : m.attempts > 0 ? `Retrying (tried ${m.attempts}×)` : "Waiting"}
+                  {m.last_error && <div class="pa-muted">{m.last_error}</div>}
+                </td>
+                <td>
+                  {m.status !== "sent" && (
+                    <button type="button" class="pa-btn-outline" onClick={() => void retry(m)}>
+                      Retry now
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
