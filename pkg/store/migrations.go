@@ -35,6 +35,9 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120758_email_settings_outbox", Migrate: migrateEmail},                            // email.go
 	{ID: "2026120738_wui_site_language", Migrate: migrateSiteLanguage},                         // widget_language.go
 	{ID: "2026120739_wui_csat", Migrate: migrateCSAT},                                          // csat.go
+	{ID: "2026120746_notes_private_notes", Migrate: migrateNotes},                              // notes.go
+	{ID: "2026120747_notes_canned_replies", Migrate: migrateCanned},                            // canned.go
+	{ID: "2026120748_notes_notify_prefs", Migrate: migrateNotifyPrefs},                         // notify_prefs.go
 }
 
 func migrate(db *gorm.DB) error {

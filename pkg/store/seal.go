@@ -214,8 +214,19 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 		}
 		n += m
 	}
-	m, err := s.reencryptMail(ctx, k)
-	return n + m, err
+	// Workspaces' mail settings, private notes (notes.go) and canned
+	// replies (canned.go).
+	for _, f := range []func(context.Context, interface {
+		Sealer
+		Resealer
+	}) (int, error){s.reencryptMail, s.reencryptNotes, s.reencryptCanned} {
+		m, err := f(ctx, k)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // resealColumn rewrites one sealed value of a row if it is not under the
