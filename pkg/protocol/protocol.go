@@ -54,6 +54,7 @@ const (
 	TypeResync       = "resync"       // server → client: publications may have been missed; resume everything
 	TypeToken        = "token"        // server → visitor: a fresh visitor token, before the current one expires
 	TypeSite         = "site"         // server → visitor: the site's widget settings changed
+	TypeNote         = "note"         // server → agents: a private note was written (never to a visitor)
 
 	// WebRTC negotiation between a client and its relay, carried over the
 	// client's WebSocket. The relay always offers (also on renegotiation),
@@ -315,6 +316,27 @@ type Message struct {
 	Body         string    `json:"body"`
 	SentAt       time.Time `json:"sent_at"`
 	Audience     string    `json:"audience,omitempty"`
+}
+
+// NoteInfo is a private note as agents see it: written by an agent in a
+// conversation, placed after the message of seq AfterSeq, naming the
+// agents in Mentions (ids). Notes never take a seq and are never sent to
+// a visitor (pkg/store/notes.go).
+type NoteInfo struct {
+	ID           string    `json:"id"`
+	Conversation string    `json:"conversation"`
+	AfterSeq     int64     `json:"after_seq"`
+	Author       Author    `json:"author"`
+	Body         string    `json:"body"`
+	Mentions     []string  `json:"mentions"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Note tells agents' dashboards of a new private note. It goes only on
+// the workspace's agents topic.
+type Note struct {
+	Envelope
+	Note NoteInfo `json:"note"`
 }
 
 // Typing tells the other side that someone is (or stopped) typing. Author is

@@ -53,6 +53,16 @@ export interface WidgetLook {
   language: string;
 }
 
+export interface NoteInfo {
+  id: string;
+  conversation: string;
+  after_seq: number;
+  author: Author;
+  body: string;
+  mentions: string[];
+  created_at: string;
+}
+
 export interface HelloFrame {
   type: "hello";
   ref?: string;
@@ -268,6 +278,12 @@ export interface CallStateFrame {
   duration_seconds?: number;
 }
 
+export interface NoteFrame {
+  type: "note";
+  ref?: string;
+  note: NoteInfo;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -296,7 +312,8 @@ export type Frame =
   | TokenFrame
   | SiteFrame
   | CallFrame
-  | CallStateFrame;
+  | CallStateFrame
+  | NoteFrame;
 
 export const ErrorCodes = {
   BadJSON: "bad_json",

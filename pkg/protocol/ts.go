@@ -23,10 +23,10 @@ var tsFrames = []struct {
 	{TypeRTCStart, RTCStart{}}, {TypeRTCOffer, RTCOffer{}}, {TypeRTCAnswer, RTCAnswer{}},
 	{TypeRTCCandidate, RTCCandidate{}}, {TypeRTCStop, RTCStop{}},
 	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}}, {TypeToken, Token{}}, {TypeSite, Site{}},
-	{TypeCall, Call{}}, {TypeCallState, CallState{}},
+	{TypeCall, Call{}}, {TypeCallState, CallState{}}, {TypeNote, Note{}},
 }
 
-var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, WidgetLook{}}
+var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, WidgetLook{}, NoteInfo{}}
 
 // TypeScript renders the protocol as a TypeScript module. The committed file
 // pkg/protocol/protocol.ts must equal it (TestTypeScriptIsFresh); run

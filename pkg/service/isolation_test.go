@@ -55,6 +55,10 @@ var idRoutes = map[string]struct {
 	"GET /api/visitors/:id/events":         {id: "visitor"},
 	"GET /api/visitors/:id/attributes":     {id: "visitor"},
 	"POST /api/email/outbox/:id/retry":     {id: "mail"},
+	"GET /api/conversations/:id/notes":     {id: "conversation"},
+	"POST /api/conversations/:id/notes":    {id: "conversation", body: map[string]any{"body": "intruder note"}},
+	"PATCH /api/canned/:id":                {id: "canned", body: map[string]any{"shortcut": "x", "body": "intruder"}},
+	"DELETE /api/canned/:id":               {id: "canned"},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's
@@ -135,6 +139,11 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 			t.Fatalf("queued mail: %v", err)
 		}
 		ids["mail"] = strconv.FormatInt(mails[0].ID, 10)
+		var canned struct{ Canned cannedJSON }
+		if code := admin.call(t, "POST", "/api/canned", map[string]string{"shortcut": "hi", "body": "Hello", "scope": "team"}, &canned); code != http.StatusCreated {
+			t.Fatalf("canned reply: %d", code)
+		}
+		ids["canned"] = canned.Canned.ID
 
 		// The second workspace, with its own admin and site.
 		hash, _ := auth.HashPassword("intruder password")

@@ -143,6 +143,8 @@ type route struct {
 // what guards each route) can be read, and tested, at a glance.
 func (s *Server) routes() []route {
 	r := func(m, p string, h ...gin.HandlerFunc) route { return route{m, p, h} }
+	// Private notes, mentions, canned replies, notification settings.
+	notes, canned, notify := s.notesAPI(), s.cannedAPI(), s.notifyAPI()
 	agent := s.requireAgent
 	csrf := s.requireCSRF
 	body := limitBody(64 << 10)
@@ -248,6 +250,18 @@ func (s *Server) routes() []route {
 		r("POST", "/api/widget/attributes", body, h(activity.widgetAttributes)),
 		r("POST", "/api/widget/triggers/fire", body, h(activity.widgetFireTrigger)),
 		r("POST", "/api/widget/csat", body, h(csat.rate)), // http_csat.go
+		// Private notes, mentions, canned replies, notification settings
+		// (http_notes.go, http_canned.go, http_notify.go).
+		r("GET", "/api/conversations/:id/notes", agent, h(notes.list)),
+		r("POST", "/api/conversations/:id/notes", agent, csrf, body, h(notes.create)),
+		r("GET", "/api/mentions", agent, h(notes.mentions)),
+		r("POST", "/api/mentions/read", agent, csrf, h(notes.readMentions)),
+		r("GET", "/api/canned", agent, h(canned.list)),
+		r("POST", "/api/canned", agent, csrf, body, h(canned.create)),
+		r("PATCH", "/api/canned/:id", agent, csrf, body, h(canned.update)),
+		r("DELETE", "/api/canned/:id", agent, csrf, h(canned.remove)),
+		r("GET", "/api/me/notifications", agent, h(notify.get)),
+		r("PUT", "/api/me/notifications", agent, csrf, body, h(notify.put)),
 	}
 }
 

@@ -30,10 +30,10 @@ type Note struct {
 // NoteMention says that a note names an agent (@Name); ReadAt is when that
 // agent saw it in their list of mentions.
 type NoteMention struct {
-	NoteID         string `gorm:"primaryKey;size:36"`
-	AgentID        string `gorm:"primaryKey;size:36;index:idx_mentions_agent,priority:1"`
-	WorkspaceID    string `gorm:"size:36;not null"`
-	ConversationID string `gorm:"size:36;not null"`
+	NoteID         string    `gorm:"primaryKey;size:36"`
+	AgentID        string    `gorm:"primaryKey;size:36;index:idx_mentions_agent,priority:1"`
+	WorkspaceID    string    `gorm:"size:36;not null"`
+	ConversationID string    `gorm:"size:36;not null"`
 	CreatedAt      time.Time `gorm:"index:idx_mentions_agent,priority:2"`
 	ReadAt         *time.Time
 }
