@@ -46,17 +46,38 @@ func apiError(c *gin.Context, status int, code, msg string) {
 // gets. Store failures are retryable: the client resends with its client id.
 func errorFrame(err error, ref string) protocol.Error { return conversation.ErrorFrame(err, ref) }
 
-// httpStatus maps a service error to an HTTP status and code.
-func httpStatus(err error) (int, string) {
+// serviceErr maps an error of the conversation service or its router to
+// the API's: the one place their sentinel errors meet HTTP. Each gets its
+// status and code, anything else is a retryable 503; msg is the message of
+// each, but for an offer that is over.
+func serviceErr(err error, msg string) *apierr.Error {
+	status, code := http.StatusServiceUnavailable, protocol.CodeUnavailable
 	switch {
+	case errors.Is(err, conversation.ErrNoAgentAvailable):
+		status, code = http.StatusConflict, "no_agent"
+	case errors.Is(err, conversation.ErrNoOffer):
+		status, code, msg = http.StatusConflict, "no_offer", "this offer is over (expired, declined or taken)"
 	case errors.Is(err, conversation.ErrNotFound):
-		return http.StatusNotFound, protocol.CodeNotFound
+		status, code = http.StatusNotFound, protocol.CodeNotFound
 	case errors.Is(err, conversation.ErrClosed):
-		return http.StatusConflict, protocol.CodeClosed
+		status, code = http.StatusConflict, protocol.CodeClosed
 	case errors.Is(err, conversation.ErrForbidden):
-		return http.StatusForbidden, protocol.CodeForbidden
+		status, code = http.StatusForbidden, protocol.CodeForbidden
 	case errors.Is(err, conversation.ErrInvalid):
-		return http.StatusBadRequest, protocol.CodeInvalid
+		status, code = http.StatusBadRequest, protocol.CodeInvalid
 	}
-	return http.StatusServiceUnavailable, protocol.CodeUnavailable
+	if status == http.StatusServiceUnavailable {
+		return apierr.Unavailable(msg, err)
+	}
+	return apierr.New(status, code, msg)
+}
+
+// serviceErrSays is serviceErr where the client's errors (4xx) say what
+// went wrong in err's own words; outage is the message of a 503.
+func serviceErrSays(err error, outage string) *apierr.Error {
+	e := serviceErr(err, outage)
+	if e.Status < 500 && e.Code != "no_offer" {
+		e.Message = err.Error()
+	}
+	return e
 }

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -322,30 +321,6 @@ func (s *Server) me(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a), "workspace": ws, "two_factor": tf})
-}
-
-func (s *Server) listConversations(c *gin.Context) {
-	convs, err := s.conv.Visible(c.Request.Context(), agentParticipant(agentOf(c)))
-	if err != nil {
-		code, name := httpStatus(err)
-		apiError(c, code, name, "cannot list conversations right now")
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"conversations": convs})
-}
-
-func (s *Server) listMessages(c *gin.Context) {
-	after, _ := strconv.ParseInt(c.DefaultQuery("after", "0"), 10, 64)
-	if after < 0 {
-		after = 0
-	}
-	ms, err := s.conv.History(c.Request.Context(), agentParticipant(agentOf(c)), c.Param("id"), after)
-	if err != nil {
-		code, name := httpStatus(err)
-		apiError(c, code, name, "cannot read this conversation")
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"messages": ms})
 }
 
 func (s *Server) agentSocket(c *gin.Context) {

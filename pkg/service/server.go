@@ -150,6 +150,8 @@ func (s *Server) routes() []route {
 	body := limitBody(64 << 10)
 	h := func(f func(*gin.Context) error) gin.HandlerFunc { return handle(s.log, f) }
 	sites := s.sitesAPI()
+	conversations := s.conversationsAPI()
+	queue := s.queueAPI()
 	agents := s.agentsAPI()
 	activity := s.activityAPI()
 	invites := s.invitesAPI()
@@ -179,8 +181,8 @@ func (s *Server) routes() []route {
 		r("POST", "/api/auth/login", s.requireOwnPage, body, s.login),
 		r("POST", "/api/auth/logout", agent, csrf, s.logout),
 		r("GET", "/api/me", agent, s.me),
-		r("GET", "/api/conversations", agent, s.listConversations),
-		r("GET", "/api/conversations/:id/messages", agent, s.listMessages),
+		r("GET", "/api/conversations", agent, h(conversations.list)), // http_conversations.go
+		r("GET", "/api/conversations/:id/messages", agent, h(conversations.messages)),
 		r("GET", "/ws/agent", agent, s.agentSocket),
 
 		// Two-factor sign-in (http_totp.go).
@@ -223,16 +225,20 @@ func (s *Server) routes() []route {
 		r("GET", "/api/email/outbox", agent, requireRole("admin"), h(mail.outbox)),
 		r("POST", "/api/email/outbox/:id/retry", agent, csrf, requireRole("admin"), h(mail.retry)),
 
-		// Routing (http_routing.go).
-		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), h(siteRouting.get)), // http_site_routing.go
+		// A site's routing and calls settings (http_site_routing.go).
+		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), h(siteRouting.get)),
 		r("PATCH", "/api/sites/:id/routing", agent, csrf, requireRole("admin", "supervisor"), body, h(siteRouting.update)),
 		r("PUT", "/api/sites/:id/calls", agent, csrf, requireRole("admin"), body, h(siteRouting.setCalls)),
-		r("GET", "/api/routing/queue", agent, s.routingQueue),
-		r("POST", "/api/conversations/:id/transfer", agent, csrf, body, s.transferConversation),
-		r("POST", "/api/conversations/:id/accept", agent, csrf, s.acceptOffer),
-		r("POST", "/api/conversations/:id/decline", agent, csrf, s.declineOffer),
-		r("GET", "/api/conversations/:id/routing", agent, s.conversationRouting),
-		r("PATCH", "/api/conversations/:id/routing", agent, csrf, body, s.updateConversationRouting),
+
+		// The routing queue (http_queue.go).
+		r("GET", "/api/routing/queue", agent, h(queue.list)),
+
+		// Conversations: transfers, offers, routing (http_conversations.go).
+		r("POST", "/api/conversations/:id/transfer", agent, csrf, body, h(conversations.transfer)),
+		r("POST", "/api/conversations/:id/accept", agent, csrf, h(conversations.accept)),
+		r("POST", "/api/conversations/:id/decline", agent, csrf, h(conversations.decline)),
+		r("GET", "/api/conversations/:id/routing", agent, h(conversations.routing)),
+		r("PATCH", "/api/conversations/:id/routing", agent, csrf, body, h(conversations.updateRouting)),
 		r("GET", "/api/widget/availability", s.widgetAvailability),
 		r("POST", "/api/widget/offline", body, s.widgetOffline),
 		r("POST", "/api/widget/prechat", body, s.widgetPrechat),
