@@ -92,6 +92,8 @@ type Service struct {
 	order [4096]sync.Mutex
 
 	admit func(ctx context.Context, p Participant) error // SetAdmit
+
+	snooze *snoozer // inbox.go
 }
 
 // SetAdmit makes the service ask admit before it creates a conversation
@@ -135,14 +137,20 @@ func New(o Options) *Service {
 		s.log = slog.Default()
 	}
 	s.router = newRouter(o.Store, o.Bus, s.log, s, o.Routing)
+	s.snooze = newSnoozer()
+	go s.runSnoozeTimer()
 	return s
 }
 
 // Router returns the router the service assigns conversations with.
 func (s *Service) Router() *Router { return s.router }
 
-// Stop stops the router's ticks and gives up its leases.
-func (s *Service) Stop() { s.router.close() }
+// Stop stops the router's ticks and the snooze timer, and gives up the
+// router's leases.
+func (s *Service) Stop() {
+	s.router.close()
+	s.snooze.close()
+}
 
 func (s *Service) lockConversation(id string) func() {
 	m := &s.order[maphash.String(s.seed, id)%uint64(len(s.order))]

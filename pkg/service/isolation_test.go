@@ -59,6 +59,10 @@ var idRoutes = map[string]struct {
 	"POST /api/conversations/:id/notes":    {id: "conversation", body: map[string]any{"body": "intruder note"}},
 	"PATCH /api/canned/:id":                {id: "canned", body: map[string]any{"shortcut": "x", "body": "intruder"}},
 	"DELETE /api/canned/:id":               {id: "canned"},
+	"POST /api/conversations/:id/state":    {id: "conversation", body: map[string]any{"state": "pending"}},
+	"GET /api/conversations/:id/tags":      {id: "conversation"},
+	"PUT /api/conversations/:id/tags":      {id: "conversation", body: map[string]any{"tags": []string{}}},
+	"DELETE /api/tags/:id":                 {id: "tag"},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's
@@ -129,7 +133,12 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 		if code := admin.call(t, "POST", "/api/invites", map[string]string{"email": "someone@example.com", "role": "agent"}, &inv); code != http.StatusCreated {
 			t.Fatalf("invite: %d", code)
 		}
-		ids := map[string]string{"conversation": conv.ID, "agent": admin.id, "site": ts.site.ID, "invite": inv.Invite.ID, "visitor": conv.VisitorID}
+		var tag struct{ Tag tagJSON }
+		if code := admin.call(t, "POST", "/api/tags", map[string]string{"name": "vip"}, &tag); code != http.StatusCreated {
+			t.Fatalf("tag: %d", code)
+		}
+		ids := map[string]string{"conversation": conv.ID, "agent": admin.id, "site": ts.site.ID, "invite": inv.Invite.ID, "visitor": conv.VisitorID,
+			"tag": tag.Tag.ID}
 		first := ts.st.Workspace(ts.site.WorkspaceID)
 		if err := first.QueueMail(ctx, "", 0, 0, []store.MailOut{{Kind: "test", ToAddress: "a@example.test", Subject: "s", Body: "b"}}); err != nil {
 			t.Fatal(err)

@@ -160,6 +160,7 @@ func (s *Server) routes() []route {
 	totp := s.totpAPI()
 	csat := s.csatAPI()
 	siteRouting := s.siteRoutingAPI()
+	inbox := s.inboxAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -268,6 +269,16 @@ func (s *Server) routes() []route {
 		r("DELETE", "/api/canned/:id", agent, csrf, h(canned.remove)),
 		r("GET", "/api/me/notifications", agent, h(notify.get)),
 		r("PUT", "/api/me/notifications", agent, csrf, body, h(notify.put)),
+
+		// Inbox views, states and tags (http_inbox.go).
+		r("GET", "/api/inbox", agent, h(inbox.list)),
+		r("GET", "/api/inbox/counts", agent, h(inbox.counts)),
+		r("POST", "/api/conversations/:id/state", agent, csrf, body, h(inbox.setConversationState)),
+		r("GET", "/api/conversations/:id/tags", agent, h(inbox.conversationTags)),
+		r("PUT", "/api/conversations/:id/tags", agent, csrf, body, h(inbox.putConversationTags)),
+		r("GET", "/api/tags", agent, h(inbox.listTags)),
+		r("POST", "/api/tags", agent, csrf, requireRole("admin", "supervisor"), body, h(inbox.createTag)),
+		r("DELETE", "/api/tags/:id", agent, csrf, requireRole("admin", "supervisor"), h(inbox.deleteTag)),
 	}
 }
 
