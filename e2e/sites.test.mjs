@@ -54,7 +54,8 @@ test("an admin adds a site, installs its snippet on another origin, chats from i
     await item.getByRole("button", { name: "Copy" }).click();
     await item.getByRole("button", { name: "Copied" }).waitFor();
     snippet = await admin.evaluate(() => navigator.clipboard.readText());
-    assert.match(snippet, /^<script src="http:\/\/127\.0\.0\.1:\d+\/widget\.js" data-site="[0-9a-f-]{36}" async><\/script>$/);
+    // The queue stub with the boot call, then the loader tag (README, "JavaScript API").
+    assert.match(snippet, /^<script>window\.Parley=window\.Parley\|\|function\(\)\{\(Parley\.q=Parley\.q\|\|\[\]\)\.push\(arguments\)\};Parley\("boot",\{site:"[0-9a-f-]{36}"\}\);<\/script>\n<script src="http:\/\/127\.0\.0\.1:\d+\/widget\.js" data-site="[0-9a-f-]{36}" async><\/script>$/);
     assert.equal(snippet, await item.locator("code").innerText());
 
     // A visitor on the shop's page chats with the admin.

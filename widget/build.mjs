@@ -1,5 +1,6 @@
 // Builds the widget into an output directory (dist/ by default):
 //   widget.js   the loader for customer pages (no framework)
+//   host.js     the JS API on customer pages, fetched by the loader when idle
 //   frame.html  the chat page, loading /widget/frame.js and /widget/frame.css
 //   frame.js    the chat UI (Preact)
 //   frame.css   its styles
@@ -24,7 +25,7 @@ export async function build(outdir) {
     esbuild,
     root,
     outdir,
-    scripts: { widget: "src/loader.ts", frame: "src/frame.tsx" },
+    scripts: { widget: "src/loader.ts", host: "src/host.ts", frame: "src/frame.tsx" },
     styles: { frame: "src/frame.css" },
     pages: { "frame.html": "src/frame.html" },
   });

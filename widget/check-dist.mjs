@@ -15,8 +15,8 @@ process.exitCode = await checkDist({
     // A visitor loads the frame and at most one language: each language
     // counts against the whole widget's budget.
     ...["en", ...LOCALES].map((l) => ({
-      label: `whole widget in ${l} (loader + frame html/js/css${l === "en" ? "" : " + locale-" + l + ".json"})`,
-      files: ["widget.js", "frame.html", "frame.js", "frame.css", ...(l === "en" ? [] : [`locale-${l}.json`])],
+      label: `whole widget in ${l} (loader + host API + frame html/js/css${l === "en" ? "" : " + locale-" + l + ".json"})`,
+      files: ["widget.js", "host.js", "frame.html", "frame.js", "frame.css", ...(l === "en" ? [] : [`locale-${l}.json`])],
       maxGzipBytes: 35 * 1024,
     })),
   ],

@@ -91,7 +91,7 @@ func (a *sitesAPI) siteJSON(site store.Site) siteJSON {
 	return siteJSON{
 		ID: site.ID, Name: site.Name, AllowedOrigins: nonNil(strings.Fields(site.AllowedOrigins)),
 		IdentityRequired: site.IdentityRequired, IdentitySecret: site.Secret, VisitorCalls: site.VisitorCalls,
-		EmbedCode: `<script src="` + a.origin + `/widget.js" data-site="` + site.ID + `" async></script>`,
+		EmbedCode: embedCode(a.origin, site.ID),
 		Look: lookJSON{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
 			LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, Language: site.Language},
 	}

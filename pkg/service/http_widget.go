@@ -331,6 +331,7 @@ code{background:#eef1f4;padding:2px 6px;border-radius:4px}
 <p>This is a demo customer page. It embeds the Parley widget with one script tag, exactly as a customer's site would. Click the chat button at the bottom right and write; answer from the <a href="/app/" target="_blank">agent dashboard</a>.</p></div>
 <div class="card"><p>The tag on this page:</p><code>&lt;script src="{{.Origin}}/widget.js" data-site="{{.Site}}" async&gt;&lt;/script&gt;</code></div>
 </main>
+<script>window.Parley=window.Parley||function(){(Parley.q=Parley.q||[]).push(arguments)};Parley("boot",{site:"{{.Site}}"});</script>
 <script src="{{.Origin}}/widget.js" data-site="{{.Site}}" async></script>
 </body></html>`))
 

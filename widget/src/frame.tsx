@@ -21,6 +21,8 @@ import { Linked } from "./linkify";
 import { chime, muted, setMuted } from "./alert";
 import { download, transcriptText } from "./transcript";
 import { Rating } from "./csat";
+import { startHostAPI, usePrefill } from "./hostapi";
+import { ProactiveNote } from "./proactive";
 
 /** The answer of POST /api/widget/session. refresh comes with a new
  * anonymous visitor and each time an expired token was renewed with it. */
@@ -74,6 +76,8 @@ class Refused extends Error {}
  * (setToken), and the refresh secret gets the visitor back after one
  * expired while the page was closed. */
 class VisitorSession {
+  static current: VisitorSession | null = null;
+
   token = load(tokenKey);
   refreshSecret = load(refreshKey);
   visitorID = load(visitorKey);
@@ -123,7 +127,7 @@ function App({ initialLook }: { initialLook: WidgetLook | null }) {
   // even while the server is still unreachable.
   const client = useMemo(() => {
     if (!site) return null;
-    const session = new VisitorSession();
+    const session = (VisitorSession.current = new VisitorSession());
     let fresh = false;
     const c: LiveClient = new LiveClient({
       role: "visitor",
@@ -163,7 +167,22 @@ function App({ initialLook }: { initialLook: WidgetLook | null }) {
     // Chat moves to a WebRTC data channel when one opens; the WebSocket
     // stays for everything else and takes chat back when it breaks.
     const rtc = new WebRTCLink(client);
-    rtc.start();
+    // A frame the page loaded in the background (page trail, triggers,
+    // the JS API) opens its data channel when the chat is first shown.
+    const startRTC = () => {
+      if (!shownInHost) return;
+      hostListeners.delete(startRTC);
+      rtc.start();
+    };
+    hostListeners.add(startRTC);
+    startRTC();
+    // The host page's API (hostapi.ts); reports wait for a fresh token.
+    const stopHost = startHostAPI(site, client, () => (client.self ? (VisitorSession.current?.token ?? "") : ""), [
+      tokenKey,
+      refreshKey,
+      visitorKey,
+      `parley:${site}:outbox`,
+    ]);
     // Calls use the same link (call.tsx).
     const cm = new CallManager(client, rtc);
     setCalls(cm);
@@ -174,6 +193,8 @@ function App({ initialLook }: { initialLook: WidgetLook | null }) {
     document.addEventListener("visibilitychange", visibility);
     return () => {
       document.removeEventListener("visibilitychange", visibility);
+      hostListeners.delete(startRTC);
+      stopHost();
       cm.stop();
       rtc.stop();
       client.stop();
@@ -341,6 +362,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
           </button>
         </div>
       )}
+      <ProactiveNote />
       <MessageList items={items} typingName={typing?.name ?? null} client={client} look={look} />
       {closed ? (
         <div class="pw-ended">
@@ -367,7 +389,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
 
 /** The frame is created when the visitor opens the chat; the loader says
  * when it is hidden and shown again. */
-let shownInHost = true;
+let shownInHost = !params.has("bg");
 const hostListeners = new Set<() => void>();
 window.addEventListener("message", (ev: MessageEvent) => {
   if (ev.source !== window.parent || (ev.data !== "parley:shown" && ev.data !== "parley:hidden")) return;
@@ -567,6 +589,8 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
   const [text, setText] = useState("");
   const [error, setError] = useState("");
   const ref = useRef<HTMLTextAreaElement>(null);
+  // A message the host page prefilled (Parley("prefill", text)).
+  usePrefill(setText);
   const tooLong = useMemo(() => utf8Length(text) > MAX_BODY_BYTES, [text]);
 
   const submit = () => {

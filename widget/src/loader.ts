@@ -1,26 +1,57 @@
 // The loader runs on the customer's page:
 //
+//   <script>window.Parley=window.Parley||function(){(Parley.q=Parley.q||[]).push(arguments)};
+//     Parley("boot",{site:"SITE_ID"});</script>
 //   <script src="https://CHAT_HOST/widget.js" data-site="SITE_ID" async></script>
 //
-// A site that verifies its users sets, before the tag, what its backend
-// computed: window.parleySettings = { user_id, user_hash } (user_hash =
-// hex HMAC-SHA256 of user_id with the site's identity secret) or
-// { identity_token } (an HS256 JWT signed with that secret).
+// The first tag is the queue stub: the host page may call Parley(...) at
+// once, before this script arrives; calls wait in Parley.q and run once, in
+// order, when the API does (README, "JavaScript API"). The bare script tag
+// with data-site still works on its own.
 //
-// It adds one launcher button and, on the first click, one iframe with the
-// chat UI served by CHAT_HOST. Nothing else touches the host page: no
-// framework, no globals, styles set inline so the page's CSS cannot leak in
-// (and ours cannot leak out).
+// A site that verifies its users passes, in boot (or, as before, in
+// window.parleySettings), what its backend computed: user_id + user_hash
+// (hex HMAC-SHA256 of user_id with the site's identity secret) or
+// identity_token (an HS256 JWT signed with that secret).
+//
+// This script only adds the launcher button, styled with the site's look,
+// and then, when the browser is idle (or at the first click), fetches the
+// API (host.ts, /widget/host.js), which opens the chat frame and does all
+// the rest. Nothing else touches the host page: no framework, one global
+// (Parley), styles set inline so the page's CSS cannot leak in (and ours
+// cannot leak out).
+
+export {}; // a module: its names stay its own
+
+type Call = ArrayLike<unknown>;
+interface Stub {
+  (...a: unknown[]): void;
+  q?: Call[];
+  l?: unknown;
+}
 
 (() => {
-  const w = window;
+  const w = window as unknown as { Parley?: Stub; parleySettings?: unknown; trustedTypes?: { createPolicy(n: string, p: object): { createScriptURL(u: string): string } } };
   const d = document;
-  // Loaded twice (two tags, a SPA re-inserting it): keep the first launcher.
-  if (d.getElementById("parley-launcher")) return;
-  const script = (d.currentScript as HTMLScriptElement | null) || d.querySelector<HTMLScriptElement>("script[data-site]");
+  // Loaded twice (two tags, a SPA re-inserting it): keep the first.
+  if (w.Parley?.l || d.getElementById("parley-launcher")) return;
+  const script = (d.currentScript as HTMLScriptElement | null) || d.querySelector<HTMLScriptElement>("script[src*='/widget.js']");
   if (!script || !script.src) return;
-  const site = script.getAttribute("data-site") || "";
   const host = new URL(script.src, location.href).origin;
+  const q: Call[] = w.Parley?.q || [];
+  let site = script.getAttribute("data-site") || "";
+  for (const c of q) if (c[0] === "boot") site = (c[1] as { site?: string })?.site || site;
+
+  // Until the API arrives, calls wait in the queue; a boot naming the site
+  // starts the launcher if the page had not said which site.
+  const stub: Stub = function () {
+    // eslint-disable-next-line prefer-rest-params
+    const c = arguments;
+    q.push(c);
+    if (!started && c[0] === "boot") start(((c[1] as { site?: string }) || {}).site || "");
+  };
+  stub.q = q;
+  w.Parley = stub;
 
   // Icons are built with DOM calls, not innerHTML, so a host page that
   // enforces Trusted Types does not break the launcher.
@@ -40,22 +71,23 @@
       ["aria-hidden", "true"],
     ])
       svg.setAttribute(k, v);
+    // A page that makes everything position: fixed must not move it.
+    svg.style.cssText = "position:static!important";
     p.setAttribute("d", path);
     svg.appendChild(p);
     return svg;
   };
-  const chatIcon = icon("M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z", "26");
-  const closeIcon = icon("M18 6 6 18M6 6l12 12", "24");
 
   // cssText rather than a style attribute: a host page's CSP may forbid
-  // inline style attributes but never styles set through the CSSOM.
+  // inline style attributes but never styles set through the CSSOM. Every
+  // declaration is !important, so no rule of the page (even an !important
+  // one, such as "* { position: fixed !important }") overrides ours.
   const css = (el: HTMLElement, styles: string) => {
-    el.style.cssText = styles;
+    el.style.cssText = styles.replace(/;/g, "!important;");
   };
-  const base = "position:fixed;right:20px;z-index:2147483647;margin:0;";
-  let accent = "#2563eb";
-  let onAccent = "#fff";
-  let side: "right" | "left" = "right";
+  // One declaration, !important likewise (a plain el.style.x = … would
+  // replace the !important one and lose to the page's).
+  const set = (el: HTMLElement, k: string, v: string) => el.style.setProperty(k, v, "important");
 
   const button = d.createElement("button");
   button.id = "parley-launcher";
@@ -64,100 +96,23 @@
   button.setAttribute("aria-expanded", "false");
   button.setAttribute("aria-controls", "parley-frame");
   button.title = "Chat with us";
-  button.appendChild(chatIcon);
+  button.appendChild(icon("M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z", "26"));
   css(
     button,
-    base +
-      "bottom:20px;width:56px;height:56px;padding:0;border:0;border-radius:50%;background:#2563eb;color:#fff;" +
-      "cursor:pointer;display:flex;align-items:center;justify-content:center;" +
+    "position:fixed;right:20px;left:auto;top:auto;z-index:2147483647;margin:0;bottom:20px;width:56px;height:56px;padding:0;border:0;border-radius:50%;" +
+      "background:#2563eb;color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;" +
       "box-shadow:0 6px 20px rgba(15,23,42,.25);transition:transform .15s ease;",
   );
 
-  // Unread replies while the chat is hidden, as the frame reports them.
+  // Unread replies while the chat is hidden (host.ts shows the count).
   const badge = d.createElement("span");
   badge.setAttribute("aria-hidden", "true");
   css(
     badge,
-    "position:absolute;top:-3px;right:-3px;min-width:20px;height:20px;padding:0 6px;box-sizing:border-box;" +
-      "border-radius:10px;background:#dc2626;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center;display:none",
+    "position:absolute;top:-3px;right:-3px;left:auto;min-width:20px;height:20px;padding:0 6px;box-sizing:border-box;" +
+      "border-radius:10px;background:#dc2626;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center;display:none;",
   );
-  const showUnread = (n: number) => {
-    badge.textContent = String(n);
-    badge.style.display = n > 0 ? "block" : "none";
-    button.title = n > 0 ? `Chat with us (${n} new)` : open ? "Close chat" : "Chat with us";
-  };
   button.appendChild(badge);
-
-  // A narrow screen (a phone): the open chat is full-screen.
-  const phone = w.innerWidth < 500;
-  let frame: HTMLIFrameElement | null = null;
-  let loaded = false;
-  let open = false;
-
-  const setOpen = (next: boolean) => {
-    open = next;
-    if (!frame && open) {
-      frame = d.createElement("iframe");
-      frame.id = "parley-frame";
-      frame.title = "Chat";
-      frame.allow = "microphone; autoplay; display-capture";
-      const q = new URLSearchParams({ site, page: location.href.slice(0, 1000), title: d.title.slice(0, 200) });
-      // Identity verification from the host page, in the fragment: it never
-      // reaches a server or a Referer (see frame.tsx).
-      const id = (w as { parleySettings?: Record<string, string> }).parleySettings || {};
-      const f = new URLSearchParams();
-      for (const k of ["user_id", "user_hash", "identity_token"]) if (id[k]) f.set(k, String(id[k]));
-      frame.src = host + "/widget/frame?" + q.toString() + "#" + f.toString();
-      frame.addEventListener("load", () => {
-        loaded = true;
-        if (!open) frame?.contentWindow?.postMessage("parley:hidden", host);
-      });
-      // On a phone the chat takes the whole screen (its own minimize
-      // button closes it); elsewhere a card above the launcher.
-      css(
-        frame,
-        base +
-          (phone
-            ? "inset:0;width:100%;height:100%;"
-            : "bottom:88px;width:370px;height:560px;max-width:calc(100vw - 40px);max-height:calc(100vh - 108px);border-radius:14px;") +
-          "border:0;background:#fff;box-shadow:0 12px 40px rgba(15,23,42,.28);color-scheme:normal;",
-      );
-      if (side === "left" && !phone) {
-        frame.style.left = "20px";
-        frame.style.right = "auto";
-      }
-      d.body.appendChild(frame);
-    }
-    if (frame) frame.style.display = open ? "block" : "none";
-    button.style.display = open && phone ? "none" : "flex";
-    button.replaceChildren(open ? closeIcon : chatIcon, badge);
-    button.setAttribute("aria-expanded", String(open));
-    if (open) showUnread(0);
-    // The frame counts replies that arrive while it is hidden. Before its
-    // page loaded it is about:blank of another origin, and starts shown.
-    if (loaded) frame?.contentWindow?.postMessage(open ? "parley:shown" : "parley:hidden", host);
-    // The label stays "Chat with us"; aria-expanded tells open from closed.
-    button.title = open ? "Close chat" : "Chat with us";
-  };
-
-  button.addEventListener("click", () => setOpen(!open));
-  // The frame's own close button asks us to hide it; the frame also tells
-  // how many replies came while it was hidden.
-  w.addEventListener("message", (ev: MessageEvent) => {
-    if (ev.origin !== host || !frame || ev.source !== frame.contentWindow || typeof ev.data !== "string") return;
-    if (ev.data.startsWith("parley:look:")) {
-      try {
-        applyLook(JSON.parse(ev.data.slice(12)));
-      } catch {
-        // Not a look: ignore.
-      }
-    } else if (ev.data === "parley:close") {
-      setOpen(false);
-      button.focus();
-    } else if (ev.data.startsWith("parley:unread:") && !open) {
-      showUnread(parseInt(ev.data.slice(14), 10) || 0);
-    }
-  });
 
   // The site's look (accent colour, launcher corner), as its admin set it:
   // read once here, then from the frame whenever it changes (look.ts).
@@ -165,25 +120,60 @@
   function applyLook(look: { accent_color?: unknown; launcher_position?: unknown }) {
     const a = typeof look.accent_color === "string" && /^#[0-9a-f]{6}$/i.test(look.accent_color) ? look.accent_color : "#2563eb";
     const rgb = [1, 3, 5].map((i) => parseInt(a.slice(i, i + 2), 16));
+    const left = look.launcher_position === "left";
+    set(button, "background", a);
     // Dark text on a light accent (perceived brightness, YIQ).
-    onAccent = (rgb[0] * 299 + rgb[1] * 587 + rgb[2] * 114) / 1000 > 160 ? "#0f172a" : "#fff";
-    accent = a;
-    side = look.launcher_position === "left" ? "left" : "right";
-    button.style.background = accent;
-    button.style.color = onAccent;
-    for (const el of frame && !phone ? [button, frame] : [button]) {
-      el.style.left = side === "left" ? "20px" : "auto";
-      el.style.right = side === "right" ? "20px" : "auto";
+    set(button, "color", (rgb[0] * 299 + rgb[1] * 587 + rgb[2] * 114) / 1000 > 160 ? "#0f172a" : "#fff");
+    // On a phone the open chat is full-screen: it keeps no corner.
+    for (const el of [button, innerWidth < 500 ? null : d.getElementById("parley-frame")]) {
+      if (!el) continue;
+      set(el, "left", left ? "20px" : "auto");
+      set(el, "right", left ? "auto" : "20px");
     }
-    button.setAttribute("data-accent", accent);
-    button.setAttribute("data-side", side);
+    button.setAttribute("data-accent", a);
+    button.setAttribute("data-side", left ? "left" : "right");
   }
-  fetch(host + "/api/widget/look?site=" + encodeURIComponent(site))
-    .then((r) => (r.ok ? r.json() : null))
-    .then((x) => x && x.look && applyLook(x.look))
-    .catch(() => undefined); // the default look stays
 
-  const mount = () => d.body.appendChild(button);
-  if (d.body) mount();
-  else d.addEventListener("DOMContentLoaded", mount);
+  // The API: host.ts takes over the queue. A Trusted Types page gets our
+  // script URL through a policy of ours, if its CSP allows one.
+  let requested = false;
+  const loadAPI = () => {
+    if (requested) return;
+    requested = true;
+    const s = d.createElement("script");
+    let src: string = host + "/widget/host.js";
+    try {
+      src = w.trustedTypes?.createPolicy("parley", { createScriptURL: (u: string) => u }).createScriptURL(src) ?? src;
+    } catch {
+      // No policy allowed: the plain URL (refused only under enforced Trusted Types).
+    }
+    s.src = src;
+    s.async = true;
+    d.head.appendChild(s);
+  };
+  // What host.ts needs of this script.
+  stub.l = { button, badge, applyLook, site: () => site, host, css, set };
+
+  let started = false;
+  function start(id: string) {
+    if (started || !id) return;
+    started = true;
+    site = id;
+    button.addEventListener("click", () => {
+      w.Parley!("toggle");
+      loadAPI();
+    });
+    fetch(host + "/api/widget/look?site=" + encodeURIComponent(site))
+      .then((r) => (r.ok ? r.json() : null))
+      .then((x) => x && x.look && applyLook(x.look))
+      .catch(() => undefined); // the default look stays
+    const mount = () => {
+      d.body.appendChild(button);
+      // Off the critical path: the API loads when the page is idle.
+      (window.requestIdleCallback || setTimeout)(loadAPI, { timeout: 3000 } as never);
+    };
+    if (d.body) mount();
+    else d.addEventListener("DOMContentLoaded", mount);
+  }
+  start(site);
 })();
