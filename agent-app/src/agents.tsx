@@ -266,14 +266,17 @@ function Invites() {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState("agent");
   const [link, setLink] = useState("");
+  const [mailed, setMailed] = useState<{ to: string; sent: boolean; error?: string } | null>(null);
   const [note, setNote] = useState("");
   const invite = async (e: Event) => {
     e.preventDefault();
     setNote("");
     setLink("");
+    setMailed(null);
     try {
-      const r = await api<{ link: string }>("POST", "/api/invites", { email: email.trim(), role });
+      const r = await api<{ link: string; emailed: boolean; email_error?: string }>("POST", "/api/invites", { email: email.trim(), role });
       setLink(r.link);
+      setMailed({ to: email.trim(), sent: r.emailed, error: r.email_error });
       setEmail("");
       reload();
     } catch (err) {
@@ -310,8 +313,12 @@ function Invites() {
         </div>
       </form>
       {link && (
-        <p role="status">
-          Send this link to them (it works once, for 7 days, and is not shown again):{" "}
+        <p role="status" data-testid="invite-result">
+          {mailed?.sent
+            ? `We emailed the invite to ${mailed.to}. You can also send them this link (it works once, for 7 days, and is not shown again): `
+            : mailed?.error
+              ? `The invite mail could not be sent (${mailed.error}). Send this link to them yourself (it works once, for 7 days, and is not shown again): `
+              : "Send this link to them (it works once, for 7 days, and is not shown again): "}
           <input readOnly class="pa-input pa-invite-link" aria-label="Invite link" data-testid="invite-link" value={link} onFocus={(e) => e.currentTarget.select()} />
         </p>
       )}

@@ -294,3 +294,23 @@ func (m *Mailer) SendNow(ctx context.Context, es store.EmailSettings, msg email.
 func ServerOf(es store.EmailSettings) email.Server {
 	return email.Server{Host: es.Host, Port: es.Port, Security: email.Security(es.Security), Username: es.Username, Password: es.Password}
 }
+
+// SendInvite mails an invite link to a new agent at once, when the
+// workspace has mail on; sent is false when it has not. The link holds the
+// invite's token, which is stored nowhere (only its hash), so the mail is
+// not queued: if it fails, the admin is told and shares the link.
+func (m *Mailer) SendInvite(ctx context.Context, ws, to, workspace, inviter, role, link string) (sent bool, err error) {
+	es, err := m.Store.Workspace(ws).EmailSettings(ctx)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !es.Enabled {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	text := fmt.Sprintf("%s invited you to answer chats for %s as %s.\n\nAccept the invite and choose your password here (the link works once, for 7 days):\n%s\n", inviter, workspace, role, link)
+	err = m.SendNow(ctx, es, email.Message{
+		From: mail.Address{Name: es.FromName, Address: es.FromAddress}, To: []string{to},
+		Subject: inviter + " invited you to " + workspace + " on Parley", Text: text,
+	})
+	return err == nil, err
+}

@@ -294,3 +294,37 @@ func TestEmailSettingsAreAdminOnly(t *testing.T) {
 		}
 	})
 }
+
+// An invite is mailed to the invitee when mail is on, with the link the
+// admin sees; with mail off the admin shares the link.
+func TestInviteIsMailedWhenMailIsOn(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		smtpd := emailtest.Start(t, "", "", nil)
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		var out struct {
+			Link       string
+			Emailed    bool
+			EmailError string `json:"email_error"`
+		}
+		if code := admin.call(t, "POST", "/api/invites", map[string]string{"email": "new@acme.test", "role": "agent"}, &out); code != 201 || out.Emailed {
+			t.Fatalf("mail off: %d emailed=%v", code, out.Emailed)
+		}
+		if code := admin.call(t, "PUT", "/api/email/settings", map[string]any{"enabled": true, "host": smtpd.Host, "port": smtpd.Port,
+			"security": "none", "from_address": "support@acme.test"}, nil); code != 200 {
+			t.Fatalf("settings: %d", code)
+		}
+		if code := admin.call(t, "POST", "/api/invites", map[string]string{"email": "sam@acme.test", "role": "supervisor"}, &out); code != 201 || !out.Emailed || out.EmailError != "" {
+			t.Fatalf("mail on: %d %+v", code, out)
+		}
+		m := smtpd.Wait(t, 1, 10*time.Second)[0]
+		_, text := mailText(t, m)
+		if m.To[0] != "sam@acme.test" || !strings.Contains(text, out.Link) || !strings.Contains(text, "supervisor") {
+			t.Fatalf("invite mail to %v:\n%s\nwant the link %s", m.To, text, out.Link)
+		}
+		// The SMTP server down: the invite still exists, the admin is told.
+		smtpd.FailNext(1)
+		if code := admin.call(t, "POST", "/api/invites", map[string]string{"email": "kim@acme.test", "role": "agent"}, &out); code != 201 || out.Emailed || out.EmailError == "" || out.Link == "" {
+			t.Fatalf("SMTP failing: %d %+v", code, out)
+		}
+	})
+}

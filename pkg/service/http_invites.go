@@ -58,7 +58,10 @@ type invitesAPI struct {
 	app   gin.HandlerFunc // the agent app, which shows the accept form
 	audit func(c *gin.Context, workspaceID, action, target, detail string)
 	link  string // an invite link without its token
-	log   *slog.Logger
+	// mailInvite sends the link to the invitee when the workspace has mail
+	// on (pkg/mailer); sent is false when it has not.
+	mailInvite func(ctx context.Context, ws, to, workspace, inviter, role, link string) (sent bool, err error)
+	log        *slog.Logger
 }
 
 func (s *Server) invitesAPI() *invitesAPI {
@@ -73,6 +76,7 @@ func (s *Server) invitesAPI() *invitesAPI {
 		app:           s.agentApp,
 		audit:         s.audit,
 		link:          s.cfg.PublicURL + invitePathPrefix,
+		mailInvite:    s.mail.SendInvite,
 		log:           s.log,
 	}
 }
@@ -118,8 +122,16 @@ func (a *invitesAPI) create(c *gin.Context) error {
 		return apierr.Unavailable("cannot create the invite right now", err)
 	}
 	a.audit(c, me.WorkspaceID, "invite_created", inv.Email, "role "+inv.Role)
-	// The link is shown once, to the admin who sends it; it is not stored.
-	c.JSON(http.StatusCreated, gin.H{"invite": toInviteJSON(inv), "link": a.link + token})
+	// The link is shown once, to the admin who sends it, and mailed to the
+	// invitee when the workspace has mail on; it is not stored.
+	out := gin.H{"invite": toInviteJSON(inv), "link": a.link + token, "emailed": false}
+	ctx := c.Request.Context()
+	sent, err := a.mailInvite(ctx, me.WorkspaceID, inv.Email, a.workspaceName(ctx, me.WorkspaceID), me.Name, inv.Role, a.link+token)
+	if err != nil {
+		out["email_error"] = err.Error()
+	}
+	out["emailed"] = sent
+	c.JSON(http.StatusCreated, out)
 	return nil
 }
 
