@@ -1,105 +1,94 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"html/template"
-	"io/fs"
+	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/mail"
 	"net/url"
-	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	agentapp "github.com/parleychat/parley/agent-app"
+	"github.com/parleychat/parley/pkg/apierr"
 	"github.com/parleychat/parley/pkg/auth"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/routing"
 	"github.com/parleychat/parley/pkg/store"
-	"github.com/parleychat/parley/widget"
 )
 
-var (
-	widgetFS = widget.Dist()
-	appFS    = agentapp.Dist()
-)
+// The widget's API (/api/widget/...): a visitor session (the token the
+// widget's socket opens with), whether anyone can chat now, the offline
+// form and the pre-chat choice. Its look is the sites resource's
+// (http_sites.go); its files are served by http_static.go.
 
-func serveFile(c *gin.Context, fsys fs.FS, name, contentType, cache string) {
-	b, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		apiError(c, http.StatusNotFound, "not_found", "no such file")
-		return
-	}
-	c.Header("Cache-Control", cache)
-	c.Data(http.StatusOK, contentType, b)
+// widgetStore is what the widget API needs of one workspace's store.
+type widgetStore interface {
+	Site(ctx context.Context, id string) (store.Site, error)
+	VisitorByUser(ctx context.Context, siteID, userID string) (store.Visitor, error)
+	CreateVisitor(ctx context.Context, v store.Visitor) (store.Visitor, error)
+	SetVisitorEmail(ctx context.Context, id, email string) error
+	SetVisitorPage(ctx context.Context, id, pageURL string) error
 }
 
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	case ".html":
-		return "text/html; charset=utf-8"
-	case ".svg":
-		return "image/svg+xml"
-	case ".json":
-		return "application/json"
-	}
-	return "application/octet-stream"
+// widgetRouter is what the widget API asks of routing.
+type widgetRouter interface {
+	Availability(ctx context.Context, ws, siteID string) (conversation.Availability, error)
+	Prechat(ctx context.Context, p conversation.Participant, label, skill, team string) error
 }
 
-func (s *Server) widgetLoader(c *gin.Context) {
-	serveFile(c, widgetFS, "widget.js", contentType(".js"), "public, max-age=300")
+// widgetAPI serves the widget's API.
+type widgetAPI struct {
+	store func(workspaceID string) widgetStore
+	// site finds a site by its public id, in whatever workspace.
+	site       func(ctx context.Context, id string) (store.Site, error)
+	siteOrigin func(r *http.Request, site store.Site) bool
+	// visitor authenticates a request by its visitor token (visitorOf);
+	// restore finds the visitor an anonymous widget comes back as, and
+	// token signs a visitor token (visitor_token.go).
+	visitor func(c *gin.Context, token string) (conversation.Participant, store.Visitor, error)
+	restore func(ctx context.Context, site store.Site, token, refresh string, now time.Time) (store.Visitor, string, error)
+	token   func(site store.Site, v store.Visitor, now time.Time) (string, time.Time)
+	// newVisitorLimit and offlineLimit are the rate limits of new
+	// visitors (per address and per site) and of the offline form.
+	newVisitorLimit func(c *gin.Context, site store.Site) error
+	offlineLimit    func(c *gin.Context) error
+	router          widgetRouter
+	leaveMessage    func(ctx context.Context, p conversation.Participant, clientID, name, email, body string) (protocol.ConversationInfo, error)
+	log             *slog.Logger
 }
 
-func (s *Server) widgetAsset(c *gin.Context) {
-	name := c.Param("file")
-	if name == "frame.html" || name == "widget.js" {
-		apiError(c, http.StatusNotFound, "not_found", "no such file")
-		return
+func (s *Server) widgetAPI() *widgetAPI {
+	return &widgetAPI{
+		store:      func(ws string) widgetStore { return s.store.Workspace(ws) },
+		site:       s.store.SiteByID,
+		siteOrigin: s.siteOrigin,
+		visitor:    s.visitorOf,
+		restore: func(ctx context.Context, site store.Site, token, refresh string, now time.Time) (store.Visitor, string, error) {
+			return s.restoreVisitor(ctx, s.store.Workspace(site.WorkspaceID), site, token, refresh, now)
+		},
+		token: s.visitorToken,
+		newVisitorLimit: func(c *gin.Context, site store.Site) error {
+			if err := s.limit(c, s.rules.VisitorSessionPerIP, s.clientKey(c.Request)); err != nil {
+				return err
+			}
+			return s.limit(c, s.rules.VisitorSessionPerSite, site.ID)
+		},
+		offlineLimit: func(c *gin.Context) error { return s.limit(c, s.rules.OfflineFormPerIP, s.clientKey(c.Request)) },
+		router:       s.conv.Router(),
+		leaveMessage: s.conv.LeaveMessage,
+		log:          s.log,
 	}
-	serveFile(c, widgetFS, name, contentType(name), "public, max-age=300")
-}
-
-// widgetFrame serves the chat UI that the loader opens in an iframe. Only
-// the site's allowed origins may frame it.
-func (s *Server) widgetFrame(c *gin.Context) {
-	site, err := s.store.SiteByID(c.Request.Context(), c.Query("site"))
-	if err != nil {
-		apiError(c, http.StatusNotFound, "not_found", "unknown site")
-		return
-	}
-	c.Header("Content-Security-Policy", "frame-ancestors "+frameAncestors(site.AllowedOrigins)+
-		"; default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'")
-	serveFile(c, widgetFS, "frame.html", contentType(".html"), "no-cache")
-}
-
-func wsOrigin(origin string) string {
-	if strings.HasPrefix(origin, "https://") {
-		return "wss://" + strings.TrimPrefix(origin, "https://")
-	}
-	return "ws://" + strings.TrimPrefix(origin, "http://")
-}
-
-func (s *Server) agentApp(c *gin.Context) {
-	name := strings.TrimPrefix(c.Param("file"), "/")
-	if name == "" || path.Ext(name) == "" {
-		name = "index.html" // client-side routes
-	}
-	cache := "public, max-age=300"
-	if name == "index.html" {
-		cache = "no-cache"
-		c.Header("Content-Security-Policy", "default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+
-			"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		c.Header("X-Frame-Options", "DENY")
-	}
-	serveFile(c, appFS, name, contentType(name), cache)
 }
 
 // sameOrigin reports whether a browser request comes from this server's own
@@ -144,39 +133,34 @@ type widgetSessionReq struct {
 
 // widgetSession gives the widget a visitor token: the same visitor again for
 // a valid token of the same site, else a new visitor.
-func (s *Server) widgetSession(c *gin.Context) {
+func (a *widgetAPI) session(c *gin.Context) error {
 	var req widgetSessionReq
-	if !bindJSON(c, &req) {
-		return
+	if err := bindBody(c, &req); err != nil {
+		return err
 	}
 	if req.Locale != "" && !isLanguageTag(req.Locale) {
-		apiError(c, http.StatusBadRequest, protocol.CodeInvalid, "locale must be a language tag such as en-US (letters, digits and dashes, at most 35)")
-		return
+		return apierr.Invalid("locale must be a language tag such as en-US (letters, digits and dashes, at most 35)")
 	}
 	ctx := c.Request.Context()
-	site, err := s.store.SiteByID(ctx, req.SiteID)
+	unavailable := func(err error) error { return apierr.Unavailable("cannot start a chat right now", err) }
+	site, err := a.site(ctx, req.SiteID)
 	if errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, protocol.CodeNotFound, "unknown site")
-		return
+		return apierr.NotFound("unknown site")
 	}
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
-		return
+		return unavailable(err)
 	}
-	if !s.siteOrigin(c.Request, site) {
-		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
-		return
+	if !a.siteOrigin(c.Request, site) {
+		return errOrigin
 	}
-	sc := s.store.Workspace(site.WorkspaceID)
+	sc := a.store(site.WorkspaceID)
 	now := time.Now().UTC()
 	ident, err := verifyIdentity(site, req, now)
 	if err != nil {
-		apiError(c, http.StatusForbidden, codeIdentity, err.Error())
-		return
+		return apierr.New(http.StatusForbidden, codeIdentity, err.Error())
 	}
 	if site.IdentityRequired && ident == nil {
-		apiError(c, http.StatusForbidden, codeIdentity, "this site requires identity verification (user_id + user_hash, or identity_token)")
-		return
+		return apierr.New(http.StatusForbidden, codeIdentity, "this site requires identity verification (user_id + user_hash, or identity_token)")
 	}
 	var (
 		v       store.Visitor
@@ -186,19 +170,17 @@ func (s *Server) widgetSession(c *gin.Context) {
 		// A verified user is the same visitor on every device.
 		v, err = sc.VisitorByUser(ctx, site.ID, ident.UserID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
-			return
+			return unavailable(err)
 		}
 	} else if req.Token != "" {
 		// An anonymous visitor keeps their visitor.
-		if v, refresh, err = s.restoreVisitor(ctx, sc, site, req.Token, req.Refresh, now); err != nil {
-			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
-			return
+		if v, refresh, err = a.restore(ctx, site, req.Token, req.Refresh, now); err != nil {
+			return unavailable(err)
 		}
 	}
 	if v.ID == "" {
-		if !s.allowHTTP(c, s.rules.VisitorSessionPerIP, s.clientKey(c.Request)) || !s.allowHTTP(c, s.rules.VisitorSessionPerSite, site.ID) {
-			return
+		if err := a.newVisitorLimit(c, site); err != nil {
+			return err
 		}
 		nv := store.Visitor{
 			ID: uuid.NewString(), SiteID: site.ID, Name: fmt.Sprintf("Visitor %04d", rand.IntN(10000)),
@@ -215,22 +197,21 @@ func (s *Server) widgetSession(c *gin.Context) {
 		}
 		v, err = sc.CreateVisitor(ctx, nv)
 		if err != nil {
-			apiError(c, http.StatusServiceUnavailable, protocol.CodeUnavailable, "cannot start a chat right now")
-			return
+			return unavailable(err)
 		}
 	}
 	if ident != nil && ident.Email != "" && ident.Email != v.Email {
 		// The customer's backend vouches for this email now: kept (sealed) for agents.
 		if err := sc.SetVisitorEmail(ctx, v.ID, ident.Email); err != nil {
-			s.log.Warn("cannot record the verified visitor's email", "visitor", v.ID, "err", err)
+			a.log.Warn("cannot record the verified visitor's email", "visitor", v.ID, "err", err)
 		}
 	}
 	if page := pageURL(req.Page); page != v.PageURL && page != "" {
 		if err := sc.SetVisitorPage(ctx, v.ID, page); err != nil {
-			s.log.Warn("cannot record the visitor's page", "visitor", v.ID, "err", err)
+			a.log.Warn("cannot record the visitor's page", "visitor", v.ID, "err", err)
 		}
 	}
-	token, exp := s.visitorToken(site, v, now)
+	token, exp := a.token(site, v, now)
 	out := gin.H{
 		"token":      token,
 		"visitor":    gin.H{"id": v.ID, "name": v.Name, "verified": v.UserID != ""},
@@ -240,6 +221,7 @@ func (s *Server) widgetSession(c *gin.Context) {
 		out["refresh"] = refresh
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
 // verifyIdentity checks the identity proof of a widget session request, if
@@ -284,70 +266,171 @@ func (s *Server) visitorSocket(c *gin.Context) {
 	s.upgrade(c, p, v.Locale, &claims)
 }
 
-// visitorFromToken authenticates a widget request by its visitor token: a
-// valid token, a known site of the token's workspace, an allowed origin and
-// a known visitor. Otherwise it answers the error itself and returns false.
-func (s *Server) visitorFromToken(c *gin.Context, token string) (conversation.Participant, store.Visitor, bool) {
+// errOrigin refuses a visitor request from a page the site does not allow.
+var errOrigin = apierr.New(http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
+
+// visitorOf authenticates a widget request by its visitor token: a valid
+// token, a known site of the token's workspace, an allowed origin and a
+// known visitor.
+func (s *Server) visitorOf(c *gin.Context, token string) (conversation.Participant, store.Visitor, error) {
 	claims, err := s.tokens.Verify(token, time.Now().UTC())
 	if err != nil {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
-		return conversation.Participant{}, store.Visitor{}, false
+		return conversation.Participant{}, store.Visitor{}, apierr.New(http.StatusUnauthorized, codeUnauthorized, "visitor token is missing, invalid or expired; start a new session")
 	}
 	ctx := c.Request.Context()
 	site, err := s.store.SiteByID(ctx, claims.Site)
 	if err != nil || site.WorkspaceID != claims.Workspace {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown site")
-		return conversation.Participant{}, store.Visitor{}, false
+		return conversation.Participant{}, store.Visitor{}, apierr.New(http.StatusUnauthorized, codeUnauthorized, "unknown site")
 	}
 	if !s.siteOrigin(c.Request, site) {
-		apiError(c, http.StatusForbidden, codeOrigin, "this site does not allow chats from this origin")
-		return conversation.Participant{}, store.Visitor{}, false
+		return conversation.Participant{}, store.Visitor{}, errOrigin
 	}
 	v, err := s.store.Workspace(site.WorkspaceID).Visitor(ctx, claims.Visitor)
 	if err != nil {
-		apiError(c, http.StatusUnauthorized, codeUnauthorized, "unknown visitor; start a new session")
-		return conversation.Participant{}, store.Visitor{}, false
+		return conversation.Participant{}, store.Visitor{}, apierr.New(http.StatusUnauthorized, codeUnauthorized, "unknown visitor; start a new session")
 	}
 	if why := proofLost(site, v, claims.Proof); why != "" {
-		apiError(c, http.StatusUnauthorized, codeIdentity, why)
-		return conversation.Participant{}, store.Visitor{}, false
+		return conversation.Participant{}, store.Visitor{}, apierr.New(http.StatusUnauthorized, codeIdentity, why)
 	}
-	return conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID}, v, true
+	return conversation.Participant{Kind: protocol.AuthorVisitor, ID: v.ID, Name: v.Name, WorkspaceID: site.WorkspaceID, SiteID: site.ID}, v, nil
 }
 
-var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Acme Outdoor — demo shop</title>
-<style>
-body{font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7f9}
-header{background:#1f4d3a;color:#fff;padding:18px 32px;font-weight:600;font-size:20px}
-main{max-width:860px;margin:32px auto;padding:0 24px}
-.card{background:#fff;border-radius:10px;padding:24px;margin-bottom:20px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
-code{background:#eef1f4;padding:2px 6px;border-radius:4px}
-</style></head><body>
-<header>Acme Outdoor</header>
-<main>
-<div class="card"><h1>Trail Runner 2 — €129</h1>
-<p>This is a demo customer page. It embeds the Parley widget with one script tag, exactly as a customer's site would. Click the chat button at the bottom right and write; answer from the <a href="/app/" target="_blank">agent dashboard</a>.</p></div>
-<div class="card"><p>The tag on this page:</p><code>&lt;script src="{{.Origin}}/widget.js" data-site="{{.Site}}" async&gt;&lt;/script&gt;</code></div>
-</main>
-<script>window.Parley=window.Parley||function(){(Parley.q=Parley.q||[]).push(arguments)};Parley("boot",{site:"{{.Site}}"});</script>
-<script src="{{.Origin}}/widget.js" data-site="{{.Site}}" async></script>
-</body></html>`))
-
-func (s *Server) demoPage(c *gin.Context) {
-	if !s.cfg.Demo {
-		apiError(c, http.StatusNotFound, "not_found", "the demo page is off")
-		return
-	}
-	site, err := s.store.FirstSite(c.Request.Context())
+// visitorFromToken is visitorOf for handlers that answer themselves: it
+// answers the error and returns false.
+func (s *Server) visitorFromToken(c *gin.Context, token string) (conversation.Participant, store.Visitor, bool) {
+	p, v, err := s.visitorOf(c, token)
 	if err != nil {
-		apiError(c, http.StatusServiceUnavailable, "unavailable", "no site yet")
-		return
+		writeError(c, nil, err)
+		return p, v, false
 	}
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	c.Status(http.StatusOK)
-	demoPage.Execute(c.Writer, struct{ Origin, Site string }{s.cfg.PublicOrigin(), site.ID})
+	return p, v, true
 }
 
-func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }
+// availability tells the widget whether anyone can chat now, so it
+// can show its offline form at once.
+func (a *widgetAPI) availability(c *gin.Context) error {
+	site, err := a.site(c.Request.Context(), c.Query("site"))
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.NotFound("unknown site")
+	}
+	if err != nil {
+		return apierr.Unavailable("cannot check right now", err)
+	}
+	// No origin check: browsers send no Origin on a same-origin GET (the
+	// widget frame), and whether anyone is online is no secret.
+	av, err := a.router.Availability(c.Request.Context(), site.WorkspaceID, site.ID)
+	if err != nil {
+		return apierr.Unavailable("cannot check right now", err)
+	}
+	// Only what an admin offered: a team an agent belongs to is no choice
+	// for visitors until a pre-chat choice names it.
+	choices, _ := conversation.ChoicesOf(site) // checked when saved
+	labels := make([]string, len(choices))
+	for i, ch := range choices {
+		labels[i] = ch.Label
+	}
+	out := gin.H{"online": av.Online, "choices": labels, "visitor_calls": site.VisitorCalls}
+	if !av.Online {
+		out["reason"] = av.Reason
+		if !av.Reopens.IsZero() {
+			out["reopens_at"] = av.Reopens.UTC().Format(time.RFC3339)
+		}
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// offline takes the offline form: a message with a name and an email
+// to answer, stored as (or in) the visitor's conversation for agents to read
+// later. Rate limited per client address.
+func (a *widgetAPI) offline(c *gin.Context) error {
+	var req struct {
+		Token    string `json:"token"`
+		ClientID string `json:"client_id"`
+		Name     string `json:"name"`
+		Email    string `json:"email"`
+		Message  string `json:"message"`
+	}
+	if err := bindBody(c, &req); err != nil {
+		return err
+	}
+	p, _, err := a.visitor(c, req.Token)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	name, email, body := strings.TrimSpace(req.Name), strings.TrimSpace(req.Email), strings.TrimSpace(req.Message)
+	switch {
+	case name == "" || utf8.RuneCountInString(name) > 200:
+		return apierr.Invalid("please give your name (at most 200 characters)")
+	case len(email) > 320 || !validEmail(email):
+		return apierr.Invalid("please give an email address we can answer to")
+	case body == "":
+		return apierr.Invalid("please write a message")
+	case len(body) > protocol.MaxBodyBytes || !utf8.ValidString(body):
+		return apierr.New(http.StatusBadRequest, protocol.CodeTooBig, "the message is too long")
+	}
+	if req.ClientID == "" || len(req.ClientID) > protocol.MaxClientIDLen {
+		req.ClientID = "offline:" + uuid.NewString()[:20]
+	}
+	if err := a.offlineLimit(c); err != nil {
+		return err
+	}
+	info, err := a.leaveMessage(ctx, p, req.ClientID, name, email, body)
+	var limited *conversation.RateLimitedError
+	if errors.As(err, &limited) {
+		secs := max(int(math.Ceil(limited.RetryAfter.Seconds())), 1)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		return apierr.New(http.StatusTooManyRequests, protocol.CodeRateLimited, limited.Error())
+	}
+	if err != nil {
+		return serviceErrSays(err, "cannot store your message right now; please try again")
+	}
+	a.log.Info("offline message left", "conversation", info.ID, "site", p.SiteID)
+	c.JSON(http.StatusOK, gin.H{"conversation": info})
+	return nil
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndex(s, "@")+1:], ".")
+}
+
+// prechat records what the visitor chose before writing (the
+// widget's pre-chat form): one of the site's pre-chat choices by label
+// (which may name a skill or a team), or none ("anything").
+func (a *widgetAPI) prechat(c *gin.Context) error {
+	var req struct {
+		Token  string `json:"token"`
+		Choice string `json:"choice"`
+	}
+	if err := bindBody(c, &req); err != nil {
+		return err
+	}
+	p, _, err := a.visitor(c, req.Token)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	site, err := a.store(p.WorkspaceID).Site(ctx, p.SiteID)
+	if err != nil {
+		return apierr.Unavailable("cannot do this right now", err)
+	}
+	choices, _ := conversation.ChoicesOf(site) // checked when saved
+	chosen := routing.Choice{Label: req.Choice}
+	switch {
+	case req.Choice != "":
+		i := slices.IndexFunc(choices, func(ch routing.Choice) bool { return ch.Label == req.Choice })
+		if i < 0 {
+			return apierr.Invalid("no such choice on this site")
+		}
+		chosen = choices[i]
+	default:
+		chosen.Label = "anything"
+	}
+	if err := a.router.Prechat(ctx, p, chosen.Label, chosen.Skill, chosen.Team); err != nil {
+		return serviceErr(err, "cannot do this right now")
+	}
+	c.JSON(http.StatusOK, gin.H{"choice": chosen.Label, "team": chosen.Team})
+	return nil
+}

@@ -152,6 +152,7 @@ func (s *Server) routes() []route {
 	sites := s.sitesAPI()
 	conversations := s.conversationsAPI()
 	queue := s.queueAPI()
+	widget := s.widgetAPI()
 	agents := s.agentsAPI()
 	activity := s.activityAPI()
 	invites := s.invitesAPI()
@@ -172,7 +173,7 @@ func (s *Server) routes() []route {
 		r("GET", "/widget.js", s.widgetLoader),
 		r("GET", "/widget/frame", s.widgetFrame),
 		r("GET", "/widget/:file", s.widgetAsset),
-		r("POST", "/api/widget/session", body, s.widgetSession),
+		r("POST", "/api/widget/session", body, h(widget.session)), // http_widget.go
 		r("GET", "/ws/visitor", s.visitorSocket),
 		r("GET", "/demo", s.demoPage),
 
@@ -240,9 +241,11 @@ func (s *Server) routes() []route {
 		r("POST", "/api/conversations/:id/decline", agent, csrf, h(conversations.decline)),
 		r("GET", "/api/conversations/:id/routing", agent, h(conversations.routing)),
 		r("PATCH", "/api/conversations/:id/routing", agent, csrf, body, h(conversations.updateRouting)),
-		r("GET", "/api/widget/availability", s.widgetAvailability),
-		r("POST", "/api/widget/offline", body, s.widgetOffline),
-		r("POST", "/api/widget/prechat", body, s.widgetPrechat),
+
+		// The widget's availability, offline form and pre-chat choice (http_widget.go).
+		r("GET", "/api/widget/availability", h(widget.availability)),
+		r("POST", "/api/widget/offline", body, h(widget.offline)),
+		r("POST", "/api/widget/prechat", body, h(widget.prechat)),
 
 		// Visitor activity: page trail, events, attributes, proactive
 		// triggers (http_activity.go).
