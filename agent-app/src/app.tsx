@@ -2,20 +2,23 @@
 // conversations and the workspace queue beside the selected conversation.
 // Live state comes from the same client the widget uses.
 
-import { render } from "preact";
+import { Fragment, render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatItem, LiveClient, exposeDebug } from "@parley/shared/client";
 import { WebRTCLink } from "@parley/shared/rtc";
 import { CallManager } from "@parley/shared/call";
 import { CallControls, IncomingCalls } from "./call";
 import type { ConversationLog } from "@parley/shared/conversation";
-import { initials, shortTime, utf8Length } from "@parley/shared/format";
+import { initials, shortTime } from "@parley/shared/format";
 import { ApiError, api, liveURL } from "@parley/shared/http";
 import type { Author, ConversationInfo } from "../../pkg/protocol/protocol";
-import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
+import { Composer, clearDrafts } from "./composer";
+import { CannedButton } from "./canned";
+import { Mentions, NoteItem, notesAfter, useNotes } from "./notes";
+import type { NoteInfo } from "../../pkg/protocol/protocol";
 import { EmailButton } from "./email";
 import { FirstRun } from "./firstrun";
 import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
@@ -370,6 +373,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
       // Signed out locally either way; the session cookie expires on its own.
     }
     client.stop();
+    clearDrafts();
     onSignedOut();
   };
 
@@ -429,6 +433,10 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
             <EmailButton />
           </div>
         )}
+        <div class="pa-routing-links">
+          <CannedButton role={me.agent.role} />
+          <Mentions client={client} self={me.agent.id} onOpen={select} />
+        </div>
         <div class="pa-routing-links">
           <TwoFactorButton
             twoFactor={me.two_factor}
@@ -574,6 +582,7 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
   const owned = info.status === "queued" || info.status === "offline" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
   const canAct = info.status !== "closed" && (owned || supervisor);
   const owner = info.agent_name || "another agent";
+  const notes = useNotes(client, info.id);
   return (
     <section class="pa-conv" aria-label={`Conversation with ${name}`}>
       <header class="pa-conv-head">
@@ -605,7 +614,7 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
       </header>
       <ConversationRouting info={info} self={self.id} role={role} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
-      <MessageList items={items} self={self} visitor={name} typing={typing} client={client} />
+      <MessageList items={items} notes={notes} self={self} visitor={name} typing={typing} client={client} />
       {canAct ? (
         <>
           {info.status === "queued" && (
@@ -618,7 +627,28 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
               {owner} handles this conversation. As a supervisor you may step in: your replies carry your name, and it stays theirs.
             </div>
           )}
-          <Composer onSend={(body) => client.send(info.id, body)} onTyping={(text) => client.noteTyping(info.id, text)} />
+          <Composer
+            agent={self.id}
+            conversation={info.id}
+            canReply
+            fillWith={{ visitorName: name, visitorEmail: email ?? "", agentName: self.name }}
+            onSend={(body) => client.send(info.id, body)}
+            onTyping={(text) => client.noteTyping(info.id, text)}
+          />
+        </>
+      ) : info.status !== "closed" ? (
+        <>
+          <div class="pa-conv-note" data-testid="read-only-note">
+            {`${owner} handles this conversation now. You can read it and leave a private note; only ${info.agent_name || "they"} or a supervisor can reply or close it.`}
+          </div>
+          <Composer
+            agent={self.id}
+            conversation={info.id}
+            canReply={false}
+            fillWith={{ visitorName: name, visitorEmail: email ?? "", agentName: self.name }}
+            onSend={() => undefined}
+            onTyping={() => undefined}
+          />
         </>
       ) : (
         <div class="pa-conv-note" data-testid="read-only-note">
@@ -648,8 +678,13 @@ function VisitorPresence({ info }: { info: ConversationInfo }) {
   );
 }
 
-function MessageList(props: { items: ChatItem[]; self: Author; visitor: string; typing: Author | null; client: LiveClient }) {
-  const { items, self, visitor, typing, client } = props;
+function MessageList(props: { items: ChatItem[]; notes: NoteInfo[]; self: Author; visitor: string; typing: Author | null; client: LiveClient }) {
+  const { items, notes, self, visitor, typing, client } = props;
+  // A note sits after the message it was written after (its after_seq);
+  // one written before any message, first.
+  const seqs = items.map((m) => m.seq).filter((q): q is number => q !== null);
+  const noteRow = (seq: number, next: number | null) =>
+    notesAfter(notes, seq, next).map((n) => <NoteItem key={"note-" + n.id} note={n} self={self.id} />);
   // The visitor's lines carry the name they gave, as the title does.
   const nameOf = (a: Author) => (a.kind === "visitor" ? visitor : a.name);
   const ref = useRef<HTMLDivElement>(null);
@@ -670,16 +705,18 @@ function MessageList(props: { items: ChatItem[]; self: Author; visitor: string; 
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
       }}
     >
-      {items.length === 0 && <p class="pa-empty-line pa-center-text">No messages yet.</p>}
+      {items.length === 0 && notes.length === 0 && <p class="pa-empty-line pa-center-text">No messages yet.</p>}
+      {noteRow(0, seqs.length ? seqs[0] : null)}
       {items.map((m, i) => {
         const kind = m.author.kind;
         const side = kind === "system" ? "system" : kind === "agent" && (m.author.id === self.id || m.pending) ? "own" : "other";
         const prev = items[i - 1];
         // Consecutive messages of one author are grouped under one name.
         const first = !prev || prev.author.kind !== kind || prev.author.id !== m.author.id || kind === "system";
+        const next = m.seq === null ? undefined : seqs[seqs.indexOf(m.seq) + 1];
         return (
+          <Fragment key={m.key}>
           <div
-            key={m.key}
             class={`pa-msg pa-msg-${side}${first ? "" : " pa-msg-cont"}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}`}
             data-testid="message"
             data-seq={m.seq === null ? "" : String(m.seq)}
@@ -706,6 +743,8 @@ function MessageList(props: { items: ChatItem[]; self: Author; visitor: string; 
               )}
             </div>
           </div>
+          {m.seq !== null && noteRow(m.seq, next ?? null)}
+          </Fragment>
         );
       })}
       {typing && (
@@ -719,60 +758,6 @@ function MessageList(props: { items: ChatItem[]; self: Author; visitor: string; 
         </div>
       )}
     </div>
-  );
-}
-
-function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: (text: string) => void }) {
-  const [text, setText] = useState("");
-  const ref = useRef<HTMLTextAreaElement>(null);
-  const tooLong = utf8Length(text) > MAX_BODY_BYTES;
-  useEffect(() => ref.current?.focus(), []);
-  const submit = () => {
-    const body = text.trim();
-    if (!body || utf8Length(body) > MAX_BODY_BYTES) return;
-    onSend(body);
-    setText("");
-    ref.current?.focus();
-  };
-  return (
-    <form
-      class="pa-composer"
-      onSubmit={(e) => {
-        e.preventDefault();
-        submit();
-      }}
-    >
-      {tooLong && (
-        <div class="pa-error" role="alert">
-          This message is too long ({MAX_BODY_BYTES} bytes at most).
-        </div>
-      )}
-      <div class="pa-composer-box">
-        <textarea
-          ref={ref}
-          data-testid="composer"
-          aria-label="Reply"
-          placeholder="Write a reply…  (Enter to send, Shift+Enter for a new line)"
-          rows={3}
-          value={text}
-          onInput={(e) => {
-            setText(e.currentTarget.value);
-            onTyping(e.currentTarget.value);
-          }}
-          onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-              e.preventDefault();
-              submit();
-            }
-          }}
-        />
-        <div class="pa-composer-actions">
-          <button type="submit" class="pa-btn" data-testid="send" disabled={!text.trim() || tooLong}>
-            Send
-          </button>
-        </div>
-      </div>
-    </form>
   );
 }
 
