@@ -63,6 +63,8 @@ var idRoutes = map[string]struct {
 	"GET /api/conversations/:id/tags":      {id: "conversation"},
 	"PUT /api/conversations/:id/tags":      {id: "conversation", body: map[string]any{"tags": []string{}}},
 	"DELETE /api/tags/:id":                 {id: "tag"},
+	"GET /api/visitors/:id/export":         {id: "visitor"},
+	"DELETE /api/visitors/:id":             {id: "visitor"},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's

@@ -159,6 +159,7 @@ func (s *Server) routes() []route {
 	mail := s.emailAPI()
 	audit := s.auditAPI()
 	totp := s.totpAPI()
+	visitors := s.visitorsAPI()
 	csat := s.csatAPI()
 	siteRouting := s.siteRoutingAPI()
 	inbox := s.inboxAPI()
@@ -260,6 +261,9 @@ func (s *Server) routes() []route {
 		r("POST", "/api/widget/attributes", body, h(activity.widgetAttributes)),
 		r("POST", "/api/widget/triggers/fire", body, h(activity.widgetFireTrigger)),
 		r("POST", "/api/widget/csat", body, h(csat.rate)), // http_csat.go
+		// Data rights: export and delete a visitor (http_visitors.go).
+		r("GET", "/api/visitors/:id/export", agent, requireRole("admin"), h(visitors.export)),
+		r("DELETE", "/api/visitors/:id", agent, csrf, requireRole("admin"), h(visitors.remove)),
 		// Private notes, mentions, canned replies, notification settings
 		// (http_notes.go, http_canned.go, http_notify.go).
 		r("GET", "/api/conversations/:id/notes", agent, h(notes.list)),

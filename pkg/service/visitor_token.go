@@ -148,6 +148,13 @@ func (c *conn) recheckProof() (site store.Site, v store.Visitor, ok bool) {
 	if err == nil {
 		v, err = c.srv.store.Workspace(c.p.WorkspaceID).Visitor(ctx, c.p.ID)
 	}
+	if errors.Is(err, store.ErrNotFound) {
+		// The visitor was deleted (data rights), or its site.
+		c.log.Info("visitor socket revoked", "reason", "deleted")
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRevoked, "deleted"), time.Now().Add(writeWait))
+		c.close()
+		return site, v, false
+	}
 	if err != nil {
 		c.log.Debug("visitor's proof not rechecked", "err", err)
 		return site, v, false

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"gorm.io/gorm"
+)
+
+// Data rights: everything stored about one visitor, exported opened for an
+// admin, or deleted for good.
+//
+// Deletion does not list tables by hand: it walks every table of the
+// schema and deletes, within the workspace, the rows whose visitor_id is
+// the visitor's or whose conversation_id is one of their conversations, so
+// a table added later is covered without touching this file. Rows keyed
+// only through another row (a note's mentions by note_id) also carry
+// conversation_id here; a table that did not would be caught by the test
+// that checks no row refers to a deleted visitor (data_rights_test.go).
+
+// VisitorExport is what the store holds about one visitor, opened.
+type VisitorExport struct {
+	Visitor       Visitor
+	Attributes    map[string]Attribute
+	Pages         []VisitorPage
+	Events        []VisitorEvent
+	TriggersFired []string
+	Conversations []ConversationExport
+}
+
+// ConversationExport is one of the visitor's conversations with what is
+// keyed by it.
+type ConversationExport struct {
+	Conversation Conversation
+	Messages     []Message
+	Notes        []Note
+	// Mentions maps a note's id to the agents it names.
+	Mentions map[string][]string
+	Tags     []Tag
+	Mails    []MailOut
+}
+
+// ExportedTables are the tables ExportVisitor reads rows keyed by a visitor
+// or a conversation from; a test checks it names every such table, so a
+// new one is not forgotten in the export.
+var ExportedTables = []string{"visitors", "visitor_attributes", "visitor_pages", "visitor_events", "trigger_fires",
+	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox"}
+
+// ExportVisitor returns everything stored about the visitor, opened;
+// ErrNotFound when it is not this workspace's.
+func (s *Scoped) ExportVisitor(ctx context.Context, id string) (VisitorExport, error) {
+	var out VisitorExport
+	v, err := s.Visitor(ctx, id)
+	if err != nil {
+		return out, err
+	}
+	out.Visitor = v
+	if out.Attributes, err = s.attributes(s.s.db.WithContext(ctx), id); err != nil {
+		return out, err
+	}
+	const all = 1 << 30 // an export holds every row; the readers take a limit
+	if out.Pages, err = s.VisitorPages(ctx, id, all); err != nil {
+		return out, err
+	}
+	if out.Events, err = s.VisitorEvents(ctx, id, all); err != nil {
+		return out, err
+	}
+	if out.TriggersFired, err = s.TriggersFired(ctx, id); err != nil {
+		return out, err
+	}
+	convs, err := s.ConversationsOfVisitor(ctx, id, all)
+	if err != nil {
+		return out, err
+	}
+	ids := make([]string, len(convs))
+	for i, c := range convs {
+		ids[i] = c.ID
+	}
+	tags, err := s.TagsOf(ctx, ids)
+	if err != nil {
+		return out, err
+	}
+	for _, c := range convs {
+		ce := ConversationExport{Conversation: c, Tags: tags[c.ID]}
+		for after := int64(0); ; {
+			ms, err := s.MessagesAfter(ctx, c.ID, after, HistoryPage)
+			if err != nil {
+				return out, err
+			}
+			ce.Messages = append(ce.Messages, ms...)
+			if len(ms) < HistoryPage {
+				break
+			}
+			after = ms[len(ms)-1].Seq
+		}
+		if ce.Notes, err = s.Notes(ctx, c.ID); err != nil {
+			return out, err
+		}
+		noteIDs := make([]string, len(ce.Notes))
+		for i, n := range ce.Notes {
+			noteIDs[i] = n.ID
+		}
+		if ce.Mentions, err = s.NoteMentions(ctx, noteIDs); err != nil {
+			return out, err
+		}
+		if err := s.q(ctx).Where("conversation_id = ?", c.ID).Order("id").Find(&ce.Mails).Error; err != nil {
+			return out, err
+		}
+		for i := range ce.Mails {
+			if err := s.s.openMail(&ce.Mails[i]); err != nil {
+				return out, err
+			}
+		}
+		out.Conversations = append(out.Conversations, ce)
+	}
+	return out, nil
+}
+
+// Deleted counts the rows a DeleteVisitor removed, by table.
+type Deleted map[string]int64
+
+// DeleteVisitor deletes the visitor and every row of the workspace keyed by
+// them or by one of their conversations, in one transaction; ErrNotFound
+// when the visitor is not this workspace's.
+func (s *Scoped) DeleteVisitor(ctx context.Context, id string) (Deleted, error) {
+	out := Deleted{}
+	err := s.s.transaction(ctx, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Visitor{}).Where("workspace_id = ? AND id = ?", s.ws, id).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		var convs []string
+		if err := tx.Model(&Conversation{}).Where("workspace_id = ? AND visitor_id = ?", s.ws, id).Pluck("id", &convs).Error; err != nil {
+			return err
+		}
+		keyed, err := KeyedTables(tx)
+		if err != nil {
+			return err
+		}
+		del := func(table, where string, args ...any) error {
+			res := tx.Exec("DELETE FROM "+table+" WHERE workspace_id = ? AND "+where, append([]any{s.ws}, args...)...)
+			if res.RowsAffected > 0 {
+				out[table] += res.RowsAffected
+			}
+			return res.Error
+		}
+		// Rows keyed by a conversation first, then by the visitor (the
+		// conversations among them), then the visitor.
+		for _, t := range keyed {
+			if t.Conversation && len(convs) > 0 && t.Name != "conversations" {
+				if err := del(t.Name, "conversation_id IN ?", convs); err != nil {
+					return err
+				}
+			}
+		}
+		for _, t := range keyed {
+			if t.Visitor {
+				if err := del(t.Name, "visitor_id = ?", id); err != nil {
+					return err
+				}
+			}
+		}
+		return del("visitors", "id = ?", id)
+	})
+	return out, err
+}
+
+// KeyedTable is a table with rows keyed by a visitor or a conversation.
+type KeyedTable struct {
+	Name                  string
+	Visitor, Conversation bool // it has a visitor_id, a conversation_id column
+}
+
+// KeyedTables lists, from the schema itself, the tables with a visitor_id
+// or conversation_id column, by name. Every one has workspace_id (the
+// store's rule); one without is an error, since it could not be scoped.
+func KeyedTables(db *gorm.DB) ([]KeyedTable, error) {
+	names, err := db.Migrator().GetTables()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []KeyedTable
+	for _, name := range names {
+		cols, err := db.Migrator().ColumnTypes(name)
+		if err != nil {
+			return nil, err
+		}
+		t, ws := KeyedTable{Name: name}, false
+		for _, c := range cols {
+			switch c.Name() {
+			case "visitor_id":
+				t.Visitor = true
+			case "conversation_id":
+				t.Conversation = true
+			case "workspace_id":
+				ws = true
+			}
+		}
+		if !t.Visitor && !t.Conversation {
+			continue
+		}
+		if !ws {
+			return nil, fmt.Errorf("store: table %s is keyed by visitor or conversation without workspace_id", name)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
