@@ -23,6 +23,7 @@ import { EmailButton } from "./email";
 import { FirstRun } from "./firstrun";
 import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
 import { visitorEmail, visitorName } from "./visitor";
+import { InboxViews, StateActions, StatePill, TagEditor } from "./inbox";
 
 interface Agent {
   id: string;
@@ -330,7 +331,8 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
   const self = client.self ?? { kind: "agent", id: me.agent.id, name: me.agent.name };
   const all = [...client.conversations.values()];
   const mine = all
-    .filter((c) => c.info.status === "open" && c.info.agent_id === self.id)
+    // A snoozed conversation stays out of sight until its time comes.
+    .filter((c) => c.info.status === "open" && c.info.agent_id === self.id && c.info.state !== "snoozed")
     .sort((a, b) => activity(b).localeCompare(activity(a)));
   const queued = all.filter((c) => c.info.status === "queued").sort((a, b) => a.info.created_at.localeCompare(b.info.created_at));
   const offline = all.filter((c) => c.info.status === "offline").sort((a, b) => activity(b).localeCompare(activity(a)));
@@ -463,12 +465,12 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         <div class="pa-inbox-head">
           <h1>Inbox</h1>
         </div>
-        <div class="pa-inbox-scroll">
+        <InboxViews role={me.agent.role} client={client} selected={selected} onSelect={select}>
           {section("Mine", mine, "No open conversations.")}
           {section("Queue", queued, "Nobody is waiting.")}
           {offline.length > 0 && section("Offline messages", offline, "")}
           {closed.length > 0 && section("Closed", closed, "")}
-        </div>
+        </InboxViews>
       </nav>
       <main class="pa-main">
         {client.state !== "online" && (
@@ -600,6 +602,7 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
             <span class={"pa-pill pa-pill-" + info.status} data-testid="conversation-status">
               {statusLabel[info.status] ?? info.status}
             </span>
+            {info.status !== "closed" && <StatePill info={info} />}
             {info.status !== "closed" && <VisitorPresence info={info} />}
             {info.agent_name && info.agent_id !== self.id && <span>Assigned to {info.agent_name}</span>}
             <span>Started {shortTime(info.created_at)}</span>
@@ -611,7 +614,9 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
             Close
           </button>
         )}
+        <StateActions info={info} canAct={canAct} />
       </header>
+      <TagEditor conversation={info.id} role={role} />
       <ConversationRouting info={info} self={self.id} role={role} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
       <MessageList items={items} notes={notes} self={self} visitor={name} typing={typing} client={client} />

@@ -598,6 +598,15 @@ export class LiveClient {
     }
   }
 
+  /** adopt makes a conversation known that no frame brought (an agent
+   * opens an old or another agent's one from a list) and loads its
+   * messages. */
+  adopt(info: ConversationInfo): void {
+    if (this.conversations.has(info.id)) return;
+    this.upsert(info, true);
+    this.notify();
+  }
+
   private upsert(info: ConversationInfo, fromFrame = false): void {
     const log = this.conversations.get(info.id);
     if (log) {
