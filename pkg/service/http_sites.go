@@ -23,7 +23,7 @@ import (
 // The sites resource: admins create, change and delete the websites that
 // embed the widget (/api/sites), and the widget reads its look
 // (/api/widget/look). Routing settings have their own endpoints
-// (/api/sites/:id/routing, http_routing.go).
+// (/api/sites/:id/routing, http_site_routing.go).
 
 // siteStore is what the sites API needs of one workspace's store.
 type siteStore interface {

@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -11,7 +13,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parleychat/parley/pkg/apierr"
+	"github.com/parleychat/parley/pkg/store"
 )
+
+// The middleware every route's guards are made of (routes in server.go):
+// request deadline, security headers, body limit, URL check, agent
+// session, own-page and CSRF checks, roles.
 
 // accessLog logs each request without its query string: visitor tokens
 // travel in the WebSocket URL and must never reach a log.
@@ -125,4 +134,100 @@ func validURL(c *gin.Context) {
 		}
 	}
 	c.Next()
+}
+
+// requireAgent authenticates the session cookie and puts the agent and the
+// session in the context.
+func (s *Server) requireAgent(c *gin.Context) {
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil || len(ck) != 64 {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "sign in first")
+		return
+	}
+	sess, err := s.store.SessionByTokenHash(c.Request.Context(), hashToken(ck), time.Now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "your session has ended; sign in again")
+		return
+	}
+	if err != nil {
+		apiError(c, http.StatusServiceUnavailable, "unavailable", "cannot check your session right now")
+		return
+	}
+	a, err := s.store.Workspace(sess.WorkspaceID).Agent(c.Request.Context(), sess.AgentID)
+	if err != nil {
+		apiError(c, http.StatusUnauthorized, codeUnauthorized, "sign in first")
+		return
+	}
+	// Disabling ends the sessions; this refuses one started in a race with it.
+	if a.DisabledAt != nil {
+		apiError(c, http.StatusUnauthorized, codeDisabled, "your account is disabled; ask an admin of your workspace to enable it")
+		return
+	}
+	c.Set("session", sess)
+	c.Set("agent", a)
+	if err := s.enforceEnrolment(c, a); err != nil { // http_totp.go
+		writeError(c, nil, err)
+		return
+	}
+	c.Next()
+}
+
+// requireOwnPage lets through only requests the agent app's own pages
+// send: the Origin is the public URL's (sameOrigin), or, from a browser
+// that sends no Origin, Sec-Fetch-Site says same-origin; and a body is
+// application/json. Another site can post a form or text/plain (no
+// preflight) with the victim's cookies, or to sign the victim into the
+// attacker's account (login CSRF); it cannot do either with this Origin
+// and content type. Sign-in, accepting an invite and every
+// cookie-authenticated write (requireCSRF) go through it.
+func (s *Server) requireOwnPage(c *gin.Context) {
+	if s.fromOwnPage(c) {
+		c.Next()
+	}
+}
+
+// fromOwnPage is requireOwnPage's check; it answers the refusal itself.
+func (s *Server) fromOwnPage(c *gin.Context) bool {
+	r := c.Request
+	if !s.sameOrigin(r) && (r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "same-origin") {
+		apiError(c, http.StatusForbidden, codeOrigin, "this request is accepted only from the agent app's own pages ("+s.cfg.PublicOrigin()+")")
+		return false
+	}
+	if r.ContentLength != 0 { // -1: a body of unknown length
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			apiError(c, http.StatusUnsupportedMediaType, codeMediaType, "send the request body as Content-Type: application/json")
+			return false
+		}
+	}
+	return true
+}
+
+// requireCSRF checks that a cookie-authenticated write comes from the agent
+// app's own pages (requireOwnPage) and carries the double-submit token.
+func (s *Server) requireCSRF(c *gin.Context) {
+	if !s.fromOwnPage(c) {
+		return
+	}
+	sess := c.MustGet("session").(store.Session)
+	got := c.GetHeader(csrfHeader)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
+		apiError(c, http.StatusForbidden, codeCSRF, "missing or wrong "+csrfHeader+" header")
+		return
+	}
+	c.Next()
+}
+
+// requireRole lets only agents with one of the roles through (after
+// requireAgent).
+func requireRole(roles ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a := agentOf(c)
+		for _, r := range roles {
+			if a.Role == r {
+				c.Next()
+				return
+			}
+		}
+		writeError(c, nil, apierr.Forbidden("only "+strings.Join(roles, " or ")+" may do this"))
+	}
 }
