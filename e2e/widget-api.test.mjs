@@ -330,3 +330,35 @@ test("proactive triggers show a named agent's message, fire once and respect the
     await shop.close();
   }
 });
+
+test("an admin sets the page trail and a trigger in the Sites screen; the demo page shows it", async () => {
+  const server = await e2e.server();
+  const admin = await signInAgent(e2e.browser, server.url);
+  await admin.getByRole("button", { name: "Sites", exact: true }).click();
+  const dialog = admin.getByRole("dialog", { name: "Sites" });
+  await dialog.getByRole("listitem", { name: "Demo site" }).getByRole("button", { name: "Pages and triggers" }).click();
+  const form = dialog.getByRole("form", { name: /Page trail and proactive messages/ });
+  await form.getByLabel(/Show agents the pages visitors browse/).check();
+  await form.getByRole("button", { name: "Add a trigger" }).click();
+  const trigger = form.getByRole("group", { name: "Trigger 1" });
+  await trigger.getByLabel("Seconds on the page").fill("1");
+  await trigger.getByLabel("From").selectOption({ label: "Admin" });
+  await trigger.getByLabel("Message").fill("Hello! Looking for trail shoes?");
+  await form.getByRole("button", { name: "Save" }).click();
+  await form.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+  await admin.screenshot({ path: `${shots}/sites-proactive.png` });
+  const site = (await call(admin, "GET", "/api/sites")).json.sites[0];
+  const saved = (await call(admin, "GET", `/api/sites/${site.id}/proactive`)).json.proactive;
+  assert.equal(saved.page_trail, true);
+  assert.equal(saved.triggers[0].from, "Admin");
+
+  const ctx = await e2e.browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${server.url}/demo`);
+  const frame = page.frameLocator("#parley-frame");
+  await frame.locator("[data-testid=proactive-body]").waitFor();
+  assert.equal(await frame.locator("[data-testid=proactive-body]").innerText(), "Hello! Looking for trail shoes?");
+  const vid = await visitorID(page, site.id);
+  await eventually(async () => (await call(admin, "GET", `/api/visitors/${vid}/pages`)).json.current?.title === "Acme Outdoor — demo shop", { what: "demo page in the trail" });
+  await ctx.close();
+});

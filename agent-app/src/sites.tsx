@@ -9,6 +9,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
 import { SettingsForm } from "./routing";
 import { Dialog, useConfirm } from "./dialog";
+import { ProactiveForm } from "./proactive";
 
 export interface Look {
   title: string;
@@ -75,6 +76,7 @@ export function SitesAdmin() {
   const [sites, setSites] = useState<Site[] | null>(null);
   const [editing, setEditing] = useState<Site | "new" | null>(null);
   const [routing, setRouting] = useState<string>("");
+  const [proactive, setProactive] = useState<Site | null>(null);
   const [note, setNote] = useState("");
   const [confirmation, ask] = useConfirm();
   const load = () =>
@@ -93,6 +95,7 @@ export function SitesAdmin() {
       setNote(message(e));
     }
   };
+  if (proactive) return <ProactiveForm site={proactive} onDone={() => setProactive(null)} />;
   if (routing) {
     return (
       <>
@@ -140,6 +143,9 @@ export function SitesAdmin() {
                   </button>
                   <button type="button" class="pa-btn-outline" onClick={() => setRouting(s.id)}>
                     Routing and hours
+                  </button>
+                  <button type="button" class="pa-btn-outline" onClick={() => setProactive(s)}>
+                    Pages and triggers
                   </button>
                   <button type="button" class="pa-btn-outline pa-danger" onClick={() => void remove(s)}>
                     Delete
