@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -25,16 +26,36 @@ func runPurge(ctx context.Context, st *store.Store, log *slog.Logger) {
 	t := time.NewTicker(purgeEvery)
 	defer t.Stop()
 	for {
-		n, err := st.Purge(ctx, time.Now().UTC(), purgeRules)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("purge of old invites, sessions and refresh secrets failed; next try in an hour", "err", err)
-		} else if n != (store.Purged{}) {
-			log.Info("purged", "invites", n.Invites, "sessions", n.Sessions, "refresh_secrets", n.RefreshSecrets)
-		}
+		purgeOnce(ctx, st, log, time.Now().UTC())
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// purgeOnce runs one purge: what can no longer be used, then what the
+// workspaces' retention periods say is too old (each workspace where that
+// deleted something gets an audit entry saying how much).
+func purgeOnce(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time) {
+	n, err := st.Purge(ctx, now, purgeRules)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("purge of old invites, sessions and refresh secrets failed; next try in an hour", "err", err)
+	} else if n != (store.Purged{}) {
+		log.Info("purged", "invites", n.Invites, "sessions", n.Sessions, "refresh_secrets", n.RefreshSecrets)
+	}
+	// Audited even when a later workspace's purge failed: what was deleted
+	// is said.
+	purged, err := st.PurgeRetention(ctx, now, purgeRules.Batch)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("retention purge failed; next try in an hour", "err", err)
+	}
+	for ws, p := range purged {
+		e := store.AuditEntry{Action: "retention_purged", CreatedAt: now, ActorName: "retention",
+			Detail: fmt.Sprintf("conversations=%d page_views=%d", p.Conversations, p.PageViews)}
+		if err := st.Workspace(ws).Audit(ctx, e); err != nil {
+			log.Warn("retention purge not audited", "workspace", ws, "err", err)
 		}
 	}
 }

@@ -159,7 +159,7 @@ func (s *Server) routes() []route {
 	mail := s.emailAPI()
 	audit := s.auditAPI()
 	totp := s.totpAPI()
-	visitors := s.visitorsAPI()
+	visitors, retention := s.visitorsAPI(), s.retentionAPI()
 	csat := s.csatAPI()
 	siteRouting := s.siteRoutingAPI()
 	inbox := s.inboxAPI()
@@ -264,6 +264,8 @@ func (s *Server) routes() []route {
 		// Data rights: export and delete a visitor (http_visitors.go).
 		r("GET", "/api/visitors/:id/export", agent, requireRole("admin"), h(visitors.export)),
 		r("DELETE", "/api/visitors/:id", agent, csrf, requireRole("admin"), h(visitors.remove)),
+		r("GET", "/api/workspace/retention", agent, requireRole("admin"), h(retention.get)), // http_retention.go
+		r("PUT", "/api/workspace/retention", agent, csrf, requireRole("admin"), body, h(retention.put)),
 		// Private notes, mentions, canned replies, notification settings
 		// (http_notes.go, http_canned.go, http_notify.go).
 		r("GET", "/api/conversations/:id/notes", agent, h(notes.list)),

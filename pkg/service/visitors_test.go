@@ -1,11 +1,18 @@
 package service
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
 // An admin exports a visitor's data as a JSON file (opened: the message,
@@ -92,4 +99,53 @@ func TestVisitorExportAndDelete(t *testing.T) {
 			t.Fatalf("audit %+v", audit.Entries)
 		}
 	})
+}
+
+// Admins set the retention periods (bad ones refused); the purge deletes a
+// conversation closed before them and audits it.
+func TestRetentionSettingsAndPurgeAudit(t *testing.T) {
+	st := storetest.SQLite(t)
+	ts := newTestServer(t, st)
+	admin := ts.signIn(t, "admin@parley.local", adminPassword)
+	al := admin.newAgent(t, "Al", nil)
+	var e struct{ Code string }
+	if code := al.call(t, "PUT", "/api/workspace/retention", map[string]any{"messages_days": 1}, &e); code != http.StatusForbidden {
+		t.Fatalf("an agent sets retention: %d", code)
+	}
+	if code := admin.call(t, "PUT", "/api/workspace/retention", map[string]any{"messages_days": -1}, &e); code != 400 || e.Code != "invalid" {
+		t.Fatalf("negative: %d %q", code, e.Code)
+	}
+	var r struct{ Retention retentionJSON }
+	if code := admin.call(t, "PUT", "/api/workspace/retention", map[string]any{"messages_days": 30, "page_views_days": 7}, &r); code != 200 {
+		t.Fatalf("set: %d", code)
+	}
+	r.Retention = retentionJSON{}
+	if code := admin.call(t, "GET", "/api/workspace/retention", nil, &r); code != 200 || r.Retention != (retentionJSON{30, 7}) {
+		t.Fatalf("get: %d %+v", code, r)
+	}
+
+	_, s := ts.session(t, widgetSessionReq{})
+	vc := dial(t, ts.wsURL("/ws/visitor?token="+s.Token), http.Header{"Origin": {ts.origin()}})
+	vc.hello(nil)
+	conv := vc.start()
+	vc.sendMsg(conv.ID, "m1", "old news")
+	ctx := context.Background()
+	if err := st.Workspace(ts.site.WorkspaceID).CloseConversation(ctx, conv.ID, store.Require{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st.Gorm().Exec("UPDATE conversations SET closed_at = ? WHERE id = ?", time.Now().Add(-31*24*time.Hour), conv.ID)
+	purgeOnce(ctx, st, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now().UTC())
+	if _, err := st.Workspace(ts.site.WorkspaceID).Conversation(ctx, conv.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the old conversation is still there: %v", err)
+	}
+	var audit struct{ Entries []auditJSON }
+	admin.call(t, "GET", "/api/audit", nil, &audit)
+	var purged, changed bool
+	for _, a := range audit.Entries {
+		purged = purged || (a.Action == "retention_purged" && a.Detail == "conversations=1 page_views=0")
+		changed = changed || (a.Action == "retention_changed" && a.Detail == "messages_days=30 page_views_days=7")
+	}
+	if !purged || !changed {
+		t.Fatalf("audit %+v", audit.Entries)
+	}
 }

@@ -141,32 +141,45 @@ func (s *Scoped) DeleteVisitor(ctx context.Context, id string) (Deleted, error) 
 		if err != nil {
 			return err
 		}
-		del := func(table, where string, args ...any) error {
-			res := tx.Exec("DELETE FROM "+table+" WHERE workspace_id = ? AND "+where, append([]any{s.ws}, args...)...)
-			if res.RowsAffected > 0 {
-				out[table] += res.RowsAffected
-			}
-			return res.Error
-		}
-		// Rows keyed by a conversation first, then by the visitor (the
-		// conversations among them), then the visitor.
-		for _, t := range keyed {
-			if t.Conversation && len(convs) > 0 && t.Name != "conversations" {
-				if err := del(t.Name, "conversation_id IN ?", convs); err != nil {
-					return err
-				}
-			}
+		if err := deleteKeyed(tx, s.ws, keyed, convs, out); err != nil {
+			return err
 		}
 		for _, t := range keyed {
 			if t.Visitor {
-				if err := del(t.Name, "visitor_id = ?", id); err != nil {
+				if err := deleteIn(tx, s.ws, out, t.Name, "visitor_id = ?", id); err != nil {
 					return err
 				}
 			}
 		}
-		return del("visitors", "id = ?", id)
+		return deleteIn(tx, s.ws, out, "visitors", "id = ?", id)
 	})
 	return out, err
+}
+
+// deleteKeyed deletes the workspace's rows of every keyed table whose
+// conversation_id is one of convs, but not the conversations themselves.
+func deleteKeyed(tx *gorm.DB, ws string, keyed []KeyedTable, convs []string, out Deleted) error {
+	if len(convs) == 0 {
+		return nil
+	}
+	for _, t := range keyed {
+		if t.Conversation && t.Name != "conversations" {
+			if err := deleteIn(tx, ws, out, t.Name, "conversation_id IN ?", convs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deleteIn deletes the workspace's rows of table matching where, counted
+// in out.
+func deleteIn(tx *gorm.DB, ws string, out Deleted, table, where string, args ...any) error {
+	res := tx.Exec("DELETE FROM "+table+" WHERE workspace_id = ? AND "+where, append([]any{ws}, args...)...)
+	if res.RowsAffected > 0 {
+		out[table] += res.RowsAffected
+	}
+	return res.Error
 }
 
 // KeyedTable is a table with rows keyed by a visitor or a conversation.

@@ -38,6 +38,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120746_notes_private_notes", Migrate: migrateNotes},                              // notes.go
 	{ID: "2026120747_notes_canned_replies", Migrate: migrateCanned},                            // canned.go
 	{ID: "2026120748_notes_notify_prefs", Migrate: migrateNotifyPrefs},                         // notify_prefs.go
+	{ID: "2026120762_rights_retention", Migrate: migrateRetention},                             // retention.go
 }
 
 func migrate(db *gorm.DB) error {

@@ -13,6 +13,10 @@ type Workspace struct {
 	// Require2FAForAdmins: an admin without two-factor sign-in may only
 	// enrol in it (pkg/service/http_totp.go).
 	Require2FAForAdmins bool `gorm:"column:require_2fa_for_admins;not null;default:false"`
+	// Retention in days (0: forever) of closed conversations, with all
+	// keyed by them, and of page views (retention.go).
+	RetainMessagesDays  int `gorm:"not null;default:0"`
+	RetainPageViewsDays int `gorm:"not null;default:0"`
 	CreatedAt           time.Time
 }
 
