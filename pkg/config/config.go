@@ -68,6 +68,14 @@ type Config struct {
 	// conversations one visitor, and one site, may open: "10/1h" is ten
 	// an hour (PARLEY_CONVERSATIONS_PER_VISITOR, PARLEY_CONVERSATIONS_PER_SITE).
 	ConversationsPerVisitor, ConversationsPerSite Rate
+	// Webhooks (pkg/service/webhooks.go): WebhookAllowPrivate lets
+	// webhooks call private, loopback and link-local addresses (off: an
+	// admin could otherwise make the server probe its own network);
+	// WebhookTimeout bounds one delivery attempt; WebhookRetryBase is the
+	// wait after the first failed attempt, doubled after each next one.
+	WebhookAllowPrivate bool
+	WebhookTimeout      time.Duration
+	WebhookRetryBase    time.Duration
 	// VisitorTokenTTL is how long a visitor token lives; live connections
 	// get a fresh one before it expires (PARLEY_VISITOR_TOKEN_TTL).
 	VisitorTokenTTL time.Duration
@@ -213,6 +221,25 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		}
 		*r.dst = v
 		fs.Func(r.flag, r.help+" ["+r.key+"]", func(s string) (err error) { *r.dst, err = ParseRate(s); return err })
+	}
+	whPrivate, err := parseBool(env("PARLEY_WEBHOOK_ALLOW_PRIVATE", "off"))
+	if err != nil {
+		return c, fmt.Errorf("PARLEY_WEBHOOK_ALLOW_PRIVATE: %w", err)
+	}
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", whPrivate, "let webhooks call private, loopback and link-local addresses [PARLEY_WEBHOOK_ALLOW_PRIVATE]")
+	for _, d := range []struct {
+		dst       *time.Duration
+		flag, key string
+		def, help string
+	}{
+		{&c.WebhookTimeout, "webhook-timeout", "PARLEY_WEBHOOK_TIMEOUT", "10s", "time one webhook delivery attempt may take"},
+		{&c.WebhookRetryBase, "webhook-retry-base", "PARLEY_WEBHOOK_RETRY_BASE", "30s", "wait after a webhook delivery's first failed attempt, doubled after each next one (up to 6 h, 12 attempts)"},
+	} {
+		v, err := time.ParseDuration(env(d.key, d.def))
+		if err != nil || v <= 0 {
+			return c, fmt.Errorf("%s: want a duration above 0 such as %s", d.key, d.def)
+		}
+		fs.DurationVar(d.dst, d.flag, v, d.help+" ["+d.key+"]")
 	}
 	vttl, err := time.ParseDuration(env("PARLEY_VISITOR_TOKEN_TTL", "1h"))
 	if err != nil {

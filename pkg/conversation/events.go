@@ -30,6 +30,8 @@ type notifier interface {
 	System(ctx context.Context, workspaceID, convID, clientID, audience, body string) error
 	// announceConversation sends c, as read, to its visitor and the agents.
 	announceConversation(ctx context.Context, sc *store.Scoped, c store.Conversation) error
+	// Emit tells outside listeners (webhooks) of an event (emit.go).
+	Emit(ctx context.Context, ev Event)
 }
 
 func (e *engineNode) handle(ctx context.Context, ev routing.Event) {
@@ -139,6 +141,7 @@ func (e *engineNode) joined(ctx context.Context, ws, convID, agentID, reason, su
 		e.log.Warn("cannot store the routing reason", "conversation", convID, "err", err)
 	}
 	e.notify.Changed(ctx, ws, convID)
+	e.notify.Emit(ctx, Event{Type: EventConversationAssigned, WorkspaceID: ws, Conversation: convID, AgentID: agentID})
 	name := "An agent"
 	if a, err := e.st.Workspace(ws).Agent(ctx, agentID); err == nil {
 		name = a.Name
@@ -173,6 +176,7 @@ func (e *engineNode) transferred(ctx context.Context, ev routing.Transferred) {
 		e.log.Warn("cannot store the transfer note", "conversation", ev.ConversationID, "err", err)
 	}
 	e.notify.Changed(ctx, ev.WorkspaceID, ev.ConversationID)
+	e.notify.Emit(ctx, Event{Type: EventConversationAssigned, WorkspaceID: ev.WorkspaceID, Conversation: ev.ConversationID, AgentID: ev.To})
 	// One notice per side, each worded for its reader: the visitor learns
 	// who they are talking to now, the agents who handed it to whom.
 	id := uuid.NewString()

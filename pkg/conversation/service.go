@@ -93,7 +93,8 @@ type Service struct {
 
 	admit func(ctx context.Context, p Participant) error // SetAdmit
 
-	snooze *snoozer // inbox.go
+	snooze *snoozer                            // inbox.go
+	events func(ctx context.Context, ev Event) // SetEvents (events.go)
 }
 
 // SetAdmit makes the service ask admit before it creates a conversation
@@ -255,6 +256,7 @@ func (s *Service) StartWith(ctx context.Context, p Participant, language string,
 			return info, err
 		}
 		s.announce(ctx, info, c.WorkspaceID)
+		s.Emit(ctx, Event{Type: EventConversationStarted, WorkspaceID: p.WorkspaceID, Conversation: c.ID})
 		s.router.Queued(ctx, p.WorkspaceID, c.ID)
 		// Routing may have assigned it already: answer with the latest state.
 		if c2, err := sc.Conversation(ctx, c.ID); err == nil {
@@ -298,6 +300,7 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 	sc := s.store.Workspace(p.WorkspaceID)
 	unlock := s.lockConversation("visitor:" + p.ID)
 	c, err := sc.OpenConversationOf(ctx, p.ID)
+	started := false
 	if errors.Is(err, store.ErrNotFound) {
 		if err := s.admitNew(ctx, p); err != nil {
 			unlock()
@@ -308,19 +311,28 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: protocol.ConversationOffline,
 			Language: "", CreatedAt: now, UpdatedAt: now, RoutingReason: "offline message",
 		})
+		started = err == nil
 	}
 	unlock()
 	if err != nil {
 		return protocol.ConversationInfo{}, err
 	}
+	if started {
+		s.Emit(ctx, Event{Type: EventConversationStarted, WorkspaceID: p.WorkspaceID, Conversation: c.ID})
+	}
 	if err := sc.SetContact(ctx, c.ID, name, email); err != nil {
 		return protocol.ConversationInfo{}, mapErr(err)
 	}
-	if _, err := s.append(ctx, p.WorkspaceID, store.Message{
+	if name != "" || email != "" {
+		s.Emit(ctx, Event{Type: EventContactCreated, WorkspaceID: p.WorkspaceID, Conversation: c.ID, ContactName: name, ContactEmail: email})
+	}
+	a, err := s.append(ctx, p.WorkspaceID, store.Message{
 		ConversationID: c.ID, ClientID: clientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: body,
-	}, store.Require{}); err != nil {
+	}, store.Require{})
+	if err != nil {
 		return protocol.ConversationInfo{}, mapErr(err)
 	}
+	s.messageCreated(ctx, p.WorkspaceID, a)
 	if c, err = sc.Conversation(ctx, c.ID); err != nil {
 		return protocol.ConversationInfo{}, mapErr(err)
 	}
@@ -361,6 +373,7 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 	if err != nil {
 		return protocol.Ack{}, mapErr(err)
 	}
+	s.messageCreated(ctx, p.WorkspaceID, a)
 	if p.Kind == protocol.AuthorVisitor {
 		// The first messages may tell the visitor's language when the
 		// widget's locale does not (after the ack is decided: it is cheap,
@@ -386,6 +399,16 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 		}
 	}
 	return ackOf(a), nil
+}
+
+// messageCreated emits message.created for a message stored now (a
+// resend was told of when it was first stored).
+func (s *Service) messageCreated(ctx context.Context, workspaceID string, a store.Appended) {
+	if a.Duplicate {
+		return
+	}
+	m := a.Message
+	s.Emit(ctx, Event{Type: EventMessageCreated, WorkspaceID: workspaceID, Conversation: m.ConversationID, Message: &m})
 }
 
 // checkClientID refuses a client's message id in the system notices'
@@ -507,6 +530,7 @@ func (s *Service) Close(ctx context.Context, p Participant, convID string) error
 		return mapErr(err)
 	}
 	s.Changed(ctx, p.WorkspaceID, c.ID)
+	s.Emit(ctx, Event{Type: EventConversationClosed, WorkspaceID: p.WorkspaceID, Conversation: c.ID})
 	s.router.Released(ctx, p.WorkspaceID, c.ID)
 	return nil
 }

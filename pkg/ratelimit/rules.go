@@ -67,6 +67,9 @@ type Rules struct {
 	// chat (page views, tracked events, attributes, triggers), which it
 	// batches: a page that floods them is cut off.
 	VisitorActivityPerVisitor Rule
+	// APIPerToken: requests one API token may make (/api/v1), so one
+	// integration in a loop cannot take the node from the others.
+	APIPerToken Rule
 }
 
 // DefaultRules returns the limits Parley ships with.
@@ -84,6 +87,7 @@ func DefaultRules() Rules {
 		ConversationPerVisitor:    Rule{Name: "conv:visitor", Limit: PerHour(10)},
 		ConversationPerSite:       Rule{Name: "conv:site", Limit: PerMinute(300)},
 		VisitorActivityPerVisitor: Rule{Name: "activity:visitor", Limit: PerMinute(60)},
+		APIPerToken:               Rule{Name: "api:token", Limit: Limit{Rate: 600, Burst: 100, Period: time.Minute}},
 	}
 }
 

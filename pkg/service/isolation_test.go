@@ -26,45 +26,56 @@ import (
 // idRoutes says which of the first workspace's ids each id-bearing route is
 // called with, by "METHOD path"; body is a valid request body.
 var idRoutes = map[string]struct {
-	id   string // conversation, agent, site, invite, visitor or mail
+	id   string // which of the first workspace\'s ids (the ids map below)
 	body map[string]any
 }{
-	"GET /api/conversations/:id/messages":  {id: "conversation"},
-	"GET /api/conversations/:id/routing":   {id: "conversation"},
-	"POST /api/conversations/:id/transfer": {id: "conversation", body: map[string]any{"to_team": "billing"}},
-	"POST /api/conversations/:id/accept":   {id: "conversation"},
-	"POST /api/conversations/:id/decline":  {id: "conversation"},
-	"PATCH /api/conversations/:id/routing": {id: "conversation", body: map[string]any{"priority": 1}},
-	"GET /api/agents/:id":                  {id: "agent"},
-	"PATCH /api/agents/:id":                {id: "agent", body: map[string]any{"capacity": 1}},
-	"DELETE /api/agents/:id/sessions":      {id: "agent"},
-	"POST /api/agents/:id/disable":         {id: "agent"},
-	"POST /api/agents/:id/enable":          {id: "agent"},
-	"POST /api/agents/:id/totp/reset":      {id: "agent"},
-	"GET /api/sites/:id":                   {id: "site"},
-	"PATCH /api/sites/:id":                 {id: "site", body: map[string]any{"allowed_origins": []string{}}},
-	"DELETE /api/sites/:id":                {id: "site"},
-	"POST /api/sites/:id/secret":           {id: "site"},
-	"GET /api/sites/:id/routing":           {id: "site"},
-	"PATCH /api/sites/:id/routing":         {id: "site", body: map[string]any{"mode": "auto"}},
-	"PUT /api/sites/:id/calls":             {id: "site", body: map[string]any{"visitor_calls": true}},
-	"DELETE /api/invites/:id":              {id: "invite"},
-	"GET /api/sites/:id/proactive":         {id: "site"},
-	"PUT /api/sites/:id/proactive":         {id: "site", body: map[string]any{"page_trail": true}},
-	"GET /api/visitors/:id/pages":          {id: "visitor"},
-	"GET /api/visitors/:id/events":         {id: "visitor"},
-	"GET /api/visitors/:id/attributes":     {id: "visitor"},
-	"POST /api/email/outbox/:id/retry":     {id: "mail"},
-	"GET /api/conversations/:id/notes":     {id: "conversation"},
-	"POST /api/conversations/:id/notes":    {id: "conversation", body: map[string]any{"body": "intruder note"}},
-	"PATCH /api/canned/:id":                {id: "canned", body: map[string]any{"shortcut": "x", "body": "intruder"}},
-	"DELETE /api/canned/:id":               {id: "canned"},
-	"POST /api/conversations/:id/state":    {id: "conversation", body: map[string]any{"state": "pending"}},
-	"GET /api/conversations/:id/tags":      {id: "conversation"},
-	"PUT /api/conversations/:id/tags":      {id: "conversation", body: map[string]any{"tags": []string{}}},
-	"DELETE /api/tags/:id":                 {id: "tag"},
-	"GET /api/visitors/:id/export":         {id: "visitor"},
-	"DELETE /api/visitors/:id":             {id: "visitor"},
+	"GET /api/conversations/:id/messages":     {id: "conversation"},
+	"GET /api/conversations/:id/routing":      {id: "conversation"},
+	"POST /api/conversations/:id/transfer":    {id: "conversation", body: map[string]any{"to_team": "billing"}},
+	"POST /api/conversations/:id/accept":      {id: "conversation"},
+	"POST /api/conversations/:id/decline":     {id: "conversation"},
+	"PATCH /api/conversations/:id/routing":    {id: "conversation", body: map[string]any{"priority": 1}},
+	"GET /api/agents/:id":                     {id: "agent"},
+	"PATCH /api/agents/:id":                   {id: "agent", body: map[string]any{"capacity": 1}},
+	"DELETE /api/agents/:id/sessions":         {id: "agent"},
+	"POST /api/agents/:id/disable":            {id: "agent"},
+	"POST /api/agents/:id/enable":             {id: "agent"},
+	"POST /api/agents/:id/totp/reset":         {id: "agent"},
+	"GET /api/sites/:id":                      {id: "site"},
+	"PATCH /api/sites/:id":                    {id: "site", body: map[string]any{"allowed_origins": []string{}}},
+	"DELETE /api/sites/:id":                   {id: "site"},
+	"POST /api/sites/:id/secret":              {id: "site"},
+	"GET /api/sites/:id/routing":              {id: "site"},
+	"PATCH /api/sites/:id/routing":            {id: "site", body: map[string]any{"mode": "auto"}},
+	"PUT /api/sites/:id/calls":                {id: "site", body: map[string]any{"visitor_calls": true}},
+	"DELETE /api/invites/:id":                 {id: "invite"},
+	"GET /api/sites/:id/proactive":            {id: "site"},
+	"PUT /api/sites/:id/proactive":            {id: "site", body: map[string]any{"page_trail": true}},
+	"GET /api/visitors/:id/pages":             {id: "visitor"},
+	"GET /api/visitors/:id/events":            {id: "visitor"},
+	"GET /api/visitors/:id/attributes":        {id: "visitor"},
+	"POST /api/email/outbox/:id/retry":        {id: "mail"},
+	"GET /api/conversations/:id/notes":        {id: "conversation"},
+	"POST /api/conversations/:id/notes":       {id: "conversation", body: map[string]any{"body": "intruder note"}},
+	"PATCH /api/canned/:id":                   {id: "canned", body: map[string]any{"shortcut": "x", "body": "intruder"}},
+	"DELETE /api/canned/:id":                  {id: "canned"},
+	"POST /api/conversations/:id/state":       {id: "conversation", body: map[string]any{"state": "pending"}},
+	"GET /api/conversations/:id/tags":         {id: "conversation"},
+	"PUT /api/conversations/:id/tags":         {id: "conversation", body: map[string]any{"tags": []string{}}},
+	"DELETE /api/tags/:id":                    {id: "tag"},
+	"GET /api/visitors/:id/export":            {id: "visitor"},
+	"DELETE /api/visitors/:id":                {id: "visitor"},
+	"DELETE /api/tokens/:id":                  {id: "token"},
+	"DELETE /api/webhooks/:id":                {id: "webhook"},
+	"GET /api/webhooks/:id/deliveries":        {id: "webhook"},
+	"POST /api/webhook-deliveries/:id/replay": {id: "delivery"},
+	// /api/v1 is called with the other workspace's write token.
+	"GET /api/v1/conversations/:id":           {id: "conversation"},
+	"GET /api/v1/conversations/:id/messages":  {id: "conversation"},
+	"POST /api/v1/conversations/:id/messages": {id: "conversation", body: map[string]any{"agent_id": "x", "body": "intruder"}},
+	"POST /api/v1/conversations/:id/close":    {id: "conversation", body: map[string]any{}},
+	"GET /api/v1/visitors/:id":                {id: "visitor"},
+	"GET /api/v1/sites/:id":                   {id: "site"},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's
@@ -155,6 +166,16 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 			t.Fatalf("canned reply: %d", code)
 		}
 		ids["canned"] = canned.Canned.ID
+		_, tokenID := newAPIToken(t, admin, "first", "read")
+		var hook struct{ Webhook webhookJSON }
+		if code := admin.call(t, "POST", "/api/webhooks", map[string]any{"url": "https://hooks.example.com/parley", "events": []string{"conversation.closed"}}, &hook); code != http.StatusCreated {
+			t.Fatalf("webhook: %d", code)
+		}
+		delivery := store.WebhookDelivery{ID: uuid.NewString(), WebhookID: hook.Webhook.ID, EventID: "evt_x", Event: "conversation.closed", Payload: "{}"}
+		if err := ts.st.Workspace(ts.site.WorkspaceID).EnqueueDeliveries(ctx, []store.WebhookDelivery{delivery}); err != nil {
+			t.Fatal(err)
+		}
+		ids["token"], ids["webhook"], ids["delivery"] = tokenID, hook.Webhook.ID, delivery.ID
 
 		// The second workspace, with its own admin and site.
 		hash, _ := auth.HashPassword("intruder password")
@@ -164,6 +185,7 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := ts.signIn(t, intruder.Email, "intruder password")
+		otherToken, _ := newAPIToken(t, other, "intruder", "write")
 
 		covered := map[string]bool{}
 		for _, r := range ts.srv.routes() {
@@ -183,7 +205,13 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 			covered[key] = true
 			path := withParam(r.Path, ids[spec.id])
 			var e struct{ Code string }
-			code := other.call(t, r.Method, path, spec.body, &e)
+			var code int
+			if strings.HasPrefix(r.Path, "/api/v1/") {
+				res := apiCall(t, ts, otherToken, r.Method, path, spec.body)
+				code, e.Code = res.status, res.code()
+			} else {
+				code = other.call(t, r.Method, path, spec.body, &e)
+			}
 			if code != http.StatusNotFound || e.Code != protocol.CodeNotFound {
 				t.Errorf("%s with another workspace's %s id: %d %q, want 404 not_found", key, spec.id, code, e.Code)
 			}

@@ -52,6 +52,7 @@ type Server struct {
 	calls      callBook    // call.go
 	resync     resyncState // resync.go
 	seen       lastSeen    // seen.go
+	hooks      hookBook    // webhooks.go
 	// now is the clock two-factor codes are checked against (tests move it).
 	now func() time.Time
 
@@ -108,6 +109,8 @@ func New(cfg config.Config, d Deps) *Server {
 		s.peers = relaynode.Local(d.Relay)
 	}
 	s.limitConversations(d.Conv) // ratelimit.go
+	s.hooks.init()
+	d.Conv.SetEvents(s.webhookEvent) // webhooks.go
 	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
 	if d.RelayPool != nil {
 		s.metrics.reg.MustRegister(d.RelayPool.Collectors()...)
@@ -137,14 +140,16 @@ type route struct {
 	Method   string
 	Path     string
 	Handlers []gin.HandlerFunc
+	// Doc describes an /api/v1 route for the OpenAPI document (api_v1.go).
+	Doc *apiDoc
 }
 
 // routes lists every route in one place, so the whole HTTP surface (and
 // what guards each route) can be read, and tested, at a glance.
 func (s *Server) routes() []route {
-	r := func(m, p string, h ...gin.HandlerFunc) route { return route{m, p, h} }
 	// Private notes, mentions, canned replies, notification settings.
 	notes, canned, notify := s.notesAPI(), s.cannedAPI(), s.notifyAPI()
+	r := func(m, p string, h ...gin.HandlerFunc) route { return route{Method: m, Path: p, Handlers: h} }
 	agent := s.requireAgent
 	csrf := s.requireCSRF
 	body := limitBody(64 << 10)
@@ -163,6 +168,16 @@ func (s *Server) routes() []route {
 	csat := s.csatAPI()
 	siteRouting := s.siteRoutingAPI()
 	inbox := s.inboxAPI()
+	// v1 is an /api/v1 route: its doc says which token scope it needs,
+	// and writes take a body and an Idempotency-Key (api_auth.go).
+	v1 := func(m, p string, doc apiDoc, f func(*gin.Context) error) route {
+		hs := []gin.HandlerFunc{s.requireToken(doc.Write)}
+		if doc.Write {
+			hs = append(hs, body, s.idempotent)
+		}
+		return route{Method: m, Path: p, Handlers: append(hs, h(f)), Doc: &doc}
+	}
+	api, tokens, hooks := s.v1API(), s.tokensAPI(), s.webhooksAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -288,6 +303,28 @@ func (s *Server) routes() []route {
 		r("GET", "/api/tags", agent, h(inbox.listTags)),
 		r("POST", "/api/tags", agent, csrf, requireRole("admin", "supervisor"), body, h(inbox.createTag)),
 		r("DELETE", "/api/tags/:id", agent, csrf, requireRole("admin", "supervisor"), h(inbox.deleteTag)),
+		// REST API for a workspace's systems, with API tokens (api_v1.go).
+		r("GET", "/api/openapi.json", h(s.openAPIJSON())),
+		v1("GET", "/api/v1/conversations", docListConversations, api.listConversations),
+		v1("GET", "/api/v1/conversations/:id", docGetConversation, api.getConversation),
+		v1("GET", "/api/v1/conversations/:id/messages", docListMessages, api.listMessages),
+		v1("POST", "/api/v1/conversations/:id/messages", docPostMessage, api.postMessage),
+		v1("POST", "/api/v1/conversations/:id/close", docCloseConversation, api.closeConversation),
+		v1("GET", "/api/v1/visitors", docListVisitors, api.listVisitors),
+		v1("GET", "/api/v1/visitors/:id", docGetVisitor, api.getVisitor),
+		v1("GET", "/api/v1/agents", docListAgents, api.listAgents),
+		v1("GET", "/api/v1/sites", docListSites, api.listSites),
+		v1("GET", "/api/v1/sites/:id", docGetSite, api.getSite),
+		r("GET", "/api/tokens", agent, requireRole("admin"), h(tokens.list)), // http_tokens.go
+		r("POST", "/api/tokens", agent, csrf, requireRole("admin"), body, h(tokens.create)),
+		r("DELETE", "/api/tokens/:id", agent, csrf, requireRole("admin"), h(tokens.revoke)),
+
+		// Webhooks (webhooks.go).
+		r("GET", "/api/webhooks", agent, requireRole("admin"), h(hooks.list)),
+		r("POST", "/api/webhooks", agent, csrf, requireRole("admin"), body, h(hooks.create)),
+		r("DELETE", "/api/webhooks/:id", agent, csrf, requireRole("admin"), h(hooks.remove)),
+		r("GET", "/api/webhooks/:id/deliveries", agent, requireRole("admin"), h(hooks.deliveries)),
+		r("POST", "/api/webhook-deliveries/:id/replay", agent, csrf, requireRole("admin"), h(hooks.replay)),
 	}
 }
 

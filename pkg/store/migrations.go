@@ -39,6 +39,8 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120747_notes_canned_replies", Migrate: migrateCanned},                            // canned.go
 	{ID: "2026120748_notes_notify_prefs", Migrate: migrateNotifyPrefs},                         // notify_prefs.go
 	{ID: "2026120762_rights_retention", Migrate: migrateRetention},                             // retention.go
+	{ID: "2026120750_api_tokens", Migrate: migrateAPITokens},                                   // apitokens.go
+	{ID: "2026120751_api_webhooks", Migrate: migrateWebhooks},                                  // webhooks.go
 }
 
 func migrate(db *gorm.DB) error {
