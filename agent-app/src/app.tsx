@@ -17,6 +17,8 @@ import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
 import { Composer, clearDrafts } from "./composer";
 import { CannedButton } from "./canned";
+import { NotifyButton, useNotifications } from "./notify";
+import { Shortcuts } from "./shortcuts";
 import { Mentions, NoteItem, notesAfter, useNotes } from "./notes";
 import type { NoteInfo } from "../../pkg/protocol/protocol";
 import { EmailButton } from "./email";
@@ -366,7 +368,8 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
   const select = (id: string) => {
     setSelected(id);
     history.replaceState(null, "", "#c=" + encodeURIComponent(id));
-  };
+  };  const [notifyPrefs, saveNotifyPrefs] = useNotifications(client, me.agent.id, select);
+
 
   const signOut = async () => {
     try {
@@ -438,6 +441,8 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         <div class="pa-routing-links">
           <CannedButton role={me.agent.role} />
           <Mentions client={client} self={me.agent.id} onOpen={select} />
+          <NotifyButton prefs={notifyPrefs} save={saveNotifyPrefs} />
+          <Shortcuts />
         </div>
         <div class="pa-routing-links">
           <TwoFactorButton
