@@ -32,6 +32,9 @@ type notifier interface {
 	announceConversation(ctx context.Context, sc *store.Scoped, c store.Conversation) error
 	// Emit tells outside listeners (webhooks) of an event (emit.go).
 	Emit(ctx context.Context, ev Event)
+	// takeOffline offers the site's assistant a conversation nobody can
+	// take; true: the assistant took it (no offline form).
+	takeOffline(ctx context.Context, workspaceID, convID string) bool
 }
 
 func (e *engineNode) handle(ctx context.Context, ev routing.Event) {
@@ -218,6 +221,10 @@ func (e *engineNode) positionsChanged(ctx context.Context, ev routing.QueuePosit
 // offline one and tells its visitor, whose widget offers the offline form.
 func (e *engineNode) offline(ctx context.Context, ws, convID string, why error, reopens time.Time) {
 	e.forgetQueued(convID)
+	if e.notify.takeOffline(ctx, ws, convID) {
+		e.log.Info("routing: nobody available; the assistant answers", "conversation", convID, "reason", why)
+		return
+	}
 	sc := e.st.Workspace(ws)
 	reason := "no_agent"
 	if errors.Is(why, routing.ErrOutsideHours) {

@@ -91,10 +91,36 @@ type Service struct {
 	seed  maphash.Seed
 	order [4096]sync.Mutex
 
-	admit func(ctx context.Context, p Participant) error // SetAdmit
+	admit     func(ctx context.Context, p Participant) error // SetAdmit
+	assistant Assistant                                      // SetAssistant
 
 	snooze *snoozer                            // inbox.go
 	events func(ctx context.Context, ev Event) // SetEvents (events.go)
+}
+
+// Assistant is what the service asks of a site's assistant (pkg/service
+// runs it): whether it takes a conversation, and that a visitor wrote in
+// one it holds. Calls must not block for long; answering happens elsewhere.
+type Assistant interface {
+	// TakesNew reports whether the assistant answers a new conversation
+	// of the site first (it then starts as ConversationAssistant, unrouted).
+	TakesNew(ctx context.Context, workspaceID, siteID string) bool
+	// TakeOffline is asked when routing finds nobody for a waiting
+	// conversation: it reports whether the assistant took it instead of
+	// the offline form.
+	TakeOffline(ctx context.Context, workspaceID, convID string) bool
+	// VisitorWrote: a visitor's message m in a conversation the assistant
+	// holds.
+	VisitorWrote(ctx context.Context, workspaceID string, m store.Message)
+}
+
+// SetAssistant gives the service a site assistant. Call it before the
+// service is used.
+func (s *Service) SetAssistant(a Assistant) { s.assistant = a }
+
+// takeOffline implements notifier.
+func (s *Service) takeOffline(ctx context.Context, ws, convID string) bool {
+	return s.assistant != nil && s.assistant.TakeOffline(ctx, ws, convID)
 }
 
 // SetAdmit makes the service ask admit before it creates a conversation
@@ -238,8 +264,12 @@ func (s *Service) StartWith(ctx context.Context, p Participant, language string,
 		}
 		now := s.now()
 		need := s.router.entryNeed(ctx, p)
+		status := protocol.ConversationQueued
+		if s.assistant != nil && s.assistant.TakesNew(ctx, p.WorkspaceID, p.SiteID) {
+			status = protocol.ConversationAssistant
+		}
 		c, err = sc.CreateConversation(ctx, store.Conversation{
-			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: protocol.ConversationQueued,
+			ID: uuid.NewString(), SiteID: p.SiteID, VisitorID: p.ID, Status: status,
 			Language: language, Skill: need.Skill, Team: need.Team, RoutingReason: need.Reason, CreatedAt: now, UpdatedAt: now,
 		})
 		unlock()
@@ -257,6 +287,9 @@ func (s *Service) StartWith(ctx context.Context, p Participant, language string,
 		}
 		s.announce(ctx, info, c.WorkspaceID)
 		s.Emit(ctx, Event{Type: EventConversationStarted, WorkspaceID: p.WorkspaceID, Conversation: c.ID})
+		if status == protocol.ConversationAssistant {
+			return info, nil
+		}
 		s.router.Queued(ctx, p.WorkspaceID, c.ID)
 		// Routing may have assigned it already: answer with the latest state.
 		if c2, err := sc.Conversation(ctx, c.ID); err == nil {
@@ -397,6 +430,9 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 				s.Changed(ctx, p.WorkspaceID, a.ConversationID)
 			}
 		}
+		if c.Status == protocol.ConversationAssistant && !a.Duplicate && s.assistant != nil {
+			s.assistant.VisitorWrote(ctx, p.WorkspaceID, a.Message)
+		}
 	}
 	return ackOf(a), nil
 }
@@ -437,6 +473,26 @@ func (s *Service) System(ctx context.Context, workspaceID, convID, clientID, aud
 	return mapErr(err)
 }
 
+// AssistantSays stores the assistant's answer in the conversation, with
+// the same promise as a chat message (idempotent on clientID, so an answer
+// to a resent question is stored once), and the articles it came from.
+func (s *Service) AssistantSays(ctx context.Context, workspaceID, convID, clientID, name, body string, sources []protocol.Source) error {
+	src := ""
+	if len(sources) > 0 {
+		src = string(mustJSON(sources))
+	}
+	_, err := s.append(ctx, workspaceID, store.Message{
+		ConversationID: convID, ClientID: clientID, AuthorKind: protocol.AuthorAssistant, AuthorName: name, Body: body, Sources: src,
+	}, store.Require{})
+	return mapErr(err)
+}
+
+// Publish sends a frame that is not stored (an assistant's draft) to a
+// conversation's visitor.
+func (s *Service) Publish(ctx context.Context, convID string, frame any) {
+	s.publish(ctx, bus.ConversationTopic(convID), mustJSON(frame))
+}
+
 // append stores m and, unless it is a resend, publishes it: under the
 // conversation's lock, so a node publishes a conversation's messages in seq
 // order. Errors are the store's (store.ErrWaiting included).
@@ -465,8 +521,20 @@ func MessageFrame(m store.Message) protocol.Message {
 		Envelope:     protocol.Envelope{Type: protocol.TypeMessage},
 		Conversation: m.ConversationID, Seq: m.Seq, ClientID: m.ClientID,
 		Author: protocol.Author{Kind: m.AuthorKind, ID: m.AuthorID, Name: m.AuthorName},
-		Body:   m.Body, SentAt: m.CreatedAt, Audience: m.Audience,
+		Body:   m.Body, SentAt: m.CreatedAt, Audience: m.Audience, Sources: sourcesOf(m.Sources),
 	}
+}
+
+// sourcesOf reads a message's stored sources (written by AssistantSays).
+func sourcesOf(stored string) []protocol.Source {
+	if stored == "" {
+		return nil
+	}
+	var out []protocol.Source
+	if json.Unmarshal([]byte(stored), &out) != nil {
+		return nil
+	}
+	return out
 }
 
 // HistoryPage is how many messages History returns at most per call.

@@ -55,6 +55,9 @@ const (
 	TypeToken        = "token"        // server → visitor: a fresh visitor token, before the current one expires
 	TypeSite         = "site"         // server → visitor: the site's widget settings changed
 	TypeNote         = "note"         // server → agents: a private note was written (never to a visitor)
+	// TypeAssistantDraft: server → visitor: the assistant's answer so far,
+	// while it is written (not stored; the answer itself comes as a message).
+	TypeAssistantDraft = "assistant_draft"
 
 	// WebRTC negotiation between a client and its relay, carried over the
 	// client's WebSocket. The relay always offers (also on renegotiation),
@@ -108,6 +111,9 @@ const (
 	AuthorVisitor = "visitor"
 	AuthorAgent   = "agent"
 	AuthorSystem  = "system"
+	// AuthorAssistant: the site's assistant, answering from its help
+	// articles (pkg/assistant); its messages carry their Sources.
+	AuthorAssistant = "assistant"
 )
 
 // Audiences of a system message (Message.Audience): a notice worded for
@@ -127,6 +133,9 @@ const (
 	// ConversationOffline: nobody could take it (no agent online, or
 	// outside business hours); agents read it later (an offline message).
 	ConversationOffline = "offline"
+	// ConversationAssistant: the site's assistant answers it; routing does
+	// not see it until the visitor asks for a person.
+	ConversationAssistant = "assistant"
 )
 
 // Agent statuses.
@@ -316,6 +325,28 @@ type Message struct {
 	Body         string    `json:"body"`
 	SentAt       time.Time `json:"sent_at"`
 	Audience     string    `json:"audience,omitempty"`
+	// Sources: the help articles an assistant's answer came from.
+	Sources []Source `json:"sources,omitempty"`
+}
+
+// Source is a help article an assistant's answer came from, with the
+// address of its page on the site's public help.
+type Source struct {
+	ArticleID string `json:"article_id"`
+	Title     string `json:"title"`
+	URL       string `json:"url"`
+}
+
+// AssistantDraft is the assistant's answer to a visitor's message as far
+// as it is written (Text is all of it so far), sent as the answer streams
+// in. The stored answer, a Message with the same ClientID, replaces it;
+// a draft whose message never comes is dropped when the conversation's
+// state changes (the visitor was handed to a person).
+type AssistantDraft struct {
+	Envelope
+	Conversation string `json:"conversation"`
+	ClientID     string `json:"client_id"`
+	Text         string `json:"text"`
 }
 
 // NoteInfo is a private note as agents see it: written by an agent in a

@@ -63,6 +63,12 @@ export interface NoteInfo {
   created_at: string;
 }
 
+export interface Source {
+  article_id: string;
+  title: string;
+  url: string;
+}
+
 export interface HelloFrame {
   type: "hello";
   ref?: string;
@@ -124,6 +130,7 @@ export interface MessageFrame {
   body: string;
   sent_at: string;
   audience?: string;
+  sources?: Source[];
 }
 
 export interface TypingFrame {
@@ -284,6 +291,14 @@ export interface NoteFrame {
   note: NoteInfo;
 }
 
+export interface AssistantDraftFrame {
+  type: "assistant_draft";
+  ref?: string;
+  conversation: string;
+  client_id: string;
+  text: string;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -313,7 +328,8 @@ export type Frame =
   | SiteFrame
   | CallFrame
   | CallStateFrame
-  | NoteFrame;
+  | NoteFrame
+  | AssistantDraftFrame;
 
 export const ErrorCodes = {
   BadJSON: "bad_json",

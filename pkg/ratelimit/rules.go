@@ -70,6 +70,10 @@ type Rules struct {
 	// APIPerToken: requests one API token may make (/api/v1), so one
 	// integration in a loop cannot take the node from the others.
 	APIPerToken Rule
+	// AssistantPerSite: answers a site's assistant gives (provider calls),
+	// so a flood of questions cannot run up a hosted model's bill or hold
+	// a local one; over it, visitors are handed to a person.
+	AssistantPerSite Rule
 }
 
 // DefaultRules returns the limits Parley ships with.
@@ -88,6 +92,7 @@ func DefaultRules() Rules {
 		ConversationPerSite:       Rule{Name: "conv:site", Limit: PerMinute(300)},
 		VisitorActivityPerVisitor: Rule{Name: "activity:visitor", Limit: PerMinute(60)},
 		APIPerToken:               Rule{Name: "api:token", Limit: Limit{Rate: 600, Burst: 100, Period: time.Minute}},
+		AssistantPerSite:          Rule{Name: "assistant:site", Limit: PerMinute(120)},
 	}
 }
 

@@ -65,7 +65,10 @@ type widgetAPI struct {
 	offlineLimit    func(c *gin.Context) error
 	router          widgetRouter
 	leaveMessage    func(ctx context.Context, p conversation.Participant, clientID, name, email, body string) (protocol.ConversationInfo, error)
-	log             *slog.Logger
+	// assistantNow says whether the site's assistant answers a new
+	// visitor now (assistant.go).
+	assistantNow func(ctx context.Context, ws, siteID string, online bool) bool
+	log          *slog.Logger
 }
 
 func (s *Server) widgetAPI() *widgetAPI {
@@ -87,6 +90,7 @@ func (s *Server) widgetAPI() *widgetAPI {
 		offlineLimit: func(c *gin.Context) error { return s.limit(c, s.rules.OfflineFormPerIP, s.clientKey(c.Request)) },
 		router:       s.conv.Router(),
 		leaveMessage: s.conv.LeaveMessage,
+		assistantNow: s.assistant.answersNow,
 		log:          s.log,
 	}
 }
@@ -329,7 +333,8 @@ func (a *widgetAPI) availability(c *gin.Context) error {
 	for i, ch := range choices {
 		labels[i] = ch.Label
 	}
-	out := gin.H{"online": av.Online, "choices": labels, "visitor_calls": site.VisitorCalls}
+	out := gin.H{"online": av.Online, "choices": labels, "visitor_calls": site.VisitorCalls,
+		"assistant": a.assistantNow(c.Request.Context(), site.WorkspaceID, site.ID, av.Online)}
 	if !av.Online {
 		out["reason"] = av.Reason
 		if !av.Reopens.IsZero() {

@@ -76,6 +76,14 @@ var idRoutes = map[string]struct {
 	"POST /api/v1/conversations/:id/close":    {id: "conversation", body: map[string]any{}},
 	"GET /api/v1/visitors/:id":                {id: "visitor"},
 	"GET /api/v1/sites/:id":                   {id: "site"},
+	"GET /api/sites/:id/articles":             {id: "site"},
+	"POST /api/sites/:id/articles":            {id: "site", body: map[string]any{"title": "intruder"}},
+	"POST /api/sites/:id/articles/import":     {id: "site"},
+	"GET /api/articles/:id":                   {id: "article"},
+	"PATCH /api/articles/:id":                 {id: "article", body: map[string]any{"title": "intruder"}},
+	"DELETE /api/articles/:id":                {id: "article"},
+	"GET /api/sites/:id/assistant":            {id: "site"},
+	"PUT /api/sites/:id/assistant":            {id: "site", body: map[string]any{"mode": "first", "provider": "builtin"}},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's
@@ -84,6 +92,8 @@ var notIDBearing = map[string]string{
 	"GET /widget/:file":                  "a static file of the widget",
 	"GET /app/*file":                     "a static file of the agent app",
 	"GET " + invitePathPrefix + ":token": "an invite token (the token itself is the credential; tested in security_test.go)",
+	"GET /help/:site":                    "a site's public help page: published articles are public (TestHelpPages: a site's own only)",
+	"GET /help/:site/:article":           "a published article's public page (TestHelpPages: under its own site only)",
 }
 
 // conversationFrames builds a valid frame of each client frame type that
@@ -146,12 +156,13 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 		if code := admin.call(t, "POST", "/api/invites", map[string]string{"email": "someone@example.com", "role": "agent"}, &inv); code != http.StatusCreated {
 			t.Fatalf("invite: %d", code)
 		}
+		art := admin.addArticle(t, ts.site.ID, "Private draft", "first workspace only")
 		var tag struct{ Tag tagJSON }
 		if code := admin.call(t, "POST", "/api/tags", map[string]string{"name": "vip"}, &tag); code != http.StatusCreated {
 			t.Fatalf("tag: %d", code)
 		}
 		ids := map[string]string{"conversation": conv.ID, "agent": admin.id, "site": ts.site.ID, "invite": inv.Invite.ID, "visitor": conv.VisitorID,
-			"tag": tag.Tag.ID}
+			"tag": tag.Tag.ID, "article": art.ID}
 		first := ts.st.Workspace(ts.site.WorkspaceID)
 		if err := first.QueueMail(ctx, "", 0, 0, []store.MailOut{{Kind: "test", ToAddress: "a@example.test", Subject: "s", Body: "b"}}); err != nil {
 			t.Fatal(err)

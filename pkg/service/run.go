@@ -88,8 +88,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	mail := mailer.New(st, email.NewReplies(string(secret), cfg.ReplyDomain), cfg.PublicOrigin(), log)
 	mail.Quiet = cfg.MailDelay
+	kb, err := OpenKnowledge(ctx, cfg.DataDir, st, log) // assistant.go
+	if err != nil {
+		return err
+	}
+	defer kb.Close()
 	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log,
-		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice, Mailer: mail})
+		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice, Mailer: mail, Knowledge: kb})
 	if r, ok := b.(bus.Resyncer); ok {
 		r.OnResync(srv.Resync)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/email"
+	"github.com/parleychat/parley/pkg/knowledge"
 	"github.com/parleychat/parley/pkg/mailer"
 	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/relay"
@@ -49,10 +50,11 @@ type Server struct {
 	mail      *mailer.Mailer // what gets mailed, and the queue (pkg/mailer)
 
 	rtcMetrics *rtcMetrics
-	calls      callBook    // call.go
-	resync     resyncState // resync.go
-	seen       lastSeen    // seen.go
-	hooks      hookBook    // webhooks.go
+	calls      callBook         // call.go
+	resync     resyncState      // resync.go
+	seen       lastSeen         // seen.go
+	hooks      hookBook         // webhooks.go
+	assistant  *assistantRunner // assistant.go
 	// now is the clock two-factor codes are checked against (tests move it).
 	now func() time.Time
 
@@ -85,6 +87,9 @@ type Deps struct {
 	// Mailer sends the workspaces' mail; nil gets one without reply
 	// addresses. The caller runs it (Run does).
 	Mailer *mailer.Mailer
+	// Knowledge is this node's index of help articles (OpenKnowledge);
+	// nil keeps one in memory, built from the store.
+	Knowledge *knowledge.Index
 }
 
 // New builds a Server.
@@ -111,6 +116,7 @@ func New(cfg config.Config, d Deps) *Server {
 	s.limitConversations(d.Conv) // ratelimit.go
 	s.hooks.init()
 	d.Conv.SetEvents(s.webhookEvent) // webhooks.go
+	s.startAssistant(d)              // assistant.go
 	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
 	if d.RelayPool != nil {
 		s.metrics.reg.MustRegister(d.RelayPool.Collectors()...)
@@ -178,6 +184,7 @@ func (s *Server) routes() []route {
 		return route{Method: m, Path: p, Handlers: append(hs, h(f)), Doc: &doc}
 	}
 	api, tokens, hooks := s.v1API(), s.tokensAPI(), s.webhooksAPI()
+	kb := s.knowledgeAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -325,6 +332,19 @@ func (s *Server) routes() []route {
 		r("DELETE", "/api/webhooks/:id", agent, csrf, requireRole("admin"), h(hooks.remove)),
 		r("GET", "/api/webhooks/:id/deliveries", agent, requireRole("admin"), h(hooks.deliveries)),
 		r("POST", "/api/webhook-deliveries/:id/replay", agent, csrf, requireRole("admin"), h(hooks.replay)),
+
+		// The knowledge base and the assistant (http_knowledge.go).
+		r("GET", "/api/sites/:id/articles", agent, requireRole("admin", "supervisor"), h(kb.list)),
+		r("POST", "/api/sites/:id/articles", agent, csrf, requireRole("admin"), limitBody(maxArticleBytes+4096), h(kb.create)),
+		r("POST", "/api/sites/:id/articles/import", agent, csrf, requireRole("admin"), limitBody(4<<20), h(kb.importFiles)),
+		r("GET", "/api/articles/:id", agent, requireRole("admin", "supervisor"), h(kb.get)),
+		r("PATCH", "/api/articles/:id", agent, csrf, requireRole("admin"), limitBody(maxArticleBytes+4096), h(kb.update)),
+		r("DELETE", "/api/articles/:id", agent, csrf, requireRole("admin"), h(kb.remove)),
+		r("GET", "/api/sites/:id/assistant", agent, requireRole("admin"), h(kb.getAssistant)),
+		r("PUT", "/api/sites/:id/assistant", agent, csrf, requireRole("admin"), body, h(kb.setAssistant)),
+		r("GET", "/help/:site", h(kb.helpIndex)),
+		r("GET", "/help/:site/:article", h(kb.helpArticle)),
+		r("POST", "/api/widget/handoff", body, h(s.widgetHandoff)),
 	}
 }
 
