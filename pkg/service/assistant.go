@@ -192,8 +192,19 @@ func (a *assistantRunner) answer(ws string, m store.Message) {
 	for _, h := range ans.Sources {
 		sources = append(sources, protocol.Source{ArticleID: h.ArticleID, Title: h.Title, URL: a.helpURL(c.SiteID, h.ArticleID)})
 	}
-	if err := a.conv.AssistantSays(context.Background(), ws, c.ID, clientID, assistantName, ans.Text, sources); err != nil && !errors.Is(err, conversation.ErrClosed) {
-		a.log.Warn("assistant: answer not stored", "conversation", c.ID, "err", err)
+	// Stored like any message; a store that fails for a moment is tried
+	// again (the client id makes a retry store the answer once), and an
+	// answer that cannot be stored hands the visitor to a person.
+	for try := 0; ; try++ {
+		err = a.conv.AssistantSays(context.Background(), ws, c.ID, clientID, assistantName, ans.Text, sources)
+		if err == nil || errors.Is(err, conversation.ErrClosed) || errors.Is(err, conversation.ErrNotFound) {
+			return
+		}
+		if try == 4 {
+			fail("the answer could not be stored", err)
+			return
+		}
+		time.Sleep(time.Duration(try+1) * 250 * time.Millisecond)
 	}
 }
 

@@ -54,7 +54,7 @@ func (ts *testServer) assistantVisitor(t *testing.T) (*client, string) {
 func (c *client) nextMessage(kind string) (protocol.Message, []protocol.AssistantDraft) {
 	c.t.Helper()
 	var drafts []protocol.AssistantDraft
-	c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.ws.SetReadDeadline(time.Now().Add(20 * time.Second)) // a loaded machine
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
