@@ -54,7 +54,7 @@ func bindBody(c *gin.Context, v any) error {
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if asMaxBytes(err, &mbe) {
+		if errors.As(err, &mbe) {
 			return apierr.TooBig("request body too large")
 		}
 		return apierr.Invalid("cannot read the request body")

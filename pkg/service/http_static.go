@@ -1,7 +1,6 @@
 package service
 
 import (
-	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -130,5 +129,3 @@ func (s *Server) demoPage(c *gin.Context) {
 	c.Status(http.StatusOK)
 	demoPage.Execute(c.Writer, struct{ Origin, Site string }{s.cfg.PublicOrigin(), site.ID})
 }
-
-func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }
