@@ -539,6 +539,11 @@ export function ConversationRouting({ info, self, role }: { info: ConversationIn
           Offline message from {info.contact_name} &lt;{info.contact_email}&gt;
         </div>
       )}
+      {(info.visitor_phone || info.visitor_fields) && (
+        <div data-testid="visitor-profile">
+          {[info.visitor_phone && `Phone: ${info.visitor_phone}`, ...Object.entries(info.visitor_fields ?? {}).map(([k, v]) => `${k}: ${v}`)].filter(Boolean).join(" · ")}
+        </div>
+      )}
       {info.csat_rating ? (
         <div data-testid="csat" data-rating={info.csat_rating}>
           Visitor's rating: <strong aria-label={`${info.csat_rating} out of 5`}>{"★".repeat(info.csat_rating) + "☆".repeat(5 - info.csat_rating)}</strong>

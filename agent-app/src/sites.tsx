@@ -40,6 +40,34 @@ export interface Site {
   embed_code: string;
   visitor_calls: boolean;
   look: Look;
+  prechat_fields: PrechatField[];
+}
+
+/** PrechatField: what the widget asks before a chat. */
+export interface PrechatField {
+  kind: string;
+  label?: string;
+  required: boolean;
+}
+
+const BUILTIN_FIELDS = ["name", "email", "phone"];
+
+/** fieldsText writes pre-chat fields as the form edits them: one a line,
+ * "*" when required. */
+function fieldsText(fields: PrechatField[]): string {
+  return fields.map((f) => (f.kind === "custom" ? f.label : f.kind) + (f.required ? "*" : "")).join("\n");
+}
+
+function parseFields(text: string): PrechatField[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const required = l.endsWith("*");
+      const name = l.replace(/\*+$/, "").trim();
+      return BUILTIN_FIELDS.includes(name.toLowerCase()) ? { kind: name.toLowerCase(), required } : { kind: "custom", label: name, required };
+    });
 }
 
 /** copyText puts text on the clipboard; false when the browser refused. */
@@ -179,6 +207,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
   );
   const [identity, setIdentity] = useState(site?.identity_required ?? false);
   const [calls, setCalls] = useState(site?.visitor_calls ?? false);
+  const [fields, setFields] = useState(fieldsText(site?.prechat_fields ?? []));
   const [secret, setSecret] = useState(site?.identity_secret ?? "");
   const [note, setNote] = useState("");
   const [confirmation, ask] = useConfirm();
@@ -192,6 +221,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
       allowed_origins: origins.split(/[\s,]+/).filter(Boolean),
       identity_required: identity,
       visitor_calls: calls,
+      prechat_fields: parseFields(fields),
       look,
     };
     try {
@@ -278,6 +308,10 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
           Show agents' avatars
         </label>
       </fieldset>
+      <label class="pa-wide">
+        Pre-chat form (one field a line: name, email, phone or your own label; end with * when required)
+        <textarea rows={3} placeholder={"name*\nemail*\nOrder number"} value={fields} onInput={(e) => setFields(e.currentTarget.value)} />
+      </label>
       <fieldset>
         <legend>Identity verification</legend>
         <label class="pa-check">

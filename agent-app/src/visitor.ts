@@ -11,5 +11,5 @@ export function visitorName(info: ConversationInfo | undefined, fallback = "Visi
 
 /** visitorEmail is the email the visitor gave, if any. */
 export function visitorEmail(info: ConversationInfo | undefined): string {
-  return info?.contact_email?.trim() ?? "";
+  return info?.contact_email?.trim() || info?.visitor_email?.trim() || "";
 }

@@ -110,6 +110,10 @@ func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conver
 // setVisitor fills in what a conversation shows of its visitor.
 func setVisitor(info *protocol.ConversationInfo, v store.Visitor) {
 	info.VisitorName = v.Name
+	info.VisitorEmail, info.VisitorPhone = v.Email, v.Phone
+	if custom := v.Custom(); len(custom) > 0 {
+		info.VisitorFields = custom
+	}
 	if v.Presence != "" {
 		seen := v.LastSeenAt.UTC()
 		info.VisitorPresence, info.VisitorSeenAt = v.Presence, &seen

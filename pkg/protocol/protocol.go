@@ -217,6 +217,11 @@ type ConversationInfo struct {
 	// once it ended; 0 and empty before.
 	CsatRating  int    `json:"csat_rating,omitempty"`
 	CsatComment string `json:"csat_comment,omitempty"`
+	// What the visitor gave in the pre-chat form: email, phone and the
+	// site's own fields by label.
+	VisitorEmail  string            `json:"visitor_email,omitempty"`
+	VisitorPhone  string            `json:"visitor_phone,omitempty"`
+	VisitorFields map[string]string `json:"visitor_fields,omitempty"`
 }
 
 // Inbox states of a conversation (ConversationInfo.State).
@@ -269,6 +274,17 @@ type WidgetLook struct {
 	// Language is the site's choice of the widget's language (en, es, fr,
 	// de, pt, ar); empty: the visitor's.
 	Language string `json:"language"`
+	// PrechatFields are what the pre-chat form (and the offline form)
+	// asks, in order; none: the visitor writes at once.
+	PrechatFields []PrechatField `json:"prechat_fields"`
+}
+
+// PrechatField is one field of a site's pre-chat form: Kind is name,
+// email, phone or custom (then Label names it).
+type PrechatField struct {
+	Kind     string `json:"kind"`
+	Label    string `json:"label,omitempty"`
+	Required bool   `json:"required"`
 }
 
 // Site tells a site's open widgets that an admin changed its settings:

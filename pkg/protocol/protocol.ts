@@ -35,12 +35,21 @@ export interface ConversationInfo {
   snoozed_until?: string;
   csat_rating?: number;
   csat_comment?: string;
+  visitor_email?: string;
+  visitor_phone?: string;
+  visitor_fields?: Record<string, string>;
 }
 
 export interface ICEServer {
   urls: string[];
   username?: string;
   credential?: string;
+}
+
+export interface PrechatField {
+  kind: string;
+  label?: string;
+  required: boolean;
 }
 
 export interface WidgetLook {
@@ -51,6 +60,7 @@ export interface WidgetLook {
   show_avatars: boolean;
   visitor_calls: boolean;
   language: string;
+  prechat_fields: PrechatField[];
 }
 
 export interface NoteInfo {

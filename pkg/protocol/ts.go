@@ -27,7 +27,7 @@ var tsFrames = []struct {
 	{TypeAssistantDraft, AssistantDraft{}},
 }
 
-var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, WidgetLook{}, NoteInfo{}, Source{}}
+var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, PrechatField{}, WidgetLook{}, NoteInfo{}, Source{}}
 
 // TypeScript renders the protocol as a TypeScript module. The committed file
 // pkg/protocol/protocol.ts must equal it (TestTypeScriptIsFresh); run

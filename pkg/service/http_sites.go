@@ -74,6 +74,47 @@ type siteJSON struct {
 	// VisitorCalls: the site's visitors may start voice calls.
 	VisitorCalls bool     `json:"visitor_calls"`
 	Look         lookJSON `json:"look"`
+	// PrechatFields: what the widget asks before a chat (and in the
+	// offline form).
+	PrechatFields []protocol.PrechatField `json:"prechat_fields"`
+}
+
+// prechatFields reads a site's stored pre-chat fields (checked when saved).
+func prechatFields(site store.Site) []protocol.PrechatField {
+	out := []protocol.PrechatField{}
+	if site.PrechatFields != "" {
+		_ = json.Unmarshal([]byte(site.PrechatFields), &out)
+	}
+	return out
+}
+
+// checkPrechatFields checks the fields an admin set: known kinds, each
+// built-in one once, custom ones labelled, at most eight.
+func checkPrechatFields(fields []protocol.PrechatField) error {
+	if len(fields) > 8 {
+		return apierr.Invalid("at most 8 pre-chat fields")
+	}
+	seen := map[string]bool{}
+	for i, f := range fields {
+		f.Label = strings.TrimSpace(f.Label)
+		switch f.Kind {
+		case "name", "email", "phone":
+			f.Label = ""
+		case "custom":
+			if f.Label == "" || utf8.RuneCountInString(f.Label) > 60 {
+				return apierr.Invalid("a custom pre-chat field needs a label of at most 60 characters")
+			}
+		default:
+			return apierr.Invalid(`a pre-chat field is "name", "email", "phone" or "custom", got ` + store.Truncate(f.Kind, 20))
+		}
+		key := f.Kind + ":" + strings.ToLower(f.Label)
+		if seen[key] {
+			return apierr.Invalid("a pre-chat field is asked twice: " + store.Truncate(f.Kind+" "+f.Label, 80))
+		}
+		seen[key] = true
+		fields[i] = f
+	}
+	return nil
 }
 
 // lookJSON is the widget's look as admins set it.
@@ -94,6 +135,7 @@ func (a *sitesAPI) siteJSON(site store.Site) siteJSON {
 		EmbedCode: embedCode(a.origin, site.ID),
 		Look: lookJSON{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
 			LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, Language: site.Language},
+		PrechatFields: prechatFields(site),
 	}
 }
 
@@ -109,7 +151,7 @@ func launcherPosition(p string) string {
 func widgetLook(site store.Site) protocol.WidgetLook {
 	return protocol.WidgetLook{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
 		LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, VisitorCalls: site.VisitorCalls,
-		Language: site.Language}
+		Language: site.Language, PrechatFields: prechatFields(site)}
 }
 
 // siteErr maps a store error of a site lookup to the API's.
@@ -159,10 +201,11 @@ func (a *sitesAPI) get(c *gin.Context) error {
 // siteReq is the body of POST and PATCH /api/sites: what a PATCH leaves
 // out stays as it is.
 type siteReq struct {
-	Name             *string   `json:"name"`
-	AllowedOrigins   *[]string `json:"allowed_origins"`
-	IdentityRequired *bool     `json:"identity_required"`
-	VisitorCalls     *bool     `json:"visitor_calls"`
+	Name             *string                  `json:"name"`
+	AllowedOrigins   *[]string                `json:"allowed_origins"`
+	IdentityRequired *bool                    `json:"identity_required"`
+	VisitorCalls     *bool                    `json:"visitor_calls"`
+	PrechatFields    *[]protocol.PrechatField `json:"prechat_fields"`
 	Look             *struct {
 		Title            *string `json:"title"`
 		Greeting         *string `json:"greeting"`
@@ -218,6 +261,17 @@ func (r siteReq) apply(st *store.SiteSettings) error {
 	}
 	if r.VisitorCalls != nil {
 		st.VisitorCalls = *r.VisitorCalls
+	}
+	if r.PrechatFields != nil {
+		fields := *r.PrechatFields
+		if err := checkPrechatFields(fields); err != nil {
+			return err
+		}
+		st.PrechatFields = ""
+		if len(fields) > 0 {
+			b, _ := json.Marshal(fields)
+			st.PrechatFields = string(b)
+		}
 	}
 	if l := r.Look; l != nil {
 		if err := text(l.Title, &st.WidgetTitle, "the title", 60); err != nil {
@@ -278,7 +332,7 @@ func (a *sitesAPI) create(c *gin.Context) error {
 	site := store.Site{ID: uuid.NewString(), Name: st.Name, AllowedOrigins: st.AllowedOrigins, Secret: randomToken(),
 		IdentityRequired: st.IdentityRequired, VisitorCalls: st.VisitorCalls, WidgetTitle: st.WidgetTitle,
 		WidgetGreeting: st.WidgetGreeting, AccentColor: st.AccentColor, LauncherPosition: st.LauncherPosition, ShowAvatars: st.ShowAvatars,
-		Language: st.Language}
+		Language: st.Language, PrechatFields: st.PrechatFields}
 	if err := sc.CreateSite(ctx, site); err != nil {
 		return siteErr(err, "create the site")
 	}
@@ -345,6 +399,7 @@ func siteChanges(before, after store.Site) string {
 	add("launcher_position", b.LauncherPosition, a.LauncherPosition)
 	add("show_avatars", b.ShowAvatars, a.ShowAvatars)
 	add("language", b.Language, a.Language)
+	add("prechat_fields", b.PrechatFields, a.PrechatFields)
 	return strings.Join(out, " ")
 }
 

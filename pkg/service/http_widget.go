@@ -39,6 +39,7 @@ type widgetStore interface {
 	CreateVisitor(ctx context.Context, v store.Visitor) (store.Visitor, error)
 	SetVisitorEmail(ctx context.Context, id, email string) error
 	SetVisitorPage(ctx context.Context, id, pageURL string) error
+	SetVisitorProfile(ctx context.Context, id string, p store.VisitorProfile) error
 }
 
 // widgetRouter is what the widget API asks of routing.
@@ -355,6 +356,8 @@ func (a *widgetAPI) offline(c *gin.Context) error {
 		Name     string `json:"name"`
 		Email    string `json:"email"`
 		Message  string `json:"message"`
+		// Fields: the site's other pre-chat fields (phone, its own).
+		Fields prechatAnswers `json:"fields"`
 	}
 	if err := bindBody(c, &req); err != nil {
 		return err
@@ -378,6 +381,15 @@ func (a *widgetAPI) offline(c *gin.Context) error {
 	if req.ClientID == "" || len(req.ClientID) > protocol.MaxClientIDLen {
 		req.ClientID = "offline:" + uuid.NewString()[:20]
 	}
+	// The site's other pre-chat fields are asked here too; the answers
+	// become the visitor's profile once the message is stored.
+	req.Fields.Name, req.Fields.Email = name, email
+	var profile store.VisitorProfile
+	if site, err := a.store(p.WorkspaceID).Site(ctx, p.SiteID); err == nil {
+		if profile, err = req.Fields.profile(prechatFields(site)); err != nil {
+			return apierr.Invalid(err.Error())
+		}
+	}
 	if err := a.offlineLimit(c); err != nil {
 		return err
 	}
@@ -390,6 +402,9 @@ func (a *widgetAPI) offline(c *gin.Context) error {
 	}
 	if err != nil {
 		return serviceErrSays(err, "cannot store your message right now; please try again")
+	}
+	if err := a.store(p.WorkspaceID).SetVisitorProfile(ctx, p.ID, profile); err != nil {
+		a.log.Warn("offline form: visitor profile not stored", "visitor", p.ID, "err", err)
 	}
 	a.log.Info("offline message left", "conversation", info.ID, "site", p.SiteID)
 	c.JSON(http.StatusOK, gin.H{"conversation": info})
@@ -406,8 +421,9 @@ func validEmail(s string) bool {
 // (which may name a skill or a team), or none ("anything").
 func (a *widgetAPI) prechat(c *gin.Context) error {
 	var req struct {
-		Token  string `json:"token"`
-		Choice string `json:"choice"`
+		Token  string         `json:"token"`
+		Choice string         `json:"choice"`
+		Fields prechatAnswers `json:"fields"`
 	}
 	if err := bindBody(c, &req); err != nil {
 		return err
@@ -419,6 +435,15 @@ func (a *widgetAPI) prechat(c *gin.Context) error {
 	ctx := c.Request.Context()
 	site, err := a.store(p.WorkspaceID).Site(ctx, p.SiteID)
 	if err != nil {
+		return apierr.Unavailable("cannot do this right now", err)
+	}
+	// The answers to the site's pre-chat fields become the visitor's
+	// profile (prechat_fields.go).
+	profile, err := req.Fields.profile(prechatFields(site))
+	if err != nil {
+		return apierr.Invalid(err.Error())
+	}
+	if err := a.store(p.WorkspaceID).SetVisitorProfile(ctx, p.ID, profile); err != nil {
 		return apierr.Unavailable("cannot do this right now", err)
 	}
 	choices, _ := conversation.ChoicesOf(site) // checked when saved

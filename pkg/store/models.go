@@ -51,6 +51,8 @@ type Site struct {
 	// widget's pre-chat form offers). See pkg/routing.PageRule and Choice.
 	PageRules      string `gorm:"type:text;not null;default:''"`
 	PrechatChoices string `gorm:"type:text;not null;default:''"`
+	// PrechatFields: what the pre-chat form asks (prechat_fields.go).
+	PrechatFields string `gorm:"type:text;not null;default:''"`
 	// VisitorCalls: the site's visitors may start voice calls (agents
 	// always may).
 	VisitorCalls bool `gorm:"not null;default:false"`
@@ -132,6 +134,10 @@ type Visitor struct {
 	Presence string `gorm:"size:10;not null;default:''"`
 	// PageURL is the page the widget was last opened on (for page rules).
 	PageURL string `gorm:"size:1000;not null;default:''"`
+	// Phone and Profile (custom fields, JSON by label) are what the
+	// visitor gave in the pre-chat form (prechat_fields.go), sealed.
+	Phone   string `gorm:"type:text;not null;default:''"`
+	Profile string `gorm:"type:text;not null;default:''"`
 	// RefreshHash is the SHA-256 of the refresh secret the widget keeps to
 	// get a new token once its short-lived one expired; PrevRefreshHash
 	// the one before the latest rotation (accepted briefly, for two tabs

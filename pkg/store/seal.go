@@ -79,7 +79,13 @@ func (s *Store) openVisitor(v *Visitor) error {
 	if err != nil {
 		return err
 	}
-	v.Email, err = s.open(v.Email, visitorEmailAAD(v.ID))
+	if v.Email, err = s.open(v.Email, visitorEmailAAD(v.ID)); err != nil {
+		return err
+	}
+	if v.Phone, err = s.open(v.Phone, visitorPhoneAAD(v.ID)); err != nil {
+		return err
+	}
+	v.Profile, err = s.open(v.Profile, visitorProfileAAD(v.ID))
 	return err
 }
 
@@ -163,7 +169,7 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 	lastVisitor := ""
 	for {
 		var vs []Visitor
-		if err := s.db.WithContext(ctx).Select("id, name, email").Where("id > ?", lastVisitor).Order("id").Limit(500).Find(&vs).Error; err != nil {
+		if err := s.db.WithContext(ctx).Select("id, name, email, phone, profile").Where("id > ?", lastVisitor).Order("id").Limit(500).Find(&vs).Error; err != nil {
 			return n, err
 		}
 		if len(vs) == 0 {
@@ -171,12 +177,16 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 		}
 		for _, v := range vs {
 			lastVisitor = v.ID
-			for _, f := range []struct{ column, value string }{{"name", v.Name}, {"email", v.Email}} {
-				aad := visitorNameAAD(v.ID)
-				if f.column == "email" {
-					aad = visitorEmailAAD(v.ID)
-				}
-				m, err := s.resealColumn(ctx, k, &Visitor{}, v.ID, f.column, f.value, aad)
+			for _, f := range []struct {
+				column, value string
+				aad           []byte
+			}{
+				{"name", v.Name, visitorNameAAD(v.ID)},
+				{"email", v.Email, visitorEmailAAD(v.ID)},
+				{"phone", v.Phone, visitorPhoneAAD(v.ID)},
+				{"profile", v.Profile, visitorProfileAAD(v.ID)},
+			} {
+				m, err := s.resealColumn(ctx, k, &Visitor{}, v.ID, f.column, f.value, f.aad)
 				if err != nil {
 					return n, fmt.Errorf("visitor %s: %w", v.ID, err)
 				}

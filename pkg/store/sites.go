@@ -39,6 +39,7 @@ type SiteSettings struct {
 	LauncherPosition string
 	ShowAvatars      bool
 	Language         string // "" or a widget language, checked by the caller
+	PrechatFields    string // JSON, checked by the caller (prechat_fields.go)
 }
 
 // Settings returns the site's settings as UpdateSiteSettings takes them.
@@ -46,7 +47,7 @@ func (s Site) Settings() SiteSettings {
 	return SiteSettings{Name: s.Name, AllowedOrigins: s.AllowedOrigins, IdentityRequired: s.IdentityRequired,
 		VisitorCalls: s.VisitorCalls, WidgetTitle: s.WidgetTitle, WidgetGreeting: s.WidgetGreeting,
 		AccentColor: s.AccentColor, LauncherPosition: s.LauncherPosition, ShowAvatars: s.ShowAvatars,
-		Language: s.Language}
+		Language: s.Language, PrechatFields: s.PrechatFields}
 }
 
 // CreateSite stores a new site of the workspace; its secret is sealed.
@@ -71,7 +72,7 @@ func (s *Scoped) UpdateSiteSettings(ctx context.Context, id string, st SiteSetti
 		"name": st.Name, "allowed_origins": st.AllowedOrigins, "identity_required": st.IdentityRequired,
 		"visitor_calls": st.VisitorCalls, "widget_title": st.WidgetTitle, "widget_greeting": st.WidgetGreeting,
 		"accent_color": st.AccentColor, "launcher_position": st.LauncherPosition, "show_avatars": st.ShowAvatars,
-		"language": st.Language,
+		"language": st.Language, "prechat_fields": st.PrechatFields,
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound

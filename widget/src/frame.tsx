@@ -14,7 +14,7 @@ import { ApiError, api, liveURL } from "./shared/http";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { OfflineForm, useAvailability, type Availability } from "./offline";
 import { headline } from "./headline";
-import { PrechatChoice } from "./prechat";
+import { PrechatChoice, PrechatForm, prechatDone } from "./prechat";
 import { WidgetLook, useLook } from "./look";
 import { choose, lang, setLanguage, t } from "./i18n";
 import { Linked } from "./linkify";
@@ -349,6 +349,9 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
   useUnreadBadge(items);
   useFocusOnShow();
   const offline = offlineShown(status, conv !== null, avail);
+  const [asked, setAsked] = useState(() => prechatDone(site));
+  const fields = look?.prechat_fields ?? [];
+  const prechat = !conv && !asked && fields.length > 0;
 
   return (
     <>
@@ -373,10 +376,20 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
           </button>
         </div>
       ) : offline ? (
-        <OfflineForm site={site} reason={avail?.reason} reopensAt={avail?.reopens_at} />
+        <OfflineForm site={site} reason={avail?.reason} reopensAt={avail?.reopens_at} fields={fields} />
+      ) : prechat ? (
+        <PrechatForm
+          site={site}
+          fields={fields}
+          avail={avail}
+          onDone={() => {
+            setAsked(true);
+            setTimeout(() => document.querySelector<HTMLElement>("[data-testid=composer]")?.focus(), 0);
+          }}
+        />
       ) : (
         <>
-          {!conv && avail?.choices?.length ? <PrechatChoice site={site} avail={avail} /> : null}
+          {!conv && !fields.length && avail?.choices?.length ? <PrechatChoice site={site} avail={avail} /> : null}
           <Composer
             onSend={(body) => client.send(convID, body)}
             onTyping={(text) => convID && client.noteTyping(convID, text)}

@@ -8,6 +8,8 @@ import { api } from "./shared/http";
 import { newClientID } from "./shared/uuid";
 import { reopensText } from "./headline";
 import { t } from "./i18n";
+import { PrechatInputs, fieldsBody, type PrechatValues } from "./prechat";
+import type { PrechatField } from "../../pkg/protocol/protocol";
 
 export interface Availability {
   online: boolean;
@@ -53,7 +55,10 @@ function token(site: string): string {
   }
 }
 
-export function OfflineForm({ site, reason, reopensAt }: { site: string; reason?: string; reopensAt?: string }) {
+/** OfflineForm takes a message with a name and an email, and the site's
+ * other pre-chat fields (phone, its own ones). */
+export function OfflineForm({ site, reason, reopensAt, fields = [] }: { site: string; reason?: string; reopensAt?: string; fields?: PrechatField[] }) {
+  const [extra, setExtra] = useState<PrechatValues>({});
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [body, setBody] = useState("");
@@ -74,7 +79,7 @@ export function OfflineForm({ site, reason, reopensAt }: { site: string; reason?
     setState("sending");
     setError("");
     try {
-      await api("POST", "/api/widget/offline", { token: token(site), client_id: clientID, name, email, message: body });
+      await api("POST", "/api/widget/offline", { token: token(site), client_id: clientID, name, email, message: body, fields: fieldsBody(fields, extra) });
       setState("sent");
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -96,6 +101,7 @@ export function OfflineForm({ site, reason, reopensAt }: { site: string; reason?
       </p>
       <input data-testid="offline-name" aria-label={t("Your name")} placeholder={t("Your name")} required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
       <input data-testid="offline-email" aria-label={t("Your email")} type="email" placeholder={t("Your email")} required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+      <PrechatInputs fields={fields} values={extra} set={setExtra} skip={["name", "email"]} />
       <textarea data-testid="offline-message" aria-label={t("Your message")} placeholder={t("Your message")} required rows={3} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
       {error && (
         <div class="pw-error" role="alert">
