@@ -82,7 +82,7 @@ test("axe-core: no serious or critical violation closed, open, pre-chat, offline
   // Pre-chat: the site offers topics.
   const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
-  const r = await call(admin, "PATCH", `/api/sites/${site}/routing`, { prechat_choices: [{ label: "Billing question", skill: "" }, { label: "Something else", team: "" }] });
+  const r = await call(admin, "PATCH", `/api/sites/${site}/routing`, { prechat_choices: [{ label: "Billing question", skill: "billing" }, { label: "Something else", team: "general" }] });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   const pre = await widget(e2e.browser, s.url);
   await pre.frame.locator("[data-testid=prechat-team]").waitFor();
