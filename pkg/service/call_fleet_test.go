@@ -111,6 +111,7 @@ func newFleetNode(t *testing.T, st *store.Store, b bus.Bus, reg relaynode.Regist
 			ts.srv.Shutdown(sctx)
 			closeRelay()
 			ts.Close()
+			deps.Conv.Stop() // the routing ticks and the snooze timer
 		})
 	}
 	t.Cleanup(shutdown)

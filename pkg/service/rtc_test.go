@@ -94,6 +94,7 @@ func serveRTC(t testing.TB, ts *testServer, cfg config.Config, log *slog.Logger,
 			ts.srv.Shutdown(sctx)
 			closePeers()
 			ts.Close()
+			deps.Conv.Stop() // the routing ticks and the snooze timer
 			b.Close()
 		})
 	}

@@ -60,7 +60,9 @@ func newTestNode(t *testing.T, st *store.Store, b bus.Bus, limiter ratelimit.Lim
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conversation.New(conversation.Options{Store: st, Bus: b, Logger: log}),
+	conv := conversation.New(conversation.Options{Store: st, Bus: b, Logger: log})
+	t.Cleanup(conv.Stop) // the routing ticks and the snooze timer
+	ts.srv = New(cfg, Deps{Store: st, Bus: b, Conv: conv,
 		Tokens: auth.NewTokenSigner([]byte("0123456789abcdef0123456789abcdef")), Logger: log, Limiter: limiter, Rules: rules})
 	ts.Listener = ts.srv.ServeOn(ts.Config, ts.Listener)
 	ts.Start()
