@@ -4,7 +4,7 @@
 // as a filter, a resolved conversation found again in the history.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { setUp, signInAgent, send, bodies, eventually, online, widget } from "./harness.mjs";
+import { setUp, signInAgent, send, bodies, eventually, online, widget, call, demoSiteId } from "./harness.mjs";
 
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
@@ -81,5 +81,26 @@ test("views, filters, pending, a snooze that comes back on time, tags, resolved 
   await admin.locator("[data-testid=view-item]").first().click();
   await eventually(async () => (await bodies(admin)).includes("It was due on Monday"), { what: "the resolved conversation opens" });
   await admin.screenshot({ path: `${shots}/inbox-resolved-history.png` });
+  await v.ctx.close();
+});
+
+test("the visitor panel shows who the visitor is and the page they are on", async () => {
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
+  await online(admin);
+  // The site records the page trail (off until its admin turns it on).
+  await call(admin, "PUT", `/api/sites/${await demoSiteId(s.url)}/proactive`, { page_trail: true });
+  const v = await widget(e2e.browser, s.url);
+  await v.frame.locator("[data-testid=composer]").waitFor();
+  await send(v.frame, "Hi, a question about pricing");
+  await admin.locator("[data-testid=inbox-item][data-status=open]").first().click();
+  const panel = admin.getByRole("complementary", { name: "Visitor" });
+  await panel.waitFor();
+  const title = await admin.locator("[data-testid=conversation-title]").innerText();
+  assert.equal(await panel.locator("[data-testid=visitor-panel-name]").innerText(), title);
+  assert.equal(await panel.locator("[data-testid=visitor-verified]").count(), 0, "an anonymous visitor is not marked verified");
+  await panel.locator("[data-testid=visitor-current-page]").waitFor({ timeout: 20_000 });
+  assert.match(await panel.locator("[data-testid=visitor-current-page] a").getAttribute("href"), /\/demo/);
+  await admin.screenshot({ path: `${shots}/inbox-visitor-panel.png` });
   await v.ctx.close();
 });

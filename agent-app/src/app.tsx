@@ -26,6 +26,7 @@ import { FirstRun } from "./firstrun";
 import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
 import { visitorEmail, visitorName } from "./visitor";
 import { InboxViews, StateActions, StatePill, TagEditor } from "./inbox";
+import { VisitorPanel } from "./visitorpanel";
 
 interface Agent {
   id: string;
@@ -493,7 +494,16 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         )}
         {calls && <IncomingCalls calls={calls} current={current?.info.id ?? null} onOpen={select} />}
         {current ? (
-          <ConversationView key={current.info.id} client={client} conv={current} self={self} role={me.agent.role} calls={calls} />
+          <div class="pa-conv-row">
+            <ConversationView key={current.info.id} client={client} conv={current} self={self} role={me.agent.role} calls={calls} />
+            <VisitorPanel
+              info={current.info}
+              onOpen={(c) => {
+                client.adopt(c);
+                select(c.id);
+              }}
+            />
+          </div>
         ) : (
           <FirstRun agent={me.agent.id} role={me.agent.role} client={client}>
             <div class="pa-center pa-muted">

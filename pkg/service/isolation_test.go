@@ -65,6 +65,7 @@ var idRoutes = map[string]struct {
 	"DELETE /api/tags/:id":                    {id: "tag"},
 	"GET /api/visitors/:id/export":            {id: "visitor"},
 	"DELETE /api/visitors/:id":                {id: "visitor"},
+	"GET /api/visitors/:id":                   {id: "visitor"},
 	"DELETE /api/tokens/:id":                  {id: "token"},
 	"DELETE /api/webhooks/:id":                {id: "webhook"},
 	"GET /api/webhooks/:id/deliveries":        {id: "webhook"},

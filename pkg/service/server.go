@@ -185,6 +185,7 @@ func (s *Server) routes() []route {
 	}
 	api, tokens, hooks := s.v1API(), s.tokensAPI(), s.webhooksAPI()
 	kb := s.knowledgeAPI()
+	panel := s.visitorPanelAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -345,6 +346,7 @@ func (s *Server) routes() []route {
 		r("GET", "/help/:site", h(kb.helpIndex)),
 		r("GET", "/help/:site/:article", h(kb.helpArticle)),
 		r("POST", "/api/widget/handoff", body, h(s.widgetHandoff)),
+		r("GET", "/api/visitors/:id", agent, h(panel.get)), // http_visitorpanel.go
 	}
 }
 

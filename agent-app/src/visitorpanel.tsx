@@ -1,0 +1,147 @@
+// The visitor panel beside a conversation: who the visitor is (verified
+// identity marked), custom attributes, the page they are on now and the
+// pages before (with time on each, referrer, UTM), and their past
+// conversations one click away.
+
+import { useEffect, useState } from "preact/hooks";
+import { shortTime } from "@parley/shared/format";
+import { api } from "@parley/shared/http";
+import type { ConversationInfo } from "../../pkg/protocol/protocol";
+
+interface Visitor {
+  id: string;
+  name: string;
+  email?: string;
+  verified: boolean;
+  locale?: string;
+  created_at: string;
+}
+
+interface Page {
+  url: string;
+  title: string;
+  referrer?: string;
+  utm?: Record<string, string>;
+  started_at: string;
+  seconds: number;
+}
+
+interface Attribute {
+  type: string;
+  value: unknown;
+}
+
+function duration(s: number): string {
+  if (s < 60) return `${Math.round(s)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** VisitorPanel shows the conversation's visitor. The page trail is read
+ * again every few seconds while the panel is open, so the page the
+ * visitor is on now stays current. */
+export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen: (c: ConversationInfo) => void }) {
+  const id = info.visitor_id;
+  const [visitor, setVisitor] = useState<Visitor | null>(null);
+  const [past, setPast] = useState<ConversationInfo[]>([]);
+  const [pages, setPages] = useState<{ pages: Page[]; current?: Page }>({ pages: [] });
+  const [attrs, setAttrs] = useState<Record<string, Attribute>>({});
+  useEffect(() => {
+    const base = `/api/visitors/${encodeURIComponent(id)}`;
+    void api<{ visitor: Visitor; conversations: ConversationInfo[] }>("GET", base).then(
+      (r) => {
+        setVisitor(r.visitor);
+        setPast(r.conversations);
+      },
+      () => {},
+    );
+    void api<{ attributes: Record<string, Attribute> }>("GET", base + "/attributes").then((r) => setAttrs(r.attributes ?? {}), () => {});
+    const trail = () => void api<{ pages: Page[]; current?: Page }>("GET", base + "/pages").then((r) => setPages(r), () => {});
+    trail();
+    const timer = setInterval(trail, 5000);
+    return () => clearInterval(timer);
+  }, [id, info.visitor_seen_at]);
+  if (!visitor) return null;
+  const others = past.filter((c) => c.id !== info.id);
+  const before = pages.pages.filter((p) => p !== pages.current && p.url !== pages.current?.url);
+  return (
+    <aside class="pa-visitor" aria-label="Visitor" data-testid="visitor-panel">
+      <section>
+        <h3>Visitor</h3>
+        <div class="pa-visitor-name" data-testid="visitor-panel-name">
+          {visitor.name}
+          {visitor.verified && (
+            <span class="pa-verified" data-testid="visitor-verified" title="The site's backend vouched for this identity">
+              Verified
+            </span>
+          )}
+        </div>
+        {visitor.email && <div data-testid="visitor-panel-email">{visitor.email}</div>}
+        {visitor.locale && <div class="pa-muted">Language: {visitor.locale}</div>}
+        <div class="pa-muted">First seen {shortTime(visitor.created_at)}</div>
+      </section>
+      {Object.keys(attrs).length > 0 && (
+        <section>
+          <h3>Attributes</h3>
+          <dl class="pa-attrs" data-testid="visitor-attributes">
+            {Object.entries(attrs).map(([k, a]) => (
+              <>
+                <dt key={k + ":k"}>{k}</dt>
+                <dd key={k + ":v"}>{String(a.value)}</dd>
+              </>
+            ))}
+          </dl>
+        </section>
+      )}
+      <section>
+        <h3>Pages</h3>
+        {pages.current && (
+          <div class="pa-page pa-page-now" data-testid="visitor-current-page">
+            <span class="pa-page-label">Now on</span>
+            <a href={pages.current.url} target="_blank" rel="noopener noreferrer">
+              {pages.current.title || pages.current.url}
+            </a>
+          </div>
+        )}
+        {before.length === 0 && !pages.current && <p class="pa-muted">No pages recorded.</p>}
+        <ol class="pa-pages" data-testid="visitor-pages">
+          {before.map((p) => (
+            <li key={p.url + p.started_at}>
+              <a href={p.url} target="_blank" rel="noopener noreferrer">
+                {p.title || p.url}
+              </a>
+              <span class="pa-muted">
+                {" "}
+                {shortTime(p.started_at)} · {duration(p.seconds)}
+                {p.referrer ? ` · from ${p.referrer}` : ""}
+                {p.utm && Object.values(p.utm).some(Boolean)
+                  ? " · " +
+                    Object.entries(p.utm)
+                      .filter(([, v]) => v)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(" ")
+                  : ""}
+              </span>
+            </li>
+          ))}
+        </ol>
+      </section>
+      <section>
+        <h3>Past conversations</h3>
+        {others.length === 0 ? (
+          <p class="pa-muted">None before this one.</p>
+        ) : (
+          <ul class="pa-past" data-testid="visitor-past">
+            {others.map((c) => (
+              <li key={c.id}>
+                <button type="button" class="pa-link" onClick={() => onOpen(c)}>
+                  {shortTime(c.created_at)} · {c.status === "closed" ? "resolved" : c.status}
+                </button>
+                {c.last_body && <div class="pa-muted pa-past-body">{c.last_body}</div>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </aside>
+  );
+}
