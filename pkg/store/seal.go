@@ -224,12 +224,13 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 		}
 		n += m
 	}
-	// Workspaces' mail settings, private notes (notes.go) and canned
-	// replies (canned.go).
+	// Workspaces' mail settings, private notes (notes.go), canned
+	// replies (canned.go) and the columns of moreSealed
+	// (reencrypt_more.go).
 	for _, f := range []func(context.Context, interface {
 		Sealer
 		Resealer
-	}) (int, error){s.reencryptMail, s.reencryptNotes, s.reencryptCanned} {
+	}) (int, error){s.reencryptMail, s.reencryptNotes, s.reencryptCanned, s.reencryptMore} {
 		m, err := f(ctx, k)
 		n += m
 		if err != nil {
