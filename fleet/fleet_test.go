@@ -36,12 +36,16 @@ func TestFleetSurvivesFailures(t *testing.T) {
 	f := startFleet(t, 2)
 	nodes, relays, public, live := f.nodes, f.relays, f.public, f.live
 
-	// Accounts: the admin creates two agents; everyone signs in on some
-	// node and uses the session on every node.
+	// Accounts: the admin creates two supervisors; everyone signs in on
+	// some node and uses the session on every node. Supervisors, so that
+	// each writes in the two conversations the test gave it whoever
+	// routing assigned them to: routing may give a waiting conversation to
+	// the agent that came online first, before the other's first message
+	// takes it, and this test is about failures, not routing.
 	admin, siteID := f.admin, f.siteID
 	agentSessions := []*session{admin,
-		f.createAgent("agent2@fleet.test", "Agent 2", 10),
-		f.createAgent("agent3@fleet.test", "Agent 3", 10)}
+		f.createAgent("agent2@fleet.test", "Agent 2", "supervisor", 10),
+		f.createAgent("agent3@fleet.test", "Agent 3", "supervisor", 10)}
 
 	// Six visitors, each paired with one agent on another node.
 	var chatters []*chatter

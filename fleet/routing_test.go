@@ -45,7 +45,7 @@ func TestRoutingRaceAcrossNodes(t *testing.T) {
 	var readers sync.WaitGroup
 	for i := range agents {
 		email := fmt.Sprintf("racer%d@fleet.test", i)
-		s := f.createAgent(email, fmt.Sprintf("Racer %d", i), capacity)
+		s := f.createAgent(email, fmt.Sprintf("Racer %d", i), "agent", capacity)
 		d := &dashboard{}
 		var id string
 		if err := db.QueryRow(`SELECT id FROM agents WHERE email = $1`, email).Scan(&id); err != nil {

@@ -140,10 +140,10 @@ func (n *node) isDead(mu *sync.Mutex) bool {
 }
 
 // createAgent adds an agent through the admin API and signs it in.
-func (f *fleet) createAgent(email, name string, capacity int) *session {
+func (f *fleet) createAgent(email, name, role string, capacity int) *session {
 	f.t.Helper()
 	f.admin.call(f.t, f.nodes[1], "POST", "/api/agents", map[string]any{
-		"email": email, "name": name, "password": adminPassword, "capacity": capacity,
+		"email": email, "name": name, "password": adminPassword, "capacity": capacity, "role": role,
 	}, 201, nil)
 	return signIn(f.t, f.nodes[2], f.public, email, adminPassword)
 }
