@@ -62,6 +62,10 @@ func (s *Store) Warm(ctx context.Context) error {
 	keep("assignments", e)
 	_, e = sc.MessagesAfter(ctx, none, 0, HistoryPage)
 	keep("messages", e)
+	// The webhook subscriptions a node loads per workspace when clients
+	// come back and events start to flow (pkg/service/webhooks.go).
+	_, e = sc.Webhooks(ctx)
+	keep("webhooks", e)
 	return err
 }
 
