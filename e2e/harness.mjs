@@ -176,6 +176,15 @@ export async function send(scope, text) {
   await scope.locator("[data-testid=send]").click();
 }
 
+/** Opens, in the agent's inbox, the conversation whose preview shows text.
+ * Tests with more than one conversation must not click the first item:
+ * a newer conversation may not have reached the inbox yet. */
+export async function openChat(agent, text) {
+  const item = agent.locator("[data-testid=inbox-item]", { hasText: text }).first();
+  await item.waitFor({ timeout: 20_000 });
+  await item.click();
+}
+
 /** The texts of all messages shown in a scope, in order. */
 export async function bodies(scope) {
   return scope.locator("[data-testid=message-body]").allInnerTexts();

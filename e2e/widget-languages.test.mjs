@@ -4,7 +4,7 @@
 // to left. Screenshots: widget-fr.png, widget-ar.png, widget-ar-phone.png.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { setUp, signInAgent, send, bodies, eventually, call, demoSiteId, widget } from "./harness.mjs";
+import { setUp, signInAgent, send, openChat, bodies, eventually, call, demoSiteId, widget } from "./harness.mjs";
 
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
@@ -12,7 +12,7 @@ const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
 /** Chats until the agent's reply shows in the widget. */
 async function chat(agent, frame, visitorText, reply) {
   await send(frame, visitorText);
-  await agent.locator("[data-testid=inbox-item]").first().click();
+  await openChat(agent, visitorText);
   await eventually(async () => (await bodies(agent)).includes(visitorText), { what: "the agent sees the visitor" });
   await send(agent, reply);
   await eventually(async () => (await bodies(frame)).includes(reply), { what: "the visitor sees the reply" });

@@ -165,6 +165,18 @@ export function startHostAPI(site: string, client: LiveClient, token: () => stri
     timeTimers = triggers("time").map((t) => setTimeout(() => fire(t), (t.seconds ?? 0) * 1000));
   };
 
+  // How far the visitor scrolled and whether they moved to leave, kept
+  // because the page can report both before the site's triggers have
+  // loaded here (a quick scroll right after the page opens).
+  let scrolled = 0;
+  let exited = false;
+  const onScrollOrExit = () => {
+    triggers("scroll")
+      .filter((t) => scrolled >= (t.scroll_percent ?? 100))
+      .forEach(fire);
+    if (exited) triggers("exit").forEach(fire);
+  };
+
   const onMessage = (ev: MessageEvent) => {
     if (ev.source !== window.parent || typeof ev.data !== "string" || !ev.data.startsWith("parley:api:")) return;
     let m: { cmd?: string; [k: string]: unknown };
@@ -178,12 +190,12 @@ export function startHostAPI(site: string, client: LiveClient, token: () => stri
         page(String(m.url), String(m.title ?? ""), String(m.referrer ?? ""));
         break;
       case "scroll":
-        triggers("scroll")
-          .filter((t) => Number(m.pct) >= (t.scroll_percent ?? 100))
-          .forEach(fire);
+        scrolled = Math.max(scrolled, Number(m.pct) || 0);
+        onScrollOrExit();
         break;
       case "exit":
-        triggers("exit").forEach(fire);
+        exited = true;
+        onScrollOrExit();
         break;
       case "attributes":
         withToken(() => api("POST", "/api/widget/attributes", { token: token(), attributes: m.attributes }).catch(warn("setAttributes")));
@@ -263,6 +275,7 @@ export function startHostAPI(site: string, client: LiveClient, token: () => stri
         page(v.url, v.title, v.referrer);
       }
       triggers("returning").forEach(fire);
+      onScrollOrExit();
     },
     () => undefined, // no trail, no triggers
   );
