@@ -1,5 +1,5 @@
 # Parley. `make run` starts the whole product; `make test` installs what the
-# tests need (Debian's chromium and coturn, npm packages) when missing and
+# tests need (Debian's chromium, coturn and apertium, npm packages) when missing and
 # runs every test. See README.md.
 
 SHELL := /bin/bash
@@ -31,6 +31,10 @@ test-deps:
 	@if ! command -v chromium >/dev/null || ! command -v turnserver >/dev/null; then \
 		echo "installing Debian packages chromium and coturn"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium coturn >/dev/null; \
+	fi
+	@if ! command -v apertium >/dev/null || ! apertium -l 2>/dev/null | grep -qx 'spa-eng'; then \
+		echo "installing Debian packages apertium and apertium-eng-spa (offline translation)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq apertium apertium-eng-spa >/dev/null; \
 	fi
 	@for d in $(WEB); do \
 		if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \

@@ -122,13 +122,50 @@ func (o OpenAI) endpoint() string {
 
 // Answer implements Provider.
 func (o OpenAI) Answer(ctx context.Context, q Question, emit func(string)) (Answer, error) {
+	shown := 0 // how much of the text was emitted
+	unsure := false
+	text, err := o.stream(ctx, Prompt(q), func(sofar string) {
+		// Hold the start back until it is clear whether the model said
+		// it does not know (the mark is not for the visitor's eyes).
+		full := strings.TrimLeft(sofar, " \n")
+		if !unsure && len(full) < len(NoAnswerMark) && strings.HasPrefix(NoAnswerMark, full) {
+			return
+		}
+		if strings.HasPrefix(full, NoAnswerMark) {
+			unsure = true
+			return
+		}
+		if emit != nil && len(full) > shown {
+			emit(full[shown:])
+			shown = len(full)
+		}
+	})
+	if err != nil {
+		return Answer{}, err
+	}
+	if unsure || strings.HasPrefix(text, NoAnswerMark) {
+		return Answer{Text: NotFound(q.Language), Unsure: true}, nil
+	}
+	return Answer{Text: text, Sources: cited(text, q.Passages)}, nil
+}
+
+// Complete sends msgs and returns the model's whole reply (for work that
+// is not a visitor's answer, such as translation), with the same limits
+// and errors as Answer.
+func (o OpenAI) Complete(ctx context.Context, msgs []ChatMessage) (string, error) {
+	return o.stream(ctx, msgs, nil)
+}
+
+// stream sends msgs as a streamed chat completion, calls progress with the
+// text so far after each piece, and returns the whole text, trimmed.
+func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(sofar string)) (string, error) {
 	maxTokens := o.MaxTokens
 	if maxTokens == 0 {
 		maxTokens = 400
 	}
-	body, err := json.Marshal(chatRequest{Model: o.Model, Messages: Prompt(q), Stream: true, Temperature: 0.1, MaxTokens: maxTokens})
+	body, err := json.Marshal(chatRequest{Model: o.Model, Messages: msgs, Stream: true, Temperature: 0.1, MaxTokens: maxTokens})
 	if err != nil {
-		return Answer{}, err
+		return "", err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -141,7 +178,7 @@ func (o OpenAI) Answer(ctx context.Context, q Question, emit func(string)) (Answ
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.endpoint(), bytes.NewReader(body))
 	if err != nil {
-		return Answer{}, &ProviderError{Message: err.Error()}
+		return "", &ProviderError{Message: err.Error()}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
@@ -154,17 +191,15 @@ func (o OpenAI) Answer(ctx context.Context, q Question, emit func(string)) (Answ
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return Answer{}, o.failed(ctx, err)
+		return "", o.failed(ctx, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return Answer{}, errorOf(res)
+		return "", errorOf(res)
 	}
 
 	var text strings.Builder
-	shown := 0 // how much of text was emitted
 	started := false
-	unsure := false
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -188,11 +223,12 @@ func (o OpenAI) Answer(ctx context.Context, q Question, emit func(string)) (Answ
 			} `json:"error"`
 		}
 		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
-			return Answer{}, &ProviderError{Status: res.StatusCode, Message: "bad stream data: " + err.Error()}
+			return "", &ProviderError{Status: res.StatusCode, Message: "bad stream data: " + err.Error()}
 		}
 		if chunk.Error != nil {
-			return Answer{}, &ProviderError{Status: res.StatusCode, Message: chunk.Error.Message}
+			return "", &ProviderError{Status: res.StatusCode, Message: chunk.Error.Message}
 		}
+		grew := false
 		for _, c := range chunk.Choices {
 			if c.Delta.Content == "" {
 				continue
@@ -202,36 +238,23 @@ func (o OpenAI) Answer(ctx context.Context, q Question, emit func(string)) (Answ
 				firstTimer.Stop()
 			}
 			text.WriteString(c.Delta.Content)
+			grew = true
 		}
-		// Hold the start back until it is clear whether the model said
-		// it does not know (the mark is not for the visitor's eyes).
-		full := strings.TrimLeft(text.String(), " \n")
-		if !unsure && len(full) < len(NoAnswerMark) && strings.HasPrefix(NoAnswerMark, full) {
-			continue
-		}
-		if strings.HasPrefix(full, NoAnswerMark) {
-			unsure = true
-			continue
-		}
-		if emit != nil && len(full) > shown {
-			emit(full[shown:])
-			shown = len(full)
+		if grew && progress != nil {
+			progress(text.String())
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return Answer{}, o.failed(ctx, err)
+		return "", o.failed(ctx, err)
 	}
 	full := strings.TrimSpace(text.String())
 	if !started || full == "" {
 		if err := context.Cause(ctx); err != nil {
-			return Answer{}, o.failed(ctx, err)
+			return "", o.failed(ctx, err)
 		}
-		return Answer{}, ErrNoAnswer
+		return "", ErrNoAnswer
 	}
-	if unsure || strings.HasPrefix(full, NoAnswerMark) {
-		return Answer{Text: NotFound(q.Language), Unsure: true}, nil
-	}
-	return Answer{Text: full, Sources: cited(full, q.Passages)}, nil
+	return full, nil
 }
 
 // failed names why a request ended: the first-token limit, the caller's
