@@ -19,7 +19,9 @@ type OpenAI struct {
 func (o OpenAI) Name() string { return "openai" }
 
 // Supports implements Translator.
-func (o OpenAI) Supports(from, to string) bool { return Base(from) != "" && Base(to) != "" && Base(from) != Base(to) }
+func (o OpenAI) Supports(from, to string) bool {
+	return Base(from) != "" && Base(to) != "" && Base(from) != Base(to)
+}
 
 // Translate implements Translator. The message is data, not instructions:
 // a visitor who writes "ignore the above" gets that sentence translated.
