@@ -317,7 +317,23 @@ function ConnState({ client, avail }: { client: LiveClient | null; avail: Availa
 /** offlineShown says whether the widget shows the form to leave a message:
  * the conversation went offline, or there is none and nobody can chat. */
 function offlineShown(status: string | undefined, hasConv: boolean, avail: Availability | null): boolean {
-  return status === "offline" || (!hasConv && avail !== null && !avail.online);
+  // A site whose assistant answers while nobody can chat opens the chat.
+  return status === "offline" || (!hasConv && avail !== null && !avail.online && !avail.assistant);
+}
+
+/** handOff is "Talk to a person": the conversation leaves the assistant
+ * for routing; its conversation frame then shows the queue. */
+function handOff(): void {
+  void api("POST", "/api/widget/handoff", { token: VisitorSession.current?.token ?? "" }).catch(() => undefined);
+}
+
+/** PersonButton is "Talk to a person", shown while the assistant answers. */
+function PersonButton() {
+  return (
+    <button type="button" class="pw-person" data-testid="handoff" onClick={handOff}>
+      {t("Talk to a person")}
+    </button>
+  );
 }
 
 /** current picks the conversation to show: the open or queued one, else the
@@ -439,7 +455,7 @@ function useUnreadBadge(items: ChatItem[]): void {
   const seen = useRef(-1);
   const sent = useRef(0);
   let newest = 0;
-  const reply = (m: ChatItem) => m.seq !== null && m.author.kind === "agent";
+  const reply = (m: ChatItem) => m.seq !== null && (m.author.kind === "agent" || m.author.kind === "assistant");
   for (const m of items) if (reply(m) && m.seq! > newest) newest = m.seq!;
   if (shown || seen.current < 0) seen.current = Math.max(seen.current, newest);
   const unread = items.filter((m) => reply(m) && m.seq! > seen.current).length;
@@ -465,6 +481,14 @@ function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLo
     return (
       <div class="pw-status pw-status-queued" data-testid="queue-status" aria-live="polite">
         {q ? queueText(q.position, q.estimated_wait_seconds, t) : t("Waiting for the next available agent…")}
+      </div>
+    );
+  }
+  if (status === "assistant") {
+    return (
+      <div class="pw-status pw-status-bot" data-testid="assistant-status">
+        <span>{t("You are chatting with our assistant")}</span>
+        <PersonButton />
       </div>
     );
   }
@@ -559,10 +583,14 @@ function sameAuthor(a: ChatItem, b: ChatItem): boolean {
 function Message({ item, client, first, last, avatar }: { item: ChatItem; client: LiveClient; first: boolean; last: boolean; avatar: boolean }) {
   const kind = item.author.kind;
   const side = kind === "visitor" ? "own" : kind === "system" ? "system" : "other";
+  // The assistant is an author of its own kind: its own mark and label,
+  // whatever name the server gave it, and the articles it answered from.
+  const bot = kind === "assistant";
+  const sources = item.sources ?? [];
   return (
     <div
-      class={`pw-msg pw-msg-${side}${first ? "" : " pw-msg-cont"}${item.pending ? " pw-msg-pending" : ""}${item.failed ? " pw-msg-failed" : ""}`}
-      data-testid="message"
+      class={`pw-msg pw-msg-${side}${bot ? " pw-msg-bot" : ""}${first ? "" : " pw-msg-cont"}${item.pending ? " pw-msg-pending" : ""}${item.failed ? " pw-msg-failed" : ""}`}
+      data-testid={item.draft ? "draft" : "message"}
       data-seq={item.seq === null ? "" : String(item.seq)}
       data-pending={item.pending ? "true" : "false"}
       data-author-kind={kind}
@@ -574,13 +602,29 @@ function Message({ item, client, first, last, avatar }: { item: ChatItem; client
               {initials(item.author.name)}
             </span>
           )}
-          <div class="pw-msg-author">{item.author.name}</div>
+          {bot && (
+            <span class="pw-agent-avatar pw-bot-avatar" aria-hidden="true">
+              ✦
+            </span>
+          )}
+          <div class="pw-msg-author">{bot ? t("Assistant") : item.author.name}</div>
         </div>
       )}
       <div class="pw-bubble" data-testid="message-body">
         <Linked text={item.body} />
       </div>
-      {(last || item.pending || item.failed) && <div class="pw-msg-meta">
+      {sources.length > 0 && (
+        <div class="pw-sources" data-testid="sources">
+          {t("Sources:")}
+          {sources.map((s) => (
+            <a key={s.article_id} href={s.url} target="_blank" rel="noopener" data-testid="source">
+              {s.title}
+            </a>
+          ))}
+        </div>
+      )}
+      {bot && item.seq !== null && !sources.length && last && current(client)?.info.status === "assistant" && <PersonButton />}
+      {!item.draft && (last || item.pending || item.failed) && <div class="pw-msg-meta">
         {item.failed ? (
           <>
             <span>{t("Not sent: {0}", item.failed)}</span>{" "}

@@ -20,6 +20,9 @@ export interface Availability {
   choices?: string[];
   /** The site lets visitors start voice calls (call.tsx). */
   visitor_calls?: boolean;
+  /** The site's assistant answers a new visitor now (then the chat
+   * opens instead of the offline form). */
+  assistant?: boolean;
 }
 
 /** useAvailability asks the server whether anyone can chat now, and again

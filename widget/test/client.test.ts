@@ -572,3 +572,37 @@ test("an ack that fills the gap below held messages releases them at once", asyn
   assert.equal(p.of("resume").length, 0);
   client.stop();
 });
+
+test("the assistant's answer shows as it streams, is replaced by the stored answer with its sources, and a hand-off drops a draft", async () => {
+  const { client, peers } = harness();
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1", "assistant")]);
+  const bot = { kind: "assistant", id: "", name: "Assistant" };
+  p.deliver({ type: "assistant_draft", conversation: "c1", client_id: "sys:assistant:1", text: "Refunds take" });
+  p.deliver({ type: "assistant_draft", conversation: "c1", client_id: "sys:assistant:1", text: "Refunds take 5 days" });
+  assert.deepEqual(
+    client.items("c1").map((i) => [i.body, i.draft ?? false, i.seq]),
+    [["Refunds take 5 days", true, null]],
+  );
+  const src = [{ article_id: "a1", title: "Refunds", url: "/help/s/a1" }];
+  p.deliver({ ...message("c1", 1, "sys:assistant:1", bot, "Refunds take 5 days."), sources: src } as Frame);
+  assert.deepEqual(
+    client.items("c1").map((i) => [i.body, i.draft ?? false, i.seq, i.sources]),
+    [["Refunds take 5 days.", false, 1, src]],
+  );
+  // A draft that comes after its answer is stale.
+  p.deliver({ type: "assistant_draft", conversation: "c1", client_id: "sys:assistant:1", text: "Refunds take" });
+  assert.equal(client.items("c1").length, 1);
+  // A draft whose answer never comes: gone once a person takes over.
+  p.deliver({ type: "assistant_draft", conversation: "c1", client_id: "sys:assistant:3", text: "Half an" });
+  assert.equal(client.items("c1").length, 2);
+  p.deliver({ type: "conversation", conversation: { ...conv("c1", "queued", 1), updated_at: "2026-01-01T00:00:01Z" } });
+  assert.deepEqual(
+    client.items("c1").map((i) => i.body),
+    ["Refunds take 5 days."],
+  );
+  client.stop();
+});

@@ -23,6 +23,7 @@ import type {
   ErrorFrame,
   Frame,
   MessageFrame,
+  Source,
   WelcomeFrame,
 } from "../../../pkg/protocol/protocol";
 import { VERSION } from "../../../pkg/protocol/protocol";
@@ -53,6 +54,10 @@ export interface ChatItem {
   author: Author;
   body: string;
   sent_at: string;
+  /** The help articles an assistant's answer came from. */
+  sources?: Source[];
+  /** An assistant's answer still being written (assistant_draft). */
+  draft?: boolean;
 }
 
 export interface QueueState {
@@ -112,6 +117,10 @@ export class LiveClient {
   readonly conversations = new Map<string, ConversationLog>();
   readonly queue = new Map<string, QueueState>();
   readonly typing = new Map<string, { author: Author; until: number }>();
+  /** The assistant's answer being written, per conversation, from its
+   * assistant_draft frames: shown until the stored answer (same client
+   * id) arrives or the conversation leaves the assistant. */
+  readonly drafts = new Map<string, { client_id: string; text: string }>();
   outbox: OutboxItem[] = [];
   /** The last error the server sent that no request handles by itself. */
   lastError: ErrorFrame | null = null;
@@ -377,6 +386,21 @@ export class LiveClient {
         author: m.author,
         body: m.body,
         sent_at: m.sent_at,
+        sources: m.sources,
+      });
+    }
+    const d = conversation ? this.drafts.get(conversation) : undefined;
+    if (d) {
+      out.push({
+        key: "d" + d.client_id,
+        seq: null,
+        pending: false,
+        failed: null,
+        client_id: d.client_id,
+        author: { kind: "assistant", id: "", name: "" },
+        body: d.text,
+        sent_at: new Date().toISOString(),
+        draft: true,
       });
     }
     const me: Author = this.self ?? { kind: this.opts.role, id: "", name: "" };
@@ -593,6 +617,15 @@ export class LiveClient {
       case "token":
         this.opts.onToken?.(f.token, f.expires_at);
         break;
+      case "assistant_draft": {
+        // A draft can come after its stored answer (they travel apart):
+        // then it is stale, and would show the answer twice.
+        const log = this.conversations.get(f.conversation);
+        if (log?.info.status === "assistant" && !log.messages().some((m) => m.client_id === f.client_id)) {
+          this.drafts.set(f.conversation, { client_id: f.client_id, text: f.text });
+        }
+        break;
+      }
       default:
         break;
     }
@@ -624,6 +657,7 @@ export class LiveClient {
       this.typing.delete(info.id);
     }
     if (info.status !== "queued") this.queue.delete(info.id);
+    if (info.status !== "assistant") this.drafts.delete(info.id);
     if (this.opts.role === "visitor" && info.status !== "closed") {
       // The conversation the visitor's first messages were waiting for.
       let changed = false;
@@ -697,6 +731,7 @@ export class LiveClient {
   private deliver(log: ConversationLog, m: MessageFrame): void {
     log.add(m);
     if (m.client_id) this.settle(m.client_id);
+    if (this.drafts.get(m.conversation)?.client_id === m.client_id) this.drafts.delete(m.conversation);
     const t = this.typing.get(m.conversation);
     if (t && t.author.id === m.author.id) this.typing.delete(m.conversation);
     this.emit(m);
