@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -29,6 +30,19 @@ func str(row map[string]any, k string) string {
 	}
 }
 
+func toInt64(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case int:
+		return int64(v)
+	case int32:
+		return int64(v)
+	}
+	n, _ := strconv.ParseInt(str(map[string]any{"v": v}, "v"), 10, 64)
+	return n
+}
+
 // moreSealed lists the sealed columns added by the visitor activity, the
 // pre-chat profile, the assistant, API idempotency and webhooks.
 var moreSealed = []sealedColumn{
@@ -42,6 +56,9 @@ var moreSealed = []sealedColumn{
 	{"assistant_settings", []string{"site_id"}, "api_key", func(r map[string]any) []byte { return assistantKeyAAD(str(r, "site_id")) }},
 	{"idempotency_keys", []string{"idem_key", "workspace_id"}, "body", func(r map[string]any) []byte {
 		return idempotencyAAD(str(r, "workspace_id"), str(r, "idem_key"))
+	}},
+	{"message_translations", []string{"id", "conversation_id", "seq", "language"}, "text", func(r map[string]any) []byte {
+		return translationAAD(str(r, "conversation_id"), toInt64(r["seq"]), str(r, "language"))
 	}},
 	{"webhooks", []string{"id"}, "secret", func(r map[string]any) []byte { return webhookSecretAAD(str(r, "id")) }},
 	{"webhook_deliveries", []string{"id", "workspace_id", "event_id"}, "payload", func(r map[string]any) []byte {
@@ -63,7 +80,7 @@ func (s *Store) reencryptMore(ctx context.Context, k interface {
 		cols := strings.Join(append(append([]string{}, sc.keys...), sc.column), ", ")
 		order := sc.keys[0]
 		var last any = ""
-		if sc.table == "visitor_events" {
+		if sc.table == "visitor_events" || sc.table == "message_translations" { // integer ids
 			last = int64(0)
 		}
 		for {

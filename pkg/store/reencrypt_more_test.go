@@ -99,3 +99,61 @@ func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 		t.Fatalf("assistant key after rotation: %v %q", err, a.APIKey)
 	}
 }
+
+// Cached translations are sealed at rest, bound to their message and
+// language, and Reencrypt reseals them under a new key.
+func TestTranslationsAreSealedAndResealed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "p.db")
+	k1, _ := keyring.GenerateKey("k1")
+	ring1, _ := keyring.New(k1)
+	s1, err := Open(ctx, path, WithSealer(ring1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := Workspace{ID: uuid.NewString(), Name: "Acme"}
+	if err := s1.CreateWorkspace(ctx, ws, Site{ID: uuid.NewString(), Name: "acme.test", Secret: "s"}, Agent{ID: uuid.NewString(), Email: "ann@acme.test", Name: "Ann", Role: "admin", PasswordHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	conv := uuid.NewString()
+	if err := s1.Workspace(ws.ID).SaveTranslation(ctx, MessageTranslation{ConversationID: conv, Seq: 3, Language: "en", Text: "my card was charged twice"}); err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	s1.db.Raw("SELECT text FROM message_translations").Scan(&raw)
+	if id, err := keyring.KeyID(raw); err != nil || id != "k1" {
+		t.Fatalf("stored in clear or under %q: %q (%v)", id, raw, err)
+	}
+	// Bound to its message: moved to another seq it does not open.
+	s1.db.Exec("UPDATE message_translations SET seq = 4")
+	if _, err := s1.Workspace(ws.ID).Translations(ctx, conv, 0, 10); err == nil {
+		t.Fatal("a translation moved to another message opened")
+	}
+	s1.db.Exec("UPDATE message_translations SET seq = 3")
+	s1.Close()
+
+	k2, _ := keyring.GenerateKey("k2")
+	ring2, _ := keyring.New(k2, k1)
+	s2, err := Open(ctx, path, WithSealer(ring2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Reencrypt(ctx, ring2); err != nil {
+		t.Fatal(err)
+	}
+	s2.db.Raw("SELECT text FROM message_translations").Scan(&raw)
+	if id, err := keyring.KeyID(raw); err != nil || id != "k2" {
+		t.Fatalf("under %q after Reencrypt (%v)", id, err)
+	}
+	s2.Close()
+	ring3, _ := keyring.New(k2)
+	s3, err := Open(ctx, path, WithSealer(ring3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	got, err := s3.Workspace(ws.ID).Translations(ctx, conv, 0, 10)
+	if err != nil || len(got) != 1 || got[0].Text != "my card was charged twice" {
+		t.Fatalf("after rotation: %v %+v", err, got)
+	}
+}
