@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { setUp, send, bodies, eventually, freePort, ADMIN_EMAIL, ADMIN_PASSWORD } from "./harness.mjs";
+import { setUp, send, bodies, eventually, freePort, ADMIN_EMAIL, ADMIN_PASSWORD, openChat } from "./harness.mjs";
 
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
@@ -68,7 +68,7 @@ test("an admin adds a site, installs its snippet on another origin, chats from i
     await frame.getByText("Questions about your order? Ask us.").waitFor();
     await send(frame, "Is my parcel on its way?");
     await dialog.getByRole("button", { name: "Close" }).first().click();
-    await admin.locator("[data-testid=inbox-item]").first().click();
+    await openChat(admin, "Is my parcel on its way?");
     await eventually(async () => (await bodies(admin)).includes("Is my parcel on its way?"), { what: "the agent sees the shop visitor" });
     await send(admin, "Yes, it arrives tomorrow.");
     await eventually(async () => (await bodies(frame)).includes("Yes, it arrives tomorrow."), { what: "the shop visitor sees the reply" });

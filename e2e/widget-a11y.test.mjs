@@ -46,7 +46,7 @@ test("keyboard: Enter opens with the focus inside, Escape closes back to the lau
   await eventually(() => frameOf(page)?.evaluate(() => document.activeElement?.getAttribute("data-testid") === "composer"), { what: "the focus in the composer" });
   await page.keyboard.type("Typed with the keyboard only");
   await page.keyboard.press("Enter");
-  await agent.locator("[data-testid=inbox-item]").first().click();
+  await openChat(agent, "Typed with the keyboard only");
   await eventually(async () => (await bodies(agent)).includes("Typed with the keyboard only"), { what: "the agent sees it" });
   await send(agent, "Got it, thanks!");
   await eventually(async () => (await frame.locator("[data-testid=announcer]").innerText()).includes("Got it, thanks!"), { what: "the reply announced" });

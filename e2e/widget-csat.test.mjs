@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { setUp, signInAgent, send, bodies, eventually, online, widget } from "./harness.mjs";
+import { setUp, signInAgent, send, bodies, eventually, online, widget, openChat } from "./harness.mjs";
 
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
@@ -17,7 +17,7 @@ test("the visitor rates the ended chat; the agent sees the rating and comment", 
   await online(agent);
   const v = await widget(e2e.browser, s.url);
   await send(v.frame, "Where is my order 1234?");
-  await agent.locator("[data-testid=inbox-item]").first().click();
+  await openChat(agent, "Where is my order 1234?");
   await eventually(async () => (await bodies(agent)).includes("Where is my order 1234?"), { what: "the agent sees the visitor" });
 
   // Links: only http(s)/mailto become links; a javascript: address stays text.

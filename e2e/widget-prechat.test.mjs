@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { setUp, signInAgent, send, bodies, eventually, online, widget } from "./harness.mjs";
+import { setUp, signInAgent, send, bodies, eventually, online, widget, openChat } from "./harness.mjs";
 
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
@@ -48,7 +48,7 @@ test("pre-chat fields configured in the Sites screen are asked, enforced and sto
   await v.frame.locator("[data-testid=prechat-submit]").click();
   await v.frame.locator("[data-testid=composer]").waitFor();
   await send(v.frame, "Où en est ma commande ?");
-  await admin.locator("[data-testid=inbox-item]").first().click();
+  await openChat(admin, "Où en est ma commande ?");
   await eventually(async () => (await bodies(admin)).includes("Où en est ma commande ?"), { what: "the agent sees the visitor" });
   await eventually(async () => (await admin.locator("[data-testid=visitor-profile]").innerText()).includes("Order number: A-1234"), { what: "the profile shown" });
   assert.match(await admin.locator("[data-testid=visitor-profile]").innerText(), /Phone: \+33 6 12 34 56 78/);
