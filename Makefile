@@ -18,7 +18,7 @@ export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
 FUZZTIME ?= 150000x
 FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT ./pkg/keyring:FuzzOpen
 
-.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick
+.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick bench-reports
 
 run:
 	$(GO) run ./signaling
@@ -87,3 +87,8 @@ bench:
 
 bench-quick:
 	bash bench/run.sh quick
+
+# Reports over a generated year: 100,000 conversations, 1,000,000 messages,
+# on SQLite and (when it answers) PostgreSQL; prints the timings.
+bench-reports:
+	PARLEY_REPORT_CONVERSATIONS=100000 $(GO) test -v -count=1 -timeout 60m -run TestReportScale ./pkg/report

@@ -36,7 +36,8 @@ type apiDoc struct {
 	// Request and Response are values of the body types (nil: no body).
 	Request  any
 	Response any
-	Status   int // success status (0: 200)
+	Status   int  // success status (0: 200)
+	CSV      bool // the answer is text/csv (Response is nil)
 }
 
 // apiQuery is one query parameter of an apiDoc.

@@ -78,15 +78,20 @@ func (s *Server) openAPI() (*openapi3.T, error) {
 			}
 			op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithJSONSchemaRef(schema)}
 		}
-		schema, err := openapi3gen.NewSchemaRefForValue(d.Response, nil)
-		if err != nil {
-			return nil, err
-		}
 		status := d.Status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		op.AddResponse(status, openapi3.NewResponse().WithDescription(http.StatusText(status)).WithJSONSchemaRef(schema))
+		if d.CSV {
+			op.AddResponse(status, openapi3.NewResponse().WithDescription(http.StatusText(status)).
+				WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema(), []string{"text/csv"})))
+		} else {
+			schema, err := openapi3gen.NewSchemaRefForValue(d.Response, nil)
+			if err != nil {
+				return nil, err
+			}
+			op.AddResponse(status, openapi3.NewResponse().WithDescription(http.StatusText(status)).WithJSONSchemaRef(schema))
+		}
 		op.Responses.Set("400", errResponse("the request is malformed"))
 		op.Responses.Set("401", errResponse("no token, an unknown one or a revoked one"))
 		op.Responses.Set("429", errResponse("over the token's rate limit; see Retry-After"))

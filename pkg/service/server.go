@@ -186,6 +186,7 @@ func (s *Server) routes() []route {
 	api, tokens, hooks := s.v1API(), s.tokensAPI(), s.webhooksAPI()
 	kb := s.knowledgeAPI()
 	panel := s.visitorPanelAPI()
+	reports := s.reportsAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -323,6 +324,8 @@ func (s *Server) routes() []route {
 		v1("GET", "/api/v1/agents", docListAgents, api.listAgents),
 		v1("GET", "/api/v1/sites", docListSites, api.listSites),
 		v1("GET", "/api/v1/sites/:id", docGetSite, api.getSite),
+		v1("GET", "/api/v1/reports", docReport, reports.json(tokenWorkspace)), // http_reports.go
+		v1("GET", "/api/v1/reports/csv", docReportCSV, reports.csv(tokenWorkspace)),
 		r("GET", "/api/tokens", agent, requireRole("admin"), h(tokens.list)), // http_tokens.go
 		r("POST", "/api/tokens", agent, csrf, requireRole("admin"), body, h(tokens.create)),
 		r("DELETE", "/api/tokens/:id", agent, csrf, requireRole("admin"), h(tokens.revoke)),
@@ -347,6 +350,9 @@ func (s *Server) routes() []route {
 		r("GET", "/help/:site/:article", h(kb.helpArticle)),
 		r("POST", "/api/widget/handoff", body, h(s.widgetHandoff)),
 		r("GET", "/api/visitors/:id", agent, h(panel.get)), // http_visitorpanel.go
+		// Reports (http_reports.go).
+		r("GET", "/api/reports", agent, requireRole("admin", "supervisor"), h(reports.json(sessionWorkspace))),
+		r("GET", "/api/reports/csv", agent, requireRole("admin", "supervisor"), h(reports.csv(sessionWorkspace))),
 	}
 }
 

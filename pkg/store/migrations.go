@@ -43,6 +43,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120751_api_webhooks", Migrate: migrateWebhooks},                                  // webhooks.go
 	{ID: "2026120740_wui_prechat_fields", Migrate: migratePrechatFields},                       // prechat_fields.go
 	{ID: "2026120880_translate_message_translations", Migrate: migrateTranslations},            // translations.go
+	{ID: "2026120830_reports_assigned_at", Migrate: migrateReportsAssignedAt},                  // reports.go
 }
 
 func migrate(db *gorm.DB) error {

@@ -186,6 +186,8 @@ type Conversation struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ClosedAt    *time.Time
+	// AssignedAt is when an agent first had it (reports.go: queue wait).
+	AssignedAt *time.Time
 	// InboxState is open (""), pending or snoozed (State*) while the
 	// conversation is not closed; SnoozedUntil is when a snoozed one
 	// comes back (inbox.go).

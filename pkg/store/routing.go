@@ -72,7 +72,7 @@ func (s *Scoped) Claim(ctx context.Context, convID, agentID string, capacity int
 		}
 		res := tx.Model(&Conversation{}).
 			Where("id = ? AND workspace_id = ? AND status IN ? AND agent_id IS NULL", convID, s.ws, []string{"queued", StatusOffline}).
-			Updates(map[string]any{"agent_id": agentID, "status": "open", "updated_at": time.Now().UTC()})
+			Updates(assignedNow(agentID))
 		if res.Error != nil {
 			return res.Error
 		}

@@ -167,6 +167,13 @@ func (s *Scoped) ConversationsOfVisitor(ctx context.Context, visitorID string, l
 // CreateConversation stores a new conversation.
 func (s *Scoped) CreateConversation(ctx context.Context, c Conversation) (Conversation, error) {
 	c.WorkspaceID = s.ws
+	if c.AgentID != nil && c.AssignedAt == nil {
+		// Started with its agent: it never waited.
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = time.Now().UTC()
+		}
+		c.AssignedAt = &c.CreatedAt
+	}
 	return c, s.s.db.WithContext(ctx).Create(&c).Error
 }
 
@@ -212,7 +219,7 @@ func (s *Scoped) Assign(ctx context.Context, convID, agentID string, reassign bo
 		states = append(states, "open")
 	}
 	res := s.q(ctx).Model(&Conversation{}).Where("id = ? AND status IN ?", convID, states).
-		Updates(map[string]any{"agent_id": agentID, "status": "open", "updated_at": time.Now().UTC()})
+		Updates(assignedNow(agentID))
 	if res.Error != nil {
 		return res.Error
 	}

@@ -1,0 +1,91 @@
+package report_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/parleychat/parley/pkg/report"
+	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/store/storetest"
+)
+
+// TestReportScale generates a year of chats (PARLEY_REPORT_CONVERSATIONS,
+// default 2,000; `make bench-reports` uses 100,000) with ten messages each
+// and times a report over the whole year, one month and one agent's month.
+// It logs the timings and checks the counts; speed is for the benchmark
+// run to show, not for a loaded test machine to fail on.
+func TestReportScale(t *testing.T) {
+	n := 2000
+	if v := os.Getenv("PARLEY_REPORT_CONVERSATIONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, s := range storetest.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t, s)
+			rnd := rand.New(rand.NewPCG(1, 2))
+			start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			began := time.Now()
+			const batch = 5000
+			var sum int
+			for done := 0; done < n; done += batch {
+				var cs []store.Conversation
+				ms := map[string][]msg{}
+				for i := done; i < min(done+batch, n); i++ {
+					agent := w.agentA
+					if i%2 == 1 {
+						agent = w.agentB
+					}
+					created := start.Add(time.Duration(rnd.Int64N(int64(365 * 24 * time.Hour))))
+					c := store.Conversation{ID: uuid.NewString(), SiteID: w.site, VisitorID: w.visitor, AgentID: &agent, Status: "closed",
+						CreatedAt: created, AssignedAt: ptr(created.Add(time.Duration(rnd.IntN(120)) * time.Second)),
+						ClosedAt: ptr(created.Add(time.Duration(rnd.IntN(3600)) * time.Second)), CsatRating: rnd.IntN(6)}
+					cs = append(cs, c)
+					at := time.Duration(0)
+					for j := range 10 {
+						at += time.Duration(rnd.IntN(90)+1) * time.Second
+						kind, author := "visitor", w.visitor
+						if j%2 == 1 {
+							kind, author = "agent", agent
+						}
+						ms[c.ID] = append(ms[c.ID], msg{kind, author, at})
+					}
+					sum++
+				}
+				insert(t, s, w.ws, cs, ms)
+			}
+			t.Logf("%s: generated %d conversations, %d messages in %v", name, sum, sum*10, time.Since(began).Round(time.Millisecond))
+			src := s.Workspace(w.ws)
+			for _, q := range []struct {
+				what     string
+				from, to time.Time
+				agent    string
+			}{
+				{"year", start, start.AddDate(0, 0, 364), ""},
+				{"month", time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC), ""},
+				{"agent's month", time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC), w.agentB},
+			} {
+				t0 := time.Now()
+				rep, err := report.Build(ctx, src, report.Query{From: q.from, To: q.to, Location: time.UTC, AgentID: q.agent})
+				if err != nil {
+					t.Fatal(err)
+				}
+				took := time.Since(t0)
+				t.Logf("%s: report over a %s: %d conversations, %d replies in %v", name, q.what, rep.Totals.Conversations,
+					rep.Totals.Response.Count, took.Round(time.Millisecond))
+				if q.what == "year" && (rep.Totals.Conversations != n || rep.Totals.Response.Count != 5*n) {
+					t.Errorf("year: %d conversations, %d replies; want %d, %d", rep.Totals.Conversations, rep.Totals.Response.Count, n, 5*n)
+				}
+			}
+		})
+	}
+}
