@@ -33,8 +33,8 @@ func TestReportsForTheDashboard(t *testing.T) {
 			t.Fatalf("default report: %s..%s, %d days, %d conversations", rep.From, rep.To, len(rep.Days), rep.Totals.Conversations)
 		}
 		for q, what := range map[string]string{
-			"tz=Mars/Olympus":              "unknown zone",
-			"tz=Local":                     "the server's zone",
+			"tz=Mars/Olympus":               "unknown zone",
+			"tz=Local":                      "the server's zone",
 			"from=2026-03-10&to=2026-03-01": "ends before it starts",
 			"from=2024-01-01&to=2026-01-01": "over a year",
 			"from=yesterday":                "not a date",
