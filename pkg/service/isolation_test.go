@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -198,6 +199,19 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 		}
 		other := ts.signIn(t, intruder.Email, "intruder password")
 		otherToken, _ := newAPIToken(t, other, "intruder", "write")
+
+		// Search takes no id but reads every conversation: the first
+		// workspace's message, indexed, is found there and not here.
+		if _, err := ts.st.IndexMessages(ctx, 100, time.Now().Add(time.Minute), 0); err != nil {
+			t.Fatal(err)
+		}
+		var found struct{ Messages []searchHitJSON }
+		if code := admin.call(t, "GET", "/api/search?q=private", nil, &found); code != http.StatusOK || len(found.Messages) != 1 {
+			t.Fatalf("the first workspace's search: %d %+v", code, found)
+		}
+		if code := other.call(t, "GET", "/api/search?q=private", nil, &found); code != http.StatusOK || len(found.Messages) != 0 {
+			t.Fatalf("another workspace's search found %+v (%d)", found, code)
+		}
 
 		covered := map[string]bool{}
 		for _, r := range ts.srv.routes() {

@@ -110,7 +110,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		go in.Serve(sl)
 		log.Info("taking emailed replies", "addr", sl.Addr().String(), "domain", cfg.ReplyDomain)
 	}
-	go srv.runWebhooks(ctx) // webhooks.go
+	go srv.runWebhooks(ctx)         // webhooks.go
+	go runSearchIndex(ctx, st, log) // http_search.go
 
 	// Before listening: a restarted node's reconnecting clients find the
 	// statements they need prepared (a failure only leaves them cold).

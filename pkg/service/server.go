@@ -187,6 +187,7 @@ func (s *Server) routes() []route {
 	kb := s.knowledgeAPI()
 	panel := s.visitorPanelAPI()
 	reports := s.reportsAPI()
+	search := s.searchAPI()
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -353,6 +354,7 @@ func (s *Server) routes() []route {
 		// Reports (http_reports.go).
 		r("GET", "/api/reports", agent, requireRole("admin", "supervisor"), h(reports.json(sessionWorkspace))),
 		r("GET", "/api/reports/csv", agent, requireRole("admin", "supervisor"), h(reports.csv(sessionWorkspace))),
+		r("GET", "/api/search", agent, h(search.search)), // http_search.go
 	}
 }
 

@@ -151,6 +151,9 @@ func (s *Scoped) DeleteVisitor(ctx context.Context, id string) (Deleted, error) 
 				}
 			}
 		}
+		if err := deleteIn(tx, s.ws, out, "search_doc_terms", "kind = ? AND doc_id = ?", docVisitor, id); err != nil {
+			return err
+		}
 		return deleteIn(tx, s.ws, out, "visitors", "id = ?", id)
 	})
 	return out, err
@@ -161,6 +164,9 @@ func (s *Scoped) DeleteVisitor(ctx context.Context, id string) (Deleted, error) 
 func deleteKeyed(tx *gorm.DB, ws string, keyed []KeyedTable, convs []string, out Deleted) error {
 	if len(convs) == 0 {
 		return nil
+	}
+	if err := deleteSearchTerms(tx, ws, convs, out); err != nil {
+		return err
 	}
 	for _, t := range keyed {
 		if t.Conversation && t.Name != "conversations" {

@@ -70,6 +70,9 @@ func (s *Scoped) AddNote(ctx context.Context, n Note, mentions []string) (Note, 
 		if err := tx.Create(&n).Error; err != nil {
 			return err
 		}
+		if err := s.s.indexDoc(ctx, tx, s.ws, docNote, n.ID, plain); err != nil {
+			return err
+		}
 		for _, id := range mentions {
 			m := NoteMention{NoteID: n.ID, AgentID: id, WorkspaceID: s.ws, ConversationID: n.ConversationID, CreatedAt: n.CreatedAt}
 			if err := tx.Create(&m).Error; err != nil {

@@ -96,7 +96,13 @@ func (s *Scoped) SetVisitorProfile(ctx context.Context, id string, p VisitorProf
 	if len(updates) == 0 {
 		return nil
 	}
-	return s.q(ctx).Model(&Visitor{}).Where("id = ?", id).Updates(updates).Error
+	if err := s.q(ctx).Model(&Visitor{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+		return err
+	}
+	if updates["name"] != nil || updates["email"] != nil {
+		return s.indexVisitor(ctx, id)
+	}
+	return nil
 }
 
 // Custom returns the visitor's custom pre-chat values, by label (never nil).

@@ -60,6 +60,7 @@ var moreSealed = []sealedColumn{
 	{"message_translations", []string{"id", "conversation_id", "seq", "language"}, "text", func(r map[string]any) []byte {
 		return translationAAD(str(r, "conversation_id"), toInt64(r["seq"]), str(r, "language"))
 	}},
+	{"search_keys", []string{"workspace_id"}, "secret", func(r map[string]any) []byte { return searchKeyAAD(str(r, "workspace_id")) }},
 	{"webhooks", []string{"id"}, "secret", func(r map[string]any) []byte { return webhookSecretAAD(str(r, "id")) }},
 	{"webhook_deliveries", []string{"id", "workspace_id", "event_id"}, "payload", func(r map[string]any) []byte {
 		return eventPayloadAAD(str(r, "workspace_id"), str(r, "event_id"))

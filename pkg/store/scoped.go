@@ -91,6 +91,9 @@ func (s *Scoped) CreateVisitor(ctx context.Context, v Visitor) (Visitor, error) 
 	}
 	err = s.s.db.WithContext(ctx).Create(&v).Error
 	v.Name, v.Email = name, email
+	if err == nil && (name != "" || email != "") {
+		err = s.s.indexDoc(ctx, s.s.plain, s.ws, docVisitor, v.ID, name, email)
+	}
 	return v, err
 }
 

@@ -60,5 +60,8 @@ func (s *Scoped) SetVisitorEmail(ctx context.Context, id, email string) error {
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound
 	}
-	return res.Error
+	if res.Error != nil {
+		return res.Error
+	}
+	return s.indexVisitor(ctx, id)
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libtnb/sqlite"
@@ -54,6 +55,8 @@ type Store struct {
 	sealer    Sealer
 	commits   committer    // AppendMessage's group commit
 	appendSQL *appendStmts // and its statements
+	// searchKeys caches each workspace's opened search key (search.go).
+	searchKeys sync.Map
 }
 
 // Sealer encrypts values before they reach the database and decrypts them
