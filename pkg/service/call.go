@@ -62,6 +62,21 @@ type callBook struct {
 	queues callQueues // call messages from other nodes, by call
 }
 
+// endLocked ends k and forgets it if it is still this book's call of its
+// conversation; wasActive tells whether it had been answered. ok is false
+// when k was replaced or had already ended. b.mu must be held.
+func (b *callBook) endLocked(k *liveCall) (wasActive, ok bool) {
+	if b.byConv[k.key()] != k {
+		return false, false
+	}
+	if wasActive, ok = k.End(); !ok {
+		return false, false
+	}
+	delete(b.byConv, k.key())
+	k.timer.Stop()
+	return wasActive, true
+}
+
 type callKey struct{ conv, kind string }
 
 func (k *liveCall) key() callKey { return callKey{k.Conv, k.Kind} }
@@ -425,17 +440,11 @@ func (s *Server) endCall(k *liveCall, reason string, by *conn) {
 func (s *Server) endCallBy(k *liveCall, reason string, byAuthor *protocol.Author) {
 	book := &s.calls
 	book.mu.Lock()
-	if book.byConv[k.key()] != k {
-		book.mu.Unlock()
-		return
-	}
-	wasActive, ok := k.End()
+	wasActive, ok := book.endLocked(k)
 	if !ok {
 		book.mu.Unlock()
 		return
 	}
-	delete(book.byConv, k.key())
-	k.timer.Stop()
 	media := k.media
 	involved := []*conn{k.from}
 	if k.to != nil {

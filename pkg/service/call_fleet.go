@@ -554,17 +554,11 @@ func (s *Server) applyState(k *liveCall, m callMsg) {
 func (s *Server) endMirror(k *liveCall, reason string, by *protocol.Author, record bool) {
 	book := &s.calls
 	book.mu.Lock()
-	if book.byConv[k.key()] != k {
-		book.mu.Unlock()
-		return
-	}
-	wasActive, ok := k.End()
+	wasActive, ok := book.endLocked(k)
 	if !ok {
 		book.mu.Unlock()
 		return
 	}
-	delete(book.byConv, k.key())
-	k.timer.Stop()
 	involved := k.rung
 	if k.to != nil {
 		involved = []*conn{k.to}
