@@ -50,6 +50,7 @@ func (s *Service) SetEvents(sink func(context.Context, Event)) { s.events = sink
 
 // Emit tells the listener (SetEvents) about ev; ev.At defaults to now.
 func (s *Service) Emit(ctx context.Context, ev Event) {
+	s.observeForTranslation(ev) // a new message or assignment may need translating (translate.go)
 	if s.events == nil {
 		return
 	}

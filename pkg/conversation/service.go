@@ -96,6 +96,7 @@ type Service struct {
 
 	snooze *snoozer                            // inbox.go
 	events func(ctx context.Context, ev Event) // SetEvents (events.go)
+	tr     *TranslateOptions                   // SetTranslator (translate.go)
 }
 
 // Assistant is what the service asks of a site's assistant (pkg/service
@@ -542,7 +543,8 @@ const HistoryPage = store.HistoryPage
 
 // History returns up to HistoryPage messages after seq `after`, in order.
 func (s *Service) History(ctx context.Context, p Participant, convID string, after int64) ([]protocol.Message, error) {
-	if _, err := s.conversation(ctx, p, convID); err != nil {
+	c, err := s.conversation(ctx, p, convID)
+	if err != nil {
 		return nil, err
 	}
 	ms, err := s.store.Workspace(p.WorkspaceID).MessagesAfter(ctx, convID, after, HistoryPage)
@@ -553,6 +555,7 @@ func (s *Service) History(ctx context.Context, p Participant, convID string, aft
 	for i, m := range ms {
 		out[i] = MessageFrame(m)
 	}
+	s.withTranslations(ctx, p, c, ms, out)
 	return out, nil
 }
 

@@ -58,6 +58,10 @@ const (
 	// TypeAssistantDraft: server → visitor: the assistant's answer so far,
 	// while it is written (not stored; the answer itself comes as a message).
 	TypeAssistantDraft = "assistant_draft"
+	// TypeTranslation: server → visitor and agents: a stored message in
+	// the reader's language (auto-translation; the message keeps its
+	// original, which stays one click away).
+	TypeTranslation = "translation"
 
 	// WebRTC negotiation between a client and its relay, carried over the
 	// client's WebSocket. The relay always offers (also on renegotiation),
@@ -343,6 +347,32 @@ type Message struct {
 	Audience     string    `json:"audience,omitempty"`
 	// Sources: the help articles an assistant's answer came from.
 	Sources []Source `json:"sources,omitempty"`
+	// Translation: the message in the reader's language, when the
+	// conversation is auto-translated and it was translated (history and
+	// resume; live messages get a Translation frame after them).
+	Translation *TranslationInfo `json:"translation,omitempty"`
+}
+
+// TranslationInfo is a message's text in another language.
+type TranslationInfo struct {
+	// Language is the translation's (ISO 639-1), From the original's.
+	Language string `json:"language"`
+	From     string `json:"from"`
+	Text     string `json:"text"`
+	// Provider made it: "apertium" or "openai".
+	Provider string `json:"provider"`
+}
+
+// Translation is a stored message of Conversation translated for one side:
+// For is "agent" (a visitor's message in the agent's language) or
+// "visitor" (an agent's reply in the visitor's). Each side shows the ones
+// for it; Body of the message stays the original.
+type Translation struct {
+	Envelope
+	Conversation string          `json:"conversation"`
+	Seq          int64           `json:"seq"`
+	For          string          `json:"for"`
+	Translation  TranslationInfo `json:"translation"`
 }
 
 // Source is a help article an assistant's answer came from, with the

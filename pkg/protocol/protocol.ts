@@ -79,6 +79,13 @@ export interface Source {
   url: string;
 }
 
+export interface TranslationInfo {
+  language: string;
+  from: string;
+  text: string;
+  provider: string;
+}
+
 export interface HelloFrame {
   type: "hello";
   ref?: string;
@@ -141,6 +148,7 @@ export interface MessageFrame {
   sent_at: string;
   audience?: string;
   sources?: Source[];
+  translation?: TranslationInfo;
 }
 
 export interface TypingFrame {
@@ -309,6 +317,15 @@ export interface AssistantDraftFrame {
   text: string;
 }
 
+export interface TranslationFrame {
+  type: "translation";
+  ref?: string;
+  conversation: string;
+  seq: number;
+  for: string;
+  translation: TranslationInfo;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -339,7 +356,8 @@ export type Frame =
   | CallFrame
   | CallStateFrame
   | NoteFrame
-  | AssistantDraftFrame;
+  | AssistantDraftFrame
+  | TranslationFrame;
 
 export const ErrorCodes = {
   BadJSON: "bad_json",

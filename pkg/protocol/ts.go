@@ -24,10 +24,10 @@ var tsFrames = []struct {
 	{TypeRTCCandidate, RTCCandidate{}}, {TypeRTCStop, RTCStop{}},
 	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}}, {TypeToken, Token{}}, {TypeSite, Site{}},
 	{TypeCall, Call{}}, {TypeCallState, CallState{}}, {TypeNote, Note{}},
-	{TypeAssistantDraft, AssistantDraft{}},
+	{TypeAssistantDraft, AssistantDraft{}}, {TypeTranslation, Translation{}},
 }
 
-var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, PrechatField{}, WidgetLook{}, NoteInfo{}, Source{}}
+var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, PrechatField{}, WidgetLook{}, NoteInfo{}, Source{}, TranslationInfo{}}
 
 // TypeScript renders the protocol as a TypeScript module. The committed file
 // pkg/protocol/protocol.ts must equal it (TestTypeScriptIsFresh); run

@@ -74,6 +74,9 @@ type Rules struct {
 	// so a flood of questions cannot run up a hosted model's bill or hold
 	// a local one; over it, visitors are handed to a person.
 	AssistantPerSite Rule
+	// TranslationPerSite: messages auto-translated for a site (provider
+	// calls); over it, messages go through untranslated.
+	TranslationPerSite Rule
 }
 
 // DefaultRules returns the limits Parley ships with.
@@ -93,6 +96,7 @@ func DefaultRules() Rules {
 		VisitorActivityPerVisitor: Rule{Name: "activity:visitor", Limit: PerMinute(60)},
 		APIPerToken:               Rule{Name: "api:token", Limit: Limit{Rate: 600, Burst: 100, Period: time.Minute}},
 		AssistantPerSite:          Rule{Name: "assistant:site", Limit: PerMinute(120)},
+		TranslationPerSite:        Rule{Name: "translate:site", Limit: Limit{Rate: 600, Burst: 120, Period: time.Minute}},
 	}
 }
 

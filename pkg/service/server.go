@@ -117,6 +117,7 @@ func New(cfg config.Config, d Deps) *Server {
 	s.hooks.init()
 	d.Conv.SetEvents(s.webhookEvent) // webhooks.go
 	s.startAssistant(d)              // assistant.go
+	s.startTranslation()             // translate.go
 	s.rtcMetrics = newRTCMetrics(s.metrics.reg)
 	if d.RelayPool != nil {
 		s.metrics.reg.MustRegister(d.RelayPool.Collectors()...)
