@@ -27,6 +27,7 @@ import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
 import { visitorEmail, visitorName } from "./visitor";
 import { InboxViews, StateActions, StatePill, TagEditor } from "./inbox";
 import { VisitorPanel } from "./visitorpanel";
+import { ReportsButton, ReportsPage } from "./reports";
 
 interface Agent {
   id: string;
@@ -366,8 +367,15 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
     document.title = (totalUnread ? `(${totalUnread}) ` : "") + "Parley";
   }, [totalUnread]);
 
+  // The reports page (#reports) takes the inbox's and conversation's place.
+  const [reports, setReports] = useState(() => location.hash === "#reports");
+  const showReports = (on: boolean) => {
+    setReports(on);
+    history.replaceState(null, "", on ? "#reports" : selected ? "#c=" + encodeURIComponent(selected) : location.pathname);
+  };
   const select = (id: string) => {
     setSelected(id);
+    setReports(false);
     history.replaceState(null, "", "#c=" + encodeURIComponent(id));
   };  const [notifyPrefs, saveNotifyPrefs] = useNotifications(client, me.agent.id, select);
 
@@ -433,6 +441,11 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
           </select>
         </label>
         <RoutingSide self={self.id} role={me.agent.role} client={client} onOpen={select} />
+        {(me.agent.role === "admin" || me.agent.role === "supervisor") && (
+          <div class="pa-routing-links">
+            <ReportsButton onOpen={() => showReports(true)} />
+          </div>
+        )}
         {me.agent.role === "admin" && (
           <div class="pa-routing-links">
             <SitesButton />
@@ -467,54 +480,60 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
           </button>
         </div>
       </aside>
-      <nav class="pa-inbox" aria-label="Inbox">
-        <div class="pa-inbox-head">
-          <h1>Inbox</h1>
-        </div>
-        <InboxViews role={me.agent.role} client={client} selected={selected} onSelect={select}>
-          {section("Mine", mine, "No open conversations.")}
-          {section("Queue", queued, "Nobody is waiting.")}
-          {offline.length > 0 && section("Offline messages", offline, "")}
-          {closed.length > 0 && section("Closed", closed, "")}
-        </InboxViews>
-      </nav>
-      <main class="pa-main">
-        {client.state !== "online" && (
-          <div class="pa-banner" role="status">
-            {client.state === "reconnecting" ? "Connection lost — reconnecting…" : "Connecting…"}
+      {reports ? (
+        <ReportsPage onClose={() => showReports(false)} />
+      ) : (
+        <>
+        <nav class="pa-inbox" aria-label="Inbox">
+          <div class="pa-inbox-head">
+            <h1>Inbox</h1>
           </div>
-        )}
-        {client.lastError && (
-          <div class="pa-toast" role="alert" data-testid="error">
-            <span>{client.lastError.message || client.lastError.code}</span>
-            <button type="button" class="pa-link" onClick={() => client.clearError()}>
-              Dismiss
-            </button>
-          </div>
-        )}
-        {calls && <IncomingCalls calls={calls} current={current?.info.id ?? null} onOpen={select} />}
-        {current ? (
-          <div class="pa-conv-row">
-            <ConversationView key={current.info.id} client={client} conv={current} self={self} role={me.agent.role} calls={calls} />
-            <VisitorPanel
-              info={current.info}
-              onOpen={(c) => {
-                client.adopt(c);
-                select(c.id);
-              }}
-            />
-          </div>
-        ) : (
-          <FirstRun agent={me.agent.id} role={me.agent.role} client={client}>
-            <div class="pa-center pa-muted">
-              <div class="pa-empty">
-                <strong>No conversation selected</strong>
-                <span>Pick a conversation from the inbox to read and reply.</span>
-              </div>
+          <InboxViews role={me.agent.role} client={client} selected={selected} onSelect={select}>
+            {section("Mine", mine, "No open conversations.")}
+            {section("Queue", queued, "Nobody is waiting.")}
+            {offline.length > 0 && section("Offline messages", offline, "")}
+            {closed.length > 0 && section("Closed", closed, "")}
+          </InboxViews>
+        </nav>
+        <main class="pa-main">
+          {client.state !== "online" && (
+            <div class="pa-banner" role="status">
+              {client.state === "reconnecting" ? "Connection lost — reconnecting…" : "Connecting…"}
             </div>
-          </FirstRun>
-        )}
-      </main>
+          )}
+          {client.lastError && (
+            <div class="pa-toast" role="alert" data-testid="error">
+              <span>{client.lastError.message || client.lastError.code}</span>
+              <button type="button" class="pa-link" onClick={() => client.clearError()}>
+                Dismiss
+              </button>
+            </div>
+          )}
+          {calls && <IncomingCalls calls={calls} current={current?.info.id ?? null} onOpen={select} />}
+          {current ? (
+            <div class="pa-conv-row">
+              <ConversationView key={current.info.id} client={client} conv={current} self={self} role={me.agent.role} calls={calls} />
+              <VisitorPanel
+                info={current.info}
+                onOpen={(c) => {
+                  client.adopt(c);
+                  select(c.id);
+                }}
+              />
+            </div>
+          ) : (
+            <FirstRun agent={me.agent.id} role={me.agent.role} client={client}>
+              <div class="pa-center pa-muted">
+                <div class="pa-empty">
+                  <strong>No conversation selected</strong>
+                  <span>Pick a conversation from the inbox to read and reply.</span>
+                </div>
+              </div>
+            </FirstRun>
+          )}
+        </main>
+        </>
+      )}
     </div>
   );
 }

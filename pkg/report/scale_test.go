@@ -2,16 +2,13 @@ package report_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/parleychat/parley/pkg/report"
-	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/report/reporttest"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
@@ -32,38 +29,14 @@ func TestReportScale(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, s)
-			rnd := rand.New(rand.NewPCG(1, 2))
 			start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 			began := time.Now()
-			const batch = 5000
-			var sum int
-			for done := 0; done < n; done += batch {
-				var cs []store.Conversation
-				ms := map[string][]msg{}
-				for i := done; i < min(done+batch, n); i++ {
-					agent := w.agentA
-					if i%2 == 1 {
-						agent = w.agentB
-					}
-					created := start.Add(time.Duration(rnd.Int64N(int64(365 * 24 * time.Hour))))
-					c := store.Conversation{ID: uuid.NewString(), SiteID: w.site, VisitorID: w.visitor, AgentID: &agent, Status: "closed",
-						CreatedAt: created, AssignedAt: ptr(created.Add(time.Duration(rnd.IntN(120)) * time.Second)),
-						ClosedAt: ptr(created.Add(time.Duration(rnd.IntN(3600)) * time.Second)), CsatRating: rnd.IntN(6)}
-					cs = append(cs, c)
-					at := time.Duration(0)
-					for j := range 10 {
-						at += time.Duration(rnd.IntN(90)+1) * time.Second
-						kind, author := "visitor", w.visitor
-						if j%2 == 1 {
-							kind, author = "agent", agent
-						}
-						ms[c.ID] = append(ms[c.ID], msg{kind, author, at})
-					}
-					sum++
-				}
-				insert(t, s, w.ws, cs, ms)
+			sum, msgs, err := reporttest.Seed(ctx, s, reporttest.History{Workspace: w.ws, Visitor: w.visitor, Sites: []string{w.site},
+				Agents: []string{w.agentA, w.agentB}, Start: start, Days: 365, Conversations: n, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("%s: generated %d conversations, %d messages in %v", name, sum, sum*10, time.Since(began).Round(time.Millisecond))
+			t.Logf("%s: generated %d conversations, %d messages in %v", name, sum, msgs, time.Since(began).Round(time.Millisecond))
 			src := s.Workspace(w.ws)
 			for _, q := range []struct {
 				what     string
