@@ -764,9 +764,13 @@ function MessageList(props: { items: ChatItem[]; notes: NoteInfo[]; self: Author
             role={side === "system" ? "note" : undefined}
           >
             {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? "You" : nameOf(m.author)}</div>}
-            <div class="pa-bubble" data-testid="message-body">
-              {m.body}
-            </div>
+            {m.translation && kind === "visitor" ? (
+              <TranslatedBody item={m} />
+            ) : (
+              <div class="pa-bubble" data-testid="message-body">
+                {m.body}
+              </div>
+            )}
             <div class="pa-msg-meta">
               {m.failed ? (
                 <>
@@ -801,3 +805,24 @@ function MessageList(props: { items: ChatItem[]; notes: NoteInfo[]; self: Author
 }
 
 render(<App />, document.getElementById("app")!);
+
+/** TranslatedBody shows a visitor's message in the agent's language
+ * (auto-translation), marked, with what the visitor wrote one click away. */
+function TranslatedBody({ item }: { item: ChatItem }) {
+  const [original, setOriginal] = useState(false);
+  const tr = item.translation!;
+  return (
+    <>
+      <div class="pa-bubble" data-testid="message-body" lang={original ? tr.from || undefined : tr.language}>
+        {original ? item.body : tr.text}
+      </div>
+      <div class="pa-translated" data-testid="translated">
+        {original ? `Original${tr.from ? ` (${tr.from})` : ""}` : `Translated${tr.from ? ` from ${tr.from}` : ""} by ${tr.provider}`}
+        {" · "}
+        <button type="button" class="pa-link" data-testid="toggle-original" aria-pressed={original} onClick={() => setOriginal(!original)}>
+          {original ? "Show translation" : "Show original"}
+        </button>
+      </div>
+    </>
+  );
+}

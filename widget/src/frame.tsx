@@ -587,6 +587,10 @@ function Message({ item, client, first, last, avatar }: { item: ChatItem; client
   // whatever name the server gave it, and the articles it answered from.
   const bot = kind === "assistant";
   const sources = item.sources ?? [];
+  // An agent's reply translated into the visitor's language shows the
+  // translation, marked, with what the agent wrote one click away.
+  const [original, setOriginal] = useState(false);
+  const tr = side === "other" ? item.translation : undefined;
   return (
     <div
       class={`pw-msg pw-msg-${side}${bot ? " pw-msg-bot" : ""}${first ? "" : " pw-msg-cont"}${item.pending ? " pw-msg-pending" : ""}${item.failed ? " pw-msg-failed" : ""}`}
@@ -610,9 +614,18 @@ function Message({ item, client, first, last, avatar }: { item: ChatItem; client
           <div class="pw-msg-author">{bot ? t("Assistant") : item.author.name}</div>
         </div>
       )}
-      <div class="pw-bubble" data-testid="message-body">
-        <Linked text={item.body} />
+      <div class="pw-bubble" data-testid="message-body" lang={tr && !original ? tr.language : undefined}>
+        <Linked text={tr && !original ? tr.text : item.body} />
       </div>
+      {tr && (
+        <div class="pw-translated" data-testid="translated">
+          {original ? t("Original") : t("Translated automatically")}
+          {" · "}
+          <button type="button" class="pw-link" data-testid="toggle-original" aria-pressed={original} onClick={() => setOriginal(!original)}>
+            {original ? t("Show translation") : t("Show original")}
+          </button>
+        </div>
+      )}
       {sources.length > 0 && (
         <div class="pw-sources" data-testid="sources">
           {t("Sources:")}

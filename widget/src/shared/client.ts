@@ -24,6 +24,7 @@ import type {
   Frame,
   MessageFrame,
   Source,
+  TranslationInfo,
   WelcomeFrame,
 } from "../../../pkg/protocol/protocol";
 import { VERSION } from "../../../pkg/protocol/protocol";
@@ -58,6 +59,9 @@ export interface ChatItem {
   sources?: Source[];
   /** An assistant's answer still being written (assistant_draft). */
   draft?: boolean;
+  /** The message in this side's language (auto-translation); body stays
+   * the original. */
+  translation?: TranslationInfo;
 }
 
 export interface QueueState {
@@ -131,6 +135,9 @@ export class LiveClient {
   /** The data channel while it carries chat; null means the WebSocket does. */
   private chat: Transport | null = null;
   private frameListeners = new Set<(frame: Frame) => void>();
+  /** Translations for this side, by "conversation:seq" (translation
+   * frames, and messages that come with one on resume). */
+  private translations = new Map<string, TranslationInfo>();
   private online = false;
   private everOnline = false;
   private stopped = true;
@@ -387,6 +394,7 @@ export class LiveClient {
         body: m.body,
         sent_at: m.sent_at,
         sources: m.sources,
+        translation: this.translations.get(conversation + ":" + m.seq),
       });
     }
     const d = conversation ? this.drafts.get(conversation) : undefined;
@@ -617,6 +625,13 @@ export class LiveClient {
       case "token":
         this.opts.onToken?.(f.token, f.expires_at);
         break;
+      case "translation":
+        // Both sides' translations travel on the conversation: each keeps
+        // the ones meant for it.
+        if (f.for !== this.opts.role) break;
+        this.translations.set(f.conversation + ":" + f.seq, f.translation);
+        this.notify();
+        break;
       case "assistant_draft": {
         // A draft can come after its stored answer (they travel apart):
         // then it is stale, and would show the answer twice.
@@ -676,6 +691,7 @@ export class LiveClient {
 
   private onMessage(m: MessageFrame): void {
     if (!Number.isInteger(m.seq) || m.seq < 1) return;
+    if (m.translation) this.translations.set(m.conversation + ":" + m.seq, m.translation);
     let log = this.conversations.get(m.conversation);
     if (!log) {
       // A placeholder until the conversation's own frame tells its state;
