@@ -130,6 +130,11 @@ type Config struct {
 	// messages are mailed: a burst of replies is one mail, and a visitor
 	// who comes back meanwhile reads them in the chat (PARLEY_MAIL_DELAY).
 	MailDelay time.Duration
+	// S3 keeps attachments in an S3-compatible bucket instead of the data
+	// dir when S3Endpoint is set (PARLEY_S3_ENDPOINT, a URL;
+	// PARLEY_S3_BUCKET, PARLEY_S3_REGION, PARLEY_S3_ACCESS_KEY,
+	// PARLEY_S3_SECRET_KEY).
+	S3Endpoint, S3Bucket, S3Region, S3AccessKey, S3SecretKey string
 
 	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
 	// publicURLDerived: PARLEY_PUBLIC_URL was not set; PublicURL was made
@@ -184,6 +189,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("PARLEY_MAIL_DELAY: want a duration such as 30s")
 	}
 	fs.DurationVar(&c.MailDelay, "mail-delay", mailDelay, "how long a conversation is quiet before its new messages are mailed [PARLEY_MAIL_DELAY]")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("PARLEY_S3_ENDPOINT", ""), "keep attachments in this S3-compatible service (a URL) instead of the data dir [PARLEY_S3_ENDPOINT]")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", env("PARLEY_S3_BUCKET", ""), "the S3 bucket for attachments [PARLEY_S3_BUCKET]")
+	fs.StringVar(&c.S3Region, "s3-region", env("PARLEY_S3_REGION", "us-east-1"), "the S3 region [PARLEY_S3_REGION]")
+	fs.StringVar(&c.S3AccessKey, "s3-access-key", env("PARLEY_S3_ACCESS_KEY", ""), "the S3 access key [PARLEY_S3_ACCESS_KEY]")
+	fs.StringVar(&c.S3SecretKey, "s3-secret-key", env("PARLEY_S3_SECRET_KEY", ""), "the S3 secret key [PARLEY_S3_SECRET_KEY]")
 	fs.StringVar(&c.SMTPListen, "smtp-listen", env("PARLEY_SMTP_LISTEN", ""), "take visitors' emailed replies in on this SMTP listen address (e.g. :25); needs -reply-domain [PARLEY_SMTP_LISTEN]")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR", ""), "serve /metrics on this listen address (e.g. 127.0.0.1:9090) instead of the public one [PARLEY_METRICS_ADDR]")
 	fs.StringVar(&c.ProxyHeader, "proxy-header", env("PARLEY_PROXY_HEADER", "X-Forwarded-For"), "header the trusted proxies add the client's address to: X-Forwarded-For or Forwarded [PARLEY_PROXY_HEADER]")
@@ -324,6 +334,14 @@ func (c *Config) complete() error {
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		return errors.New("PARLEY_METRICS_TOKEN must be at least 16 characters")
+	}
+	if c.S3Endpoint != "" {
+		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("PARLEY_S3_ENDPOINT is a URL such as https://s3.example.com, got %q", c.S3Endpoint)
+		}
+		if c.S3Bucket == "" {
+			return errors.New("PARLEY_S3_ENDPOINT needs PARLEY_S3_BUCKET")
+		}
 	}
 	if c.SMTPListen != "" {
 		if _, _, err := net.SplitHostPort(c.SMTPListen); err != nil {

@@ -388,12 +388,26 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 // its cost, and on SQLite it queued behind the commits on the one
 // connection.
 func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (protocol.Ack, error) {
+	return s.send(ctx, p, f, nil)
+}
+
+// SendAttachment stores a message carrying a file whose bytes and row are
+// committed already (pkg/service/http_attachments.go): the same promise
+// and rules as Send, idempotent on f.ClientID; f.Body is the file's name.
+func (s *Service) SendAttachment(ctx context.Context, p Participant, f protocol.Send, att protocol.Attachment) (protocol.Ack, error) {
+	return s.send(ctx, p, f, &att)
+}
+
+func (s *Service) send(ctx context.Context, p Participant, f protocol.Send, att *protocol.Attachment) (protocol.Ack, error) {
 	if err := checkClientID(f.ClientID); err != nil {
 		return protocol.Ack{}, err
 	}
 	need := p.owns()
 	need.Taken = p.Kind == protocol.AuthorAgent
 	m := store.Message{ConversationID: f.Conversation, ClientID: f.ClientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: f.Body}
+	if att != nil {
+		m.Attachment = string(mustJSON(att))
+	}
 	a, err := s.append(ctx, p.WorkspaceID, m, need)
 	if errors.Is(err, store.ErrWaiting) {
 		// An agent who answers a waiting visitor (or an offline message)
@@ -421,7 +435,9 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 				return ackOf(a), nil
 			}
 		}
-		s.router.visitorWrote(ctx, c, f.Body)
+		if att == nil { // a file's name tells neither language nor question
+			s.router.visitorWrote(ctx, c, f.Body)
+		}
 		if a.Conversation.State != store.StateOpen {
 			// The visitor wrote to a pending or snoozed conversation: it
 			// needs its agent again.
@@ -431,7 +447,7 @@ func (s *Service) Send(ctx context.Context, p Participant, f protocol.Send) (pro
 				s.Changed(ctx, p.WorkspaceID, a.ConversationID)
 			}
 		}
-		if c.Status == protocol.ConversationAssistant && !a.Duplicate && s.assistant != nil {
+		if c.Status == protocol.ConversationAssistant && !a.Duplicate && s.assistant != nil && att == nil {
 			s.assistant.VisitorWrote(ctx, p.WorkspaceID, a.Message)
 		}
 	}
@@ -523,7 +539,21 @@ func MessageFrame(m store.Message) protocol.Message {
 		Conversation: m.ConversationID, Seq: m.Seq, ClientID: m.ClientID,
 		Author: protocol.Author{Kind: m.AuthorKind, ID: m.AuthorID, Name: m.AuthorName},
 		Body:   m.Body, SentAt: m.CreatedAt, Audience: m.Audience, Sources: sourcesOf(m.Sources),
+		Attachment: attachmentOf(m.Attachment),
 	}
+}
+
+// attachmentOf reads a message's stored attachment (written by
+// SendAttachment).
+func attachmentOf(stored string) *protocol.Attachment {
+	if stored == "" {
+		return nil
+	}
+	var a protocol.Attachment
+	if json.Unmarshal([]byte(stored), &a) != nil {
+		return nil
+	}
+	return &a
 }
 
 // sourcesOf reads a message's stored sources (written by AssistantSays).

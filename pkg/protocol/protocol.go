@@ -281,6 +281,8 @@ type WidgetLook struct {
 	// PrechatFields are what the pre-chat form (and the offline form)
 	// asks, in order; none: the visitor writes at once.
 	PrechatFields []PrechatField `json:"prechat_fields"`
+	// Attachments: what the visitor may attach (the server checks again).
+	Attachments AttachmentLimits `json:"attachments"`
 }
 
 // PrechatField is one field of a site's pre-chat form: Kind is name,
@@ -351,6 +353,11 @@ type Message struct {
 	// conversation is auto-translated and it was translated (history and
 	// resume; live messages get a Translation frame after them).
 	Translation *TranslationInfo `json:"translation,omitempty"`
+	// Attachment: the file this message carries (its Body is the file's
+	// name). Uploaded over HTTP, not in a frame: POST
+	// /api/widget/conversations/:id/attachments (visitors) or
+	// /api/conversations/:id/attachments (agents).
+	Attachment *Attachment `json:"attachment,omitempty"`
 }
 
 // TranslationInfo is a message's text in another language.
@@ -373,6 +380,25 @@ type Translation struct {
 	Seq          int64           `json:"seq"`
 	For          string          `json:"for"`
 	Translation  TranslationInfo `json:"translation"`
+}
+
+// Attachment is a file sent in a conversation, as its participants see
+// it. Type is what the server sniffed from the bytes (never the sender's
+// claim); Image says it is a raster image shown inline (PNG, JPEG, GIF,
+// WebP), anything else is a link that downloads.
+type Attachment struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Size  int64  `json:"size"`
+	Image bool   `json:"image,omitempty"`
+}
+
+// AttachmentLimits are what a site's visitors and agents may send: files
+// up to MaxBytes, of the MIME Types listed.
+type AttachmentLimits struct {
+	MaxBytes int64    `json:"max_bytes"`
+	Types    []string `json:"types"`
 }
 
 // Source is a help article an assistant's answer came from, with the

@@ -52,6 +52,11 @@ export interface PrechatField {
   required: boolean;
 }
 
+export interface AttachmentLimits {
+  max_bytes: number;
+  types: string[];
+}
+
 export interface WidgetLook {
   title: string;
   greeting: string;
@@ -61,6 +66,7 @@ export interface WidgetLook {
   visitor_calls: boolean;
   language: string;
   prechat_fields: PrechatField[];
+  attachments: AttachmentLimits;
 }
 
 export interface NoteInfo {
@@ -84,6 +90,14 @@ export interface TranslationInfo {
   from: string;
   text: string;
   provider: string;
+}
+
+export interface Attachment {
+  id: string;
+  name: string;
+  type: string;
+  size: number;
+  image?: boolean;
 }
 
 export interface HelloFrame {
@@ -149,6 +163,7 @@ export interface MessageFrame {
   audience?: string;
   sources?: Source[];
   translation?: TranslationInfo;
+  attachment?: Attachment;
 }
 
 export interface TypingFrame {

@@ -27,7 +27,7 @@ var tsFrames = []struct {
 	{TypeAssistantDraft, AssistantDraft{}}, {TypeTranslation, Translation{}},
 }
 
-var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, PrechatField{}, WidgetLook{}, NoteInfo{}, Source{}, TranslationInfo{}}
+var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, PrechatField{}, AttachmentLimits{}, WidgetLook{}, NoteInfo{}, Source{}, TranslationInfo{}, Attachment{}}
 
 // TypeScript renders the protocol as a TypeScript module. The committed file
 // pkg/protocol/protocol.ts must equal it (TestTypeScriptIsFresh); run

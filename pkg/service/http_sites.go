@@ -77,6 +77,9 @@ type siteJSON struct {
 	// PrechatFields: what the widget asks before a chat (and in the
 	// offline form).
 	PrechatFields []protocol.PrechatField `json:"prechat_fields"`
+	// Attachments: the files visitors and agents may send (defaults
+	// filled in: http_attachments.go).
+	Attachments protocol.AttachmentLimits `json:"attachments"`
 }
 
 // prechatFields reads a site's stored pre-chat fields (checked when saved).
@@ -136,6 +139,7 @@ func (a *sitesAPI) siteJSON(site store.Site) siteJSON {
 		Look: lookJSON{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
 			LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, Language: site.Language},
 		PrechatFields: prechatFields(site),
+		Attachments:   attachLimits(site),
 	}
 }
 
@@ -151,7 +155,7 @@ func launcherPosition(p string) string {
 func widgetLook(site store.Site) protocol.WidgetLook {
 	return protocol.WidgetLook{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
 		LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, VisitorCalls: site.VisitorCalls,
-		Language: site.Language, PrechatFields: prechatFields(site)}
+		Language: site.Language, PrechatFields: prechatFields(site), Attachments: attachLimits(site)}
 }
 
 // siteErr maps a store error of a site lookup to the API's.
@@ -206,7 +210,13 @@ type siteReq struct {
 	IdentityRequired *bool                    `json:"identity_required"`
 	VisitorCalls     *bool                    `json:"visitor_calls"`
 	PrechatFields    *[]protocol.PrechatField `json:"prechat_fields"`
-	Look             *struct {
+	// Attachments: max_bytes (0: the default) and types (empty: the
+	// default list).
+	Attachments *struct {
+		MaxBytes *int64    `json:"max_bytes"`
+		Types    *[]string `json:"types"`
+	} `json:"attachments"`
+	Look *struct {
 		Title            *string `json:"title"`
 		Greeting         *string `json:"greeting"`
 		AccentColor      *string `json:"accent_color"`
@@ -273,6 +283,21 @@ func (r siteReq) apply(st *store.SiteSettings) error {
 			st.PrechatFields = string(b)
 		}
 	}
+	if at := r.Attachments; at != nil {
+		if at.MaxBytes != nil {
+			if *at.MaxBytes < 0 || *at.MaxBytes > maxAttachMaxBytes {
+				return apierr.Invalid(fmt.Sprintf("the attachment size limit is 0 (the default, %s) to %s", humanBytes(defaultAttachMaxBytes), humanBytes(maxAttachMaxBytes)))
+			}
+			st.AttachMaxBytes = *at.MaxBytes
+		}
+		if at.Types != nil {
+			types, err := checkAttachTypes(*at.Types)
+			if err != nil {
+				return err
+			}
+			st.AttachTypes = strings.Join(types, " ")
+		}
+	}
 	if l := r.Look; l != nil {
 		if err := text(l.Title, &st.WidgetTitle, "the title", 60); err != nil {
 			return err
@@ -332,7 +357,7 @@ func (a *sitesAPI) create(c *gin.Context) error {
 	site := store.Site{ID: uuid.NewString(), Name: st.Name, AllowedOrigins: st.AllowedOrigins, Secret: randomToken(),
 		IdentityRequired: st.IdentityRequired, VisitorCalls: st.VisitorCalls, WidgetTitle: st.WidgetTitle,
 		WidgetGreeting: st.WidgetGreeting, AccentColor: st.AccentColor, LauncherPosition: st.LauncherPosition, ShowAvatars: st.ShowAvatars,
-		Language: st.Language, PrechatFields: st.PrechatFields}
+		Language: st.Language, PrechatFields: st.PrechatFields, AttachMaxBytes: st.AttachMaxBytes, AttachTypes: st.AttachTypes}
 	if err := sc.CreateSite(ctx, site); err != nil {
 		return siteErr(err, "create the site")
 	}
@@ -400,6 +425,8 @@ func siteChanges(before, after store.Site) string {
 	add("show_avatars", b.ShowAvatars, a.ShowAvatars)
 	add("language", b.Language, a.Language)
 	add("prechat_fields", b.PrechatFields, a.PrechatFields)
+	add("attach_max_bytes", b.AttachMaxBytes, a.AttachMaxBytes)
+	add("attach_types", b.AttachTypes, a.AttachTypes)
 	return strings.Join(out, " ")
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/apierr"
+	"github.com/parleychat/parley/pkg/blob"
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
@@ -26,6 +27,7 @@ type visitorStore interface {
 	Visitor(ctx context.Context, id string) (store.Visitor, error)
 	ExportVisitor(ctx context.Context, id string) (store.VisitorExport, error)
 	DeleteVisitor(ctx context.Context, id string) (store.Deleted, error)
+	AttachmentKeysOfVisitor(ctx context.Context, visitorID string) ([]string, error)
 }
 
 // visitorsAPI serves the visitors resource.
@@ -37,6 +39,7 @@ type visitorsAPI struct {
 	audit   func(c *gin.Context, workspaceID, action, target, detail string)
 	now     func() time.Time
 	log     *slog.Logger
+	blobs   blob.Store // the visitor's files go with them
 }
 
 func (s *Server) visitorsAPI() *visitorsAPI {
@@ -47,6 +50,7 @@ func (s *Server) visitorsAPI() *visitorsAPI {
 		audit:   s.audit,
 		now:     time.Now,
 		log:     s.log,
+		blobs:   s.blobs,
 	}
 }
 
@@ -100,6 +104,9 @@ type (
 		Messages     []exportMessageJSON `json:"messages"`
 		Notes        []exportNoteJSON    `json:"notes"`
 		Mails        []exportMailJSON    `json:"mails"`
+		// Attachments: the files of the conversation (the bytes are
+		// downloaded from it by id).
+		Attachments []protocol.Attachment `json:"attachments"`
 	}
 	exportCSATJSON struct {
 		Rating  int        `json:"rating"`
@@ -155,7 +162,8 @@ func toExportJSON(ex store.VisitorExport, now time.Time) exportJSON {
 		c := ce.Conversation
 		cj := exportConversationJSON{ID: c.ID, SiteID: c.SiteID, Status: c.Status, Language: c.Language, ContactName: c.ContactName,
 			ContactEmail: c.ContactEmail, CreatedAt: c.CreatedAt, ClosedAt: c.ClosedAt,
-			Tags: []string{}, Messages: []exportMessageJSON{}, Notes: []exportNoteJSON{}, Mails: []exportMailJSON{}}
+			Tags: []string{}, Messages: []exportMessageJSON{}, Notes: []exportNoteJSON{}, Mails: []exportMailJSON{},
+			Attachments: []protocol.Attachment{}}
 		if c.CsatRating > 0 {
 			cj.CSAT = &exportCSATJSON{Rating: c.CsatRating, Comment: c.CsatComment, At: c.CsatAt}
 		}
@@ -167,6 +175,9 @@ func toExportJSON(ex store.VisitorExport, now time.Time) exportJSON {
 		}
 		for _, n := range ce.Notes {
 			cj.Notes = append(cj.Notes, exportNoteJSON{AuthorID: n.AuthorID, Body: n.Body, Mentions: ce.Mentions[n.ID], CreatedAt: n.CreatedAt})
+		}
+		for _, at := range ce.Attachments {
+			cj.Attachments = append(cj.Attachments, attachmentInfo(at))
 		}
 		for _, m := range ce.Mails {
 			cj.Mails = append(cj.Mails, exportMailJSON{Kind: m.Kind, To: m.ToAddress, Subject: m.Subject, Body: m.Body, CreatedAt: m.CreatedAt, SentAt: m.SentAt})
@@ -210,11 +221,26 @@ func (a *visitorsAPI) remove(c *gin.Context) error {
 	if err != nil {
 		return visitorErr(err, "read the visitor")
 	}
+	keys, err := sc.AttachmentKeysOfVisitor(ctx, v.ID)
+	if err != nil {
+		return visitorErr(err, "list the visitor's files")
+	}
 	deleted, err := sc.DeleteVisitor(ctx, v.ID)
 	if err != nil {
 		return visitorErr(err, "delete the visitor")
 	}
 	a.audit(c, me.WorkspaceID, "visitor_deleted", v.ID, "")
+	// The rows are gone, so no one can reach the files any more; their
+	// bytes go now. A failure is the admin's to see (and retry by hand):
+	// the rows cannot be deleted again.
+	for _, k := range keys {
+		if err := a.blobs.Delete(ctx, k); err != nil {
+			return apierr.Unavailable("the visitor is deleted but some of their files could not be removed from storage", err)
+		}
+	}
+	if len(keys) > 0 {
+		deleted["attachment_files"] = int64(len(keys))
+	}
 	// Its sockets, on whatever node, recheck their visitor when their
 	// site's topic speaks (conn.recheckProof) and close, the visitor being
 	// gone; other visitors of the site find theirs and chat on. Without

@@ -29,48 +29,52 @@ import (
 var idRoutes = map[string]struct {
 	id   string // which of the first workspace\'s ids (the ids map below)
 	body map[string]any
+	// upload: the body is a multipart file upload (http_attachments.go).
+	upload bool
 }{
-	"GET /api/conversations/:id/messages":     {id: "conversation"},
-	"GET /api/conversations/:id/routing":      {id: "conversation"},
-	"POST /api/conversations/:id/transfer":    {id: "conversation", body: map[string]any{"to_team": "billing"}},
-	"POST /api/conversations/:id/accept":      {id: "conversation"},
-	"POST /api/conversations/:id/decline":     {id: "conversation"},
-	"PATCH /api/conversations/:id/routing":    {id: "conversation", body: map[string]any{"priority": 1}},
-	"GET /api/agents/:id":                     {id: "agent"},
-	"PATCH /api/agents/:id":                   {id: "agent", body: map[string]any{"capacity": 1}},
-	"DELETE /api/agents/:id/sessions":         {id: "agent"},
-	"POST /api/agents/:id/disable":            {id: "agent"},
-	"POST /api/agents/:id/enable":             {id: "agent"},
-	"POST /api/agents/:id/totp/reset":         {id: "agent"},
-	"GET /api/sites/:id":                      {id: "site"},
-	"PATCH /api/sites/:id":                    {id: "site", body: map[string]any{"allowed_origins": []string{}}},
-	"DELETE /api/sites/:id":                   {id: "site"},
-	"POST /api/sites/:id/secret":              {id: "site"},
-	"GET /api/sites/:id/routing":              {id: "site"},
-	"PATCH /api/sites/:id/routing":            {id: "site", body: map[string]any{"mode": "auto"}},
-	"PUT /api/sites/:id/calls":                {id: "site", body: map[string]any{"visitor_calls": true}},
-	"DELETE /api/invites/:id":                 {id: "invite"},
-	"GET /api/sites/:id/proactive":            {id: "site"},
-	"PUT /api/sites/:id/proactive":            {id: "site", body: map[string]any{"page_trail": true}},
-	"GET /api/visitors/:id/pages":             {id: "visitor"},
-	"GET /api/visitors/:id/events":            {id: "visitor"},
-	"GET /api/visitors/:id/attributes":        {id: "visitor"},
-	"POST /api/email/outbox/:id/retry":        {id: "mail"},
-	"GET /api/conversations/:id/notes":        {id: "conversation"},
-	"POST /api/conversations/:id/notes":       {id: "conversation", body: map[string]any{"body": "intruder note"}},
-	"PATCH /api/canned/:id":                   {id: "canned", body: map[string]any{"shortcut": "x", "body": "intruder"}},
-	"DELETE /api/canned/:id":                  {id: "canned"},
-	"POST /api/conversations/:id/state":       {id: "conversation", body: map[string]any{"state": "pending"}},
-	"GET /api/conversations/:id/tags":         {id: "conversation"},
-	"PUT /api/conversations/:id/tags":         {id: "conversation", body: map[string]any{"tags": []string{}}},
-	"DELETE /api/tags/:id":                    {id: "tag"},
-	"GET /api/visitors/:id/export":            {id: "visitor"},
-	"DELETE /api/visitors/:id":                {id: "visitor"},
-	"GET /api/visitors/:id":                   {id: "visitor"},
-	"DELETE /api/tokens/:id":                  {id: "token"},
-	"DELETE /api/webhooks/:id":                {id: "webhook"},
-	"GET /api/webhooks/:id/deliveries":        {id: "webhook"},
-	"POST /api/webhook-deliveries/:id/replay": {id: "delivery"},
+	"GET /api/conversations/:id/messages":         {id: "conversation"},
+	"GET /api/conversations/:id/routing":          {id: "conversation"},
+	"POST /api/conversations/:id/transfer":        {id: "conversation", body: map[string]any{"to_team": "billing"}},
+	"POST /api/conversations/:id/accept":          {id: "conversation"},
+	"POST /api/conversations/:id/decline":         {id: "conversation"},
+	"PATCH /api/conversations/:id/routing":        {id: "conversation", body: map[string]any{"priority": 1}},
+	"GET /api/agents/:id":                         {id: "agent"},
+	"PATCH /api/agents/:id":                       {id: "agent", body: map[string]any{"capacity": 1}},
+	"DELETE /api/agents/:id/sessions":             {id: "agent"},
+	"POST /api/agents/:id/disable":                {id: "agent"},
+	"POST /api/agents/:id/enable":                 {id: "agent"},
+	"POST /api/agents/:id/totp/reset":             {id: "agent"},
+	"GET /api/sites/:id":                          {id: "site"},
+	"PATCH /api/sites/:id":                        {id: "site", body: map[string]any{"allowed_origins": []string{}}},
+	"DELETE /api/sites/:id":                       {id: "site"},
+	"POST /api/sites/:id/secret":                  {id: "site"},
+	"GET /api/sites/:id/routing":                  {id: "site"},
+	"PATCH /api/sites/:id/routing":                {id: "site", body: map[string]any{"mode": "auto"}},
+	"PUT /api/sites/:id/calls":                    {id: "site", body: map[string]any{"visitor_calls": true}},
+	"DELETE /api/invites/:id":                     {id: "invite"},
+	"GET /api/sites/:id/proactive":                {id: "site"},
+	"PUT /api/sites/:id/proactive":                {id: "site", body: map[string]any{"page_trail": true}},
+	"GET /api/visitors/:id/pages":                 {id: "visitor"},
+	"GET /api/visitors/:id/events":                {id: "visitor"},
+	"GET /api/visitors/:id/attributes":            {id: "visitor"},
+	"POST /api/email/outbox/:id/retry":            {id: "mail"},
+	"GET /api/conversations/:id/notes":            {id: "conversation"},
+	"POST /api/conversations/:id/notes":           {id: "conversation", body: map[string]any{"body": "intruder note"}},
+	"PATCH /api/canned/:id":                       {id: "canned", body: map[string]any{"shortcut": "x", "body": "intruder"}},
+	"DELETE /api/canned/:id":                      {id: "canned"},
+	"POST /api/conversations/:id/state":           {id: "conversation", body: map[string]any{"state": "pending"}},
+	"GET /api/conversations/:id/tags":             {id: "conversation"},
+	"POST /api/conversations/:id/attachments":     {id: "conversation", upload: true},
+	"GET /api/conversations/:id/attachments/:aid": {id: "conversation"},
+	"PUT /api/conversations/:id/tags":             {id: "conversation", body: map[string]any{"tags": []string{}}},
+	"DELETE /api/tags/:id":                        {id: "tag"},
+	"GET /api/visitors/:id/export":                {id: "visitor"},
+	"DELETE /api/visitors/:id":                    {id: "visitor"},
+	"GET /api/visitors/:id":                       {id: "visitor"},
+	"DELETE /api/tokens/:id":                      {id: "token"},
+	"DELETE /api/webhooks/:id":                    {id: "webhook"},
+	"GET /api/webhooks/:id/deliveries":            {id: "webhook"},
+	"POST /api/webhook-deliveries/:id/replay":     {id: "delivery"},
 	// /api/v1 is called with the other workspace's write token.
 	"GET /api/v1/conversations/:id":           {id: "conversation"},
 	"GET /api/v1/conversations/:id/messages":  {id: "conversation"},
@@ -91,6 +95,8 @@ var idRoutes = map[string]struct {
 // notIDBearing lists the routes whose path parameter is not a workspace's
 // id, and why.
 var notIDBearing = map[string]string{
+	"POST /api/widget/conversations/:id/attachments":     "the visitor token's own conversation; a stranger's gets 404 (TestAttachmentsBothWays)",
+	"GET /api/widget/conversations/:id/attachments/:aid": "the visitor token's own conversation; a stranger's gets 404 (TestAttachmentsBothWays)",
 	"GET /widget/:file":                  "a static file of the widget",
 	"GET /app/*file":                     "a static file of the agent app",
 	"GET " + invitePathPrefix + ":token": "an invite token (the token itself is the credential; tested in security_test.go)",
@@ -232,7 +238,11 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 			path := withParam(r.Path, ids[spec.id])
 			var e struct{ Code string }
 			var code int
-			if strings.HasPrefix(r.Path, "/api/v1/") {
+			if spec.upload {
+				var up uploadResult
+				code, up = upload(t, other.hc, ts.URL+path, "", other.csrf, "intruder-1", "x.png", pngBytes)
+				e.Code = up.Code
+			} else if strings.HasPrefix(r.Path, "/api/v1/") {
 				res := apiCall(t, ts, otherToken, r.Method, path, spec.body)
 				code, e.Code = res.status, res.code()
 			} else {

@@ -181,21 +181,33 @@ func (s *Server) requireAgent(c *gin.Context) {
 // and content type. Sign-in, accepting an invite and every
 // cookie-authenticated write (requireCSRF) go through it.
 func (s *Server) requireOwnPage(c *gin.Context) {
-	if s.fromOwnPage(c) {
+	if s.fromOwnPage(c, "application/json") {
 		c.Next()
 	}
 }
 
-// fromOwnPage is requireOwnPage's check; it answers the refusal itself.
-func (s *Server) fromOwnPage(c *gin.Context) bool {
+// fromOwnPage is requireOwnPage's check, with the body's media type; it
+// answers the refusal itself.
+func (s *Server) fromOwnPage(c *gin.Context, mediaType string) bool {
+	return s.ownOrigin(c) && hasMediaType(c, mediaType)
+}
+
+// ownOrigin is fromOwnPage's check of where the request comes from.
+func (s *Server) ownOrigin(c *gin.Context) bool {
 	r := c.Request
 	if !s.sameOrigin(r) && (r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "same-origin") {
 		apiError(c, http.StatusForbidden, codeOrigin, "this request is accepted only from the agent app's own pages ("+s.cfg.PublicOrigin()+")")
 		return false
 	}
+	return true
+}
+
+// hasMediaType is fromOwnPage's check of the body's type.
+func hasMediaType(c *gin.Context, mediaType string) bool {
+	r := c.Request
 	if r.ContentLength != 0 { // -1: a body of unknown length
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			apiError(c, http.StatusUnsupportedMediaType, codeMediaType, "send the request body as Content-Type: application/json")
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != mediaType {
+			apiError(c, http.StatusUnsupportedMediaType, codeMediaType, "send the request body as Content-Type: "+mediaType)
 			return false
 		}
 	}
@@ -204,8 +216,15 @@ func (s *Server) fromOwnPage(c *gin.Context) bool {
 
 // requireCSRF checks that a cookie-authenticated write comes from the agent
 // app's own pages (requireOwnPage) and carries the double-submit token.
-func (s *Server) requireCSRF(c *gin.Context) {
-	if !s.fromOwnPage(c) {
+func (s *Server) requireCSRF(c *gin.Context) { s.checkCSRF(c, "application/json") }
+
+// requireCSRFUpload is requireCSRF for a file upload, whose body is
+// multipart/form-data: a form another site could post, but not with the
+// CSRF header, which only the agent app's own pages can read and send.
+func (s *Server) requireCSRFUpload(c *gin.Context) { s.checkCSRF(c, "multipart/form-data") }
+
+func (s *Server) checkCSRF(c *gin.Context, mediaType string) {
+	if !s.ownOrigin(c) {
 		return
 	}
 	sess := c.MustGet("session").(store.Session)
@@ -214,7 +233,9 @@ func (s *Server) requireCSRF(c *gin.Context) {
 		apiError(c, http.StatusForbidden, codeCSRF, "missing or wrong "+csrfHeader+" header")
 		return
 	}
-	c.Next()
+	if hasMediaType(c, mediaType) {
+		c.Next()
+	}
 }
 
 // requireRole lets only agents with one of the roles through (after

@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/auth"
+	"github.com/parleychat/parley/pkg/blob"
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
@@ -48,6 +50,7 @@ type Server struct {
 	relayPool *relaynode.Pool
 	ice       turn.Config
 	mail      *mailer.Mailer // what gets mailed, and the queue (pkg/mailer)
+	blobs     blob.Store     // attachments' bytes (http_attachments.go)
 
 	rtcMetrics *rtcMetrics
 	calls      callBook         // call.go
@@ -90,6 +93,9 @@ type Deps struct {
 	// Knowledge is this node's index of help articles (OpenKnowledge);
 	// nil keeps one in memory, built from the store.
 	Knowledge *knowledge.Index
+	// Blobs keeps attachments' bytes; nil: OpenBlobs(cfg), the S3
+	// bucket configured or the data dir.
+	Blobs blob.Store
 }
 
 // New builds a Server.
@@ -103,6 +109,13 @@ func New(cfg config.Config, d Deps) *Server {
 		seen:    lastSeen{st: d.Store, log: d.Logger},
 		now:     time.Now,
 		mail:    d.Mailer,
+	}
+	if s.blobs = d.Blobs; s.blobs == nil {
+		var err error
+		if s.blobs, err = OpenBlobs(cfg); err != nil {
+			// pkg/config checked the S3 endpoint; nothing else fails here.
+			panic(fmt.Sprintf("service: attachments store: %v", err))
+		}
 	}
 	if s.mail == nil {
 		s.mail = mailer.New(d.Store, email.Replies{}, cfg.PublicOrigin(), d.Logger)
@@ -189,6 +202,8 @@ func (s *Server) routes() []route {
 	panel := s.visitorPanelAPI()
 	reports := s.reportsAPI()
 	search := s.searchAPI()
+	files := s.attachmentsAPI()
+	upload := limitBody(maxAttachMaxBytes + 1<<20) // a site's own limit is checked in the handler
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -287,6 +302,11 @@ func (s *Server) routes() []route {
 		r("POST", "/api/widget/attributes", body, h(activity.widgetAttributes)),
 		r("POST", "/api/widget/triggers/fire", body, h(activity.widgetFireTrigger)),
 		r("POST", "/api/widget/csat", body, h(csat.rate)), // http_csat.go
+		// Attachments, both ways (http_attachments.go).
+		r("POST", "/api/widget/conversations/:id/attachments", upload, h(files.visitorUpload)),
+		r("GET", "/api/widget/conversations/:id/attachments/:aid", h(files.visitorDownload)),
+		r("POST", "/api/conversations/:id/attachments", agent, s.requireCSRFUpload, upload, h(files.agentUpload)),
+		r("GET", "/api/conversations/:id/attachments/:aid", agent, h(files.agentDownload)),
 		// Data rights: export and delete a visitor (http_visitors.go).
 		r("GET", "/api/visitors/:id/export", agent, requireRole("admin"), h(visitors.export)),
 		r("DELETE", "/api/visitors/:id", agent, csrf, requireRole("admin"), h(visitors.remove)),

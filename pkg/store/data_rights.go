@@ -39,13 +39,16 @@ type ConversationExport struct {
 	Mentions map[string][]string
 	Tags     []Tag
 	Mails    []MailOut
+	// Attachments: the files sent in it (what they are; their bytes are
+	// downloaded from the conversation).
+	Attachments []Attachment
 }
 
 // ExportedTables are the tables ExportVisitor reads rows keyed by a visitor
 // or a conversation from; a test checks it names every such table, so a
 // new one is not forgotten in the export.
 var ExportedTables = []string{"visitors", "visitor_attributes", "visitor_pages", "visitor_events", "trigger_fires",
-	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox"}
+	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox", "attachments"}
 
 // ExportVisitor returns everything stored about the visitor, opened;
 // ErrNotFound when it is not this workspace's.
@@ -103,6 +106,14 @@ func (s *Scoped) ExportVisitor(ctx context.Context, id string) (VisitorExport, e
 		}
 		if ce.Mentions, err = s.NoteMentions(ctx, noteIDs); err != nil {
 			return out, err
+		}
+		if err := s.q(ctx).Where("conversation_id = ?", c.ID).Order("created_at, id").Find(&ce.Attachments).Error; err != nil {
+			return out, err
+		}
+		for i := range ce.Attachments {
+			if err := s.s.openAttachment(&ce.Attachments[i]); err != nil {
+				return out, err
+			}
 		}
 		if err := s.q(ctx).Where("conversation_id = ?", c.ID).Order("id").Find(&ce.Mails).Error; err != nil {
 			return out, err

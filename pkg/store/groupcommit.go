@@ -233,8 +233,8 @@ const advanceSQL = `UPDATE conversations SET last_seq = last_seq + 1, last_body 
 // PostgreSQL every statement is a round trip, which the members of a batch
 // make one after the other.
 const advanceInsertPG = `WITH adv AS (` + advanceSQL + `),
-	ins AS (INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, audience, sources, created_at)
-		SELECT ?, ?, adv.last_seq, ?, ?, ?, ?, ?, ?, ?, CAST(? AS timestamptz) FROM adv RETURNING id)
+	ins AS (INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, audience, sources, attachment, created_at)
+		SELECT ?, ?, adv.last_seq, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS timestamptz) FROM adv RETURNING id)
 	SELECT adv.last_seq, adv.status, adv.language, adv.inbox_state, ins.id FROM adv, ins`
 
 func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmts, error) {
@@ -243,7 +243,7 @@ func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmt
 		to    **sql.Stmt
 		query string
 	}{
-		{&st.find, `SELECT id, seq, author_kind, author_id, author_name, body, audience, sources, created_at FROM messages
+		{&st.find, `SELECT id, seq, author_kind, author_id, author_name, body, audience, sources, attachment, created_at FROM messages
 			WHERE conversation_id = ? AND client_id = ? AND workspace_id = ?`},
 		{&st.exists, `SELECT status, visitor_id, COALESCE(agent_id, '') FROM conversations WHERE id = ? AND workspace_id = ?`},
 	}
@@ -258,8 +258,8 @@ func prepareAppend(ctx context.Context, db *sql.DB, dialect string) (*appendStmt
 			query string
 		}{
 			{&st.advance, advanceSQL},
-			{&st.insert, `INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, audience, sources, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
+			{&st.insert, `INSERT INTO messages (workspace_id, conversation_id, seq, client_id, author_kind, author_id, author_name, body, audience, sources, attachment, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
 		}...)
 	}
 	for _, p := range stmts {
@@ -334,12 +334,12 @@ func (t txAppend) append(ctx context.Context, r *appendReq) (appendResult, error
 		r.need.Agent, r.need.Agent, m.ConversationID, m.ClientID}
 	var err error
 	if t.advanceInsert != nil {
-		args := append(advance, m.WorkspaceID, m.ConversationID, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.Audience, m.Sources, m.CreatedAt)
+		args := append(advance, m.WorkspaceID, m.ConversationID, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.Audience, m.Sources, m.Attachment, m.CreatedAt)
 		err = t.advanceInsert.QueryRowContext(ctx, args...).Scan(&m.Seq, &to.Status, &to.Language, &to.State, &m.ID)
 	} else {
 		err = t.advance.QueryRowContext(ctx, advance...).Scan(&m.Seq, &to.Status, &to.Language, &to.State)
 		if err == nil {
-			err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.Audience, m.Sources, m.CreatedAt).Scan(&m.ID)
+			err = t.insert.QueryRowContext(ctx, m.WorkspaceID, m.ConversationID, m.Seq, m.ClientID, m.AuthorKind, m.AuthorID, m.AuthorName, m.Body, m.Audience, m.Sources, m.Attachment, m.CreatedAt).Scan(&m.ID)
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -366,7 +366,7 @@ func (t txAppend) refused(ctx context.Context, r *appendReq) (appendResult, erro
 	}
 	prev := Message{WorkspaceID: r.ws, ConversationID: r.m.ConversationID, ClientID: r.m.ClientID}
 	err = t.tx.StmtContext(ctx, t.find).QueryRowContext(ctx, r.m.ConversationID, r.m.ClientID, r.ws).
-		Scan(&prev.ID, &prev.Seq, &prev.AuthorKind, &prev.AuthorID, &prev.AuthorName, &prev.Body, &prev.Audience, &prev.Sources, &prev.CreatedAt)
+		Scan(&prev.ID, &prev.Seq, &prev.AuthorKind, &prev.AuthorID, &prev.AuthorName, &prev.Body, &prev.Audience, &prev.Sources, &prev.Attachment, &prev.CreatedAt)
 	if err == nil {
 		return appendResult{m: prev, dup: true}, nil
 	}

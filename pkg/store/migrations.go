@@ -45,6 +45,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120880_translate_message_translations", Migrate: migrateTranslations},            // translations.go
 	{ID: "2026120830_reports_assigned_at", Migrate: migrateReportsAssignedAt},                  // reports.go
 	{ID: "2026120801_search_index", Migrate: migrateSearch},                                    // search.go
+	{ID: "2026120835_attach_attachments", Migrate: migrateAttachments},                         // attachments.go
 }
 
 func migrate(db *gorm.DB) error {

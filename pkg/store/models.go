@@ -67,8 +67,13 @@ type Site struct {
 	ShowAvatars      bool   `gorm:"not null;default:true"`
 	// Language is the widget's language (widget_language.go); empty: the
 	// visitor's.
-	Language  string `gorm:"size:10;not null;default:''"`
-	CreatedAt time.Time
+	Language string `gorm:"size:10;not null;default:''"`
+	// Attachments the site's visitors and agents may send (attachments.go):
+	// the largest in bytes (0: the default) and the MIME types allowed,
+	// space-separated (empty: the default list).
+	AttachMaxBytes int64  `gorm:"not null;default:0"`
+	AttachTypes    string `gorm:"size:2000;not null;default:''"`
+	CreatedAt      time.Time
 }
 
 // Agent is a person who answers chats.
@@ -213,6 +218,9 @@ type Message struct {
 	Audience string `gorm:"size:20;not null;default:''"`
 	// Sources are the help articles an assistant's answer came from (JSON
 	// of protocol.Source; empty for every other message).
-	Sources   string `gorm:"type:text;not null;default:''"`
-	CreatedAt time.Time
+	Sources string `gorm:"type:text;not null;default:''"`
+	// Attachment is the file the message carries (JSON of
+	// protocol.Attachment, sealed when encryption is on; empty for none).
+	Attachment string `gorm:"type:text;not null;default:''"`
+	CreatedAt  time.Time
 }

@@ -65,6 +65,9 @@ var moreSealed = []sealedColumn{
 	{"webhook_deliveries", []string{"id", "workspace_id", "event_id"}, "payload", func(r map[string]any) []byte {
 		return eventPayloadAAD(str(r, "workspace_id"), str(r, "event_id"))
 	}},
+	// The bytes of attachments are sealed too, in their blob store, which
+	// Reencrypt does not walk: rotating keys keeps the old key for them.
+	{"attachments", []string{"id"}, "name", func(r map[string]any) []byte { return attachmentNameAAD(str(r, "id")) }},
 }
 
 // reencryptMore reseals the columns of moreSealed, 500 rows at a time.

@@ -316,8 +316,13 @@ func (s *Scoped) Append(ctx context.Context, m Message, need Require) (Appended,
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now().UTC()
 	}
-	plain, name := m.Body, m.AuthorName
+	plain, name, att := m.Body, m.AuthorName, m.Attachment
 	var err error
+	if att != "" {
+		if m.Attachment, err = s.s.seal(att, messageAttachmentAAD(m.ConversationID, m.ClientID)); err != nil {
+			return Appended{}, err
+		}
+	}
 	if m.Body, err = s.s.seal(plain, bodyAAD(m.ConversationID, m.ClientID)); err != nil {
 		return Appended{}, err
 	}
@@ -341,7 +346,7 @@ func (s *Scoped) Append(ctx context.Context, m Message, need Require) (Appended,
 		err := s.s.openMessage(&res.m)
 		return Appended{Message: res.m, Duplicate: true}, err
 	}
-	res.m.Body, res.m.AuthorName = plain, name
+	res.m.Body, res.m.AuthorName, res.m.Attachment = plain, name, att
 	return Appended{Message: res.m, Conversation: res.conv}, nil
 }
 

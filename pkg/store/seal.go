@@ -51,7 +51,10 @@ func (s *Store) openMessage(m *Message) error {
 	if err != nil {
 		return err
 	}
-	m.AuthorName, err = s.open(m.AuthorName, authorNameAAD(m.ConversationID, m.ClientID))
+	if m.AuthorName, err = s.open(m.AuthorName, authorNameAAD(m.ConversationID, m.ClientID)); err != nil {
+		return err
+	}
+	m.Attachment, err = s.open(m.Attachment, messageAttachmentAAD(m.ConversationID, m.ClientID))
 	return err
 }
 
@@ -121,6 +124,7 @@ func (s *Store) Reencrypt(ctx context.Context, k interface {
 			}{
 				{"body", m.Body, bodyAAD(m.ConversationID, m.ClientID)},
 				{"author_name", m.AuthorName, authorNameAAD(m.ConversationID, m.ClientID)},
+				{"attachment", m.Attachment, messageAttachmentAAD(m.ConversationID, m.ClientID)},
 			} {
 				if f.value == "" {
 					continue // a system message has no author name

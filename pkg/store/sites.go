@@ -40,6 +40,8 @@ type SiteSettings struct {
 	ShowAvatars      bool
 	Language         string // "" or a widget language, checked by the caller
 	PrechatFields    string // JSON, checked by the caller (prechat_fields.go)
+	AttachMaxBytes   int64  // 0: the default (attachments.go)
+	AttachTypes      string // space-separated MIME types, checked by the caller
 }
 
 // Settings returns the site's settings as UpdateSiteSettings takes them.
@@ -47,7 +49,7 @@ func (s Site) Settings() SiteSettings {
 	return SiteSettings{Name: s.Name, AllowedOrigins: s.AllowedOrigins, IdentityRequired: s.IdentityRequired,
 		VisitorCalls: s.VisitorCalls, WidgetTitle: s.WidgetTitle, WidgetGreeting: s.WidgetGreeting,
 		AccentColor: s.AccentColor, LauncherPosition: s.LauncherPosition, ShowAvatars: s.ShowAvatars,
-		Language: s.Language, PrechatFields: s.PrechatFields}
+		Language: s.Language, PrechatFields: s.PrechatFields, AttachMaxBytes: s.AttachMaxBytes, AttachTypes: s.AttachTypes}
 }
 
 // CreateSite stores a new site of the workspace; its secret is sealed.
@@ -73,6 +75,7 @@ func (s *Scoped) UpdateSiteSettings(ctx context.Context, id string, st SiteSetti
 		"visitor_calls": st.VisitorCalls, "widget_title": st.WidgetTitle, "widget_greeting": st.WidgetGreeting,
 		"accent_color": st.AccentColor, "launcher_position": st.LauncherPosition, "show_avatars": st.ShowAvatars,
 		"language": st.Language, "prechat_fields": st.PrechatFields,
+		"attach_max_bytes": st.AttachMaxBytes, "attach_types": st.AttachTypes,
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound
