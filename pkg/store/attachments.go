@@ -31,12 +31,12 @@ type Attachment struct {
 	CreatedAt time.Time
 }
 
-// The schema change of 2026120830_attach_attachments: the attachments
+// The schema change of 2026120835_attach_attachments: the attachments
 // table, a message's attachment (JSON of protocol.Attachment, sealed) and a
 // site's limits (AttachMaxBytes 0: the default; AttachTypes, space-separated
 // MIME types, empty: the default list).
 type (
-	v830Attachment struct {
+	v835Attachment struct {
 		ID             string `gorm:"primaryKey;size:36"`
 		WorkspaceID    string `gorm:"size:36;not null;index"`
 		ConversationID string `gorm:"size:36;not null;uniqueIndex:idx_att_conv_client,priority:1"`
@@ -50,28 +50,28 @@ type (
 		Sealed         bool   `gorm:"not null;default:false"`
 		CreatedAt      time.Time
 	}
-	v830Message struct {
+	v835Message struct {
 		Attachment string `gorm:"type:text;not null;default:''"`
 	}
-	v830Site struct {
+	v835Site struct {
 		AttachMaxBytes int64  `gorm:"not null;default:0"`
 		AttachTypes    string `gorm:"size:2000;not null;default:''"`
 	}
 )
 
-func (v830Attachment) TableName() string { return "attachments" }
-func (v830Message) TableName() string    { return "messages" }
-func (v830Site) TableName() string       { return "sites" }
+func (v835Attachment) TableName() string { return "attachments" }
+func (v835Message) TableName() string    { return "messages" }
+func (v835Site) TableName() string       { return "sites" }
 
 func migrateAttachments(tx *gorm.DB) error {
-	if err := tx.Migrator().CreateTable(&v830Attachment{}); err != nil {
+	if err := tx.Migrator().CreateTable(&v835Attachment{}); err != nil {
 		return err
 	}
-	if err := tx.Migrator().AddColumn(&v830Message{}, "Attachment"); err != nil {
+	if err := tx.Migrator().AddColumn(&v835Message{}, "Attachment"); err != nil {
 		return err
 	}
 	for _, f := range []string{"AttachMaxBytes", "AttachTypes"} {
-		if err := tx.Migrator().AddColumn(&v830Site{}, f); err != nil {
+		if err := tx.Migrator().AddColumn(&v835Site{}, f); err != nil {
 			return err
 		}
 	}
