@@ -28,6 +28,7 @@ import { visitorEmail, visitorName } from "./visitor";
 import { InboxViews, StateActions, StatePill, TagEditor } from "./inbox";
 import { VisitorPanel } from "./visitorpanel";
 import { ReportsButton, ReportsPage } from "./reports";
+import { SearchBox } from "./search";
 
 interface Agent {
   id: string;
@@ -373,10 +374,18 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
     setReports(on);
     history.replaceState(null, "", on ? "#reports" : selected ? "#c=" + encodeURIComponent(selected) : location.pathname);
   };
+  // focus is the message a search result opened, scrolled to and marked.
+  const [focus, setFocus] = useState<{ conversation: string; seq: number } | null>(null);
   const select = (id: string) => {
     setSelected(id);
     setReports(false);
+    setFocus(null);
     history.replaceState(null, "", "#c=" + encodeURIComponent(id));
+  };
+  const openAt = (info: ConversationInfo, seq: number) => {
+    client.adopt(info);
+    select(info.id);
+    setFocus({ conversation: info.id, seq });
   };  const [notifyPrefs, saveNotifyPrefs] = useNotifications(client, me.agent.id, select);
 
 
@@ -487,6 +496,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         <nav class="pa-inbox" aria-label="Inbox">
           <div class="pa-inbox-head">
             <h1>Inbox</h1>
+            <SearchBox onOpen={openAt} />
           </div>
           <InboxViews role={me.agent.role} client={client} selected={selected} onSelect={select}>
             {section("Mine", mine, "No open conversations.")}
@@ -512,7 +522,15 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
           {calls && <IncomingCalls calls={calls} current={current?.info.id ?? null} onOpen={select} />}
           {current ? (
             <div class="pa-conv-row">
-              <ConversationView key={current.info.id} client={client} conv={current} self={self} role={me.agent.role} calls={calls} />
+              <ConversationView
+                key={current.info.id}
+                client={client}
+                conv={current}
+                self={self}
+                role={me.agent.role}
+                calls={calls}
+                focusSeq={focus?.conversation === current.info.id ? focus.seq : 0}
+              />
               <VisitorPanel
                 info={current.info}
                 onOpen={(c) => {
@@ -604,7 +622,14 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
 
 const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed", offline: "Offline message" };
 
-function ConversationView(props: { client: LiveClient; conv: ConversationLog; self: Author; role: string; calls: CallManager | null }) {
+function ConversationView(props: {
+  client: LiveClient;
+  conv: ConversationLog;
+  self: Author;
+  role: string;
+  calls: CallManager | null;
+  focusSeq: number;
+}) {
   const { client, conv, self, role, calls } = props;
   const info = conv.info;
   const items = client.items(info.id);
@@ -653,7 +678,7 @@ function ConversationView(props: { client: LiveClient; conv: ConversationLog; se
       <TagEditor conversation={info.id} role={role} />
       <ConversationRouting info={info} self={self.id} role={role} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
-      <MessageList items={items} notes={notes} self={self} visitor={name} typing={typing} client={client} />
+      <MessageList items={items} notes={notes} self={self} visitor={name} typing={typing} client={client} focusSeq={props.focusSeq} />
       {canAct ? (
         <>
           {info.status === "queued" && (
@@ -717,8 +742,16 @@ function VisitorPresence({ info }: { info: ConversationInfo }) {
   );
 }
 
-function MessageList(props: { items: ChatItem[]; notes: NoteInfo[]; self: Author; visitor: string; typing: Author | null; client: LiveClient }) {
-  const { items, notes, self, visitor, typing, client } = props;
+function MessageList(props: {
+  items: ChatItem[];
+  notes: NoteInfo[];
+  self: Author;
+  visitor: string;
+  typing: Author | null;
+  client: LiveClient;
+  focusSeq: number;
+}) {
+  const { items, notes, self, visitor, typing, client, focusSeq } = props;
   // A note sits after the message it was written after (its after_seq);
   // one written before any message, first.
   const seqs = items.map((m) => m.seq).filter((q): q is number => q !== null);
@@ -728,9 +761,24 @@ function MessageList(props: { items: ChatItem[]; notes: NoteInfo[]; self: Author
   const nameOf = (a: Author) => (a.kind === "visitor" ? visitor : a.name);
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  // A search result's message: scrolled to once its history has loaded,
+  // then the list stops following new messages until the agent scrolls
+  // back down.
+  const focused = useRef(0);
   useLayoutEffect(() => {
     const el = ref.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
+    if (!el) return;
+    if (focusSeq && focused.current !== focusSeq) {
+      const target = el.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
+      if (target) {
+        focused.current = focusSeq;
+        stick.current = false;
+        // Only this list scrolls (scrollIntoView would move the page too).
+        el.scrollTop += target.getBoundingClientRect().top - el.getBoundingClientRect().top - (el.clientHeight - target.offsetHeight) / 2;
+        return;
+      }
+    }
+    if (stick.current) el.scrollTop = el.scrollHeight;
   });
   return (
     <div
@@ -756,7 +804,10 @@ function MessageList(props: { items: ChatItem[]; notes: NoteInfo[]; self: Author
         return (
           <Fragment key={m.key}>
           <div
-            class={`pa-msg pa-msg-${side}${first ? "" : " pa-msg-cont"}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}`}
+            class={`pa-msg pa-msg-${side}${first ? "" : " pa-msg-cont"}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}${
+              focusSeq && m.seq === focusSeq ? " pa-msg-focus" : ""
+            }`}
+            data-focused={focusSeq && m.seq === focusSeq ? "true" : undefined}
             data-testid="message"
             data-seq={m.seq === null ? "" : String(m.seq)}
             data-pending={m.pending ? "true" : "false"}
