@@ -18,7 +18,7 @@ export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
 FUZZTIME ?= 150000x
 FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT ./pkg/keyring:FuzzOpen
 
-.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick bench-reports
+.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick bench-reports bench-search
 
 run:
 	$(GO) run ./signaling
@@ -90,5 +90,10 @@ bench-quick:
 
 # Reports over a generated year: 100,000 conversations, 1,000,000 messages,
 # on SQLite and (when it answers) PostgreSQL; prints the timings.
+# Search over 1,000,000 generated messages on SQLite and (when
+# PARLEY_TEST_POSTGRES is set) PostgreSQL: index time and query times.
+bench-search:
+	PARLEY_SEARCH_MESSAGES=1000000 $(GO) test -v -count=1 -timeout 90m -run TestSearchScale ./pkg/store
+
 bench-reports:
 	PARLEY_REPORT_CONVERSATIONS=100000 $(GO) test -v -count=1 -timeout 60m -run TestReportScale ./pkg/report
