@@ -16,18 +16,19 @@ import (
 // Changed announces a conversation's current state to its visitor and the
 // workspace's agents.
 func (s *Service) Changed(ctx context.Context, workspaceID, convID string) {
+	if err := s.changed(ctx, workspaceID, convID); err != nil {
+		s.log.Warn("announce conversation", "conversation", convID, "err", err)
+	}
+}
+
+// changed is Changed, reporting a failure to read what it announces.
+func (s *Service) changed(ctx context.Context, workspaceID, convID string) error {
 	sc := s.store.Workspace(workspaceID)
 	c, err := sc.Conversation(ctx, convID)
 	if err != nil {
-		s.log.Warn("announce conversation", "conversation", convID, "err", err)
-		return
+		return err
 	}
-	info, err := s.info(ctx, sc, c)
-	if err != nil {
-		s.log.Warn("announce conversation", "conversation", convID, "err", err)
-		return
-	}
-	s.announce(ctx, info, workspaceID)
+	return s.announceConversation(ctx, sc, c)
 }
 
 // announceConversation sends c, as read, to its visitor and the agents

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/routing"
@@ -30,6 +28,9 @@ type notifier interface {
 	System(ctx context.Context, workspaceID, convID, clientID, audience, body string) error
 	// announceConversation sends c, as read, to its visitor and the agents.
 	announceConversation(ctx context.Context, sc *store.Scoped, c store.Conversation) error
+	// tellJoined and tellTransferred tell a change of owner (announcer.go).
+	tellJoined(ctx context.Context, workspaceID, convID, agentID string) error
+	tellTransferred(ctx context.Context, workspaceID, convID string, id int64, toName, moved string) error
 	// Emit tells outside listeners (webhooks) of an event (emit.go).
 	Emit(ctx context.Context, ev Event)
 	// takeOffline offers the site's assistant a conversation nobody can
@@ -138,32 +139,28 @@ func (e *engineNode) reason(ctx context.Context, ws, convID, reason string) {
 
 // joined announces a new owner: the reason and the agents' summary of it
 // are stored, the visitor and the agents see the conversation open, and a
-// system message says who joined.
+// system message says who joined. The claim's commit wrote an
+// announcement (store.Claim); it is deleted once told, else the
+// announcer tells it again (announcer.go).
 func (e *engineNode) joined(ctx context.Context, ws, convID, agentID, reason, summary string) {
-	if err := e.st.Workspace(ws).SetAssignedWhy(ctx, convID, reason, summary); err != nil {
+	sc := e.st.Workspace(ws)
+	if err := sc.SetAssignedWhy(ctx, convID, reason, summary); err != nil {
 		e.log.Warn("cannot store the routing reason", "conversation", convID, "err", err)
 	}
-	e.notify.Changed(ctx, ws, convID)
 	e.notify.Emit(ctx, Event{Type: EventConversationAssigned, WorkspaceID: ws, Conversation: convID, AgentID: agentID})
-	name := "An agent"
-	if a, err := e.st.Workspace(ws).Agent(ctx, agentID); err == nil {
-		name = a.Name
+	if err := e.notify.tellJoined(ctx, ws, convID, agentID); err != nil {
+		e.log.Warn("join not told; the announcer tells it again", "conversation", convID, "err", err)
+		return
 	}
-	if err := e.notify.System(ctx, ws, convID, "sys:join:"+agentID, "", name+" joined the chat"); err != nil {
-		e.log.Warn("join notice", "conversation", convID, "err", err)
+	if err := sc.Announced(ctx, 0, convID, store.AnnounceJoined, agentID); err != nil {
+		e.log.Warn("join told, not marked so; the announcer tells it again", "conversation", convID, "err", err)
 	}
 }
 
 func (e *engineNode) transferred(ctx context.Context, ev routing.Transferred) {
 	sc := e.st.Workspace(ev.WorkspaceID)
 	e.log.Info("routing: transferred", "conversation", ev.ConversationID, "from", ev.From, "to", ev.To, "reason", ev.Reason)
-	name, from := "another agent", "another agent"
-	if a, err := sc.Agent(ctx, ev.To); err == nil {
-		name = a.Name
-	}
-	if a, err := sc.Agent(ctx, ev.From); err == nil {
-		from = a.Name
-	}
+	name, from := agentName(ctx, sc, ev.To, "another agent"), agentName(ctx, sc, ev.From, "another agent")
 	// The agents' notice and summary say who moved it: the agent handing
 	// over, or a supervisor reassigning another agent's chat.
 	moved := from + " transferred the chat to " + name
@@ -178,16 +175,20 @@ func (e *engineNode) transferred(ctx context.Context, ev routing.Transferred) {
 	if err := sc.UpdateTransferNote(ctx, ev.ConversationID, ev.Note, "transferred: "+ev.Reason, summary); err != nil {
 		e.log.Warn("cannot store the transfer note", "conversation", ev.ConversationID, "err", err)
 	}
-	e.notify.Changed(ctx, ev.WorkspaceID, ev.ConversationID)
 	e.notify.Emit(ctx, Event{Type: EventConversationAssigned, WorkspaceID: ev.WorkspaceID, Conversation: ev.ConversationID, AgentID: ev.To})
-	// One notice per side, each worded for its reader: the visitor learns
-	// who they are talking to now, the agents who handed it to whom.
-	id := uuid.NewString()
-	if err := e.notify.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer:"+id, protocol.AudienceVisitor, "You are now chatting with "+name+"."); err != nil {
-		e.log.Warn("transfer notice", "conversation", ev.ConversationID, "err", err)
+	// The move's announcement (store.Move) names the notices, so the
+	// announcer's retelling stores each once.
+	a, err := sc.PendingAnnouncement(ctx, ev.ConversationID, store.AnnounceTransferred, ev.To)
+	if err != nil {
+		e.log.Warn("transfer not told; the announcer tells it", "conversation", ev.ConversationID, "err", err)
+		return
 	}
-	if err := e.notify.System(ctx, ev.WorkspaceID, ev.ConversationID, "sys:transfer-agent:"+id, protocol.AudienceAgent, moved); err != nil {
-		e.log.Warn("transfer notice", "conversation", ev.ConversationID, "err", err)
+	if err := e.notify.tellTransferred(ctx, ev.WorkspaceID, ev.ConversationID, a.ID, name, moved); err != nil {
+		e.log.Warn("transfer not told; the announcer tells it again", "conversation", ev.ConversationID, "err", err)
+		return
+	}
+	if err := sc.Announced(ctx, a.ID, "", "", ""); err != nil {
+		e.log.Warn("transfer told, not marked so; the announcer tells it again", "conversation", ev.ConversationID, "err", err)
 	}
 }
 

@@ -30,8 +30,12 @@ type nodeFixture struct {
 
 func newNodeFixture(t *testing.T) *nodeFixture {
 	t.Helper()
+	return newNodeFixtureOn(t, storetest.SQLite(t))
+}
+
+func newNodeFixtureOn(t *testing.T, st *store.Store) *nodeFixture {
+	t.Helper()
 	ctx := context.Background()
-	st := storetest.SQLite(t)
 	ws := store.Workspace{ID: uuid.NewString(), Name: "Acme"}
 	site := store.Site{ID: uuid.NewString(), Name: "acme", Secret: "x"}
 	ag := store.Agent{ID: uuid.NewString(), Email: uuid.NewString() + "@a.test", Name: "Ann", Role: "agent", PasswordHash: "x",

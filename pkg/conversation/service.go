@@ -94,9 +94,10 @@ type Service struct {
 	admit     func(ctx context.Context, p Participant) error // SetAdmit
 	assistant Assistant                                      // SetAssistant
 
-	snooze *snoozer                            // inbox.go
-	events func(ctx context.Context, ev Event) // SetEvents (events.go)
-	tr     *TranslateOptions                   // SetTranslator (translate.go)
+	snooze    *snoozer                            // inbox.go
+	announcer *announcer                          // announcer.go
+	events    func(ctx context.Context, ev Event) // SetEvents (events.go)
+	tr        *TranslateOptions                   // SetTranslator (translate.go)
 }
 
 // Assistant is what the service asks of a site's assistant (pkg/service
@@ -167,17 +168,20 @@ func New(o Options) *Service {
 	s.router = newRouter(o.Store, o.Bus, s.log, s, o.Routing)
 	s.snooze = newSnoozer()
 	go s.runSnoozeTimer()
+	s.announcer = newAnnouncer()
+	go s.runAnnouncer()
 	return s
 }
 
 // Router returns the router the service assigns conversations with.
 func (s *Service) Router() *Router { return s.router }
 
-// Stop stops the router's ticks and the snooze timer, and gives up the
-// router's leases.
+// Stop stops the router's ticks, the snooze timer and the announcer, and
+// gives up the router's leases.
 func (s *Service) Stop() {
 	s.router.close()
 	s.snooze.close()
+	s.announcer.close()
 }
 
 func (s *Service) lockConversation(id string) func() {
@@ -521,15 +525,20 @@ func (s *Service) append(ctx context.Context, workspaceID string, m store.Messag
 		return a, err
 	}
 	if !a.Duplicate {
-		// The message is committed: a failed publish costs only latency,
-		// receivers resume from the store. The publish must not depend on
-		// the request's remaining time, nor on another read.
-		frame := mustJSON(MessageFrame(a.Message))
-		pctx := context.WithoutCancel(ctx)
-		s.publish(pctx, bus.ConversationTopic(m.ConversationID), frame)
-		s.publish(pctx, bus.AgentsTopic(workspaceID), frame)
+		s.publishMessage(ctx, workspaceID, a.Message)
 	}
 	return a, nil
+}
+
+// publishMessage publishes a committed message to its conversation and
+// the workspace's agents. A failed publish costs only latency: receivers
+// resume from the store. It must not depend on the request's remaining
+// time, nor on another read.
+func (s *Service) publishMessage(ctx context.Context, workspaceID string, m store.Message) {
+	frame := mustJSON(MessageFrame(m))
+	pctx := context.WithoutCancel(ctx)
+	s.publish(pctx, bus.ConversationTopic(m.ConversationID), frame)
+	s.publish(pctx, bus.AgentsTopic(workspaceID), frame)
 }
 
 // MessageFrame renders a stored message as a protocol frame.

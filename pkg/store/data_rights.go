@@ -42,13 +42,16 @@ type ConversationExport struct {
 	// Attachments: the files sent in it (what they are; their bytes are
 	// downloaded from the conversation).
 	Attachments []Attachment
+	// Announcements: changes of owner not yet told to its clients (ids
+	// only; deleted once told).
+	Announcements []Announcement
 }
 
 // ExportedTables are the tables ExportVisitor reads rows keyed by a visitor
 // or a conversation from; a test checks it names every such table, so a
 // new one is not forgotten in the export.
 var ExportedTables = []string{"visitors", "visitor_attributes", "visitor_pages", "visitor_events", "trigger_fires",
-	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox", "attachments"}
+	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox", "attachments", "announcements"}
 
 // ExportVisitor returns everything stored about the visitor, opened;
 // ErrNotFound when it is not this workspace's.
@@ -122,6 +125,9 @@ func (s *Scoped) ExportVisitor(ctx context.Context, id string) (VisitorExport, e
 			if err := s.s.openMail(&ce.Mails[i]); err != nil {
 				return out, err
 			}
+		}
+		if err := s.q(ctx).Where("conversation_id = ?", c.ID).Order("id").Find(&ce.Announcements).Error; err != nil {
+			return out, err
 		}
 		out.Conversations = append(out.Conversations, ce)
 	}

@@ -219,29 +219,16 @@ func (s *Scoped) QueueMail(ctx context.Context, convID string, from, to int64, m
 // (its node died while sending) is due again: it may go out twice, never
 // zero times.
 func (s *Store) ClaimMail(ctx context.Context, now, leaseUntil time.Time, limit int) ([]MailOut, error) {
-	var due []MailOut
-	err := s.db.WithContext(ctx).Where("sent_at IS NULL AND failed_at IS NULL AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)", now, now).
-		Order("next_at").Limit(limit).Find(&due).Error
+	due, err := leaseDue(ctx, s.db, "sent_at IS NULL AND failed_at IS NULL", now, leaseUntil, limit, func(m *MailOut) int64 { return m.ID })
 	if err != nil {
 		return nil, err
 	}
-	out := due[:0]
-	for _, m := range due {
-		res := s.db.WithContext(ctx).Model(&MailOut{}).
-			Where("id = ? AND sent_at IS NULL AND (lease_until IS NULL OR lease_until < ?)", m.ID, now).
-			Update("lease_until", leaseUntil)
-		if res.Error != nil {
-			return nil, res.Error
-		}
-		if res.RowsAffected == 0 {
-			continue // another node took it
-		}
-		if err := s.openMail(&m); err != nil {
+	for i := range due {
+		if err := s.openMail(&due[i]); err != nil {
 			return nil, err
 		}
-		out = append(out, m)
 	}
-	return out, nil
+	return due, nil
 }
 
 func (s *Store) openMail(m *MailOut) error {

@@ -57,7 +57,9 @@ func atCapacity(tx *gorm.DB, ws, agent string, capacity int) (bool, error) {
 // ErrConflict when the conversation is taken (or closed), ErrAgentFull when
 // the agent is full. This is the compare-and-set routing relies on: two
 // nodes racing for one conversation or one agent's last slot cannot both
-// win.
+// win. The same transaction writes the announcement of the new owner
+// (announce.go), so the claim is told even if the store or the bus fails
+// right after the commit.
 func (s *Scoped) Claim(ctx context.Context, convID, agentID string, capacity int) error {
 	return s.s.transaction(ctx, func(tx *gorm.DB) error {
 		if err := s.s.lockAgents(tx, s.ws, agentID); err != nil {
@@ -79,7 +81,7 @@ func (s *Scoped) Claim(ctx context.Context, convID, agentID string, capacity int
 		if res.RowsAffected == 0 {
 			return ErrConflict
 		}
-		return nil
+		return s.announce(tx, convID, AnnounceJoined, agentID, "")
 	})
 }
 
@@ -87,6 +89,7 @@ func (s *Scoped) Claim(ctx context.Context, convID, agentID string, capacity int
 // if, in one transaction, from still owns it and to owns fewer than
 // capacity open conversations (ErrConflict, ErrAgentFull otherwise). Both
 // agents' rows are locked in id order, so opposite moves cannot deadlock.
+// Like Claim, it writes the move's announcement in the same transaction.
 func (s *Scoped) Move(ctx context.Context, convID, from, to string, capacity int, note string) error {
 	return s.s.transaction(ctx, func(tx *gorm.DB) error {
 		ids := []string{from, to}
@@ -117,7 +120,10 @@ func (s *Scoped) Move(ctx context.Context, convID, from, to string, capacity int
 		if res.RowsAffected == 0 {
 			return ErrConflict
 		}
-		return nil
+		if from == to {
+			return nil
+		}
+		return s.announce(tx, convID, AnnounceTransferred, to, from)
 	})
 }
 
