@@ -34,6 +34,21 @@ func (r *Router) languageSpoken(ws, lang string) bool {
 	return false
 }
 
+// someAgentLacks reports whether an agent of the workspace declares
+// languages without lang: one who may be given the conversation and need
+// it translated (translate.go).
+func (r *Router) someAgentLacks(ws, lang string) bool {
+	lang = routingLanguage(lang)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, langs := range r.languages[ws] {
+		if len(langs) > 0 && !slices.Contains(langs, lang) {
+			return true
+		}
+	}
+	return false
+}
+
 func routingLanguage(tag string) string {
 	tag = strings.TrimSpace(tag)
 	if i := strings.IndexAny(tag, "-_"); i >= 0 {

@@ -426,6 +426,7 @@ func (s *Service) send(ctx context.Context, p Participant, f protocol.Send, att 
 		return protocol.Ack{}, mapErr(err)
 	}
 	s.messageCreated(ctx, p.WorkspaceID, a)
+	s.translateNew(ctx, p.WorkspaceID, a) // translate.go
 	if p.Kind == protocol.AuthorVisitor {
 		// The first messages may tell the visitor's language when the
 		// widget's locale does not (after the ack is decided: it is cheap,

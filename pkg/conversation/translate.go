@@ -59,21 +59,29 @@ func (s *Service) SetTranslator(o TranslateOptions) {
 // Translates reports whether auto-translation is on.
 func (s *Service) Translates() bool { return s.tr != nil && s.tr.Provider != nil }
 
-// observeForTranslation starts the translations an event calls for: a new
-// visitor or agent message, or an agent taking a conversation (its
-// earlier visitor messages). It returns at once; the work is its own.
+// observeForTranslation starts translating a conversation's latest
+// messages when an agent takes it (the visitor wrote before an agent who
+// needs translation had it). It returns at once.
 func (s *Service) observeForTranslation(ev Event) {
-	if !s.Translates() {
-		return
-	}
-	switch {
-	case ev.Type == EventMessageCreated && ev.Message != nil &&
-		(ev.Message.AuthorKind == protocol.AuthorVisitor || ev.Message.AuthorKind == protocol.AuthorAgent):
-		m := *ev.Message
-		go s.translateMessages(ev.WorkspaceID, m.ConversationID, []store.Message{m})
-	case ev.Type == EventConversationAssigned:
+	if s.Translates() && ev.Type == EventConversationAssigned {
 		go s.translateBacklog(ev.WorkspaceID, ev.Conversation)
 	}
+}
+
+// translateNew starts translating a message just stored (Send), when its
+// conversation may need it. The check is in memory: in a workspace whose
+// agents all declare the conversation's language, or declare none, a
+// message costs no store read here.
+func (s *Service) translateNew(ctx context.Context, ws string, a store.Appended) {
+	if !s.Translates() || a.Duplicate || a.Conversation.Language == "" ||
+		(a.AuthorKind != protocol.AuthorVisitor && a.AuthorKind != protocol.AuthorAgent) {
+		return
+	}
+	if err := s.router.ensure(ctx, ws); err != nil || !s.router.someAgentLacks(ws, a.Conversation.Language) {
+		return
+	}
+	m := a.Message
+	go s.translateMessages(ws, m.ConversationID, []store.Message{m})
 }
 
 // languages returns the conversation's visitor language and its agent's,

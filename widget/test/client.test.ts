@@ -606,3 +606,28 @@ test("the assistant's answer shows as it streams, is replaced by the stored answ
   );
   client.stop();
 });
+
+test("a translation for this side shows with its message, the other side's is ignored, and a resumed message brings its own", async () => {
+  const { client, peers } = harness(); // a visitor
+  client.start();
+  await until("connect", () => peers.length === 1);
+  const p = peers[0];
+  p.open();
+  welcome(p, [conv("c1", "open")]);
+  p.deliver(message("c1", 1, "v-1", visitor, "Hola"));
+  p.deliver(message("c1", 2, "a-1", agent, "Thank you"));
+  // The agents' translation of the visitor's own message travels on the
+  // conversation too: not for the visitor.
+  p.deliver({ type: "translation", conversation: "c1", seq: 1, for: "agent", translation: { language: "en", from: "es", text: "Hello", provider: "apertium" } });
+  const es = { language: "es", from: "en", text: "Gracias", provider: "apertium" };
+  p.deliver({ type: "translation", conversation: "c1", seq: 2, for: "visitor", translation: es });
+  assert.deepEqual(
+    client.items("c1").map((i) => [i.body, i.translation]),
+    [["Hola", undefined], ["Thank you", es]],
+  );
+  // After a reconnect the resumed message carries its cached translation.
+  const again = { language: "es", from: "en", text: "Hasta mañana", provider: "openai" };
+  p.deliver({ ...message("c1", 3, "a-2", agent, "See you tomorrow"), translation: again } as Frame);
+  assert.deepEqual(client.items("c1")[2].translation, again);
+  client.stop();
+});
