@@ -185,3 +185,78 @@ test("outside business hours the assistant answers instead of the offline form",
   await shot(v.page, "widget-assistant-after-hours");
   await v.ctx.close();
 });
+
+test("an admin writes, imports, edits and deletes articles and turns the assistant on from the Knowledge screen", async () => {
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
+  const site = (await call(admin, "GET", "/api/sites")).json.sites[0].id;
+  await admin.locator("[data-testid=open-knowledge]").click();
+  const kb = admin.locator("[data-testid=knowledge]");
+  await kb.waitFor();
+  assert.equal(await kb.locator("[data-testid=kb-help-link]").getAttribute("href"), `/help/${site}`);
+
+  // Write one.
+  await kb.locator("[data-testid=article-new]").click();
+  const form = admin.locator("[data-testid=article-form]");
+  await form.locator("[data-testid=article-title]").fill("Gift cards");
+  await form.locator("[data-testid=article-body]").fill("# Gift cards\n\nGift cards are valid for three years and work in every shop.");
+  await form.locator("[data-testid=article-tags]").fill("billing, cards");
+  await form.locator("[data-testid=article-save]").click();
+  await kb.locator("[data-testid=article-row]", { hasText: "Gift cards" }).waitFor();
+
+  // Import two files: Markdown and HTML.
+  await kb.locator("[data-testid=kb-files]").setInputFiles([
+    { name: "returns.md", mimeType: "text/markdown", buffer: Buffer.from("# Returns\n\nYou can return shoes within thirty days, unworn, with the receipt.") },
+    { name: "stores.html", mimeType: "text/html", buffer: Buffer.from("<html><head><title>Store hours</title></head><body><h1>Store hours</h1><p>Our stores open at nine and close at seven.</p></body></html>") },
+  ]);
+  await kb.locator("[data-testid=kb-import-send]").click();
+
+  await kb.locator("[data-testid=kb-note]", { hasText: "Imported 2 articles." }).waitFor();
+  await kb.locator("[data-testid=article-row]", { hasText: "Store hours" }).waitFor();
+  await kb.locator("[data-testid=article-row]", { hasText: "Returns" }).waitFor();
+
+  // Edit: the returns window grows; delete: store hours go.
+  await kb.locator("[data-testid=article-row]", { hasText: "Returns" }).locator("[data-testid=article-edit]").click();
+  await form.locator("[data-testid=article-body]").fill("# Returns\n\nYou can return shoes within sixty days, unworn, with the receipt.");
+  await form.locator("[data-testid=article-save]").click();
+  await kb.locator("[data-testid=kb-note]", { hasText: "Saved “Returns”." }).waitFor();
+  await kb.locator("[data-testid=article-row]", { hasText: "Store hours" }).locator("[data-testid=article-delete]").click();
+  await admin.getByRole("button", { name: "Delete the article" }).click();
+  await kb.locator("[data-testid=article-row]", { hasText: "Store hours" }).waitFor({ state: "detached" });
+  assert.equal(await kb.locator("[data-testid=article-row]").count(), 2);
+  const help = await (await fetch(`${s.url}/help/${site}`)).text();
+  assert.match(help, /Gift cards/);
+  assert.match(help, /Returns/);
+  assert.doesNotMatch(help, /Store hours/);
+
+  // The assistant: an OpenAI-compatible endpoint with a key the screen
+  // never shows again, then the built-in one, answering first.
+  const settings = kb.locator("[data-testid=assistant-settings]");
+  await settings.locator("[data-testid=assistant-provider]").selectOption("openai");
+  await settings.locator("[data-testid=assistant-url]").fill("http://127.0.0.1:11434/v1");
+  await settings.locator("[data-testid=assistant-model]").fill("llama3.2");
+  await settings.locator("[data-testid=assistant-key]").fill("sk-secret-never-echoed");
+  await settings.locator("[data-testid=assistant-save]").click();
+  await settings.locator("[data-testid=assistant-note]", { hasText: "Saved. The assistant is off." }).waitFor();
+  assert.equal(await settings.locator("[data-testid=assistant-key]").inputValue(), "");
+  assert.equal(await settings.locator("[data-testid=assistant-key]").getAttribute("placeholder"), "saved (type to replace)");
+  const stored = await call(admin, "GET", `/api/sites/${site}/assistant`);
+  assert.deepEqual(stored.json.assistant, { mode: "off", provider: "openai", url: "http://127.0.0.1:11434/v1", model: "llama3.2", key_set: true });
+  assert.doesNotMatch(JSON.stringify(stored.json), /sk-secret/);
+  await shot(admin, "knowledge-screen-openai");
+
+  await settings.locator("[data-testid=assistant-mode]").selectOption("first");
+  await settings.locator("[data-testid=assistant-provider]").selectOption("builtin");
+  await settings.locator("[data-testid=assistant-save]").click();
+  await settings.locator("[data-testid=assistant-note]", { hasText: "Saved. The assistant is on." }).waitFor();
+  await shot(admin, "knowledge-screen");
+
+  // A visitor gets the edited article's answer.
+  const v = await widget(e2e.browser, s.url);
+  await send(v.frame, "How many days do I have to return shoes?");
+  const answer = answers(v).first();
+  await answer.waitFor();
+  assert.match(await answer.innerText(), /sixty days/);
+  assert.equal(await answer.locator("[data-testid=source]").innerText(), "Returns");
+  await v.ctx.close();
+});

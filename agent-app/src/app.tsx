@@ -22,6 +22,7 @@ import { Shortcuts } from "./shortcuts";
 import { Mentions, NoteItem, notesAfter, useNotes } from "./notes";
 import type { NoteInfo } from "../../pkg/protocol/protocol";
 import { EmailButton } from "./email";
+import { KnowledgeButton } from "./knowledge";
 import { FirstRun } from "./firstrun";
 import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
 import { visitorEmail, visitorName } from "./visitor";
@@ -453,12 +454,13 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         {(me.agent.role === "admin" || me.agent.role === "supervisor") && (
           <div class="pa-routing-links">
             <ReportsButton onOpen={() => showReports(true)} />
-          </div>
-        )}
-        {me.agent.role === "admin" && (
-          <div class="pa-routing-links">
-            <SitesButton />
-            <EmailButton />
+            {me.agent.role === "admin" && (
+              <>
+                <SitesButton />
+                <EmailButton />
+              </>
+            )}
+            <KnowledgeButton role={me.agent.role} />
           </div>
         )}
         <div class="pa-routing-links">
@@ -804,7 +806,7 @@ function MessageList(props: {
         return (
           <Fragment key={m.key}>
           <div
-            class={`pa-msg pa-msg-${side}${first ? "" : " pa-msg-cont"}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}${
+            class={`pa-msg pa-msg-${side}${kind === "assistant" ? " pa-msg-bot" : ""}${first ? "" : " pa-msg-cont"}${m.pending ? " pa-msg-pending" : ""}${m.failed ? " pa-msg-failed" : ""}${
               focusSeq && m.seq === focusSeq ? " pa-msg-focus" : ""
             }`}
             data-focused={focusSeq && m.seq === focusSeq ? "true" : undefined}
@@ -822,6 +824,19 @@ function MessageList(props: {
                 {m.body}
               </div>
             )}
+            {m.sources?.length ? (
+              <div class="pa-msg-sources" data-testid="sources">
+                Sources:{" "}
+                {m.sources.map((s, i) => (
+                  <Fragment key={s.article_id}>
+                    {i > 0 && ", "}
+                    <a href={s.url} target="_blank" rel="noopener">
+                      {s.title}
+                    </a>
+                  </Fragment>
+                ))}
+              </div>
+            ) : null}
             <div class="pa-msg-meta">
               {m.failed ? (
                 <>

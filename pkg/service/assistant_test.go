@@ -367,3 +367,51 @@ func TestHelpPages(t *testing.T) {
 		}
 	})
 }
+
+// TestArticleImport: Markdown and HTML files sent as JSON by the
+// dashboard become one article each, published or drafts as asked, in
+// the language asked; one file that cannot be imported refuses the whole
+// import, so a retry after a fix makes no duplicates.
+func TestArticleImport(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		path := "/api/sites/" + ts.site.ID + "/articles/import"
+		var list struct{ Articles []articleJSON }
+		count := func() int {
+			admin.call(t, "GET", "/api/sites/"+ts.site.ID+"/articles", nil, &list)
+			return len(list.Articles)
+		}
+		bad := map[string]any{"files": []map[string]string{
+			{"name": "returns.md", "content": "# Returns\n\nThirty days."},
+			{"name": "manual.pdf", "content": "%PDF-1.4"},
+		}}
+		if code := admin.call(t, "POST", path, bad, nil); code != http.StatusBadRequest || count() != 0 {
+			t.Fatalf("a PDF among the files: %d, %d articles stored", code, count())
+		}
+		if code := admin.call(t, "POST", path, map[string]any{"files": []any{}}, nil); code != http.StatusBadRequest {
+			t.Fatalf("no files: %d", code)
+		}
+		var out struct{ Articles []articleJSON }
+		good := map[string]any{"publish": true, "language": "es", "files": []map[string]string{
+			{"name": "returns.md", "content": "# Devoluciones\n\nTreinta días."},
+			{"name": "hours.html", "content": "<html><head><title>Horario</title></head><body><h1>Horario</h1><p>Abrimos a las <b>nueve</b>.</p><script>x()</script></body></html>"},
+		}}
+		if code := admin.call(t, "POST", path, good, &out); code != http.StatusCreated || len(out.Articles) != 2 {
+			t.Fatalf("import: %d %+v", code, out)
+		}
+		md, html := out.Articles[0], out.Articles[1]
+		if md.Title != "Devoluciones" || !strings.Contains(md.Body, "Treinta días.") || !md.Published || md.Language != "es" {
+			t.Fatalf("markdown article %+v", md)
+		}
+		if html.Title != "Horario" || !strings.Contains(html.Body, "nueve") || strings.Contains(html.Body, "x()") || html.Language != "es" {
+			t.Fatalf("html article %+v", html)
+		}
+		drafts := map[string]any{"files": []map[string]string{{"name": "draft.md", "content": "# Later\n\nNot yet."}}}
+		if code := admin.call(t, "POST", path, drafts, &out); code != http.StatusCreated || out.Articles[0].Published || out.Articles[0].Language != "en" {
+			t.Fatalf("draft import: %d %+v", code, out)
+		}
+		if count() != 3 {
+			t.Fatalf("%d articles, want 3", count())
+		}
+	})
+}
