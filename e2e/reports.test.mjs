@@ -49,6 +49,7 @@ test("an admin reads the month's report with charts, filters by zone and agent, 
   assert.match(await kpi("csat"), /^[1-5]\.\d \/ 5$/);
   assert.match(await kpi("deflection"), /^\d+%$/);
   assert.ok(Number(await kpi("missed")) > 0);
+  assert.ok(Number(await kpi("conversions")) > 0);
   // Three charts drawn (uPlot canvases), and a row per agent who chatted.
   for (const id of ["chart-days", "chart-hours", "chart-response"]) {
     await admin.locator(`[data-testid=${id}] canvas`).first().waitFor();

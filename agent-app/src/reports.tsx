@@ -28,6 +28,10 @@ interface Metrics {
   assisted: number;
   deflected: number;
   deflection_rate: number;
+  conversions: number;
+  conversion_value: number;
+  conversion_rate: number;
+  assisted_conversions: number;
 }
 
 interface Row extends Metrics {
@@ -45,6 +49,7 @@ interface Report {
   sites: Row[];
   teams: Row[];
   agents: Row[];
+  currencies: string[];
 }
 
 interface Named {
@@ -95,6 +100,14 @@ export function dur(s: number): string {
 }
 
 const pct = (f: number) => Math.round(f * 100) + "%";
+
+/** money writes a conversion value in its currency (several: just the sum). */
+function money(v: number, currencies: string[]): string {
+  if (currencies.length === 1) {
+    return new Intl.NumberFormat("en", { style: "currency", currency: currencies[0], maximumFractionDigits: 0 }).format(v);
+  }
+  return new Intl.NumberFormat("en", { maximumFractionDigits: 0 }).format(v);
+}
 
 function dayLabel(d: string, long = false): string {
   return new Date(d + "T00:00:00Z").toLocaleDateString("en", {
@@ -249,6 +262,9 @@ export function ReportsPage(props: { onClose: () => void }) {
               note={t.rated ? `${pct(t.csat_positive)} satisfied · ${t.rated} rated` : "no ratings"} testid="kpi-csat" />
             <Kpi label="Assistant deflection" value={t.assisted ? pct(t.deflection_rate) : "—"}
               note={t.assisted ? `${t.deflected} of ${t.assisted} without a person` : "assistant not used"} testid="kpi-deflection" />
+            <Kpi label="Conversions" value={String(t.conversions)}
+              note={`${pct(t.conversion_rate)} of chats · ${money(t.conversion_value, rep.currencies)} · ${t.assisted_conversions} after the assistant`}
+              testid="kpi-conversions" />
           </div>
           <div class="pa-rep-charts">
             <div class="pa-rep-card pa-rep-wide">
@@ -303,6 +319,7 @@ function Table(props: { title: string; rows: Row[]; testid: string; empty: strin
               {!props.compact && <th class="num">Resolution</th>}
               <th class="num">Missed</th>
               <th class="num">CSAT</th>
+              <th class="num">Conversions</th>
             </tr>
           </thead>
           <tbody>
@@ -315,6 +332,7 @@ function Table(props: { title: string; rows: Row[]; testid: string; empty: strin
                 {!props.compact && <td class="num">{d(r.resolution)}</td>}
                 <td class="num">{r.missed}</td>
                 <td class="num">{r.rated ? r.csat_average.toFixed(1) : "—"}</td>
+                <td class="num">{r.conversions ? `${r.conversions} (${pct(r.conversion_rate)})` : "—"}</td>
               </tr>
             ))}
           </tbody>

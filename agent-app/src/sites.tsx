@@ -41,6 +41,7 @@ export interface Site {
   visitor_calls: boolean;
   look: Look;
   prechat_fields: PrechatField[];
+  conversion_window_hours: number;
 }
 
 /** PrechatField: what the widget asks before a chat. */
@@ -208,6 +209,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
   const [identity, setIdentity] = useState(site?.identity_required ?? false);
   const [calls, setCalls] = useState(site?.visitor_calls ?? false);
   const [fields, setFields] = useState(fieldsText(site?.prechat_fields ?? []));
+  const [windowDays, setWindowDays] = useState(String(Math.max(1, Math.round((site?.conversion_window_hours ?? 168) / 24))));
   const [secret, setSecret] = useState(site?.identity_secret ?? "");
   const [note, setNote] = useState("");
   const [confirmation, ask] = useConfirm();
@@ -222,6 +224,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
       identity_required: identity,
       visitor_calls: calls,
       prechat_fields: parseFields(fields),
+      conversion_window_hours: Math.round(Number(windowDays) * 24),
       look,
     };
     try {
@@ -311,6 +314,10 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
       <label class="pa-wide">
         Pre-chat form (one field a line: name, email, phone or your own label; end with * when required)
         <textarea rows={3} placeholder={"name*\nemail*\nOrder number"} value={fields} onInput={(e) => setFields(e.currentTarget.value)} />
+      </label>
+      <label>
+        Conversion window (days): a purchase your page tracks counts for the visitor's chat started this long before it
+        <input type="number" min={1} max={90} required value={windowDays} onInput={(e) => setWindowDays(e.currentTarget.value)} />
       </label>
       <fieldset>
         <legend>Identity verification</legend>

@@ -10,7 +10,8 @@ import (
 var csvHeader = []string{"group", "key", "name", "conversations",
 	"first_response_median_s", "first_response_p90_s", "response_median_s", "response_p90_s",
 	"resolution_median_s", "resolution_p90_s", "queue_wait_median_s", "queue_wait_p90_s",
-	"missed", "rated", "csat_average", "csat_positive", "assisted", "deflected", "deflection_rate"}
+	"missed", "rated", "csat_average", "csat_positive", "assisted", "deflected", "deflection_rate",
+	"conversions", "conversion_value", "conversion_rate", "assisted_conversions"}
 
 // WriteCSV writes the report as one table: a "total" row, then a row per
 // day, site, team and agent, each with every metric.
@@ -33,7 +34,8 @@ func WriteCSV(w io.Writer, r Report) error {
 			rec = append(rec, d(x)...)
 		}
 		rec = append(rec, strconv.Itoa(m.Missed), strconv.Itoa(m.Rated), f(m.CsatAverage), f(m.CsatPositive),
-			strconv.Itoa(m.Assisted), strconv.Itoa(m.Deflected), f(m.DeflectionRate))
+			strconv.Itoa(m.Assisted), strconv.Itoa(m.Deflected), f(m.DeflectionRate),
+			strconv.Itoa(m.Conversions), f(m.ConversionValue), f(m.ConversionRate), strconv.Itoa(m.AssistedConversions))
 		return cw.Write(rec)
 	}
 	if err := write("total", Row{Key: r.From + ".." + r.To, Name: r.TimeZone, Metrics: r.Totals}); err != nil {

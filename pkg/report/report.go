@@ -48,6 +48,7 @@ type Query struct {
 type Source interface {
 	ReportConversations(ctx context.Context, f store.ReportFilter, fn func(store.ReportConversation) error) error
 	ReportMessages(ctx context.Context, f store.ReportFilter, fn func(store.ReportMessage) error) error
+	ReportConversions(ctx context.Context, f store.ReportFilter, fn func(store.ReportConversion) error) error
 }
 
 // Durations summarises durations in seconds.
@@ -75,6 +76,15 @@ type Metrics struct {
 	Assisted       int     `json:"assisted"`
 	Deflected      int     `json:"deflected"`
 	DeflectionRate float64 `json:"deflection_rate"`
+	// Conversions: purchases attributed to these conversations
+	// (store.AttributeConversion), their summed value (in Report.Currencies;
+	// mixed when there are several), the share of conversations with at
+	// least one (0 to 1), and how many came from conversations the
+	// assistant answered in.
+	Conversions         int     `json:"conversions"`
+	ConversionValue     float64 `json:"conversion_value"`
+	ConversionRate      float64 `json:"conversion_rate"`
+	AssistedConversions int     `json:"assisted_conversions"`
 }
 
 // Row is one group's metrics: a day ("2026-03-01"), a site, a team or an
@@ -99,6 +109,8 @@ type Report struct {
 	Sites  []Row   `json:"sites"`
 	Teams  []Row   `json:"teams"`
 	Agents []Row   `json:"agents"`
+	// Currencies the conversion values are in.
+	Currencies []string `json:"currencies"`
 }
 
 // Bounds is the period's start and end (exclusive) as instants.
@@ -132,6 +144,8 @@ func dayCount(q Query) int {
 // acc gathers one group's values.
 type acc struct {
 	conversations, missed, rated, ratingSum, positive, assisted, deflected int
+	conversions, converted, assistedConversions                            int
+	value                                                                  float64
 	first, response, resolution, queue                                     []float64
 }
 
@@ -144,6 +158,10 @@ func (a *acc) metrics() Metrics {
 	}
 	if a.assisted > 0 {
 		m.DeflectionRate = round2(float64(a.deflected) / float64(a.assisted))
+	}
+	m.Conversions, m.AssistedConversions, m.ConversionValue = a.conversions, a.assistedConversions, round2(a.value)
+	if a.conversations > 0 {
+		m.ConversionRate = round2(float64(a.converted) / float64(a.conversations))
 	}
 	return m
 }
@@ -170,6 +188,7 @@ type conv struct {
 	day                          string
 	visitorWrote, agentWrote     bool
 	assistantWrote, firstCounted bool
+	converted                    bool
 	waitingSince                 time.Time // the earliest unanswered visitor message; zero: none
 }
 
@@ -299,6 +318,37 @@ func Build(ctx context.Context, src Source, q Query) (Report, error) {
 			}
 		}
 	}
+
+	currencies := map[string]bool{}
+	err = src.ReportConversions(ctx, f, func(v store.ReportConversion) error {
+		c := convs[v.ConversationID]
+		if c == nil {
+			return nil
+		}
+		if v.Currency != "" {
+			currencies[v.Currency] = true
+		}
+		for _, g := range groupsOf(c) {
+			g.conversions++
+			g.value += v.Value
+			if v.Assisted {
+				g.assistedConversions++
+			}
+			if !c.converted {
+				g.converted++
+			}
+		}
+		c.converted = true
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	rep.Currencies = []string{}
+	for cur := range currencies {
+		rep.Currencies = append(rep.Currencies, cur)
+	}
+	sort.Strings(rep.Currencies)
 
 	rep.Totals = total.metrics()
 	for _, k := range dayKeys {

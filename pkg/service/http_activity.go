@@ -39,6 +39,7 @@ type activityStore interface {
 	RecordPages(ctx context.Context, visitorID, siteID string, views []store.VisitorPage) error
 	VisitorPages(ctx context.Context, visitorID string, limit int) ([]store.VisitorPage, error)
 	AddVisitorEvent(ctx context.Context, e store.VisitorEvent) error
+	AttributeConversion(ctx context.Context, siteID, visitorID string, value float64, currency string, at time.Time, window time.Duration) (store.Conversion, bool, error)
 	VisitorEvents(ctx context.Context, visitorID string, limit int) ([]store.VisitorEvent, error)
 	VisitorAttributesOf(ctx context.Context, visitorID string) (map[string]store.Attribute, error)
 	MergeVisitorAttributes(ctx context.Context, visitorID string, set map[string]*store.Attribute, max int, now time.Time) (map[string]store.Attribute, error)
@@ -378,8 +379,8 @@ func (a *activityAPI) widgetEvent(c *gin.Context) error {
 		return apierr.Invalid("an event name is 1 to 100 letters, digits, spaces or _ . : -, starting with a letter or digit")
 	}
 	props := "{}"
+	var obj map[string]any
 	if len(req.Props) > 0 && string(req.Props) != "null" {
-		var obj map[string]any
 		if err := json.Unmarshal(req.Props, &obj); err != nil {
 			return apierr.Invalid("props is an object")
 		}
@@ -389,12 +390,64 @@ func (a *activityAPI) widgetEvent(c *gin.Context) error {
 		}
 		props = string(b)
 	}
+	var purchase *purchaseProps
+	if req.Name == purchaseEvent {
+		pp, err := readPurchase(obj)
+		if err != nil {
+			return err
+		}
+		purchase = &pp
+	}
+	ctx := c.Request.Context()
 	e := store.VisitorEvent{SiteID: p.SiteID, VisitorID: p.ID, Name: req.Name, Props: props, CreatedAt: a.now()}
-	if err := a.store(p.WorkspaceID).AddVisitorEvent(c.Request.Context(), e); err != nil {
+	st := a.store(p.WorkspaceID)
+	if err := st.AddVisitorEvent(ctx, e); err != nil {
 		return activityErr(err, "visitor")
+	}
+	if purchase != nil {
+		site, err := st.Site(ctx, p.SiteID)
+		if err != nil {
+			return activityErr(err, "site")
+		}
+		window := time.Duration(site.ConversionWindowHours) * time.Hour
+		if _, _, err := st.AttributeConversion(ctx, p.SiteID, p.ID, purchase.Value, purchase.Currency, e.CreatedAt, window); err != nil {
+			return activityErr(err, "visitor")
+		}
 	}
 	c.Status(http.StatusNoContent)
 	return nil
+}
+
+// purchaseEvent is the tracked event that counts as a conversion
+// (pkg/store/conversions.go): Parley('track', 'purchase', {value, currency}).
+const purchaseEvent = "purchase"
+
+type purchaseProps struct {
+	Value    float64
+	Currency string
+}
+
+var currencyCode = regexp.MustCompile(`^[A-Za-z]{3}$`)
+
+// readPurchase reads a purchase's value (a number, 0 or more; absent: 0)
+// and currency (an ISO 4217 code; absent: none).
+func readPurchase(props map[string]any) (purchaseProps, error) {
+	var p purchaseProps
+	if v, ok := props["value"]; ok {
+		f, ok := v.(float64)
+		if !ok || f < 0 || math.IsInf(f, 0) || f > 1e12 {
+			return p, apierr.Invalid("a purchase's value is a number from 0")
+		}
+		p.Value = f
+	}
+	if v, ok := props["currency"]; ok {
+		s, ok := v.(string)
+		if !ok || !currencyCode.MatchString(s) {
+			return p, apierr.Invalid("a purchase's currency is a three-letter code such as EUR")
+		}
+		p.Currency = strings.ToUpper(s)
+	}
+	return p, nil
 }
 
 // checkAttribute validates one typed attribute value.

@@ -80,6 +80,9 @@ type siteJSON struct {
 	// Attachments: the files visitors and agents may send (defaults
 	// filled in: http_attachments.go).
 	Attachments protocol.AttachmentLimits `json:"attachments"`
+	// ConversionWindowHours: a purchase the page tracks counts for the
+	// visitor's conversation started at most this long before it.
+	ConversionWindowHours int `json:"conversion_window_hours"`
 }
 
 // prechatFields reads a site's stored pre-chat fields (checked when saved).
@@ -138,8 +141,9 @@ func (a *sitesAPI) siteJSON(site store.Site) siteJSON {
 		EmbedCode: embedCode(a.origin, site.ID),
 		Look: lookJSON{Title: site.WidgetTitle, Greeting: site.WidgetGreeting, AccentColor: site.AccentColor,
 			LauncherPosition: launcherPosition(site.LauncherPosition), ShowAvatars: site.ShowAvatars, Language: site.Language},
-		PrechatFields: prechatFields(site),
-		Attachments:   attachLimits(site),
+		PrechatFields:         prechatFields(site),
+		Attachments:           attachLimits(site),
+		ConversionWindowHours: site.ConversionWindowHours,
 	}
 }
 
@@ -216,7 +220,8 @@ type siteReq struct {
 		MaxBytes *int64    `json:"max_bytes"`
 		Types    *[]string `json:"types"`
 	} `json:"attachments"`
-	Look *struct {
+	ConversionWindow *int `json:"conversion_window_hours"`
+	Look             *struct {
 		Title            *string `json:"title"`
 		Greeting         *string `json:"greeting"`
 		AccentColor      *string `json:"accent_color"`
@@ -225,6 +230,9 @@ type siteReq struct {
 		Language         *string `json:"language"`
 	} `json:"look"`
 }
+
+// maxConversionWindow is the longest conversion window: 90 days.
+const maxConversionWindow = 90 * 24
 
 // widgetLanguages are the languages the widget speaks (widget/src/i18n.ts).
 var widgetLanguages = []string{"en", "es", "fr", "de", "pt", "ar"}
@@ -271,6 +279,12 @@ func (r siteReq) apply(st *store.SiteSettings) error {
 	}
 	if r.VisitorCalls != nil {
 		st.VisitorCalls = *r.VisitorCalls
+	}
+	if r.ConversionWindow != nil {
+		if h := *r.ConversionWindow; h < 1 || h > maxConversionWindow {
+			return apierr.Invalid(fmt.Sprintf("the conversion window is 1 to %d hours", maxConversionWindow))
+		}
+		st.ConversionWindowHours = *r.ConversionWindow
 	}
 	if r.PrechatFields != nil {
 		fields := *r.PrechatFields
@@ -347,7 +361,7 @@ func (a *sitesAPI) create(c *gin.Context) error {
 	if err := bindBody(c, &req); err != nil {
 		return err
 	}
-	st := store.SiteSettings{LauncherPosition: "right", ShowAvatars: true}
+	st := store.SiteSettings{LauncherPosition: "right", ShowAvatars: true, ConversionWindowHours: store.DefaultConversionWindow}
 	if err := req.apply(&st); err != nil {
 		return err
 	}

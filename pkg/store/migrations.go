@@ -44,6 +44,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120740_wui_prechat_fields", Migrate: migratePrechatFields},                       // prechat_fields.go
 	{ID: "2026120880_translate_message_translations", Migrate: migrateTranslations},            // translations.go
 	{ID: "2026120830_reports_assigned_at", Migrate: migrateReportsAssignedAt},                  // reports.go
+	{ID: "2026120831_reports_conversions", Migrate: migrateConversions},                        // conversions.go
 	{ID: "2026120801_search_index", Migrate: migrateSearch},                                    // search.go
 	{ID: "2026120835_attach_attachments", Migrate: migrateAttachments},                         // attachments.go
 	{ID: "2026120847_perf_announcements", Migrate: migrateAnnouncements},                       // announce.go

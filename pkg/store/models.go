@@ -73,7 +73,10 @@ type Site struct {
 	// space-separated (empty: the default list).
 	AttachMaxBytes int64  `gorm:"not null;default:0"`
 	AttachTypes    string `gorm:"size:2000;not null;default:''"`
-	CreatedAt      time.Time
+	// ConversionWindowHours: a purchase counts for a conversation started
+	// at most this long before it (conversions.go).
+	ConversionWindowHours int `gorm:"not null;default:168"`
+	CreatedAt             time.Time
 }
 
 // Agent is a person who answers chats.

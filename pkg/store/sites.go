@@ -42,6 +42,8 @@ type SiteSettings struct {
 	PrechatFields    string // JSON, checked by the caller (prechat_fields.go)
 	AttachMaxBytes   int64  // 0: the default (attachments.go)
 	AttachTypes      string // space-separated MIME types, checked by the caller
+	// ConversionWindowHours (conversions.go), checked by the caller.
+	ConversionWindowHours int
 }
 
 // Settings returns the site's settings as UpdateSiteSettings takes them.
@@ -49,7 +51,8 @@ func (s Site) Settings() SiteSettings {
 	return SiteSettings{Name: s.Name, AllowedOrigins: s.AllowedOrigins, IdentityRequired: s.IdentityRequired,
 		VisitorCalls: s.VisitorCalls, WidgetTitle: s.WidgetTitle, WidgetGreeting: s.WidgetGreeting,
 		AccentColor: s.AccentColor, LauncherPosition: s.LauncherPosition, ShowAvatars: s.ShowAvatars,
-		Language: s.Language, PrechatFields: s.PrechatFields, AttachMaxBytes: s.AttachMaxBytes, AttachTypes: s.AttachTypes}
+		Language: s.Language, PrechatFields: s.PrechatFields, AttachMaxBytes: s.AttachMaxBytes, AttachTypes: s.AttachTypes,
+		ConversionWindowHours: s.ConversionWindowHours}
 }
 
 // CreateSite stores a new site of the workspace; its secret is sealed.
@@ -76,6 +79,7 @@ func (s *Scoped) UpdateSiteSettings(ctx context.Context, id string, st SiteSetti
 		"accent_color": st.AccentColor, "launcher_position": st.LauncherPosition, "show_avatars": st.ShowAvatars,
 		"language": st.Language, "prechat_fields": st.PrechatFields,
 		"attach_max_bytes": st.AttachMaxBytes, "attach_types": st.AttachTypes,
+		"conversion_window_hours": st.ConversionWindowHours,
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound

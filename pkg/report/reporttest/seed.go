@@ -39,16 +39,34 @@ func Seed(ctx context.Context, s *store.Store, h History) (convs, msgs int, err 
 	for done := 0; done < h.Conversations; done += batch {
 		var cs []store.Conversation
 		var ms []store.Message
+		var vs []store.Conversion
 		for i := done; i < min(done+batch, h.Conversations); i++ {
 			c, m := conversation(rnd, h, i)
 			cs = append(cs, c)
 			ms = append(ms, m...)
+			// Some chats end in a purchase within the day.
+			if h.Realistic && c.ClosedAt != nil && rnd.IntN(9) == 0 {
+				v := store.Conversion{WorkspaceID: h.Workspace, SiteID: c.SiteID, VisitorID: c.VisitorID, ConversationID: c.ID,
+					Value: float64(20 + rnd.IntN(180)), Currency: "EUR", CreatedAt: c.ClosedAt.Add(time.Duration(rnd.IntN(600)) * time.Minute)}
+				if c.AgentID != nil {
+					v.AgentID = *c.AgentID
+				}
+				for _, x := range m {
+					v.Assisted = v.Assisted || x.AuthorKind == "assistant"
+				}
+				vs = append(vs, v)
+			}
 		}
 		if err := db.CreateInBatches(cs, 500).Error; err != nil {
 			return convs, msgs, fmt.Errorf("reporttest: conversations: %w", err)
 		}
 		if err := db.CreateInBatches(ms, 1000).Error; err != nil {
 			return convs, msgs, fmt.Errorf("reporttest: messages: %w", err)
+		}
+		if len(vs) > 0 {
+			if err := db.CreateInBatches(vs, 500).Error; err != nil {
+				return convs, msgs, fmt.Errorf("reporttest: conversions: %w", err)
+			}
 		}
 		convs, msgs = convs+len(cs), msgs+len(ms)
 	}
