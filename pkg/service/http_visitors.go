@@ -119,6 +119,8 @@ type (
 		AuthorName string    `json:"author_name"`
 		Body       string    `json:"body"`
 		CreatedAt  time.Time `json:"created_at"`
+		// Translations: the message as auto-translated, by language.
+		Translations map[string]string `json:"translations,omitempty"`
 	}
 	exportNoteJSON struct {
 		AuthorID  string    `json:"author_id"`
@@ -170,8 +172,16 @@ func toExportJSON(ex store.VisitorExport, now time.Time) exportJSON {
 		for _, t := range ce.Tags {
 			cj.Tags = append(cj.Tags, t.Name)
 		}
+		translated := map[int64]map[string]string{}
+		for _, t := range ce.Translations {
+			if translated[t.Seq] == nil {
+				translated[t.Seq] = map[string]string{}
+			}
+			translated[t.Seq][t.Language] = t.Text
+		}
 		for _, m := range ce.Messages {
-			cj.Messages = append(cj.Messages, exportMessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorName: m.AuthorName, Body: m.Body, CreatedAt: m.CreatedAt})
+			cj.Messages = append(cj.Messages, exportMessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorName: m.AuthorName, Body: m.Body, CreatedAt: m.CreatedAt,
+				Translations: translated[m.Seq]})
 		}
 		for _, n := range ce.Notes {
 			cj.Notes = append(cj.Notes, exportNoteJSON{AuthorID: n.AuthorID, Body: n.Body, Mentions: ce.Mentions[n.ID], CreatedAt: n.CreatedAt})

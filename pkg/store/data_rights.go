@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 
 	"gorm.io/gorm"
@@ -45,13 +46,16 @@ type ConversationExport struct {
 	// Announcements: changes of owner not yet told to its clients (ids
 	// only; deleted once told).
 	Announcements []Announcement
+	// Translations: its messages as auto-translated for the other side.
+	Translations []MessageTranslation
 }
 
 // ExportedTables are the tables ExportVisitor reads rows keyed by a visitor
 // or a conversation from; a test checks it names every such table, so a
 // new one is not forgotten in the export.
 var ExportedTables = []string{"visitors", "visitor_attributes", "visitor_pages", "visitor_events", "trigger_fires",
-	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox", "attachments", "announcements"}
+	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox", "attachments", "announcements",
+	"message_translations"}
 
 // ExportVisitor returns everything stored about the visitor, opened;
 // ErrNotFound when it is not this workspace's.
@@ -101,6 +105,9 @@ func (s *Scoped) ExportVisitor(ctx context.Context, id string) (VisitorExport, e
 			after = ms[len(ms)-1].Seq
 		}
 		if ce.Notes, err = s.Notes(ctx, c.ID); err != nil {
+			return out, err
+		}
+		if ce.Translations, err = s.Translations(ctx, c.ID, 0, math.MaxInt64); err != nil {
 			return out, err
 		}
 		noteIDs := make([]string, len(ce.Notes))

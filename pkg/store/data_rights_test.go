@@ -21,6 +21,9 @@ func fillVisitor(t *testing.T, sc *store.Scoped, c store.Conversation, tag strin
 	if _, _, err := sc.AppendMessage(ctx, msg(c.ID, "m-"+tag, "my address is "+tag)); err != nil {
 		t.Fatal(err)
 	}
+	if err := sc.SaveTranslation(ctx, store.MessageTranslation{ConversationID: c.ID, Seq: 1, Language: "es", Text: "mi dirección es " + tag, Provider: "apertium"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := sc.AddNote(ctx, store.Note{ID: uuid.NewString(), ConversationID: c.ID, AuthorID: "ann", Body: "note " + tag}, []string{uuid.NewString()}); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +112,8 @@ func TestExportAndDeleteVisitor(t *testing.T) {
 		}
 		if len(first.Messages) != 1 || first.Messages[0].Body != "my address is alice" || len(first.Notes) != 1 ||
 			first.Notes[0].Body != "note alice" || len(first.Mentions) != 1 || len(first.Tags) != 1 ||
-			len(first.Mails) != 1 || first.Mails[0].Body != "answer alice" || first.Mails[0].ToAddress != "alice@mail.test" {
+			len(first.Mails) != 1 || first.Mails[0].Body != "answer alice" || first.Mails[0].ToAddress != "alice@mail.test" ||
+			len(first.Translations) != 1 || first.Translations[0].Text != "mi dirección es alice" {
 			t.Fatalf("conversation export %+v", first)
 		}
 		if _, err := other.ExportVisitor(ctx, c.VisitorID); !errors.Is(err, store.ErrNotFound) {
