@@ -99,6 +99,9 @@ test("the visitor panel shows who the visitor is and the page they are on", asyn
   const title = await admin.locator("[data-testid=conversation-title]").innerText();
   assert.equal(await panel.locator("[data-testid=visitor-panel-name]").innerText(), title);
   assert.equal(await panel.locator("[data-testid=visitor-verified]").count(), 0, "an anonymous visitor is not marked verified");
+  // The browser and system, read from the visitor's User-Agent (headless
+  // Chromium says so, hence "Robot").
+  assert.match(await panel.locator("[data-testid=visitor-device]").innerText(), /^Chrome \d+ on Linux · Robot$/);
   await panel.locator("[data-testid=visitor-current-page]").waitFor({ timeout: 20_000 });
   assert.match(await panel.locator("[data-testid=visitor-current-page] a").getAttribute("href"), /\/demo/);
   await admin.screenshot({ path: `${shots}/inbox-visitor-panel.png` });

@@ -15,6 +15,25 @@ interface Visitor {
   verified: boolean;
   locale?: string;
   created_at: string;
+  device?: { browser?: string; browser_version?: string; os?: string; os_version?: string; kind?: string };
+  place?: { country_code?: string; country?: string; region?: string; city?: string };
+}
+
+const kinds: Record<string, string> = { desktop: "Computer", phone: "Phone", tablet: "Tablet", bot: "Robot" };
+
+/** deviceLine says "Chrome 131 on Windows 10/11 · Computer". */
+function deviceLine(d: Visitor["device"]): string {
+  if (!d) return "";
+  const browser = [d.browser, d.browser_version].filter(Boolean).join(" ");
+  const os = [d.os, d.os_version].filter(Boolean).join(" ");
+  const what = browser && os ? `${browser} on ${os}` : browser || os;
+  return [what, d.kind ? kinds[d.kind] ?? d.kind : ""].filter(Boolean).join(" · ");
+}
+
+/** placeLine says "Lisbon, Portugal" (the region only when it adds). */
+function placeLine(p: Visitor["place"]): string {
+  if (!p) return "";
+  return [p.city, p.region !== p.city ? p.region : "", p.country || p.country_code].filter(Boolean).join(", ");
 }
 
 interface Page {
@@ -77,6 +96,16 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
         </div>
         {visitor.email && <div data-testid="visitor-panel-email">{visitor.email}</div>}
         {visitor.locale && <div class="pa-muted">Language: {visitor.locale}</div>}
+        {deviceLine(visitor.device) && (
+          <div class="pa-muted" data-testid="visitor-device">
+            {deviceLine(visitor.device)}
+          </div>
+        )}
+        {placeLine(visitor.place) && (
+          <div class="pa-muted" data-testid="visitor-place" title="Approximate, from the visitor's address">
+            {placeLine(visitor.place)}
+          </div>
+        )}
         <div class="pa-muted">First seen {shortTime(visitor.created_at)}</div>
       </section>
       {Object.keys(attrs).length > 0 && (

@@ -135,6 +135,10 @@ type Config struct {
 	// PARLEY_S3_BUCKET, PARLEY_S3_REGION, PARLEY_S3_ACCESS_KEY,
 	// PARLEY_S3_SECRET_KEY).
 	S3Endpoint, S3Bucket, S3Region, S3AccessKey, S3SecretKey string
+	// GeoIPDB is a MaxMind DB file (GeoLite2 City or Country, or DB-IP's
+	// lite file) that gives agents a visitor's approximate place; empty:
+	// none, and none is bundled (PARLEY_GEOIP_DB).
+	GeoIPDB string
 
 	rtcLoopback string // raw PARLEY_RTC_LOOPBACK: true, false or auto
 	// publicURLDerived: PARLEY_PUBLIC_URL was not set; PublicURL was made
@@ -184,6 +188,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	listFlag(fs, env, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "IPs or CIDRs of reverse proxies whose forwarding header names the client (rate limits, audit log); default none: the TCP peer is the client", &proxies)
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("PARLEY_METRICS_TOKEN", ""), "bearer token Prometheus must send for /metrics (Authorization: Bearer …) [PARLEY_METRICS_TOKEN]")
 	fs.StringVar(&c.ReplyDomain, "reply-domain", env("PARLEY_REPLY_DOMAIN", ""), "domain of the reply addresses in mail to visitors; its MX points at -smtp-listen [PARLEY_REPLY_DOMAIN]")
+	fs.StringVar(&c.GeoIPDB, "geoip-db", env("PARLEY_GEOIP_DB", ""), "MaxMind DB file (GeoLite2 City/Country) for visitors' approximate place; none is bundled [PARLEY_GEOIP_DB]")
 	mailDelay, err := time.ParseDuration(env("PARLEY_MAIL_DELAY", "30s"))
 	if err != nil || mailDelay < 0 {
 		return c, fmt.Errorf("PARLEY_MAIL_DELAY: want a duration such as 30s")

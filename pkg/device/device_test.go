@@ -1,16 +1,12 @@
 package device_test
 
 import (
-	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
-
 	"github.com/parleychat/parley/pkg/device"
+	"github.com/parleychat/parley/pkg/device/devicetest"
 )
 
 // User-Agents of real browsers, as sent in 2025-2026.
@@ -52,45 +48,13 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// writeCityDB writes a GeoIP City database with one network in it, in the
-// layout of MaxMind's and DB-IP's files.
-func writeCityDB(t *testing.T) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", IPVersion: 6, IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, network, _ := net.ParseCIDR("203.0.113.0/24")
-	names := func(en string) mmdbtype.Map { return mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(en)}} }
-	rec := mmdbtype.Map{
-		"country":      mmdbtype.Map{"iso_code": mmdbtype.String("PT"), "names": mmdbtype.Map{"en": mmdbtype.String("Portugal")}},
-		"subdivisions": mmdbtype.Slice{names("Lisbon")},
-		"city":         names("Lisbon"),
-	}
-	if err := tree.Insert(network, rec); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "city.mmdb")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestGeoIP(t *testing.T) {
-	g, err := device.OpenGeoIP(writeCityDB(t))
+	want := device.Place{CountryCode: "PT", Country: "Portugal", Region: "Lisbon", City: "Lisbon"}
+	g, err := device.OpenGeoIP(devicetest.CityDB(t, "203.0.113.0/24", want))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	want := device.Place{CountryCode: "PT", Country: "Portugal", Region: "Lisbon", City: "Lisbon"}
 	for _, ip := range []string{"203.0.113.9", "::ffff:203.0.113.200"} {
 		if got, ok := g.Locate(netip.MustParseAddr(ip)); !ok || got != want {
 			t.Errorf("Locate(%s) = %+v, %v; want %+v", ip, got, ok, want)

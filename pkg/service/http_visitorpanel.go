@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/apierr"
+	"github.com/parleychat/parley/pkg/device"
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
 )
@@ -45,6 +46,10 @@ type panelVisitorJSON struct {
 	Presence   string    `json:"presence,omitempty"`
 	LastSeenAt time.Time `json:"last_seen_at"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Device is read from the User-Agent of the visitor's latest session,
+	// Place from their address when a GeoIP database is configured.
+	Device device.Info   `json:"device"`
+	Place  *device.Place `json:"place,omitempty"`
 }
 
 // get answers GET /api/visitors/:id: the visitor and their latest
@@ -70,8 +75,17 @@ func (a *visitorPanelAPI) get(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, gin.H{
 		"visitor": panelVisitorJSON{ID: v.ID, Name: v.Name, Email: v.Email, Verified: v.UserID != "", Locale: v.Locale,
-			Presence: v.Presence, LastSeenAt: v.LastSeenAt.UTC(), CreatedAt: v.CreatedAt.UTC()},
+			Presence: v.Presence, LastSeenAt: v.LastSeenAt.UTC(), CreatedAt: v.CreatedAt.UTC(),
+			Device: device.Parse(v.UserAgent), Place: placeOf(v)},
 		"conversations": infos,
 	})
 	return nil
+}
+
+// placeOf is the visitor's recorded place, nil when none is known.
+func placeOf(v store.Visitor) *device.Place {
+	if v.CountryCode == "" {
+		return nil
+	}
+	return &device.Place{CountryCode: v.CountryCode, Country: v.Country, Region: v.Region, City: v.City}
 }

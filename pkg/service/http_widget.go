@@ -40,6 +40,7 @@ type widgetStore interface {
 	SetVisitorEmail(ctx context.Context, id, email string) error
 	SetVisitorPage(ctx context.Context, id, pageURL string) error
 	SetVisitorProfile(ctx context.Context, id string, p store.VisitorProfile) error
+	SetVisitorDevice(ctx context.Context, id string, d store.VisitorDevice) error
 }
 
 // widgetRouter is what the widget API asks of routing.
@@ -60,6 +61,9 @@ type widgetAPI struct {
 	visitor func(c *gin.Context, token string) (conversation.Participant, store.Visitor, error)
 	restore func(ctx context.Context, site store.Site, token, refresh string, now time.Time) (store.Visitor, string, error)
 	token   func(site store.Site, v store.Visitor, now time.Time) (string, time.Time)
+	// device is what a session request tells of the visitor's browser
+	// and place.
+	device func(r *http.Request) store.VisitorDevice
 	// newVisitorLimit and offlineLimit are the rate limits of new
 	// visitors (per address and per site) and of the offline form.
 	newVisitorLimit func(c *gin.Context, site store.Site) error
@@ -82,6 +86,15 @@ func (s *Server) widgetAPI() *widgetAPI {
 			return s.restoreVisitor(ctx, s.store.Workspace(site.WorkspaceID), site, token, refresh, now)
 		},
 		token: s.visitorToken,
+		device: func(r *http.Request) store.VisitorDevice {
+			d := store.VisitorDevice{UserAgent: store.Truncate(r.UserAgent(), 512)}
+			if s.places != nil {
+				if p, ok := s.places.Locate(s.clientAddr(r)); ok {
+					d.CountryCode, d.Country, d.Region, d.City = p.CountryCode, p.Country, p.Region, p.City
+				}
+			}
+			return d
+		},
 		newVisitorLimit: func(c *gin.Context, site store.Site) error {
 			if err := s.limit(c, s.rules.VisitorSessionPerIP, s.clientKey(c.Request)); err != nil {
 				return err
@@ -214,6 +227,11 @@ func (a *widgetAPI) session(c *gin.Context) error {
 	if page := pageURL(req.Page); page != v.PageURL && page != "" {
 		if err := sc.SetVisitorPage(ctx, v.ID, page); err != nil {
 			a.log.Warn("cannot record the visitor's page", "visitor", v.ID, "err", err)
+		}
+	}
+	if d := a.device(c.Request); d != deviceOf(v) {
+		if err := sc.SetVisitorDevice(ctx, v.ID, d); err != nil {
+			a.log.Warn("cannot record the visitor's device", "visitor", v.ID, "err", err)
 		}
 	}
 	token, exp := a.token(site, v, now)
@@ -463,4 +481,10 @@ func (a *widgetAPI) prechat(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, gin.H{"choice": chosen.Label, "team": chosen.Team})
 	return nil
+}
+
+// deviceOf is the device a visitor's record holds, to compare with a new
+// request's (a write only when it changed).
+func deviceOf(v store.Visitor) store.VisitorDevice {
+	return store.VisitorDevice{UserAgent: v.UserAgent, CountryCode: v.CountryCode, Country: v.Country, Region: v.Region, City: v.City}
 }

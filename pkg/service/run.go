@@ -22,6 +22,7 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/device"
 	"github.com/parleychat/parley/pkg/email"
 	"github.com/parleychat/parley/pkg/fleet"
 	"github.com/parleychat/parley/pkg/keyring"
@@ -93,8 +94,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return err
 	}
 	defer kb.Close()
+	var places device.Locator
+	if cfg.GeoIPDB != "" {
+		g, err := device.OpenGeoIP(cfg.GeoIPDB)
+		if err != nil {
+			return fmt.Errorf("PARLEY_GEOIP_DB: %w", err)
+		}
+		defer g.Close()
+		places = g
+	}
 	srv := New(cfg, Deps{Store: st, Bus: b, Conv: conv, Tokens: auth.NewTokenSigner(secret), Logger: log,
-		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice, Mailer: mail, Knowledge: kb})
+		Limiter: limiter, Rules: ratelimit.DefaultRules(), Relay: rel, RelayPool: pool, ICE: ice, Mailer: mail, Knowledge: kb, Places: places})
 	if r, ok := b.(bus.Resyncer); ok {
 		r.OnResync(srv.Resync)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/config"
 	"github.com/parleychat/parley/pkg/conversation"
+	"github.com/parleychat/parley/pkg/device"
 	"github.com/parleychat/parley/pkg/email"
 	"github.com/parleychat/parley/pkg/knowledge"
 	"github.com/parleychat/parley/pkg/mailer"
@@ -31,7 +32,8 @@ import (
 
 // Server serves Parley's HTTP API, WebSockets, widget and dashboard.
 type Server struct {
-	presence presenceBook // presence.go
+	places   device.Locator // Deps.Places
+	presence presenceBook   // presence.go
 	cfg      config.Config
 	store    *store.Store
 	bus      bus.Bus
@@ -96,6 +98,9 @@ type Deps struct {
 	// Blobs keeps attachments' bytes; nil: OpenBlobs(cfg), the S3
 	// bucket configured or the data dir.
 	Blobs blob.Store
+	// Places finds a visitor's approximate place from their address
+	// (PARLEY_GEOIP_DB); nil: none.
+	Places device.Locator
 }
 
 // New builds a Server.
@@ -109,6 +114,7 @@ func New(cfg config.Config, d Deps) *Server {
 		seen:    lastSeen{st: d.Store, log: d.Logger},
 		now:     time.Now,
 		mail:    d.Mailer,
+		places:  d.Places,
 	}
 	if s.blobs = d.Blobs; s.blobs == nil {
 		var err error

@@ -146,6 +146,14 @@ type Visitor struct {
 	// visitor gave in the pre-chat form (prechat_fields.go), sealed.
 	Phone   string `gorm:"type:text;not null;default:''"`
 	Profile string `gorm:"type:text;not null;default:''"`
+	// UserAgent and the place (from the GeoIP database, when configured)
+	// are what the visitor's latest session request told
+	// (visitor_device.go).
+	UserAgent   string `gorm:"size:512;not null;default:''"`
+	CountryCode string `gorm:"size:2;not null;default:''"`
+	Country     string `gorm:"size:100;not null;default:''"`
+	Region      string `gorm:"size:100;not null;default:''"`
+	City        string `gorm:"size:100;not null;default:''"`
 	// RefreshHash is the SHA-256 of the refresh secret the widget keeps to
 	// get a new token once its short-lived one expired; PrevRefreshHash
 	// the one before the latest rotation (accepted briefly, for two tabs
