@@ -116,11 +116,13 @@ func New(cfg config.Relay, log *slog.Logger, chat *Chat) (*Node, error) {
 		}),
 	}
 	if r, ok := chat.busResyncer(); ok {
-		// Publications were lost while the bus was away: send the clients
-		// back to their WebSockets, where they resume from the store.
+		// Publications were lost while the bus was away: tell the clients
+		// to resume, over their data channels, which stay (closing the
+		// peers moved every client back to its WebSocket at each Redis
+		// restart, issue 15 defect 4).
 		r.OnResync(func() {
-			n.log.Warn("bus reconnected: moving clients to their WebSockets to resume")
-			n.closePeers()
+			n.log.Warn("bus reconnected: clients resume from the store")
+			go n.resyncPeers()
 		})
 	}
 	n.reg.MustRegister(n.met.frames, n.met.heartbeats, n.met.links, n.met.acks,
@@ -563,16 +565,27 @@ func (l *nodeLink) closePeers() {
 	}
 }
 
-// closePeers closes every peer (their clients resume over the WebSocket).
-func (n *Node) closePeers() {
+// resyncPeers sends every chat peer a resync frame: its client resumes
+// every conversation from the store (the resume goes on to signaling) and
+// keeps its data channel.
+func (n *Node) resyncPeers() {
+	frame, _ := json.Marshal(protocol.Resync{Envelope: protocol.Envelope{Type: protocol.TypeResync}})
+	for _, p := range n.allPeers() {
+		// A channel not open yet carries no publications to have lost.
+		_ = p.peer.Send(frame)
+	}
+}
+
+// allPeers copies out the peers of every link.
+func (n *Node) allPeers() []*nodePeer {
 	n.mu.Lock()
 	links := make([]*nodeLink, 0, len(n.links))
 	for l := range n.links {
 		links = append(links, l)
 	}
 	n.mu.Unlock()
-	// Closing a peer waits on Pion and its StateClosed handler takes l.mu:
-	// copy the peers out and close them with no lock held.
+	// Writing to a peer waits on Pion: copy the peers out and use them
+	// with no lock held.
 	var peers []*nodePeer
 	for _, l := range links {
 		l.mu.Lock()
@@ -581,9 +594,7 @@ func (n *Node) closePeers() {
 		}
 		l.mu.Unlock()
 	}
-	for _, p := range peers {
-		p.peer.Close()
-	}
+	return peers
 }
 
 // calls counts the calls under way on every link.
