@@ -27,6 +27,8 @@ type VisitorExport struct {
 	Pages         []VisitorPage
 	Events        []VisitorEvent
 	TriggersFired []string
+	// Conversions: the visitor's purchases attributed to their chats.
+	Conversions   []Conversion
 	Conversations []ConversationExport
 }
 
@@ -55,7 +57,7 @@ type ConversationExport struct {
 // new one is not forgotten in the export.
 var ExportedTables = []string{"visitors", "visitor_attributes", "visitor_pages", "visitor_events", "trigger_fires",
 	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox", "attachments", "announcements",
-	"message_translations"}
+	"message_translations", "conversions"}
 
 // ExportVisitor returns everything stored about the visitor, opened;
 // ErrNotFound when it is not this workspace's.
@@ -77,6 +79,9 @@ func (s *Scoped) ExportVisitor(ctx context.Context, id string) (VisitorExport, e
 		return out, err
 	}
 	if out.TriggersFired, err = s.TriggersFired(ctx, id); err != nil {
+		return out, err
+	}
+	if err := s.q(ctx).Where("visitor_id = ?", id).Order("id").Find(&out.Conversions).Error; err != nil {
 		return out, err
 	}
 	convs, err := s.ConversationsOfVisitor(ctx, id, all)

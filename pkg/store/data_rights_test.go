@@ -40,6 +40,9 @@ func fillVisitor(t *testing.T, sc *store.Scoped, c store.Conversation, tag strin
 	if err := sc.AddVisitorEvent(ctx, store.VisitorEvent{SiteID: c.SiteID, VisitorID: c.VisitorID, Name: "purchase", Props: `{"value":42}`, CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	if _, ok, err := sc.AttributeConversion(ctx, c.SiteID, c.VisitorID, 42, "EUR", now.Add(time.Minute), time.Hour); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
 	plan := "gold"
 	if _, err := sc.MergeVisitorAttributes(ctx, c.VisitorID, map[string]*store.Attribute{"plan": {Type: "string", Value: plan}}, 50, now); err != nil {
 		t.Fatal(err)
@@ -101,7 +104,7 @@ func TestExportAndDeleteVisitor(t *testing.T) {
 		}
 		if ex.Visitor.ID != c.VisitorID || len(ex.Pages) != 1 || ex.Pages[0].URL != "https://acme.test/alice" ||
 			len(ex.Events) != 1 || ex.Events[0].Props != `{"value":42}` || ex.Attributes["plan"].Value != "gold" ||
-			len(ex.TriggersFired) != 1 || len(ex.Conversations) != 2 {
+			len(ex.TriggersFired) != 1 || len(ex.Conversations) != 2 || len(ex.Conversions) != 1 || ex.Conversions[0].Value != 42 {
 			t.Fatalf("export %+v", ex)
 		}
 		var first store.ConversationExport
