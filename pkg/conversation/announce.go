@@ -78,6 +78,7 @@ func (s *Service) infos(ctx context.Context, sc *store.Scoped, cs []store.Conver
 			TransferNote: c.TransferNote, ContactName: c.ContactName, ContactEmail: c.ContactEmail,
 			RoutingSummary: c.RoutingSummary, State: c.InboxState, SnoozedUntil: c.SnoozedUntil,
 			CsatRating: c.CsatRating, CsatComment: c.CsatComment,
+			VisitorReadSeq: c.VisitorReadSeq, AgentReadSeq: c.AgentReadSeq,
 		}
 		if c.Status == protocol.ConversationOpen && c.AgentID != nil && s.router.offeredTo(c.ID) == *c.AgentID {
 			// Offered, not yet accepted: still waiting as far as clients

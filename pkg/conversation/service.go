@@ -599,6 +599,29 @@ func (s *Service) History(ctx context.Context, p Participant, convID string, aft
 	return out, nil
 }
 
+// Read moves p's side's read cursor of the conversation to f.Seq (a read
+// receipt) and, when it moved, tells both sides: the visitor's widgets and
+// the workspace's agents. Any agent's reading counts as the agents'.
+func (s *Service) Read(ctx context.Context, p Participant, f protocol.Read) error {
+	c, err := s.conversation(ctx, p, f.Conversation)
+	if err != nil {
+		return err
+	}
+	side := protocol.AuthorAgent
+	if p.Kind == protocol.AuthorVisitor {
+		side = protocol.AuthorVisitor
+	}
+	moved, err := s.store.Workspace(p.WorkspaceID).MarkRead(ctx, c.ID, side, f.Seq)
+	if err != nil || !moved {
+		return mapErr(err)
+	}
+	frame := mustJSON(protocol.Read{Envelope: protocol.Envelope{Type: protocol.TypeRead}, Conversation: c.ID, Seq: f.Seq, Side: side})
+	pctx := context.WithoutCancel(ctx)
+	s.publish(pctx, bus.ConversationTopic(c.ID), frame)
+	s.publish(pctx, bus.AgentsTopic(p.WorkspaceID), frame)
+	return nil
+}
+
 // Typing relays a typing indicator to the other participants.
 func (s *Service) Typing(ctx context.Context, p Participant, f protocol.Typing) error {
 	c, err := s.conversation(ctx, p, f.Conversation)

@@ -66,6 +66,7 @@ var clientFrames = map[string]func() any{
 	TypeTyping: func() any { return &Typing{} },
 	TypeStatus: func() any { return &Status{} },
 	TypeClose:  func() any { return &Close{} },
+	TypeRead:   func() any { return &Read{} },
 	TypePing:   func() any { return &Ping{} },
 
 	TypeRTCStart:     func() any { return &RTCStart{} },
@@ -158,6 +159,10 @@ func validate(f any) error {
 		}
 	case *Call:
 		return validateCall(f)
+	case *Read:
+		if f.Conversation == "" || f.Seq < 1 {
+			return fmt.Errorf("%w: read needs a conversation and a seq ≥ 1", ErrInvalid)
+		}
 	case *Close:
 		if f.Conversation == "" {
 			return fmt.Errorf("%w: conversation is required", ErrInvalid)

@@ -55,6 +55,7 @@ const (
 	TypeToken        = "token"        // server → visitor: a fresh visitor token, before the current one expires
 	TypeSite         = "site"         // server → visitor: the site's widget settings changed
 	TypeNote         = "note"         // server → agents: a private note was written (never to a visitor)
+	TypeRead         = "read"         // both ways: read up to a seq (a read receipt)
 	// TypeAssistantDraft: server → visitor: the assistant's answer so far,
 	// while it is written (not stored; the answer itself comes as a message).
 	TypeAssistantDraft = "assistant_draft"
@@ -226,6 +227,10 @@ type ConversationInfo struct {
 	VisitorEmail  string            `json:"visitor_email,omitempty"`
 	VisitorPhone  string            `json:"visitor_phone,omitempty"`
 	VisitorFields map[string]string `json:"visitor_fields,omitempty"`
+	// Read receipts: the highest seq the visitor has read, and the highest
+	// any agent has read (0: none yet). Read frames move them live.
+	VisitorReadSeq int64 `json:"visitor_read_seq,omitempty"`
+	AgentReadSeq   int64 `json:"agent_read_seq,omitempty"`
 }
 
 // Inbox states of a conversation (ConversationInfo.State).
@@ -440,6 +445,17 @@ type NoteInfo struct {
 type Note struct {
 	Envelope
 	Note NoteInfo `json:"note"`
+}
+
+// Read is a read receipt. From a client: it has shown the conversation's
+// messages up to Seq to its user. From the server: Side ("visitor" or
+// "agent", AuthorVisitor or AuthorAgent) has read up to Seq; each side's
+// cursor only moves forward and is stored with the conversation.
+type Read struct {
+	Envelope
+	Conversation string `json:"conversation"`
+	Seq          int64  `json:"seq"`
+	Side         string `json:"side,omitempty"`
 }
 
 // Typing tells the other side that someone is (or stopped) typing. Author is

@@ -38,6 +38,8 @@ export interface ConversationInfo {
   visitor_email?: string;
   visitor_phone?: string;
   visitor_fields?: Record<string, string>;
+  visitor_read_seq?: number;
+  agent_read_seq?: number;
 }
 
 export interface ICEServer {
@@ -341,6 +343,14 @@ export interface TranslationFrame {
   translation: TranslationInfo;
 }
 
+export interface ReadFrame {
+  type: "read";
+  ref?: string;
+  conversation: string;
+  seq: number;
+  side?: string;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -372,7 +382,8 @@ export type Frame =
   | CallStateFrame
   | NoteFrame
   | AssistantDraftFrame
-  | TranslationFrame;
+  | TranslationFrame
+  | ReadFrame;
 
 export const ErrorCodes = {
   BadJSON: "bad_json",

@@ -25,6 +25,7 @@ var tsFrames = []struct {
 	{TypeOffer, Offer{}}, {TypeOffline, Offline{}}, {TypeResync, Resync{}}, {TypeToken, Token{}}, {TypeSite, Site{}},
 	{TypeCall, Call{}}, {TypeCallState, CallState{}}, {TypeNote, Note{}},
 	{TypeAssistantDraft, AssistantDraft{}}, {TypeTranslation, Translation{}},
+	{TypeRead, Read{}},
 }
 
 var tsStructs = []any{Author{}, ConversationInfo{}, ICEServer{}, PrechatField{}, AttachmentLimits{}, WidgetLook{}, NoteInfo{}, Source{}, TranslationInfo{}, Attachment{}}

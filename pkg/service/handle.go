@@ -96,6 +96,10 @@ func (c *conn) handle(data []byte) {
 		if err := c.srv.conv.Typing(ctx, c.p, *f); err != nil {
 			c.reply(errorFrame(err, f.Ref))
 		}
+	case *protocol.Read:
+		if err := c.srv.conv.Read(ctx, c.p, *f); err != nil {
+			c.reply(errorFrame(err, f.Ref))
+		}
 	case *protocol.Status:
 		if c.p.Kind == protocol.AuthorVisitor {
 			// The widget's page shown (online) or hidden (away).
@@ -290,6 +294,8 @@ func frameType(f any) string {
 		return protocol.TypeSend
 	case *protocol.Typing:
 		return protocol.TypeTyping
+	case *protocol.Read:
+		return protocol.TypeRead
 	case *protocol.Status:
 		return protocol.TypeStatus
 	case *protocol.Close:

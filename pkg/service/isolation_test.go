@@ -119,6 +119,9 @@ var conversationFrames = map[string]func(conv string) any{
 	protocol.TypeTyping: func(conv string) any {
 		return protocol.Typing{Envelope: protocol.Envelope{Type: protocol.TypeTyping, Ref: "x"}, Conversation: conv}
 	},
+	protocol.TypeRead: func(conv string) any {
+		return protocol.Read{Envelope: protocol.Envelope{Type: protocol.TypeRead, Ref: "x"}, Conversation: conv, Seq: 1}
+	},
 	protocol.TypeClose: func(conv string) any {
 		return protocol.Close{Envelope: protocol.Envelope{Type: protocol.TypeClose, Ref: "x"}, Conversation: conv}
 	},

@@ -209,6 +209,10 @@ type Conversation struct {
 	// comes back (inbox.go).
 	InboxState   string `gorm:"size:10;not null;default:''"`
 	SnoozedUntil *time.Time
+	// Read receipts (read_receipts.go): the highest seq the visitor read,
+	// and the highest any agent read.
+	VisitorReadSeq int64 `gorm:"not null;default:0"`
+	AgentReadSeq   int64 `gorm:"not null;default:0"`
 }
 
 // Message is one stored chat message. (ConversationID, Seq) and
