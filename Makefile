@@ -32,7 +32,7 @@ test-deps:
 		echo "installing Debian packages chromium and coturn"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium coturn >/dev/null; \
 	fi
-	@if ! command -v apertium >/dev/null || ! apertium -l 2>/dev/null | grep -qx 'spa-eng'; then \
+	@if ! command -v apertium >/dev/null || ! apertium -l 2>/dev/null | grep -qE '^\s*spa-eng\s*$$'; then \
 		echo "installing Debian packages apertium and apertium-eng-spa (offline translation)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq apertium apertium-eng-spa >/dev/null; \
 	fi
