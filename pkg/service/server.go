@@ -208,6 +208,7 @@ func (s *Server) routes() []route {
 	panel := s.visitorPanelAPI()
 	reports := s.reportsAPI()
 	search := s.searchAPI()
+	supervision := s.supervisionAPI()
 	files := s.attachmentsAPI()
 	upload := limitBody(maxAttachMaxBytes + 1<<20) // a site's own limit is checked in the handler
 	return []route{
@@ -382,6 +383,9 @@ func (s *Server) routes() []route {
 		r("GET", "/api/reports", agent, requireRole("admin", "supervisor"), h(reports.json(sessionWorkspace))),
 		r("GET", "/api/reports/csv", agent, requireRole("admin", "supervisor"), h(reports.csv(sessionWorkspace))),
 		r("GET", "/api/search", agent, h(search.search)), // http_search.go
+		// Supervision (http_supervision.go).
+		r("GET", "/api/supervision", agent, requireRole("admin", "supervisor"), h(supervision.view)),
+		r("GET", "/api/agents/:id/status-history", agent, requireRole("admin", "supervisor"), h(supervision.statusHistory)),
 	}
 }
 

@@ -46,6 +46,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120830_reports_assigned_at", Migrate: migrateReportsAssignedAt},                  // reports.go
 	{ID: "2026120831_reports_conversions", Migrate: migrateConversions},                        // conversions.go
 	{ID: "2026120801_search_index", Migrate: migrateSearch},                                    // search.go
+	{ID: "2026120802_search_status_history", Migrate: migrateStatusHistory},                    // status_history.go
 	{ID: "2026120835_attach_attachments", Migrate: migrateAttachments},                         // attachments.go
 	{ID: "2026120847_perf_announcements", Migrate: migrateAnnouncements},                       // announce.go
 	{ID: "2026120881_lead_visitor_device", Migrate: migrateVisitorDevice},                      // visitor_device.go

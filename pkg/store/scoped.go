@@ -40,15 +40,6 @@ func (s *Scoped) Agents(ctx context.Context) ([]Agent, error) {
 	return as, s.q(ctx).Order("name, id").Find(&as).Error
 }
 
-// SetAgentStatus stores the status an agent chose.
-func (s *Scoped) SetAgentStatus(ctx context.Context, id, status string) error {
-	res := s.q(ctx).Model(&Agent{}).Where("id = ?", id).Update("status", status)
-	if res.Error == nil && res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return res.Error
-}
-
 // Site returns one site.
 func (s *Scoped) Site(ctx context.Context, id string) (Site, error) {
 	var site Site
