@@ -11,7 +11,7 @@ import { CallControls, IncomingCalls } from "./call";
 import type { ConversationLog } from "@parley/shared/conversation";
 import { initials, shortTime } from "@parley/shared/format";
 import { ApiError, api, liveURL } from "@parley/shared/http";
-import type { Author, ConversationInfo } from "../../pkg/protocol/protocol";
+import type { Attachment, Author, ConversationInfo } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
@@ -680,7 +680,7 @@ function ConversationView(props: {
       <TagEditor conversation={info.id} role={role} />
       <ConversationRouting info={info} self={self.id} role={role} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
-      <MessageList items={items} notes={notes} self={self} visitor={name} typing={typing} client={client} focusSeq={props.focusSeq} />
+      <MessageList items={items} notes={notes} self={self} visitor={name} typing={typing} client={client} focusSeq={props.focusSeq} info={info} />
       {canAct ? (
         <>
           {info.status === "queued" && (
@@ -752,8 +752,19 @@ function MessageList(props: {
   typing: Author | null;
   client: LiveClient;
   focusSeq: number;
+  info: ConversationInfo;
 }) {
-  const { items, notes, self, visitor, typing, client, focusSeq } = props;
+  const { items, notes, self, visitor, typing, client, focusSeq, info } = props;
+  // Read receipts: what the agent has on screen (tab shown) is read; the
+  // visitor's cursor marks the agents' last line they have seen.
+  const newest = items.reduce((n, m) => (m.seq !== null && m.seq > n ? m.seq : n), 0);
+  useEffect(() => {
+    const mark = () => document.visibilityState === "visible" && client.markRead(info.id, newest);
+    mark();
+    document.addEventListener("visibilitychange", mark);
+    return () => document.removeEventListener("visibilitychange", mark);
+  }, [info.id, newest]);
+  const lastAgentSeq = items.reduce((n, m) => (m.seq !== null && m.author.kind !== "visitor" && m.author.kind !== "system" && m.seq > n ? m.seq : n), 0);
   // A note sits after the message it was written after (its after_seq);
   // one written before any message, first.
   const seqs = items.map((m) => m.seq).filter((q): q is number => q !== null);
@@ -824,6 +835,7 @@ function MessageList(props: {
                 {m.body}
               </div>
             )}
+            {m.attachment && <AttachmentLink conv={info.id} att={m.attachment} />}
             {m.sources?.length ? (
               <div class="pa-msg-sources" data-testid="sources">
                 Sources:{" "}
@@ -850,6 +862,11 @@ function MessageList(props: {
               ) : (
                 shortTime(m.sent_at)
               )}
+              {m.seq !== null && m.seq === lastAgentSeq && (info.visitor_read_seq ?? 0) >= m.seq && (
+                <span class="pa-seen" data-testid="seen">
+                  {" · Seen"}
+                </span>
+              )}
             </div>
           </div>
           {m.seq !== null && noteRow(m.seq, next ?? null)}
@@ -871,6 +888,25 @@ function MessageList(props: {
 }
 
 render(<App />, document.getElementById("app")!);
+
+/** AttachmentLink shows a file of the conversation: an image inline (the
+ * server serves only raster images inline), anything else as a download. */
+function AttachmentLink({ conv, att }: { conv: string; att: Attachment }) {
+  const url = `/api/conversations/${encodeURIComponent(conv)}/attachments/${encodeURIComponent(att.id)}`;
+  const kb = Math.max(1, Math.round(att.size / 1024));
+  return (
+    <div class="pa-attachment" data-testid="attachment" data-type={att.type}>
+      {att.image && (
+        <a href={url} target="_blank" rel="noopener">
+          <img src={url} alt={att.name} class="pa-attachment-img" data-testid="attachment-image" />
+        </a>
+      )}
+      <a href={url + "?download=1"} download={att.name} data-testid="attachment-download">
+        ⬇ {att.name} ({kb} KB)
+      </a>
+    </div>
+  );
+}
 
 /** TranslatedBody shows a visitor's message in the agent's language
  * (auto-translation), marked, with what the visitor wrote one click away. */

@@ -5,6 +5,7 @@
 import { render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatItem, LiveClient, exposeDebug } from "./shared/client";
+import type { Attachment } from "../../pkg/protocol/protocol";
 import { WebRTCLink } from "./shared/rtc";
 import { CallManager } from "./shared/call";
 import { CallBar } from "./call";
@@ -362,7 +363,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
   const items = [...(convID ? client.items(convID) : []), ...client.items(null)];
   const typing = convID ? client.typingIn(convID) : null;
   const closed = status === "closed";
-  useUnreadBadge(items);
+  useUnreadBadge(items, client);
   useFocusOnShow();
   const offline = offlineShown(status, conv !== null, avail);
   const [asked, setAsked] = useState(() => prechatDone(site));
@@ -445,7 +446,7 @@ function useFocusOnShow(): void {
 /** useUnreadBadge tells the loader how many replies arrived while the chat
  * was hidden, for the badge on the launcher, and chimes for each new one
  * that comes while the chat or the tab is hidden (alert.ts). */
-function useUnreadBadge(items: ChatItem[]): void {
+function useUnreadBadge(items: ChatItem[], client: LiveClient | null): void {
   const [shown, setShown] = useState(shownInHost);
   useEffect(() => {
     const fn = () => setShown(shownInHost);
@@ -460,6 +461,11 @@ function useUnreadBadge(items: ChatItem[]): void {
   if (shown || seen.current < 0) seen.current = Math.max(seen.current, newest);
   const unread = items.filter((m) => reply(m) && m.seq! > seen.current).length;
   const heard = useRef(-1);
+  // What is shown on a visible page is read (a read receipt).
+  const conv = client ? current(client) : null;
+  useEffect(() => {
+    if (shown && conv && document.visibilityState === "visible") client!.markRead(conv.info.id, newest);
+  });
   useEffect(() => {
     if (heard.current >= 0 && newest > heard.current && (!shown || document.visibilityState === "hidden")) chime();
     heard.current = newest;
@@ -505,6 +511,10 @@ function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLo
 
 function MessageList(props: { items: ChatItem[]; typingName: string | null; client: LiveClient; look: WidgetLook | null }) {
   const { items, typingName, client, look } = props;
+  // Read receipts: the agents' cursor marks the visitor's last message
+  // they have seen.
+  const lastOwn = items.reduce((n, m) => (m.seq !== null && m.author.kind === "visitor" && m.seq > n ? m.seq : n), 0);
+  const agentRead = current(client)?.info.agent_read_seq ?? 0;
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   useLayoutEffect(() => {
@@ -537,7 +547,7 @@ function MessageList(props: { items: ChatItem[]; typingName: string | null; clie
         </div>
       )}
       {items.map((m, i) => (
-        <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} last={i === items.length - 1 || !sameAuthor(m, items[i + 1])} avatar={look?.show_avatars ?? true} />
+        <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} last={i === items.length - 1 || !sameAuthor(m, items[i + 1])} avatar={look?.show_avatars ?? true} seen={m.seq !== null && m.seq === lastOwn && agentRead >= m.seq} />
       ))}
       <Announcer items={items} />
       {typingName && (
@@ -580,7 +590,24 @@ function sameAuthor(a: ChatItem, b: ChatItem): boolean {
   );
 }
 
-function Message({ item, client, first, last, avatar }: { item: ChatItem; client: LiveClient; first: boolean; last: boolean; avatar: boolean }) {
+/** saveFile downloads a file of the visitor's conversation with their
+ * token (never in the address) and saves it under its name. */
+async function saveFile(client: LiveClient, att: Attachment): Promise<void> {
+  const conv = current(client)?.info.id;
+  if (!conv) return;
+  const res = await fetch(`/api/widget/conversations/${encodeURIComponent(conv)}/attachments/${encodeURIComponent(att.id)}?download=1`, {
+    headers: { Authorization: "Bearer " + (VisitorSession.current?.token ?? "") },
+  });
+  if (!res.ok) return;
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = att.name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function Message({ item, client, first, last, avatar, seen }: { item: ChatItem; client: LiveClient; first: boolean; last: boolean; avatar: boolean; seen?: boolean }) {
   const kind = item.author.kind;
   const side = kind === "visitor" ? "own" : kind === "system" ? "system" : "other";
   // The assistant is an author of its own kind: its own mark and label,
@@ -617,6 +644,11 @@ function Message({ item, client, first, last, avatar }: { item: ChatItem; client
       <div class="pw-bubble" data-testid="message-body" lang={tr && !original ? tr.language : undefined}>
         <Linked text={tr && !original ? tr.text : item.body} />
       </div>
+      {item.attachment && (
+        <button type="button" class="pw-link pw-file" data-testid="attachment-download" onClick={() => void saveFile(client, item.attachment!)}>
+          {t("Download {0}", item.attachment.name)}
+        </button>
+      )}
       {tr && (
         <div class="pw-translated" data-testid="translated">
           {original ? t("Original") : t("Translated automatically")}
@@ -650,6 +682,7 @@ function Message({ item, client, first, last, avatar }: { item: ChatItem; client
         ) : (
           shortTime(item.sent_at, undefined, lang)
         )}
+        {seen && <span data-testid="seen">{" · " + t("Seen")}</span>}
       </div>}
     </div>
   );

@@ -25,6 +25,7 @@ import type {
   MessageFrame,
   Source,
   TranslationInfo,
+  Attachment,
   WelcomeFrame,
 } from "../../../pkg/protocol/protocol";
 import { VERSION } from "../../../pkg/protocol/protocol";
@@ -62,6 +63,8 @@ export interface ChatItem {
   /** The message in this side's language (auto-translation); body stays
    * the original. */
   translation?: TranslationInfo;
+  /** The file the message carries (its body is the file's name). */
+  attachment?: Attachment;
 }
 
 export interface QueueState {
@@ -164,6 +167,7 @@ export class LiveClient {
   private reorderTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private startRef: string | null = null;
   private typingSentAt = new Map<string, number>();
+  private readSent = new Map<string, number>();
   private typingKeyAt = new Map<string, number>();
   private notifyQueued = false;
 
@@ -395,6 +399,7 @@ export class LiveClient {
         sent_at: m.sent_at,
         sources: m.sources,
         translation: this.translations.get(conversation + ":" + m.seq),
+        attachment: m.attachment,
       });
     }
     const d = conversation ? this.drafts.get(conversation) : undefined;
@@ -426,6 +431,16 @@ export class LiveClient {
       });
     }
     return out;
+  }
+
+  /** markRead tells the server this side has shown the conversation's
+   * messages up to seq (a read receipt); only a cursor that moves is sent. */
+  markRead(conversation: string, seq: number): void {
+    const log = this.conversations.get(conversation);
+    if (!log || seq < 1) return;
+    const key = this.opts.role === "visitor" ? "visitor_read_seq" : "agent_read_seq";
+    if (seq <= (log.info[key] ?? 0) || seq <= (this.readSent.get(conversation) ?? 0)) return;
+    if (this.write({ type: "read", conversation, seq })) this.readSent.set(conversation, seq);
   }
 
   /** typingIn returns who is typing in a conversation, if anyone. */
@@ -617,6 +632,15 @@ export class LiveClient {
         if (!f.author || (this.self && f.author.id === this.self.id && f.author.kind === this.self.kind)) break;
         if (f.on) this.typing.set(f.conversation, { author: f.author, until: Date.now() + TYPING_SHOW_MS });
         else this.typing.delete(f.conversation);
+        break;
+      }
+      case "read": {
+        // A read receipt: this side's or the other's cursor moved.
+        const log = this.conversations.get(f.conversation);
+        if (!log) break;
+        const key = f.side === "visitor" ? "visitor_read_seq" : "agent_read_seq";
+        if (f.seq > (log.info[key] ?? 0)) log.info = { ...log.info, [key]: f.seq };
+        this.notify();
         break;
       }
       case "error":

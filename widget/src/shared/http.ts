@@ -25,10 +25,13 @@ export function cookie(name: string): string {
   return "";
 }
 
-/** api calls a JSON endpoint; non-2xx answers throw ApiError. */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+/** api calls a JSON endpoint; non-2xx answers throw ApiError. A FormData
+ * body (a file upload) goes as multipart; extra adds headers (a visitor
+ * token's Authorization). */
+export async function api<T>(method: string, path: string, body?: unknown, extra?: Record<string, string>): Promise<T> {
+  const form = body instanceof FormData;
+  const headers: Record<string, string> = { Accept: "application/json", ...extra };
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const csrf = cookie("parley_csrf");
   if (csrf && method !== "GET") headers["X-CSRF-Token"] = csrf;
   let res: Response;
@@ -36,7 +39,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : form ? (body as FormData) : JSON.stringify(body),
       credentials: "same-origin",
     });
   } catch {
