@@ -30,6 +30,7 @@ import { InboxViews, StateActions, StatePill, TagEditor } from "./inbox";
 import { VisitorPanel } from "./visitorpanel";
 import { ReportsButton, ReportsPage } from "./reports";
 import { SearchBox } from "./search";
+import { SupervisionButton, SupervisionPage } from "./supervision";
 
 interface Agent {
   id: string;
@@ -371,8 +372,11 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
 
   // The reports page (#reports) takes the inbox's and conversation's place.
   const [reports, setReports] = useState(() => location.hash === "#reports");
+  // The supervision page takes the same place.
+  const [supervising, setSupervising] = useState(false);
   const showReports = (on: boolean) => {
     setReports(on);
+    setSupervising(false);
     history.replaceState(null, "", on ? "#reports" : selected ? "#c=" + encodeURIComponent(selected) : location.pathname);
   };
   // focus is the message a search result opened, scrolled to and marked.
@@ -380,6 +384,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
   const select = (id: string) => {
     setSelected(id);
     setReports(false);
+    setSupervising(false);
     setFocus(null);
     history.replaceState(null, "", "#c=" + encodeURIComponent(id));
   };
@@ -454,6 +459,12 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         {(me.agent.role === "admin" || me.agent.role === "supervisor") && (
           <div class="pa-routing-links">
             <ReportsButton onOpen={() => showReports(true)} />
+            <SupervisionButton
+              onOpen={() => {
+                showReports(false);
+                setSupervising(true);
+              }}
+            />
             {me.agent.role === "admin" && (
               <>
                 <SitesButton />
@@ -493,6 +504,11 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
       </aside>
       {reports ? (
         <ReportsPage onClose={() => showReports(false)} />
+      ) : supervising ? (
+        <SupervisionPage onClose={() => setSupervising(false)} onOpen={(info) => {
+          client.adopt(info);
+          select(info.id);
+        }} />
       ) : (
         <>
         <nav class="pa-inbox" aria-label="Inbox">
