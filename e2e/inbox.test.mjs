@@ -105,5 +105,25 @@ test("the visitor panel shows who the visitor is and the page they are on", asyn
   await panel.locator("[data-testid=visitor-current-page]").waitFor({ timeout: 20_000 });
   assert.match(await panel.locator("[data-testid=visitor-current-page] a").getAttribute("href"), /\/demo/);
   await admin.screenshot({ path: `${shots}/inbox-visitor-panel.png` });
+
+  // The agent completes the visitor's contact details; a wrong email is
+  // refused with a clear message, a right one kept across a reload.
+  await panel.locator("[data-testid=visitor-edit-open]").click();
+  const form = panel.locator("[data-testid=visitor-edit]");
+  await form.getByLabel("Name").fill("Ana Lima");
+  await form.getByLabel("Phone").fill("call me");
+  await form.locator("[data-testid=visitor-save]").click();
+  await form.getByRole("alert").waitFor();
+  assert.match(await form.getByRole("alert").innerText(), /phone number/);
+  await form.getByLabel("Phone").fill("+351 21 000 0000");
+  await form.getByLabel("Email").fill("ana@example.com");
+  await admin.screenshot({ path: `${shots}/inbox-visitor-edit.png` });
+  await form.locator("[data-testid=visitor-save]").click();
+  await form.waitFor({ state: "detached" });
+  assert.equal(await panel.locator("[data-testid=visitor-panel-name]").innerText(), "Ana Lima");
+  assert.equal(await panel.locator("[data-testid=visitor-panel-phone]").innerText(), "+351 21 000 0000");
+  await admin.reload();
+  await admin.locator("[data-testid=inbox-item][data-status=open]").first().click();
+  await eventually(async () => (await admin.getByRole("complementary", { name: "Visitor" }).locator("[data-testid=visitor-panel-email]").innerText().catch(() => "")) === "ana@example.com", { what: "the email kept" });
   await v.ctx.close();
 });

@@ -5,13 +5,15 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { shortTime } from "@parley/shared/format";
-import { api } from "@parley/shared/http";
+import { api, ApiError } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
 
 interface Visitor {
   id: string;
   name: string;
   email?: string;
+  phone?: string;
+  custom?: Record<string, string>;
   verified: boolean;
   locale?: string;
   created_at: string;
@@ -55,6 +57,56 @@ function duration(s: number): string {
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+/** ContactEdit lets an agent correct or complete the visitor's name,
+ * email and phone; a verified visitor's name and email are the site's. */
+function ContactEdit({ visitor, onSaved, onCancel }: { visitor: Visitor; onSaved: (v: Visitor) => void; onCancel: () => void }) {
+  const [name, setName] = useState(visitor.name);
+  const [email, setEmail] = useState(visitor.email ?? "");
+  const [phone, setPhone] = useState(visitor.phone ?? "");
+  const [error, setError] = useState("");
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError("");
+    const body: Record<string, string> = { phone };
+    if (!visitor.verified) Object.assign(body, { name, email });
+    try {
+      onSaved((await api<{ visitor: Visitor }>("PATCH", `/api/visitors/${encodeURIComponent(visitor.id)}`, body)).visitor);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : "Could not save.");
+    }
+  };
+  const locked = visitor.verified ? "Set by the site's sign-in (verified)" : undefined;
+  return (
+    <form class="pa-contact-edit" data-testid="visitor-edit" onSubmit={(e) => void save(e)}>
+      <label>
+        Name
+        <input value={name} maxLength={200} required disabled={visitor.verified} title={locked} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label>
+        Email
+        <input type="email" value={email} maxLength={320} disabled={visitor.verified} title={locked} onInput={(e) => setEmail(e.currentTarget.value)} />
+      </label>
+      <label>
+        Phone
+        <input type="tel" value={phone} maxLength={40} onInput={(e) => setPhone(e.currentTarget.value)} />
+      </label>
+      {error && (
+        <p class="pa-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="pa-contact-actions">
+        <button type="submit" class="pa-btn pa-btn-sm" data-testid="visitor-save">
+          Save
+        </button>
+        <button type="button" class="pa-btn-outline pa-btn-sm" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
 /** VisitorPanel shows the conversation's visitor. The page trail is read
  * again every few seconds while the panel is open, so the page the
  * visitor is on now stays current. */
@@ -64,6 +116,7 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
   const [past, setPast] = useState<ConversationInfo[]>([]);
   const [pages, setPages] = useState<{ pages: Page[]; current?: Page }>({ pages: [] });
   const [attrs, setAttrs] = useState<Record<string, Attribute>>({});
+  const [editing, setEditing] = useState(false);
   useEffect(() => {
     const base = `/api/visitors/${encodeURIComponent(id)}`;
     void api<{ visitor: Visitor; conversations: ConversationInfo[] }>("GET", base).then(
@@ -85,7 +138,24 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
   return (
     <aside class="pa-visitor" aria-label="Visitor" data-testid="visitor-panel">
       <section>
-        <h3>Visitor</h3>
+        <h3>
+          Visitor
+          {!editing && (
+            <button type="button" class="pa-link pa-visitor-edit" data-testid="visitor-edit-open" onClick={() => setEditing(true)}>
+              Edit
+            </button>
+          )}
+        </h3>
+        {editing && (
+          <ContactEdit
+            visitor={visitor}
+            onSaved={(v) => {
+              setVisitor(v);
+              setEditing(false);
+            }}
+            onCancel={() => setEditing(false)}
+          />
+        )}
         <div class="pa-visitor-name" data-testid="visitor-panel-name">
           {visitor.name}
           {visitor.verified && (
@@ -95,6 +165,13 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
           )}
         </div>
         {visitor.email && <div data-testid="visitor-panel-email">{visitor.email}</div>}
+        {visitor.phone && <div data-testid="visitor-panel-phone">{visitor.phone}</div>}
+        {visitor.custom &&
+          Object.entries(visitor.custom).map(([k, v]) => (
+            <div key={k} class="pa-muted">
+              {k}: {v}
+            </div>
+          ))}
         {visitor.locale && <div class="pa-muted">Language: {visitor.locale}</div>}
         {deviceLine(visitor.device) && (
           <div class="pa-muted" data-testid="visitor-device">

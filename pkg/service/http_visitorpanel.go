@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -23,22 +24,27 @@ import (
 type panelStore interface {
 	Visitor(ctx context.Context, id string) (store.Visitor, error)
 	ConversationsOfVisitor(ctx context.Context, visitorID string, limit int) ([]store.Conversation, error)
+	SetVisitorContact(ctx context.Context, id string, c store.VisitorContact) error
 }
 
 // visitorPanelAPI serves the visitor resource.
 type visitorPanelAPI struct {
 	store func(workspaceID string) panelStore
 	infos func(ctx context.Context, workspaceID string, cs []store.Conversation) ([]protocol.ConversationInfo, error)
+	audit func(c *gin.Context, workspaceID, action, target, detail string)
 }
 
 func (s *Server) visitorPanelAPI() *visitorPanelAPI {
-	return &visitorPanelAPI{store: func(ws string) panelStore { return s.store.Workspace(ws) }, infos: s.conv.Infos}
+	return &visitorPanelAPI{store: func(ws string) panelStore { return s.store.Workspace(ws) }, infos: s.conv.Infos, audit: s.audit}
 }
 
 type panelVisitorJSON struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	// Custom are the site's own pre-chat fields the visitor filled in.
+	Custom map[string]string `json:"custom,omitempty"`
 	// Verified: the site's backend vouched for who this is (identity
 	// verification); Name and Email then come from it.
 	Verified   bool      `json:"verified"`
@@ -74,7 +80,7 @@ func (a *visitorPanelAPI) get(c *gin.Context) error {
 		return apierr.Unavailable("cannot read the visitor right now; retry", err)
 	}
 	c.JSON(http.StatusOK, gin.H{
-		"visitor": panelVisitorJSON{ID: v.ID, Name: v.Name, Email: v.Email, Verified: v.UserID != "", Locale: v.Locale,
+		"visitor": panelVisitorJSON{ID: v.ID, Name: v.Name, Email: v.Email, Phone: v.Phone, Custom: v.Custom(), Verified: v.UserID != "", Locale: v.Locale,
 			Presence: v.Presence, LastSeenAt: v.LastSeenAt.UTC(), CreatedAt: v.CreatedAt.UTC(),
 			Device: device.Parse(v.UserAgent), Place: placeOf(v)},
 		"conversations": infos,
@@ -88,4 +94,71 @@ func placeOf(v store.Visitor) *device.Place {
 		return nil
 	}
 	return &device.Place{CountryCode: v.CountryCode, Country: v.Country, Region: v.Region, City: v.City}
+}
+
+// visitorEdit is PATCH /api/visitors/:id: the fields given are set, an
+// empty one cleared.
+type visitorEdit struct {
+	Name  *string `json:"name"`
+	Email *string `json:"email"`
+	Phone *string `json:"phone"`
+}
+
+// update answers PATCH /api/visitors/:id: an agent corrects or completes
+// the visitor's contact details. A verified visitor's name and email are
+// the site's backend's to say, not an agent's.
+func (a *visitorPanelAPI) update(c *gin.Context) error {
+	var req visitorEdit
+	if err := bindBody(c, &req); err != nil {
+		return err
+	}
+	var changed []string
+	for _, f := range []struct {
+		name string
+		v    **string
+	}{{"name", &req.Name}, {"email", &req.Email}, {"phone", &req.Phone}} {
+		if *f.v != nil {
+			t := strings.TrimSpace(**f.v)
+			*f.v = &t
+			changed = append(changed, f.name)
+		}
+	}
+	if len(changed) == 0 {
+		return apierr.Invalid("give name, email or phone")
+	}
+	if req.Name != nil && *req.Name == "" {
+		return apierr.Invalid("the name cannot be empty")
+	}
+	if err := checkContact(deref(req.Name), deref(req.Email), deref(req.Phone)); err != nil {
+		return apierr.Invalid(err.Error())
+	}
+	me := agentOf(c)
+	ctx := c.Request.Context()
+	sc := a.store(me.WorkspaceID)
+	v, err := sc.Visitor(ctx, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.NotFound("no such visitor")
+	}
+	if err != nil {
+		return apierr.Unavailable("cannot read the visitor right now; retry", err)
+	}
+	if v.UserID != "" && (req.Name != nil || req.Email != nil) {
+		return apierr.New(http.StatusConflict, codeIdentity, "this visitor's name and email come from the site's sign-in (verified identity); change them there")
+	}
+	if err := sc.SetVisitorContact(ctx, v.ID, store.VisitorContact{Name: req.Name, Email: req.Email, Phone: req.Phone}); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return apierr.NotFound("no such visitor")
+		}
+		return apierr.Unavailable("cannot save the visitor right now; retry", err)
+	}
+	// The audit names the fields, not their values (personal data).
+	a.audit(c, me.WorkspaceID, "visitor_updated", v.ID, strings.Join(changed, ", "))
+	return a.get(c)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

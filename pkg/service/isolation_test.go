@@ -71,6 +71,7 @@ var idRoutes = map[string]struct {
 	"GET /api/visitors/:id/export":                {id: "visitor"},
 	"DELETE /api/visitors/:id":                    {id: "visitor"},
 	"GET /api/visitors/:id":                       {id: "visitor"},
+	"PATCH /api/visitors/:id":                     {id: "visitor", body: map[string]any{"phone": "+351 21 000 0000"}},
 	"GET /api/agents/:id/status-history":          {id: "agent"},
 	"DELETE /api/tokens/:id":                      {id: "token"},
 	"DELETE /api/webhooks/:id":                    {id: "webhook"},

@@ -47,13 +47,8 @@ func (a prechatAnswers) profile(fields []protocol.PrechatField) (store.VisitorPr
 			return p, errors.New("please fill in " + what)
 		}
 	}
-	switch {
-	case utf8.RuneCountInString(p.Name) > 200:
-		return p, errors.New("the name is at most 200 characters")
-	case p.Email != "" && (len(p.Email) > 320 || !validEmail(p.Email)):
-		return p, errors.New("please give an email address we can answer to")
-	case len(p.Phone) > 40 || strings.Trim(p.Phone, "0123456789+-() .") != "":
-		return p, errors.New("please give a phone number (digits, spaces, + - ( ) only)")
+	if err := checkContact(p.Name, p.Email, p.Phone); err != nil {
+		return p, err
 	}
 	for k, v := range p.Custom {
 		if utf8.RuneCountInString(v) > 200 || !utf8.ValidString(v) {
@@ -61,4 +56,18 @@ func (a prechatAnswers) profile(fields []protocol.PrechatField) (store.VisitorPr
 		}
 	}
 	return p, nil
+}
+
+// checkContact checks a visitor's name, email and phone as given in the
+// pre-chat form or by an agent (empty ones are not checked).
+func checkContact(name, email, phone string) error {
+	switch {
+	case utf8.RuneCountInString(name) > 200:
+		return errors.New("the name is at most 200 characters")
+	case email != "" && (len(email) > 320 || !validEmail(email)):
+		return errors.New("please give an email address we can answer to")
+	case len(phone) > 40 || strings.Trim(phone, "0123456789+-() .") != "":
+		return errors.New("please give a phone number (digits, spaces, + - ( ) only)")
+	}
+	return nil
 }

@@ -379,6 +379,7 @@ func (s *Server) routes() []route {
 		r("GET", "/help/:site/:article", h(kb.helpArticle)),
 		r("POST", "/api/widget/handoff", body, h(s.widgetHandoff)),
 		r("GET", "/api/visitors/:id", agent, h(panel.get)), // http_visitorpanel.go
+		r("PATCH", "/api/visitors/:id", agent, csrf, h(panel.update)),
 		// Reports (http_reports.go).
 		r("GET", "/api/reports", agent, requireRole("admin", "supervisor"), h(reports.json(sessionWorkspace))),
 		r("GET", "/api/reports/csv", agent, requireRole("admin", "supervisor"), h(reports.csv(sessionWorkspace))),

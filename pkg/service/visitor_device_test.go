@@ -2,12 +2,17 @@ package service
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/pkg/device"
 	"github.com/parleychat/parley/pkg/device/devicetest"
+	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/ratelimit"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
@@ -77,4 +82,57 @@ func TestVisitorPanelShowsDeviceAndPlace(t *testing.T) {
 
 		})
 	}
+}
+
+// An agent corrects a visitor's contact details: set, cleared, checked,
+// sealed at rest; a verified visitor's name and email stay the site's.
+func TestAgentEditsVisitorContact(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		_, s := ts.session(t, widgetSessionReq{})
+		path := "/api/visitors/" + s.Visitor.ID
+		var got struct{ Visitor panelVisitorJSON }
+		if code := admin.call(t, "PATCH", path, map[string]any{"name": "  Ana Lima ", "email": "ana@example.com", "phone": "+351 21 000 0000"}, &got); code != 200 {
+			t.Fatalf("edit: %d", code)
+		}
+		if v := got.Visitor; v.Name != "Ana Lima" || v.Email != "ana@example.com" || v.Phone != "+351 21 000 0000" {
+			t.Fatalf("after the edit: %+v", v)
+		}
+		// Clearing the phone leaves the rest.
+		got.Visitor = panelVisitorJSON{}
+		if code := admin.call(t, "PATCH", path, map[string]any{"phone": ""}, &got); code != 200 || got.Visitor.Phone != "" || got.Visitor.Email != "ana@example.com" {
+			t.Fatalf("clear the phone: %d %+v", code, got.Visitor)
+		}
+		var e struct{ Code, Error string }
+		for _, bad := range []map[string]any{{}, {"name": " "}, {"email": "not an address"}, {"phone": "call me maybe"}, {"name": strings.Repeat("x", 201)}} {
+			if code := admin.call(t, "PATCH", path, bad, &e); code != 400 || e.Code != protocol.CodeInvalid {
+				t.Errorf("%v: %d %q, want 400 invalid", bad, code, e.Code)
+			}
+		}
+		if code := admin.call(t, "PATCH", "/api/visitors/no-such-visitor", map[string]any{"phone": "1"}, &e); code != 404 {
+			t.Errorf("unknown visitor: %d", code)
+		}
+		// Sealed at rest, like the pre-chat form's values.
+		var raw struct{ Name, Email string }
+		if err := ts.st.Gorm().Raw("SELECT name, email FROM visitors WHERE id = ?", s.Visitor.ID).Scan(&raw).Error; err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(raw.Name, "Ana") || strings.Contains(raw.Email, "ana@") {
+			t.Errorf("the edit is in plaintext in the database: %+v", raw)
+		}
+
+		// A verified visitor: the phone is the agent's to add, the name
+		// and email the site's.
+		secret := []byte(ts.site.Secret)
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte("user-7"))
+		_, vs := ts.session(t, widgetSessionReq{UserID: "user-7", UserHash: hex.EncodeToString(mac.Sum(nil))})
+		vpath := "/api/visitors/" + vs.Visitor.ID
+		if code := admin.call(t, "PATCH", vpath, map[string]any{"email": "other@example.com"}, &e); code != 409 || e.Code != codeIdentity {
+			t.Errorf("verified email: %d %q, want 409 identity", code, e.Code)
+		}
+		if code := admin.call(t, "PATCH", vpath, map[string]any{"phone": "555 0100"}, &got); code != 200 || got.Visitor.Phone != "555 0100" {
+			t.Errorf("verified phone: %d %+v", code, got.Visitor)
+		}
+	})
 }

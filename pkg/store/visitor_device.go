@@ -49,3 +49,48 @@ func (s *Scoped) SetVisitorDevice(ctx context.Context, id string, d VisitorDevic
 	}
 	return res.Error
 }
+
+// VisitorContact is an agent's edit of a visitor's contact details: nil
+// leaves a field as it is, "" clears it.
+type VisitorContact struct {
+	Name, Email, Phone *string
+}
+
+// SetVisitorContact writes an agent's edit, sealed like the pre-chat
+// form's values (which SetVisitorProfile writes, never clearing one).
+func (s *Scoped) SetVisitorContact(ctx context.Context, id string, c VisitorContact) error {
+	updates := map[string]any{}
+	for _, f := range []struct {
+		column string
+		value  *string
+		max    int
+		aad    []byte
+	}{
+		{"name", c.Name, 200, visitorNameAAD(id)},
+		{"email", c.Email, 320, visitorEmailAAD(id)},
+		{"phone", c.Phone, 40, visitorPhoneAAD(id)},
+	} {
+		switch {
+		case f.value == nil:
+		case *f.value == "":
+			updates[f.column] = ""
+		default:
+			sealed, err := s.s.seal(Truncate(*f.value, f.max), f.aad)
+			if err != nil {
+				return err
+			}
+			updates[f.column] = sealed
+		}
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	res := s.q(ctx).Model(&Visitor{}).Where("id = ?", id).Updates(updates)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return s.indexVisitor(ctx, id)
+}
