@@ -122,6 +122,9 @@ func (s *Server) siteOrigin(r *http.Request, site store.Site) bool {
 	if s.sameOrigin(r) {
 		return true
 	}
+	if r.Header.Get("Origin") == "" && r.Header.Get("Sec-Fetch-Site") == "same-origin" {
+		return true // the frame's own GET (a file download) carries no Origin
+	}
 	o := r.Header.Get("Origin")
 	for _, allowed := range strings.Fields(site.AllowedOrigins) {
 		if o == allowed {

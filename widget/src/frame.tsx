@@ -603,7 +603,9 @@ async function saveFile(client: LiveClient, att: Attachment): Promise<void> {
   const a = document.createElement("a");
   a.href = url;
   a.download = att.name;
+  document.body.appendChild(a); // a detached link downloads nothing in some browsers
   a.click();
+  a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
