@@ -256,6 +256,10 @@ func (k *knowledgeAPI) importFiles(c *gin.Context) error {
 	if err := bindBody(c, &req); err != nil {
 		return err
 	}
+	// Another workspace's site is not found, whatever the files.
+	if _, err := sc.Site(ctx, c.Param("id")); err != nil {
+		return articleErr(err, "site")
+	}
 	if len(req.Files) == 0 || len(req.Files) > 50 {
 		return apierr.Invalid("import 1 to 50 files at a time")
 	}
@@ -281,9 +285,6 @@ func (k *knowledgeAPI) importFiles(c *gin.Context) error {
 			return apierr.Invalid(err.Error())
 		}
 		ims[i] = im
-	}
-	if _, err := sc.Site(ctx, c.Param("id")); err != nil {
-		return articleErr(err, "site")
 	}
 	out := make([]articleJSON, 0, len(ims))
 	for _, im := range ims {

@@ -86,7 +86,7 @@ var idRoutes = map[string]struct {
 	"GET /api/v1/sites/:id":                   {id: "site"},
 	"GET /api/sites/:id/articles":             {id: "site"},
 	"POST /api/sites/:id/articles":            {id: "site", body: map[string]any{"title": "intruder"}},
-	"POST /api/sites/:id/articles/import":     {id: "site"},
+	"POST /api/sites/:id/articles/import":     {id: "site", body: map[string]any{"files": []map[string]any{{"name": "a.md", "content": "# Returns\n\nThirty days."}}}},
 	"GET /api/articles/:id":                   {id: "article"},
 	"PATCH /api/articles/:id":                 {id: "article", body: map[string]any{"title": "intruder"}},
 	"DELETE /api/articles/:id":                {id: "article"},
