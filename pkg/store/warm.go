@@ -62,6 +62,10 @@ func (s *Store) Warm(ctx context.Context) error {
 	keep("assignments", e)
 	_, e = sc.MessagesAfter(ctx, none, 0, HistoryPage)
 	keep("messages", e)
+	// Resumed messages come with their cached translations
+	// (pkg/conversation/translate.go).
+	_, e = sc.Translations(ctx, none, 0, 0)
+	keep("translations", e)
 	// The webhook subscriptions a node loads per workspace when clients
 	// come back and events start to flow (pkg/service/webhooks.go).
 	_, e = sc.Webhooks(ctx)
