@@ -64,12 +64,9 @@ func (a *visitorPanelAPI) get(c *gin.Context) error {
 	me := agentOf(c)
 	ctx := c.Request.Context()
 	sc := a.store(me.WorkspaceID)
-	v, err := sc.Visitor(ctx, c.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("no such visitor")
-	}
+	v, err := a.visitor(c, sc)
 	if err != nil {
-		return apierr.Unavailable("cannot read the visitor right now; retry", err)
+		return err
 	}
 	cs, err := sc.ConversationsOfVisitor(ctx, v.ID, store.VisitorRecent)
 	if err != nil {
@@ -86,6 +83,19 @@ func (a *visitorPanelAPI) get(c *gin.Context) error {
 		"conversations": infos,
 	})
 	return nil
+}
+
+// visitor reads the visitor named in the path, its errors already API
+// errors.
+func (a *visitorPanelAPI) visitor(c *gin.Context, sc panelStore) (store.Visitor, error) {
+	v, err := sc.Visitor(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return v, apierr.NotFound("no such visitor")
+	}
+	if err != nil {
+		return v, apierr.Unavailable("cannot read the visitor right now; retry", err)
+	}
+	return v, nil
 }
 
 // placeOf is the visitor's recorded place, nil when none is known.
@@ -133,19 +143,15 @@ func (a *visitorPanelAPI) update(c *gin.Context) error {
 		return apierr.Invalid(err.Error())
 	}
 	me := agentOf(c)
-	ctx := c.Request.Context()
 	sc := a.store(me.WorkspaceID)
-	v, err := sc.Visitor(ctx, c.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("no such visitor")
-	}
+	v, err := a.visitor(c, sc)
 	if err != nil {
-		return apierr.Unavailable("cannot read the visitor right now; retry", err)
+		return err
 	}
 	if v.UserID != "" && (req.Name != nil || req.Email != nil) {
 		return apierr.New(http.StatusConflict, codeIdentity, "this visitor's name and email come from the site's sign-in (verified identity); change them there")
 	}
-	if err := sc.SetVisitorContact(ctx, v.ID, store.VisitorContact{Name: req.Name, Email: req.Email, Phone: req.Phone}); err != nil {
+	if err := sc.SetVisitorContact(c.Request.Context(), v.ID, store.VisitorContact{Name: req.Name, Email: req.Email, Phone: req.Phone}); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return apierr.NotFound("no such visitor")
 		}
