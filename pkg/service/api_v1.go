@@ -298,6 +298,22 @@ func pageAfter(c *gin.Context) (store.PageAfter, error) {
 
 func pageCursor(t time.Time, id string) string { return v1Cursor(t.Format(time.RFC3339Nano), id) }
 
+// page turns one more row than a page holds (limit+1, read to learn
+// whether a next page exists) into the page's items and the cursor after
+// its last one ("" on the last page).
+func page[T, J any](rows []T, limit int, cursor func(T) string, of func(T) J) ([]J, string) {
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = cursor(rows[limit-1])
+	}
+	data := make([]J, 0, len(rows))
+	for _, r := range rows {
+		data = append(data, of(r))
+	}
+	return data, next
+}
+
 func v1Err(err error, what string) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, conversation.ErrNotFound):
@@ -333,16 +349,8 @@ func (a *v1API) listConversations(c *gin.Context) error {
 	if err != nil {
 		return v1Err(err, "conversations")
 	}
-	out := v1ConversationList{Data: make([]v1Conversation, 0, len(cs))}
-	if len(cs) > limit {
-		cs = cs[:limit]
-		last := cs[limit-1]
-		out.NextCursor = pageCursor(last.CreatedAt, last.ID)
-	}
-	for _, conv := range cs {
-		out.Data = append(out.Data, v1ConversationOf(conv))
-	}
-	c.JSON(http.StatusOK, out)
+	data, next := page(cs, limit, func(c store.Conversation) string { return pageCursor(c.CreatedAt, c.ID) }, v1ConversationOf)
+	c.JSON(http.StatusOK, v1ConversationList{Data: data, NextCursor: next})
 	return nil
 }
 
@@ -379,15 +387,8 @@ func (a *v1API) listMessages(c *gin.Context) error {
 	if err != nil {
 		return v1Err(err, "messages")
 	}
-	out := v1MessageList{Data: make([]v1Message, 0, len(ms))}
-	if len(ms) > limit {
-		ms = ms[:limit]
-		out.NextCursor = v1Cursor(strconv.FormatInt(ms[limit-1].Seq, 10))
-	}
-	for _, m := range ms {
-		out.Data = append(out.Data, v1MessageOf(m))
-	}
-	c.JSON(http.StatusOK, out)
+	data, next := page(ms, limit, func(m store.Message) string { return v1Cursor(strconv.FormatInt(m.Seq, 10)) }, v1MessageOf)
+	c.JSON(http.StatusOK, v1MessageList{Data: data, NextCursor: next})
 	return nil
 }
 
@@ -492,15 +493,8 @@ func (a *v1API) listVisitors(c *gin.Context) error {
 	if err != nil {
 		return v1Err(err, "visitors")
 	}
-	out := v1VisitorList{Data: make([]v1Visitor, 0, len(vs))}
-	if len(vs) > limit {
-		vs = vs[:limit]
-		out.NextCursor = pageCursor(vs[limit-1].CreatedAt, vs[limit-1].ID)
-	}
-	for _, v := range vs {
-		out.Data = append(out.Data, v1VisitorOf(v))
-	}
-	c.JSON(http.StatusOK, out)
+	data, next := page(vs, limit, func(v store.Visitor) string { return pageCursor(v.CreatedAt, v.ID) }, v1VisitorOf)
+	c.JSON(http.StatusOK, v1VisitorList{Data: data, NextCursor: next})
 	return nil
 }
 
