@@ -32,6 +32,7 @@ type tokenStore interface {
 	CreateAPIToken(ctx context.Context, t store.APIToken) error
 	APITokens(ctx context.Context) ([]store.APIToken, error)
 	RevokeAPIToken(ctx context.Context, id string, now time.Time) (store.APIToken, error)
+	Agents(ctx context.Context) ([]store.Agent, error)
 }
 
 // tokensAPI serves the API tokens resource.
@@ -49,6 +50,9 @@ type tokenJSON struct {
 	Name   string `json:"name"`
 	Prefix string `json:"prefix"` // the secret's first characters
 	Scope  string `json:"scope"`
+	// CreatedBy is the admin who made it, by id and (in lists) name.
+	CreatedBy     string `json:"created_by"`
+	CreatedByName string `json:"created_by_name,omitempty"`
 	// Secret is the whole token, only in the answer that made it.
 	Secret     string     `json:"secret,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
@@ -57,7 +61,7 @@ type tokenJSON struct {
 }
 
 func tokenJSONOf(t store.APIToken) tokenJSON {
-	return tokenJSON{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scope: t.Scope, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
+	return tokenJSON{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scope: t.Scope, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
 }
 
 // newTokenSecret makes a token's secret: the prefix and 256 random bits.
@@ -68,13 +72,20 @@ func newTokenSecret() string {
 }
 
 func (a *tokensAPI) list(c *gin.Context) error {
-	ts, err := a.store(agentOf(c).WorkspaceID).APITokens(c.Request.Context())
+	st := a.store(agentOf(c).WorkspaceID)
+	ts, err := st.APITokens(c.Request.Context())
 	if err != nil {
 		return apierr.Unavailable("cannot list tokens right now; retry", err)
 	}
+	agents, err := st.Agents(c.Request.Context())
+	if err != nil {
+		return apierr.Unavailable("cannot list tokens right now; retry", err)
+	}
+	names := agentNames(agents) // http_notes.go
 	out := make([]tokenJSON, len(ts))
 	for i, t := range ts {
 		out[i] = tokenJSONOf(t)
+		out[i].CreatedByName = names[t.CreatedBy]
 	}
 	c.JSON(http.StatusOK, gin.H{"tokens": out})
 	return nil

@@ -76,6 +76,9 @@ var idRoutes = map[string]struct {
 	"DELETE /api/tokens/:id":                      {id: "token"},
 	"DELETE /api/webhooks/:id":                    {id: "webhook"},
 	"GET /api/webhooks/:id/deliveries":            {id: "webhook"},
+	"PATCH /api/webhooks/:id":                     {id: "webhook", body: map[string]any{"enabled": false}},
+	"POST /api/webhooks/:id/secret":               {id: "webhook"},
+	"POST /api/webhooks/:id/test":                 {id: "webhook"},
 	"POST /api/webhook-deliveries/:id/replay":     {id: "delivery"},
 	// /api/v1 is called with the other workspace's write token.
 	"GET /api/v1/conversations/:id":           {id: "conversation"},

@@ -363,6 +363,9 @@ func (s *Server) routes() []route {
 		r("GET", "/api/webhooks", agent, requireRole("admin"), h(hooks.list)),
 		r("POST", "/api/webhooks", agent, csrf, requireRole("admin"), body, h(hooks.create)),
 		r("DELETE", "/api/webhooks/:id", agent, csrf, requireRole("admin"), h(hooks.remove)),
+		r("PATCH", "/api/webhooks/:id", agent, csrf, requireRole("admin"), body, h(hooks.update)),
+		r("POST", "/api/webhooks/:id/secret", agent, csrf, requireRole("admin"), h(hooks.rotateSecret)),
+		r("POST", "/api/webhooks/:id/test", agent, csrf, requireRole("admin"), h(hooks.test)),
 		r("GET", "/api/webhooks/:id/deliveries", agent, requireRole("admin"), h(hooks.deliveries)),
 		r("POST", "/api/webhook-deliveries/:id/replay", agent, csrf, requireRole("admin"), h(hooks.replay)),
 

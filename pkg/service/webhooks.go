@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ type hookStore interface {
 	DeleteWebhook(ctx context.Context, id string) error
 	Deliveries(ctx context.Context, webhookID string, limit int) ([]store.WebhookDelivery, error)
 	ReplayDelivery(ctx context.Context, id, newID string, now time.Time) (store.WebhookDelivery, error)
+	SetWebhookDisabled(ctx context.Context, id string, disabled bool) (store.Webhook, error)
+	RotateWebhookSecret(ctx context.Context, id, secret string) (store.Webhook, error)
+	EnqueueDeliveries(ctx context.Context, ds []store.WebhookDelivery) error
 }
 
 // webhooksAPI serves the webhooks resource.
@@ -79,11 +83,12 @@ type webhookJSON struct {
 	Events []string `json:"events"`
 	// Secret signs the deliveries; only in the answer that made it.
 	Secret    string    `json:"secret,omitempty"`
+	Enabled   bool      `json:"enabled"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 func webhookJSONOf(w store.Webhook) webhookJSON {
-	return webhookJSON{ID: w.ID, URL: w.URL, Events: nonNil(splitList(w.Events)), CreatedAt: w.CreatedAt}
+	return webhookJSON{ID: w.ID, URL: w.URL, Events: nonNil(splitList(w.Events)), Enabled: !w.Disabled, CreatedAt: w.CreatedAt}
 }
 
 type deliveryJSON struct {
@@ -95,15 +100,17 @@ type deliveryJSON struct {
 	NextAttemptAt  *time.Time `json:"next_attempt_at"`
 	ResponseStatus int        `json:"response_status"`
 	LastError      string     `json:"last_error"`
-	ReplayOf       string     `json:"replay_of"`
-	Payload        string     `json:"payload"`
-	CreatedAt      time.Time  `json:"created_at"`
-	DeliveredAt    *time.Time `json:"delivered_at"`
+	// ResponseExcerpt is the start of the receiver's last answer.
+	ResponseExcerpt string     `json:"response_excerpt"`
+	ReplayOf        string     `json:"replay_of"`
+	Payload         string     `json:"payload"`
+	CreatedAt       time.Time  `json:"created_at"`
+	DeliveredAt     *time.Time `json:"delivered_at"`
 }
 
 func deliveryJSONOf(d store.WebhookDelivery) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, EventID: d.EventID, Event: d.Event, Status: d.Status, Attempts: d.Attempts,
-		ResponseStatus: d.ResponseStatus, LastError: d.LastError, ReplayOf: d.ReplayOf, Payload: d.Payload,
+		ResponseStatus: d.ResponseStatus, LastError: d.LastError, ResponseExcerpt: d.ResponseExcerpt, ReplayOf: d.ReplayOf, Payload: d.Payload,
 		CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt}
 	if d.Status == store.DeliveryPending {
 		t := d.NextAttemptAt
@@ -158,9 +165,7 @@ func (a *webhooksAPI) create(c *gin.Context) error {
 	if len(existing) >= maxWebhooks {
 		return apierr.Conflict(fmt.Sprintf("a workspace has at most %d webhooks; delete one first", maxWebhooks))
 	}
-	b := make([]byte, 24)
-	rand.Read(b)
-	w := store.Webhook{ID: uuid.NewString(), URL: u.String(), Events: joinList(events), Secret: "whsec_" + base64.RawURLEncoding.EncodeToString(b),
+	w := store.Webhook{ID: uuid.NewString(), URL: u.String(), Events: joinList(events), Secret: newWebhookSecret(),
 		CreatedBy: me.ID, CreatedAt: time.Now().UTC()}
 	if err := st.CreateWebhook(c.Request.Context(), w); err != nil {
 		return apierr.Unavailable("cannot make the webhook right now; retry", err)
@@ -170,6 +175,93 @@ func (a *webhooksAPI) create(c *gin.Context) error {
 	out := webhookJSONOf(w)
 	out.Secret = w.Secret
 	c.JSON(http.StatusCreated, gin.H{"webhook": out})
+	return nil
+}
+
+// newWebhookSecret makes a signing secret: 192 random bits.
+func newWebhookSecret() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return "whsec_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hookErr(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.NotFound("no such webhook")
+	}
+	return apierr.Unavailable("cannot "+what+" right now; retry", err)
+}
+
+// update answers PATCH /api/webhooks/:id {enabled}: a paused webhook gets
+// no deliveries of the events that happen meanwhile (what was queued
+// before still goes).
+func (a *webhooksAPI) update(c *gin.Context) error {
+	var req struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := bindBody(c, &req); err != nil {
+		return err
+	}
+	if req.Enabled == nil {
+		return apierr.Invalid("the body must be {enabled: true|false}")
+	}
+	me := agentOf(c)
+	w, err := a.store(me.WorkspaceID).SetWebhookDisabled(c.Request.Context(), c.Param("id"), !*req.Enabled)
+	if err != nil {
+		return hookErr(err, "change the webhook")
+	}
+	a.changed(me.WorkspaceID)
+	action := "webhook.disable"
+	if *req.Enabled {
+		action = "webhook.enable"
+	}
+	a.audit(c, me.WorkspaceID, action, w.ID, w.URL)
+	c.JSON(http.StatusOK, gin.H{"webhook": webhookJSONOf(w)})
+	return nil
+}
+
+// rotateSecret answers POST /api/webhooks/:id/secret: a new signing
+// secret, shown once; deliveries from now on are signed with it.
+func (a *webhooksAPI) rotateSecret(c *gin.Context) error {
+	me := agentOf(c)
+	w, err := a.store(me.WorkspaceID).RotateWebhookSecret(c.Request.Context(), c.Param("id"), newWebhookSecret())
+	if err != nil {
+		return hookErr(err, "rotate the secret")
+	}
+	a.changed(me.WorkspaceID)
+	a.audit(c, me.WorkspaceID, "webhook.rotate_secret", w.ID, w.URL)
+	out := webhookJSONOf(w)
+	out.Secret = w.Secret
+	c.JSON(http.StatusOK, gin.H{"webhook": out})
+	return nil
+}
+
+// eventTest is the type of the event an admin sends to try a webhook; it
+// goes to that webhook only, whatever it subscribes to.
+const eventTest = "webhook.test"
+
+// test answers POST /api/webhooks/:id/test: queues a signed test event to
+// the webhook (even a paused one: the admin asked), delivered like any.
+func (a *webhooksAPI) test(c *gin.Context) error {
+	me := agentOf(c)
+	st := a.store(me.WorkspaceID)
+	w, err := st.Webhook(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return hookErr(err, "read the webhook")
+	}
+	now := time.Now().UTC()
+	body := eventJSON{ID: "evt_" + uuid.NewString(), Type: eventTest, CreatedAt: now, WorkspaceID: me.WorkspaceID,
+		Data: eventData{AgentID: me.ID, Detail: map[string]any{"message": "A test event sent from the dashboard."}}}
+	payload, _ := json.Marshal(body)
+	d := store.WebhookDelivery{ID: uuid.NewString(), WebhookID: w.ID, EventID: body.ID, Event: eventTest,
+		Payload: string(payload), NextAttemptAt: now, CreatedAt: now}
+	if err := st.EnqueueDeliveries(c.Request.Context(), []store.WebhookDelivery{d}); err != nil {
+		return apierr.Unavailable("cannot queue the test event right now; retry", err)
+	}
+	a.wake()
+	a.audit(c, me.WorkspaceID, "webhook.test", w.ID, w.URL)
+	d.Status = store.DeliveryPending
+	c.JSON(http.StatusCreated, gin.H{"delivery": deliveryJSONOf(d)})
 	return nil
 }
 
@@ -283,7 +375,7 @@ func (s *Server) subscribed(ctx context.Context, ws, event string) ([]store.Webh
 	}
 	var out []store.Webhook
 	for _, w := range c.hooks {
-		if slices.Contains(splitList(w.Events), event) {
+		if !w.Disabled && slices.Contains(splitList(w.Events), event) {
 			out = append(out, w)
 		}
 	}
@@ -408,9 +500,9 @@ func (s *Server) deliver(ctx context.Context, client *http.Client, id string) {
 		}
 		return
 	}
-	status, sendErr := sendDelivery(ctx, client, d, w, s.cfg.WebhookAllowPrivate)
+	status, excerpt, sendErr := sendDelivery(ctx, client, d, w, s.cfg.WebhookAllowPrivate)
 	done := time.Now().UTC()
-	a := store.DeliveryAttempt{ResponseStatus: status}
+	a := store.DeliveryAttempt{ResponseStatus: status, Excerpt: excerpt}
 	switch {
 	case sendErr == nil:
 		a.Status, a.DeliveredAt = store.DeliveryDelivered, &done
@@ -432,15 +524,19 @@ func (s *Server) deliver(ctx context.Context, client *http.Client, id string) {
 	}
 }
 
-// sendDelivery POSTs one delivery, signed; nil error only for a 2xx.
-func sendDelivery(ctx context.Context, client *http.Client, d store.WebhookDelivery, w store.Webhook, allowPrivate bool) (int, error) {
+// excerptBytes is how much of a receiver's answer the delivery log keeps.
+const excerptBytes = 300
+
+// sendDelivery POSTs one delivery, signed, and returns the answer's status
+// and the start of its body; nil error only for a 2xx.
+func sendDelivery(ctx context.Context, client *http.Client, d store.WebhookDelivery, w store.Webhook, allowPrivate bool) (int, string, error) {
 	if _, err := webhook.CheckURL(w.URL, allowPrivate); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	body := []byte(d.Payload)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	ts := time.Now()
 	req.Header.Set("Content-Type", "application/json")
@@ -451,12 +547,15 @@ func sendDelivery(ctx context.Context, client *http.Client, d store.WebhookDeliv
 	req.Header.Set(webhook.HeaderSignature, webhook.Sign(w.Secret, ts, body))
 	res, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer res.Body.Close()
+	head := make([]byte, excerptBytes)
+	n, _ := io.ReadFull(res.Body, head)
 	io.Copy(io.Discard, io.LimitReader(res.Body, webhook.MaxResponse))
+	excerpt := strings.ToValidUTF8(string(head[:n]), "")
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return res.StatusCode, fmt.Errorf("the receiver answered %d", res.StatusCode)
+		return res.StatusCode, excerpt, fmt.Errorf("the receiver answered %d", res.StatusCode)
 	}
-	return res.StatusCode, nil
+	return res.StatusCode, excerpt, nil
 }

@@ -26,6 +26,8 @@ type Webhook struct {
 	Secret    string `gorm:"type:text;not null"` // sealed
 	CreatedBy string `gorm:"size:36;not null;default:''"`
 	CreatedAt time.Time
+	// Disabled: an admin paused it; events meanwhile are not queued for it.
+	Disabled bool `gorm:"not null;default:false"`
 }
 
 // Delivery states.
@@ -58,6 +60,10 @@ type WebhookDelivery struct {
 	ReplayOf    string    `gorm:"size:36;not null;default:''"`
 	CreatedAt   time.Time `gorm:"index:idx_whd_hook,priority:2"`
 	DeliveredAt *time.Time
+	// ResponseExcerpt is the start of the last answer's body (what the
+	// receiver said, for the delivery log; not sealed: it is the
+	// receiver's text, not the event's).
+	ResponseExcerpt string `gorm:"size:500;not null;default:''"`
 }
 
 // The schema of 2026120751_webhooks.
@@ -95,6 +101,26 @@ func (v51WebhookDelivery) TableName() string { return "webhook_deliveries" }
 
 func migrateWebhooks(tx *gorm.DB) error {
 	return tx.Migrator().CreateTable(&v51Webhook{}, &v51WebhookDelivery{})
+}
+
+// The columns of 2026120890_admin_webhook_controls.
+type (
+	v890Webhook struct {
+		Disabled bool `gorm:"not null;default:false"`
+	}
+	v890WebhookDelivery struct {
+		ResponseExcerpt string `gorm:"size:500;not null;default:''"`
+	}
+)
+
+func (v890Webhook) TableName() string         { return "webhooks" }
+func (v890WebhookDelivery) TableName() string { return "webhook_deliveries" }
+
+func migrateWebhookControls(tx *gorm.DB) error {
+	if err := tx.Migrator().AddColumn(&v890Webhook{}, "Disabled"); err != nil {
+		return err
+	}
+	return tx.Migrator().AddColumn(&v890WebhookDelivery{}, "ResponseExcerpt")
 }
 
 func webhookSecretAAD(id string) []byte { return []byte("webhook:" + id + ":secret") }
@@ -153,6 +179,36 @@ func (s *Scoped) DeleteWebhook(ctx context.Context, id string) error {
 		}
 		return tx.Where("workspace_id = ? AND webhook_id = ?", s.ws, id).Delete(&WebhookDelivery{}).Error
 	})
+}
+
+// SetWebhookDisabled pauses or resumes a subscription.
+func (s *Scoped) SetWebhookDisabled(ctx context.Context, id string, disabled bool) (Webhook, error) {
+	res := s.q(ctx).Model(&Webhook{}).Where("id = ?", id).Update("disabled", disabled)
+	if res.Error != nil {
+		return Webhook{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		// SQLite and PostgreSQL count matched rows: 0 is a missing one.
+		return Webhook{}, ErrNotFound
+	}
+	return s.Webhook(ctx, id)
+}
+
+// RotateWebhookSecret replaces a subscription's signing secret; the
+// deliveries sent from now on are signed with it.
+func (s *Scoped) RotateWebhookSecret(ctx context.Context, id, secret string) (Webhook, error) {
+	sealed, err := s.s.seal(secret, webhookSecretAAD(id))
+	if err != nil {
+		return Webhook{}, err
+	}
+	res := s.q(ctx).Model(&Webhook{}).Where("id = ?", id).Update("secret", sealed)
+	if res.Error != nil {
+		return Webhook{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return Webhook{}, ErrNotFound
+	}
+	return s.Webhook(ctx, id)
 }
 
 // EnqueueDeliveries stores new pending deliveries (payloads sealed), due
@@ -245,6 +301,7 @@ type DeliveryAttempt struct {
 	ResponseStatus int        // 0: no answer
 	Error          string     // why it failed ("" when delivered)
 	DeliveredAt    *time.Time // when delivered
+	Excerpt        string     // the start of the answer's body
 }
 
 // RecordAttempt counts an attempt of a claimed delivery and releases it.
@@ -252,8 +309,12 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, a DeliveryAttempt)
 	if len(a.Error) > 500 {
 		a.Error = strings.ToValidUTF8(a.Error[:500], "")
 	}
+	if len(a.Excerpt) > 500 {
+		a.Excerpt = strings.ToValidUTF8(a.Excerpt[:500], "")
+	}
 	return s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("id = ?", id).Updates(map[string]any{
 		"status": a.Status, "attempts": gorm.Expr("attempts + 1"), "next_attempt_at": a.Next, "locked_until": nil,
 		"response_status": a.ResponseStatus, "last_error": a.Error, "delivered_at": a.DeliveredAt,
+		"response_excerpt": strings.ToValidUTF8(a.Excerpt, ""),
 	}).Error
 }
