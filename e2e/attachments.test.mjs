@@ -1,11 +1,14 @@
-// Attachments and read receipts in two real browsers. The widget has no
-// attach button yet, so the visitor's upload is made from inside the
-// widget's frame with its own token, as the widget would; the rest is the
-// UIs: the agent sees the image inline and downloads it, the agent's file
-// reaches the visitor as a download, and "Seen" shows on both sides.
+// Attachments through the UIs, as people use them: the visitor attaches
+// with the widget's paperclip and the agent with the dashboard's Attach
+// (the file inputs behind those buttons), images show inline on both
+// sides, files as downloads with name and size; a refused type is said in
+// the visitor's language; a file attached while the connection is down
+// waits in the queue and arrives once, even when the answer to its first
+// upload is lost; and "Seen" shows on both sides.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, signInAgent, openWidget, send, bodies, eventually } from "./harness.mjs";
+import { deflateSync, crc32 } from "node:zlib";
+import { startServer, launchBrowser, signInAgent, openWidget, widget, send, openChat, eventually } from "./harness.mjs";
 
 const shots = process.env.PARLEY_SCREENSHOTS;
 const screenshot = async (page, name) => shots && page.screenshot({ path: `${shots}/${name}.png` });
@@ -21,63 +24,78 @@ after(async () => {
   server?.cleanup();
 });
 
-// A 1×1 PNG.
-const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAFgwJ/lK3Q6wAAAABJRU5ErkJggg==";
+/** png makes a w×h PNG of soft diagonal stripes (a picture to look at in
+ * the screenshots, decodable by any browser). */
+function png(w, h) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    const row = Buffer.alloc(1 + w * 3);
+    for (let x = 0; x < w; x++) {
+      const band = Math.floor((x + y) / 16) % 2;
+      row.set(band ? [56, 132, 255] : [255, 183, 77], 1 + x * 3);
+    }
+    rows.push(row);
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(Buffer.concat(rows))), chunk("IEND", Buffer.alloc(0))]);
+}
 
-test("files both ways, image inline, read receipts on both sides", async () => {
+const widgetFrame = (page) => page.frames().find((f) => f.url().includes("/widget/frame"));
+
+test("files both ways through the buttons, images inline, read receipts", async () => {
   const agent = await signInAgent(browser, server.url);
   const { page: visitorPage, frame } = await openWidget(browser, server.url);
   await send(frame, "Here is a photo of the damage");
-  const item = agent.locator("[data-testid=inbox-item]").first();
-  await item.waitFor();
-  await item.click();
-  await eventually(async () => (await bodies(agent)).includes("Here is a photo of the damage"), { what: "agent sees the message" });
-
-  // The visitor's message is seen by the agent, who has it on screen.
+  await openChat(agent, "Here is a photo of the damage");
   await frame.locator("[data-testid=seen]").waitFor({ timeout: 15_000 });
 
-  const conv = await agent.locator("[data-conversation]").first().getAttribute("data-conversation");
-  const widgetFrame = visitorPage.frames().find((f) => f.url().includes("/widget/frame"));
-  const up = await widgetFrame.evaluate(async ([b64, conv]) => {
-    const key = Object.keys(localStorage).find((k) => k.endsWith(":token"));
-    const token = localStorage.getItem(key);
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const form = new FormData();
-    form.append("client_id", crypto.randomUUID());
-    form.append("file", new Blob([bytes], { type: "text/html" }), "damage.png");
-    const res = await fetch(`/api/widget/conversations/${conv}/attachments`, { method: "POST", body: form, headers: { Authorization: "Bearer " + token } });
-    return { status: res.status, body: await res.json() };
-  }, [PNG, conv]);
-  assert.equal(up.status, 200, JSON.stringify(up.body));
-  assert.equal(up.body.attachment.type, "image/png", "the type is sniffed, not the sender's claim");
+  // The paperclip is a labelled button; its file input is where the
+  // chosen file lands. The sender claims text/html: the server sniffs.
+  const attach = frame.locator("[data-testid=attach]");
+  assert.equal(await attach.getAttribute("aria-label"), "Attach a file");
+  await frame.locator("[data-testid=attach-input]").setInputFiles({ name: "damage.png", mimeType: "text/html", buffer: png(320, 200) });
 
-  // The agent sees it inline (decoded) and can download it.
+  // The visitor's own image, inline (fetched with the token, a blob: URL
+  // the frame's CSP allows), with its name and size as a download.
+  const ownImg = frame.locator("[data-testid=attachment-image]");
+  await ownImg.waitFor();
+  await eventually(async () => (await ownImg.evaluate((el) => el.naturalWidth)) === 320, { what: "the widget decodes the image" });
+  assert.match(await frame.locator("[data-testid=attachment-download]").innerText(), /damage\.png · \d+ KB/);
+  assert.equal(await frame.locator("[data-testid=upload]").count(), 0, "no pending upload left");
+
+  // The agent sees it inline and downloads it.
   const img = agent.locator("[data-testid=attachment-image]").first();
   await img.waitFor();
-  await eventually(async () => (await img.evaluate((el) => el.naturalWidth)) === 1, { what: "image decoded inline" });
+  await eventually(async () => (await img.evaluate((el) => el.naturalWidth)) === 320, { what: "agent's image decoded" });
   const [dl] = await Promise.all([agent.waitForEvent("download"), agent.locator("[data-testid=attachment-download]").first().click()]);
   assert.equal(dl.suggestedFilename(), "damage.png");
 
-  // The agent sends a file; the visitor gets a download.
-  const sent = await agent.evaluate(async (conv) => {
-    const csrf = document.cookie.split("; ").find((c) => c.startsWith("parley_csrf=")).split("=")[1];
-    const form = new FormData();
-    form.append("client_id", crypto.randomUUID());
-    form.append("file", new Blob(["Order 1234: refund approved\n"]), "refund.txt");
-    const res = await fetch(`/api/conversations/${conv}/attachments`, { method: "POST", body: form, headers: { "X-CSRF-Token": decodeURIComponent(csrf) } });
-    return { status: res.status, body: await res.json() };
-  }, conv);
-  assert.equal(sent.status, 200, JSON.stringify(sent.body));
+  // The agent attaches a file with the dashboard's Attach button.
+  await agent.locator("[data-testid=attach]").waitFor();
+  await screenshot(agent, "attachments-dashboard-composer");
+  await agent.locator("[data-testid=attach-input]").setInputFiles({ name: "refund.txt", mimeType: "text/plain", buffer: Buffer.from("Order 1234: refund approved\n") });
   const file = frame.locator("[data-testid=attachment-download]", { hasText: "refund.txt" });
   await file.waitFor();
-  // The widget's download button fetches it with the visitor's token; the
-  // same request, checked here (the browser's save of a frame's blob link
-  // is not seen by the test yet).
-  const got = await widgetFrame.evaluate(async ([conv, id]) => {
+  assert.equal(await file.getAttribute("aria-label"), "Download refund.txt");
+  // The widget fetches it with the visitor's token; the answer is a
+  // sandboxed download.
+  const id = await agent.locator("[data-testid=attachment]", { hasText: "refund.txt" }).locator("a[download]").getAttribute("href");
+  const got = await widgetFrame(visitorPage).evaluate(async (href) => {
     const token = localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith(":token")));
-    const res = await fetch(`/api/widget/conversations/${conv}/attachments/${id}?download=1`, { headers: { Authorization: "Bearer " + token } });
+    const res = await fetch(href.replace("/api/conversations/", "/api/widget/conversations/"), { headers: { Authorization: "Bearer " + token } });
     return { status: res.status, text: await res.text(), disposition: res.headers.get("content-disposition"), csp: res.headers.get("content-security-policy") };
-  }, [conv, sent.body.attachment.id]);
+  }, id);
   assert.equal(got.status, 200);
   assert.equal(got.text, "Order 1234: refund approved\n");
   assert.match(got.disposition, /^attachment;/);
@@ -87,4 +105,65 @@ test("files both ways, image inline, read receipts on both sides", async () => {
   await agent.locator("[data-testid=seen]").waitFor({ timeout: 15_000 });
   await screenshot(agent, "attachments-agent");
   await screenshot(visitorPage, "attachments-visitor");
+});
+
+test("a refused type and a file over the limit are said in the visitor's language", async () => {
+  const { page, frame } = await widget(browser, server.url, "fr-FR");
+  await frame.locator("[data-testid=composer]").waitFor();
+  await send(frame, "Bonjour, voici un fichier");
+  await frame.locator("[data-testid=attach]").waitFor();
+  assert.equal(await frame.locator("[data-testid=attach]").getAttribute("aria-label"), "Joindre un fichier");
+
+  await frame.locator("[data-testid=attach-input]").setInputFiles({ name: "page.html", mimeType: "text/plain", buffer: Buffer.from("<!doctype html><script>alert(1)</script>") });
+  const error = frame.locator("[data-testid=upload-error]");
+  await error.waitFor();
+  assert.match(await error.innerText(), /Ce type de fichier n’est pas accepté ici\./);
+  await error.getByRole("button", { name: "Retirer" }).click();
+  await frame.locator("[data-testid=upload]").waitFor({ state: "detached" });
+
+  // Over the site's limit (10 MB by default): said at once, nothing sent.
+  await frame.locator("[data-testid=attach-input]").setInputFiles({ name: "big.zip", mimeType: "application/zip", buffer: Buffer.alloc(10 * 1024 * 1024 + 1) });
+  assert.match(await frame.locator(".pw-composer [role=alert]").innerText(), /trop volumineux.*10 MB/);
+  assert.equal(await frame.locator("[data-testid=upload]").count(), 0);
+  await page.context().close();
+});
+
+test("a file attached while offline is sent after the reconnect, once, even when the first answer is lost", async () => {
+  const agent = await signInAgent(browser, server.url);
+  const { ctx, page, frame } = await openWidget(browser, server.url);
+  await send(frame, "Receipt coming");
+  await openChat(agent, "Receipt coming");
+  await frame.locator("[data-testid=attach]").waitFor();
+
+  // The network goes: the live connection drops and stays down.
+  await ctx.setOffline(true);
+  await widgetFrame(page).evaluate(() => window.parleyDebug.drop());
+  await frame.locator("[data-testid=conn-state]:not([data-state=online])").waitFor();
+  await frame.locator("[data-testid=attach-input]").setInputFiles({ name: "receipt.png", mimeType: "image/png", buffer: png(120, 80) });
+  const pending = frame.locator("[data-testid=upload]");
+  await pending.waitFor();
+  assert.match(await pending.innerText(), /receipt\.png/);
+
+  // Back online: the first upload reaches the server but its answer is
+  // lost; the queue sends it again with the same client id.
+  const attempts = [];
+  await ctx.route("**/api/widget/conversations/*/attachments", async (route) => {
+    attempts.push(route.request().postData()?.match(/name="client_id"\r\n\r\n([^\r]+)/)?.[1]);
+    if (attempts.length === 1) {
+      await route.fetch(); // stored
+      await route.abort("connectionreset"); // the answer never comes
+    } else await route.continue();
+  });
+  await ctx.setOffline(false);
+  const delivered = frame.locator("[data-testid=attachment-image]");
+  await delivered.waitFor({ timeout: 20_000 });
+  await pending.waitFor({ state: "detached" });
+  assert.equal(attempts.length, 2, "sent twice on the wire");
+  assert.equal(attempts[0], attempts[1], "with the same client id");
+
+  // One file, one message, on both sides.
+  await agent.locator("[data-testid=attachment]", { hasText: "receipt.png" }).waitFor();
+  assert.equal(await agent.locator("[data-testid=attachment]", { hasText: "receipt.png" }).count(), 1);
+  assert.equal(await frame.locator("[data-testid=attachment-download]", { hasText: "receipt.png" }).count(), 1);
+  await ctx.close();
 });

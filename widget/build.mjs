@@ -12,12 +12,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildApp } from "./tools/bundle.mjs";
+import { shortKeys } from "./src/msgkey.mjs";
 
 const root = dirname(fileURLToPath(import.meta.url));
 
 /** LOCALES are the languages besides English (built into frame.js): each
  * is written, minified, to locale-<lang>.json, which the frame fetches when
- * it speaks that language (src/i18n.ts). */
+ * it speaks that language (src/i18n.ts), keyed by msgKey of the English. */
 export const LOCALES = ["es", "fr", "de", "pt", "ar"];
 
 export async function build(outdir) {
@@ -31,7 +32,7 @@ export async function build(outdir) {
   });
   for (const l of LOCALES) {
     const table = JSON.parse(readFileSync(join(root, "src/locales", l + ".json"), "utf8"));
-    writeFileSync(resolve(root, outdir, `locale-${l}.json`), JSON.stringify(table));
+    writeFileSync(resolve(root, outdir, `locale-${l}.json`), JSON.stringify(shortKeys(table)));
   }
 }
 

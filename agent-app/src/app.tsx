@@ -9,13 +9,14 @@ import { WebRTCLink } from "@parley/shared/rtc";
 import { CallManager } from "@parley/shared/call";
 import { CallControls, IncomingCalls } from "./call";
 import type { ConversationLog } from "@parley/shared/conversation";
-import { initials, shortTime } from "@parley/shared/format";
+import { fileSize, initials, shortTime } from "@parley/shared/format";
 import { ApiError, api, liveURL } from "@parley/shared/http";
 import type { Attachment, Author, ConversationInfo } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
 import { Composer, clearDrafts } from "./composer";
+import { PendingUploads, useUploads } from "./uploads";
 import { CannedButton } from "./canned";
 import { NotifyButton, useNotifications } from "./notify";
 import { Shortcuts } from "./shortcuts";
@@ -662,8 +663,27 @@ function ConversationView(props: {
   const canAct = info.status !== "closed" && (owned || supervisor);
   const owner = info.agent_name || "another agent";
   const notes = useNotes(client, info.id);
+  const queue = useUploads(client);
+  const attach = canAct ? (files: File[]) => files.forEach((f) => queue.add(info.id, f)) : undefined;
+  const [dropping, setDropping] = useState(false);
   return (
-    <section class="pa-conv" aria-label={`Conversation with ${name}`}>
+    <section
+      class={"pa-conv" + (dropping ? " pa-conv-drop" : "")}
+      aria-label={`Conversation with ${name}`}
+      // Files dropped anywhere on the conversation are sent to the visitor.
+      onDragOver={(e) => {
+        if (!attach || !e.dataTransfer?.types.includes("Files")) return;
+        e.preventDefault();
+        setDropping(true);
+      }}
+      onDragLeave={(e) => e.currentTarget === e.target && setDropping(false)}
+      onDrop={(e) => {
+        setDropping(false);
+        if (!attach || !e.dataTransfer?.files.length) return;
+        e.preventDefault();
+        attach([...e.dataTransfer.files]);
+      }}
+    >
       <header class="pa-conv-head">
         <span class="pa-avatar pa-avatar-visitor" aria-hidden="true">
           {initials(name)}
@@ -716,6 +736,7 @@ function ConversationView(props: {
             fillWith={{ visitorName: name, visitorEmail: email ?? "", agentName: self.name }}
             onSend={(body) => client.send(info.id, body)}
             onTyping={(text) => client.noteTyping(info.id, text)}
+            onFiles={attach}
           />
         </>
       ) : info.status !== "closed" ? (
@@ -889,6 +910,7 @@ function MessageList(props: {
           </Fragment>
         );
       })}
+      <PendingUploads conversation={info.id} />
       {typing && (
         <div class="pa-typing" data-testid="typing">
           <span class="pa-dots" aria-hidden="true">
@@ -909,7 +931,7 @@ render(<App />, document.getElementById("app")!);
  * server serves only raster images inline), anything else as a download. */
 function AttachmentLink({ conv, att }: { conv: string; att: Attachment }) {
   const url = `/api/conversations/${encodeURIComponent(conv)}/attachments/${encodeURIComponent(att.id)}`;
-  const kb = Math.max(1, Math.round(att.size / 1024));
+
   return (
     <div class="pa-attachment" data-testid="attachment" data-type={att.type}>
       {att.image && (
@@ -918,7 +940,7 @@ function AttachmentLink({ conv, att }: { conv: string; att: Attachment }) {
         </a>
       )}
       <a href={url + "?download=1"} download={att.name} data-testid="attachment-download">
-        ⬇ {att.name} ({kb} KB)
+        ⬇ {att.name} ({fileSize(att.size)})
       </a>
     </div>
   );

@@ -1,7 +1,9 @@
 // The conversation's composer: a reply to the visitor or a private note
 // to the team (never sent to the visitor), a draft per conversation kept
 // in this browser across reloads (until sent or the agent signs out), and
-// canned replies inserted with /shortcut.
+// canned replies inserted with /shortcut. Files are attached with the
+// button, by pasting an image, or by dropping them on the conversation
+// (app.tsx); they go through the upload queue (uploads.tsx).
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { utf8Length } from "@parley/shared/format";
@@ -64,8 +66,11 @@ export function Composer(props: {
   canReply: boolean;
   onSend: (body: string) => void;
   onTyping: (text: string) => void;
+  /** Sends files to the visitor; absent when the agent cannot reply. */
+  onFiles?: (files: File[]) => void;
 }) {
-  const { agent, conversation, fillWith, canReply, onSend, onTyping } = props;
+  const { agent, conversation, fillWith, canReply, onSend, onTyping, onFiles } = props;
+  const picker = useRef<HTMLInputElement>(null);
   const key = draftKey(agent, conversation);
   const [draft, setDraft] = useState<Draft>(() => {
     const d = loadDraft(key);
@@ -169,6 +174,13 @@ export function Composer(props: {
           }
           rows={3}
           value={text}
+          onPaste={(e) => {
+            // A pasted image (a screenshot) is sent as a file.
+            const files = [...(e.clipboardData?.files ?? [])];
+            if (!onFiles || note || !files.length) return;
+            e.preventDefault();
+            onFiles(files);
+          }}
           onInput={(e) => {
             const v = e.currentTarget.value;
             update({ ...draft, text: v });
@@ -199,6 +211,24 @@ export function Composer(props: {
           }}
         />
         <div class="pa-composer-actions">
+          {onFiles && !note && (
+            <>
+              <input
+                ref={picker}
+                type="file"
+                multiple
+                hidden
+                data-testid="attach-input"
+                onChange={(e) => {
+                  onFiles([...(e.currentTarget.files ?? [])]);
+                  e.currentTarget.value = "";
+                }}
+              />
+              <button type="button" class="pa-btn-outline pa-attach" data-testid="attach" title="Attach files (or paste an image, or drop files on the conversation)" onClick={() => picker.current?.click()}>
+                📎 Attach
+              </button>
+            </>
+          )}
           <button type="submit" class="pa-btn" data-testid="send" disabled={!text.trim() || tooLong || busy || !!slash}>
             {note ? "Add note" : "Send"}
           </button>

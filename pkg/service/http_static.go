@@ -61,7 +61,9 @@ func (s *Server) widgetAsset(c *gin.Context) {
 }
 
 // widgetFrame serves the chat UI that the loader opens in an iframe. Only
-// the site's allowed origins may frame it.
+// the site's allowed origins may frame it. Images may be blob: URLs: the
+// frame fetches a conversation's images with the visitor's token (never
+// in an address) and shows them from memory.
 func (s *Server) widgetFrame(c *gin.Context) {
 	site, err := s.store.SiteByID(c.Request.Context(), c.Query("site"))
 	if err != nil {
@@ -69,7 +71,7 @@ func (s *Server) widgetFrame(c *gin.Context) {
 		return
 	}
 	c.Header("Content-Security-Policy", "frame-ancestors "+frameAncestors(site.AllowedOrigins)+
-		"; default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'")
+		"; default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+"; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'")
 	serveFile(c, widgetFS, "frame.html", contentType(".html"), "no-cache")
 }
 

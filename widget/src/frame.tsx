@@ -10,7 +10,7 @@ import { WebRTCLink } from "./shared/rtc";
 import { CallManager } from "./shared/call";
 import { CallBar } from "./call";
 import type { ConversationLog } from "./shared/conversation";
-import { initials, queueText, shortTime, utf8Length } from "./shared/format";
+import { fileSize, initials, queueText, shortTime, utf8Length } from "./shared/format";
 import { ApiError, api, liveURL } from "./shared/http";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { OfflineForm, useAvailability, type Availability } from "./offline";
@@ -24,6 +24,7 @@ import { download, transcriptText } from "./transcript";
 import { Rating } from "./csat";
 import { startHostAPI, usePrefill } from "./hostapi";
 import { ProactiveNote } from "./proactive";
+import { UploadQueue, send as sendFile, type Upload } from "./shared/uploads";
 
 /** The answer of POST /api/widget/session. refresh comes with a new
  * anonymous visitor and each time an expired token was renewed with it. */
@@ -220,9 +221,7 @@ function App({ initialLook }: { initialLook: WidgetLook | null }) {
           title={t("Minimize")}
           onClick={minimize}
         >
-          <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" aria-hidden="true">
-            <path d="M6 9l6 6 6-6" />
-          </svg>
+          <Icon d="M6 9l6 6 6-6" w="2.4" />
         </button>
       </header>
       {fatal || !client ? (
@@ -236,10 +235,24 @@ function App({ initialLook }: { initialLook: WidgetLook | null }) {
   );
 }
 
+/** Icon is an 18px line icon of one path (subpaths joined). */
+function Icon({ d, w = "2" }: { d: string; w?: string }) {
+  return (
+    <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width={w} stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+      <path d={d} />
+    </svg>
+  );
+}
+
+/** toHost tells the host page's side (host.ts) something. */
+function toHost(m: string): void {
+  if (window.parent !== window) window.parent.postMessage("parley:" + m, "*");
+}
+
 /** minimize asks the loader to hide the chat; it gives the focus back to
  * the launcher. */
 function minimize(): void {
-  if (window.parent !== window) window.parent.postMessage("parley:close", "*");
+  toHost("close");
 }
 
 // Escape closes the chat, wherever the focus is in it.
@@ -270,15 +283,10 @@ function HeadButtons({ client, title }: { client: LiveClient | null; title: stri
           setQuiet(!quiet);
         }}
       >
-        <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
-          <path d="M11 5 6 9H2v6h4l5 4z" />
-          <path d={quiet ? "M23 9l-6 6M17 9l6 6" : "M15.5 8.5a5 5 0 0 1 0 7M19 5a10 10 0 0 1 0 14"} />
-        </svg>
+        <Icon d={"M11 5 6 9H2v6h4l5 4z" + (quiet ? "M23 9l-6 6M17 9l6 6" : "M15.5 8.5a5 5 0 0 1 0 7M19 5a10 10 0 0 1 0 14")} />
       </button>
       <button type="button" class="pw-close" data-testid="transcript" aria-label={t("Download the transcript")} title={t("Download the transcript")} onClick={save}>
-        <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
-          <path d="M12 3v12M7 10l5 5 5-5M5 21h14" />
-        </svg>
+        <Icon d="M12 3v12M7 10l5 5 5-5M5 21h14" />
       </button>
     </>
   );
@@ -363,6 +371,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
   const items = [...(convID ? client.items(convID) : []), ...client.items(null)];
   const typing = convID ? client.typingIn(convID) : null;
   const closed = status === "closed";
+  const uploads = useUploads(client);
   useUnreadBadge(items, client);
   useFocusOnShow();
   const offline = offlineShown(status, conv !== null, avail);
@@ -383,7 +392,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
         </div>
       )}
       <ProactiveNote />
-      <MessageList items={items} typingName={typing?.name ?? null} client={client} look={look} />
+      <MessageList items={items} typingName={typing?.name ?? null} client={client} look={look} uploads={uploads} conv={convID} />
       {closed ? (
         <div class="pw-ended">
           <p>{t("This chat has ended")}</p>
@@ -410,6 +419,8 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
           <Composer
             onSend={(body) => client.send(convID, body)}
             onTyping={(text) => convID && client.noteTyping(convID, text)}
+            onFile={convID ? (f) => uploads.add(convID, f) : undefined}
+            maxBytes={look?.attachments?.max_bytes}
           />
         </>
       )}
@@ -444,14 +455,22 @@ function useFocusOnShow(): void {
 }
 
 /** useUnreadBadge tells the loader how many replies arrived while the chat
- * was hidden, for the badge on the launcher, and chimes for each new one
- * that comes while the chat or the tab is hidden (alert.ts). */
+ * or the tab was hidden, for the badge on the launcher and the page's
+ * title (flashing "(1) New message" until the visitor looks, unless they
+ * muted alerts), and chimes for each new one (alert.ts). */
 function useUnreadBadge(items: ChatItem[], client: LiveClient | null): void {
   const [shown, setShown] = useState(shownInHost);
   useEffect(() => {
-    const fn = () => setShown(shownInHost);
+    const fn = () => setShown(shownInHost && document.visibilityState === "visible");
+    fn();
     hostListeners.add(fn);
-    return () => void hostListeners.delete(fn);
+    document.addEventListener("visibilitychange", fn);
+    // The launcher's label in the visitor's language.
+    toHost("label:" + t("Chat with us"));
+    return () => {
+      hostListeners.delete(fn);
+      document.removeEventListener("visibilitychange", fn);
+    };
   }, []);
   const seen = useRef(-1);
   const sent = useRef(0);
@@ -464,17 +483,67 @@ function useUnreadBadge(items: ChatItem[], client: LiveClient | null): void {
   // What is shown on a visible page is read (a read receipt).
   const conv = client ? current(client) : null;
   useEffect(() => {
-    if (shown && conv && document.visibilityState === "visible") client!.markRead(conv.info.id, newest);
+    if (shown && conv) client!.markRead(conv.info.id, newest);
   });
   useEffect(() => {
-    if (heard.current >= 0 && newest > heard.current && (!shown || document.visibilityState === "hidden")) chime();
+    if (heard.current >= 0 && newest > heard.current && !shown) chime();
     heard.current = newest;
   }, [newest]);
   useEffect(() => {
-    if (unread === sent.current || window.parent === window) return;
+    if (unread === sent.current) return;
     sent.current = unread;
-    window.parent.postMessage("parley:unread:" + unread, "*");
+    toHost("unread:" + unread);
+    toHost("title:" + (unread && !muted() ? t("({0}) New message", unread) : ""));
   }, [unread]);
+}
+
+/** useUploads is the visitor's queue of files (shared/uploads.ts), sent
+ * with their token while the live connection is up. */
+function useUploads(client: LiveClient): UploadQueue {
+  const [, setVersion] = useState(0);
+  const q = useMemo(
+    () =>
+      new UploadQueue(
+        (u, progress) =>
+          sendFile(`/api/widget/conversations/${encodeURIComponent(u.conversation)}/attachments`, u, { Authorization: "Bearer " + (VisitorSession.current?.token ?? "") }, progress),
+        () => setVersion((v) => v + 1),
+      ),
+    [],
+  );
+  useEffect(() => q.setOnline(client.state === "online"));
+  return q;
+}
+
+/** tooBig is the visitor's words for a file over the site's limit. */
+const tooBig = (max = 0) => t("This file is too big: the limit is {0}.", fileSize(max, lang));
+
+/** refusal says, in the visitor's language, why the server refused a file. */
+function refusal(u: Upload, max?: number): string {
+  const s = u.failed!.status;
+  return s === 413 ? tooBig(max) : s === 415 ? t("This type of file is not accepted here.") : u.failed!.message || t("Something went wrong.");
+}
+
+/** UploadItem is a file on its way: a pending message with its progress,
+ * or the reason it was refused with Retry and Remove. */
+function UploadItem({ u, queue, max }: { u: Upload; queue: UploadQueue; max?: number }) {
+  return (
+    <div class={"pw-msg pw-msg-own pw-msg-pending" + (u.failed ? " pw-msg-failed" : "")} data-testid="upload">
+      <div class="pw-bubble">{u.name + " · " + fileSize(u.file.size, lang)}</div>
+      {u.failed ? (
+        <div class="pw-msg-meta" role="alert" data-testid="upload-error">
+          {refusal(u, max) + " "}
+          <button type="button" class="pw-link" onClick={() => queue.retry(u.client_id)}>
+            {t("Retry")}
+          </button>{" "}
+          <button type="button" class="pw-link" onClick={() => queue.remove(u.client_id)}>
+            {t("Remove")}
+          </button>
+        </div>
+      ) : (
+        <progress max={u.file.size} value={u.sent} aria-label={t("sending…")} />
+      )}
+    </div>
+  );
 }
 
 function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLog | null }) {
@@ -509,8 +578,8 @@ function StatusLine({ client, conv }: { client: LiveClient; conv: ConversationLo
   return null;
 }
 
-function MessageList(props: { items: ChatItem[]; typingName: string | null; client: LiveClient; look: WidgetLook | null }) {
-  const { items, typingName, client, look } = props;
+function MessageList(props: { items: ChatItem[]; typingName: string | null; client: LiveClient; look: WidgetLook | null; uploads: UploadQueue; conv: string | null }) {
+  const { items, typingName, client, look, uploads } = props;
   // Read receipts: the agents' cursor marks the visitor's last message
   // they have seen.
   const lastOwn = items.reduce((n, m) => (m.seq !== null && m.author.kind === "visitor" && m.seq > n ? m.seq : n), 0);
@@ -549,6 +618,7 @@ function MessageList(props: { items: ChatItem[]; typingName: string | null; clie
       {items.map((m, i) => (
         <Message key={m.key} item={m} client={client} first={i === 0 || !sameAuthor(items[i - 1], m)} last={i === items.length - 1 || !sameAuthor(m, items[i + 1])} avatar={look?.show_avatars ?? true} seen={m.seq !== null && m.seq === lastOwn && agentRead >= m.seq} />
       ))}
+      {uploads.items.map((u) => u.conversation === props.conv && <UploadItem key={u.client_id} u={u} queue={uploads} max={look?.attachments?.max_bytes} />)}
       <Announcer items={items} />
       {typingName && (
         <div class="pw-typing" data-testid="typing">
@@ -590,23 +660,55 @@ function sameAuthor(a: ChatItem, b: ChatItem): boolean {
   );
 }
 
-/** saveFile downloads a file of the visitor's conversation with their
- * token (never in the address) and saves it under its name. */
+/** fileURL fetches a file of the visitor's conversation with their token
+ * (never in the address) and keeps it in memory as a blob: URL, once per
+ * file. */
+const files = new Map<string, Promise<string>>();
+function fileURL(client: LiveClient, att: Attachment): Promise<string> {
+  let p = files.get(att.id);
+  if (!p) {
+    p = fetch(`/api/widget/conversations/${encodeURIComponent(current(client)?.info.id ?? "")}/attachments/${encodeURIComponent(att.id)}`, {
+      headers: { Authorization: "Bearer " + (VisitorSession.current?.token ?? "") },
+    }).then(async (res) => {
+      if (!res.ok) throw new Error();
+      return URL.createObjectURL(await res.blob());
+    });
+    p.catch(() => files.delete(att.id)); // tried again on the next render
+    files.set(att.id, p);
+  }
+  return p;
+}
+
+/** saveFile saves a file of the conversation under its name. */
 async function saveFile(client: LiveClient, att: Attachment): Promise<void> {
-  const conv = current(client)?.info.id;
-  if (!conv) return;
-  const res = await fetch(`/api/widget/conversations/${encodeURIComponent(conv)}/attachments/${encodeURIComponent(att.id)}?download=1`, {
-    headers: { Authorization: "Bearer " + (VisitorSession.current?.token ?? "") },
-  });
-  if (!res.ok) return;
-  const url = URL.createObjectURL(await res.blob());
+  const url = await fileURL(client, att);
   const a = document.createElement("a");
   a.href = url;
   a.download = att.name;
   document.body.appendChild(a); // a detached link downloads nothing in some browsers
   a.click();
   a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** FileView shows a file of the conversation: an image inline (click: full
+ * size in a new tab), and its name and size as a download button. */
+function FileView({ client, att }: { client: LiveClient; att: Attachment }) {
+  const [url, setURL] = useState("");
+  useEffect(() => {
+    if (att.image) fileURL(client, att).then(setURL, () => undefined);
+  }, [att.id]);
+  return (
+    <>
+      {url && (
+        <a href={url} target="_blank" rel="noopener" class="pw-img">
+          <img src={url} alt={att.name} data-testid="attachment-image" />
+        </a>
+      )}
+      <button type="button" class="pw-link pw-file" data-testid="attachment-download" aria-label={t("Download {0}", att.name)} onClick={() => void saveFile(client, att)}>
+        {"⬇ " + att.name + " · " + fileSize(att.size, lang)}
+      </button>
+    </>
+  );
 }
 
 function Message({ item, client, first, last, avatar, seen }: { item: ChatItem; client: LiveClient; first: boolean; last: boolean; avatar: boolean; seen?: boolean }) {
@@ -643,13 +745,12 @@ function Message({ item, client, first, last, avatar, seen }: { item: ChatItem; 
           <div class="pw-msg-author">{bot ? t("Assistant") : item.author.name}</div>
         </div>
       )}
-      <div class="pw-bubble" data-testid="message-body" lang={tr && !original ? tr.language : undefined}>
-        <Linked text={tr && !original ? tr.text : item.body} />
-      </div>
-      {item.attachment && (
-        <button type="button" class="pw-link pw-file" data-testid="attachment-download" onClick={() => void saveFile(client, item.attachment!)}>
-          {t("Download {0}", item.attachment.name)}
-        </button>
+      {item.attachment ? (
+        <FileView client={client} att={item.attachment} />
+      ) : (
+        <div class="pw-bubble" data-testid="message-body" lang={tr && !original ? tr.language : undefined}>
+          <Linked text={tr && !original ? tr.text : item.body} />
+        </div>
       )}
       {tr && (
         <div class="pw-translated" data-testid="translated">
@@ -690,10 +791,11 @@ function Message({ item, client, first, last, avatar, seen }: { item: ChatItem; 
   );
 }
 
-function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTyping: (text: string) => void }) {
+function Composer({ onSend, onTyping, onFile, maxBytes }: { onSend: (body: string) => void; onTyping: (text: string) => void; onFile?: (f: File) => void; maxBytes?: number }) {
   const [text, setText] = useState("");
   const [error, setError] = useState("");
   const ref = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
   // A message the host page prefilled (Parley("prefill", text)).
   usePrefill(setText);
   const tooLong = useMemo(() => utf8Length(text) > MAX_BODY_BYTES, [text]);
@@ -725,6 +827,32 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
         </div>
       )}
       <div class="pw-composer-row">
+        {onFile && (
+          <>
+            <input
+              ref={picker}
+              type="file"
+              multiple
+              class="pw-sr"
+              tabIndex={-1}
+              aria-hidden="true"
+              data-testid="attach-input"
+              onChange={(e) => {
+                const input = e.currentTarget;
+                setError("");
+                // Over the site's limit: said at once, nothing is sent.
+                for (const f of input.files ?? []) {
+                  if (f.size > (maxBytes || Infinity)) setError(tooBig(maxBytes));
+                  else onFile(f);
+                }
+                input.value = "";
+              }}
+            />
+            <button type="button" class="pw-send pw-attach" data-testid="attach" aria-label={t("Attach a file")} title={t("Attach a file")} onClick={() => picker.current?.click()}>
+              <Icon d="m21 11-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7" />
+            </button>
+          </>
+        )}
         <textarea
           ref={ref}
           data-testid="composer"
@@ -744,9 +872,7 @@ function Composer({ onSend, onTyping }: { onSend: (body: string) => void; onTypi
           }}
         />
         <button type="submit" class="pw-send" data-testid="send" aria-label={t("Send")} title={t("Send")} disabled={!text.trim()}>
-          <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
-            <path d="M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z" />
-          </svg>
+          <Icon d="M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z" w="2.2" />
         </button>
       </div>
     </form>

@@ -131,15 +131,35 @@ const FRAME_EVENTS = ["message", "conversation_started", "conversation_ended"];
 
   /** dropFrame removes the frame (shutdown, or a new identity). */
   function dropFrame() {
+    alertTitle("");
     frame?.remove();
     frame = null;
     frameReady = false;
   }
 
+  // The launcher's label, in the visitor's language once the frame says it.
+  let chatLabel = button.title;
+  const label = () => (button.title = chatLabel);
   const showUnread = (n: number) => {
     badge.textContent = String(n);
     set(badge, "display", n > 0 ? "block" : "none");
-    button.title = n > 0 ? `Chat with us (${n} new)` : open ? "Close chat" : "Chat with us";
+    button.title = n > 0 ? `${chatLabel} (${n})` : label();
+  };
+
+  // A new reply while the chat or the tab is hidden: the page's title
+  // flashes the frame's words ("(1) New message") until the visitor looks
+  // (the frame then sends none). A title the page sets meanwhile is kept.
+  let flash: ReturnType<typeof setInterval> | undefined;
+  let pageTitle = "";
+  const alertTitle = (text: string) => {
+    if (flash) d.title = pageTitle;
+    clearInterval(flash);
+    flash = undefined;
+    if (!text) return;
+    pageTitle = d.title;
+    const tick = () => (d.title = d.title === text ? pageTitle : ((pageTitle = d.title), text));
+    tick();
+    flash = setInterval(tick, 1000);
   };
 
   const chatIcon = button.firstElementChild as SVGElement;
@@ -158,7 +178,7 @@ const FRAME_EVENTS = ["message", "conversation_started", "conversation_ended"];
     if (open) showUnread(0);
     // The frame counts replies that arrive while it is hidden.
     if (frame && frameReady) frame.contentWindow?.postMessage(open ? "parley:shown" : "parley:hidden", host);
-    button.title = open ? "Close chat" : "Chat with us";
+    label();
     if (was !== open) emit(open ? "open" : "close");
   }
 
@@ -180,6 +200,11 @@ const FRAME_EVENTS = ["message", "conversation_started", "conversation_ended"];
     } else if (m === "parley:close") {
       setOpen(false);
       button.focus();
+    } else if (m.startsWith("parley:title:")) {
+      alertTitle(m.slice(13));
+    } else if (m.startsWith("parley:label:")) {
+      button.setAttribute("aria-label", (chatLabel = m.slice(13)));
+      label();
     } else if (m.startsWith("parley:unread:")) {
       const n = parseInt(m.slice(14), 10) || 0;
       if (!open) showUnread(n);

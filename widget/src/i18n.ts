@@ -1,6 +1,7 @@
 // The widget's words in the visitor's language. Strings are written in
 // English in the code, t("Type your message…"), and looked up in the
-// chosen language's table, widget/src/locales/<lang>.json: English is
+// chosen language's table, widget/src/locales/<lang>.json (built keyed by
+// msgKey of the English text and the table's salt, msgkey.mjs): English is
 // built in, the others are fetched once at start (/widget/locale-<lang>.json)
 // so the frame carries one language, not six. A string missing from a
 // table shows in English. {0}, {1} stand for values; numbers among them
@@ -12,6 +13,8 @@
 /** LANGUAGES the widget speaks; the first is built in. */
 export const LANGUAGES = ["en", "es", "fr", "de", "pt", "ar"];
 
+import { msgKey } from "./msgkey.mjs";
+
 let table: Record<string, string> = {};
 /** lang is the language in use (a BCP 47 tag, e.g. "fr" or "pt-BR" when
  * the browser said so: dates then follow the region). */
@@ -19,7 +22,7 @@ export let lang = "en";
 
 /** t translates s and fills in its {n} placeholders. */
 export function t(s: string, ...args: (string | number)[]): string {
-  return (table[s] || s).replace(/\{(\d)\}/g, (_, i: string) => {
+  return (table[msgKey(s, +table["#"])] || s).replace(/\{(\d)\}/g, (_, i: string) => {
     const a = args[+i];
     return typeof a === "number" ? a.toLocaleString(lang) : a ?? "";
   });

@@ -8,6 +8,7 @@ import { join } from "node:path";
 // @ts-expect-error: a plain ES module of the build tools
 import { strings } from "../tools/strings.mjs";
 import { LANGUAGES, choose, t } from "../src/i18n";
+import { msgKey, shortKeys } from "../src/msgkey.mjs";
 
 const src = join(process.cwd(), "src");
 
@@ -37,4 +38,11 @@ test("the site's language wins, then the boot option, then the browser's", () =>
 test("placeholders are filled, English when no table is loaded", () => {
   assert.equal(t("{0} is typing…", "Ada"), "Ada is typing…");
   assert.equal(t("Waiting for an agent — you are number {0}, about {1} min", 1200, 2), "Waiting for an agent — you are number 1,200, about 2 min");
+});
+
+test("a built table finds every string by its short key", () => {
+  const fr: Record<string, string> = JSON.parse(readFileSync(join(src, "locales", "fr.json"), "utf8"));
+  const built = shortKeys(fr);
+  const salt = Number(built["#"]);
+  for (const [en, text] of Object.entries(fr)) assert.equal(built[msgKey(en, salt)], text, en);
 });

@@ -320,13 +320,6 @@ export class LiveClient {
     this.notify();
   }
 
-  /** discard removes an unsent message from the outbox. */
-  discard(clientID: string): void {
-    this.outbox = this.outbox.filter((i) => i.client_id !== clientID);
-    this.saveOutbox();
-    this.notify();
-  }
-
   /** clearError forgets lastError (the user dismissed it). */
   clearError(): void {
     this.lastError = null;

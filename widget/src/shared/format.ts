@@ -42,3 +42,9 @@ export function initials(name: string): string {
 export function utf8Length(s: string): number {
   return new TextEncoder().encode(s).length;
 }
+
+/** fileSize shows a file's size in KB or MB, in locale's way. */
+export function fileSize(bytes: number, locale?: string): string {
+  const mb = bytes >= 1 << 20;
+  return (mb ? Math.round(bytes / 104857.6) / 10 : Math.max(1, Math.round(bytes / 1024))).toLocaleString(locale) + (mb ? " MB" : " KB");
+}
