@@ -23,6 +23,8 @@ import { Shortcuts } from "./shortcuts";
 import { Mentions, NoteItem, notesAfter, useNotes } from "./notes";
 import type { NoteInfo } from "../../pkg/protocol/protocol";
 import { EmailButton } from "./email";
+import { TokensButton, WebhooksButton } from "./integrations";
+import { PrivacyButton } from "./privacy";
 import { KnowledgeButton } from "./knowledge";
 import { FirstRun } from "./firstrun";
 import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
@@ -470,6 +472,9 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
               <>
                 <SitesButton />
                 <EmailButton />
+                <TokensButton />
+                <WebhooksButton />
+                <PrivacyButton />
               </>
             )}
             <KnowledgeButton role={me.agent.role} />

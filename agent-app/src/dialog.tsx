@@ -113,3 +113,26 @@ export function useConfirm(): [preact.JSX.Element | null, (question: string, act
   );
   return [el, ask];
 }
+
+/** ScreenButton is a sidebar button that opens a screen in a wide dialog;
+ * the screen mounts when opened, so it loads fresh each time. */
+export function ScreenButton(props: { label: string; testid: string; children: () => ComponentChildren }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" class="pa-btn-ghost" data-testid={props.testid} onClick={() => setOpen(true)}>
+        {props.label}
+      </button>
+      {open && (
+        <Dialog title={props.label} wide onClose={() => setOpen(false)}>
+          {props.children()}
+        </Dialog>
+      )}
+    </>
+  );
+}
+
+/** when shows a stored time in the reader's locale; "—" when there is none. */
+export function when(at: string | null | undefined): string {
+  return at ? new Date(at).toLocaleString() : "—";
+}
