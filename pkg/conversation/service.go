@@ -663,6 +663,11 @@ func (s *Service) Close(ctx context.Context, p Participant, convID string) error
 	if err := sc.CloseConversation(ctx, c.ID, need, s.now()); err != nil {
 		return mapErr(err)
 	}
+	// Its report figures, once (store.ConversationStat); a failure leaves
+	// them to the catch-up loop, and reports read the messages meanwhile.
+	if _, err := sc.ComputeConversationStats(ctx, c.ID); err != nil {
+		s.log.Warn("reports: cannot compute a closed conversation's figures", "conversation", c.ID, "err", err)
+	}
 	s.Changed(ctx, p.WorkspaceID, c.ID)
 	s.Emit(ctx, Event{Type: EventConversationClosed, WorkspaceID: p.WorkspaceID, Conversation: c.ID})
 	s.router.Released(ctx, p.WorkspaceID, c.ID)

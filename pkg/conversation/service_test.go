@@ -246,8 +246,23 @@ func TestCloseFreesCapacityAndRefusesMessages(t *testing.T) {
 		if conv.Status != protocol.ConversationOpen {
 			t.Fatalf("want open with an online agent, got %s", conv.Status)
 		}
+		if _, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "q", Conversation: conv.ID, Body: "hello"}); err != nil {
+			t.Fatal(err)
+		}
 		if err := fx.svc.Close(ctx, fx.agent, conv.ID); err != nil {
 			t.Fatal(err)
+		}
+		// The close computed its report figures, of its last message.
+		var stat store.ConversationStat
+		var c store.Conversation
+		if err := fx.st.Gorm().Where("conversation_id = ?", conv.ID).Take(&stat).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := fx.st.Gorm().Where("id = ?", conv.ID).Take(&c).Error; err != nil {
+			t.Fatal(err)
+		}
+		if stat.Seq != c.LastSeq || stat.VisitorMessages != 1 || stat.LeaseUntil != nil {
+			t.Errorf("figures %+v of a conversation at seq %d", stat, c.LastSeq)
 		}
 		if _, err := fx.svc.Send(ctx, fx.visitor, protocol.Send{ClientID: "late", Conversation: conv.ID, Body: "wait"}); !errors.Is(err, conversation.ErrClosed) {
 			t.Fatalf("send after close: %v", err)

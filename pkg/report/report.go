@@ -1,6 +1,6 @@
 // Package report computes a workspace's chat reports from stored
-// conversations and messages (store.ReportConversations and
-// ReportMessages): volume by day and by hour of day, response times,
+// conversations and their message figures (store.ReportConversations,
+// computed once per ended conversation): volume by day and by hour of day, response times,
 // resolution time, queue wait, missed chats, ratings and the assistant's
 // deflection, for the whole period and per day, site, team and agent, in
 // the time zone the reader chose.
@@ -47,7 +47,6 @@ type Query struct {
 // Source is what a report reads (store.Scoped).
 type Source interface {
 	ReportConversations(ctx context.Context, f store.ReportFilter, fn func(store.ReportConversation) error) error
-	ReportMessages(ctx context.Context, f store.ReportFilter, fn func(store.ReportMessage) error) error
 	ReportConversions(ctx context.Context, f store.ReportFilter, fn func(store.ReportConversion) error) error
 }
 
@@ -182,14 +181,11 @@ func rank(v []float64, p float64) float64 {
 	return math.Round(v[max(i, 0)]*10) / 10
 }
 
-// conv is one conversation while its messages are read.
+// conv is one conversation of the report.
 type conv struct {
-	c                            store.ReportConversation
-	day                          string
-	visitorWrote, agentWrote     bool
-	assistantWrote, firstCounted bool
-	converted                    bool
-	waitingSince                 time.Time // the earliest unanswered visitor message; zero: none
+	c         store.ReportConversation
+	day       string
+	converted bool
 }
 
 // Build computes the report q asks for from src.
@@ -248,6 +244,11 @@ func Build(ctx context.Context, src Source, q Query) (Report, error) {
 		}
 		convs[c.ID] = cv
 		rep.Hours[local.Hour()]++
+		fig := c.Figures
+		agentWrote, assistantWrote := fig.AgentMessages > 0, fig.AssistantMessages > 0
+		ended := c.Status == "closed" || c.Status == store.StatusOffline
+		deflected := assistantWrote && !agentWrote && !c.HandedOff && c.Status == "closed"
+		missed := ended && fig.VisitorMessages > 0 && !agentWrote && !deflected
 		for _, g := range groupsOf(cv) {
 			g.conversations++
 			if c.ClosedAt != nil && c.Status == "closed" {
@@ -263,51 +264,7 @@ func Build(ctx context.Context, src Source, q Query) (Report, error) {
 					g.positive++
 				}
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Report{}, err
-	}
-	err = src.ReportMessages(ctx, f, func(m store.ReportMessage) error {
-		c := convs[m.ConversationID]
-		if c == nil { // created after the conversations were read
-			return nil
-		}
-		switch m.AuthorKind {
-		case "visitor":
-			c.visitorWrote = true
-			if c.waitingSince.IsZero() {
-				c.waitingSince = m.CreatedAt
-			}
-		case "assistant":
-			c.assistantWrote = true
-		case "agent":
-			c.agentWrote = true
-			if c.waitingSince.IsZero() {
-				return nil
-			}
-			d := secs(m.CreatedAt.Sub(c.waitingSince))
-			for _, g := range replyGroups(c, m.AuthorID) {
-				g.response = append(g.response, d)
-				if !c.firstCounted {
-					g.first = append(g.first, d)
-				}
-			}
-			c.firstCounted = true
-			c.waitingSince = time.Time{}
-		}
-		return nil
-	})
-	if err != nil {
-		return Report{}, err
-	}
-	for _, c := range convs {
-		ended := c.c.Status == "closed" || c.c.Status == store.StatusOffline
-		deflected := c.assistantWrote && !c.agentWrote && !c.c.HandedOff && c.c.Status == "closed"
-		missed := ended && c.visitorWrote && !c.agentWrote && !deflected
-		for _, g := range groupsOf(c) {
-			if c.assistantWrote {
+			if assistantWrote {
 				g.assisted++
 			}
 			if deflected {
@@ -317,6 +274,19 @@ func Build(ctx context.Context, src Source, q Query) (Report, error) {
 				g.missed++
 			}
 		}
+		for i, r := range fig.Responses {
+			d := secs(r.Wait)
+			for _, g := range replyGroups(cv, r.AgentID) {
+				g.response = append(g.response, d)
+				if i == 0 {
+					g.first = append(g.first, d)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
 	}
 
 	currencies := map[string]bool{}

@@ -122,6 +122,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	go srv.runWebhooks(ctx)         // webhooks.go
 	go runSearchIndex(ctx, st, log) // http_search.go
+	go runReportStats(ctx, st, log) // report_stats.go
 
 	// Before listening: a restarted node's reconnecting clients find the
 	// statements they need prepared (a failure only leaves them cold).

@@ -50,6 +50,9 @@ type ConversationExport struct {
 	Announcements []Announcement
 	// Translations: its messages as auto-translated for the other side.
 	Translations []MessageTranslation
+	// Figures: what reports keep of its messages (counts, answer times);
+	// none until it is computed (conversation_stats.go).
+	Figures []ConversationStat
 }
 
 // ExportedTables are the tables ExportVisitor reads rows keyed by a visitor
@@ -57,7 +60,7 @@ type ConversationExport struct {
 // new one is not forgotten in the export.
 var ExportedTables = []string{"visitors", "visitor_attributes", "visitor_pages", "visitor_events", "trigger_fires",
 	"conversations", "messages", "notes", "note_mentions", "conversation_tags", "mail_outbox", "attachments", "announcements",
-	"message_translations", "conversions"}
+	"message_translations", "conversions", "conversation_stats"}
 
 // ExportVisitor returns everything stored about the visitor, opened;
 // ErrNotFound when it is not this workspace's.
@@ -139,6 +142,9 @@ func (s *Scoped) ExportVisitor(ctx context.Context, id string) (VisitorExport, e
 			}
 		}
 		if err := s.q(ctx).Where("conversation_id = ?", c.ID).Order("id").Find(&ce.Announcements).Error; err != nil {
+			return out, err
+		}
+		if err := s.q(ctx).Where("conversation_id = ?", c.ID).Find(&ce.Figures).Error; err != nil {
 			return out, err
 		}
 		out.Conversations = append(out.Conversations, ce)

@@ -11,10 +11,11 @@ import (
 
 // Reports (pkg/report) are computed from what is stored: each
 // conversation's times (created, assigned, closed), its rating, and the
-// times and authors of its messages. These are the two streams they read.
-// Both are bounded by the conversations' creation time, which an index
-// (workspace_id, created_at) serves, so a report over a month of a year's
-// archive reads that month only.
+// times and authors of its messages, the latter computed once per
+// conversation (conversation_stats.go). Reads are bounded by the
+// conversations' creation time, which an index (workspace_id, created_at)
+// serves, so a report over a month of a year's archive reads that month
+// only.
 
 // The schema change of 2026120830_reports_assigned_at: when a conversation
 // was first given to an agent (queue wait is assigned_at - created_at), and
@@ -42,19 +43,15 @@ type ReportFilter struct {
 	SiteID, AgentID, Team string
 }
 
-// ReportConversation is what a report reads of one conversation.
+// ReportConversation is what a report reads of one conversation: its own
+// fields and its message figures (conversation_stats.go).
 type ReportConversation struct {
 	ID, SiteID, VisitorID, AgentID, Team, Status string
 	HandedOff                                    bool
 	CsatRating                                   int
 	CreatedAt                                    time.Time
 	AssignedAt, ClosedAt                         *time.Time
-}
-
-// ReportMessage is what a report reads of one message: who wrote it, when.
-type ReportMessage struct {
-	ConversationID, AuthorKind, AuthorID string
-	CreatedAt                            time.Time
+	Figures                                      ConversationFigures
 }
 
 func (f ReportFilter) where(prefix string) (string, []any) {
@@ -69,58 +66,65 @@ func (f ReportFilter) where(prefix string) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// ReportConversations calls fn with each conversation f chooses.
+// ReportConversations calls fn with each conversation f chooses and its
+// figures: the stored ones when they are of its last message, else (open
+// conversations, ended ones not computed yet, reopened ones) computed from
+// its messages now.
 func (s *Scoped) ReportConversations(ctx context.Context, f ReportFilter, fn func(ReportConversation) error) error {
-	where, args := f.where("")
+	where, args := f.where("c.")
 	args[0] = s.ws
-	rows, err := s.s.plain.WithContext(ctx).Raw(`SELECT id, site_id, visitor_id, agent_id, team, status, handed_off, csat_rating,
-		created_at, assigned_at, closed_at FROM conversations WHERE `+where, args...).Rows()
+	rows, err := s.s.plain.WithContext(ctx).Raw(`SELECT c.id, c.site_id, c.visitor_id, c.agent_id, c.team, c.status, c.handed_off, c.csat_rating,
+		c.created_at, c.assigned_at, c.closed_at, s.seq, s.visitor_messages, s.agent_messages, s.assistant_messages, s.response_agents, s.responses
+		FROM conversations c LEFT JOIN conversation_stats s ON s.conversation_id = c.id AND s.workspace_id = c.workspace_id AND s.seq = c.last_seq
+		WHERE `+where, args...).Rows()
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	var (
+		all  []ReportConversation
+		live []string
+	)
 	for rows.Next() {
 		var (
-			c     ReportConversation
-			agent sql.NullString
+			c                          ReportConversation
+			agent, ragents, responses  sql.NullString
+			seq                        sql.NullInt64
+			visitor, agentN, assistant sql.NullInt64
 		)
 		if err := rows.Scan(&c.ID, &c.SiteID, &c.VisitorID, &agent, &c.Team, &c.Status, &c.HandedOff, &c.CsatRating,
-			&c.CreatedAt, &c.AssignedAt, &c.ClosedAt); err != nil {
+			&c.CreatedAt, &c.AssignedAt, &c.ClosedAt, &seq, &visitor, &agentN, &assistant, &ragents, &responses); err != nil {
+			rows.Close()
 			return err
 		}
 		c.AgentID = agent.String
+		if seq.Valid {
+			if c.Figures, err = decodeFigures(int(visitor.Int64), int(agentN.Int64), int(assistant.Int64), ragents.String, responses.String); err != nil {
+				rows.Close()
+				return err
+			}
+		} else {
+			live = append(live, c.ID)
+		}
+		all = append(all, c)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	figs, err := liveFigures(ctx, s.s.plain, s.ws, live, nil)
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if f, ok := figs[c.ID]; ok {
+			c.Figures = f
+		}
 		if err := fn(c); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
-}
-
-// ReportMessages calls fn with the visitor's, agents' and the assistant's
-// messages (not system notices) of the conversations f chooses, each
-// conversation's together and in seq order.
-func (s *Scoped) ReportMessages(ctx context.Context, f ReportFilter, fn func(ReportMessage) error) error {
-	where, args := f.where("c.")
-	args[0] = s.ws
-	args = append([]any{s.ws}, args...)
-	rows, err := s.s.plain.WithContext(ctx).Raw(`SELECT m.conversation_id, m.author_kind, m.author_id, m.created_at
-		FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.workspace_id = ?
-		WHERE `+where+` AND m.author_kind IN ('visitor', 'agent', 'assistant')
-		ORDER BY m.conversation_id, m.seq`, args...).Rows()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var m ReportMessage
-		if err := rows.Scan(&m.ConversationID, &m.AuthorKind, &m.AuthorID, &m.CreatedAt); err != nil {
-			return err
-		}
-		if err := fn(m); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // assignedNow is the update that gives a waiting conversation to agentID;

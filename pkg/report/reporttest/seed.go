@@ -42,6 +42,7 @@ func Seed(ctx context.Context, s *store.Store, h History) (convs, msgs int, err 
 		var vs []store.Conversion
 		for i := done; i < min(done+batch, h.Conversations); i++ {
 			c, m := conversation(rnd, h, i)
+			c.LastSeq = int64(len(m)) // as AppendMessage keeps it
 			cs = append(cs, c)
 			ms = append(ms, m...)
 			// Some chats end in a purchase within the day.
