@@ -118,6 +118,7 @@ test("a refused type and a file over the limit are said in the visitor's languag
   const error = frame.locator("[data-testid=upload-error]");
   await error.waitFor();
   assert.match(await error.innerText(), /Ce type de fichier n’est pas accepté ici\./);
+  await screenshot(page, "attachments-refused-fr");
   await error.getByRole("button", { name: "Retirer" }).click();
   await frame.locator("[data-testid=upload]").waitFor({ state: "detached" });
 
@@ -143,6 +144,7 @@ test("a file attached while offline is sent after the reconnect, once, even when
   const pending = frame.locator("[data-testid=upload]");
   await pending.waitFor();
   assert.match(await pending.innerText(), /receipt\.png/);
+  await screenshot(page, "attachments-waiting-offline");
 
   // Back online: the first upload reaches the server but its answer is
   // lost; the queue sends it again with the same client id.

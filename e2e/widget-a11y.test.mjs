@@ -2,7 +2,8 @@
 // Enter on the launcher opens the chat with the focus in it, Escape closes
 // it and gives the focus back to the launcher, new replies are announced by
 // a live region, and axe-core finds no serious or critical violation in any
-// state of the widget: closed, open, pre-chat, offline, a call ringing.
+// state of the widget: closed, open, pre-chat, offline, attachments, a
+// call ringing.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -65,7 +66,7 @@ test("keyboard: Enter opens with the focus inside, Escape closes back to the lau
   await agent.context().close();
 });
 
-test("axe-core: no serious or critical violation closed, open, pre-chat, offline, call ringing", async () => {
+test("axe-core: no serious or critical violation closed, open, pre-chat, offline, attachments, call ringing", async () => {
   const s = await e2e.server({ env: { PARLEY_RTC: "on", PARLEY_RTC_LOOPBACK: "true" } });
   const site = await demoSiteId(s.url);
 
@@ -100,6 +101,14 @@ test("axe-core: no serious or critical violation closed, open, pre-chat, offline
   await eventually(async () => (await bodies(pre.frame)).includes("Sure, see https://example.com/help for now."), { what: "the reply" });
   assert.deepEqual(await axe(frameOf(pre.page)), [], "open");
   await pre.page.screenshot({ path: `${shots}/widget-a11y-open.png` });
+
+  // Attachments: an image inline, and a refused file with Retry and Remove.
+  const dot = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAFgwJ/lK3Q6wAAAABJRU5ErkJggg==", "base64");
+  await pre.frame.locator("[data-testid=attach-input]").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: dot });
+  await pre.frame.locator("[data-testid=attachment-image]").waitFor();
+  await pre.frame.locator("[data-testid=attach-input]").setInputFiles({ name: "page.html", mimeType: "text/html", buffer: Buffer.from("<p>hi</p>") });
+  await pre.frame.locator("[data-testid=upload-error]").waitFor();
+  assert.deepEqual(await axe(frameOf(pre.page)), [], "attachments");
 
   // A call ringing: the agent calls once both sides are on their data
   // channels (the call button stays disabled until then).

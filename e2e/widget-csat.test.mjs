@@ -31,11 +31,22 @@ test("the visitor rates the ended chat; the agent sees the rating and comment", 
 
   // A reply while the chat is minimized chimes; muted, it does not.
   const chimes = () => frameOf(v.page).evaluate(() => Number(document.body.dataset.chimes || 0));
+  const pageTitle = await v.page.title();
   await v.frame.locator("[data-testid=minimize]").click();
   await v.page.locator("#parley-frame").waitFor({ state: "hidden" });
   await send(agent, "It ships today.");
   await eventually(async () => (await chimes()) === 1, { what: "a chime for the reply" });
+  // The host page's title flashes until the visitor opens the chat.
+  const titles = new Set();
+  await eventually(
+    async () => {
+      titles.add(await v.page.title());
+      return titles.has("(1) New message") && titles.has(pageTitle);
+    },
+    { what: "the title flashing between the alert and the page's title" },
+  );
   await v.page.click("#parley-launcher");
+  await eventually(async () => (await v.page.title()) === pageTitle, { what: "the page's title back once the visitor looks" });
   await v.frame.locator("[data-testid=mute]").click();
   assert.equal(await v.frame.locator("[data-testid=mute]").getAttribute("aria-pressed"), "true");
   await v.page.keyboard.press("Escape");
@@ -44,6 +55,7 @@ test("the visitor rates the ended chat; the agent sees the rating and comment", 
   await eventually(async () => (await bodies(agent)).includes("Anything else?"), { what: "sent" });
   await eventually(async () => (await v.frame.locator("[data-testid=message-body]").allInnerTexts()).includes("Anything else?"), { what: "the muted reply arrives" });
   assert.equal(await chimes(), 1, "no chime when muted");
+  assert.equal(await v.page.title(), pageTitle, "no title alert when muted");
   await v.page.reload();
   await v.page.click("#parley-launcher");
   await v.frame.locator("[data-testid=composer]").waitFor();

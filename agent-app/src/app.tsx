@@ -870,14 +870,16 @@ function MessageList(props: {
             role={side === "system" ? "note" : undefined}
           >
             {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? "You" : nameOf(m.author)}</div>}
-            {m.translation && kind === "visitor" ? (
+            {m.attachment ? (
+              // A file's message is its name, which the link shows.
+              <AttachmentLink conv={info.id} att={m.attachment} />
+            ) : m.translation && kind === "visitor" ? (
               <TranslatedBody item={m} />
             ) : (
               <div class="pa-bubble" data-testid="message-body">
                 {m.body}
               </div>
             )}
-            {m.attachment && <AttachmentLink conv={info.id} att={m.attachment} />}
             {m.sources?.length ? (
               <div class="pa-msg-sources" data-testid="sources">
                 Sources:{" "}

@@ -225,7 +225,10 @@ export function Composer(props: {
                 }}
               />
               <button type="button" class="pa-btn-outline pa-attach" data-testid="attach" title="Attach files (or paste an image, or drop files on the conversation)" onClick={() => picker.current?.click()}>
-                📎 Attach
+                <svg width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+                  <path d="m21 11-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7" />
+                </svg>
+                Attach
               </button>
             </>
           )}

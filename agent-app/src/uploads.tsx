@@ -38,7 +38,7 @@ export function PendingUploads({ conversation }: { conversation: string }) {
         u.conversation !== conversation ? null : (
           <div key={u.client_id} class={"pa-msg pa-msg-own pa-msg-pending" + (u.failed ? " pa-msg-failed" : "")} data-testid="upload">
             <div class="pa-bubble">
-              📎 {u.name} ({fileSize(u.file.size)})
+              {u.name} ({fileSize(u.file.size)})
             </div>
             {u.failed ? (
               <div class="pa-msg-meta" role="alert" data-testid="upload-error">
