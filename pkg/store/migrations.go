@@ -53,6 +53,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120836_attach_read_cursors", Migrate: migrateReadCursors},                        // read_receipts.go
 	{ID: "2026120890_admin_webhook_controls", Migrate: migrateWebhookControls},                 // webhooks.go
 	{ID: "2026120832_reports_conversation_stats", Migrate: migrateConversationStats},           // conversation_stats.go
+	{ID: "2026120833_search_gaps", Migrate: migrateSearchGaps},                                 // search.go
 }
 
 func migrate(db *gorm.DB) error {

@@ -173,52 +173,102 @@ func (s *Store) searchKey(ctx context.Context, db *gorm.DB, ws string) ([]byte, 
 }
 
 // MessageIndexSettle is how old a message must be before IndexMessages
-// takes it. PostgreSQL hands out message ids before commit, so a message
-// may become visible after one with a higher id; the cursor waits this
-// long behind the newest message so that such a straggler is not passed
-// over (a commit later than this is not indexed until a rebuild).
+// takes it from the cursor. PostgreSQL hands out message ids before
+// commit, so a message may become visible after one with a higher id;
+// waiting behind the newest message makes that rare, and the ids the
+// cursor passes over without a row are kept as gaps (SearchGap) and
+// looked at again, so a later commit is still indexed.
 const MessageIndexSettle = 2 * time.Second
 
+// SearchGapKeep is how long the ids the cursor passed without a row are
+// looked at again. Most gaps are ids that never get a row (a rolled-back
+// insert, a message deleted before it was indexed); a commit later than
+// this is left to `signaling search rebuild`.
+const SearchGapKeep = time.Hour
+
+// SearchGap is a run of message ids, FromID to ToID, that the cursor
+// passed while no committed row had them, first seen at SeenAt.
+type SearchGap struct {
+	FromID int64     `gorm:"primaryKey;autoIncrement:false"`
+	ToID   int64     `gorm:"not null"`
+	SeenAt time.Time `gorm:"not null;index"`
+}
+
+// v833SearchGap is search_gaps as 2026120833_search_gaps made it.
+type v833SearchGap struct {
+	FromID int64     `gorm:"primaryKey;autoIncrement:false"`
+	ToID   int64     `gorm:"not null"`
+	SeenAt time.Time `gorm:"not null;index:idx_search_gaps_seen_at"`
+}
+
+func (v833SearchGap) TableName() string { return "search_gaps" }
+
+func migrateSearchGaps(tx *gorm.DB) error {
+	return tx.Migrator().CreateTable(&v833SearchGap{})
+}
+
+// gapsBetween lists the runs of ids after from, up to the last of ids
+// (ascending), that are not in ids.
+func gapsBetween(from int64, ids []int64, seen time.Time) []SearchGap {
+	var out []SearchGap
+	prev := from
+	for _, id := range ids {
+		if id > prev+1 {
+			out = append(out, SearchGap{FromID: prev + 1, ToID: id - 1, SeenAt: seen})
+		}
+		prev = max(prev, id)
+	}
+	return out
+}
+
 // IndexMessages indexes up to batch messages after the cursor that are
-// older than settle, across workspaces (a node's maintenance, like
-// Purge), and returns how many it took. The postings and the cursor move
-// in one transaction, the cursor only from where this call read it: when
-// several nodes index at once, one wins and the others write nothing.
+// older than settle, and those that have since appeared in the gaps it
+// passed, across workspaces (a node's maintenance, like Purge), and
+// returns how many it took. The postings and the cursor (or the gaps)
+// move in one transaction, only from what this call read: when several
+// nodes index at once, one wins and the others write nothing.
 func (s *Store) IndexMessages(ctx context.Context, batch int, now time.Time, settle time.Duration) (int, error) {
+	n, err := s.indexFromCursor(ctx, batch, now, settle)
+	if err != nil {
+		return n, err
+	}
+	k, err := s.indexGaps(ctx, now)
+	return n + k, err
+}
+
+const messageIndexColumns = "id, workspace_id, conversation_id, client_id, author_kind, body"
+
+func (s *Store) indexFromCursor(ctx context.Context, batch int, now time.Time, settle time.Duration) (int, error) {
 	var cur SearchCursor
 	if err := s.db.WithContext(ctx).Where("name = ?", "messages").Take(&cur).Error; err != nil {
 		return 0, err
 	}
 	var ms []Message
-	if err := s.db.WithContext(ctx).Select("id, workspace_id, conversation_id, client_id, author_kind, body").
+	if err := s.db.WithContext(ctx).Select(messageIndexColumns).
 		Where("id > ? AND created_at <= ?", cur.LastID, now.Add(-settle)).Order("id").Limit(batch).Find(&ms).Error; err != nil {
 		return 0, err
 	}
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	var terms []SearchTerm
-	for i := range ms {
-		m := &ms[i]
-		if m.AuthorKind == "system" {
-			continue // notices the server wrote: nothing anyone searches for
-		}
-		body, err := s.open(m.Body, bodyAAD(m.ConversationID, m.ClientID))
-		if err != nil {
-			return 0, fmt.Errorf("message %d: %w", m.ID, err)
-		}
-		key, err := s.searchKey(ctx, s.plain, m.WorkspaceID)
-		if err != nil {
-			return 0, err
-		}
-		for _, t := range keyedTokens(key, SearchWords(body)) {
-			terms = append(terms, SearchTerm{Token: t, MessageID: m.ID})
-		}
+	terms, err := s.messageTerms(ctx, ms)
+	if err != nil {
+		return 0, err
 	}
+	ids := make([]int64, len(ms))
+	for i := range ms {
+		ids[i] = ms[i].ID
+	}
+	gaps := gapsBetween(cur.LastID, ids, now)
 	last := ms[len(ms)-1].ID
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
 		if err := insertTerms(tx, terms); err != nil {
 			return err
+		}
+		if len(gaps) > 0 {
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(gaps, 500).Error; err != nil {
+				return err
+			}
 		}
 		res := tx.Model(&SearchCursor{}).Where("name = ? AND last_id = ?", "messages", cur.LastID).Update("last_id", last)
 		if res.Error == nil && res.RowsAffected == 0 {
@@ -230,6 +280,89 @@ func (s *Store) IndexMessages(ctx context.Context, batch int, now time.Time, set
 		return 0, nil
 	}
 	return len(ms), err
+}
+
+// indexGaps indexes the messages committed since in the gaps the cursor
+// passed, and forgets gaps older than SearchGapKeep.
+func (s *Store) indexGaps(ctx context.Context, now time.Time) (int, error) {
+	if err := s.db.WithContext(ctx).Where("seen_at < ?", now.Add(-SearchGapKeep)).Delete(&SearchGap{}).Error; err != nil {
+		return 0, err
+	}
+	var ms []Message
+	if err := s.plain.WithContext(ctx).Raw(`SELECT m.id, m.workspace_id, m.conversation_id, m.client_id, m.author_kind, m.body
+		FROM search_gaps g JOIN messages m ON m.id >= g.from_id AND m.id <= g.to_id ORDER BY m.id`).Scan(&ms).Error; err != nil {
+		return 0, err
+	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	var gaps []SearchGap
+	if err := s.db.WithContext(ctx).Order("from_id").Find(&gaps).Error; err != nil {
+		return 0, err
+	}
+	terms, err := s.messageTerms(ctx, ms)
+	if err != nil {
+		return 0, err
+	}
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
+		if err := insertTerms(tx, terms); err != nil {
+			return err
+		}
+		// Each gap that had messages is replaced by what is still missing
+		// in it; a gap another node has handled meanwhile undoes this.
+		for _, g := range gaps {
+			var in []int64
+			for i := range ms {
+				if ms[i].ID >= g.FromID && ms[i].ID <= g.ToID {
+					in = append(in, ms[i].ID)
+				}
+			}
+			if len(in) == 0 {
+				continue
+			}
+			res := tx.Where("from_id = ? AND to_id = ?", g.FromID, g.ToID).Delete(&SearchGap{})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				return errCursorMoved
+			}
+			rest := gapsBetween(g.FromID-1, append(in, g.ToID+1), g.SeenAt)
+			if len(rest) > 0 {
+				if err := tx.Create(&rest).Error; err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errCursorMoved) {
+		return 0, nil
+	}
+	return len(ms), err
+}
+
+// messageTerms opens messages and keys their words.
+func (s *Store) messageTerms(ctx context.Context, ms []Message) ([]SearchTerm, error) {
+	var terms []SearchTerm
+	for i := range ms {
+		m := &ms[i]
+		if m.AuthorKind == "system" {
+			continue // notices the server wrote: nothing anyone searches for
+		}
+		body, err := s.open(m.Body, bodyAAD(m.ConversationID, m.ClientID))
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", m.ID, err)
+		}
+		key, err := s.searchKey(ctx, s.plain, m.WorkspaceID)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range keyedTokens(key, SearchWords(body)) {
+			terms = append(terms, SearchTerm{Token: t, MessageID: m.ID})
+		}
+	}
+	return terms, nil
 }
 
 // insertTerms writes postings in multi-row statements: built by hand, as
