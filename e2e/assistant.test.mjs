@@ -64,6 +64,8 @@ test("the assistant answers with a source link, offers a person when unsure, and
   assert.match(await first.locator("[data-testid=message-body]").innerText(), /five business days/);
   assert.equal(await first.locator(".pw-msg-author").innerText(), "Assistant", "labelled as the assistant, not a person");
   await v.frame.locator("[data-testid=assistant-status]").getByText("You are chatting with our assistant").waitFor();
+  // The header says who answers (the agent is online, but not in this chat).
+  await v.frame.locator("[data-testid=conn-state]", { hasText: "Our assistant is answering" }).waitFor();
   const link = first.locator("[data-testid=source]");
   assert.equal(await link.innerText(), "Refunds");
   const href = await link.getAttribute("href");
@@ -105,6 +107,23 @@ test("the assistant answers with a source link, offers a person when unsure, and
   // The person answers in the same chat.
   await send(admin, "Hi, I am a person. Parrots are welcome in a cage.");
   await eventually(async () => (await bodies(v.frame)).includes("Hi, I am a person. Parrots are welcome in a cage."), { what: "the person's reply" });
+  await v.ctx.close();
+});
+
+test("a French visitor reads the assistant's header and the hand-off notice in French", async () => {
+  const { s, admin, site } = await siteWithArticles();
+  await setAssistant(admin, site, { mode: "first", provider: "builtin" });
+  const v = await widget(e2e.browser, s.url, "fr-FR");
+  await send(v.frame, "How long do refunds take to reach my card?");
+  await answers(v).first().waitFor();
+  const header = v.frame.locator("[data-testid=conn-state]");
+  await header.getByText("Notre assistant vous répond").waitFor();
+  assert.equal(await header.getAttribute("class"), "pw-conn pw-conn-online", "the assistant is there: not away");
+  await shot(v.page, "widget-assistant-answering-fr");
+  await v.frame.getByRole("button", { name: "Parler à une personne" }).first().click();
+  await v.frame.getByText("Nous vous mettons en relation avec une personne…").waitFor();
+  assert.ok(!(await bodies(v.frame)).includes("Connecting you with a person…"), "no English notice");
+  await shot(v.page, "widget-handoff-fr");
   await v.ctx.close();
 });
 

@@ -131,7 +131,7 @@ func (s *Service) tellJoined(ctx context.Context, ws, convID, agentID string) er
 		return err
 	}
 	name := agentName(ctx, s.store.Workspace(ws), agentID, "An agent")
-	return s.systemOnce(ctx, ws, convID, "sys:join:"+agentID, "", name+" joined the chat")
+	return s.systemOnce(ctx, ws, convID, "sys:join:"+agentID, "", Notice(NoticeJoined, name))
 }
 
 // tellTransferred tells a move (announcement id): the conversation as it
@@ -141,7 +141,7 @@ func (s *Service) tellTransferred(ctx context.Context, ws, convID string, id int
 		return err
 	}
 	n := strconv.FormatInt(id, 10)
-	if err := s.systemOnce(ctx, ws, convID, "sys:transfer:"+n, protocol.AudienceVisitor, "You are now chatting with "+toName+"."); err != nil {
+	if err := s.systemOnce(ctx, ws, convID, "sys:transfer:"+n, protocol.AudienceVisitor, Notice(NoticeTransferred, toName)); err != nil {
 		return err
 	}
 	return s.systemOnce(ctx, ws, convID, "sys:transfer-agent:"+n, protocol.AudienceAgent, moved)

@@ -544,12 +544,17 @@ func (s *Service) publishMessage(ctx context.Context, workspaceID string, m stor
 
 // MessageFrame renders a stored message as a protocol frame.
 func MessageFrame(m store.Message) protocol.Message {
+	var notice string
+	var args []string
+	if m.AuthorKind == protocol.AuthorSystem {
+		notice, args = noticeOf(m.Body)
+	}
 	return protocol.Message{
 		Envelope:     protocol.Envelope{Type: protocol.TypeMessage},
 		Conversation: m.ConversationID, Seq: m.Seq, ClientID: m.ClientID,
 		Author: protocol.Author{Kind: m.AuthorKind, ID: m.AuthorID, Name: m.AuthorName},
 		Body:   m.Body, SentAt: m.CreatedAt, Audience: m.Audience, Sources: sourcesOf(m.Sources),
-		Attachment: attachmentOf(m.Attachment),
+		Attachment: attachmentOf(m.Attachment), Notice: notice, Args: args,
 	}
 }
 

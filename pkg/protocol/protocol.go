@@ -363,6 +363,11 @@ type Message struct {
 	// /api/widget/conversations/:id/attachments (visitors) or
 	// /api/conversations/:id/attachments (agents).
 	Attachment *Attachment `json:"attachment,omitempty"`
+	// Notice: a system message's template ("{0} joined the chat") and
+	// the values it was filled with, for a client to write it in its
+	// reader's language; Body is the notice in English.
+	Notice string   `json:"notice,omitempty"`
+	Args   []string `json:"args,omitempty"`
 }
 
 // TranslationInfo is a message's text in another language.

@@ -166,6 +166,8 @@ export interface MessageFrame {
   sources?: Source[];
   translation?: TranslationInfo;
   attachment?: Attachment;
+  notice?: string;
+  args?: string[];
 }
 
 export interface TypingFrame {

@@ -262,7 +262,7 @@ func (a *assistantRunner) handoff(ctx context.Context, ws, convID, why string) e
 	if err := a.conv.System(ctx, ws, convID, protocol.SystemClientIDPrefix+"handoff:agent", protocol.AudienceAgent, summary); err != nil {
 		a.log.Warn("assistant: summary not stored", "conversation", convID, "err", err)
 	}
-	if err := a.conv.System(ctx, ws, convID, protocol.SystemClientIDPrefix+"handoff:visitor", protocol.AudienceVisitor, "Connecting you with a person…"); err != nil {
+	if err := a.conv.System(ctx, ws, convID, protocol.SystemClientIDPrefix+"handoff:visitor", protocol.AudienceVisitor, conversation.NoticeHandoff); err != nil {
 		a.log.Warn("assistant: hand-off notice not stored", "conversation", convID, "err", err)
 	}
 	a.conv.Changed(ctx, ws, convID)

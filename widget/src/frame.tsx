@@ -308,7 +308,7 @@ function ConnState({ client, avail }: { client: LiveClient | null; avail: Availa
   }, [state]);
   const conv = client ? current(client) : null;
   const status = conv?.info.status;
-  const line = headline(calm ? "online" : state, avail, status === "open", offlineShown(status, conv !== null, avail));
+  const line = headline(calm ? "online" : state, avail, status, offlineShown(status, conv !== null, avail));
   return (
     <span
       class={"pw-conn pw-conn-" + line.tone}
@@ -749,7 +749,7 @@ function Message({ item, client, first, last, avatar, seen }: { item: ChatItem; 
         <FileView client={client} att={item.attachment} />
       ) : (
         <div class="pw-bubble" data-testid="message-body" lang={tr && !original ? tr.language : undefined}>
-          <Linked text={tr && !original ? tr.text : item.body} />
+          <Linked text={tr && !original ? tr.text : item.notice ? t(item.notice, ...(item.args ?? [])) : item.body} />
         </div>
       )}
       {tr && (

@@ -14,12 +14,15 @@ export interface Headline {
 }
 
 /** headline is the header's line. avail is null until the server said;
- * chatting: an agent has the visitor's conversation; offlineForm: the
- * widget shows the form to leave a message. */
-export function headline(conn: ConnState, avail: Availability | null, chatting: boolean, offlineForm: boolean, now = new Date()): Headline {
+ * status: the visitor's conversation's ("open": an agent has it,
+ * "assistant": the assistant answers it), undefined before one; offlineForm:
+ * the widget shows the form to leave a message. */
+export function headline(conn: ConnState, avail: Availability | null, status: string | undefined, offlineForm: boolean, now = new Date()): Headline {
   if (conn === "reconnecting") return { text: t("Reconnecting…"), tone: "connecting" };
   if (conn !== "online") return { text: t("Connecting…"), tone: "connecting" };
-  if (chatting || avail?.online) return { text: t("Online"), tone: "online" };
+  // The assistant answers at any hour: the team being away is not news.
+  if (status === "assistant" || (!status && avail?.assistant)) return { text: t("Our assistant is answering"), tone: "online" };
+  if (status === "open" || avail?.online) return { text: t("Online"), tone: "online" };
   if (!avail) return { text: t("Connected"), tone: "connecting" };
   if (avail.reason !== "outside_hours") return { text: t(offlineForm ? "Away — leave a message" : "Away"), tone: "away" };
   const at = avail.reopens_at ? new Date(avail.reopens_at) : null;

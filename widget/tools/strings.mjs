@@ -1,7 +1,9 @@
 // strings lists every text the widget translates: the English string
 // literals inside t(...) and tr(...) calls of widget/src (i18n.ts), plus
-// the call module's notices shown through the translator. The i18n test
-// checks every locale file has each of them.
+// the call module's notices shown through the translator, plus the server's
+// system notices (pkg/conversation/notice.go: the widget writes a message's
+// notice template in the visitor's language). The i18n test checks every
+// locale file has each of them.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -26,5 +28,7 @@ export function strings(src) {
     }
     for (const s of text.matchAll(/export const (?:NO_NETWORK|CONNECTING) = "([^"]*)"/g)) out.add(s[1]);
   }
+  const notices = readFileSync(join(src, "../../pkg/conversation/notice.go"), "utf8");
+  for (const s of notices.matchAll(/^\tNotice\w+ += ("(?:[^"\\]|\\.)*")$/gm)) out.add(JSON.parse(s[1]));
   return [...out].sort();
 }

@@ -65,6 +65,10 @@ export interface ChatItem {
   translation?: TranslationInfo;
   /** The file the message carries (its body is the file's name). */
   attachment?: Attachment;
+  /** A system notice's template and values (protocol Message.notice),
+   * for the widget to write in the visitor's language. */
+  notice?: string;
+  args?: string[];
 }
 
 export interface QueueState {
@@ -393,6 +397,8 @@ export class LiveClient {
         sources: m.sources,
         translation: this.translations.get(conversation + ":" + m.seq),
         attachment: m.attachment,
+        notice: m.notice,
+        args: m.args,
       });
     }
     const d = conversation ? this.drafts.get(conversation) : undefined;
