@@ -4,7 +4,8 @@
 
 import { Fragment, render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ChatItem, LiveClient, exposeDebug } from "@parley/shared/client";
+import { ChatItem, exposeDebug } from "@parley/shared/client";
+import { AgentClient } from "@parley/shared/agentclient";
 import { WebRTCLink } from "@parley/shared/rtc";
 import { CallManager } from "@parley/shared/call";
 import { CallControls, IncomingCalls } from "./call";
@@ -264,7 +265,7 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   );
 }
 
-function useClientVersion(client: LiveClient | null): number {
+function useClientVersion(client: AgentClient | null): number {
   const [version, setVersion] = useState(0);
   useEffect(() => client?.subscribe(() => setVersion((v) => v + 1)), [client]);
   return version;
@@ -283,7 +284,7 @@ function loadRead(): Record<string, number> {
 function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () => void; onSignedOut: () => void }) {
   const client = useMemo(
     () =>
-      new LiveClient({
+      new AgentClient({
         role: "agent",
         owner: me.agent.id,
         outboxKey: "parley:agent:outbox",
@@ -584,7 +585,7 @@ function activity(c: ConversationLog): string {
   return c.last()?.sent_at ?? c.info.updated_at ?? c.info.created_at;
 }
 
-function ConnState({ client }: { client: LiveClient }) {
+function ConnState({ client }: { client: AgentClient }) {
   const state = client.state;
   const label = state === "online" ? "Connected" : state === "reconnecting" ? "Reconnecting…" : "Connecting…";
   return (
@@ -647,7 +648,7 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
 const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed", offline: "Offline message" };
 
 function ConversationView(props: {
-  client: LiveClient;
+  client: AgentClient;
   conv: ConversationLog;
   self: Author;
   role: string;
@@ -792,7 +793,7 @@ function MessageList(props: {
   self: Author;
   visitor: string;
   typing: Author | null;
-  client: LiveClient;
+  client: AgentClient;
   focusSeq: number;
   info: ConversationInfo;
 }) {

@@ -6,7 +6,7 @@
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { LiveClient } from "@parley/shared/client";
+import type { AgentClient } from "@parley/shared/agentclient";
 import { initials, shortTime } from "@parley/shared/format";
 import { api } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
@@ -47,7 +47,7 @@ function query(f: Filters): string {
 
 /** useDebouncedVersion turns the live client's changes into a slower
  * tick: lists and counts are fetched again at most every 400 ms. */
-function useLiveTick(client: LiveClient): number {
+function useLiveTick(client: AgentClient): number {
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let timer: number | undefined;
@@ -75,7 +75,7 @@ function useLiveTick(client: LiveClient): number {
  * inbox (children), the others a filtered server list. */
 export function InboxViews(props: {
   role: string;
-  client: LiveClient;
+  client: AgentClient;
   selected: string | null;
   onSelect: (id: string) => void;
   children: ComponentChildren;

@@ -4,7 +4,7 @@
 // in pkg/service/http_routing.go.
 
 import { useEffect, useState } from "preact/hooks";
-import type { LiveClient } from "@parley/shared/client";
+import type { AgentClient } from "@parley/shared/agentclient";
 import { api, errorMessage as message } from "@parley/shared/http";
 import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
@@ -105,7 +105,7 @@ export function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] =
 
 // --- side panel: queue, offers, dialogs ----------------------------------------------
 
-export function RoutingSide({ self, role, client, onOpen }: { self: string; role: string; client: LiveClient; onOpen: (id: string) => void }) {
+export function RoutingSide({ self, role, client, onOpen }: { self: string; role: string; client: AgentClient; onOpen: (id: string) => void }) {
   const [dialog, setDialog] = useState<"" | "profile" | "agents" | "settings">("");
   const supervisor = role === "admin" || role === "supervisor";
   return (
@@ -141,7 +141,7 @@ export function RoutingSide({ self, role, client, onOpen }: { self: string; role
 
 /** SetAway tells the agent when routing set them away (too many missed
  * offers) while their status menu still says online. */
-function SetAway({ client }: { client: LiveClient }) {
+function SetAway({ client }: { client: AgentClient }) {
   const [me, reload] = usePoll(() => api<{ agent: AgentProfile }>("GET", "/api/agents/me").then((r) => r.agent), 10000);
   useEffect(
     () =>
@@ -169,7 +169,7 @@ function SetAway({ client }: { client: LiveClient }) {
 }
 
 /** Offers lists the conversations offered to this agent (offer mode). */
-function Offers({ self, client, onOpen }: { self: string; client: LiveClient; onOpen: (id: string) => void }) {
+function Offers({ self, client, onOpen }: { self: string; client: AgentClient; onOpen: (id: string) => void }) {
   const [offers, setOffers] = useState<Record<string, string>>({});
   const [error, setError] = useState("");
   useEffect(

@@ -330,10 +330,6 @@ export class LiveClient {
     this.notify();
   }
 
-  /** close ends a conversation. */
-  close(conversation: string): void {
-    this.write({ type: "close", ref: newClientID(), conversation });
-  }
 
   /** setPageHidden tells the visitor's agent that the page is hidden
    * (away) or shown again (online); said again after every reconnect,
@@ -345,12 +341,6 @@ export class LiveClient {
   }
   private pageHidden = false;
 
-  /** setStatus sets the agent's availability (online, away). */
-  setStatus(status: string): void {
-    this.status = status;
-    this.write({ type: "status", ref: newClientID(), status });
-    this.notify();
-  }
 
   /** noteTyping is called on every change to the composer with its text;
    * it sends typing on at most every few seconds, and typing off once the
@@ -385,20 +375,14 @@ export class LiveClient {
     for (const m of log?.messages() ?? []) {
       // A notice worded for the other side is not shown here.
       if (m.audience && m.audience !== this.opts.role) continue;
+      // The stored message as it is (author, body, sources, attachment,
+      // notice…), with this side's translation.
       out.push({
+        ...m,
         key: "s" + m.seq,
-        seq: m.seq,
         pending: false,
         failed: null,
-        client_id: m.client_id,
-        author: m.author,
-        body: m.body,
-        sent_at: m.sent_at,
-        sources: m.sources,
         translation: this.translations.get(conversation + ":" + m.seq),
-        attachment: m.attachment,
-        notice: m.notice,
-        args: m.args,
       });
     }
     const d = conversation ? this.drafts.get(conversation) : undefined;
@@ -669,16 +653,8 @@ export class LiveClient {
     }
   }
 
-  /** adopt makes a conversation known that no frame brought (an agent
-   * opens an old or another agent's one from a list) and loads its
-   * messages. */
-  adopt(info: ConversationInfo): void {
-    if (this.conversations.has(info.id)) return;
-    this.upsert(info, true);
-    this.notify();
-  }
 
-  private upsert(info: ConversationInfo, fromFrame = false): void {
+  protected upsert(info: ConversationInfo, fromFrame = false): void {
     const log = this.conversations.get(info.id);
     if (log) {
       // An older snapshot (say, a welcome taken before an assignment whose
@@ -911,7 +887,7 @@ export class LiveClient {
 
   // --- sending ---
 
-  private write(f: Frame): boolean {
+  protected write(f: Frame): boolean {
     if (this.chat && (f.type === "send" || f.type === "typing" || f.type === "resume") && this.chat.send(f)) return true;
     if (!this.online || !this.transport) return false;
     return this.transport.send(f);
@@ -1026,7 +1002,7 @@ export class LiveClient {
     }
   }
 
-  private notify(): void {
+  protected notify(): void {
     if (this.notifyQueued) return;
     this.notifyQueued = true;
     queueMicrotask(() => {
@@ -1053,9 +1029,7 @@ function loadOutbox(key: string | undefined, owner: string | undefined): OutboxI
 
 /** The debug surface that browser tests and support staff read. */
 export interface ParleyDebug {
-  readonly state: ConnState;
   readonly transport: TransportKind;
-  readonly reconnects: number;
   drop(): void;
   /** Why the last WebRTC attempt ended ("" if none did). */
   readonly rtcStop: string;
@@ -1082,14 +1056,8 @@ export interface DebugRTC {
 /** exposeDebug publishes window.parleyDebug for the client. */
 export function exposeDebug(client: LiveClient, rtc?: DebugRTC): ParleyDebug {
   const debug: ParleyDebug = {
-    get state() {
-      return client.state;
-    },
     get transport() {
       return client.transportKind;
-    },
-    get reconnects() {
-      return client.reconnects;
     },
     drop() {
       client.drop();
