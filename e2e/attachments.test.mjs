@@ -85,6 +85,18 @@ test("files both ways through the buttons, images inline, read receipts", async 
   await agent.locator("[data-testid=attach]").waitFor();
   await screenshot(agent, "attachments-dashboard-composer");
   await agent.locator("[data-testid=attach-input]").setInputFiles({ name: "refund.txt", mimeType: "text/plain", buffer: Buffer.from("Order 1234: refund approved\n") });
+  // A pasted screenshot and a file dropped on the conversation are sent too.
+  const transfer = (name, type, bytes) =>
+    agent.evaluateHandle(([name, type, b64]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type }));
+      return dt;
+    }, [name, type, Buffer.from(bytes).toString("base64")]);
+  const pasted = await transfer("screenshot.png", "image/png", png(40, 30));
+  await agent.locator("[data-testid=composer]").evaluate((el, dt) => el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true })), pasted);
+  await frame.locator("[data-testid=attachment-image][alt='screenshot.png']").waitFor();
+  await agent.locator(".pa-conv").dispatchEvent("drop", { dataTransfer: await transfer("notes.txt", "text/plain", "dropped\n") });
+  await frame.locator("[data-testid=attachment-download]", { hasText: "notes.txt" }).waitFor();
   const file = frame.locator("[data-testid=attachment-download]", { hasText: "refund.txt" });
   await file.waitFor();
   assert.equal(await file.getAttribute("aria-label"), "Download refund.txt");

@@ -682,7 +682,7 @@ function ConversationView(props: {
         e.preventDefault();
         setDropping(true);
       }}
-      onDragLeave={(e) => e.currentTarget === e.target && setDropping(false)}
+      onDragLeave={(e) => !e.currentTarget.contains(e.relatedTarget as Node | null) && setDropping(false)}
       onDrop={(e) => {
         setDropping(false);
         if (!attach || !e.dataTransfer?.files.length) return;

@@ -175,9 +175,10 @@ export function Composer(props: {
           rows={3}
           value={text}
           onPaste={(e) => {
-            // A pasted image (a screenshot) is sent as a file.
+            // A pasted image (a screenshot) is sent as a file; a paste
+            // that has text too (from a document) pastes the text.
             const files = [...(e.clipboardData?.files ?? [])];
-            if (!onFiles || note || !files.length) return;
+            if (!onFiles || note || !files.length || e.clipboardData?.types.includes("text/plain")) return;
             e.preventDefault();
             onFiles(files);
           }}
