@@ -34,7 +34,7 @@ interface Mail {
   created_at: string;
 }
 
-const kinds: Record<string, string> = { offline: "Offline message", reply: "Reply to visitor", test: "Test", invite: "Invite" };
+const kinds: Record<string, string> = { offline: "Offline message", missed: "Missed chat", reply: "Reply to visitor", test: "Test", invite: "Invite" };
 
 export function EmailButton() {
   const [open, setOpen] = useState(false);
@@ -117,7 +117,7 @@ export function EmailAdmin() {
       <form class="pa-form-grid" onSubmit={save} aria-label="Email settings">
         <label class="pa-check pa-wide">
           <input type="checkbox" data-testid="email-enabled" checked={s.enabled} onChange={(e) => set({ enabled: e.currentTarget.checked })} />
-          Send email: offline messages to the team, replies to visitors who left the site
+          Send email: offline messages and missed chats to the team, replies to visitors who left the site
         </label>
         <fieldset>
           <legend>SMTP server</legend>
@@ -178,7 +178,7 @@ export function EmailAdmin() {
             <input data-testid="from-name" placeholder="Example Support" maxLength={200} value={s.from_name} onInput={(e) => set({ from_name: e.currentTarget.value })} />
           </label>
           <label class="pa-wide">
-            Tell about offline messages (addresses, comma-separated)
+            Tell about offline messages and missed chats (addresses, comma-separated)
             <input data-testid="team-to" placeholder="team@example.com" maxLength={2000} value={s.team_to} onInput={(e) => set({ team_to: e.currentTarget.value })} />
           </label>
         </fieldset>

@@ -132,7 +132,17 @@ func (m *Mailer) compose(ctx context.Context, sc *store.Scoped, es store.EmailSe
 		upTo = msgs[len(msgs)-1].Seq
 	}
 	var fromVisitor, toVisitor []store.Message
-	for _, msg := range msgs {
+	closedNow := false // the close notice is among the new messages
+	for i, msg := range msgs {
+		if msg.AuthorKind == protocol.AuthorSystem && msg.ClientID == closeNotice {
+			if c.Status != protocol.ConversationClosed {
+				// The notice is stored just before the conversation is
+				// closed: look again once it is, so a missed chat is seen.
+				msgs, upTo = msgs[:i], msg.Seq-1
+				break
+			}
+			closedNow = true
+		}
 		switch {
 		case msg.AuthorKind == protocol.AuthorVisitor:
 			fromVisitor = append(fromVisitor, msg)
@@ -140,6 +150,13 @@ func (m *Mailer) compose(ctx context.Context, sc *store.Scoped, es store.EmailSe
 			// Only what the visitor would see in the chat: never an
 			// agent-only note or notice.
 			toVisitor = append(toVisitor, msg)
+		}
+	}
+	missed := false
+	if closedNow && c.AssignedAt == nil && c.AgentID == nil {
+		var err error
+		if missed, fromVisitor, err = unanswered(ctx, sc, c); err != nil {
+			return nil, 0, err
 		}
 	}
 	if len(fromVisitor) == 0 && len(toVisitor) == 0 {
@@ -170,6 +187,22 @@ func (m *Mailer) compose(ctx context.Context, sc *store.Scoped, es store.EmailSe
 				Subject: "Offline message from " + who + " on " + site.Name, Body: b.String()})
 		}
 	}
+	if missed {
+		if team := TeamAddresses(es.TeamTo); len(team) > 0 {
+			who := firstNonEmpty(c.ContactName, visitor.Name, "A visitor")
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s wrote on %s, waited in the queue and left before anyone answered.\n\n", who, site.Name)
+			if addr := firstNonEmpty(c.ContactEmail, visitor.Email); addr != "" {
+				fmt.Fprintf(&b, "Email: %s\n\n", addr)
+			}
+			for _, msg := range fromVisitor {
+				fmt.Fprintf(&b, "%s\n\n", msg.Body)
+			}
+			fmt.Fprintf(&b, "See the conversation in Parley: %s/app/#c=%s\n", m.Origin, c.ID)
+			out = append(out, store.MailOut{ConversationID: c.ID, Kind: "missed", ToAddress: strings.Join(team, ", "),
+				Subject: "Missed chat from " + who + " on " + site.Name, Body: b.String()})
+		}
+	}
 	to := firstNonEmpty(c.ContactEmail, visitor.Email)
 	if len(toVisitor) > 0 && to != "" && email.ValidAddress(to) && visitor.Presence != protocol.PresenceOnline {
 		var b strings.Builder
@@ -188,6 +221,37 @@ func (m *Mailer) compose(ctx context.Context, sc *store.Scoped, es store.EmailSe
 			Subject: "New reply from " + site.Name, Body: b.String()})
 	}
 	return out, upTo, nil
+}
+
+// closeNotice is the client id of the system message a close stores
+// (pkg/protocol: system messages' client ids).
+const closeNotice = "sys:close"
+
+// maxMissedMessages bounds what a missed chat's mail quotes.
+const maxMissedMessages = 50
+
+// unanswered reads a just-closed conversation that no agent ever had and
+// says whether it is a missed chat: the visitor wrote and nobody (agent or
+// assistant) answered, and it was not an offline message (the team was
+// mailed that already). It returns the visitor's messages.
+func unanswered(ctx context.Context, sc *store.Scoped, c store.Conversation) (bool, []store.Message, error) {
+	if offline, err := sc.HasMail(ctx, c.ID, "offline"); err != nil || offline {
+		return false, nil, err
+	}
+	all, err := sc.MessagesAfter(ctx, c.ID, 0, maxMissedMessages)
+	if err != nil {
+		return false, nil, err
+	}
+	var wrote []store.Message
+	for _, msg := range all {
+		switch msg.AuthorKind {
+		case protocol.AuthorVisitor:
+			wrote = append(wrote, msg)
+		case protocol.AuthorAgent, protocol.AuthorAssistant:
+			return false, nil, nil
+		}
+	}
+	return len(wrote) > 0, wrote, nil
 }
 
 // TeamAddresses splits a comma-separated list into its valid addresses.

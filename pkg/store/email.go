@@ -39,8 +39,8 @@ type MailOut struct {
 	ID             int64  `gorm:"primaryKey;autoIncrement"`
 	WorkspaceID    string `gorm:"size:36;not null;index"`
 	ConversationID string `gorm:"size:36;not null;default:''"`
-	// Kind says why it is sent: offline (to the team), reply (an agent's
-	// answer to the visitor), invite, test, transcript.
+	// Kind says why it is sent: offline or missed (to the team), reply (an
+	// agent's answer to the visitor), invite, test, transcript.
 	Kind      string `gorm:"size:20;not null"`
 	ToAddress string `gorm:"type:text;not null"` // sealed
 	Subject   string `gorm:"type:text;not null"` // sealed
@@ -261,6 +261,13 @@ func (s *Store) MailFailed(ctx context.Context, id int64, now time.Time, next *t
 		up["failed_at"] = now
 	}
 	return s.db.WithContext(ctx).Model(&MailOut{}).Where("id = ?", id).Updates(up).Error
+}
+
+// HasMail says whether a mail of kind was ever queued for a conversation.
+func (s *Scoped) HasMail(ctx context.Context, convID, kind string) (bool, error) {
+	var n int64
+	err := s.q(ctx).Model(&MailOut{}).Where("conversation_id = ? AND kind = ?", convID, kind).Limit(1).Count(&n).Error
+	return n > 0, err
 }
 
 // Mails lists the workspace's latest mails, newest first, opened.
