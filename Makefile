@@ -82,11 +82,12 @@ web:
 	cd widget && npm run build
 	cd agent-app && npm run build
 
+# Benchmarks run on PostgreSQL too when it answers (a fresh schema per run).
 bench:
-	bash bench/run.sh full
+	PARLEY_BENCH_POSTGRES=$${PARLEY_BENCH_POSTGRES:-$$PARLEY_TEST_POSTGRES} bash bench/run.sh full
 
 bench-quick:
-	bash bench/run.sh quick
+	PARLEY_BENCH_POSTGRES=$${PARLEY_BENCH_POSTGRES:-$$PARLEY_TEST_POSTGRES} bash bench/run.sh quick
 
 # Reports over a generated year: 100,000 conversations, 1,000,000 messages,
 # on SQLite and (when it answers) PostgreSQL; prints the timings.

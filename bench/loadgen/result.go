@@ -121,6 +121,7 @@ type ResumeRound struct {
 	RestartS        float64 `json:"restart_s"`        // kill → server answers /healthz
 	AllResumedS     float64 `json:"all_resumed_s"`    // kill → last side synced
 	MedianResumedS  float64 `json:"median_resumed_s"` // kill → median side synced
+	P99ResumedS     float64 `json:"p99_resumed_s"`    // kill → the 99th percentile side synced
 	Sides           int     `json:"sides"`
 	SidesResumed    int     `json:"sides_resumed"`
 	AckedBeforeKill int64   `json:"acked_before_kill"`

@@ -262,6 +262,13 @@ func RunResume(ctx context.Context, proc *Process, tg Target, o ResumeOptions) R
 		if len(times) > 0 {
 			rr.AllResumedS = times[len(times)-1].Sub(killed).Seconds()
 			rr.MedianResumedS = times[len(times)/2].Sub(killed).Seconds()
+			// Of every side, resumed or not: a side that never resumed
+			// counts as later than all.
+			if i99 := int(float64(rr.Sides)*0.99+0.5) - 1; i99 < len(times) {
+				rr.P99ResumedS = times[max(i99, 0)].Sub(killed).Seconds()
+			} else {
+				rr.P99ResumedS = bound.Seconds()
+			}
 		}
 		if rr.SidesResumed < rr.Sides {
 			r.Notes = append(r.Notes, fmt.Sprintf("restart %d: only %d of %d connections resumed within %s", i+1, rr.SidesResumed, rr.Sides, bound))

@@ -15,7 +15,12 @@ import (
 
 // Targets the issue set; the report says met or missed, and by how much.
 const (
-	targetP99Ratio  = 2.0    // Parley p99 ≤ 2 × baseline p99
+	targetP99Ratio  = 2.0    // Parley p99 ≤ 2 × baseline p99 (the design's budget)
+	targetCPURatio  = 2.0    // server CPU per stored, delivered message ≤ 2 × the forwarder's (issue 15)
+	targetP99PlusMs = 2.0    // p99 at 500 × 1/s ≤ forwarder p99 + 2 ms (issue 15)
+	targetP99Busy   = 3.0    // p99 at 2,000 msgs/s ≤ 3 × forwarder p99 (issue 15)
+	targetStored    = 20000. // stored msgs/s, closed loop (issue 15)
+	targetRecovery  = 2.0    // s, p99 of connections chatting again after kill -9 (issue 15)
 	targetIdleConns = 100000 // idle visitors per node
 	targetKBPerConn = 10.0   // RSS per idle connection
 )
@@ -182,20 +187,67 @@ func summary(b *strings.Builder, rs []loadgen.Result) {
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	w("## Targets\n\n| target | measured | verdict |\n|---|---|---|\n")
 	chats := pick(rs, "chat")
-	// The rates run on both targets, sorted; the first overload level is
-	// the issue's 10 msgs/s per conversation.
 	for _, rate := range rates(chats) {
-		p, base := find(chats, "parley-sqlite", rate), find(chats, "baseline", rate)
-		if p == nil || base == nil {
+		base := find(chats, "baseline", rate)
+		if base == nil {
 			continue
 		}
-		got := float64(p.Latency.P99Us) / float64(max(base.Latency.P99Us, 1))
-		verdict := "met"
-		if got > targetP99Ratio || p.Lost > 0 || p.Duplicated > 0 {
-			verdict = fmt.Sprintf("**missed** by %.1f× (p99 %s vs baseline %s)", got/targetP99Ratio, ms(p.Latency.P99Us), ms(base.Latency.P99Us))
+		for _, tgt := range []string{"parley-sqlite", "parley-postgres"} {
+			p := find(chats, tgt, rate)
+			if p == nil {
+				continue
+			}
+			offered := float64(p.Conversations) * rate
+			got := float64(p.Latency.P99Us) / float64(max(base.Latency.P99Us, 1))
+			if offered <= 1000 {
+				// Below the ceiling: within a commit of the forwarder.
+				extra := float64(p.Latency.P99Us-base.Latency.P99Us) / 1000
+				verdict := "met"
+				if extra > targetP99PlusMs {
+					verdict = fmt.Sprintf("**missed** (p99 %s vs forwarder %s)", ms(p.Latency.P99Us), ms(base.Latency.P99Us))
+				}
+				w("| %s: delivery p99 ≤ forwarder p99 + 2 ms at %d × %g msgs/s | +%.1f ms (%.1f×) | %s |\n", tgt, p.Conversations, rate, extra, got, verdict)
+			} else {
+				verdict := "met"
+				if got > targetP99Busy {
+					verdict = fmt.Sprintf("**missed** by %.1f× (p99 %s vs forwarder %s)", got/targetP99Busy, ms(p.Latency.P99Us), ms(base.Latency.P99Us))
+				}
+				w("| %s: delivery p99 ≤ 3 × forwarder p99 at %d × %g msgs/s (%.0f msgs/s) | %.1f× | %s |\n", tgt, p.Conversations, rate, offered, got, verdict)
+			}
+			if pc, bc := cpuPerMsg(*p), cpuPerMsg(*base); pc > 0 && bc > 0 {
+				verdict := "met"
+				if pc/bc > targetCPURatio {
+					verdict = fmt.Sprintf("**missed** by %.1f× (%.0f µs vs %.0f µs)", pc/bc/targetCPURatio, pc, bc)
+				}
+				w("| %s: server CPU per stored, delivered message ≤ 2 × forwarder's at %d × %g msgs/s | %.1f× | %s |\n", tgt, p.Conversations, rate, pc/bc, verdict)
+			}
 		}
-		w("| WS chat p99 ≤ 2 × baseline p99, storing every message (%d conversations × %g msgs/s = %.0f msgs/s offered) | %.1f× | %s |\n",
-			p.Conversations, rate, float64(p.Conversations)*rate, got, verdict)
+	}
+	for _, r := range pick(rs, "store") {
+		best := 0.0
+		for _, l := range r.Store {
+			best = max(best, l.PerSec)
+		}
+		if r.Error != "" || best == 0 {
+			continue
+		}
+		verdict := "met"
+		if best < targetStored {
+			verdict = fmt.Sprintf("**missed** by %.1f×", targetStored/best)
+		}
+		w("| %s: stored msgs/s ≥ 20k, closed loop | %.0f/s | %s |\n", r.Target, best, verdict)
+	}
+	for _, r := range pick(rs, "resume") {
+		if r.Error != "" || r.Resume == nil {
+			continue
+		}
+		p99 := worstP99(r.Resume)
+		verdict := "met"
+		if p99 > targetRecovery || r.Lost+r.Duplicated > 0 {
+			verdict = fmt.Sprintf("**missed** (p99 %.2f s, %d lost, %d duplicated)", p99, r.Lost, r.Duplicated)
+		}
+		w("| %s: after kill -9, %d connections resumed within 2 s (p99, worst of %d restarts); 0 lost, 0 duplicated | %.2f s | %s |\n",
+			r.Target, r.Resume.Sides, len(r.Resume.Rounds), p99, verdict)
 	}
 	for _, r := range pick(rs, "idle") {
 		if r.Target != "parley-sqlite" || r.Idle == nil || r.Error != "" {
@@ -237,6 +289,23 @@ func summary(b *strings.Builder, rs []loadgen.Result) {
 	w("| zero lost and zero duplicated messages in every scenario | %d lost, %d duplicated | %s |\n\n", lost, dup, verdict)
 }
 
+// cpuPerMsg is the server's CPU time per delivered message, in µs.
+func cpuPerMsg(r loadgen.Result) float64 {
+	if r.Delivered == 0 {
+		return 0
+	}
+	return r.ServerCPUS * 1e6 / float64(r.Delivered)
+}
+
+// worstP99 is the slowest restart's 99th percentile connection resumed.
+func worstP99(x *loadgen.ResumeResult) float64 {
+	var p float64
+	for _, r := range x.Rounds {
+		p = max(p, r.P99ResumedS)
+	}
+	return p
+}
+
 func rates(rs []loadgen.Result) []float64 {
 	seen := map[float64]bool{}
 	var out []float64
@@ -252,11 +321,11 @@ func rates(rs []loadgen.Result) []float64 {
 
 func chatTable(b *strings.Builder, rs []loadgen.Result, burst bool) {
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	w("| target | conversations × msgs/s | offered msgs/s | delivered msgs/s | p50 | p90 | p99 | p99.9 | max | p99 vs baseline | lost | dup | unfinished | error frames | server CPU s | peak RSS MB |")
+	w("| target | conversations × msgs/s | offered msgs/s | delivered msgs/s | p50 | p90 | p99 | p99.9 | max | p99 vs baseline | lost | dup | unfinished | error frames | server CPU s | CPU µs per message | CPU vs baseline | peak RSS MB |")
 	if burst {
 		w(" absorbed in |")
 	}
-	w("\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	w("\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	if burst {
 		w("---|")
 	}
@@ -273,18 +342,19 @@ func chatTable(b *strings.Builder, rs []loadgen.Result, burst bool) {
 				}
 				continue
 			}
-			rat := "1×"
+			rat, crat := "1×", "1×"
 			if r.Target != "baseline" && base != nil {
 				rat = ratio(r.Latency.P99Us, base.Latency.P99Us)
+				crat = ratio(int64(cpuPerMsg(r)), int64(cpuPerMsg(*base)))
 			}
 			lost := fmt.Sprint(r.Lost)
 			if r.DrainTimedOut {
 				lost = fmt.Sprintf("— (%d acked, still in flight)", r.AckedInFlight)
 			}
-			w("| %s | %d × %g | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %.1f | %.0f |",
+			w("| %s | %d × %g | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %.1f | %.0f | %s | %.0f |",
 				r.Target, r.Conversations, r.RatePerConv, float64(r.Offered)/r.DurationS, r.DeliveredPerSec,
 				ms(r.Latency.P50Us), ms(r.Latency.P90Us), ms(r.Latency.P99Us), ms(r.Latency.P999Us), ms(r.Latency.MaxUs), rat,
-				lost, r.Duplicated, r.Unfinished, errs(r), r.ServerCPUS, float64(r.ServerPeakRSSKB)/1024)
+				lost, r.Duplicated, r.Unfinished, errs(r), r.ServerCPUS, cpuPerMsg(r), crat, float64(r.ServerPeakRSSKB)/1024)
 			if burst {
 				w(" %.1f s |", r.DurationS+r.DrainS)
 			}
@@ -302,11 +372,11 @@ func chat(b *strings.Builder, rs []loadgen.Result, svg string) {
 	}
 	w("## WS chat\n\n")
 	w("Pairs of one visitor and one agent WebSocket, one conversation each; each conversation sends at a fixed rate, ")
-	w("alternating visitor and agent; every message is stored (SQLite by default; PostgreSQL rows when `PARLEY_BENCH_POSTGRES` was set). ")
+	w("alternating visitor and agent; every message is stored (SQLite, and PostgreSQL when `PARLEY_BENCH_POSTGRES` was set, as `make bench` does when PostgreSQL answers). ")
 	w("Latency is from the message's **scheduled** send time to its receipt by the other side (open loop: a server that falls ")
 	w("behind shows its queueing, nothing is hidden by the generator waiting). The levels run one after another on the same ")
-	w("connections; the last is the issue's 10 msgs/s per conversation, far beyond what one node stores here (see Store), ")
-	w("so it is held only briefly and what it leaves queued is counted as *unfinished*, not as lost.\n\n")
+	w("conversations, each load on fresh servers: the forwarder, then Parley on SQLite, then on PostgreSQL. ")
+	w("*CPU µs per message* is the server process's utime+stime (/proc/<pid>/stat) over the level and its drain, divided by the messages delivered.\n\n")
 	chatTable(b, cs, false)
 	w("![latency percentiles](%s)\n\n", svg)
 	w("*lost* = acked by the server but never received by the peer (after resumes); *dup* = one client id stored under two seqs ")
@@ -360,19 +430,32 @@ func storeSection(b *strings.Builder, rs []loadgen.Result) {
 	}
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	w("## Store\n\nStored messages per second: C visitors each send, wait for the ack (the commit), and send again (closed loop), ")
-	w("%.0f s per level. The ack latency is send → ack. There is no baseline for storage; the ceiling it shows bounds every other scenario.\n\n", ss[0].DurationS)
-	w("| target | concurrent conversations | stored msgs/s | ack p50 | ack p99 | ack max | server CPU per 1k msgs |\n|---|---|---|---|---|---|---|\n")
+	w("%.0f s per level. The ack latency is send → ack. There is no baseline for storage; the ceiling it shows bounds every other scenario. ", ss[0].DurationS)
+	w("*vs forwarder* divides the CPU per stored message by the forwarder's CPU per forwarded message in the first chat load of this run.\n\n")
+	var fwd float64
+	if cs := pick(rs, "chat"); len(cs) > 0 {
+		if rt := rates(cs); len(rt) > 0 {
+			if base := find(cs, "baseline", rt[0]); base != nil {
+				fwd = cpuPerMsg(*base)
+			}
+		}
+	}
+	w("| target | concurrent senders | stored msgs/s | ack p50 | ack p99 | ack max | server CPU µs per message | vs forwarder |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range ss {
 		if r.Error != "" {
 			w("| %s | — | failed: %s |\n", r.Target, r.Error)
 			continue
 		}
 		for _, l := range r.Store {
-			per := "n/a"
+			per, vs := "n/a", "n/a"
 			if l.Stored > 0 {
-				per = fmt.Sprintf("%.2f s", l.CPUS/float64(l.Stored)*1000)
+				us := l.CPUS / float64(l.Stored) * 1e6
+				per = fmt.Sprintf("%.0f", us)
+				if fwd > 0 {
+					vs = fmt.Sprintf("%.1f×", us/fwd)
+				}
 			}
-			w("| %s | %d | %.0f | %s | %s | %s | %s |\n", r.Target, l.Concurrency, l.PerSec, ms(l.Ack.P50Us), ms(l.Ack.P99Us), ms(l.Ack.MaxUs), per)
+			w("| %s | %d | %.0f | %s | %s | %s | %s | %s |\n", r.Target, l.Concurrency, l.PerSec, ms(l.Ack.P50Us), ms(l.Ack.P99Us), ms(l.Ack.MaxUs), per, vs)
 		}
 	}
 	w("\n")
@@ -433,15 +516,16 @@ func resume(b *strings.Builder, rs []loadgen.Result) {
 	w("## Resume after kill -9\n\nConversations send at a fixed rate; the server gets SIGKILL mid-run and is restarted at once on the same data dir, several times (each once every connection resumed). ")
 	w("Clients reconnect with back-off, say hello with `resume {conversation: last_seq}`, and resend every send that was not acked (same client id). ")
 	w("*All resumed* is kill → the last connection's `synced`. Then every message is audited: each one acked must reach its peer exactly once.\n\n")
-	w("| target | conversations × msgs/s | restart (kill → /healthz) | median resumed | all resumed | connections resumed | acked before kill | in flight at kill | resent | lost | dup | redelivered (dropped by seq) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("The recovery percentiles are over the connections of one restart (kill → that connection's `synced`); the row shows the slowest restart.\n\n")
+	w("| target | conversations × msgs/s | restarts | restart (kill → /healthz) | recovery p50 | recovery p99 | recovery max | connections resumed | acked before kill | in flight at kill | resent | lost | dup | redelivered (dropped by seq) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range xs {
 		if r.Error != "" || r.Resume == nil {
 			w("| %s | failed: %s |\n", r.Target, r.Error)
 			continue
 		}
 		x := r.Resume
-		w("| %s | %d × %g | %.2f s | %.2f s | %.2f s | %d / %d | %d | %d | %d | %d | %d | %d |\n", r.Target, r.Conversations, r.RatePerConv,
-			x.RestartS, x.MedianResumedS, x.AllResumedS, x.SidesResumed, x.Sides, x.AckedBeforeKill, x.InFlightAtKill, r.Resent, r.Lost, r.Duplicated, r.Redelivered)
+		w("| %s | %d × %g | %d | %.2f s | %.2f s | %.2f s | %.2f s | %d / %d | %d | %d | %d | %d | %d | %d |\n", r.Target, r.Conversations, r.RatePerConv, len(x.Rounds),
+			x.RestartS, x.MedianResumedS, x.P99ResumedS, x.AllResumedS, x.SidesResumed, x.Sides, x.AckedBeforeKill, x.InFlightAtKill, r.Resent, r.Lost, r.Duplicated, r.Redelivered)
 	}
 	w("\n")
 	for _, r := range xs {
@@ -525,8 +609,8 @@ func findings(b *strings.Builder, rs []loadgen.Result) {
 		}
 	}
 	if maxStore > 0 {
-		w("- **Storage throughput caps the node at about %.0f stored msgs/s on SQLite** (Store). Every chat level above that rate queues: ", maxStore)
-		w("the issue's 2,000 × 10 msgs/s offers 20,000 msgs/s, about %.0f× more. Each send costs, in a transaction shared with other ", 20000/maxStore)
+		w("- **Storage throughput caps the node at about %.0f stored msgs/s on SQLite** (Store). Every chat load offered above that rate queues. ", maxStore)
+		w("Each send costs, in a transaction shared with other ")
 		w("concurrent sends (group commit) on SQLite's one connection, an `UPDATE … RETURNING` that takes the seq (and checks the sender ")
 		w("and the client id) and the insert; the commit is SQLite's single writer.\n")
 	}

@@ -69,18 +69,22 @@ func run(args []string) error {
 	if !ok {
 		return fmt.Errorf("mode %q: want quick or full", *mode)
 	}
+	if *convs > 0 || *rate > 0 || *dur > 0 {
+		// One chat run, shaped like the plan's first.
+		plan.Chats = plan.Chats[:1:1]
+	}
 	if *convs > 0 {
-		plan.Chat.Conversations = *convs
+		plan.Chats[0].Conversations = *convs
 	}
 	if *rate > 0 || *dur > 0 {
-		l := plan.Chat.Levels[0]
+		l := plan.Chats[0].Levels[0]
 		if *rate > 0 {
 			l.Rate = *rate
 		}
 		if *dur > 0 {
 			l.Duration = *dur
 		}
-		plan.Chat.Levels = []loadgen.Level{l}
+		plan.Chats[0].Levels = []loadgen.Level{l}
 	}
 	if *server == "" || *out == "" {
 		return fmt.Errorf("-server and -out are required")
