@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -59,6 +60,13 @@ func main() {
 		fmt.Printf("Workspace %q created (%s).\n  Sign in: %s/app/ as %s with password %s (shown once)\n  Its first site's snippet: %s\n",
 			wsName, w.WorkspaceID, cfg.PublicOrigin(), w.AdminEmail, w.Password, w.EmbedCode)
 		return
+	}
+	// PARLEY_CPUPROFILE=FILE writes a CPU profile of the whole run (for
+	// `go tool pprof`; the benchmarks use it), stopped at shutdown.
+	if path := os.Getenv("PARLEY_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	if err := service.Run(ctx, cfg, log, os.Stdout); err != nil {
 		log.Error("signaling stopped", "err", err)
