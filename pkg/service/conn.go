@@ -21,6 +21,7 @@ import (
 	"github.com/parleychat/parley/pkg/bus"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/worker"
 )
 
 const (
@@ -174,6 +175,12 @@ func (w *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.br = bufio.NewReaderSize(nc, readBuffer)
 	return nc, bufio.NewReadWriter(w.br, rw.Writer), nil
 }
+
+// tasks runs the reading of readable connections (conn.ready) and their
+// writers (conn.flush) on goroutines kept for a while after their last
+// task, with the stacks they grew handling frames (pkg/worker). None is
+// kept when the server is idle, so an idle connection costs no goroutine.
+var tasks = worker.New(2 * time.Second)
 
 func newConn(srv *Server, ws *websocket.Conn, br *bufio.Reader, p conversation.Participant, locale string) *conn {
 	now := time.Now()
@@ -390,7 +397,7 @@ func (c *conn) push(f outFrame, wait bool) bool {
 			c.out = append(c.out, f)
 			if !c.writing {
 				c.writing = true
-				go c.flush()
+				tasks.Go(c.flush)
 			}
 			c.mu.Unlock()
 			return true
@@ -497,7 +504,7 @@ func (c *conn) drain() {
 	c.closing = true
 	if !c.writing && !c.ended() {
 		c.writing = true
-		go c.flush()
+		tasks.Go(c.flush)
 	}
 	c.mu.Unlock()
 	c.handling.Unlock()
@@ -574,7 +581,7 @@ func (c *conn) welcome(w any) {
 	c.out = append(c.out, early...)
 	if !c.writing {
 		c.writing = true
-		go c.flush()
+		tasks.Go(c.flush)
 	}
 }
 

@@ -152,7 +152,7 @@ func (p *poller) wait() {
 				continue
 			}
 			if c, ok := p.conns[ev.Fd]; ok {
-				go c.ready()
+				tasks.Go(c.ready)
 			}
 		}
 		if len(p.conns) == 0 {

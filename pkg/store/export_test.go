@@ -25,7 +25,7 @@ func HoldCommits(s *Store) (release func()) {
 		c.mu.Lock()
 		c.running -= held - 1 // one batch goroutine takes what is pending
 		c.mu.Unlock()
-		go s.commitLoop()
+		go s.commitLoop(nil)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/parleychat/parley/pkg/worker"
 )
 
 // Group commit: concurrent AppendMessage calls, of any conversations and
@@ -67,20 +69,32 @@ type appendResult struct {
 	err  error
 }
 
-// committer queues appends for the batch goroutines. A batch goroutine runs
-// only while there is something to commit, so an idle store has none.
+// committer queues appends for the committers. The caller that finds no
+// committer running (fewer than max) becomes one: it commits batches on its
+// own goroutine until its own message is committed, then hands what is
+// still pending to a goroutine of the pool and returns. Under light load a
+// message is committed by its sender's goroutine, with no hand-off at all;
+// under heavy load one committer runs batch after batch on a long-lived
+// goroutine whose stack has grown to the driver's depth (issue 15: fresh
+// goroutines growing their stacks into SQLite's frames were a visible share
+// of a message's CPU). An idle store runs none.
 type committer struct {
 	mu      sync.Mutex
 	pending []*appendReq
 	running int
-	max     int // batch goroutines at once: 1 on SQLite (one writer)
+	max     int // committers at once: 1 on SQLite (one writer)
 	batch   int // members per transaction at most
 }
+
+// committers runs the committers that carry on after their caller's
+// message was committed.
+var committers = worker.New(2 * time.Second)
 
 // appendGrouped queues r and waits for the commit that holds it, or for
 // ctx. A caller that leaves early gets ctx's error and no result: its
 // message may still be committed, and its resend (same client id) then
-// finds it.
+// finds it. A caller that commits (see committer) waits for its batch's
+// transaction, bounded on PostgreSQL by batchTimeout.
 func (s *Store) appendGrouped(ctx context.Context, r *appendReq) (appendResult, error) {
 	if err := ctx.Err(); err != nil {
 		return appendResult{}, err
@@ -95,7 +109,7 @@ func (s *Store) appendGrouped(ctx context.Context, r *appendReq) (appendResult, 
 	}
 	c.mu.Unlock()
 	if start {
-		go s.commitLoop()
+		s.commitLoop(r)
 	}
 	select {
 	case res := <-r.done:
@@ -105,8 +119,10 @@ func (s *Store) appendGrouped(ctx context.Context, r *appendReq) (appendResult, 
 	}
 }
 
-// commitLoop commits batches until nothing is pending, then ends.
-func (s *Store) commitLoop() {
+// commitLoop commits batches until nothing is pending, then ends; or, when
+// own is not nil, until own has its result, and then leaves what is still
+// pending to a goroutine of the pool.
+func (s *Store) commitLoop(own *appendReq) {
 	c := &s.commits
 	for {
 		c.mu.Lock()
@@ -115,6 +131,14 @@ func (s *Store) commitLoop() {
 			c.running--
 			c.pending = nil // drop the backing array a burst grew
 			c.mu.Unlock()
+			return
+		}
+		if own != nil && len(own.done) > 0 {
+			// Ours is committed (its result waits in its buffered channel,
+			// read by this goroutine after the return): the rest is for a
+			// committer of the pool, which counts as this one.
+			c.mu.Unlock()
+			committers.Go(func() { s.commitLoop(nil) })
 			return
 		}
 		batch := slices.Clone(c.pending[:n])
