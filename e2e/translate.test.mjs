@@ -69,8 +69,17 @@ test("a Spanish visitor and an English agent each read the other in their own la
   await agentMsg.locator("[data-testid=toggle-original]").click();
   assert.equal(await agentMsg.locator("[data-testid=message-body]").innerText(), reply);
   await es.page.screenshot({ path: `${shots}/translate-widget-original.png` });
-  // The agent's own reply shows as written on the agent's side.
+  // The agent's own reply shows as written on the agent's side, marked
+  // with what it was translated into, the visitor's version one click away.
   assert.ok((await bodies(admin)).includes(reply));
+  const own = admin.locator("[data-testid=message][data-author-kind=agent]").last();
+  await own.locator("[data-testid=translated]", { hasText: "Translated to Spanish by apertium" }).waitFor();
+  assert.equal(await own.locator("[data-testid=message-body]").innerText(), reply);
+  await own.locator("[data-testid=toggle-original]").click();
+  assert.match(await own.locator("[data-testid=message-body]").innerText(), /mañana/);
+  await admin.screenshot({ path: `${shots}/translate-agent-own-reply.png` });
+  await own.locator("[data-testid=toggle-original]").click();
+  assert.equal(await own.locator("[data-testid=message-body]").innerText(), reply);
 
   // After a reload both translations come back with the history (cached).
   await es.page.reload();

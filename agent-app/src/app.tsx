@@ -874,7 +874,7 @@ function MessageList(props: {
             {m.attachment ? (
               // A file's message is its name, which the link shows.
               <AttachmentLink conv={info.id} att={m.attachment} />
-            ) : m.translation && kind === "visitor" ? (
+            ) : m.translation && (kind === "visitor" || kind === "agent") ? (
               <TranslatedBody item={m} />
             ) : (
               <div class="pa-bubble" data-testid="message-body">
@@ -954,23 +954,42 @@ function AttachmentLink({ conv, att }: { conv: string; att: Attachment }) {
   );
 }
 
-/** TranslatedBody shows a visitor's message in the agent's language
- * (auto-translation), marked, with what the visitor wrote one click away. */
+/** TranslatedBody shows an auto-translated message, marked, the other
+ * version one click away: a visitor's message in the agent's language
+ * (what the visitor wrote behind "Show original"), and an agent's reply as
+ * written, "Translated to French", with what the visitor read behind "Show
+ * translation". */
 function TranslatedBody({ item }: { item: ChatItem }) {
-  const [original, setOriginal] = useState(false);
+  const reply = item.author.kind === "agent";
+  const [original, setOriginal] = useState(reply);
   const tr = item.translation!;
+  const mark = reply
+    ? `Translated to ${languageName(tr.language)} by ${tr.provider}`
+    : original
+      ? `Original${tr.from ? ` (${tr.from})` : ""}`
+      : `Translated${tr.from ? ` from ${tr.from}` : ""} by ${tr.provider}`;
   return (
     <>
       <div class="pa-bubble" data-testid="message-body" lang={original ? tr.from || undefined : tr.language}>
         {original ? item.body : tr.text}
       </div>
       <div class="pa-translated" data-testid="translated">
-        {original ? `Original${tr.from ? ` (${tr.from})` : ""}` : `Translated${tr.from ? ` from ${tr.from}` : ""} by ${tr.provider}`}
+        {mark}
         {" · "}
         <button type="button" class="pa-link" data-testid="toggle-original" aria-pressed={original} onClick={() => setOriginal(!original)}>
-          {original ? "Show translation" : "Show original"}
+          {original ? "Show translation" : reply ? "Show what you wrote" : "Show original"}
         </button>
       </div>
     </>
   );
+}
+
+/** languageName is a language code's English name ("fr": "French"), the
+ * code itself where the browser does not know it. */
+function languageName(code: string): string {
+  try {
+    return new Intl.DisplayNames(["en"], { type: "language" }).of(code) ?? code;
+  } catch {
+    return code;
+  }
 }

@@ -179,9 +179,19 @@ func (s *Service) translateMessages(ws, convID string, ms []store.Message) {
 		if err := sc.SaveTranslation(ctx, t); err != nil {
 			s.log.Warn("translate: cache", "conversation", convID, "err", err)
 		}
-		frame := mustJSON(protocol.Translation{Envelope: protocol.Envelope{Type: protocol.TypeTranslation},
+		f := protocol.Translation{Envelope: protocol.Envelope{Type: protocol.TypeTranslation},
 			Conversation: convID, Seq: m.Seq, For: audience,
-			Translation: protocol.TranslationInfo{Language: to, From: from, Text: text, Provider: provider}})
+			Translation: protocol.TranslationInfo{Language: to, From: from, Text: text, Provider: provider}}
+		if audience == protocol.AudienceVisitor {
+			// The visitor reads the agent's reply translated; the agents
+			// see what it was translated into (their own words stay
+			// theirs, the translation one click away).
+			s.publish(ctx, bus.ConversationTopic(convID), mustJSON(f))
+			f.For = protocol.AudienceAgent
+			s.publish(ctx, bus.AgentsTopic(ws), mustJSON(f))
+			continue
+		}
+		frame := mustJSON(f)
 		s.publish(ctx, bus.ConversationTopic(convID), frame)
 		s.publish(ctx, bus.AgentsTopic(ws), frame)
 	}
@@ -190,7 +200,8 @@ func (s *Service) translateMessages(ws, convID string, ms []store.Message) {
 // withTranslations puts the cached translations of ms that are for p's
 // side into their frames: a visitor gets the agents' replies in its
 // language, an agent the visitor's messages in any language they were
-// translated into.
+// translated into and the agents' replies in the visitor's (what the
+// visitor read).
 func (s *Service) withTranslations(ctx context.Context, p Participant, c store.Conversation, ms []store.Message, out []protocol.Message) {
 	if len(ms) == 0 || !s.Translates() {
 		return
@@ -210,7 +221,7 @@ func (s *Service) withTranslations(ctx context.Context, p Participant, c store.C
 			if p.Kind == protocol.AuthorVisitor {
 				mine = m.AuthorKind == protocol.AuthorAgent && t.Language == visitor
 			} else {
-				mine = m.AuthorKind == protocol.AuthorVisitor && t.Language != visitor
+				mine = (m.AuthorKind == protocol.AuthorVisitor) != (t.Language == visitor)
 			}
 			if mine {
 				from := visitor

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,18 +21,27 @@ import (
 // for side arrives; Apertium runs as processes, slow on a busy machine.
 func nextTranslation(c *client, conv string, seq int64, side string) protocol.Translation {
 	c.t.Helper()
+	return nextTranslations(c, conv, side, seq)[seq]
+}
+
+// nextTranslations reads frames until the translations of each of conv's
+// messages seqs for side arrived, in whatever order they come.
+func nextTranslations(c *client, conv, side string, seqs ...int64) map[int64]protocol.Translation {
+	c.t.Helper()
+	out := map[int64]protocol.Translation{}
 	c.ws.SetReadDeadline(time.Now().Add(60 * time.Second))
-	for {
+	for len(out) < len(seqs) {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
-			c.t.Fatalf("waiting for the translation of %d for the %s: %v", seq, side, err)
+			c.t.Fatalf("waiting for the translations of %v for the %s (have %d): %v", seqs, side, len(out), err)
 		}
 		var f protocol.Translation
 		json.Unmarshal(data, &f)
-		if f.Type == protocol.TypeTranslation && f.Conversation == conv && f.Seq == seq && f.For == side {
-			return f
+		if f.Type == protocol.TypeTranslation && f.Conversation == conv && f.For == side && slices.Contains(seqs, f.Seq) {
+			out[f.Seq] = f
 		}
 	}
+	return out
 }
 
 // history resumes conv from the start on c and returns its messages.
@@ -72,9 +82,9 @@ func apertiumOrSkip(t *testing.T) {
 
 // A Spanish visitor and an agent who speaks English only: the agent gets
 // each visitor message in English, the visitor each reply in Spanish, both
-// as Translation frames after the original, which is what is stored;
-// resuming brings the cached translations with the messages, each side
-// only its own.
+// as Translation frames after the original, which is what is stored, and
+// the agent also what its reply became; resuming brings the cached
+// translations with the messages, each side only its own.
 func TestAutoTranslationSpanishVisitorEnglishAgent(t *testing.T) {
 	apertiumOrSkip(t)
 	eachServer(t, func(t *testing.T, ts *testServer) {
@@ -90,7 +100,11 @@ func TestAutoTranslationSpanishVisitorEnglishAgent(t *testing.T) {
 		// takes the conversation routing held for a Spanish speaker.
 		reply := ag.sendMsg(conv.ID, "a1", "Your package arrives tomorrow.")
 
-		toAgent := nextTranslation(ag, conv.ID, 1, protocol.AudienceAgent)
+		agentGot := nextTranslations(ag, conv.ID, protocol.AudienceAgent, 1, reply.Seq)
+		toAgent := agentGot[1]
+		if tr := agentGot[reply.Seq].Translation; tr.Language != "es" || tr.From != "en" || !strings.Contains(tr.Text, "mañana") {
+			t.Fatalf("the agent's own reply as the visitor reads it: %+v", tr)
+		}
 		if tr := toAgent.Translation; tr.Language != "en" || tr.From != "es" || tr.Provider != "apertium" || !strings.Contains(tr.Text, "has not arrived") {
 			t.Fatalf("visitor's message for the agent: %+v", tr)
 		}
@@ -120,8 +134,8 @@ func TestAutoTranslationSpanishVisitorEnglishAgent(t *testing.T) {
 		if tr := ah[1].Translation; tr == nil || tr.Text != toAgent.Translation.Text || ah[1].Body != "Hola, mi pedido no ha llegado todavía." {
 			t.Fatalf("agent's history of the visitor's message: %+v", ah[1])
 		}
-		if ah[reply.Seq].Translation != nil {
-			t.Fatalf("the agent got the visitor's translation of its reply: %+v", ah[reply.Seq].Translation)
+		if tr := ah[reply.Seq].Translation; tr == nil || tr.Language != "es" || tr.Text != toVisitor.Translation.Text {
+			t.Fatalf("agent's history of its reply lacks what the visitor read: %+v", tr)
 		}
 	})
 }
