@@ -72,6 +72,11 @@ func TestFramingHeaders(t *testing.T) {
 	if strings.Contains(csp, "evil") || strings.Contains(csp, "script-src *") || strings.Count(csp, "frame-ancestors") != 1 {
 		t.Fatalf("an unclean origin reached the frame's CSP: %q", csp)
 	}
+	// Images the frame fetched with the visitor's token show from blob:
+	// URLs; no other image source is opened.
+	if !strings.Contains(csp, "; img-src 'self' data: blob:;") {
+		t.Fatalf("frame CSP %q: images from blob: URLs (attachments) only besides self and data:", csp)
+	}
 	admin := ts.signIn(t, "admin@parley.local", adminPassword)
 	if code := admin.call(t, "PATCH", "/api/sites/"+ts.site.ID, map[string]any{"allowed_origins": []string{"https://evil;script-src *"}}, nil); code != http.StatusBadRequest {
 		t.Fatalf("an origin with ';' saved: %d", code)
