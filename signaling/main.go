@@ -5,6 +5,8 @@
 //
 //	signaling [serve] [flags]   run the server (the default)
 //	signaling reencrypt [flags] re-seal stored messages, visitor personal fields and site identity secrets under the newest key
+//	signaling search rebuild [--workspace ID] [flags]
+//	                            build the search index of one workspace (or all) again from what is stored
 //	signaling workspace create --name NAME --admin-email EMAIL [flags]
 //	                            add a workspace (one site, one admin) to the store; prints the admin's first password
 package main
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -34,6 +37,13 @@ func main() {
 		command = "workspace create"
 		args, wsName, wsAdmin = workspaceFlags(args[2:])
 	}
+	var searchWS string
+	if len(args) > 1 && args[0] == "search" && args[1] == "rebuild" {
+		command = "search rebuild"
+		var flags map[string]string
+		args, flags = commandFlags(args[2:], "workspace")
+		searchWS = flags["workspace"]
+	}
 	cfg, err := config.Load(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signaling:", err)
@@ -49,6 +59,15 @@ func main() {
 			os.Exit(1)
 		}
 		log.Info("reencrypted stored values under the primary key", "rewritten", n)
+		return
+	}
+	if command == "search rebuild" {
+		n, err := service.RebuildSearch(ctx, cfg, searchWS)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "signaling search rebuild:", err)
+			os.Exit(1)
+		}
+		log.Info("search index rebuilt", "workspace", searchWS, "messages", n.Messages, "notes", n.Notes, "visitors", n.Visitors)
 		return
 	}
 	if command == "workspace create" {
@@ -90,9 +109,17 @@ func newLogger(cfg config.Config) *slog.Logger {
 // of args; the rest are the server's configuration flags (the store to
 // write to).
 func workspaceFlags(args []string) (rest []string, name, adminEmail string) {
+	rest, flags := commandFlags(args, "name", "admin-email")
+	return rest, flags["name"], flags["admin-email"]
+}
+
+// commandFlags takes a subcommand's own flags (-name value, --name=value)
+// out of args and leaves the rest to config.Load.
+func commandFlags(args []string, names ...string) (rest []string, flags map[string]string) {
+	flags = map[string]string{}
 	for i := 0; i < len(args); i++ {
 		key, value, inline := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if !strings.HasPrefix(args[i], "-") || (key != "name" && key != "admin-email") {
+		if !strings.HasPrefix(args[i], "-") || !slices.Contains(names, key) {
 			rest = append(rest, args[i])
 			continue
 		}
@@ -100,11 +127,7 @@ func workspaceFlags(args []string) (rest []string, name, adminEmail string) {
 			i++
 			value = args[i]
 		}
-		if key == "name" {
-			name = value
-		} else {
-			adminEmail = value
-		}
+		flags[key] = value
 	}
-	return rest, name, adminEmail
+	return rest, flags
 }

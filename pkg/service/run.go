@@ -258,6 +258,26 @@ func Reencrypt(ctx context.Context, cfg config.Config, log *slog.Logger) (int, e
 	return st.Reencrypt(ctx, kr)
 }
 
+// RebuildSearch is `signaling search rebuild [--workspace ID]`: the search
+// index of one workspace (or all) built again from the stored messages,
+// notes and visitors (store.RebuildSearch). A server may run meanwhile.
+func RebuildSearch(ctx context.Context, cfg config.Config, ws string) (store.Rebuilt, error) {
+	kr, _, _, err := keyring.Load(cfg.DataDir)
+	if err != nil {
+		return store.Rebuilt{}, fmt.Errorf("encryption keys: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithSealer(kr))
+	if err != nil {
+		return store.Rebuilt{}, err
+	}
+	defer st.Close()
+	n, err := st.RebuildSearch(ctx, ws)
+	if errors.Is(err, store.ErrNotFound) {
+		return n, fmt.Errorf("no workspace %q", ws)
+	}
+	return n, err
+}
+
 // bootstrapWorkspace names the first workspace.
 const bootstrapWorkspace = "My workspace"
 

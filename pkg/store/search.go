@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -447,20 +448,8 @@ func (s *Store) BackfillDocs(ctx context.Context, batch int) (int, error) {
 			return n, err
 		}
 		for _, r := range rows {
-			sc := s.Workspace(r.WorkspaceID)
-			var err error
-			if t.kind == docNote {
-				var nt Note
-				if err = s.db.WithContext(ctx).Where("id = ?", r.ID).Take(&nt).Error; err == nil {
-					if err = s.openNote(&nt); err == nil {
-						err = s.indexDoc(ctx, s.plain, r.WorkspaceID, docNote, r.ID, nt.Body)
-					}
-				}
-			} else {
-				err = sc.indexVisitor(ctx, r.ID)
-			}
-			if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, gorm.ErrRecordNotFound) {
-				return n, err // a row deleted meanwhile is simply passed
+			if err := s.reindexDoc(ctx, r.WorkspaceID, t.kind, r.ID); err != nil {
+				return n, err
 			}
 			n++
 		}
@@ -472,6 +461,106 @@ func (s *Store) BackfillDocs(ctx context.Context, batch int) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// reindexDoc indexes a stored note or visitor as it is now; one deleted
+// meanwhile is passed.
+func (s *Store) reindexDoc(ctx context.Context, ws, kind, id string) error {
+	var err error
+	if kind == docNote {
+		var nt Note
+		if err = s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", ws, id).Take(&nt).Error; err == nil {
+			if err = s.openNote(&nt); err == nil {
+				err = s.indexDoc(ctx, s.plain, ws, docNote, id, nt.Body)
+			}
+		}
+	} else {
+		err = s.Workspace(ws).indexVisitor(ctx, id)
+	}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Rebuilt counts what RebuildSearch indexed.
+type Rebuilt struct{ Messages, Notes, Visitors int }
+
+// RebuildSearch throws away the index of workspace ws (every workspace
+// when ws is "") and indexes its messages, notes and visitors again from
+// what is stored: for a message committed later than SearchGapKeep after
+// its id was passed, or an index lost or damaged. A running server may
+// go on meanwhile: postings are written idempotently, and what it indexes
+// during the rebuild stays. Searches of ws find only part of what they
+// should until it ends. An unknown ws is ErrNotFound.
+func (s *Store) RebuildSearch(ctx context.Context, ws string) (Rebuilt, error) {
+	var out Rebuilt
+	db := s.plain.WithContext(ctx)
+	if ws != "" {
+		var n int64
+		if err := db.Model(&Workspace{}).Where("id = ?", ws).Count(&n).Error; err != nil || n == 0 {
+			return out, notFound(cmp.Or(err, gorm.ErrRecordNotFound))
+		}
+		if err := db.Exec("DELETE FROM search_terms WHERE message_id IN (SELECT id FROM messages WHERE workspace_id = ?)", ws).Error; err != nil {
+			return out, err
+		}
+		if err := db.Exec("DELETE FROM search_doc_terms WHERE workspace_id = ?", ws).Error; err != nil {
+			return out, err
+		}
+	} else {
+		if err := db.Exec("DELETE FROM search_terms").Error; err != nil {
+			return out, err
+		}
+		if err := db.Exec("DELETE FROM search_doc_terms").Error; err != nil {
+			return out, err
+		}
+	}
+	scope := func(q *gorm.DB) *gorm.DB {
+		if ws != "" {
+			return q.Where("workspace_id = ?", ws)
+		}
+		return q
+	}
+	for after := int64(0); ; {
+		var ms []Message
+		if err := scope(db.Select(messageIndexColumns).Where("id > ?", after)).Order("id").Limit(1000).Find(&ms).Error; err != nil {
+			return out, err
+		}
+		if len(ms) == 0 {
+			break
+		}
+		terms, err := s.messageTerms(ctx, ms)
+		if err != nil {
+			return out, err
+		}
+		if err := s.transaction(ctx, func(tx *gorm.DB) error { return insertTerms(tx, terms) }); err != nil {
+			return out, err
+		}
+		out.Messages += len(ms)
+		after = ms[len(ms)-1].ID
+	}
+	for _, t := range []struct {
+		table, kind string
+		n           *int
+	}{{"notes", docNote, &out.Notes}, {"visitors", docVisitor, &out.Visitors}} {
+		for after := ""; ; {
+			var rows []struct{ ID, WorkspaceID string }
+			if err := scope(db.Table(t.table).Select("id, workspace_id").Where("id > ?", after)).Order("id").Limit(500).Find(&rows).Error; err != nil {
+				return out, err
+			}
+			if len(rows) == 0 {
+				break
+			}
+			for _, r := range rows {
+				if err := s.reindexDoc(ctx, r.WorkspaceID, t.kind, r.ID); err != nil {
+					return out, err
+				}
+			}
+			*t.n += len(rows)
+			after = rows[len(rows)-1].ID
+		}
+	}
+	return out, nil
 }
 
 // deleteSearchTerms removes the postings of the workspace's conversations

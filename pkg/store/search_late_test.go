@@ -76,3 +76,59 @@ func TestSearchIndexesLateCommits(t *testing.T) {
 		}
 	})
 }
+
+// RebuildSearch builds a workspace's index again from what is stored (here
+// after the postings were lost), leaves other workspaces' alone, and with
+// no workspace rebuilds them all.
+func TestSearchRebuild(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		sc, c := seed(t, s)
+		other, oc := seed(t, s)
+		if _, _, err := sc.AppendMessage(ctx, msg(c.ID, "a", "the pangolin arrived")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := other.AppendMessage(ctx, msg(oc.ID, "b", "the pangolin left")); err != nil {
+			t.Fatal(err)
+		}
+		indexAll(t, s)
+		hits := func(sc *store.Scoped) int {
+			t.Helper()
+			r, err := sc.Search(ctx, store.SearchQuery{Text: "pangolin", Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(r.Messages)
+		}
+		if hits(sc) != 1 || hits(other) != 1 {
+			t.Fatal("not indexed")
+		}
+		for _, table := range []string{"search_terms", "search_doc_terms"} {
+			if err := s.Gorm().Exec("DELETE FROM " + table).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if hits(sc) != 0 {
+			t.Fatal("postings still there")
+		}
+		n, err := s.RebuildSearch(ctx, c.WorkspaceID)
+		if err != nil || n.Messages != 1 || n.Visitors != 1 {
+			t.Fatalf("rebuilt %+v, %v", n, err)
+		}
+		if hits(sc) != 1 || hits(other) != 0 {
+			t.Fatalf("after one workspace's rebuild: %d, %d hits; want 1, 0", hits(sc), hits(other))
+		}
+		if r, _ := sc.Search(ctx, store.SearchQuery{Text: "visitor", Limit: 10}); len(r.Visitors) != 1 {
+			t.Fatalf("visitors %+v", r.Visitors)
+		}
+		if _, err := s.RebuildSearch(ctx, "no-such-workspace"); err != store.ErrNotFound {
+			t.Fatalf("unknown workspace: %v", err)
+		}
+		if _, err := s.RebuildSearch(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		if hits(sc) != 1 || hits(other) != 1 {
+			t.Fatal("after the whole rebuild")
+		}
+	})
+}
