@@ -17,7 +17,9 @@ const (
 	EventConversationAssigned = "conversation.assigned"
 	EventConversationClosed   = "conversation.closed"
 	EventMessageCreated       = "message.created"
-	EventContactCreated       = "contact.created"
+	// EventContactCreated is emitted by whatever makes a contact (once
+	// per contact; pkg/service/http_contacts.go).
+	EventContactCreated = "contact.created"
 	// EventCSATReceived is emitted by whatever stores a visitor's rating
 	// (Emit, with the rating in Detail).
 	EventCSATReceived = "csat.received"
@@ -37,8 +39,8 @@ type Event struct {
 	AgentID string
 	// Message: the message created (opened).
 	Message *store.Message
-	// Contact: the name and email a visitor left (contact.created).
-	ContactName, ContactEmail string
+	// ContactID: the contact created (contact.created).
+	ContactID string
 	// Detail carries what an event type has beyond these (a rating).
 	Detail map[string]any
 }

@@ -361,9 +361,6 @@ func (s *Service) LeaveMessage(ctx context.Context, p Participant, clientID, nam
 	if err := sc.SetContact(ctx, c.ID, name, email); err != nil {
 		return protocol.ConversationInfo{}, mapErr(err)
 	}
-	if name != "" || email != "" {
-		s.Emit(ctx, Event{Type: EventContactCreated, WorkspaceID: p.WorkspaceID, Conversation: c.ID, ContactName: name, ContactEmail: email})
-	}
 	a, err := s.append(ctx, p.WorkspaceID, store.Message{
 		ConversationID: c.ID, ClientID: clientID, AuthorKind: p.Kind, AuthorID: p.ID, AuthorName: p.Name, Body: body,
 	}, store.Require{})

@@ -58,20 +58,21 @@ type (
 		SiteID    string `json:"site_id"`
 		VisitorID string `json:"visitor_id"`
 		// AgentID is the agent who has it ("" when none).
-		AgentID  string     `json:"agent_id"`
-		Status   string     `json:"status"` // queued, open (an agent has it), offline or closed
-		Language string     `json:"language"`
-		Skill    string     `json:"skill"`
-		Team     string     `json:"team"`
-		Priority int        `json:"priority"`
-		LastSeq  int64      `json:"last_seq"`
-		Contact  *v1Contact `json:"contact,omitempty"`
-		Created  time.Time  `json:"created_at"`
-		Updated  time.Time  `json:"updated_at"`
-		Closed   *time.Time `json:"closed_at,omitempty"`
+		AgentID  string            `json:"agent_id"`
+		Status   string            `json:"status"` // queued, open (an agent has it), offline or closed
+		Language string            `json:"language"`
+		Skill    string            `json:"skill"`
+		Team     string            `json:"team"`
+		Priority int               `json:"priority"`
+		LastSeq  int64             `json:"last_seq"`
+		Contact  *v1OfflineContact `json:"contact,omitempty"`
+		Created  time.Time         `json:"created_at"`
+		Updated  time.Time         `json:"updated_at"`
+		Closed   *time.Time        `json:"closed_at,omitempty"`
 	}
-	// v1Contact is what a visitor left on the offline form.
-	v1Contact struct {
+	// v1OfflineContact is what a visitor left on the offline form (the
+	// contact resource is v1Contact, http_contacts.go).
+	v1OfflineContact struct {
 		Name  string `json:"name"`
 		Email string `json:"email"`
 	}
@@ -222,7 +223,7 @@ func v1ConversationOf(c store.Conversation) v1Conversation {
 		out.AgentID = *c.AgentID
 	}
 	if c.ContactName != "" || c.ContactEmail != "" {
-		out.Contact = &v1Contact{Name: c.ContactName, Email: c.ContactEmail}
+		out.Contact = &v1OfflineContact{Name: c.ContactName, Email: c.ContactEmail}
 	}
 	if c.ClosedAt != nil {
 		t := c.ClosedAt.UTC()

@@ -25,8 +25,10 @@ type csatAPI struct {
 	// says false when it cannot).
 	visitor func(c *gin.Context, token string) (conversation.Participant, store.Visitor, bool)
 	store   func(ctx context.Context, ws, convID, visitorID string, rating int, comment string, now time.Time) error
-	// changed tells the visitor's widgets and the workspace's agents.
+	// changed tells the visitor's widgets and the workspace's agents;
+	// emit tells webhooks (csat.received).
 	changed func(ctx context.Context, ws, convID string)
+	emit    func(ctx context.Context, ev conversation.Event)
 }
 
 func (s *Server) csatAPI() *csatAPI {
@@ -36,6 +38,7 @@ func (s *Server) csatAPI() *csatAPI {
 			return s.store.Workspace(ws).RateConversation(ctx, convID, visitorID, rating, comment, now)
 		},
 		changed: s.conv.Changed,
+		emit:    s.conv.Emit,
 	}
 }
 
@@ -74,6 +77,8 @@ func (a *csatAPI) rate(c *gin.Context) error {
 		return apierr.Unavailable("cannot store your rating right now; retry", err)
 	}
 	a.changed(ctx, p.WorkspaceID, req.Conversation)
+	a.emit(ctx, conversation.Event{Type: conversation.EventCSATReceived, WorkspaceID: p.WorkspaceID, Conversation: req.Conversation,
+		Detail: map[string]any{"rating": req.Rating, "comment": comment}})
 	c.JSON(http.StatusOK, gin.H{"rating": req.Rating})
 	return nil
 }

@@ -312,6 +312,8 @@ func (s *Server) deliverReply(ctx context.Context, r email.Reply) error {
 	if err != nil {
 		return err
 	}
+	// Whoever answers by email is known: a contact (http_contacts.go).
+	s.linkContact(ctx, ws, v.ID, store.ContactFacts{Name: c.ContactName, Email: addr})
 	s.log.Info("emailed reply stored", "conversation", info.ID)
 	return nil
 }

@@ -25,6 +25,8 @@ type panelStore interface {
 	Visitor(ctx context.Context, id string) (store.Visitor, error)
 	ConversationsOfVisitor(ctx context.Context, visitorID string, limit int) ([]store.Conversation, error)
 	SetVisitorContact(ctx context.Context, id string, c store.VisitorContact) error
+	ContactOfVisitor(ctx context.Context, visitorID string) (store.Contact, error)
+	ConversionsOfVisitor(ctx context.Context, visitorID string) (store.VisitorConversions, error)
 }
 
 // visitorPanelAPI serves the visitor resource.
@@ -32,10 +34,14 @@ type visitorPanelAPI struct {
 	store func(workspaceID string) panelStore
 	infos func(ctx context.Context, workspaceID string, cs []store.Conversation) ([]protocol.ConversationInfo, error)
 	audit func(c *gin.Context, workspaceID, action, target, detail string)
+	// linkContact: an agent who adds an email or phone makes the visitor
+	// known, a contact (http_contacts.go).
+	linkContact func(ctx context.Context, ws, visitorID string, facts store.ContactFacts)
 }
 
 func (s *Server) visitorPanelAPI() *visitorPanelAPI {
-	return &visitorPanelAPI{store: func(ws string) panelStore { return s.store.Workspace(ws) }, infos: s.conv.Infos, audit: s.audit}
+	return &visitorPanelAPI{store: func(ws string) panelStore { return s.store.Workspace(ws) }, infos: s.conv.Infos, audit: s.audit,
+		linkContact: s.linkContact}
 }
 
 type panelVisitorJSON struct {
@@ -76,7 +82,22 @@ func (a *visitorPanelAPI) get(c *gin.Context) error {
 	if err != nil {
 		return apierr.Unavailable("cannot read the visitor right now; retry", err)
 	}
+	// The lead this visitor is (null when not a contact) and what they
+	// bought after chatting (conversions.go).
+	var contact *v1Contact
+	if ct, err := sc.ContactOfVisitor(ctx, v.ID); err == nil {
+		j := v1ContactOf(ct)
+		contact = &j
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return apierr.Unavailable("cannot read the visitor right now; retry", err)
+	}
+	conv, err := sc.ConversionsOfVisitor(ctx, v.ID)
+	if err != nil {
+		return apierr.Unavailable("cannot read the visitor right now; retry", err)
+	}
 	c.JSON(http.StatusOK, gin.H{
+		"contact":     contact,
+		"conversions": conversionsJSONOf(conv),
 		"visitor": panelVisitorJSON{ID: v.ID, Name: v.Name, Email: v.Email, Phone: v.Phone, Custom: v.Custom(), Verified: v.UserID != "", Locale: v.Locale,
 			Presence: v.Presence, LastSeenAt: v.LastSeenAt.UTC(), CreatedAt: v.CreatedAt.UTC(),
 			Device: device.Parse(v.UserAgent), Place: placeOf(v)},
@@ -159,6 +180,9 @@ func (a *visitorPanelAPI) update(c *gin.Context) error {
 	}
 	// The audit names the fields, not their values (personal data).
 	a.audit(c, me.WorkspaceID, "visitor_updated", v.ID, strings.Join(changed, ", "))
+	if deref(req.Email) != "" || deref(req.Phone) != "" {
+		a.linkContact(c.Request.Context(), me.WorkspaceID, v.ID, store.ContactFacts{Name: deref(req.Name), Email: deref(req.Email), Phone: deref(req.Phone)})
+	}
 	return a.get(c)
 }
 

@@ -73,7 +73,10 @@ type widgetAPI struct {
 	// assistantNow says whether the site's assistant answers a new
 	// visitor now (assistant.go).
 	assistantNow func(ctx context.Context, ws, siteID string, online bool) bool
-	log          *slog.Logger
+	// linkContact makes a visitor who became known a contact
+	// (http_contacts.go).
+	linkContact func(ctx context.Context, ws, visitorID string, facts store.ContactFacts)
+	log         *slog.Logger
 }
 
 func (s *Server) widgetAPI() *widgetAPI {
@@ -105,6 +108,7 @@ func (s *Server) widgetAPI() *widgetAPI {
 		router:       s.conv.Router(),
 		leaveMessage: s.conv.LeaveMessage,
 		assistantNow: s.assistant.answersNow,
+		linkContact:  s.linkContact,
 		log:          s.log,
 	}
 }
@@ -226,6 +230,10 @@ func (a *widgetAPI) session(c *gin.Context) error {
 		if err := sc.SetVisitorEmail(ctx, v.ID, ident.Email); err != nil {
 			a.log.Warn("cannot record the verified visitor's email", "visitor", v.ID, "err", err)
 		}
+	}
+	if ident != nil && (v.ContactID == "" || !strings.EqualFold(ident.Email, v.Email)) {
+		// A verified user is a contact, matched by their user id.
+		a.linkContact(ctx, site.WorkspaceID, v.ID, store.ContactFacts{Name: ident.Name, Email: ident.Email})
 	}
 	if page := pageURL(req.Page); page != v.PageURL && page != "" {
 		if err := sc.SetVisitorPage(ctx, v.ID, page); err != nil {
@@ -427,6 +435,7 @@ func (a *widgetAPI) offline(c *gin.Context) error {
 	if err := a.store(p.WorkspaceID).SetVisitorProfile(ctx, p.ID, profile); err != nil {
 		a.log.Warn("offline form: visitor profile not stored", "visitor", p.ID, "err", err)
 	}
+	a.linkContact(ctx, p.WorkspaceID, p.ID, store.ContactFacts{Name: name, Email: email, Phone: profile.Phone})
 	a.log.Info("offline message left", "conversation", info.ID, "site", p.SiteID)
 	c.JSON(http.StatusOK, gin.H{"conversation": info})
 	return nil
@@ -466,6 +475,9 @@ func (a *widgetAPI) prechat(c *gin.Context) error {
 	}
 	if err := a.store(p.WorkspaceID).SetVisitorProfile(ctx, p.ID, profile); err != nil {
 		return apierr.Unavailable("cannot do this right now", err)
+	}
+	if profile.Email != "" || profile.Phone != "" {
+		a.linkContact(ctx, p.WorkspaceID, p.ID, store.ContactFacts{Name: profile.Name, Email: profile.Email, Phone: profile.Phone})
 	}
 	choices, _ := conversation.ChoicesOf(site) // checked when saved
 	chosen := routing.Choice{Label: req.Choice}

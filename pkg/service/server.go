@@ -210,6 +210,7 @@ func (s *Server) routes() []route {
 	search := s.searchAPI()
 	supervision := s.supervisionAPI()
 	files := s.attachmentsAPI()
+	contacts := s.contactsAPI()
 	upload := limitBody(maxAttachMaxBytes + 1<<20) // a site's own limit is checked in the handler
 	return []route{
 		r("GET", "/healthz", s.healthz),
@@ -350,6 +351,9 @@ func (s *Server) routes() []route {
 		v1("POST", "/api/v1/conversations/:id/close", docCloseConversation, api.closeConversation),
 		v1("GET", "/api/v1/visitors", docListVisitors, api.listVisitors),
 		v1("GET", "/api/v1/visitors/:id", docGetVisitor, api.getVisitor),
+		v1("GET", "/api/v1/contacts", docListContacts, contacts.list(tokenWorkspace)), // http_contacts.go
+		v1("GET", "/api/v1/contacts/:id", docGetContact, contacts.getV1),
+		v1("PATCH", "/api/v1/contacts/:id", docUpdateContact, contacts.updateV1),
 		v1("GET", "/api/v1/agents", docListAgents, api.listAgents),
 		v1("GET", "/api/v1/sites", docListSites, api.listSites),
 		v1("GET", "/api/v1/sites/:id", docGetSite, api.getSite),
@@ -387,6 +391,10 @@ func (s *Server) routes() []route {
 		r("GET", "/api/reports", agent, requireRole("admin", "supervisor"), h(reports.json(sessionWorkspace))),
 		r("GET", "/api/reports/csv", agent, requireRole("admin", "supervisor"), h(reports.csv(sessionWorkspace))),
 		r("GET", "/api/search", agent, h(search.search)), // http_search.go
+		// Contacts and leads (http_contacts.go).
+		r("GET", "/api/contacts", agent, h(contacts.list(sessionWorkspace))),
+		r("GET", "/api/contacts/:id", agent, h(contacts.get)),
+		r("PATCH", "/api/contacts/:id", agent, csrf, body, h(contacts.update)),
 		// Supervision (http_supervision.go).
 		r("GET", "/api/supervision", agent, requireRole("admin", "supervisor"), h(supervision.view)),
 		r("GET", "/api/agents/:id/status-history", agent, requireRole("admin", "supervisor"), h(supervision.statusHistory)),

@@ -425,8 +425,11 @@ func (s *Server) webhookEvent(ctx context.Context, ev conversation.Event) {
 		m := v1MessageOf(*ev.Message)
 		body.Data.Message = &m
 	}
-	if ev.ContactName != "" || ev.ContactEmail != "" {
-		body.Data.Contact = &v1Contact{Name: ev.ContactName, Email: ev.ContactEmail}
+	if ev.ContactID != "" {
+		if ct, err := s.store.Workspace(ev.WorkspaceID).Contact(ctx, ev.ContactID); err == nil {
+			c := v1ContactOf(ct)
+			body.Data.Contact = &c
+		}
 	}
 	payload, err := json.Marshal(body)
 	if err != nil || len(payload) > maxPayload {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -30,6 +31,8 @@ type VisitorExport struct {
 	// Conversions: the visitor's purchases attributed to their chats.
 	Conversions   []Conversion
 	Conversations []ConversationExport
+	// Contact: the contact the visitor is one of (nil: none).
+	Contact *Contact
 }
 
 // ConversationExport is one of the visitor's conversations with what is
@@ -71,6 +74,15 @@ func (s *Scoped) ExportVisitor(ctx context.Context, id string) (VisitorExport, e
 		return out, err
 	}
 	out.Visitor = v
+	if v.ContactID != "" {
+		ct, err := s.Contact(ctx, v.ContactID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return out, err
+		}
+		if err == nil {
+			out.Contact = &ct
+		}
+	}
 	if out.Attributes, err = s.attributes(s.s.db.WithContext(ctx), id); err != nil {
 		return out, err
 	}
@@ -161,12 +173,9 @@ type Deleted map[string]int64
 func (s *Scoped) DeleteVisitor(ctx context.Context, id string) (Deleted, error) {
 	out := Deleted{}
 	err := s.s.transaction(ctx, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&Visitor{}).Where("workspace_id = ? AND id = ?", s.ws, id).Count(&n).Error; err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrNotFound
+		var v Visitor
+		if err := tx.Select("id, contact_id").Where("workspace_id = ? AND id = ?", s.ws, id).Take(&v).Error; err != nil {
+			return notFound(err)
 		}
 		var convs []string
 		if err := tx.Model(&Conversation{}).Where("workspace_id = ? AND visitor_id = ?", s.ws, id).Pluck("id", &convs).Error; err != nil {
@@ -189,7 +198,10 @@ func (s *Scoped) DeleteVisitor(ctx context.Context, id string) (Deleted, error) 
 		if err := deleteIn(tx, s.ws, out, "search_doc_terms", "kind = ? AND doc_id = ?", docVisitor, id); err != nil {
 			return err
 		}
-		return deleteIn(tx, s.ws, out, "visitors", "id = ?", id)
+		if err := deleteIn(tx, s.ws, out, "visitors", "id = ?", id); err != nil {
+			return err
+		}
+		return unlinkDeletedVisitor(tx, s.ws, v.ContactID, out)
 	})
 	return out, err
 }

@@ -54,6 +54,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120890_admin_webhook_controls", Migrate: migrateWebhookControls},                 // webhooks.go
 	{ID: "2026120832_reports_conversation_stats", Migrate: migrateConversationStats},           // conversation_stats.go
 	{ID: "2026120833_search_gaps", Migrate: migrateSearchGaps},                                 // search.go
+	{ID: "2026120891_contacts_contacts", Migrate: migrateContacts},                             // contacts.go
 }
 
 func migrate(db *gorm.DB) error {

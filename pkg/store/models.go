@@ -161,6 +161,9 @@ type Visitor struct {
 	RefreshHash     string `gorm:"size:64;not null;default:''"`
 	PrevRefreshHash string `gorm:"size:64;not null;default:''"`
 	RefreshedAt     *time.Time
+	// ContactID is the contact this visitor is one of ("" none yet;
+	// contacts.go).
+	ContactID string `gorm:"size:36;not null;default:'';index:idx_visitors_contact"`
 }
 
 // Conversation is one chat between a visitor and the agents of a workspace.

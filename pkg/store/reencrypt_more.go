@@ -44,7 +44,8 @@ func toInt64(v any) int64 {
 }
 
 // moreSealed lists the sealed columns added by the visitor activity, the
-// pre-chat profile, the assistant, API idempotency and webhooks.
+// pre-chat profile, the assistant, API idempotency, webhooks and
+// contacts.
 var moreSealed = []sealedColumn{
 	{"visitor_pages", []string{"id", "visitor_id"}, "url", func(r map[string]any) []byte { return pageAAD(str(r, "visitor_id"), str(r, "id"), "url") }},
 	{"visitor_pages", []string{"id", "visitor_id"}, "title", func(r map[string]any) []byte { return pageAAD(str(r, "visitor_id"), str(r, "id"), "title") }},
@@ -65,6 +66,10 @@ var moreSealed = []sealedColumn{
 	{"webhook_deliveries", []string{"id", "workspace_id", "event_id"}, "payload", func(r map[string]any) []byte {
 		return eventPayloadAAD(str(r, "workspace_id"), str(r, "event_id"))
 	}},
+	{"contacts", []string{"id"}, "name", func(r map[string]any) []byte { return contactFieldAAD(str(r, "id"), "name") }},
+	{"contacts", []string{"id"}, "email", func(r map[string]any) []byte { return contactFieldAAD(str(r, "id"), "email") }},
+	{"contacts", []string{"id"}, "phone", func(r map[string]any) []byte { return contactFieldAAD(str(r, "id"), "phone") }},
+	{"contacts", []string{"id"}, "notes", func(r map[string]any) []byte { return contactFieldAAD(str(r, "id"), "notes") }},
 	// The bytes of attachments are sealed too, in their blob store, which
 	// Reencrypt does not walk: rotating keys keeps the old key for them.
 	{"attachments", []string{"id"}, "name", func(r map[string]any) []byte { return attachmentNameAAD(str(r, "id")) }},

@@ -726,7 +726,7 @@ func (s *Scoped) searchMessages(ctx context.Context, toks []int64, words []strin
 func (s *Scoped) searchDocs(ctx context.Context, toks []int64, words []string, limit int) (notes, visitors []SearchHit, err error) {
 	var rows []struct{ Kind, DocID string }
 	if err := s.s.plain.WithContext(ctx).Model(&SearchDocTerm{}).Select("kind, doc_id").
-		Where("workspace_id = ? AND token IN ?", s.ws, toks).Group("kind, doc_id").
+		Where("workspace_id = ? AND kind IN ? AND token IN ?", s.ws, []string{docNote, docVisitor}, toks).Group("kind, doc_id").
 		Having("COUNT(*) = ?", len(toks)).Order("doc_id").Limit(4 * limit).Scan(&rows).Error; err != nil {
 		return nil, nil, err
 	}
