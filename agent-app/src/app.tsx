@@ -35,6 +35,7 @@ import { VisitorPanel } from "./visitorpanel";
 import { ReportsButton, ReportsPage } from "./reports";
 import { SearchBox } from "./search";
 import { SupervisionButton, SupervisionPage } from "./supervision";
+import { ContactsButton, ContactsPage } from "./contacts";
 
 interface Agent {
   id: string;
@@ -378,8 +379,17 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
   const [reports, setReports] = useState(() => location.hash === "#reports");
   // The supervision page takes the same place.
   const [supervising, setSupervising] = useState(false);
+  // And the Contacts screen (#contacts).
+  const [contacts, setContacts] = useState(() => location.hash === "#contacts");
+  const showContacts = (on: boolean) => {
+    setContacts(on);
+    setReports(false);
+    setSupervising(false);
+    history.replaceState(null, "", on ? "#contacts" : selected ? "#c=" + encodeURIComponent(selected) : location.pathname);
+  };
   const showReports = (on: boolean) => {
     setReports(on);
+    setContacts(false);
     setSupervising(false);
     history.replaceState(null, "", on ? "#reports" : selected ? "#c=" + encodeURIComponent(selected) : location.pathname);
   };
@@ -388,6 +398,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
   const select = (id: string) => {
     setSelected(id);
     setReports(false);
+    setContacts(false);
     setSupervising(false);
     setFocus(null);
     history.replaceState(null, "", "#c=" + encodeURIComponent(id));
@@ -482,6 +493,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
           </div>
         )}
         <div class="pa-routing-links">
+          <ContactsButton onOpen={() => showContacts(true)} />
           <CannedButton role={me.agent.role} />
           <Mentions client={client} self={me.agent.id} onOpen={select} />
           <NotifyButton prefs={notifyPrefs} save={saveNotifyPrefs} />
@@ -511,6 +523,14 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
       </aside>
       {reports ? (
         <ReportsPage onClose={() => showReports(false)} />
+      ) : contacts ? (
+        <ContactsPage
+          onClose={() => showContacts(false)}
+          onOpen={(info) => {
+            client.adopt(info);
+            select(info.id);
+          }}
+        />
       ) : supervising ? (
         <SupervisionPage onClose={() => setSupervising(false)} onOpen={(info) => {
           client.adopt(info);

@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { shortTime } from "@parley/shared/format";
 import { api, ApiError } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
+import { type Contact, LeadStatus } from "./contacts";
 
 interface Visitor {
   id: string;
@@ -45,6 +46,22 @@ interface Page {
   utm?: Record<string, string>;
   started_at: string;
   seconds: number;
+}
+
+/** Conversions: the purchases attributed to the visitor's chats. */
+interface Conversions {
+  count: number;
+  values: { currency: string; value: number }[];
+}
+
+/** money says "€49.50" (or "49.50" with no currency). */
+function money(v: { currency: string; value: number }): string {
+  if (!v.currency) return v.value.toFixed(2);
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: v.currency }).format(v.value);
+  } catch {
+    return `${v.value.toFixed(2)} ${v.currency}`;
+  }
 }
 
 interface Attribute {
@@ -117,12 +134,17 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
   const [pages, setPages] = useState<{ pages: Page[]; current?: Page }>({ pages: [] });
   const [attrs, setAttrs] = useState<Record<string, Attribute>>({});
   const [editing, setEditing] = useState(false);
+  const [contact, setContact] = useState<Contact | null>(null);
+  const [conversions, setConversions] = useState<Conversions>({ count: 0, values: [] });
+  const [leadError, setLeadError] = useState("");
   useEffect(() => {
     const base = `/api/visitors/${encodeURIComponent(id)}`;
-    void api<{ visitor: Visitor; conversations: ConversationInfo[] }>("GET", base).then(
+    void api<{ visitor: Visitor; conversations: ConversationInfo[]; contact: Contact | null; conversions: Conversions }>("GET", base).then(
       (r) => {
         setVisitor(r.visitor);
         setPast(r.conversations);
+        setContact(r.contact);
+        setConversions(r.conversions ?? { count: 0, values: [] });
       },
       () => {},
     );
@@ -184,6 +206,34 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
           </div>
         )}
         <div class="pa-muted">First seen {shortTime(visitor.created_at)}</div>
+      </section>
+      <section data-testid="visitor-lead">
+        <h3>Lead</h3>
+        {contact ? (
+          <div class="pa-lead-row">
+            <LeadStatus
+              contact={contact}
+              onSaved={(c) => {
+                setContact(c);
+                setLeadError("");
+              }}
+              onError={setLeadError}
+            />
+            <span class="pa-muted">contact since {new Date(contact.created_at).toLocaleDateString()}</span>
+          </div>
+        ) : (
+          <p class="pa-muted">Not a contact yet: one is made when the visitor leaves an email or phone, or signs in.</p>
+        )}
+        {leadError && (
+          <p class="pa-error" role="alert">
+            {leadError}
+          </p>
+        )}
+        <div class="pa-conversions" data-testid="visitor-conversions">
+          {conversions.count === 0
+            ? "No conversions"
+            : `${conversions.count} ${conversions.count === 1 ? "conversion" : "conversions"} · ${conversions.values.map(money).join(" + ")}`}
+        </div>
       </section>
       {Object.keys(attrs).length > 0 && (
         <section>

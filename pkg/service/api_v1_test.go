@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -147,6 +148,7 @@ type apiFixture struct {
 	read, write, revoked       string
 	other                      string
 	conv, visitor, site, agent string
+	contact                    string
 }
 
 func newAPIFixture(t *testing.T, ts *testServer) apiFixture {
@@ -158,6 +160,11 @@ func newAPIFixture(t *testing.T, ts *testServer) apiFixture {
 	conv := v.start()
 	v.sendMsg(conv.ID, "m1", "hello from the visitor")
 	f.conv, f.visitor, f.site, f.agent = conv.ID, w.Self.ID, ts.site.ID, f.admin.id
+	link, err := ts.st.Workspace(ts.site.WorkspaceID).LinkContact(ctx, f.visitor, store.ContactFacts{Email: "crm@example.com"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.contact = link.Contact.ID
 	f.read, _ = newAPIToken(t, f.admin, "reporting", "read")
 	f.write, _ = newAPIToken(t, f.admin, "crm", "write")
 	var revokedID string
@@ -180,7 +187,7 @@ func newAPIFixture(t *testing.T, ts *testServer) apiFixture {
 func (f apiFixture) v1Call(r route) (path string, body any) {
 	path = r.Path
 	if i := strings.Index(path, ":id"); i >= 0 {
-		id := map[string]string{"/api/v1/conversations/": f.conv, "/api/v1/visitors/": f.visitor, "/api/v1/sites/": f.site}[path[:i]]
+		id := map[string]string{"/api/v1/conversations/": f.conv, "/api/v1/visitors/": f.visitor, "/api/v1/sites/": f.site, "/api/v1/contacts/": f.contact}[path[:i]]
 		path = path[:i] + id + path[i+3:]
 	}
 	switch r.Doc.ID {
@@ -188,6 +195,8 @@ func (f apiFixture) v1Call(r route) (path string, body any) {
 		body = map[string]string{"agent_id": f.agent, "body": "hello from the CRM"}
 	case "closeConversation":
 		body = map[string]string{}
+	case "updateContact":
+		body = map[string]string{"status": "contacted"}
 	}
 	return path, body
 }
@@ -223,7 +232,7 @@ func TestAPIv1EveryRouteWithNoReadRevokedAndAnotherWorkspacesToken(t *testing.T)
 					t.Errorf("%s with another workspace's token: %d %s, want 404", key, other.status, other.body)
 				}
 			} else {
-				for _, id := range []string{f.conv, f.visitor, f.site, f.agent} {
+				for _, id := range []string{f.conv, f.visitor, f.site, f.agent, f.contact} {
 					if other.status != 200 || bytes.Contains(other.body, []byte(id)) {
 						t.Errorf("%s with another workspace's token: %d, shows the first workspace's %s", key, other.status, id)
 					}

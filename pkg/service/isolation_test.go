@@ -86,6 +86,10 @@ var idRoutes = map[string]struct {
 	"POST /api/v1/conversations/:id/messages": {id: "conversation", body: map[string]any{"agent_id": "x", "body": "intruder"}},
 	"POST /api/v1/conversations/:id/close":    {id: "conversation", body: map[string]any{}},
 	"GET /api/v1/visitors/:id":                {id: "visitor"},
+	"GET /api/v1/contacts/:id":                {id: "contact"},
+	"PATCH /api/v1/contacts/:id":              {id: "contact", body: map[string]any{"status": "lost"}},
+	"GET /api/contacts/:id":                   {id: "contact"},
+	"PATCH /api/contacts/:id":                 {id: "contact", body: map[string]any{"status": "lost"}},
 	"GET /api/v1/sites/:id":                   {id: "site"},
 	"GET /api/sites/:id/articles":             {id: "site"},
 	"POST /api/sites/:id/articles":            {id: "site", body: map[string]any{"title": "intruder"}},
@@ -203,6 +207,11 @@ func TestCrossWorkspaceAccessIsNotFound(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids["token"], ids["webhook"], ids["delivery"] = tokenID, hook.Webhook.ID, delivery.ID
+		contact, err := first.LinkContact(ctx, conv.VisitorID, store.ContactFacts{Email: "first@example.com"}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids["contact"] = contact.Contact.ID
 
 		// The second workspace, with its own admin and site.
 		hash, _ := auth.HashPassword("intruder password")
