@@ -3,6 +3,8 @@
 //   app.js      the dashboard (Preact; the live client comes from
 //               ../widget/src/shared so both apps deliver messages alike)
 //   app.css     its styles
+//   locale-<lang>.js  a language's words (src/locales/<lang>.ts), loaded
+//               only when an agent reads the dashboard in it (src/i18n.ts)
 // Output is minified, without source maps, and byte-for-byte reproducible
 // (../widget/tools/bundle.mjs, shared with the widget).
 import * as esbuild from "esbuild";
@@ -17,7 +19,7 @@ export function build(outdir) {
     esbuild,
     root,
     outdir,
-    scripts: { app: "src/app.tsx" },
+    scripts: { app: "src/app.tsx", ...Object.fromEntries(["es", "fr", "de", "pt", "ar"].map((l) => [`locale-${l}`, `src/locales/${l}.ts`])) },
     styles: { app: "src/app.css" },
     pages: { "index.html": "src/index.html" },
   });

@@ -147,9 +147,12 @@ export function setUp() {
   return e2e;
 }
 
-/** Signs in to the agent app in a new context; returns the page. */
-export async function signInAgent(browser, url, email = ADMIN_EMAIL, password = ADMIN_PASSWORD) {
-  const ctx = await browser.newContext();
+/** Signs in to the agent app in a new context; returns the page. The
+ * browser speaks English unless locale says otherwise: the dashboard
+ * follows the browser's language (agent-app/src/i18n.ts), and tests find
+ * its elements by their English words. */
+export async function signInAgent(browser, url, email = ADMIN_EMAIL, password = ADMIN_PASSWORD, locale = "en-US") {
+  const ctx = await browser.newContext({ locale });
   const page = await ctx.newPage();
   await page.goto(`${url}/app/`);
   await page.fill("[data-testid=email]", email);

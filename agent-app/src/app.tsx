@@ -10,7 +10,9 @@ import { WebRTCLink } from "@parley/shared/rtc";
 import { CallManager } from "@parley/shared/call";
 import { CallControls, IncomingCalls } from "./call";
 import type { ConversationLog } from "@parley/shared/conversation";
-import { fileSize, initials, shortTime } from "@parley/shared/format";
+import { fileSize, initials } from "@parley/shared/format";
+import { applyLanguage, errorText, remember, storedChoice, t, time, tn } from "./i18n";
+import { LanguagePicker } from "./language";
 import { ApiError, api, liveURL } from "@parley/shared/http";
 import type { Attachment, Author, ConversationInfo } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
@@ -43,6 +45,8 @@ interface Agent {
   email: string;
   role: string;
   status: string;
+  /** locale is the dashboard language the agent chose (absent: the browser's). */
+  locale?: string;
 }
 
 interface Me {
@@ -55,16 +59,28 @@ type Phase = { kind: "loading" } | { kind: "offline"; message: string } | { kind
 
 function App() {
   const [phase, setPhase] = useState<Phase>({ kind: "loading" });
+  // A new language redraws everything (every text is looked up at render).
+  const [, setLanguageDrawn] = useState(0);
   const [inviteToken, setInviteToken] = useState(() =>
     location.pathname.startsWith(INVITE_PATH) ? location.pathname.slice(INVITE_PATH.length) : "",
   );
 
+  // The language is known before anything shows: the agent's setting once
+  // signed in, the one last chosen in this browser before.
   const loadMe = async () => {
     try {
-      setPhase({ kind: "signed-in", me: await api<Me>("GET", "/api/me") });
+      const me = await api<Me>("GET", "/api/me");
+      remember(me.agent.locale ?? "");
+      await applyLanguage(me.agent.locale);
+      setPhase({ kind: "signed-in", me });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) setPhase({ kind: "signed-out" });
-      else setPhase({ kind: "offline", message: e instanceof Error ? e.message : String(e) });
+      if (e instanceof ApiError && e.status === 401) {
+        await applyLanguage(storedChoice());
+        setPhase({ kind: "signed-out" });
+      } else {
+        await applyLanguage(storedChoice());
+        setPhase({ kind: "offline", message: errorText(e) });
+      }
     }
   };
 
@@ -85,14 +101,14 @@ function App() {
   }
   switch (phase.kind) {
     case "loading":
-      return <div class="pa-center pa-muted">Loading…</div>;
+      return <div class="pa-center pa-muted">{t("common.loading")}</div>;
     case "offline":
       return (
         <div class="pa-center">
           <div class="pa-card">
             <p role="alert">{phase.message}</p>
             <button type="button" class="pa-btn" onClick={() => void loadMe()}>
-              Try again
+              {t("common.tryAgain")}
             </button>
           </div>
         </div>
@@ -105,7 +121,14 @@ function App() {
       if (phase.me.two_factor.enrolment_required) {
         return <EnrolFirst me={phase.me} onChanged={() => void loadMe()} onSignedOut={() => setPhase({ kind: "signed-out" })} />;
       }
-      return <Dashboard me={phase.me} onMeChanged={() => void loadMe()} onSignedOut={() => setPhase({ kind: "signed-out" })} />;
+      return (
+        <Dashboard
+          me={phase.me}
+          onMeChanged={() => void loadMe()}
+          onSignedOut={() => setPhase({ kind: "signed-out" })}
+          onLanguage={() => setLanguageDrawn((n) => n + 1)}
+        />
+      );
   }
 }
 
@@ -121,10 +144,10 @@ function EnrolFirst({ me, onChanged, onSignedOut }: { me: Me; onChanged: () => v
   return (
     <div class="pa-center pa-login-bg">
       <div class="pa-card pa-login" role="region" aria-labelledby="enrol-title">
-        <h1 id="enrol-title">Set up two-factor sign-in</h1>
+        <h1 id="enrol-title">{t("enrol.title")}</h1>
         <TwoFactorPanel twoFactor={me.two_factor} role={me.agent.role} required onChanged={onChanged} />
         <button type="button" class="pa-link" onClick={() => void signOut()}>
-          Sign out
+          {t("common.signOut")}
         </button>
       </div>
     </div>
@@ -164,7 +187,7 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
         return;
       }
       if (err instanceof ApiError && err.code === "totp_invalid") {
-        setError(err.message);
+        setError(errorText(err));
         setCode("");
         setBusy(false);
         return;
@@ -173,12 +196,12 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
         const list = (err.body as { workspaces?: { id: string; name: string }[] } | null)?.workspaces ?? [];
         setWorkspaces(list);
         setWorkspace(list[0]?.id ?? "");
-        setError("This email belongs to several workspaces. Choose one.");
+        setError(t("login.chooseWorkspace"));
         setBusy(false);
         return;
       }
-      if (err instanceof ApiError && err.status === 401) setError("Wrong email or password.");
-      else setError(err instanceof Error ? err.message : String(err));
+      if (err instanceof ApiError && err.status === 401) setError(t("login.wrong"));
+      else setError(errorText(err));
       setBusy(false);
     }
   };
@@ -192,9 +215,9 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
           </span>
           Parley
         </div>
-        <h1 id="login-title">Sign in to your inbox</h1>
+        <h1 id="login-title">{t("login.title")}</h1>
         <label>
-          Email
+          {t("login.email")}
           <input
             type="email"
             data-testid="email"
@@ -205,7 +228,7 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
           />
         </label>
         <label>
-          Password
+          {t("login.password")}
           <input
             type="password"
             data-testid="password"
@@ -217,7 +240,7 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
         </label>
         {workspaces.length > 0 && (
           <label>
-            Workspace
+            {t("login.workspace")}
             <select value={workspace} onChange={(e) => setWorkspace(e.currentTarget.value)}>
               {workspaces.map((w) => (
                 <option key={w.id} value={w.id}>
@@ -230,7 +253,7 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
         {second && (
           <>
             <label>
-              {second === "totp" ? "Code from your authenticator app" : "Recovery code"}
+              {second === "totp" ? t("login.totp") : t("login.recovery")}
               <input
                 data-testid="login-code"
                 autocomplete="one-time-code"
@@ -249,7 +272,7 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
                 setCode("");
               }}
             >
-              {second === "totp" ? "Use a recovery code instead" : "Use a code from the app instead"}
+              {second === "totp" ? t("login.useRecovery") : t("login.useApp")}
             </button>
           </>
         )}
@@ -259,7 +282,7 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
           </div>
         )}
         <button type="submit" class="pa-btn pa-btn-block" data-testid="login" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
+          {busy ? t("login.signingIn") : t("login.submit")}
         </button>
       </form>
     </div>
@@ -282,7 +305,8 @@ function loadRead(): Record<string, number> {
   }
 }
 
-function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () => void; onSignedOut: () => void }) {
+function Dashboard(props: { me: Me; onMeChanged: () => void; onSignedOut: () => void; onLanguage: () => void }) {
+  const { me, onMeChanged, onSignedOut, onLanguage } = props;
   const client = useMemo(
     () =>
       new AgentClient({
@@ -440,7 +464,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
 
   return (
     <div class="pa">
-      <aside class="pa-side" aria-label="Account">
+      <aside class="pa-side" aria-label={t("side.account")}>
         <div class="pa-brand">
           <span class="pa-logo" aria-hidden="true">
             P
@@ -460,16 +484,17 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
           </div>
         </div>
         <label class="pa-field">
-          Status
+          {t("side.status")}
           <select
             data-testid="status"
             value={client.status === "away" ? "away" : "online"}
             onChange={(e) => client.setStatus(e.currentTarget.value)}
           >
-            <option value="online">Online</option>
-            <option value="away">Away</option>
+            <option value="online">{t("status.online")}</option>
+            <option value="away">{t("status.away")}</option>
           </select>
         </label>
+        <LanguagePicker onChanged={onLanguage} />
         <RoutingSide self={self.id} role={me.agent.role} client={client} onOpen={select} />
         {(me.agent.role === "admin" || me.agent.role === "supervisor") && (
           <div class="pa-routing-links">
@@ -517,7 +542,7 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         <div class="pa-side-foot">
           <ConnState client={client} />
           <button type="button" class="pa-btn-ghost" data-testid="logout" onClick={() => void signOut()}>
-            Sign out
+            {t("common.signOut")}
           </button>
         </div>
       </aside>
@@ -538,29 +563,29 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
         }} />
       ) : (
         <>
-        <nav class="pa-inbox" aria-label="Inbox">
+        <nav class="pa-inbox" aria-label={t("inbox.title")}>
           <div class="pa-inbox-head">
-            <h1>Inbox</h1>
+            <h1>{t("inbox.title")}</h1>
             <SearchBox onOpen={openAt} />
           </div>
           <InboxViews role={me.agent.role} client={client} selected={selected} onSelect={select}>
-            {section("Mine", mine, "No open conversations.")}
-            {section("Queue", queued, "Nobody is waiting.")}
-            {offline.length > 0 && section("Offline messages", offline, "")}
-            {closed.length > 0 && section("Closed", closed, "")}
+            {section(t("inbox.mine"), mine, t("inbox.mineEmpty"))}
+            {section(t("inbox.queue"), queued, t("inbox.queueEmpty"))}
+            {offline.length > 0 && section(t("inbox.offline"), offline, "")}
+            {closed.length > 0 && section(t("inbox.closed"), closed, "")}
           </InboxViews>
         </nav>
         <main class="pa-main">
           {client.state !== "online" && (
             <div class="pa-banner" role="status">
-              {client.state === "reconnecting" ? "Connection lost — reconnecting…" : "Connecting…"}
+              {client.state === "reconnecting" ? t("banner.lost") : t("conn.connecting")}
             </div>
           )}
           {client.lastError && (
             <div class="pa-toast" role="alert" data-testid="error">
-              <span>{client.lastError.message || client.lastError.code}</span>
+              <span>{errorText(client.lastError)}</span>
               <button type="button" class="pa-link" onClick={() => client.clearError()}>
-                Dismiss
+                {t("common.dismiss")}
               </button>
             </div>
           )}
@@ -588,8 +613,8 @@ function Dashboard({ me, onMeChanged, onSignedOut }: { me: Me; onMeChanged: () =
             <FirstRun agent={me.agent.id} role={me.agent.role} client={client}>
               <div class="pa-center pa-muted">
                 <div class="pa-empty">
-                  <strong>No conversation selected</strong>
-                  <span>Pick a conversation from the inbox to read and reply.</span>
+                  <strong>{t("main.noneTitle")}</strong>
+                  <span>{t("main.noneText")}</span>
                 </div>
               </div>
             </FirstRun>
@@ -607,7 +632,7 @@ function activity(c: ConversationLog): string {
 
 function ConnState({ client }: { client: AgentClient }) {
   const state = client.state;
-  const label = state === "online" ? "Connected" : state === "reconnecting" ? "Reconnecting…" : "Connecting…";
+  const label = state === "online" ? t("conn.online") : state === "reconnecting" ? t("conn.reconnecting") : t("conn.connecting");
   return (
     <span class={"pa-conn pa-conn-" + state} data-testid="conn-state" data-state={state} data-transport={client.transportKind}>
       <span class="pa-conn-dot" aria-hidden="true" />
@@ -630,7 +655,7 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
     }
   }
   const own = last && last.author.kind === "agent" && last.author.id === self.id;
-  const preview = last ? (own ? "You: " : "") + last.body : info.last_body ?? "";
+  const preview = last ? (own ? t("inbox.youPrefix", { text: last.body }) : last.body) : info.last_body ?? "";
   const name = visitorName(info);
   return (
     <li>
@@ -649,12 +674,12 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
         <span class="pa-item-body">
           <span class="pa-item-top">
             <span class="pa-item-name">{name}</span>
-            <span class="pa-item-time">{shortTime(activity(conv))}</span>
+            <span class="pa-item-time">{time(activity(conv))}</span>
           </span>
           <span class="pa-item-bottom">
-            <span class="pa-item-preview">{preview || "No messages yet"}</span>
+            <span class="pa-item-preview">{preview || t("common.noMessagesYet")}</span>
             {unread > 0 && (
-              <span class="pa-badge" data-testid="unread" aria-label={`${unread} unread`}>
+              <span class="pa-badge" data-testid="unread" aria-label={tn("inbox.unread", unread)}>
                 {unread}
               </span>
             )}
@@ -665,7 +690,8 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
   );
 }
 
-const statusLabel: Record<string, string> = { queued: "Queued", open: "Open", closed: "Closed", offline: "Offline message" };
+const statusLabel = (s: string): string =>
+  s === "queued" ? t("conv.status.queued") : s === "open" ? t("conv.status.open") : s === "closed" ? t("conv.status.closed") : s === "offline" ? t("conv.status.offline") : s;
 
 function ConversationView(props: {
   client: AgentClient;
@@ -687,7 +713,7 @@ function ConversationView(props: {
   const supervisor = role === "admin" || role === "supervisor";
   const owned = info.status === "queued" || info.status === "offline" || (info.status === "open" && (!info.agent_id || info.agent_id === self.id));
   const canAct = info.status !== "closed" && (owned || supervisor);
-  const owner = info.agent_name || "another agent";
+  const owner = info.agent_name || t("conv.anotherAgent");
   const notes = useNotes(client, info.id);
   const queue = useUploads(client);
   const attach = canAct ? (files: File[]) => files.forEach((f) => queue.add(info.id, f)) : undefined;
@@ -695,7 +721,7 @@ function ConversationView(props: {
   return (
     <section
       class={"pa-conv" + (dropping ? " pa-conv-drop" : "")}
-      aria-label={`Conversation with ${name}`}
+      aria-label={t("conv.label", { name })}
       // Files dropped anywhere on the conversation are sent to the visitor.
       onDragOver={(e) => {
         if (!attach || !e.dataTransfer?.types.includes("Files")) return;
@@ -723,18 +749,18 @@ function ConversationView(props: {
               </a>
             )}
             <span class={"pa-pill pa-pill-" + info.status} data-testid="conversation-status">
-              {statusLabel[info.status] ?? info.status}
+              {statusLabel(info.status)}
             </span>
             {info.status !== "closed" && <StatePill info={info} />}
             {info.status !== "closed" && <VisitorPresence info={info} />}
-            {info.agent_name && info.agent_id !== self.id && <span>Assigned to {info.agent_name}</span>}
-            <span>Started {shortTime(info.created_at)}</span>
+            {info.agent_name && info.agent_id !== self.id && <span>{t("conv.assignedTo", { name: info.agent_name })}</span>}
+            <span>{t("conv.started", { time: time(info.created_at) })}</span>
           </div>
         </div>
         {canAct && <TransferButton info={info} self={self.id} />}
         {canAct && (
           <button type="button" class="pa-btn-outline" data-testid="close-conversation" onClick={() => client.close(info.id)}>
-            Close
+            {t("conv.close")}
           </button>
         )}
         <StateActions info={info} canAct={canAct} />
@@ -747,12 +773,12 @@ function ConversationView(props: {
         <>
           {info.status === "queued" && (
             <div class="pa-conv-hint" data-testid="claim-hint">
-              This visitor is waiting in the queue. Your reply assigns the conversation to you.
+              {t("conv.claimHint")}
             </div>
           )}
           {!owned && (
             <div class="pa-conv-hint" data-testid="step-in-hint">
-              {owner} handles this conversation. As a supervisor you may step in: your replies carry your name, and it stays theirs.
+              {t("conv.stepInHint", { owner })}
             </div>
           )}
           <Composer
@@ -768,7 +794,7 @@ function ConversationView(props: {
       ) : info.status !== "closed" ? (
         <>
           <div class="pa-conv-note" data-testid="read-only-note">
-            {`${owner} handles this conversation now. You can read it and leave a private note; only ${info.agent_name || "they"} or a supervisor can reply or close it.`}
+            {t("conv.readOnlyNote", { owner, who: info.agent_name || t("conv.they") })}
           </div>
           <Composer
             agent={self.id}
@@ -782,8 +808,8 @@ function ConversationView(props: {
       ) : (
         <div class="pa-conv-note" data-testid="read-only-note">
           {info.status === "closed"
-            ? "This conversation is closed."
-            : `${owner} handles this conversation now. You can read it; only ${info.agent_name || "they"} or a supervisor can reply or close it.`}
+            ? t("conv.closedNote")
+            : t("conv.readOnly", { owner, who: info.agent_name || t("conv.they") })}
         </div>
       )}
     </section>
@@ -795,10 +821,10 @@ function ConversationView(props: {
 function VisitorPresence({ info }: { info: ConversationInfo }) {
   const p = info.visitor_presence;
   if (!p) return null;
-  const since = info.visitor_seen_at ? shortTime(info.visitor_seen_at) : "";
+  const since = info.visitor_seen_at ? time(info.visitor_seen_at) : "";
   const text =
-    p === "online" ? "Visitor online" : p === "away" ? `Visitor away since ${since}` : `Visitor left · last seen ${since}`;
-  const why = p === "away" ? "The chat's page is open but hidden (another tab or window)" : p === "gone" ? "The visitor closed the page or lost the connection" : undefined;
+    p === "online" ? t("presence.online") : p === "away" ? t("presence.away", { time: since }) : t("presence.gone", { time: since });
+  const why = p === "away" ? t("presence.awayWhy") : p === "gone" ? t("presence.goneWhy") : undefined;
   return (
     <span class={"pa-presence pa-presence-" + p} data-testid="visitor-presence" data-presence={p} role="status" title={why}>
       <span class="pa-presence-dot" aria-hidden="true" />
@@ -862,13 +888,13 @@ function MessageList(props: {
       ref={ref}
       role="log"
       aria-live="polite"
-      aria-label="Messages"
+      aria-label={t("msg.messages")}
       onScroll={(e) => {
         const el = e.currentTarget;
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
       }}
     >
-      {items.length === 0 && notes.length === 0 && <p class="pa-empty-line pa-center-text">No messages yet.</p>}
+      {items.length === 0 && notes.length === 0 && <p class="pa-empty-line pa-center-text">{t("msg.none")}</p>}
       {noteRow(0, seqs.length ? seqs[0] : null)}
       {items.map((m, i) => {
         const kind = m.author.kind;
@@ -890,7 +916,7 @@ function MessageList(props: {
             data-author-kind={kind}
             role={side === "system" ? "note" : undefined}
           >
-            {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? "You" : nameOf(m.author)}</div>}
+            {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? t("common.you") : nameOf(m.author)}</div>}
             {m.attachment ? (
               // A file's message is its name, which the link shows.
               <AttachmentLink conv={info.id} att={m.attachment} />
@@ -903,7 +929,7 @@ function MessageList(props: {
             )}
             {m.sources?.length ? (
               <div class="pa-msg-sources" data-testid="sources">
-                Sources:{" "}
+                {t("msg.sources")}{" "}
                 {m.sources.map((s, i) => (
                   <Fragment key={s.article_id}>
                     {i > 0 && ", "}
@@ -917,19 +943,19 @@ function MessageList(props: {
             <div class="pa-msg-meta">
               {m.failed ? (
                 <>
-                  Not sent: {m.failed}{" "}
+                  {t("msg.notSent", { reason: m.failed })}{" "}
                   <button type="button" class="pa-link" onClick={() => client.retry(m.client_id)}>
-                    Retry
+                    {t("common.retry")}
                   </button>
                 </>
               ) : m.pending ? (
-                "sending…"
+                t("msg.sending")
               ) : (
-                shortTime(m.sent_at)
+                time(m.sent_at)
               )}
               {m.seq !== null && m.seq === lastAgentSeq && (info.visitor_read_seq ?? 0) >= m.seq && (
                 <span class="pa-seen" data-testid="seen">
-                  {" · Seen"}
+                  {" · " + t("msg.seen")}
                 </span>
               )}
             </div>
@@ -946,7 +972,7 @@ function MessageList(props: {
             <i />
             <i />
           </span>
-          {nameOf(typing)} is typing…
+          {t("msg.typing", { name: nameOf(typing) })}
         </div>
       )}
     </div>

@@ -7,10 +7,11 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { AgentClient } from "@parley/shared/agentclient";
-import { initials, shortTime } from "@parley/shared/format";
+import { initials } from "@parley/shared/format";
 import { api } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
+import { type Key, errorText, t, time } from "./i18n";
 
 export interface Tag {
   id: string;
@@ -20,11 +21,11 @@ export interface Tag {
 
 type InboxItem = ConversationInfo & { tags: Tag[] };
 
-const VIEWS: { id: string; label: string }[] = [
-  { id: "mine", label: "Mine" },
-  { id: "unassigned", label: "Unassigned" },
-  { id: "team", label: "Team" },
-  { id: "all", label: "All" },
+const VIEWS: { id: string; label: Key }[] = [
+  { id: "mine", label: "views.mine" },
+  { id: "unassigned", label: "views.unassigned" },
+  { id: "team", label: "views.team" },
+  { id: "all", label: "views.all" },
 ];
 
 interface Filters {
@@ -104,9 +105,9 @@ export function InboxViews(props: {
   const set = (k: keyof Filters, v: string) => setFilters({ ...filters, [k]: v });
   return (
     <>
-      <div class="pa-views" role="tablist" aria-label="Inbox views">
+      <div class="pa-views" role="tablist" aria-label={t("views.label")}>
         <button type="button" role="tab" aria-selected={view === "inbox"} class="pa-view" onClick={() => setView("inbox")}>
-          Live
+          {t("views.live")}
         </button>
         {views.map((v) => (
           <button
@@ -118,7 +119,7 @@ export function InboxViews(props: {
             class="pa-view"
             onClick={() => setView(v.id)}
           >
-            {v.label}
+            {t(v.label)}
             <span class="pa-count" data-testid={"count-" + v.id}>
               {counts[v.id] ?? "…"}
             </span>
@@ -129,25 +130,25 @@ export function InboxViews(props: {
         <div class="pa-inbox-scroll">{children}</div>
       ) : (
         <>
-          <div class="pa-filters" aria-label="Filters">
-            <select aria-label="Status" data-testid="filter-status" value={filters.status} onChange={(e) => set("status", e.currentTarget.value)}>
-              <option value="open">Open</option>
-              <option value="pending">Pending</option>
-              <option value="snoozed">Snoozed</option>
-              <option value="resolved">Resolved</option>
-              <option value="">Any status</option>
+          <div class="pa-filters" aria-label={t("filters.label")}>
+            <select aria-label={t("filters.status")} data-testid="filter-status" value={filters.status} onChange={(e) => set("status", e.currentTarget.value)}>
+              <option value="open">{t("state.open")}</option>
+              <option value="pending">{t("state.pending")}</option>
+              <option value="snoozed">{t("state.snoozed")}</option>
+              <option value="resolved">{t("state.resolved")}</option>
+              <option value="">{t("filters.anyStatus")}</option>
             </select>
-            <select aria-label="Tag" data-testid="filter-tag" value={filters.tag} onChange={(e) => set("tag", e.currentTarget.value)}>
-              <option value="">Any tag</option>
-              {tags.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name}
+            <select aria-label={t("filters.tag")} data-testid="filter-tag" value={filters.tag} onChange={(e) => set("tag", e.currentTarget.value)}>
+              <option value="">{t("filters.anyTag")}</option>
+              {tags.map((tag) => (
+                <option key={tag.id} value={tag.id}>
+                  {tag.name}
                 </option>
               ))}
             </select>
             {sites.length > 1 && (
-              <select aria-label="Site" value={filters.site} onChange={(e) => set("site", e.currentTarget.value)}>
-                <option value="">Any site</option>
+              <select aria-label={t("filters.site")} value={filters.site} onChange={(e) => set("site", e.currentTarget.value)}>
+                <option value="">{t("filters.anySite")}</option>
                 {sites.map((s) => (
                   <option key={s.id} value={s.id}>
                     {s.name}
@@ -155,8 +156,8 @@ export function InboxViews(props: {
                 ))}
               </select>
             )}
-            <select aria-label="Agent" data-testid="filter-agent" value={filters.agent} onChange={(e) => set("agent", e.currentTarget.value)}>
-              <option value="">Any agent</option>
+            <select aria-label={t("filters.agent")} data-testid="filter-agent" value={filters.agent} onChange={(e) => set("agent", e.currentTarget.value)}>
+              <option value="">{t("filters.anyAgent")}</option>
               {agents.map((a) => (
                 <option key={a.id} value={a.id}>
                   {a.name}
@@ -164,19 +165,19 @@ export function InboxViews(props: {
               ))}
             </select>
             <input
-              aria-label="Language"
-              placeholder="Language"
+              aria-label={t("filters.language")}
+              placeholder={t("filters.language")}
               data-testid="filter-language"
               value={filters.language}
               size={8}
               onChange={(e) => set("language", e.currentTarget.value.trim())}
             />
             <label class="pa-filter-date">
-              From
+              {t("filters.from")}
               <input type="date" value={filters.from} onChange={(e) => set("from", e.currentTarget.value)} />
             </label>
             <label class="pa-filter-date">
-              To
+              {t("filters.to")}
               <input type="date" value={filters.to} onChange={(e) => set("to", e.currentTarget.value)} />
             </label>
           </div>
@@ -215,7 +216,7 @@ function ServerList(props: { view: string; filters: Filters; tick: number; selec
       setNext(r.next_cursor);
       setError("");
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     }
   };
   // A live change reloads the first page (pages loaded further stay
@@ -224,11 +225,11 @@ function ServerList(props: { view: string; filters: Filters; tick: number; selec
     if (pages.current === 1) void load("", false);
   }, [tick]);
   if (error) return <p class="pa-empty-line" role="alert">{error}</p>;
-  if (!items) return <p class="pa-empty-line">Loading…</p>;
+  if (!items) return <p class="pa-empty-line">{t("common.loading")}</p>;
   return (
     <div class="pa-inbox-scroll" data-testid="view-list" data-view={view}>
       {items.length === 0 ? (
-        <p class="pa-empty-line">No conversations here.</p>
+        <p class="pa-empty-line">{t("views.empty")}</p>
       ) : (
         <ul class="pa-list">
           {items.map((c) => (
@@ -248,17 +249,17 @@ function ServerList(props: { view: string; filters: Filters; tick: number; selec
                 <span class="pa-item-body">
                   <span class="pa-item-top">
                     <span class="pa-item-name">{visitorName(c)}</span>
-                    <span class="pa-item-time">{shortTime(c.updated_at)}</span>
+                    <span class="pa-item-time">{time(c.updated_at)}</span>
                   </span>
                   <span class="pa-item-bottom">
-                    <span class="pa-item-preview">{c.last_body || "No messages yet"}</span>
+                    <span class="pa-item-preview">{c.last_body || t("common.noMessagesYet")}</span>
                   </span>
                   <span class="pa-item-meta">
                     <StatePill info={c} />
                     {c.agent_name && <span class="pa-item-agent">{c.agent_name}</span>}
-                    {c.tags.map((t) => (
-                      <span key={t.id} class="pa-tag" style={t.color ? { borderColor: t.color } : undefined}>
-                        {t.name}
+                    {c.tags.map((tag) => (
+                      <span key={tag.id} class="pa-tag" style={tag.color ? { borderColor: tag.color } : undefined}>
+                        {tag.name}
                       </span>
                     ))}
                   </span>
@@ -277,7 +278,7 @@ function ServerList(props: { view: string; filters: Filters; tick: number; selec
             void load(next, true);
           }}
         >
-          Older conversations
+          {t("views.older")}
         </button>
       )}
     </div>
@@ -286,12 +287,12 @@ function ServerList(props: { view: string; filters: Filters; tick: number; selec
 
 /** StatePill names a conversation's inbox state. */
 export function StatePill({ info }: { info: ConversationInfo }) {
-  if (info.status === "closed") return <span class="pa-pill pa-pill-closed">Resolved</span>;
-  if (info.state === "pending") return <span class="pa-pill pa-pill-pending" data-testid="state-pill">Pending</span>;
+  if (info.status === "closed") return <span class="pa-pill pa-pill-closed">{t("state.resolved")}</span>;
+  if (info.state === "pending") return <span class="pa-pill pa-pill-pending" data-testid="state-pill">{t("state.pending")}</span>;
   if (info.state === "snoozed")
     return (
       <span class="pa-pill pa-pill-snoozed" data-testid="state-pill">
-        Snoozed{info.snoozed_until ? " until " + shortTime(info.snoozed_until) : ""}
+        {info.snoozed_until ? t("state.snoozedUntil", { time: time(info.snoozed_until) }) : t("state.snoozed")}
       </span>
     );
   return null;
@@ -323,7 +324,7 @@ export function StateActions({ info, canAct }: { info: ConversationInfo; canAct:
       setSnoozing(false);
       setError("");
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     }
   };
   const state = info.state ?? "";
@@ -331,21 +332,21 @@ export function StateActions({ info, canAct }: { info: ConversationInfo; canAct:
     <div class="pa-state-actions">
       {state !== "" && (
         <button type="button" class="pa-btn-outline" data-testid="state-open" onClick={() => void set("open")}>
-          Reopen
+          {t("state.reopen")}
         </button>
       )}
       {state !== "pending" && (
-        <button type="button" class="pa-btn-outline" data-testid="state-pending" title="Waiting on the visitor" onClick={() => void set("pending")}>
-          Pending
+        <button type="button" class="pa-btn-outline" data-testid="state-pending" title={t("state.pendingTitle")} onClick={() => void set("pending")}>
+          {t("state.pending")}
         </button>
       )}
       <button type="button" class="pa-btn-outline" data-testid="snooze" aria-expanded={snoozing} onClick={() => setSnoozing(!snoozing)}>
-        Snooze
+        {t("state.snooze")}
       </button>
       {snoozing && (
-        <div class="pa-snooze" role="group" aria-label="Snooze until">
+        <div class="pa-snooze" role="group" aria-label={t("state.snoozeUntil")}>
           <button type="button" class="pa-link" onClick={() => void set("snoozed", new Date(Date.now() + 3600_000))}>
-            1 hour
+            {t("state.oneHour")}
           </button>
           <button
             type="button"
@@ -357,14 +358,14 @@ export function StateActions({ info, canAct }: { info: ConversationInfo; canAct:
               void set("snoozed", d);
             }}
           >
-            Tomorrow 9:00
+            {t("state.tomorrow")}
           </button>
           <label>
-            Until
+            {t("state.until")}
             <input type="datetime-local" step={1} data-testid="snooze-until" value={until} onInput={(e) => setUntil(e.currentTarget.value)} />
           </label>
           <button type="button" class="pa-btn" data-testid="snooze-confirm" onClick={() => void set("snoozed", new Date(until))}>
-            Snooze
+            {t("state.snooze")}
           </button>
         </div>
       )}
@@ -395,40 +396,40 @@ export function TagEditor({ conversation, role }: { conversation: string; role: 
       setTags((await api<{ tags: Tag[] }>("PUT", path, { tags: ids })).tags);
       setError("");
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     }
   };
   const add = async (e: Event) => {
     e.preventDefault();
     const n = name.trim();
     if (!n) return;
-    let tag = all.find((t) => t.name.toLowerCase() === n.toLowerCase());
+    let tag = all.find((x) => x.name.toLowerCase() === n.toLowerCase());
     if (!tag && supervisor) {
       try {
         tag = (await api<{ tag: Tag }>("POST", "/api/tags", { name: n })).tag;
         setAll([...all, tag]);
       } catch (err) {
-        setError(err instanceof Error ? err.message : String(err));
+        setError(errorText(err));
         return;
       }
     }
     if (!tag) {
-      setError(`No tag “${n}”; a supervisor or admin can make it.`);
+      setError(t("tags.none", { name: n }));
       return;
     }
     setName("");
-    if (!tags.some((t) => t.id === tag!.id)) await put([...tags.map((t) => t.id), tag.id]);
+    if (!tags.some((x) => x.id === tag!.id)) await put([...tags.map((x) => x.id), tag.id]);
   };
   return (
     <div class="pa-tags" data-testid="conversation-tags">
-      {tags.map((t) => (
-        <span key={t.id} class="pa-tag" data-testid="tag" style={t.color ? { borderColor: t.color } : undefined}>
-          {t.name}
+      {tags.map((tag) => (
+        <span key={tag.id} class="pa-tag" data-testid="tag" style={tag.color ? { borderColor: tag.color } : undefined}>
+          {tag.name}
           <button
             type="button"
             class="pa-tag-x"
-            aria-label={`Remove tag ${t.name}`}
-            onClick={() => void put(tags.filter((x) => x.id !== t.id).map((x) => x.id))}
+            aria-label={t("tags.remove", { name: tag.name })}
+            onClick={() => void put(tags.filter((x) => x.id !== tag.id).map((x) => x.id))}
           >
             ×
           </button>
@@ -437,15 +438,15 @@ export function TagEditor({ conversation, role }: { conversation: string; role: 
       <form class="pa-tag-add" onSubmit={add}>
         <input
           list={"tags-" + conversation}
-          aria-label="Add a tag"
-          placeholder="Add tag"
+          aria-label={t("tags.add")}
+          placeholder={t("tags.addShort")}
           data-testid="tag-input"
           value={name}
           onInput={(e) => setName(e.currentTarget.value)}
         />
         <datalist id={"tags-" + conversation}>
-          {all.map((t) => (
-            <option key={t.id} value={t.name} />
+          {all.map((tag) => (
+            <option key={tag.id} value={tag.name} />
           ))}
         </datalist>
       </form>

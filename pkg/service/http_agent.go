@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -41,11 +42,14 @@ type agentJSON struct {
 	// LastSeenAt is when the agent last signed in or connected (absent:
 	// never).
 	LastSeenAt string `json:"last_seen_at,omitempty"`
+	// Locale is the dashboard language the agent chose (absent: the
+	// browser's).
+	Locale string `json:"locale,omitempty"`
 }
 
 func toAgentJSON(a store.Agent) agentJSON {
 	out := agentJSON{ID: a.ID, Name: a.Name, Email: a.Email, Role: a.Role, Status: a.Status, Disabled: a.DisabledAt != nil,
-		TwoFactor: a.TOTPEnabledAt != nil}
+		TwoFactor: a.TOTPEnabledAt != nil, Locale: a.Locale}
 	if a.LastSeenAt != nil {
 		out.LastSeenAt = a.LastSeenAt.UTC().Format(time.RFC3339)
 	}
@@ -237,6 +241,30 @@ func (s *Server) me(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"agent": toAgentJSON(a), "workspace": ws, "two_factor": tf})
+}
+
+// dashboardLocale is a language tag the dashboard speaks: one of the
+// widget's six, with an optional region for dates ("pt-BR").
+var dashboardLocale = regexp.MustCompile(`^(` + strings.Join(widgetLanguages, "|") + `)(-[A-Z]{2})?$`)
+
+// setLocale stores the dashboard language the agent chose; "" goes back
+// to the browser's.
+func (s *Server) setLocale(c *gin.Context) error {
+	var req struct {
+		Locale *string `json:"locale"`
+	}
+	if err := bindBody(c, &req); err != nil {
+		return err
+	}
+	if req.Locale == nil || (*req.Locale != "" && !dashboardLocale.MatchString(*req.Locale)) {
+		return apierr.Invalid("locale is one of " + strings.Join(widgetLanguages, ", ") + " (a region may follow: pt-BR), or \"\" for the browser's")
+	}
+	me := agentOf(c)
+	if err := s.store.Workspace(me.WorkspaceID).SetAgentLocale(c.Request.Context(), me.ID, *req.Locale); err != nil {
+		return apierr.Unavailable("cannot save your language right now; retry", err)
+	}
+	c.JSON(http.StatusOK, gin.H{"locale": *req.Locale})
+	return nil
 }
 
 func (s *Server) agentSocket(c *gin.Context) {

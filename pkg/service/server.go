@@ -233,6 +233,7 @@ func (s *Server) routes() []route {
 		r("POST", "/api/auth/login", s.requireOwnPage, body, s.login),
 		r("POST", "/api/auth/logout", agent, csrf, s.logout),
 		r("GET", "/api/me", agent, s.me),
+		r("PUT", "/api/me/locale", agent, csrf, body, h(s.setLocale)),
 		r("GET", "/api/conversations", agent, h(conversations.list)), // http_conversations.go
 		r("GET", "/api/conversations/:id/messages", agent, h(conversations.messages)),
 		r("GET", "/ws/agent", agent, s.agentSocket),

@@ -55,6 +55,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120832_reports_conversation_stats", Migrate: migrateConversationStats},           // conversation_stats.go
 	{ID: "2026120833_search_gaps", Migrate: migrateSearchGaps},                                 // search.go
 	{ID: "2026120891_contacts_contacts", Migrate: migrateContacts},                             // contacts.go
+	{ID: "2026120891_i18n_agent_locale", Migrate: migrateAgentLocale},                          // agent_locale.go
 }
 
 func migrate(db *gorm.DB) error {

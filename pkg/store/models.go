@@ -108,7 +108,10 @@ type Agent struct {
 	TOTPSecret    string `gorm:"column:totp_secret;type:text;not null;default:''" json:"-"`
 	TOTPEnabledAt *time.Time
 	TOTPLastStep  int64 `gorm:"column:totp_last_step;not null;default:0"`
-	CreatedAt     time.Time
+	// Locale is the dashboard language the agent chose (agent_locale.go;
+	// "": the browser's).
+	Locale    string `gorm:"size:20;not null;default:''"`
+	CreatedAt time.Time
 }
 
 // Session is a signed-in agent's browser session. Only a hash of the cookie
