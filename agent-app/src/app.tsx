@@ -673,11 +673,11 @@ function InboxItem(props: { conv: ConversationLog; self: Author; unread: number;
         </span>
         <span class="pa-item-body">
           <span class="pa-item-top">
-            <span class="pa-item-name">{name}</span>
+            <span class="pa-item-name" dir="auto">{name}</span>
             <span class="pa-item-time">{time(activity(conv))}</span>
           </span>
           <span class="pa-item-bottom">
-            <span class="pa-item-preview">{preview || t("common.noMessagesYet")}</span>
+            <span class="pa-item-preview" dir="auto">{preview || t("common.noMessagesYet")}</span>
             {unread > 0 && (
               <span class="pa-badge" data-testid="unread" aria-label={tn("inbox.unread", unread)}>
                 {unread}
@@ -741,7 +741,7 @@ function ConversationView(props: {
           {initials(name)}
         </span>
         <div class="pa-conv-title">
-          <h2 data-testid="conversation-title">{name}</h2>
+          <h2 data-testid="conversation-title" dir="auto">{name}</h2>
           <div class="pa-conv-sub">
             {email && (
               <a href={"mailto:" + email} data-testid="visitor-email">
@@ -923,7 +923,7 @@ function MessageList(props: {
             ) : m.translation && (kind === "visitor" || kind === "agent") ? (
               <TranslatedBody item={m} />
             ) : (
-              <div class="pa-bubble" data-testid="message-body">
+              <div class="pa-bubble" data-testid="message-body" dir="auto">
                 {m.body}
               </div>
             )}
@@ -1016,7 +1016,7 @@ function TranslatedBody({ item }: { item: ChatItem }) {
       : `Translated${tr.from ? ` from ${tr.from}` : ""} by ${tr.provider}`;
   return (
     <>
-      <div class="pa-bubble" data-testid="message-body" lang={original ? tr.from || undefined : tr.language}>
+      <div class="pa-bubble" data-testid="message-body" dir="auto" lang={original ? tr.from || undefined : tr.language}>
         {original ? item.body : tr.text}
       </div>
       <div class="pa-translated" data-testid="translated">

@@ -248,11 +248,11 @@ function ServerList(props: { view: string; filters: Filters; tick: number; selec
                 </span>
                 <span class="pa-item-body">
                   <span class="pa-item-top">
-                    <span class="pa-item-name">{visitorName(c)}</span>
+                    <span class="pa-item-name" dir="auto">{visitorName(c)}</span>
                     <span class="pa-item-time">{time(c.updated_at)}</span>
                   </span>
                   <span class="pa-item-bottom">
-                    <span class="pa-item-preview">{c.last_body || t("common.noMessagesYet")}</span>
+                    <span class="pa-item-preview" dir="auto">{c.last_body || t("common.noMessagesYet")}</span>
                   </span>
                   <span class="pa-item-meta">
                     <StatePill info={c} />
