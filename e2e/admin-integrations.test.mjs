@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { setUp, signInAgent, openWidget, send, eventually, call } from "./harness.mjs";
+import { setUp, signInAgent, openWidget, openChat, send, eventually, call } from "./harness.mjs";
 
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS;
@@ -121,6 +121,16 @@ test("admin screens: API tokens, webhooks with their delivery log, a visitor's e
     const visitorId = vs.data[0].id;
     const email = "jane.doe@example.com";
     assert.equal((await call(admin, "PATCH", `/api/visitors/${visitorId}`, { name: "Jane Doe", email })).status, 200);
+
+    // With the email known, the conversation offers to mail the visitor the
+    // transcript; mail is off in this workspace, and the agent is told so
+    // (the mail itself is pkg/service's TestTranscriptIsMailedToTheVisitor).
+    await admin.reload();
+    await openChat(admin, "Please delete my data after this");
+    await admin.click("[data-testid=email-transcript]");
+    assert.match(await admin.locator("[data-testid=transcript-note]").innerText(), /email is off/);
+    await shot(admin, "admin-transcript-mail-off");
+    await admin.click("[data-testid=open-webhooks]");
 
     // Revoke the token: the API refuses it at once.
     await admin.click("[data-testid=dialog-close]");

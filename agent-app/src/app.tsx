@@ -25,7 +25,7 @@ import { NotifyButton, useNotifications } from "./notify";
 import { Shortcuts } from "./shortcuts";
 import { Mentions, NoteItem, notesAfter, useNotes } from "./notes";
 import type { NoteInfo } from "../../pkg/protocol/protocol";
-import { EmailButton } from "./email";
+import { EmailButton, TranscriptButton } from "./email";
 import { TokensButton, WebhooksButton } from "./integrations";
 import { PrivacyButton } from "./privacy";
 import { KnowledgeButton } from "./knowledge";
@@ -757,6 +757,7 @@ function ConversationView(props: {
             <span>{t("conv.started", { time: time(info.created_at) })}</span>
           </div>
         </div>
+        {email && <TranscriptButton key={info.id} conversation={info.id} />}
         {canAct && <TransferButton info={info} self={self.id} />}
         {canAct && (
           <button type="button" class="pa-btn-outline" data-testid="close-conversation" onClick={() => client.close(info.id)}>

@@ -251,3 +251,30 @@ export function EmailAdmin() {
     </div>
   );
 }
+
+/** TranscriptButton mails the conversation's transcript to the visitor, at
+ * the address they left (the server never takes another one). */
+export function TranscriptButton({ conversation }: { conversation: string }) {
+  const [state, setState] = useState<{ ok: boolean; text: string } | null>(null);
+  const send = async () => {
+    setState(null);
+    try {
+      const r = await api<{ to: string }>("POST", `/api/conversations/${encodeURIComponent(conversation)}/transcript`);
+      setState({ ok: true, text: `Transcript sent to ${r.to}` });
+    } catch (e) {
+      setState({ ok: false, text: message(e) });
+    }
+  };
+  return (
+    <>
+      <button type="button" class="pa-btn-outline" data-testid="email-transcript" title="Email the visitor this chat" onClick={() => void send()}>
+        Email transcript
+      </button>
+      {state && (
+        <span class={"pa-transcript-note" + (state.ok ? "" : " pa-transcript-failed")} role={state.ok ? "status" : "alert"} data-testid="transcript-note">
+          {state.text}
+        </span>
+      )}
+    </>
+  );
+}

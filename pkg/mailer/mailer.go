@@ -378,3 +378,77 @@ func (m *Mailer) SendInvite(ctx context.Context, ws, to, workspace, inviter, rol
 	})
 	return err == nil, err
 }
+
+// Transcript errors.
+var (
+	ErrMailOff   = errors.New("email is off for this workspace")
+	ErrNoAddress = errors.New("the visitor left no email address")
+)
+
+// maxTranscript bounds the messages a transcript mail holds.
+const maxTranscript = 2000
+
+// QueueTranscript queues a mail to a conversation's visitor, at the
+// address they left (the offline or pre-chat form, else their verified
+// identity's), with every message they saw in the chat; never notes or
+// agent-only notices. It returns the address. The mail goes out with the
+// queue's retries.
+func (m *Mailer) QueueTranscript(ctx context.Context, sc *store.Scoped, convID string) (string, error) {
+	c, err := sc.Conversation(ctx, convID)
+	if err != nil {
+		return "", err
+	}
+	es, err := sc.EmailSettings(ctx)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !es.Enabled {
+		return "", ErrMailOff
+	}
+	if err != nil {
+		return "", err
+	}
+	visitor, err := sc.Visitor(ctx, c.VisitorID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	to := firstNonEmpty(c.ContactEmail, visitor.Email)
+	if to == "" || !email.ValidAddress(to) {
+		return "", ErrNoAddress
+	}
+	site, err := sc.Site(ctx, c.SiteID)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your chat with %s on %s (times in UTC):\n\n", site.Name, c.CreatedAt.UTC().Format("2 January 2006"))
+	var after int64
+	for n := 0; n < maxTranscript; {
+		msgs, err := sc.MessagesAfter(ctx, c.ID, after, 200)
+		if err != nil {
+			return "", err
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, msg := range msgs {
+			after = msg.Seq
+			if msg.Audience != "" && msg.Audience != protocol.AudienceVisitor {
+				continue
+			}
+			who := firstNonEmpty(msg.AuthorName, site.Name)
+			switch msg.AuthorKind {
+			case protocol.AuthorVisitor:
+				who = "You"
+			case protocol.AuthorSystem:
+				who = "—"
+			}
+			fmt.Fprintf(&b, "[%s] %s: %s\n", msg.CreatedAt.UTC().Format("2006-01-02 15:04"), who, msg.Body)
+			n++
+		}
+	}
+	mo := store.MailOut{ConversationID: c.ID, Kind: "transcript", ToAddress: to,
+		Subject: "Your chat with " + site.Name, Body: b.String()}
+	if err := sc.QueueMail(ctx, "", 0, 0, []store.MailOut{mo}); err != nil {
+		return "", err
+	}
+	m.Kick()
+	return to, nil
+}

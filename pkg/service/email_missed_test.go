@@ -76,3 +76,54 @@ func TestMissedChatIsMailedToTheTeamOnce(t *testing.T) {
 		})
 	}
 }
+
+// An agent mails a conversation's transcript to the visitor, at the
+// address the visitor left: every message the visitor saw, nothing else;
+// without an address, or with mail off, the answer says why.
+func TestTranscriptIsMailedToTheVisitor(t *testing.T) {
+	for name, st := range storetest.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			smtpd := emailtest.Start(t, "parley", "smtp password", nil)
+			ts := newTestServerWith(t, st, nil, ratelimit.Rules{})
+			startMail(t, ts)
+			admin := ts.signIn(t, "admin@parley.local", adminPassword)
+			agent := admin.newAgent(t, "Eve", nil)
+
+			token := ts.visitorToken(t)
+			var left struct{ Conversation protocol.ConversationInfo }
+			if code := ts.widgetPost(t, "/api/widget/offline", map[string]string{"token": token, "client_id": "off-1",
+				"name": "Ana", "email": "ana@example.test", "message": "Do you ship to Lisbon?"}, &left); code != 200 {
+				t.Fatalf("offline message: %d", code)
+			}
+			conv := left.Conversation.ID
+			var e struct{ Code string }
+			if code := agent.call(t, "POST", "/api/conversations/"+conv+"/transcript", nil, &e); code != 409 {
+				t.Fatalf("transcript with mail off: %d %s, want 409", code, e.Code)
+			}
+			if code := admin.call(t, "PUT", "/api/email/settings", map[string]any{"enabled": true, "host": smtpd.Host, "port": smtpd.Port,
+				"security": "none", "username": "parley", "password": "smtp password", "from_address": "support@acme.test"}, nil); code != 200 {
+				t.Fatalf("settings: %d", code)
+			}
+			if code := admin.call(t, "POST", "/api/conversations/"+conv+"/notes", map[string]any{"body": "internal: check stock"}, nil); code != 201 {
+				t.Fatalf("note: %d", code)
+			}
+			var out struct{ To string }
+			if code := agent.call(t, "POST", "/api/conversations/"+conv+"/transcript", nil, &out); code != 202 || out.To != "ana@example.test" {
+				t.Fatalf("transcript: %d %+v", code, out)
+			}
+			got := smtpd.Wait(t, 1, 15*time.Second)[0]
+			h, text := mailText(t, got)
+			if got.To[0] != "ana@example.test" || !strings.HasPrefix(h.Get("Subject"), "Your chat with") ||
+				!strings.Contains(text, "You: Do you ship to Lisbon?") || strings.Contains(text, "check stock") {
+				t.Fatalf("transcript to %v: %q\n%s", got.To, h.Get("Subject"), text)
+			}
+
+			// A visitor who left no address.
+			v, _ := ts.visitorWithLocale(t, "en-US")
+			anon := v.start()
+			if code := agent.call(t, "POST", "/api/conversations/"+anon.ID+"/transcript", nil, &e); code != 409 {
+				t.Fatalf("transcript without an address: %d, want 409", code)
+			}
+		})
+	}
+}

@@ -44,13 +44,37 @@ type emailAPI struct {
 	// come back.
 	mail  *mailer.Mailer
 	audit func(c *gin.Context, workspaceID, action, target, detail string)
+	// workspace is the store the mailer reads a transcript from.
+	workspace func(workspaceID string) *store.Scoped
 }
 
 func (s *Server) emailAPI() *emailAPI {
 	return &emailAPI{
 		store: func(ws string) emailStore { return s.store.Workspace(ws) },
-		mail:  s.mail, audit: s.audit,
+		mail:  s.mail, audit: s.audit, workspace: s.store.Workspace,
 	}
+}
+
+// transcript answers POST /api/conversations/:id/transcript: the chat is
+// mailed to the visitor at the address they left (never one the agent
+// types, so the dashboard cannot mail a conversation anywhere), through
+// the mail queue. Audited without the address.
+func (a *emailAPI) transcript(c *gin.Context) error {
+	me := agentOf(c)
+	to, err := a.mail.QueueTranscript(c.Request.Context(), a.workspace(me.WorkspaceID), c.Param("id"))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return apierr.NotFound("no such conversation")
+	case errors.Is(err, mailer.ErrMailOff):
+		return apierr.Conflict("email is off for this workspace; an admin turns it on under Email")
+	case errors.Is(err, mailer.ErrNoAddress):
+		return apierr.Conflict("the visitor left no email address to send the transcript to")
+	case err != nil:
+		return apierr.Unavailable("cannot queue the transcript right now; retry", err)
+	}
+	a.audit(c, me.WorkspaceID, "transcript_mailed", c.Param("id"), "")
+	c.JSON(http.StatusAccepted, gin.H{"to": to})
+	return nil
 }
 
 // emailSettingsJSON is the settings as the dashboard sees them: the

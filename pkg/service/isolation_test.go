@@ -79,6 +79,7 @@ var idRoutes = map[string]struct {
 	"PATCH /api/webhooks/:id":                     {id: "webhook", body: map[string]any{"enabled": false}},
 	"POST /api/webhooks/:id/secret":               {id: "webhook"},
 	"POST /api/webhooks/:id/test":                 {id: "webhook"},
+	"POST /api/conversations/:id/transcript":      {id: "conversation"},
 	"POST /api/webhook-deliveries/:id/replay":     {id: "delivery"},
 	// /api/v1 is called with the other workspace's write token.
 	"GET /api/v1/conversations/:id":           {id: "conversation"},

@@ -277,6 +277,7 @@ func (s *Server) routes() []route {
 		r("POST", "/api/email/test", agent, csrf, requireRole("admin"), body, h(mail.test)),
 		r("GET", "/api/email/outbox", agent, requireRole("admin"), h(mail.outbox)),
 		r("POST", "/api/email/outbox/:id/retry", agent, csrf, requireRole("admin"), h(mail.retry)),
+		r("POST", "/api/conversations/:id/transcript", agent, csrf, h(mail.transcript)), // the visitor's, to their own address
 
 		// A site's routing and calls settings (http_site_routing.go).
 		r("GET", "/api/sites/:id/routing", agent, requireRole("admin", "supervisor"), h(siteRouting.get)),
