@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -263,4 +264,59 @@ func TestConversionsOfVisitor(t *testing.T) {
 			t.Fatalf("conversions %+v %v", got, err)
 		}
 	})
+}
+
+// After a key rotation, Reencrypt reseals a contact's name, email, phone
+// and notes under the new key, and the contact reads back (and is still
+// matched by its email) once the old key is gone.
+func TestReencryptResealsContacts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "p.db")
+	k1, _ := keyring.GenerateKey("k1")
+	ring1, _ := keyring.New(k1)
+	s1, err := store.Open(ctx, path, store.WithSealer(ring1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, c := seed(t, s1)
+	l := link(t, sc, c.VisitorID, store.ContactFacts{Name: "Ana Lima", Email: "ana@example.com", Phone: "+351 21 000"})
+	notes := "wants a quote"
+	if _, err := sc.UpdateContact(ctx, l.Contact.ID, store.ContactEdit{Notes: &notes}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+
+	k2, _ := keyring.GenerateKey("k2")
+	ring2, _ := keyring.New(k2, k1)
+	s2, err := store.Open(ctx, path, store.WithSealer(ring2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Reencrypt(ctx, ring2); err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"name", "email", "phone", "notes"} {
+		var raw string
+		s2.Gorm().Raw("SELECT " + col + " FROM contacts").Scan(&raw)
+		if id, err := keyring.KeyID(raw); err != nil || id != "k2" {
+			t.Errorf("contacts.%s under %q after Reencrypt (%v)", col, id, err)
+		}
+	}
+	s2.Close()
+
+	ring3, _ := keyring.New(k2)
+	s3, err := store.Open(ctx, path, store.WithSealer(ring3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	sc3 := s3.Workspace(sc.WorkspaceID())
+	got, err := sc3.Contact(ctx, l.Contact.ID)
+	if err != nil || got.Name != "Ana Lima" || got.Email != "ana@example.com" || got.Phone != "+351 21 000" || got.Notes != notes {
+		t.Fatalf("after rotation: %+v %v", got, err)
+	}
+	other := newVisitor(t, sc3, c, "", "")
+	if again := link(t, sc3, other.ID, store.ContactFacts{Email: "ANA@example.com"}); again.Created || again.Contact.ID != l.Contact.ID {
+		t.Fatalf("email match after rotation: %+v", again)
+	}
 }
