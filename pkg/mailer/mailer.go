@@ -171,37 +171,28 @@ func (m *Mailer) compose(ctx context.Context, sc *store.Scoped, es store.EmailSe
 		return nil, 0, err
 	}
 	var out []store.MailOut
-	if c.Status == protocol.ConversationOffline && len(fromVisitor) > 0 {
-		if team := TeamAddresses(es.TeamTo); len(team) > 0 {
-			who := firstNonEmpty(c.ContactName, visitor.Name, "A visitor")
-			var b strings.Builder
-			fmt.Fprintf(&b, "%s left a message on %s while nobody was available.\n\n", who, site.Name)
-			if addr := firstNonEmpty(c.ContactEmail, visitor.Email); addr != "" {
-				fmt.Fprintf(&b, "Email: %s\n\n", addr)
-			}
-			for _, msg := range fromVisitor {
-				fmt.Fprintf(&b, "%s\n\n", msg.Body)
-			}
-			fmt.Fprintf(&b, "Answer it in Parley: %s/app/#c=%s\n", m.Origin, c.ID)
-			out = append(out, store.MailOut{ConversationID: c.ID, Kind: "offline", ToAddress: strings.Join(team, ", "),
-				Subject: "Offline message from " + who + " on " + site.Name, Body: b.String()})
-		}
+	// The team hears of an offline message, or of a missed chat, with what
+	// the visitor wrote.
+	kind, what, subject, link := "", "", "", ""
+	switch {
+	case c.Status == protocol.ConversationOffline && len(fromVisitor) > 0:
+		kind, what, subject, link = "offline", "left a message on %s while nobody was available.", "Offline message from ", "Answer it in Parley"
+	case missed:
+		kind, what, subject, link = "missed", "wrote on %s, waited in the queue and left before anyone answered.", "Missed chat from ", "See the conversation in Parley"
 	}
-	if missed {
-		if team := TeamAddresses(es.TeamTo); len(team) > 0 {
-			who := firstNonEmpty(c.ContactName, visitor.Name, "A visitor")
-			var b strings.Builder
-			fmt.Fprintf(&b, "%s wrote on %s, waited in the queue and left before anyone answered.\n\n", who, site.Name)
-			if addr := firstNonEmpty(c.ContactEmail, visitor.Email); addr != "" {
-				fmt.Fprintf(&b, "Email: %s\n\n", addr)
-			}
-			for _, msg := range fromVisitor {
-				fmt.Fprintf(&b, "%s\n\n", msg.Body)
-			}
-			fmt.Fprintf(&b, "See the conversation in Parley: %s/app/#c=%s\n", m.Origin, c.ID)
-			out = append(out, store.MailOut{ConversationID: c.ID, Kind: "missed", ToAddress: strings.Join(team, ", "),
-				Subject: "Missed chat from " + who + " on " + site.Name, Body: b.String()})
+	if team := TeamAddresses(es.TeamTo); kind != "" && len(team) > 0 {
+		who := firstNonEmpty(c.ContactName, visitor.Name, "A visitor")
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s "+what+"\n\n", who, site.Name)
+		if addr := firstNonEmpty(c.ContactEmail, visitor.Email); addr != "" {
+			fmt.Fprintf(&b, "Email: %s\n\n", addr)
 		}
+		for _, msg := range fromVisitor {
+			fmt.Fprintf(&b, "%s\n\n", msg.Body)
+		}
+		fmt.Fprintf(&b, "%s: %s/app/#c=%s\n", link, m.Origin, c.ID)
+		out = append(out, store.MailOut{ConversationID: c.ID, Kind: kind, ToAddress: strings.Join(team, ", "),
+			Subject: subject + who + " on " + site.Name, Body: b.String()})
 	}
 	to := firstNonEmpty(c.ContactEmail, visitor.Email)
 	if len(toVisitor) > 0 && to != "" && email.ValidAddress(to) && visitor.Presence != protocol.PresenceOnline {
