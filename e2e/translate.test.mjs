@@ -88,3 +88,57 @@ test("a Spanish visitor and an English agent each read the other in their own la
   await eventually(async () => /mañana/.test(await again.locator("[data-testid=message-body]").innerText()), { what: "the translation after a reload" });
   await es.ctx.close();
 });
+
+test("an admin chooses the translation provider, tests it and saves it; the key is never shown again", async (t) => {
+  // A local OpenAI-compatible endpoint that translates everything into
+  // the same Spanish sentence, and remembers the key it was sent.
+  const http = await import("node:http");
+  const keys = [];
+  const model = http.createServer(async (req, res) => {
+    for await (const _ of req);
+    keys.push(req.headers.authorization);
+    res.writeHead(200, { "Content-Type": "text/event-stream" });
+    res.end(`data: ${JSON.stringify({ choices: [{ delta: { content: "¡Hola! Su pedido ha sido enviado." } }] })}\n\ndata: [DONE]\n\n`);
+  });
+  await new Promise((r) => model.listen(0, "127.0.0.1", r));
+  t.after(() => model.close());
+
+  const s = await e2e.server();
+  const admin = await signInAgent(e2e.browser, s.url);
+  const site = await demoSiteId(s.url);
+  await admin.locator("[data-testid=open-knowledge]").click();
+  const form = admin.locator("[data-testid=translation-settings]");
+  await form.waitFor();
+  assert.equal(await form.locator("[data-testid=translation-provider]").inputValue(), "default");
+
+  if (/\bspa-eng\b|\beng-spa\b/.test(apertiumPairs())) {
+    await form.locator("[data-testid=translation-provider]").selectOption("apertium");
+    await form.locator("[data-testid=translation-test]").click();
+    await form.locator("[data-testid=translation-note]", { hasText: "Works (en → es" }).waitFor();
+  }
+
+  await form.locator("[data-testid=translation-provider]").selectOption("openai");
+  await form.locator("[data-testid=translation-url]").fill(`http://127.0.0.1:${model.address().port}/v1`);
+  await form.locator("[data-testid=translation-model]").fill("tiny-translator");
+  await form.locator("[data-testid=translation-key]").fill("sk-translate-secret");
+  await form.locator("[data-testid=translation-test]").click();
+  await form.locator("[data-testid=translation-note]", { hasText: "¡Hola! Su pedido ha sido enviado." }).waitFor();
+  assert.deepEqual(keys, ["Bearer sk-translate-secret"], "the test used the key typed, before saving");
+  await form.locator("[data-testid=translation-save]").click();
+  await form.locator("[data-testid=translation-note]", { hasText: "Saved." }).waitFor();
+  assert.equal(await form.locator("[data-testid=translation-key]").inputValue(), "");
+  assert.equal(await form.locator("[data-testid=translation-key]").getAttribute("placeholder"), "saved (type to replace)");
+  await form.scrollIntoViewIfNeeded();
+  await admin.screenshot({ path: `${shots}/translation-settings.png` });
+  const stored = await call(admin, "GET", `/api/sites/${site}/translation`);
+  assert.equal(stored.json.translation.provider, "openai");
+  assert.equal(stored.json.translation.key_set, true);
+  assert.doesNotMatch(JSON.stringify(stored.json), /sk-translate/);
+
+  // A failing endpoint is reported, not saved.
+  await form.locator("[data-testid=translation-url]").fill("http://127.0.0.1:1/v1");
+  await form.locator("[data-testid=translation-test]").click();
+  await form.locator("[data-testid=translation-note]", { hasText: "Test failed" }).waitFor();
+  await admin.screenshot({ path: `${shots}/translation-settings-failed.png` });
+  assert.equal((await call(admin, "GET", `/api/sites/${site}/translation`)).json.translation.url, `http://127.0.0.1:${model.address().port}/v1`);
+});

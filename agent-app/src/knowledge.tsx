@@ -1,7 +1,8 @@
 // Knowledge (admins write, supervisors read): a site's help articles
 // (title, Markdown body, tags, language, published or draft), imported
 // from Markdown or HTML files, the link to the site's public help page,
-// and the site's assistant: when it answers and with which provider. The
+// the site's assistant: when it answers and with which provider, and its
+// auto-translation provider (translation.tsx). The
 // server (pkg/service/http_knowledge.go) indexes each change at once; the
 // provider's API key is write-only (the server says only whether one is
 // stored).
@@ -9,6 +10,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
+import { TranslationSettings } from "./translation";
 
 interface Site {
   id: string;
@@ -45,7 +47,7 @@ export function KnowledgeButton({ role }: { role: string }) {
         Knowledge
       </button>
       {open && (
-        <Dialog title="Knowledge and assistant" wide onClose={() => setOpen(false)}>
+        <Dialog title="Knowledge, assistant and translation" wide onClose={() => setOpen(false)}>
           <Knowledge admin={role === "admin"} />
         </Dialog>
       )}
@@ -86,6 +88,7 @@ function Knowledge({ admin }: { admin: boolean }) {
         </a>
       </div>
       {admin && <AssistantSettings key={"a" + site} site={site} />}
+      {admin && <TranslationSettings key={"t" + site} site={site} />}
       <Articles key={"l" + site} site={site} admin={admin} />
     </div>
   );

@@ -100,6 +100,9 @@ var idRoutes = map[string]struct {
 	"DELETE /api/articles/:id":                {id: "article"},
 	"GET /api/sites/:id/assistant":            {id: "site"},
 	"PUT /api/sites/:id/assistant":            {id: "site", body: map[string]any{"mode": "first", "provider": "builtin"}},
+	"GET /api/sites/:id/translation":          {id: "site"},
+	"PUT /api/sites/:id/translation":          {id: "site", body: map[string]any{"provider": "off"}},
+	"POST /api/sites/:id/translation/test":    {id: "site", body: map[string]any{"provider": "apertium"}},
 }
 
 // notIDBearing lists the routes whose path parameter is not a workspace's

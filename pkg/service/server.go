@@ -27,6 +27,7 @@ import (
 	"github.com/parleychat/parley/pkg/relay"
 	"github.com/parleychat/parley/pkg/relaynode"
 	"github.com/parleychat/parley/pkg/store"
+	"github.com/parleychat/parley/pkg/translate"
 	"github.com/parleychat/parley/pkg/turn"
 )
 
@@ -55,11 +56,12 @@ type Server struct {
 	blobs     blob.Store     // attachments' bytes (http_attachments.go)
 
 	rtcMetrics *rtcMetrics
-	calls      callBook         // call.go
-	resync     resyncState      // resync.go
-	seen       lastSeen         // seen.go
-	hooks      hookBook         // webhooks.go
-	assistant  *assistantRunner // assistant.go
+	calls      callBook            // call.go
+	resync     resyncState         // resync.go
+	seen       lastSeen            // seen.go
+	hooks      hookBook            // webhooks.go
+	assistant  *assistantRunner    // assistant.go
+	apertium   *translate.Apertium // translate.go; nil where not installed
 	// now is the clock two-factor codes are checked against (tests move it).
 	now func() time.Time
 
@@ -205,6 +207,7 @@ func (s *Server) routes() []route {
 	}
 	api, tokens, hooks := s.v1API(), s.tokensAPI(), s.webhooksAPI()
 	kb := s.knowledgeAPI()
+	tl := s.translationAPI()
 	panel := s.visitorPanelAPI()
 	reports := s.reportsAPI()
 	search := s.searchAPI()
@@ -384,6 +387,9 @@ func (s *Server) routes() []route {
 		r("DELETE", "/api/articles/:id", agent, csrf, requireRole("admin"), h(kb.remove)),
 		r("GET", "/api/sites/:id/assistant", agent, requireRole("admin"), h(kb.getAssistant)),
 		r("PUT", "/api/sites/:id/assistant", agent, csrf, requireRole("admin"), body, h(kb.setAssistant)),
+		r("GET", "/api/sites/:id/translation", agent, requireRole("admin"), h(tl.get)), // http_translation.go
+		r("PUT", "/api/sites/:id/translation", agent, csrf, requireRole("admin"), body, h(tl.set)),
+		r("POST", "/api/sites/:id/translation/test", agent, csrf, requireRole("admin"), body, h(tl.test)),
 		r("GET", "/help/:site", h(kb.helpIndex)),
 		r("GET", "/help/:site/:article", h(kb.helpArticle)),
 		r("POST", "/api/widget/handoff", body, h(s.widgetHandoff)),

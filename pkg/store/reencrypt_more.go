@@ -55,6 +55,7 @@ var moreSealed = []sealedColumn{
 	{"visitors", []string{"id"}, "phone", func(r map[string]any) []byte { return visitorPhoneAAD(str(r, "id")) }},
 	{"visitors", []string{"id"}, "profile", func(r map[string]any) []byte { return visitorProfileAAD(str(r, "id")) }},
 	{"assistant_settings", []string{"site_id"}, "api_key", func(r map[string]any) []byte { return assistantKeyAAD(str(r, "site_id")) }},
+	{"translation_settings", []string{"site_id"}, "api_key", func(r map[string]any) []byte { return translationKeyAAD(str(r, "site_id")) }},
 	{"idempotency_keys", []string{"idem_key", "workspace_id"}, "body", func(r map[string]any) []byte {
 		return idempotencyAAD(str(r, "workspace_id"), str(r, "idem_key"))
 	}},

@@ -29,7 +29,7 @@ func TestMoreSealedColumnsExist(t *testing.T) {
 }
 
 // After a key rotation, Reencrypt reseals page views, events, custom
-// attributes and the assistant's API key under the new key, and they read
+// attributes and the assistant's and translation's API keys under the new key, and they read
 // back once the old key is gone.
 func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 	ctx := context.Background()
@@ -58,6 +58,9 @@ func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 	if err := sc.SetAssistantSettings(ctx, AssistantSettings{SiteID: site.ID, Mode: "first", Provider: "openai", APIKey: "sk-secret"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := sc.SetTranslationSettings(ctx, TranslationSettings{SiteID: site.ID, Provider: TranslateOpenAI, URL: "http://127.0.0.1:1/v1", Model: "m", APIKey: "sk-translate"}); err != nil {
+		t.Fatal(err)
+	}
 	s1.Close()
 
 	k2, _ := keyring.GenerateKey("k2")
@@ -70,7 +73,7 @@ func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"SELECT url FROM visitor_pages", "SELECT title FROM visitor_pages", "SELECT referrer FROM visitor_pages",
-		"SELECT props FROM visitor_events", "SELECT api_key FROM assistant_settings"} {
+		"SELECT props FROM visitor_events", "SELECT api_key FROM assistant_settings", "SELECT api_key FROM translation_settings"} {
 		var raw string
 		s2.db.Raw(q).Scan(&raw)
 		if id, err := keyring.KeyID(raw); err != nil || id != "k2" {
@@ -97,6 +100,10 @@ func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 	a, err := sc3.AssistantSettings(ctx, site.ID)
 	if err != nil || a.APIKey != "sk-secret" {
 		t.Fatalf("assistant key after rotation: %v %q", err, a.APIKey)
+	}
+	tr, err := sc3.TranslationSettings(ctx, site.ID)
+	if err != nil || tr.APIKey != "sk-translate" || tr.Provider != TranslateOpenAI {
+		t.Fatalf("translation key after rotation: %v %+v", err, tr.Provider)
 	}
 }
 
