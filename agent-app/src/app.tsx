@@ -11,7 +11,7 @@ import { CallManager } from "@parley/shared/call";
 import { CallControls, IncomingCalls } from "./call";
 import type { ConversationLog } from "@parley/shared/conversation";
 import { fileSize, initials } from "@parley/shared/format";
-import { applyLanguage, errorText, remember, storedChoice, t, time, tn } from "./i18n";
+import { applyLanguage, errorText, lang, remember, storedChoice, t, time, tn } from "./i18n";
 import { LanguagePicker } from "./language";
 import { ApiError, api, liveURL } from "@parley/shared/http";
 import type { Attachment, Author, ConversationInfo } from "../../pkg/protocol/protocol";
@@ -1011,10 +1011,14 @@ function TranslatedBody({ item }: { item: ChatItem }) {
   const [original, setOriginal] = useState(reply);
   const tr = item.translation!;
   const mark = reply
-    ? `Translated to ${languageName(tr.language)} by ${tr.provider}`
+    ? t("msg.translatedTo", { lang: languageName(tr.language), provider: tr.provider })
     : original
-      ? `Original${tr.from ? ` (${tr.from})` : ""}`
-      : `Translated${tr.from ? ` from ${tr.from}` : ""} by ${tr.provider}`;
+      ? tr.from
+        ? t("msg.originalFrom", { lang: tr.from })
+        : t("msg.original")
+      : tr.from
+        ? t("msg.translatedFromBy", { lang: tr.from, provider: tr.provider })
+        : t("msg.translatedBy", { provider: tr.provider });
   return (
     <>
       <div class="pa-bubble" data-testid="message-body" dir="auto" lang={original ? tr.from || undefined : tr.language}>
@@ -1024,18 +1028,18 @@ function TranslatedBody({ item }: { item: ChatItem }) {
         {mark}
         {" · "}
         <button type="button" class="pa-link" data-testid="toggle-original" aria-pressed={original} onClick={() => setOriginal(!original)}>
-          {original ? "Show translation" : reply ? "Show what you wrote" : "Show original"}
+          {original ? t("msg.showTranslation") : reply ? t("msg.showWritten") : t("msg.showOriginal")}
         </button>
       </div>
     </>
   );
 }
 
-/** languageName is a language code's English name ("fr": "French"), the
- * code itself where the browser does not know it. */
+/** languageName is a language code's name in the agent's language ("fr":
+ * "French", "francés"…), the code itself where the browser does not know it. */
 function languageName(code: string): string {
   try {
-    return new Intl.DisplayNames(["en"], { type: "language" }).of(code) ?? code;
+    return new Intl.DisplayNames([lang], { type: "language" }).of(code) ?? code;
   } catch {
     return code;
   }

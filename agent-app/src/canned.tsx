@@ -7,6 +7,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
+import { t } from "./i18n";
 
 export interface Canned {
   id: string;
@@ -80,9 +81,9 @@ export function matches(list: Canned[], query: string): Canned[] {
 export function CannedPicker(props: { items: Canned[]; active: number; onPick: (c: Canned) => void; query: string }) {
   const { items, active, onPick, query } = props;
   return (
-    <div class="pa-picker" role="listbox" aria-label="Canned replies" data-testid="canned-picker">
+    <div class="pa-picker" role="listbox" aria-label={t("side.canned")} data-testid="canned-picker">
       {items.length === 0 ? (
-        <div class="pa-picker-empty">No canned reply matches “/{query}”. Add one under Canned replies.</div>
+        <div class="pa-picker-empty">{t("canned.none", { query })}</div>
       ) : (
         items.map((c, i) => (
           <div
@@ -113,7 +114,7 @@ export function CannedButton({ role }: { role: string }) {
   return (
     <>
       <button type="button" class="pa-btn-ghost" data-testid="canned-open" onClick={() => setOpen(true)}>
-        Canned replies
+        {t("side.canned")}
       </button>
       {open && <CannedScreen role={role} onClose={() => setOpen(false)} />}
     </>
@@ -161,7 +162,7 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
   };
   const mayChange = (c: Canned) => c.scope === "personal" || mayTeam;
   return (
-    <Dialog title="Canned replies" onClose={onClose} wide>
+    <Dialog title={t("side.canned")} onClose={onClose} wide>
       <p class="pa-muted">
         Type <kbd>/</kbd> and a shortcut in the reply box to insert one. Placeholders are filled in for the conversation:{" "}
         {PLACEHOLDERS.map(([p, what]) => (

@@ -7,7 +7,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { utf8Length } from "@parley/shared/format";
-import { errorMessage } from "@parley/shared/http";
+import { errorText, t } from "./i18n";
 import { MAX_BODY_BYTES } from "../../pkg/protocol/protocol";
 import { CannedPicker, type Canned, type Fill, fill, matches, useCanned } from "./canned";
 import { addNote } from "./notes";
@@ -116,7 +116,7 @@ export function Composer(props: {
         await addNote(conversation, body);
         update({ text: "", note: true });
       } catch (e) {
-        setError("The note was not saved: " + errorMessage(e));
+        setError(t("composer.noteFailed", { error: errorText(e) }));
       } finally {
         setBusy(false);
       }
@@ -134,7 +134,7 @@ export function Composer(props: {
         void submit();
       }}
     >
-      <div class="pa-composer-modes" role="tablist" aria-label="Write">
+      <div class="pa-composer-modes" role="tablist" aria-label={t("composer.modes")}>
         <button
           type="button"
           role="tab"
@@ -144,16 +144,16 @@ export function Composer(props: {
           disabled={!canReply}
           onClick={() => update({ ...draft, note: false })}
         >
-          Reply
+          {t("composer.reply")}
         </button>
         <button type="button" role="tab" aria-selected={note} class="pa-mode" data-testid="mode-note" onClick={() => update({ ...draft, note: true })}>
-          Private note
+          {t("composer.note")}
         </button>
-        {note && <span class="pa-mode-hint">Only agents see notes. Mention a teammate with @Name.</span>}
+        {note && <span class="pa-mode-hint">{t("composer.noteHint")}</span>}
       </div>
       {tooLong && (
         <div class="pa-error" role="alert">
-          This {note ? "note" : "message"} is too long ({MAX_BODY_BYTES} bytes at most).
+          {t(note ? "composer.noteTooLong" : "composer.messageTooLong", { max: MAX_BODY_BYTES })}
         </div>
       )}
       {error && (
@@ -166,11 +166,11 @@ export function Composer(props: {
         <textarea
           ref={ref}
           data-testid="composer"
-          aria-label={note ? "Private note" : "Reply"}
+          aria-label={note ? t("composer.note") : t("composer.reply")}
           aria-expanded={slash ? true : undefined}
           aria-activedescendant={slash && picks[active] ? "canned-" + picks[active].id : undefined}
           placeholder={
-            note ? "Write a private note for your team…  (@Name to mention)" : "Write a reply…  (Enter to send, / for canned replies)"
+            note ? t("composer.notePlaceholder") : t("composer.replyPlaceholder")
           }
           rows={3}
           value={text}
@@ -225,16 +225,16 @@ export function Composer(props: {
                   e.currentTarget.value = "";
                 }}
               />
-              <button type="button" class="pa-btn-outline pa-attach" data-testid="attach" title="Attach files (or paste an image, or drop files on the conversation)" onClick={() => picker.current?.click()}>
+              <button type="button" class="pa-btn-outline pa-attach" data-testid="attach" title={t("composer.attachTitle")} onClick={() => picker.current?.click()}>
                 <svg width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
                   <path d="m21 11-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7" />
                 </svg>
-                Attach
+                {t("composer.attach")}
               </button>
             </>
           )}
           <button type="submit" class="pa-btn" data-testid="send" disabled={!text.trim() || tooLong || busy || !!slash}>
-            {note ? "Add note" : "Send"}
+            {note ? t("composer.addNote") : t("composer.send")}
           </button>
         </div>
       </div>

@@ -9,6 +9,7 @@ import { useEffect, useState } from "preact/hooks";
 import { shortTime } from "@parley/shared/format";
 import { api, errorMessage } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
+import { t } from "./i18n";
 
 export interface Contact {
   id: string;
@@ -51,7 +52,7 @@ function useAgents(): Agent[] {
 export function ContactsButton(props: { onOpen: () => void }) {
   return (
     <button type="button" class="pa-btn-ghost" data-testid="open-contacts" onClick={props.onOpen}>
-      Contacts
+      {t("side.contacts")}
     </button>
   );
 }

@@ -6,6 +6,7 @@
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { lang, t } from "./i18n";
 
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
@@ -77,7 +78,7 @@ export function Dialog(props: { title: string; onClose: () => void; wide?: boole
       >
         <div class="pa-dialog-head">
           <h2 id={titleId}>{title}</h2>
-          <button type="button" class="pa-dialog-close" data-testid="dialog-close" aria-label="Close" title="Close (Esc)" onClick={onClose}>
+          <button type="button" class="pa-dialog-close" data-testid="dialog-close" aria-label={t("dialog.close")} title={t("dialog.closeEsc")} onClick={onClose}>
             <span aria-hidden="true">×</span>
           </button>
         </div>
@@ -134,5 +135,5 @@ export function ScreenButton(props: { label: string; testid: string; children: (
 
 /** when shows a stored time in the reader's locale; "—" when there is none. */
 export function when(at: string | null | undefined): string {
-  return at ? new Date(at).toLocaleString() : "—";
+  return at ? new Date(at).toLocaleString(lang) : "—";
 }

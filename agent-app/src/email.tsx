@@ -7,6 +7,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
 import { Dialog } from "./dialog";
+import { t } from "./i18n";
 
 interface Settings {
   enabled: boolean;
@@ -41,7 +42,7 @@ export function EmailButton() {
   return (
     <>
       <button type="button" class="pa-btn-ghost" data-testid="open-email" onClick={() => setOpen(true)}>
-        Email
+        {t("side.email")}
       </button>
       {open && (
         <Dialog title="Email" wide onClose={() => setOpen(false)}>

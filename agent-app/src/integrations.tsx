@@ -8,6 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
 import { ScreenButton, useConfirm, when } from "./dialog";
 import { CopyButton } from "./sites";
+import { t } from "./i18n";
 
 interface Token {
   id: string;
@@ -74,7 +75,7 @@ function Note({ note }: { note: { ok: boolean; text: string } | null }) {
 
 export function TokensButton() {
   return (
-    <ScreenButton label="API tokens" testid="open-tokens">
+    <ScreenButton label={t("side.apiTokens")} testid="open-tokens">
       {() => <Tokens />}
     </ScreenButton>
   );
@@ -198,7 +199,7 @@ function Tokens() {
 
 export function WebhooksButton() {
   return (
-    <ScreenButton label="Webhooks" testid="open-webhooks">
+    <ScreenButton label={t("side.webhooks")} testid="open-webhooks">
       {() => <Webhooks />}
     </ScreenButton>
   );

@@ -11,6 +11,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
 import { TranslationSettings } from "./translation";
+import { t } from "./i18n";
 
 interface Site {
   id: string;
@@ -44,7 +45,7 @@ export function KnowledgeButton({ role }: { role: string }) {
   return (
     <>
       <button type="button" class="pa-btn-ghost" data-testid="open-knowledge" onClick={() => setOpen(true)}>
-        Knowledge
+        {t("side.knowledge")}
       </button>
       {open && (
         <Dialog title="Knowledge, assistant and translation" wide onClose={() => setOpen(false)}>

@@ -6,9 +6,9 @@
 
 import { useEffect, useState } from "preact/hooks";
 import type { LiveClient } from "@parley/shared/client";
-import { shortTime } from "@parley/shared/format";
 import { api, errorMessage } from "@parley/shared/http";
 import type { NoteInfo } from "../../pkg/protocol/protocol";
+import { t, time, tn } from "./i18n";
 
 /** useNotes returns a conversation's notes, kept current. */
 export function useNotes(client: LiveClient, conversation: string): NoteInfo[] {
@@ -51,10 +51,10 @@ export async function addNote(conversation: string, body: string): Promise<NoteI
 /** NoteItem is a note in the transcript: yellow, marked private. */
 export function NoteItem({ note, self }: { note: NoteInfo; self: string }) {
   return (
-    <div class="pa-note" data-testid="note" role="note" aria-label={`Private note by ${note.author.name}`}>
+    <div class="pa-note" data-testid="note" role="note" aria-label={t("notes.by", { name: note.author.name })}>
       <div class="pa-note-head">
-        Private note · {note.author.id === self ? "You" : note.author.name}
-        <span class="pa-note-time">{shortTime(note.created_at)}</span>
+        {t("notes.head", { name: note.author.id === self ? t("common.you") : note.author.name })}
+        <span class="pa-note-time">{time(note.created_at)}</span>
       </div>
       <div class="pa-note-body" data-testid="note-body">
         {note.body}
@@ -112,22 +112,22 @@ export function Mentions({ client, self, onOpen }: { client: LiveClient; self: s
   return (
     <div class="pa-mentions">
       <button type="button" class="pa-btn-ghost" data-testid="mentions" aria-expanded={open} onClick={toggle}>
-        Mentions
+        {t("side.mentions")}
         {unread > 0 && (
-          <span class="pa-badge" data-testid="mentions-unread" aria-label={`${unread} unread`}>
+          <span class="pa-badge" data-testid="mentions-unread" aria-label={tn("inbox.unread", unread)}>
             {unread}
           </span>
         )}
       </button>
       {open && (
-        <ul class="pa-mentions-list" aria-label="Notes that mention you">
+        <ul class="pa-mentions-list" aria-label={t("notes.mentionsList")}>
           {error && <li class="pa-error">{error}</li>}
-          {list.length === 0 && !error && <li class="pa-empty-line">Nobody has mentioned you yet.</li>}
+          {list.length === 0 && !error && <li class="pa-empty-line">{t("notes.noMentions")}</li>}
           {list.map((m) => (
             <li key={m.id}>
               <button type="button" class={"pa-mention" + (m.read ? "" : " pa-mention-unread")} data-testid="mention" onClick={() => onOpen(m.conversation)}>
                 <span class="pa-mention-who">
-                  {m.author.name} · {shortTime(m.created_at)}
+                  {m.author.name} · {time(m.created_at)}
                 </span>
                 <span class="pa-mention-body">{m.body}</span>
               </button>

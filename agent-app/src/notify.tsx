@@ -8,8 +8,9 @@
 
 import { useEffect, useState } from "preact/hooks";
 import type { LiveClient } from "@parley/shared/client";
-import { api, errorMessage } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { Dialog } from "./dialog";
+import { type Key, errorText, t } from "./i18n";
 
 export interface NotifyPrefs {
   desktop: boolean;
@@ -83,15 +84,15 @@ export function useNotifications(client: LiveClient, self: string, open: (conver
         const before = owner.get(info.id);
         owner.set(info.id, info.agent_id);
         if (info.status === "open" && info.agent_id === self && before !== self) {
-          notify("assigned", "New chat assigned to you", info.visitor_name || "A visitor is waiting for your reply", info.id);
+          notify("assigned", t("notify.assigned"), info.visitor_name || t("notify.waiting"), info.id);
         }
       } else if (f.type === "note") {
         const n = f.note;
-        if (n.mentions.includes(self) && n.author.id !== self) notify("mentions", `${n.author.name} mentioned you`, n.body, n.conversation);
+        if (n.mentions.includes(self) && n.author.id !== self) notify("mentions", t("notify.mentioned", { name: n.author.name }), n.body, n.conversation);
       } else if (f.type === "message") {
         const mine = client.conversations.get(f.conversation)?.info.agent_id === self;
         if (mine && f.author.kind === "visitor" && document.visibilityState === "hidden") {
-          notify("messages", `New message from ${f.author.name || "the visitor"}`, f.body, f.conversation);
+          notify("messages", f.author.name ? t("notify.messageFrom", { name: f.author.name }) : t("notify.messageVisitor"), f.body, f.conversation);
         }
       }
     });
@@ -110,7 +111,7 @@ export function NotifyButton({ prefs, save }: { prefs: NotifyPrefs | null; save:
   return (
     <>
       <button type="button" class="pa-btn-ghost" data-testid="notify-open" disabled={!prefs} onClick={() => setOpen(true)}>
-        Notifications
+        {t("side.notifications")}
       </button>
       {open && prefs && <NotifySettings prefs={prefs} save={save} onClose={() => setOpen(false)} />}
     </>
@@ -132,38 +133,38 @@ function NotifySettings({ prefs, save, onClose }: { prefs: NotifyPrefs; save: (p
     try {
       await save(next);
     } catch (e) {
-      setError(errorMessage(e));
+      setError(errorText(e));
     }
   };
-  const box = (key: keyof NotifyPrefs, label: string) => (
+  const box = (key: keyof NotifyPrefs, label: Key) => (
     <label class="pa-check">
       <input type="checkbox" checked={prefs[key]} onChange={(e) => void change({ [key]: e.currentTarget.checked })} />
-      {label}
+      {t(label)}
     </label>
   );
   return (
-    <Dialog title="Notifications" onClose={onClose}>
-      <div class="pa-form-stack" role="group" aria-label="How">
-        <h3>How</h3>
-        {box("desktop", "Desktop notifications")}
+    <Dialog title={t("side.notifications")} onClose={onClose}>
+      <div class="pa-form-stack" role="group" aria-label={t("notify.how")}>
+        <h3>{t("notify.how")}</h3>
+        {box("desktop", "notify.desktop")}
         {permission === "denied" && (
-          <p class="pa-error">This browser blocks notifications from this site: allow them in the browser's site settings.</p>
+          <p class="pa-error">{t("notify.denied")}</p>
         )}
-        {permission === "unsupported" && <p class="pa-muted">This browser has no desktop notifications.</p>}
-        {box("sound", "Play a sound")}
+        {permission === "unsupported" && <p class="pa-muted">{t("notify.unsupported")}</p>}
+        {box("sound", "notify.sound")}
       </div>
-      <div class="pa-form-stack" role="group" aria-label="When">
-        <h3>When</h3>
-        {box("assigned", "A chat is assigned to me")}
-        {box("mentions", "Someone mentions me in a note")}
-        {box("messages", "A visitor writes while this tab is hidden")}
+      <div class="pa-form-stack" role="group" aria-label={t("notify.when")}>
+        <h3>{t("notify.when")}</h3>
+        {box("assigned", "notify.onAssigned")}
+        {box("mentions", "notify.onMention")}
+        {box("messages", "notify.onMessage")}
       </div>
       {error && (
         <p class="pa-error" role="alert">
           {error}
         </p>
       )}
-      <p class="pa-muted">Saved for your account; notifications arrive while the dashboard is open, also in a background tab.</p>
+      <p class="pa-muted">{t("notify.saved")}</p>
     </Dialog>
   );
 }

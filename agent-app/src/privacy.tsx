@@ -7,6 +7,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
 import { Dialog, ScreenButton, when } from "./dialog";
+import { t } from "./i18n";
 
 interface Retention {
   messages_days: number;
@@ -22,7 +23,7 @@ interface VisitorHit {
 
 export function PrivacyButton() {
   return (
-    <ScreenButton label="Data & privacy" testid="open-privacy">
+    <ScreenButton label={t("side.privacy")} testid="open-privacy">
       {() => <Privacy />}
     </ScreenButton>
   );

@@ -8,6 +8,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { api, errorMessage } from "@parley/shared/http";
+import { t } from "./i18n";
 
 interface Durations {
   count: number;
@@ -61,7 +62,7 @@ interface Named {
 export function ReportsButton(props: { onOpen: () => void }) {
   return (
     <button type="button" class="pa-btn-ghost" data-testid="open-reports" onClick={props.onOpen}>
-      Reports
+      {t("side.reports")}
     </button>
   );
 }

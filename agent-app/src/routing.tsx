@@ -10,6 +10,7 @@ import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
 import { Dialog } from "./dialog";
 import { AgentsScreen } from "./agents";
+import { t } from "./i18n";
 
 export interface AgentProfile {
   id: string;
@@ -115,21 +116,21 @@ export function RoutingSide({ self, role, client, onOpen }: { self: string; role
       <QueuePanel onOpen={onOpen} />
       <div class="pa-routing-links">
         <button type="button" class="pa-btn-ghost" data-testid="open-profile" onClick={() => setDialog("profile")}>
-          My profile
+          {t("side.profile")}
         </button>
         {role === "admin" && (
           <button type="button" class="pa-btn-ghost" data-testid="open-agents" onClick={() => setDialog("agents")}>
-            Agents
+            {t("side.agents")}
           </button>
         )}
         {supervisor && (
           <button type="button" class="pa-btn-ghost" data-testid="open-settings" onClick={() => setDialog("settings")}>
-            Routing settings
+            {t("side.routingSettings")}
           </button>
         )}
       </div>
       {dialog && (
-        <Dialog title={dialog === "profile" ? "My profile" : dialog === "agents" ? "Agents" : "Routing settings"} wide={dialog === "agents"} onClose={() => setDialog("")}>
+        <Dialog title={dialog === "profile" ? t("side.profile") : dialog === "agents" ? t("side.agents") : t("side.routingSettings")} wide={dialog === "agents"} onClose={() => setDialog("")}>
           {dialog === "profile" && <ProfileView />}
           {dialog === "agents" && <AgentsScreen self={self} />}
           {dialog === "settings" && <SettingsForm admin={role === "admin"} />}
@@ -239,9 +240,9 @@ function Offers({ self, client, onOpen }: { self: string; client: AgentClient; o
 function QueuePanel({ onOpen }: { onOpen: (id: string) => void }) {
   const [queue] = usePoll(() => api<{ queue: QueueEntry[] }>("GET", "/api/routing/queue").then((r) => r.queue), 2000);
   return (
-    <section class="pa-queue" aria-label="Routing queue" data-testid="routing-queue">
+    <section class="pa-queue" aria-label={t("side.routingQueue")} data-testid="routing-queue">
       <h2 class="pa-section-title">
-        Waiting <span class="pa-count">{queue?.length ?? 0}</span>
+        {t("side.waiting")} <span class="pa-count">{queue?.length ?? 0}</span>
       </h2>
       {queue && queue.length > 0 && (
         <ol class="pa-queue-list">

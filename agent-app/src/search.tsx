@@ -5,9 +5,9 @@
 // highlighted (MessageList's focus).
 
 import { useState } from "preact/hooks";
-import { shortTime } from "@parley/shared/format";
 import { api, errorMessage } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
+import { type Key, t, time, tn } from "./i18n";
 
 type Hit = {
   kind: "message" | "note" | "visitor" | "tag";
@@ -39,7 +39,7 @@ function Marked({ text, words }: { text: string; words: string[] }) {
   return <>{parts.map((p, i) => (i % 2 === 1 && words.includes(fold(p)) ? <mark key={i}>{p}</mark> : p))}</>;
 }
 
-const kindLabel: Record<Hit["kind"], string> = { message: "Message", note: "Private note", visitor: "Visitor", tag: "Tag" };
+const kindLabel: Record<Hit["kind"], Key> = { message: "search.kind.message", note: "search.kind.note", visitor: "search.kind.visitor", tag: "search.kind.tag" };
 
 export function SearchBox({ onOpen }: { onOpen: (info: ConversationInfo, seq: number) => void }) {
   const [q, setQ] = useState("");
@@ -78,8 +78,8 @@ export function SearchBox({ onOpen }: { onOpen: (info: ConversationInfo, seq: nu
           type="search"
           class="pa-search-input"
           data-testid="search-input"
-          aria-label="Search conversations"
-          placeholder="Search messages, notes, visitors, tags"
+          aria-label={t("search.label")}
+          placeholder={t("search.placeholder")}
           maxLength={200}
           value={q}
           onInput={(e) => setQ(e.currentTarget.value)}
@@ -96,9 +96,9 @@ export function SearchBox({ onOpen }: { onOpen: (info: ConversationInfo, seq: nu
       {result && (
         <div class="pa-search-results" data-testid="search-results" aria-live="polite">
           <div class="pa-search-summary">
-            <span>{busy ? "Searching…" : hits.length === 0 ? "Nothing found." : `${hits.length} found`}</span>
+            <span>{busy ? t("search.searching") : hits.length === 0 ? t("search.nothing") : tn("search.found", hits.length)}</span>
             <button type="button" class="pa-link" data-testid="search-clear" onClick={clear}>
-              Close
+              {t("search.close")}
             </button>
           </div>
           <ul class="pa-list">
@@ -106,10 +106,10 @@ export function SearchBox({ onOpen }: { onOpen: (info: ConversationInfo, seq: nu
               <li key={h.kind + i}>
                 <button type="button" class="pa-search-hit" data-testid="search-result" data-kind={h.kind} disabled={!h.conversation} onClick={() => open(h)}>
                   <span class="pa-search-who">
-                    <strong>{h.visitor_name || "Visitor"}</strong>
+                    <strong>{h.visitor_name || t("search.visitor")}</strong>
                     <span>
-                      {kindLabel[h.kind]}
-                      {h.author_kind === "agent" && h.author_name ? ` · ${h.author_name}` : ""} · {shortTime(h.created_at)}
+                      {t(kindLabel[h.kind])}
+                      {h.author_kind === "agent" && h.author_name ? ` · ${h.author_name}` : ""} · {time(h.created_at)}
                     </span>
                   </span>
                   <span class="pa-search-snippet">

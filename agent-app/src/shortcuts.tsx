@@ -8,17 +8,18 @@
 import { useEffect, useState } from "preact/hooks";
 import { Dialog } from "./dialog";
 import { NOTE_MODE_EVENT } from "./composer";
+import { type Key, t } from "./i18n";
 
-const SHEET: [string, string][] = [
-  ["J  or  Alt+↓", "Next conversation"],
-  ["K  or  Alt+↑", "Previous conversation"],
-  ["R", "Write a reply (focus the reply box)"],
-  ["N", "Switch between reply and private note"],
-  ["C", "Close the conversation"],
-  ["T", "Transfer the conversation"],
-  ["/", "In the reply box: insert a canned reply"],
-  ["Esc", "Leave the reply box; close a dialog"],
-  ["?", "Show these shortcuts"],
+const SHEET: [string, Key][] = [
+  ["J  or  Alt+↓", "keys.next"],
+  ["K  or  Alt+↑", "keys.previous"],
+  ["R", "keys.reply"],
+  ["N", "keys.note"],
+  ["C", "keys.close"],
+  ["T", "keys.transfer"],
+  ["/", "keys.canned"],
+  ["Esc", "keys.escape"],
+  ["?", "keys.help"],
 ];
 
 function typing(t: EventTarget | null): boolean {
@@ -80,23 +81,23 @@ export function Shortcuts() {
   return (
     <>
       <button type="button" class="pa-btn-ghost" data-testid="shortcuts-open" onClick={() => setSheet(true)}>
-        Keyboard shortcuts <kbd>?</kbd>
+        {t("keys.open")} <kbd>?</kbd>
       </button>
       {sheet && (
-        <Dialog title="Keyboard shortcuts" onClose={() => setSheet(false)}>
-          <table class="pa-shortcuts" aria-label="Keyboard shortcuts">
+        <Dialog title={t("keys.open")} onClose={() => setSheet(false)}>
+          <table class="pa-shortcuts" aria-label={t("keys.open")}>
             <tbody>
               {SHEET.map(([keys, what]) => (
                 <tr key={keys}>
                   <td>
                     {keys.split("  or  ").map((k, i) => (
                       <span key={k}>
-                        {i > 0 && " or "}
+                        {i > 0 && ` ${t("keys.or")} `}
                         <kbd>{k}</kbd>
                       </span>
                     ))}
                   </td>
-                  <td>{what}</td>
+                  <td>{t(what)}</td>
                 </tr>
               ))}
             </tbody>

@@ -10,6 +10,7 @@ import { api, errorMessage as message } from "@parley/shared/http";
 import { SettingsForm } from "./routing";
 import { Dialog, useConfirm } from "./dialog";
 import { ProactiveForm } from "./proactive";
+import { t } from "./i18n";
 
 export interface Look {
   title: string;
@@ -364,7 +365,7 @@ export function SitesButton() {
   return (
     <>
       <button type="button" class="pa-btn-ghost" data-testid="open-sites" onClick={() => setOpen(true)}>
-        Sites
+        {t("side.sites")}
       </button>
       {open && (
         <Dialog title="Sites" onClose={() => setOpen(false)}>

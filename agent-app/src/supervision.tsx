@@ -10,6 +10,7 @@ import { shortTime } from "@parley/shared/format";
 import { api, errorMessage } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
+import { t } from "./i18n";
 
 type SupervisedAgent = {
   id: string;
@@ -30,7 +31,7 @@ const refreshEvery = 3000;
 export function SupervisionButton(props: { onOpen: () => void }) {
   return (
     <button type="button" class="pa-btn-ghost" data-testid="open-supervision" onClick={props.onOpen}>
-      Supervision
+      {t("side.supervision")}
     </button>
   );
 }

@@ -7,6 +7,7 @@ import { UploadQueue, send, type Upload } from "@parley/shared/uploads";
 import { cookie } from "@parley/shared/http";
 import { fileSize } from "@parley/shared/format";
 import type { LiveClient } from "@parley/shared/client";
+import { errorText, t } from "./i18n";
 
 const watchers = new Set<() => void>();
 
@@ -42,16 +43,16 @@ export function PendingUploads({ conversation }: { conversation: string }) {
             </div>
             {u.failed ? (
               <div class="pa-msg-meta" role="alert" data-testid="upload-error">
-                Not sent: {u.failed.message || u.failed.code}{" "}
+                {t("msg.notSent", { reason: errorText(u.failed) })}{" "}
                 <button type="button" class="pa-link" onClick={() => uploads.retry(u.client_id)}>
-                  Retry
+                  {t("common.retry")}
                 </button>{" "}
                 <button type="button" class="pa-link" onClick={() => uploads.remove(u.client_id)}>
-                  Remove
+                  {t("upload.remove")}
                 </button>
               </div>
             ) : (
-              <progress class="pa-upload-progress" max={u.file.size} value={u.sent} aria-label={`Sending ${u.name}`} />
+              <progress class="pa-upload-progress" max={u.file.size} value={u.sent} aria-label={t("upload.sending", { name: u.name })} />
             )}
           </div>
         ),
