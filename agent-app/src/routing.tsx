@@ -208,8 +208,8 @@ function Offers({ self, client, onOpen }: { self: string; client: AgentClient; o
   const ids = Object.keys(offers);
   if (ids.length === 0 && !error) return null;
   return (
-    <section class="pa-offers" aria-label="Offers">
-      <h2 class="pa-section-title">Offered to you</h2>
+    <section class="pa-offers" aria-label={t("rt.offers")}>
+      <h2 class="pa-section-title">{t("rt.offered")}</h2>
       {error && (
         <div class="pa-error" role="alert">
           {error}
@@ -221,13 +221,13 @@ function Offers({ self, client, onOpen }: { self: string; client: AgentClient; o
         return (
           <div class="pa-offer" key={id} data-testid="offer" data-conversation={id}>
             <span>
-              {visitorName(conv, "A visitor")} · {left}s
+              {visitorName(conv, t("rt.aVisitor"))} · {t("vp.seconds", { s: left })}
             </span>
             <button type="button" class="pa-btn" data-testid="offer-accept" onClick={() => void answer(id, "accept")}>
-              Accept
+              {t("rt.accept")}
             </button>
             <button type="button" class="pa-btn-outline" data-testid="offer-decline" onClick={() => void answer(id, "decline")}>
-              Decline
+              {t("rt.decline")}
             </button>
           </div>
         );
@@ -508,7 +508,7 @@ export function ConversationRouting({ info, self, role }: { info: ConversationIn
       setError(message(err));
     }
   };
-  const bits = [info.language && languageName(info.language), info.team && `team ${info.team}`, info.skill && `skill ${info.skill}`, info.priority ? `priority ${info.priority}` : ""].filter(Boolean);
+  const bits = [info.language && languageName(info.language), info.team && t("rt.team", { team: info.team }), info.skill && t("rt.skill", { skill: info.skill }), info.priority ? t("rt.priority", { n: info.priority }) : ""].filter(Boolean);
   const open = () => {
     setF({ language: info.language ?? "", team: info.team ?? "", skill: info.skill ?? "", priority: String(info.priority ?? 0) });
     setError("");
@@ -537,42 +537,42 @@ export function ConversationRouting({ info, self, role }: { info: ConversationIn
     <div class="pa-conv-routing" data-testid="conversation-routing">
       {info.contact_email && (
         <div data-testid="offline-contact">
-          Offline message from {info.contact_name} &lt;{info.contact_email}&gt;
+          {t("rt.offlineFrom", { name: info.contact_name ?? "", email: info.contact_email ?? "" })}
         </div>
       )}
       {(info.visitor_phone || info.visitor_fields) && (
         <div data-testid="visitor-profile">
-          {[info.visitor_phone && `Phone: ${info.visitor_phone}`, ...Object.entries(info.visitor_fields ?? {}).map(([k, v]) => `${k}: ${v}`)].filter(Boolean).join(" · ")}
+          {[info.visitor_phone && t("rt.phone", { phone: info.visitor_phone }), ...Object.entries(info.visitor_fields ?? {}).map(([k, v]) => `${k}: ${v}`)].filter(Boolean).join(" · ")}
         </div>
       )}
       {info.csat_rating ? (
         <div data-testid="csat" data-rating={info.csat_rating}>
-          Visitor's rating: <strong aria-label={`${info.csat_rating} out of 5`}>{"★".repeat(info.csat_rating) + "☆".repeat(5 - info.csat_rating)}</strong>
+          {t("rt.rating")} <strong aria-label={t("rt.ratingOf", { n: info.csat_rating })}>{"★".repeat(info.csat_rating) + "☆".repeat(5 - info.csat_rating)}</strong>
           {info.csat_comment && <> — “{info.csat_comment}”</>}
         </div>
       ) : null}
-      {info.transfer_note && <div data-testid="transfer-note">Transfer note: {info.transfer_note}</div>}
+      {info.transfer_note && <div data-testid="transfer-note">{t("rt.transferNote", { note: info.transfer_note })}</div>}
       {info.status === "open" && info.routing_summary && (
         <div data-testid="routing-summary">
-          {info.agent_id === self ? "Assigned to you" : `Assigned to ${info.agent_name || "another agent"}`}: {info.routing_summary}
+          {info.agent_id === self ? t("rt.assignedYou") : t("conv.assignedTo", { name: info.agent_name || t("conv.anotherAgent") })}: {info.routing_summary}
         </div>
       )}
       <div class="pa-muted">
-        {bits.join(" · ") || "Any agent"}{" "}
+        {bits.join(" · ") || t("filters.anyAgent")}{" "}
         {mayChange && !edit && (
           <button type="button" class="pa-link" data-testid="edit-needs" onClick={open}>
-            Change
+            {t("rt.change")}
           </button>
         )}{" "}
         {(role === "admin" || role === "supervisor") && (
           <button type="button" class="pa-link" data-testid="why-here" onClick={() => (why ? setWhy(null) : void showWhy())}>
-            {why ? "Hide routing log" : "Routing log"}
+            {why ? t("rt.hideLog") : t("rt.log")}
           </button>
         )}
       </div>
       {why && (
-        <ol class="pa-muted" data-testid="routing-reasons" title="Routing decisions, newest first">
-          {why.length ? why.map((r) => <li>{r}</li>) : <li>No routing decision recorded.</li>}
+        <ol class="pa-muted" data-testid="routing-reasons" title={t("rt.logTitle")}>
+          {why.length ? why.map((r) => <li>{r}</li>) : <li>{t("rt.noLog")}</li>}
         </ol>
       )}
       {error && !edit && (
@@ -646,27 +646,27 @@ export function TransferButton({ info, self }: { info: ConversationInfo; self: s
   return (
     <>
       <button type="button" class="pa-btn-outline" data-testid="transfer" onClick={() => setOpen(!open)}>
-        {info.agent_id === self ? "Transfer" : "Reassign"}
+        {info.agent_id === self ? t("rt.transfer") : t("rt.reassign")}
       </button>
       {open && (
-        <Dialog title={info.agent_id === self ? "Transfer the conversation" : "Reassign the conversation"} onClose={() => setOpen(false)}>
+        <Dialog title={info.agent_id === self ? t("keys.transfer") : t("rt.reassignTitle")} onClose={() => setOpen(false)}>
           <form class="pa-form-stack" onSubmit={submit} data-testid="transfer-form">
             <label>
-              To
+              {t("rt.to")}
               <select class="pa-select" data-testid="transfer-target" required value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
-                <option value="">Choose…</option>
+                <option value="">{t("rt.choose")}</option>
                 {agents.map((a) => (
                   <option value={"agent:" + a.id} disabled={a.routing_status !== "online"}>
                     {a.name} ({a.routing_status}, {a.load}/{a.capacity})
                   </option>
                 ))}
-                {teams.map((t) => (
-                  <option value={"team:" + t}>Team {t}</option>
+                {teams.map((team) => (
+                  <option value={"team:" + team}>{t("rt.teamOption", { team })}</option>
                 ))}
               </select>
             </label>
             <label>
-              Note for the next agent
+              {t("rt.noteNext")}
               <textarea class="pa-input" data-testid="transfer-note-input" rows={2} maxLength={500} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
             </label>
             {error && (
@@ -676,10 +676,10 @@ export function TransferButton({ info, self }: { info: ConversationInfo; self: s
             )}
             <div class="pa-form-actions">
               <button type="submit" class="pa-btn" data-testid="transfer-submit">
-                Transfer
+                {t("rt.transfer")}
               </button>
               <button type="button" class="pa-btn-outline" onClick={() => setOpen(false)}>
-                Cancel
+                {t("vp.cancel")}
               </button>
             </div>
           </form>

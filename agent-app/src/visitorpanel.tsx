@@ -4,10 +4,10 @@
 // conversations one click away.
 
 import { useEffect, useState } from "preact/hooks";
-import { shortTime } from "@parley/shared/format";
 import { api, ApiError } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
 import { type Contact, LeadStatus } from "./contacts";
+import { type Key, dateTime, errorText, num, t, time, tn } from "./i18n";
 
 interface Visitor {
   id: string;
@@ -22,15 +22,15 @@ interface Visitor {
   place?: { country_code?: string; country?: string; region?: string; city?: string };
 }
 
-const kinds: Record<string, string> = { desktop: "Computer", phone: "Phone", tablet: "Tablet", bot: "Robot" };
+const kinds: Record<string, Key> = { desktop: "vp.kind.desktop", phone: "vp.kind.phone", tablet: "vp.kind.tablet", bot: "vp.kind.bot" };
 
 /** deviceLine says "Chrome 131 on Windows 10/11 · Computer". */
 function deviceLine(d: Visitor["device"]): string {
   if (!d) return "";
   const browser = [d.browser, d.browser_version].filter(Boolean).join(" ");
   const os = [d.os, d.os_version].filter(Boolean).join(" ");
-  const what = browser && os ? `${browser} on ${os}` : browser || os;
-  return [what, d.kind ? kinds[d.kind] ?? d.kind : ""].filter(Boolean).join(" · ");
+  const what = browser && os ? t("vp.browserOn", { browser, os }) : browser || os;
+  return [what, d.kind ? (kinds[d.kind] ? t(kinds[d.kind]) : d.kind) : ""].filter(Boolean).join(" · ");
 }
 
 /** placeLine says "Lisbon, Portugal" (the region only when it adds). */
@@ -58,7 +58,7 @@ interface Conversions {
 function money(v: { currency: string; value: number }): string {
   if (!v.currency) return v.value.toFixed(2);
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: v.currency }).format(v.value);
+    return num(v.value, { style: "currency", currency: v.currency });
   } catch {
     return `${v.value.toFixed(2)} ${v.currency}`;
   }
@@ -70,8 +70,8 @@ interface Attribute {
 }
 
 function duration(s: number): string {
-  if (s < 60) return `${Math.round(s)} s`;
-  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  if (s < 60) return t("vp.seconds", { s: Math.round(s) });
+  return t("vp.minutes", { m: Math.floor(s / 60), s: Math.round(s % 60) });
 }
 
 /** ContactEdit lets an agent correct or complete the visitor's name,
@@ -89,22 +89,22 @@ function ContactEdit({ visitor, onSaved, onCancel }: { visitor: Visitor; onSaved
     try {
       onSaved((await api<{ visitor: Visitor }>("PATCH", `/api/visitors/${encodeURIComponent(visitor.id)}`, body)).visitor);
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : "Could not save.");
+      setError(err instanceof ApiError ? errorText(err) : t("vp.notSaved"));
     }
   };
-  const locked = visitor.verified ? "Set by the site's sign-in (verified)" : undefined;
+  const locked = visitor.verified ? t("vp.locked") : undefined;
   return (
     <form class="pa-contact-edit" data-testid="visitor-edit" onSubmit={(e) => void save(e)}>
       <label>
-        Name
+        {t("vp.name")}
         <input value={name} maxLength={200} required disabled={visitor.verified} title={locked} onInput={(e) => setName(e.currentTarget.value)} />
       </label>
       <label>
-        Email
+        {t("vp.email")}
         <input type="email" value={email} maxLength={320} disabled={visitor.verified} title={locked} onInput={(e) => setEmail(e.currentTarget.value)} />
       </label>
       <label>
-        Phone
+        {t("vp.phone")}
         <input type="tel" value={phone} maxLength={40} onInput={(e) => setPhone(e.currentTarget.value)} />
       </label>
       {error && (
@@ -114,10 +114,10 @@ function ContactEdit({ visitor, onSaved, onCancel }: { visitor: Visitor; onSaved
       )}
       <div class="pa-contact-actions">
         <button type="submit" class="pa-btn pa-btn-sm" data-testid="visitor-save">
-          Save
+          {t("vp.save")}
         </button>
         <button type="button" class="pa-btn-outline pa-btn-sm" onClick={onCancel}>
-          Cancel
+          {t("vp.cancel")}
         </button>
       </div>
     </form>
@@ -158,13 +158,13 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
   const others = past.filter((c) => c.id !== info.id);
   const before = pages.pages.filter((p) => p !== pages.current && p.url !== pages.current?.url);
   return (
-    <aside class="pa-visitor" aria-label="Visitor" data-testid="visitor-panel">
+    <aside class="pa-visitor" aria-label={t("vp.visitor")} data-testid="visitor-panel">
       <section>
         <h3>
-          Visitor
+          {t("vp.visitor")}
           {!editing && (
             <button type="button" class="pa-link pa-visitor-edit" data-testid="visitor-edit-open" onClick={() => setEditing(true)}>
-              Edit
+              {t("vp.edit")}
             </button>
           )}
         </h3>
@@ -181,8 +181,8 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
         <div class="pa-visitor-name" data-testid="visitor-panel-name">
           {visitor.name}
           {visitor.verified && (
-            <span class="pa-verified" data-testid="visitor-verified" title="The site's backend vouched for this identity">
-              Verified
+            <span class="pa-verified" data-testid="visitor-verified" title={t("vp.verifiedTitle")}>
+              {t("vp.verified")}
             </span>
           )}
         </div>
@@ -194,21 +194,21 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
               {k}: {v}
             </div>
           ))}
-        {visitor.locale && <div class="pa-muted">Language: {visitor.locale}</div>}
+        {visitor.locale && <div class="pa-muted">{t("vp.language", { lang: visitor.locale })}</div>}
         {deviceLine(visitor.device) && (
           <div class="pa-muted" data-testid="visitor-device">
             {deviceLine(visitor.device)}
           </div>
         )}
         {placeLine(visitor.place) && (
-          <div class="pa-muted" data-testid="visitor-place" title="Approximate, from the visitor's address">
+          <div class="pa-muted" data-testid="visitor-place" title={t("vp.placeTitle")}>
             {placeLine(visitor.place)}
           </div>
         )}
-        <div class="pa-muted">First seen {shortTime(visitor.created_at)}</div>
+        <div class="pa-muted">{t("vp.firstSeen", { time: time(visitor.created_at) })}</div>
       </section>
       <section data-testid="visitor-lead">
-        <h3>Lead</h3>
+        <h3>{t("vp.lead")}</h3>
         {contact ? (
           <div class="pa-lead-row">
             <LeadStatus
@@ -219,10 +219,10 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
               }}
               onError={setLeadError}
             />
-            <span class="pa-muted">contact since {new Date(contact.created_at).toLocaleDateString()}</span>
+            <span class="pa-muted">{t("vp.contactSince", { date: dateTime(contact.created_at, { dateStyle: "medium" }) })}</span>
           </div>
         ) : (
-          <p class="pa-muted">Not a contact yet: one is made when the visitor leaves an email or phone, or signs in.</p>
+          <p class="pa-muted">{t("vp.notContact")}</p>
         )}
         {leadError && (
           <p class="pa-error" role="alert">
@@ -231,13 +231,13 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
         )}
         <div class="pa-conversions" data-testid="visitor-conversions">
           {conversions.count === 0
-            ? "No conversions"
-            : `${conversions.count} ${conversions.count === 1 ? "conversion" : "conversions"} · ${conversions.values.map(money).join(" + ")}`}
+            ? t("vp.noConversions")
+            : `${tn("vp.conversions", conversions.count)} · ${conversions.values.map(money).join(" + ")}`}
         </div>
       </section>
       {Object.keys(attrs).length > 0 && (
         <section>
-          <h3>Attributes</h3>
+          <h3>{t("vp.attributes")}</h3>
           <dl class="pa-attrs" data-testid="visitor-attributes">
             {Object.entries(attrs).map(([k, a]) => (
               <>
@@ -249,16 +249,16 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
         </section>
       )}
       <section>
-        <h3>Pages</h3>
+        <h3>{t("vp.pages")}</h3>
         {pages.current && (
           <div class="pa-page pa-page-now" data-testid="visitor-current-page">
-            <span class="pa-page-label">Now on</span>
+            <span class="pa-page-label">{t("vp.nowOn")}</span>
             <a href={pages.current.url} target="_blank" rel="noopener noreferrer">
               {pages.current.title || pages.current.url}
             </a>
           </div>
         )}
-        {before.length === 0 && !pages.current && <p class="pa-muted">No pages recorded.</p>}
+        {before.length === 0 && !pages.current && <p class="pa-muted">{t("vp.noPages")}</p>}
         <ol class="pa-pages" data-testid="visitor-pages">
           {before.map((p) => (
             <li key={p.url + p.started_at}>
@@ -267,8 +267,8 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
               </a>
               <span class="pa-muted">
                 {" "}
-                {shortTime(p.started_at)} · {duration(p.seconds)}
-                {p.referrer ? ` · from ${p.referrer}` : ""}
+                {time(p.started_at)} · {duration(p.seconds)}
+                {p.referrer ? " · " + t("vp.from", { referrer: p.referrer }) : ""}
                 {p.utm && Object.values(p.utm).some(Boolean)
                   ? " · " +
                     Object.entries(p.utm)
@@ -282,15 +282,15 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
         </ol>
       </section>
       <section>
-        <h3>Past conversations</h3>
+        <h3>{t("vp.past")}</h3>
         {others.length === 0 ? (
-          <p class="pa-muted">None before this one.</p>
+          <p class="pa-muted">{t("vp.noPast")}</p>
         ) : (
           <ul class="pa-past" data-testid="visitor-past">
             {others.map((c) => (
               <li key={c.id}>
                 <button type="button" class="pa-link" onClick={() => onOpen(c)}>
-                  {shortTime(c.created_at)} · {c.status === "closed" ? "resolved" : c.status}
+                  {time(c.created_at)} · {c.status === "closed" ? t("state.resolved") : c.status === "open" ? t("state.open") : c.status === "queued" ? t("conv.status.queued") : c.status}
                 </button>
                 {c.last_body && <div class="pa-muted pa-past-body">{c.last_body}</div>}
               </li>
