@@ -5,9 +5,9 @@
 // fills in the placeholders for the conversation at hand.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
-import { t } from "./i18n";
+import { type Key, errorText, t } from "./i18n";
 
 export interface Canned {
   id: string;
@@ -48,11 +48,11 @@ export interface Fill {
 }
 
 /** PLACEHOLDERS a canned reply may hold, with what fills them. */
-export const PLACEHOLDERS: [string, string][] = [
-  ["{{visitor.name}}", "the visitor's name"],
-  ["{{visitor.email}}", "the visitor's email"],
-  ["{{agent.name}}", "your name"],
-  ["{{agent.first_name}}", "your first name"],
+export const PLACEHOLDERS: [string, Key][] = [
+  ["{{visitor.name}}", "canned.ph.visitorName"],
+  ["{{visitor.email}}", "canned.ph.visitorEmail"],
+  ["{{agent.name}}", "canned.ph.agentName"],
+  ["{{agent.first_name}}", "canned.ph.agentFirst"],
 ];
 
 /** fill replaces the placeholders; one with no value becomes empty, and
@@ -144,39 +144,39 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
     try {
       if (editing) await api("PATCH", `/api/canned/${editing.id}`, { shortcut, body });
       else await api("POST", "/api/canned", { shortcut, body, scope });
-      setDone(`/${shortcut.replace(/^\//, "").toLowerCase()} saved`);
+      setDone(t("canned.saved", { shortcut: "/" + shortcut.replace(/^\//, "").toLowerCase() }));
       reset();
       await loadCanned(true);
     } catch (err) {
-      setError(errorMessage(err));
+      setError(errorText(err));
     }
   };
   const remove = async (c: Canned) => {
-    if (!(await ask(`Delete the canned reply /${c.shortcut}?`, "Delete"))) return;
+    if (!(await ask(t("canned.deleteQ", { shortcut: "/" + c.shortcut }), t("canned.delete")))) return;
     try {
       await api("DELETE", `/api/canned/${c.id}`);
       await loadCanned(true);
     } catch (err) {
-      setError(errorMessage(err));
+      setError(errorText(err));
     }
   };
   const mayChange = (c: Canned) => c.scope === "personal" || mayTeam;
   return (
     <Dialog title={t("side.canned")} onClose={onClose} wide>
       <p class="pa-muted">
-        Type <kbd>/</kbd> and a shortcut in the reply box to insert one. Placeholders are filled in for the conversation:{" "}
+        {t("canned.help")}{" "}
         {PLACEHOLDERS.map(([p, what]) => (
-          <span key={p} class="pa-placeholder" title={what}>
+          <span key={p} class="pa-placeholder" title={t(what)}>
             <code>{p}</code>{" "}
           </span>
         ))}
       </p>
-      <table class="pa-canned-table" aria-label="Saved replies">
+      <table class="pa-canned-table" aria-label={t("side.canned")}>
         <thead>
           <tr>
-            <th>Shortcut</th>
-            <th>Reply</th>
-            <th>For</th>
+            <th>{t("canned.shortcut")}</th>
+            <th>{t("canned.reply")}</th>
+            <th>{t("canned.for")}</th>
             <th />
           </tr>
         </thead>
@@ -184,7 +184,7 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
           {list.length === 0 && (
             <tr>
               <td colSpan={4} class="pa-empty-line">
-                No canned replies yet.
+                {t("canned.empty")}
               </td>
             </tr>
           )}
@@ -194,24 +194,24 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
                 <code>/{c.shortcut}</code>
               </td>
               <td class="pa-canned-body">{c.body}</td>
-              <td>{c.scope === "team" ? "Team" : "You"}</td>
+              <td>{c.scope === "team" ? t("views.team") : t("common.you")}</td>
               <td class="pa-canned-actions">
                 {mayChange(c) && (
                   <>
                     <button
                       type="button"
                       class="pa-link"
-                      aria-label={`Edit /${c.shortcut}`}
+                      aria-label={t("canned.editOne", { shortcut: "/" + c.shortcut })}
                       onClick={() => {
                         setEditing(c);
                         setShortcut(c.shortcut);
                         setBody(c.body);
                       }}
                     >
-                      Edit
+                      {t("vp.edit")}
                     </button>{" "}
-                    <button type="button" class="pa-link pa-link-danger" aria-label={`Delete /${c.shortcut}`} onClick={() => void remove(c)}>
-                      Delete
+                    <button type="button" class="pa-link pa-link-danger" aria-label={t("canned.deleteOne", { shortcut: "/" + c.shortcut })} onClick={() => void remove(c)}>
+                      {t("canned.delete")}
                     </button>
                   </>
                 )}
@@ -220,22 +220,22 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
           ))}
         </tbody>
       </table>
-      <form class="pa-form-stack" aria-label={editing ? `Edit /${editing.shortcut}` : "Add a canned reply"} onSubmit={save}>
-        <h3>{editing ? `Edit /${editing.shortcut}` : "Add a canned reply"}</h3>
+      <form class="pa-form-stack" aria-label={editing ? t("canned.editOne", { shortcut: "/" + editing.shortcut }) : t("canned.add")} onSubmit={save}>
+        <h3>{editing ? t("canned.editOne", { shortcut: "/" + editing.shortcut }) : t("canned.add")}</h3>
         <label>
-          Shortcut
+          {t("canned.shortcut")}
           <input required maxLength={41} placeholder="thanks" value={shortcut} onInput={(e) => setShortcut(e.currentTarget.value)} />
         </label>
         <label>
-          Reply
-          <textarea required rows={3} placeholder="Thanks {{visitor.name}}, glad I could help!" value={body} onInput={(e) => setBody(e.currentTarget.value)} />
+          {t("canned.reply")}
+          <textarea required rows={3} placeholder={t("canned.example")} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
         </label>
         {!editing && (
           <label>
-            For
+            {t("canned.for")}
             <select value={scope} onChange={(e) => setScope(e.currentTarget.value as "team" | "personal")}>
-              {mayTeam && <option value="team">The whole team</option>}
-              <option value="personal">Only me</option>
+              {mayTeam && <option value="team">{t("canned.wholeTeam")}</option>}
+              <option value="personal">{t("canned.onlyMe")}</option>
             </select>
           </label>
         )}
@@ -247,11 +247,11 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
         {done && <div role="status">{done}</div>}
         <div class="pa-form-actions">
           <button type="submit" class="pa-btn">
-            {editing ? "Save" : "Add reply"}
+            {editing ? t("vp.save") : t("canned.addReply")}
           </button>
           {editing && (
             <button type="button" class="pa-btn-outline" onClick={reset}>
-              Cancel
+              {t("vp.cancel")}
             </button>
           )}
         </div>

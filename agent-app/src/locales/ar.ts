@@ -318,6 +318,26 @@ const ar: Messages = {
   "call.e.elsewhere": "أُجيبت المكالمة على جهاز آخر",
   "call.e.sEnded": "انتهت مشاركة الشاشة",
   "call.e.ended": "انتهت المكالمة",
+
+  "canned.ph.visitorName": "اسم الزائر",
+  "canned.ph.visitorEmail": "البريد الإلكتروني للزائر",
+  "canned.ph.agentName": "اسمك",
+  "canned.ph.agentFirst": "اسمك الأول",
+  "canned.saved": "تم حفظ {shortcut}",
+  "canned.deleteQ": "هل تريد حذف الرد الجاهز {shortcut}؟",
+  "canned.delete": "حذف",
+  "canned.help": "اكتب / ثم الاختصار في مربع الرد لإدراج رد. تُملأ العناصر النائبة بحسب المحادثة:",
+  "canned.shortcut": "الاختصار",
+  "canned.reply": "الرد",
+  "canned.for": "لمن",
+  "canned.empty": "لا توجد ردود جاهزة بعد.",
+  "canned.editOne": "تعديل {shortcut}",
+  "canned.deleteOne": "حذف {shortcut}",
+  "canned.add": "إضافة رد جاهز",
+  "canned.example": "شكرًا {{visitor.name}}، يسعدني أنني استطعت المساعدة!",
+  "canned.wholeTeam": "الفريق بأكمله",
+  "canned.onlyMe": "أنا فقط",
+  "canned.addReply": "إضافة الرد",
 };
 
 window.parleyMessages = ar;

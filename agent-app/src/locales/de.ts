@@ -310,6 +310,26 @@ const de: Messages = {
   "call.e.elsewhere": "Anruf auf einem anderen Gerät angenommen",
   "call.e.sEnded": "Bildschirmfreigabe beendet",
   "call.e.ended": "Anruf beendet",
+
+  "canned.ph.visitorName": "der Name des Besuchers",
+  "canned.ph.visitorEmail": "die E-Mail-Adresse des Besuchers",
+  "canned.ph.agentName": "Ihr Name",
+  "canned.ph.agentFirst": "Ihr Vorname",
+  "canned.saved": "{shortcut} gespeichert",
+  "canned.deleteQ": "Textbaustein {shortcut} löschen?",
+  "canned.delete": "Löschen",
+  "canned.help": "Tippen Sie im Antwortfeld / und ein Kürzel, um einen einzufügen. Platzhalter werden für die Unterhaltung ausgefüllt:",
+  "canned.shortcut": "Kürzel",
+  "canned.reply": "Antwort",
+  "canned.for": "Für",
+  "canned.empty": "Noch keine Textbausteine.",
+  "canned.editOne": "{shortcut} bearbeiten",
+  "canned.deleteOne": "{shortcut} löschen",
+  "canned.add": "Textbaustein hinzufügen",
+  "canned.example": "Danke, {{visitor.name}}, freut mich, dass ich helfen konnte!",
+  "canned.wholeTeam": "Das ganze Team",
+  "canned.onlyMe": "Nur ich",
+  "canned.addReply": "Antwort hinzufügen",
 };
 
 window.parleyMessages = de;

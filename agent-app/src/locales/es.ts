@@ -310,6 +310,26 @@ const es: Messages = {
   "call.e.elsewhere": "Llamada atendida en otro dispositivo",
   "call.e.sEnded": "Uso compartido de pantalla finalizado",
   "call.e.ended": "Llamada finalizada",
+
+  "canned.ph.visitorName": "el nombre del visitante",
+  "canned.ph.visitorEmail": "el correo del visitante",
+  "canned.ph.agentName": "su nombre",
+  "canned.ph.agentFirst": "su nombre de pila",
+  "canned.saved": "{shortcut} guardada",
+  "canned.deleteQ": "¿Eliminar la respuesta predefinida {shortcut}?",
+  "canned.delete": "Eliminar",
+  "canned.help": "Escriba / y un atajo en el cuadro de respuesta para insertar una. Los marcadores se rellenan para la conversación:",
+  "canned.shortcut": "Atajo",
+  "canned.reply": "Respuesta",
+  "canned.for": "Para",
+  "canned.empty": "Aún no hay respuestas predefinidas.",
+  "canned.editOne": "Editar {shortcut}",
+  "canned.deleteOne": "Eliminar {shortcut}",
+  "canned.add": "Añadir una respuesta predefinida",
+  "canned.example": "¡Gracias, {{visitor.name}}! Me alegra haber podido ayudarle.",
+  "canned.wholeTeam": "Todo el equipo",
+  "canned.onlyMe": "Solo yo",
+  "canned.addReply": "Añadir respuesta",
 };
 
 window.parleyMessages = es;

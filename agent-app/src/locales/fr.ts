@@ -310,6 +310,26 @@ const fr: Messages = {
   "call.e.elsewhere": "Appel pris sur un autre appareil",
   "call.e.sEnded": "Partage d'écran terminé",
   "call.e.ended": "Appel terminé",
+
+  "canned.ph.visitorName": "le nom du visiteur",
+  "canned.ph.visitorEmail": "l'e-mail du visiteur",
+  "canned.ph.agentName": "votre nom",
+  "canned.ph.agentFirst": "votre prénom",
+  "canned.saved": "{shortcut} enregistrée",
+  "canned.deleteQ": "Supprimer la réponse prédéfinie {shortcut} ?",
+  "canned.delete": "Supprimer",
+  "canned.help": "Tapez / suivi d'un raccourci dans la zone de réponse pour en insérer une. Les variables sont remplies pour la conversation :",
+  "canned.shortcut": "Raccourci",
+  "canned.reply": "Réponse",
+  "canned.for": "Pour",
+  "canned.empty": "Aucune réponse prédéfinie pour l'instant.",
+  "canned.editOne": "Modifier {shortcut}",
+  "canned.deleteOne": "Supprimer {shortcut}",
+  "canned.add": "Ajouter une réponse prédéfinie",
+  "canned.example": "Merci {{visitor.name}}, ravi d'avoir pu vous aider !",
+  "canned.wholeTeam": "Toute l'équipe",
+  "canned.onlyMe": "Moi seul",
+  "canned.addReply": "Ajouter la réponse",
 };
 
 window.parleyMessages = fr;

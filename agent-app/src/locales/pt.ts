@@ -310,6 +310,26 @@ const pt: Messages = {
   "call.e.elsewhere": "Chamada atendida noutro dispositivo",
   "call.e.sEnded": "Partilha de ecrã terminada",
   "call.e.ended": "Chamada terminada",
+
+  "canned.ph.visitorName": "o nome do visitante",
+  "canned.ph.visitorEmail": "o e-mail do visitante",
+  "canned.ph.agentName": "o seu nome",
+  "canned.ph.agentFirst": "o seu nome próprio",
+  "canned.saved": "{shortcut} guardada",
+  "canned.deleteQ": "Eliminar a resposta pronta {shortcut}?",
+  "canned.delete": "Eliminar",
+  "canned.help": "Escreva / e um atalho na caixa de resposta para inserir uma. Os marcadores são preenchidos para a conversa:",
+  "canned.shortcut": "Atalho",
+  "canned.reply": "Resposta",
+  "canned.for": "Para",
+  "canned.empty": "Ainda não há respostas prontas.",
+  "canned.editOne": "Editar {shortcut}",
+  "canned.deleteOne": "Eliminar {shortcut}",
+  "canned.add": "Adicionar uma resposta pronta",
+  "canned.example": "Obrigado, {{visitor.name}}, fico contente por ter ajudado!",
+  "canned.wholeTeam": "Toda a equipa",
+  "canned.onlyMe": "Só eu",
+  "canned.addReply": "Adicionar resposta",
 };
 
 window.parleyMessages = pt;
