@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/parleychat/parley/pkg/blob"
 	"github.com/parleychat/parley/pkg/store"
 )
 
@@ -22,11 +23,11 @@ var purgeRules = store.PurgeRules{
 }
 
 // runPurge purges at once and then every purgeEvery until ctx ends.
-func runPurge(ctx context.Context, st *store.Store, log *slog.Logger) {
+func runPurge(ctx context.Context, st *store.Store, blobs blob.Store, log *slog.Logger) {
 	t := time.NewTicker(purgeEvery)
 	defer t.Stop()
 	for {
-		purgeOnce(ctx, st, log, time.Now().UTC())
+		purgeOnce(ctx, st, blobs, log, time.Now().UTC())
 		select {
 		case <-ctx.Done():
 			return
@@ -37,8 +38,10 @@ func runPurge(ctx context.Context, st *store.Store, log *slog.Logger) {
 
 // purgeOnce runs one purge: what can no longer be used, then what the
 // workspaces' retention periods say is too old (each workspace where that
-// deleted something gets an audit entry saying how much).
-func purgeOnce(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time) {
+// deleted something gets an audit entry saying how much). The purged
+// conversations' attachment files are deleted after their rows: a file
+// whose deletion fails is logged (its row is gone, nobody can reach it).
+func purgeOnce(ctx context.Context, st *store.Store, blobs blob.Store, log *slog.Logger, now time.Time) {
 	n, err := st.Purge(ctx, now, purgeRules)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("purge of old invites, sessions and refresh secrets failed; next try in an hour", "err", err)
@@ -52,8 +55,16 @@ func purgeOnce(ctx context.Context, st *store.Store, log *slog.Logger, now time.
 		log.Warn("retention purge failed; next try in an hour", "err", err)
 	}
 	for ws, p := range purged {
+		files := 0
+		for _, k := range p.Files {
+			if err := blobs.Delete(ctx, k); err != nil {
+				log.Warn("retention purge: an attachment file could not be deleted", "workspace", ws, "blob", k, "err", err)
+				continue
+			}
+			files++
+		}
 		e := store.AuditEntry{Action: "retention_purged", CreatedAt: now, ActorName: "retention",
-			Detail: fmt.Sprintf("conversations=%d page_views=%d", p.Conversations, p.PageViews)}
+			Detail: fmt.Sprintf("conversations=%d page_views=%d files=%d", p.Conversations, p.PageViews, files)}
 		if err := st.Workspace(ws).Audit(ctx, e); err != nil {
 			log.Warn("retention purge not audited", "workspace", ws, "err", err)
 		}

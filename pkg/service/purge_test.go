@@ -21,7 +21,7 @@ func TestPurgeRunsAtStartAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { runPurge(ctx, st, slog.New(slog.NewTextHandler(io.Discard, nil))); close(done) }()
+	go func() { runPurge(ctx, st, ts.srv.blobs, slog.New(slog.NewTextHandler(io.Discard, nil))); close(done) }()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		var n int64
 		st.Gorm().Model(&store.Session{}).Where("token_hash = ?", "dead").Count(&n)

@@ -108,8 +108,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if r, ok := b.(bus.Resyncer); ok {
 		r.OnResync(srv.Resync)
 	}
-	go runPurge(ctx, st, log) // purge.go
-	go mail.Run(ctx)          // pkg/mailer
+	go runPurge(ctx, st, srv.blobs, log) // purge.go
+	go mail.Run(ctx)                     // pkg/mailer
 	if cfg.SMTPListen != "" {
 		sl, err := net.Listen("tcp", cfg.SMTPListen)
 		if err != nil {

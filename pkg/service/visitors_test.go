@@ -102,7 +102,8 @@ func TestVisitorExportAndDelete(t *testing.T) {
 }
 
 // Admins set the retention periods (bad ones refused); the purge deletes a
-// conversation closed before them and audits it.
+// conversation closed before them, with its attachment's file, and audits
+// it.
 func TestRetentionSettingsAndPurgeAudit(t *testing.T) {
 	st := storetest.SQLite(t)
 	ts := newTestServer(t, st)
@@ -130,19 +131,32 @@ func TestRetentionSettingsAndPurgeAudit(t *testing.T) {
 	conv := vc.start()
 	vc.sendMsg(conv.ID, "m1", "old news")
 	ctx := context.Background()
+	// A file of the conversation: its bytes go with its row.
+	code, up := upload(t, http.DefaultClient, ts.URL+"/api/widget/conversations/"+conv.ID+"/attachments", s.Token, "", "f1", "photo.png", pngBytes)
+	if code != http.StatusOK {
+		t.Fatalf("upload: %d %+v", code, up)
+	}
+	var key string
+	st.Gorm().Raw("SELECT blob_key FROM attachments WHERE conversation_id = ?", conv.ID).Scan(&key)
+	if _, err := ts.srv.blobs.Get(ctx, key); err != nil {
+		t.Fatalf("the file before the purge: %v", err)
+	}
 	if err := st.Workspace(ts.site.WorkspaceID).CloseConversation(ctx, conv.ID, store.Require{}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	st.Gorm().Exec("UPDATE conversations SET closed_at = ? WHERE id = ?", time.Now().Add(-31*24*time.Hour), conv.ID)
-	purgeOnce(ctx, st, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now().UTC())
+	purgeOnce(ctx, st, ts.srv.blobs, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now().UTC())
 	if _, err := st.Workspace(ts.site.WorkspaceID).Conversation(ctx, conv.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the old conversation is still there: %v", err)
+	}
+	if _, err := ts.srv.blobs.Get(ctx, key); err == nil {
+		t.Fatal("the purged conversation's file is still stored")
 	}
 	var audit struct{ Entries []auditJSON }
 	admin.call(t, "GET", "/api/audit", nil, &audit)
 	var purged, changed bool
 	for _, a := range audit.Entries {
-		purged = purged || (a.Action == "retention_purged" && a.Detail == "conversations=1 page_views=0")
+		purged = purged || (a.Action == "retention_purged" && a.Detail == "conversations=1 page_views=0 files=1")
 		changed = changed || (a.Action == "retention_changed" && a.Detail == "messages_days=30 page_views_days=7")
 	}
 	if !purged || !changed {

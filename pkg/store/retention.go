@@ -39,6 +39,9 @@ func (s *Scoped) SetRetention(ctx context.Context, messagesDays, pageViewsDays i
 // RetentionPurged counts what a retention purge removed in one workspace.
 type RetentionPurged struct {
 	Conversations, PageViews int64
+	// Files are the blob keys of the purged conversations' attachments:
+	// their rows are gone, the caller deletes the bytes (pkg/blob).
+	Files []string
 }
 
 // PurgeRetention deletes, in every workspace with a retention period, the
@@ -56,8 +59,9 @@ func (s *Store) PurgeRetention(ctx context.Context, now time.Time, batch int) (m
 		if w.RetainMessagesDays > 0 {
 			cut := now.Add(-time.Duration(w.RetainMessagesDays) * 24 * time.Hour)
 			for ctx.Err() == nil {
-				n, err := s.purgeConversations(ctx, w.ID, cut, batch)
+				n, files, err := s.purgeConversations(ctx, w.ID, cut, batch)
 				p.Conversations += n
+				p.Files = append(p.Files, files...)
 				if err != nil {
 					return out, err
 				}
@@ -80,7 +84,7 @@ func (s *Store) PurgeRetention(ctx context.Context, now time.Time, batch int) (m
 				}
 			}
 		}
-		if p != (RetentionPurged{}) {
+		if p.Conversations > 0 || p.PageViews > 0 {
 			out[w.ID] = p
 		}
 	}
@@ -88,13 +92,19 @@ func (s *Store) PurgeRetention(ctx context.Context, now time.Time, batch int) (m
 }
 
 // purgeConversations deletes up to batch of the workspace's conversations
-// closed before cut, with what is keyed by them, in one transaction.
-func (s *Store) purgeConversations(ctx context.Context, ws string, cut time.Time, batch int) (int64, error) {
+// closed before cut, with what is keyed by them, in one transaction, and
+// returns the blob keys of their attachments.
+func (s *Store) purgeConversations(ctx context.Context, ws string, cut time.Time, batch int) (int64, []string, error) {
 	var n int64
+	var files []string
 	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		var ids []string
+		files = nil // a retried transaction lists them again
 		if err := tx.Model(&Conversation{}).Where("workspace_id = ? AND status = ? AND closed_at < ?", ws, "closed", cut).
 			Limit(batch).Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := tx.Model(&Attachment{}).Where("conversation_id IN ?", ids).Pluck("blob_key", &files).Error; err != nil {
 			return err
 		}
 		keyed, err := KeyedTables(tx)
@@ -108,5 +118,5 @@ func (s *Store) purgeConversations(ctx context.Context, ws string, cut time.Time
 		n = res.RowsAffected
 		return res.Error
 	})
-	return n, err
+	return n, files, err
 }
