@@ -10,6 +10,7 @@ import type { LiveClient } from "@parley/shared/client";
 import { api } from "@parley/shared/http";
 import { AgentProfile, usePoll } from "./routing";
 import { Site, copyText } from "./sites";
+import { errorText, t } from "./i18n";
 
 function remembered(key: string): boolean {
   try {
@@ -77,15 +78,15 @@ function Checklist({ storeKey, client, onDismiss }: { storeKey: string; client: 
   return (
     <section class="pa-firstrun pa-card" aria-labelledby="firstrun-title">
       <div class="pa-firstrun-head">
-        <h2 id="firstrun-title">{left ? "Get started" : "You're all set"}</h2>
-        <span class="pa-muted">{left ? `${4 - left} of 4 done` : "Visitors can reach you now."}</span>
+        <h2 id="firstrun-title">{left ? t("start.getStarted") : t("start.allSet")}</h2>
+        <span class="pa-muted">{left ? t("start.progress", { done: 4 - left, total: 4 }) : t("start.reachable")}</span>
         <button type="button" class="pa-btn-outline pa-firstrun-dismiss" onClick={onDismiss}>
-          Dismiss
+          {t("common.dismiss")}
         </button>
       </div>
       <ol class="pa-firstrun-list">
-        <Item done={installed} title="Put the chat on your website">
-          <p>Paste the snippet into every page of your site, or try it on the demo page first.</p>
+        <Item done={installed} title={t("start.install")}>
+          <p>{t("start.installText")}</p>
           <span class="pa-firstrun-actions">
             <button
               type="button"
@@ -93,31 +94,31 @@ function Checklist({ storeKey, client, onDismiss }: { storeKey: string; client: 
               disabled={!snippet}
               onClick={async () => (await copyText(snippet)) && markInstalled()}
             >
-              Copy the snippet
+              {t("start.copySnippet")}
             </button>
             <a class="pa-btn-outline" href="/demo" target="_blank" rel="noopener" onClick={markInstalled}>
-              Open the demo page
+              {t("start.openDemo")}
             </a>
           </span>
         </Item>
-        <Item done={!!team} title="Invite a teammate">
-          <Reveal label="Invite someone">
+        <Item done={!!team} title={t("start.invite")}>
+          <Reveal label={t("start.inviteSomeone")}>
             <Invite onInvited={reloadTeam} />
           </Reveal>
         </Item>
-        <Item done={profiled} title="Set your languages and skills">
-          <p>Visitors are routed to agents who speak their language and know what they ask about.</p>
-          <Reveal label="Set them now">
+        <Item done={profiled} title={t("start.profile")}>
+          <p>{t("start.profileText")}</p>
+          <Reveal label={t("start.setNow")}>
             <Profile me={me} onSaved={reloadMe} />
           </Reveal>
         </Item>
-        <Item done={chatted} title="Test a chat">
+        <Item done={chatted} title={t("start.test")}>
           <p>
-            Open the{" "}
+            {t("start.testBefore")}{" "}
             <a href="/demo" target="_blank" rel="noopener">
-              demo page
+              {t("start.demoPage")}
             </a>
-            , click the chat button and write: the conversation appears here, for you to answer.
+            {t("start.testAfter")}
           </p>
         </Item>
       </ol>
@@ -166,20 +167,20 @@ function Invite({ onInvited }: { onInvited: () => void }) {
     try {
       const r = await api<{ link: string }>("POST", "/api/invites", { email: email.trim(), role: "agent" });
       setLink(r.link);
-      setNote((await copyText(r.link)) ? "Invite link copied: send it to your teammate." : "Copy this link and send it to your teammate.");
+      setNote((await copyText(r.link)) ? t("start.linkCopied") : t("start.copyLink"));
       onInvited();
     } catch (err) {
-      setNote(err instanceof Error ? err.message : String(err));
+      setNote(errorText(err));
     }
   };
   return (
     <form class="pa-firstrun-actions" onSubmit={submit}>
       <label>
-        Teammate's email
+        {t("start.teammateEmail")}
         <input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
       </label>
       <button type="submit" class="pa-btn-outline">
-        Copy an invite link
+        {t("start.copyInvite")}
       </button>
       {note && <span role="status">{note}</span>}
       {link && <code class="pa-firstrun-link">{link}</code>}
@@ -199,21 +200,21 @@ function Profile({ me, onSaved }: { me: AgentProfile | null; onSaved: () => void
       await api("PATCH", `/api/agents/${encodeURIComponent(me.id)}`, { languages: list(languages), skills: list(skills) });
       onSaved();
     } catch (err) {
-      setNote(err instanceof Error ? err.message : String(err));
+      setNote(errorText(err));
     }
   };
   return (
     <form class="pa-firstrun-actions" onSubmit={submit}>
       <label>
-        Languages you answer in
+        {t("start.languages")}
         <input placeholder="en, fr" value={languages} onInput={(e) => setLanguages(e.currentTarget.value)} />
       </label>
       <label>
-        Skills
+        {t("start.skills")}
         <input placeholder="billing, sales" value={skills} onInput={(e) => setSkills(e.currentTarget.value)} />
       </label>
       <button type="submit" class="pa-btn-outline" disabled={!me}>
-        Save languages and skills
+        {t("start.saveProfile")}
       </button>
       {note && <span role="alert">{note}</span>}
     </form>
