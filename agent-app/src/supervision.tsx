@@ -6,11 +6,10 @@
 
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { shortTime } from "@parley/shared/format";
-import { api, errorMessage } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
-import { t } from "./i18n";
+import { dateTime, errorText, t, time } from "./i18n";
 
 type SupervisedAgent = {
   id: string;
@@ -42,16 +41,16 @@ function History({ agent }: { agent: string }) {
   useEffect(() => {
     api<{ changes: { status: string; at: string }[] }>("GET", `/api/agents/${encodeURIComponent(agent)}/status-history`)
       .then((r) => setChanges(r.changes))
-      .catch((e) => setError(errorMessage(e)));
+      .catch((e) => setError(errorText(e)));
   }, [agent]);
   if (error) return <p class="pa-error">{error}</p>;
-  if (!changes) return <p class="pa-muted">Loading…</p>;
-  if (changes.length === 0) return <p class="pa-muted">No status changes recorded yet.</p>;
+  if (!changes) return <p class="pa-muted">{t("common.loading")}</p>;
+  if (changes.length === 0) return <p class="pa-muted">{t("sup.noHistory")}</p>;
   return (
     <ol class="pa-sup-history" data-testid="status-history">
       {changes.map((c, i) => (
         <li key={i}>
-          <span class={"pa-sup-status pa-sup-" + c.status}>{c.status}</span> {new Date(c.at).toLocaleString()}
+          <span class={"pa-sup-status pa-sup-" + c.status}>{c.status}</span> {dateTime(c.at)}
         </li>
       ))}
     </ol>
@@ -70,7 +69,7 @@ export function SupervisionPage(props: { onClose: () => void; onOpen: (info: Con
         setView(v);
         setError("");
       })
-      .catch((e) => setError(errorMessage(e)));
+      .catch((e) => setError(errorText(e)));
   useEffect(() => {
     void load();
     const t = setInterval(() => void load(), refreshEvery);
@@ -82,29 +81,29 @@ export function SupervisionPage(props: { onClose: () => void; onOpen: (info: Con
     if (!to) return;
     api("POST", `/api/conversations/${encodeURIComponent(c.id)}/transfer`, { to_agent: to })
       .then(() => {
-        setNotice(`${visitorName(c)} reassigned to ${names.get(to) ?? "the agent"}.`);
+        setNotice(t("sup.reassigned", { visitor: visitorName(c), agent: names.get(to) ?? t("sup.theAgent") }));
         setTarget({ ...target, [c.id]: "" });
         void load();
       })
-      .catch((e) => setError(errorMessage(e)));
+      .catch((e) => setError(errorText(e)));
   };
   const row = (c: ConversationInfo, queued: boolean) => (
     <tr key={c.id} data-testid={queued ? "sup-queued" : "sup-open"} data-conversation={c.id}>
       <td>{visitorName(c)}</td>
-      <td data-testid="sup-agent">{queued ? <span class="pa-muted">waiting</span> : c.agent_name || names.get(c.agent_id ?? "") || "—"}</td>
+      <td data-testid="sup-agent">{queued ? <span class="pa-muted">{t("sup.waiting")}</span> : c.agent_name || names.get(c.agent_id ?? "") || "—"}</td>
       <td class="pa-sup-last">{c.last_body ?? ""}</td>
-      <td>{shortTime(queued ? c.created_at : c.updated_at)}</td>
+      <td>{time(queued ? c.created_at : c.updated_at)}</td>
       <td class="pa-sup-actions">
         <button type="button" class="pa-link" data-testid="sup-open-conversation" onClick={() => props.onOpen(c)}>
-          Open
+          {t("call.open")}
         </button>
         <select
-          aria-label={`Reassign ${visitorName(c)} to`}
+          aria-label={t("sup.reassignLabel", { visitor: visitorName(c) })}
           data-testid="sup-reassign-to"
           value={target[c.id] ?? ""}
           onChange={(e) => setTarget({ ...target, [c.id]: e.currentTarget.value })}
         >
-          <option value="">Reassign to…</option>
+          <option value="">{t("sup.reassignTo")}</option>
           {(view?.agents ?? [])
             .filter((a) => !a.disabled && a.id !== c.agent_id)
             .map((a) => (
@@ -114,18 +113,18 @@ export function SupervisionPage(props: { onClose: () => void; onOpen: (info: Con
             ))}
         </select>
         <button type="button" class="pa-btn" data-testid="sup-reassign" disabled={!target[c.id]} onClick={() => reassign(c)}>
-          Reassign
+          {t("rt.reassign")}
         </button>
       </td>
     </tr>
   );
   return (
-    <main class="pa-sup" aria-label="Supervision">
+    <main class="pa-sup" aria-label={t("side.supervision")}>
       <header class="pa-sup-head">
-        <h1>Supervision</h1>
-        <span class="pa-muted">Live: read again every {refreshEvery / 1000} s</span>
+        <h1>{t("side.supervision")}</h1>
+        <span class="pa-muted">{t("sup.live", { s: refreshEvery / 1000 })}</span>
         <button type="button" class="pa-link" data-testid="close-supervision" onClick={props.onClose}>
-          Back to inbox
+          {t("sup.back")}
         </button>
       </header>
       {error && (
@@ -138,15 +137,15 @@ export function SupervisionPage(props: { onClose: () => void; onOpen: (info: Con
           {notice}
         </p>
       )}
-      <section aria-label="Agents">
-        <h2>Agents</h2>
+      <section aria-label={t("side.agents")}>
+        <h2>{t("side.agents")}</h2>
         <table class="pa-sup-table" data-testid="sup-agents">
           <thead>
             <tr>
-              <th>Agent</th>
-              <th>Status</th>
-              <th>Load</th>
-              <th>Since</th>
+              <th>{t("filters.agent")}</th>
+              <th>{t("side.status")}</th>
+              <th>{t("sup.load")}</th>
+              <th>{t("sup.since")}</th>
               <th />
             </tr>
           </thead>
@@ -165,10 +164,10 @@ export function SupervisionPage(props: { onClose: () => void; onOpen: (info: Con
                   <td data-testid="sup-load">
                     {a.load} / {a.capacity}
                   </td>
-                  <td>{a.status_since ? shortTime(a.status_since) : "—"}</td>
+                  <td>{a.status_since ? time(a.status_since) : "—"}</td>
                   <td>
                     <button type="button" class="pa-link" data-testid="sup-history" onClick={() => setHistory(history === a.id ? null : a.id)}>
-                      {history === a.id ? "Hide history" : "Status history"}
+                      {history === a.id ? t("sup.hideHistory") : t("sup.history")}
                     </button>
                   </td>
                 </tr>
@@ -184,32 +183,32 @@ export function SupervisionPage(props: { onClose: () => void; onOpen: (info: Con
           </tbody>
         </table>
       </section>
-      <section aria-label="Queue">
+      <section aria-label={t("inbox.queue")}>
         <h2>
-          Queue <span class="pa-count">{view?.queue.length ?? 0}</span>
+          {t("inbox.queue")} <span class="pa-count">{view?.queue.length ?? 0}</span>
         </h2>
         {view && view.queue.length === 0 ? (
-          <p class="pa-empty-line">Nobody is waiting.</p>
+          <p class="pa-empty-line">{t("inbox.queueEmpty")}</p>
         ) : (
           <table class="pa-sup-table">
             <tbody>{(view?.queue ?? []).map((c) => row(c, true))}</tbody>
           </table>
         )}
       </section>
-      <section aria-label="Open conversations">
+      <section aria-label={t("sup.open")}>
         <h2>
-          Open conversations <span class="pa-count">{view?.open.length ?? 0}</span>
+          {t("sup.open")} <span class="pa-count">{view?.open.length ?? 0}</span>
         </h2>
         {view && view.open.length === 0 ? (
-          <p class="pa-empty-line">No open conversations.</p>
+          <p class="pa-empty-line">{t("inbox.mineEmpty")}</p>
         ) : (
           <table class="pa-sup-table">
             <thead>
               <tr>
-                <th>Visitor</th>
-                <th>Agent</th>
-                <th>Last message</th>
-                <th>Updated</th>
+                <th>{t("vp.visitor")}</th>
+                <th>{t("filters.agent")}</th>
+                <th>{t("sup.lastMessage")}</th>
+                <th>{t("sup.updated")}</th>
                 <th />
               </tr>
             </thead>

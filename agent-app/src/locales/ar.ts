@@ -363,6 +363,22 @@ const ar: Messages = {
   "start.languages": "اللغات التي تردّ بها",
   "start.skills": "المهارات",
   "start.saveProfile": "حفظ اللغات والمهارات",
+
+  "sup.noHistory": "لم تُسجَّل أي تغييرات في الحالة بعد.",
+  "sup.reassigned": "أُعيد إسناد {visitor} إلى {agent}.",
+  "sup.theAgent": "موظف الدعم",
+  "sup.waiting": "في الانتظار",
+  "sup.reassignLabel": "إعادة إسناد {visitor} إلى",
+  "sup.reassignTo": "إعادة الإسناد إلى…",
+  "sup.live": "مباشر: يُحدَّث كل {s} ث",
+  "sup.back": "العودة إلى صندوق الوارد",
+  "sup.load": "الحمل",
+  "sup.since": "منذ",
+  "sup.history": "سجل الحالة",
+  "sup.hideHistory": "إخفاء السجل",
+  "sup.open": "المحادثات المفتوحة",
+  "sup.lastMessage": "آخر رسالة",
+  "sup.updated": "آخر تحديث",
 };
 
 window.parleyMessages = ar;

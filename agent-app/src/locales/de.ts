@@ -355,6 +355,22 @@ const de: Messages = {
   "start.languages": "Sprachen, in denen Sie antworten",
   "start.skills": "Fähigkeiten",
   "start.saveProfile": "Sprachen und Fähigkeiten speichern",
+
+  "sup.noHistory": "Noch keine Statusänderungen erfasst.",
+  "sup.reassigned": "{visitor} wurde {agent} neu zugewiesen.",
+  "sup.theAgent": "den Agenten",
+  "sup.waiting": "wartet",
+  "sup.reassignLabel": "{visitor} neu zuweisen an",
+  "sup.reassignTo": "Neu zuweisen an…",
+  "sup.live": "Live: alle {s} s aktualisiert",
+  "sup.back": "Zurück zum Posteingang",
+  "sup.load": "Auslastung",
+  "sup.since": "Seit",
+  "sup.history": "Statusverlauf",
+  "sup.hideHistory": "Verlauf ausblenden",
+  "sup.open": "Offene Unterhaltungen",
+  "sup.lastMessage": "Letzte Nachricht",
+  "sup.updated": "Aktualisiert",
 };
 
 window.parleyMessages = de;

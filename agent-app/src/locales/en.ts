@@ -374,4 +374,21 @@ export const en = {
   "start.languages": "Languages you answer in",
   "start.skills": "Skills",
   "start.saveProfile": "Save languages and skills",
+
+  // Supervision (supervision.tsx).
+  "sup.noHistory": "No status changes recorded yet.",
+  "sup.reassigned": "{visitor} reassigned to {agent}.",
+  "sup.theAgent": "the agent",
+  "sup.waiting": "waiting",
+  "sup.reassignLabel": "Reassign {visitor} to",
+  "sup.reassignTo": "Reassign to…",
+  "sup.live": "Live: read again every {s} s",
+  "sup.back": "Back to inbox",
+  "sup.load": "Load",
+  "sup.since": "Since",
+  "sup.history": "Status history",
+  "sup.hideHistory": "Hide history",
+  "sup.open": "Open conversations",
+  "sup.lastMessage": "Last message",
+  "sup.updated": "Updated",
 };

@@ -355,6 +355,22 @@ const es: Messages = {
   "start.languages": "Idiomas en los que responde",
   "start.skills": "Habilidades",
   "start.saveProfile": "Guardar idiomas y habilidades",
+
+  "sup.noHistory": "Aún no hay cambios de estado registrados.",
+  "sup.reassigned": "{visitor} reasignado a {agent}.",
+  "sup.theAgent": "el agente",
+  "sup.waiting": "en espera",
+  "sup.reassignLabel": "Reasignar {visitor} a",
+  "sup.reassignTo": "Reasignar a…",
+  "sup.live": "En vivo: se actualiza cada {s} s",
+  "sup.back": "Volver a la bandeja de entrada",
+  "sup.load": "Carga",
+  "sup.since": "Desde",
+  "sup.history": "Historial de estados",
+  "sup.hideHistory": "Ocultar historial",
+  "sup.open": "Conversaciones abiertas",
+  "sup.lastMessage": "Último mensaje",
+  "sup.updated": "Actualizado",
 };
 
 window.parleyMessages = es;

@@ -355,6 +355,22 @@ const fr: Messages = {
   "start.languages": "Langues dans lesquelles vous répondez",
   "start.skills": "Compétences",
   "start.saveProfile": "Enregistrer langues et compétences",
+
+  "sup.noHistory": "Aucun changement de statut enregistré pour l'instant.",
+  "sup.reassigned": "{visitor} réassigné à {agent}.",
+  "sup.theAgent": "l'agent",
+  "sup.waiting": "en attente",
+  "sup.reassignLabel": "Réassigner {visitor} à",
+  "sup.reassignTo": "Réassigner à…",
+  "sup.live": "En direct : actualisé toutes les {s} s",
+  "sup.back": "Retour à la boîte de réception",
+  "sup.load": "Charge",
+  "sup.since": "Depuis",
+  "sup.history": "Historique des statuts",
+  "sup.hideHistory": "Masquer l'historique",
+  "sup.open": "Conversations ouvertes",
+  "sup.lastMessage": "Dernier message",
+  "sup.updated": "Mis à jour",
 };
 
 window.parleyMessages = fr;

@@ -355,6 +355,22 @@ const pt: Messages = {
   "start.languages": "Idiomas em que responde",
   "start.skills": "Competências",
   "start.saveProfile": "Guardar idiomas e competências",
+
+  "sup.noHistory": "Ainda não há mudanças de estado registadas.",
+  "sup.reassigned": "{visitor} reatribuído a {agent}.",
+  "sup.theAgent": "o agente",
+  "sup.waiting": "à espera",
+  "sup.reassignLabel": "Reatribuir {visitor} a",
+  "sup.reassignTo": "Reatribuir a…",
+  "sup.live": "Em direto: atualizado a cada {s} s",
+  "sup.back": "Voltar à caixa de entrada",
+  "sup.load": "Carga",
+  "sup.since": "Desde",
+  "sup.history": "Histórico de estados",
+  "sup.hideHistory": "Ocultar histórico",
+  "sup.open": "Conversas abertas",
+  "sup.lastMessage": "Última mensagem",
+  "sup.updated": "Atualizado",
 };
 
 window.parleyMessages = pt;
