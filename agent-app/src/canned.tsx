@@ -208,7 +208,7 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
                         setBody(c.body);
                       }}
                     >
-                      {t("vp.edit")}
+                      {t("common.edit")}
                     </button>{" "}
                     <button type="button" class="pa-link pa-link-danger" aria-label={t("canned.deleteOne", { shortcut: "/" + c.shortcut })} onClick={() => void remove(c)}>
                       {t("canned.delete")}
@@ -247,11 +247,11 @@ function CannedScreen({ role, onClose }: { role: string; onClose: () => void }) 
         {done && <div role="status">{done}</div>}
         <div class="pa-form-actions">
           <button type="submit" class="pa-btn">
-            {editing ? t("vp.save") : t("canned.addReply")}
+            {editing ? t("common.save") : t("canned.addReply")}
           </button>
           {editing && (
             <button type="button" class="pa-btn-outline" onClick={reset}>
-              {t("vp.cancel")}
+              {t("common.cancel")}
             </button>
           )}
         </div>

@@ -107,7 +107,7 @@ export function useConfirm(): [preact.JSX.Element | null, (question: string, act
           {q.action}
         </button>
         <button type="button" class="pa-btn-outline" onClick={() => answer(false)}>
-          Cancel
+          {t("common.cancel")}
         </button>
       </div>
     </Dialog>

@@ -679,7 +679,7 @@ export function TransferButton({ info, self }: { info: ConversationInfo; self: s
                 {t("rt.transfer")}
               </button>
               <button type="button" class="pa-btn-outline" onClick={() => setOpen(false)}>
-                {t("vp.cancel")}
+                {t("common.cancel")}
               </button>
             </div>
           </form>

@@ -114,10 +114,10 @@ function ContactEdit({ visitor, onSaved, onCancel }: { visitor: Visitor; onSaved
       )}
       <div class="pa-contact-actions">
         <button type="submit" class="pa-btn pa-btn-sm" data-testid="visitor-save">
-          {t("vp.save")}
+          {t("common.save")}
         </button>
         <button type="button" class="pa-btn-outline pa-btn-sm" onClick={onCancel}>
-          {t("vp.cancel")}
+          {t("common.cancel")}
         </button>
       </div>
     </form>
@@ -164,7 +164,7 @@ export function VisitorPanel({ info, onOpen }: { info: ConversationInfo; onOpen:
           {t("vp.visitor")}
           {!editing && (
             <button type="button" class="pa-link pa-visitor-edit" data-testid="visitor-edit-open" onClick={() => setEditing(true)}>
-              {t("vp.edit")}
+              {t("common.edit")}
             </button>
           )}
         </h3>

@@ -231,12 +231,12 @@ export const en = {
 
   // Visitor panel (visitorpanel.tsx).
   "vp.visitor": "Visitor",
-  "vp.edit": "Edit",
+  "common.edit": "Edit",
   "vp.name": "Name",
   "vp.email": "Email",
   "vp.phone": "Phone",
-  "vp.save": "Save",
-  "vp.cancel": "Cancel",
+  "common.save": "Save",
+  "common.cancel": "Cancel",
   "vp.notSaved": "Could not save.",
   "vp.locked": "Set by the site's sign-in (verified)",
   "vp.verified": "Verified",
