@@ -10,7 +10,7 @@ import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
 import { Dialog } from "./dialog";
 import { AgentsScreen } from "./agents";
-import { t } from "./i18n";
+import { t, tn } from "./i18n";
 
 export interface AgentProfile {
   id: string;
@@ -154,7 +154,7 @@ function SetAway({ client }: { client: AgentClient }) {
   if (!me || me.status !== "away" || client.status === "away") return null;
   return (
     <div class="pa-offers" role="alert" data-testid="away-banner">
-      You missed several offers, so new chats stopped coming to you.{" "}
+      {t("rt.missed")}{" "}
       <button
         type="button"
         class="pa-btn"
@@ -163,7 +163,7 @@ function SetAway({ client }: { client: AgentClient }) {
           setTimeout(reload, 500);
         }}
       >
-        I'm back
+        {t("rt.back")}
       </button>
     </div>
   );
@@ -276,24 +276,24 @@ function ProfileView() {
     );
   }, []);
   if (error) return <div class="pa-error">{error}</div>;
-  if (!me) return <div class="pa-muted">Loading…</div>;
+  if (!me) return <div class="pa-muted">{t("common.loading")}</div>;
   return (
     <dl class="pa-profile" data-testid="profile">
-      <dt>Name</dt>
+      <dt>{t("vp.name")}</dt>
       <dd>{me.name}</dd>
-      <dt>Role</dt>
+      <dt>{t("rt.role")}</dt>
       <dd>{me.role}</dd>
-      <dt>Capacity</dt>
-      <dd data-testid="profile-capacity">{me.capacity} conversations at once</dd>
-      <dt>Languages</dt>
-      <dd data-testid="profile-languages">{me.languages.join(", ") || "any"}</dd>
-      <dt>Skills</dt>
+      <dt>{t("rt.capacity")}</dt>
+      <dd data-testid="profile-capacity">{tn("rt.atOnce", me.capacity)}</dd>
+      <dt>{t("rt.languages")}</dt>
+      <dd data-testid="profile-languages">{me.languages.join(", ") || t("rt.any")}</dd>
+      <dt>{t("start.skills")}</dt>
       <dd>{me.skills.join(", ") || "—"}</dd>
-      <dt>Teams</dt>
+      <dt>{t("rt.teams")}</dt>
       <dd>{me.teams.join(", ") || "—"}</dd>
-      <dt>Now</dt>
+      <dt>{t("rt.now")}</dt>
       <dd>
-        {me.routing_status}, {me.load} of {me.capacity}
+        {me.routing_status}, {t("rt.loadOf", { load: me.load, capacity: me.capacity })}
       </dd>
     </dl>
   );

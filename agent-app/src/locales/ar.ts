@@ -379,6 +379,17 @@ const ar: Messages = {
   "sup.open": "المحادثات المفتوحة",
   "sup.lastMessage": "آخر رسالة",
   "sup.updated": "آخر تحديث",
+
+  "rt.missed": "فاتتك عدة عروض، لذا توقف وصول المحادثات الجديدة إليك.",
+  "rt.back": "لقد عدت",
+  "rt.role": "الدور",
+  "rt.capacity": "السعة",
+  "rt.languages": "اللغات",
+  "rt.any": "أي لغة",
+  "rt.teams": "الفرق",
+  "rt.now": "الآن",
+  "rt.loadOf": "{load} من {capacity}",
+  "rt.atOnce": { zero: "لا محادثات في الوقت نفسه", one: "محادثة واحدة في الوقت نفسه", two: "محادثتان في الوقت نفسه", few: "{n} محادثات في الوقت نفسه", many: "{n} محادثة في الوقت نفسه", other: "{n} محادثة في الوقت نفسه" },
 };
 
 window.parleyMessages = ar;

@@ -371,6 +371,17 @@ const de: Messages = {
   "sup.open": "Offene Unterhaltungen",
   "sup.lastMessage": "Letzte Nachricht",
   "sup.updated": "Aktualisiert",
+
+  "rt.missed": "Sie haben mehrere Angebote verpasst, daher bekommen Sie keine neuen Chats mehr.",
+  "rt.back": "Ich bin wieder da",
+  "rt.role": "Rolle",
+  "rt.capacity": "Kapazität",
+  "rt.languages": "Sprachen",
+  "rt.any": "alle",
+  "rt.teams": "Teams",
+  "rt.now": "Jetzt",
+  "rt.loadOf": "{load} von {capacity}",
+  "rt.atOnce": { one: "{n} Unterhaltung gleichzeitig", other: "{n} Unterhaltungen gleichzeitig" },
 };
 
 window.parleyMessages = de;

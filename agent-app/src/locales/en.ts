@@ -391,4 +391,15 @@ export const en = {
   "sup.open": "Open conversations",
   "sup.lastMessage": "Last message",
   "sup.updated": "Updated",
+
+  "rt.missed": "You missed several offers, so new chats stopped coming to you.",
+  "rt.back": "I'm back",
+  "rt.role": "Role",
+  "rt.capacity": "Capacity",
+  "rt.languages": "Languages",
+  "rt.any": "any",
+  "rt.teams": "Teams",
+  "rt.now": "Now",
+  "rt.loadOf": "{load} of {capacity}",
+  "rt.atOnce": { one: "{n} conversation at once", other: "{n} conversations at once" },
 };

@@ -371,6 +371,17 @@ const es: Messages = {
   "sup.open": "Conversaciones abiertas",
   "sup.lastMessage": "Último mensaje",
   "sup.updated": "Actualizado",
+
+  "rt.missed": "Ha perdido varias ofertas, así que ya no le llegan conversaciones nuevas.",
+  "rt.back": "He vuelto",
+  "rt.role": "Rol",
+  "rt.capacity": "Capacidad",
+  "rt.languages": "Idiomas",
+  "rt.any": "cualquiera",
+  "rt.teams": "Equipos",
+  "rt.now": "Ahora",
+  "rt.loadOf": "{load} de {capacity}",
+  "rt.atOnce": { one: "{n} conversación a la vez", other: "{n} conversaciones a la vez" },
 };
 
 window.parleyMessages = es;

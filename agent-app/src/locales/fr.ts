@@ -371,6 +371,17 @@ const fr: Messages = {
   "sup.open": "Conversations ouvertes",
   "sup.lastMessage": "Dernier message",
   "sup.updated": "Mis à jour",
+
+  "rt.missed": "Vous avez manqué plusieurs propositions : les nouvelles conversations ne vous sont plus envoyées.",
+  "rt.back": "Je suis de retour",
+  "rt.role": "Rôle",
+  "rt.capacity": "Capacité",
+  "rt.languages": "Langues",
+  "rt.any": "toutes",
+  "rt.teams": "Équipes",
+  "rt.now": "Maintenant",
+  "rt.loadOf": "{load} sur {capacity}",
+  "rt.atOnce": { one: "{n} conversation à la fois", other: "{n} conversations à la fois" },
 };
 
 window.parleyMessages = fr;

@@ -371,6 +371,17 @@ const pt: Messages = {
   "sup.open": "Conversas abertas",
   "sup.lastMessage": "Última mensagem",
   "sup.updated": "Atualizado",
+
+  "rt.missed": "Perdeu várias propostas, por isso deixou de receber novas conversas.",
+  "rt.back": "Estou de volta",
+  "rt.role": "Função",
+  "rt.capacity": "Capacidade",
+  "rt.languages": "Idiomas",
+  "rt.any": "qualquer",
+  "rt.teams": "Equipas",
+  "rt.now": "Agora",
+  "rt.loadOf": "{load} de {capacity}",
+  "rt.atOnce": { one: "{n} conversa de cada vez", other: "{n} conversas de cada vez" },
 };
 
 window.parleyMessages = pt;
