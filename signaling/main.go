@@ -4,7 +4,7 @@
 // see -help and README.md.
 //
 //	signaling [serve] [flags]   run the server (the default)
-//	signaling reencrypt [flags] re-seal stored messages, visitor personal fields and site identity secrets under the newest key
+//	signaling reencrypt [flags] re-seal stored messages, visitor personal fields, site identity secrets and attachment files under the newest key
 //	signaling search rebuild [--workspace ID] [flags]
 //	                            build the search index of one workspace (or all) again from what is stored
 //	signaling workspace create --name NAME --admin-email EMAIL [flags]

@@ -255,7 +255,18 @@ func Reencrypt(ctx context.Context, cfg config.Config, log *slog.Logger) (int, e
 		return 0, err
 	}
 	defer st.Close()
-	return st.Reencrypt(ctx, kr)
+	n, err := st.Reencrypt(ctx, kr)
+	if err != nil {
+		return n, err
+	}
+	// The attachments' bytes, in their blob store (data dir or S3).
+	blobs, err := OpenBlobs(cfg)
+	if err != nil {
+		return n, fmt.Errorf("attachment storage: %w", err)
+	}
+	files, err := st.ReencryptBlobs(ctx, kr, blobs)
+	log.Info("reencrypt: attachment files resealed", "files", files)
+	return n + files, err
 }
 
 // RebuildSearch is `signaling search rebuild [--workspace ID]`: the search

@@ -71,8 +71,8 @@ var moreSealed = []sealedColumn{
 	{"contacts", []string{"id"}, "email", func(r map[string]any) []byte { return contactFieldAAD(str(r, "id"), "email") }},
 	{"contacts", []string{"id"}, "phone", func(r map[string]any) []byte { return contactFieldAAD(str(r, "id"), "phone") }},
 	{"contacts", []string{"id"}, "notes", func(r map[string]any) []byte { return contactFieldAAD(str(r, "id"), "notes") }},
-	// The bytes of attachments are sealed too, in their blob store, which
-	// Reencrypt does not walk: rotating keys keeps the old key for them.
+	// The bytes of attachments are sealed too, in their blob store:
+	// ReencryptBlobs reseals them (`signaling reencrypt` runs both).
 	{"attachments", []string{"id"}, "name", func(r map[string]any) []byte { return attachmentNameAAD(str(r, "id")) }},
 }
 
