@@ -483,6 +483,10 @@ func (s *Store) reindexDoc(ctx context.Context, ws, kind, id string) error {
 	return err
 }
 
+// rebuiltDocs are the kinds of document RebuildSearch indexes again;
+// contacts' postings are written with the contact and left as they are.
+var rebuiltDocs = []string{docNote, docVisitor}
+
 // Rebuilt counts what RebuildSearch indexed.
 type Rebuilt struct{ Messages, Notes, Visitors int }
 
@@ -504,14 +508,14 @@ func (s *Store) RebuildSearch(ctx context.Context, ws string) (Rebuilt, error) {
 		if err := db.Exec("DELETE FROM search_terms WHERE message_id IN (SELECT id FROM messages WHERE workspace_id = ?)", ws).Error; err != nil {
 			return out, err
 		}
-		if err := db.Exec("DELETE FROM search_doc_terms WHERE workspace_id = ?", ws).Error; err != nil {
+		if err := db.Exec("DELETE FROM search_doc_terms WHERE workspace_id = ? AND kind IN ?", ws, rebuiltDocs).Error; err != nil {
 			return out, err
 		}
 	} else {
 		if err := db.Exec("DELETE FROM search_terms").Error; err != nil {
 			return out, err
 		}
-		if err := db.Exec("DELETE FROM search_doc_terms").Error; err != nil {
+		if err := db.Exec("DELETE FROM search_doc_terms WHERE kind IN ?", rebuiltDocs).Error; err != nil {
 			return out, err
 		}
 	}
