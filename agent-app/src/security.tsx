@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, errorMessage as message } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
+import { t } from "./i18n";
 
 interface Invite {
   id: string;
@@ -33,7 +34,7 @@ export function SecuritySide({ role, onSignedOut }: { role: string; onSignedOut:
   const [note, setNote] = useState("");
   const [confirmation, ask] = useConfirm();
   const everywhere = async () => {
-    if (!(await ask("You will be signed out on every device, including this one.", "Sign out everywhere"))) return;
+    if (!(await ask(t("sec.everywhereQ"), t("sec.everywhere")))) return;
     try {
       await api("DELETE", "/api/agents/me/sessions");
       onSignedOut();
@@ -45,16 +46,16 @@ export function SecuritySide({ role, onSignedOut }: { role: string; onSignedOut:
     <div class="pa-routing-links">
       {role === "admin" && (
         <button type="button" class="pa-btn-ghost" data-testid="open-audit" onClick={() => setDialog("audit")}>
-          Audit log
+          {t("sec.audit")}
         </button>
       )}
       <button type="button" class="pa-btn-ghost" data-testid="sign-out-everywhere" onClick={() => void everywhere()}>
-        Sign out everywhere
+        {t("sec.everywhere")}
       </button>
       {note && <div role="alert">{note}</div>}
       {confirmation}
       {dialog && (
-        <Dialog title="Audit log" wide onClose={() => setDialog("")}>
+        <Dialog title={t("sec.audit")} wide onClose={() => setDialog("")}>
           <AuditLog />
         </Dialog>
       )}

@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, errorMessage as message } from "@parley/shared/http";
 import { Dialog } from "./dialog";
+import { t } from "./i18n";
 
 export interface TwoFactor {
   enabled: boolean;
@@ -19,10 +20,10 @@ export function TwoFactorButton(props: { twoFactor: TwoFactor; role: string; req
   return (
     <>
       <button type="button" class="pa-btn-ghost" data-testid="open-two-factor" onClick={() => setOpen(true)}>
-        Two-factor sign-in {props.twoFactor.enabled ? "(on)" : "(off)"}
+        {props.twoFactor.enabled ? t("tf.buttonOn") : t("tf.buttonOff")}
       </button>
       {open && (
-        <Dialog title="Two-factor sign-in" onClose={() => setOpen(false)}>
+        <Dialog title={t("tf.title")} onClose={() => setOpen(false)}>
           <TwoFactorPanel {...props} />
         </Dialog>
       )}

@@ -382,6 +382,13 @@ const de: Messages = {
   "rt.now": "Jetzt",
   "rt.loadOf": "{load} von {capacity}",
   "rt.atOnce": { one: "{n} Unterhaltung gleichzeitig", other: "{n} Unterhaltungen gleichzeitig" },
+
+  "tf.buttonOn": "Zwei-Faktor-Anmeldung (an)",
+  "tf.buttonOff": "Zwei-Faktor-Anmeldung (aus)",
+  "tf.title": "Zwei-Faktor-Anmeldung",
+  "sec.audit": "Audit-Protokoll",
+  "sec.everywhere": "Überall abmelden",
+  "sec.everywhereQ": "Sie werden auf allen Geräten abgemeldet, auch auf diesem.",
 };
 
 window.parleyMessages = de;

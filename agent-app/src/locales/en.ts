@@ -402,4 +402,12 @@ export const en = {
   "rt.now": "Now",
   "rt.loadOf": "{load} of {capacity}",
   "rt.atOnce": { one: "{n} conversation at once", other: "{n} conversations at once" },
+
+  // Two-factor and security in the sidebar (twofactor.tsx, security.tsx).
+  "tf.buttonOn": "Two-factor sign-in (on)",
+  "tf.buttonOff": "Two-factor sign-in (off)",
+  "tf.title": "Two-factor sign-in",
+  "sec.audit": "Audit log",
+  "sec.everywhere": "Sign out everywhere",
+  "sec.everywhereQ": "You will be signed out on every device, including this one.",
 };

@@ -382,6 +382,13 @@ const es: Messages = {
   "rt.now": "Ahora",
   "rt.loadOf": "{load} de {capacity}",
   "rt.atOnce": { one: "{n} conversación a la vez", other: "{n} conversaciones a la vez" },
+
+  "tf.buttonOn": "Inicio de sesión en dos pasos (activado)",
+  "tf.buttonOff": "Inicio de sesión en dos pasos (desactivado)",
+  "tf.title": "Inicio de sesión en dos pasos",
+  "sec.audit": "Registro de auditoría",
+  "sec.everywhere": "Cerrar sesión en todas partes",
+  "sec.everywhereQ": "Se cerrará su sesión en todos los dispositivos, incluido este.",
 };
 
 window.parleyMessages = es;

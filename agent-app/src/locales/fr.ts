@@ -382,6 +382,13 @@ const fr: Messages = {
   "rt.now": "Maintenant",
   "rt.loadOf": "{load} sur {capacity}",
   "rt.atOnce": { one: "{n} conversation à la fois", other: "{n} conversations à la fois" },
+
+  "tf.buttonOn": "Connexion à deux facteurs (activée)",
+  "tf.buttonOff": "Connexion à deux facteurs (désactivée)",
+  "tf.title": "Connexion à deux facteurs",
+  "sec.audit": "Journal d'audit",
+  "sec.everywhere": "Se déconnecter partout",
+  "sec.everywhereQ": "Vous serez déconnecté sur tous les appareils, y compris celui-ci.",
 };
 
 window.parleyMessages = fr;

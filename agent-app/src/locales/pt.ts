@@ -382,6 +382,13 @@ const pt: Messages = {
   "rt.now": "Agora",
   "rt.loadOf": "{load} de {capacity}",
   "rt.atOnce": { one: "{n} conversa de cada vez", other: "{n} conversas de cada vez" },
+
+  "tf.buttonOn": "Início de sessão em dois passos (ativado)",
+  "tf.buttonOff": "Início de sessão em dois passos (desativado)",
+  "tf.title": "Início de sessão em dois passos",
+  "sec.audit": "Registo de auditoria",
+  "sec.everywhere": "Terminar sessão em todo o lado",
+  "sec.everywhereQ": "A sua sessão será terminada em todos os dispositivos, incluindo este.",
 };
 
 window.parleyMessages = pt;
