@@ -136,7 +136,7 @@ const ar: Messages = {
   "tags.none": "لا يوجد وسم «{name}»؛ يمكن لمشرف أو مسؤول إنشاؤه.",
   "tags.remove": "إزالة الوسم {name}",
   "tags.add": "إضافة وسم",
-  "tags.addShort": "إضافة وسم",
+  "tags.addShort": "+ وسم",
 
   "side.profile": "ملفي الشخصي",
   "side.agents": "موظفو الدعم",

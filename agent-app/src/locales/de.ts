@@ -128,7 +128,7 @@ const de: Messages = {
   "tags.none": "Kein Tag „{name}“; ein Supervisor oder Admin kann es anlegen.",
   "tags.remove": "Tag {name} entfernen",
   "tags.add": "Tag hinzufügen",
-  "tags.addShort": "Tag hinzufügen",
+  "tags.addShort": "+ Tag",
 
   "side.profile": "Mein Profil",
   "side.agents": "Agenten",

@@ -128,7 +128,7 @@ const es: Messages = {
   "tags.none": "No existe la etiqueta «{name}»; un supervisor o administrador puede crearla.",
   "tags.remove": "Quitar la etiqueta {name}",
   "tags.add": "Añadir una etiqueta",
-  "tags.addShort": "Añadir etiqueta",
+  "tags.addShort": "+ etiqueta",
 
   "side.profile": "Mi perfil",
   "side.agents": "Agentes",

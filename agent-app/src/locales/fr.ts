@@ -128,7 +128,7 @@ const fr: Messages = {
   "tags.none": "Aucune étiquette « {name} » ; un superviseur ou un administrateur peut la créer.",
   "tags.remove": "Retirer l'étiquette {name}",
   "tags.add": "Ajouter une étiquette",
-  "tags.addShort": "Ajouter une étiquette",
+  "tags.addShort": "+ étiquette",
 
   "side.profile": "Mon profil",
   "side.agents": "Agents",

@@ -128,7 +128,7 @@ const pt: Messages = {
   "tags.none": "Não existe a etiqueta «{name}»; um supervisor ou administrador pode criá-la.",
   "tags.remove": "Remover a etiqueta {name}",
   "tags.add": "Adicionar uma etiqueta",
-  "tags.addShort": "Adicionar etiqueta",
+  "tags.addShort": "+ etiqueta",
 
   "side.profile": "O meu perfil",
   "side.agents": "Agentes",
