@@ -42,6 +42,12 @@ function onePreact(root) {
  * share a chunk and each file depends only on its own entry.
  */
 export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {}, pages = {} }) {
+  // A warning fails the build: esbuild recovers from a broken stylesheet
+  // (an unclosed rule nests everything after it) and would ship it.
+  const strict = async (options) => {
+    const r = await esbuild.build(options);
+    if (r.warnings.length > 0) throw new Error(`build: ${r.warnings.length} warning(s) in ${Object.values(options.entryPoints).join(", ")}`);
+  };
   const out = resolve(root, outdir);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
@@ -57,7 +63,7 @@ export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {
     outdir: out,
   };
   for (const [name, entry] of Object.entries(scripts)) {
-    await esbuild.build({
+    await strict({
       ...common,
       entryPoints: { [name]: entry },
       format: "iife",
@@ -70,7 +76,7 @@ export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {
     });
   }
   for (const [name, entry] of Object.entries(styles)) {
-    await esbuild.build({ ...common, entryPoints: { [name]: entry } });
+    await strict({ ...common, entryPoints: { [name]: entry } });
   }
   for (const [file, from] of Object.entries(pages)) {
     copyFileSync(join(root, from), join(out, file));
