@@ -5,7 +5,7 @@
 import { Fragment, render } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatItem, exposeDebug } from "@parley/shared/client";
-import { AgentClient } from "@parley/shared/agentclient";
+import { AgentClient, firstSeq } from "@parley/shared/agentclient";
 import { WebRTCLink } from "@parley/shared/rtc";
 import { CallManager } from "@parley/shared/call";
 import { CallControls, IncomingCalls } from "./call";
@@ -14,7 +14,7 @@ import { fileSize, initials } from "@parley/shared/format";
 import { applyLanguage, errorText, lang, remember, storedChoice, t, time, tn } from "./i18n";
 import { LanguagePicker } from "./language";
 import { ApiError, api, liveURL } from "@parley/shared/http";
-import type { Attachment, Author, ConversationInfo } from "../../pkg/protocol/protocol";
+import type { Attachment, Author, ConversationInfo, MessageFrame } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
 import { SitesButton } from "./sites";
@@ -289,11 +289,29 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   );
 }
 
+/** useClientVersion re-renders on the client's changes, at most once per
+ * RENDER_EVERY_MS: every message frame is a change, and a resume of a few
+ * thousand messages rendered once per frame held the first view for
+ * seconds. */
 function useClientVersion(client: AgentClient | null): number {
   const [version, setVersion] = useState(0);
-  useEffect(() => client?.subscribe(() => setVersion((v) => v + 1)), [client]);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = client?.subscribe(() => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        setVersion((v) => v + 1);
+      }, RENDER_EVERY_MS);
+    });
+    return () => {
+      off?.();
+      clearTimeout(timer);
+    };
+  }, [client]);
   return version;
 }
+
+const RENDER_EVERY_MS = 16;
 
 const READ_KEY = "parley:agent:read";
 
@@ -309,7 +327,8 @@ function Dashboard(props: { me: Me; onMeChanged: () => void; onSignedOut: () => 
   const { me, onMeChanged, onSignedOut, onLanguage } = props;
   const client = useMemo(
     () =>
-      new AgentClient({
+      new AgentClient(
+        {
         role: "agent",
         owner: me.agent.id,
         outboxKey: "parley:agent:outbox",
@@ -328,7 +347,11 @@ function Dashboard(props: { me: Me; onMeChanged: () => void; onSignedOut: () => 
           }
           return liveURL("/ws/agent");
         },
-      }),
+        },
+        // A conversation opens on its newest messages; older ones load as
+        // the agent scrolls up (MessageList).
+        HISTORY_PAGE,
+      ),
     [me.agent.id],
   );
   const [calls, setCalls] = useState<CallManager | null>(null);
@@ -769,7 +792,17 @@ function ConversationView(props: {
       <TagEditor conversation={info.id} role={role} />
       <ConversationRouting info={info} self={self.id} role={role} />
       {calls && info.status === "open" && info.agent_id === self.id && <CallControls calls={calls} conversation={info.id} selfID={self.id} />}
-      <MessageList items={items} notes={notes} self={self} visitor={name} typing={typing} client={client} focusSeq={props.focusSeq} info={info} />
+      <MessageList
+        items={items}
+        notes={notes}
+        self={self}
+        visitor={name}
+        typing={typing}
+        client={client}
+        focusSeq={props.focusSeq}
+        info={info}
+        firstSeq={firstSeq(conv)}
+      />
       {canAct ? (
         <>
           {info.status === "queued" && (
@@ -843,8 +876,10 @@ function MessageList(props: {
   client: AgentClient;
   focusSeq: number;
   info: ConversationInfo;
+  /** The oldest message held; above 1, earlier ones can be loaded. */
+  firstSeq: number;
 }) {
-  const { items, notes, self, visitor, typing, client, focusSeq, info } = props;
+  const { items, notes, self, visitor, typing, client, focusSeq, info, firstSeq } = props;
   // Read receipts: what the agent has on screen (tab shown) is read; the
   // visitor's cursor marks the agents' last line they have seen.
   const newest = items.reduce((n, m) => (m.seq !== null && m.seq > n ? m.seq : n), 0);
@@ -868,9 +903,23 @@ function MessageList(props: {
   // then the list stops following new messages until the agent scrolls
   // back down.
   const focused = useRef(0);
+  const earlier = useEarlier(client, info.id, firstSeq, focusSeq);
+  // Older messages put above: the ones on screen stay where they were
+  // (restored once they render, which is when firstSeq moves down).
+  const anchor = useRef<{ fromBottom: number; below: number } | null>(null);
+  const loadEarlier = () => {
+    const el = ref.current;
+    if (el) anchor.current = { fromBottom: el.scrollHeight - el.scrollTop, below: firstSeq };
+    void earlier.load(firstSeq - HISTORY_PAGE);
+  };
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
+    if (anchor.current && firstSeq < anchor.current.below) {
+      el.scrollTop = el.scrollHeight - anchor.current.fromBottom;
+      anchor.current = null;
+      return;
+    }
     if (focusSeq && focused.current !== focusSeq) {
       const target = el.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
       if (target) {
@@ -893,8 +942,25 @@ function MessageList(props: {
       onScroll={(e) => {
         const el = e.currentTarget;
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+        if (el.scrollTop < 40 && firstSeq > 1 && !earlier.loading && !earlier.error) loadEarlier();
       }}
     >
+      {firstSeq > 1 && (
+        <div class="pa-earlier" data-testid="earlier">
+          {earlier.error ? (
+            <span role="alert">
+              {t("msg.earlierFailed", { error: earlier.error })}{" "}
+              <button type="button" class="pa-link" onClick={loadEarlier}>
+                {t("common.retry")}
+              </button>
+            </span>
+          ) : (
+            <button type="button" class="pa-link" data-testid="load-earlier" disabled={earlier.loading} onClick={loadEarlier}>
+              {earlier.loading ? t("msg.earlierLoading") : t("msg.earlier")}
+            </button>
+          )}
+        </div>
+      )}
       {items.length === 0 && notes.length === 0 && <p class="pa-empty-line pa-center-text">{t("msg.none")}</p>}
       {noteRow(0, seqs.length ? seqs[0] : null)}
       {items.map((m, i) => {
@@ -981,6 +1047,48 @@ function MessageList(props: {
 }
 
 render(<App />, document.getElementById("app")!);
+
+/** How many messages a conversation opens with, and each earlier page. */
+const HISTORY_PAGE = 50;
+
+/**
+ * useEarlier loads a conversation's older messages, from seq `from` up to
+ * the first one held (firstSeq), through the history API (its pages hold at
+ * most 200 messages after a given seq). A search result's message
+ * (focusSeq) older than what is held is loaded with a few before it.
+ */
+function useEarlier(client: AgentClient, conversation: string, firstSeq: number, focusSeq: number) {
+  const [state, setState] = useState<{ loading: boolean; error: string }>({ loading: false, error: "" });
+  const busy = useRef(false);
+  const load = async (from: number) => {
+    if (busy.current) return;
+    busy.current = true;
+    setState({ loading: true, error: "" });
+    try {
+      let after = Math.max(0, from - 1);
+      while (after < firstSeq - 1) {
+        const page = await api<{ messages: MessageFrame[] }>(
+          "GET",
+          `/api/conversations/${encodeURIComponent(conversation)}/messages?after=${after}`,
+        );
+        const older = page.messages.filter((m) => m.seq < firstSeq);
+        client.addEarlier(conversation, older);
+        // Done when the page reached what is held (or the end).
+        if (older.length === 0 || older.length < page.messages.length) break;
+        after = older[older.length - 1].seq;
+      }
+      setState({ loading: false, error: "" });
+    } catch (e) {
+      setState({ loading: false, error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      busy.current = false;
+    }
+  };
+  useEffect(() => {
+    if (focusSeq && focusSeq < firstSeq) void load(focusSeq - 10);
+  }, [conversation, focusSeq]);
+  return { ...state, load };
+}
 
 /** AttachmentLink shows a file of the conversation: an image inline (the
  * server serves only raster images inline), anything else as a download. */

@@ -893,7 +893,7 @@ export class LiveClient {
     return this.transport.send(f);
   }
 
-  private resume(want: Record<string, number>): void {
+  protected resume(want: Record<string, number>): void {
     let batch: Record<string, number> = {};
     let n = 0;
     for (const [id, seq] of Object.entries(want)) {
