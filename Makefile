@@ -18,7 +18,7 @@ export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
 FUZZTIME ?= 150000x
 FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT ./pkg/keyring:FuzzOpen
 
-.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick bench-reports bench-search
+.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick bench-reports bench-search bench-dashboard
 
 run:
 	$(GO) run ./signaling
@@ -95,6 +95,12 @@ bench-quick:
 # PARLEY_TEST_POSTGRES is set) PostgreSQL: index time and query times.
 bench-search:
 	PARLEY_SEARCH_MESSAGES=1000000 $(GO) test -v -count=1 -timeout 90m -run TestSearchScale ./pkg/store
+
+# The dashboard's first view on 10,000 conversations and 1,000,000
+# messages, timed in headless Chromium with a trace; writes
+# docs/bench-dashboard.md.
+bench-dashboard: test-deps
+	cd e2e && node firstview.bench.mjs
 
 bench-reports:
 	PARLEY_REPORT_CONVERSATIONS=100000 $(GO) test -v -count=1 -timeout 60m -run TestReportScale ./pkg/report

@@ -28,7 +28,13 @@ type History struct {
 	// assistant-answered chats, ratings on about a third; otherwise every
 	// conversation is a plain closed chat of ten messages (the benchmark).
 	Realistic bool
-	Seed      uint64
+	// MessagesEach is how many messages a plain (not Realistic)
+	// conversation has; 0 means ten.
+	MessagesEach int
+	// Open: the last Open conversations are still open, with their
+	// agent (the dashboard's first-view benchmark).
+	Open int
+	Seed uint64
 }
 
 // Seed writes h's conversations and messages and returns how many.
@@ -89,7 +95,14 @@ func conversation(rnd *rand.Rand, h History, i int) (store.Conversation, []store
 		c.CsatRating = rnd.IntN(6)
 		var ms []store.Message
 		at := c.CreatedAt
-		for j := range 10 {
+		n := h.MessagesEach
+		if n == 0 {
+			n = 10
+		}
+		if i >= h.Conversations-h.Open {
+			c.Status, c.ClosedAt, c.CsatRating = "open", nil, 0
+		}
+		for j := range n {
 			at = at.Add(time.Duration(rnd.IntN(90)+1) * time.Second)
 			kind, author := "visitor", h.Visitor
 			if j%2 == 1 {
@@ -97,6 +110,10 @@ func conversation(rnd *rand.Rand, h History, i int) (store.Conversation, []store
 			}
 			ms = append(ms, message(c, j, kind, author, at))
 		}
+		// As the live path leaves it: the preview, and nothing to mail or
+		// mark read.
+		c.LastSeq, c.LastBody, c.MailedSeq = int64(n), ms[n-1].Body, int64(n)
+		c.VisitorReadSeq, c.AgentReadSeq = c.LastSeq, c.LastSeq
 		return c, ms
 	}
 	// Weekends are quieter: redraw a weekend day once.
