@@ -79,6 +79,10 @@ test("a note with a mention reaches agents only; a canned reply fills in; a draf
   await composer.fill("/th");
   await admin.locator("[data-testid=canned-option]").first().waitFor();
   await admin.screenshot({ path: `${shots}/notes-canned-picker.png` });
+  // A long reply in the picker must not widen the conversation and push
+  // the visitor panel off the screen.
+  const panel = await admin.locator(".pa-visitor").boundingBox();
+  assert.ok(panel.x + panel.width <= (await admin.evaluate(() => window.innerWidth)) + 1, "the visitor panel stays on screen");
   await composer.press("Enter");
   const filled = `Thanks ${visitorName}, Admin here. Anything else?`;
   assert.equal(await composer.inputValue(), filled);
