@@ -18,7 +18,7 @@ export PARLEY_TEST_POSTGRES PARLEY_TEST_REDIS
 FUZZTIME ?= 150000x
 FUZZ := ./pkg/protocol:FuzzDecode ./pkg/auth:FuzzVisitorToken ./pkg/auth:FuzzVerifyIdentityJWT ./pkg/keyring:FuzzOpen
 
-.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick bench-reports bench-search bench-dashboard
+.PHONY: run build test test-deps test-go test-fuzz test-web test-e2e test-fleet fleet lint web bench bench-quick bench-reports bench-search bench-dashboard tour
 
 run:
 	$(GO) run ./signaling
@@ -101,6 +101,10 @@ bench-search:
 # docs/bench-dashboard.md.
 bench-dashboard: test-deps
 	cd e2e && node firstview.bench.mjs
+
+# The README tour's screenshots, taken by the browser tests (docs/tour).
+tour: test-deps
+	bash scripts/tour.sh
 
 bench-reports:
 	PARLEY_REPORT_CONVERSATIONS=100000 $(GO) test -v -count=1 -timeout 60m -run TestReportScale ./pkg/report
