@@ -19,6 +19,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -260,7 +261,13 @@ type Inbound struct {
 	// later (a 451), except ErrNotAReply, which drops the mail quietly.
 	Deliver func(ctx context.Context, r Reply) error
 	Log     *slog.Logger
-	srv     *smtp.Server
+
+	// Serve and Close may run at once (Close before Serve has begun):
+	// mu orders them, and a listener given after Close is closed at once.
+	mu     sync.Mutex
+	closed bool
+	srv    *smtp.Server
+	l      net.Listener
 }
 
 // Serve accepts mail on l until Close.
@@ -272,15 +279,28 @@ func (in *Inbound) Serve(l net.Listener) error {
 	s.ReadTimeout = time.Minute
 	s.WriteTimeout = time.Minute
 	s.ErrorLog = slogLogger{in.Log}
-	in.srv = s
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		l.Close()
+		return smtp.ErrServerClosed
+	}
+	in.srv, in.l = s, l
+	in.mu.Unlock()
 	return s.Serve(l)
 }
 
 // Close stops listening and ends open sessions.
 func (in *Inbound) Close() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.closed = true
 	if in.srv == nil {
 		return nil
 	}
+	// The listener too: Close may come before Serve has registered it
+	// with the SMTP server, whose Close would then miss it.
+	in.l.Close()
 	return in.srv.Close()
 }
 
