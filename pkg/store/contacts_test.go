@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -271,27 +270,15 @@ func TestConversionsOfVisitor(t *testing.T) {
 // matched by its email) once the old key is gone.
 func TestReencryptResealsContacts(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	k1, _ := keyring.GenerateKey("k1")
-	ring1, _ := keyring.New(k1)
-	s1, err := store.Open(ctx, path, store.WithSealer(ring1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rot := store.NewKeyRotation(t)
+	s1 := rot.Old()
 	sc, c := seed(t, s1)
 	l := link(t, sc, c.VisitorID, store.ContactFacts{Name: "Ana Lima", Email: "ana@example.com", Phone: "+351 21 000"})
 	notes := "wants a quote"
 	if _, err := sc.UpdateContact(ctx, l.Contact.ID, store.ContactEdit{Notes: &notes}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	s1.Close()
-
-	k2, _ := keyring.GenerateKey("k2")
-	ring2, _ := keyring.New(k2, k1)
-	s2, err := store.Open(ctx, path, store.WithSealer(ring2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, ring2 := rot.Rotated()
 	if _, err := s2.Reencrypt(ctx, ring2); err != nil {
 		t.Fatal(err)
 	}
@@ -302,14 +289,7 @@ func TestReencryptResealsContacts(t *testing.T) {
 			t.Errorf("contacts.%s under %q after Reencrypt (%v)", col, id, err)
 		}
 	}
-	s2.Close()
-
-	ring3, _ := keyring.New(k2)
-	s3, err := store.Open(ctx, path, store.WithSealer(ring3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Close()
+	s3 := rot.Final() // the old key is gone
 	sc3 := s3.Workspace(sc.WorkspaceID())
 	got, err := sc3.Contact(ctx, l.Contact.ID)
 	if err != nil || got.Name != "Ana Lima" || got.Email != "ana@example.com" || got.Phone != "+351 21 000" || got.Notes != notes {

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,15 +17,9 @@ import (
 // gone; a second run rewrites nothing.
 func TestReencryptBlobsResealsAttachmentBytes(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "p.db")
-	blobs := blob.Dir{Root: filepath.Join(dir, "attachments")}
-	k1, _ := keyring.GenerateKey("k1")
-	ring1, _ := keyring.New(k1)
-	s1, err := Open(ctx, path, WithSealer(ring1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	blobs := blob.Dir{Root: t.TempDir()}
+	rot := NewKeyRotation(t)
+	s1 := rot.Old()
 	ws, site := Workspace{ID: uuid.NewString(), Name: "Acme"}, Site{ID: uuid.NewString(), Name: "acme.test", Secret: "s"}
 	if err := s1.CreateWorkspace(ctx, ws, site, Agent{ID: uuid.NewString(), Email: "ann@acme.test", Name: "Ann", Role: "admin", PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
@@ -54,14 +47,7 @@ func TestReencryptBlobsResealsAttachmentBytes(t *testing.T) {
 		}
 		files[id] = data
 	}
-	s1.Close()
-
-	k2, _ := keyring.GenerateKey("k2")
-	ring2, _ := keyring.New(k2, k1)
-	s2, err := Open(ctx, path, WithSealer(ring2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, ring2 := rot.Rotated()
 	if _, err := s2.Reencrypt(ctx, ring2); err != nil { // the rows, as `signaling reencrypt` does first
 		t.Fatal(err)
 	}
@@ -71,14 +57,7 @@ func TestReencryptBlobsResealsAttachmentBytes(t *testing.T) {
 	if n, err := s2.ReencryptBlobs(ctx, ring2, blobs); err != nil || n != 0 {
 		t.Fatalf("a second run resealed %d: %v", n, err)
 	}
-	s2.Close()
-
-	ring3, _ := keyring.New(k2) // the old key is gone
-	s3, err := Open(ctx, path, WithSealer(ring3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Close()
+	s3 := rot.Final() // the old key is gone
 	for id, want := range files {
 		a, err := s3.Workspace(ws.ID).Attachment(ctx, c.ID, id)
 		if err != nil {

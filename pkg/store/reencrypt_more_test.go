@@ -33,13 +33,8 @@ func TestMoreSealedColumnsExist(t *testing.T) {
 // back once the old key is gone.
 func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	k1, _ := keyring.GenerateKey("k1")
-	ring1, _ := keyring.New(k1)
-	s1, err := Open(ctx, path, WithSealer(ring1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rot := NewKeyRotation(t)
+	s1 := rot.Old()
 	ws, site := Workspace{ID: uuid.NewString(), Name: "Acme"}, Site{ID: uuid.NewString(), Name: "acme.test", Secret: "s"}
 	if err := s1.CreateWorkspace(ctx, ws, site, Agent{ID: uuid.NewString(), Email: "ann@acme.test", Name: "Ann", Role: "admin", PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
@@ -61,14 +56,7 @@ func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 	if err := sc.SetTranslationSettings(ctx, TranslationSettings{SiteID: site.ID, Provider: TranslateOpenAI, URL: "http://127.0.0.1:1/v1", Model: "m", APIKey: "sk-translate"}); err != nil {
 		t.Fatal(err)
 	}
-	s1.Close()
-
-	k2, _ := keyring.GenerateKey("k2")
-	ring2, _ := keyring.New(k2, k1)
-	s2, err := Open(ctx, path, WithSealer(ring2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, ring2 := rot.Rotated()
 	if _, err := s2.Reencrypt(ctx, ring2); err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +68,7 @@ func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 			t.Errorf("%s: under %q after Reencrypt (%v)", q, id, err)
 		}
 	}
-	s2.Close()
-
-	ring3, _ := keyring.New(k2) // the old key is gone
-	s3, err := Open(ctx, path, WithSealer(ring3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Close()
+	s3 := rot.Final() // the old key is gone
 	sc3 := s3.Workspace(ws.ID)
 	pages, err := sc3.VisitorPages(ctx, v.ID, 10)
 	if err != nil || len(pages) != 1 || pages[0].Title != "Pricing" {
@@ -111,13 +92,8 @@ func TestReencryptResealsVisitorActivityAndAssistantKey(t *testing.T) {
 // language, and Reencrypt reseals them under a new key.
 func TestTranslationsAreSealedAndResealed(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	k1, _ := keyring.GenerateKey("k1")
-	ring1, _ := keyring.New(k1)
-	s1, err := Open(ctx, path, WithSealer(ring1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rot := NewKeyRotation(t)
+	s1 := rot.Old()
 	ws := Workspace{ID: uuid.NewString(), Name: "Acme"}
 	if err := s1.CreateWorkspace(ctx, ws, Site{ID: uuid.NewString(), Name: "acme.test", Secret: "s"}, Agent{ID: uuid.NewString(), Email: "ann@acme.test", Name: "Ann", Role: "admin", PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
@@ -137,14 +113,7 @@ func TestTranslationsAreSealedAndResealed(t *testing.T) {
 		t.Fatal("a translation moved to another message opened")
 	}
 	s1.db.Exec("UPDATE message_translations SET seq = 3")
-	s1.Close()
-
-	k2, _ := keyring.GenerateKey("k2")
-	ring2, _ := keyring.New(k2, k1)
-	s2, err := Open(ctx, path, WithSealer(ring2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, ring2 := rot.Rotated()
 	if _, err := s2.Reencrypt(ctx, ring2); err != nil {
 		t.Fatal(err)
 	}
@@ -152,13 +121,7 @@ func TestTranslationsAreSealedAndResealed(t *testing.T) {
 	if id, err := keyring.KeyID(raw); err != nil || id != "k2" {
 		t.Fatalf("under %q after Reencrypt (%v)", id, err)
 	}
-	s2.Close()
-	ring3, _ := keyring.New(k2)
-	s3, err := Open(ctx, path, WithSealer(ring3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Close()
+	s3 := rot.Final()
 	got, err := s3.Workspace(ws.ID).Translations(ctx, conv, 0, 10)
 	if err != nil || len(got) != 1 || got[0].Text != "my card was charged twice" {
 		t.Fatalf("after rotation: %v %+v", err, got)

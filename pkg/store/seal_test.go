@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,24 +48,11 @@ func TestBodiesAreEncryptedAtRest(t *testing.T) {
 
 func TestKeyRotationKeepsOldMessagesReadable(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	k1, _ := keyring.GenerateKey("k1")
-	ring1, _ := keyring.New(k1)
-	s1, err := store.Open(ctx, path, store.WithSealer(ring1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rot := store.NewKeyRotation(t)
+	s1 := rot.Old()
 	sc, c := seed(t, s1)
 	sc.AppendMessage(ctx, msg(c.ID, "old", "sealed with k1"))
-	s1.Close()
-
-	k2, _ := keyring.GenerateKey("k2")
-	ring2, _ := keyring.New(k2, k1) // k2 primary, k1 still reads
-	s2, err := store.Open(ctx, path, store.WithSealer(ring2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2, ring2 := rot.Rotated() // k2 primary, k1 still reads
 	sc2 := s2.Workspace(sc.WorkspaceID())
 	sc2.AppendMessage(ctx, msg(c.ID, "new", "sealed with k2"))
 	ms, err := sc2.MessagesAfter(ctx, c.ID, 0, 10)
@@ -82,10 +68,7 @@ func TestKeyRotationKeepsOldMessagesReadable(t *testing.T) {
 			t.Fatalf("after reencrypt a value is under %q (%v)", id, err)
 		}
 	}
-	// Now k1 can go.
-	ring3, _ := keyring.New(k2)
-	s3, _ := store.Open(ctx, path, store.WithSealer(ring3))
-	defer s3.Close()
+	s3 := rot.Final() // now k1 can go
 	ms, err = s3.Workspace(sc.WorkspaceID()).MessagesAfter(ctx, c.ID, 0, 10)
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("without k1: %v", err)

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,13 +15,8 @@ import (
 // primary key, and still opens once the old key is gone.
 func TestTOTPSecretIsResealedOnKeyRotation(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	k1, _ := keyring.GenerateKey("k1")
-	ring1, _ := keyring.New(k1)
-	s1, err := store.Open(ctx, path, store.WithSealer(ring1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rot := store.NewKeyRotation(t)
+	s1 := rot.Old()
 	ws := store.Workspace{ID: uuid.NewString(), Name: "Acme"}
 	agent := store.Agent{ID: uuid.NewString(), Email: "ann@acme.test", Name: "Ann", Role: "admin", PasswordHash: "x"}
 	if err := s1.CreateWorkspace(ctx, ws, store.Site{ID: uuid.NewString(), Name: "acme.test", Secret: "s"}, agent); err != nil {
@@ -41,14 +35,7 @@ func TestTOTPSecretIsResealedOnKeyRotation(t *testing.T) {
 	if id, err := keyring.KeyID(raw); err != nil || id != "k1" {
 		t.Fatalf("stored secret %q is not sealed under k1 (%v)", raw, err)
 	}
-	s1.Close()
-
-	k2, _ := keyring.GenerateKey("k2")
-	ring2, _ := keyring.New(k2, k1)
-	s2, err := store.Open(ctx, path, store.WithSealer(ring2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, ring2 := rot.Rotated()
 	if _, err := s2.Reencrypt(ctx, ring2); err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +43,7 @@ func TestTOTPSecretIsResealedOnKeyRotation(t *testing.T) {
 	if id, err := keyring.KeyID(raw); err != nil || id != "k2" {
 		t.Fatalf("after reencrypt the secret is under %q (%v)", id, err)
 	}
-	s2.Close()
-
-	ring3, _ := keyring.New(k2)
-	s3, err := store.Open(ctx, path, store.WithSealer(ring3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Close()
+	s3 := rot.Final() // the old key is gone
 	if got, err := s3.Workspace(ws.ID).TOTPSecret(ctx, agent.ID); err != nil || got != secret {
 		t.Fatalf("secret without k1: %q %v", got, err)
 	}
