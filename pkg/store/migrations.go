@@ -57,6 +57,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120891_contacts_contacts", Migrate: migrateContacts},                             // contacts.go
 	{ID: "2026120891_i18n_agent_locale", Migrate: migrateAgentLocale},                          // agent_locale.go
 	{ID: "2026120891_assist_translation_settings", Migrate: migrateTranslationSettings},        // translation_settings.go
+	{ID: "2026120892_firstview_live_index", Migrate: migrateLiveInboxIndex},                    // inbox.go
 }
 
 func migrate(db *gorm.DB) error {
