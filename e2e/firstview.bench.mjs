@@ -12,8 +12,10 @@
 // with the main thread's busy time and longest task read from the trace
 // (devtools.timeline RunTask events on the renderer's main thread).
 // Writes docs/bench-dashboard.md (or $PARLEY_BENCH_OUT).
+// PARLEY_BENCH_DATA=dir keeps the archive in dir and reuses it on the next
+// run (seeding 1M messages takes a while; a before/after needs the same one).
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync, mkdtempSync, statSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, statSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +27,7 @@ const EACH = Number(process.env.PARLEY_BENCH_MESSAGES_EACH ?? 100);
 const OPEN = Number(process.env.PARLEY_BENCH_OPEN ?? 20); // a busy agent's open chats
 const ROUNDS = Number(process.env.PARLEY_BENCH_ROUNDS ?? 7);
 const out = process.env.PARLEY_BENCH_OUT ?? join(root, "docs", "bench-dashboard.md");
+const keptData = process.env.PARLEY_BENCH_DATA;
 const viewport = { width: 1024, height: 768 }; // a tablet, landscape
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -46,14 +49,18 @@ function mainThread(trace) {
 }
 
 async function main() {
-  const server = await startServer();
+  if (keptData) mkdirSync(keptData, { recursive: true });
+  const reuse = keptData && existsSync(join(keptData, "parley.db"));
+  const server = await startServer({ dataDir: keptData });
   let browser;
   try {
     // The archive, straight into the database (chats cannot be backdated
     // live), then a restart so the measure starts from a cold process.
     const seedStart = Date.now();
-    execFileSync("go", ["run", "./e2e/reportseed", "-db", join(server.dataDir, "parley.db"), "-days", "365",
-      "-n", String(CONVERSATIONS), "-messages", String(EACH), "-open", String(OPEN)], { cwd: root, stdio: "inherit" });
+    if (!reuse) {
+      execFileSync("go", ["run", "./e2e/reportseed", "-db", join(server.dataDir, "parley.db"), "-days", "365",
+        "-n", String(CONVERSATIONS), "-messages", String(EACH), "-open", String(OPEN)], { cwd: root, stdio: "inherit" });
+    }
     const seedSeconds = (Date.now() - seedStart) / 1000;
     const dbBytes = statSync(join(server.dataDir, "parley.db")).size;
     await server.stop();
@@ -123,7 +130,7 @@ Target: the first view usable in under 1,000 ms.
   } finally {
     await browser?.close();
     await server.stop();
-    server.cleanup();
+    if (!keptData) server.cleanup();
   }
 }
 
