@@ -2,7 +2,8 @@
 // the pre-chat form in the widget and becomes a contact; the agent finds
 // them in the Contacts screen by name, opens the contact, moves the lead
 // to "Contacted", and sees that status, and the visitor's purchase, in the
-// visitor panel beside the conversation.
+// visitor panel beside the conversation; then the admin deletes the
+// contact, and the conversation stays.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setUp, signInAgent, send, eventually, online, widget, call } from "./harness.mjs";
@@ -10,7 +11,7 @@ import { setUp, signInAgent, send, eventually, online, widget, call } from "./ha
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
 
-test("a pre-chat visitor is a contact: found, moved to Contacted, shown in the visitor panel with their purchase", async () => {
+test("a pre-chat visitor is a contact: found, moved to Contacted, shown in the visitor panel with their purchase, deleted", async () => {
   const s = await e2e.server();
   const admin = await signInAgent(e2e.browser, s.url);
   await online(admin);
@@ -93,6 +94,31 @@ test("a pre-chat visitor is a contact: found, moved to Contacted, shown in the v
     const r = await call(admin, "GET", "/api/contacts?status=won");
     return r.json.data.length === 1 && r.json.data[0].name === "Zoé Quill";
   }, { what: "won from the panel" });
+
+  // The admin deletes her contact: the dialog says what is kept and
+  // opens Data & privacy; after the delete she is gone from the list and
+  // her conversation, with its message, is still in the inbox.
+  await admin.locator("[data-testid=open-contacts]").click();
+  await admin.locator("[data-testid=contacts-search]").fill("quill");
+  await admin.locator("[data-testid=contacts-search]").press("Enter");
+  await eventually(async () => (await rows.count()) === 1 && (await rows.first().innerText()).includes("Zoé Quill"), { what: "Zoé found again" });
+  await rows.first().locator("[data-testid=contact-open]").click();
+  await contact.locator("[data-testid=contact-delete]").click();
+  const ask = admin.locator("[data-testid=contact-delete-dialog]");
+  await ask.waitFor();
+  assert.match(await ask.innerText(), /conversations are kept, with every message/);
+  await ask.locator("[data-testid=open-privacy]").click();
+  await admin.locator("[data-testid=privacy-admin]").waitFor();
+  await admin.screenshot({ path: `${shots}/contacts-delete-privacy.png` });
+  await admin.keyboard.press("Escape");
+  await admin.locator("[data-testid=privacy-admin]").waitFor({ state: "detached" });
+  await admin.screenshot({ path: `${shots}/contacts-delete-dialog.png` });
+  await ask.locator("[data-testid=contact-delete-confirm]").click();
+  await admin.locator("[data-testid=contact-deleted]").waitFor();
+  await eventually(async () => (await rows.count()) === 0, { what: "Zoé gone from the list" });
+  assert.equal((await call(admin, "GET", "/api/contacts?q=quill")).json.data.length, 0);
+  await admin.locator("[data-testid=close-contacts]").click();
+  await admin.locator("[data-testid=inbox-item]", { hasText: "Do you ship to Lisbon?" }).first().waitFor();
   await v.ctx.close();
   await other.ctx.close();
 });

@@ -573,6 +573,7 @@ function Dashboard(props: { me: Me; onMeChanged: () => void; onSignedOut: () => 
         <ReportsPage onClose={() => showReports(false)} />
       ) : contacts ? (
         <ContactsPage
+          role={me.agent.role}
           onClose={() => showContacts(false)}
           onOpen={(info) => {
             client.adopt(info);

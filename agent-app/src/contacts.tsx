@@ -2,14 +2,17 @@
 // visitor (pre-chat or offline form, a verified sign-in, an emailed
 // reply) as one contact, searchable by name and email, filtered by lead
 // status and owner, a page at a time; a contact's page lists its visitors
-// and their conversations, and sets its status, owner and notes.
-// LeadStatus is the select the visitor panel uses too.
+// and their conversations, and sets its status, owner and notes; an
+// admin deletes it there (DELETE /api/contacts/:id), the conversations
+// staying. LeadStatus is the select the visitor panel uses too.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { shortTime } from "@parley/shared/format";
 import { api, errorMessage } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
+import { Dialog } from "./dialog";
 import { t } from "./i18n";
+import { PrivacyButton } from "./privacy";
 
 export interface Contact {
   id: string;
@@ -82,7 +85,61 @@ export function LeadStatus(props: { contact: Contact; onSaved: (c: Contact) => v
   );
 }
 
-function ContactPage(props: { id: string; agents: Agent[]; onBack: () => void; onOpen: (c: ConversationInfo) => void; onChanged: (c: Contact) => void }) {
+/** DeleteContact asks before deleting: it says what stays (the visitors,
+ * conversations and messages) and opens Data & privacy, where a person's
+ * data is erased by deleting their visitors. */
+function DeleteContact(props: { contact: Contact; onDeleted: () => void }) {
+  const [asking, setAsking] = useState(false);
+  const [error, setError] = useState("");
+  const name = props.contact.name || props.contact.email || t("ctc.unnamed");
+  const remove = () => {
+    setError("");
+    api("DELETE", `/api/contacts/${encodeURIComponent(props.contact.id)}`)
+      .then(props.onDeleted)
+      .catch((e) => setError(errorMessage(e)));
+  };
+  return (
+    <section class="pa-contact-delete">
+      <button type="button" class="pa-btn-outline pa-btn-sm pa-btn-danger" data-testid="contact-delete" onClick={() => setAsking(true)}>
+        {t("ctc.delete")}
+      </button>
+      {asking && (
+        <Dialog title={t("ctc.deleteQ", { name })} onClose={() => setAsking(false)}>
+          <div data-testid="contact-delete-dialog">
+            <p>{t("ctc.deleteKeeps")}</p>
+            <p class="pa-muted">{t("ctc.deleteErase")}</p>
+            <p class="pa-contact-privacy">
+              <PrivacyButton />
+            </p>
+            {error && (
+              <p class="pa-error" role="alert">
+                {error}
+              </p>
+            )}
+            <div class="pa-form-actions">
+              <button type="button" class="pa-btn pa-btn-danger-solid" data-testid="contact-delete-confirm" onClick={remove}>
+                {t("ctc.delete")}
+              </button>
+              <button type="button" class="pa-btn-outline" onClick={() => setAsking(false)}>
+                {t("common.cancel")}
+              </button>
+            </div>
+          </div>
+        </Dialog>
+      )}
+    </section>
+  );
+}
+
+function ContactPage(props: {
+  id: string;
+  agents: Agent[];
+  admin: boolean;
+  onBack: () => void;
+  onOpen: (c: ConversationInfo) => void;
+  onChanged: (c: Contact) => void;
+  onDeleted: () => void;
+}) {
   const [data, setData] = useState<{ contact: Contact; visitors: ContactVisitor[]; conversations: ConversationInfo[] } | null>(null);
   const [notes, setNotes] = useState("");
   const [error, setError] = useState("");
@@ -233,12 +290,13 @@ function ContactPage(props: { id: string; agents: Agent[]; onBack: () => void; o
           ))}
         </ul>
       </section>
+      {props.admin && <DeleteContact contact={c} onDeleted={props.onDeleted} />}
     </div>
   );
 }
 
 /** ContactsPage is the Contacts screen: the list, or one contact. */
-export function ContactsPage(props: { onClose: () => void; onOpen: (c: ConversationInfo) => void }) {
+export function ContactsPage(props: { role: string; onClose: () => void; onOpen: (c: ConversationInfo) => void }) {
   const agents = useAgents();
   const [q, setQ] = useState("");
   const [query, setQuery] = useState("");
@@ -248,7 +306,12 @@ export function ContactsPage(props: { onClose: () => void; onOpen: (c: Conversat
   const [next, setNext] = useState("");
   const [error, setError] = useState("");
   const [open, setOpen] = useState<string | null>(null);
+  const [deleted, setDeleted] = useState(false);
+  // Only the latest request's answer is shown: one for an older filter
+  // can arrive after it.
+  const latest = useRef(0);
   const load = (cursor: string) => {
+    const asked = ++latest.current;
     const p = new URLSearchParams({ limit: String(pageSize) });
     if (query) p.set("q", query);
     if (status) p.set("status", status);
@@ -256,6 +319,7 @@ export function ContactsPage(props: { onClose: () => void; onOpen: (c: Conversat
     if (cursor) p.set("cursor", cursor);
     api<{ data: Contact[]; next_cursor: string }>("GET", "/api/contacts?" + p.toString())
       .then((r) => {
+        if (asked !== latest.current) return;
         setList((prev) => (cursor && prev ? [...prev, ...r.data] : r.data));
         setNext(r.next_cursor);
         setError("");
@@ -277,8 +341,15 @@ export function ContactsPage(props: { onClose: () => void; onOpen: (c: Conversat
         <ContactPage
           id={open}
           agents={agents}
+          admin={props.role === "admin"}
           onBack={() => {
             setOpen(null);
+            setDeleted(false);
+            load("");
+          }}
+          onDeleted={() => {
+            setOpen(null);
+            setDeleted(true);
             load("");
           }}
           onOpen={props.onOpen}
@@ -325,6 +396,11 @@ export function ContactsPage(props: { onClose: () => void; onOpen: (c: Conversat
           {error && (
             <p class="pa-error" role="alert">
               {error}
+            </p>
+          )}
+          {deleted && !error && (
+            <p class="pa-sup-notice" role="status" data-testid="contact-deleted">
+              {t("ctc.deleted")}
             </p>
           )}
           {list && list.length === 0 ? (

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/ratelimit"
+	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
@@ -152,6 +155,71 @@ func TestContactsFromFormsThroughTheAPIs(t *testing.T) {
 		if json.Unmarshal(res.body, &one) != nil || one.Data.Status != "won" || one.Data.OwnerID != admin.id {
 			t.Fatalf("v1 PATCH: %d %s", res.status, res.body)
 		}
+	})
+}
+
+// An admin deletes a contact from the dashboard, a write token through
+// /api/v1: the contact goes (audited), its visitor, conversation and
+// messages stay. An agent may not delete one.
+func TestDeleteContactKeepsTheConversations(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		sc := ts.st.Workspace(ts.site.WorkspaceID)
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		contactWithChat := func(email string) (contactID, convID string) {
+			v := ts.visitor(t)
+			w := v.hello(nil)
+			conv := v.start()
+			v.sendMsg(conv.ID, "m1", "my order never came")
+			link, err := sc.LinkContact(ctx, w.Self.ID, store.ContactFacts{Email: email}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return link.Contact.ID, conv.ID
+		}
+		kept := func(convID string) {
+			t.Helper()
+			ms, err := sc.MessagesAfter(ctx, convID, 0, 10)
+			if err != nil || !slices.ContainsFunc(ms, func(m store.Message) bool { return m.Body == "my order never came" }) {
+				t.Fatalf("the conversation's messages after the contact's delete: %v %v", ms, err)
+			}
+		}
+
+		zoe, conv := contactWithChat("zoe@example.com")
+		agent := admin.newAgent(t, "Bob", nil)
+		if code := agent.call(t, "DELETE", "/api/contacts/"+zoe, nil, nil); code != http.StatusForbidden {
+			t.Fatalf("an agent deletes a contact: %d", code)
+		}
+		var gone struct{ ID string }
+		if code := admin.call(t, "DELETE", "/api/contacts/"+zoe, nil, &gone); code != 200 || gone.ID != zoe {
+			t.Fatalf("delete: %d %+v", code, gone)
+		}
+		var e struct{ Code string }
+		if code := admin.call(t, "GET", "/api/contacts/"+zoe, nil, &e); code != 404 || e.Code != protocol.CodeNotFound {
+			t.Fatalf("the deleted contact: %d %q", code, e.Code)
+		}
+		if code := admin.call(t, "DELETE", "/api/contacts/"+zoe, nil, &e); code != 404 {
+			t.Fatalf("deleted twice: %d", code)
+		}
+		kept(conv)
+		var audit struct{ Entries []auditJSON }
+		admin.call(t, "GET", "/api/audit", nil, &audit)
+		if !slices.ContainsFunc(audit.Entries, func(e auditJSON) bool { return e.Action == "contact_deleted" && e.Target == zoe }) {
+			t.Fatalf("no audit entry of the delete: %+v", audit.Entries)
+		}
+
+		rowe, conv := contactWithChat("max.rowe@example.com")
+		write, _ := newAPIToken(t, admin, "crm", "write")
+		res := apiCall(t, ts, write, "DELETE", "/api/v1/contacts/"+rowe, nil)
+		checkAgainstDoc(t, loadOpenAPI(t, ts), res)
+		var one v1ContactGone
+		if res.status != 200 || json.Unmarshal(res.body, &one) != nil || one.Data.ID != rowe {
+			t.Fatalf("v1 DELETE: %d %s", res.status, res.body)
+		}
+		if _, err := sc.Contact(ctx, rowe); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the contact after the API's delete: %v", err)
+		}
+		kept(conv)
 	})
 }
 

@@ -50,6 +50,7 @@ type contactStore interface {
 	Contacts(ctx context.Context, f store.ContactFilter) ([]store.Contact, error)
 	Contact(ctx context.Context, id string) (store.Contact, error)
 	UpdateContact(ctx context.Context, id string, e store.ContactEdit, now time.Time) (store.Contact, error)
+	DeleteContact(ctx context.Context, id string) error
 	ContactVisitors(ctx context.Context, contactID string) ([]store.Visitor, error)
 	ContactConversations(ctx context.Context, contactID string, limit int) ([]store.Conversation, error)
 	Agent(ctx context.Context, id string) (store.Agent, error)
@@ -107,6 +108,12 @@ type (
 	v1ContactOne struct {
 		Data v1ContactDetail `json:"data"`
 	}
+	// v1ContactGone answers a delete: the id of the contact deleted.
+	v1ContactGone struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
 	// contactEdit changes a contact's lead: the fields given are set
 	// (owner_id "" takes the owner away).
 	contactEdit struct {
@@ -127,6 +134,8 @@ var (
 	docGetContact    = apiDoc{ID: "getContact", Summary: "Get a contact with its visitors and conversations", Response: v1ContactOne{}}
 	docUpdateContact = apiDoc{ID: "updateContact", Summary: "Change a contact's lead status, owner or notes", Write: true,
 		Request: contactEdit{}, Response: v1ContactOne{}}
+	docDeleteContact = apiDoc{ID: "deleteContact", Write: true, Response: v1ContactGone{},
+		Summary: "Delete a contact; its visitors, conversations and messages are kept (unlinked)"}
 )
 
 // contactFilter reads the list's query: q, status, owner_id, limit, cursor.
@@ -304,6 +313,43 @@ func (a *contactsAPI) updateV1(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusOK, v1ContactOne{Data: d})
+	return nil
+}
+
+// remove deletes the contact of the request's :id in ws and audits it.
+// The contact's visitors keep their conversations and messages: erasing
+// a person's data is the visitor delete's (http_visitors.go).
+func (a *contactsAPI) remove(c *gin.Context, ws string) (string, error) {
+	id := c.Param("id")
+	err := a.store(ws).DeleteContact(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", apierr.NotFound("no such contact")
+	}
+	if err != nil {
+		return "", apierr.Unavailable("cannot delete the contact right now; retry", err)
+	}
+	a.audit(c, ws, "contact_deleted", id, "")
+	return id, nil
+}
+
+// delete answers DELETE /api/contacts/:id.
+func (a *contactsAPI) delete(c *gin.Context) error {
+	id, err := a.remove(c, agentOf(c).WorkspaceID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"id": id})
+	return nil
+}
+
+func (a *contactsAPI) deleteV1(c *gin.Context) error {
+	id, err := a.remove(c, tokenOf(c).WorkspaceID)
+	if err != nil {
+		return err
+	}
+	var out v1ContactGone
+	out.Data.ID = id
+	c.JSON(http.StatusOK, out)
 	return nil
 }
 

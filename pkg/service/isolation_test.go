@@ -91,6 +91,8 @@ var idRoutes = map[string]struct {
 	"PATCH /api/v1/contacts/:id":              {id: "contact", body: map[string]any{"status": "lost"}},
 	"GET /api/contacts/:id":                   {id: "contact"},
 	"PATCH /api/contacts/:id":                 {id: "contact", body: map[string]any{"status": "lost"}},
+	"DELETE /api/contacts/:id":                {id: "contact"},
+	"DELETE /api/v1/contacts/:id":             {id: "contact"},
 	"GET /api/v1/sites/:id":                   {id: "site"},
 	"GET /api/sites/:id/articles":             {id: "site"},
 	"POST /api/sites/:id/articles":            {id: "site", body: map[string]any{"title": "intruder"}},

@@ -359,6 +359,7 @@ func (s *Server) routes() []route {
 		v1("GET", "/api/v1/contacts", docListContacts, contacts.list(tokenWorkspace)), // http_contacts.go
 		v1("GET", "/api/v1/contacts/:id", docGetContact, contacts.getV1),
 		v1("PATCH", "/api/v1/contacts/:id", docUpdateContact, contacts.updateV1),
+		v1("DELETE", "/api/v1/contacts/:id", docDeleteContact, contacts.deleteV1),
 		v1("GET", "/api/v1/agents", docListAgents, api.listAgents),
 		v1("GET", "/api/v1/sites", docListSites, api.listSites),
 		v1("GET", "/api/v1/sites/:id", docGetSite, api.getSite),
@@ -403,6 +404,7 @@ func (s *Server) routes() []route {
 		r("GET", "/api/contacts", agent, h(contacts.list(sessionWorkspace))),
 		r("GET", "/api/contacts/:id", agent, h(contacts.get)),
 		r("PATCH", "/api/contacts/:id", agent, csrf, body, h(contacts.update)),
+		r("DELETE", "/api/contacts/:id", agent, csrf, requireRole("admin"), h(contacts.delete)),
 		// Supervision (http_supervision.go).
 		r("GET", "/api/supervision", agent, requireRole("admin", "supervisor"), h(supervision.view)),
 		r("GET", "/api/agents/:id/status-history", agent, requireRole("admin", "supervisor"), h(supervision.statusHistory)),

@@ -492,6 +492,27 @@ func (s *Scoped) UpdateContact(ctx context.Context, id string, e ContactEdit, no
 	return s.Contact(ctx, id)
 }
 
+// DeleteContact deletes the contact and its keyed index words (its email
+// key goes with its row), in one transaction; its visitors stay, unlinked,
+// with their conversations and messages: erasing a person is
+// DeleteVisitor's. A visitor who is known comes back as a new contact the
+// next time a source links them. ErrNotFound: not the workspace's contact.
+func (s *Scoped) DeleteContact(ctx context.Context, id string) error {
+	return s.s.transaction(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("workspace_id = ? AND id = ?", s.ws, id).Delete(&Contact{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if err := tx.Where("workspace_id = ? AND kind = ? AND doc_id = ?", s.ws, docContact, id).Delete(&SearchDocTerm{}).Error; err != nil {
+			return err
+		}
+		return tx.Model(&Visitor{}).Where("workspace_id = ? AND contact_id = ?", s.ws, id).Update("contact_id", "").Error
+	})
+}
+
 // ContactVisitors lists the contact's visitors, latest seen first.
 func (s *Scoped) ContactVisitors(ctx context.Context, contactID string) ([]Visitor, error) {
 	var vs []Visitor

@@ -245,6 +245,59 @@ func TestContactsStayInTheirWorkspace(t *testing.T) {
 	})
 }
 
+// Deleting a contact takes its row (with the email key) and its index
+// words, and unlinks its visitors; the visitors, conversations and
+// messages stay. Another workspace cannot delete it.
+func TestDeleteContactKeepsConversations(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		sc, c := seed(t, s)
+		other, _ := seed(t, s)
+		if _, _, err := sc.AppendMessage(ctx, msg(c.ID, "m1", "my order never came")); err != nil {
+			t.Fatal(err)
+		}
+		l := link(t, sc, c.VisitorID, store.ContactFacts{Name: "Zoé Quill", Email: "zoe@example.com"})
+		if err := other.DeleteContact(ctx, l.Contact.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another workspace deletes the contact: %v", err)
+		}
+		if err := sc.DeleteContact(ctx, l.Contact.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sc.Contact(ctx, l.Contact.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("contact after delete: %v", err)
+		}
+		if err := sc.DeleteContact(ctx, l.Contact.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+		var n int64
+		s.Gorm().Raw("SELECT COUNT(*) FROM contacts").Scan(&n)
+		if n != 0 {
+			t.Fatalf("%d contact rows left", n)
+		}
+		s.Gorm().Raw("SELECT COUNT(*) FROM search_doc_terms WHERE kind = 'c'").Scan(&n)
+		if n != 0 {
+			t.Fatalf("%d index rows of the deleted contact", n)
+		}
+		if got, _ := sc.Contacts(ctx, store.ContactFilter{Query: "zoe", Limit: 10}); len(got) != 0 {
+			t.Fatalf("search finds the deleted contact: %v", got)
+		}
+		if _, err := sc.ContactOfVisitor(ctx, c.VisitorID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the visitor still points at the contact: %v", err)
+		}
+		ms, err := sc.MessagesAfter(ctx, c.ID, 0, 10)
+		if err != nil || len(ms) != 1 || ms[0].Body != "my order never came" {
+			t.Fatalf("messages after the contact's delete: %v %v", ms, err)
+		}
+		if _, err := sc.Visitor(ctx, c.VisitorID); err != nil {
+			t.Fatalf("visitor after the contact's delete: %v", err)
+		}
+		// The visitor is still known: the next link makes a new contact.
+		if again := link(t, sc, c.VisitorID, store.ContactFacts{Email: "zoe@example.com"}); !again.Created || again.Contact.ID == l.Contact.ID {
+			t.Fatalf("relinked %+v", again)
+		}
+	})
+}
+
 // A visitor's conversions are summed by currency.
 func TestConversionsOfVisitor(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {

@@ -400,6 +400,15 @@ const ar: Messages = {
   "sec.audit": "سجل التدقيق",
   "sec.everywhere": "تسجيل الخروج من كل الأجهزة",
   "sec.everywhereQ": "سيُسجَّل خروجك من كل الأجهزة، بما فيها هذا الجهاز.",
+
+  // reports, contacts, security, routing dialogs
+  "ctc.unnamed": "جهة اتصال بلا اسم",
+  "ctc.delete": "حذف جهة الاتصال",
+  "ctc.deleteQ": "حذف {name}؟",
+  "ctc.deleteKeeps": "ستُحذف جهة الاتصال مع حالة العميل المحتمل والمسؤول عنه والملاحظات. أما زوّارها ومحادثاتها فتبقى محفوظة بكل رسائلها.",
+  "ctc.deleteErase": "لمحو بيانات هذا الشخص، احذف زوّاره من شاشة البيانات والخصوصية.",
+  "ctc.deleted": "حُذفت جهة الاتصال. ومحادثاتها باقية.",
+  // end of reports, contacts, security, routing dialogs
 };
 
 window.parleyMessages = ar;

@@ -392,6 +392,15 @@ const de: Messages = {
   "sec.audit": "Audit-Protokoll",
   "sec.everywhere": "Überall abmelden",
   "sec.everywhereQ": "Sie werden auf allen Geräten abgemeldet, auch auf diesem.",
+
+  // reports, contacts, security, routing dialogs
+  "ctc.unnamed": "Unbenannter Kontakt",
+  "ctc.delete": "Kontakt löschen",
+  "ctc.deleteQ": "{name} löschen?",
+  "ctc.deleteKeeps": "Der Kontakt wird mit Lead-Status, Verantwortlichem und Notizen gelöscht. Seine Besucher und Unterhaltungen bleiben erhalten, mit allen Nachrichten.",
+  "ctc.deleteErase": "Um die Daten dieser Person zu löschen, löschen Sie ihre Besucher unter Daten & Datenschutz.",
+  "ctc.deleted": "Kontakt gelöscht. Seine Unterhaltungen bleiben erhalten.",
+  // end of reports, contacts, security, routing dialogs
 };
 
 window.parleyMessages = de;

@@ -413,4 +413,13 @@ export const en = {
   "sec.audit": "Audit log",
   "sec.everywhere": "Sign out everywhere",
   "sec.everywhereQ": "You will be signed out on every device, including this one.",
+
+  // reports, contacts, security, routing dialogs
+  "ctc.unnamed": "Unnamed contact",
+  "ctc.delete": "Delete contact",
+  "ctc.deleteQ": "Delete {name}?",
+  "ctc.deleteKeeps": "The contact is deleted with its lead status, owner and notes. Their visitors and conversations are kept, with every message.",
+  "ctc.deleteErase": "To erase this person's data, delete their visitors in Data & privacy.",
+  "ctc.deleted": "Contact deleted. Their conversations are kept.",
+  // end of reports, contacts, security, routing dialogs
 };

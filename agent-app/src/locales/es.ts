@@ -392,6 +392,15 @@ const es: Messages = {
   "sec.audit": "Registro de auditoría",
   "sec.everywhere": "Cerrar sesión en todas partes",
   "sec.everywhereQ": "Se cerrará su sesión en todos los dispositivos, incluido este.",
+
+  // reports, contacts, security, routing dialogs
+  "ctc.unnamed": "Contacto sin nombre",
+  "ctc.delete": "Eliminar contacto",
+  "ctc.deleteQ": "¿Eliminar a {name}?",
+  "ctc.deleteKeeps": "Se eliminará el contacto con su estado de cliente potencial, su responsable y sus notas. Sus visitantes y conversaciones se conservan, con todos los mensajes.",
+  "ctc.deleteErase": "Para borrar los datos de esta persona, elimine sus visitantes en Datos y privacidad.",
+  "ctc.deleted": "Contacto eliminado. Sus conversaciones se conservan.",
+  // end of reports, contacts, security, routing dialogs
 };
 
 window.parleyMessages = es;

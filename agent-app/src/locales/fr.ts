@@ -392,6 +392,15 @@ const fr: Messages = {
   "sec.audit": "Journal d'audit",
   "sec.everywhere": "Se déconnecter partout",
   "sec.everywhereQ": "Vous serez déconnecté sur tous les appareils, y compris celui-ci.",
+
+  // reports, contacts, security, routing dialogs
+  "ctc.unnamed": "Contact sans nom",
+  "ctc.delete": "Supprimer le contact",
+  "ctc.deleteQ": "Supprimer {name} ?",
+  "ctc.deleteKeeps": "Le contact est supprimé avec son statut de prospect, son responsable et ses notes. Ses visiteurs et ses conversations sont conservés, avec tous les messages.",
+  "ctc.deleteErase": "Pour effacer les données de cette personne, supprimez ses visiteurs dans Données et confidentialité.",
+  "ctc.deleted": "Contact supprimé. Ses conversations sont conservées.",
+  // end of reports, contacts, security, routing dialogs
 };
 
 window.parleyMessages = fr;

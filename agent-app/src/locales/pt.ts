@@ -392,6 +392,15 @@ const pt: Messages = {
   "sec.audit": "Registo de auditoria",
   "sec.everywhere": "Terminar sessão em todo o lado",
   "sec.everywhereQ": "A sua sessão será terminada em todos os dispositivos, incluindo este.",
+
+  // reports, contacts, security, routing dialogs
+  "ctc.unnamed": "Contacto sem nome",
+  "ctc.delete": "Eliminar contacto",
+  "ctc.deleteQ": "Eliminar {name}?",
+  "ctc.deleteKeeps": "O contacto é eliminado com o estado do lead, o responsável e as notas. Os seus visitantes e conversas são mantidos, com todas as mensagens.",
+  "ctc.deleteErase": "Para apagar os dados desta pessoa, elimine os seus visitantes em Dados e privacidade.",
+  "ctc.deleted": "Contacto eliminado. As suas conversas foram mantidas.",
+  // end of reports, contacts, security, routing dialogs
 };
 
 window.parleyMessages = pt;
