@@ -1,35 +1,38 @@
-// Package report computes a workspace's chat reports from stored
-// conversations and their message figures (store.ReportConversations,
-// computed once per ended conversation): volume by day and by hour of day, response times,
-// resolution time, queue wait, missed chats, ratings and the assistant's
-// deflection, for the whole period and per day, site, team and agent, in
-// the time zone the reader chose.
+// Package report computes a workspace's chat reports: volume by day and
+// by hour of day, response times, resolution time, queue wait, missed
+// chats, ratings, the assistant's deflection and conversions, for the
+// whole period and per day, site, team and agent, in the time zone the
+// reader chose.
 //
-// Definitions (also in the README's "Reports"):
-//   - first response: from a conversation's first visitor message to the
-//     first agent message after it;
-//   - response: for every agent message that answers visitor messages,
-//     from the earliest of them it answers;
-//   - resolution: from creation to closing, for closed conversations;
-//   - queue wait: from creation to the first agent assignment;
-//   - missed: ended (closed or offline) with a visitor message, no agent
-//     message, and not deflected;
-//   - deflected: closed with an answer of the assistant, no agent message
-//     and no hand-off to a person.
+// A report adds the store's buckets (pkg/report/tally: what ended
+// conversations add, per UTC hour of creation, site, team and agent),
+// then corrects them with the conversations the buckets may not hold as
+// they are now (open ones, those changed since they were counted), so it
+// reads a row per hour and group plus the few live conversations. The
+// definitions are tally's.
 //
-// The assistant's answers do not count as responses (response times are
-// people's). Median and p90 are nearest-rank: the smallest value with at
-// least half (nine tenths) of the values at or below it, so every figure is
-// one that happened.
+// Days and hours are those of each bucket's UTC hour in the reader's time
+// zone: exact for zones a whole number of hours from UTC; in a zone with
+// a half-hour (or 45-minute) offset, a conversation counts in the local
+// hour in which its UTC hour began, so up to 30 (45) minutes early, and a
+// period's bounds move likewise.
+//
+// Median and p90 are nearest-rank over the histogram: the value of the
+// bin holding the smallest duration with at least half (nine tenths) of
+// the durations at or below it. Bins are a tenth of a second below a
+// minute and a second below a day (so under a day the figure is exact to
+// the second), 0.55% wide above.
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"sort"
 	"time"
 
+	"github.com/parleychat/parley/pkg/report/tally"
 	"github.com/parleychat/parley/pkg/store"
 )
 
@@ -46,6 +49,7 @@ type Query struct {
 
 // Source is what a report reads (store.Scoped).
 type Source interface {
+	ReportBuckets(ctx context.Context, f store.ReportFilter, fn func(tally.Entry) error) error
 	ReportConversations(ctx context.Context, f store.ReportFilter, fn func(store.ReportConversation) error) error
 	ReportConversions(ctx context.Context, f store.ReportFilter, fn func(store.ReportConversion) error) error
 }
@@ -142,50 +146,45 @@ func dayCount(q Query) int {
 
 // acc gathers one group's values.
 type acc struct {
-	conversations, missed, rated, ratingSum, positive, assisted, deflected int
-	conversions, converted, assistedConversions                            int
-	value                                                                  float64
-	first, response, resolution, queue                                     []float64
+	tally.Counts
+	conversions, converted, assistedConversions int
+	value                                       float64
 }
 
 func (a *acc) metrics() Metrics {
-	m := Metrics{Conversations: a.conversations, Missed: a.missed, Rated: a.rated, Assisted: a.assisted, Deflected: a.deflected,
-		FirstResponse: summarise(a.first), Response: summarise(a.response), Resolution: summarise(a.resolution), QueueWait: summarise(a.queue)}
-	if a.rated > 0 {
-		m.CsatAverage = round2(float64(a.ratingSum) / float64(a.rated))
-		m.CsatPositive = round2(float64(a.positive) / float64(a.rated))
+	m := Metrics{Conversations: a.Conversations, Missed: a.Missed, Rated: a.Rated, Assisted: a.Assisted, Deflected: a.Deflected,
+		FirstResponse: summarise(a.FirstResponse), Response: summarise(a.Response), Resolution: summarise(a.Resolution), QueueWait: summarise(a.QueueWait)}
+	if a.Rated > 0 {
+		m.CsatAverage = round2(float64(a.RatingSum) / float64(a.Rated))
+		m.CsatPositive = round2(float64(a.Positive) / float64(a.Rated))
 	}
-	if a.assisted > 0 {
-		m.DeflectionRate = round2(float64(a.deflected) / float64(a.assisted))
+	if a.Assisted > 0 {
+		m.DeflectionRate = round2(float64(a.Deflected) / float64(a.Assisted))
 	}
 	m.Conversions, m.AssistedConversions, m.ConversionValue = a.conversions, a.assistedConversions, round2(a.value)
-	if a.conversations > 0 {
-		m.ConversionRate = round2(float64(a.converted) / float64(a.conversations))
+	if a.Conversations > 0 {
+		m.ConversionRate = round2(float64(a.converted) / float64(a.Conversations))
 	}
 	return m
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
-func summarise(v []float64) Durations {
-	if len(v) == 0 {
+func summarise(h tally.Hist) Durations {
+	n := h.Count()
+	if n == 0 {
 		return Durations{}
 	}
-	sort.Float64s(v)
-	return Durations{Count: len(v), Median: rank(v, 0.5), P90: rank(v, 0.9)}
+	return Durations{Count: n, Median: h.Percentile(0.5), P90: h.Percentile(0.9)}
 }
 
-// rank is the nearest-rank percentile of sorted v.
-func rank(v []float64, p float64) float64 {
-	i := int(math.Ceil(p*float64(len(v)))) - 1
-	return math.Round(v[max(i, 0)]*10) / 10
-}
-
-// conv is one conversation of the report.
-type conv struct {
-	c         store.ReportConversation
-	day       string
-	converted bool
+// ceilHour is the first bucket hour at or after t.
+func ceilHour(t time.Time) time.Time {
+	h := t.UTC().Truncate(time.Hour)
+	if h.Before(t) {
+		h = h.Add(time.Hour)
+	}
+	return h
 }
 
 // Build computes the report q asks for from src.
@@ -194,8 +193,42 @@ func Build(ctx context.Context, src Source, q Query) (Report, error) {
 		return Report{}, err
 	}
 	from, to := q.Bounds()
-	f := store.ReportFilter{From: from, To: to, SiteID: q.SiteID, AgentID: q.AgentID, Team: q.Team}
 	rep := Report{From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), TimeZone: q.Location.String()}
+	// The buckets whose hour begins in the period (see the package comment).
+	f := store.ReportFilter{From: ceilHour(from), To: ceilHour(to), SiteID: q.SiteID, AgentID: q.AgentID, Team: q.Team}
+	chosen := func(k tally.Key) bool {
+		return (f.SiteID == "" || k.SiteID == f.SiteID) && (f.AgentID == "" || k.AgentID == f.AgentID) && (f.Team == "" || k.Team == f.Team)
+	}
+
+	sums := map[tally.Key]*tally.Counts{}
+	add := func(e tally.Entry, sign int) {
+		if !chosen(e.Key) {
+			return
+		}
+		if sums[e.Key] == nil {
+			sums[e.Key] = &tally.Counts{}
+		}
+		sums[e.Key].Add(e.Counts, sign)
+	}
+	if err := src.ReportBuckets(ctx, f, func(e tally.Entry) error { add(e, 1); return nil }); err != nil {
+		return Report{}, err
+	}
+	unsettled := f
+	unsettled.Unsettled = true
+	err := src.ReportConversations(ctx, unsettled, func(c store.ReportConversation) error {
+		if c.Counted != nil {
+			for _, e := range tally.Of(*c.Counted) {
+				add(e, -1)
+			}
+		}
+		for _, e := range tally.Of(c.Conversation) {
+			add(e, 1)
+		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
+	}
 
 	total := &acc{}
 	days := map[string]*acc{}
@@ -212,103 +245,58 @@ func Build(ctx context.Context, src Source, q Query) (Report, error) {
 		}
 		return m[k]
 	}
-	// The groups a conversation's own figures count in; replies count for
-	// the agent who wrote them instead of the conversation's agent.
-	groupsOf := func(c *conv) []*acc {
-		gs := []*acc{total, days[c.day], group(sites, c.c.SiteID)}
-		if c.c.Team != "" {
-			gs = append(gs, group(teams, c.c.Team))
+	// The groups a bucket counts in: a conversation's own figures count
+	// for its agent, answers for the agent who wrote them.
+	groupsOf := func(k tally.Key) ([]*acc, error) {
+		local := time.Unix(k.Hour, 0).In(q.Location)
+		day := days[local.Format(time.DateOnly)]
+		if day == nil { // cannot happen: the store bounds the hours
+			return nil, fmt.Errorf("report: bucket %v outside the period", local)
 		}
-		if c.c.AgentID != "" {
-			gs = append(gs, group(agents, c.c.AgentID))
+		gs := []*acc{total, day, group(sites, k.SiteID)}
+		if k.Team != "" {
+			gs = append(gs, group(teams, k.Team))
 		}
-		return gs
+		if agent := cmp.Or(k.AuthorID, k.AgentID); agent != "" {
+			gs = append(gs, group(agents, agent))
+		}
+		return gs, nil
 	}
-	replyGroups := func(c *conv, author string) []*acc {
-		gs := []*acc{total, days[c.day], group(sites, c.c.SiteID)}
-		if c.c.Team != "" {
-			gs = append(gs, group(teams, c.c.Team))
+	for k, c := range sums {
+		gs, err := groupsOf(k)
+		if err != nil {
+			return Report{}, err
 		}
-		if author != "" {
-			gs = append(gs, group(agents, author))
+		for _, g := range gs {
+			g.Add(*c, 1)
 		}
-		return gs
-	}
-
-	convs := map[string]*conv{}
-	err := src.ReportConversations(ctx, f, func(c store.ReportConversation) error {
-		local := c.CreatedAt.In(q.Location)
-		cv := &conv{c: c, day: local.Format(time.DateOnly)}
-		if days[cv.day] == nil { // cannot happen: the store bounds created_at
-			return fmt.Errorf("report: conversation %s outside the period", c.ID)
-		}
-		convs[c.ID] = cv
-		rep.Hours[local.Hour()]++
-		fig := c.Figures
-		agentWrote, assistantWrote := fig.AgentMessages > 0, fig.AssistantMessages > 0
-		ended := c.Status == "closed" || c.Status == store.StatusOffline
-		deflected := assistantWrote && !agentWrote && !c.HandedOff && c.Status == "closed"
-		missed := ended && fig.VisitorMessages > 0 && !agentWrote && !deflected
-		for _, g := range groupsOf(cv) {
-			g.conversations++
-			if c.ClosedAt != nil && c.Status == "closed" {
-				g.resolution = append(g.resolution, secs(c.ClosedAt.Sub(c.CreatedAt)))
-			}
-			if c.AssignedAt != nil {
-				g.queue = append(g.queue, secs(c.AssignedAt.Sub(c.CreatedAt)))
-			}
-			if c.CsatRating > 0 {
-				g.rated++
-				g.ratingSum += c.CsatRating
-				if c.CsatRating >= 4 {
-					g.positive++
-				}
-			}
-			if assistantWrote {
-				g.assisted++
-			}
-			if deflected {
-				g.deflected++
-			}
-			if missed {
-				g.missed++
-			}
-		}
-		for i, r := range fig.Responses {
-			d := secs(r.Wait)
-			for _, g := range replyGroups(cv, r.AgentID) {
-				g.response = append(g.response, d)
-				if i == 0 {
-					g.first = append(g.first, d)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Report{}, err
+		rep.Hours[time.Unix(k.Hour, 0).In(q.Location).Hour()] += c.Conversations
 	}
 
 	currencies := map[string]bool{}
+	converted := map[string]bool{}
 	err = src.ReportConversions(ctx, f, func(v store.ReportConversion) error {
-		c := convs[v.ConversationID]
-		if c == nil {
+		if !chosen(v.Bucket) {
 			return nil
+		}
+		gs, err := groupsOf(v.Bucket)
+		if err != nil {
+			return err
 		}
 		if v.Currency != "" {
 			currencies[v.Currency] = true
 		}
-		for _, g := range groupsOf(c) {
+		for _, g := range gs {
 			g.conversions++
 			g.value += v.Value
 			if v.Assisted {
 				g.assistedConversions++
 			}
-			if !c.converted {
+			if !converted[v.ConversationID] {
 				g.converted++
 			}
 		}
-		c.converted = true
+		converted[v.ConversationID] = true
 		return nil
 	})
 	if err != nil {
@@ -327,8 +315,6 @@ func Build(ctx context.Context, src Source, q Query) (Report, error) {
 	rep.Sites, rep.Teams, rep.Agents = rows(sites), rows(teams), rows(agents)
 	return rep, nil
 }
-
-func secs(d time.Duration) float64 { return max(d.Seconds(), 0) }
 
 // rows lists groups, the busiest first.
 func rows(m map[string]*acc) []Row {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/parleychat/parley/pkg/report/tally"
 )
 
 // Reports need, per conversation, what its messages say: who wrote, and
@@ -50,6 +53,10 @@ type ConversationStat struct {
 	Responses      string `gorm:"type:text;not null"`
 	ComputedAt     *time.Time
 	LeaseUntil     *time.Time
+	// Counted: the conversation's facts (tally.Facts, JSON) as counted in
+	// the report buckets with this row's figures; "" when not counted
+	// (report_buckets.go).
+	Counted string `gorm:"type:text;not null"`
 }
 
 // v832ConversationStat is the table as 2026120832_reports_conversation_stats
@@ -73,20 +80,12 @@ func migrateConversationStats(tx *gorm.DB) error {
 	return tx.AutoMigrate(&v832ConversationStat{})
 }
 
-// Response is one agent answer: for every agent message that answers
-// visitor messages, the wait from the earliest of them.
-type Response struct {
-	AgentID string
-	Wait    time.Duration
-}
-
-// ConversationFigures is what a report needs of a conversation's messages.
-type ConversationFigures struct {
-	VisitorMessages, AgentMessages, AssistantMessages int
-	// Responses in order: the first is the first response. The
-	// assistant's answers are not responses (response times are people's).
-	Responses []Response
-}
+// Response and ConversationFigures are what a report reads of a
+// conversation's messages (tally.Response, tally.Figures).
+type (
+	Response            = tally.Response
+	ConversationFigures = tally.Figures
+)
 
 // figureMessage is what figures read of one message.
 type figureMessage struct {
@@ -120,8 +119,8 @@ func figuresOf(ms []figureMessage) ConversationFigures {
 	return f
 }
 
-// encode writes f into row's columns.
-func (f ConversationFigures) encode(row *ConversationStat) {
+// encodeFigures writes f into row's columns.
+func encodeFigures(f ConversationFigures, row *ConversationStat) {
 	row.VisitorMessages, row.AgentMessages, row.AssistantMessages = f.VisitorMessages, f.AgentMessages, f.AssistantMessages
 	var agents []string
 	index := map[string]int{}
@@ -246,54 +245,87 @@ func claimStats(ctx context.Context, db *gorm.DB, ws string, ids []string, now, 
 }
 
 // ComputeConversationStats claims, computes and stores the figures of the
-// workspace's conversations ids as they are now, and returns how many it
-// stored (those another node holds are left to it).
+// workspace's conversations ids as they are now, counts the ended ones in
+// the report buckets in the same transaction (report_buckets.go), and
+// returns how many it stored (those another node holds are left to it).
 func (s *Scoped) ComputeConversationStats(ctx context.Context, ids ...string) (int, error) {
 	now := time.Now().UTC()
-	db := s.s.plain
-	held, err := claimStats(ctx, db, s.ws, ids, now, now.Add(ConversationStatsLease))
+	held, err := claimStats(ctx, s.s.plain, s.ws, ids, now, now.Add(ConversationStatsLease))
 	if err != nil || len(held) == 0 {
 		return 0, err
 	}
-	// LastSeq first: a message appended meanwhile is left out, and makes
-	// the row stale at once rather than counted under an older seq.
-	var convs []Conversation
-	if err := db.WithContext(ctx).Select("id, last_seq").Where("workspace_id = ? AND id IN ?", s.ws, held).Find(&convs).Error; err != nil {
-		return 0, err
-	}
-	upto := make(map[string]int64, len(convs))
-	ids = ids[:0:0]
-	for _, c := range convs {
-		upto[c.ID] = c.LastSeq
-		ids = append(ids, c.ID)
-	}
-	figs, err := liveFigures(ctx, db, s.ws, ids, upto)
-	if err != nil {
-		return 0, err
-	}
-	rows := make([]ConversationStat, 0, len(convs))
-	for _, c := range convs {
-		r := ConversationStat{ConversationID: c.ID, WorkspaceID: s.ws, Seq: c.LastSeq, ComputedAt: &now}
-		figs[c.ID].encode(&r)
-		rows = append(rows, r)
-	}
-	if len(rows) > 0 {
-		if err := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "conversation_id"}}, UpdateAll: true}).
-			CreateInBatches(rows, 200).Error; err != nil {
-			return 0, err
+	n := 0
+	err = s.s.transaction(ctx, func(tx *gorm.DB) error {
+		// Settled first: see report_buckets.go. An open conversation stays
+		// dirty (reports read it live).
+		if err := tx.Exec(`UPDATE conversations SET report_dirty = FALSE WHERE workspace_id = ? AND id IN ? AND status IN ('closed', ?)`,
+			s.ws, held, StatusOffline).Error; err != nil {
+			return err
 		}
-	}
-	return len(rows), nil
+		var convs []Conversation
+		if err := tx.Select("id, site_id, agent_id, team, status, handed_off, csat_rating, created_at, assigned_at, closed_at, last_seq").
+			Where("workspace_id = ? AND id IN ?", s.ws, held).Find(&convs).Error; err != nil {
+			return err
+		}
+		var old []ConversationStat
+		if err := tx.Where("workspace_id = ? AND conversation_id IN ? AND counted <> ''", s.ws, held).Find(&old).Error; err != nil {
+			return err
+		}
+		deltas := bucketDeltas{}
+		for _, r := range old {
+			c, err := r.countedAs()
+			if err != nil {
+				return err
+			}
+			deltas.add(*c, -1)
+		}
+		upto := make(map[string]int64, len(convs))
+		ids := make([]string, len(convs))
+		for i, c := range convs {
+			upto[c.ID], ids[i] = c.LastSeq, c.ID
+		}
+		figs, err := liveFigures(ctx, tx, s.ws, ids, upto)
+		if err != nil {
+			return err
+		}
+		rows := make([]ConversationStat, 0, len(convs))
+		for _, c := range convs {
+			r := ConversationStat{ConversationID: c.ID, WorkspaceID: s.ws, Seq: c.LastSeq, ComputedAt: &now}
+			encodeFigures(figs[c.ID], &r)
+			if facts := factsOf(c); facts.Ended {
+				b, err := json.Marshal(facts)
+				if err != nil {
+					return err
+				}
+				r.Counted = string(b)
+				deltas.add(tally.Conversation{Facts: facts, Figures: figs[c.ID]}, 1)
+			}
+			rows = append(rows, r)
+		}
+		if err := deltas.apply(tx, s.ws); err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "conversation_id"}}, UpdateAll: true}).
+				CreateInBatches(rows, 200).Error; err != nil {
+				return err
+			}
+		}
+		n = len(rows)
+		return nil
+	})
+	return n, err
 }
 
-// RefreshConversationStats computes up to batch ended conversations (of
-// any workspace) whose figures are missing or stale and not claimed by
-// another node, and returns how many it stored: the catch-up loop's step.
+// RefreshConversationStats computes and counts up to batch ended
+// conversations (of any workspace) that are dirty (report_buckets.go) and
+// not claimed by another node, and returns how many it stored: the
+// catch-up loop's step, and the backfill of an archive.
 func (s *Store) RefreshConversationStats(ctx context.Context, batch int) (int, error) {
 	var due []struct{ ID, WorkspaceID string }
 	err := s.plain.WithContext(ctx).Raw(`SELECT c.id, c.workspace_id FROM conversations c
-		WHERE c.status IN ('closed', ?) AND NOT EXISTS (SELECT 1 FROM conversation_stats s
-			WHERE s.conversation_id = c.id AND (s.seq = c.last_seq OR s.lease_until >= ?))
+		WHERE c.report_dirty AND c.status IN ('closed', ?) AND NOT EXISTS (SELECT 1 FROM conversation_stats s
+			WHERE s.conversation_id = c.id AND s.lease_until >= ?)
 		LIMIT ?`, StatusOffline, time.Now().UTC(), batch).Scan(&due).Error
 	if err != nil {
 		return 0, err

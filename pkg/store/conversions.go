@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/parleychat/parley/pkg/report/tally"
 )
 
 // Conversions: a purchase the host page reports (Parley('track',
@@ -91,9 +93,11 @@ func (s *Scoped) AttributeConversion(ctx context.Context, siteID, visitorID stri
 
 // ReportConversion is what a report reads of one conversion.
 type ReportConversion struct {
-	ConversationID, AgentID, Currency string
-	Assisted                          bool
-	Value                             float64
+	ConversationID, Currency string
+	Assisted                 bool
+	Value                    float64
+	// Bucket: the conversation's report bucket (its own figures' one).
+	Bucket tally.Key
 }
 
 // ReportConversions calls fn with the conversions of the conversations f
@@ -102,7 +106,8 @@ func (s *Scoped) ReportConversions(ctx context.Context, f ReportFilter, fn func(
 	where, args := f.where("c.")
 	args[0] = s.ws
 	args = append([]any{s.ws}, args...)
-	rows, err := s.s.plain.WithContext(ctx).Raw(`SELECT v.conversation_id, v.agent_id, v.currency, v.assisted, v.value
+	rows, err := s.s.plain.WithContext(ctx).Raw(`SELECT v.conversation_id, v.currency, v.assisted, v.value,
+		c.site_id, c.team, COALESCE(c.agent_id, ''), c.created_at
 		FROM conversations c JOIN conversions v ON v.conversation_id = c.id AND v.workspace_id = ?
 		WHERE `+where, args...).Rows()
 	if err != nil {
@@ -110,10 +115,14 @@ func (s *Scoped) ReportConversions(ctx context.Context, f ReportFilter, fn func(
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r ReportConversion
-		if err := rows.Scan(&r.ConversationID, &r.AgentID, &r.Currency, &r.Assisted, &r.Value); err != nil {
+		var (
+			r       ReportConversion
+			created time.Time
+		)
+		if err := rows.Scan(&r.ConversationID, &r.Currency, &r.Assisted, &r.Value, &r.Bucket.SiteID, &r.Bucket.Team, &r.Bucket.AgentID, &created); err != nil {
 			return err
 		}
+		r.Bucket.Hour = tally.HourOf(created)
 		if err := fn(r); err != nil {
 			return err
 		}

@@ -215,6 +215,9 @@ func deleteKeyed(tx *gorm.DB, ws string, keyed []KeyedTable, convs []string, out
 	if err := deleteSearchTerms(tx, ws, convs, out); err != nil {
 		return err
 	}
+	if err := uncount(tx, ws, convs); err != nil {
+		return err
+	}
 	for _, t := range keyed {
 		if t.Conversation && t.Name != "conversations" {
 			if err := deleteIn(tx, ws, out, t.Name, "conversation_id IN ?", convs); err != nil {

@@ -58,6 +58,7 @@ var migrations = []*gormigrate.Migration{
 	{ID: "2026120891_i18n_agent_locale", Migrate: migrateAgentLocale},                          // agent_locale.go
 	{ID: "2026120891_assist_translation_settings", Migrate: migrateTranslationSettings},        // translation_settings.go
 	{ID: "2026120892_firstview_live_index", Migrate: migrateLiveInboxIndex},                    // inbox.go
+	{ID: "2026120893_reports_buckets", Migrate: migrateReportBuckets},                          // report_buckets.go
 }
 
 func migrate(db *gorm.DB) error {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/parleychat/parley/pkg/report/tally"
 )
 
 // Reports (pkg/report) are computed from what is stored: each
@@ -41,22 +43,27 @@ func migrateReportsAssignedAt(tx *gorm.DB) error {
 type ReportFilter struct {
 	From, To              time.Time
 	SiteID, AgentID, Team string
+	// Unsettled: only the conversations the report buckets may not hold
+	// as they are now (report_dirty), of any agent and team: what they
+	// were counted as may have had another (report_buckets.go).
+	Unsettled bool
 }
 
 // ReportConversation is what a report reads of one conversation: its own
-// fields and its message figures (conversation_stats.go).
+// fields and its message figures (conversation_stats.go), and with
+// Unsettled what the buckets counted for it, if anything.
 type ReportConversation struct {
-	ID, SiteID, VisitorID, AgentID, Team, Status string
-	HandedOff                                    bool
-	CsatRating                                   int
-	CreatedAt                                    time.Time
-	AssignedAt, ClosedAt                         *time.Time
-	Figures                                      ConversationFigures
+	ID string
+	tally.Conversation
+	Counted *tally.Conversation
 }
 
 func (f ReportFilter) where(prefix string) (string, []any) {
 	conds := []string{prefix + "workspace_id = ?", prefix + "created_at >= ?", prefix + "created_at < ?"}
 	args := []any{nil, f.From.UTC(), f.To.UTC()}
+	if f.Unsettled {
+		return strings.Join(append(conds, prefix+"report_dirty"), " AND "), args
+	}
 	for _, c := range []struct{ col, v string }{{"site_id", f.SiteID}, {"agent_id", f.AgentID}, {"team", f.Team}} {
 		if c.v != "" {
 			conds = append(conds, prefix+c.col+" = ?")
@@ -73,9 +80,10 @@ func (f ReportFilter) where(prefix string) (string, []any) {
 func (s *Scoped) ReportConversations(ctx context.Context, f ReportFilter, fn func(ReportConversation) error) error {
 	where, args := f.where("c.")
 	args[0] = s.ws
-	rows, err := s.s.plain.WithContext(ctx).Raw(`SELECT c.id, c.site_id, c.visitor_id, c.agent_id, c.team, c.status, c.handed_off, c.csat_rating,
-		c.created_at, c.assigned_at, c.closed_at, s.seq, s.visitor_messages, s.agent_messages, s.assistant_messages, s.response_agents, s.responses
-		FROM conversations c LEFT JOIN conversation_stats s ON s.conversation_id = c.id AND s.workspace_id = c.workspace_id AND s.seq = c.last_seq
+	rows, err := s.s.plain.WithContext(ctx).Raw(`SELECT c.id, c.site_id, c.agent_id, c.team, c.status, c.handed_off, c.csat_rating,
+		c.created_at, c.assigned_at, c.closed_at, c.last_seq, s.seq, s.visitor_messages, s.agent_messages, s.assistant_messages,
+		s.response_agents, s.responses, s.counted
+		FROM conversations c LEFT JOIN conversation_stats s ON s.conversation_id = c.id AND s.workspace_id = c.workspace_id
 		WHERE `+where, args...).Rows()
 	if err != nil {
 		return err
@@ -86,26 +94,43 @@ func (s *Scoped) ReportConversations(ctx context.Context, f ReportFilter, fn fun
 	)
 	for rows.Next() {
 		var (
-			c                          ReportConversation
-			agent, ragents, responses  sql.NullString
-			seq                        sql.NullInt64
-			visitor, agentN, assistant sql.NullInt64
+			c                           Conversation
+			agent                       sql.NullString
+			seq                         sql.NullInt64
+			visitor, agentN, assistant  sql.NullInt64
+			ragents, responses, counted sql.NullString
 		)
-		if err := rows.Scan(&c.ID, &c.SiteID, &c.VisitorID, &agent, &c.Team, &c.Status, &c.HandedOff, &c.CsatRating,
-			&c.CreatedAt, &c.AssignedAt, &c.ClosedAt, &seq, &visitor, &agentN, &assistant, &ragents, &responses); err != nil {
+		if err := rows.Scan(&c.ID, &c.SiteID, &agent, &c.Team, &c.Status, &c.HandedOff, &c.CsatRating,
+			&c.CreatedAt, &c.AssignedAt, &c.ClosedAt, &c.LastSeq, &seq, &visitor, &agentN, &assistant, &ragents, &responses, &counted); err != nil {
 			rows.Close()
 			return err
 		}
-		c.AgentID = agent.String
+		if agent.Valid {
+			c.AgentID = &agent.String
+		}
+		rc := ReportConversation{ID: c.ID, Conversation: tally.Conversation{Facts: factsOf(c)}}
 		if seq.Valid {
-			if c.Figures, err = decodeFigures(int(visitor.Int64), int(agentN.Int64), int(assistant.Int64), ragents.String, responses.String); err != nil {
+			stat := ConversationStat{Seq: seq.Int64, VisitorMessages: int(visitor.Int64), AgentMessages: int(agentN.Int64),
+				AssistantMessages: int(assistant.Int64), ResponseAgents: ragents.String, Responses: responses.String}
+			if f.Unsettled {
+				stat.Counted = counted.String
+			}
+			if rc.Counted, err = stat.countedAs(); err != nil {
 				rows.Close()
 				return err
 			}
-		} else {
+			if seq.Int64 == c.LastSeq {
+				rc.Figures, err = decodeFigures(stat.VisitorMessages, stat.AgentMessages, stat.AssistantMessages, stat.ResponseAgents, stat.Responses)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+			}
+		}
+		if !seq.Valid || seq.Int64 != c.LastSeq {
 			live = append(live, c.ID)
 		}
-		all = append(all, c)
+		all = append(all, rc)
 	}
 	err = rows.Err()
 	rows.Close()
