@@ -8,6 +8,7 @@
 // Output is minified, without source maps, and byte-for-byte reproducible
 // (tools/bundle.mjs, shared with the agent app).
 import * as esbuild from "esbuild";
+import typescript from "typescript";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +30,7 @@ export async function build(outdir) {
     scripts: { widget: "src/loader.ts", host: "src/host.ts", frame: "src/frame.tsx" },
     styles: { frame: "src/frame.css" },
     pages: { "frame.html": "src/frame.html" },
+    typescript,
   });
   for (const l of LOCALES) {
     const table = JSON.parse(readFileSync(join(root, "src/locales", l + ".json"), "utf8"));

@@ -10,6 +10,7 @@
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { privateNames } from "./privatenames.mjs";
 
 
 /** sharedDir is widget/src/shared, the package both apps import as @parley/shared. */
@@ -39,9 +40,11 @@ function onePreact(root) {
  *   styles   { name: "src/entry.css" }   → name.css
  *   pages    { "file.html": "src/file.html" } copied as they are
  * Entries are relative to root. Each bundle is built on its own, so no two
- * share a chunk and each file depends only on its own entry.
+ * share a chunk and each file depends only on its own entry. With
+ * typescript (the app's copy of the module), the scripts' private class
+ * members get short names (tools/privatenames.mjs).
  */
-export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {}, pages = {} }) {
+export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {}, pages = {}, typescript }) {
   // A warning fails the build: esbuild recovers from a broken stylesheet
   // (an unclosed rule nests everything after it) and would ship it.
   const strict = async (options) => {
@@ -62,18 +65,26 @@ export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {
     absWorkingDir: root,
     outdir: out,
   };
+  const scriptOptions = {
+    ...common,
+    format: "iife",
+    jsx: "automatic",
+    jsxImportSource: "preact",
+    // The code both apps share (live client, transports, WebRTC, calls,
+    // formatting) is one package, imported by name: @parley/shared/<module>.
+    alias: { "@parley/shared": sharedDir },
+    plugins: [onePreact(root)],
+  };
+  if (typescript) {
+    // The library code the scripts bundle (preact) is plain JavaScript the
+    // type checker does not see: privateNames reads it as text.
+    const { metafile } = await esbuild.build({ ...scriptOptions, entryPoints: scripts, write: false, metafile: true });
+    const library = Object.keys(metafile.inputs).filter((p) => p.includes("node_modules/")).map((p) => resolve(root, p));
+    const names = privateNames(typescript, root, library);
+    if (names.length > 0) scriptOptions.mangleProps = new RegExp(`^(${names.join("|")})$`);
+  }
   for (const [name, entry] of Object.entries(scripts)) {
-    await strict({
-      ...common,
-      entryPoints: { [name]: entry },
-      format: "iife",
-      jsx: "automatic",
-      jsxImportSource: "preact",
-      // The code both apps share (live client, transports, WebRTC, calls,
-      // formatting) is one package, imported by name: @parley/shared/<module>.
-      alias: { "@parley/shared": sharedDir },
-      plugins: [onePreact(root)],
-    });
+    await strict({ ...scriptOptions, entryPoints: { [name]: entry } });
   }
   for (const [name, entry] of Object.entries(styles)) {
     await strict({ ...common, entryPoints: { [name]: entry } });
