@@ -1,7 +1,7 @@
 // Reports, as an owner reads them: a live chat today plus a generated month
 // of past chats (e2e/reportseed: chats cannot be backdated live); the admin
-// opens Reports, reads the figures and charts, switches time zone and
-// agent, and downloads the CSV.
+// opens Reports, reads the figures and charts, switches time zone,
+// agent and team, and downloads the CSV.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -15,7 +15,7 @@ const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SEEDED = 900;
 
-test("an admin reads the month's report with charts, filters by zone and agent, and downloads it as CSV", async () => {
+test("an admin reads the month's report with charts, filters by zone, agent and team, and downloads it as CSV", async () => {
   const server = await e2e.server();
   const admin = await signInAgent(e2e.browser, server.url);
   await admin.setViewportSize({ width: 1440, height: 1000 });
@@ -77,6 +77,21 @@ test("an admin reads the month's report with charts, filters by zone and agent, 
   const tomChats = Number(await kpi("conversations"));
   assert.ok(tomChats > 0 && tomChats < SEEDED / 2, `Tom had ${tomChats}`);
   await admin.screenshot({ path: `${shots}/reports-agent.png` });
+
+  // One team: the sales team's conversations, of every agent.
+  await admin.getByLabel("Agent").selectOption({ label: "All agents" });
+  await admin.getByTestId("report-team").selectOption("sales");
+  await loaded();
+  const teamRows = admin.locator("[data-testid=report-teams] tbody tr");
+  await eventually(async () => (await teamRows.count()) === 1 && (await teamRows.first().innerText()).startsWith("sales"), {
+    what: "the sales team's report",
+  });
+  const salesChats = Number(await kpi("conversations"));
+  assert.ok(salesChats > 0 && salesChats < SEEDED / 2, `sales had ${salesChats}`);
+  await admin.getByTestId("report-team").selectOption("");
+  await admin.getByLabel("Agent").selectOption({ label: "Tom" });
+  await loaded();
+  await eventually(async () => Number(await kpi("conversations")) === tomChats, { what: "Tom's report again" });
 
   // CSV: the figures the page shows.
   const [download] = await Promise.all([admin.waitForEvent("download"), admin.getByTestId("report-csv").click()]);

@@ -119,21 +119,38 @@ function dayLabel(d: string, long = false): string {
   });
 }
 
+// TeamFilter chooses one team's conversations (outside ReportsPage, whose
+// `t` is the totals).
+function TeamFilter(props: { teams: string[]; value: string; onChange: (team: string) => void }) {
+  return (
+    <label>
+      {t("rteam.label")}
+      <select data-testid="report-team" value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        <option value="">{t("rteam.all")}</option>
+        {props.teams.map((name) => (
+          <option value={name}>{name}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function ReportsPage(props: { onClose: () => void }) {
   const [tz, setTz] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
   const [preset, setPreset] = useState("30");
   const [custom, setCustom] = useState({ from: "", to: "" });
   const [site, setSite] = useState("");
   const [agent, setAgent] = useState("");
+  const [team, setTeam] = useState("");
   const [sites, setSites] = useState<Named[]>([]);
-  const [agents, setAgents] = useState<Named[]>([]);
+  const [agents, setAgents] = useState<(Named & { teams: string[] })[]>([]);
   const [rep, setRep] = useState<Report | null>(null);
   const [error, setError] = useState("");
   const [loading, setLoading] = useState(false);
 
   useEffect(() => {
     api<{ sites: Named[] }>("GET", "/api/sites").then((x) => setSites(x.sites), () => {});
-    api<{ agents: Named[] }>("GET", "/api/agents").then((x) => setAgents(x.agents), () => {});
+    api<{ agents: (Named & { teams: string[] })[] }>("GET", "/api/agents").then((x) => setAgents(x.agents), () => {});
   }, []);
 
   const period = useMemo(() => {
@@ -145,6 +162,10 @@ export function ReportsPage(props: { onClose: () => void }) {
   const query = new URLSearchParams({ from: period.from, to: period.to, tz });
   if (site) query.set("site", site);
   if (agent) query.set("agent", agent);
+  if (team) query.set("team", team);
+  // The teams agents are in and those the report shows (a conversation
+  // keeps its team when its agents leave it).
+  const teams = [...new Set([...agents.flatMap((a) => a.teams), ...(rep?.teams ?? []).map((r) => r.key), ...(team ? [team] : [])])].sort();
   const qs = query.toString();
 
   useEffect(() => {
@@ -239,6 +260,7 @@ export function ReportsPage(props: { onClose: () => void }) {
             ))}
           </select>
         </label>
+        <TeamFilter teams={teams} value={team} onChange={setTeam} />
       </div>
       {error && (
         <p class="pa-rep-error" role="alert" data-testid="report-error">

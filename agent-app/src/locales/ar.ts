@@ -409,6 +409,11 @@ const ar: Messages = {
   "ctc.deleteErase": "لمحو بيانات هذا الشخص، احذف زوّاره من شاشة البيانات والخصوصية.",
   "ctc.deleted": "حُذفت جهة الاتصال. ومحادثاتها باقية.",
   // end of reports, contacts, security, routing dialogs
+
+  // reports team filter
+  "rteam.label": "الفريق",
+  "rteam.all": "كل الفرق",
+  // end of reports team filter
 };
 
 window.parleyMessages = ar;

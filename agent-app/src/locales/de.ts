@@ -401,6 +401,11 @@ const de: Messages = {
   "ctc.deleteErase": "Um die Daten dieser Person zu löschen, löschen Sie ihre Besucher unter Daten & Datenschutz.",
   "ctc.deleted": "Kontakt gelöscht. Seine Unterhaltungen bleiben erhalten.",
   // end of reports, contacts, security, routing dialogs
+
+  // reports team filter
+  "rteam.label": "Team",
+  "rteam.all": "Alle Teams",
+  // end of reports team filter
 };
 
 window.parleyMessages = de;

@@ -422,4 +422,9 @@ export const en = {
   "ctc.deleteErase": "To erase this person's data, delete their visitors in Data & privacy.",
   "ctc.deleted": "Contact deleted. Their conversations are kept.",
   // end of reports, contacts, security, routing dialogs
+
+  // reports team filter
+  "rteam.label": "Team",
+  "rteam.all": "All teams",
+  // end of reports team filter
 };

@@ -401,6 +401,11 @@ const es: Messages = {
   "ctc.deleteErase": "Para borrar los datos de esta persona, elimine sus visitantes en Datos y privacidad.",
   "ctc.deleted": "Contacto eliminado. Sus conversaciones se conservan.",
   // end of reports, contacts, security, routing dialogs
+
+  // reports team filter
+  "rteam.label": "Equipo",
+  "rteam.all": "Todos los equipos",
+  // end of reports team filter
 };
 
 window.parleyMessages = es;

@@ -401,6 +401,11 @@ const fr: Messages = {
   "ctc.deleteErase": "Pour effacer les données de cette personne, supprimez ses visiteurs dans Données et confidentialité.",
   "ctc.deleted": "Contact supprimé. Ses conversations sont conservées.",
   // end of reports, contacts, security, routing dialogs
+
+  // reports team filter
+  "rteam.label": "Équipe",
+  "rteam.all": "Toutes les équipes",
+  // end of reports team filter
 };
 
 window.parleyMessages = fr;

@@ -401,6 +401,11 @@ const pt: Messages = {
   "ctc.deleteErase": "Para apagar os dados desta pessoa, elimine os seus visitantes em Dados e privacidade.",
   "ctc.deleted": "Contacto eliminado. As suas conversas foram mantidas.",
   // end of reports, contacts, security, routing dialogs
+
+  // reports team filter
+  "rteam.label": "Equipe",
+  "rteam.all": "Todas as equipes",
+  // end of reports team filter
 };
 
 window.parleyMessages = pt;
