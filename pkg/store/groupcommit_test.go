@@ -181,3 +181,113 @@ func failInserts(t *testing.T, s *store.Store, pattern string) func() {
 		}
 	}
 }
+
+// A batch is stored with a few statements for all its members (one UPDATE
+// for its conversations, one INSERT for its messages); the members it
+// cannot decide that way go one by one in the same transaction. Each keeps
+// its own result: seqs in queue order with no gap, each ack with its
+// stored row's id, a conversation's preview its last message's, and a
+// resend, a refusal or a mix of conditions only its own outcome.
+func TestGroupCommitStoresABatchTogether(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		sc, first := seed(t, s)
+		conv := map[string]string{}
+		for _, name := range []string{"plain", "resent", "closed", "mixed", "twice", "intruded"} {
+			c, err := sc.CreateConversation(ctx, store.Conversation{ID: uuid.NewString(), SiteID: first.SiteID, VisitorID: first.VisitorID, Status: "open"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conv[name] = c.ID
+		}
+		if _, _, err := sc.AppendMessage(ctx, msg(conv["resent"], "old", "before")); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.CloseConversation(ctx, conv["closed"], store.Require{}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		type sent struct {
+			conv, client, body string
+			need               store.Require
+			a                  store.Appended
+			err                error
+		}
+		mine, stranger := store.Require{Visitor: first.VisitorID}, store.Require{Visitor: uuid.NewString()}
+		calls := []*sent{
+			{conv: "plain", client: "p1", body: "one"}, {conv: "resent", client: "r1", body: "new"},
+			{conv: "plain", client: "p2", body: "two"}, {conv: "closed", client: "c1"},
+			{conv: "mixed", client: "x1", body: "x1", need: mine}, {conv: "twice", client: "t1", body: "first"},
+			{conv: "resent", client: "old", body: "again"}, {conv: "mixed", client: "x2", body: "x2"},
+			{conv: "plain", client: "p3", body: "three"}, {conv: "twice", client: "t1", body: "again"},
+			{conv: "intruded", client: "i1", need: stranger}, {conv: "closed", client: "c2"},
+		}
+		// Queue them one after the other, so the queue's order is known.
+		release := store.HoldCommits(s)
+		var wg sync.WaitGroup
+		for i, c := range calls {
+			wg.Go(func() { c.a, c.err = sc.Append(ctx, msg(conv[c.conv], c.client, c.body), c.need) })
+			for deadline := time.Now().Add(20 * time.Second); store.PendingAppends(s) <= i; {
+				if time.Now().After(deadline) {
+					release()
+					t.Fatalf("%d of %d appends queued", store.PendingAppends(s), i+1)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		release()
+		wg.Wait()
+
+		want := map[string]struct {
+			seq int64
+			dup bool
+			err error
+		}{
+			"plain/p1": {seq: 1}, "plain/p2": {seq: 2}, "plain/p3": {seq: 3},
+			"resent/r1": {seq: 2}, "resent/old": {seq: 1, dup: true},
+			"closed/c1": {err: store.ErrClosed}, "closed/c2": {err: store.ErrClosed},
+			"mixed/x1": {seq: 1}, "mixed/x2": {seq: 2},
+			"intruded/i1": {err: store.ErrNotFound},
+		}
+		twice := 0
+		for _, c := range calls {
+			if c.conv == "twice" {
+				if c.err != nil || c.a.Seq != 1 {
+					t.Fatalf("twice/%s: %+v, %v; want seq 1", c.client, c.a, c.err)
+				}
+				if c.a.Duplicate {
+					twice++
+				}
+				continue
+			}
+			w := want[c.conv+"/"+c.client]
+			if !errors.Is(c.err, w.err) || (w.err == nil && (c.a.Seq != w.seq || c.a.Duplicate != w.dup)) {
+				t.Fatalf("%s/%s: seq %d dup %v err %v; want seq %d dup %v err %v", c.conv, c.client, c.a.Seq, c.a.Duplicate, c.err, w.seq, w.dup, w.err)
+			}
+		}
+		if twice != 1 {
+			t.Fatalf("%d of the two sends of one client id were told duplicate, want 1", twice)
+		}
+		acked := map[string]store.Appended{}
+		for _, c := range calls {
+			if c.err == nil && !c.a.Duplicate {
+				acked[c.conv+"/"+c.client] = c.a
+			}
+		}
+		for _, name := range []string{"plain", "resent", "mixed", "twice"} {
+			ms, err := sc.MessagesAfter(ctx, conv[name], 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range ms {
+				a, ok := acked[name+"/"+m.ClientID]
+				if m.Seq != int64(i+1) || (ok && (a.ID != m.ID || a.Seq != m.Seq || a.Body != m.Body)) {
+					t.Fatalf("%s stored %+v at %d; its ack said %+v", name, m, i, a)
+				}
+			}
+		}
+		c, err := sc.Conversation(ctx, conv["plain"])
+		if err != nil || c.LastSeq != 3 || c.LastBody != "three" {
+			t.Fatalf("conversation after the batch: last seq %d, preview %q (%v); want 3, \"three\"", c.LastSeq, c.LastBody, err)
+		}
+	})
+}

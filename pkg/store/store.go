@@ -145,19 +145,17 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	stmts, err := prepareAppend(ctx, sqlDB, dialect)
+	committers, batch := 1, sqliteBatch
+	if dialect == "postgres" {
+		committers, batch = pgCommitters, pgBatch
+	}
+	stmts, err := prepareAppend(ctx, sqlDB, dialect, batch)
 	if err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: prepare: %w", err)
 	}
 	st := &Store{db: db.Session(&gorm.Session{PrepareStmt: true, NewDB: true}), plain: db, dialect: dialect,
-		commits: committer{max: 1, batch: sqliteBatch}, appendSQL: stmts}
-	if dialect == "postgres" {
-		// PostgreSQL commits transactions side by side (row locks, not one
-		// writer): as many batches at once as the pool has connections, so
-		// under light load each message has its own, as without batching.
-		st.commits = committer{max: pgMaxConns, batch: pgBatch}
-	}
+		commits: committer{max: committers, batch: batch}, appendSQL: stmts}
 	for _, o := range opts {
 		o(st)
 	}
