@@ -8,7 +8,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
 import { type AgentProfile, usePoll } from "./routing";
-import { useConfirm } from "./dialog";
+import { Table, useConfirm } from "./dialog";
 
 interface Agent extends AgentProfile {
   disabled: boolean;
@@ -45,29 +45,14 @@ export function AgentsScreen({ self }: { self: string }) {
           {note}
         </div>
       )}
-      <div class="pa-table-scroll">
-        <table class="pa-table pa-agents-table" data-testid="agents">
-          <thead>
-            <tr>
-              <th>Agent</th>
-              <th>Role</th>
-              <th>Status</th>
-              <th>Capacity</th>
-              <th>Languages</th>
-              <th>Skills</th>
-              <th>Teams</th>
-              <th>
-                <span class="pa-sr">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {agents?.map((a) => (
-              <AgentRow key={a.id} agent={a} self={a.id === self} onChanged={reload} onNote={setNote} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        class="pa-agents-table"
+        testid="agents"
+        head={["Agent", "Role", "Status", "Capacity", "Languages", "Skills", "Teams", <span class="pa-sr">Actions</span>]}
+        rows={agents}
+      >
+        {(a) => <AgentRow key={a.id} agent={a} self={a.id === self} onChanged={reload} onNote={setNote} />}
+      </Table>
       <NewAgentForm onCreated={reload} />
       <Invites />
     </div>

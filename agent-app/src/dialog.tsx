@@ -133,6 +133,43 @@ export function ScreenButton(props: { label: string; testid: string; children: (
   );
 }
 
+/** Table is an admin screen's list: a header row, then a row per item, or
+ * the empty line once the items are known to be none (nothing while they
+ * load). It scrolls sideways rather than squeeze on a narrow screen. */
+export function Table<T>(props: {
+  testid?: string;
+  class?: string;
+  head: ComponentChildren[];
+  rows: readonly T[] | null | undefined;
+  empty?: string;
+  children: (row: T) => ComponentChildren;
+}) {
+  const { rows, empty, head } = props;
+  return (
+    <div class="pa-table-scroll">
+      <table class={"pa-table" + (props.class ? " " + props.class : "")} data-testid={props.testid}>
+        <thead>
+          <tr>
+            {head.map((h, i) => (
+              <th key={i}>{h}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {empty && rows?.length === 0 && (
+            <tr>
+              <td colSpan={head.length} class="pa-empty-line">
+                {empty}
+              </td>
+            </tr>
+          )}
+          {rows?.map(props.children)}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** when shows a stored time in the reader's locale; "—" when there is none. */
 export function when(at: string | null | undefined): string {
   return at ? new Date(at).toLocaleString(lang) : "—";

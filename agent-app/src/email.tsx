@@ -6,7 +6,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
-import { Dialog } from "./dialog";
+import { Dialog, Table } from "./dialog";
 import { t } from "./i18n";
 
 interface Settings {
@@ -214,40 +214,29 @@ export function EmailAdmin() {
       {mails.length === 0 ? (
         <p class="pa-muted">Nothing sent yet.</p>
       ) : (
-        <table class="pa-table" data-testid="mail-log">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>What</th>
-              <th>To</th>
-              <th>Status</th>
-              <th />
+        <Table testid="mail-log" head={["When", "What", "To", "Status", ""]} rows={mails}>
+          {(m) => (
+            <tr key={m.id} data-testid="mail-row">
+              <td>{new Date(m.created_at).toLocaleString()}</td>
+              <td>
+                {kinds[m.kind] ?? m.kind}
+                <div class="pa-muted">{m.subject}</div>
+              </td>
+              <td>{m.to}</td>
+              <td>
+                {m.status === "sent" ? "Sent" : m.status === "failed" ? "Failed" : m.attempts > 0 ? `Retrying (tried ${m.attempts}×)` : "Waiting"}
+                {m.last_error && <div class="pa-muted">{m.last_error}</div>}
+              </td>
+              <td>
+                {m.status !== "sent" && (
+                  <button type="button" class="pa-btn-outline" onClick={() => void retry(m)}>
+                    Retry now
+                  </button>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {mails.map((m) => (
-              <tr key={m.id} data-testid="mail-row">
-                <td>{new Date(m.created_at).toLocaleString()}</td>
-                <td>
-                  {kinds[m.kind] ?? m.kind}
-                  <div class="pa-muted">{m.subject}</div>
-                </td>
-                <td>{m.to}</td>
-                <td>
-                  {m.status === "sent" ? "Sent" : m.status === "failed" ? "Failed" : m.attempts > 0 ? `Retrying (tried ${m.attempts}×)` : "Waiting"}
-                  {m.last_error && <div class="pa-muted">{m.last_error}</div>}
-                </td>
-                <td>
-                  {m.status !== "sent" && (
-                    <button type="button" class="pa-btn-outline" onClick={() => void retry(m)}>
-                      Retry now
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          )}
+        </Table>
       )}
     </div>
   );

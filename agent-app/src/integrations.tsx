@@ -6,7 +6,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage as message } from "@parley/shared/http";
-import { ScreenButton, useConfirm, when } from "./dialog";
+import { ScreenButton, Table, useConfirm, when } from "./dialog";
 import { CopyButton } from "./sites";
 import { t } from "./i18n";
 
@@ -128,53 +128,33 @@ function Tokens() {
       </p>
       {made?.secret && <ShownOnce what={`token “${made.name}”`} secret={made.secret} onDone={() => setMade(null)} />}
       <Note note={note} />
-      <div class="pa-table-scroll">
-        <table class="pa-table" data-testid="tokens">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Access</th>
-              <th>Created</th>
-              <th>Last used</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {tokens?.length === 0 && (
-              <tr>
-                <td colSpan={5} class="pa-empty-line">
-                  No tokens yet.
-                </td>
-              </tr>
-            )}
-            {tokens?.map((t) => (
-              <tr key={t.id} data-testid="token-row" data-name={t.name} class={t.revoked_at ? "pa-row-off" : ""}>
-                <td>
-                  {t.name}
-                  <div class="pa-muted">
-                    <code>{t.prefix}…</code>
-                  </div>
-                </td>
-                <td>{t.scope === "write" ? "Read and write" : "Read"}</td>
-                <td>
-                  {when(t.created_at)}
-                  <div class="pa-muted">by {t.created_by_name || "a removed agent"}</div>
-                </td>
-                <td data-testid="token-used">{t.last_used_at ? when(t.last_used_at) : "Never"}</td>
-                <td class="pa-actions">
-                  {t.revoked_at ? (
-                    <span class="pa-muted">Revoked {when(t.revoked_at)}</span>
-                  ) : (
-                    <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" aria-label={`Revoke ${t.name}`} onClick={() => void revoke(t)}>
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testid="tokens" head={["Name", "Access", "Created", "Last used", ""]} rows={tokens} empty="No tokens yet.">
+        {(t) => (
+          <tr key={t.id} data-testid="token-row" data-name={t.name} class={t.revoked_at ? "pa-row-off" : ""}>
+            <td>
+              {t.name}
+              <div class="pa-muted">
+                <code>{t.prefix}…</code>
+              </div>
+            </td>
+            <td>{t.scope === "write" ? "Read and write" : "Read"}</td>
+            <td>
+              {when(t.created_at)}
+              <div class="pa-muted">by {t.created_by_name || "a removed agent"}</div>
+            </td>
+            <td data-testid="token-used">{t.last_used_at ? when(t.last_used_at) : "Never"}</td>
+            <td class="pa-actions">
+              {t.revoked_at ? (
+                <span class="pa-muted">Revoked {when(t.revoked_at)}</span>
+              ) : (
+                <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" aria-label={`Revoke ${t.name}`} onClick={() => void revoke(t)}>
+                  Revoke
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      </Table>
       <form class="pa-inline-form" aria-label="Create a token" onSubmit={create}>
         <h3>Create a token</h3>
         <label>
@@ -273,72 +253,53 @@ function Webhooks() {
       </p>
       {secret && <ShownOnce what={secret.what} secret={secret.secret} onDone={() => setSecret(null)} />}
       <Note note={note} />
-      <div class="pa-table-scroll">
-        <table class="pa-table" data-testid="webhooks">
-          <thead>
-            <tr>
-              <th>URL</th>
-              <th>Events</th>
-              <th>On</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {hooks?.length === 0 && (
-              <tr>
-                <td colSpan={4} class="pa-empty-line">
-                  No webhooks yet.
-                </td>
-              </tr>
-            )}
-            {hooks?.map((w) => (
-              <tr key={w.id} data-testid="webhook-row" class={w.enabled ? "" : "pa-row-off"}>
-                <td class="pa-break">{w.url}</td>
-                <td>
-                  {w.events.map((e) => (
-                    <span key={e} class="pa-chip">
-                      {eventNames[e] ?? e}
-                    </span>
-                  ))}
-                </td>
-                <td>
-                  <input
-                    type="checkbox"
-                    aria-label={`Send events to ${w.url}`}
-                    data-testid="webhook-enabled"
-                    checked={w.enabled}
-                    onChange={(e) => void act(() => api("PATCH", `/api/webhooks/${w.id}`, { enabled: e.currentTarget.checked }))}
-                  />
-                </td>
-                <td class="pa-actions">
-                  <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="webhook-log" onClick={() => setLog(w)}>
-                    Delivery log
-                  </button>
-                  <button
-                    type="button"
-                    class="pa-btn-outline pa-btn-sm"
-                    data-testid="webhook-test"
-                    onClick={() =>
-                      void act(async () => {
-                        await api("POST", `/api/webhooks/${w.id}/test`);
-                        setLog(w);
-                      }, "Test event queued; see the delivery log.")
-                    }
-                  >
-                    Send test event
-                  </button>
-                  <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="webhook-rotate" onClick={() => void rotate(w)}>
-                    Rotate secret
-                  </button>
-                  <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" aria-label={`Delete ${w.url}`} onClick={() => void remove(w)}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testid="webhooks" head={["URL", "Events", "On", ""]} rows={hooks} empty="No webhooks yet.">
+        {(w) => (
+          <tr key={w.id} data-testid="webhook-row" class={w.enabled ? "" : "pa-row-off"}>
+            <td class="pa-break">{w.url}</td>
+            <td>
+              {w.events.map((e) => (
+                <span key={e} class="pa-chip">
+                  {eventNames[e] ?? e}
+                </span>
+              ))}
+            </td>
+            <td>
+              <input
+                type="checkbox"
+                aria-label={`Send events to ${w.url}`}
+                data-testid="webhook-enabled"
+                checked={w.enabled}
+                onChange={(e) => void act(() => api("PATCH", `/api/webhooks/${w.id}`, { enabled: e.currentTarget.checked }))}
+              />
+            </td>
+            <td class="pa-actions">
+              <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="webhook-log" onClick={() => setLog(w)}>
+                Delivery log
+              </button>
+              <button
+                type="button"
+                class="pa-btn-outline pa-btn-sm"
+                data-testid="webhook-test"
+                onClick={() =>
+                  void act(async () => {
+                    await api("POST", `/api/webhooks/${w.id}/test`);
+                    setLog(w);
+                  }, "Test event queued; see the delivery log.")
+                }
+              >
+                Send test event
+              </button>
+              <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="webhook-rotate" onClick={() => void rotate(w)}>
+                Rotate secret
+              </button>
+              <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" aria-label={`Delete ${w.url}`} onClick={() => void remove(w)}>
+                Delete
+              </button>
+            </td>
+          </tr>
+        )}
+      </Table>
       {log && <DeliveryLog hook={log} onError={(text) => setNote({ ok: false, text })} />}
       <form class="pa-form-stack" aria-label="Add a webhook" onSubmit={create}>
         <h3>Add a webhook</h3>
@@ -415,55 +376,32 @@ function DeliveryLog({ hook, onError }: { hook: Webhook; onError: (text: string)
       <h3>
         Delivery log <span class="pa-muted pa-break">{hook.url}</span>
       </h3>
-      <div class="pa-table-scroll">
-        <table class="pa-table">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Event</th>
-              <th>Status</th>
-              <th>HTTP</th>
-              <th>Attempts</th>
-              <th>Next retry</th>
-              <th>Response</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {list?.length === 0 && (
-              <tr>
-                <td colSpan={8} class="pa-empty-line">
-                  Nothing delivered yet. Send a test event to try the URL.
-                </td>
-              </tr>
-            )}
-            {list?.map((d) => (
-              <tr key={d.id} data-testid="delivery-row" data-status={d.status} data-event={d.event}>
-                <td>
-                  {when(d.created_at)}
-                  {d.replay_of && <div class="pa-muted">replay</div>}
-                </td>
-                <td>{eventNames[d.event] ?? d.event}</td>
-                <td class={"pa-delivery-" + d.status}>{deliveryState(d)}</td>
-                <td data-testid="delivery-code">{d.response_status || "—"}</td>
-                <td>{d.attempts}</td>
-                <td>{d.status === "pending" && d.attempts > 0 ? when(d.next_attempt_at) : "—"}</td>
-                <td class="pa-excerpt">
-                  {d.response_excerpt && <code>{d.response_excerpt}</code>}
-                  {d.last_error && <div class="pa-muted">{d.last_error}</div>}
-                </td>
-                <td>
-                  {d.status !== "pending" && (
-                    <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="delivery-replay" onClick={() => void replay(d)}>
-                      Replay
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table head={["When", "Event", "Status", "HTTP", "Attempts", "Next retry", "Response", ""]} rows={list} empty="Nothing delivered yet. Send a test event to try the URL.">
+        {(d) => (
+          <tr key={d.id} data-testid="delivery-row" data-status={d.status} data-event={d.event}>
+            <td>
+              {when(d.created_at)}
+              {d.replay_of && <div class="pa-muted">replay</div>}
+            </td>
+            <td>{eventNames[d.event] ?? d.event}</td>
+            <td class={"pa-delivery-" + d.status}>{deliveryState(d)}</td>
+            <td data-testid="delivery-code">{d.response_status || "—"}</td>
+            <td>{d.attempts}</td>
+            <td>{d.status === "pending" && d.attempts > 0 ? when(d.next_attempt_at) : "—"}</td>
+            <td class="pa-excerpt">
+              {d.response_excerpt && <code>{d.response_excerpt}</code>}
+              {d.last_error && <div class="pa-muted">{d.last_error}</div>}
+            </td>
+            <td>
+              {d.status !== "pending" && (
+                <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="delivery-replay" onClick={() => void replay(d)}>
+                  Replay
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      </Table>
     </section>
   );
 }
