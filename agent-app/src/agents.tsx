@@ -6,9 +6,10 @@
 // disabling, sessions) and http_invites.go.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { type AgentProfile, usePoll } from "./routing";
 import { Table, useConfirm } from "./dialog";
+import { type Key, dateTime, errorText, t, tn } from "./i18n";
 
 interface Agent extends AgentProfile {
   disabled: boolean;
@@ -23,11 +24,21 @@ interface Invite {
   expires_at: string;
 }
 
-const ROLES = [
-  ["agent", "Agent"],
-  ["supervisor", "Supervisor"],
-  ["admin", "Admin"],
-];
+const ROLES: Record<string, Key> = {
+  agent: "agents.role.agent",
+  supervisor: "agents.role.supervisor",
+  admin: "agents.role.admin",
+};
+const roleName = (r: string) => (ROLES[r] ? t(ROLES[r]) : r);
+
+/** RoleOptions are a role picker's choices, in the reader's language. */
+const RoleOptions = () => (
+  <>
+    {Object.keys(ROLES).map((r) => (
+      <option value={r}>{roleName(r)}</option>
+    ))}
+  </>
+);
 
 const list = (s: string) =>
   s
@@ -48,7 +59,16 @@ export function AgentsScreen({ self }: { self: string }) {
       <Table
         class="pa-agents-table"
         testid="agents"
-        head={["Agent", "Role", "Status", "Capacity", "Languages", "Skills", "Teams", <span class="pa-sr">Actions</span>]}
+        head={[
+          t("agents.agent"),
+          t("rt.role"),
+          t("filters.status"),
+          t("rt.capacity"),
+          t("rt.languages"),
+          t("start.skills"),
+          t("rt.teams"),
+          <span class="pa-sr">{t("agents.actions")}</span>,
+        ]}
         rows={agents}
       >
         {(a) => <AgentRow key={a.id} agent={a} self={a.id === self} onChanged={reload} onNote={setNote} />}
@@ -60,8 +80,16 @@ export function AgentsScreen({ self }: { self: string }) {
 }
 
 function lastSeen(a: Agent): string {
-  if (a.routing_status !== "offline" && !a.disabled) return "here now";
-  return a.last_seen_at ? "last seen " + new Date(a.last_seen_at).toLocaleString() : "never signed in";
+  if (a.routing_status !== "offline" && !a.disabled) return t("agents.hereNow");
+  return a.last_seen_at ? t("agents.lastSeen", { time: dateTime(a.last_seen_at) }) : t("agents.neverSignedIn");
+}
+
+const statuses: Record<string, Key> = { online: "agents.online", away: "agents.away", offline: "agents.offline" };
+
+function status(a: Agent): string {
+  if (a.disabled) return t("agents.disabled");
+  const s = statuses[a.routing_status] ? t(statuses[a.routing_status]) : a.routing_status;
+  return `${s} · ${a.load}/${a.capacity}`;
 }
 
 function AgentRow(props: { agent: Agent; self: boolean; onChanged: () => void; onNote: (s: string) => void }) {
@@ -84,92 +112,90 @@ function AgentRow(props: { agent: Agent; self: boolean; onChanged: () => void; o
     try {
       onNote(await what());
     } catch (e) {
-      onNote(`${a.name}: ${message(e)}`);
+      onNote(t("agents.failed", { name: a.name, error: errorText(e) }));
     }
     onChanged(); // a refused change puts the row back
   };
   const save = () =>
     run(async () => {
       await api("PATCH", url, { capacity: Number(f.capacity), languages: list(f.languages), skills: list(f.skills), teams: list(f.teams) });
-      return `${a.name}: saved`;
+      return t("agents.saved", { name: a.name });
     });
   const role = (r: string) =>
     run(async () => {
       await api("PATCH", url, { role: r });
-      return `${a.name} is now ${r}`;
+      return t("agents.roleSet", { name: a.name, role: roleName(r) });
     });
   const signOut = () =>
     run(async () => {
       const r = await api<{ sessions_ended: number }>("DELETE", url + "/sessions");
-      return `${a.name}: ${r.sessions_ended} session(s) ended`;
+      return tn("agents.sessionsEnded", r.sessions_ended, { name: a.name });
     });
   const setDisabled = async (disable: boolean) => {
-    if (disable && !(await ask(`${a.name} is signed out everywhere, cannot sign in, and their conversations go to other agents.`, `Disable ${a.name}`))) return;
+    if (disable && !(await ask(t("agents.disableQ", { name: a.name }), t("agents.disableOne", { name: a.name })))) return;
     void run(async () => {
       const r = await api<{ sessions_ended?: number }>("POST", url + (disable ? "/disable" : "/enable"));
-      return disable ? `${a.name} disabled: ${r.sessions_ended ?? 0} session(s) ended` : `${a.name} can sign in again`;
+      return disable ? tn("agents.disabledDone", r.sessions_ended ?? 0, { name: a.name }) : t("agents.enabledDone", { name: a.name });
     });
   };
   // For an agent who lost their phone and their recovery codes.
   const resetTwoFactor = async () => {
-    if (!(await ask(`${a.name} will sign in with the password alone until they set two-factor sign-in up again.`, `Reset two-factor sign-in of ${a.name}`))) return;
+    if (!(await ask(t("agents.resetQ", { name: a.name }), t("agents.resetOne", { name: a.name })))) return;
     void run(async () => {
       await api("POST", url + "/totp/reset");
-      return `${a.name}: two-factor sign-in reset`;
+      return t("agents.resetDone", { name: a.name });
     });
   };
   return (
     <tr data-testid="agent-row" data-agent={a.id} data-disabled={String(a.disabled)}>
       <th scope="row">
         {a.name}
-        {self && " (you)"}
+        {self && " " + t("agents.you")}
         <div class="pa-muted">{a.email}</div>
       </th>
       <td>
-        <select class="pa-select" value={a.role} aria-label={`Role of ${a.name}`} onChange={(e) => void role(e.currentTarget.value)}>
-          {ROLES.map(([v, label]) => (
-            <option value={v}>{label}</option>
-          ))}
+        <select class="pa-select" value={a.role} aria-label={t("agents.roleOf", { name: a.name })} onChange={(e) => void role(e.currentTarget.value)}>
+          <RoleOptions />
         </select>
       </td>
       <td>
-        <span data-testid="agent-status">{a.disabled ? "disabled" : `${a.routing_status} · ${a.load}/${a.capacity}`}</span>
+        <span data-testid="agent-status">{status(a)}</span>
         <div class="pa-muted">{lastSeen(a)}</div>
       </td>
       <td>
-        <input type="number" min={0} max={100} class="pa-input pa-input-narrow" aria-label={`Capacity of ${a.name}`} value={f.capacity} onInput={set("capacity")} />
+        <input type="number" min={0} max={100} class="pa-input pa-input-narrow" aria-label={t("agents.capacityOf", { name: a.name })} value={f.capacity} onInput={set("capacity")} />
       </td>
       <td>
-        <input class="pa-input" aria-label={`Languages of ${a.name}`} placeholder="any" value={f.languages} onInput={set("languages")} />
+        <input class="pa-input" aria-label={t("agents.languagesOf", { name: a.name })} placeholder={t("rt.any")} value={f.languages} onInput={set("languages")} />
       </td>
       <td>
-        <input class="pa-input" aria-label={`Skills of ${a.name}`} value={f.skills} onInput={set("skills")} />
+        <input class="pa-input" aria-label={t("agents.skillsOf", { name: a.name })} value={f.skills} onInput={set("skills")} />
       </td>
       <td>
-        <input class="pa-input" aria-label={`Teams of ${a.name}`} value={f.teams} onInput={set("teams")} />
+        <input class="pa-input" aria-label={t("agents.teamsOf", { name: a.name })} value={f.teams} onInput={set("teams")} />
       </td>
       <td class="pa-actions">
-        <button type="button" class="pa-btn pa-btn-sm" aria-label={`Save ${a.name}`} onClick={() => void save()}>
-          Save
+        <button type="button" class="pa-btn pa-btn-sm" aria-label={t("agents.saveOne", { name: a.name })} onClick={() => void save()}>
+          {t("common.save")}
         </button>
         {!a.disabled && (
-          <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Sign ${a.name} out everywhere`} onClick={() => void signOut()}>
-            Sign out
+          <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={t("agents.signOutOne", { name: a.name })} onClick={() => void signOut()}>
+            {t("common.signOut")}
           </button>
         )}
         {!self && a.two_factor && (
-          <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Reset two-factor sign-in of ${a.name}`} onClick={() => void resetTwoFactor()}>
-            Reset 2FA
+          <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={t("agents.resetOne", { name: a.name })} onClick={() => void resetTwoFactor()}>
+            {t("agents.reset2fa")}
           </button>
         )}
         {!self &&
           (a.disabled ? (
-            <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Enable ${a.name}`} onClick={() => void setDisabled(false)}>
-              Enable
+            <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={t("agents.enableOne", { name: a.name })} onClick={() => void setDisabled(false)}>
+              {t("agents.enable")}
             </button>
           ) : (
-            <button type="button" class="pa-btn-outline pa-btn-sm pa-btn-danger" aria-label={`Disable ${a.name}`} onClick={() => void setDisabled(true)}>
-              Disable
+            <button type="button" class="pa-btn-outline pa-btn-sm pa-btn-danger" aria-label={t("agents.disableOne", { name: a.name })} onClick={() => void setDisabled(true)}>
+              {t("agents.disable")}
             </button>
           ))}
         {confirmation}
@@ -197,48 +223,46 @@ function NewAgentForm({ onCreated }: { onCreated: () => void }) {
         skills: list(f.skills),
         teams: list(f.teams),
       });
-      setNote(`${f.name} added`);
+      setNote(t("agents.added", { name: f.name }));
       setF(empty);
       onCreated();
     } catch (err) {
-      setNote(message(err));
+      setNote(errorText(err));
     }
   };
   return (
     <form class="pa-form-grid" onSubmit={submit} aria-labelledby="new-agent-title" data-testid="new-agent">
-      <h3 id="new-agent-title">Add an agent</h3>
+      <h3 id="new-agent-title">{t("agents.add")}</h3>
       <label>
-        Name <input class="pa-input" required value={f.name} onInput={set("name")} />
+        {t("vp.name")} <input class="pa-input" required value={f.name} onInput={set("name")} />
       </label>
       <label>
-        Email <input class="pa-input" type="email" required value={f.email} onInput={set("email")} />
+        {t("login.email")} <input class="pa-input" type="email" required value={f.email} onInput={set("email")} />
       </label>
       <label>
-        Password <input class="pa-input" type="password" required minLength={10} autocomplete="new-password" value={f.password} onInput={set("password")} />
+        {t("login.password")} <input class="pa-input" type="password" required minLength={10} autocomplete="new-password" value={f.password} onInput={set("password")} />
       </label>
       <label>
-        Role
+        {t("rt.role")}
         <select class="pa-select" value={f.role} onChange={set("role")}>
-          {ROLES.map(([v, label]) => (
-            <option value={v}>{label}</option>
-          ))}
+          <RoleOptions />
         </select>
       </label>
       <label>
-        Capacity <input class="pa-input" type="number" min={0} max={100} value={f.capacity} onInput={set("capacity")} />
+        {t("rt.capacity")} <input class="pa-input" type="number" min={0} max={100} value={f.capacity} onInput={set("capacity")} />
       </label>
       <label>
-        Languages <input class="pa-input" placeholder="en, fr (empty: any)" value={f.languages} onInput={set("languages")} />
+        {t("rt.languages")} <input class="pa-input" placeholder={t("agents.languagesHint")} value={f.languages} onInput={set("languages")} />
       </label>
       <label>
-        Skills <input class="pa-input" placeholder="billing, refunds" value={f.skills} onInput={set("skills")} />
+        {t("start.skills")} <input class="pa-input" placeholder={t("agents.skillsHint")} value={f.skills} onInput={set("skills")} />
       </label>
       <label>
-        Teams <input class="pa-input" placeholder="support" value={f.teams} onInput={set("teams")} />
+        {t("rt.teams")} <input class="pa-input" placeholder={t("agents.teamsHint")} value={f.teams} onInput={set("teams")} />
       </label>
       <div class="pa-form-actions">
         <button type="submit" class="pa-btn">
-          Add agent
+          {t("agents.addButton")}
         </button>
         {note && <span role="status">{note}</span>}
       </div>
@@ -265,7 +289,7 @@ function Invites() {
       setEmail("");
       reload();
     } catch (err) {
-      setNote(message(err));
+      setNote(errorText(err));
     }
   };
   const revoke = async (id: string) => {
@@ -273,54 +297,52 @@ function Invites() {
       await api("DELETE", `/api/invites/${encodeURIComponent(id)}`);
       reload();
     } catch (err) {
-      setNote(message(err));
+      setNote(errorText(err));
     }
   };
   return (
     <>
       <form class="pa-form-grid" onSubmit={invite} aria-labelledby="invite-title" data-testid="invite-form">
-        <h3 id="invite-title">Invite someone</h3>
+        <h3 id="invite-title">{t("start.inviteSomeone")}</h3>
         <label>
-          Email <input class="pa-input" type="email" required data-testid="invite-email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+          {t("login.email")} <input class="pa-input" type="email" required data-testid="invite-email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
         </label>
         <label>
-          Role
+          {t("rt.role")}
           <select class="pa-select" value={role} data-testid="invite-role" onChange={(e) => setRole(e.currentTarget.value)}>
-            {ROLES.map(([v, label]) => (
-              <option value={v}>{label}</option>
-            ))}
+            <RoleOptions />
           </select>
         </label>
         <div class="pa-form-actions">
           <button type="submit" class="pa-btn" data-testid="invite-create">
-            Create invite link
+            {t("agents.createInvite")}
           </button>
         </div>
       </form>
       {link && (
         <p role="status" data-testid="invite-result">
           {mailed?.sent
-            ? `We emailed the invite to ${mailed.to}. You can also send them this link (it works once, for 7 days, and is not shown again): `
+            ? t("agents.inviteMailed", { email: mailed.to })
             : mailed?.error
-              ? `The invite mail could not be sent (${mailed.error}). Send this link to them yourself (it works once, for 7 days, and is not shown again): `
-              : "Send this link to them (it works once, for 7 days, and is not shown again): "}
-          <input readOnly class="pa-input pa-invite-link" aria-label="Invite link" data-testid="invite-link" value={link} onFocus={(e) => e.currentTarget.select()} />
+              ? t("agents.inviteMailFailed", { error: mailed.error })
+              : t("agents.inviteLinkOnly")}{" "}
+          <input readOnly class="pa-input pa-invite-link" aria-label={t("agents.inviteLink")} data-testid="invite-link" value={link} onFocus={(e) => e.currentTarget.select()} />
         </p>
       )}
       {note && <div role="status">{note}</div>}
-      <h3>Pending invites</h3>
-      {invites && invites.length === 0 && <p class="pa-muted">No pending invites.</p>}
+      <h3>{t("agents.pendingInvites")}</h3>
+      {invites && invites.length === 0 && <p class="pa-muted">{t("agents.noInvites")}</p>}
       {invites && invites.length > 0 && (
         <table class="pa-table" data-testid="invites">
           <tbody>
             {invites.map((i) => (
               <tr key={i.id} data-testid="invite-row">
                 <td>{i.email}</td>
-                <td>{i.role}</td>
-                <td class="pa-muted">until {new Date(i.expires_at).toLocaleDateString()}</td>
+                <td>{roleName(i.role)}</td>
+                <td class="pa-muted">{t("agents.inviteUntil", { date: dateTime(i.expires_at, { dateStyle: "medium" }) })}</td>
                 <td>
-                  <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={`Revoke the invite for ${i.email}`} onClick={() => void revoke(i.id)}>
-                    Revoke
+                  <button type="button" class="pa-btn-outline pa-btn-sm" aria-label={t("agents.revokeInvite", { email: i.email })} onClick={() => void revoke(i.id)}>
+                    {t("admin.revoke")}
                   </button>
                 </td>
               </tr>

@@ -5,9 +5,9 @@
 // agents' replies to visitors who left the site.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { Dialog, Table } from "./dialog";
-import { t } from "./i18n";
+import { type Key, dateTime, errorText as message, t, tn } from "./i18n";
 
 interface Settings {
   enabled: boolean;
@@ -35,7 +35,19 @@ interface Mail {
   created_at: string;
 }
 
-const kinds: Record<string, string> = { offline: "Offline message", missed: "Missed chat", reply: "Reply to visitor", test: "Test", invite: "Invite" };
+const kinds: Record<string, Key> = {
+  offline: "conv.status.offline",
+  missed: "email.kind.missed",
+  reply: "email.kind.reply",
+  test: "email.kind.test",
+  invite: "email.kind.invite",
+};
+
+function mailState(m: Mail): string {
+  if (m.status === "sent") return t("email.sent");
+  if (m.status === "failed") return t("email.failed");
+  return m.attempts > 0 ? tn("email.retrying", m.attempts) : t("email.waiting");
+}
 
 export function EmailButton() {
   const [open, setOpen] = useState(false);
@@ -45,7 +57,7 @@ export function EmailButton() {
         {t("side.email")}
       </button>
       {open && (
-        <Dialog title="Email" wide onClose={() => setOpen(false)}>
+        <Dialog title={t("side.email")} wide onClose={() => setOpen(false)}>
           <EmailAdmin />
         </Dialog>
       )}
@@ -72,7 +84,7 @@ export function EmailAdmin() {
     );
     void loadMails();
   }, []);
-  if (!s) return <p class="pa-muted">{note?.text ?? "Loading…"}</p>;
+  if (!s) return <p class="pa-muted">{note?.text ?? t("common.loading")}</p>;
   const set = (patch: Partial<Settings>) => setS({ ...s, ...patch });
   const save = async (e: Event) => {
     e.preventDefault();
@@ -86,7 +98,7 @@ export function EmailAdmin() {
       const x = await api<{ settings: Settings }>("PUT", "/api/email/settings", body);
       setS(x.settings);
       setPassword(null);
-      setNote({ ok: true, text: x.settings.enabled ? "Saved. Email is on." : "Saved. Email is off." });
+      setNote({ ok: true, text: x.settings.enabled ? t("email.savedOn") : t("email.savedOff") });
     } catch (err) {
       setNote({ ok: false, text: message(err) });
     } finally {
@@ -98,7 +110,7 @@ export function EmailAdmin() {
     setNote(null);
     try {
       await api("POST", "/api/email/test", { to: testTo });
-      setNote({ ok: true, text: `The SMTP server took the test mail to ${testTo}.` });
+      setNote({ ok: true, text: t("email.testTaken", { to: testTo }) });
     } catch (err) {
       setNote({ ok: false, text: message(err) });
     } finally {
@@ -115,19 +127,19 @@ export function EmailAdmin() {
   };
   return (
     <div class="pa-email" data-testid="email-admin">
-      <form class="pa-form-grid" onSubmit={save} aria-label="Email settings">
+      <form class="pa-form-grid" onSubmit={save} aria-label={t("email.settings")}>
         <label class="pa-check pa-wide">
           <input type="checkbox" data-testid="email-enabled" checked={s.enabled} onChange={(e) => set({ enabled: e.currentTarget.checked })} />
-          Send email: offline messages and missed chats to the team, replies to visitors who left the site
+          {t("email.enabled")}
         </label>
         <fieldset>
-          <legend>SMTP server</legend>
+          <legend>{t("email.smtp")}</legend>
           <label>
-            Host
+            {t("email.host")}
             <input data-testid="smtp-host" placeholder="smtp.example.com" maxLength={255} value={s.host} onInput={(e) => set({ host: e.currentTarget.value })} />
           </label>
           <label>
-            Port
+            {t("email.port")}
             <input
               data-testid="smtp-port"
               type="number"
@@ -138,33 +150,33 @@ export function EmailAdmin() {
             />
           </label>
           <label>
-            Security
+            {t("email.security")}
             <select data-testid="smtp-security" value={s.security} onChange={(e) => set({ security: e.currentTarget.value as Settings["security"] })}>
-              <option value="starttls">STARTTLS (port 587)</option>
-              <option value="tls">TLS (port 465)</option>
-              <option value="none">None (same host only)</option>
+              <option value="starttls">{t("email.starttls")}</option>
+              <option value="tls">{t("email.tls")}</option>
+              <option value="none">{t("email.plain")}</option>
             </select>
           </label>
           <label>
-            User name
+            {t("email.user")}
             <input data-testid="smtp-user" autoComplete="off" maxLength={320} value={s.username} onInput={(e) => set({ username: e.currentTarget.value })} />
           </label>
           <label>
-            Password
+            {t("login.password")}
             <input
               data-testid="smtp-password"
               type="password"
               autoComplete="new-password"
-              placeholder={s.has_password ? "saved (type to replace)" : ""}
+              placeholder={s.has_password ? t("email.passwordSaved") : ""}
               value={password ?? ""}
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </label>
         </fieldset>
         <fieldset>
-          <legend>Sender and team</legend>
+          <legend>{t("email.sender")}</legend>
           <label>
-            From address
+            {t("email.fromAddress")}
             <input
               data-testid="from-address"
               type="email"
@@ -175,25 +187,25 @@ export function EmailAdmin() {
             />
           </label>
           <label>
-            From name
-            <input data-testid="from-name" placeholder="Example Support" maxLength={200} value={s.from_name} onInput={(e) => set({ from_name: e.currentTarget.value })} />
+            {t("email.fromName")}
+            <input data-testid="from-name" placeholder={t("email.fromNameHint")} maxLength={200} value={s.from_name} onInput={(e) => set({ from_name: e.currentTarget.value })} />
           </label>
           <label class="pa-wide">
-            Tell about offline messages and missed chats (addresses, comma-separated)
+            {t("email.teamTo")}
             <input data-testid="team-to" placeholder="team@example.com" maxLength={2000} value={s.team_to} onInput={(e) => set({ team_to: e.currentTarget.value })} />
           </label>
         </fieldset>
         <p class="pa-muted pa-wide">
           {s.reply_domain
-            ? `Visitors can answer by email: replies come back through ${s.reply_domain} into the same conversation.`
-            : "Visitors cannot answer by email yet: the server needs PARLEY_REPLY_DOMAIN and PARLEY_SMTP_LISTEN (see README)."}
+            ? t("email.replyOn", { domain: s.reply_domain })
+            : t("email.replyOff")}
         </p>
         <div class="pa-wide pa-email-actions">
           <button type="submit" class="pa-btn" data-testid="email-save" disabled={busy}>
-            Save
+            {t("common.save")}
           </button>
           <input
-            aria-label="Send a test mail to"
+            aria-label={t("email.testTo")}
             data-testid="test-to"
             type="email"
             placeholder="you@example.com"
@@ -201,7 +213,7 @@ export function EmailAdmin() {
             onInput={(e) => setTestTo(e.currentTarget.value)}
           />
           <button type="button" class="pa-btn-outline" data-testid="email-test" disabled={busy || !testTo} onClick={() => void test()}>
-            Send a test mail
+            {t("email.test")}
           </button>
         </div>
         {note && (
@@ -210,27 +222,27 @@ export function EmailAdmin() {
           </div>
         )}
       </form>
-      <h3>Sent mail</h3>
+      <h3>{t("email.log")}</h3>
       {mails.length === 0 ? (
-        <p class="pa-muted">Nothing sent yet.</p>
+        <p class="pa-muted">{t("email.nothingSent")}</p>
       ) : (
-        <Table testid="mail-log" head={["When", "What", "To", "Status", ""]} rows={mails}>
+        <Table testid="mail-log" head={[t("admin.when"), t("email.what"), t("email.to"), t("filters.status"), ""]} rows={mails}>
           {(m) => (
             <tr key={m.id} data-testid="mail-row">
-              <td>{new Date(m.created_at).toLocaleString()}</td>
+              <td>{dateTime(m.created_at)}</td>
               <td>
-                {kinds[m.kind] ?? m.kind}
+                {kinds[m.kind] ? t(kinds[m.kind]) : m.kind}
                 <div class="pa-muted">{m.subject}</div>
               </td>
               <td>{m.to}</td>
               <td>
-                {m.status === "sent" ? "Sent" : m.status === "failed" ? "Failed" : m.attempts > 0 ? `Retrying (tried ${m.attempts}×)` : "Waiting"}
+                {mailState(m)}
                 {m.last_error && <div class="pa-muted">{m.last_error}</div>}
               </td>
               <td>
                 {m.status !== "sent" && (
                   <button type="button" class="pa-btn-outline" onClick={() => void retry(m)}>
-                    Retry now
+                    {t("email.retryNow")}
                   </button>
                 )}
               </td>
@@ -250,15 +262,15 @@ export function TranscriptButton({ conversation }: { conversation: string }) {
     setState(null);
     try {
       const r = await api<{ to: string }>("POST", `/api/conversations/${encodeURIComponent(conversation)}/transcript`);
-      setState({ ok: true, text: `Transcript sent to ${r.to}` });
+      setState({ ok: true, text: t("email.transcriptSent", { to: r.to }) });
     } catch (e) {
       setState({ ok: false, text: message(e) });
     }
   };
   return (
     <>
-      <button type="button" class="pa-btn-outline" data-testid="email-transcript" title="Email the visitor this chat" onClick={() => void send()}>
-        Email transcript
+      <button type="button" class="pa-btn-outline" data-testid="email-transcript" title={t("email.transcriptTitle")} onClick={() => void send()}>
+        {t("email.transcript")}
       </button>
       {state && (
         <span class={"pa-transcript-note" + (state.ok ? "" : " pa-transcript-failed")} role={state.ok ? "status" : "alert"} data-testid="transcript-note">

@@ -12,6 +12,7 @@
 // Arabic is written right to left: the document gets dir="rtl" and the CSS
 // uses logical properties (margin-inline-start…), so the layout mirrors.
 
+import type { ComponentChild } from "preact";
 import { ApiError, api } from "@parley/shared/http";
 import { shortTime } from "@parley/shared/format";
 import { en } from "./locales/en";
@@ -72,6 +73,12 @@ export function tn(key: PluralKey, n: number, vars?: Record<string, string | num
   const forms = (table[key] ?? en[key]) as Plural;
   const form = forms[new Intl.PluralRules(lang).select(n)] ?? forms.other;
   return fill(form, { n, ...vars });
+}
+
+/** tx is key's text with {name}s filled by elements (a link, a <code>),
+ * so that a language puts them where its grammar wants them. */
+export function tx(key: Key, parts: Record<string, ComponentChild>): ComponentChild[] {
+  return ((table[key] as string) ?? en[key]).split(/\{(\w+)\}/).map((s, i) => (i % 2 ? (parts[s] ?? `{${s}}`) : s));
 }
 
 /** num writes a number the reader's way. */

@@ -5,10 +5,10 @@
 // hash of a token and the sealed webhook secret.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { ScreenButton, Table, useConfirm, when } from "./dialog";
 import { CopyButton } from "./sites";
-import { t } from "./i18n";
+import { type Key, errorText as message, t, tx } from "./i18n";
 
 interface Token {
   id: string;
@@ -47,22 +47,24 @@ interface Delivery {
   delivered_at: string | null;
 }
 
-/** ShownOnce shows a new secret with a copy button and says plainly that
- * it will not be shown again. */
-function ShownOnce({ what, secret, onDone }: { what: string; secret: string; onDone: () => void }) {
+/** ShownOnce shows a new secret with a copy button and says plainly
+ * (title) that it will not be shown again. */
+function ShownOnce({ title, secret, onDone }: { title: string; secret: string; onDone: () => void }) {
   return (
     <div class="pa-shown-once" role="status" data-testid="shown-once">
-      <strong>Copy the {what} now: it is shown only this once.</strong> Parley does not keep it readable; if it is lost, make a new one.
+      <strong>{title}</strong> {t("admin.shownOnceKeep")}
       <div class="pa-shown-once-row">
         <code data-testid="shown-secret">{secret}</code>
         <CopyButton text={secret} testid="copy-secret" />
         <button type="button" class="pa-btn-outline" onClick={onDone}>
-          Done
+          {t("admin.done")}
         </button>
       </div>
     </div>
   );
 }
+
+const scopes: Record<Token["scope"], Key> = { read: "tokens.scope.read", write: "tokens.scope.write" };
 
 function Note({ note }: { note: { ok: boolean; text: string } | null }) {
   if (!note) return null;
@@ -106,12 +108,11 @@ function Tokens() {
       setNote({ ok: false, text: message(err) });
     }
   };
-  const revoke = async (t: Token) => {
-    if (!(await ask(`Systems calling the API with “${t.name}” (${t.prefix}…) are refused from now on. This cannot be undone.`, "Revoke the token")))
-      return;
+  const revoke = async (tok: Token) => {
+    if (!(await ask(t("tokens.revokeQ", { name: tok.name, prefix: tok.prefix }), t("tokens.revokeAction")))) return;
     try {
-      await api("DELETE", `/api/tokens/${encodeURIComponent(t.id)}`);
-      setNote({ ok: true, text: `“${t.name}” is revoked.` });
+      await api("DELETE", `/api/tokens/${encodeURIComponent(tok.id)}`);
+      setNote({ ok: true, text: t("tokens.revoked", { name: tok.name }) });
       await load();
     } catch (err) {
       setNote({ ok: false, text: message(err) });
@@ -120,56 +121,77 @@ function Tokens() {
   return (
     <div data-testid="tokens-admin">
       <p class="pa-muted">
-        Your own systems call the REST API at <code>/api/v1</code> with <code>Authorization: Bearer &lt;token&gt;</code>. Every route is described in{" "}
-        <a href="/api/openapi.json" target="_blank" rel="noopener">
-          /api/openapi.json
-        </a>
-        . A read token only reads; a write token also writes.
+        {tx("tokens.intro", {
+          path: <code>/api/v1</code>,
+          header: <code>Authorization: Bearer &lt;token&gt;</code>,
+          doc: (
+            <a href="/api/openapi.json" target="_blank" rel="noopener">
+              /api/openapi.json
+            </a>
+          ),
+        })}
       </p>
-      {made?.secret && <ShownOnce what={`token “${made.name}”`} secret={made.secret} onDone={() => setMade(null)} />}
+      {made?.secret && <ShownOnce title={t("tokens.shownOnce", { name: made.name })} secret={made.secret} onDone={() => setMade(null)} />}
       <Note note={note} />
-      <Table testid="tokens" head={["Name", "Access", "Created", "Last used", ""]} rows={tokens} empty="No tokens yet.">
-        {(t) => (
-          <tr key={t.id} data-testid="token-row" data-name={t.name} class={t.revoked_at ? "pa-row-off" : ""}>
+      <Table
+        testid="tokens"
+        head={[t("vp.name"), t("tokens.access"), t("tokens.created"), t("tokens.lastUsed"), ""]}
+        rows={tokens}
+        empty={t("tokens.none")}
+      >
+        {(tok) => (
+          <tr key={tok.id} data-testid="token-row" data-name={tok.name} class={tok.revoked_at ? "pa-row-off" : ""}>
             <td>
-              {t.name}
+              {tok.name}
               <div class="pa-muted">
-                <code>{t.prefix}…</code>
+                <code>{tok.prefix}…</code>
               </div>
             </td>
-            <td>{t.scope === "write" ? "Read and write" : "Read"}</td>
+            <td>{t(scopes[tok.scope])}</td>
             <td>
-              {when(t.created_at)}
-              <div class="pa-muted">by {t.created_by_name || "a removed agent"}</div>
+              {when(tok.created_at)}
+              <div class="pa-muted">{t("tokens.by", { name: tok.created_by_name || t("tokens.removedAgent") })}</div>
             </td>
-            <td data-testid="token-used">{t.last_used_at ? when(t.last_used_at) : "Never"}</td>
+            <td data-testid="token-used">{tok.last_used_at ? when(tok.last_used_at) : t("tokens.never")}</td>
             <td class="pa-actions">
-              {t.revoked_at ? (
-                <span class="pa-muted">Revoked {when(t.revoked_at)}</span>
+              {tok.revoked_at ? (
+                <span class="pa-muted">{t("tokens.revokedAt", { time: when(tok.revoked_at) })}</span>
               ) : (
-                <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" aria-label={`Revoke ${t.name}`} onClick={() => void revoke(t)}>
-                  Revoke
+                <button
+                  type="button"
+                  class="pa-btn-outline pa-btn-danger pa-btn-sm"
+                  aria-label={t("tokens.revokeOne", { name: tok.name })}
+                  onClick={() => void revoke(tok)}
+                >
+                  {t("admin.revoke")}
                 </button>
               )}
             </td>
           </tr>
         )}
       </Table>
-      <form class="pa-inline-form" aria-label="Create a token" onSubmit={create}>
-        <h3>Create a token</h3>
+      <form class="pa-inline-form" aria-label={t("tokens.create")} onSubmit={create}>
+        <h3>{t("tokens.create")}</h3>
         <label>
-          Name (what will use it)
-          <input data-testid="token-name" required maxLength={100} placeholder="CRM sync" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          {t("tokens.name")}
+          <input
+            data-testid="token-name"
+            required
+            maxLength={100}
+            placeholder={t("tokens.nameHint")}
+            value={name}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
         </label>
         <label>
-          Access
-          <select data-testid="token-scope" value={scope} onChange={(e) => setScope(e.currentTarget.value as "read" | "write")}>
-            <option value="read">Read</option>
-            <option value="write">Read and write</option>
+          {t("tokens.access")}
+          <select data-testid="token-scope" value={scope} onChange={(e) => setScope(e.currentTarget.value as Token["scope"])}>
+            <option value="read">{t(scopes.read)}</option>
+            <option value="write">{t(scopes.write)}</option>
           </select>
         </label>
         <button type="submit" class="pa-btn" data-testid="token-create">
-          Create token
+          {t("tokens.createButton")}
         </button>
       </form>
       {confirmation}
@@ -185,22 +207,24 @@ export function WebhooksButton() {
   );
 }
 
-const eventNames: Record<string, string> = {
-  "conversation.started": "Conversation started",
-  "conversation.assigned": "Conversation assigned",
-  "conversation.closed": "Conversation closed",
-  "message.created": "Message created",
-  "contact.created": "Contact left",
-  "csat.received": "Rating received",
-  "webhook.test": "Test event",
+// What each event (an identifier, shown as it is) means, for people.
+const eventNames: Record<string, Key> = {
+  "conversation.started": "hooks.ev.conversation.started",
+  "conversation.assigned": "hooks.ev.conversation.assigned",
+  "conversation.closed": "hooks.ev.conversation.closed",
+  "message.created": "hooks.ev.message.created",
+  "contact.created": "hooks.ev.contact.created",
+  "csat.received": "hooks.ev.csat.received",
+  "webhook.test": "hooks.ev.webhook.test",
 };
+const eventName = (e: string) => (eventNames[e] ? t(eventNames[e]) : e);
 
 function Webhooks() {
   const [hooks, setHooks] = useState<Webhook[] | null>(null);
   const [types, setTypes] = useState<string[]>([]);
   const [url, setUrl] = useState("");
   const [events, setEvents] = useState<string[]>([]);
-  const [secret, setSecret] = useState<{ what: string; secret: string } | null>(null);
+  const [secret, setSecret] = useState<{ title: string; secret: string } | null>(null);
   const [log, setLog] = useState<Webhook | null>(null);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [confirmation, ask] = useConfirm();
@@ -227,47 +251,43 @@ function Webhooks() {
     e.preventDefault();
     void act(async () => {
       const r = await api<{ webhook: Webhook }>("POST", "/api/webhooks", { url: url.trim(), events });
-      setSecret({ what: "signing secret of " + r.webhook.url, secret: r.webhook.secret ?? "" });
+      setSecret({ title: t("hooks.secretOnce", { url: r.webhook.url }), secret: r.webhook.secret ?? "" });
       setUrl("");
       setEvents([]);
     });
   };
   const rotate = async (w: Webhook) => {
-    if (!(await ask(`Deliveries to ${w.url} are signed with a new secret from now on; your receiver must check with the new one.`, "Rotate the secret")))
-      return;
+    if (!(await ask(t("hooks.rotateQ", { url: w.url }), t("hooks.rotateAction")))) return;
     await act(async () => {
       const r = await api<{ webhook: Webhook }>("POST", `/api/webhooks/${w.id}/secret`);
-      setSecret({ what: "new signing secret of " + w.url, secret: r.webhook.secret ?? "" });
+      setSecret({ title: t("hooks.newSecretOnce", { url: w.url }), secret: r.webhook.secret ?? "" });
     });
   };
   const remove = async (w: Webhook) => {
-    if (!(await ask(`${w.url} gets no more events, and its delivery log is deleted.`, "Delete the webhook"))) return;
+    if (!(await ask(t("hooks.deleteQ", { url: w.url }), t("hooks.deleteAction")))) return;
     if (log?.id === w.id) setLog(null);
-    await act(() => api("DELETE", `/api/webhooks/${w.id}`), "Webhook deleted.");
+    await act(() => api("DELETE", `/api/webhooks/${w.id}`), t("hooks.deleted"));
   };
   return (
     <div data-testid="webhooks-admin">
-      <p class="pa-muted">
-        Parley POSTs each chosen event as JSON to your URL, signed: <code>Parley-Signature</code> is an HMAC-SHA256 of the timestamp and the body with
-        the webhook's secret. A failed delivery is retried with growing waits for about a day.
-      </p>
-      {secret && <ShownOnce what={secret.what} secret={secret.secret} onDone={() => setSecret(null)} />}
+      <p class="pa-muted">{tx("hooks.intro", { header: <code>Parley-Signature</code> })}</p>
+      {secret && <ShownOnce title={secret.title} secret={secret.secret} onDone={() => setSecret(null)} />}
       <Note note={note} />
-      <Table testid="webhooks" head={["URL", "Events", "On", ""]} rows={hooks} empty="No webhooks yet.">
+      <Table testid="webhooks" head={[t("hooks.url"), t("hooks.events"), t("hooks.on"), ""]} rows={hooks} empty={t("hooks.none")}>
         {(w) => (
           <tr key={w.id} data-testid="webhook-row" class={w.enabled ? "" : "pa-row-off"}>
             <td class="pa-break">{w.url}</td>
             <td>
               {w.events.map((e) => (
-                <span key={e} class="pa-chip">
-                  {eventNames[e] ?? e}
+                <span key={e} class="pa-chip" title={e}>
+                  {eventName(e)}
                 </span>
               ))}
             </td>
             <td>
               <input
                 type="checkbox"
-                aria-label={`Send events to ${w.url}`}
+                aria-label={t("hooks.sendTo", { url: w.url })}
                 data-testid="webhook-enabled"
                 checked={w.enabled}
                 onChange={(e) => void act(() => api("PATCH", `/api/webhooks/${w.id}`, { enabled: e.currentTarget.checked }))}
@@ -275,7 +295,7 @@ function Webhooks() {
             </td>
             <td class="pa-actions">
               <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="webhook-log" onClick={() => setLog(w)}>
-                Delivery log
+                {t("hooks.log")}
               </button>
               <button
                 type="button"
@@ -285,26 +305,26 @@ function Webhooks() {
                   void act(async () => {
                     await api("POST", `/api/webhooks/${w.id}/test`);
                     setLog(w);
-                  }, "Test event queued; see the delivery log.")
+                  }, t("hooks.testQueued"))
                 }
               >
-                Send test event
+                {t("hooks.test")}
               </button>
               <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="webhook-rotate" onClick={() => void rotate(w)}>
-                Rotate secret
+                {t("hooks.rotate")}
               </button>
-              <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" aria-label={`Delete ${w.url}`} onClick={() => void remove(w)}>
-                Delete
+              <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" aria-label={t("hooks.deleteOne", { url: w.url })} onClick={() => void remove(w)}>
+                {t("canned.delete")}
               </button>
             </td>
           </tr>
         )}
       </Table>
       {log && <DeliveryLog hook={log} onError={(text) => setNote({ ok: false, text })} />}
-      <form class="pa-form-stack" aria-label="Add a webhook" onSubmit={create}>
-        <h3>Add a webhook</h3>
+      <form class="pa-form-stack" aria-label={t("hooks.add")} onSubmit={create}>
+        <h3>{t("hooks.add")}</h3>
         <label>
-          URL (https)
+          {t("hooks.urlHttps")}
           <input
             data-testid="webhook-url"
             required
@@ -316,25 +336,25 @@ function Webhooks() {
           />
         </label>
         <fieldset class="pa-checks">
-          <legend>Events</legend>
-          {types.map((t) => (
-            <label key={t} class="pa-check">
+          <legend>{t("hooks.events")}</legend>
+          {types.map((ev) => (
+            <label key={ev} class="pa-check">
               <input
                 type="checkbox"
-                data-testid={"webhook-event-" + t}
-                checked={events.includes(t)}
-                onChange={(e) => setEvents(e.currentTarget.checked ? [...events, t] : events.filter((x) => x !== t))}
+                data-testid={"webhook-event-" + ev}
+                checked={events.includes(ev)}
+                onChange={(e) => setEvents(e.currentTarget.checked ? [...events, ev] : events.filter((x) => x !== ev))}
               />
               <span>
-                {eventNames[t] ?? t}
-                <code class="pa-event-type">{t}</code>
+                {eventName(ev)}
+                <code class="pa-event-type">{ev}</code>
               </span>
             </label>
           ))}
         </fieldset>
         <div class="pa-form-actions">
           <button type="submit" class="pa-btn" data-testid="webhook-create" disabled={events.length === 0}>
-            Add webhook
+            {t("hooks.addButton")}
           </button>
         </div>
       </form>
@@ -344,9 +364,9 @@ function Webhooks() {
 }
 
 function deliveryState(d: Delivery): string {
-  if (d.status === "delivered") return "Delivered";
-  if (d.status === "failed") return "Given up";
-  return d.attempts > 0 ? "Retrying" : "Queued";
+  if (d.status === "delivered") return t("hooks.state.delivered");
+  if (d.status === "failed") return t("hooks.state.failed");
+  return d.attempts > 0 ? t("hooks.state.retrying") : t("hooks.state.queued");
 }
 
 /** DeliveryLog is one webhook's latest deliveries, refreshed while shown
@@ -360,8 +380,8 @@ function DeliveryLog({ hook, onError }: { hook: Webhook; onError: (text: string)
     );
   useEffect(() => {
     void load();
-    const t = setInterval(() => void load(), 3000);
-    return () => clearInterval(t);
+    const timer = setInterval(() => void load(), 3000);
+    return () => clearInterval(timer);
   }, [hook.id]);
   const replay = async (d: Delivery) => {
     try {
@@ -372,18 +392,31 @@ function DeliveryLog({ hook, onError }: { hook: Webhook; onError: (text: string)
     }
   };
   return (
-    <section aria-label={`Delivery log of ${hook.url}`} data-testid="delivery-log">
+    <section aria-label={t("hooks.logOf", { url: hook.url })} data-testid="delivery-log">
       <h3>
-        Delivery log <span class="pa-muted pa-break">{hook.url}</span>
+        {t("hooks.log")} <span class="pa-muted pa-break">{hook.url}</span>
       </h3>
-      <Table head={["When", "Event", "Status", "HTTP", "Attempts", "Next retry", "Response", ""]} rows={list} empty="Nothing delivered yet. Send a test event to try the URL.">
+      <Table
+        head={[
+          t("admin.when"),
+          t("hooks.event"),
+          t("filters.status"),
+          t("hooks.http"),
+          t("hooks.attempts"),
+          t("hooks.nextRetry"),
+          t("hooks.response"),
+          "",
+        ]}
+        rows={list}
+        empty={t("hooks.noDeliveries")}
+      >
         {(d) => (
           <tr key={d.id} data-testid="delivery-row" data-status={d.status} data-event={d.event}>
             <td>
               {when(d.created_at)}
-              {d.replay_of && <div class="pa-muted">replay</div>}
+              {d.replay_of && <div class="pa-muted">{t("hooks.replayed")}</div>}
             </td>
-            <td>{eventNames[d.event] ?? d.event}</td>
+            <td title={d.event}>{eventName(d.event)}</td>
             <td class={"pa-delivery-" + d.status}>{deliveryState(d)}</td>
             <td data-testid="delivery-code">{d.response_status || "—"}</td>
             <td>{d.attempts}</td>
@@ -395,7 +428,7 @@ function DeliveryLog({ hook, onError }: { hook: Webhook; onError: (text: string)
             <td>
               {d.status !== "pending" && (
                 <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="delivery-replay" onClick={() => void replay(d)}>
-                  Replay
+                  {t("hooks.replay")}
                 </button>
               )}
             </td>

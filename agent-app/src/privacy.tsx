@@ -5,9 +5,9 @@
 // deletions are in the audit log (by the visitor's id only).
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { Dialog, ScreenButton, when } from "./dialog";
-import { t } from "./i18n";
+import { type Key, type PluralKey, errorText as message, t, tn, tx } from "./i18n";
 
 interface Retention {
   messages_days: number;
@@ -47,21 +47,21 @@ function RetentionForm() {
       (e) => setNote({ ok: false, text: message(e) }),
     );
   }, []);
-  if (!r) return <p class="pa-muted">{note?.text ?? "Loading…"}</p>;
+  if (!r) return <p class="pa-muted">{note?.text ?? t("common.loading")}</p>;
   const save = async (e: Event) => {
     e.preventDefault();
     setNote(null);
     try {
       const x = await api<{ retention: Retention }>("PUT", "/api/workspace/retention", r);
       setR(x.retention);
-      setNote({ ok: true, text: "Saved. Older data is deleted within the hour." });
+      setNote({ ok: true, text: t("privacy.saved") });
     } catch (err) {
       setNote({ ok: false, text: message(err) });
     }
   };
-  const days = (key: keyof Retention, label: string, testid: string) => (
+  const days = (key: keyof Retention, label: Key, testid: string) => (
     <label>
-      {label}
+      {t(label)}
       <input
         type="number"
         min={0}
@@ -73,15 +73,13 @@ function RetentionForm() {
     </label>
   );
   return (
-    <form class="pa-inline-form" aria-label="Retention" onSubmit={save}>
-      <h3>Retention</h3>
-      <p class="pa-muted pa-full">
-        Days to keep closed conversations (messages, notes, files) and page views; 0 keeps them forever.
-      </p>
-      {days("messages_days", "Closed conversations (days)", "retain-messages")}
-      {days("page_views_days", "Page views (days)", "retain-pages")}
+    <form class="pa-inline-form" aria-label={t("privacy.retention")} onSubmit={save}>
+      <h3>{t("privacy.retention")}</h3>
+      <p class="pa-muted pa-full">{t("privacy.retentionHelp")}</p>
+      {days("messages_days", "privacy.closedDays", "retain-messages")}
+      {days("page_views_days", "privacy.pageDays", "retain-pages")}
       <button type="submit" class="pa-btn" data-testid="retention-save">
-        Save
+        {t("common.save")}
       </button>
       {note && (
         <div class={"pa-full " + (note.ok ? "pa-done" : "pa-error")} role={note.ok ? "status" : "alert"}>
@@ -92,14 +90,14 @@ function RetentionForm() {
   );
 }
 
-const counted: Record<string, string> = {
-  conversations: "conversation(s)",
-  messages: "message(s)",
-  notes: "note(s)",
-  attachments: "file(s)",
-  visitor_pages: "page view(s)",
-  visitor_events: "event(s)",
-  mail_outbox: "mail(s)",
+const counted: Record<string, PluralKey> = {
+  conversations: "privacy.n.conversations",
+  messages: "privacy.n.messages",
+  notes: "privacy.n.notes",
+  attachments: "privacy.n.files",
+  visitor_pages: "privacy.n.pageViews",
+  visitor_events: "privacy.n.events",
+  mail_outbox: "privacy.n.mails",
 };
 
 function VisitorRights() {
@@ -124,23 +122,24 @@ function VisitorRights() {
   const removed = (v: VisitorHit, deleted: Record<string, number>) => {
     setDeleting(null);
     // The tables people know by name (the answer also counts index rows).
-    const n = Object.entries(counted)
+    const what = Object.entries(counted)
       .filter(([k]) => deleted[k] > 0)
-      .map(([k, what]) => `${deleted[k]} ${what}`)
-      .join(", ");
-    setNote({ ok: true, text: `${v.visitor_name || "The visitor"} is deleted${n ? ": " + n : ""}. The audit log records it.` });
+      .map(([k, key]) => tn(key, deleted[k]))
+      .join(t("privacy.listSep"));
+    const name = v.visitor_name || t("privacy.theVisitor");
+    setNote({ ok: true, text: what ? t("privacy.deleted", { name, what }) : t("privacy.deletedNothing", { name }) });
     setHits((hs) => hs?.filter((h) => h.visitor_id !== v.visitor_id) ?? null);
   };
   return (
-    <section aria-label="A visitor's data">
-      <form class="pa-inline-form" aria-label="Find a visitor" onSubmit={find}>
-        <h3>A visitor's data</h3>
+    <section aria-label={t("privacy.data")}>
+      <form class="pa-inline-form" aria-label={t("privacy.find")} onSubmit={find}>
+        <h3>{t("privacy.data")}</h3>
         <label>
-          Visitor's email
+          {t("privacy.email")}
           <input type="email" required class="pa-email-find" data-testid="privacy-email" placeholder="jane@example.com" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
         </label>
         <button type="submit" class="pa-btn" data-testid="privacy-find">
-          Find
+          {t("privacy.findButton")}
         </button>
       </form>
       {note && (
@@ -148,13 +147,13 @@ function VisitorRights() {
           {note.text}
         </div>
       )}
-      {hits?.length === 0 && <p class="pa-muted">No visitor has this email.</p>}
+      {hits?.length === 0 && <p class="pa-muted">{t("privacy.noMatch")}</p>}
       {hits && hits.length > 0 && (
         <table class="pa-table" data-testid="privacy-visitors">
           <thead>
             <tr>
-              <th>Visitor</th>
-              <th>Last seen</th>
+              <th>{t("vp.visitor")}</th>
+              <th>{t("privacy.lastSeen")}</th>
               <th />
             </tr>
           </thead>
@@ -162,16 +161,16 @@ function VisitorRights() {
             {hits.map((v) => (
               <tr key={v.visitor_id} data-testid="privacy-visitor">
                 <td>
-                  {v.visitor_name || "Visitor"}
+                  {v.visitor_name || t("search.visitor")}
                   <div class="pa-muted">{searched}</div>
                 </td>
                 <td>{when(v.created_at)}</td>
                 <td class="pa-actions">
                   <a class="pa-btn-outline pa-btn-sm" data-testid="privacy-export" href={`/api/visitors/${encodeURIComponent(v.visitor_id)}/export`} download>
-                    Export JSON
+                    {t("privacy.export")}
                   </a>
                   <button type="button" class="pa-btn-outline pa-btn-danger pa-btn-sm" data-testid="privacy-delete" onClick={() => setDeleting(v)}>
-                    Delete…
+                    {t("privacy.deleteDots")}
                   </button>
                 </td>
               </tr>
@@ -204,16 +203,11 @@ function DeleteVisitor(props: { v: VisitorHit; email: string; onClose: () => voi
     }
   };
   return (
-    <Dialog title="Delete the visitor?" onClose={onClose}>
+    <Dialog title={t("privacy.deleteTitle")} onClose={onClose}>
       <form class="pa-form-stack pa-danger-zone" onSubmit={go}>
-        <p>
-          Everything stored about {v.visitor_name || "this visitor"} goes for good: their conversations, messages, notes, files, page views and events.
-          Download an export first if you need to send it to them.
-        </p>
+        <p>{t("privacy.deleteWarn", { name: v.visitor_name || t("privacy.thisVisitor") })}</p>
         <label>
-          <span>
-            Type <strong>{email}</strong> to confirm
-          </span>
+          <span>{tx("privacy.typeToConfirm", { email: <strong>{email}</strong> })}</span>
           <input data-testid="privacy-confirm" autoComplete="off" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
         </label>
         {error && (
@@ -223,10 +217,10 @@ function DeleteVisitor(props: { v: VisitorHit; email: string; onClose: () => voi
         )}
         <div class="pa-form-actions">
           <button type="submit" class="pa-btn pa-btn-danger-solid" data-testid="privacy-delete-confirm" disabled={busy || typed.trim().toLowerCase() !== email}>
-            Delete for good
+            {t("privacy.deleteForGood")}
           </button>
           <button type="button" class="pa-btn-outline" onClick={onClose}>
-            Cancel
+            {t("common.cancel")}
           </button>
         </div>
       </form>
