@@ -100,7 +100,7 @@ export function useConfirm(): [preact.JSX.Element | null, (question: string, act
     setQ(null);
   };
   const el = q && (
-    <Dialog title={q.action + "?"} onClose={() => answer(false)}>
+    <Dialog title={t("admin.ask", { action: q.action })} onClose={() => answer(false)}>
       <p>{q.question}</p>
       <div class="pa-form-actions">
         <button type="button" class="pa-btn pa-btn-danger-solid" onClick={() => answer(true)}>

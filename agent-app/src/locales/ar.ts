@@ -415,6 +415,7 @@ const ar: Messages = {
   "rteam.all": "كل الفرق",
   // end of reports team filter
   // agents, email, integrations, privacy screens
+  "admin.ask": "{action}؟",
   "admin.when": "الوقت",
   "admin.done": "تم",
   "admin.revoke": "إلغاء",

@@ -407,6 +407,7 @@ const de: Messages = {
   "rteam.all": "Alle Teams",
   // end of reports team filter
   // agents, email, integrations, privacy screens
+  "admin.ask": "{action}?",
   "admin.when": "Wann",
   "admin.done": "Fertig",
   "admin.revoke": "Widerrufen",
@@ -541,7 +542,7 @@ const de: Messages = {
   "hooks.deleted": "Webhook gelöscht.",
   "hooks.url": "URL",
   "hooks.events": "Ereignisse",
-  "hooks.on": "An",
+  "hooks.on": "Aktiv",
   "hooks.none": "Noch keine Webhooks.",
   "hooks.sendTo": "Ereignisse an {url} senden",
   "hooks.log": "Zustellprotokoll",

@@ -429,6 +429,8 @@ export const en = {
   // end of reports team filter
   // agents, email, integrations, privacy screens
   // Words they share.
+  // A confirmation dialog's title (dialog.tsx useConfirm): its action asked.
+  "admin.ask": "{action}?",
   "admin.when": "When",
   "admin.done": "Done",
   "admin.revoke": "Revoke",

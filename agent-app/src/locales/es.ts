@@ -407,6 +407,7 @@ const es: Messages = {
   "rteam.all": "Todos los equipos",
   // end of reports team filter
   // agents, email, integrations, privacy screens
+  "admin.ask": "¿{action}?",
   "admin.when": "Cuándo",
   "admin.done": "Listo",
   "admin.revoke": "Revocar",

@@ -407,6 +407,7 @@ const fr: Messages = {
   "rteam.all": "Toutes les équipes",
   // end of reports team filter
   // agents, email, integrations, privacy screens
+  "admin.ask": "{action} ?",
   "admin.when": "Quand",
   "admin.done": "Terminé",
   "admin.revoke": "Révoquer",

@@ -407,6 +407,7 @@ const pt: Messages = {
   "rteam.all": "Todas as equipes",
   // end of reports team filter
   // agents, email, integrations, privacy screens
+  "admin.ask": "{action}?",
   "admin.when": "Quando",
   "admin.done": "Concluído",
   "admin.revoke": "Revogar",
