@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,11 +47,17 @@ const DefaultFirstToken = 20 * time.Second
 const NoAnswerMark = "NO_ANSWER"
 
 // ProviderError is an endpoint's refusal or failure, with its HTTP status
-// (0 when the request did not get an answer).
+// (0 when the request did not get an answer) and, when there is one, the
+// error underneath (the transport's, the deadline, ErrFirstTokenTimeout,
+// ErrNotChatStream, ErrNoAnswer), so Diagnose can tell failures apart.
 type ProviderError struct {
 	Status  int
-	Message string
+	Message string // the key blanked out, should the endpoint quote it
+	Err     error
+	Host    string // the endpoint's host[:port]
 }
+
+func (e *ProviderError) Unwrap() error { return e.Err }
 
 func (e *ProviderError) Error() string {
 	if e.Status == 0 {
@@ -61,6 +68,11 @@ func (e *ProviderError) Error() string {
 
 // ErrFirstTokenTimeout: the endpoint did not start answering in time.
 var ErrFirstTokenTimeout = errors.New("assistant provider: no answer began in time")
+
+// ErrNotChatStream: the endpoint answered, but not with chat-completions
+// server-sent events (a web page, a proxy's answer, a server of another
+// API).
+var ErrNotChatStream = errors.New("assistant provider: the answer is not a chat-completions stream")
 
 // ChatMessage is one message of a chat-completions request.
 type ChatMessage struct {
@@ -157,8 +169,20 @@ func (o OpenAI) Complete(ctx context.Context, msgs []ChatMessage) (string, error
 }
 
 // stream sends msgs as a streamed chat completion, calls progress with the
-// text so far after each piece, and returns the whole text, trimmed.
-func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(sofar string)) (string, error) {
+// text so far after each piece, and returns the whole text, trimmed. A
+// *ProviderError it returns names the host and never holds the key.
+func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(sofar string)) (_ string, err error) {
+	defer func() {
+		var pe *ProviderError
+		if errors.As(err, &pe) {
+			if u, perr := url.Parse(o.URL); perr == nil {
+				pe.Host = u.Host
+			}
+			if o.Key != "" {
+				pe.Message = strings.ReplaceAll(pe.Message, o.Key, "…")
+			}
+		}
+	}()
 	maxTokens := o.MaxTokens
 	if maxTokens == 0 {
 		maxTokens = 400
@@ -178,7 +202,7 @@ func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(so
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.endpoint(), bytes.NewReader(body))
 	if err != nil {
-		return "", &ProviderError{Message: err.Error()}
+		return "", &ProviderError{Message: err.Error(), Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
@@ -200,6 +224,7 @@ func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(so
 
 	var text strings.Builder
 	started := false
+	events := false // a "data:" line came
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -208,6 +233,7 @@ func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(so
 		if !ok {
 			continue
 		}
+		events = true
 		data = strings.TrimSpace(data)
 		if data == "[DONE]" {
 			break
@@ -223,7 +249,7 @@ func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(so
 			} `json:"error"`
 		}
 		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
-			return "", &ProviderError{Status: res.StatusCode, Message: "bad stream data: " + err.Error()}
+			return "", &ProviderError{Status: res.StatusCode, Message: "bad stream data: " + err.Error(), Err: ErrNotChatStream}
 		}
 		if chunk.Error != nil {
 			return "", &ProviderError{Status: res.StatusCode, Message: chunk.Error.Message}
@@ -252,7 +278,10 @@ func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(so
 		if err := context.Cause(ctx); err != nil {
 			return "", o.failed(ctx, err)
 		}
-		return "", ErrNoAnswer
+		if !events {
+			return "", &ProviderError{Status: res.StatusCode, Message: "the answer is not a chat-completions stream", Err: ErrNotChatStream}
+		}
+		return "", &ProviderError{Status: res.StatusCode, Message: "empty reply", Err: ErrNoAnswer}
 	}
 	return full, nil
 }
@@ -262,11 +291,11 @@ func (o OpenAI) stream(ctx context.Context, msgs []ChatMessage, progress func(so
 func (o OpenAI) failed(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); cause != nil {
 		if errors.Is(cause, ErrFirstTokenTimeout) {
-			return ErrFirstTokenTimeout
+			return &ProviderError{Message: "no answer began in time", Err: ErrFirstTokenTimeout}
 		}
-		return &ProviderError{Message: cause.Error()}
+		return &ProviderError{Message: cause.Error(), Err: cause}
 	}
-	return &ProviderError{Message: err.Error()}
+	return &ProviderError{Message: err.Error(), Err: err}
 }
 
 // errorOf reads an endpoint's error answer ({"error": {"message": …}} in

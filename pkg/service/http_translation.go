@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/pkg/apierr"
+	"github.com/parleychat/parley/pkg/assistant"
 	"github.com/parleychat/parley/pkg/conversation"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/translate"
@@ -137,8 +138,11 @@ func (t *translationAPI) set(c *gin.Context) error {
 	return nil
 }
 
-// testTranslation translates a short sample (English to Spanish unless
-// the request names a pair) with the settings sent, unsaved.
+// test translates a short sample (English to Spanish unless the request
+// names a pair) with the settings sent, unsaved. A failure is an answer
+// like a success ({ok: false, code, error, detail}): the test ran, the
+// provider failed; code is "unsupported" (the pair) or an
+// assistant.Failure (unreachable, timeout, auth…).
 func (t *translationAPI) test(c *gin.Context) error {
 	set, err := t.settings(c)
 	if err != nil {
@@ -152,7 +156,7 @@ func (t *translationAPI) test(c *gin.Context) error {
 	t.audit(c, me.WorkspaceID, "site.translation.test", set.SiteID, set.Provider+" "+from+">"+to)
 	tr := t.translator(c.Request.Context(), me.WorkspaceID, set)
 	if set.Provider == store.TranslateOff || !tr.Supports(from, to) {
-		c.JSON(http.StatusOK, gin.H{"ok": false, "error": "this provider does not translate " + from + " to " + to + " here"})
+		c.JSON(http.StatusOK, gin.H{"ok": false, "code": "unsupported", "error": "this provider does not translate " + from + " to " + to + " here"})
 		return nil
 	}
 	const sample = "Hello! Your order has been shipped and will arrive tomorrow."
@@ -161,9 +165,11 @@ func (t *translationAPI) test(c *gin.Context) error {
 	start := time.Now()
 	text, err := tr.Translate(ctx, sample, from, to)
 	if err != nil {
-		// The provider's own words (an HTTP status, a timeout), never
-		// the key: the request carried it in a header, not the URL.
-		c.JSON(http.StatusOK, gin.H{"ok": false, "error": err.Error()})
+		// What failed, by class, for the dashboard to say what to check;
+		// the host and the endpoint's own words, never the key nor the
+		// URL's path and query.
+		d := assistant.Diagnose(err)
+		c.JSON(http.StatusOK, gin.H{"ok": false, "code": d.Failure, "error": d.Message, "detail": d.Detail})
 		return nil
 	}
 	c.JSON(http.StatusOK, gin.H{"ok": true, "from": from, "to": to, "sample": sample, "text": text, "ms": time.Since(start).Milliseconds()})

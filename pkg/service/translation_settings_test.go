@@ -16,8 +16,9 @@ import (
 // An admin chooses a site's translation provider: the key is write-only
 // (never in an answer, nor in the audit log), bad settings are refused
 // with a code, the test button translates a sample through the settings
-// sent (the stored key when none is sent) and reports a failing endpoint
-// as such, and live messages then go through the chosen provider; "off"
+// sent (the stored key when none is sent) and names a failing endpoint's
+// class of failure (pkg/assistant's TestDiagnoseNamesEachFailure has them
+// all), and live messages then go through the chosen provider; "off"
 // leaves them as written.
 func TestTranslationSettings(t *testing.T) {
 	eachServer(t, func(t *testing.T, ts *testServer) {
@@ -74,6 +75,8 @@ func TestTranslationSettings(t *testing.T) {
 			Text, From string
 			To         string
 			Error      string
+			Code       string
+			Detail     string
 		}
 		if code := admin.call(t, "POST", path+"/test", map[string]any{"provider": "openai", "url": model.URL + "/v1", "model": "m"}, &res); code != 200 || !res.OK || res.Text != "Translated by the model" || res.From != "en" || res.To != "es" {
 			t.Fatalf("test: %d %+v", code, res)
@@ -81,8 +84,15 @@ func TestTranslationSettings(t *testing.T) {
 		if a := calls(); a[len(a)-1] != "Bearer "+secret {
 			t.Fatalf("the test did not use the stored key: %q", a[len(a)-1])
 		}
-		if code := admin.call(t, "POST", path+"/test", map[string]any{"provider": "openai", "url": model.URL + "/broken/v1", "model": "m"}, &res); code != 200 || res.OK || !strings.Contains(res.Error, "404") {
+		res.Detail = ""
+		if code := admin.call(t, "POST", path+"/test", map[string]any{"provider": "openai", "url": model.URL + "/broken/v1", "model": "m"}, &res); code != 200 || res.OK ||
+			res.Code != "not_found" || !strings.Contains(res.Error, "404") || res.Detail != "model not found" || strings.Contains(res.Error, "broken") {
 			t.Fatalf("broken endpoint: %d %+v", code, res)
+		}
+		res.Detail = ""
+		if code := admin.call(t, "POST", path+"/test", map[string]any{"provider": "openai", "url": "http://127.0.0.1:1/v1", "model": "m"}, &res); code != 200 || res.OK ||
+			res.Code != "unreachable" || !strings.Contains(res.Error, "127.0.0.1:1") || res.Detail != "" {
+			t.Fatalf("nothing listening: %d %+v", code, res)
 		}
 		var log struct{ Entries []auditJSON }
 		admin.call(t, "GET", "/api/audit?limit=50", nil, &log)
