@@ -8,10 +8,10 @@
 // stored).
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
 import { TranslationSettings } from "./translation";
-import { t } from "./i18n";
+import { type Key, dateTime, errorText, t, tn } from "./i18n";
 
 interface Site {
   id: string;
@@ -48,7 +48,7 @@ export function KnowledgeButton({ role }: { role: string }) {
         {t("side.knowledge")}
       </button>
       {open && (
-        <Dialog title="Knowledge, assistant and translation" wide onClose={() => setOpen(false)}>
+        <Dialog title={t("kb.dialog")} wide onClose={() => setOpen(false)}>
           <Knowledge admin={role === "admin"} />
         </Dialog>
       )}
@@ -66,16 +66,16 @@ function Knowledge({ admin }: { admin: boolean }) {
         setSites(x.sites);
         setSite(x.sites[0]?.id ?? "");
       },
-      (e) => setNote({ ok: false, text: message(e) }),
+      (e) => setNote({ ok: false, text: errorText(e) }),
     );
   }, []);
-  if (!sites) return <p class="pa-muted">{note?.text ?? "Loading…"}</p>;
-  if (!sites.length) return <p class="pa-muted">No sites yet: add one under Sites first.</p>;
+  if (!sites) return <p class="pa-muted">{note?.text ?? t("common.loading")}</p>;
+  if (!sites.length) return <p class="pa-muted">{t("kb.noSites")}</p>;
   return (
     <div class="pa-kb" data-testid="knowledge">
       <div class="pa-kb-bar">
         <label class="pa-kb-site">
-          Site
+          {t("filters.site")}
           <select data-testid="kb-site" value={site} onChange={(e) => setSite(e.currentTarget.value)}>
             {sites.map((s) => (
               <option key={s.id} value={s.id}>
@@ -85,7 +85,7 @@ function Knowledge({ admin }: { admin: boolean }) {
           </select>
         </label>
         <a href={`/help/${encodeURIComponent(site)}`} target="_blank" rel="noopener" data-testid="kb-help-link">
-          Open the public help page ↗
+          {t("kb.helpPage")}
         </a>
       </div>
       {admin && <AssistantSettings key={"a" + site} site={site} />}
@@ -95,10 +95,10 @@ function Knowledge({ admin }: { admin: boolean }) {
   );
 }
 
-const MODES: [Assistant["mode"], string][] = [
-  ["off", "Off: people only"],
-  ["first", "Answers first; a person on request or when unsure"],
-  ["fallback", "Only outside business hours or when nobody is available"],
+const MODES: [Assistant["mode"], Key][] = [
+  ["off", "kb.mode.off"],
+  ["first", "kb.mode.first"],
+  ["fallback", "kb.mode.fallback"],
 ];
 
 function AssistantSettings({ site }: { site: string }) {
@@ -110,10 +110,10 @@ function AssistantSettings({ site }: { site: string }) {
   useEffect(() => {
     api<{ assistant: Assistant }>("GET", `/api/sites/${encodeURIComponent(site)}/assistant`).then(
       (x) => setA(x.assistant),
-      (e) => setNote({ ok: false, text: message(e) }),
+      (e) => setNote({ ok: false, text: errorText(e) }),
     );
   }, [site]);
-  if (!a) return <p class="pa-muted">{note?.text ?? "Loading…"}</p>;
+  if (!a) return <p class="pa-muted">{note?.text ?? t("common.loading")}</p>;
   const set = (patch: Partial<Assistant>) => setA({ ...a, ...patch });
   const save = async (e: Event) => {
     e.preventDefault();
@@ -125,51 +125,51 @@ function AssistantSettings({ site }: { site: string }) {
       const x = await api<{ assistant: Assistant }>("PUT", `/api/sites/${encodeURIComponent(site)}/assistant`, body);
       setA(x.assistant);
       setKey(null);
-      setNote({ ok: true, text: x.assistant.mode === "off" ? "Saved. The assistant is off." : "Saved. The assistant is on." });
+      setNote({ ok: true, text: x.assistant.mode === "off" ? t("kb.savedOff") : t("kb.savedOn") });
     } catch (err) {
-      setNote({ ok: false, text: message(err) });
+      setNote({ ok: false, text: errorText(err) });
     } finally {
       setBusy(false);
     }
   };
   return (
-    <form class="pa-form-grid pa-kb-assistant" onSubmit={save} aria-label="Assistant settings" data-testid="assistant-settings">
-      <h3>Assistant</h3>
+    <form class="pa-form-grid pa-kb-assistant" onSubmit={save} aria-label={t("kb.assistantLabel")} data-testid="assistant-settings">
+      <h3>{t("kb.assistant")}</h3>
       <label>
-        When it answers
+        {t("kb.when")}
         <select data-testid="assistant-mode" value={a.mode} onChange={(e) => set({ mode: e.currentTarget.value as Assistant["mode"] })}>
           {MODES.map(([v, label]) => (
             <option key={v} value={v}>
-              {label}
+              {t(label)}
             </option>
           ))}
         </select>
       </label>
       <label>
-        Provider
+        {t("admin.provider")}
         <select data-testid="assistant-provider" value={a.provider} onChange={(e) => set({ provider: e.currentTarget.value as Assistant["provider"] })}>
-          <option value="builtin">Built-in (offline): the best matching passage</option>
-          <option value="openai">OpenAI-compatible endpoint (a model server)</option>
+          <option value="builtin">{t("kb.builtin")}</option>
+          <option value="openai">{t("admin.openaiOption")}</option>
         </select>
       </label>
       {a.provider === "openai" && (
         <fieldset>
-          <legend>OpenAI-compatible endpoint</legend>
+          <legend>{t("admin.endpoint")}</legend>
           <label>
-            API URL
+            {t("admin.apiUrl")}
             <input data-testid="assistant-url" placeholder="http://127.0.0.1:11434/v1" maxLength={500} value={a.url} onInput={(e) => set({ url: e.currentTarget.value })} />
           </label>
           <label>
-            Model
+            {t("admin.model")}
             <input data-testid="assistant-model" placeholder="llama3.2" maxLength={200} value={a.model} onInput={(e) => set({ model: e.currentTarget.value })} />
           </label>
           <label>
-            API key
+            {t("admin.apiKey")}
             <input
               data-testid="assistant-key"
               type="password"
               autoComplete="new-password"
-              placeholder={a.key_set ? "saved (type to replace)" : "none (a local server needs none)"}
+              placeholder={a.key_set ? t("admin.keySaved") : t("admin.keyNone")}
               value={key ?? ""}
               onInput={(e) => setKey(e.currentTarget.value || null)}
             />
@@ -177,20 +177,17 @@ function AssistantSettings({ site }: { site: string }) {
           {a.key_set && (
             <label class="pa-check">
               <input type="checkbox" data-testid="assistant-key-remove" checked={key === ""} onChange={(e) => setKey(e.currentTarget.checked ? "" : null)} />
-              Remove the saved key
+              {t("admin.keyRemove")}
             </label>
           )}
         </fieldset>
       )}
       <p class="pa-muted pa-wide">
-        {a.provider === "builtin"
-          ? "The built-in assistant answers with the passage of your published articles that best matches the question, and offers a person when none does."
-          : "The model is told to answer only from your published articles' passages and to say when it does not know; a failure or a slow answer hands the visitor to a person."}{" "}
-        Visitors can always ask for a person.
+        {t(a.provider === "builtin" ? "kb.builtinHelp" : "kb.openaiHelp")} {t("kb.personAlways")}
       </p>
       <div class="pa-form-actions">
         <button type="submit" class="pa-btn" data-testid="assistant-save" disabled={busy}>
-          Save
+          {t("common.save")}
         </button>
       </div>
       {note && (
@@ -210,26 +207,26 @@ function Articles({ site, admin }: { site: string; admin: boolean }) {
   const load = () =>
     api<{ articles: Article[] }>("GET", `/api/sites/${encodeURIComponent(site)}/articles`).then(
       (x) => setList(x.articles),
-      (e) => setNote({ ok: false, text: message(e) }),
+      (e) => setNote({ ok: false, text: errorText(e) }),
     );
   useEffect(() => void load(), [site]);
   const remove = async (a: Article) => {
-    if (!(await ask(`“${a.title}” leaves the help page and the assistant's answers.`, "Delete the article"))) return;
+    if (!(await ask(t("kb.deleteQ", { title: a.title }), t("kb.deleteAction")))) return;
     try {
       await api("DELETE", `/api/articles/${encodeURIComponent(a.id)}`);
-      setNote({ ok: true, text: `Deleted “${a.title}”.` });
+      setNote({ ok: true, text: t("kb.deleted", { title: a.title }) });
       await load();
     } catch (err) {
-      setNote({ ok: false, text: message(err) });
+      setNote({ ok: false, text: errorText(err) });
     }
   };
   return (
-    <section class="pa-kb-articles" aria-label="Articles">
+    <section class="pa-kb-articles" aria-label={t("kb.articles")}>
       <div class="pa-kb-bar">
-        <h3>Articles</h3>
+        <h3>{t("kb.articles")}</h3>
         {admin && (
           <button type="button" class="pa-btn" data-testid="article-new" onClick={() => setEditing("new")}>
-            New article
+            {t("kb.new")}
           </button>
         )}
       </div>
@@ -243,19 +240,19 @@ function Articles({ site, admin }: { site: string; admin: boolean }) {
         </div>
       )}
       {list === null ? (
-        <p class="pa-muted">Loading…</p>
+        <p class="pa-muted">{t("common.loading")}</p>
       ) : list.length === 0 ? (
-        <p class="pa-muted">No articles yet. Write one or import Markdown or HTML files: the assistant answers from the published ones.</p>
+        <p class="pa-muted">{t("kb.empty")}</p>
       ) : (
         <div class="pa-table-scroll">
           <table class="pa-table" data-testid="articles">
             <thead>
               <tr>
-                <th>Title</th>
-                <th>Language</th>
-                <th>Tags</th>
-                <th>State</th>
-                <th>Updated</th>
+                <th>{t("admin.title")}</th>
+                <th>{t("filters.language")}</th>
+                <th>{t("kb.tags")}</th>
+                <th>{t("kb.state")}</th>
+                <th>{t("sup.updated")}</th>
                 <th />
               </tr>
             </thead>
@@ -273,16 +270,16 @@ function Articles({ site, admin }: { site: string; admin: boolean }) {
                   </td>
                   <td>{a.language}</td>
                   <td>{a.tags.join(", ")}</td>
-                  <td>{a.published ? "Published" : "Draft"}</td>
-                  <td>{new Date(a.updated_at).toLocaleString()}</td>
+                  <td>{t(a.published ? "kb.published" : "kb.draft")}</td>
+                  <td>{dateTime(a.updated_at)}</td>
                   <td class="pa-kb-actions">
                     {admin && (
                       <>
                         <button type="button" class="pa-btn-outline" data-testid="article-edit" onClick={() => setEditing(a)}>
-                          Edit
+                          {t("common.edit")}
                         </button>
                         <button type="button" class="pa-btn-outline pa-btn-danger" data-testid="article-delete" onClick={() => void remove(a)}>
-                          Delete
+                          {t("canned.delete")}
                         </button>
                       </>
                     )}
@@ -294,13 +291,13 @@ function Articles({ site, admin }: { site: string; admin: boolean }) {
         </div>
       )}
       {editing && (
-        <Dialog title={editing === "new" ? "New article" : "Edit article"} wide onClose={() => setEditing(null)}>
+        <Dialog title={t(editing === "new" ? "kb.new" : "kb.edit")} wide onClose={() => setEditing(null)}>
           <ArticleForm
             site={site}
             article={editing === "new" ? null : editing}
             onSaved={(a) => {
               setEditing(null);
-              setNote({ ok: true, text: `Saved “${a.title}”.` });
+              setNote({ ok: true, text: t("kb.saved", { title: a.title }) });
               void load();
             }}
           />
@@ -323,14 +320,14 @@ function ArticleForm({ site, article, onSaved }: { site: string; article: Articl
     e.preventDefault();
     setBusy(true);
     setError("");
-    const req = { title, body, language, published, tags: tags.split(",").map((t) => t.trim()).filter(Boolean) };
+    const req = { title, body, language, published, tags: tags.split(",").map((tag) => tag.trim()).filter(Boolean) };
     try {
       const x = article
         ? await api<{ article: Article }>("PATCH", `/api/articles/${encodeURIComponent(article.id)}`, req)
         : await api<{ article: Article }>("POST", `/api/sites/${encodeURIComponent(site)}/articles`, req);
       onSaved(x.article);
     } catch (err) {
-      setError(message(err));
+      setError(errorText(err));
     } finally {
       setBusy(false);
     }
@@ -338,24 +335,24 @@ function ArticleForm({ site, article, onSaved }: { site: string; article: Articl
   return (
     <form class="pa-form-grid pa-kb-form" onSubmit={save} data-testid="article-form">
       <label class="pa-wide">
-        Title
+        {t("admin.title")}
         <input data-testid="article-title" required maxLength={300} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
       </label>
       <label class="pa-wide">
-        Body (Markdown)
+        {t("kb.body")}
         <textarea data-testid="article-body" rows={14} value={body} onInput={(e) => setBody(e.currentTarget.value)} />
       </label>
       <label>
-        Tags (comma-separated)
+        {t("kb.tagsField")}
         <input data-testid="article-tags" value={tags} onInput={(e) => setTags(e.currentTarget.value)} />
       </label>
       <label>
-        Language
+        {t("filters.language")}
         <input data-testid="article-language" placeholder="en" maxLength={35} value={language} onInput={(e) => setLanguage(e.currentTarget.value)} />
       </label>
       <label class="pa-check">
         <input type="checkbox" data-testid="article-published" checked={published} onChange={(e) => setPublished(e.currentTarget.checked)} />
-        Published (on the help page, used by the assistant)
+        {t("kb.publishedField")}
       </label>
       {error && (
         <div class="pa-wide pa-danger" role="alert" data-testid="article-error">
@@ -364,7 +361,7 @@ function ArticleForm({ site, article, onSaved }: { site: string; article: Articl
       )}
       <div class="pa-form-actions">
         <button type="submit" class="pa-btn" data-testid="article-save" disabled={busy}>
-          Save
+          {t("common.save")}
         </button>
       </div>
     </form>
@@ -385,12 +382,11 @@ function Import({ site, onDone, onError }: { site: string; onDone: (text: string
     try {
       const list = await Promise.all([...files].map(async (f) => ({ name: f.name, content: await f.text() })));
       const x = await api<{ articles: Article[] }>("POST", `/api/sites/${encodeURIComponent(site)}/articles/import`, { files: list, publish, language });
-      const n = x.articles.length;
-      onDone(`Imported ${n} ${n === 1 ? "article" : "articles"}${publish ? "" : " as drafts"}.`);
+      onDone(tn(publish ? "kb.imported" : "kb.importedDrafts", x.articles.length));
       setFiles(null);
       setInput((k) => k + 1);
     } catch (err) {
-      onError(message(err));
+      onError(errorText(err));
     } finally {
       setBusy(false);
     }
@@ -398,7 +394,7 @@ function Import({ site, onDone, onError }: { site: string; onDone: (text: string
   return (
     <div class="pa-kb-import" data-testid="kb-import">
       <label>
-        Import Markdown or HTML files
+        {t("kb.importFiles")}
         <input
           key={input}
           type="file"
@@ -409,15 +405,15 @@ function Import({ site, onDone, onError }: { site: string; onDone: (text: string
         />
       </label>
       <label>
-        Language
+        {t("filters.language")}
         <input class="pa-kb-lang" maxLength={35} value={language} onInput={(e) => setLanguage(e.currentTarget.value)} />
       </label>
       <label class="pa-check">
         <input type="checkbox" checked={publish} onChange={(e) => setPublish(e.currentTarget.checked)} />
-        Publish
+        {t("kb.publish")}
       </label>
       <button type="button" class="pa-btn-outline" data-testid="kb-import-send" disabled={busy || !files?.length} onClick={() => void send()}>
-        Import
+        {t("kb.import")}
       </button>
     </div>
   );

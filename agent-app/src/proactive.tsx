@@ -5,7 +5,8 @@
 // per visitor (GET/PUT /api/sites/:id/proactive).
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
+import { type Key, errorText, t } from "./i18n";
 
 interface Trigger {
   id?: string;
@@ -27,63 +28,63 @@ interface AgentRow {
   name: string;
 }
 
-const KINDS: [string, string][] = [
-  ["time", "After some seconds on a page"],
-  ["url", "On a page whose address contains…"],
-  ["scroll", "On scrolling down a page"],
-  ["exit", "When the visitor is about to leave"],
-  ["returning", "For a returning visitor"],
+const KINDS: [string, Key][] = [
+  ["time", "pro.kind.time"],
+  ["url", "pro.kind.url"],
+  ["scroll", "pro.kind.scroll"],
+  ["exit", "pro.kind.exit"],
+  ["returning", "pro.kind.returning"],
 ];
 
 export function ProactiveForm({ site, onDone }: { site: { id: string; name: string }; onDone: () => void }) {
   const [p, setP] = useState<Proactive | null>(null);
   const [agents, setAgents] = useState<AgentRow[]>([]);
-  const [note, setNote] = useState("");
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const path = `/api/sites/${encodeURIComponent(site.id)}/proactive`;
   useEffect(() => {
     api<{ proactive: Proactive }>("GET", path).then(
       (x) => setP(x.proactive),
-      (e) => setNote(message(e)),
+      (e) => setNote({ ok: false, text: errorText(e) }),
     );
     api<{ agents: AgentRow[] }>("GET", "/api/agents").then(
       (x) => setAgents(x.agents),
       () => undefined, // the assistant only
     );
   }, [path]);
-  if (!p) return <p class="pa-muted">{note || "Loading…"}</p>;
-  const setTrigger = (i: number, t: Partial<Trigger>) => setP({ ...p, triggers: p.triggers.map((x, j) => (j === i ? { ...x, ...t } : x)) });
+  if (!p) return <p class="pa-muted">{note?.text ?? t("common.loading")}</p>;
+  const setTrigger = (i: number, patch: Partial<Trigger>) => setP({ ...p, triggers: p.triggers.map((x, j) => (j === i ? { ...x, ...patch } : x)) });
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    setNote("");
+    setNote(null);
     try {
       const x = await api<{ proactive: Proactive }>("PUT", path, p);
       setP(x.proactive);
-      setNote("Saved.");
+      setNote({ ok: true, text: t("admin.saved") });
     } catch (err) {
-      setNote(message(err));
+      setNote({ ok: false, text: errorText(err) });
     }
     setBusy(false);
   };
   return (
-    <form class="pa-form-grid pa-site-form" onSubmit={submit} aria-label={`Page trail and proactive messages of ${site.name}`}>
-      <h3>Page trail and proactive messages · {site.name}</h3>
+    <form class="pa-form-grid pa-site-form" onSubmit={submit} aria-label={t("pro.label", { site: site.name })}>
+      <h3>{t("pro.title", { site: site.name })}</h3>
       <fieldset>
-        <legend>Page trail</legend>
+        <legend>{t("pro.trail")}</legend>
         <label class="pa-check">
           <input type="checkbox" checked={p.page_trail} onChange={(e) => setP({ ...p, page_trail: e.currentTarget.checked })} />
-          Show agents the pages visitors browse (address, title, referrer, campaign, time on page)
+          {t("pro.trailShow")}
         </label>
         <label class="pa-check">
           <input type="checkbox" checked={p.respect_dnt} onChange={(e) => setP({ ...p, respect_dnt: e.currentTarget.checked })} />
-          Not for browsers that ask not to be tracked (Do Not Track)
+          {t("pro.dnt")}
         </label>
       </fieldset>
       <fieldset class="pa-triggers">
-        <legend>Proactive messages</legend>
+        <legend>{t("pro.messages")}</legend>
         <label>
-          At most this many per visitor
+          {t("pro.limit")}
           <input
             type="number"
             min={0}
@@ -92,44 +93,44 @@ export function ProactiveForm({ site, onDone }: { site: { id: string; name: stri
             onInput={(e) => setP({ ...p, trigger_limit: parseInt(e.currentTarget.value, 10) || 0 })}
           />
         </label>
-        {p.triggers.map((t, i) => (
-          <div class="pa-trigger" key={t.id ?? i} role="group" aria-label={`Trigger ${i + 1}`}>
+        {p.triggers.map((tr, i) => (
+          <div class="pa-trigger" key={tr.id ?? i} role="group" aria-label={t("pro.trigger", { n: i + 1 })}>
             <label>
-              When
-              <select value={t.kind} onChange={(e) => setTrigger(i, { kind: e.currentTarget.value })}>
+              {t("notify.when")}
+              <select value={tr.kind} onChange={(e) => setTrigger(i, { kind: e.currentTarget.value })}>
                 {KINDS.map(([k, label]) => (
                   <option key={k} value={k}>
-                    {label}
+                    {t(label)}
                   </option>
                 ))}
               </select>
             </label>
-            {t.kind === "time" && (
+            {tr.kind === "time" && (
               <label>
-                Seconds on the page
-                <input type="number" min={1} max={3600} value={t.seconds ?? 30} onInput={(e) => setTrigger(i, { seconds: parseInt(e.currentTarget.value, 10) || 0 })} />
+                {t("pro.seconds")}
+                <input type="number" min={1} max={3600} value={tr.seconds ?? 30} onInput={(e) => setTrigger(i, { seconds: parseInt(e.currentTarget.value, 10) || 0 })} />
               </label>
             )}
-            {t.kind === "scroll" && (
+            {tr.kind === "scroll" && (
               <label>
-                Scrolled down (%)
+                {t("pro.scrolled")}
                 <input
                   type="number"
                   min={1}
                   max={100}
-                  value={t.scroll_percent ?? 50}
+                  value={tr.scroll_percent ?? 50}
                   onInput={(e) => setTrigger(i, { scroll_percent: parseInt(e.currentTarget.value, 10) || 0 })}
                 />
               </label>
             )}
             <label>
-              {t.kind === "url" ? "Page address contains" : "Only on pages whose address contains (optional)"}
-              <input maxLength={200} placeholder="/pricing" value={t.url_contains ?? ""} onInput={(e) => setTrigger(i, { url_contains: e.currentTarget.value })} />
+              {t(tr.kind === "url" ? "pro.urlContains" : "pro.urlOptional")}
+              <input maxLength={200} placeholder="/pricing" value={tr.url_contains ?? ""} onInput={(e) => setTrigger(i, { url_contains: e.currentTarget.value })} />
             </label>
             <label>
-              From
-              <select value={t.agent_id ?? ""} onChange={(e) => setTrigger(i, { agent_id: e.currentTarget.value })}>
-                <option value="">The assistant</option>
+              {t("pro.from")}
+              <select value={tr.agent_id ?? ""} onChange={(e) => setTrigger(i, { agent_id: e.currentTarget.value })}>
+                <option value="">{t("pro.assistant")}</option>
                 {agents.map((a) => (
                   <option key={a.id} value={a.id}>
                     {a.name}
@@ -138,11 +139,11 @@ export function ProactiveForm({ site, onDone }: { site: { id: string; name: stri
               </select>
             </label>
             <label class="pa-wide">
-              Message
-              <textarea rows={2} maxLength={500} required value={t.message} onInput={(e) => setTrigger(i, { message: e.currentTarget.value })} />
+              {t("search.kind.message")}
+              <textarea rows={2} maxLength={500} required value={tr.message} onInput={(e) => setTrigger(i, { message: e.currentTarget.value })} />
             </label>
             <button type="button" class="pa-btn-outline pa-danger" onClick={() => setP({ ...p, triggers: p.triggers.filter((_, j) => j !== i) })}>
-              Remove trigger {i + 1}
+              {t("pro.remove", { n: i + 1 })}
             </button>
           </div>
         ))}
@@ -152,20 +153,20 @@ export function ProactiveForm({ site, onDone }: { site: { id: string; name: stri
           disabled={p.triggers.length >= 20}
           onClick={() => setP({ ...p, triggers: [...p.triggers, { kind: "time", seconds: 30, message: "" }] })}
         >
-          Add a trigger
+          {t("pro.add")}
         </button>
       </fieldset>
       {note && (
-        <div role={note === "Saved." ? "status" : "alert"} class={note === "Saved." ? "pa-muted" : "pa-error"}>
-          {note}
+        <div role={note.ok ? "status" : "alert"} class={note.ok ? "pa-muted" : "pa-error"}>
+          {note.text}
         </div>
       )}
       <div class="pa-form-actions">
         <button type="submit" class="pa-btn" disabled={busy}>
-          Save
+          {t("common.save")}
         </button>
         <button type="button" class="pa-btn-ghost" onClick={onDone}>
-          Back to sites
+          {t("sites.back")}
         </button>
       </div>
     </form>

@@ -6,11 +6,11 @@
 // them).
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
 import { SettingsForm } from "./routing";
 import { Dialog, useConfirm } from "./dialog";
 import { ProactiveForm } from "./proactive";
-import { t } from "./i18n";
+import { errorText, t } from "./i18n";
 
 export interface Look {
   title: string;
@@ -83,12 +83,12 @@ export async function copyText(text: string): Promise<boolean> {
 }
 
 /** CopyButton copies text and says so for a moment. */
-export function CopyButton({ text, label = "Copy", testid }: { text: string; label?: string; testid?: string }) {
+export function CopyButton({ text, label, testid }: { text: string; label?: string; testid?: string }) {
   const [state, setState] = useState<"" | "copied" | "failed">("");
   useEffect(() => {
     if (!state) return;
-    const t = setTimeout(() => setState(""), 2500);
-    return () => clearTimeout(t);
+    const timer = setTimeout(() => setState(""), 2500);
+    return () => clearTimeout(timer);
   }, [state]);
   return (
     <button
@@ -97,7 +97,7 @@ export function CopyButton({ text, label = "Copy", testid }: { text: string; lab
       data-testid={testid}
       onClick={async () => setState((await copyText(text)) ? "copied" : "failed")}
     >
-      {state === "copied" ? "Copied" : state === "failed" ? "Select and copy it" : label}
+      {state === "copied" ? t("sites.copied") : state === "failed" ? t("sites.copyFailed") : (label ?? t("sites.copy"))}
     </button>
   );
 }
@@ -112,17 +112,17 @@ export function SitesAdmin() {
   const load = () =>
     api<{ sites: Site[] }>("GET", "/api/sites").then(
       (x) => setSites(x.sites),
-      (e) => setNote(message(e)),
+      (e) => setNote(errorText(e)),
     );
   useEffect(() => void load(), []);
   const remove = async (s: Site) => {
-    if (!(await ask(`The widget of "${s.name}" stops working at once; its conversations stay.`, "Delete site"))) return;
+    if (!(await ask(t("sites.deleteQ", { name: s.name }), t("sites.deleteAction")))) return;
     setNote("");
     try {
       await api("DELETE", `/api/sites/${encodeURIComponent(s.id)}`);
       await load();
     } catch (e) {
-      setNote(message(e));
+      setNote(errorText(e));
     }
   };
   if (proactive) return <ProactiveForm site={proactive} onDone={() => setProactive(null)} />;
@@ -130,7 +130,7 @@ export function SitesAdmin() {
     return (
       <>
         <button type="button" class="pa-btn-ghost" onClick={() => setRouting("")}>
-          ← Back to sites
+          {t("sites.backArrow")}
         </button>
         <SettingsForm admin site={routing} />
       </>
@@ -151,14 +151,14 @@ export function SitesAdmin() {
     <div class="pa-sites" data-testid="sites">
       {confirmation}
       <div class="pa-sites-head">
-        <p class="pa-muted">Each site gets its own snippet. Paste it into every page of that website, before &lt;/body&gt;.</p>
+        <p class="pa-muted">{t("sites.help")}</p>
         <button type="button" class="pa-btn" onClick={() => setEditing("new")}>
-          Add a site
+          {t("sites.add")}
         </button>
       </div>
       {note && <div role="alert">{note}</div>}
       {sites === null ? (
-        <p class="pa-muted">Loading…</p>
+        <p class="pa-muted">{t("common.loading")}</p>
       ) : (
         <ul class="pa-site-list">
           {sites.map((s) => (
@@ -166,24 +166,24 @@ export function SitesAdmin() {
               <div class="pa-site-top">
                 <span class="pa-site-swatch" style={{ background: s.look.accent_color || "#2563eb" }} aria-hidden="true" />
                 <strong>{s.name}</strong>
-                <span class="pa-muted">{s.allowed_origins.join(", ") || "no allowed origins yet"}</span>
+                <span class="pa-muted">{s.allowed_origins.join(", ") || t("sites.noOrigins")}</span>
                 <span class="pa-site-actions">
                   <button type="button" class="pa-btn-outline" onClick={() => setEditing(s)}>
-                    Edit
+                    {t("common.edit")}
                   </button>
                   <button type="button" class="pa-btn-outline" onClick={() => setRouting(s.id)}>
-                    Routing and hours
+                    {t("sites.routing")}
                   </button>
                   <button type="button" class="pa-btn-outline" onClick={() => setProactive(s)}>
-                    Pages and triggers
+                    {t("sites.pages")}
                   </button>
                   <button type="button" class="pa-btn-outline pa-danger" onClick={() => void remove(s)}>
-                    Delete
+                    {t("canned.delete")}
                   </button>
                 </span>
               </div>
               <div class="pa-snippet">
-                <span id={`snippet-${s.id}`}>Embed snippet</span>
+                <span id={`snippet-${s.id}`}>{t("sites.snippet")}</span>
                 <span class="pa-snippet-row">
                   <code data-testid="embed-code" aria-labelledby={`snippet-${s.id}`}>
                     {s.embed_code}
@@ -233,57 +233,58 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
       else await api("POST", "/api/sites", body);
       onDone(true);
     } catch (err) {
-      setNote(message(err));
+      setNote(errorText(err));
       setBusy(false);
     }
   };
   const rotate = async () => {
-    if (!site || !(await ask("Hashes and tokens signed with the current secret stop working at once.", "Replace the identity secret"))) return;
+    if (!site || !(await ask(t("sites.rotateQ"), t("sites.rotateAction")))) return;
     try {
       const x = await api<{ site: Site }>("POST", `/api/sites/${encodeURIComponent(site.id)}/secret`);
       setSecret(x.site.identity_secret);
     } catch (err) {
-      setNote(message(err));
+      setNote(errorText(err));
     }
   };
+  const heading = site ? t("sites.edit", { name: site.name }) : t("sites.new");
   return (
-    <form class="pa-form-grid pa-site-form" onSubmit={submit} aria-label={site ? `Edit ${site.name}` : "New site"}>
-      <h3>{site ? `Edit ${site.name}` : "New site"}</h3>
+    <form class="pa-form-grid pa-site-form" onSubmit={submit} aria-label={heading}>
+      <h3>{heading}</h3>
       {confirmation}
       <label class="pa-wide">
-        Name
+        {t("vp.name")}
         <input required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
       </label>
       <label class="pa-wide">
-        Allowed origins (one per line: the addresses of the pages that embed the widget)
+        {t("sites.origins")}
         <textarea rows={3} placeholder={ORIGIN_HINT} value={origins} onInput={(e) => setOrigins(e.currentTarget.value)} />
       </label>
       <fieldset>
-        <legend>Widget look</legend>
+        <legend>{t("sites.look")}</legend>
         <label>
-          Title
-          <input maxLength={60} placeholder="Chat with us" value={look.title} onInput={(e) => setLook({ ...look, title: e.currentTarget.value })} />
+          {t("admin.title")}
+          <input maxLength={60} placeholder={t("sites.titlePh")} value={look.title} onInput={(e) => setLook({ ...look, title: e.currentTarget.value })} />
         </label>
         <label>
-          Greeting
+          {t("sites.greeting")}
           <input
             maxLength={300}
-            placeholder="Hi there 👋 How can we help you today?"
+            placeholder={t("sites.greetingPh")}
             value={look.greeting}
             onInput={(e) => setLook({ ...look, greeting: e.currentTarget.value })}
           />
         </label>
         <label>
-          Accent colour
+          {t("sites.accent")}
           <span class="pa-color-row">
             <input
               type="color"
-              aria-label="Accent colour picker"
+              aria-label={t("sites.accentPicker")}
               value={look.accent_color || "#2563eb"}
               onInput={(e) => setLook({ ...look, accent_color: e.currentTarget.value })}
             />
             <input
-              aria-label="Accent colour"
+              aria-label={t("sites.accent")}
               placeholder="#2563eb"
               maxLength={7}
               value={look.accent_color}
@@ -292,16 +293,16 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
           </span>
         </label>
         <label>
-          Launcher position
+          {t("sites.launcher")}
           <select value={look.launcher_position} onChange={(e) => setLook({ ...look, launcher_position: e.currentTarget.value })}>
-            <option value="right">Bottom right</option>
-            <option value="left">Bottom left</option>
+            <option value="right">{t("sites.right")}</option>
+            <option value="left">{t("sites.left")}</option>
           </select>
         </label>
         <label>
-          Language
+          {t("filters.language")}
           <select value={look.language} onChange={(e) => setLook({ ...look, language: e.currentTarget.value })}>
-            <option value="">The visitor's (page, then browser)</option>
+            <option value="">{t("sites.visitorLang")}</option>
             {LANGUAGES.map(([code, name]) => (
               <option value={code}>{name}</option>
             ))}
@@ -309,30 +310,30 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
         </label>
         <label class="pa-check">
           <input type="checkbox" checked={look.show_avatars} onChange={(e) => setLook({ ...look, show_avatars: e.currentTarget.checked })} />
-          Show agents' avatars
+          {t("sites.avatars")}
         </label>
       </fieldset>
       <label class="pa-wide">
-        Pre-chat form (one field a line: name, email, phone or your own label; end with * when required)
-        <textarea rows={3} placeholder={"name*\nemail*\nOrder number"} value={fields} onInput={(e) => setFields(e.currentTarget.value)} />
+        {t("sites.prechat")}
+        <textarea rows={3} placeholder={"name*\nemail*\n" + t("sites.prechatExample")} value={fields} onInput={(e) => setFields(e.currentTarget.value)} />
       </label>
       <label>
-        Conversion window (days): a purchase your page tracks counts for the visitor's chat started this long before it
+        {t("sites.window")}
         <input type="number" min={1} max={90} required value={windowDays} onInput={(e) => setWindowDays(e.currentTarget.value)} />
       </label>
       <fieldset>
-        <legend>Identity verification</legend>
+        <legend>{t("sites.identity")}</legend>
         <label class="pa-check">
           <input type="checkbox" checked={identity} onChange={(e) => setIdentity(e.currentTarget.checked)} />
-          Require verified users (your backend signs each user's id with the site's secret)
+          {t("sites.requireVerified")}
         </label>
         {site && (
           <div class="pa-snippet pa-wide">
-            <span>Identity secret (keep it on your backend)</span>
+            <span>{t("sites.secret")}</span>
             <span class="pa-snippet-row">
               <code data-testid="identity-secret">{secret}</code>
               <button type="button" class="pa-btn-outline" onClick={() => void rotate()}>
-                Rotate secret
+                {t("sites.rotate")}
               </button>
             </span>
           </div>
@@ -340,7 +341,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
       </fieldset>
       <label class="pa-check">
         <input type="checkbox" checked={calls} onChange={(e) => setCalls(e.currentTarget.checked)} />
-        Visitors may start voice calls
+        {t("sites.calls")}
       </label>
       {note && (
         <div role="alert" class="pa-error">
@@ -349,10 +350,10 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
       )}
       <div class="pa-form-actions">
         <button type="submit" class="pa-btn" disabled={busy}>
-          {site ? "Save" : "Create site"}
+          {site ? t("common.save") : t("sites.create")}
         </button>
         <button type="button" class="pa-btn-ghost" onClick={() => onDone(false)}>
-          Cancel
+          {t("common.cancel")}
         </button>
       </div>
     </form>
@@ -368,7 +369,7 @@ export function SitesButton() {
         {t("side.sites")}
       </button>
       {open && (
-        <Dialog title="Sites" onClose={() => setOpen(false)}>
+        <Dialog title={t("side.sites")} onClose={() => setOpen(false)}>
           <SitesAdmin />
         </Dialog>
       )}

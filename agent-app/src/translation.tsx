@@ -7,7 +7,8 @@
 // (pkg/service/http_translation.go).
 
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage as message } from "@parley/shared/http";
+import { api } from "@parley/shared/http";
+import { type Key, errorText, t } from "./i18n";
 
 interface Translation {
   provider: "default" | "off" | "apertium" | "openai";
@@ -19,7 +20,11 @@ interface Translation {
 
 interface TestResult {
   ok: boolean;
+  /** code names the class of failure (pkg/assistant/diagnose.go). */
+  code?: string;
   error?: string;
+  /** detail is the endpoint's own words, when it gave any. */
+  detail?: string;
   sample?: string;
   text?: string;
   from?: string;
@@ -27,7 +32,29 @@ interface TestResult {
   ms?: number;
 }
 
-type Note = { ok: boolean; text: string } | null;
+type Note = { ok: boolean; text: string; detail?: string } | null;
+
+// What to check for each class of failure the test reports.
+const failures: Record<string, Key> = {
+  unsupported: "translate.fail.unsupported",
+  unreachable: "translate.fail.unreachable",
+  timeout: "translate.fail.timeout",
+  tls: "translate.fail.tls",
+  auth: "translate.fail.auth",
+  not_found: "translate.fail.not_found",
+  rate_limited: "translate.fail.rate_limited",
+  server_error: "translate.fail.server_error",
+  rejected: "translate.fail.rejected",
+  bad_response: "translate.fail.bad_response",
+};
+
+/** failed is what to tell the admin of a failed test: what to check, in
+ * their language (the server's English words for a failure it did not
+ * name), and the endpoint's own words. */
+function failed(x: TestResult): Note {
+  const key = x.code ? failures[x.code] : undefined;
+  return { ok: false, text: key ? t(key) : t("translate.fail.other", { error: x.error ?? "" }), detail: x.detail || undefined };
+}
 
 export function TranslationSettings({ site }: { site: string }) {
   const [tr, setTr] = useState<Translation | null>(null);
@@ -39,10 +66,10 @@ export function TranslationSettings({ site }: { site: string }) {
   useEffect(() => {
     api<{ translation: Translation }>("GET", path).then(
       (x) => setTr(x.translation),
-      (e) => setNote({ ok: false, text: message(e) }),
+      (e) => setNote({ ok: false, text: errorText(e) }),
     );
   }, [site]);
-  if (!tr) return <p class="pa-muted">{note?.text ?? "Loading…"}</p>;
+  if (!tr) return <p class="pa-muted">{note?.text ?? t("common.loading")}</p>;
   const set = (patch: Partial<Translation>) => setTr({ ...tr, ...patch });
   const body = () => {
     const b: Record<string, unknown> = { provider: tr.provider, url: tr.url, model: tr.model };
@@ -55,7 +82,7 @@ export function TranslationSettings({ site }: { site: string }) {
     try {
       await what();
     } catch (err) {
-      setNote({ ok: false, text: message(err) });
+      setNote({ ok: false, text: errorText(err) });
     } finally {
       setBusy(false);
     }
@@ -66,49 +93,45 @@ export function TranslationSettings({ site }: { site: string }) {
       const x = await api<{ translation: Translation }>("PUT", path, body());
       setTr(x.translation);
       setKey(null);
-      setNote({ ok: true, text: x.translation.provider === "off" ? "Saved. Messages are not translated." : "Saved." });
+      setNote({ ok: true, text: x.translation.provider === "off" ? t("translate.savedOff") : t("admin.saved") });
     });
   };
   const test = () =>
     run(async () => {
       const x = await api<TestResult>("POST", path + "/test", body());
-      setNote(
-        x.ok
-          ? { ok: true, text: `Works (${x.from} → ${x.to}, ${x.ms} ms): “${x.text}”` }
-          : { ok: false, text: `Test failed: ${x.error}` },
-      );
+      setNote(x.ok ? { ok: true, text: t("translate.works", { from: x.from ?? "", to: x.to ?? "", ms: x.ms ?? 0, text: x.text ?? "" }) } : failed(x));
     });
-  const pairs = tr.apertium.length ? tr.apertium.map((p) => p.replace(">", " → ")).join(", ") : "not installed on this server";
+  const pairs = tr.apertium.length ? tr.apertium.map((p) => p.replace(">", " → ")).join(", ") : t("translate.noPairs");
   return (
-    <form class="pa-form-grid pa-kb-assistant" onSubmit={save} aria-label="Translation settings" data-testid="translation-settings">
-      <h3>Auto-translation</h3>
+    <form class="pa-form-grid pa-kb-assistant" onSubmit={save} aria-label={t("translate.label")} data-testid="translation-settings">
+      <h3>{t("translate.title")}</h3>
       <label>
-        Provider
+        {t("admin.provider")}
         <select data-testid="translation-provider" value={tr.provider} onChange={(e) => set({ provider: e.currentTarget.value as Translation["provider"] })}>
-          <option value="default">Default: Apertium, then the assistant's endpoint</option>
-          <option value="apertium">Apertium only (built in, offline)</option>
-          <option value="openai">OpenAI-compatible endpoint (a model server)</option>
-          <option value="off">Off: messages go through as written</option>
+          <option value="default">{t("translate.default")}</option>
+          <option value="apertium">{t("translate.apertium")}</option>
+          <option value="openai">{t("admin.openaiOption")}</option>
+          <option value="off">{t("translate.off")}</option>
         </select>
       </label>
       {tr.provider === "openai" && (
         <fieldset>
-          <legend>OpenAI-compatible endpoint</legend>
+          <legend>{t("admin.endpoint")}</legend>
           <label>
-            API URL
+            {t("admin.apiUrl")}
             <input data-testid="translation-url" placeholder="http://127.0.0.1:11434/v1" maxLength={500} value={tr.url} onInput={(e) => set({ url: e.currentTarget.value })} />
           </label>
           <label>
-            Model
+            {t("admin.model")}
             <input data-testid="translation-model" placeholder="llama3.2" maxLength={200} value={tr.model} onInput={(e) => set({ model: e.currentTarget.value })} />
           </label>
           <label>
-            API key
+            {t("admin.apiKey")}
             <input
               data-testid="translation-key"
               type="password"
               autoComplete="new-password"
-              placeholder={tr.key_set ? "saved (type to replace)" : "none (a local server needs none)"}
+              placeholder={tr.key_set ? t("admin.keySaved") : t("admin.keyNone")}
               value={key ?? ""}
               onInput={(e) => setKey(e.currentTarget.value || null)}
             />
@@ -116,26 +139,24 @@ export function TranslationSettings({ site }: { site: string }) {
           {tr.key_set && (
             <label class="pa-check">
               <input type="checkbox" data-testid="translation-key-remove" checked={key === ""} onChange={(e) => setKey(e.currentTarget.checked ? "" : null)} />
-              Remove the saved key
+              {t("admin.keyRemove")}
             </label>
           )}
         </fieldset>
       )}
-      <p class="pa-muted pa-wide">
-        When a visitor and the agent routing gives them share no language, each reads the other translated, the original one click away. Apertium
-        pairs here: {pairs}.
-      </p>
+      <p class="pa-muted pa-wide">{t("translate.help", { pairs })}</p>
       <div class="pa-form-actions">
         <button type="button" class="pa-btn-outline" data-testid="translation-test" disabled={busy || tr.provider === "off"} onClick={() => void test()}>
-          Test
+          {t("translate.test")}
         </button>
         <button type="submit" class="pa-btn" data-testid="translation-save" disabled={busy}>
-          Save
+          {t("common.save")}
         </button>
       </div>
       {note && (
         <div class="pa-wide" role={note.ok ? "status" : "alert"} data-testid="translation-note">
           {note.text}
+          {note.detail && <div class="pa-muted">{t("translate.endpointSaid", { detail: note.detail })}</div>}
         </div>
       )}
     </form>
