@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { createHmac } from "node:crypto";
-import { setUp, signInAgent, send, bodies, eventually, freePort, call } from "./harness.mjs";
+import { setUp, signInAgent, send, bodies, eventually, freePort, call, online, openChat } from "./harness.mjs";
 
 const e2e = setUp();
 const shots = process.env.PARLEY_SCREENSHOTS ?? "/tmp";
@@ -325,6 +325,61 @@ test("proactive triggers show a named agent's message, fire once and respect the
     await new Promise((r) => setTimeout(r, 1500)); // an answer would have come by now
     assert.equal(await page.locator("#parley-frame").isVisible(), false, "the limit holds");
     assert.equal(await frame.locator("[data-testid=proactive-body]").innerText(), "Finding what you need?");
+    await ctx.close();
+  } finally {
+    await shop.close();
+  }
+});
+
+test("a visitor answers a proactive message: the conversation opens with it, for the agent and after a reload", async () => {
+  let server, siteID;
+  const shop = await hostSite((path) => ({
+    html: `<!doctype html><html><head><title>${path}</title></head><body><h1>${path}</h1>
+<script>${stub}Parley("boot",{site:"${siteID}"});</script>
+<script src="${server.url}/widget.js" async></script></body></html>`,
+  }));
+  try {
+    let admin;
+    ({ server, admin, site: { id: siteID } } = await setup(shop.origin));
+    const me = (await call(admin, "GET", "/api/me")).json.agent;
+    const p = await call(admin, "PUT", `/api/sites/${siteID}/proactive`, {
+      trigger_limit: 1,
+      triggers: [{ id: "trigger-plans", kind: "time", seconds: 1, message: "Questions about plans?", agent_id: me.id }],
+    });
+    assert.equal(p.status, 200, JSON.stringify(p.json));
+    await online(admin);
+    const ctx = await e2e.browser.newContext();
+    const page = await ctx.newPage();
+    const frame = page.frameLocator("#parley-frame");
+    await page.goto(shop.origin + "/pricing");
+    await frame.locator("[data-testid=proactive-body]").waitFor();
+    await send(frame, "Yes, is the Pro plan monthly?");
+
+    // The visitor reads it once, now stored as the conversation's first
+    // message, before their answer (routing's join notice may come between).
+    const want = JSON.stringify([["1", "proactive", "Questions about plans?"], ["visitor", "Yes, is the Pro plan monthly?"]]);
+    const talk = async (scope) => {
+      const ms = await scope.locator("[data-testid=message]").evaluateAll((ms) =>
+        ms.map((m) => [m.dataset.seq, m.dataset.authorKind, m.querySelector("[data-testid=message-body]")?.innerText]),
+      );
+      return JSON.stringify(ms.filter(([, kind]) => kind !== "system").map(([seq, kind, body], i) => (i === 0 ? [seq, kind, body] : [kind, body])));
+    };
+    await eventually(async () => (await talk(frame)) === want, { what: "the widget's messages in order" });
+    assert.equal(await frame.locator("[data-testid=proactive]").count(), 0, "the note gave way to the stored message");
+    await page.screenshot({ path: `${shots}/widget-proactive-answered.png` });
+
+    // The agent reads what the visitor answered, first, as its own kind.
+    await openChat(admin, "Pro plan monthly");
+    await eventually(async () => (await talk(admin)) === want, { what: "the agent's messages in order" });
+    assert.match(await admin.locator("[data-testid=message]").first().innerText(), new RegExp(`${me.name} · proactive message`));
+    await admin.screenshot({ path: `${shots}/agent-proactive-answered.png` });
+
+    // After a reload the history is the same.
+    await page.reload();
+    await page.locator("#parley-frame").waitFor({ state: "attached" });
+    await eventually(() => frameOf(page)?.evaluate(() => document.readyState === "complete"), { what: "frame loaded" });
+    await page.evaluate(() => Parley("open"));
+    await eventually(async () => (await talk(frame)) === want, { what: "the history after a reload" });
     await ctx.close();
   } finally {
     await shop.close();

@@ -984,7 +984,11 @@ function MessageList(props: {
             data-author-kind={kind}
             role={side === "system" ? "note" : undefined}
           >
-            {side !== "system" && first && <div class="pa-msg-author">{side === "own" ? t("common.you") : nameOf(m.author)}</div>}
+            {side !== "system" && first && (
+              <div class="pa-msg-author">
+                {side === "own" ? t("common.you") : kind === "proactive" ? t("msg.proactive", { name: m.author.name }) : nameOf(m.author)}
+              </div>
+            )}
             {m.attachment ? (
               // A file's message is its name, which the link shows.
               <AttachmentLink conv={info.id} att={m.attachment} />

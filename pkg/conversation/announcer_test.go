@@ -79,7 +79,7 @@ func TestJoinToldAfterTheStoreFailedRightAfterTheClaim(t *testing.T) {
 
 			var convID string
 			var conv *frames
-			_, err := svc.StartWith(ctx, v, "en", func(id string) error {
+			_, err := svc.StartWith(ctx, v, "en", Opening{}, func(id string) error {
 				convID = id
 				conv = fx.watch(t, bus.ConversationTopic(id))
 				return nil

@@ -120,9 +120,9 @@ func (e *engineNode) tellRelaxed(ctx context.Context, ev routing.Relaxed) {
 	var text string
 	switch {
 	case from.Language != to.Language:
-		text = "We're finding you an agent who speaks another language; your messages may be translated."
+		text = NoticeRelaxedLanguage
 	case from.Skill != to.Skill || from.Team != to.Team:
-		text = "Our specialists are all busy, so we're finding you another agent who can help."
+		text = NoticeRelaxedSkill
 	default:
 		return
 	}

@@ -6,17 +6,18 @@ import "strings"
 // template filled in English (transcripts, mail, the dashboard); message
 // frames also carry the template and its values (protocol.Message Notice
 // and Args), so the widget writes the notice in the visitor's language:
-// each template is a key of widget/src/locales/<lang>.json. (The routing
-// relaxation notices of events.go are not among them yet: their
-// translations do not fit the widget's size budget.)
+// each template is a key of widget/src/locales/<lang>.json.
 const (
 	NoticeJoined      = "{0} joined the chat"
 	NoticeTransferred = "You are now chatting with {0}."
 	NoticeHandoff     = "Connecting you with a person…"
+	// Routing widened its search for an agent (events.go, tellRelaxed).
+	NoticeRelaxedLanguage = "We're finding you an agent who speaks another language; your messages may be translated."
+	NoticeRelaxedSkill    = "Our specialists are all busy, so we're finding you another agent who can help."
 )
 
 // notices are the templates noticeOf recognizes.
-var notices = []string{NoticeJoined, NoticeTransferred, NoticeHandoff}
+var notices = []string{NoticeJoined, NoticeTransferred, NoticeHandoff, NoticeRelaxedLanguage, NoticeRelaxedSkill}
 
 // Notice fills template's {0} with arg (templates take one value at most).
 func Notice(template, arg string) string {

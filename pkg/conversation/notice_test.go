@@ -19,6 +19,8 @@ func TestNoticeFrames(t *testing.T) {
 		{protocol.AuthorSystem, Notice(NoticeJoined, "Ann Lee"), NoticeJoined, []string{"Ann Lee"}},
 		{protocol.AuthorSystem, Notice(NoticeTransferred, "Bob"), NoticeTransferred, []string{"Bob"}},
 		{protocol.AuthorSystem, NoticeHandoff, NoticeHandoff, nil},
+		{protocol.AuthorSystem, NoticeRelaxedLanguage, NoticeRelaxedLanguage, nil},
+		{protocol.AuthorSystem, NoticeRelaxedSkill, NoticeRelaxedSkill, nil},
 		{protocol.AuthorSystem, "Voice call started: Ana called Zoé", "", nil},
 		{protocol.AuthorSystem, " joined the chat", "", nil},
 		{protocol.AuthorVisitor, "Bob joined the chat", "", nil},

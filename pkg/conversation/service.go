@@ -247,15 +247,28 @@ func (s *Service) CanSee(ctx context.Context, p Participant, id string) error {
 // when there is none. It is idempotent: a visitor has at most one conversation
 // that is not closed.
 func (s *Service) Start(ctx context.Context, p Participant, language string) (protocol.ConversationInfo, error) {
-	return s.StartWith(ctx, p, language, nil)
+	return s.StartWith(ctx, p, language, Opening{}, nil)
 }
+
+// Opening is the proactive message a visitor answers by starting a
+// conversation (protocol.AuthorProactive): who it is from (an agent's id
+// and name, or the assistant's name with no id) and what it said.
+type Opening struct {
+	AuthorID, AuthorName, Body string
+}
+
+// openingClientID is the opening message's client id: one per conversation.
+const openingClientID = "sys:proactive"
 
 // StartWith is Start with watch called on the conversation's id before
 // anything is published on it (its announcement, routing's join notice):
 // a connection that subscribes in watch misses none of its first
 // messages, instead of seeing a gap and resuming. An error from watch
 // ends Start with it; the conversation stays, and the next Start returns it.
-func (s *Service) StartWith(ctx context.Context, p Participant, language string, watch func(id string) error) (protocol.ConversationInfo, error) {
+// A new conversation stores opening (when it has a Body) as its first
+// message, before routing or the visitor's first message; an open one
+// ignores it.
+func (s *Service) StartWith(ctx context.Context, p Participant, language string, opening Opening, watch func(id string) error) (protocol.ConversationInfo, error) {
 	if p.Kind != protocol.AuthorVisitor {
 		return protocol.ConversationInfo{}, ErrForbidden
 	}
@@ -284,6 +297,18 @@ func (s *Service) StartWith(ctx context.Context, p Participant, language string,
 		if watch != nil {
 			if err := watch(c.ID); err != nil {
 				return protocol.ConversationInfo{}, err
+			}
+		}
+		if opening.Body != "" {
+			// Without it the chat still works: the agent reads the
+			// visitor's answer alone, as before proactive messages were kept.
+			if _, err := s.append(ctx, p.WorkspaceID, store.Message{
+				ConversationID: c.ID, ClientID: openingClientID, AuthorKind: protocol.AuthorProactive,
+				AuthorID: opening.AuthorID, AuthorName: opening.AuthorName, Body: opening.Body,
+			}, store.Require{}); err != nil {
+				s.log.Warn("cannot store the proactive message", "conversation", c.ID, "err", err)
+			} else if c2, err := sc.Conversation(ctx, c.ID); err == nil {
+				c = c2
 			}
 		}
 		info, err := s.info(ctx, sc, c)

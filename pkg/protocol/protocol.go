@@ -119,6 +119,12 @@ const (
 	// AuthorAssistant: the site's assistant, answering from its help
 	// articles (pkg/assistant); its messages carry their Sources.
 	AuthorAssistant = "assistant"
+	// AuthorProactive: the site's proactive message (a trigger) that the
+	// visitor answered by starting the conversation, stored first, in the
+	// name of the agent or assistant the site's admin chose (ID is that
+	// agent's, or empty). Nobody wrote it in this conversation: it is not
+	// an agent's reply (reports, receipts).
+	AuthorProactive = "proactive"
 )
 
 // Audiences of a system message (Message.Audience): a notice worded for
@@ -319,9 +325,12 @@ type Synced struct {
 }
 
 // Start asks the server to open a conversation for the visitor, or to return
-// the one already open. It is idempotent per visitor.
+// the one already open. It is idempotent per visitor. Trigger is the
+// proactive message the visitor is answering, if any (the id of a trigger
+// the server showed them): a new conversation opens with it.
 type Start struct {
 	Envelope
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // Send carries a chat message from a client. ClientID (a UUID chosen by the

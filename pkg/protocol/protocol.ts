@@ -135,6 +135,7 @@ export interface SyncedFrame {
 export interface StartFrame {
   type: "start";
   ref?: string;
+  trigger?: string;
 }
 
 export interface SendFrame {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/pkg/protocol"
 	"github.com/parleychat/parley/pkg/store"
 	"github.com/parleychat/parley/pkg/store/storetest"
 )
@@ -217,6 +218,72 @@ func TestTriggersFireOnceWithinLimit(t *testing.T) {
 		}
 		if code := admin.call(t, "PUT", "/api/sites/"+ts.site.ID+"/proactive", map[string]any{"trigger_limit": 99}, nil); code != 400 {
 			t.Errorf("limit 99: %d, want 400", code)
+		}
+	})
+}
+
+// A visitor who answers a proactive message starts a conversation that
+// opens with it: stored first, as its own kind, in the name of the agent
+// the admin chose, before the visitor's answer; a trigger the visitor was
+// not shown opens nothing, and a second start stores it no second time.
+func TestAnsweredProactiveMessageOpensTheConversation(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.signIn(t, "admin@parley.local", adminPassword)
+		if code := admin.call(t, "PUT", "/api/sites/"+ts.site.ID+"/proactive", map[string]any{
+			"trigger_limit": 1,
+			"triggers": []map[string]any{
+				{"id": "trig-time", "kind": "time", "seconds": 5, "message": "Need help choosing?", "agent_id": admin.id},
+				{"id": "trig-exit", "kind": "exit", "message": "Before you go: 10% off"},
+			},
+		}, nil); code != 200 {
+			t.Fatalf("set triggers: %d", code)
+		}
+		ctx := context.Background()
+		sc := ts.st.Workspace(ts.site.WorkspaceID)
+		startWith := func(v *client, trigger string) protocol.ConversationInfo {
+			t.Helper()
+			v.send(protocol.Start{Envelope: protocol.Envelope{Type: protocol.TypeStart, Ref: "s"}, Trigger: trigger})
+			var f protocol.Conversation
+			for f.Ref != "s" {
+				v.next(protocol.TypeConversation, &f)
+			}
+			return f.Conversation
+		}
+		visitorWith := func(token string) *client {
+			v := dial(t, ts.wsURL("/ws/visitor?token="+token), http.Header{"Origin": {ts.origin()}})
+			v.hello(nil)
+			return v
+		}
+
+		// Never shown to this visitor: nothing in its name.
+		_, stranger := ts.session(t, widgetSessionReq{})
+		conv := startWith(visitorWith(stranger.Token), "trig-exit")
+		if ms, err := sc.MessagesAfter(ctx, conv.ID, 0, 10); err != nil || len(ms) != 0 {
+			t.Fatalf("a trigger the visitor was not shown: %d messages (%v)", len(ms), err)
+		}
+
+		_, s := ts.session(t, widgetSessionReq{})
+		if code := ts.activityPost(t, "/api/widget/triggers/fire", map[string]any{"token": s.Token, "trigger": "trig-time"}, nil); code != 200 {
+			t.Fatalf("fire: %d", code)
+		}
+		v := visitorWith(s.Token)
+		conv = startWith(v, "trig-time")
+		if ack := v.sendMsg(conv.ID, "11111111-1111-4111-8111-111111111111", "Which plan has SSO?"); ack.Seq != 2 {
+			t.Fatalf("the visitor's answer has seq %d, want 2", ack.Seq)
+		}
+		if again := startWith(v, "trig-time"); again.ID != conv.ID {
+			t.Fatal("a second start made another conversation")
+		}
+		ms, err := sc.MessagesAfter(ctx, conv.ID, 0, 10)
+		if err != nil || len(ms) != 2 {
+			t.Fatalf("messages: %d (%v), want the proactive message and the answer", len(ms), err)
+		}
+		m := ms[0]
+		if m.Seq != 1 || m.AuthorKind != protocol.AuthorProactive || m.AuthorID != admin.id || m.AuthorName == "" || m.Body != "Need help choosing?" {
+			t.Fatalf("first message: %+v", m)
+		}
+		if ms[1].AuthorKind != protocol.AuthorVisitor || ms[1].Body != "Which plan has SSO?" {
+			t.Fatalf("second message: %+v", ms[1])
 		}
 	})
 }

@@ -59,7 +59,7 @@ func (c *conn) handle(data []byte) {
 		c.resumeAll(ctx, f.Conversations, nil, f.Ref)
 	case *protocol.Start:
 		// Subscribed before routing can publish on it (the join notice).
-		info, err := c.srv.conv.StartWith(ctx, c.p, c.locale, func(id string) error {
+		info, err := c.srv.conv.StartWith(ctx, c.p, c.locale, c.srv.opening(ctx, c.p, f.Trigger), func(id string) error {
 			return c.subscribe(bus.ConversationTopic(id))
 		})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -574,6 +575,35 @@ func (a *activityAPI) widgetFireTrigger(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, gin.H{"trigger": triggerJSON{Trigger: store.Trigger{ID: t.ID, Kind: t.Kind, Message: t.Message}, From: fromName(ctx, sc, *t)}})
 	return nil
+}
+
+// opening is the proactive message a visitor answers by starting a
+// conversation (protocol.Start's Trigger): only a trigger the server showed
+// this visitor and still among the site's triggers, so a visitor cannot
+// put words in an agent's name. None otherwise.
+func (s *Server) opening(ctx context.Context, p conversation.Participant, triggerID string) conversation.Opening {
+	if triggerID == "" {
+		return conversation.Opening{}
+	}
+	sc := s.store.Workspace(p.WorkspaceID)
+	if fired, err := sc.TriggersFired(ctx, p.ID); err != nil || !slices.Contains(fired, triggerID) {
+		return conversation.Opening{}
+	}
+	settings, err := sc.Proactive(ctx, p.SiteID)
+	if err != nil {
+		return conversation.Opening{}
+	}
+	for _, t := range settings.ParseTriggers() {
+		if t.ID != triggerID {
+			continue
+		}
+		o := conversation.Opening{AuthorName: fromName(ctx, sc, t), Body: t.Message}
+		if _, err := sc.Agent(ctx, t.AgentID); t.AgentID != "" && err == nil {
+			o.AuthorID = t.AgentID
+		}
+		return o
+	}
+	return conversation.Opening{}
 }
 
 // pageJSON is one page of a visitor's trail as agents read it.

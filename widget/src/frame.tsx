@@ -391,7 +391,7 @@ function Chat({ client, calls, look, avail }: { client: LiveClient; calls: CallM
           </button>
         </div>
       )}
-      <ProactiveNote />
+      <ProactiveNote answered={items.some((m) => m.author.kind === "proactive")} />
       <MessageList items={items} typingName={typing?.name ?? null} client={client} look={look} uploads={uploads} conv={convID} />
       {closed ? (
         <div class="pw-ended">

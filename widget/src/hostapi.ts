@@ -132,6 +132,7 @@ export function startHostAPI(site: string, client: LiveClient, token: () => stri
         (x) => {
           keep(firedKey, [...fired]);
           shown = { message: x.trigger.message, from: x.trigger.from };
+          client.trigger = t.id;
           changed();
           toHost("trigger", { id: t.id });
         },

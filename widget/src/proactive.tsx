@@ -1,12 +1,13 @@
 // A proactive message (a site's trigger fired, hostapi.ts): shown at the
 // top of the chat as a message from the agent or assistant the site's
-// admin named, until the page changes.
+// admin named, until the page changes or the visitor answers it (the
+// conversation then holds it as its first message, stored).
 
 import { useProactive } from "./hostapi";
 
-export function ProactiveNote() {
+export function ProactiveNote({ answered }: { answered: boolean }) {
   const shown = useProactive();
-  if (!shown) return null;
+  if (!shown || answered) return null;
   return (
     <div class="pw-msg pw-msg-other pw-proactive" data-testid="proactive">
       <div class="pw-msg-author-row">

@@ -93,6 +93,7 @@ const ar: Messages = {
   "msg.earlierLoading": "جارٍ تحميل الرسائل السابقة…",
   "msg.earlierFailed": "تعذّر تحميل الرسائل السابقة: {error}",
   "msg.sources": "المصادر:",
+  "msg.proactive": "{name} · رسالة استباقية",
   "msg.notSent": "لم تُرسل: {reason}",
   "msg.sending": "جارٍ الإرسال…",
   "msg.seen": "تمت المشاهدة",

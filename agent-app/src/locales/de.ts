@@ -85,6 +85,7 @@ const de: Messages = {
   "msg.earlierLoading": "Frühere Nachrichten werden geladen…",
   "msg.earlierFailed": "Frühere Nachrichten konnten nicht geladen werden: {error}",
   "msg.sources": "Quellen:",
+  "msg.proactive": "{name} · proaktive Nachricht",
   "msg.notSent": "Nicht gesendet: {reason}",
   "msg.sending": "wird gesendet…",
   "msg.seen": "Gesehen",

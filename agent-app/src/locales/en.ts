@@ -92,6 +92,7 @@ export const en = {
   "msg.earlierLoading": "Loading earlier messages…",
   "msg.earlierFailed": "Could not load earlier messages: {error}",
   "msg.sources": "Sources:",
+  "msg.proactive": "{name} · proactive message",
   "msg.notSent": "Not sent: {reason}",
   "msg.sending": "sending…",
   "msg.seen": "Seen",

@@ -85,6 +85,7 @@ const es: Messages = {
   "msg.earlierLoading": "Cargando mensajes anteriores…",
   "msg.earlierFailed": "No se pudieron cargar los mensajes anteriores: {error}",
   "msg.sources": "Fuentes:",
+  "msg.proactive": "{name} · mensaje proactivo",
   "msg.notSent": "No enviado: {reason}",
   "msg.sending": "enviando…",
   "msg.seen": "Visto",

@@ -85,6 +85,7 @@ const fr: Messages = {
   "msg.earlierLoading": "Chargement des messages précédents…",
   "msg.earlierFailed": "Impossible de charger les messages précédents : {error}",
   "msg.sources": "Sources :",
+  "msg.proactive": "{name} · message proactif",
   "msg.notSent": "Non envoyé : {reason}",
   "msg.sending": "envoi…",
   "msg.seen": "Vu",

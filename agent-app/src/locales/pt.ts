@@ -85,6 +85,7 @@ const pt: Messages = {
   "msg.earlierLoading": "A carregar mensagens anteriores…",
   "msg.earlierFailed": "Não foi possível carregar as mensagens anteriores: {error}",
   "msg.sources": "Fontes:",
+  "msg.proactive": "{name} · mensagem proativa",
   "msg.notSent": "Não enviada: {reason}",
   "msg.sending": "a enviar…",
   "msg.seen": "Vista",

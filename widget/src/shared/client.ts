@@ -135,6 +135,9 @@ export class LiveClient {
   outbox: OutboxItem[] = [];
   /** The last error the server sent that no request handles by itself. */
   lastError: ErrorFrame | null = null;
+  /** The trigger of the proactive message the visitor sees (hostapi.ts):
+   * a conversation started now opens with that message, stored. */
+  trigger = "";
 
   private opts: ClientOptions;
   private listeners = new Set<() => void>();
@@ -953,7 +956,7 @@ export class LiveClient {
       return;
     }
     const ref = "start-" + newClientID();
-    if (this.write({ type: "start", ref })) this.startRef = ref;
+    if (this.write({ type: "start", ref, trigger: this.trigger || undefined })) this.startRef = ref;
   }
 
   // --- housekeeping ---
