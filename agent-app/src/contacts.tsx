@@ -7,11 +7,10 @@
 // staying. LeadStatus is the select the visitor panel uses too.
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { shortTime } from "@parley/shared/format";
 import { api, errorMessage } from "@parley/shared/http";
 import type { ConversationInfo } from "../../pkg/protocol/protocol";
 import { Dialog } from "./dialog";
-import { t } from "./i18n";
+import { dateTime, t, time } from "./i18n";
 import { PrivacyButton } from "./privacy";
 
 export interface Contact {
@@ -40,7 +39,20 @@ interface Agent {
   name: string;
 }
 
-export const leadStatuses: Record<string, string> = { new: "New", contacted: "Contacted", won: "Won", lost: "Lost" };
+const leadStatuses = { new: "ctc.new", contacted: "ctc.contacted", won: "ctc.won", lost: "ctc.lost" } as const;
+
+/** leadLabel is a lead status's name in the reader's language. */
+const leadLabel = (status: string) => (status in leadStatuses ? t(leadStatuses[status as keyof typeof leadStatuses]) : status);
+
+const conversationStatuses = { queued: "conv.status.queued", open: "conv.status.open", offline: "conv.status.offline", closed: "state.resolved" } as const;
+
+/** conversationStatus names a conversation's status as the inbox does
+ * (a closed one is resolved). */
+const conversationStatus = (status: string) =>
+  status in conversationStatuses ? t(conversationStatuses[status as keyof typeof conversationStatuses]) : status;
+
+/** day is a date alone, the reader's way. */
+const day = (iso: string) => dateTime(iso, { dateStyle: "medium" });
 
 const pageSize = 25;
 
@@ -66,7 +78,7 @@ export function LeadStatus(props: { contact: Contact; onSaved: (c: Contact) => v
   return (
     <select
       class={"pa-lead pa-lead-" + props.contact.status}
-      aria-label="Lead status"
+      aria-label={t("ctc.leadStatus")}
       data-testid="lead-status"
       value={props.contact.status}
       onChange={(e) => {
@@ -76,9 +88,9 @@ export function LeadStatus(props: { contact: Contact; onSaved: (c: Contact) => v
           .catch((err) => props.onError(errorMessage(err)));
       }}
     >
-      {Object.entries(leadStatuses).map(([v, label]) => (
+      {Object.keys(leadStatuses).map((v) => (
         <option key={v} value={v}>
-          {label}
+          {leadLabel(v)}
         </option>
       ))}
     </select>
@@ -155,49 +167,50 @@ function ContactPage(props: {
       .then(show)
       .catch((e) => setError(errorMessage(e)));
   }, [props.id]);
+  // what is the notice once saved ("Owner saved.").
   const save = (body: Record<string, string>, what: string) => {
     setError("");
     api<{ contact: Contact; visitors: ContactVisitor[]; conversations: ConversationInfo[] }>("PATCH", path, body)
       .then((r) => {
         show(r);
-        setSaved(what + " saved.");
+        setSaved(what);
       })
       .catch((e) => setError(errorMessage(e)));
   };
-  if (!data) return <p class="pa-muted">{error || "Loading…"}</p>;
+  if (!data) return <p class="pa-muted">{error || t("common.loading")}</p>;
   const c = data.contact;
   return (
     <div class="pa-contact" data-testid="contact-page">
       <button type="button" class="pa-link" data-testid="contact-back" onClick={props.onBack}>
-        ← All contacts
+        {t("ctc.all")}
       </button>
       <h2 class="pa-contact-name" data-testid="contact-name">
-        {c.name || c.email || "Unnamed contact"}
+        {c.name || c.email || t("ctc.unnamed")}
       </h2>
       <dl class="pa-contact-facts">
         {c.email && (
           <>
-            <dt>Email</dt>
+            <dt>{t("ctc.email")}</dt>
             <dd data-testid="contact-email">{c.email}</dd>
           </>
         )}
         {c.phone && (
           <>
-            <dt>Phone</dt>
+            <dt>{t("ctc.phone")}</dt>
             <dd>{c.phone}</dd>
           </>
         )}
         {c.user_id && (
           <>
-            <dt>User id</dt>
+            <dt>{t("ctc.userId")}</dt>
             <dd>
-              {c.user_id} <span class="pa-verified">Verified</span>
+              {c.user_id} <span class="pa-verified">{t("ctc.verified")}</span>
             </dd>
           </>
         )}
-        <dt>Contact since</dt>
-        <dd>{new Date(c.created_at).toLocaleDateString()}</dd>
-        <dt>Lead status</dt>
+        <dt>{t("ctc.since")}</dt>
+        <dd>{day(c.created_at)}</dd>
+        <dt>{t("ctc.leadStatus")}</dt>
         <dd>
           <LeadStatus
             contact={c}
@@ -205,15 +218,15 @@ function ContactPage(props: {
               setData({ ...data, contact: x });
               props.onChanged(x);
               setError("");
-              setSaved("Status saved.");
+              setSaved(t("ctc.statusSaved"));
             }}
             onError={setError}
           />
         </dd>
-        <dt>Owner</dt>
+        <dt>{t("ctc.owner")}</dt>
         <dd>
-          <select aria-label="Owner" data-testid="contact-owner" value={c.owner_id} onChange={(e) => save({ owner_id: e.currentTarget.value }, "Owner")}>
-            <option value="">Nobody</option>
+          <select aria-label={t("ctc.owner")} data-testid="contact-owner" value={c.owner_id} onChange={(e) => save({ owner_id: e.currentTarget.value }, t("ctc.ownerSaved"))}>
+            <option value="">{t("ctc.nobody")}</option>
             {props.agents.map((a) => (
               <option key={a.id} value={a.id}>
                 {a.name}
@@ -233,39 +246,39 @@ function ContactPage(props: {
         </p>
       )}
       <section>
-        <h3>Notes</h3>
+        <h3>{t("ctc.notes")}</h3>
         <textarea class="pa-contact-notes" rows={3} maxLength={5000} value={notes} data-testid="contact-notes" onInput={(e) => setNotes(e.currentTarget.value)} />
-        <button type="button" class="pa-btn pa-btn-sm" disabled={notes === c.notes} onClick={() => save({ notes }, "Notes")}>
-          Save notes
+        <button type="button" class="pa-btn pa-btn-sm" disabled={notes === c.notes} onClick={() => save({ notes }, t("ctc.notesSaved"))}>
+          {t("ctc.saveNotes")}
         </button>
       </section>
       <section>
         <h3>
-          Conversations <span class="pa-count">{data.conversations.length}</span>
+          {t("ctc.conversations")} <span class="pa-count">{data.conversations.length}</span>
         </h3>
         {data.conversations.length === 0 ? (
-          <p class="pa-empty-line">No conversations yet.</p>
+          <p class="pa-empty-line">{t("ctc.noConversations")}</p>
         ) : (
           <table class="pa-sup-table" data-testid="contact-conversations">
             <thead>
               <tr>
-                <th>Started</th>
-                <th>Status</th>
-                <th>Agent</th>
-                <th>Last message</th>
+                <th>{t("ctc.started")}</th>
+                <th>{t("ctc.status")}</th>
+                <th>{t("ctc.agent")}</th>
+                <th>{t("sup.lastMessage")}</th>
                 <th />
               </tr>
             </thead>
             <tbody>
               {data.conversations.map((conv) => (
                 <tr key={conv.id}>
-                  <td>{shortTime(conv.created_at)}</td>
-                  <td>{conv.status === "closed" ? "resolved" : conv.status}</td>
+                  <td>{time(conv.created_at)}</td>
+                  <td>{conversationStatus(conv.status)}</td>
                   <td>{conv.agent_name || "—"}</td>
                   <td class="pa-sup-last">{conv.last_body ?? ""}</td>
                   <td>
                     <button type="button" class="pa-link" data-testid="contact-open-conversation" onClick={() => props.onOpen(conv)}>
-                      Open
+                      {t("ctc.open")}
                     </button>
                   </td>
                 </tr>
@@ -276,16 +289,16 @@ function ContactPage(props: {
       </section>
       <section>
         <h3>
-          Visitors <span class="pa-count">{data.visitors.length}</span>
+          {t("ctc.visitors")} <span class="pa-count">{data.visitors.length}</span>
         </h3>
-        <p class="pa-muted">Each browser or sign-in this person came from; they are one contact by their email or verified user id.</p>
+        <p class="pa-muted">{t("ctc.visitorsWhy")}</p>
         <ul class="pa-contact-visitors" data-testid="contact-visitors">
           {data.visitors.map((v) => (
             <li key={v.id}>
               {v.name}
-              {v.verified && <span class="pa-verified">Verified</span>}
+              {v.verified && <span class="pa-verified">{t("ctc.verified")}</span>}
               {v.email && <span class="pa-muted"> · {v.email}</span>}
-              <span class="pa-muted"> · last seen {shortTime(v.last_seen_at)}</span>
+              <span class="pa-muted"> · {t("ctc.lastSeen", { when: time(v.last_seen_at) })}</span>
             </li>
           ))}
         </ul>
@@ -329,12 +342,12 @@ export function ContactsPage(props: { role: string; onClose: () => void; onOpen:
   useEffect(() => load(""), [query, status, owner]);
   const names = new Map(agents.map((a) => [a.id, a.name]));
   return (
-    <main class="pa-sup pa-contacts" aria-label="Contacts">
+    <main class="pa-sup pa-contacts" aria-label={t("side.contacts")}>
       <header class="pa-sup-head">
-        <h1>Contacts</h1>
-        <span class="pa-muted">Visitors who left an email or phone, or signed in</span>
+        <h1>{t("side.contacts")}</h1>
+        <span class="pa-muted">{t("ctc.who")}</span>
         <button type="button" class="pa-link" data-testid="close-contacts" onClick={props.onClose}>
-          Back to inbox
+          {t("rep.backToInbox")}
         </button>
       </header>
       {open ? (
@@ -367,25 +380,25 @@ export function ContactsPage(props: { role: string; onClose: () => void; onOpen:
           >
             <input
               type="search"
-              placeholder="Search by name or email"
-              aria-label="Search contacts"
+              placeholder={t("ctc.searchPlaceholder")}
+              aria-label={t("ctc.search")}
               data-testid="contacts-search"
               value={q}
               onInput={(e) => setQ(e.currentTarget.value)}
             />
             <button type="submit" class="pa-btn pa-btn-sm">
-              Search
+              {t("ctc.searchButton")}
             </button>
-            <select aria-label="Lead status" data-testid="contacts-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-              <option value="">Any status</option>
-              {Object.entries(leadStatuses).map(([v, label]) => (
+            <select aria-label={t("ctc.leadStatus")} data-testid="contacts-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+              <option value="">{t("ctc.anyStatus")}</option>
+              {Object.keys(leadStatuses).map((v) => (
                 <option key={v} value={v}>
-                  {label}
+                  {leadLabel(v)}
                 </option>
               ))}
             </select>
-            <select aria-label="Owner" data-testid="contacts-owner" value={owner} onChange={(e) => setOwner(e.currentTarget.value)}>
-              <option value="">Any owner</option>
+            <select aria-label={t("ctc.owner")} data-testid="contacts-owner" value={owner} onChange={(e) => setOwner(e.currentTarget.value)}>
+              <option value="">{t("ctc.anyOwner")}</option>
               {agents.map((a) => (
                 <option key={a.id} value={a.id}>
                   {a.name}
@@ -404,16 +417,16 @@ export function ContactsPage(props: { role: string; onClose: () => void; onOpen:
             </p>
           )}
           {list && list.length === 0 ? (
-            <p class="pa-empty-line">{query || status || owner ? "No contact matches." : "No contacts yet: they appear when visitors leave an email."}</p>
+            <p class="pa-empty-line">{query || status || owner ? t("ctc.noMatch") : t("ctc.none")}</p>
           ) : (
             <table class="pa-sup-table" data-testid="contacts-list">
               <thead>
                 <tr>
-                  <th>Name</th>
-                  <th>Email</th>
-                  <th>Status</th>
-                  <th>Owner</th>
-                  <th>Since</th>
+                  <th>{t("rep.name")}</th>
+                  <th>{t("ctc.email")}</th>
+                  <th>{t("ctc.status")}</th>
+                  <th>{t("ctc.owner")}</th>
+                  <th>{t("ctc.sinceShort")}</th>
                 </tr>
               </thead>
               <tbody>
@@ -421,17 +434,17 @@ export function ContactsPage(props: { role: string; onClose: () => void; onOpen:
                   <tr key={c.id} data-testid="contact-row" data-contact={c.id}>
                     <td>
                       <button type="button" class="pa-link" data-testid="contact-open" onClick={() => setOpen(c.id)}>
-                        {c.name || c.email || "Unnamed contact"}
+                        {c.name || c.email || t("ctc.unnamed")}
                       </button>
                     </td>
                     <td>{c.email}</td>
                     <td>
                       <span class={"pa-lead-badge pa-lead-" + c.status} data-testid="contact-status">
-                        {leadStatuses[c.status] ?? c.status}
+                        {leadLabel(c.status)}
                       </span>
                     </td>
                     <td>{names.get(c.owner_id) ?? (c.owner_id ? "—" : "")}</td>
-                    <td>{new Date(c.created_at).toLocaleDateString()}</td>
+                    <td>{day(c.created_at)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -439,7 +452,7 @@ export function ContactsPage(props: { role: string; onClose: () => void; onOpen:
           )}
           {next && (
             <button type="button" class="pa-btn-outline pa-btn-sm pa-contacts-more" data-testid="contacts-more" onClick={() => load(next)}>
-              Show more
+              {t("ctc.more")}
             </button>
           )}
         </>

@@ -8,7 +8,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { api, errorMessage } from "@parley/shared/http";
-import { t } from "./i18n";
+import { lang, num, t, tn } from "./i18n";
 
 interface Durations {
   count: number;
@@ -67,11 +67,11 @@ export function ReportsButton(props: { onOpen: () => void }) {
   );
 }
 
-const presets: Record<string, { label: string; days: number }> = {
-  "7": { label: "Last 7 days", days: 7 },
-  "30": { label: "Last 30 days", days: 30 },
-  "90": { label: "Last 90 days", days: 90 },
-  "365": { label: "Last 12 months", days: 365 },
+const presets: Record<string, { label: () => string; days: number }> = {
+  "7": { label: () => tn("rep.lastDays", 7), days: 7 },
+  "30": { label: () => tn("rep.lastDays", 30), days: 30 },
+  "90": { label: () => tn("rep.lastDays", 90), days: 90 },
+  "365": { label: () => tn("rep.lastMonths", 12), days: 365 },
 };
 
 /** today is the date (YYYY-MM-DD) it is now in tz. */
@@ -91,27 +91,34 @@ function zones(): string[] {
   return list.includes("UTC") ? list : ["UTC", ...list];
 }
 
+/** unit writes n of a time unit in the reader's language, narrow (4m,
+ * 4 min in Spanish), with two digits when asked (05m). */
+function unit(n: number, u: "second" | "minute" | "hour" | "day", two = false): string {
+  return num(n, { style: "unit", unit: u, unitDisplay: "narrow", minimumIntegerDigits: two ? 2 : 1 });
+}
+
 /** dur writes seconds the way people read waits: 42s, 4m 12s, 2h 05m, 3d 4h. */
 export function dur(s: number): string {
   s = Math.round(s);
-  if (s < 60) return s + "s";
-  if (s < 3600) return Math.floor(s / 60) + "m " + String(s % 60).padStart(2, "0") + "s";
-  if (s < 86400) return Math.floor(s / 3600) + "h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m";
-  return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
+  if (s < 60) return unit(s, "second");
+  if (s < 3600) return unit(Math.floor(s / 60), "minute") + " " + unit(s % 60, "second", true);
+  if (s < 86400) return unit(Math.floor(s / 3600), "hour") + " " + unit(Math.floor((s % 3600) / 60), "minute", true);
+  return unit(Math.floor(s / 86400), "day") + " " + unit(Math.floor((s % 86400) / 3600), "hour");
 }
 
-const pct = (f: number) => Math.round(f * 100) + "%";
+const pct = (f: number) => num(f, { style: "percent", maximumFractionDigits: 0 });
+const oneDecimal = (f: number) => num(f, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
 /** money writes a conversion value in its currency (several: just the sum). */
 function money(v: number, currencies: string[]): string {
   if (currencies.length === 1) {
-    return new Intl.NumberFormat("en", { style: "currency", currency: currencies[0], maximumFractionDigits: 0 }).format(v);
+    return num(v, { style: "currency", currency: currencies[0], maximumFractionDigits: 0 });
   }
-  return new Intl.NumberFormat("en", { maximumFractionDigits: 0 }).format(v);
+  return num(v, { maximumFractionDigits: 0 });
 }
 
 function dayLabel(d: string, long = false): string {
-  return new Date(d + "T00:00:00Z").toLocaleDateString("en", {
+  return new Date(d + "T00:00:00Z").toLocaleDateString(lang, {
     timeZone: "UTC",
     month: "short",
     day: "numeric",
@@ -189,53 +196,53 @@ export function ReportsPage(props: { onClose: () => void }) {
     };
   }, [qs]);
 
-  const t = rep?.totals;
+  const tot = rep?.totals;
   return (
-    <section class="pa-reports" aria-label="Reports" data-testid="reports" data-loading={loading ? "true" : "false"}>
+    <section class="pa-reports" aria-label={t("side.reports")} data-testid="reports" data-loading={loading ? "true" : "false"}>
       <header class="pa-rep-head">
         <div>
-          <h1>Reports</h1>
+          <h1>{t("side.reports")}</h1>
           <p class="pa-muted">
             {rep
-              ? `Conversations started ${dayLabel(rep.from, true)} – ${dayLabel(rep.to, true)} · ${rep.time_zone}`
-              : "Loading…"}
+              ? t("rep.range", { from: dayLabel(rep.from, true), to: dayLabel(rep.to, true), tz: rep.time_zone })
+              : t("common.loading")}
           </p>
         </div>
         <div class="pa-rep-actions">
           <a class="pa-btn-outline pa-rep-btn" data-testid="report-csv" href={"/api/reports/csv?" + qs} download>
-            Download CSV
+            {t("rep.csv")}
           </a>
           <button type="button" class="pa-btn-outline pa-rep-btn" data-testid="reports-close" onClick={props.onClose}>
-            Back to inbox
+            {t("rep.backToInbox")}
           </button>
         </div>
       </header>
-      <div class="pa-rep-filters" role="group" aria-label="Filters">
+      <div class="pa-rep-filters" role="group" aria-label={t("rep.filters")}>
         <label>
-          Period
+          {t("rep.period")}
           <select data-testid="report-period" value={preset} onChange={(e) => setPreset(e.currentTarget.value)}>
             {Object.entries(presets).map(([k, p]) => (
-              <option value={k}>{p.label}</option>
+              <option value={k}>{p.label()}</option>
             ))}
-            <option value="custom">Custom…</option>
+            <option value="custom">{t("rep.custom")}</option>
           </select>
         </label>
         {preset === "custom" && (
           <>
             <label>
-              From
+              {t("rep.from")}
               <input type="date" data-testid="report-from" value={custom.from || period.from} max={custom.to || undefined}
                 onChange={(e) => setCustom({ from: e.currentTarget.value, to: custom.to || period.to })} />
             </label>
             <label>
-              To
+              {t("rep.to")}
               <input type="date" data-testid="report-to" value={custom.to || period.to} min={custom.from || undefined}
                 onChange={(e) => setCustom({ from: custom.from || period.from, to: e.currentTarget.value })} />
             </label>
           </>
         )}
         <label>
-          Time zone
+          {t("rep.timeZone")}
           <select data-testid="report-tz" value={tz} onChange={(e) => setTz(e.currentTarget.value)}>
             {zones().map((z) => (
               <option value={z}>{z.replace(/_/g, " ")}</option>
@@ -243,18 +250,18 @@ export function ReportsPage(props: { onClose: () => void }) {
           </select>
         </label>
         <label>
-          Site
+          {t("rep.site")}
           <select data-testid="report-site" value={site} onChange={(e) => setSite(e.currentTarget.value)}>
-            <option value="">All sites</option>
+            <option value="">{t("rep.allSites")}</option>
             {sites.map((s) => (
               <option value={s.id}>{s.name}</option>
             ))}
           </select>
         </label>
         <label>
-          Agent
+          {t("rep.agent")}
           <select data-testid="report-agent" value={agent} onChange={(e) => setAgent(e.currentTarget.value)}>
-            <option value="">All agents</option>
+            <option value="">{t("rep.allAgents")}</option>
             {agents.map((a) => (
               <option value={a.id}>{a.name}</option>
             ))}
@@ -267,46 +274,46 @@ export function ReportsPage(props: { onClose: () => void }) {
           {error}
         </p>
       )}
-      {rep && t && (
+      {rep && tot && (
         <div class="pa-rep-body">
           <div class="pa-rep-kpis">
-            <Kpi label="Conversations" value={String(t.conversations)} note={`${t.missed} missed`} testid="kpi-conversations" />
-            <Kpi label="First response" value={t.first_response.count ? dur(t.first_response.median) : "—"}
-              note={t.first_response.count ? `p90 ${dur(t.first_response.p90)}` : "no replies yet"} testid="kpi-first-response" />
-            <Kpi label="Response time" value={t.response.count ? dur(t.response.median) : "—"}
-              note={t.response.count ? `p90 ${dur(t.response.p90)} · ${t.response.count} replies` : "no replies yet"} testid="kpi-response" />
-            <Kpi label="Resolution" value={t.resolution.count ? dur(t.resolution.median) : "—"}
-              note={t.resolution.count ? `p90 ${dur(t.resolution.p90)}` : "none closed"} testid="kpi-resolution" />
-            <Kpi label="Queue wait" value={t.queue_wait.count ? dur(t.queue_wait.median) : "—"}
-              note={t.queue_wait.count ? `p90 ${dur(t.queue_wait.p90)}` : "nobody queued"} testid="kpi-queue" />
-            <Kpi label="Missed chats" value={String(t.missed)}
-              note={t.conversations ? pct(t.missed / t.conversations) + " of conversations" : "—"} testid="kpi-missed" tone={t.missed ? "warn" : undefined} />
-            <Kpi label="CSAT" value={t.rated ? t.csat_average.toFixed(1) + " / 5" : "—"}
-              note={t.rated ? `${pct(t.csat_positive)} satisfied · ${t.rated} rated` : "no ratings"} testid="kpi-csat" />
-            <Kpi label="Assistant deflection" value={t.assisted ? pct(t.deflection_rate) : "—"}
-              note={t.assisted ? `${t.deflected} of ${t.assisted} without a person` : "assistant not used"} testid="kpi-deflection" />
-            <Kpi label="Conversions" value={String(t.conversions)}
-              note={`${pct(t.conversion_rate)} of chats · ${money(t.conversion_value, rep.currencies)} · ${t.assisted_conversions} after the assistant`}
+            <Kpi label={t("rep.conversations")} value={num(tot.conversations)} note={tn("rep.missedN", tot.missed)} testid="kpi-conversations" />
+            <Kpi label={t("rep.firstResponse")} value={tot.first_response.count ? dur(tot.first_response.median) : "—"}
+              note={tot.first_response.count ? t("rep.p90", { d: dur(tot.first_response.p90) }) : t("rep.noReplies")} testid="kpi-first-response" />
+            <Kpi label={t("rep.responseTime")} value={tot.response.count ? dur(tot.response.median) : "—"}
+              note={tot.response.count ? tn("rep.p90Replies", tot.response.count, { d: dur(tot.response.p90) }) : t("rep.noReplies")} testid="kpi-response" />
+            <Kpi label={t("rep.resolution")} value={tot.resolution.count ? dur(tot.resolution.median) : "—"}
+              note={tot.resolution.count ? t("rep.p90", { d: dur(tot.resolution.p90) }) : t("rep.noneClosed")} testid="kpi-resolution" />
+            <Kpi label={t("rep.queueWait")} value={tot.queue_wait.count ? dur(tot.queue_wait.median) : "—"}
+              note={tot.queue_wait.count ? t("rep.p90", { d: dur(tot.queue_wait.p90) }) : t("rep.nobodyQueued")} testid="kpi-queue" />
+            <Kpi label={t("rep.missedChats")} value={num(tot.missed)}
+              note={tot.conversations ? t("rep.ofConversations", { p: pct(tot.missed / tot.conversations) }) : "—"} testid="kpi-missed" tone={tot.missed ? "warn" : undefined} />
+            <Kpi label={t("rep.csat")} value={tot.rated ? t("rep.outOf5", { v: oneDecimal(tot.csat_average), max: 5 }) : "—"}
+              note={tot.rated ? tn("rep.satisfied", tot.rated, { p: pct(tot.csat_positive) }) : t("rep.noRatings")} testid="kpi-csat" />
+            <Kpi label={t("rep.deflection")} value={tot.assisted ? pct(tot.deflection_rate) : "—"}
+              note={tot.assisted ? tn("rep.deflected", tot.assisted, { d: num(tot.deflected) }) : t("rep.noAssistant")} testid="kpi-deflection" />
+            <Kpi label={t("rep.conversions")} value={num(tot.conversions)}
+              note={t("rep.conversionsNote", { p: pct(tot.conversion_rate), v: money(tot.conversion_value, rep.currencies), n: tot.assisted_conversions })}
               testid="kpi-conversions" />
           </div>
           <div class="pa-rep-charts">
             <div class="pa-rep-card pa-rep-wide">
-              <h2>Conversations per day</h2>
+              <h2>{t("rep.perDay")}</h2>
               <DayChart rep={rep} />
             </div>
             <div class="pa-rep-card">
-              <h2>By hour of day</h2>
+              <h2>{t("rep.byHour")}</h2>
               <HourChart hours={rep.hours} />
             </div>
             <div class="pa-rep-card">
-              <h2>Response times per day</h2>
+              <h2>{t("rep.responsePerDay")}</h2>
               <ResponseChart rep={rep} />
             </div>
           </div>
-          <Table title="By agent" rows={rep.agents} testid="report-agents" empty="No agent had a conversation in this period." />
+          <Table title={t("rep.byAgent")} rows={rep.agents} testid="report-agents" empty={t("rep.noAgent")} />
           <div class="pa-rep-two">
-            <Table title="By site" rows={rep.sites} testid="report-sites" empty="No conversations." compact />
-            <Table title="By team" rows={rep.teams} testid="report-teams" empty="No team-routed conversations." compact />
+            <Table title={t("rep.bySite")} rows={rep.sites} testid="report-sites" empty={t("rep.noConversations")} compact />
+            <Table title={t("rep.byTeam")} rows={rep.teams} testid="report-teams" empty={t("rep.noTeam")} compact />
           </div>
         </div>
       )}
@@ -335,27 +342,27 @@ function Table(props: { title: string; rows: Row[]; testid: string; empty: strin
         <table class="pa-rep-table" data-testid={props.testid}>
           <thead>
             <tr>
-              <th>Name</th>
-              <th class="num">Chats</th>
-              <th class="num">First response</th>
-              {!props.compact && <th class="num">Response (p90)</th>}
-              {!props.compact && <th class="num">Resolution</th>}
-              <th class="num">Missed</th>
-              <th class="num">CSAT</th>
-              <th class="num">Conversions</th>
+              <th>{t("rep.name")}</th>
+              <th class="num">{t("rep.chats")}</th>
+              <th class="num">{t("rep.firstResponse")}</th>
+              {!props.compact && <th class="num">{t("rep.responseP90Col")}</th>}
+              {!props.compact && <th class="num">{t("rep.resolution")}</th>}
+              <th class="num">{t("rep.missed")}</th>
+              <th class="num">{t("rep.csat")}</th>
+              <th class="num">{t("rep.conversions")}</th>
             </tr>
           </thead>
           <tbody>
             {props.rows.map((r) => (
               <tr data-key={r.key}>
                 <td>{r.name || r.key}</td>
-                <td class="num">{r.conversations}</td>
+                <td class="num">{num(r.conversations)}</td>
                 <td class="num">{d(r.first_response)}</td>
                 {!props.compact && <td class="num">{r.response.count ? `${dur(r.response.median)} (${dur(r.response.p90)})` : "—"}</td>}
                 {!props.compact && <td class="num">{d(r.resolution)}</td>}
-                <td class="num">{r.missed}</td>
-                <td class="num">{r.rated ? r.csat_average.toFixed(1) : "—"}</td>
-                <td class="num">{r.conversions ? `${r.conversions} (${pct(r.conversion_rate)})` : "—"}</td>
+                <td class="num">{num(r.missed)}</td>
+                <td class="num">{r.rated ? oneDecimal(r.csat_average) : "—"}</td>
+                <td class="num">{r.conversions ? `${num(r.conversions)} (${pct(r.conversion_rate)})` : "—"}</td>
               </tr>
             ))}
           </tbody>
@@ -418,9 +425,9 @@ function DayChart({ rep }: { rep: Report }) {
         scales: { x: { time: false, range: (_u, min, max) => [min - 0.6, max + 0.6] }, y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.15)] } },
         axes: [indexAxis(labels), { ...AXIS, size: 40 }],
         series: [
-          { label: "Day", value: (_u, i) => (i == null ? "" : labels[i] ?? "") },
-          { label: "Conversations", fill: BLUE + "cc", stroke: BLUE, width: 0, paths: bars({ size: [0.7, 28] }), points: { show: false } },
-          { label: "Missed", fill: RED + "cc", stroke: RED, width: 0, paths: bars({ size: [0.35, 14], align: 1 }), points: { show: false } },
+          { label: t("rep.day"), value: (_u, i) => (i == null ? "" : labels[i] ?? "") },
+          { label: t("rep.conversations"), fill: BLUE + "cc", stroke: BLUE, width: 0, paths: bars({ size: [0.7, 28] }), points: { show: false } },
+          { label: t("rep.missed"), fill: RED + "cc", stroke: RED, width: 0, paths: bars({ size: [0.35, 14], align: 1 }), points: { show: false } },
         ],
       })}
     />
@@ -429,7 +436,7 @@ function DayChart({ rep }: { rep: Report }) {
 
 function HourChart({ hours }: { hours: number[] }) {
   const data = useMemo<uPlot.AlignedData>(() => [hours.map((_, i) => i), hours], [hours]);
-  const labels = hours.map((_, h) => String(h).padStart(2, "0") + ":00");
+  const labels = hours.map((_, h) => num(h, { minimumIntegerDigits: 2 }) + ":" + num(0, { minimumIntegerDigits: 2 }));
   return (
     <Chart
       testid="chart-hours"
@@ -441,8 +448,8 @@ function HourChart({ hours }: { hours: number[] }) {
         scales: { x: { time: false, range: () => [-0.6, 23.6] }, y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.15)] } },
         axes: [{ ...AXIS, splits: () => [0, 3, 6, 9, 12, 15, 18, 21], values: (_u, s) => s.map((i) => labels[i] ?? "") }, { ...AXIS, size: 40 }],
         series: [
-          { label: "Hour", value: (_u, i) => (i == null ? "" : labels[i] ?? "") },
-          { label: "Conversations", fill: BLUE + "b3", stroke: BLUE, width: 0, paths: bars({ size: [0.7, 24] }), points: { show: false } },
+          { label: t("rep.hour"), value: (_u, i) => (i == null ? "" : labels[i] ?? "") },
+          { label: t("rep.conversations"), fill: BLUE + "b3", stroke: BLUE, width: 0, paths: bars({ size: [0.7, 24] }), points: { show: false } },
         ],
       })}
     />
@@ -467,12 +474,12 @@ function ResponseChart({ rep }: { rep: Report }) {
         width,
         height: 220,
         scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
-        axes: [indexAxis(labels), { ...AXIS, size: 48, values: (_u, s) => s.map((v) => v + "m") }],
+        axes: [indexAxis(labels), { ...AXIS, size: 48, values: (_u, s) => s.map((v) => unit(v, "minute")) }],
         series: [
-          { label: "Day", value: (_u, i) => (i == null ? "" : labels[i] ?? "") },
-          { label: "First response", stroke: BLUE, width: 2, value: minutes, points: { size: 5 } },
-          { label: "Response", stroke: AMBER, width: 2, value: minutes, points: { size: 5 } },
-          { label: "Response p90", stroke: AMBER, width: 1, dash: [4, 4], value: minutes, points: { show: false } },
+          { label: t("rep.day"), value: (_u, i) => (i == null ? "" : labels[i] ?? "") },
+          { label: t("rep.firstResponse"), stroke: BLUE, width: 2, value: minutes, points: { size: 5 } },
+          { label: t("rep.response"), stroke: AMBER, width: 2, value: minutes, points: { size: 5 } },
+          { label: t("rep.responseP90"), stroke: AMBER, width: 1, dash: [4, 4], value: minutes, points: { show: false } },
         ],
       })}
     />

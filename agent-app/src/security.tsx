@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, errorMessage as message } from "@parley/shared/http";
 import { Dialog, useConfirm } from "./dialog";
-import { t } from "./i18n";
+import { dateTime, t } from "./i18n";
 
 interface Invite {
   id: string;
@@ -85,18 +85,18 @@ function AuditLog() {
       <table class="pa-table" data-testid="audit">
         <thead>
           <tr>
-            <th>When</th>
-            <th>Who</th>
-            <th>What</th>
-            <th>On</th>
-            <th>Details</th>
-            <th>From</th>
+            <th>{t("sec.when")}</th>
+            <th>{t("sec.who")}</th>
+            <th>{t("sec.what")}</th>
+            <th>{t("sec.on")}</th>
+            <th>{t("sec.details")}</th>
+            <th>{t("sec.from")}</th>
           </tr>
         </thead>
         <tbody>
           {entries.map((e) => (
             <tr key={e.id} data-testid="audit-row" data-action={e.action}>
-              <td>{new Date(e.at).toLocaleString()}</td>
+              <td>{dateTime(e.at)}</td>
               <td>{e.actor_name || "—"}</td>
               <td>{e.action.replace(/_/g, " ")}</td>
               <td>{e.target}</td>
@@ -108,12 +108,17 @@ function AuditLog() {
       </table>
       {next !== null && next > 0 && (
         <button type="button" class="pa-btn-outline" data-testid="audit-more" onClick={() => void load(next)}>
-          Older entries
+          {t("sec.older")}
         </button>
       )}
     </div>
   );
 }
+
+const roles = { admin: "sec.roleAdmin", supervisor: "sec.roleSupervisor", agent: "sec.roleAgent" } as const;
+
+/** roleName is a role's name in the reader's language. */
+const roleName = (role: string) => (role in roles ? t(roles[role as keyof typeof roles]) : role);
 
 /** InviteAccept is the page of an invite link: choose a name and a
  * password, and be signed in. */
@@ -146,10 +151,10 @@ export function InviteAccept({ token, onSignedIn }: { token: string; onSignedIn:
   return (
     <div class="pa-center pa-login-bg">
       <form class="pa-card pa-login" onSubmit={submit} aria-labelledby="invite-title" data-testid="invite-accept">
-        <h1 id="invite-title">Join {checked?.workspace ?? "Parley"}</h1>
+        <h1 id="invite-title">{t("sec.join", { workspace: checked?.workspace ?? "Parley" })}</h1>
         {checked && (
           <p class="pa-muted" data-testid="invite-for">
-            {checked.email} · {checked.role}
+            {checked.email} · {roleName(checked.role)}
           </p>
         )}
         {error && (
@@ -160,11 +165,11 @@ export function InviteAccept({ token, onSignedIn }: { token: string; onSignedIn:
         {checked && (
           <>
             <label>
-              Your name
+              {t("sec.yourName")}
               <input required data-testid="invite-name" autocomplete="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
             </label>
             <label>
-              Choose a password (at least 10 characters; a few unrelated words make a strong one)
+              {t("sec.choosePassword", { n: 10 })}
               <input
                 type="password"
                 required
@@ -176,14 +181,14 @@ export function InviteAccept({ token, onSignedIn }: { token: string; onSignedIn:
               />
             </label>
             <button type="submit" class="pa-btn pa-btn-block" data-testid="invite-submit" disabled={busy}>
-              {busy ? "Joining…" : "Join and sign in"}
+              {busy ? t("sec.joining") : t("sec.joinSignIn")}
             </button>
           </>
         )}
-        {!checked && !error && <p class="pa-muted">Checking your invite…</p>}
+        {!checked && !error && <p class="pa-muted">{t("sec.checking")}</p>}
         {error && (
           <a class="pa-link" href="/app/">
-            Go to sign-in
+            {t("sec.goSignIn")}
           </a>
         )}
       </form>

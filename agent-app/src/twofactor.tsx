@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, errorMessage as message } from "@parley/shared/http";
 import { Dialog } from "./dialog";
-import { t } from "./i18n";
+import { t, tn } from "./i18n";
 
 export interface TwoFactor {
   enabled: boolean;
@@ -107,8 +107,7 @@ export function TwoFactorPanel({
     return (
       <div class="pa-two-factor" data-testid="recovery-codes">
         <p role="status">
-          <strong>Two-factor sign-in is on.</strong> Keep these recovery codes somewhere safe: each signs you in once if you
-          lose your phone. They are shown only now.
+          <strong>{t("tf.isOn")}</strong> {t("tf.keepCodes")}
         </p>
         <ul class="pa-recovery-codes">
           {codes.map((c) => (
@@ -125,7 +124,7 @@ export function TwoFactorPanel({
             onChanged();
           }}
         >
-          I saved them
+          {t("tf.saved")}
         </button>
       </div>
     );
@@ -141,35 +140,33 @@ export function TwoFactorPanel({
       {twoFactor.enabled ? (
         <>
           <p data-testid="two-factor-state">
-            Two-factor sign-in is on: signing in asks for a code from your authenticator app.{" "}
-            {twoFactor.recovery_codes_left !== undefined && `${twoFactor.recovery_codes_left} recovery codes left.`}
+            {t("tf.onAsks")} {twoFactor.recovery_codes_left !== undefined && tn("tf.codesLeft", twoFactor.recovery_codes_left)}
           </p>
           <form onSubmit={disable}>
             <label class="pa-field">
-              To turn it off: a code from your app, a recovery code or your password
+              {t("tf.offProof")}
               <input type="password" autocomplete="off" required value={proof} onInput={(e) => setProof(e.currentTarget.value)} />
             </label>
             <button type="submit" class="pa-btn-outline" disabled={busy}>
-              Turn off two-factor sign-in
+              {t("tf.turnOff")}
             </button>
           </form>
         </>
       ) : enrolment ? (
         <form onSubmit={confirm}>
           <p>
-            In your authenticator app, add an account with this key, or paste the link (apps that scan QR codes accept
-            it too):
+            {t("tf.addAccount")}
           </p>
           <label class="pa-field">
-            Key
+            {t("tf.key")}
             <input readOnly data-testid="totp-secret" value={enrolment.secret} onFocus={(e) => e.currentTarget.select()} />
           </label>
           <label class="pa-field">
-            Link
+            {t("tf.link")}
             <input readOnly data-testid="totp-uri" value={enrolment.uri} onFocus={(e) => e.currentTarget.select()} />
           </label>
           <label class="pa-field">
-            Code from your authenticator app
+            {t("tf.code")}
             <input
               inputMode="numeric"
               autocomplete="one-time-code"
@@ -180,25 +177,25 @@ export function TwoFactorPanel({
             />
           </label>
           <button type="submit" class="pa-btn" disabled={busy}>
-            Turn on
+            {t("tf.turnOn")}
           </button>
         </form>
       ) : (
         <>
           <p>
             {twoFactor.enrolment_required
-              ? "Your workspace requires two-factor sign-in for admins. Set it up to continue."
-              : "Ask for a code from an authenticator app on your phone at every sign-in, so a stolen password is not enough."}
+              ? t("tf.required")
+              : t("tf.why")}
           </p>
           <button type="button" class="pa-btn" disabled={busy} onClick={() => void start()}>
-            Set up two-factor sign-in
+            {t("tf.setUp")}
           </button>
         </>
       )}
       {role === "admin" && twoFactor.enabled && (
         <label class="pa-check">
           <input type="checkbox" checked={requireAll} disabled={busy} onChange={(e) => setRequired(e.currentTarget.checked)} />
-          Require two-factor sign-in for every admin of this workspace
+          {t("tf.requireAdmins")}
         </label>
       )}
     </div>
