@@ -1,7 +1,9 @@
 // Builds the agent dashboard into an output directory (dist/ by default):
 //   index.html  the page, loading /app/app.js and /app/app.css
 //   app.js      the dashboard (Preact; the live client comes from
-//               ../widget/src/shared so both apps deliver messages alike)
+//               ../widget/src/shared so both apps deliver messages alike),
+//               an ES module: the screens the first view does not show
+//               are chunks/*.js, loaded on demand (src/lazy.tsx)
 //   app.css     its styles
 //   locale-<lang>.js  a language's words (src/locales/<lang>.ts), loaded
 //               only when an agent reads the dashboard in it (src/i18n.ts)
@@ -19,7 +21,9 @@ export function build(outdir) {
     esbuild,
     root,
     outdir,
-    scripts: { app: "src/app.tsx", ...Object.fromEntries(["es", "fr", "de", "pt", "ar"].map((l) => [`locale-${l}`, `src/locales/${l}.ts`])) },
+    modules: { app: "src/app.tsx" },
+    base: "/app/",
+    scripts: Object.fromEntries(["es", "fr", "de", "pt", "ar"].map((l) => [`locale-${l}`, `src/locales/${l}.ts`])),
     styles: { app: "src/app.css" },
     pages: { "index.html": "src/index.html" },
   });

@@ -11,7 +11,8 @@ import (
 //go:embed dist
 var dist embed.FS
 
-// Dist is the built dashboard: index.html, app.js, app.css.
+// Dist is the built dashboard: index.html, app.js, app.css, and the
+// chunks/ that app.js imports on demand.
 func Dist() fs.FS {
 	sub, err := fs.Sub(dist, "dist")
 	if err != nil {

@@ -17,7 +17,6 @@ import { ApiError, api, liveURL } from "@parley/shared/http";
 import type { Attachment, Author, ConversationInfo, MessageFrame } from "../../pkg/protocol/protocol";
 import { ConversationRouting, RoutingSide, TransferButton } from "./routing";
 import { INVITE_PATH, InviteAccept, SecuritySide } from "./security";
-import { SitesButton } from "./sites";
 import { Composer, clearDrafts } from "./composer";
 import { PendingUploads, useUploads } from "./uploads";
 import { CannedButton } from "./canned";
@@ -25,19 +24,38 @@ import { NotifyButton, useNotifications } from "./notify";
 import { Shortcuts } from "./shortcuts";
 import { Mentions, NoteItem, notesAfter, useNotes } from "./notes";
 import type { NoteInfo } from "../../pkg/protocol/protocol";
-import { EmailButton, TranscriptButton } from "./email";
-import { TokensButton, WebhooksButton } from "./integrations";
-import { PrivacyButton } from "./privacy";
-import { KnowledgeButton } from "./knowledge";
-import { FirstRun } from "./firstrun";
-import { TwoFactor, TwoFactorButton, TwoFactorPanel } from "./twofactor";
+import type { TwoFactor } from "./twofactor";
 import { visitorEmail, visitorName } from "./visitor";
 import { InboxViews, StateActions, StatePill, TagEditor } from "./inbox";
 import { VisitorPanel } from "./visitorpanel";
-import { ReportsButton, ReportsPage } from "./reports";
 import { SearchBox } from "./search";
-import { SupervisionButton, SupervisionPage } from "./supervision";
 import { ContactsButton, ContactsPage } from "./contacts";
+import { chunk } from "./lazy";
+
+// What the first view does not show loads on its own (lazy.tsx): the
+// sidebar's screens once the inbox is up, a page when it opens.
+const loading = () => <div class="pa-center pa-muted">{t("common.loading")}</div>;
+const reports = chunk(() => import("./reports"));
+const ReportsButton = reports("ReportsButton", "later");
+const ReportsPage = reports("ReportsPage", "now", loading);
+const supervision = chunk(() => import("./supervision"));
+const SupervisionButton = supervision("SupervisionButton", "later");
+const SupervisionPage = supervision("SupervisionPage", "now", loading);
+const SitesButton = chunk(() => import("./sites"))("SitesButton", "later");
+const email = chunk(() => import("./email"));
+const EmailButton = email("EmailButton", "later");
+const TranscriptButton = email("TranscriptButton", "now");
+const integrations = chunk(() => import("./integrations"));
+const TokensButton = integrations("TokensButton", "later");
+const WebhooksButton = integrations("WebhooksButton", "later");
+const PrivacyButton = chunk(() => import("./privacy"))("PrivacyButton", "later");
+const KnowledgeButton = chunk(() => import("./knowledge"))("KnowledgeButton", "later");
+// The first-run checklist is an admin's until dismissed; everyone else
+// sees what it wraps, shown meanwhile.
+const FirstRun = chunk(() => import("./firstrun"))("FirstRun", "now", (props) => props.children);
+const twoFactor = chunk(() => import("./twofactor"));
+const TwoFactorButton = twoFactor("TwoFactorButton", "later");
+const TwoFactorPanel = twoFactor("TwoFactorPanel", "now", loading);
 
 interface Agent {
   id: string;

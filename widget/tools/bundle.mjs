@@ -7,8 +7,8 @@
 // esbuild is passed in, not imported here: each app resolves its own pinned
 // copy from its own node_modules, so building one app never depends on the
 // other's install.
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { privateNames } from "./privatenames.mjs";
 
@@ -34,22 +34,29 @@ function onePreact(root) {
 }
 
 /**
- * buildApp({ esbuild, root, outdir, scripts, styles, pages }) empties outdir
- * (relative to root) and writes into it:
+ * buildApp({ esbuild, root, outdir, scripts, modules, base, styles, pages })
+ * empties outdir (relative to root) and writes into it:
  *   scripts  { name: "src/entry.ts(x)" } → name.js, one self-contained IIFE each
+ *   modules  { name: "src/entry.ts(x)" } → name.js, an ES module split at its
+ *            import()s: what only a dynamic import reaches, and what is
+ *            shared, goes to chunks/<name>-<hash>.js, fetched when needed
  *   styles   { name: "src/entry.css" }   → name.css
- *   pages    { "file.html": "src/file.html" } copied as they are
- * Entries are relative to root. Each bundle is built on its own, so no two
+ *   pages    { "file.html": "src/file.html" } copied, with a modulepreload
+ *            link (under base, the URL outdir is served at) for each chunk
+ *            a module imports statically: the browser fetches them with the
+ *            entry instead of after it
+ * Entries are relative to root. Each script is built on its own, so no two
  * share a chunk and each file depends only on its own entry. With
- * typescript (the app's copy of the module), the scripts' private class
- * members get short names (tools/privatenames.mjs).
+ * typescript (the app's copy of the module), the scripts' and modules'
+ * private class members get short names (tools/privatenames.mjs).
  */
-export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {}, pages = {}, typescript }) {
+export async function buildApp({ esbuild, root, outdir, scripts = {}, modules = {}, base = "/", styles = {}, pages = {}, typescript }) {
   // A warning fails the build: esbuild recovers from a broken stylesheet
   // (an unclosed rule nests everything after it) and would ship it.
   const strict = async (options) => {
     const r = await esbuild.build(options);
     if (r.warnings.length > 0) throw new Error(`build: ${r.warnings.length} warning(s) in ${Object.values(options.entryPoints).join(", ")}`);
+    return r;
   };
   const out = resolve(root, outdir);
   rmSync(out, { recursive: true, force: true });
@@ -67,7 +74,6 @@ export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {
   };
   const scriptOptions = {
     ...common,
-    format: "iife",
     jsx: "automatic",
     jsxImportSource: "preact",
     // The code both apps share (live client, transports, WebRTC, calls,
@@ -78,18 +84,35 @@ export async function buildApp({ esbuild, root, outdir, scripts = {}, styles = {
   if (typescript) {
     // The library code the scripts bundle (preact) is plain JavaScript the
     // type checker does not see: privateNames reads it as text.
-    const { metafile } = await esbuild.build({ ...scriptOptions, entryPoints: scripts, write: false, metafile: true });
+    const { metafile } = await esbuild.build({ ...scriptOptions, format: "esm", entryPoints: { ...scripts, ...modules }, write: false, metafile: true });
     const library = Object.keys(metafile.inputs).filter((p) => p.includes("node_modules/")).map((p) => resolve(root, p));
     const names = privateNames(typescript, root, library);
     if (names.length > 0) scriptOptions.mangleProps = new RegExp(`^(${names.join("|")})$`);
   }
   for (const [name, entry] of Object.entries(scripts)) {
-    await strict({ ...scriptOptions, entryPoints: { [name]: entry } });
+    await strict({ ...scriptOptions, entryPoints: { [name]: entry }, format: "iife" });
+  }
+  const preloads = [];
+  for (const [name, entry] of Object.entries(modules)) {
+    const r = await strict({ ...scriptOptions, entryPoints: { [name]: entry }, format: "esm", splitting: true, chunkNames: "chunks/[name]-[hash]", metafile: true });
+    const inOut = (file) => relative(out, resolve(root, file));
+    const staticImports = (file) => r.metafile.outputs[file].imports.filter((i) => i.kind === "import-statement").map((i) => i.path);
+    const seen = new Set();
+    const walk = (file) => {
+      for (const dep of staticImports(file)) {
+        if (seen.has(dep)) continue;
+        seen.add(dep);
+        preloads.push(inOut(dep));
+        walk(dep);
+      }
+    };
+    walk(Object.keys(r.metafile.outputs).find((file) => inOut(file) === `${name}.js`));
   }
   for (const [name, entry] of Object.entries(styles)) {
     await strict({ ...common, entryPoints: { [name]: entry } });
   }
+  const links = preloads.map((file) => `<link rel="modulepreload" href="${base}${file}">\n`).join("");
   for (const [file, from] of Object.entries(pages)) {
-    copyFileSync(join(root, from), join(out, file));
+    writeFileSync(join(out, file), readFileSync(join(root, from), "utf8").replace("</head>", `${links}</head>`));
   }
 }
