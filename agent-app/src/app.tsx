@@ -30,7 +30,7 @@ import { InboxViews, StateActions, StatePill, TagEditor } from "./inbox";
 import { VisitorPanel } from "./visitorpanel";
 import { SearchBox } from "./search";
 import { ContactsButton, ContactsPage } from "./contacts";
-import { chunk } from "./lazy";
+import { chunk, firstViewDone } from "./lazy";
 
 // What the first view does not show loads on its own (lazy.tsx): the
 // sidebar's screens once the inbox is up, a page when it opens.
@@ -389,6 +389,10 @@ function Dashboard(props: { me: Me; onMeChanged: () => void; onSignedOut: () => 
     };
   }, [client]);
   useClientVersion(client);
+  // The sidebar's screens load once the live inbox is on screen (lazy.tsx).
+  useEffect(() => {
+    if (client.state === "online") firstViewDone();
+  }, [client.state]);
 
   const [selected, setSelected] = useState<string | null>(() => new URLSearchParams(location.hash.slice(1)).get("c"));
   // A link to a conversation (#c=<id>) opens it, also in an open dashboard.

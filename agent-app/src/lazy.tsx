@@ -10,19 +10,45 @@ import { useEffect, useState } from "preact/hooks";
 import { t } from "./i18n";
 
 /** When a chunk loads: "now" as soon as one of its components shows (a
- * screen that was opened), "later" once the browser is idle after the
- * first view (the sidebar's buttons: they show a moment after the inbox). */
+ * screen that was opened), "later" once the first view is on screen and
+ * the browser idle (the sidebar's buttons: they show a moment after the
+ * inbox, and their code does not hold it up). */
 type When = "now" | "later";
 
-/** afterFirstView runs f once the page has been idle, or after a second
- * at the latest (some browsers have no requestIdleCallback). */
+let showFirstView = () => {};
+const firstViewShown = new Promise<void>((resolve) => (showFirstView = resolve));
+
+/** firstViewDone tells the "later" chunks that the first view is on
+ * screen (the dashboard's live inbox has arrived). */
+export function firstViewDone(): void {
+  showFirstView();
+}
+
+/** MOST_LATER_MS: the "later" chunks load after this even when the first
+ * view never comes (the live connection cannot open): the admin screens
+ * still work over HTTP. */
+const MOST_LATER_MS = 3000;
+
+/** afterFirstView runs f once the first view is shown and the page has
+ * been idle (or after a second: not every browser has
+ * requestIdleCallback); the returned function cancels it. */
 function afterFirstView(f: () => void): () => void {
-  if ("requestIdleCallback" in window) {
-    const id = requestIdleCallback(f, { timeout: 1000 });
-    return () => cancelIdleCallback(id);
-  }
-  const id = setTimeout(f, 300);
-  return () => clearTimeout(id);
+  let cancelIdle = () => {};
+  let live = true;
+  void Promise.race([firstViewShown, new Promise((r) => setTimeout(r, MOST_LATER_MS))]).then(() => {
+    if (!live) return;
+    if ("requestIdleCallback" in window) {
+      const id = requestIdleCallback(f, { timeout: 1000 });
+      cancelIdle = () => cancelIdleCallback(id);
+    } else {
+      const id = setTimeout(f, 300);
+      cancelIdle = () => clearTimeout(id);
+    }
+  });
+  return () => {
+    live = false;
+    cancelIdle();
+  };
 }
 
 type Props<C> = C extends ComponentType<infer P> ? P : never;
