@@ -313,7 +313,9 @@ function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
  * seconds. */
 function useClientVersion(client: AgentClient | null): number {
   const [version, setVersion] = useState(0);
-  useEffect(() => {
+  // Subscribed with the connection's start (Dashboard), so no change is
+  // missed before a later effect would have run.
+  useLayoutEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const off = client?.subscribe(() => {
       timer ??= setTimeout(() => {
@@ -373,7 +375,10 @@ function Dashboard(props: { me: Me; onMeChanged: () => void; onSignedOut: () => 
     [me.agent.id],
   );
   const [calls, setCalls] = useState<CallManager | null>(null);
-  useEffect(() => {
+  // The live connection opens as the dashboard is drawn, not after it is
+  // painted (useEffect): the inbox comes over it, and on a busy machine
+  // the first paint came hundreds of milliseconds later.
+  useLayoutEffect(() => {
     client.start();
     // Chat moves to a WebRTC data channel when one opens (see rtc.ts).
     const rtc = new WebRTCLink(client);
