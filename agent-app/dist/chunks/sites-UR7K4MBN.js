@@ -1,1 +1,0 @@
-import{a,b,c,d}from"./chunk-QII4UPVL.js";import"./chunk-QP2X6VPV.js";import"./chunk-P2N5DJDV.js";import"./chunk-Y5GTPNI3.js";import"./chunk-KYUVIMTE.js";export{b as CopyButton,c as SitesAdmin,d as SitesButton,a as copyText};
