@@ -31,10 +31,18 @@ type Redis struct {
 	pubsub   *redis.PubSub
 	closed   bool
 	onResync []func()
-	// repairing is set while a failed publication waits to be announced
-	// on resyncTopic (one announcer at a time).
+	// resyncDue is set while a resync waits out resyncSettle: requests
+	// meanwhile join it.
+	resyncDue bool
+	// repairing is set while failed publications wait to be announced on
+	// resyncTopic (one announcer at a time); lost counts the failures, so
+	// the announcer knows whether one came after what it announced.
 	repairing bool
-	done      chan struct{}
+	lost      uint64
+	// wake tells the announcer that the subscription is back: Redis is
+	// likely up, announce now rather than after the retry's back-off.
+	wake chan struct{}
+	done chan struct{}
 
 	// A publication that failed marks Redis down: until retryAt the
 	// others fail at once; then one at a time (probing) asks Redis.
@@ -65,6 +73,13 @@ const publishCooloff = 500 * time.Millisecond
 // down (see Redis.Publish).
 var ErrUnavailable = errors.New("bus: redis is unavailable")
 
+// resyncSettle is how long a resync waits before the hooks run: after a
+// Redis restart every node reconnects within a few hundred milliseconds,
+// and the nodes that lost publications announce them as they do, so this
+// node's own reconnect and those announcements make one resync of its
+// clients, not one each (issue 15, defect 4: 2–3 per client).
+const resyncSettle = 500 * time.Millisecond
+
 // resyncTopic is the Redis channel on which a node that failed to publish
 // asks every node (itself included) to make its clients resume: the
 // subscribers' own link may never have broken, so they would not know.
@@ -84,7 +99,8 @@ type RedisOptions struct {
 
 // NewRedis starts a Redis bus on client.
 func NewRedis(client *redis.Client, o RedisOptions) *Redis {
-	r := &Redis{client: client, local: NewMemory(), log: o.Logger, topics: map[string]*redisTopic{}, done: make(chan struct{})}
+	r := &Redis{client: client, local: NewMemory(), log: o.Logger, topics: map[string]*redisTopic{},
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -98,7 +114,8 @@ func NewRedis(client *redis.Client, o RedisOptions) *Redis {
 // OnResync registers f to run after the bus reconnected to Redis and
 // resubscribed, or after any node announced that one of its publications
 // failed: publications may have been missed, so local clients should resume
-// from the store. f runs on the bus's receive goroutine and must not block.
+// from the store. Requests within resyncSettle of the first run f once,
+// after it. f must not block.
 func (r *Redis) OnResync(f func()) {
 	r.mu.Lock()
 	r.onResync = append(r.onResync, f)
@@ -141,9 +158,12 @@ func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 }
 
 // repairLater announces on resyncTopic, once Redis takes publications
-// again, that a publication was lost, so every node's clients resume.
+// again, that a publication was lost, so every node's clients resume. A
+// publication that fails while the announcement goes out is announced
+// again after it: an announcement covers only what failed before it.
 func (r *Redis) repairLater() {
 	r.mu.Lock()
+	r.lost++
 	if r.repairing || r.closed {
 		r.mu.Unlock()
 		return
@@ -154,7 +174,7 @@ func (r *Redis) repairLater() {
 		wait := 100 * time.Millisecond
 		for {
 			r.mu.Lock()
-			closed := r.closed
+			closed, lost := r.closed, r.lost
 			r.mu.Unlock()
 			if closed {
 				return
@@ -165,13 +185,18 @@ func (r *Redis) repairLater() {
 			if err == nil {
 				r.down.Store(false) // Redis takes publications again
 				r.mu.Lock()
-				r.repairing = false
+				done := r.lost == lost
+				r.repairing = !done
 				r.mu.Unlock()
-				return
+				if done {
+					return
+				}
+				continue
 			}
 			select {
 			case <-r.done:
 				return
+			case <-r.wake:
 			case <-time.After(wait):
 			}
 			wait = min(2*wait, 2*time.Second)
@@ -278,17 +303,12 @@ func (r *Redis) receive() {
 		switch m := msg.(type) {
 		case *redis.Message:
 			if m.Channel == resyncTopic {
-				r.log.Info("bus: another node lost a publication; clients resume from the store")
-				r.runHooks()
+				r.log.Info("bus: a node lost a publication; clients resume from the store")
+				r.requestResync()
 				continue
 			}
 			r.local.Publish(ctx, m.Channel, []byte(m.Payload))
-		case *redis.Subscription:
-			if broken {
-				broken = false
-				r.resync()
-			}
-		case *redis.Pong:
+		case *redis.Subscription, *redis.Pong:
 			if broken {
 				broken = false
 				r.resync()
@@ -313,16 +333,38 @@ func (r *Redis) resync() {
 		cancel()
 	}
 	r.log.Info("bus: redis subscription is back; clients resume from the store", "topics", len(topics))
-	r.runHooks()
+	// A publication waiting to be announced goes out now, while the
+	// other nodes' resyncs for this outage still wait to run.
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	r.requestResync()
 }
 
-func (r *Redis) runHooks() {
+// requestResync runs the hooks resyncSettle from now, unless a run is
+// already due: that run starts after this request, so it covers it.
+func (r *Redis) requestResync() {
 	r.mu.Lock()
-	hooks := append([]func(){}, r.onResync...)
-	r.mu.Unlock()
-	for _, f := range hooks {
-		f()
+	if r.resyncDue || r.closed {
+		r.mu.Unlock()
+		return
 	}
+	r.resyncDue = true
+	r.mu.Unlock()
+	time.AfterFunc(resyncSettle, func() {
+		r.mu.Lock()
+		r.resyncDue = false
+		hooks := append([]func(){}, r.onResync...)
+		closed := r.closed
+		r.mu.Unlock()
+		if closed {
+			return
+		}
+		for _, f := range hooks {
+			f()
+		}
+	})
 }
 
 // Healthy reports whether Redis answers (for /readyz).

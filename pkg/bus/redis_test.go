@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -368,5 +369,54 @@ func TestRedisBusFailsFastWhileRedisIsDown(t *testing.T) {
 	r.Publish(ctx, "t", []byte("x"))
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Fatalf("the publication after the cool-off failed in %s without asking Redis", d)
+	}
+}
+
+// A Redis restart makes one resync per node (issue 15, defect 4), however
+// many nodes lost publications during it: each node's own reconnect and
+// every node's announcement of a lost publication come within
+// resyncSettle of each other and run the hooks once. Before, a node ran
+// them for its reconnect and again for each announcement (each client got
+// 2–3 resync frames per outage).
+func TestRedisRestartResyncsEachNodeOnce(t *testing.T) {
+	port := freePort(t)
+	stop := privateRedis(t, port)
+	opts := &redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: 1, DialTimeout: time.Second}
+	var runs [2]atomic.Int32
+	var nodes [2]*Redis
+	for i := range nodes {
+		c := redis.NewClient(opts)
+		defer c.Close()
+		nodes[i] = NewRedis(c, RedisOptions{})
+		defer nodes[i].Close()
+		nodes[i].OnResync(func() { runs[i].Add(1) })
+		if _, err := nodes[i].Subscribe(ConversationTopic(fmt.Sprint(i)), func(string, []byte) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	// Both nodes lose publications while Redis is away, the first one
+	// again after a while (past the fail-fast cool-off).
+	ctx := context.Background()
+	for _, n := range nodes {
+		if err := n.Publish(ctx, ConversationTopic("x"), []byte("lost")); err == nil {
+			t.Fatal("a publication with Redis down succeeded")
+		}
+	}
+	time.Sleep(publishCooloff)
+	nodes[0].Publish(ctx, ConversationTopic("x"), []byte("lost too"))
+	privateRedis(t, port)
+	for deadline := time.Now().Add(20 * time.Second); runs[0].Load() == 0 || runs[1].Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("resyncs after the restart: %d, %d", runs[0].Load(), runs[1].Load())
+		}
+	}
+	// Longer than a lost publication takes to be announced (its retries
+	// back off to 2 s) and settle.
+	time.Sleep(3 * time.Second)
+	for i := range runs {
+		if n := runs[i].Load(); n != 1 {
+			t.Errorf("node %d resynced %d times for one Redis restart, want 1", i, n)
+		}
 	}
 }
