@@ -157,7 +157,7 @@ function AssistantSettings({ site }: { site: string }) {
           <legend>{t("admin.endpoint")}</legend>
           <label>
             {t("admin.apiUrl")}
-            <input data-testid="assistant-url" placeholder="http://127.0.0.1:11434/v1" maxLength={500} value={a.url} onInput={(e) => set({ url: e.currentTarget.value })} />
+            <input data-testid="assistant-url" dir="ltr" placeholder="http://127.0.0.1:11434/v1" maxLength={500} value={a.url} onInput={(e) => set({ url: e.currentTarget.value })} />
           </label>
           <label>
             {t("admin.model")}

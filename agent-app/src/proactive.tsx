@@ -125,7 +125,7 @@ export function ProactiveForm({ site, onDone }: { site: { id: string; name: stri
             )}
             <label>
               {t(tr.kind === "url" ? "pro.urlContains" : "pro.urlOptional")}
-              <input maxLength={200} placeholder="/pricing" value={tr.url_contains ?? ""} onInput={(e) => setTrigger(i, { url_contains: e.currentTarget.value })} />
+              <input maxLength={200} dir="ltr" placeholder="/pricing" value={tr.url_contains ?? ""} onInput={(e) => setTrigger(i, { url_contains: e.currentTarget.value })} />
             </label>
             <label>
               {t("pro.from")}

@@ -185,7 +185,7 @@ export function SitesAdmin() {
               <div class="pa-snippet">
                 <span id={`snippet-${s.id}`}>{t("sites.snippet")}</span>
                 <span class="pa-snippet-row">
-                  <code data-testid="embed-code" aria-labelledby={`snippet-${s.id}`}>
+                  <code data-testid="embed-code" dir="ltr" aria-labelledby={`snippet-${s.id}`}>
                     {s.embed_code}
                   </code>
                   <CopyButton text={s.embed_code} testid="copy-snippet" />
@@ -257,7 +257,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
       </label>
       <label class="pa-wide">
         {t("sites.origins")}
-        <textarea rows={3} placeholder={ORIGIN_HINT} value={origins} onInput={(e) => setOrigins(e.currentTarget.value)} />
+        <textarea rows={3} dir="ltr" placeholder={ORIGIN_HINT} value={origins} onInput={(e) => setOrigins(e.currentTarget.value)} />
       </label>
       <fieldset>
         <legend>{t("sites.look")}</legend>
@@ -331,7 +331,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: (saved: boolean
           <div class="pa-snippet pa-wide">
             <span>{t("sites.secret")}</span>
             <span class="pa-snippet-row">
-              <code data-testid="identity-secret">{secret}</code>
+              <code data-testid="identity-secret" dir="ltr">{secret}</code>
               <button type="button" class="pa-btn-outline" onClick={() => void rotate()}>
                 {t("sites.rotate")}
               </button>

@@ -119,7 +119,7 @@ export function TranslationSettings({ site }: { site: string }) {
           <legend>{t("admin.endpoint")}</legend>
           <label>
             {t("admin.apiUrl")}
-            <input data-testid="translation-url" placeholder="http://127.0.0.1:11434/v1" maxLength={500} value={tr.url} onInput={(e) => set({ url: e.currentTarget.value })} />
+            <input data-testid="translation-url" dir="ltr" placeholder="http://127.0.0.1:11434/v1" maxLength={500} value={tr.url} onInput={(e) => set({ url: e.currentTarget.value })} />
           </label>
           <label>
             {t("admin.model")}

@@ -731,7 +731,7 @@ const de: Messages = {
   "admin.model": "Modell",
   "admin.apiKey": "API-Schlüssel",
   "admin.keySaved": "gespeichert (zum Ersetzen neuen eingeben)",
-  "admin.keyNone": "keiner (ein lokaler Server braucht keinen)",
+  "admin.keyNone": "keiner (lokal nicht nötig)",
   "admin.keyRemove": "Gespeicherten Schlüssel entfernen",
   "translate.label": "Übersetzungseinstellungen",
   "translate.title": "Automatische Übersetzung",

@@ -731,7 +731,7 @@ const es: Messages = {
   "admin.model": "Modelo",
   "admin.apiKey": "Clave de API",
   "admin.keySaved": "guardada (escriba otra para reemplazarla)",
-  "admin.keyNone": "ninguna (un servidor local no la necesita)",
+  "admin.keyNone": "ninguna (no hace falta en local)",
   "admin.keyRemove": "Quitar la clave guardada",
   "translate.label": "Ajustes de traducción",
   "translate.title": "Traducción automática",

@@ -731,7 +731,7 @@ const fr: Messages = {
   "admin.model": "Modèle",
   "admin.apiKey": "Clé d'API",
   "admin.keySaved": "enregistrée (saisissez-en une autre pour la remplacer)",
-  "admin.keyNone": "aucune (un serveur local n'en a pas besoin)",
+  "admin.keyNone": "aucune (inutile en local)",
   "admin.keyRemove": "Supprimer la clé enregistrée",
   "translate.label": "Réglages de traduction",
   "translate.title": "Traduction automatique",

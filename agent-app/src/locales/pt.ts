@@ -731,7 +731,7 @@ const pt: Messages = {
   "admin.model": "Modelo",
   "admin.apiKey": "Chave da API",
   "admin.keySaved": "guardada (escreva outra para a substituir)",
-  "admin.keyNone": "nenhuma (um servidor local não precisa)",
+  "admin.keyNone": "nenhuma (dispensável em local)",
   "admin.keyRemove": "Remover a chave guardada",
   "translate.label": "Definições de tradução",
   "translate.title": "Tradução automática",
