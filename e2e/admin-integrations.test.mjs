@@ -1,7 +1,8 @@
 // The admin's integration and privacy screens, used as an admin would:
 // API tokens (create, shown once, call /api/v1 with it, last used, revoke),
 // webhooks (a receiver on 127.0.0.1 that fails once; the test event in the
-// delivery log with its status code and answer, retried, replayed), and
+// delivery log with its status code and answer, retried, replayed; edited
+// to another receiver, which gets the next delivery), and
 // Data & privacy (find a visitor by email, download their export, delete
 // them with a typed confirmation, see it in the audit log).
 // Loopback webhook URLs are refused by design; PARLEY_WEBHOOK_ALLOW_PRIVATE
@@ -115,6 +116,31 @@ test("admin screens: API tokens, webhooks with their delivery log, a visitor's e
     assert.notEqual(rcv.got[before].headers["parley-delivery"], started.headers["parley-delivery"]);
     await eventually(async () => (await log.locator("[data-testid=delivery-row][data-event='conversation.started']").count()) === 2, { what: "the replay in the log" });
 
+    // Edit the webhook: a new receiver and one more event; the next
+    // delivery goes to the new URL, none to the old one.
+    const moved = await receiver();
+    try {
+      const sentBefore = rcv.got.length;
+      await hooks.getByRole("button", { name: `Edit ${rcv.url}` }).click();
+      assert.equal(await admin.locator("[data-testid=webhook-url]").inputValue(), rcv.url);
+      assert.ok(await admin.locator("[data-testid='webhook-event-conversation.started']").isChecked());
+      await admin.fill("[data-testid=webhook-url]", moved.url);
+      await admin.check("[data-testid='webhook-event-conversation.closed']");
+      await shot(admin, "admin-webhooks-edit");
+      await admin.click("[data-testid=webhook-save]");
+      await hooks.locator("[data-testid=screen-note]", { hasText: "Webhook saved." }).waitFor();
+      const edited = hooks.locator("[data-testid=webhook-row]", { hasText: moved.url });
+      await edited.waitFor();
+      assert.match(await edited.innerText(), /Conversation started[\s\S]*Conversation closed/);
+      assert.equal(await hooks.locator("[data-testid=webhook-row]", { hasText: rcv.url }).count(), 0);
+      await edited.locator("[data-testid=webhook-test]").click();
+      await eventually(() => moved.got.some((r) => r.body.type === "webhook.test"), { what: "the test event at the new URL" });
+      assert.ok(moved.got[0].headers["parley-signature"]);
+      assert.equal(rcv.got.length, sentBefore, "nothing more went to the old URL");
+    } finally {
+      await moved.close();
+    }
+
     // The visitor's email, as an agent records it; the token finds the visitor.
     const vs = await (await v1("/api/v1/visitors")).json();
     assert.equal(vs.data.length, 1);
@@ -178,7 +204,7 @@ test("admin screens: API tokens, webhooks with their delivery log, a visitor's e
     // The audit log shows the export and the deletion, by id only.
     await admin.click("[data-testid=dialog-close]");
     await admin.click("[data-testid=open-audit]");
-    for (const action of ["visitor_deleted", "visitor_exported", "api_token.revoke", "webhook.replay", "retention_changed"]) {
+    for (const action of ["visitor_deleted", "visitor_exported", "api_token.revoke", "webhook.replay", "webhook.edit", "retention_changed"]) {
       await admin.locator(`[data-testid=audit-row][data-action='${action}']`).first().waitFor();
     }
     assert.equal(await admin.locator("[data-testid=audit]", { hasText: email }).count(), 0);

@@ -4,7 +4,7 @@
 // are shown once, in the answer that made them; the server keeps only a
 // hash of a token and the sealed webhook secret.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "@parley/shared/http";
 import { ScreenButton, Table, useConfirm, when } from "./dialog";
 import { CopyButton } from "./sites";
@@ -226,6 +226,9 @@ function Webhooks() {
   const [events, setEvents] = useState<string[]>([]);
   const [secret, setSecret] = useState<{ title: string; secret: string } | null>(null);
   const [log, setLog] = useState<Webhook | null>(null);
+  // editing is the webhook the form below changes; null: the form adds one.
+  const [editing, setEditing] = useState<Webhook | null>(null);
+  const urlInput = useRef<HTMLInputElement>(null);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [confirmation, ask] = useConfirm();
   const load = () =>
@@ -233,6 +236,8 @@ function Webhooks() {
       (r) => {
         setHooks(r.webhooks);
         setTypes(r.event_types);
+        // The open delivery log follows its webhook's edits (its URL).
+        setLog((l) => l && (r.webhooks.find((w) => w.id === l.id) ?? null));
       },
       (e) => setNote({ ok: false, text: message(e) }),
     );
@@ -247,13 +252,28 @@ function Webhooks() {
       setNote({ ok: false, text: message(err) });
     }
   };
-  const create = (e: Event) => {
+  const edit = (w: Webhook | null) => {
+    setEditing(w);
+    setUrl(w?.url ?? "");
+    setEvents(w?.events ?? []);
+    if (w) {
+      urlInput.current?.scrollIntoView({ block: "nearest" });
+      urlInput.current?.focus();
+    }
+  };
+  const submit = (e: Event) => {
     e.preventDefault();
+    if (editing) {
+      void act(async () => {
+        await api("PATCH", `/api/webhooks/${editing.id}`, { url: url.trim(), events });
+        edit(null);
+      }, t("hooks.saved"));
+      return;
+    }
     void act(async () => {
       const r = await api<{ webhook: Webhook }>("POST", "/api/webhooks", { url: url.trim(), events });
       setSecret({ title: t("hooks.secretOnce", { url: r.webhook.url }), secret: r.webhook.secret ?? "" });
-      setUrl("");
-      setEvents([]);
+      edit(null);
     });
   };
   const rotate = async (w: Webhook) => {
@@ -266,6 +286,7 @@ function Webhooks() {
   const remove = async (w: Webhook) => {
     if (!(await ask(t("hooks.deleteQ", { url: w.url }), t("hooks.deleteAction")))) return;
     if (log?.id === w.id) setLog(null);
+    if (editing?.id === w.id) edit(null);
     await act(() => api("DELETE", `/api/webhooks/${w.id}`), t("hooks.deleted"));
   };
   return (
@@ -294,6 +315,15 @@ function Webhooks() {
               />
             </td>
             <td class="pa-actions">
+              <button
+                type="button"
+                class="pa-btn-outline pa-btn-sm"
+                data-testid="webhook-edit"
+                aria-label={t("hooks.editOne", { url: w.url })}
+                onClick={() => edit(w)}
+              >
+                {t("common.edit")}
+              </button>
               <button type="button" class="pa-btn-outline pa-btn-sm" data-testid="webhook-log" onClick={() => setLog(w)}>
                 {t("hooks.log")}
               </button>
@@ -321,11 +351,12 @@ function Webhooks() {
         )}
       </Table>
       {log && <DeliveryLog hook={log} onError={(text) => setNote({ ok: false, text })} />}
-      <form class="pa-form-stack" aria-label={t("hooks.add")} onSubmit={create}>
-        <h3>{t("hooks.add")}</h3>
+      <form class="pa-form-stack" aria-label={editing ? t("hooks.editTitle") : t("hooks.add")} onSubmit={submit} data-testid="webhook-form">
+        <h3>{editing ? t("hooks.editTitle") : t("hooks.add")}</h3>
         <label>
           {t("hooks.urlHttps")}
           <input
+            ref={urlInput}
             data-testid="webhook-url"
             required
             type="url"
@@ -353,9 +384,14 @@ function Webhooks() {
           ))}
         </fieldset>
         <div class="pa-form-actions">
-          <button type="submit" class="pa-btn" data-testid="webhook-create" disabled={events.length === 0}>
-            {t("hooks.addButton")}
+          <button type="submit" class="pa-btn" data-testid={editing ? "webhook-save" : "webhook-create"} disabled={events.length === 0}>
+            {editing ? t("common.save") : t("hooks.addButton")}
           </button>
+          {editing && (
+            <button type="button" class="pa-btn-outline" onClick={() => edit(null)}>
+              {t("common.cancel")}
+            </button>
+          )}
         </div>
       </form>
       {confirmation}

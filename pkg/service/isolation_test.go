@@ -76,7 +76,7 @@ var idRoutes = map[string]struct {
 	"DELETE /api/tokens/:id":                      {id: "token"},
 	"DELETE /api/webhooks/:id":                    {id: "webhook"},
 	"GET /api/webhooks/:id/deliveries":            {id: "webhook"},
-	"PATCH /api/webhooks/:id":                     {id: "webhook", body: map[string]any{"enabled": false}},
+	"PATCH /api/webhooks/:id":                     {id: "webhook", body: map[string]any{"url": "https://hooks.example.com/intruder", "events": []string{"message.created"}}},
 	"POST /api/webhooks/:id/secret":               {id: "webhook"},
 	"POST /api/webhooks/:id/test":                 {id: "webhook"},
 	"POST /api/conversations/:id/transcript":      {id: "conversation"},

@@ -59,6 +59,7 @@ type hookStore interface {
 	Deliveries(ctx context.Context, webhookID string, limit int) ([]store.WebhookDelivery, error)
 	ReplayDelivery(ctx context.Context, id, newID string, now time.Time) (store.WebhookDelivery, error)
 	SetWebhookDisabled(ctx context.Context, id string, disabled bool) (store.Webhook, error)
+	EditWebhook(ctx context.Context, id, url, events string) (store.Webhook, error)
 	RotateWebhookSecret(ctx context.Context, id, secret string) (store.Webhook, error)
 	EnqueueDeliveries(ctx context.Context, ds []store.WebhookDelivery) error
 }
@@ -140,21 +141,13 @@ func (a *webhooksAPI) create(c *gin.Context) error {
 	if err := bindBody(c, &req); err != nil {
 		return err
 	}
-	u, err := webhook.CheckURL(req.URL, a.allowPrivate)
+	u, err := a.checkURL(req.URL)
 	if err != nil {
-		return apierr.Invalid(err.Error())
+		return err
 	}
-	if len(req.Events) == 0 {
-		return apierr.Invalid("choose at least one event")
-	}
-	var events []string
-	for _, e := range req.Events {
-		if !slices.Contains(conversation.EventTypes, e) {
-			return apierr.Invalid(fmt.Sprintf("%q is not an event; events are %v", e, conversation.EventTypes))
-		}
-		if !slices.Contains(events, e) {
-			events = append(events, e)
-		}
+	events, err := checkEvents(req.Events)
+	if err != nil {
+		return err
 	}
 	me := agentOf(c)
 	st := a.store(me.WorkspaceID)
@@ -165,7 +158,7 @@ func (a *webhooksAPI) create(c *gin.Context) error {
 	if len(existing) >= maxWebhooks {
 		return apierr.Conflict(fmt.Sprintf("a workspace has at most %d webhooks; delete one first", maxWebhooks))
 	}
-	w := store.Webhook{ID: uuid.NewString(), URL: u.String(), Events: joinList(events), Secret: newWebhookSecret(),
+	w := store.Webhook{ID: uuid.NewString(), URL: u, Events: events, Secret: newWebhookSecret(),
 		CreatedBy: me.ID, CreatedAt: time.Now().UTC()}
 	if err := st.CreateWebhook(c.Request.Context(), w); err != nil {
 		return apierr.Unavailable("cannot make the webhook right now; retry", err)
@@ -176,6 +169,35 @@ func (a *webhooksAPI) create(c *gin.Context) error {
 	out.Secret = w.Secret
 	c.JSON(http.StatusCreated, gin.H{"webhook": out})
 	return nil
+}
+
+// checkURL is a webhook's URL as stored, or why it is refused: not
+// http(s), credentials in it, or (unless the server allows them) a
+// private, loopback or link-local address.
+func (a *webhooksAPI) checkURL(raw string) (string, error) {
+	u, err := webhook.CheckURL(raw, a.allowPrivate)
+	if err != nil {
+		return "", apierr.Invalid(err.Error())
+	}
+	return u.String(), nil
+}
+
+// checkEvents is a webhook's events as stored (comma-separated, each
+// once), or why they are refused: none, or one that is not an event.
+func checkEvents(req []string) (string, error) {
+	if len(req) == 0 {
+		return "", apierr.Invalid("choose at least one event")
+	}
+	var events []string
+	for _, e := range req {
+		if !slices.Contains(conversation.EventTypes, e) {
+			return "", apierr.Invalid(fmt.Sprintf("%q is not an event; events are %v", e, conversation.EventTypes))
+		}
+		if !slices.Contains(events, e) {
+			events = append(events, e)
+		}
+	}
+	return joinList(events), nil
 }
 
 // newWebhookSecret makes a signing secret: 192 random bits.
@@ -192,30 +214,59 @@ func hookErr(err error, what string) error {
 	return apierr.Unavailable("cannot "+what+" right now; retry", err)
 }
 
-// update answers PATCH /api/webhooks/:id {enabled}: a paused webhook gets
-// no deliveries of the events that happen meanwhile (what was queued
-// before still goes).
+// update answers PATCH /api/webhooks/:id {enabled} or {url, events} (one
+// or both of them): a paused webhook gets no deliveries of the events that
+// happen meanwhile (what was queued before still goes); an edited one gets
+// the chosen events at the new URL, checked as on creation, from the next
+// delivery on (those queued included), signed with the same secret.
 func (a *webhooksAPI) update(c *gin.Context) error {
 	var req struct {
-		Enabled *bool `json:"enabled"`
+		Enabled *bool     `json:"enabled"`
+		URL     *string   `json:"url"`
+		Events  *[]string `json:"events"`
 	}
 	if err := bindBody(c, &req); err != nil {
 		return err
 	}
-	if req.Enabled == nil {
-		return apierr.Invalid("the body must be {enabled: true|false}")
+	if req.Enabled == nil && req.URL == nil && req.Events == nil {
+		return apierr.Invalid("the body must be {enabled: true|false} or {url, events} (either or both)")
 	}
 	me := agentOf(c)
-	w, err := a.store(me.WorkspaceID).SetWebhookDisabled(c.Request.Context(), c.Param("id"), !*req.Enabled)
-	if err != nil {
-		return hookErr(err, "change the webhook")
+	st := a.store(me.WorkspaceID)
+	ctx := c.Request.Context()
+	var w store.Webhook
+	var err error
+	if req.URL != nil || req.Events != nil {
+		if w, err = st.Webhook(ctx, c.Param("id")); err != nil {
+			return hookErr(err, "read the webhook")
+		}
+		url, events := w.URL, w.Events
+		if req.URL != nil {
+			if url, err = a.checkURL(*req.URL); err != nil {
+				return err
+			}
+		}
+		if req.Events != nil {
+			if events, err = checkEvents(*req.Events); err != nil {
+				return err
+			}
+		}
+		if w, err = st.EditWebhook(ctx, w.ID, url, events); err != nil {
+			return hookErr(err, "change the webhook")
+		}
+		a.audit(c, me.WorkspaceID, "webhook.edit", w.ID, w.URL+" "+w.Events)
+	}
+	if req.Enabled != nil {
+		if w, err = st.SetWebhookDisabled(ctx, c.Param("id"), !*req.Enabled); err != nil {
+			return hookErr(err, "change the webhook")
+		}
+		action := "webhook.disable"
+		if *req.Enabled {
+			action = "webhook.enable"
+		}
+		a.audit(c, me.WorkspaceID, action, w.ID, w.URL)
 	}
 	a.changed(me.WorkspaceID)
-	action := "webhook.disable"
-	if *req.Enabled {
-		action = "webhook.enable"
-	}
-	a.audit(c, me.WorkspaceID, action, w.ID, w.URL)
 	c.JSON(http.StatusOK, gin.H{"webhook": webhookJSONOf(w)})
 	return nil
 }

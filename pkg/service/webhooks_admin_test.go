@@ -2,6 +2,7 @@ package service
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,89 @@ func TestWebhookTestEventRotateAndPause(t *testing.T) {
 				if !seen[a] {
 					t.Errorf("audit log lacks %s", a)
 				}
+			}
+		})
+	}
+}
+
+// An admin edits a webhook: the next delivery goes to the new URL, for the
+// newly chosen events, signed with the same secret, and the webhook stays
+// on; the new URL is checked as on creation (a server that refuses private
+// addresses refuses them here too); the edit is audited.
+func TestWebhookEdit(t *testing.T) {
+	for name, st := range storetest.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			before, after := newReceiver(t, 0), newReceiver(t, 0)
+			ts := newTestServerWith(t, st, nil, ratelimit.Rules{}, webhookArgs...)
+			startWebhooks(t, ts)
+			admin := ts.signIn(t, "admin@parley.local", adminPassword)
+			hook := createWebhook(t, admin, before.URL, "message.created")
+			after.mu.Lock()
+			after.secret = hook.Secret
+			after.mu.Unlock()
+
+			path := "/api/webhooks/" + hook.ID
+			for _, bad := range []map[string]any{
+				{},
+				{"url": "ftp://hooks.example.com/parley"},
+				{"url": "https://user:secret@hooks.example.com/parley"},
+				{"events": []string{}},
+				{"events": []string{"conversation.started", "conversation.exploded"}},
+			} {
+				if code := admin.call(t, "PATCH", path, bad, nil); code != http.StatusBadRequest {
+					t.Errorf("PATCH %v: %d, want 400", bad, code)
+				}
+			}
+
+			var edited struct{ Webhook webhookJSON }
+			code := admin.call(t, "PATCH", path, map[string]any{"url": after.URL + "/v2", "events": []string{"conversation.started", "conversation.started"}}, &edited)
+			if w := edited.Webhook; code != 200 || w.URL != after.URL+"/v2" || !slices.Equal(w.Events, []string{"conversation.started"}) || !w.Enabled || w.Secret != "" {
+				t.Fatalf("edit: %d %+v", code, w)
+			}
+			var list struct{ Webhooks []webhookJSON }
+			admin.call(t, "GET", "/api/webhooks", nil, &list)
+			if len(list.Webhooks) != 1 || list.Webhooks[0].URL != after.URL+"/v2" || !slices.Equal(list.Webhooks[0].Events, []string{"conversation.started"}) {
+				t.Fatalf("list after the edit: %+v", list.Webhooks)
+			}
+
+			// conversation.started was not subscribed before the edit: it
+			// reaches the new URL, signed with the webhook's secret.
+			v := ts.visitor(t)
+			v.hello(nil)
+			v.start()
+			waitWithin(t, "conversation.started at the new URL", 10*time.Second, func() bool { return len(after.requests()) == 1 })
+			if r := after.requests()[0]; r.verified != nil || r.event.Type != "conversation.started" {
+				t.Fatalf("the new URL got %s (signature %v)", r.event.Type, r.verified)
+			}
+			if n := len(before.requests()); n != 0 {
+				t.Fatalf("the old URL got %d requests", n)
+			}
+
+			// Creation's rules, on a server that keeps webhooks off private
+			// and loopback addresses (the default).
+			strict := newTestServer(t, st).signIn(t, "admin@parley.local", adminPassword)
+			for _, u := range []string{"http://127.0.0.1:8080/parley", "http://10.1.2.3/parley", "http://[::1]/parley", "http://169.254.169.254/latest"} {
+				if code := strict.call(t, "PATCH", path, map[string]any{"url": u}, nil); code != http.StatusBadRequest {
+					t.Errorf("edit to %s: %d, want 400", u, code)
+				}
+			}
+			if code := strict.call(t, "PATCH", path, map[string]any{"url": "https://hooks.example.com/parley"}, &edited); code != 200 ||
+				edited.Webhook.URL != "https://hooks.example.com/parley" || !slices.Equal(edited.Webhook.Events, []string{"conversation.started"}) {
+				t.Fatalf("edit of the URL alone: %d %+v (the events stay)", code, edited.Webhook)
+			}
+
+			var audit struct {
+				Entries []struct{ Action, Target, Detail string }
+			}
+			admin.call(t, "GET", "/api/audit", nil, &audit)
+			edits := 0
+			for _, e := range audit.Entries {
+				if e.Action == "webhook.edit" && e.Target == hook.ID {
+					edits++
+				}
+			}
+			if edits != 2 {
+				t.Fatalf("audit log has %d webhook.edit entries, want 2: %+v", edits, audit.Entries)
 			}
 		})
 	}

@@ -194,6 +194,20 @@ func (s *Scoped) SetWebhookDisabled(ctx context.Context, id string, disabled boo
 	return s.Webhook(ctx, id)
 }
 
+// EditWebhook changes where a subscription is delivered and which events
+// (comma-separated) it gets. Deliveries not sent yet go to the new URL: a
+// delivery reads its webhook when it is sent.
+func (s *Scoped) EditWebhook(ctx context.Context, id, url, events string) (Webhook, error) {
+	res := s.q(ctx).Model(&Webhook{}).Where("id = ?", id).Updates(map[string]any{"url": url, "events": events})
+	if res.Error != nil {
+		return Webhook{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return Webhook{}, ErrNotFound
+	}
+	return s.Webhook(ctx, id)
+}
+
 // RotateWebhookSecret replaces a subscription's signing secret; the
 // deliveries sent from now on are signed with it.
 func (s *Scoped) RotateWebhookSecret(ctx context.Context, id, secret string) (Webhook, error) {
