@@ -1,5 +1,5 @@
 // The admin screens in the agent's language: Agents, Email, API tokens,
-// Webhooks (with the delivery log) and Data & privacy, opened in a German
+// Webhooks (with the delivery log and the edit form) and Data & privacy, opened in a German
 // and in an Arabic browser. Each shows its own translated words (labels,
 // buttons, empty lines, a confirmation typed or asked, plural counts);
 // Arabic is right to left, the tables mirrored; no text is cut off and
@@ -35,6 +35,7 @@ const words = {
     event: "Unterhaltung begonnen",
     logButton: "Zustellprotokoll",
     noDeliveries: "Noch nichts zugestellt. Senden Sie ein Testereignis, um die URL zu prüfen.",
+    editTitle: "Webhook bearbeiten",
     retention: "Aufbewahrung",
     noMatch: "Kein Besucher hat diese E-Mail-Adresse.",
     deleteTitle: "Besucher löschen?",
@@ -58,6 +59,7 @@ const words = {
     event: "بدأت محادثة",
     logButton: "سجل التوصيل",
     noDeliveries: "لم يُوصَّل شيء بعد. أرسل حدثًا تجريبيًا لتجربة العنوان.",
+    editTitle: "تعديل الـWebhook",
     retention: "مدة الاحتفاظ",
     noMatch: "لا يوجد زائر بهذا البريد الإلكتروني.",
     deleteTitle: "حذف الزائر؟",
@@ -178,6 +180,11 @@ for (const [lang, locale] of [
     if (lang === "ar") await mirrored(admin, "[data-testid=webhooks]");
     await fits(admin, "webhooks");
     await shot(admin, `admin-${lang}-webhooks`);
+    await hooks.locator("[data-testid=webhook-edit]").click();
+    await hooks.locator("[data-testid=webhook-form] h3", { hasText: w.editTitle }).waitFor();
+    assert.equal(await admin.locator("[data-testid=webhook-url]").inputValue(), "https://hooks.example.com/parley");
+    await fits(admin, "the webhook's edit form");
+    await shot(admin, `admin-${lang}-webhooks-edit`);
     await closeDialog(admin);
 
     // Data & privacy: no match, then the visitor, deleted after typing the email.

@@ -254,19 +254,20 @@ func (a *webhooksAPI) update(c *gin.Context) error {
 		if w, err = st.EditWebhook(ctx, w.ID, url, events); err != nil {
 			return hookErr(err, "change the webhook")
 		}
+		a.changed(me.WorkspaceID)
 		a.audit(c, me.WorkspaceID, "webhook.edit", w.ID, w.URL+" "+w.Events)
 	}
 	if req.Enabled != nil {
 		if w, err = st.SetWebhookDisabled(ctx, c.Param("id"), !*req.Enabled); err != nil {
 			return hookErr(err, "change the webhook")
 		}
+		a.changed(me.WorkspaceID)
 		action := "webhook.disable"
 		if *req.Enabled {
 			action = "webhook.enable"
 		}
 		a.audit(c, me.WorkspaceID, action, w.ID, w.URL)
 	}
-	a.changed(me.WorkspaceID)
 	c.JSON(http.StatusOK, gin.H{"webhook": webhookJSONOf(w)})
 	return nil
 }
