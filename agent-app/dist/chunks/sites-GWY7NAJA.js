@@ -1,1 +1,0 @@
-import{a,b,c,d}from"./chunk-2XJWUXMJ.js";import"./chunk-ILEX5VQK.js";import"./chunk-P2N5DJDV.js";import"./chunk-G7P7WYOF.js";import"./chunk-PZSETCPE.js";export{b as CopyButton,c as SitesAdmin,d as SitesButton,a as copyText};
