@@ -18,6 +18,22 @@ async function chat(agent, frame, visitorText, reply) {
   await eventually(async () => (await bodies(frame)).includes(reply), { what: "the visitor sees the reply" });
 }
 
+// The launcher on the host page speaks the visitor's language before the
+// frame (or the API script that loads it) has arrived: the loader reads it
+// with the site's look.
+test("the launcher's label is French for a French browser before the frame loads", async () => {
+  const server = await e2e.server();
+  const ctx = await e2e.browser.newContext({ locale: "fr-FR" });
+  const page = await ctx.newPage();
+  await page.route(/\/widget\/host\.js/, (r) => r.abort()); // no API, no frame
+  await page.goto(`${server.url}/demo`);
+  const launcher = page.locator("#parley-launcher");
+  await eventually(async () => (await launcher.getAttribute("aria-label")) === "Discutez avec nous", { what: "the French label" });
+  assert.equal(await launcher.getAttribute("title"), "Discutez avec nous");
+  assert.equal(await page.locator("#parley-frame").count(), 0, "no frame yet");
+  await ctx.close();
+});
+
 test("French from the browser, German from the boot option, Arabic (right to left) from the site", async () => {
   const server = await e2e.server();
   const site = await demoSiteId(server.url);

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"golang.org/x/text/language"
 
 	"github.com/parleychat/parley/pkg/apierr"
 	"github.com/parleychat/parley/pkg/bus"
@@ -499,12 +500,50 @@ func (a *sitesAPI) rotateSecret(c *gin.Context) error {
 // the loader's launcher on the customer's page and for the frame. Any page
 // may read it (Access-Control-Allow-Origin: *): it is what every visitor
 // of the site sees anyway, and it carries no credentials.
+//
+// Label is the launcher's label in the language the frame will speak, so
+// the button on the page is not English until the frame has loaded.
 func (a *sitesAPI) look(c *gin.Context) error {
 	c.Header("Access-Control-Allow-Origin", "*")
+	c.Header("Vary", "Accept-Language")
 	site, err := a.site(c.Request.Context(), c.Query("site"))
 	if err != nil {
 		return siteErr(err, "read the site")
 	}
-	c.JSON(http.StatusOK, gin.H{"look": widgetLook(site)})
+	look := widgetLook(site)
+	label := launcherLabel(look.Language, c.Query("locale"), c.GetHeader("Accept-Language"))
+	c.JSON(http.StatusOK, gin.H{"look": look, "label": label})
 	return nil
+}
+
+// launcherLabels is the launcher's label ("Chat with us") in each language
+// the widget speaks, as widget/src/locales words it
+// (TestLauncherLabelsAreTheWidgetsWords checks they agree).
+var launcherLabels = map[string]string{
+	"en": "Chat with us",
+	"es": "Chatea con nosotros",
+	"fr": "Discutez avec nous",
+	"de": "Chatten Sie mit uns",
+	"pt": "Fale conosco",
+	"ar": "تحدّث معنا",
+}
+
+// launcherLabel picks the label's language as the frame picks its own
+// (widget/src/i18n.ts, choose): the site's setting, then the host page's
+// boot option, then the browser's languages in its order; English when
+// the widget speaks none of them.
+func launcherLabel(site, boot, acceptLanguage string) string {
+	tags := []string{site, boot}
+	if prefs, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil {
+		for _, t := range prefs {
+			tags = append(tags, t.String())
+		}
+	}
+	for _, t := range tags {
+		base, _, _ := strings.Cut(strings.ToLower(strings.ReplaceAll(t, "_", "-")), "-")
+		if l, ok := launcherLabels[base]; ok {
+			return l
+		}
+	}
+	return launcherLabels["en"]
 }

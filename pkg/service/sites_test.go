@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/pkg/protocol"
+	"github.com/parleychat/parley/pkg/store/storetest"
 )
 
 // siteOut is a site as the API answers it.
@@ -180,4 +182,55 @@ func TestSitesRefuseBadInputAndNonAdmins(t *testing.T) {
 			t.Errorf("refused requests created sites: %d", len(list.Sites))
 		}
 	})
+}
+
+// The launcher's label is in the language the frame will speak (the
+// site's, then boot's, then the browser's), in the widget's own words for
+// it, so the button on the page is not English until the frame loads.
+func TestLauncherLabel(t *testing.T) {
+	for _, c := range []struct{ site, boot, accept, want string }{
+		{"", "", "fr-FR,fr;q=0.9,en;q=0.8", "Discutez avec nous"},
+		{"", "", "ja,pt-BR;q=0.8", "Fale conosco"},
+		{"", "de", "fr-FR", "Chatten Sie mit uns"},
+		{"ar", "de", "fr-FR", "تحدّث معنا"},
+		{"", "es_MX", "", "Chatea con nosotros"},
+		{"", "", "ja,zh;q=0.5", "Chat with us"},
+		{"", "", "", "Chat with us"},
+	} {
+		if got := launcherLabel(c.site, c.boot, c.accept); got != c.want {
+			t.Errorf("site %q boot %q browser %q: %q, want %q", c.site, c.boot, c.accept, got, c.want)
+		}
+	}
+
+	// The same words as the frame's (widget/src/locales, English built in).
+	for lang, label := range launcherLabels {
+		if lang == "en" {
+			continue
+		}
+		data, err := os.ReadFile("../../widget/src/locales/" + lang + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var table map[string]string
+		if err := json.Unmarshal(data, &table); err != nil {
+			t.Fatal(err)
+		}
+		if table[launcherLabels["en"]] != label {
+			t.Errorf("%s: the launcher says %q, the frame %q", lang, label, table[launcherLabels["en"]])
+		}
+	}
+
+	ts := newTestServer(t, storetest.SQLite(t))
+	req, _ := http.NewRequest("GET", ts.URL+"/api/widget/look?site="+ts.site.ID+"&locale=", nil)
+	req.Header.Set("Accept-Language", "fr-CA,fr;q=0.9")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var look struct{ Label string }
+	json.NewDecoder(res.Body).Decode(&look)
+	res.Body.Close()
+	if look.Label != "Discutez avec nous" || res.Header.Get("Vary") != "Accept-Language" {
+		t.Fatalf("look for a French browser: label %q, Vary %q", look.Label, res.Header.Get("Vary"))
+	}
 }

@@ -137,13 +137,15 @@ const FRAME_EVENTS = ["message", "conversation_started", "conversation_ended"];
     frameReady = false;
   }
 
-  // The launcher's label, in the visitor's language once the frame says it.
-  let chatLabel = button.title;
-  const label = () => (button.title = chatLabel);
+  // The launcher's label is its aria-label, in the visitor's language
+  // from the loader (the look's label) and then from the frame; the title
+  // adds the unread count.
+  const chatLabel = () => button.getAttribute("aria-label");
+  const label = () => (button.title = chatLabel()!);
   const showUnread = (n: number) => {
     badge.textContent = String(n);
     set(badge, "display", n > 0 ? "block" : "none");
-    button.title = n > 0 ? `${chatLabel} (${n})` : label();
+    button.title = n > 0 ? `${chatLabel()} (${n})` : label();
   };
 
   // A new reply while the chat or the tab is hidden: the page's title
@@ -203,7 +205,7 @@ const FRAME_EVENTS = ["message", "conversation_started", "conversation_ended"];
     } else if (m.startsWith("parley:title:")) {
       alertTitle(m.slice(13));
     } else if (m.startsWith("parley:label:")) {
-      button.setAttribute("aria-label", (chatLabel = m.slice(13)));
+      button.setAttribute("aria-label", m.slice(13));
       label();
     } else if (m.startsWith("parley:unread:")) {
       const n = parseInt(m.slice(14), 10) || 0;

@@ -40,7 +40,13 @@ interface Stub {
   const host = new URL(script.src, location.href).origin;
   const q: Call[] = w.Parley?.q || [];
   let site = script.getAttribute("data-site") || "";
-  for (const c of q) if (c[0] === "boot") site = (c[1] as { site?: string })?.site || site;
+  // boot's language, which the launcher's label follows (after the site's).
+  let locale = "";
+  const boot = (o?: { site?: string; locale?: string }) => {
+    site = o?.site || site;
+    locale = o?.locale || locale;
+  };
+  for (const c of q) if (c[0] === "boot") boot(c[1] as never);
 
   // Until the API arrives, calls wait in the queue; a boot naming the site
   // starts the launcher if the page had not said which site.
@@ -48,7 +54,10 @@ interface Stub {
     // eslint-disable-next-line prefer-rest-params
     const c = arguments;
     q.push(c);
-    if (!started && c[0] === "boot") start(((c[1] as { site?: string }) || {}).site || "");
+    if (!started && c[0] === "boot") {
+      boot(c[1] as never);
+      start(site);
+    }
   };
   stub.q = q;
   w.Parley = stub;
@@ -92,10 +101,15 @@ interface Stub {
   const button = d.createElement("button");
   button.id = "parley-launcher";
   button.type = "button";
-  button.setAttribute("aria-label", "Chat with us");
+  // The label, in English until the look (below) gives the visitor's
+  // language; host.ts keeps the title equal to it.
+  const label = (s: string) => {
+    button.setAttribute("aria-label", s);
+    button.title = s;
+  };
+  label("Chat with us");
   button.setAttribute("aria-expanded", "false");
   button.setAttribute("aria-controls", "parley-frame");
-  button.title = "Chat with us";
   button.appendChild(icon("M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z", "26"));
   css(
     button,
@@ -163,10 +177,15 @@ interface Stub {
       w.Parley!("toggle");
       loadAPI();
     });
-    fetch(host + "/api/widget/look?site=" + encodeURIComponent(site))
+    // The label comes in the language the frame will speak: the site's,
+    // then boot's (locale), then the browser's (Accept-Language).
+    fetch(host + "/api/widget/look?site=" + encodeURIComponent(site) + "&locale=" + encodeURIComponent(locale))
       .then((r) => (r.ok ? r.json() : null))
-      .then((x) => x && x.look && applyLook(x.look))
-      .catch(() => undefined); // the default look stays
+      .then((x) => {
+        if (x?.look) applyLook(x.look);
+        if (x?.label) label(x.label);
+      })
+      .catch(() => undefined); // the default look and label stay
     const mount = () => {
       d.body.appendChild(button);
       // Off the critical path: the API loads when the page is idle.
