@@ -202,7 +202,13 @@ func TestLauncherLabel(t *testing.T) {
 		}
 	}
 
-	// The same words as the frame's (widget/src/locales, English built in).
+	// Every language the widget speaks has one, in the frame's own words
+	// (widget/src/locales; English is built in).
+	for _, lang := range widgetLanguages {
+		if launcherLabels[lang] == "" {
+			t.Errorf("no launcher label in %s", lang)
+		}
+	}
 	for lang, label := range launcherLabels {
 		if lang == "en" {
 			continue
