@@ -1,7 +1,7 @@
 // The admin screens in the agent's language (issue 17 item 7): Reports
 // (charts' titles and legends, the period and time-zone pickers, the CSV
 // button), Contacts (list, a contact's page, the delete dialog), the
-// two-factor dialog and the audit log, first in Spanish from the browser,
+// two-factor dialog, routing settings and the audit log, first in Spanish from the browser,
 // then in Arabic chosen in the sidebar, right to left.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -61,6 +61,15 @@ async function screens(agent, lang, w) {
   await agent.screenshot({ path: `${shots}/i18n-${lang}-twofactor.png` });
   await agent.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
+  // Routing settings.
+  await agent.locator("[data-testid=open-settings]").click();
+  const settings = agent.locator("[data-testid=routing-settings]");
+  await settings.waitFor();
+  assert.equal(await text(agent, "[data-testid=routing-mode] option:checked"), w.auto);
+  assert.ok((await settings.innerText()).includes(w.monday), "the business hours' days");
+  await agent.screenshot({ path: `${shots}/i18n-${lang}-routing-settings.png` });
+  await agent.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
   await agent.locator("[data-testid=open-audit]").click();
   await agent.locator("[data-testid=audit-row]").first().waitFor();
   assert.equal(await text(agent, "[data-testid=audit] th"), w.when);
@@ -69,7 +78,7 @@ async function screens(agent, lang, w) {
   await dialog.waitFor({ state: "detached" });
 }
 
-test("Reports, Contacts, two-factor and the audit log in Spanish, then in Arabic right to left", async () => {
+test("Reports, Contacts, two-factor, routing settings and the audit log in Spanish, then in Arabic right to left", async () => {
   const s = await e2e.server();
   const agent = await signInAgent(e2e.browser, s.url, undefined, undefined, "es-ES");
   await online(agent);
@@ -97,6 +106,8 @@ test("Reports, Contacts, two-factor and the audit log in Spanish, then in Arabic
     kept: "Sus visitantes y conversaciones se conservan",
     setUp: "Configurar el inicio de sesión en dos pasos",
     when: "Cuándo",
+    auto: "Asignación automática",
+    monday: "lunes",
   });
 
   await agent.locator("[data-testid=language]").selectOption("ar");
@@ -118,6 +129,8 @@ test("Reports, Contacts, two-factor and the audit log in Spanish, then in Arabic
     kept: "أما زوّارها ومحادثاتها فتبقى محفوظة",
     setUp: "إعداد تسجيل الدخول بخطوتين",
     when: "متى",
+    auto: "إسناد تلقائي",
+    monday: "الاثنين",
   });
   // Right to left: the reports' filters start on the right.
   await agent.locator("[data-testid=open-reports]").click();

@@ -10,7 +10,7 @@ import type { ConversationInfo, Frame } from "../../pkg/protocol/protocol";
 import { visitorName } from "./visitor";
 import { Dialog } from "./dialog";
 import { AgentsScreen } from "./agents";
-import { t, tn } from "./i18n";
+import { lang, t, tn } from "./i18n";
 
 export interface AgentProfile {
   id: string;
@@ -303,6 +303,10 @@ function ProfileView() {
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
+/** weekday is the name of DAYS[i] in the reader's language (1 January
+ * 2024 was a Monday). */
+const weekday = (i: number) => new Date(Date.UTC(2024, 0, 1 + i)).toLocaleDateString(lang, { weekday: "long", timeZone: "UTC" });
+
 /** VisitorCallsSwitch sets whether a site's visitors may start voice
  * calls (admins only; the agent can always call, and a visitor can always
  * share their screen). It saves on change, apart from the routing form. */
@@ -315,7 +319,7 @@ function VisitorCallsSwitch({ site, on, onSaved }: { site: string; on: boolean; 
     try {
       const x = await api<{ visitor_calls: boolean }>("PUT", `/api/sites/${encodeURIComponent(site)}/calls`, { visitor_calls: want });
       onSaved(x.visitor_calls);
-      setNote("Saved");
+      setNote(t("rtd.saved"));
     } catch (err) {
       box.checked = !want; // not saved: show what the server has
       setNote(message(err));
@@ -324,7 +328,7 @@ function VisitorCallsSwitch({ site, on, onSaved }: { site: string; on: boolean; 
   return (
     <div class="pa-form-grid" data-testid="visitor-calls-setting">
       <label>
-        <input type="checkbox" data-testid="visitor-calls" checked={on} onChange={toggle} /> Visitors may start voice calls
+        <input type="checkbox" data-testid="visitor-calls" checked={on} onChange={toggle} /> {t("rtd.visitorCalls")}
       </label>
       {note && (
         <div role="status" data-testid="visitor-calls-note">
@@ -370,7 +374,7 @@ export function SettingsForm({ admin, site: only }: { admin: boolean; site?: str
       (e) => setNote(message(e)),
     );
   }, [site]);
-  if (!r) return <div class="pa-muted">{note || "Loading…"}</div>;
+  if (!r) return <div class="pa-muted">{note || t("common.loading")}</div>;
   const current = sites.find((s) => s.id === site);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -387,7 +391,7 @@ export function SettingsForm({ admin, site: only }: { admin: boolean; site?: str
       });
       setR(x.routing);
       setRelax(x.routing.relax_after_seconds.join(", "));
-      setNote("Saved");
+      setNote(t("rtd.saved"));
     } catch (err) {
       setNote(message(err));
     }
@@ -402,10 +406,10 @@ export function SettingsForm({ admin, site: only }: { admin: boolean; site?: str
         />
       )}
       <form class="pa-form-grid" onSubmit={submit} data-testid="routing-settings">
-        {only && current && <h3>Routing and business hours of {current.name}</h3>}
+        {only && current && <h3>{t("rtd.title", { site: current.name })}</h3>}
         {sites.length > 1 && !only && (
           <label>
-            Site
+            {t("rep.site")}
             <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>
               {sites.map((s) => (
                 <option value={s.id}>{s.name}</option>
@@ -414,39 +418,39 @@ export function SettingsForm({ admin, site: only }: { admin: boolean; site?: str
           </label>
         )}
         <label>
-          Mode
+          {t("rtd.mode")}
           <select data-testid="routing-mode" value={r.mode} onChange={(e) => setR({ ...r, mode: e.currentTarget.value })}>
-            <option value="auto">Automatic assignment</option>
-            <option value="offer">Offer and accept</option>
+            <option value="auto">{t("rtd.auto")}</option>
+            <option value="offer">{t("rtd.offer")}</option>
           </select>
         </label>
         <label>
-          Offer timeout (seconds)
+          {t("rtd.offerTimeout")}
           <input type="number" min={0} value={r.offer_timeout_seconds} onInput={(e) => setR({ ...r, offer_timeout_seconds: Number(e.currentTarget.value) })} />
         </label>
         <label>
-          Missed offers before away
+          {t("rtd.maxMisses")}
           <input type="number" min={0} value={r.max_misses} onInput={(e) => setR({ ...r, max_misses: Number(e.currentTarget.value) })} />
         </label>
         <label>
-          Relax after (seconds, up to 3 steps: skill, language, team)
-          <input placeholder="Empty: never relax" value={relax} onInput={(e) => setRelax(e.currentTarget.value)} />
+          {t("rtd.relax")}
+          <input placeholder={t("rtd.relaxEmpty")} value={relax} onInput={(e) => setRelax(e.currentTarget.value)} />
         </label>
         <label>
-          Time zone
+          {t("rep.timeZone")}
           <input placeholder="Europe/Paris" data-testid="routing-tz" value={r.time_zone} onInput={(e) => setR({ ...r, time_zone: e.currentTarget.value })} />
         </label>
         <fieldset>
-          <legend>Business hours (empty everywhere: always open)</legend>
-          {DAYS.map((d) => (
+          <legend>{t("rtd.hours")}</legend>
+          {DAYS.map((d, i) => (
             <label key={d}>
-              {d}
+              {weekday(i)}
               <input placeholder="09:00-17:00" value={hours[d] ?? ""} onInput={(e) => setHours({ ...hours, [d]: e.currentTarget.value })} />
             </label>
           ))}
         </fieldset>
         <label>
-          Page rules, one per line: page | skill | team (first match wins; * is anything)
+          {t("rtd.pageRules")}
           <textarea
             rows={3}
             data-testid="routing-page-rules"
@@ -456,17 +460,17 @@ export function SettingsForm({ admin, site: only }: { admin: boolean; site?: str
           />
         </label>
         <label>
-          Pre-chat choices, one per line: label | skill | team
+          {t("rtd.prechat")}
           <textarea
             rows={3}
             data-testid="routing-prechat-choices"
-            placeholder={"Sales | sales\nBilling question | | billing"}
+            placeholder={t("rtd.prechatExample")}
             value={choices}
             onInput={(e) => setChoices(e.currentTarget.value)}
           />
         </label>
         <button type="submit" class="pa-btn" data-testid="routing-save">
-          Save
+          {t("common.save")}
         </button>
         {note && (
           <div role="status" data-testid="routing-note">
@@ -484,7 +488,7 @@ export function SettingsForm({ admin, site: only }: { admin: boolean; site?: str
  * (France)"), or the tag itself when the browser does not know it. */
 function languageName(tag: string): string {
   try {
-    return new Intl.DisplayNames(["en"], { type: "language" }).of(tag) ?? tag;
+    return new Intl.DisplayNames([lang], { type: "language" }).of(tag) ?? tag;
   } catch {
     return tag;
   }

@@ -533,6 +533,20 @@ const ar: Messages = {
   "sec.joinSignIn": "الانضمام وتسجيل الدخول",
   "sec.checking": "جارٍ التحقق من دعوتك…",
   "sec.goSignIn": "الذهاب إلى تسجيل الدخول",
+  "rtd.saved": "تم الحفظ",
+  "rtd.visitorCalls": "يمكن للزوّار بدء مكالمات صوتية",
+  "rtd.title": "التوجيه وساعات العمل لموقع {site}",
+  "rtd.mode": "الوضع",
+  "rtd.auto": "إسناد تلقائي",
+  "rtd.offer": "عرض وقبول",
+  "rtd.offerTimeout": "مهلة العرض (بالثواني)",
+  "rtd.maxMisses": "العروض الفائتة قبل التحوّل إلى «بعيد»",
+  "rtd.relax": "التخفيف بعد (بالثواني، حتى 3 مراحل: المهارة، اللغة، الفريق)",
+  "rtd.relaxEmpty": "فارغ: بلا تخفيف",
+  "rtd.hours": "ساعات العمل (فارغة كلها: مفتوح دائمًا)",
+  "rtd.pageRules": "قواعد الصفحات، قاعدة في كل سطر: الصفحة | المهارة | الفريق (تُطبَّق أول قاعدة مطابقة؛ و* تعني أي شيء)",
+  "rtd.prechat": "خيارات ما قبل المحادثة، خيار في كل سطر: التسمية | المهارة | الفريق",
+  "rtd.prechatExample": "المبيعات | sales\nسؤال عن الفواتير | | billing",
   // end of reports, contacts, security, routing dialogs
 
   // reports team filter

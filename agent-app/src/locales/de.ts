@@ -525,6 +525,20 @@ const de: Messages = {
   "sec.joinSignIn": "Beitreten und anmelden",
   "sec.checking": "Ihre Einladung wird geprüft…",
   "sec.goSignIn": "Zur Anmeldung",
+  "rtd.saved": "Gespeichert",
+  "rtd.visitorCalls": "Besucher dürfen Sprachanrufe starten",
+  "rtd.title": "Routing und Geschäftszeiten von {site}",
+  "rtd.mode": "Modus",
+  "rtd.auto": "Automatische Zuweisung",
+  "rtd.offer": "Anbieten und annehmen",
+  "rtd.offerTimeout": "Zeitlimit für Angebote (Sekunden)",
+  "rtd.maxMisses": "Verpasste Angebote bis abwesend",
+  "rtd.relax": "Lockern nach (Sekunden, bis zu 3 Stufen: Fähigkeit, Sprache, Team)",
+  "rtd.relaxEmpty": "Leer: nie lockern",
+  "rtd.hours": "Geschäftszeiten (überall leer: immer geöffnet)",
+  "rtd.pageRules": "Seitenregeln, eine pro Zeile: Seite | Fähigkeit | Team (der erste Treffer gilt; * steht für alles)",
+  "rtd.prechat": "Auswahl vor dem Chat, eine pro Zeile: Bezeichnung | Fähigkeit | Team",
+  "rtd.prechatExample": "Vertrieb | sales\nFrage zur Rechnung | | billing",
   // end of reports, contacts, security, routing dialogs
 
   // reports team filter

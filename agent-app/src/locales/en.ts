@@ -546,6 +546,20 @@ export const en = {
   "sec.joinSignIn": "Join and sign in",
   "sec.checking": "Checking your invite…",
   "sec.goSignIn": "Go to sign-in",
+  "rtd.saved": "Saved",
+  "rtd.visitorCalls": "Visitors may start voice calls",
+  "rtd.title": "Routing and business hours of {site}",
+  "rtd.mode": "Mode",
+  "rtd.auto": "Automatic assignment",
+  "rtd.offer": "Offer and accept",
+  "rtd.offerTimeout": "Offer timeout (seconds)",
+  "rtd.maxMisses": "Missed offers before away",
+  "rtd.relax": "Relax after (seconds, up to 3 steps: skill, language, team)",
+  "rtd.relaxEmpty": "Empty: never relax",
+  "rtd.hours": "Business hours (empty everywhere: always open)",
+  "rtd.pageRules": "Page rules, one per line: page | skill | team (first match wins; * is anything)",
+  "rtd.prechat": "Pre-chat choices, one per line: label | skill | team",
+  "rtd.prechatExample": "Sales | sales\nBilling question | | billing",
   // end of reports, contacts, security, routing dialogs
 
   // reports team filter

@@ -525,6 +525,20 @@ const es: Messages = {
   "sec.joinSignIn": "Unirse e iniciar sesión",
   "sec.checking": "Comprobando su invitación…",
   "sec.goSignIn": "Ir al inicio de sesión",
+  "rtd.saved": "Guardado",
+  "rtd.visitorCalls": "Los visitantes pueden iniciar llamadas de voz",
+  "rtd.title": "Enrutamiento y horario de atención de {site}",
+  "rtd.mode": "Modo",
+  "rtd.auto": "Asignación automática",
+  "rtd.offer": "Ofrecer y aceptar",
+  "rtd.offerTimeout": "Tiempo de espera de la oferta (segundos)",
+  "rtd.maxMisses": "Ofertas perdidas antes de pasar a ausente",
+  "rtd.relax": "Relajar tras (segundos, hasta 3 pasos: habilidad, idioma, equipo)",
+  "rtd.relaxEmpty": "Vacío: nunca relajar",
+  "rtd.hours": "Horario de atención (vacío en todos: siempre abierto)",
+  "rtd.pageRules": "Reglas de página, una por línea: página | habilidad | equipo (gana la primera que coincide; * es cualquier cosa)",
+  "rtd.prechat": "Opciones previas al chat, una por línea: etiqueta | habilidad | equipo",
+  "rtd.prechatExample": "Ventas | sales\nPregunta de facturación | | billing",
   // end of reports, contacts, security, routing dialogs
 
   // reports team filter

@@ -525,6 +525,20 @@ const fr: Messages = {
   "sec.joinSignIn": "Rejoindre et se connecter",
   "sec.checking": "Vérification de votre invitation…",
   "sec.goSignIn": "Aller à la connexion",
+  "rtd.saved": "Enregistré",
+  "rtd.visitorCalls": "Les visiteurs peuvent lancer des appels vocaux",
+  "rtd.title": "Routage et horaires d'ouverture de {site}",
+  "rtd.mode": "Mode",
+  "rtd.auto": "Attribution automatique",
+  "rtd.offer": "Proposer et accepter",
+  "rtd.offerTimeout": "Délai de la proposition (secondes)",
+  "rtd.maxMisses": "Propositions manquées avant absent",
+  "rtd.relax": "Assouplir après (secondes, jusqu'à 3 étapes : compétence, langue, équipe)",
+  "rtd.relaxEmpty": "Vide : ne jamais assouplir",
+  "rtd.hours": "Horaires d'ouverture (vides partout : toujours ouvert)",
+  "rtd.pageRules": "Règles de page, une par ligne : page | compétence | équipe (la première qui correspond l'emporte ; * vaut n'importe quoi)",
+  "rtd.prechat": "Choix avant le chat, un par ligne : libellé | compétence | équipe",
+  "rtd.prechatExample": "Ventes | sales\nQuestion de facturation | | billing",
   // end of reports, contacts, security, routing dialogs
 
   // reports team filter

@@ -525,6 +525,20 @@ const pt: Messages = {
   "sec.joinSignIn": "Juntar-se e iniciar sessão",
   "sec.checking": "A verificar o seu convite…",
   "sec.goSignIn": "Ir para o início de sessão",
+  "rtd.saved": "Guardado",
+  "rtd.visitorCalls": "Os visitantes podem iniciar chamadas de voz",
+  "rtd.title": "Encaminhamento e horário de funcionamento de {site}",
+  "rtd.mode": "Modo",
+  "rtd.auto": "Atribuição automática",
+  "rtd.offer": "Oferecer e aceitar",
+  "rtd.offerTimeout": "Tempo limite da oferta (segundos)",
+  "rtd.maxMisses": "Ofertas perdidas antes de ficar ausente",
+  "rtd.relax": "Flexibilizar após (segundos, até 3 passos: competência, idioma, equipa)",
+  "rtd.relaxEmpty": "Vazio: nunca flexibilizar",
+  "rtd.hours": "Horário de funcionamento (vazio em todos: sempre aberto)",
+  "rtd.pageRules": "Regras de página, uma por linha: página | competência | equipa (vence a primeira que corresponde; * é qualquer coisa)",
+  "rtd.prechat": "Opções antes da conversa, uma por linha: etiqueta | competência | equipa",
+  "rtd.prechatExample": "Vendas | sales\nQuestão de faturação | | billing",
   // end of reports, contacts, security, routing dialogs
 
   // reports team filter
