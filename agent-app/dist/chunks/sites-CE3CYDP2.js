@@ -1,1 +1,0 @@
-import{a,b,c,d}from"./chunk-TKSWB4U6.js";import"./chunk-RLY44VI6.js";import"./chunk-P2N5DJDV.js";import"./chunk-NFIF4PRF.js";import"./chunk-MZBGSO33.js";export{b as CopyButton,c as SitesAdmin,d as SitesButton,a as copyText};

@@ -1,0 +1,1 @@
+import{a,b,c,d}from"./chunk-DSMM2S4P.js";import"./chunk-AQGFGFDX.js";import"./chunk-P2N5DJDV.js";import"./chunk-T7UCL6GY.js";import"./chunk-WB7L67MK.js";export{b as CopyButton,c as SitesAdmin,d as SitesButton,a as copyText};
