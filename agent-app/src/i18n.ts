@@ -76,7 +76,9 @@ export function tn(key: PluralKey, n: number, vars?: Record<string, string | num
 }
 
 /** tx is key's text with {name}s filled by elements (a link, a <code>),
- * so that a language puts them where its grammar wants them. */
+ * so that a language puts them where its grammar wants them. Give a
+ * left-to-right part (a path, a header) dir="ltr", so that in Arabic its
+ * slashes and brackets stay where they belong. */
 export function tx(key: Key, parts: Record<string, ComponentChild>): ComponentChild[] {
   return ((table[key] as string) ?? en[key]).split(/\{(\w+)\}/).map((s, i) => (i % 2 ? (parts[s] ?? `{${s}}`) : s));
 }

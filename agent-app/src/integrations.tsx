@@ -122,10 +122,10 @@ function Tokens() {
     <div data-testid="tokens-admin">
       <p class="pa-muted">
         {tx("tokens.intro", {
-          path: <code>/api/v1</code>,
-          header: <code>Authorization: Bearer &lt;token&gt;</code>,
+          path: <code dir="ltr">/api/v1</code>,
+          header: <code dir="ltr">Authorization: Bearer &lt;token&gt;</code>,
           doc: (
-            <a href="/api/openapi.json" target="_blank" rel="noopener">
+            <a href="/api/openapi.json" target="_blank" rel="noopener" dir="ltr">
               /api/openapi.json
             </a>
           ),
@@ -291,7 +291,7 @@ function Webhooks() {
   };
   return (
     <div data-testid="webhooks-admin">
-      <p class="pa-muted">{tx("hooks.intro", { header: <code>Parley-Signature</code> })}</p>
+      <p class="pa-muted">{tx("hooks.intro", { header: <code dir="ltr">Parley-Signature</code> })}</p>
       {secret && <ShownOnce title={secret.title} secret={secret.secret} onDone={() => setSecret(null)} />}
       <Note note={note} />
       <Table testid="webhooks" head={[t("hooks.url"), t("hooks.events"), t("hooks.on"), ""]} rows={hooks} empty={t("hooks.none")}>
