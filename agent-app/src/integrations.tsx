@@ -144,7 +144,7 @@ function Tokens() {
             <td>
               {tok.name}
               <div class="pa-muted">
-                <code>{tok.prefix}…</code>
+                <code dir="ltr">{tok.prefix}…</code>
               </div>
             </td>
             <td>{t(scopes[tok.scope])}</td>
