@@ -17,14 +17,12 @@ import (
 // Reports need, per conversation, what its messages say: who wrote, and
 // how long each answer took. Reading that from the messages of a year is
 // a million rows, so it is computed once per conversation into
-// conversation_stats when the conversation ends (closed or offline), and a
-// report reads one row per conversation. A row is for the conversation as
-// it was at Seq (its LastSeq then): a message after that (a reopened
-// conversation, an emailed reply to an offline message) makes the row
-// stale, and the report computes that conversation from its messages
-// until the row is refreshed. What can change without a message (status,
-// agent, team, rating) is read from the conversation itself, so it is
-// never stale.
+// conversation_stats when the conversation ends (closed or offline), and
+// counted in the report buckets (report_buckets.go) in the same
+// transaction. A row is for the conversation as it was at Seq (its
+// LastSeq then): a change after that (a message, a rating, a reopening)
+// marks the conversation dirty, and reports read it from its messages and
+// its own columns until it is computed and counted again.
 //
 // Rows are written by RefreshConversationStats (every node, a catch-up
 // loop: conversations that ended before this table existed, or while no
