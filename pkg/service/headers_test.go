@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,5 +82,47 @@ func TestFramingHeaders(t *testing.T) {
 	admin := ts.signIn(t, "admin@parley.local", adminPassword)
 	if code := admin.call(t, "PATCH", "/api/sites/"+ts.site.ID, map[string]any{"allowed_origins": []string{"https://evil;script-src *"}}, nil); code != http.StatusBadRequest {
 		t.Fatalf("an origin with ';' saved: %d", code)
+	}
+}
+
+// An upgrade never leaves a dashboard that pairs files of two builds: the
+// files under fixed names are revalidated on every load (a 304 when
+// unchanged), the chunks named by their content are cached for good.
+func TestAgentAppCachePolicy(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite(t))
+	chunks, err := fs.Glob(appFS, "chunks/*.js")
+	if err != nil || len(chunks) == 0 {
+		t.Fatalf("no chunks in the agent app's dist (%v)", err)
+	}
+	get := func(path, etag string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	for _, path := range []string{"/app/", "/app/app.js", "/app/app.css", "/app/locale-fr.js", "/app/" + chunks[0]} {
+		res := get(path, "")
+		want := "no-cache"
+		if strings.Contains(path, "/chunks/") {
+			want = "public, max-age=31536000, immutable"
+		}
+		if res.StatusCode != 200 || res.Header.Get("Cache-Control") != want || res.Header.Get("ETag") == "" {
+			t.Fatalf("%s: %d, Cache-Control %q (want %q), ETag %q", path, res.StatusCode, res.Header.Get("Cache-Control"), want, res.Header.Get("ETag"))
+		}
+		again := get(path, res.Header.Get("ETag"))
+		if again.StatusCode != http.StatusNotModified {
+			t.Fatalf("%s revalidated with its ETag: %d, want 304", path, again.StatusCode)
+		}
+		if other := get(path, `"an older build"`); other.StatusCode != 200 {
+			t.Fatalf("%s with another build's ETag: %d, want 200", path, other.StatusCode)
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package service
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,14 +24,44 @@ var (
 	appFS    = agentapp.Dist()
 )
 
+// serveFile answers with an embedded file, its cache policy and an ETag
+// of its bytes, and with 304 when the browser's copy is that one: files
+// under a fixed name ("no-cache") are revalidated on each load for a few
+// bytes, not downloaded again.
 func serveFile(c *gin.Context, fsys fs.FS, name, contentType, cache string) {
 	b, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		apiError(c, http.StatusNotFound, "not_found", "no such file")
 		return
 	}
+	tag := etagOf(fsys, name, b)
 	c.Header("Cache-Control", cache)
+	c.Header("ETag", tag)
+	if c.GetHeader("If-None-Match") == tag {
+		c.Status(http.StatusNotModified)
+		return
+	}
 	c.Data(http.StatusOK, contentType, b)
+}
+
+// etags holds each embedded file's ETag: the files never change while
+// the process runs.
+var etags sync.Map // etagKey → string
+
+type etagKey struct {
+	fsys fs.FS
+	name string
+}
+
+func etagOf(fsys fs.FS, name string, b []byte) string {
+	key := etagKey{fsys, name}
+	if tag, ok := etags.Load(key); ok {
+		return tag.(string)
+	}
+	sum := sha256.Sum256(b)
+	tag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	etags.Store(key, tag)
+	return tag
 }
 
 func contentType(name string) string {
@@ -87,9 +120,16 @@ func (s *Server) agentApp(c *gin.Context) {
 	if name == "" || path.Ext(name) == "" {
 		name = "index.html" // client-side routes
 	}
-	cache := "public, max-age=300"
+	// Chunks are named by their content (build.mjs): cached for good. The
+	// files under fixed names (app.js, app.css, locale-*.js, index.html) are
+	// revalidated on every load, so a page never pairs a new index.html
+	// or app.js with an old one from the cache, whose chunk imports would
+	// name files that an upgrade removed.
+	cache := "no-cache"
+	if strings.HasPrefix(name, "chunks/") {
+		cache = "public, max-age=31536000, immutable"
+	}
 	if name == "index.html" {
-		cache = "no-cache"
 		c.Header("Content-Security-Policy", "default-src 'self'; connect-src 'self' "+wsOrigin(s.cfg.PublicOrigin())+
 			"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		c.Header("X-Frame-Options", "DENY")
