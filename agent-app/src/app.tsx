@@ -85,9 +85,12 @@ function App() {
 
   // The language is known before anything shows: the agent's setting once
   // signed in, the one last chosen in this browser before.
-  const loadMe = async () => {
+  // path: after an invite signed the agent in, a URL of its own. The page
+  // preloads /api/me (index.html) and the invite view never reads it, so a
+  // plain /api/me would be answered by that preload: the 401 from before.
+  const loadMe = async (path = "/api/me") => {
     try {
-      const me = await api<Me>("GET", "/api/me");
+      const me = await api<Me>("GET", path);
       remember(me.agent.locale ?? "");
       await applyLanguage(me.agent.locale);
       setPhase({ kind: "signed-in", me });
@@ -112,7 +115,7 @@ function App() {
         token={inviteToken}
         onSignedIn={async () => {
           setInviteToken("");
-          await loadMe();
+          await loadMe("/api/me?invited");
         }}
       />
     );
@@ -132,7 +135,7 @@ function App() {
         </div>
       );
     case "signed-out":
-      return <Login onSignedIn={loadMe} />;
+      return <Login onSignedIn={() => loadMe()} />;
     case "signed-in":
       // An admin of a workspace requiring two-factor sign-in who has not
       // set it up may do nothing else (the server refuses the rest).
